@@ -1,0 +1,168 @@
+"""The blocking pool: threads for work that would stall the runtime (Tokio's ``spawn_blocking``).
+
+Threads are started on demand up to ``max_threads``; beyond that jobs queue. A thread that has
+been idle for ``keep_alive`` seconds retires, so an idle runtime holds no blocking threads.
+A job that has not started when its task is aborted is removed and never runs; a running job
+cannot be interrupted (Python has no safe way to), so aborting its task has no effect, as in
+Tokio. ``shutdown`` stops accepting jobs, fails the queued ones, and joins the threads.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from ._traps import Abort
+
+if TYPE_CHECKING:
+    from ._task import Task
+
+QUEUED: Final = 0
+RUNNING: Final = 1
+DONE: Final = 2
+
+
+class BlockingJob:
+    __slots__ = ("args", "ctx", "exc", "fn", "pool", "result", "state", "task")
+
+    def __init__(
+        self,
+        pool: BlockingPool,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        ctx: contextvars.Context,
+    ) -> None:
+        self.pool = pool
+        self.fn = fn
+        self.args = args
+        self.ctx = ctx
+        self.state = QUEUED
+        self.result: Any = None
+        self.exc: BaseException | None = None
+        self.task: Task[Any] | None = None
+
+    def abort(self) -> Abort:
+        return Abort.SUCCEEDED if self.pool._cancel(self) else Abort.FAILED
+
+
+class BlockingPool:
+    """A bounded, self-shrinking pool of daemon threads."""
+
+    def __init__(
+        self,
+        max_threads: int,
+        thread_name: str,
+        wake: Callable[[Task[Any]], None],
+        keep_alive: float = 10.0,
+    ) -> None:
+        self._max = max_threads
+        self._name = thread_name
+        self._wake = wake
+        self._keep_alive = keep_alive
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: deque[BlockingJob] = deque()
+        self._threads: set[threading.Thread] = set()
+        self._idle = 0
+        self._running = 0
+        self._counter = 0
+        self._shutdown = False
+
+    # -- submitting --------------------------------------------------------------------
+
+    def submit(self, job: BlockingJob) -> None:
+        with self._cond:
+            if self._shutdown:
+                raise RuntimeError("the runtime is shut down: its blocking pool takes no new work")
+            self._queue.append(job)
+            # Idle threads take queued jobs in turn; start a thread only when they are fewer
+            # than the jobs waiting (and the bound allows it).
+            if self._idle:
+                self._cond.notify()
+            if len(self._queue) > self._idle and len(self._threads) < self._max:
+                self._counter += 1
+                t = threading.Thread(
+                    target=self._worker,
+                    name=f"{self._name}-blocking-{self._counter}",
+                    daemon=True,
+                )
+                self._threads.add(t)
+                t.start()
+
+    def _cancel(self, job: BlockingJob) -> bool:
+        with self._cond:
+            if job.state == QUEUED:
+                job.state = DONE
+                try:
+                    self._queue.remove(job)
+                except ValueError:
+                    pass
+                return True
+            return False
+
+    # -- the threads ------------------------------------------------------------------------
+
+    def _worker(self) -> None:
+        me = threading.current_thread()
+        cond = self._cond
+        queue = self._queue
+        while True:
+            with cond:
+                deadline = time.monotonic() + self._keep_alive
+                while not queue:
+                    remaining = deadline - time.monotonic()
+                    if self._shutdown or remaining <= 0:
+                        self._threads.discard(me)
+                        return
+                    self._idle += 1
+                    cond.wait(remaining)
+                    self._idle -= 1
+                job = queue.popleft()
+                job.state = RUNNING
+                self._running += 1
+            try:
+                job.result = job.ctx.run(job.fn, *job.args)
+            except BaseException as exc:  # delivered to the awaiting task
+                job.exc = exc
+            with cond:
+                job.state = DONE
+                self._running -= 1
+            task = job.task
+            job.fn = job.args = None  # type: ignore[assignment]
+            if task is not None:
+                self._wake(task)
+
+    # -- observing and stopping -------------------------------------------------------------
+
+    def in_flight(self) -> int:
+        return len(self._queue) + self._running
+
+    def stats(self) -> tuple[int, int, int]:
+        """Return (threads, idle threads, queued jobs)."""
+        with self._cond:
+            return len(self._threads), self._idle, len(self._queue)
+
+    def shutdown(self, timeout: float | None) -> list[threading.Thread]:
+        """Stop the pool; return the threads still running after ``timeout``."""
+        with self._cond:
+            self._shutdown = True
+            dropped = list(self._queue)
+            self._queue.clear()
+            for job in dropped:
+                job.state = DONE
+            threads = list(self._threads)
+            self._cond.notify_all()
+        err = RuntimeError("the runtime shut down before this blocking job started")
+        for job in dropped:
+            job.exc = err
+            if job.task is not None:
+                self._wake(job.task)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in threads:
+            if t is threading.current_thread():
+                continue
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return [t for t in threads if t.is_alive()]

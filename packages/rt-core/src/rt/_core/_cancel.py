@@ -1,0 +1,154 @@
+"""Cancel scopes: trio's level-triggered cancellation, in a task of rt.
+
+A :class:`CancelScope` belongs to the task that enters it. The task keeps a stack of the scopes
+it is inside; its *effective* cancellation (``Task._cancelled``) is found by walking that
+stack from the innermost scope outwards: a cancelled scope makes it true, a shielding scope
+stops the walk, and below every scope sits the task's own abort flag.
+
+When a scope is cancelled, the owning task's state is recomputed, and if the task is parked
+the scheduler calls its abort function (see ``_traps``). Cancellation is level-triggered: every
+checkpoint inside the scope raises :class:`rt.Cancelled` until the ``with`` block is left. The
+scope whose cancellation caused the ``Cancelled`` catches it on exit and records
+``cancelled_caught``; any other exception passes through.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, final
+
+from ._exceptions import Cancelled
+from ._traps import current_task_or_raise
+
+if TYPE_CHECKING:
+    from ._task import Task
+
+
+@final
+class CancelScope:
+    """A region of a task that can be cancelled as a unit, with a plain ``with`` block.
+
+    Example::
+
+        with rt.CancelScope() as scope:
+            rt.spawn(stop_later(scope))
+            await long_operation()     # raises rt.Cancelled inside once scope.cancel() runs
+        if scope.cancelled_caught:
+            print("stopped early")
+
+    Args:
+        shield: When true, cancellation from *outside* the scope (an enclosing scope, or an
+            abort of the task) does not reach the code inside it. The scope's own
+            :meth:`cancel` still does.
+    """
+
+    __slots__ = ("_cancel_called", "_cancelled_caught", "_entered", "_exited", "_shield", "_task")
+
+    def __init__(self, *, shield: bool = False) -> None:
+        self._shield = shield
+        self._cancel_called = False
+        self._cancelled_caught = False
+        self._task: Task[Any] | None = None
+        self._entered = False
+        self._exited = False
+
+    @property
+    def cancel_called(self) -> bool:
+        """Whether :meth:`cancel` has been called on this scope."""
+        return self._cancel_called
+
+    @property
+    def cancelled_caught(self) -> bool:
+        """Whether this scope caught the ``rt.Cancelled`` its cancellation raised."""
+        return self._cancelled_caught
+
+    @property
+    def shield(self) -> bool:
+        """Whether the scope protects its contents from outside cancellation (settable)."""
+        return self._shield
+
+    @shield.setter
+    def shield(self, value: bool) -> None:
+        self._shield = bool(value)
+        self._update_task()
+
+    def cancel(self) -> None:
+        """Cancel the code inside this scope; safe from any thread, idempotent.
+
+        Cancelling a scope that has not been entered yet makes its body cancelled from the
+        start; cancelling one that has been left does nothing.
+        """
+        if self._cancel_called:
+            return
+        self._cancel_called = True
+        self._update_task()
+
+    def _update_task(self) -> None:
+        task = self._task
+        if task is None or self._exited:
+            return
+        sched = task._sched
+        if sched.on_runtime_thread():
+            if task._recompute_cancelled():
+                sched.deliver_cancel(task)
+        else:
+            sched.post(self._update_task)
+
+    def __enter__(self) -> CancelScope:
+        if self._entered:
+            raise RuntimeError("a CancelScope can be entered only once; create a new one")
+        task = current_task_or_raise("entering a CancelScope")
+        self._entered = True
+        self._task = task
+        if task._scopes is None:
+            task._scopes = [self]
+        else:
+            task._scopes.append(self)
+        task._recompute_cancelled()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        task = self._task
+        assert task is not None and task._scopes is not None
+        scopes = task._scopes
+        if not scopes or scopes[-1] is not self:
+            # Leaving scopes out of order means an ``async with`` / ``with`` was interleaved
+            # across tasks or generators; say so instead of corrupting the stack.
+            if self in scopes:
+                scopes.remove(self)
+            task._recompute_cancelled()
+            self._exited = True
+            raise RuntimeError(
+                "CancelScope exited out of order: scopes must be exited in the task that "
+                "entered them, innermost first"
+            ) from exc
+        scopes.pop()
+        self._exited = True
+        task._recompute_cancelled()
+        if self._cancel_called and isinstance(exc, Cancelled):
+            self._cancelled_caught = True
+            return True
+        if self._cancel_called and isinstance(exc, BaseExceptionGroup):
+            rest = exc.subgroup(lambda e: not isinstance(e, Cancelled))
+            if rest is None:
+                self._cancelled_caught = True
+                return True
+            if rest is not exc:
+                raise rest from None
+        return False
+
+    def __repr__(self) -> str:
+        flags = []
+        if self._cancel_called:
+            flags.append("cancelled")
+        if self._shield:
+            flags.append("shielded")
+        state = "active" if self._entered and not self._exited else "idle"
+        return f"<rt.CancelScope {state}{' ' if flags else ''}{' '.join(flags)}>"
+
+

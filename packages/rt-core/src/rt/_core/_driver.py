@@ -1,0 +1,116 @@
+"""The driver stack and its plug-in interface (Tokio's ``runtime/driver.rs``).
+
+A *driver* is what the scheduler calls when it has nothing to run, or every ``event_interval``
+steps: ``park(timeout)`` blocks until an event, an :meth:`~Driver.unpark` from another thread,
+or the timeout (``0`` means "just poll"), and dispatches whatever became ready by rescheduling
+tasks. Drivers stack: rt-core provides the bottom layer (the I/O reactor, or a plain thread
+parker when I/O is disabled); other distributions wrap it. rt-time's timer wheel, for example,
+shortens the timeout to its next deadline, parks the layer below, then fires expired timers.
+
+rt-core never imports those distributions. A layer advertises itself with an entry point in
+the ``rt.drivers`` group whose object is a :class:`DriverLayer`. When a runtime is built, each
+known layer is enabled by its ``enable_<name>`` option: ``None`` (the default) means "if the
+distribution is installed", ``True`` demands it (an error naming the extra if it is missing),
+``False`` leaves it out. Layers are applied in ascending ``order``; the reactor sits below all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+ENTRY_POINT_GROUP = "rt.drivers"
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """One layer of the driver stack. All methods but :meth:`unpark` run on the runtime thread."""
+
+    def park(self, timeout: float | None) -> None:
+        """Block for at most ``timeout`` seconds (forever if ``None``; poll if ``0``) and
+        dispatch what became ready."""
+
+    def unpark(self) -> None:
+        """Wake a concurrent or the next :meth:`park`; safe from any thread."""
+
+    def shutdown(self) -> None:
+        """Release every resource (fds, threads); idempotent."""
+
+
+class DriverContext(Protocol):
+    """What a runtime offers to the driver layers built for it."""
+
+    def post(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the runtime thread soon; safe from any thread."""
+
+    def blocking_in_flight(self) -> int:
+        """Number of ``spawn_blocking`` jobs queued or running (they may wake tasks)."""
+
+    def has_runnable_tasks(self) -> bool:
+        """Whether a task is ready to run (a layer must then not block in ``park``)."""
+
+
+class DriverLayer(Protocol):
+    """A plug-in layer, advertised by an ``rt.drivers`` entry point.
+
+    Attributes:
+        name: The layer's name; the runtime option ``enable_<name>`` controls it, and
+            :func:`rt.lowlevel.current_driver` finds the built driver by it.
+        order: Layers are stacked in ascending order above the reactor.
+        extra: The meta distribution's extra that installs it (for error messages).
+    """
+
+    name: str
+    order: int
+    extra: str
+
+    def build(self, inner: Driver, ctx: DriverContext) -> Driver:
+        """Return a driver that wraps ``inner``."""
+
+
+@dataclass(frozen=True)
+class KnownLayer:
+    """A layer rt knows by name even before its distribution is installed."""
+
+    name: str
+    extra: str
+    module: str
+
+
+# The layers with an ``enable_*`` option on ``rt.Runtime``; their entry point is looked up
+# under the same name. Unknown entry points are ignored.
+KNOWN_LAYERS: dict[str, KnownLayer] = {
+    "time": KnownLayer("time", "time", "rt.time"),
+}
+
+_discovered: dict[str, DriverLayer] | None = None
+
+
+def discover_layers() -> dict[str, DriverLayer]:
+    """Find the installed driver layers (cached for the process)."""
+    global _discovered
+    if _discovered is None:
+        from importlib.metadata import entry_points
+
+        found: dict[str, DriverLayer] = {}
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in KNOWN_LAYERS:
+                try:
+                    layer = ep.load()
+                except ImportError:
+                    continue
+                found[ep.name] = layer
+        _discovered = found
+    return _discovered
+
+
+def missing_layer_error(name: str) -> ImportError:
+    """The error for ``enable_<name>=True`` when the layer's distribution is not installed."""
+    known = KNOWN_LAYERS[name]
+    return ImportError(
+        f"enable_{name}=True needs the rt-{known.extra} distribution, which is not installed: "
+        f"pip install 'rt[{known.extra}]'"
+    )
+
+

@@ -1,0 +1,46 @@
+"""Exceptions raised by the core runtime."""
+
+from __future__ import annotations
+
+from typing import final
+
+
+@final
+class Cancelled(BaseException):
+    """Raised at a checkpoint of a task whose cancellation was requested.
+
+    Cancellation is level-triggered: once a task is aborted, or a :class:`rt.CancelScope`
+    around the running code is cancelled, *every* checkpoint raises ``Cancelled`` until the code
+    leaves the cancelled scope. It derives from :class:`BaseException` so that a bare
+    ``except Exception`` does not swallow it; let it propagate (``finally`` blocks run as usual).
+    """
+
+    def __str__(self) -> str:
+        return super().__str__() or "the task was cancelled"
+
+
+@final
+class JoinError(Exception):
+    """Awaiting a task's handle found that the task did not return a value.
+
+    Either the task was cancelled (:meth:`is_cancelled`) or it raised (:meth:`is_panic`); in the
+    latter case the task's exception is :attr:`exception` and is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, exception: BaseException | None, cancelled: bool) -> None:
+        super().__init__(message)
+        self._exception = exception
+        self._cancelled = cancelled
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The exception the task raised, or ``None`` when it was cancelled."""
+        return self._exception
+
+    def is_cancelled(self) -> bool:
+        """Return whether the task was cancelled (aborted) before it finished."""
+        return self._cancelled
+
+    def is_panic(self) -> bool:
+        """Return whether the task raised an exception (Tokio's "panic")."""
+        return not self._cancelled

@@ -1,0 +1,299 @@
+"""Groups of tasks: :class:`JoinSet` (Tokio) and :class:`TaskGroup` (structured, trio/asyncio).
+
+Both attach a completion callback to each task they spawn and mark the task *supervised*: its
+exception is reported by the group, not logged as unhandled. Both live on the runtime thread of
+the task that uses them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import deque
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any, Generic, TypeVar, final
+
+from ._cancel import CancelScope
+from ._exceptions import Cancelled
+from ._task import AbortHandle, JoinHandle, Task
+from ._traps import STATE, Abort, current_task_or_raise, outside_error, wait_task_rescheduled
+
+T = TypeVar("T")
+
+
+def _spawn_supervised(coro: object, name: str | None, what: str) -> Task[Any]:
+    st = STATE.get(None)
+    if st is None:
+        if isinstance(coro, Coroutine):
+            coro.close()
+        raise outside_error(what)
+    task = st._sched.spawn(coro, name, what)
+    task._supervised = True
+    return task
+
+
+class _Waiters:
+    """Tasks waiting for a group to change; woken all at once, each re-checks its condition."""
+
+    __slots__ = ("_tasks",)
+
+    def __init__(self) -> None:
+        self._tasks: deque[Task[Any]] = deque()
+
+    def wake_all(self) -> None:
+        tasks = self._tasks
+        while tasks:
+            t = tasks.popleft()
+            t._sched.wake(t)
+
+    async def wait(self) -> None:
+        me = current_task_or_raise("waiting on a task group")
+        self._tasks.append(me)
+
+        def abort() -> Abort:
+            try:
+                self._tasks.remove(me)
+            except ValueError:
+                return Abort.FAILED
+            return Abort.SUCCEEDED
+
+        await wait_task_rescheduled(abort)
+
+
+@final
+class JoinSet(Generic[T]):
+    """A set of tasks whose results are collected in completion order (Tokio's ``JoinSet``).
+
+    ``len()`` counts the tasks not joined yet. Leaving ``async with`` — or the set being
+    garbage-collected — aborts the tasks still running; ``async with`` also waits for them.
+
+    Example::
+
+        async with rt.JoinSet[int]() as js:
+            for i in range(10):
+                js.spawn(work(i))
+            while (value := await js.join_next()) is not None:
+                print(value)
+    """
+
+    __slots__ = ("_done", "_tasks", "_waiters", "__weakref__")
+
+    def __init__(self) -> None:
+        self._tasks: dict[Task[T], None] = {}
+        self._done: deque[Task[T]] = deque()
+        self._waiters = _Waiters()
+
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> AbortHandle:
+        """Spawn ``coro`` into the set; return an :class:`AbortHandle` for it.
+
+        Raises:
+            TypeError: ``coro`` is not a coroutine.
+            RuntimeError: outside a runtime.
+        """
+        task: Task[T] = _spawn_supervised(coro, name, "JoinSet.spawn()")
+        self._tasks[task] = None
+        ref = weakref.ref(self)
+
+        def on_done(t: Task[Any]) -> None:
+            js = ref()
+            if js is not None:
+                js._done.append(t)
+                js._waiters.wake_all()
+
+        if not task._add_waiter(on_done):  # pragma: no cover - cannot finish before it ran
+            on_done(task)
+        return AbortHandle(task)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def is_empty(self) -> bool:
+        """Return whether every spawned task has been joined."""
+        return not self._tasks
+
+    async def join_next(self) -> T | None:
+        """Wait for the next task to finish and return its value; ``None`` if the set is empty.
+
+        Raises:
+            rt.JoinError: the task that finished raised or was aborted (it is removed from the
+                set all the same).
+
+        Cancel safety: cancel-safe. A cancelled ``join_next`` takes no task out of the set.
+        """
+        while not self._done:
+            if not self._tasks:
+                return None
+            await self._waiters.wait()
+        task = self._done.popleft()
+        del self._tasks[task]
+        return task._outcome()
+
+    async def join_all(self) -> list[T]:
+        """Wait for every task and return their values in completion order.
+
+        Raises:
+            rt.JoinError: the first task (in completion order) that failed or was aborted; the
+                others are aborted and awaited first.
+
+        Cancel safety: not cancel-safe: values collected before the cancellation are lost
+        (the tasks themselves stay in the set only if they had not finished).
+        """
+        results: list[T] = []
+        try:
+            while True:
+                if not self._done and not self._tasks:
+                    return results
+                value = await self.join_next()
+                results.append(value)  # type: ignore[arg-type]
+        except BaseException:
+            await self.shutdown()
+            raise
+
+    def abort_all(self) -> None:
+        """Abort every task in the set (they stay in it until joined)."""
+        for task in self._tasks:
+            task._sched.abort_task(task)
+
+    def detach_all(self) -> None:
+        """Remove every task from the set and let them run on, detached."""
+        for task in self._tasks:
+            task._supervised = False
+            task._detached = True
+        self._tasks.clear()
+        self._done.clear()
+
+    async def shutdown(self) -> None:
+        """Abort every task and wait until all have finished; the set is empty afterwards.
+
+        Cancel safety: the waiting is shielded: once called, it completes before a
+        cancellation of the caller is seen (at the next checkpoint).
+        """
+        self.abort_all()
+        with CancelScope(shield=True):
+            while self._tasks:
+                while self._done:
+                    task = self._done.popleft()
+                    del self._tasks[task]
+                    task._retrieved = True
+                if self._tasks:
+                    await self._waiters.wait()
+
+    async def __aenter__(self) -> JoinSet[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    def __del__(self) -> None:
+        for task in list(self._tasks):
+            if not task._done:
+                task._sched.abort_task(task)
+
+    def __repr__(self) -> str:
+        return f"<rt.JoinSet tasks={len(self._tasks)} finished={len(self._done)}>"
+
+
+@final
+class TaskGroup:
+    """Structured concurrency: tasks that cannot outlive the block that spawned them.
+
+    ``async with rt.TaskGroup() as tg:`` — tasks spawned with ``tg.spawn`` run concurrently
+    with the block, and leaving the block waits for all of them. When a task (or the block)
+    raises, the block and all other tasks are cancelled, and once everything has stopped the
+    errors are raised together in an :class:`ExceptionGroup` (``except*`` friendly). The
+    ``rt.Cancelled`` of the tasks it cancelled never appear in it. If the block is cancelled
+    from outside, the tasks are cancelled too and the cancellation propagates.
+    """
+
+    __slots__ = ("_closed", "_entered", "_errors", "_scope", "_tasks", "_waiters")
+
+    def __init__(self) -> None:
+        self._scope = CancelScope()
+        self._tasks: set[Task[Any]] = set()
+        self._errors: list[BaseException] = []
+        self._waiters = _Waiters()
+        self._entered = False
+        self._closed = False
+
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
+        """Spawn ``coro`` into the group and return its :class:`JoinHandle`.
+
+        Raises:
+            RuntimeError: the group is not active (before ``async with`` or after it ended).
+            TypeError: ``coro`` is not a coroutine.
+        """
+        if not self._entered or self._closed:
+            if isinstance(coro, Coroutine):
+                coro.close()
+            state = "has not been entered" if not self._entered else "has already finished"
+            raise RuntimeError(f"this TaskGroup {state}: spawn inside `async with rt.TaskGroup()`")
+        task: Task[T] = _spawn_supervised(coro, name, "TaskGroup.spawn()")
+        self._tasks.add(task)
+        task._add_waiter(self._on_done)
+        return JoinHandle(task)
+
+    def _on_done(self, task: Task[Any]) -> None:
+        self._tasks.discard(task)
+        exc = task._exc
+        if exc is not None and not isinstance(exc, Cancelled):
+            task._retrieved = True
+            self._errors.append(exc)
+            self._abort_children()
+            self._scope.cancel()
+        if not self._tasks:
+            self._waiters.wake_all()
+
+    def _abort_children(self) -> None:
+        for t in self._tasks:
+            t._sched.abort_task(t)
+
+    async def __aenter__(self) -> TaskGroup:
+        if self._entered:
+            raise RuntimeError("a TaskGroup can be entered only once; create a new one")
+        self._scope.__enter__()
+        self._entered = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        body_error = exc if exc is not None and not isinstance(exc, Cancelled) else None
+        outer_cancel: BaseException | None = None
+        if exc is not None:
+            self._abort_children()
+        aborted = exc is not None
+        while self._tasks:
+            try:
+                if aborted:
+                    with CancelScope(shield=True):
+                        await self._waiters.wait()
+                else:
+                    await self._waiters.wait()
+            except Cancelled as cancelled:
+                outer_cancel = cancelled
+                aborted = True
+                self._abort_children()
+        self._closed = True
+        errors = list(self._errors)
+        if body_error is not None:
+            errors.insert(0, body_error)
+        if errors:
+            self._scope.__exit__(None, None, None)
+            raise BaseExceptionGroup("errors in rt.TaskGroup", errors) from None
+        if outer_cancel is not None and not isinstance(exc, Cancelled):
+            if self._scope.__exit__(type(outer_cancel), outer_cancel, outer_cancel.__traceback__):
+                return False
+            raise outer_cancel
+        return self._scope.__exit__(exc_type, exc, tb)
+
+    def __repr__(self) -> str:
+        state = "active" if self._entered and not self._closed else "idle"
+        return f"<rt.TaskGroup {state} tasks={len(self._tasks)}>"

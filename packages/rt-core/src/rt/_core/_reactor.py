@@ -1,0 +1,413 @@
+"""The I/O reactor: the bottom layer of the driver stack.
+
+Facts this code relies on:
+
+* **Level-triggered with lazy interest.** An fd is registered (``EPOLLIN``/``EPOLLOUT``) when a
+  task first waits on it, and its interest is *not* dropped when that task is woken: a reader
+  looping "read until ``EAGAIN``, wait, read" costs no ``epoll_ctl`` per wait. Only when the fd
+  reports readiness in a direction nobody is waiting for is the interest narrowed (one
+  ``epoll_ctl``), so an idle readable fd cannot make the loop spin. Level triggering keeps
+  :func:`wait_readable` honest for any caller: it returns whenever the fd *is* readable, not
+  only on a new edge, so a caller that did not drain the fd cannot hang.
+* **One waiter per direction.** At most one task waits to read and one to write each fd (the
+  two halves of a split stream are two tasks in two directions). A second waiter in the same
+  direction is a bug in the caller and gets a ``RuntimeError`` naming the fd.
+* **Closing.** :func:`notify_closing` wakes both waiters with ``OSError(EBADF)`` and forgets the
+  fd; call it before closing an fd that tasks may be waiting on. The kernel drops closed fds
+  from epoll by itself, so a stale registration is repaired on the next ``epoll_ctl``.
+* **Wake-ups from other threads** go through an ``eventfd`` (a self-pipe where that does not
+  exist), registered once and drained whenever it fires.
+* Everything except :meth:`IoDriver.unpark` runs on the runtime's thread; no locks are needed.
+* Where ``select.epoll`` does not exist (macOS, BSD, Windows), the same logic runs over the
+  ``selectors`` module's best selector (kqueue on BSD/macOS).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import selectors
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from ._traps import Abort, current_task_or_raise, wait_task_rescheduled
+
+if TYPE_CHECKING:
+    from ._task import Task
+
+READ: Final = 1
+WRITE: Final = 2
+
+
+class _Backend(Protocol):
+    def register(self, fd: int, mask: int) -> None: ...
+    def modify(self, fd: int, mask: int) -> None: ...
+    def unregister(self, fd: int) -> None: ...
+    def poll(self, timeout: float | None) -> list[tuple[int, int]]: ...
+    def close(self) -> None: ...
+
+
+class _EpollBackend:
+    __slots__ = ("_ep", "_poll")
+
+    _IN = select.EPOLLIN if hasattr(select, "EPOLLIN") else 0
+    _OUT = select.EPOLLOUT if hasattr(select, "EPOLLOUT") else 0
+    _R = _IN | (
+        (select.EPOLLHUP | select.EPOLLERR | select.EPOLLRDHUP)
+        if hasattr(select, "EPOLLHUP")
+        else 0
+    )
+    _W = _OUT | ((select.EPOLLHUP | select.EPOLLERR) if hasattr(select, "EPOLLHUP") else 0)
+
+    def __init__(self) -> None:
+        self._ep = select.epoll()
+        self._poll = self._ep.poll
+
+    @classmethod
+    def _mask(cls, mask: int) -> int:
+        return (cls._IN if mask & READ else 0) | (cls._OUT if mask & WRITE else 0)
+
+    def register(self, fd: int, mask: int) -> None:
+        self._ep.register(fd, self._mask(mask))
+
+    def modify(self, fd: int, mask: int) -> None:
+        self._ep.modify(fd, self._mask(mask))
+
+    def unregister(self, fd: int) -> None:
+        self._ep.unregister(fd)
+
+    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        events = self._poll(-1 if timeout is None else timeout)
+        if not events:
+            return []
+        r, w = self._R, self._W
+        return [(fd, (READ if ev & r else 0) | (WRITE if ev & w else 0)) for fd, ev in events]
+
+    def close(self) -> None:
+        self._ep.close()
+
+
+class _SelectorBackend:
+    __slots__ = ("_sel",)
+
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+
+    @staticmethod
+    def _mask(mask: int) -> int:
+        return (selectors.EVENT_READ if mask & READ else 0) | (
+            selectors.EVENT_WRITE if mask & WRITE else 0
+        )
+
+    def register(self, fd: int, mask: int) -> None:
+        self._sel.register(fd, self._mask(mask))
+
+    def modify(self, fd: int, mask: int) -> None:
+        try:
+            self._sel.modify(fd, self._mask(mask))
+        except KeyError:
+            raise FileNotFoundError(errno.ENOENT, "fd not registered") from None
+
+    def unregister(self, fd: int) -> None:
+        try:
+            self._sel.unregister(fd)
+        except KeyError:
+            raise FileNotFoundError(errno.ENOENT, "fd not registered") from None
+
+    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        out = []
+        for key, ev in self._sel.select(timeout):
+            mask = (READ if ev & selectors.EVENT_READ else 0) | (
+                WRITE if ev & selectors.EVENT_WRITE else 0
+            )
+            out.append((key.fd, mask))
+        return out
+
+    def close(self) -> None:
+        self._sel.close()
+
+
+class _FdState:
+    __slots__ = ("mask", "reader", "writer")
+
+    def __init__(self) -> None:
+        self.reader: Task[Any] | None = None
+        self.writer: Task[Any] | None = None
+        self.mask = 0
+
+
+class _Waker:
+    """The cross-thread wake-up fd (eventfd, or a socket pair)."""
+
+    __slots__ = ("_closed", "_drain", "_wfd", "_wsock", "fd", "rsock")
+
+    def __init__(self) -> None:
+        self._closed = False
+        self.rsock: socket.socket | None = None
+        self._wsock: socket.socket | None = None
+        if hasattr(os, "eventfd"):
+            self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._wfd = self.fd
+            self._drain: Callable[[], object] = self._drain_eventfd
+        else:  # pragma: no cover - non-Linux
+            self.rsock, self._wsock = socket.socketpair()
+            self.rsock.setblocking(False)
+            self._wsock.setblocking(False)
+            self.fd = self.rsock.fileno()
+            self._wfd = self._wsock.fileno()
+            self._drain = self._drain_sock
+
+    def wake(self) -> None:
+        if self._closed:
+            return
+        try:
+            if self._wsock is None:
+                os.eventfd_write(self._wfd, 1)
+            else:  # pragma: no cover - non-Linux
+                self._wsock.send(b"\0")
+        except (BlockingIOError, OSError):
+            # Full (a wake is already pending) or closed during shutdown: nothing to do.
+            pass
+
+    def drain(self) -> None:
+        self._drain()
+
+    def _drain_eventfd(self) -> None:
+        try:
+            os.eventfd_read(self.fd)
+        except BlockingIOError:
+            pass
+
+    def _drain_sock(self) -> None:  # pragma: no cover - non-Linux
+        assert self.rsock is not None
+        try:
+            while self.rsock.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._wsock is None:
+            os.close(self.fd)
+        else:  # pragma: no cover - non-Linux
+            assert self.rsock is not None
+            self.rsock.close()
+            self._wsock.close()
+
+
+def _fileno(fd: int | Any) -> int:
+    if isinstance(fd, int):
+        if fd < 0:
+            raise ValueError(f"invalid file descriptor {fd}")
+        return fd
+    fileno = getattr(fd, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"expected a file descriptor or an object with fileno(), got {fd!r}")
+    n = fileno()
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"{fd!r} has no valid file descriptor (fileno() returned {n!r})")
+    return n
+
+
+class IoDriver:
+    """The reactor: waits for fds and for cross-thread wake-ups. See the module docstring."""
+
+    __slots__ = ("_backend", "_closed", "_fds", "_waker", "_wake")
+
+    name = "io"
+
+    def __init__(self, wake: Callable[[Task[Any]], None], *, use_epoll: bool | None = None) -> None:
+        if use_epoll is None:
+            use_epoll = hasattr(select, "epoll")
+        self._backend: _Backend = _EpollBackend() if use_epoll else _SelectorBackend()
+        self._waker = _Waker()
+        self._backend.register(self._waker.fd, READ)
+        self._fds: dict[int, _FdState] = {}
+        self._wake = wake
+        self._closed = False
+
+    # -- Driver ----------------------------------------------------------------------------
+
+    def park(self, timeout: float | None) -> None:
+        if timeout == 0 and not self._fds:
+            return
+        events = self._backend.poll(timeout)
+        if not events:
+            return
+        wfd = self._waker.fd
+        fds = self._fds
+        wake = self._wake
+        for fd, mask in events:
+            if fd == wfd:
+                self._waker.drain()
+                continue
+            st = fds.get(fd)
+            if st is None:
+                continue
+            if mask & READ and st.reader is not None:
+                task = st.reader
+                st.reader = None
+                wake(task)
+            if mask & WRITE and st.writer is not None:
+                task = st.writer
+                st.writer = None
+                wake(task)
+            if mask & ~self._wanted(st):
+                self._narrow(fd, st)
+
+    def unpark(self) -> None:
+        self._waker.wake()
+
+    def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        err = OSError(errno.EBADF, "the runtime shut down while this task waited for I/O")
+        for st in self._fds.values():
+            for task in (st.reader, st.writer):
+                if task is not None:
+                    task._throw = err
+                    self._wake(task)
+        self._fds.clear()
+        self._backend.close()
+        self._waker.close()
+
+    # -- registration ----------------------------------------------------------------------
+
+    @staticmethod
+    def _wanted(st: _FdState) -> int:
+        return (READ if st.reader is not None else 0) | (WRITE if st.writer is not None else 0)
+
+    def _narrow(self, fd: int, st: _FdState) -> None:
+        wanted = self._wanted(st)
+        try:
+            if wanted:
+                self._backend.modify(fd, wanted)
+            else:
+                self._backend.unregister(fd)
+        except OSError:
+            pass  # closed behind our back: the kernel already forgot it
+        if wanted:
+            st.mask = wanted
+        else:
+            del self._fds[fd]
+
+    def _register(self, fd: int, st: _FdState, want: int) -> None:
+        new = st.mask | want
+        if new == st.mask:
+            return
+        backend = self._backend
+        try:
+            if st.mask:
+                try:
+                    backend.modify(fd, new)
+                except FileNotFoundError:
+                    backend.register(fd, new)
+            else:
+                try:
+                    backend.register(fd, new)
+                except FileExistsError:
+                    backend.modify(fd, new)
+        except OSError as exc:
+            if exc.errno == errno.EPERM:
+                raise OSError(
+                    errno.EPERM,
+                    f"fd {fd} cannot be waited on (regular files are always ready; use "
+                    "spawn_blocking for file I/O)",
+                ) from None
+            raise
+        st.mask = new
+
+    async def wait(self, fd_like: int | Any, direction: int) -> None:
+        fd = _fileno(fd_like)
+        if self._closed:
+            raise RuntimeError("the runtime's I/O driver is shut down")
+        task = current_task_or_raise("wait_readable() / wait_writable()")
+        st = self._fds.get(fd)
+        if st is None:
+            st = self._fds[fd] = _FdState()
+        if direction == READ:
+            if st.reader is not None:
+                raise RuntimeError(f"another task is already waiting for fd {fd} to be readable")
+            st.reader = task
+        else:
+            if st.writer is not None:
+                raise RuntimeError(f"another task is already waiting for fd {fd} to be writable")
+            st.writer = task
+        try:
+            self._register(fd, st, direction)
+        except BaseException:
+            if direction == READ:
+                st.reader = None
+            else:
+                st.writer = None
+            if not st.mask:
+                self._fds.pop(fd, None)
+            raise
+
+        def abort() -> Abort:
+            if direction == READ:
+                if st.reader is task:
+                    st.reader = None
+                    return Abort.SUCCEEDED
+            elif st.writer is task:
+                st.writer = None
+                return Abort.SUCCEEDED
+            return Abort.FAILED
+
+        await wait_task_rescheduled(abort)
+
+    def notify_closing(self, fd_like: int | Any) -> None:
+        fd = _fileno(fd_like)
+        st = self._fds.pop(fd, None)
+        if st is None:
+            return
+        if st.mask:
+            try:
+                self._backend.unregister(fd)
+            except OSError:
+                pass
+        for task in (st.reader, st.writer):
+            if task is not None:
+                reschedule_err = OSError(
+                    errno.EBADF, f"fd {fd} was closed while a task was waiting on it"
+                )
+                task._throw = reschedule_err
+                self._wake(task)
+        st.reader = st.writer = None
+
+    def registered_fds(self) -> int:
+        return len(self._fds)
+
+
+class ThreadParker:
+    """The bottom layer when I/O is disabled: park on a condition variable."""
+
+    __slots__ = ("_cond", "_notified")
+
+    name = "park"
+
+    def __init__(self) -> None:
+        import threading
+
+        self._cond = threading.Condition(threading.Lock())
+        self._notified = False
+
+    def park(self, timeout: float | None) -> None:
+        with self._cond:
+            if not self._notified and timeout != 0:
+                self._cond.wait(timeout)
+            self._notified = False
+
+    def unpark(self) -> None:
+        with self._cond:
+            self._notified = True
+            self._cond.notify()
+
+    def shutdown(self) -> None:
+        self.unpark()

@@ -1,0 +1,409 @@
+"""The runtime, its handle, and the task-level free functions (``rt.spawn`` and friends)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Coroutine
+from types import TracebackType
+from typing import Any, Final, TypeVar, final
+
+from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
+from ._metrics import RuntimeMetrics
+from ._scheduler import UNHANDLED_POLICIES, CurrentThreadScheduler, Scheduler
+from ._task import JoinHandle, Task
+from ._traps import STATE, current_task_or_raise, outside_error
+
+T = TypeVar("T")
+
+# Building a JoinHandle without running ``__init__`` saves a Python frame on the spawn path.
+_new_handle: Final = object.__new__
+
+FLAVORS: Final = ("current_thread", "multi_thread")
+
+
+def default_flavor() -> str:
+    """``current_thread`` with a GIL; ``multi_thread`` on free-threaded builds."""
+    gil = getattr(sys, "_is_gil_enabled", None)
+    return "multi_thread" if gil is not None and not gil() else "current_thread"
+
+
+@final
+class Handle:
+    """A reference to a runtime that can spawn onto it from any thread.
+
+    Get one with :meth:`Handle.current` inside the runtime (tasks and ``spawn_blocking``
+    threads) or :meth:`Runtime.handle` outside it.
+    """
+
+    __slots__ = ("_sched",)
+
+    def __init__(self, sched: Scheduler) -> None:
+        self._sched = sched
+
+    @staticmethod
+    def current() -> Handle:
+        """Return the handle of the runtime running the caller.
+
+        Raises:
+            RuntimeError: outside a task or blocking thread of an rt runtime.
+        """
+        st = STATE.get(None)
+        if st is None:
+            raise outside_error("rt.Handle.current()")
+        return Handle(st._sched)
+
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
+        """Spawn ``coro`` as a task on this runtime; safe from any thread.
+
+        Args:
+            coro: A coroutine object (``fn()``, not ``fn``).
+            name: An optional name, shown in reprs, logs and ``rt.current_task().name``.
+
+        Returns:
+            A :class:`JoinHandle` to await or abort the task.
+
+        Raises:
+            TypeError: ``coro`` is not an awaitable that can be driven.
+            RuntimeError: the runtime is shut down.
+        """
+        return JoinHandle(self._sched.spawn(coro, name, "Handle.spawn()"))
+
+    def spawn_blocking(self, fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
+        """Run ``fn(*args)`` on the blocking pool; safe from any thread. See :func:`rt.spawn_blocking`."""
+        return JoinHandle(_sched_spawn_blocking(self._sched, fn, args))
+
+    def block_on(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on this runtime and return its result; call it from outside the runtime.
+
+        If another thread is already driving the runtime, the coroutine runs there and this
+        thread waits; otherwise this thread drives the runtime until the coroutine finishes.
+
+        Raises:
+            RuntimeError: called from inside a task, or the runtime is shut down.
+        """
+        return _sched_block_on(self._sched, coro)  # type: ignore[no-any-return]
+
+    def metrics(self) -> RuntimeMetrics:
+        """Return a snapshot of the runtime's metrics."""
+        return _sched_metrics(self._sched)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Handle) and other._sched is self._sched
+
+    def __hash__(self) -> int:
+        return id(self._sched)
+
+    def __repr__(self) -> str:
+        return f"<rt.Handle flavor={self._sched.flavor}>"
+
+
+def _sched_block_on(sched: Scheduler, coro: object) -> Any:
+    assert isinstance(sched, CurrentThreadScheduler)
+    return sched.block_on(coro)
+
+
+def _sched_metrics(sched: Scheduler) -> RuntimeMetrics:
+    assert isinstance(sched, CurrentThreadScheduler)
+    return sched.metrics()
+
+
+def _sched_spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
+    assert isinstance(sched, CurrentThreadScheduler)
+    return sched.spawn_blocking(fn, args)
+
+
+def _resolve_layers(options: dict[str, bool | None]) -> list[DriverLayer]:
+    layers: list[DriverLayer] = []
+    wanted = {name: options.get(name) for name in KNOWN_LAYERS}
+    if any(v is not False for v in wanted.values()):
+        installed = discover_layers()
+    else:
+        installed = {}
+    for name, enabled in wanted.items():
+        if enabled is False:
+            continue
+        layer = installed.get(name)
+        if layer is None:
+            if enabled:
+                raise missing_layer_error(name)
+            continue
+        layers.append(layer)
+    return layers
+
+
+@final
+class Runtime:
+    """An rt runtime: a scheduler, a driver stack (I/O reactor, timers) and a blocking pool.
+
+    Use it as a context manager, or call :meth:`shutdown` when done::
+
+        with rt.Runtime() as runtime:
+            print(runtime.block_on(main()))
+
+    Args:
+        flavor: ``"current_thread"`` runs every task on the thread calling :meth:`block_on`
+            (the default with a GIL). ``"multi_thread"`` is not available in this release.
+        worker_threads: Only meaningful for ``multi_thread``.
+        max_blocking_threads: Bound on the threads of the blocking pool.
+        enable_io: Build the I/O reactor (``None``: yes).
+        enable_time: Build rt-time's timer driver (``None``: if rt-time is installed;
+            ``True`` without it raises ``ImportError`` naming ``rt[time]``).
+        thread_name: Prefix of the names of the runtime's threads.
+        event_interval: Task steps between two non-blocking polls of the drivers.
+        unhandled_error: What happens when a task nobody awaits raises: ``"log"`` (through
+            the ``rt`` logger, with the traceback), ``"ignore"``, or ``"raise"`` (the
+            exception is raised from the running :meth:`block_on`).
+
+    Raises:
+        ValueError: an option is out of range or unknown.
+        ImportError: a driver was required (``True``) but its distribution is missing.
+    """
+
+    __slots__ = ("_sched", "__weakref__")
+
+    def __init__(
+        self,
+        *,
+        flavor: str | None = None,
+        worker_threads: int | None = None,
+        max_blocking_threads: int = 512,
+        enable_io: bool | None = None,
+        enable_time: bool | None = None,
+        thread_name: str = "rt-worker",
+        event_interval: int = 61,
+        unhandled_error: str = "log",
+    ) -> None:
+        self._sched: CurrentThreadScheduler | None = None
+        if flavor is None:
+            flavor = default_flavor()
+        if flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {', '.join(map(repr, FLAVORS))}, got {flavor!r}")
+        if flavor == "multi_thread":
+            raise ValueError(
+                "flavor='multi_thread' is not available in this release of rt-core; "
+                "use flavor='current_thread'"
+            )
+        if worker_threads is not None:
+            raise ValueError(
+                "worker_threads applies to flavor='multi_thread' only; a current_thread runtime "
+                "runs its tasks on the thread that calls block_on()"
+            )
+        _check_int("max_blocking_threads", max_blocking_threads, 1)
+        _check_int("event_interval", event_interval, 1)
+        if unhandled_error not in UNHANDLED_POLICIES:
+            raise ValueError(
+                f"unhandled_error must be one of {', '.join(map(repr, UNHANDLED_POLICIES))}, "
+                f"got {unhandled_error!r}"
+            )
+        if not isinstance(thread_name, str) or not thread_name:
+            raise ValueError("thread_name must be a non-empty str")
+        layers = _resolve_layers({"time": enable_time})
+        self._sched = CurrentThreadScheduler(
+            max_blocking_threads=max_blocking_threads,
+            enable_io=enable_io is not False,
+            layers=layers,
+            thread_name=thread_name,
+            event_interval=event_interval,
+            unhandled_error=unhandled_error,
+        )
+
+    def _live(self) -> CurrentThreadScheduler:
+        sched = self._sched
+        if sched is None:  # pragma: no cover - __init__ failed
+            raise RuntimeError("this Runtime was not built successfully")
+        return sched
+
+    def block_on(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` to completion on this runtime and return its result.
+
+        Tasks it spawns keep running as long as the runtime is driven (by this or a later
+        ``block_on``); :meth:`shutdown` cancels whatever is left. On the main thread, Ctrl-C
+        cancels the coroutine (its ``finally`` blocks run) and then raises
+        ``KeyboardInterrupt``; a second Ctrl-C interrupts at once.
+
+        Raises:
+            RuntimeError: called from inside a running task (nested ``block_on``), or after
+                :meth:`shutdown`.
+            BaseException: whatever ``coro`` raises.
+        """
+        return self._live().block_on(coro)  # type: ignore[no-any-return]
+
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
+        """Spawn ``coro`` onto this runtime; safe from any thread. See :func:`rt.spawn`."""
+        return JoinHandle(self._live().spawn(coro, name, "Runtime.spawn()"))
+
+    def spawn_blocking(self, fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
+        """Run ``fn(*args)`` on the blocking pool. See :func:`rt.spawn_blocking`."""
+        return JoinHandle(self._live().spawn_blocking(fn, args))
+
+    def handle(self) -> Handle:
+        """Return a :class:`Handle` to this runtime, usable from any thread."""
+        return Handle(self._live())
+
+    def metrics(self) -> RuntimeMetrics:
+        """Return a snapshot of the runtime's metrics (:class:`rt.RuntimeMetrics`)."""
+        return self._live().metrics()
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Cancel every task, wait for them, join the blocking pool and close the drivers.
+
+        Every task sees :class:`rt.Cancelled` and its ``finally`` blocks run. Afterwards the
+        runtime holds no thread, fd or task. Calling it again does nothing.
+
+        Args:
+            timeout: Seconds to wait for tasks and blocking threads; ``None`` waits as long as
+                they take. Tasks still running when it passes are closed (``GeneratorExit``)
+                and reported through the ``rt`` logger; blocking threads that are still busy
+                are left to finish on their own (they are daemon threads).
+
+        Raises:
+            RuntimeError: called from inside this runtime.
+        """
+        if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
+            raise ValueError(f"timeout must be None or a number >= 0, got {timeout!r}")
+        if self._sched is not None:
+            self._sched.shutdown(timeout)
+
+    @property
+    def flavor(self) -> str:
+        """The scheduler flavor."""
+        return self._live().flavor
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    def __del__(self) -> None:
+        sched = getattr(self, "_sched", None)
+        if sched is not None and not sched.closed and sched._thread_id is None:
+            import warnings
+
+            warnings.warn(
+                "rt.Runtime was garbage-collected without shutdown(); use `with rt.Runtime()` "
+                "or call shutdown()",
+                ResourceWarning,
+                stacklevel=2,
+            )
+            try:
+                sched.shutdown(0)
+            except Exception:  # pragma: no cover - best effort at interpreter exit
+                pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self._sched is None or self._sched.closed else "open"
+        return f"<rt.Runtime {state}>"
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def run(coro: Coroutine[Any, Any, T], *, flavor: str | None = None, **options: Any) -> T:
+    """Build a runtime, run ``coro`` on it, shut it down, and return ``coro``'s result.
+
+    The rt equivalent of ``asyncio.run``. Keyword options are those of :class:`Runtime`.
+
+    Raises:
+        RuntimeError: called from inside a running task.
+        BaseException: whatever ``coro`` raises (after the runtime is shut down).
+    """
+    st = STATE.get(None)
+    if st is not None and st._current is not None:
+        if hasattr(coro, "close"):
+            coro.close()
+        raise RuntimeError(
+            "rt.run() cannot be called from inside a running task: await the coroutine instead"
+        )
+    with Runtime(flavor=flavor, **options) as runtime:
+        return runtime.block_on(coro)
+
+
+def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
+    """Spawn ``coro`` as a new task on the current runtime and return its :class:`JoinHandle`.
+
+    The task starts on the next turn of the scheduler and runs concurrently with the caller.
+    The runtime owns it: dropping the handle detaches it, it is never garbage-collected
+    while it runs.
+
+    Args:
+        coro: A coroutine object (``fn()``, not ``fn``).
+        name: An optional name, shown in reprs and logs.
+
+    Raises:
+        TypeError: ``coro`` is not a coroutine (a function, a finished coroutine, ...).
+        RuntimeError: outside a runtime, or the runtime is shutting down.
+    """
+    st = STATE.get(None)
+    if st is None:
+        if hasattr(coro, "close"):
+            coro.close()
+        raise outside_error("rt.spawn()")
+    sched = st._sched
+    if st is sched and st._current is not None:
+        task = sched.spawn_here(coro, name)
+    else:
+        task = sched.spawn(coro, name)
+    handle: JoinHandle[T] = _new_handle(JoinHandle)
+    handle._task = task
+    return handle
+
+
+def spawn_blocking(fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
+    """Run the plain function ``fn(*args)`` on the runtime's blocking pool.
+
+    Use it for work that would stall the scheduler: file I/O, CPU-bound calls that release the
+    GIL (hashing, compression), blocking libraries. ``fn`` runs in a copy of the caller's
+    contextvars; :meth:`Handle.current` works inside it. Await the handle for the result.
+    Aborting the handle cancels the job only if it has not started yet.
+
+    Raises:
+        TypeError: ``fn`` is not a plain callable (an async function is refused).
+        RuntimeError: outside a runtime.
+    """
+    st = STATE.get(None)
+    if st is None:
+        raise outside_error("rt.spawn_blocking()")
+    return JoinHandle(_sched_spawn_blocking(st._sched, fn, args))
+
+
+def current_task() -> Task[Any]:
+    """Return the running task (its ``id`` and ``name``).
+
+    Raises:
+        RuntimeError: outside a task running on rt.
+    """
+    return current_task_or_raise("rt.current_task()")
+
+
+def current_driver(name: str) -> Driver:
+    """Return the current runtime's driver layer called ``name`` (``"io"``, ``"time"``, ...).
+
+    Raises:
+        RuntimeError: outside a runtime, or the runtime was built without that layer.
+    """
+    st = STATE.get(None)
+    if st is None:
+        raise outside_error(f"current_driver({name!r})")
+    sched = st._sched
+    assert isinstance(sched, CurrentThreadScheduler)
+    driver = sched.driver(name)
+    if driver is None:
+        if name in KNOWN_LAYERS:
+            raise RuntimeError(
+                f"this runtime has no {name} driver: build it with enable_{name}=True (or the "
+                f"default None) and install rt[{KNOWN_LAYERS[name].extra}]"
+            )
+        if name == "io":
+            raise RuntimeError("this runtime was built with enable_io=False")
+        raise RuntimeError(f"this runtime has no driver layer named {name!r}")
+    return driver
+
+

@@ -1,0 +1,671 @@
+"""Schedulers: who runs the tasks, and how.
+
+:class:`Scheduler` is the interface every flavor implements; task code, wakers and primitives
+only talk to it through ``wake``, ``post``, ``abort_task``, ``deliver_cancel``, ``spawn`` and
+``on_runtime_thread``, so a second flavor slots in without touching them.
+
+:class:`CurrentThreadScheduler` runs every task on the thread that calls ``block_on``.
+
+The step loop is the product; keep it lean (measure before adding anything to it):
+
+* The run queue is a ``deque`` of tasks. One step is ``ctx.run(task._send, None)`` (or
+  ``throw``) and a look at what the coroutine yielded: ``YIELD`` requeues it, ``PARK`` leaves it
+  with whoever will wake it (see ``_traps``).
+* Tasks run in batches of at most ``event_interval`` steps; between batches the driver stack
+  is polled without blocking (Tokio polls I/O every 61 ticks too), and posted callbacks run.
+  When the queue is empty the driver parks, blocking.
+* Cancellation is checked only where a task suspends: ``task._cancelled`` is kept up to date
+  by cancel scopes and aborts, so the loop reads one attribute per suspension.
+* ``wake`` is safe from any thread: ``deque.append`` is atomic, and a sleeping scheduler is
+  woken through the driver. The ``_parked`` flag is set *before* the last emptiness check and
+  read by wakers *after* their append, so a wake-up is never lost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import signal
+import threading
+import time
+import types
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import copy_context
+from typing import Any, Final, TypeVar
+
+from ._blocking import BlockingJob, BlockingPool
+from ._driver import Driver, DriverLayer
+from ._exceptions import Cancelled
+from ._metrics import RuntimeMetrics
+from ._reactor import IoDriver, ThreadParker
+from ._task import _WAITERS_LOCK, ABORT_JOIN, Task
+from ._traps import PARK, STATE, YIELD, Abort, wait_task_rescheduled
+
+T = TypeVar("T")
+
+logger: Final = logging.getLogger("rt")
+
+_task_ids = itertools.count(1)
+_CoroType: Final = types.CoroutineType
+UNHANDLED_POLICIES: Final = ("log", "ignore", "raise")
+
+
+def describe(obj: object) -> str:
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    return f"{type(obj).__name__} {name!r}" if name else f"{type(obj).__name__} {obj!r:.60}"
+
+
+async def _await_it(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def coerce_coroutine(obj: object, what: str) -> Coroutine[Any, Any, Any]:
+    """Return ``obj`` as a fresh coroutine, or raise a ``TypeError`` that says what to do."""
+    if isinstance(obj, _CoroType):
+        if obj.cr_frame is None:
+            raise TypeError(
+                f"{what} got the coroutine {obj.__qualname__!r}, which has already finished; "
+                "pass a new coroutine object (call the async function again)"
+            )
+        if obj.cr_running or obj.cr_suspended:
+            raise TypeError(
+                f"{what} got the coroutine {obj.__qualname__!r}, which is already running "
+                "elsewhere; a coroutine can be driven by one task only"
+            )
+        return obj
+    if isinstance(obj, Coroutine) or hasattr(obj, "__await__"):
+        return _await_it(obj)  # type: ignore[arg-type]
+    if callable(obj):
+        name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))
+        raise TypeError(
+            f"{what} expects a coroutine object, got the callable {name!r}: call it, "
+            f"e.g. {what.rstrip('()')}({name}())"
+        )
+    raise TypeError(f"{what} expects a coroutine object, got {describe(obj)}")
+
+
+class _BlockingState:
+    """The ``STATE`` seen inside ``spawn_blocking`` threads: the runtime, but no task."""
+
+    __slots__ = ("_current", "_sched")
+
+    def __init__(self, sched: Scheduler) -> None:
+        self._current: Task[Any] | None = None
+        self._sched = sched
+
+
+class Scheduler(ABC):
+    """The interface between a scheduler flavor and everything else in rt."""
+
+    _current: Task[Any] | None
+    _sched: Scheduler
+    flavor: str
+
+    @abstractmethod
+    def wake(self, task: Task[Any]) -> None:
+        """Make ``task`` runnable; safe from any thread."""
+
+    @abstractmethod
+    def post(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the runtime thread soon; safe from any thread."""
+
+    @abstractmethod
+    def on_runtime_thread(self) -> bool:
+        """Whether the caller is the thread currently running this scheduler."""
+
+    @abstractmethod
+    def spawn(self, coro: object, name: str | None) -> Task[Any]:
+        """Create a task for ``coro`` and make it runnable; safe from any thread."""
+
+    @abstractmethod
+    def abort_task(self, task: Task[Any]) -> None:
+        """Request cancellation of ``task``; safe from any thread."""
+
+    @abstractmethod
+    def deliver_cancel(self, task: Task[Any]) -> None:
+        """Cancel ``task``'s current wait if it is parked (runtime thread only)."""
+
+    @abstractmethod
+    def handle_dropped(self, task: Task[Any]) -> None:
+        """The last ``JoinHandle`` of ``task`` went away without reading its outcome."""
+
+
+class CurrentThreadScheduler(Scheduler):
+    """Runs every task on the thread that calls :meth:`block_on`."""
+
+    flavor = "current_thread"
+
+    def __init__(
+        self,
+        *,
+        max_blocking_threads: int,
+        enable_io: bool,
+        layers: list[DriverLayer],
+        thread_name: str,
+        event_interval: int,
+        unhandled_error: str,
+    ) -> None:
+        self._sched = self
+        self._current = None
+        self._ready: deque[Task[Any]] = deque()
+        self._inject: deque[Callable[[], object]] = deque()
+        self._tasks: set[Task[Any]] = set()
+        self._parked = False
+        self._closed = False
+        self._fatal: BaseException | None = None
+        self._event_interval = event_interval
+        self._unhandled = unhandled_error
+        self._thread_id: int | None = None
+        self._core = threading.Condition(threading.Lock())
+        # counters
+        self._spawned = 0
+        self._polls = 0
+        self._park_count = 0
+        self._parked_time = 0.0
+        self._driven_time = 0.0
+        self._blocking_state = _BlockingState(self)
+        self._blocking = BlockingPool(max_blocking_threads, thread_name, self.wake)
+        self._io: IoDriver | None = IoDriver(self.wake) if enable_io else None
+        driver: Driver = self._io if self._io is not None else ThreadParker()
+        self._drivers: dict[str, Driver] = {}
+        for layer in sorted(layers, key=lambda lay: lay.order):
+            driver = layer.build(driver, self)
+            self._drivers[layer.name] = driver
+        self._driver = driver
+
+    # -- DriverContext -----------------------------------------------------------------
+
+    def blocking_in_flight(self) -> int:
+        return self._blocking.in_flight()
+
+    def has_runnable_tasks(self) -> bool:
+        return bool(self._ready) or bool(self._inject)
+
+    def driver(self, name: str) -> Driver | None:
+        if name == "io":
+            return self._io
+        return self._drivers.get(name)
+
+    # -- thread-safe entry points -------------------------------------------------------
+
+    def wake(self, task: Task[Any]) -> None:
+        self._ready.append(task)
+        if self._parked:
+            self._driver.unpark()
+
+    def post(self, callback: Callable[[], object]) -> None:
+        self._inject.append(callback)
+        if self._parked:
+            self._driver.unpark()
+
+    def on_runtime_thread(self) -> bool:
+        return self._thread_id == threading.get_ident()
+
+    def new_task(self, coro: object, name: str | None, what: str) -> Task[Any]:
+        if type(coro) is not _CoroType or coro.cr_frame is None or coro.cr_suspended:
+            coro = coerce_coroutine(coro, what)
+        if name is not None and not isinstance(name, str):
+            coro.close()  # type: ignore[attr-defined]
+            raise TypeError(f"{what}: name must be a str or None, got {describe(name)}")
+        st = STATE.get(None)
+        ctx = copy_context()
+        if st is not self:
+            ctx.run(STATE.set, self)
+        return Task(coro, name, self, ctx, next(_task_ids))  # type: ignore[arg-type]
+
+    def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
+        """Spawn from a task running on this scheduler (so on its thread): the hot path."""
+        if type(coro) is not _CoroType or coro.cr_frame is None or coro.cr_suspended:
+            coro = coerce_coroutine(coro, "rt.spawn()")
+        if self._closed or name is not None:
+            return self.spawn(coro, name)
+        task: Task[Any] = Task(coro, None, self, copy_context(), next(_task_ids))  # type: ignore[arg-type]
+        self._tasks.add(task)
+        self._spawned += 1
+        self._ready.append(task)
+        return task
+
+    def spawn(self, coro: object, name: str | None, what: str = "rt.spawn()") -> Task[Any]:
+        if self._closed:
+            if isinstance(coro, _CoroType):
+                coro.close()
+            raise RuntimeError(f"{what}: the runtime is shut down; no new tasks")
+        task = self.new_task(coro, name, what)
+        if self.on_runtime_thread():
+            self._adopt(task)
+        else:
+            self.post(lambda: self._adopt(task))
+        return task
+
+    def _adopt(self, task: Task[Any]) -> None:
+        if self._closed and task._coro is not None and not task._abort_requested:
+            # Spawned from another thread while we shut down: it never runs.
+            task._abort_requested = True
+            task._cancelled = True
+            task._throw = Cancelled("the runtime shut down before the task started")
+        self._tasks.add(task)
+        self._spawned += 1
+        self._ready.append(task)
+
+    def abort_task(self, task: Task[Any]) -> None:
+        if not self.on_runtime_thread():
+            self.post(lambda: self.abort_task(task))
+            return
+        if task._done or task._abort_requested:
+            return
+        task._abort_requested = True
+        if task._recompute_cancelled():
+            if task._throw is None and task._is_unstarted():
+                task._throw = Cancelled("the task was aborted before it started")
+            else:
+                self.deliver_cancel(task)
+
+    def deliver_cancel(self, task: Task[Any]) -> None:
+        fn = task._abort_fn
+        if fn is None or task._done:
+            return
+        if (task._abort_join() if fn is ABORT_JOIN else fn()) is Abort.SUCCEEDED:
+            task._abort_fn = None
+            task._throw = Cancelled()
+            self._ready.append(task)
+
+    def handle_dropped(self, task: Task[Any]) -> None:
+        if task._done:
+            exc = task._exc
+            if exc is not None and not task._supervised and not isinstance(exc, Cancelled):
+                self._report_unhandled(task, exc)
+        else:
+            task._detached = True
+
+    # -- blocking pool ---------------------------------------------------------------------
+
+    def spawn_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
+        if not callable(fn):
+            raise TypeError(f"rt.spawn_blocking() expects a callable, got {describe(fn)}")
+        if isinstance(fn, types.FunctionType) and fn.__code__.co_flags & 0x180:
+            raise TypeError(
+                f"rt.spawn_blocking() got the async function {fn.__qualname__!r}; it runs plain "
+                "functions on a thread. Use rt.spawn() for coroutines"
+            )
+        ctx = copy_context()
+        ctx.run(STATE.set, self._blocking_state)
+        job = BlockingJob(self._blocking, fn, args, ctx)
+        return self.spawn(_run_blocking(job), None, "rt.spawn_blocking()")
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _run_until(self, main: Task[Any], deadline: float | None = None) -> None:
+        ready = self._ready
+        inject = self._inject
+        popleft = ready.popleft
+        append = ready.append
+        interval = self._event_interval
+        since_poll = 0
+        yield_trap = YIELD
+        park_trap = PARK
+        while not main._done:
+            n = len(ready)
+            if n:
+                if n > interval:
+                    n = interval
+                for _ in range(n):
+                    task = popleft()
+                    self._current = task
+                    exc = task._throw
+                    try:
+                        if exc is None:
+                            trap = task._ctx.run(task._coro.send, None)  # type: ignore[union-attr]
+                        else:
+                            task._throw = None
+                            trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
+                    except StopIteration as stop:
+                        self._current = None
+                        self._finish(task, stop.value, None)
+                        continue
+                    except BaseException as err:
+                        self._current = None
+                        self._finish(task, None, err)
+                        continue
+                    if trap is yield_trap:
+                        if task._cancelled:
+                            task._throw = Cancelled()
+                        append(task)
+                    elif trap is not park_trap:
+                        self._bad_yield(task, trap)
+                    elif task._cancelled:
+                        self.deliver_cancel(task)
+                self._current = None
+                self._polls += n
+                if self._fatal is not None:
+                    self._raise_fatal()
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                since_poll += n
+                if since_poll < interval and ready:
+                    continue
+                since_poll = 0
+                self._driver.park(0)
+                while inject:
+                    self._run_callback(inject.popleft())
+                continue
+            # Nothing runnable: run posted callbacks, then sleep in the driver.
+            while inject:
+                self._run_callback(inject.popleft())
+            if ready or main._done:
+                continue
+            self._parked = True
+            if ready or inject:
+                self._parked = False
+                continue
+            timeout = None
+            if deadline is not None:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    self._parked = False
+                    return
+            t0 = time.perf_counter()
+            try:
+                self._driver.park(timeout)
+            finally:
+                self._parked = False
+                self._park_count += 1
+                self._parked_time += time.perf_counter() - t0
+            while inject:
+                self._run_callback(inject.popleft())
+
+    def _run_callback(self, callback: Callable[[], object]) -> None:
+        try:
+            callback()
+        except Exception:
+            logger.exception("rt: a callback posted to the runtime raised")
+
+    def _bad_yield(self, task: Task[Any], trap: object) -> None:
+        task._throw = TypeError(
+            f"{task._describe()} awaited something that is not rt's (it yielded {trap!r}); "
+            "asyncio and trio futures, tasks and primitives do not work on rt: use rt's own "
+            "(rt.sleep, rt.sync, rt.net, ...)"
+        )
+        self._ready.append(task)
+
+    def _finish(self, task: Task[Any], result: object, exc: BaseException | None) -> None:
+        self._tasks.discard(task)
+        task._result = result
+        task._exc = exc
+        task._coro = None
+        task._ctx = None  # type: ignore[assignment]
+        with _WAITERS_LOCK:
+            task._done = True
+            joiner = task._joiner
+            waiters = task._waiters
+            task._joiner = task._waiters = None
+        if joiner is not None:
+            if joiner._sched is self:
+                self._ready.append(joiner)
+            else:
+                joiner._sched.wake(joiner)
+        if waiters is not None:
+            for waiter in waiters:
+                if type(waiter) is Task:
+                    if waiter._sched is self:
+                        self._ready.append(waiter)
+                    else:
+                        waiter._sched.wake(waiter)
+                else:
+                    waiter(task)  # type: ignore[operator]
+        if exc is not None and not isinstance(exc, Cancelled):
+            self._task_failed(task, exc)
+
+    def _task_failed(self, task: Task[Any], exc: BaseException) -> None:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            if self._fatal is None:
+                self._fatal = exc
+            return
+        if task._supervised or not task._detached:
+            return
+        self._report_unhandled(task, exc)
+
+    def _report_unhandled(self, task: Task[Any], exc: BaseException) -> None:
+        policy = self._unhandled
+        if policy == "ignore":
+            return
+        if policy == "raise":
+            if self._fatal is None:
+                self._fatal = exc
+            return
+        logger.error(
+            "rt: %s raised %s and nobody awaited it (its JoinHandle was dropped)",
+            task._describe(),
+            type(exc).__name__,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+
+    def _raise_fatal(self) -> None:
+        exc = self._fatal
+        self._fatal = None
+        assert exc is not None
+        raise exc
+
+    # -- block_on / shutdown -----------------------------------------------------------------
+
+    def block_on(self, coro: object) -> Any:
+        st = STATE.get(None)
+        if (st is not None and st._current is not None) or self.on_runtime_thread():
+            if isinstance(coro, _CoroType):
+                coro.close()
+            raise RuntimeError(
+                "block_on() cannot be called from inside a running task: it would block the "
+                "thread the runtime runs on. Use `await` (or rt.spawn) instead"
+            )
+        if self._closed:
+            if isinstance(coro, _CoroType):
+                coro.close()
+            raise RuntimeError("block_on(): the runtime is shut down")
+        task = self.new_task(coro, None, "block_on()")
+        task._supervised = True
+        core = self._core
+
+        def notify(_task: Task[Any]) -> None:
+            with core:
+                core.notify_all()
+
+        task._add_waiter(notify)
+        self.post(lambda: self._adopt(task))
+        while True:
+            with core:
+                while not task._done and self._thread_id is not None:
+                    core.wait()
+                if task._done:
+                    break
+                self._thread_id = threading.get_ident()
+            try:
+                self._drive(task)
+            finally:
+                with core:
+                    self._thread_id = None
+                    core.notify_all()
+            break
+        exc = task._exc
+        task._retrieved = True
+        if exc is not None:
+            raise exc
+        return task._result
+
+    def _drive(self, main: Task[Any]) -> None:
+        t0 = time.perf_counter()
+        restore = self._install_sigint(main)
+        try:
+            self._run_until(main)
+        finally:
+            if restore is not None:
+                signal.signal(signal.SIGINT, restore)
+            self._driven_time += time.perf_counter() - t0
+        if main._exc is not None and isinstance(main._exc, Cancelled) and self._sigint_main is main:
+            self._sigint_main = None
+            raise KeyboardInterrupt
+
+    _sigint_main: Task[Any] | None = None
+
+    def _install_sigint(self, main: Task[Any]) -> Any:
+        """Turn Ctrl-C into cancellation of the main task (its ``finally`` blocks run)."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        try:
+            if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+                return None
+        except ValueError:  # pragma: no cover - not the main interpreter
+            return None
+
+        def on_sigint(signum: int, frame: types.FrameType | None) -> None:
+            if self._sigint_main is main or main._done:
+                raise KeyboardInterrupt  # second Ctrl-C: stop waiting
+            self._sigint_main = main
+            self.post(lambda: self.abort_task(main))
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        return previous
+
+    def shutdown(self, timeout: float | None) -> None:
+        if self.on_runtime_thread() or (
+            (st := STATE.get(None)) is not None and st._sched is self and st._current is not None
+        ):
+            raise RuntimeError(
+                "Runtime.shutdown() cannot be called from inside the runtime it shuts down"
+            )
+        with self._core:
+            if self._closed:
+                return
+            self._closed = True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # Cancel every task and run the loop until they have all finished (their finally
+        # blocks run), or the timeout passes.
+        sentinel = self.new_task(self._wait_all(), "rt-shutdown", "shutdown()")
+        sentinel._supervised = True
+        with self._core:
+            while self._thread_id is not None:
+                self._core.wait()
+            self._thread_id = threading.get_ident()
+        try:
+            self._adopt(sentinel)
+            for task in list(self._tasks):
+                if task is not sentinel:
+                    self.abort_task(task)
+            try:
+                self._run_until(sentinel, deadline)
+            except BaseException:
+                logger.exception("rt: error while shutting down the runtime")
+            leftovers = [t for t in self._tasks if not t._done]
+            for task in leftovers:
+                logger.warning("rt: %s did not finish within the shutdown timeout", task._describe())
+                coro = task._coro
+                if coro is not None:
+                    try:
+                        coro.close()
+                    except BaseException:
+                        logger.exception("rt: closing %s raised", task._describe())
+                self._finish(task, None, Cancelled("the runtime shut down"))
+            self._tasks.clear()
+            self._ready.clear()
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            stuck = self._blocking.shutdown(remaining)
+            for t in stuck:
+                logger.warning("rt: blocking thread %s still running after shutdown", t.name)
+            self._driver.shutdown()
+            self._inject.clear()
+        finally:
+            with self._core:
+                self._thread_id = None
+                self._core.notify_all()
+
+    async def _wait_all(self) -> None:
+        from ._traps import current_task_or_raise
+
+        me = current_task_or_raise("shutdown")
+        while True:
+            others = [t for t in self._tasks if t is not me and not t._done]
+            if not others:
+                return
+            await _wait_any(others)
+
+    # -- observing ---------------------------------------------------------------------------
+
+    def metrics(self) -> RuntimeMetrics:
+        threads, idle, queued = self._blocking.stats()
+        busy = self._driven_time - self._parked_time
+        return RuntimeMetrics(
+            flavor=self.flavor,
+            workers=1,
+            alive_tasks=len(self._tasks),
+            spawned_tasks=self._spawned,
+            polls=self._polls,
+            local_queue_depth=len(self._ready),
+            injection_queue_depth=len(self._inject),
+            park_count=self._park_count,
+            busy_time=max(0.0, busy),
+            blocking_threads=threads,
+            idle_blocking_threads=idle,
+            blocking_queue_depth=queued,
+            io_registered_fds=self._io.registered_fds() if self._io is not None else 0,
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class _AnyDone:
+    __slots__ = ("fired", "targets", "waiter")
+
+    def __init__(self, waiter: Task[Any], targets: list[Task[Any]]) -> None:
+        self.waiter = waiter
+        self.targets = targets
+        self.fired = False
+
+    def __call__(self, _task: Task[Any]) -> None:
+        if not self.fired:
+            self.fired = True
+            self.waiter._sched.wake(self.waiter)
+
+    def abort(self) -> Abort:
+        for t in self.targets:
+            t._remove_waiter(self)
+        if self.fired:
+            return Abort.FAILED
+        self.fired = True
+        return Abort.SUCCEEDED
+
+
+async def _wait_any(targets: list[Task[Any]]) -> None:
+    """Wait until one of ``targets`` finishes (used by shutdown; runtime thread only)."""
+    from ._traps import current_task_or_raise
+
+    me = current_task_or_raise("shutdown")
+    any_done = _AnyDone(me, targets)
+    try:
+        for t in targets:
+            if not t._add_waiter(any_done):
+                return
+        await wait_task_rescheduled(any_done.abort)
+    finally:
+        for t in targets:
+            t._remove_waiter(any_done)
+
+
+async def _run_blocking(job: BlockingJob) -> Any:
+    from ._traps import current_task_or_raise
+
+    job.task = current_task_or_raise("spawn_blocking")
+    job.pool.submit(job)
+    await wait_task_rescheduled(job.abort)
+    exc = job.exc
+    if exc is not None:
+        job.exc = None
+        raise exc
+    result = job.result
+    job.result = None
+    return result
+
+
+
+

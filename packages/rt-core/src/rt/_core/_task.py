@@ -1,0 +1,324 @@
+"""Tasks and their handles.
+
+A :class:`Task` is a coroutine plus the state its scheduler needs to drive it. It is owned by
+its runtime (a strong reference in the scheduler's task set) from spawn until it finishes, so
+dropping a :class:`JoinHandle` only *detaches* the task; nothing is ever garbage-collected
+while it runs.
+
+State of a task, in order: runnable (in a run queue) ⇄ parked (``_abort_fn`` set, waiting for
+:func:`~rt._core._traps.reschedule`) → done (``_done``; ``_result`` or ``_exc`` set, waiters
+called once). Cancellation state is kept *effective*: ``_cancelled`` is recomputed whenever a
+cancel scope is entered, left or cancelled, or the task is aborted, so a checkpoint only reads
+one attribute.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from collections.abc import Callable, Coroutine, Generator
+from contextvars import Context
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+
+from ._exceptions import Cancelled, JoinError
+from ._traps import COOP_BUDGET, PARK, STATE, YIELD, Abort, outside_error
+
+if TYPE_CHECKING:
+    from ._cancel import CancelScope
+    from ._scheduler import Scheduler
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+def ABORT_JOIN() -> Abort:  # noqa: N802 - a marker the scheduler recognises
+    """Marker abort function of ``await handle``; the scheduler calls ``Task._abort_join``."""
+    raise AssertionError("ABORT_JOIN is a marker and is never called")
+
+
+# Guards ``Task._waiters`` against a waiter registering from one thread while the task
+# completes on another. Held for a few loads and stores only.
+_WAITERS_LOCK = threading.Lock()
+
+
+@final
+class Task(Generic[T_co]):
+    """A unit of work on an rt runtime; see :func:`rt.current_task`.
+
+    Only ``id`` and ``name`` are public. Tasks are created by :func:`rt.spawn` and friends,
+    never directly.
+    """
+
+    __slots__ = (
+        "_abort_fn",
+        "_abort_requested",
+        "_cancelled",
+        "_coop",
+        "_coro",
+        "_ctx",
+        "_detached",
+        "_done",
+        "_exc",
+        "_id",
+        "_joiner",
+        "_name",
+        "_result",
+        "_retrieved",
+        "_sched",
+        "_scopes",
+        "_supervised",
+        "_throw",
+        "_waiters",
+        "_waiting_on",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        coro: Coroutine[Any, Any, T_co],
+        name: str | None,
+        sched: Scheduler,
+        ctx: Context,
+        task_id: int,
+    ) -> None:
+        self._coro: Coroutine[Any, Any, T_co] | None = coro
+        self._ctx = ctx
+        self._sched = sched
+        self._id = task_id
+        self._name = name
+        self._throw: BaseException | None = None
+        self._abort_fn: Callable[[], Abort] | None = None
+        self._cancelled = False
+        self._abort_requested = False
+        self._scopes: list[CancelScope] | None = None
+        self._done = False
+        self._result: Any = None
+        self._exc: BaseException | None = None
+        # The task awaiting this one's handle (the common case, kept out of a list), then
+        # further tasks to wake or callbacks to call once this task is done.
+        self._joiner: Task[Any] | None = None
+        self._waiters: list[Task[Any] | Callable[[Task[Any]], None]] | None = None
+        self._coop = 0
+        self._waiting_on: Task[Any] | None = None
+        self._detached = False
+        self._supervised = False
+        self._retrieved = False
+
+    @property
+    def id(self) -> int:
+        """A number unique among the tasks of this process."""
+        return self._id
+
+    @property
+    def name(self) -> str | None:
+        """The name given at spawn, or ``None``."""
+        return self._name
+
+    def __repr__(self) -> str:
+        state = "done" if self._done else ("parked" if self._abort_fn else "runnable")
+        label = f" {self._name!r}" if self._name else ""
+        return f"<rt.Task #{self._id}{label} {state}>"
+
+    # -- cancellation -------------------------------------------------------------------
+
+    def _recompute_cancelled(self) -> bool:
+        """Recompute the effective cancellation state from the scope stack; return it."""
+        cancelled = self._abort_requested
+        scopes = self._scopes
+        if scopes:
+            for scope in reversed(scopes):
+                if scope._cancel_called:
+                    cancelled = True
+                    break
+                if scope._shield:
+                    cancelled = False
+                    break
+        self._cancelled = cancelled
+        return cancelled
+
+    def _is_unstarted(self) -> bool:
+        coro = self._coro
+        return (
+            coro is not None
+            and isinstance(coro, types.CoroutineType)
+            and coro.cr_frame is not None
+            and not coro.cr_running
+            and not coro.cr_suspended
+        )
+
+    # -- completion ----------------------------------------------------------------------
+
+    def _add_waiter(self, callback: Task[Any] | Callable[[Task[Any]], None]) -> bool:
+        """Register ``callback`` to run when the task finishes; False if it already has."""
+        with _WAITERS_LOCK:
+            if self._done:
+                return False
+            if self._waiters is None:
+                self._waiters = [callback]
+            else:
+                self._waiters.append(callback)
+            return True
+
+    def _remove_waiter(self, callback: Task[Any] | Callable[[Task[Any]], None]) -> bool:
+        """Unregister ``callback``; False if it was already called (or never registered)."""
+        with _WAITERS_LOCK:
+            if self._joiner is callback:
+                self._joiner = None
+                return True
+            waiters = self._waiters
+            if waiters is None:
+                return False
+            try:
+                waiters.remove(callback)
+            except ValueError:
+                return False
+            return True
+
+    def _abort_join(self) -> Abort:
+        """Abort function of ``await handle``: stop waiting for ``_waiting_on``."""
+        target = self._waiting_on
+        self._waiting_on = None
+        if target is not None and target._remove_waiter(self):
+            return Abort.SUCCEEDED
+        return Abort.FAILED
+
+    def _outcome(self) -> T_co:
+        """Return the result or raise :class:`JoinError`; marks the outcome as retrieved."""
+        self._retrieved = True
+        exc = self._exc
+        if exc is None:
+            return self._result  # type: ignore[no-any-return]
+        if isinstance(exc, Cancelled):
+            raise JoinError(f"{self._describe()} was cancelled", exception=None, cancelled=True)
+        raise JoinError(
+            f"{self._describe()} raised {type(exc).__name__}: {exc}",
+            exception=exc,
+            cancelled=False,
+        ) from exc
+
+    def _describe(self) -> str:
+        return f"task #{self._id}" + (f" {self._name!r}" if self._name else "")
+
+
+@final
+class AbortHandle:
+    """A handle that can only abort a task, not await it (Tokio's ``AbortHandle``)."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: Task[Any]) -> None:
+        self._task = task
+
+    @property
+    def id(self) -> int:
+        """The task's id."""
+        return self._task._id
+
+    def abort(self) -> None:
+        """Request cancellation of the task; safe from any thread, a no-op once it finished."""
+        task = self._task
+        task._sched.abort_task(task)
+
+    def is_finished(self) -> bool:
+        """Return whether the task has finished (returned, raised or was cancelled)."""
+        return self._task._done
+
+    def __repr__(self) -> str:
+        return f"<rt.AbortHandle for {self._task!r}>"
+
+
+@final
+class JoinHandle(Generic[T_co]):
+    """An owned permission to await a task's result, returned by :func:`rt.spawn`.
+
+    ``await handle`` returns the task's value or raises :class:`rt.JoinError`. Dropping the
+    handle detaches the task: it keeps running, owned by the runtime, and an exception it
+    raises is reported through the runtime's ``unhandled_error`` policy.
+    """
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: Task[T_co]) -> None:
+        self._task = task
+
+    @property
+    def id(self) -> int:
+        """The task's id (the same as ``rt.current_task().id`` inside it)."""
+        return self._task._id
+
+    @property
+    def name(self) -> str | None:
+        """The task's name, or ``None``."""
+        return self._task._name
+
+    def abort(self) -> None:
+        """Request cancellation of the task; safe from any thread, a no-op once it finished.
+
+        The task sees :class:`rt.Cancelled` at its next checkpoint (at once if it is parked, and
+        before it runs at all if it has not started); awaiting the handle then raises a
+        :class:`rt.JoinError` whose ``is_cancelled()`` is true, unless the task finished first.
+        """
+        task = self._task
+        task._sched.abort_task(task)
+
+    def abort_handle(self) -> AbortHandle:
+        """Return an :class:`AbortHandle` for this task."""
+        return AbortHandle(self._task)
+
+    def is_finished(self) -> bool:
+        """Return whether the task has finished (returned, raised or was cancelled)."""
+        return self._task._done
+
+    def __await__(self) -> Generator[Any, None, T_co]:
+        """Wait for the task and return its value.
+
+        Raises:
+            rt.JoinError: the task raised (``is_panic()``) or was cancelled (``is_cancelled()``).
+
+        Cancel safety: cancel-safe. Cancelling the waiter leaves the task running; the handle
+        can be awaited again.
+        """
+        task = self._task
+        # The park is inlined (rather than ``yield from wait_task_rescheduled``): awaiting a
+        # handle is on the spawn-and-join hot path, and every generator layer costs.
+        st = STATE.get(None)
+        me = st._current if st is not None else None
+        if me is None:
+            raise outside_error("awaiting a JoinHandle")
+        if not task._done:
+            if me is task:
+                raise RuntimeError(f"{task._describe()} cannot await its own JoinHandle")
+            with _WAITERS_LOCK:
+                parked = not task._done
+                if parked:
+                    if task._joiner is None:
+                        task._joiner = me
+                    elif task._waiters is None:
+                        task._waiters = [me]
+                    else:
+                        task._waiters.append(me)
+            if parked:
+                me._waiting_on = task
+                me._abort_fn = ABORT_JOIN
+                me._coop = 0
+                try:
+                    yield PARK
+                finally:
+                    me._abort_fn = None
+                    me._waiting_on = None
+        else:
+            me._coop += 1
+            if me._coop >= COOP_BUDGET:
+                me._coop = 0
+                yield YIELD
+        if task._exc is None:
+            task._retrieved = True
+            return task._result  # type: ignore[no-any-return]
+        return task._outcome()
+
+    def __del__(self) -> None:
+        task = self._task
+        if not task._retrieved:
+            task._sched.handle_dropped(task)
+
+    def __repr__(self) -> str:
+        return f"<rt.JoinHandle for {self._task!r}>"

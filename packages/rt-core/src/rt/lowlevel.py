@@ -1,0 +1,113 @@
+"""rt's low-level interface: the trap module, fd readiness, and the driver plug-in interface.
+
+Library authors build on these; applications rarely need them.
+
+**Traps.** Every suspension in rt goes through :func:`wait_task_rescheduled`: register the
+running task (:func:`current_task`) where a waker will find it, then park with an abort
+function that undoes the registration (see :class:`Abort`). A waker calls :func:`reschedule`
+(from any thread). :func:`checkpoint` yields once and raises :class:`rt.Cancelled` in a
+cancelled task; :func:`consume_budget` counts a completed operation against the cooperative
+budget.
+
+**Readiness.** :func:`wait_readable` / :func:`wait_writable` park until an fd is ready (level-
+triggered: they return at once when it already is). Try the operation first and wait only on
+``BlockingIOError``. Call :func:`notify_closing` before closing an fd another task may be
+waiting on: the waiter gets ``OSError(EBADF)`` instead of hanging.
+
+**Drivers.** A distribution adds a layer to every runtime's driver stack by exposing a
+:class:`DriverLayer` under an entry point of the ``rt.drivers`` group (see ``_driver``'s
+documentation, reproduced on :class:`Driver`); :func:`current_driver` returns the built layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._core._driver import ENTRY_POINT_GROUP, Driver, DriverContext, DriverLayer
+from ._core._reactor import IoDriver
+from ._core._runtime import current_driver
+from ._core._scheduler import Scheduler
+from ._core._traps import (
+    COOP_BUDGET,
+    Abort,
+    checkpoint,
+    checkpoint_if_cancelled,
+    consume_budget,
+    reschedule,
+    wait_task_rescheduled,
+)
+from ._core._traps import (
+    current_task_or_raise as _current,
+)
+
+__all__ = [
+    "COOP_BUDGET",
+    "ENTRY_POINT_GROUP",
+    "Abort",
+    "Driver",
+    "DriverContext",
+    "DriverLayer",
+    "Scheduler",
+    "checkpoint",
+    "checkpoint_if_cancelled",
+    "consume_budget",
+    "current_driver",
+    "current_task",
+    "notify_closing",
+    "reschedule",
+    "wait_readable",
+    "wait_task_rescheduled",
+    "wait_writable",
+]
+
+
+def current_task() -> Any:
+    """Return the running :class:`rt.Task`.
+
+    Raises:
+        RuntimeError: outside a task running on rt.
+    """
+    return _current("rt.lowlevel.current_task()")
+
+
+def _io() -> IoDriver:
+    driver = current_driver("io")
+    assert isinstance(driver, IoDriver)
+    return driver
+
+
+async def wait_readable(fd: int | Any) -> None:
+    """Wait until ``fd`` (an int or an object with ``fileno()``) is readable.
+
+    Raises:
+        OSError: ``EBADF`` if :func:`notify_closing` is called on the fd meanwhile.
+        RuntimeError: another task is already waiting to read this fd, or outside a runtime.
+
+    Cancel safety: cancel-safe; waiting consumes nothing.
+    """
+    from ._core._reactor import READ
+
+    await _io().wait(fd, READ)
+
+
+async def wait_writable(fd: int | Any) -> None:
+    """Wait until ``fd`` is writable. See :func:`wait_readable`.
+
+    Cancel safety: cancel-safe; waiting consumes nothing.
+    """
+    from ._core._reactor import WRITE
+
+    await _io().wait(fd, WRITE)
+
+
+def notify_closing(fd: int | Any) -> None:
+    """Wake every task waiting on ``fd`` with ``OSError(EBADF)`` and stop watching it.
+
+    Call it just before closing an fd that tasks may be waiting on.
+    """
+    _io().notify_closing(fd)
+
+
+for _name in ("Abort",):
+    globals()[_name].__module__ = __name__
+del _name

@@ -1,0 +1,339 @@
+"""Scheduling workloads, written once per peer with the same sizes.
+
+Each ``run_<peer>(workload, size)`` returns the seconds the workload took, timed inside the
+process around the event loop's work only (runtime construction excluded).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+SIZES: dict[str, dict[str, int]] = {
+    "spawn": {"tasks": 100_000},
+    "yield": {"tasks": 1_000, "yields": 1_000},
+    "chain": {"depth": 10_000},
+    "pingpong": {"rounds": 100_000},
+}
+QUICK: dict[str, dict[str, int]] = {
+    "spawn": {"tasks": 20_000},
+    "yield": {"tasks": 200, "yields": 500},
+    "chain": {"depth": 5_000},
+    "pingpong": {"rounds": 20_000},
+}
+
+
+# -- rt ---------------------------------------------------------------------------------------
+
+
+def rt_workload(name: str, size: dict[str, int]) -> Callable[[], Coroutine[Any, Any, None]]:
+    import rt
+
+    async def spawn() -> None:
+        async def child() -> int:
+            return 1
+
+        handles = [rt.spawn(child()) for _ in range(size["tasks"])]
+        for h in handles:
+            await h
+
+    async def yield_() -> None:
+        async def worker() -> None:
+            for _ in range(size["yields"]):
+                await rt.yield_now()
+
+        handles = [rt.spawn(worker()) for _ in range(size["tasks"])]
+        for h in handles:
+            await h
+
+    async def chain() -> None:
+        async def link(n: int) -> int:
+            if n == 0:
+                return 0
+            return await rt.spawn(link(n - 1)) + 1
+
+        await link(size["depth"])
+
+    async def pingpong() -> None:
+        from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+        # Two tasks handing a token back and forth through the raw trap API (rt-sync
+        # channels are measured by the channel workload).
+        box: dict[str, Any] = {}
+
+        async def player(me: str, other: str, first: bool) -> None:
+            box[me] = current_task()
+            if first:
+                await rt.yield_now()
+            for _ in range(size["rounds"]):
+                if not first:
+                    await wait_task_rescheduled(lambda: Abort.SUCCEEDED)
+                reschedule(box[other]) if other in box else None
+                if first:
+                    await wait_task_rescheduled(lambda: Abort.SUCCEEDED)
+
+        a = rt.spawn(player("a", "b", True))
+        b = rt.spawn(player("b", "a", False))
+        await a
+        b.abort()
+
+    return {"spawn": spawn, "yield": yield_, "chain": chain, "pingpong": pingpong}[name]
+
+
+def run_rt(name: str, size: dict[str, int]) -> float:
+    import rt
+
+    body = rt_workload(name, size)
+
+    async def timed() -> float:
+        t0 = time.perf_counter()
+        await body()
+        return time.perf_counter() - t0
+
+    with rt.Runtime() as runtime:
+        return runtime.block_on(timed())
+
+
+# -- asyncio / uvloop ---------------------------------------------------------------------------
+
+
+def asyncio_workload(name: str, size: dict[str, int]) -> Callable[[], Coroutine[Any, Any, None]]:
+    import asyncio
+
+    async def spawn() -> None:
+        async def child() -> int:
+            return 1
+
+        tasks = [asyncio.create_task(child()) for _ in range(size["tasks"])]
+        for t in tasks:
+            await t
+
+    async def yield_() -> None:
+        async def worker() -> None:
+            for _ in range(size["yields"]):
+                await asyncio.sleep(0)
+
+        tasks = [asyncio.create_task(worker()) for _ in range(size["tasks"])]
+        for t in tasks:
+            await t
+
+    async def chain() -> None:
+        async def link(n: int) -> int:
+            if n == 0:
+                return 0
+            return await asyncio.create_task(link(n - 1)) + 1
+
+        await link(size["depth"])
+
+    async def pingpong() -> None:
+        loop = asyncio.get_running_loop()
+        futs: dict[str, asyncio.Future[None]] = {}
+
+        async def player(me: str, other: str, first: bool) -> None:
+            for _ in range(size["rounds"]):
+                if not first:
+                    futs[me] = loop.create_future()
+                    await futs[me]
+                f = futs.get(other)
+                if f is not None and not f.done():
+                    f.set_result(None)
+                if first:
+                    futs[me] = loop.create_future()
+                    await futs[me]
+
+        b = asyncio.create_task(player("b", "a", False))
+        await asyncio.sleep(0)
+        a = asyncio.create_task(player("a", "b", True))
+        await a
+        b.cancel()
+
+    return {"spawn": spawn, "yield": yield_, "chain": chain, "pingpong": pingpong}[name]
+
+
+def _run_asyncio(name: str, size: dict[str, int], use_uvloop: bool) -> float:
+    import asyncio
+
+    body = asyncio_workload(name, size)
+
+    async def timed() -> float:
+        t0 = time.perf_counter()
+        await body()
+        return time.perf_counter() - t0
+
+    if use_uvloop:
+        import uvloop
+
+        return uvloop.run(timed())
+    return asyncio.run(timed())
+
+
+def run_asyncio(name: str, size: dict[str, int]) -> float:
+    return _run_asyncio(name, size, False)
+
+
+def run_uvloop(name: str, size: dict[str, int]) -> float:
+    return _run_asyncio(name, size, True)
+
+
+# -- trio -----------------------------------------------------------------------------------------
+
+
+def run_trio(name: str, size: dict[str, int]) -> float:
+    import trio
+
+    async def spawn() -> None:
+        async def child() -> None:
+            return None
+
+        async with trio.open_nursery() as n:
+            for _ in range(size["tasks"]):
+                n.start_soon(child)
+
+    async def yield_() -> None:
+        async def worker() -> None:
+            for _ in range(size["yields"]):
+                await trio.lowlevel.checkpoint()
+
+        async with trio.open_nursery() as n:
+            for _ in range(size["tasks"]):
+                n.start_soon(worker)
+
+    async def chain() -> None:
+        async def link(k: int) -> None:
+            if k == 0:
+                return
+            async with trio.open_nursery() as n:
+                n.start_soon(link, k - 1)
+
+        await link(min(size["depth"], 900))  # nurseries nest: keep under the recursion limit
+
+    async def pingpong() -> None:
+        tasks: dict[str, Any] = {}
+
+        async def player(me: str, other: str, first: bool) -> None:
+            tasks[me] = trio.lowlevel.current_task()
+            if first:
+                await trio.lowlevel.checkpoint()
+            for _ in range(size["rounds"]):
+                if not first:
+                    await trio.lowlevel.wait_task_rescheduled(
+                        lambda _: trio.lowlevel.Abort.SUCCEEDED
+                    )
+                if other in tasks:
+                    trio.lowlevel.reschedule(tasks[other])
+                if first:
+                    await trio.lowlevel.wait_task_rescheduled(
+                        lambda _: trio.lowlevel.Abort.SUCCEEDED
+                    )
+
+        async with trio.open_nursery() as n:
+            n.start_soon(player, "b", "a", False)
+            await trio.lowlevel.checkpoint()
+            n.start_soon(player, "a", "b", True)
+
+    body = {"spawn": spawn, "yield": yield_, "chain": chain, "pingpong": pingpong}[name]
+
+    async def timed() -> float:
+        t0 = time.perf_counter()
+        await body()
+        return time.perf_counter() - t0
+
+    return trio.run(timed)
+
+
+# -- floor: the cost of pure Python -----------------------------------------------------------------
+
+
+class _Yield:
+    def __await__(self) -> Any:
+        yield None
+
+
+def run_floor(name: str, size: dict[str, int]) -> float:
+    """A bare ``deque`` + ``ctx.run(coro.send)`` scheduler: what any pure-Python runtime pays."""
+    import contextvars
+
+    ready: deque[Any] = deque()
+    results: dict[int, Any] = {}
+    waiters: dict[int, list[Any]] = {}
+
+    class FTask:
+        __slots__ = ("coro", "ctx", "done")
+
+        def __init__(self, coro: Any) -> None:
+            self.coro = coro
+            self.ctx = contextvars.copy_context()
+            self.done = False
+
+    def spawn(coro: Any) -> FTask:
+        t = FTask(coro)
+        ready.append(t)
+        return t
+
+    class Join:
+        def __init__(self, t: FTask) -> None:
+            self.t = t
+
+        def __await__(self) -> Any:
+            if not self.t.done:
+                yield ("join", self.t)
+            return results.pop(id(self.t), None)
+
+    async def spawn_w() -> None:
+        async def child() -> int:
+            return 1
+
+        ts = [spawn(child()) for _ in range(size["tasks"])]
+        for t in ts:
+            await Join(t)
+
+    async def yield_w() -> None:
+        async def worker() -> None:
+            for _ in range(size["yields"]):
+                await _Yield()
+
+        ts = [spawn(worker()) for _ in range(size["tasks"])]
+        for t in ts:
+            await Join(t)
+
+    async def chain_w() -> None:
+        async def link(k: int) -> int:
+            if k == 0:
+                return 0
+            return await Join(spawn(link(k - 1))) + 1
+
+        await link(size["depth"])
+
+    body = {"spawn": spawn_w, "yield": yield_w, "chain": chain_w}.get(name)
+    if body is None:
+        return float("nan")
+    main = spawn(body())
+    t0 = time.perf_counter()
+    popleft, append = ready.popleft, ready.append
+    while ready:
+        t = popleft()
+        try:
+            trap = t.ctx.run(t.coro.send, None)
+        except StopIteration as e:
+            t.done = True
+            results[id(t)] = e.value
+            for w in waiters.pop(id(t), ()):
+                append(w)
+            continue
+        if trap is None:
+            append(t)
+        else:
+            waiters.setdefault(id(trap[1]), []).append(t)
+    assert main.done
+    return time.perf_counter() - t0
+
+
+PEERS: dict[str, Callable[[str, dict[str, int]], float]] = {
+    "rt": run_rt,
+    "asyncio": run_asyncio,
+    "uvloop": run_uvloop,
+    "trio": run_trio,
+    "floor": run_floor,
+}
