@@ -45,8 +45,15 @@ def ensure_hatch() -> Path:
     print(f"dev.py: creating {TOOLS.name} with {HATCH_REQ} ...", flush=True)
     venv.EnvBuilder(with_pip=True, clear=True).create(TOOLS)
     subprocess.run(
-        [str(_bin("python")), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         HATCH_REQ],
+        [
+            str(_bin("python")),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            HATCH_REQ,
+        ],
         check=True,
     )
     return hatch

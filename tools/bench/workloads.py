@@ -165,7 +165,7 @@ def _run_asyncio(name: str, size: dict[str, int], use_uvloop: bool) -> float:
     if use_uvloop:
         import uvloop
 
-        return uvloop.run(timed())
+        return float(uvloop.run(timed()))
     return asyncio.run(timed())
 
 
@@ -240,10 +240,10 @@ def run_trio(name: str, size: dict[str, int]) -> float:
         await body()
         return time.perf_counter() - t0
 
-    return trio.run(timed)
+    return float(trio.run(timed))
 
 
-# -- floor: the cost of pure Python -----------------------------------------------------------------
+# -- floor: the cost of pure Python ----------------------------------------------------------
 
 
 class _Yield:
@@ -302,7 +302,7 @@ def run_floor(name: str, size: dict[str, int]) -> float:
         async def link(k: int) -> int:
             if k == 0:
                 return 0
-            return await Join(spawn(link(k - 1))) + 1
+            return int(await Join(spawn(link(k - 1)))) + 1
 
         await link(size["depth"])
 

@@ -10,14 +10,13 @@ when the distribution is missing.
 from __future__ import annotations
 
 import pkgutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __path__ = pkgutil.extend_path(__path__, __name__)
 
 from ._core._cancel import CancelScope
 from ._core._exceptions import Cancelled, JoinError
 from ._core._groups import JoinSet, TaskGroup
-from ._core._metrics import RuntimeMetrics
 from ._core._runtime import Handle, Runtime, current_task, run, spawn, spawn_blocking
 from ._core._task import AbortHandle, JoinHandle, Task
 from ._core._traps import yield_now
@@ -44,13 +43,20 @@ __all__ = [
 ]
 
 for _name in __all__:
+    if _name == "RuntimeMetrics":
+        continue
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("rt._core"):
         _obj.__module__ = __name__
 del _name, _obj
 
-# name -> (module, attribute, extra)
+if TYPE_CHECKING:
+    from ._core._metrics import RuntimeMetrics
+
+# name -> (module, attribute, extra); an empty extra means rt-core itself (loaded on first use
+# only because importing it is not free).
 _LAZY: dict[str, tuple[str, str, str]] = {
+    "RuntimeMetrics": ("rt._core._metrics", "RuntimeMetrics", ""),
     "sleep": ("rt.time", "sleep", "time"),
     "main": ("rt.macros", "main", "macros"),
     "test": ("rt.macros", "test", "macros"),
@@ -77,11 +83,11 @@ def __getattr__(name: str) -> Any:
             f"pip install 'rt[{extra}]'"
         ) from None
     value = getattr(module, attr)
+    if not extra:
+        value.__module__ = __name__
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
-
-

@@ -150,5 +150,3 @@ class CancelScope:
             flags.append("shielded")
         state = "active" if self._entered and not self._exited else "idle"
         return f"<rt.CancelScope {state}{' ' if flags else ''}{' '.join(flags)}>"
-
-

@@ -17,8 +17,7 @@ distribution is installed", ``True`` demands it (an error naming the extra if it
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 ENTRY_POINT_GROUP = "rt.drivers"
 
@@ -69,8 +68,7 @@ class DriverLayer(Protocol):
         """Return a driver that wraps ``inner``."""
 
 
-@dataclass(frozen=True)
-class KnownLayer:
+class KnownLayer(NamedTuple):
     """A layer rt knows by name even before its distribution is installed."""
 
     name: str
@@ -112,5 +110,3 @@ def missing_layer_error(name: str) -> ImportError:
         f"enable_{name}=True needs the rt-{known.extra} distribution, which is not installed: "
         f"pip install 'rt[{known.extra}]'"
     )
-
-

@@ -76,7 +76,7 @@ class JoinSet(Generic[T]):
                 print(value)
     """
 
-    __slots__ = ("_done", "_tasks", "_waiters", "__weakref__")
+    __slots__ = ("__weakref__", "_done", "_tasks", "_waiters")
 
     def __init__(self) -> None:
         self._tasks: dict[Task[T], None] = {}

@@ -217,7 +217,7 @@ def _fileno(fd: int | Any) -> int:
 class IoDriver:
     """The reactor: waits for fds and for cross-thread wake-ups. See the module docstring."""
 
-    __slots__ = ("_backend", "_closed", "_fds", "_waker", "_wake")
+    __slots__ = ("_backend", "_closed", "_fds", "_wake", "_waker")
 
     name = "io"
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, Final, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
-from ._metrics import RuntimeMetrics
 from ._scheduler import UNHANDLED_POLICIES, CurrentThreadScheduler, Scheduler
 from ._task import JoinHandle, Task
 from ._traps import STATE, current_task_or_raise, outside_error
+
+if TYPE_CHECKING:
+    from ._metrics import RuntimeMetrics
 
 T = TypeVar("T")
 
@@ -69,7 +71,10 @@ class Handle:
         return JoinHandle(self._sched.spawn(coro, name, "Handle.spawn()"))
 
     def spawn_blocking(self, fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
-        """Run ``fn(*args)`` on the blocking pool; safe from any thread. See :func:`rt.spawn_blocking`."""
+        """Run ``fn(*args)`` on the blocking pool; safe from any thread.
+
+        See :func:`rt.spawn_blocking`.
+        """
         return JoinHandle(_sched_spawn_blocking(self._sched, fn, args))
 
     def block_on(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -115,10 +120,8 @@ def _sched_spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[An
 def _resolve_layers(options: dict[str, bool | None]) -> list[DriverLayer]:
     layers: list[DriverLayer] = []
     wanted = {name: options.get(name) for name in KNOWN_LAYERS}
-    if any(v is not False for v in wanted.values()):
-        installed = discover_layers()
-    else:
-        installed = {}
+    # Entry-point discovery costs a scan of installed metadata: skip it when nothing is wanted.
+    installed = discover_layers() if any(v is not False for v in wanted.values()) else {}
     for name, enabled in wanted.items():
         if enabled is False:
             continue
@@ -153,13 +156,14 @@ class Runtime:
         unhandled_error: What happens when a task nobody awaits raises: ``"log"`` (through
             the ``rt`` logger, with the traceback), ``"ignore"``, or ``"raise"`` (the
             exception is raised from the running :meth:`block_on`).
+        thread_keep_alive: Seconds an idle blocking-pool thread waits for work before it exits.
 
     Raises:
         ValueError: an option is out of range or unknown.
         ImportError: a driver was required (``True``) but its distribution is missing.
     """
 
-    __slots__ = ("_sched", "__weakref__")
+    __slots__ = ("__weakref__", "_sched")
 
     def __init__(
         self,
@@ -172,12 +176,15 @@ class Runtime:
         thread_name: str = "rt-worker",
         event_interval: int = 61,
         unhandled_error: str = "log",
+        thread_keep_alive: float = 10.0,
     ) -> None:
         self._sched: CurrentThreadScheduler | None = None
         if flavor is None:
             flavor = default_flavor()
         if flavor not in FLAVORS:
-            raise ValueError(f"flavor must be one of {', '.join(map(repr, FLAVORS))}, got {flavor!r}")
+            raise ValueError(
+                f"flavor must be one of {', '.join(map(repr, FLAVORS))}, got {flavor!r}"
+            )
         if flavor == "multi_thread":
             raise ValueError(
                 "flavor='multi_thread' is not available in this release of rt-core; "
@@ -195,6 +202,8 @@ class Runtime:
                 f"unhandled_error must be one of {', '.join(map(repr, UNHANDLED_POLICIES))}, "
                 f"got {unhandled_error!r}"
             )
+        if not isinstance(thread_keep_alive, int | float) or thread_keep_alive < 0:
+            raise ValueError(f"thread_keep_alive must be a number >= 0, got {thread_keep_alive!r}")
         if not isinstance(thread_name, str) or not thread_name:
             raise ValueError("thread_name must be a non-empty str")
         layers = _resolve_layers({"time": enable_time})
@@ -205,6 +214,7 @@ class Runtime:
             thread_name=thread_name,
             event_interval=event_interval,
             unhandled_error=unhandled_error,
+            thread_keep_alive=float(thread_keep_alive),
         )
 
     def _live(self) -> CurrentThreadScheduler:
@@ -405,5 +415,3 @@ def current_driver(name: str) -> Driver:
             raise RuntimeError("this runtime was built with enable_io=False")
         raise RuntimeError(f"this runtime has no driver layer named {name!r}")
     return driver
-
-

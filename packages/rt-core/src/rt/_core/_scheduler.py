@@ -24,7 +24,6 @@ The step loop is the product; keep it lean (measure before adding anything to it
 from __future__ import annotations
 
 import itertools
-import logging
 import signal
 import threading
 import time
@@ -33,19 +32,31 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import copy_context
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._blocking import BlockingJob, BlockingPool
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
-from ._metrics import RuntimeMetrics
 from ._reactor import IoDriver, ThreadParker
 from ._task import _WAITERS_LOCK, ABORT_JOIN, Task
 from ._traps import PARK, STATE, YIELD, Abort, wait_task_rescheduled
 
+if TYPE_CHECKING:
+    from ._metrics import RuntimeMetrics
+
 T = TypeVar("T")
 
-logger: Final = logging.getLogger("rt")
+
+class _LazyLogger:
+    """The ``rt`` logger, imported on first use: ``import rt`` must not pay for logging."""
+
+    def __getattr__(self, name: str) -> Any:
+        import logging
+
+        return getattr(logging.getLogger("rt"), name)
+
+
+logger: Final = _LazyLogger()
 
 _task_ids = itertools.count(1)
 _CoroType: Final = types.CoroutineType
@@ -75,8 +86,12 @@ def coerce_coroutine(obj: object, what: str) -> Coroutine[Any, Any, Any]:
                 "elsewhere; a coroutine can be driven by one task only"
             )
         return obj
-    if isinstance(obj, Coroutine) or hasattr(obj, "__await__"):
-        return _await_it(obj)  # type: ignore[arg-type]
+    if (
+        isinstance(obj, Coroutine)
+        or hasattr(obj, "__await__")
+        or (isinstance(obj, types.GeneratorType) and obj.gi_code.co_flags & 0x100)
+    ):
+        return _await_it(obj)
     if callable(obj):
         name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))
         raise TypeError(
@@ -116,8 +131,15 @@ class Scheduler(ABC):
         """Whether the caller is the thread currently running this scheduler."""
 
     @abstractmethod
-    def spawn(self, coro: object, name: str | None) -> Task[Any]:
-        """Create a task for ``coro`` and make it runnable; safe from any thread."""
+    def spawn(self, coro: object, name: str | None, what: str = "rt.spawn()") -> Task[Any]:
+        """Create a task for ``coro`` and make it runnable; safe from any thread.
+
+        ``what`` names the API the user called, for error messages.
+        """
+
+    @abstractmethod
+    def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
+        """Like :meth:`spawn`, called from a task running on this scheduler's thread."""
 
     @abstractmethod
     def abort_task(self, task: Task[Any]) -> None:
@@ -146,6 +168,7 @@ class CurrentThreadScheduler(Scheduler):
         thread_name: str,
         event_interval: int,
         unhandled_error: str,
+        thread_keep_alive: float = 10.0,
     ) -> None:
         self._sched = self
         self._current = None
@@ -165,8 +188,11 @@ class CurrentThreadScheduler(Scheduler):
         self._park_count = 0
         self._parked_time = 0.0
         self._driven_time = 0.0
+        self._drive_start: float | None = None
         self._blocking_state = _BlockingState(self)
-        self._blocking = BlockingPool(max_blocking_threads, thread_name, self.wake)
+        self._blocking = BlockingPool(
+            max_blocking_threads, thread_name, self.wake, thread_keep_alive
+        )
         self._io: IoDriver | None = IoDriver(self.wake) if enable_io else None
         driver: Driver = self._io if self._io is not None else ThreadParker()
         self._drivers: dict[str, Driver] = {}
@@ -203,25 +229,26 @@ class CurrentThreadScheduler(Scheduler):
     def on_runtime_thread(self) -> bool:
         return self._thread_id == threading.get_ident()
 
-    def new_task(self, coro: object, name: str | None, what: str) -> Task[Any]:
-        if type(coro) is not _CoroType or coro.cr_frame is None or coro.cr_suspended:
-            coro = coerce_coroutine(coro, what)
+    def new_task(self, obj: object, name: object, what: str) -> Task[Any]:
+        coro = coerce_coroutine(obj, what)
         if name is not None and not isinstance(name, str):
-            coro.close()  # type: ignore[attr-defined]
+            coro.close()
             raise TypeError(f"{what}: name must be a str or None, got {describe(name)}")
         st = STATE.get(None)
         ctx = copy_context()
         if st is not self:
             ctx.run(STATE.set, self)
-        return Task(coro, name, self, ctx, next(_task_ids))  # type: ignore[arg-type]
+        return Task(coro, name, self, ctx, next(_task_ids))
 
-    def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
+    def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
-        if type(coro) is not _CoroType or coro.cr_frame is None or coro.cr_suspended:
-            coro = coerce_coroutine(coro, "rt.spawn()")
+        if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
+            coro: Coroutine[Any, Any, Any] = obj
+        else:
+            coro = coerce_coroutine(obj, "rt.spawn()")
         if self._closed or name is not None:
             return self.spawn(coro, name)
-        task: Task[Any] = Task(coro, None, self, copy_context(), next(_task_ids))  # type: ignore[arg-type]
+        task: Task[Any] = Task(coro, None, self, copy_context(), next(_task_ids))
         self._tasks.add(task)
         self._spawned += 1
         self._ready.append(task)
@@ -308,8 +335,7 @@ class CurrentThreadScheduler(Scheduler):
         while not main._done:
             n = len(ready)
             if n:
-                if n > interval:
-                    n = interval
+                n = min(n, interval)
                 for _ in range(n):
                     task = popleft()
                     self._current = task
@@ -413,7 +439,7 @@ class CurrentThreadScheduler(Scheduler):
                     else:
                         waiter._sched.wake(waiter)
                 else:
-                    waiter(task)  # type: ignore[operator]
+                    waiter(task)
         if exc is not None and not isinstance(exc, Cancelled):
             self._task_failed(task, exc)
 
@@ -493,13 +519,14 @@ class CurrentThreadScheduler(Scheduler):
         return task._result
 
     def _drive(self, main: Task[Any]) -> None:
-        t0 = time.perf_counter()
+        self._drive_start = t0 = time.perf_counter()
         restore = self._install_sigint(main)
         try:
             self._run_until(main)
         finally:
             if restore is not None:
                 signal.signal(signal.SIGINT, restore)
+            self._drive_start = None
             self._driven_time += time.perf_counter() - t0
         if main._exc is not None and isinstance(main._exc, Cancelled) and self._sigint_main is main:
             self._sigint_main = None
@@ -557,7 +584,9 @@ class CurrentThreadScheduler(Scheduler):
                 logger.exception("rt: error while shutting down the runtime")
             leftovers = [t for t in self._tasks if not t._done]
             for task in leftovers:
-                logger.warning("rt: %s did not finish within the shutdown timeout", task._describe())
+                logger.warning(
+                    "rt: %s did not finish within the shutdown timeout", task._describe()
+                )
                 coro = task._coro
                 if coro is not None:
                     try:
@@ -591,8 +620,13 @@ class CurrentThreadScheduler(Scheduler):
     # -- observing ---------------------------------------------------------------------------
 
     def metrics(self) -> RuntimeMetrics:
+        from ._metrics import RuntimeMetrics
+
         threads, idle, queued = self._blocking.stats()
         busy = self._driven_time - self._parked_time
+        start = self._drive_start
+        if start is not None:
+            busy += time.perf_counter() - start
         return RuntimeMetrics(
             flavor=self.flavor,
             workers=1,
@@ -665,7 +699,3 @@ async def _run_blocking(job: BlockingJob) -> Any:
     result = job.result
     job.result = None
     return result
-
-
-
-

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
-def ABORT_JOIN() -> Abort:  # noqa: N802 - a marker the scheduler recognises
+
+def ABORT_JOIN() -> Abort:
     """Marker abort function of ``await handle``; the scheduler calls ``Task._abort_join``."""
     raise AssertionError("ABORT_JOIN is a marker and is never called")
 
@@ -49,6 +50,7 @@ class Task(Generic[T_co]):
     """
 
     __slots__ = (
+        "__weakref__",
         "_abort_fn",
         "_abort_requested",
         "_cancelled",
@@ -69,7 +71,6 @@ class Task(Generic[T_co]):
         "_throw",
         "_waiters",
         "_waiting_on",
-        "__weakref__",
     )
 
     def __init__(

@@ -1,0 +1,152 @@
+"""spawn_blocking and the blocking pool."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from rtcore_helpers import Gate
+
+import rt
+
+
+def test_spawn_blocking_runs_on_another_thread_and_returns_the_value() -> None:
+    async def main() -> tuple[int, bool]:
+        caller = threading.get_ident()
+        value, ident = await rt.spawn_blocking(lambda x: (x * 2, threading.get_ident()), 21)
+        return value, ident != caller
+
+    assert rt.run(main()) == (42, True)
+
+
+def test_spawn_blocking_exception_arrives_as_join_error_cause() -> None:
+    def fail() -> None:
+        raise FileNotFoundError("nope")
+
+    async def main() -> None:
+        with pytest.raises(rt.JoinError) as info:
+            await rt.spawn_blocking(fail)
+        assert isinstance(info.value.__cause__, FileNotFoundError)
+
+    rt.run(main())
+
+
+def test_blocking_pool_never_exceeds_max_blocking_threads() -> None:
+    lock = threading.Lock()
+    active = 0
+    peak = 0
+    both_running = threading.Barrier(2, timeout=30)
+
+    def job(i: int) -> int:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        if i < 2:
+            both_running.wait()  # the first two jobs run at the same time
+        with lock:
+            active -= 1
+        return i
+
+    async def main() -> list[int]:
+        handles = [rt.spawn_blocking(job, i) for i in range(6)]
+        return [await h for h in handles]
+
+    assert rt.run(main(), max_blocking_threads=2) == list(range(6))
+    assert peak == 2
+
+
+def test_idle_blocking_threads_retire_after_keep_alive() -> None:
+    async def main() -> list[threading.Thread]:
+        await rt.spawn_blocking(lambda: None)
+        return [t for t in threading.enumerate() if "-blocking-" in t.name]
+
+    with rt.Runtime(thread_keep_alive=0.01, thread_name="rt-retire") as runtime:
+        threads = runtime.block_on(main())
+        assert threads
+        for t in threads:
+            t.join(timeout=10)  # waits for the retirement we mean
+            assert not t.is_alive()
+        assert runtime.metrics().blocking_threads == 0
+
+
+def test_aborting_a_queued_blocking_job_means_it_never_runs() -> None:
+    ran: list[int] = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait()
+
+    async def main() -> bool:
+        first = rt.spawn_blocking(hold)
+        queued = rt.spawn_blocking(ran.append, 1)
+        await rt.yield_now()  # the job is now queued behind `hold`
+        queued.abort()
+        with pytest.raises(rt.JoinError) as info:
+            await queued
+        release.set()
+        await first
+        return info.value.is_cancelled()
+
+    assert rt.run(main(), max_blocking_threads=1)
+    assert ran == []
+
+
+def test_aborting_a_running_blocking_job_has_no_effect() -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def work() -> str:
+        started.set()
+        release.wait()
+        return "finished"
+
+    async def main() -> str:
+        h = rt.spawn_blocking(work)
+        await rt.spawn_blocking(started.wait)
+        h.abort()
+        release.set()
+        return await h
+
+    assert rt.run(main()) == "finished"
+
+
+def test_handle_current_works_inside_blocking_threads() -> None:
+    async def child() -> str:
+        return "from blocking"
+
+    def blocking() -> str:
+        handle = rt.Handle.current()
+        return handle.block_on(child())
+
+    async def main() -> str:
+        return await rt.spawn_blocking(blocking)
+
+    assert rt.run(main()) == "from blocking"
+
+
+def test_spawn_blocking_refuses_async_functions_and_non_callables() -> None:
+    async def coro_fn() -> None:
+        pass
+
+    async def main() -> None:
+        with pytest.raises(TypeError, match=r"rt\.spawn\(\)"):
+            rt.spawn_blocking(coro_fn)
+        with pytest.raises(TypeError, match="callable"):
+            rt.spawn_blocking(3)  # type: ignore[arg-type]
+
+    rt.run(main())
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.spawn_blocking(print)
+
+
+def test_blocking_job_can_wake_a_task_through_a_thread_safe_gate() -> None:
+    async def main() -> bool:
+        gate = Gate()
+        rt.spawn_blocking(gate.open)
+        await gate.wait()
+        return gate.is_open
+
+    assert rt.run(main())

@@ -1,0 +1,183 @@
+"""The I/O reactor: wait_readable / wait_writable / notify_closing."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import tempfile
+import threading
+
+import pytest
+
+import rt
+from rt.lowlevel import notify_closing, wait_readable, wait_writable
+
+
+def test_wait_readable_wakes_when_a_plain_thread_writes() -> None:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+
+    async def main() -> bytes:
+        t = threading.Thread(target=b.send, args=(b"ping",))
+        t.start()
+        await wait_readable(a)
+        t.join()
+        return a.recv(16)
+
+    try:
+        assert rt.run(main()) == b"ping"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_wait_readable_returns_at_once_when_data_is_already_there() -> None:
+    a, b = socket.socketpair()
+    b.send(b"x")
+
+    async def main() -> bytes:
+        await wait_readable(a.fileno())
+        await wait_readable(a.fileno())  # level-triggered: still readable, no hang
+        return a.recv(1)
+
+    try:
+        assert rt.run(main()) == b"x"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_wait_writable_on_a_fresh_socket_is_immediate() -> None:
+    a, b = socket.socketpair()
+
+    async def main() -> None:
+        await wait_writable(a)
+
+    try:
+        rt.run(main())
+    finally:
+        a.close()
+        b.close()
+
+
+def test_notify_closing_wakes_a_waiting_reader_with_ebadf() -> None:
+    a, b = socket.socketpair()
+
+    async def reader() -> None:
+        await wait_readable(a)
+
+    async def main() -> int | None:
+        h = rt.spawn(reader())
+        await rt.yield_now()
+        notify_closing(a)
+        a.close()
+        with pytest.raises(rt.JoinError) as info:
+            await h
+        exc = info.value.exception
+        assert isinstance(exc, OSError)
+        return exc.errno
+
+    try:
+        assert rt.run(main()) == errno.EBADF
+    finally:
+        b.close()
+
+
+def test_two_readers_on_one_fd_is_an_error_naming_the_fd() -> None:
+    a, b = socket.socketpair()
+
+    async def main() -> None:
+        first = rt.spawn(wait_readable(a))
+        await rt.yield_now()
+        with pytest.raises(RuntimeError, match=f"fd {a.fileno()}"):
+            await wait_readable(a)
+        first.abort()
+        with pytest.raises(rt.JoinError):
+            await first
+
+    try:
+        rt.run(main())
+    finally:
+        a.close()
+        b.close()
+
+
+def test_cancelled_wait_readable_loses_no_data_and_can_wait_again() -> None:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+
+    async def main() -> bytes:
+        with rt.CancelScope() as scope:
+            rt.spawn(_cancel(scope))
+            await wait_readable(a)
+        assert scope.cancelled_caught
+        b.send(b"after")
+        await wait_readable(a)
+        return a.recv(16)
+
+    try:
+        assert rt.run(main()) == b"after"
+    finally:
+        a.close()
+        b.close()
+
+
+async def _cancel(scope: rt.CancelScope) -> None:
+    scope.cancel()
+
+
+def test_many_sockets_ready_out_of_order_each_wake_their_own_task() -> None:
+    pairs = [socket.socketpair() for _ in range(20)]
+
+    async def reader(i: int) -> tuple[int, bytes]:
+        s = pairs[i][0]
+        await wait_readable(s)
+        return i, s.recv(8)
+
+    async def main() -> list[tuple[int, bytes]]:
+        hs = [rt.spawn(reader(i)) for i in range(20)]
+        await rt.yield_now()
+        for i in reversed(range(20)):
+            pairs[i][1].send(str(i).encode())
+        return [await h for h in hs]
+
+    try:
+        assert rt.run(main()) == [(i, str(i).encode()) for i in range(20)]
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
+
+
+def test_waiting_on_a_regular_file_explains_what_to_do() -> None:
+    with tempfile.TemporaryFile() as f:
+
+        async def main() -> None:
+            with pytest.raises(OSError, match="spawn_blocking"):
+                await wait_readable(f)
+
+        rt.run(main())
+
+
+def test_bad_fd_arguments_are_rejected_clearly() -> None:
+    async def main() -> None:
+        with pytest.raises(ValueError, match="-1"):
+            await wait_readable(-1)
+        with pytest.raises(TypeError, match="fileno"):
+            await wait_readable("not an fd")
+
+    rt.run(main())
+
+
+def test_wait_readable_without_io_driver_says_so() -> None:
+    async def main() -> None:
+        r, w = os.pipe()
+        try:
+            with pytest.raises(RuntimeError, match="enable_io=False"):
+                await wait_readable(r)
+        finally:
+            os.close(r)
+            os.close(w)
+
+    rt.run(main(), enable_io=False)

@@ -1,0 +1,331 @@
+"""Runtime, Handle, block_on, shutdown, metrics, threads and leaks."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from rtcore_helpers import Gate, open_fds, rt_threads
+
+import rt
+from rt._core import _driver
+
+
+async def _value(v: Any) -> Any:
+    return v
+
+
+def test_run_returns_the_coroutine_result_and_raises_its_error() -> None:
+    assert rt.run(_value(3)) == 3
+
+    async def boom() -> None:
+        raise ValueError("from main")
+
+    with pytest.raises(ValueError, match="from main"):
+        rt.run(boom())
+
+
+def test_block_on_can_be_called_repeatedly_and_tasks_persist_between_calls() -> None:
+    with rt.Runtime() as runtime:
+        gate = Gate()
+
+        async def background() -> str:
+            await gate.wait()
+            return "later"
+
+        h = runtime.spawn(background())
+        assert runtime.block_on(_value(1)) == 1
+        assert not h.is_finished()
+
+        async def finish() -> str:
+            gate.open()
+            return await h
+
+        assert runtime.block_on(finish()) == "later"
+
+
+def test_nested_block_on_raises_and_says_why() -> None:
+    async def main() -> None:
+        runtime = rt.Runtime()
+        try:
+            with pytest.raises(RuntimeError, match="inside a running task"):
+                runtime.block_on(_value(1))
+            with pytest.raises(RuntimeError, match="inside a running task"):
+                rt.run(_value(1))
+        finally:
+            # shutting down another runtime from inside a task is fine
+            runtime.shutdown()
+
+    rt.run(main())
+
+
+def test_bad_runtime_options_are_rejected_with_clear_errors() -> None:
+    with pytest.raises(ValueError, match="flavor"):
+        rt.Runtime(flavor="fast")
+    with pytest.raises(ValueError, match="max_blocking_threads"):
+        rt.Runtime(max_blocking_threads=0)
+    with pytest.raises(ValueError, match="event_interval"):
+        rt.Runtime(event_interval=0)
+    with pytest.raises(ValueError, match="unhandled_error"):
+        rt.Runtime(unhandled_error="explode")
+    with pytest.raises(ValueError, match="worker_threads"):
+        rt.Runtime(worker_threads=4)
+    with pytest.raises(ValueError, match="multi_thread"):
+        rt.Runtime(flavor="multi_thread")
+
+
+def test_enable_time_true_without_rt_time_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_driver, "_discovered", {})
+    with pytest.raises(ImportError, match=r"rt\[time\]"):
+        rt.Runtime(enable_time=True)
+    with rt.Runtime() as runtime:  # None means "if installed": fine without it
+        assert runtime.block_on(_value("ok")) == "ok"
+
+
+def test_shutdown_cancels_tasks_runs_finally_and_is_idempotent() -> None:
+    cleaned: list[int] = []
+
+    async def worker(i: int, gate: Gate) -> None:
+        try:
+            await gate.wait()
+        finally:
+            cleaned.append(i)
+
+    runtime = rt.Runtime()
+    gate = Gate()
+    handles = [runtime.spawn(worker(i, gate)) for i in range(5)]
+
+    async def start() -> None:
+        await rt.yield_now()
+
+    runtime.block_on(start())
+    runtime.shutdown()
+    runtime.shutdown()
+    assert sorted(cleaned) == [0, 1, 2, 3, 4]
+    assert all(h.is_finished() for h in handles)
+    with pytest.raises(RuntimeError, match="shut down"):
+        runtime.block_on(_value(1))
+    with pytest.raises(RuntimeError, match="shut down"):
+        runtime.spawn(_value(1))
+
+
+def test_shutdown_leaves_no_threads_fds_or_tasks(no_leaks: None) -> None:
+    import socket
+
+    from rt.lowlevel import wait_readable
+
+    a, b = socket.socketpair()
+    runtime = rt.Runtime(thread_name="rt-leak")
+
+    async def main() -> None:
+        rt.spawn(wait_readable(a))
+        release = threading.Event()
+        rt.spawn_blocking(release.wait, 5)
+        await rt.spawn_blocking(lambda: None)
+        await rt.yield_now()
+        assert runtime.metrics().io_registered_fds == 1
+        release.set()
+
+    runtime.block_on(main())
+    runtime.shutdown()
+    a.close()
+    b.close()
+    assert runtime.metrics().alive_tasks == 0
+    assert rt_threads() == []
+
+
+def test_shutdown_timeout_gives_up_on_a_task_that_ignores_cancellation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state: list[str] = []
+    release = threading.Event()
+
+    def stuck() -> None:
+        # A blocking job that ignores everything: shutdown cannot wait for it forever.
+        release.wait()
+
+    async def stubborn() -> None:
+        try:
+            with rt.CancelScope(shield=True):
+                await rt.spawn_blocking(stuck)
+        finally:
+            state.append("closed")
+
+    runtime = rt.Runtime(thread_name="rt-stuck")
+    runtime.spawn(stubborn())
+
+    async def start() -> None:
+        for _ in range(3):
+            await rt.yield_now()
+
+    runtime.block_on(start())
+    runtime.shutdown(timeout=0.05)
+    assert state == ["closed"]
+    assert any("did not finish" in r.getMessage() for r in caplog.records)
+    release.set()
+    for t in threading.enumerate():
+        if t.name.startswith("rt-stuck"):
+            t.join(5)
+
+
+def test_handle_spawn_from_many_plain_threads() -> None:
+    results: list[int] = []
+
+    async def record(i: int) -> None:
+        results.append(i)
+
+    async def main() -> None:
+        handle = rt.Handle.current()
+        handles: list[rt.JoinHandle[None]] = []
+        lock = threading.Lock()
+
+        def spawner(base: int) -> None:
+            for i in range(100):
+                h = handle.spawn(record(base + i))
+                with lock:
+                    handles.append(h)
+
+        threads = [threading.Thread(target=spawner, args=(k * 100,)) for k in range(8)]
+        for t in threads:
+            t.start()
+
+        # Wait on the spawns themselves: join the threads off the runtime thread.
+        def join_all() -> None:
+            for t in threads:
+                t.join()
+
+        await rt.spawn_blocking(join_all)
+        for h in handles:
+            await h
+
+    rt.run(main())
+    assert sorted(results) == list(range(800))
+
+
+def test_reschedule_from_a_plain_thread_wakes_a_parked_runtime() -> None:
+    async def main() -> int:
+        gates = [Gate() for _ in range(50)]
+
+        def opener() -> None:
+            for g in gates:
+                g.open()
+
+        t = threading.Thread(target=opener)
+        t.start()
+        for g in gates:
+            await g.wait()
+        t.join()
+        return sum(g.is_open for g in gates)
+
+    assert rt.run(main()) == 50
+
+
+def test_handle_block_on_from_another_thread_while_runtime_runs() -> None:
+    with rt.Runtime() as runtime:
+        handle = runtime.handle()
+        out: list[Any] = []
+
+        async def main() -> None:
+            gate = Gate()
+
+            def other_thread() -> None:
+                out.append(handle.block_on(_value("from thread")))
+                gate.open()
+
+            t = threading.Thread(target=other_thread)
+            t.start()
+            await gate.wait()
+            t.join()
+
+        runtime.block_on(main())
+        assert out == ["from thread"]
+
+
+def test_handle_block_on_drives_an_idle_runtime_itself() -> None:
+    with rt.Runtime() as runtime:
+        handle = runtime.handle()
+        out: list[Any] = []
+        t = threading.Thread(target=lambda: out.append(handle.block_on(_value(5))))
+        t.start()
+        t.join()
+        assert out == [5]
+
+
+def test_runtime_spawn_from_outside_runs_at_next_block_on() -> None:
+    with rt.Runtime() as runtime:
+        h = runtime.spawn(_value(11))
+
+        async def main() -> Any:
+            return await h
+
+        assert runtime.block_on(main()) == 11
+
+
+def test_metrics_count_spawns_polls_and_blocking_threads() -> None:
+    with rt.Runtime() as runtime:
+
+        async def main() -> None:
+            hs = [rt.spawn(rt.yield_now()) for _ in range(10)]
+            for h in hs:
+                await h
+            await rt.spawn_blocking(lambda: None)
+
+        runtime.block_on(main())
+        m = runtime.metrics()
+        assert m.flavor == "current_thread" and m.workers == 1
+        assert m.spawned_tasks >= 11
+        assert m.polls >= 21
+        assert m.alive_tasks == 0
+        assert m.blocking_threads == 1
+        assert m.busy_time >= 0
+        with pytest.raises(AttributeError):
+            m.polls = 0  # type: ignore[misc]
+
+
+def test_handle_equality_and_current() -> None:
+    with rt.Runtime() as runtime:
+
+        async def main() -> rt.Handle:
+            return rt.Handle.current()
+
+        assert runtime.block_on(main()) == runtime.handle()
+
+
+def test_fd_count_is_stable_across_many_runtimes() -> None:
+    before = open_fds()
+    for _ in range(20):
+        rt.run(_value(None))
+    assert open_fds() - before == set()
+
+
+def test_keyboard_interrupt_in_a_task_stops_block_on() -> None:
+    async def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    async def main() -> None:
+        rt.spawn(interrupted())
+        for _ in range(10):
+            await rt.yield_now()
+
+    with pytest.raises(KeyboardInterrupt):
+        rt.run(main())
+
+
+def test_sigint_cancels_the_main_task_and_runs_its_finally() -> None:
+    import os
+    import signal
+
+    cleaned: list[str] = []
+
+    async def main() -> None:
+        try:
+            gate = Gate()
+            os.kill(os.getpid(), signal.SIGINT)
+            await gate.wait()
+        finally:
+            cleaned.append("finally")
+
+    with pytest.raises(KeyboardInterrupt):
+        rt.run(main())
+    assert cleaned == ["finally"]

@@ -1,0 +1,409 @@
+"""Tasks: spawn, JoinHandle, JoinError, abort, ownership, contextvars, budget."""
+
+from __future__ import annotations
+
+import contextvars
+import gc
+import logging
+from typing import Any
+
+import pytest
+from rtcore_helpers import Gate
+
+import rt
+
+
+def test_spawned_tasks_return_their_values_through_handles() -> None:
+    async def child(i: int) -> int:
+        await rt.yield_now()
+        return i * i
+
+    async def main() -> list[int]:
+        handles = [rt.spawn(child(i)) for i in range(50)]
+        return [await h for h in handles]
+
+    assert rt.run(main()) == [i * i for i in range(50)]
+
+
+def test_join_error_reports_panic_with_the_task_exception_as_cause() -> None:
+    async def boom() -> None:
+        raise ValueError("bad input")
+
+    async def main() -> rt.JoinError:
+        h = rt.spawn(boom())
+        with pytest.raises(rt.JoinError) as info:
+            await h
+        return info.value
+
+    err = rt.run(main())
+    assert err.is_panic() and not err.is_cancelled()
+    assert isinstance(err.exception, ValueError)
+    assert err.__cause__ is err.exception
+    assert "bad input" in str(err)
+
+
+def test_abort_cancels_a_parked_task_and_runs_its_finally() -> None:
+    cleaned: list[str] = []
+
+    async def sleeper(gate: Gate) -> None:
+        try:
+            await gate.wait()
+        finally:
+            cleaned.append("finally")
+
+    async def main() -> rt.JoinError:
+        gate = Gate()
+        h = rt.spawn(sleeper(gate))
+        await rt.yield_now()
+        h.abort()
+        with pytest.raises(rt.JoinError) as info:
+            await h
+        return info.value
+
+    err = rt.run(main())
+    assert err.is_cancelled() and not err.is_panic() and err.exception is None
+    assert cleaned == ["finally"]
+
+
+def test_abort_before_first_poll_means_the_task_never_runs() -> None:
+    ran: list[bool] = []
+
+    async def never() -> None:
+        ran.append(True)
+
+    async def main() -> bool:
+        h = rt.spawn(never())
+        h.abort()
+        with pytest.raises(rt.JoinError):
+            await h
+        return h.is_finished()
+
+    assert rt.run(main()) is True
+    assert ran == []
+
+
+def test_abort_after_finish_is_a_no_op_and_value_is_kept() -> None:
+    async def main() -> int:
+        h = rt.spawn(rt.yield_now())
+        await h
+        h.abort()
+        h2 = rt.spawn(_value(7))
+        await rt.yield_now()
+        await rt.yield_now()
+        h2.abort_handle().abort()
+        return await h2
+
+    assert rt.run(main()) == 7
+
+
+async def _value(v: int) -> int:
+    return v
+
+
+def test_cancellation_is_level_triggered_every_checkpoint_raises() -> None:
+    seen: list[str] = []
+
+    async def stubborn(gate: Gate) -> None:
+        try:
+            await gate.wait()
+        except rt.Cancelled:
+            seen.append("first")
+        try:
+            await rt.yield_now()
+        except rt.Cancelled:
+            seen.append("second")
+            raise
+
+    async def main() -> None:
+        h = rt.spawn(stubborn(Gate()))
+        await rt.yield_now()
+        h.abort()
+        with pytest.raises(rt.JoinError):
+            await h
+
+    rt.run(main())
+    assert seen == ["first", "second"]
+
+
+def test_handle_exposes_id_name_and_current_task_matches() -> None:
+    async def me() -> tuple[int, str | None]:
+        t = rt.current_task()
+        return t.id, t.name
+
+    async def main() -> None:
+        h = rt.spawn(me(), name="worker")
+        assert h.name == "worker"
+        tid, name = await h
+        assert tid == h.id and name == "worker"
+        assert "worker" in repr(h)
+
+    rt.run(main())
+
+
+def test_awaiting_a_handle_is_cancel_safe_the_task_keeps_running() -> None:
+    async def slow(gate: Gate) -> str:
+        await gate.wait()
+        return "done"
+
+    async def main() -> str:
+        gate = Gate()
+        h = rt.spawn(slow(gate))
+        with rt.CancelScope() as scope:
+            waiter = rt.spawn(_cancel_soon(scope))
+            await h
+        assert scope.cancelled_caught
+        await waiter
+        assert not h.is_finished()
+        gate.open()
+        return await h
+
+    assert rt.run(main()) == "done"
+
+
+async def _cancel_soon(scope: rt.CancelScope) -> None:
+    await rt.yield_now()
+    scope.cancel()
+
+
+def test_spawn_rejects_a_function_with_a_message_saying_to_call_it() -> None:
+    async def work() -> None:
+        pass
+
+    async def main() -> None:
+        with pytest.raises(TypeError, match=r"call it.*work\(\)"):
+            rt.spawn(work)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="int"):
+            rt.spawn(42)  # type: ignore[arg-type]
+
+    rt.run(main())
+
+
+def test_spawn_rejects_a_finished_coroutine() -> None:
+    async def work() -> int:
+        return 1
+
+    async def main() -> None:
+        coro = work()
+        await coro
+        with pytest.raises(TypeError, match="already finished"):
+            rt.spawn(coro)
+
+    rt.run(main())
+
+
+def test_spawn_accepts_any_awaitable_object() -> None:
+    class Awaitable:
+        def __await__(self) -> Any:
+            yield from rt.yield_now()
+            return 5
+
+    async def main() -> int:
+        return await rt.spawn(Awaitable())  # type: ignore[arg-type]
+
+    assert rt.run(main()) == 5
+
+
+def test_spawn_and_yield_now_outside_a_runtime_say_how_to_start_one() -> None:
+    async def work() -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.spawn(work())
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.yield_now().send(None)
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.current_task()
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.Handle.current()
+
+
+def test_a_task_awaiting_its_own_handle_gets_an_error_not_a_hang() -> None:
+    box: dict[str, rt.JoinHandle[None]] = {}
+
+    async def selfish() -> None:
+        await box["h"]
+
+    async def main() -> None:
+        box["h"] = rt.spawn(selfish())
+        with pytest.raises(rt.JoinError) as info:
+            await box["h"]
+        assert isinstance(info.value.exception, RuntimeError)
+
+    rt.run(main())
+
+
+def test_dropped_handle_detaches_and_the_task_still_completes() -> None:
+    done = Gate()
+
+    async def detached() -> None:
+        await rt.yield_now()
+        done.open()
+
+    async def main() -> None:
+        rt.spawn(detached())
+        gc.collect()
+        await done.wait()
+
+    rt.run(main())
+    assert done.is_open
+
+
+def test_exception_in_detached_task_is_logged_with_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def boom() -> None:
+        await rt.yield_now()
+        raise KeyError("lost")
+
+    async def main() -> None:
+        h = rt.spawn(boom(), name="doomed")
+        del h
+        gc.collect()
+        for _ in range(5):
+            await rt.yield_now()
+
+    with caplog.at_level(logging.ERROR, logger="rt"):
+        rt.run(main())
+    records = [r for r in caplog.records if "doomed" in r.getMessage()]
+    assert records and records[0].exc_info is not None
+    assert isinstance(records[0].exc_info[1], KeyError)
+
+
+def test_unretrieved_failure_is_logged_when_its_handle_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def boom() -> None:
+        raise OSError("never looked at")
+
+    async def main() -> None:
+        h = rt.spawn(boom())
+        await rt.yield_now()
+        await rt.yield_now()
+        assert h.is_finished()
+        del h
+        gc.collect()
+
+    with caplog.at_level(logging.ERROR, logger="rt"):
+        rt.run(main())
+    assert any("never looked at" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+def test_unhandled_error_policy_raise_stops_block_on_with_the_error() -> None:
+    async def boom() -> None:
+        raise LookupError("fatal")
+
+    async def main() -> None:
+        rt.spawn(boom())
+        gc.collect()
+        for _ in range(10):
+            await rt.yield_now()
+
+    with pytest.raises(LookupError, match="fatal"):
+        rt.run(main(), unhandled_error="raise")
+
+
+def test_unhandled_error_policy_ignore_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    async def boom() -> None:
+        raise LookupError("quiet")
+
+    async def main() -> None:
+        rt.spawn(boom())
+        gc.collect()
+        for _ in range(5):
+            await rt.yield_now()
+
+    with caplog.at_level(logging.ERROR, logger="rt"):
+        rt.run(main(), unhandled_error="ignore")
+    assert not [r for r in caplog.records if r.name == "rt"]
+
+
+def test_each_task_runs_in_a_copy_of_its_spawners_context() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    async def child() -> str:
+        seen = var.get()
+        var.set("child")
+        await rt.yield_now()
+        return seen + "/" + var.get()
+
+    async def main() -> tuple[str, str]:
+        var.set("parent")
+        h = rt.spawn(child())
+        var.set("parent-later")
+        result = await h
+        return result, var.get()
+
+    assert rt.run(main()) == ("parent/child", "parent-later")
+
+
+def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values() -> None:
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=-1)
+
+    async def worker(i: int) -> list[int]:
+        var.set(i)
+        seen = []
+        for _ in range(5):
+            await rt.yield_now()
+            seen.append(var.get())
+        return seen
+
+    async def main() -> list[list[int]]:
+        hs = [rt.spawn(worker(i)) for i in range(4)]
+        return [await h for h in hs]
+
+    assert rt.run(main()) == [[i] * 5 for i in range(4)]
+
+
+def test_cooperative_budget_lets_other_tasks_run_during_a_hot_loop() -> None:
+    order: list[str] = []
+
+    async def done_child() -> None:
+        return None
+
+    async def hot() -> None:
+        h = rt.spawn(done_child())
+        await h
+        # Awaiting an already finished handle completes without waiting; the budget must
+        # still make this loop yield now and then.
+        for _ in range(1000):
+            await h
+        order.append("hot")
+
+    async def other() -> None:
+        order.append("other")
+
+    async def main() -> None:
+        a = rt.spawn(hot())
+        b = rt.spawn(other())
+        await a
+        await b
+
+    rt.run(main())
+    assert order == ["other", "hot"]
+
+
+def test_awaiting_a_foreign_future_raises_a_clear_type_error() -> None:
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+
+    async def uses_asyncio() -> None:
+        await asyncio.Future(loop=loop)  # yields the future to whoever drives the task
+
+    async def main() -> None:
+        with pytest.raises(rt.JoinError) as info:
+            await rt.spawn(uses_asyncio())
+        assert isinstance(info.value.exception, TypeError)
+        assert "not rt's" in str(info.value.exception)
+
+    rt.run(main())
+    loop.close()
+
+
+def test_task_repr_and_public_module_names() -> None:
+    async def main() -> str:
+        return repr(rt.current_task())
+
+    assert rt.run(main()).startswith("<rt.Task #")
+    assert rt.Task.__module__ == "rt"
+    assert rt.JoinError.__module__ == "rt"

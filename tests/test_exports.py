@@ -1,0 +1,115 @@
+"""The public surface of rt, pinned: names, modules, lazy names and their errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+import rt
+import rt.lowlevel
+
+CORE_NAMES = {
+    "AbortHandle",
+    "CancelScope",
+    "Cancelled",
+    "Handle",
+    "JoinError",
+    "JoinHandle",
+    "JoinSet",
+    "Runtime",
+    "RuntimeMetrics",
+    "Task",
+    "TaskGroup",
+    "current_task",
+    "run",
+    "spawn",
+    "spawn_blocking",
+    "yield_now",
+}
+
+LOWLEVEL_NAMES = {
+    "COOP_BUDGET",
+    "ENTRY_POINT_GROUP",
+    "Abort",
+    "Driver",
+    "DriverContext",
+    "DriverLayer",
+    "Scheduler",
+    "checkpoint",
+    "checkpoint_if_cancelled",
+    "consume_budget",
+    "current_driver",
+    "current_task",
+    "notify_closing",
+    "reschedule",
+    "wait_readable",
+    "wait_task_rescheduled",
+    "wait_writable",
+}
+
+LAZY = {
+    "sleep": "time",
+    "main": "macros",
+    "test": "macros",
+    "select": "macros",
+    "join": "macros",
+    "try_join": "macros",
+}
+
+
+def test_rt_all_is_exactly_the_pinned_core_names() -> None:
+    assert set(rt.__all__) == CORE_NAMES
+    for name in CORE_NAMES:
+        assert hasattr(rt, name)
+
+
+def test_public_classes_report_the_public_module() -> None:
+    for name in rt.__all__:
+        obj = getattr(rt, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "rt", name
+    assert rt.lowlevel.Abort.__module__ == "rt.lowlevel"
+
+
+def test_lowlevel_all_is_pinned() -> None:
+    assert set(rt.lowlevel.__all__) == LOWLEVEL_NAMES
+
+
+def test_every_public_callable_has_a_docstring() -> None:
+    for module in (rt, rt.lowlevel):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj):
+                assert (obj.__doc__ or "").strip(), f"{module.__name__}.{name}"
+
+
+@pytest.mark.parametrize(("name", "extra"), sorted(LAZY.items()))
+def test_lazy_names_resolve_or_name_the_extra_to_install(name: str, extra: str) -> None:
+    module = "rt." + extra
+    if importlib.util.find_spec(module) is not None:
+        assert getattr(rt, name) is getattr(importlib.import_module(module), name)
+    else:
+        with pytest.raises(ImportError, match=rf"pip install 'rt\[{extra}\]'"):
+            getattr(rt, name)
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        rt.no_such_thing  # noqa: B018
+
+
+def test_import_rt_loads_only_rt_core() -> None:
+    code = (
+        "import sys, rt; "
+        "extra = sorted(m for m in sys.modules if m.startswith('rt.') and not "
+        "(m.startswith('rt._core') or m == 'rt.lowlevel')); "
+        "heavy = [m for m in ('asyncio', 'inspect', 'importlib.metadata') if m in sys.modules]; "
+        "print(extra, heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[] []"
