@@ -113,3 +113,34 @@ def test_import_rt_loads_only_rt_core() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "[] []"
+
+
+TIME_NAMES = {
+    "Elapsed",
+    "Instant",
+    "Interval",
+    "MissedTickBehavior",
+    "Timeout",
+    "TimerStatistics",
+    "advance",
+    "interval",
+    "interval_at",
+    "is_paused",
+    "pause",
+    "resume",
+    "sleep",
+    "sleep_until",
+    "statistics",
+    "timeout",
+    "timeout_at",
+}
+
+
+def test_rt_time_surface_is_pinned_with_clean_modules() -> None:
+    time = pytest.importorskip("rt.time", reason="rt-time is not installed in this environment")
+    assert set(time.__all__) == TIME_NAMES
+    for name in time.__all__:
+        obj = getattr(time, name)
+        assert (obj.__doc__ or "").strip(), name
+        if isinstance(obj, type):
+            assert obj.__module__ == "rt.time", name

@@ -1,0 +1,165 @@
+"""rt-time's driver layer: the timer wheel in rt-core's driver stack.
+
+``park(timeout)`` shortens the timeout to the next timer, parks the layer below (the reactor),
+then fires every timer that is due. With time paused, when nothing else can make progress
+(no runnable task, no blocking job in flight, no I/O ready) it jumps the clock to the next timer
+instead of sleeping: an hour of sleeps in a test takes microseconds (Tokio's auto-advance).
+
+The wheel is touched only on the runtime's thread (timers are armed and cancelled by tasks, and
+fired here), so it needs no lock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Final
+
+from rt.lowlevel import Driver, DriverContext
+
+from ._clock import Clock
+from ._wheel import TICKS_PER_SECOND, TimerEntry, Wheel
+
+
+class TimeDriver:
+    """The built layer; reach it with ``rt.lowlevel.current_driver("time")``."""
+
+    __slots__ = ("_closed", "_ctx", "_inner", "_origin", "_wheel", "clock")
+
+    name = "time"
+
+    def __init__(self, inner: Driver, ctx: DriverContext) -> None:
+        self._inner = inner
+        self._ctx = ctx
+        self.clock = Clock()
+        self._origin = self.clock.now()
+        self._wheel = Wheel()
+        self._closed = False
+
+    # -- ticks ---------------------------------------------------------------------------
+
+    def _tick_ceil(self, deadline: float) -> int:
+        # The epsilon keeps a deadline that sits on the grid (paused time, up to float noise)
+        # from being pushed to the next tick; it is 10 ps, so "never early" still holds.
+        return max(0, math.ceil((deadline - self._origin) * TICKS_PER_SECOND - 1e-7))
+
+    def _tick_floor(self, now: float) -> int:
+        return max(0, math.floor((now - self._origin) * TICKS_PER_SECOND))
+
+    def _tick_time(self, tick: int) -> float:
+        return self._origin + tick / TICKS_PER_SECOND
+
+    # -- arming --------------------------------------------------------------------------
+
+    def arm(
+        self, deadline: float, task: Any = None, callback: Callable[[], object] | None = None
+    ) -> TimerEntry | None:
+        """Arm a timer; return None if ``deadline`` has already passed (nothing is armed)."""
+        if self._closed:
+            raise RuntimeError("the runtime's timer driver is shut down")
+        entry = TimerEntry(deadline, self._tick_ceil(deadline), task, callback)
+        if deadline <= self.clock.now() or not self._wheel.insert(entry):
+            return None
+        return entry
+
+    def cancel(self, entry: TimerEntry) -> bool:
+        """Disarm ``entry``; False if it already fired. Frees its slot at once."""
+        if entry.state != TimerEntry.PENDING:
+            return False
+        entry.state = TimerEntry.CANCELLED
+        if entry.level >= 0:
+            self._wheel.remove(entry)
+        return True
+
+    def pause(self) -> None:
+        """Freeze the clock, on the wheel's 100 µs grid so paused arithmetic stays exact."""
+        clock = self.clock
+        clock.pause()
+        clock.advance_to(self._tick_time(self._tick_ceil(clock.now())))
+
+    def armed(self) -> int:
+        """Number of timers armed."""
+        return self._wheel.count
+
+    # -- Driver --------------------------------------------------------------------------
+
+    def _fire(self, entry: TimerEntry) -> None:
+        entry.state = TimerEntry.FIRED
+        task = entry.task
+        if task is not None:
+            task._sched.wake(task)
+        elif entry.callback is not None:
+            entry.callback()
+
+    def process(self) -> int:
+        """Fire every timer that is due; return how many fired."""
+        if not self._wheel.count:
+            return 0
+        return self._wheel.poll(self._tick_floor(self.clock.now()), self._fire)
+
+    def next_deadline(self) -> float | None:
+        nxt = self._wheel.next_expiration()
+        return None if nxt is None else self._tick_time(nxt[2])
+
+    def _advance_paused_to_next(self) -> None:
+        """Jump the paused clock to the next slot and process it by its exact tick (a float
+        round trip through seconds could land a hair before it and never fire)."""
+        nxt = self._wheel.next_expiration()
+        if nxt is None:
+            return
+        tick = nxt[2]
+        self.clock.advance_to(self._tick_time(tick))
+        self._wheel.poll(max(tick, self._tick_floor(self.clock.now())), self._fire)
+
+    def park(self, timeout: float | None) -> None:
+        wheel = self._wheel
+        if not wheel.count:
+            self._inner.park(timeout)
+            return
+        if timeout != 0 and self.process() and self._ctx.has_runnable_tasks():
+            timeout = 0
+        if timeout != 0:
+            nxt = self.next_deadline()
+            if nxt is not None:
+                clock = self.clock
+                if clock.paused:
+                    self._inner.park(0)
+                    if not self._ctx.has_runnable_tasks():
+                        if self._ctx.blocking_in_flight():
+                            # A blocking job may still wake someone: wait for it in real
+                            # time, with the clock standing still.
+                            self._inner.park(timeout)
+                        elif timeout is None or nxt - clock.now() <= timeout:
+                            self._advance_paused_to_next()
+                            return
+                    self.process()
+                    return
+                wait = max(0.0, nxt - clock.now())
+                timeout = wait if timeout is None else min(timeout, wait)
+        self._inner.park(timeout)
+        self.process()
+
+    def unpark(self) -> None:
+        self._inner.unpark()
+
+    def shutdown(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._inner.shutdown()
+
+
+class _TimeLayer:
+    """The ``rt.drivers`` entry point: how rt-core finds and builds this layer."""
+
+    name: Final = "time"
+    order: Final = 10
+    extra: Final = "time"
+
+    def build(self, inner: Driver, ctx: DriverContext) -> Driver:
+        return TimeDriver(inner, ctx)
+
+    def __repr__(self) -> str:
+        return "<rt.time driver layer>"
+
+
+LAYER: Final = _TimeLayer()
