@@ -337,3 +337,208 @@ PEERS: dict[str, Callable[[str, dict[str, int]], float]] = {
     "trio": run_trio,
     "floor": run_floor,
 }
+
+
+# -- timers: lateness, and arming + cancelling timeouts -------------------------------------------
+
+TIMER_SIZES = {"timers": 1000, "span": 0.2, "timeouts": 1_000_000, "blocking": 2000}
+TIMER_QUICK = {"timers": 300, "span": 0.1, "timeouts": 100_000, "blocking": 500}
+
+
+def _delays(n: int, span: float) -> list[float]:
+    import random
+
+    rng = random.Random(42)
+    return [rng.uniform(0, span) for _ in range(n)]
+
+
+def _percentiles(late: list[float]) -> dict[str, float]:
+    late.sort()
+    return {
+        "p50_ms": late[len(late) // 2] * 1000,
+        "p99_ms": late[min(len(late) - 1, int(len(late) * 0.99))] * 1000,
+    }
+
+
+def timers_rt(size: dict[str, Any]) -> dict[str, float]:
+    import rt
+    import rt.time as rtt
+
+    delays = _delays(size["timers"], size["span"])
+    late: list[float] = []
+
+    async def one(d: float, start: float) -> None:
+        t = time.perf_counter()
+        await rtt.sleep(d)
+        late.append(time.perf_counter() - t - d)
+
+    async def main() -> None:
+        start = time.perf_counter()
+        async with rt.TaskGroup() as tg:
+            for d in delays:
+                tg.spawn(one(d, start))
+
+    rt.run(main())
+    return _percentiles(late)
+
+
+def _timers_asyncio(size: dict[str, Any], use_uvloop: bool) -> dict[str, float]:
+    import asyncio
+
+    delays = _delays(size["timers"], size["span"])
+    late: list[float] = []
+
+    async def one(d: float, start: float) -> None:
+        t = time.perf_counter()
+        await asyncio.sleep(d)
+        late.append(time.perf_counter() - t - d)
+
+    async def main() -> None:
+        start = time.perf_counter()
+        await asyncio.gather(*(one(d, start) for d in delays))
+
+    if use_uvloop:
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+    return _percentiles(late)
+
+
+def timers_trio(size: dict[str, Any]) -> dict[str, float]:
+    import trio
+
+    delays = _delays(size["timers"], size["span"])
+    late: list[float] = []
+
+    async def one(d: float, start: float) -> None:
+        t = time.perf_counter()
+        await trio.sleep(d)
+        late.append(time.perf_counter() - t - d)
+
+    async def main() -> None:
+        start = time.perf_counter()
+        async with trio.open_nursery() as n:
+            for d in delays:
+                n.start_soon(one, d, start)
+
+    trio.run(main)
+    return _percentiles(late)
+
+
+def timeouts_rt(size: dict[str, Any]) -> float:
+    import rt
+    import rt.time as rtt
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        for _ in range(size["timeouts"]):
+            with rtt.timeout(60):
+                pass
+        return time.perf_counter() - t0
+
+    return rt.run(main())
+
+
+def _timeouts_asyncio(size: dict[str, Any], use_uvloop: bool) -> float:
+    import asyncio
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        for _ in range(size["timeouts"]):
+            async with asyncio.timeout(60):
+                pass
+        return time.perf_counter() - t0
+
+    if use_uvloop:
+        import uvloop
+
+        return float(uvloop.run(main()))
+    return asyncio.run(main())
+
+
+def timeouts_trio(size: dict[str, Any]) -> float:
+    import trio
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        for _ in range(size["timeouts"]):
+            with trio.move_on_after(60):
+                pass
+        return time.perf_counter() - t0
+
+    return float(trio.run(main))
+
+
+def blocking_rt(size: dict[str, Any]) -> float:
+    import rt
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        for i in range(size["blocking"]):
+            await rt.spawn_blocking(abs, i)
+        return time.perf_counter() - t0
+
+    return rt.run(main())
+
+
+def _blocking_asyncio(size: dict[str, Any], use_uvloop: bool) -> float:
+    import asyncio
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        for i in range(size["blocking"]):
+            await loop.run_in_executor(None, abs, i)
+        return time.perf_counter() - t0
+
+    if use_uvloop:
+        import uvloop
+
+        return float(uvloop.run(main()))
+    return asyncio.run(main())
+
+
+def blocking_trio(size: dict[str, Any]) -> float:
+    import trio
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        for i in range(size["blocking"]):
+            await trio.to_thread.run_sync(abs, i)
+        return time.perf_counter() - t0
+
+    return float(trio.run(main))
+
+
+def run_cell(peer: str, workload: str, quick: bool) -> Any:
+    """Run one (peer, workload) cell; return seconds, a dict of metrics, or None (n/a)."""
+    if workload in SIZES:
+        size = (QUICK if quick else SIZES)[workload]
+        if peer == "trio" and workload == "chain":
+            return None  # nurseries nest one per link: not the same workload
+        return PEERS[peer](workload, size)
+    tsize = TIMER_QUICK if quick else TIMER_SIZES
+    table: dict[str, dict[str, Callable[[], Any]]] = {
+        "timers": {
+            "rt": lambda: timers_rt(tsize),
+            "asyncio": lambda: _timers_asyncio(tsize, False),
+            "uvloop": lambda: _timers_asyncio(tsize, True),
+            "trio": lambda: timers_trio(tsize),
+        },
+        "timeouts": {
+            "rt": lambda: timeouts_rt(tsize),
+            "asyncio": lambda: _timeouts_asyncio(tsize, False),
+            "uvloop": lambda: _timeouts_asyncio(tsize, True),
+            "trio": lambda: timeouts_trio(tsize),
+        },
+        "blocking": {
+            "rt": lambda: blocking_rt(tsize),
+            "asyncio": lambda: _blocking_asyncio(tsize, False),
+            "uvloop": lambda: _blocking_asyncio(tsize, True),
+            "trio": lambda: blocking_trio(tsize),
+        },
+    }
+    fn = table[workload].get(peer)
+    return None if fn is None else fn()

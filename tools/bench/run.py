@@ -1,0 +1,205 @@
+"""Run rt beside asyncio, uvloop, trio and a pure-Python floor; write docs/bench/.
+
+    python3 tools/dev.py bench            # full run (about 10 minutes on 2 cores)
+    python3 tools/dev.py bench --quick    # about a minute
+
+Every (workload, peer) cell runs in a fresh process; rounds interleave the peers so that noise
+on this shared machine hits them alike; the median of the rounds is reported. Outputs:
+``docs/bench/results.json`` (raw, with machine and versions), ``docs/bench/results.md`` (ratios
+to asyncio and uvloop; below 1.00 means rt is faster) and ``docs/bench/chart.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+OUT = ROOT / "docs" / "bench"
+
+PEERS = ["rt", "asyncio", "uvloop", "trio", "floor"]
+WORKLOADS: dict[str, str] = {
+    "spawn": "spawn 100k tasks, await each",
+    "yield": "1,000 tasks x 1,000 yields",
+    "chain": "chain of 10k tasks, each spawns the next",
+    "pingpong": "ping-pong between two tasks (100k round trips)",
+    "timers": "1,000 timers over 0-200 ms: lateness p50 / p99",
+    "timeouts": "arm and cancel 1M timeouts",
+    "blocking": "spawn_blocking round trip x 2,000",
+}
+
+
+def run_cell(peer: str, workload: str, quick: bool) -> Any:
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import workloads; "
+        "print(json.dumps(workloads.run_cell(sys.argv[2], sys.argv[3], sys.argv[4] == '1')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(HERE), peer, workload, "1" if quick else "0"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if out.returncode != 0:
+        print(f"  {workload}/{peer} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median_of(values: list[Any]) -> Any:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    if isinstance(values[0], dict):
+        return {k: statistics.median(v[k] for v in values) for k in values[0]}
+    return statistics.median(values)
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for mod in ("uvloop", "trio"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except ImportError:
+            out[mod] = "missing"
+    import rt
+
+    out["rt"] = rt.__version__
+    return out
+
+
+def metric(value: Any) -> float | None:
+    """The number compared across peers (lower is better): seconds, or p99 lateness."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return float(value["p99_ms"])
+    return float(value)
+
+
+def fmt(workload: str, value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, dict):
+        return f"{value['p50_ms']:.2f} / {value['p99_ms']:.2f} ms"
+    return f"{value * 1000:.1f} ms"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}"
+
+
+def write_markdown(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+    lines = [
+        "# rt benchmarks",
+        "",
+        f"Run {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), "
+        f"Python {meta['versions']['python']}, uvloop {meta['versions']['uvloop']}, "
+        f"trio {meta['versions']['trio']}; {meta['rounds']} rounds, median"
+        f"{', quick sizes' if meta['quick'] else ''}.",
+        "",
+        "Lower is better everywhere. **rt/asyncio** and **rt/uvloop** below 1.00 mean rt is "
+        "faster. `floor` is a bare deque + `coro.send` loop: the cost of pure Python.",
+        "",
+        "| workload | rt | asyncio | uvloop | trio | floor | rt/asyncio | rt/uvloop | rt/trio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for w, desc in WORKLOADS.items():
+        row = results.get(w)
+        if row is None:
+            continue
+        m = {p: metric(row.get(p)) for p in PEERS}
+        lines.append(
+            f"| {desc} | "
+            + " | ".join(fmt(w, row.get(p)) for p in PEERS)
+            + f" | {ratio(m['rt'], m['asyncio'])} | {ratio(m['rt'], m['uvloop'])}"
+            f" | {ratio(m['rt'], m['trio'])} |"
+        )
+    lines += ["", "Timers compare the p99 lateness; the cell shows p50 / p99.", ""]
+    return "\n".join(lines)
+
+
+def write_chart(results: dict[str, dict[str, Any]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no chart", file=sys.stderr)
+        return False
+    names = [w for w in WORKLOADS if w in results]
+    peers = ["asyncio", "uvloop", "trio"]
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    width = 0.26
+    for i, peer in enumerate(peers):
+        vals = []
+        for w in names:
+            r, p = metric(results[w].get("rt")), metric(results[w].get(peer))
+            vals.append(p / r if r and p else 0)
+        ax.bar([x + (i - 1) * width for x in range(len(names))], vals, width, label=peer)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names)
+    ax.set_ylabel("peer time / rt time (log; above 1 = rt faster)")
+    ax.set_title("rt speedup over each peer, same run")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, 3 rounds")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--only", default="", help="comma-separated workloads")
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args()
+    rounds = args.rounds or (3 if args.quick else 5)
+    only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
+    results: dict[str, dict[str, Any]] = {}
+    for workload in only:
+        per_peer: dict[str, list[Any]] = {p: [] for p in PEERS}
+        for r in range(rounds):
+            for peer in PEERS:
+                per_peer[peer].append(run_cell(peer, workload, args.quick))
+            print(f"{workload}: round {r + 1}/{rounds}", flush=True)
+        results[workload] = {p: median_of(v) for p, v in per_peer.items()}
+        row = results[workload]
+        print(
+            "  " + "  ".join(f"{p}={fmt(workload, row[p])}" for p in PEERS),
+            f"rt/uvloop={ratio(metric(row['rt']), metric(row['uvloop']))}",
+            flush=True,
+        )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.system()} {platform.machine()}",
+        "cpus": os.cpu_count(),
+        "versions": versions(),
+        "rounds": rounds,
+        "quick": args.quick,
+    }
+    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    (out / "results.md").write_text(write_markdown(results, meta))
+    write_chart(results, out / "chart.png")
+    print((out / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
