@@ -144,3 +144,52 @@ def test_rt_time_surface_is_pinned_with_clean_modules() -> None:
         assert (obj.__doc__ or "").strip(), name
         if isinstance(obj, type):
             assert obj.__module__ == "rt.time", name
+
+
+SYNC_NAMES = {
+    "Barrier",
+    "BarrierStatistics",
+    "BarrierWaitResult",
+    "ChannelClosed",
+    "ChannelEmpty",
+    "ChannelError",
+    "ChannelFull",
+    "Event",
+    "EventStatistics",
+    "Lagged",
+    "Mutex",
+    "MutexGuard",
+    "MutexStatistics",
+    "Notify",
+    "NotifyStatistics",
+    "OnceCell",
+    "OnceCellStatistics",
+    "RwLock",
+    "RwLockReadGuard",
+    "RwLockStatistics",
+    "RwLockWriteGuard",
+    "Semaphore",
+    "SemaphoreClosed",
+    "SemaphorePermit",
+    "SemaphoreStatistics",
+    "broadcast",
+    "mpsc",
+    "oneshot",
+    "watch",
+}
+
+
+def test_rt_sync_surface_is_pinned_with_clean_modules() -> None:
+    sync = pytest.importorskip("rt.sync", reason="rt-sync is not installed in this environment")
+    assert set(sync.__all__) == SYNC_NAMES
+    for name in sync.__all__:
+        obj = getattr(sync, name)
+        assert (obj.__doc__ or "").strip(), name
+        if isinstance(obj, type):
+            assert obj.__module__ == "rt.sync", name
+    for mod in (sync.mpsc, sync.oneshot, sync.broadcast, sync.watch):
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            assert (obj.__doc__ or "").strip(), f"{mod.__name__}.{name}"
+            if isinstance(obj, type):
+                assert obj.__module__ == mod.__name__, f"{mod.__name__}.{name}"

@@ -407,3 +407,28 @@ def test_task_repr_and_public_module_names() -> None:
     assert rt.run(main()).startswith("<rt.Task #")
     assert rt.Task.__module__ == "rt"
     assert rt.JoinError.__module__ == "rt"
+
+
+def test_a_cancelled_task_releases_its_locals_when_it_finishes() -> None:
+    import weakref
+
+    class Resource:
+        pass
+
+    refs: list[weakref.ref[Resource]] = []
+
+    async def holder(gate: Gate) -> None:
+        res = Resource()
+        refs.append(weakref.ref(res))
+        await gate.wait()
+
+    async def main() -> bool:
+        h = rt.spawn(holder(Gate()))
+        await rt.yield_now()
+        h.abort()
+        with pytest.raises(rt.JoinError):
+            await h
+        # No gc.collect(): the handle is alive, and the local must be gone already.
+        return refs[0]() is None
+
+    assert rt.run(main())

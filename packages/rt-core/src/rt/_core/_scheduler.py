@@ -416,6 +416,12 @@ class CurrentThreadScheduler(Scheduler):
         self._ready.append(task)
 
     def _finish(self, task: Task[Any], result: object, exc: BaseException | None) -> None:
+        if exc is not None and isinstance(exc, Cancelled):
+            # Nobody reads a cancelled task's traceback (JoinError.exception is None), and its
+            # frames keep the task's locals alive: a Sender in a cancelled task would keep the
+            # channel open forever. Drop them, as Tokio drops a finished task's future.
+            exc.__traceback__ = None
+            exc.__context__ = None
         self._tasks.discard(task)
         task._result = result
         task._exc = exc

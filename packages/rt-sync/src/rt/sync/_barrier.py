@@ -1,0 +1,82 @@
+"""Barrier: wait until ``n`` parties have arrived (Tokio's ``Barrier``)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import final
+
+from ._waitqueue import Waiter, WaitQueue, park
+
+
+@final
+class BarrierWaitResult:
+    """What :meth:`Barrier.wait` returns; exactly one party per generation is the leader."""
+
+    __slots__ = ("_leader",)
+
+    def __init__(self, leader: bool) -> None:
+        self._leader = leader
+
+    def is_leader(self) -> bool:
+        """Return whether this party was the leader (the last to arrive)."""
+        return self._leader
+
+    def __repr__(self) -> str:
+        return f"<rt.sync.BarrierWaitResult leader={self._leader}>"
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierStatistics:
+    """A snapshot of a :class:`Barrier`."""
+
+    parties: int
+    waiting: int
+    generation: int
+
+
+@final
+class Barrier:
+    """Make ``n`` tasks wait for each other; then the barrier resets for the next round.
+
+    Args:
+        n: Parties per round (``>= 1``).
+
+    Raises:
+        ValueError: ``n < 1``.
+    """
+
+    __slots__ = ("_generation", "_lock", "_n", "_waiters")
+
+    def __init__(self, n: int) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"Barrier needs an int >= 1 of parties, got {n!r}")
+        self._n = n
+        self._lock = threading.Lock()
+        self._waiters = WaitQueue()
+        self._generation = 0
+
+    async def wait(self) -> BarrierWaitResult:
+        """Wait until ``n`` parties are waiting; the last to arrive is the leader.
+
+        Cancel safety: cancel-safe. A party cancelled while waiting is no longer counted.
+        """
+        with self._lock:
+            if len(self._waiters) + 1 >= self._n:
+                released = self._waiters.drain()
+                self._generation += 1
+                w = None
+            else:
+                w = Waiter.for_task()
+                self._waiters.push(w)
+        if w is None:
+            for other in released:
+                other.wake()
+            return BarrierWaitResult(True)
+        await park(self._lock, self._waiters, w)
+        return BarrierWaitResult(False)
+
+    def statistics(self) -> BarrierStatistics:
+        """Return a :class:`BarrierStatistics` snapshot."""
+        with self._lock:
+            return BarrierStatistics(self._n, len(self._waiters), self._generation)

@@ -1,0 +1,186 @@
+"""Mutex: an async lock that owns its value (Tokio's ``Mutex<T>``), FIFO-fair."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Generic, TypeVar, final
+
+from rt.lowlevel import consume_budget
+
+from ._errors import blocking_guard
+from ._waitqueue import Waiter, WaitQueue, park
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class MutexStatistics:
+    """A snapshot of a :class:`Mutex`."""
+
+    locked: bool
+    waiters: int
+
+
+@final
+class MutexGuard(Generic[T]):
+    """Proof of holding a :class:`Mutex`: read and write the protected value as ``.value``.
+
+    Release it by leaving its ``with`` / ``async with`` block, or with :meth:`release`.
+    """
+
+    __slots__ = ("_mutex", "_released")
+
+    def __init__(self, mutex: Mutex[T]) -> None:
+        self._mutex = mutex
+        self._released = False
+
+    @property
+    def value(self) -> T:
+        """The protected value."""
+        if self._released:
+            raise RuntimeError("this MutexGuard was released; lock the mutex again")
+        return self._mutex._value
+
+    @value.setter
+    def value(self, new: T) -> None:
+        if self._released:
+            raise RuntimeError("this MutexGuard was released; lock the mutex again")
+        self._mutex._value = new
+
+    def release(self) -> None:
+        """Unlock the mutex (handing it to the longest waiter); a no-op the second time."""
+        if not self._released:
+            self._released = True
+            self._mutex._unlock()
+
+    def __enter__(self) -> MutexGuard[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    async def __aenter__(self) -> MutexGuard[T]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
+class _Lock(Generic[T]):
+    """``m.lock()``: await it for a guard, or use it directly in ``async with``."""
+
+    __slots__ = ("_guard", "_mutex")
+
+    def __init__(self, mutex: Mutex[T]) -> None:
+        self._mutex = mutex
+        self._guard: MutexGuard[T] | None = None
+
+    def __await__(self) -> Generator[Any, None, MutexGuard[T]]:
+        return self._mutex._acquire().__await__()
+
+    async def __aenter__(self) -> MutexGuard[T]:
+        self._guard = await self._mutex._acquire()
+        return self._guard
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._guard is not None:
+            self._guard.release()
+
+
+@final
+class Mutex(Generic[T]):
+    """An async mutual-exclusion lock around a value, usable from any thread.
+
+    ``async with m.lock() as guard: guard.value += 1`` in tasks; ``with m.blocking_lock() as
+    guard:`` in plain threads. Waiters get the lock in the order they asked for it (FIFO): the
+    unlocking side hands it straight to the longest waiter, so nobody can barge in.
+    """
+
+    __slots__ = ("_lock", "_locked", "_value", "_waiters")
+
+    def __init__(self, value: T) -> None:
+        self._value = value
+        self._lock = threading.Lock()
+        self._locked = False
+        self._waiters = WaitQueue()
+
+    def lock(self) -> _Lock[T]:
+        """Wait for the lock; ``await`` it for a :class:`MutexGuard`, or ``async with`` it.
+
+        Cancel safety: cancel-safe. A cancelled wait leaves the queue without a trace; if the
+        lock was handed over just before the cancellation, the caller owns it and ``async
+        with`` releases it on the way out.
+        """
+        return _Lock(self)
+
+    async def _acquire(self) -> MutexGuard[T]:
+        with self._lock:
+            if not self._locked and not self._waiters:
+                self._locked = True
+                fast = True
+            else:
+                w = Waiter.for_task()
+                self._waiters.push(w)
+                fast = False
+        if fast:
+            await consume_budget()
+            return MutexGuard(self)
+        try:
+            await park(self._lock, self._waiters, w)
+        except BaseException:
+            if w.woken:  # handed the lock while being cancelled: pass it on
+                self._unlock()
+            raise
+        return MutexGuard(self)
+
+    def try_lock(self) -> MutexGuard[T] | None:
+        """Take the lock if it is free right now; return ``None`` otherwise."""
+        with self._lock:
+            if self._locked or self._waiters:
+                return None
+            self._locked = True
+        return MutexGuard(self)
+
+    def blocking_lock(self) -> MutexGuard[T]:
+        """Block the calling plain thread until the lock is taken; use the guard in ``with``.
+
+        Raises:
+            RuntimeError: called from a task (it would block the runtime).
+        """
+        blocking_guard("Mutex.blocking_lock()")
+        with self._lock:
+            if not self._locked and not self._waiters:
+                self._locked = True
+                return MutexGuard(self)
+            w = Waiter.for_thread()
+            self._waiters.push(w)
+        w.block()
+        return MutexGuard(self)
+
+    def _unlock(self) -> None:
+        with self._lock:
+            w = self._waiters.pop_first()
+            if w is None:
+                self._locked = False
+        if w is not None:
+            w.wake()  # ownership passes to w: _locked stays True
+
+    def is_locked(self) -> bool:
+        """Return whether the mutex is held."""
+        return self._locked
+
+    def statistics(self) -> MutexStatistics:
+        """Return a :class:`MutexStatistics` snapshot."""
+        with self._lock:
+            return MutexStatistics(locked=self._locked, waiters=len(self._waiters))
+
+    def __repr__(self) -> str:
+        return f"<rt.sync.Mutex {'locked' if self._locked else 'unlocked'}>"

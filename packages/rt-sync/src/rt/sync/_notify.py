@@ -1,0 +1,77 @@
+"""Notify: wake one waiting task, or all of them (Tokio's ``Notify``)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import final
+
+from ._waitqueue import Waiter, WaitQueue, park
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyStatistics:
+    """A snapshot of a :class:`Notify`."""
+
+    waiters: int
+    permit_stored: bool
+
+
+@final
+class Notify:
+    """A way for one side to wake the other, without data.
+
+    :meth:`notify_one` wakes the longest waiter, or, when nobody waits, stores a single permit
+    that the next :meth:`notified` consumes at once (so a notification sent just before the
+    other side starts waiting is not lost). :meth:`notify_waiters` wakes everybody waiting now
+    and stores nothing. Safe from any thread.
+    """
+
+    __slots__ = ("_lock", "_permit", "_waiters")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._permit = False
+        self._waiters = WaitQueue()
+
+    async def notified(self) -> None:
+        """Wait for a notification (or consume the stored permit).
+
+        Cancel safety: cancel-safe. A notification that reached this waiter just before its
+        cancellation is handed to the next waiter (or stored), never lost.
+        """
+        with self._lock:
+            if self._permit:
+                self._permit = False
+                return
+            w = Waiter.for_task()
+            self._waiters.push(w)
+        try:
+            await park(self._lock, self._waiters, w)
+        except BaseException:
+            if w.woken and w.value == "one":
+                self.notify_one()
+            raise
+
+    def notify_one(self) -> None:
+        """Wake the longest waiter, or store one permit if nobody waits."""
+        with self._lock:
+            w = self._waiters.pop_first()
+            if w is None:
+                self._permit = True
+                return
+            w.value = "one"
+        w.wake()
+
+    def notify_waiters(self) -> None:
+        """Wake every current waiter; store no permit."""
+        with self._lock:
+            waiters = self._waiters.drain()
+        for w in waiters:
+            w.value = "all"
+            w.wake()
+
+    def statistics(self) -> NotifyStatistics:
+        """Return a :class:`NotifyStatistics` snapshot."""
+        with self._lock:
+            return NotifyStatistics(len(self._waiters), self._permit)

@@ -1,0 +1,78 @@
+"""OnceCell: a value initialized once, by whichever task gets there first."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar, final
+
+from ._semaphore import Semaphore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class OnceCellStatistics:
+    """A snapshot of a :class:`OnceCell`."""
+
+    initialized: bool
+
+
+@final
+class OnceCell(Generic[T]):
+    """Holds a value set at most once (Tokio's ``OnceCell``).
+
+    :meth:`get_or_init` runs the initializer once even when many tasks race for it: the
+    others wait and get its result. If the initializer raises or is cancelled, the cell stays
+    empty and the next waiter runs its own initializer.
+    """
+
+    __slots__ = ("_init", "_lock", "_set", "_value")
+
+    def __init__(self, value: T | None = None, *, initialized: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._set = initialized
+        self._value = value
+        self._init = Semaphore(1)
+
+    def get(self) -> T | None:
+        """Return the value, or ``None`` if the cell is empty."""
+        return self._value if self._set else None
+
+    def initialized(self) -> bool:
+        """Return whether the cell holds a value."""
+        return self._set
+
+    def set(self, value: T) -> None:
+        """Store ``value``.
+
+        Raises:
+            RuntimeError: the cell already holds a value.
+        """
+        with self._lock:
+            if self._set:
+                raise RuntimeError("this OnceCell is already initialized")
+            self._value = value
+            self._set = True
+
+    async def get_or_init(self, init: Callable[[], Awaitable[T]]) -> T:
+        """Return the value, running ``await init()`` first if the cell is empty.
+
+        Cancel safety: cancel-safe: a cancelled caller that was running the initializer leaves
+        the cell empty for the next one.
+        """
+        if self._set:
+            return self._value  # type: ignore[return-value]
+        async with self._init.acquire():
+            if self.initialized():  # set by the racer that held the permit before us
+                return self._value  # type: ignore[return-value]
+            value = await init()
+            with self._lock:
+                self._value = value
+                self._set = True
+            return value
+
+    def statistics(self) -> OnceCellStatistics:
+        """Return a :class:`OnceCellStatistics` snapshot."""
+        return OnceCellStatistics(self._set)

@@ -1,0 +1,237 @@
+"""Semaphore: a fair counting semaphore with permits as objects (Tokio's ``Semaphore``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, final
+
+from rt.lowlevel import consume_budget
+
+from ._errors import SemaphoreClosed, blocking_guard
+from ._waitqueue import Waiter, WaitQueue, park
+
+_CLOSED = "the semaphore is closed"
+
+
+@dataclass(frozen=True, slots=True)
+class SemaphoreStatistics:
+    """A snapshot of a :class:`Semaphore`."""
+
+    available_permits: int
+    waiters: int
+    closed: bool
+
+
+@final
+class SemaphorePermit:
+    """``n`` permits held from a :class:`Semaphore`; released on exit or :meth:`release`."""
+
+    __slots__ = ("_n", "_released", "_sem")
+
+    def __init__(self, sem: Semaphore, n: int) -> None:
+        self._sem = sem
+        self._n = n
+        self._released = False
+
+    @property
+    def permits(self) -> int:
+        """How many permits this object holds."""
+        return 0 if self._released else self._n
+
+    def release(self) -> None:
+        """Give the permits back (a no-op the second time)."""
+        if not self._released:
+            self._released = True
+            self._sem.add_permits(self._n)
+
+    def forget(self) -> None:
+        """Drop the permits without giving them back (the semaphore shrinks)."""
+        self._released = True
+
+    def __enter__(self) -> SemaphorePermit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    async def __aenter__(self) -> SemaphorePermit:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
+class _Acquire:
+    __slots__ = ("_n", "_permit", "_sem")
+
+    def __init__(self, sem: Semaphore, n: int) -> None:
+        self._sem = sem
+        self._n = n
+        self._permit: SemaphorePermit | None = None
+
+    def __await__(self) -> Generator[Any, None, SemaphorePermit]:
+        return self._sem._acquire(self._n).__await__()
+
+    async def __aenter__(self) -> SemaphorePermit:
+        self._permit = await self._sem._acquire(self._n)
+        return self._permit
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._permit is not None:
+            self._permit.release()
+
+
+@final
+class Semaphore:
+    """A counting semaphore, fair (FIFO) and usable from any thread.
+
+    ``async with sem.acquire():`` holds one permit for the block; ``await sem.acquire(3)``
+    returns a :class:`SemaphorePermit`. A waiter for many permits is not overtaken by later
+    waiters for fewer. :meth:`close` fails every current and future ``acquire`` with
+    :class:`SemaphoreClosed`.
+
+    Args:
+        permits: The initial number of permits (``>= 0``).
+
+    Raises:
+        ValueError: ``permits`` is negative.
+    """
+
+    __slots__ = ("_closed", "_lock", "_permits", "_waiters")
+
+    def __init__(self, permits: int) -> None:
+        if isinstance(permits, bool) or not isinstance(permits, int) or permits < 0:
+            raise ValueError(f"Semaphore needs an int >= 0 of permits, got {permits!r}")
+        self._permits = permits
+        self._lock = threading.Lock()
+        self._waiters = WaitQueue()
+        self._closed = False
+
+    @staticmethod
+    def _check_n(n: int) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"the number of permits must be an int >= 1, got {n!r}")
+
+    def acquire(self, n: int = 1) -> _Acquire:
+        """Wait for ``n`` permits: ``await`` it for a :class:`SemaphorePermit`, or ``async with``.
+
+        Raises:
+            SemaphoreClosed: the semaphore is (or gets) closed.
+            ValueError: ``n < 1``.
+
+        Cancel safety: cancel-safe. A cancelled wait takes no permits and leaves its place in
+        the queue to the next waiter; permits handed over just before the cancellation are
+        returned by ``async with`` on the way out.
+        """
+        self._check_n(n)
+        return _Acquire(self, n)
+
+    async def _acquire(self, n: int) -> SemaphorePermit:
+        with self._lock:
+            if self._closed:
+                raise SemaphoreClosed(_CLOSED)
+            if self._permits >= n and not self._waiters:
+                self._permits -= n
+                w = None
+            else:
+                w = Waiter.for_task(n)
+                self._waiters.push(w)
+        if w is None:
+            await consume_budget()
+            return SemaphorePermit(self, n)
+        try:
+            await park(self._lock, self._waiters, w)
+        except BaseException:
+            if w.woken and w.value is None:
+                self.add_permits(n)
+            raise
+        if w.value is not None:
+            raise SemaphoreClosed(_CLOSED)
+        return SemaphorePermit(self, n)
+
+    def try_acquire(self, n: int = 1) -> SemaphorePermit | None:
+        """Take ``n`` permits if available right now (and nobody waits); else ``None``.
+
+        Raises:
+            SemaphoreClosed: the semaphore is closed.
+        """
+        self._check_n(n)
+        with self._lock:
+            if self._closed:
+                raise SemaphoreClosed(_CLOSED)
+            if self._permits >= n and not self._waiters:
+                self._permits -= n
+                return SemaphorePermit(self, n)
+        return None
+
+    def blocking_acquire(self, n: int = 1) -> SemaphorePermit:
+        """Block the calling plain thread until ``n`` permits are taken.
+
+        Raises:
+            SemaphoreClosed: the semaphore is (or gets) closed.
+            RuntimeError: called from a task.
+        """
+        self._check_n(n)
+        blocking_guard("Semaphore.blocking_acquire()")
+        with self._lock:
+            if self._closed:
+                raise SemaphoreClosed(_CLOSED)
+            if self._permits >= n and not self._waiters:
+                self._permits -= n
+                return SemaphorePermit(self, n)
+            w = Waiter.for_thread(n)
+            self._waiters.push(w)
+        w.block()
+        if w.value is not None:
+            raise SemaphoreClosed(_CLOSED)
+        return SemaphorePermit(self, n)
+
+    def add_permits(self, n: int) -> None:
+        """Add ``n`` permits, handing them to waiters in order."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"add_permits needs an int >= 0, got {n!r}")
+        woken = []
+        with self._lock:
+            self._permits += n
+            while True:
+                first = self._waiters.first()
+                if first is None or first.n > self._permits:
+                    break
+                self._waiters.pop_first()
+                self._permits -= first.n
+                woken.append(first)
+        for w in woken:
+            w.wake()
+
+    def close(self) -> None:
+        """Close the semaphore: waiters and later ``acquire`` calls get SemaphoreClosed."""
+        with self._lock:
+            self._closed = True
+            waiters = self._waiters.drain()
+        for w in waiters:
+            w.value = _CLOSED
+            w.wake()
+
+    def is_closed(self) -> bool:
+        """Return whether :meth:`close` was called."""
+        return self._closed
+
+    def available_permits(self) -> int:
+        """Return the number of permits free right now."""
+        return self._permits
+
+    def statistics(self) -> SemaphoreStatistics:
+        """Return a :class:`SemaphoreStatistics` snapshot."""
+        with self._lock:
+            return SemaphoreStatistics(self._permits, len(self._waiters), self._closed)
+
+    def __repr__(self) -> str:
+        return f"<rt.sync.Semaphore permits={self._permits} waiters={len(self._waiters)}>"

@@ -1,0 +1,118 @@
+"""The one wait-queue engine under every rt.sync primitive.
+
+A primitive holds a ``threading.Lock`` and one or more :class:`WaitQueue`. To wait, a caller
+builds a :class:`Waiter` (for the running task, or for a plain thread), pushes it under the
+lock, releases the lock and parks (:func:`park` for tasks, :meth:`Waiter.block` for threads).
+A waker pops it under the lock, fills in ``value`` if the primitive hands something over, and
+calls :meth:`Waiter.wake` (after releasing the lock, or under it: it never blocks).
+
+The invariant that makes every primitive cancel-safe: a waiter is in its queue exactly until
+somebody takes it out. The abort function of :func:`park` takes it out under the same lock; if it
+is no longer there, a waker got there first and whatever it handed over (a lock, permits, a
+value) belongs to the task, which resumes normally and sees its cancellation at the next
+checkpoint. So a cancelled wait either had no effect, or completed.
+
+Queues are ``OrderedDict``s used as ordered sets: O(1) push, pop-first and removal of a
+cancelled waiter from the middle.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+
+class Waiter:
+    """One party waiting: a task, or a plain thread blocked on a lock."""
+
+    __slots__ = ("_block", "n", "task", "value", "woken")
+
+    def __init__(self, task: Any, n: int = 1) -> None:
+        self.task = task
+        self.n = n
+        self.value: Any = None
+        self.woken = False
+        self._block: threading.Lock | None = None
+
+    @classmethod
+    def for_task(cls, n: int = 1) -> Waiter:
+        return cls(current_task(), n)
+
+    @classmethod
+    def for_thread(cls, n: int = 1) -> Waiter:
+        w = cls(None, n)
+        w._block = threading.Lock()
+        w._block.acquire()
+        return w
+
+    def wake(self) -> None:
+        self.woken = True
+        if self.task is not None:
+            reschedule(self.task)
+        else:
+            assert self._block is not None
+            self._block.release()
+
+    def block(self) -> None:
+        """Block the calling thread until :meth:`wake`."""
+        assert self._block is not None
+        self._block.acquire()
+
+
+class WaitQueue:
+    """A FIFO of waiters; every method must be called with the owner's lock held."""
+
+    __slots__ = ("_q",)
+
+    def __init__(self) -> None:
+        self._q: OrderedDict[Waiter, None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+    def __bool__(self) -> bool:
+        return bool(self._q)
+
+    def push(self, w: Waiter) -> None:
+        self._q[w] = None
+
+    def first(self) -> Waiter | None:
+        for w in self._q:
+            return w
+        return None
+
+    def pop_first(self) -> Waiter | None:
+        if not self._q:
+            return None
+        return self._q.popitem(last=False)[0]
+
+    def remove(self, w: Waiter) -> bool:
+        try:
+            del self._q[w]
+        except KeyError:
+            return False
+        return True
+
+    def drain(self) -> list[Waiter]:
+        out = list(self._q)
+        self._q.clear()
+        return out
+
+
+async def park(lock: threading.Lock, queue: WaitQueue, waiter: Waiter) -> None:
+    """Park the running task until ``waiter`` is woken (``waiter`` is already in ``queue``).
+
+    Cancel safety: see the module docstring: a cancelled park either left no trace, or the
+    waiter was woken first and the task resumes normally.
+    """
+
+    def abort() -> Abort:
+        with lock:
+            if queue.remove(waiter):
+                return Abort.SUCCEEDED
+        return Abort.FAILED
+
+    await wait_task_rescheduled(abort)

@@ -1,0 +1,557 @@
+"""mpsc: multi-producer, single-consumer channels (Tokio's ``sync::mpsc``).
+
+``channel(capacity)`` is bounded: ``send`` waits for room (backpressure). ``unbounded_channel()``
+never waits to send. Every method is safe from any thread; plain threads use
+``blocking_send`` / ``blocking_recv``.
+
+Invariants (under the channel's lock): ``len(buffer) + reserved <= capacity``; a sender waiting
+for room is in ``send_waiters`` with its value; when the receiver frees room it moves the
+longest-waiting sender's value into the buffer *before* waking it, so a send that was woken has
+happened, and one that was cancelled before that has not (nothing is lost or duplicated).
+The channel closes for senders when the receiver is closed or garbage-collected, and for the
+receiver when every sender handle is closed or garbage-collected and the buffer is drained.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar, final
+
+from rt.lowlevel import consume_budget
+
+from ._errors import ChannelClosed, ChannelEmpty, ChannelFull, blocking_guard
+from ._waitqueue import Waiter, WaitQueue, park
+
+__all__ = [
+    "ChannelStatistics",
+    "Permit",
+    "Receiver",
+    "Sender",
+    "UnboundedReceiver",
+    "UnboundedSender",
+    "channel",
+    "unbounded_channel",
+]
+
+T = TypeVar("T")
+
+_SENT: Final = object()  # a send waiter's value was moved into the buffer
+_GRANTED: Final = object()  # a reserve waiter got its slot
+_RESERVE: Final = 2  # Waiter.n of a reserve() waiter
+_SEND: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatistics:
+    """A snapshot of an mpsc channel."""
+
+    queued: int
+    capacity: int | None
+    reserved: int
+    senders: int
+    waiting_senders: int
+    receiver_waiting: bool
+    closed: bool
+
+
+class _Chan(Generic[T]):
+    __slots__ = (
+        "buf",
+        "cap",
+        "closed",
+        "lock",
+        "recv_waiters",
+        "reserved",
+        "send_waiters",
+        "senders",
+    )
+
+    def __init__(self, cap: int | None) -> None:
+        self.lock = threading.Lock()
+        self.buf: deque[T] = deque()
+        self.cap = cap
+        self.reserved = 0
+        self.recv_waiters = WaitQueue()
+        self.send_waiters = WaitQueue()
+        self.senders = 1
+        self.closed = False
+
+    def has_room(self) -> bool:
+        cap = self.cap
+        return cap is None or len(self.buf) + self.reserved < cap
+
+    def refill(self) -> list[Waiter]:
+        """Hand freed room to waiting senders in order (lock held); return those to wake."""
+        woken = []
+        waiters = self.send_waiters
+        while waiters and self.has_room():
+            w = waiters.pop_first()
+            assert w is not None
+            if w.n == _RESERVE:
+                self.reserved += 1
+                w.value = _GRANTED
+            else:
+                self.buf.append(w.value)
+                w.value = _SENT
+            woken.append(w)
+        if woken and self.buf:
+            r = self.recv_waiters.pop_first()
+            if r is not None:
+                woken.append(r)
+        return woken
+
+    def stats(self) -> ChannelStatistics:
+        with self.lock:
+            return ChannelStatistics(
+                queued=len(self.buf),
+                capacity=self.cap,
+                reserved=self.reserved,
+                senders=self.senders,
+                waiting_senders=len(self.send_waiters),
+                receiver_waiting=bool(self.recv_waiters),
+                closed=self.closed,
+            )
+
+
+def _wake_all(waiters: list[Waiter]) -> None:
+    for w in waiters:
+        w.wake()
+
+
+class _SenderBase(Generic[T]):
+    __slots__ = ("__weakref__", "_chan", "_closed")
+
+    def __init__(self, chan: _Chan[T]) -> None:
+        self._chan = chan
+        self._closed = False
+
+    def _push_now(self, value: T) -> bool:
+        """Append ``value`` if there is room and nobody queues before us (lock not held)."""
+        ch = self._chan
+        with ch.lock:
+            if self._closed or ch.closed:
+                raise ChannelClosed(
+                    "the receiver is closed" if ch.closed else "this sender was closed",
+                    value=value,
+                )
+            if not ch.has_room() or ch.send_waiters:
+                return False
+            ch.buf.append(value)
+            r = ch.recv_waiters.pop_first()
+        if r is not None:
+            r.wake()
+        return True
+
+    def close(self) -> None:
+        """Close this sender handle (a no-op the second time).
+
+        The channel ends for the receiver once every sender handle is closed (or
+        garbage-collected) and the buffered values are received.
+        """
+        if self._closed:
+            return
+        ch = self._chan
+        with ch.lock:
+            self._closed = True
+            ch.senders -= 1
+            last = ch.senders == 0
+            r = ch.recv_waiters.pop_first() if last else None
+        if r is not None:
+            r.wake()
+
+    def is_closed(self) -> bool:
+        """Return whether the receiver is gone (sends would fail)."""
+        return self._chan.closed
+
+    def _clone(self) -> Any:
+        ch = self._chan
+        with ch.lock:
+            if self._closed:
+                raise RuntimeError("cannot clone a closed sender")
+            ch.senders += 1
+        return type(self)(ch)
+
+    def statistics(self) -> ChannelStatistics:
+        """Return a :class:`ChannelStatistics` snapshot of the channel."""
+        return self._chan.stats()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            try:
+                self.close()
+            except Exception:  # pragma: no cover - interpreter teardown
+                pass
+
+
+@final
+class Permit(Generic[T]):
+    """A reserved slot in a bounded channel: :meth:`send` fills it without waiting."""
+
+    __slots__ = ("_chan", "_used")
+
+    def __init__(self, chan: _Chan[T]) -> None:
+        self._chan = chan
+        self._used = False
+
+    def send(self, value: T) -> None:
+        """Put ``value`` in the reserved slot.
+
+        Raises:
+            RuntimeError: the permit was already used or released.
+        """
+        if self._used:
+            raise RuntimeError("this Permit was already used")
+        self._used = True
+        ch = self._chan
+        with ch.lock:
+            ch.reserved -= 1
+            if ch.closed:
+                woken = ch.refill()
+                closed = True
+            else:
+                ch.buf.append(value)
+                r = ch.recv_waiters.pop_first()
+                woken = [r] if r is not None else []
+                closed = False
+        _wake_all(woken)
+        if closed:
+            raise ChannelClosed("the receiver is closed", value=value)
+
+    def release(self) -> None:
+        """Give the slot back unused (a no-op once used)."""
+        if self._used:
+            return
+        self._used = True
+        ch = self._chan
+        with ch.lock:
+            ch.reserved -= 1
+            woken = ch.refill()
+        _wake_all(woken)
+
+    def __del__(self) -> None:
+        if not getattr(self, "_used", True):
+            self.release()
+
+
+@final
+class Sender(_SenderBase[T]):
+    """The sending half of a bounded channel; :meth:`clone` it for more producers."""
+
+    __slots__ = ()
+
+    async def send(self, value: T) -> None:
+        """Send ``value``, waiting for room in the channel if it is full.
+
+        Raises:
+            ChannelClosed: the receiver is closed; the value is in ``.value``.
+
+        Cancel safety: cancel-safe in the sense that matters: a cancelled ``send`` either
+        delivered the value (it was moved into the channel before the cancellation) or did not
+        send it at all. The caller loses its place in the queue of waiting senders.
+        """
+        if self._push_now(value):
+            await consume_budget()
+            return
+        ch = self._chan
+        with ch.lock:
+            if ch.closed:
+                raise ChannelClosed("the receiver is closed", value=value)
+            if ch.has_room() and not ch.send_waiters:
+                ch.buf.append(value)
+                r = ch.recv_waiters.pop_first()
+                w = None
+            else:
+                w = Waiter.for_task(_SEND)
+                w.value = value
+                ch.send_waiters.push(w)
+        if w is None:
+            if r is not None:
+                r.wake()
+            return
+        await park(ch.lock, ch.send_waiters, w)
+        if w.value is not _SENT:
+            raise ChannelClosed("the receiver is closed", value=value)
+
+    def try_send(self, value: T) -> None:
+        """Send ``value`` only if there is room right now.
+
+        Raises:
+            ChannelFull: no room (the value is in ``.value``).
+            ChannelClosed: the receiver is closed (the value is in ``.value``).
+        """
+        if not self._push_now(value):
+            raise ChannelFull(value=value)
+
+    async def reserve(self) -> Permit[T]:
+        """Wait for room and reserve one slot; the :class:`Permit` sends without waiting.
+
+        Raises:
+            ChannelClosed: the receiver is closed.
+
+        Cancel safety: cancel-safe: a cancelled ``reserve`` holds no slot.
+        """
+        ch = self._chan
+        with ch.lock:
+            if self._closed or ch.closed:
+                raise ChannelClosed("the channel is closed")
+            if ch.has_room() and not ch.send_waiters:
+                ch.reserved += 1
+                w = None
+            else:
+                w = Waiter.for_task(_RESERVE)
+                ch.send_waiters.push(w)
+        if w is None:
+            await consume_budget()
+            return Permit(ch)
+        try:
+            await park(ch.lock, ch.send_waiters, w)
+        except BaseException:
+            if w.value is _GRANTED:
+                Permit(ch).release()
+            raise
+        if w.value is not _GRANTED:
+            raise ChannelClosed("the receiver is closed")
+        return Permit(ch)
+
+    def blocking_send(self, value: T) -> None:
+        """Send from a plain thread, blocking it while the channel is full.
+
+        Raises:
+            ChannelClosed: the receiver is closed (the value is in ``.value``).
+            RuntimeError: called from a task.
+        """
+        blocking_guard("Sender.blocking_send()")
+        if self._push_now(value):
+            return
+        ch = self._chan
+        with ch.lock:
+            if ch.closed:
+                raise ChannelClosed("the receiver is closed", value=value)
+            if ch.has_room() and not ch.send_waiters:
+                ch.buf.append(value)
+                r = ch.recv_waiters.pop_first()
+                w = None
+            else:
+                w = Waiter.for_thread(_SEND)
+                w.value = value
+                ch.send_waiters.push(w)
+        if w is None:
+            if r is not None:
+                r.wake()
+            return
+        w.block()
+        if w.value is not _SENT:
+            raise ChannelClosed("the receiver is closed", value=value)
+
+    def clone(self) -> Sender[T]:
+        """Return another sender handle for the same channel."""
+        return self._clone()  # type: ignore[no-any-return]
+
+    def capacity(self) -> int:
+        """Return the room left right now."""
+        ch = self._chan
+        assert ch.cap is not None
+        return max(0, ch.cap - len(ch.buf) - ch.reserved)
+
+    def max_capacity(self) -> int:
+        """Return the channel's capacity."""
+        assert self._chan.cap is not None
+        return self._chan.cap
+
+    def __repr__(self) -> str:
+        return f"<rt.sync.mpsc.Sender capacity={self._chan.cap}>"
+
+
+@final
+class UnboundedSender(_SenderBase[T]):
+    """The sending half of an unbounded channel: :meth:`send` never waits."""
+
+    __slots__ = ()
+
+    def send(self, value: T) -> None:
+        """Send ``value`` (never waits).
+
+        Raises:
+            ChannelClosed: the receiver is closed; the value is in ``.value``.
+        """
+        self._push_now(value)
+
+    def clone(self) -> UnboundedSender[T]:
+        """Return another sender handle for the same channel."""
+        return self._clone()  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return "<rt.sync.mpsc.UnboundedSender>"
+
+
+class Receiver(Generic[T]):
+    """The receiving half of an mpsc channel (one receiver; iterate it with ``async for``)."""
+
+    __slots__ = ("__weakref__", "_chan", "_closed")
+
+    def __init__(self, chan: _Chan[T]) -> None:
+        self._chan = chan
+        self._closed = False
+
+    def _take(self, limit: int) -> tuple[list[T], list[Waiter], bool]:
+        """Take up to ``limit`` values (lock held). Returns (values, to wake, ended)."""
+        ch = self._chan
+        buf = ch.buf
+        if not buf:
+            return [], [], ch.senders == 0 or (ch.closed and not ch.reserved)
+        if limit == 1:
+            values = [buf.popleft()]
+        else:
+            values = [buf.popleft() for _ in range(min(limit, len(buf)))]
+        woken = ch.refill() if ch.send_waiters else []
+        return values, woken, False
+
+    async def _recv(self, limit: int) -> list[T]:
+        ch = self._chan
+        while True:
+            with ch.lock:
+                values, woken, ended = self._take(limit)
+                if not values and not ended:
+                    if ch.recv_waiters:
+                        raise RuntimeError("another task is already receiving on this channel")
+                    w = Waiter.for_task()
+                    ch.recv_waiters.push(w)
+            if values:
+                _wake_all(woken)
+                await consume_budget()
+                return values
+            if ended:
+                raise ChannelClosed("the channel is closed and drained")
+            await park(ch.lock, ch.recv_waiters, w)
+
+    async def recv(self) -> T:
+        """Receive the next value, waiting for one.
+
+        Raises:
+            ChannelClosed: every sender is gone (or the receiver closed) and nothing is left.
+
+        Cancel safety: cancel-safe: a cancelled ``recv`` took no value from the channel.
+        Use it freely as a ``select`` branch.
+        """
+        return (await self._recv(1))[0]
+
+    async def recv_many(self, limit: int) -> list[T]:
+        """Wait for at least one value, then return up to ``limit`` values at once.
+
+        Raises:
+            ValueError: ``limit < 1``.
+            ChannelClosed: the channel ended and nothing is left.
+
+        Cancel safety: cancel-safe: a cancelled ``recv_many`` took nothing.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"recv_many needs a limit >= 1, got {limit!r}")
+        return await self._recv(limit)
+
+    def try_recv(self) -> T:
+        """Receive a value only if one is ready.
+
+        Raises:
+            ChannelEmpty: nothing buffered, senders still alive.
+            ChannelClosed: the channel ended and nothing is left.
+        """
+        ch = self._chan
+        with ch.lock:
+            values, woken, ended = self._take(1)
+        _wake_all(woken)
+        if values:
+            return values[0]
+        if ended:
+            raise ChannelClosed("the channel is closed and drained")
+        raise ChannelEmpty("no value is ready")
+
+    def blocking_recv(self) -> T:
+        """Receive from a plain thread, blocking it until a value arrives.
+
+        Raises:
+            ChannelClosed: the channel ended and nothing is left.
+            RuntimeError: called from a task.
+        """
+        blocking_guard("Receiver.blocking_recv()")
+        ch = self._chan
+        while True:
+            with ch.lock:
+                values, woken, ended = self._take(1)
+                if not values and not ended:
+                    w = Waiter.for_thread()
+                    ch.recv_waiters.push(w)
+            if values:
+                _wake_all(woken)
+                return values[0]
+            if ended:
+                raise ChannelClosed("the channel is closed and drained")
+            w.block()
+
+    def close(self) -> None:
+        """Close the channel for senders; buffered values can still be received.
+
+        Waiting and later senders fail with :class:`ChannelClosed` carrying their value.
+        """
+        ch = self._chan
+        with ch.lock:
+            self._closed = True
+            ch.closed = True
+            waiters = ch.send_waiters.drain()
+        _wake_all(waiters)
+
+    def is_closed(self) -> bool:
+        """Return whether the channel is closed for senders."""
+        return self._chan.closed
+
+    def __len__(self) -> int:
+        return len(self._chan.buf)
+
+    def statistics(self) -> ChannelStatistics:
+        """Return a :class:`ChannelStatistics` snapshot of the channel."""
+        return self._chan.stats()
+
+    def __aiter__(self) -> Receiver[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return await self.recv()
+        except ChannelClosed:
+            raise StopAsyncIteration from None
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            try:
+                self.close()
+            except Exception:  # pragma: no cover - interpreter teardown
+                pass
+
+    def __repr__(self) -> str:
+        return f"<rt.sync.mpsc.Receiver queued={len(self._chan.buf)}>"
+
+
+UnboundedReceiver = Receiver
+
+
+def channel(capacity: int) -> tuple[Sender[Any], Receiver[Any]]:
+    """Create a bounded channel holding at most ``capacity`` values.
+
+    Raises:
+        ValueError: ``capacity < 1``.
+    """
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise ValueError(f"mpsc.channel needs a capacity >= 1, got {capacity!r}")
+    ch: _Chan[Any] = _Chan(capacity)
+    return Sender(ch), Receiver(ch)
+
+
+def unbounded_channel() -> tuple[UnboundedSender[Any], Receiver[Any]]:
+    """Create a channel without a bound: ``send`` never waits (memory is the limit)."""
+    ch: _Chan[Any] = _Chan(None)
+    return UnboundedSender(ch), Receiver(ch)
+
+
+for _cls in (ChannelStatistics, Permit, Receiver, Sender, UnboundedSender):
+    _cls.__module__ = __name__
