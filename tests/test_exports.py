@@ -38,6 +38,7 @@ LOWLEVEL_NAMES = {
     "DriverContext",
     "DriverLayer",
     "Scheduler",
+    "budget_spent",
     "checkpoint",
     "checkpoint_if_cancelled",
     "consume_budget",

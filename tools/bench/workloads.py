@@ -512,6 +512,178 @@ def blocking_trio(size: dict[str, Any]) -> float:
     return float(trio.run(main))
 
 
+# -- channels: 4 producers -> 1 consumer, and ping-pong through two channels ----------------------
+
+CHAN_SIZES = {"messages": 200_000, "rounds": 50_000}
+CHAN_QUICK = {"messages": 40_000, "rounds": 10_000}
+
+
+def channel_rt(capacity: int, size: dict[str, int]) -> float:
+    import rt
+    from rt.sync import mpsc
+
+    per = size["messages"] // 4
+
+    async def main() -> float:
+        tx, rx = mpsc.channel(capacity)
+
+        async def producer(sender: Any) -> None:
+            for i in range(per):
+                await sender.send(i)
+            sender.close()
+
+        t0 = time.perf_counter()
+        for _ in range(4):
+            rt.spawn(producer(tx.clone()))
+        tx.close()
+        n = 0
+        async for _ in rx:
+            n += 1
+        assert n == per * 4
+        return time.perf_counter() - t0
+
+    return rt.run(main())
+
+
+def _channel_asyncio(capacity: int, size: dict[str, int], use_uvloop: bool) -> float:
+    import asyncio
+
+    per = size["messages"] // 4
+
+    async def main() -> float:
+        q: asyncio.Queue[int | None] = asyncio.Queue(capacity)
+
+        async def producer() -> None:
+            for i in range(per):
+                await q.put(i)
+            await q.put(None)
+
+        t0 = time.perf_counter()
+        tasks = [asyncio.create_task(producer()) for _ in range(4)]
+        done = n = 0
+        while done < 4:
+            v = await q.get()
+            if v is None:
+                done += 1
+            else:
+                n += 1
+        assert n == per * 4
+        for t in tasks:
+            await t
+        return time.perf_counter() - t0
+
+    if use_uvloop:
+        import uvloop
+
+        return float(uvloop.run(main()))
+    return asyncio.run(main())
+
+
+def channel_trio(capacity: int, size: dict[str, int]) -> float:
+    import trio
+
+    per = size["messages"] // 4
+
+    async def main() -> float:
+        send, recv = trio.open_memory_channel[int](capacity)
+        t0 = time.perf_counter()
+        n = 0
+        async with trio.open_nursery() as nursery:
+
+            async def producer(s: Any) -> None:
+                async with s:
+                    for i in range(per):
+                        await s.send(i)
+
+            for _ in range(4):
+                nursery.start_soon(producer, send.clone())
+            await send.aclose()
+            async for _ in recv:
+                n += 1
+        assert n == per * 4
+        return time.perf_counter() - t0
+
+    return float(trio.run(main))
+
+
+def chanping_rt(size: dict[str, int]) -> float:
+    import rt
+    from rt.sync import mpsc
+
+    async def main() -> float:
+        a_tx, a_rx = mpsc.channel(1)
+        b_tx, b_rx = mpsc.channel(1)
+
+        async def echo() -> None:
+            async for v in a_rx:
+                await b_tx.send(v)
+
+        h = rt.spawn(echo())
+        t0 = time.perf_counter()
+        for i in range(size["rounds"]):
+            await a_tx.send(i)
+            await b_rx.recv()
+        elapsed = time.perf_counter() - t0
+        a_tx.close()
+        await h
+        return elapsed
+
+    return rt.run(main())
+
+
+def _chanping_asyncio(size: dict[str, int], use_uvloop: bool) -> float:
+    import asyncio
+
+    async def main() -> float:
+        a: asyncio.Queue[int | None] = asyncio.Queue(1)
+        b: asyncio.Queue[int] = asyncio.Queue(1)
+
+        async def echo() -> None:
+            while (v := await a.get()) is not None:
+                await b.put(v)
+
+        h = asyncio.create_task(echo())
+        t0 = time.perf_counter()
+        for i in range(size["rounds"]):
+            await a.put(i)
+            await b.get()
+        elapsed = time.perf_counter() - t0
+        await a.put(None)
+        await h
+        return elapsed
+
+    if use_uvloop:
+        import uvloop
+
+        return float(uvloop.run(main()))
+    return asyncio.run(main())
+
+
+def chanping_trio(size: dict[str, int]) -> float:
+    import trio
+
+    async def main() -> float:
+        a_s, a_r = trio.open_memory_channel[int](1)
+        b_s, b_r = trio.open_memory_channel[int](1)
+        elapsed = 0.0
+        async with trio.open_nursery() as nursery:
+
+            async def echo() -> None:
+                async for v in a_r:
+                    await b_s.send(v)
+
+            nursery.start_soon(echo)
+            t0 = time.perf_counter()
+            for i in range(size["rounds"]):
+                await a_s.send(i)
+                await b_r.receive()
+            elapsed = time.perf_counter() - t0
+            await a_s.aclose()
+        return elapsed
+
+    return float(trio.run(main))
+
+
 def run_cell(peer: str, workload: str, quick: bool) -> Any:
     """Run one (peer, workload) cell; return seconds, a dict of metrics, or None (n/a)."""
     if workload in SIZES:
@@ -520,7 +692,23 @@ def run_cell(peer: str, workload: str, quick: bool) -> Any:
             return None  # nurseries nest one per link: not the same workload
         return PEERS[peer](workload, size)
     tsize = TIMER_QUICK if quick else TIMER_SIZES
+    csize = CHAN_QUICK if quick else CHAN_SIZES
     table: dict[str, dict[str, Callable[[], Any]]] = {
+        **{
+            f"channel{cap}": {
+                "rt": lambda cap=cap: channel_rt(cap, csize),  # type: ignore[misc]
+                "asyncio": lambda cap=cap: _channel_asyncio(cap, csize, False),  # type: ignore[misc]
+                "uvloop": lambda cap=cap: _channel_asyncio(cap, csize, True),  # type: ignore[misc]
+                "trio": lambda cap=cap: channel_trio(cap, csize),  # type: ignore[misc]
+            }
+            for cap in (16, 128, 1024)
+        },
+        "chanping": {
+            "rt": lambda: chanping_rt(csize),
+            "asyncio": lambda: _chanping_asyncio(csize, False),
+            "uvloop": lambda: _chanping_asyncio(csize, True),
+            "trio": lambda: chanping_trio(csize),
+        },
         "timers": {
             "rt": lambda: timers_rt(tsize),
             "asyncio": lambda: _timers_asyncio(tsize, False),

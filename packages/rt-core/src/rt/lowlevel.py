@@ -6,8 +6,8 @@ Library authors build on these; applications rarely need them.
 running task (:func:`current_task`) where a waker will find it, then park with an abort
 function that undoes the registration (see :class:`Abort`). A waker calls :func:`reschedule`
 (from any thread). :func:`checkpoint` yields once and raises :class:`rt.Cancelled` in a
-cancelled task; :func:`consume_budget` counts a completed operation against the cooperative
-budget.
+cancelled task; :func:`consume_budget` (or, allocation-free, :func:`budget_spent`) counts a
+completed operation against the cooperative budget.
 
 **Readiness.** :func:`wait_readable` / :func:`wait_writable` park until an fd is ready (level-
 triggered: they return at once when it already is). Try the operation first and wait only on
@@ -30,14 +30,13 @@ from ._core._scheduler import Scheduler
 from ._core._traps import (
     COOP_BUDGET,
     Abort,
+    budget_spent,
     checkpoint,
     checkpoint_if_cancelled,
     consume_budget,
+    current_task,
     reschedule,
     wait_task_rescheduled,
-)
-from ._core._traps import (
-    current_task_or_raise as _current,
 )
 
 __all__ = [
@@ -48,6 +47,7 @@ __all__ = [
     "DriverContext",
     "DriverLayer",
     "Scheduler",
+    "budget_spent",
     "checkpoint",
     "checkpoint_if_cancelled",
     "consume_budget",
@@ -59,15 +59,6 @@ __all__ = [
     "wait_task_rescheduled",
     "wait_writable",
 ]
-
-
-def current_task() -> Any:
-    """Return the running :class:`rt.Task`.
-
-    Raises:
-        RuntimeError: outside a task running on rt.
-    """
-    return _current("rt.lowlevel.current_task()")
 
 
 def _io() -> IoDriver:

@@ -172,6 +172,38 @@ def checkpoint_if_cancelled() -> None:
         raise Cancelled()
 
 
+def current_task() -> Task[Any]:
+    """Return the running task.
+
+    Raises:
+        RuntimeError: outside a task running on rt.
+    """
+    st = STATE.get(None)
+    if st is not None:
+        task = st._current
+        if task is not None:
+            return task
+    raise outside_error("rt.lowlevel.current_task()")
+
+
+def budget_spent() -> bool:
+    """Count one completed operation against the running task's budget, without yielding.
+
+    Returns True when the budget is spent: the caller must then ``await yield_now()`` (or
+    :func:`checkpoint`). This is the allocation-free form of :func:`consume_budget` for hot
+    paths: ``if budget_spent(): await checkpoint()``.
+    """
+    st = STATE.get(None)
+    if st is not None:
+        task = st._current
+        if task is not None:
+            task._coop += 1
+            if task._coop >= COOP_BUDGET:
+                task._coop = 0
+                return True
+    return False
+
+
 @types.coroutine
 def consume_budget() -> Generator[Any, None, None]:
     """Count one completed operation against the task's cooperative budget.

@@ -39,6 +39,7 @@ class Waiter:
 
     @classmethod
     def for_task(cls, n: int = 1) -> Waiter:
+        """A waiter for the running task (raises RuntimeError outside a task)."""
         return cls(current_task(), n)
 
     @classmethod
@@ -62,43 +63,38 @@ class Waiter:
         self._block.acquire()
 
 
-class WaitQueue:
-    """A FIFO of waiters; every method must be called with the owner's lock held."""
+class WaitQueue(OrderedDict[Waiter, None]):
+    """A FIFO of waiters; every method must be called with the owner's lock held.
 
-    __slots__ = ("_q",)
+    An ``OrderedDict`` subclass, so that ``if queue:`` and ``len(queue)`` on the hot paths of
+    every primitive are C-level checks rather than Python method calls.
+    """
 
-    def __init__(self) -> None:
-        self._q: OrderedDict[Waiter, None] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._q)
-
-    def __bool__(self) -> bool:
-        return bool(self._q)
+    __slots__ = ()
 
     def push(self, w: Waiter) -> None:
-        self._q[w] = None
+        self[w] = None
 
     def first(self) -> Waiter | None:
-        for w in self._q:
+        for w in self:
             return w
         return None
 
     def pop_first(self) -> Waiter | None:
-        if not self._q:
+        if not self:
             return None
-        return self._q.popitem(last=False)[0]
+        return self.popitem(last=False)[0]
 
     def remove(self, w: Waiter) -> bool:
         try:
-            del self._q[w]
+            del self[w]
         except KeyError:
             return False
         return True
 
     def drain(self) -> list[Waiter]:
-        out = list(self._q)
-        self._q.clear()
+        out = list(self)
+        self.clear()
         return out
 
 

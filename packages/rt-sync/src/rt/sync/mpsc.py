@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar, final
 
-from rt.lowlevel import consume_budget
+from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, ChannelFull, blocking_guard
 from ._waitqueue import Waiter, WaitQueue, park
@@ -41,6 +41,7 @@ _SENT: Final = object()  # a send waiter's value was moved into the buffer
 _GRANTED: Final = object()  # a reserve waiter got its slot
 _RESERVE: Final = 2  # Waiter.n of a reserve() waiter
 _SEND: Final = 1
+_HANDOFF: Final = -1  # Waiter.n of a receiver that was handed a value directly
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +139,12 @@ class _SenderBase(Generic[T]):
                 )
             if not ch.has_room() or ch.send_waiters:
                 return False
-            ch.buf.append(value)
-            r = ch.recv_waiters.pop_first()
+            r = ch.recv_waiters.pop_first() if ch.recv_waiters else None
+            if r is not None and not ch.buf:
+                r.value = value
+                r.n = _HANDOFF
+            else:
+                ch.buf.append(value)
         if r is not None:
             r.wake()
         return True
@@ -251,16 +256,22 @@ class Sender(_SenderBase[T]):
         delivered the value (it was moved into the channel before the cancellation) or did not
         send it at all. The caller loses its place in the queue of waiting senders.
         """
-        if self._push_now(value):
-            await consume_budget()
-            return
         ch = self._chan
+        # The fast path is written out (no helper calls): it is the hot path of every producer.
         with ch.lock:
-            if ch.closed:
-                raise ChannelClosed("the receiver is closed", value=value)
-            if ch.has_room() and not ch.send_waiters:
-                ch.buf.append(value)
-                r = ch.recv_waiters.pop_first()
+            if self._closed or ch.closed:
+                raise ChannelClosed(
+                    "the receiver is closed" if ch.closed else "this sender was closed",
+                    value=value,
+                )
+            buf = ch.buf
+            if len(buf) + ch.reserved < ch.cap and not ch.send_waiters:  # type: ignore[operator]
+                r = ch.recv_waiters.pop_first() if ch.recv_waiters else None
+                if r is not None and not buf:
+                    r.value = value  # the receiver is parked on an empty buffer: hand it over
+                    r.n = _HANDOFF
+                else:
+                    buf.append(value)
                 w = None
             else:
                 w = Waiter.for_task(_SEND)
@@ -269,6 +280,8 @@ class Sender(_SenderBase[T]):
         if w is None:
             if r is not None:
                 r.wake()
+            if budget_spent():
+                await checkpoint()
             return
         await park(ch.lock, ch.send_waiters, w)
         if w.value is not _SENT:
@@ -303,7 +316,8 @@ class Sender(_SenderBase[T]):
                 w = Waiter.for_task(_RESERVE)
                 ch.send_waiters.push(w)
         if w is None:
-            await consume_budget()
+            if budget_spent():
+                await checkpoint()
             return Permit(ch)
         try:
             await park(ch.lock, ch.send_waiters, w)
@@ -420,11 +434,14 @@ class Receiver(Generic[T]):
                     ch.recv_waiters.push(w)
             if values:
                 _wake_all(woken)
-                await consume_budget()
+                if budget_spent():
+                    await checkpoint()
                 return values
             if ended:
                 raise ChannelClosed("the channel is closed and drained")
             await park(ch.lock, ch.recv_waiters, w)
+            if w.n == _HANDOFF:
+                return [w.value]
 
     async def recv(self) -> T:
         """Receive the next value, waiting for one.
@@ -435,7 +452,22 @@ class Receiver(Generic[T]):
         Cancel safety: cancel-safe: a cancelled ``recv`` took no value from the channel.
         Use it freely as a ``select`` branch.
         """
-        return (await self._recv(1))[0]
+        ch = self._chan
+        with ch.lock:
+            buf = ch.buf
+            if buf:
+                value = buf.popleft()
+                woken = ch.refill() if ch.send_waiters else None
+                ready = True
+            else:
+                ready = False
+        if not ready:
+            return (await self._recv(1))[0]
+        if woken:
+            _wake_all(woken)
+        if budget_spent():
+            await checkpoint()
+        return value
 
     async def recv_many(self, limit: int) -> list[T]:
         """Wait for at least one value, then return up to ``limit`` values at once.
@@ -488,6 +520,8 @@ class Receiver(Generic[T]):
             if ended:
                 raise ChannelClosed("the channel is closed and drained")
             w.block()
+            if w.n == _HANDOFF:
+                return w.value  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close the channel for senders; buffered values can still be received.
@@ -516,8 +550,23 @@ class Receiver(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
+        ch = self._chan
+        with ch.lock:
+            buf = ch.buf
+            if buf:
+                value = buf.popleft()
+                woken = ch.refill() if ch.send_waiters else None
+                ready = True
+            else:
+                ready = False
+        if ready:
+            if woken:
+                _wake_all(woken)
+            if budget_spent():
+                await checkpoint()
+            return value
         try:
-            return await self.recv()
+            return (await self._recv(1))[0]
         except ChannelClosed:
             raise StopAsyncIteration from None
 
