@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -60,7 +61,7 @@ def run_cell(peer: str, workload: str, quick: bool) -> Any:
 
 
 def median_of(values: list[Any]) -> Any:
-    values = [v for v in values if v is not None]
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     if not values:
         return None
     if isinstance(values[0], dict):

@@ -85,20 +85,63 @@ KNOWN_LAYERS: dict[str, KnownLayer] = {
 _discovered: dict[str, DriverLayer] | None = None
 
 
+def _entry_points(group: str) -> list[tuple[str, str]]:
+    """Return ``(name, "module:attr")`` for the entry points of ``group`` on ``sys.path``.
+
+    A small reader of ``*.dist-info/entry_points.txt`` (the file importlib.metadata reads):
+    importing importlib.metadata would load email, zipfile, csv and friends into every process
+    that builds a runtime, and every full garbage collection would walk them ever after.
+    """
+    import os
+    import sys
+
+    found: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for dist in names:
+            if not dist.endswith((".dist-info", ".egg-info")) or dist in seen:
+                continue
+            seen.add(dist)
+            try:
+                with open(os.path.join(entry or ".", dist, "entry_points.txt")) as f:
+                    text = f.read()
+            except OSError:
+                continue
+            section = None
+            for raw in text.splitlines():
+                line = raw.strip()
+                if not line or line.startswith(("#", ";")):
+                    continue
+                if line.startswith("[") and line.endswith("]"):
+                    section = line[1:-1].strip()
+                elif section == group and "=" in line:
+                    name, _, value = line.partition("=")
+                    found.append((name.strip(), value.strip()))
+    return found
+
+
 def discover_layers() -> dict[str, DriverLayer]:
     """Find the installed driver layers (cached for the process)."""
     global _discovered
     if _discovered is None:
-        from importlib.metadata import entry_points
+        import importlib
 
         found: dict[str, DriverLayer] = {}
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in KNOWN_LAYERS:
-                try:
-                    layer = ep.load()
-                except ImportError:
-                    continue
-                found[ep.name] = layer
+        for name, target in _entry_points(ENTRY_POINT_GROUP):
+            if name not in KNOWN_LAYERS or name in found:
+                continue
+            module, _, attr = target.partition(":")
+            try:
+                obj = importlib.import_module(module.strip())
+                for part in attr.strip().split(".") if attr else ():
+                    obj = getattr(obj, part)
+            except (ImportError, AttributeError):
+                continue
+            found[name] = obj
         _discovered = found
     return _discovered
 

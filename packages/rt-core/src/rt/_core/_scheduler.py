@@ -218,12 +218,14 @@ class CurrentThreadScheduler(Scheduler):
 
     def wake(self, task: Task[Any]) -> None:
         self._ready.append(task)
-        if self._parked:
+        # Drivers dispatch (timers fire, fds become ready) on the runtime thread while it is
+        # still flagged as parked: only another thread needs to interrupt the park.
+        if self._parked and self._thread_id != threading.get_ident():
             self._driver.unpark()
 
     def post(self, callback: Callable[[], object]) -> None:
         self._inject.append(callback)
-        if self._parked:
+        if self._parked and self._thread_id != threading.get_ident():
             self._driver.unpark()
 
     def on_runtime_thread(self) -> bool:
@@ -329,6 +331,8 @@ class CurrentThreadScheduler(Scheduler):
         popleft = ready.popleft
         append = ready.append
         interval = self._event_interval
+        tasks_discard = self._tasks.discard
+        waiters_lock = _WAITERS_LOCK
         since_poll = 0
         yield_trap = YIELD
         park_trap = PARK
@@ -347,8 +351,27 @@ class CurrentThreadScheduler(Scheduler):
                             task._throw = None
                             trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
                     except StopIteration as stop:
-                        self._current = None
-                        self._finish(task, stop.value, None)
+                        # The common completion, inlined: a value, at most one joiner.
+                        tasks_discard(task)
+                        task._result = stop.value
+                        task._exc = None
+                        task._coro = None
+                        task._ctx = None  # type: ignore[assignment]
+                        with waiters_lock:
+                            task._done = True
+                            joiner = task._joiner
+                            waiters = task._waiters
+                            if joiner is not None:
+                                task._joiner = None
+                        if joiner is not None:
+                            if joiner._sched is self:
+                                append(joiner)
+                            else:
+                                joiner._sched.wake(joiner)
+                        if waiters is not None:
+                            task._waiters = None
+                            self._current = None
+                            self._run_waiters(task, waiters)
                         continue
                     except BaseException as err:
                         self._current = None
@@ -438,16 +461,21 @@ class CurrentThreadScheduler(Scheduler):
             else:
                 joiner._sched.wake(joiner)
         if waiters is not None:
-            for waiter in waiters:
-                if type(waiter) is Task:
-                    if waiter._sched is self:
-                        self._ready.append(waiter)
-                    else:
-                        waiter._sched.wake(waiter)
-                else:
-                    waiter(task)
+            self._run_waiters(task, waiters)
         if exc is not None and not isinstance(exc, Cancelled):
             self._task_failed(task, exc)
+
+    def _run_waiters(
+        self, task: Task[Any], waiters: list[Task[Any] | Callable[[Task[Any]], None]]
+    ) -> None:
+        for waiter in waiters:
+            if type(waiter) is Task:
+                if waiter._sched is self:
+                    self._ready.append(waiter)
+                else:
+                    waiter._sched.wake(waiter)
+            else:
+                waiter(task)
 
     def _task_failed(self, task: Task[Any], exc: BaseException) -> None:
         if isinstance(exc, KeyboardInterrupt | SystemExit):

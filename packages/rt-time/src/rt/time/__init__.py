@@ -8,25 +8,28 @@ hierarchical wheel plugged into rt-core's driver stack through the ``rt.drivers`
 
 from __future__ import annotations
 
-from ._api import (
-    Elapsed,
-    Instant,
-    Interval,
-    MissedTickBehavior,
-    Timeout,
-    TimerStatistics,
-    advance,
-    interval,
-    interval_at,
-    is_paused,
-    pause,
-    resume,
-    sleep,
-    sleep_until,
-    statistics,
-    timeout,
-    timeout_at,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._api import (
+        Elapsed,
+        Instant,
+        Interval,
+        MissedTickBehavior,
+        Timeout,
+        TimerStatistics,
+        advance,
+        interval,
+        interval_at,
+        is_paused,
+        pause,
+        resume,
+        sleep,
+        sleep_until,
+        statistics,
+        timeout,
+        timeout_at,
+    )
 
 __all__ = [
     "Elapsed",
@@ -48,8 +51,21 @@ __all__ = [
     "timeout_at",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("rt.time._"):
-        _obj.__module__ = __name__
-del _name, _obj
+
+def __getattr__(name: str) -> Any:
+    # The public API loads on first use: rt-core loads this package's driver layer
+    # (rt.time._driver) whenever it builds a runtime, and that must stay cheap.
+    if name not in __all__:
+        raise AttributeError(f"module 'rt.time' has no attribute {name!r}")
+    from . import _api
+
+    for public in __all__:
+        obj = getattr(_api, public)
+        if getattr(obj, "__module__", "").startswith("rt.time._"):
+            obj.__module__ = __name__
+        globals()[public] = obj
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
