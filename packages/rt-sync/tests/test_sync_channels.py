@@ -393,3 +393,32 @@ def test_hot_receive_loop_respects_the_cooperative_budget() -> None:
         return order
 
     assert run(main()) == ["other", "consumer"]
+
+
+def test_cancellation_at_a_budget_yield_loses_no_received_value() -> None:
+    async def main() -> tuple[int, int]:
+        tx, rx = mpsc.unbounded_channel()
+        for i in range(1000):
+            tx.send(i)
+        got: list[int] = []
+
+        async def consumer() -> None:
+            while True:
+                got.append(await rx.recv())  # always ready: only the budget yields
+
+        h = rt.spawn(consumer())
+        await rt.yield_now()  # the consumer runs until its budget makes it yield
+        h.abort()
+        with pytest.raises(rt.JoinError):
+            await h
+        left = 0
+        while True:
+            try:
+                assert rx.try_recv() == len(got) + left
+                left += 1
+            except ChannelEmpty:
+                break
+        return len(got), left
+
+    received, left = run(main())
+    assert 0 < received < 1000 and received + left == 1000

@@ -208,3 +208,138 @@ def test_broadcast_matches_a_ring_buffer_model(seed: int, capacity: int) -> None
             else:
                 assert pos[0] >= oldest and v == sent[pos[0]]
                 pos[0] += 1
+
+
+WATCH_OPS = ["send", "modify", "borrow", "changed_ready", "subscribe", "drop", "wait_task"]
+
+
+@SETTINGS
+@given(SEEDS)
+def test_watch_matches_a_versioned_value_model(seed: int) -> None:
+    """Receivers always borrow the latest value; ``changed`` fires iff a newer version exists."""
+    from rt.sync import watch
+
+    ops = program(seed, WATCH_OPS, 5)
+
+    async def main() -> None:
+        tx, first = watch.channel(0)
+        value = 0
+        version = 0
+        receivers: list[tuple[watch.Receiver[int], list[int]]] = [(first, [0])]
+        waiters: list[tuple[rt.JoinHandle[None], list[int]]] = []
+
+        async def wait_changed(rx: watch.Receiver[int], seen: list[int]) -> None:
+            await rx.changed()
+            seen[0] = version_box[0]
+
+        version_box = [0]
+        for name, arg in ops:
+            if name in ("send", "modify") and receivers:
+                value += 1
+                version += 1
+                version_box[0] = version
+                if name == "send":
+                    tx.send(value)
+                else:
+                    tx.send_modify(lambda _v: None)
+                    tx.send_replace(value)
+                    version += 1
+                    version_box[0] = version
+            elif name == "borrow" and receivers:
+                rx, _ = receivers[arg % len(receivers)]
+                assert rx.borrow() == value == tx.borrow()
+            elif name == "changed_ready" and receivers:
+                rx, seen = receivers[arg % len(receivers)]
+                assert rx.has_changed() == (seen[0] != version)
+                if seen[0] != version:
+                    await rx.changed()  # must not wait: a newer version exists
+                    seen[0] = version
+                assert rx.borrow_and_update() == value
+                seen[0] = version
+            elif name == "subscribe":
+                receivers.append((tx.subscribe(), [version]))
+            elif name == "drop" and len(receivers) > 1:
+                rx, _ = receivers.pop(arg % len(receivers))
+                rx.close()
+            elif name == "wait_task" and receivers and not waiters:
+                rx, seen = receivers[arg % len(receivers)]
+                clone = rx.clone()  # the clone starts at rx's seen-version, tracked apart
+                clone_seen = [seen[0]]
+                waiters.append((rt.spawn(wait_changed(clone, clone_seen)), clone_seen))
+                await rt.yield_now()
+        tx.send_replace(value + 1)
+        for h, _seen in waiters:
+            await h  # a pending changed() always completes once a newer value is sent
+        tx.close()
+
+    rt.run(main())
+
+
+ONESHOT_OPS = ["send", "close_rx", "close_tx", "try_recv", "recv_task", "cancel_recv"]
+
+
+@SETTINGS
+@given(SEEDS)
+def test_oneshot_delivers_at_most_once_and_never_loses_a_sent_value(seed: int) -> None:
+    from rt.sync import oneshot
+
+    rng = random.Random(seed)
+    counter = iter(range(10**9))
+
+    async def one_program() -> None:
+        tx, rx = oneshot.channel()
+        sent: list[int] = []
+        refused: list[int] = []
+        got: list[int] = []
+        receiver: rt.JoinHandle[None] | None = None
+
+        async def recv_into() -> None:
+            got.append(await rx)
+
+        for _ in range(8):
+            name = rng.choice(ONESHOT_OPS)
+            if name == "send":
+                v = next(counter)  # unique, so sent / refused / received can be told apart
+                try:
+                    tx.send(v)
+                    sent.append(v)
+                except ChannelClosed as e:
+                    assert e.value == v
+                    refused.append(v)
+            elif name == "close_rx":
+                rx.close()
+            elif name == "close_tx":
+                tx.close()
+            elif name == "try_recv" and receiver is None:
+                try:
+                    got.append(rx.try_recv())
+                except (ChannelEmpty, ChannelClosed):
+                    pass
+            elif name == "recv_task" and receiver is None:
+                receiver = rt.spawn(recv_into())
+                await rt.yield_now()
+            elif name == "cancel_recv" and receiver is not None:
+                receiver.abort()
+                try:
+                    await receiver
+                except rt.JoinError:
+                    pass
+                receiver = None
+        tx.close()
+        if receiver is not None:
+            try:
+                await receiver
+            except rt.JoinError:
+                pass
+        assert len(sent) <= 1
+        assert len(got) <= 1 and set(got) <= set(sent)
+        assert not (set(refused) & set(got))
+        if sent and not got:
+            # not received yet: it is still there, exactly once
+            assert rx.try_recv() == sent[0]
+
+    async def main() -> None:
+        for _ in range(OPS_PER_EXAMPLE // 8):
+            await one_program()
+
+    rt.run(main())

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar, final
 
-from rt.lowlevel import consume_budget
+from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import blocking_guard
 from ._waitqueue import Waiter, WaitQueue, park
@@ -122,6 +122,10 @@ class Mutex(Generic[T]):
         return _Lock(self)
 
     async def _acquire(self) -> MutexGuard[T]:
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         with self._lock:
             if not self._locked and not self._waiters:
                 self._locked = True
@@ -131,7 +135,6 @@ class Mutex(Generic[T]):
                 self._waiters.push(w)
                 fast = False
         if fast:
-            await consume_budget()
             return MutexGuard(self)
         try:
             await park(self._lock, self._waiters, w)

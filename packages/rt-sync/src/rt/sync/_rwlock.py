@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar, final
 
-from rt.lowlevel import consume_budget
+from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import blocking_guard
 from ._waitqueue import Waiter, WaitQueue, park
@@ -159,6 +159,10 @@ class RwLock(Generic[T]):
         return RwLockWriteGuard(self, True) if write else RwLockReadGuard(self, False)
 
     async def _acquire(self, write: bool) -> _Guard[T]:
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         with self._lock:
             if not self._waiters and self._grantable(write):
                 self._take(write)
@@ -167,7 +171,6 @@ class RwLock(Generic[T]):
                 w = Waiter.for_task(_WRITE if write else _READ)
                 self._waiters.push(w)
         if w is None:
-            await consume_budget()
             return self._make(write)
         try:
             await park(self._lock, self._waiters, w)

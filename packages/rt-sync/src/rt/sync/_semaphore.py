@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, final
 
-from rt.lowlevel import consume_budget
+from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import SemaphoreClosed, blocking_guard
 from ._waitqueue import Waiter, WaitQueue, park
@@ -135,6 +135,10 @@ class Semaphore:
         return _Acquire(self, n)
 
     async def _acquire(self, n: int) -> SemaphorePermit:
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         with self._lock:
             if self._closed:
                 raise SemaphoreClosed(_CLOSED)
@@ -145,7 +149,6 @@ class Semaphore:
                 w = Waiter.for_task(n)
                 self._waiters.push(w)
         if w is None:
-            await consume_budget()
             return SemaphorePermit(self, n)
         try:
             await park(self._lock, self._waiters, w)

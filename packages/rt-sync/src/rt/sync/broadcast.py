@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, final
 
-from rt.lowlevel import consume_budget
+from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, Lagged, blocking_guard
 from ._waitqueue import Waiter, WaitQueue, park
@@ -158,6 +158,10 @@ class Receiver(Generic[T]):
         Cancel safety: cancel-safe: a cancelled ``recv`` does not move the receiver on.
         """
         s = self._shared
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         while True:
             with s.lock:
                 ok, value = self._poll()
@@ -165,7 +169,6 @@ class Receiver(Generic[T]):
                     w = Waiter.for_task()
                     s.waiters.push(w)
             if ok:
-                await consume_budget()
                 return value  # type: ignore[return-value]
             await park(s.lock, s.waiters, w)
 

@@ -257,6 +257,10 @@ class Sender(_SenderBase[T]):
         send it at all. The caller loses its place in the queue of waiting senders.
         """
         ch = self._chan
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         # The fast path is written out (no helper calls): it is the hot path of every producer.
         with ch.lock:
             if self._closed or ch.closed:
@@ -280,8 +284,6 @@ class Sender(_SenderBase[T]):
         if w is None:
             if r is not None:
                 r.wake()
-            if budget_spent():
-                await checkpoint()
             return
         await park(ch.lock, ch.send_waiters, w)
         if w.value is not _SENT:
@@ -306,6 +308,10 @@ class Sender(_SenderBase[T]):
         Cancel safety: cancel-safe: a cancelled ``reserve`` holds no slot.
         """
         ch = self._chan
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         with ch.lock:
             if self._closed or ch.closed:
                 raise ChannelClosed("the channel is closed")
@@ -316,8 +322,6 @@ class Sender(_SenderBase[T]):
                 w = Waiter.for_task(_RESERVE)
                 ch.send_waiters.push(w)
         if w is None:
-            if budget_spent():
-                await checkpoint()
             return Permit(ch)
         try:
             await park(ch.lock, ch.send_waiters, w)
@@ -424,6 +428,10 @@ class Receiver(Generic[T]):
 
     async def _recv(self, limit: int) -> list[T]:
         ch = self._chan
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         while True:
             with ch.lock:
                 values, woken, ended = self._take(limit)
@@ -434,8 +442,6 @@ class Receiver(Generic[T]):
                     ch.recv_waiters.push(w)
             if values:
                 _wake_all(woken)
-                if budget_spent():
-                    await checkpoint()
                 return values
             if ended:
                 raise ChannelClosed("the channel is closed and drained")
@@ -453,6 +459,10 @@ class Receiver(Generic[T]):
         Use it freely as a ``select`` branch.
         """
         ch = self._chan
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         with ch.lock:
             buf = ch.buf
             if buf:
@@ -465,8 +475,6 @@ class Receiver(Generic[T]):
             return (await self._recv(1))[0]
         if woken:
             _wake_all(woken)
-        if budget_spent():
-            await checkpoint()
         return value
 
     async def recv_many(self, limit: int) -> list[T]:
@@ -551,6 +559,10 @@ class Receiver(Generic[T]):
 
     async def __anext__(self) -> T:
         ch = self._chan
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         with ch.lock:
             buf = ch.buf
             if buf:
@@ -562,8 +574,6 @@ class Receiver(Generic[T]):
         if ready:
             if woken:
                 _wake_all(woken)
-            if budget_spent():
-                await checkpoint()
             return value
         try:
             return (await self._recv(1))[0]

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Generator
 from typing import Any, Generic, TypeVar, final
 
-from rt.lowlevel import checkpoint
+from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, blocking_guard
 from ._waitqueue import Waiter, WaitQueue, park
@@ -114,6 +114,10 @@ class Receiver(Generic[T]):
         Cancel safety: cancel-safe: a cancelled ``recv`` leaves the value in the channel.
         """
         o = self._once
+        # Spend the cooperative budget *before* taking effect: a cancellation landing on
+        # that yield must find nothing taken (no value received, no lock held).
+        if budget_spent():
+            await checkpoint()
         while True:
             with o.lock:
                 done, value = self._poll()
@@ -121,7 +125,6 @@ class Receiver(Generic[T]):
                     w = Waiter.for_task()
                     o.waiters.push(w)
             if done:
-                await checkpoint()
                 return value  # type: ignore[return-value]
             await park(o.lock, o.waiters, w)
 
