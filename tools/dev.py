@@ -2,7 +2,8 @@
 """Set up the development tools and run a project task, on a machine that only has python3.
 
     python3 tools/dev.py demo      # the demo (README's first command)
-    python3 tools/dev.py test      # the test suite (README's second command)
+    python3 tools/dev.py test      # the test suite (README's second command), then the same
+                                   # suite on Python 3.12 and 3.13 where they are installed
     python3 tools/dev.py check     # tests + mypy --strict + ruff (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
 
@@ -14,6 +15,8 @@ workspace environments declared in ``hatch.toml`` under ``.hatch/``, with every 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".venv-tools"
 HATCH_REQ = "hatch>=1.16,<2"
+
+OTHER_PYTHONS = ("3.12", "3.13")
 
 TASKS: dict[str, list[list[str]]] = {
     "demo": [["run", "demo"]],
@@ -59,6 +64,38 @@ def ensure_hatch() -> Path:
     return hatch
 
 
+def with_pyenv_versions(env: dict[str, str]) -> dict[str, str]:
+    """Where pyenv manages the interpreters, make every installed 3.1x reachable by name.
+
+    The current selection stays first (so ``python3`` does not change); the others are
+    appended to ``PYENV_VERSION``, which pyenv reads as a ``:``-separated list.
+    """
+    if not shutil.which("pyenv"):
+        return env
+    out = subprocess.run(
+        ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    picks = [v for v in out if re.fullmatch(r"3\.1[1-9](\.\d+)?", v)]
+    current = [v for v in env.get("PYENV_VERSION", "").split(":") if v]
+    if not current:
+        global_version = subprocess.run(
+            ["pyenv", "version-name"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        current = [v for v in global_version.split(":") if v]
+    merged = current + [v for v in picks if v not in current]
+    if merged:
+        env = {**env, "PYENV_VERSION": ":".join(merged)}
+    return env
+
+
+def python_available(version: str, env: dict[str, str]) -> bool:
+    exe = shutil.which(f"python{version}", path=env.get("PATH"))
+    if exe is None:
+        return False
+    probe = subprocess.run([exe, "--version"], capture_output=True, env=env, check=False)
+    return probe.returncode == 0
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in TASKS:
         print(__doc__)
@@ -66,15 +103,21 @@ def main(argv: list[str]) -> int:
         return 2
     task, extra = argv[0], argv[1:]
     hatch = ensure_hatch()
-    env = dict(os.environ)
-    rc = 0
-    for i, step in enumerate(TASKS[task]):
-        cmd = [str(hatch), *step, *(extra if i == 0 else [])]
+    env = with_pyenv_versions(dict(os.environ))
+    steps = [[*step, *(extra if i == 0 else [])] for i, step in enumerate(TASKS[task])]
+    if task in ("test", "check"):
+        # The suite again on the other supported Pythons, where this machine has them.
+        for version in OTHER_PYTHONS:
+            if python_available(version, env):
+                steps.insert(1, ["run", f"+py={version}", "versions:test"])
+            else:
+                print(f"dev.py: python{version} not found: the suite runs on it only where it is")
+    for step in steps:
         print(f"dev.py: {' '.join(step)}", flush=True)
-        rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
+        rc = subprocess.run([str(hatch), *step], cwd=ROOT, env=env).returncode
         if rc != 0:
             return rc
-    return rc
+    return 0
 
 
 if __name__ == "__main__":
