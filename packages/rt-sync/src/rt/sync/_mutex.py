@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Generic, TypeVar, final
+from typing import Generic, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import blocking_guard
-from ._waitqueue import Waiter, WaitQueue, park
+from ._waitqueue import Acquisition, Waiter, WaitQueue, park
 
 T = TypeVar("T")
 
@@ -69,32 +67,6 @@ class MutexGuard(Generic[T]):
         self.release()
 
 
-class _Lock(Generic[T]):
-    """``m.lock()``: await it for a guard, or use it directly in ``async with``."""
-
-    __slots__ = ("_guard", "_mutex")
-
-    def __init__(self, mutex: Mutex[T]) -> None:
-        self._mutex = mutex
-        self._guard: MutexGuard[T] | None = None
-
-    def __await__(self) -> Generator[Any, None, MutexGuard[T]]:
-        return self._mutex._acquire().__await__()
-
-    async def __aenter__(self) -> MutexGuard[T]:
-        self._guard = await self._mutex._acquire()
-        return self._guard
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._guard is not None:
-            self._guard.release()
-
-
 @final
 class Mutex(Generic[T]):
     """An async mutual-exclusion lock around a value, usable from any thread.
@@ -112,14 +84,14 @@ class Mutex(Generic[T]):
         self._locked = False
         self._waiters = WaitQueue()
 
-    def lock(self) -> _Lock[T]:
+    def lock(self) -> Acquisition[MutexGuard[T]]:
         """Wait for the lock; ``await`` it for a :class:`MutexGuard`, or ``async with`` it.
 
         Cancel safety: cancel-safe. A cancelled wait leaves the queue without a trace; if the
         lock was handed over just before the cancellation, the caller owns it and ``async
         with`` releases it on the way out.
         """
-        return _Lock(self)
+        return Acquisition(self._acquire)
 
     async def _acquire(self) -> MutexGuard[T]:
         # Spend the cooperative budget *before* taking effect: a cancellation landing on

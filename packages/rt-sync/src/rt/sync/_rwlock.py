@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Generic, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import blocking_guard
-from ._waitqueue import Waiter, WaitQueue, park
+from ._waitqueue import Acquisition, Waiter, WaitQueue, park
 
 T = TypeVar("T")
-G = TypeVar("G")
 _READ = 1
 _WRITE = 0
 
@@ -85,33 +82,6 @@ class RwLockWriteGuard(_Guard[T]):
         self._lock._value = new
 
 
-class _Acquire(Generic[G]):
-    """``rw.read()`` / ``rw.write()``: await it for the guard, or use it in ``async with``."""
-
-    __slots__ = ("_guard", "_lock", "_write")
-
-    def __init__(self, lock: RwLock[Any], write: bool) -> None:
-        self._lock = lock
-        self._write = write
-        self._guard: _Guard[Any] | None = None
-
-    def __await__(self) -> Generator[Any, None, G]:
-        return self._lock._acquire(self._write).__await__()  # type: ignore[return-value]
-
-    async def __aenter__(self) -> G:
-        self._guard = await self._lock._acquire(self._write)
-        return self._guard  # type: ignore[return-value]
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._guard is not None:
-            self._guard.release()
-
-
 @final
 class RwLock(Generic[T]):
     """A reader-writer lock around a value, fair and usable from any thread.
@@ -130,19 +100,29 @@ class RwLock(Generic[T]):
         self._writer = False
         self._waiters = WaitQueue()
 
-    def read(self) -> _Acquire[RwLockReadGuard[T]]:
+    def read(self) -> Acquisition[RwLockReadGuard[T]]:
         """Wait for shared access; ``await`` for a :class:`RwLockReadGuard` or ``async with``.
 
         Cancel safety: cancel-safe (as :meth:`rt.sync.Mutex.lock`).
         """
-        return _Acquire(self, False)
+        return Acquisition(self._read)
 
-    def write(self) -> _Acquire[RwLockWriteGuard[T]]:
+    def write(self) -> Acquisition[RwLockWriteGuard[T]]:
         """Wait for exclusive access; ``await`` for a :class:`RwLockWriteGuard` or ``async with``.
 
         Cancel safety: cancel-safe (as :meth:`rt.sync.Mutex.lock`).
         """
-        return _Acquire(self, True)
+        return Acquisition(self._write)
+
+    async def _read(self) -> RwLockReadGuard[T]:
+        guard = await self._acquire(False)
+        assert isinstance(guard, RwLockReadGuard)
+        return guard
+
+    async def _write(self) -> RwLockWriteGuard[T]:
+        guard = await self._acquire(True)
+        assert isinstance(guard, RwLockWriteGuard)
+        return guard
 
     def _grantable(self, write: bool) -> bool:
         if write:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, final
+from typing import final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import SemaphoreClosed, blocking_guard
-from ._waitqueue import Waiter, WaitQueue, park
+from ._waitqueue import Acquisition, Waiter, WaitQueue, park
 
 _CLOSED = "the semaphore is closed"
 
@@ -64,31 +62,6 @@ class SemaphorePermit:
         self.release()
 
 
-class _Acquire:
-    __slots__ = ("_n", "_permit", "_sem")
-
-    def __init__(self, sem: Semaphore, n: int) -> None:
-        self._sem = sem
-        self._n = n
-        self._permit: SemaphorePermit | None = None
-
-    def __await__(self) -> Generator[Any, None, SemaphorePermit]:
-        return self._sem._acquire(self._n).__await__()
-
-    async def __aenter__(self) -> SemaphorePermit:
-        self._permit = await self._sem._acquire(self._n)
-        return self._permit
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._permit is not None:
-            self._permit.release()
-
-
 @final
 class Semaphore:
     """A counting semaphore, fair (FIFO) and usable from any thread.
@@ -120,7 +93,7 @@ class Semaphore:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"the number of permits must be an int >= 1, got {n!r}")
 
-    def acquire(self, n: int = 1) -> _Acquire:
+    def acquire(self, n: int = 1) -> Acquisition[SemaphorePermit]:
         """Wait for ``n`` permits: ``await`` it for a :class:`SemaphorePermit`, or ``async with``.
 
         Raises:
@@ -132,7 +105,7 @@ class Semaphore:
         returned by ``async with`` on the way out.
         """
         self._check_n(n)
-        return _Acquire(self, n)
+        return Acquisition(lambda: self._acquire(n))
 
     async def _acquire(self, n: int) -> SemaphorePermit:
         # Spend the cooperative budget *before* taking effect: a cancellation landing on

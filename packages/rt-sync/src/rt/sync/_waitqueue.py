@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable, Coroutine, Generator
+from types import TracebackType
+from typing import Any, Generic, Protocol, TypeVar
 
 from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
@@ -96,6 +98,43 @@ class WaitQueue(OrderedDict[Waiter, None]):
         out = list(self)
         self.clear()
         return out
+
+
+class Releasable(Protocol):
+    def release(self) -> None: ...
+
+
+G = TypeVar("G", bound=Releasable)
+
+
+class Acquisition(Generic[G]):
+    """What ``lock()`` / ``acquire()`` / ``read()`` / ``write()`` return.
+
+    ``await`` it for the guard (the caller releases it), or use it in ``async with`` (the
+    guard is released on the way out, also when the body is cancelled).
+    """
+
+    __slots__ = ("_acquire", "_guard")
+
+    def __init__(self, acquire: Callable[[], Coroutine[Any, Any, G]]) -> None:
+        self._acquire = acquire
+        self._guard: G | None = None
+
+    def __await__(self) -> Generator[Any, None, G]:
+        return self._acquire().__await__()
+
+    async def __aenter__(self) -> G:
+        self._guard = await self._acquire()
+        return self._guard
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._guard is not None:
+            self._guard.release()
 
 
 async def park(lock: threading.Lock, queue: WaitQueue, waiter: Waiter) -> None:
