@@ -157,7 +157,7 @@ def write_chart(results: dict[str, dict[str, Any]], path: Path) -> bool:
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names)
+    ax.set_xticklabels(names, rotation=25, ha="right")
     ax.set_ylabel("peer time / rt time (log; above 1 = rt faster)")
     ax.set_title("rt speedup over each peer, same run")
     ax.legend()
@@ -172,7 +172,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--only", default="", help="comma-separated workloads")
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument(
+        "--chart-only", action="store_true", help="redraw the chart from results.json"
+    )
     args = parser.parse_args()
+    if args.chart_only:
+        saved = json.loads((Path(args.out) / "results.json").read_text())
+        write_chart(saved["results"], Path(args.out) / "chart.png")
+        return 0
     rounds = args.rounds or (3 if args.quick else 5)
     only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
     results: dict[str, dict[str, Any]] = {}
