@@ -194,3 +194,11 @@ def test_rt_sync_surface_is_pinned_with_clean_modules() -> None:
             assert (obj.__doc__ or "").strip(), f"{mod.__name__}.{name}"
             if isinstance(obj, type):
                 assert obj.__module__ == mod.__name__, f"{mod.__name__}.{name}"
+
+
+def test_rt_macros_surface_is_pinned_and_lazy_names_resolve_to_it() -> None:
+    macros = pytest.importorskip("rt.macros", reason="rt-macros is not installed")
+    assert set(macros.__all__) == {"join", "main", "select", "test", "try_join"}
+    for name in macros.__all__:
+        assert getattr(rt, name) is getattr(macros, name)
+        assert (getattr(macros, name).__doc__ or "").strip(), name

@@ -51,6 +51,15 @@ for _name in __all__:
 del _name, _obj
 
 if TYPE_CHECKING:
+    # Type checkers see the lazy names with their real types (when those distributions are
+    # installed); at run time they resolve in __getattr__ below.
+    from rt.macros import join as join
+    from rt.macros import main as main
+    from rt.macros import select as select
+    from rt.macros import test as test
+    from rt.macros import try_join as try_join
+    from rt.time import sleep as sleep
+
     from ._core._metrics import RuntimeMetrics
 
 # name -> (module, attribute, extra); an empty extra means rt-core itself (loaded on first use

@@ -1,0 +1,202 @@
+"""@rt.main, @rt.test, select, join, try_join."""
+
+from __future__ import annotations
+
+import pytest
+
+import rt
+import rt.time
+from rt.sync import mpsc
+
+
+async def value(x: object, yields: int = 0) -> object:
+    for _ in range(yields):
+        await rt.yield_now()
+    return x
+
+
+async def fail(msg: str, yields: int = 0) -> None:
+    for _ in range(yields):
+        await rt.yield_now()
+    raise ValueError(msg)
+
+
+def test_main_keeps_the_signature_and_runs_on_a_fresh_runtime() -> None:
+    @rt.main
+    async def main(a: int, b: int = 2) -> int:
+        """Adds."""
+        await rt.yield_now()
+        return a + b
+
+    assert main(1) == 3 and main(1, b=5) == 6
+    assert main.__name__ == "main" and main.__doc__ == "Adds."
+
+    @rt.main(unhandled_error="ignore", event_interval=7)
+    async def configured() -> str:
+        return "ok"
+
+    assert configured() == "ok"
+
+
+def test_main_refuses_a_plain_function() -> None:
+    with pytest.raises(TypeError, match="async def"):
+        rt.main(print)  # type: ignore[arg-type]
+
+
+def test_main_turns_ctrl_c_into_exit_130_after_finally_blocks() -> None:
+    cleaned: list[str] = []
+
+    @rt.main
+    async def main() -> None:
+        try:
+            raise KeyboardInterrupt
+        finally:
+            cleaned.append("finally")
+
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 130 and cleaned == ["finally"]
+
+
+def test_rt_test_start_paused_makes_sleeps_instant_and_exact() -> None:
+    @rt.test(start_paused=True)
+    async def body() -> float:
+        start = rt.time.Instant.now()
+        await rt.sleep(3600)
+        return rt.time.Instant.now() - start
+
+    assert body() == pytest.approx(3600, abs=1e-9)
+
+
+def test_select_returns_the_first_and_cancels_and_awaits_the_others() -> None:
+    cleaned: list[str] = []
+
+    async def slow() -> str:
+        try:
+            await rt.sleep(60)
+            return "slow"
+        finally:
+            cleaned.append("slow cleaned")
+
+    @rt.test(start_paused=True)
+    async def body() -> tuple[int, object]:
+        result = await rt.select(slow(), value("fast", 2))
+        assert cleaned == ["slow cleaned"]  # before select returned
+        return result
+
+    assert body() == (1, "fast")
+
+
+def test_select_propagates_the_first_error_after_stopping_the_rest() -> None:
+    cleaned: list[str] = []
+
+    async def other() -> None:
+        try:
+            await rt.sleep(60)
+        finally:
+            cleaned.append("other")
+
+    @rt.test(start_paused=True)
+    async def body() -> None:
+        with pytest.raises(ValueError, match="boom"):
+            await rt.select(other(), fail("boom", 1))
+        assert cleaned == ["other"]
+
+    body()
+
+
+def test_biased_select_prefers_the_lowest_finished_branch() -> None:
+    @rt.test
+    async def body() -> tuple[int, object]:
+        # Both finish during the same scheduler pass; biased picks index 0.
+        return await rt.select(value("a", 1), value("b", 0), biased=True)
+
+    assert body() == (0, "a")
+
+
+def test_cancelled_select_cancels_and_awaits_its_branches() -> None:
+    cleaned: list[int] = []
+
+    async def branch(i: int) -> None:
+        try:
+            await rt.sleep(60)
+        finally:
+            cleaned.append(i)
+
+    @rt.test(start_paused=True)
+    async def body() -> None:
+        with pytest.raises(rt.time.Elapsed):
+            await rt.time.timeout(1, rt.select(branch(0), branch(1)))
+        assert sorted(cleaned) == [0, 1]
+
+    body()
+
+
+def test_select_loop_over_a_channel_and_a_timeout() -> None:
+    @rt.test(start_paused=True)
+    async def body() -> list[object]:
+        tx, rx = mpsc.channel(4)
+        got: list[object] = []
+
+        async def producer() -> None:
+            for i in range(3):
+                await rt.sleep(1)
+                await tx.send(i)
+
+        rt.spawn(producer())
+        while True:
+            index: int
+            item: object
+            index, item = await rt.select(rx.recv(), rt.sleep(5))
+            if index == 1:
+                got.append("timeout")
+                return got
+            got.append(item)
+
+    assert body() == [0, 1, 2, "timeout"]
+
+
+def test_select_without_branches_is_a_value_error() -> None:
+    @rt.test
+    async def body() -> None:
+        with pytest.raises(ValueError):
+            await rt.select()
+
+    body()
+
+
+def test_join_returns_values_in_order_and_runs_every_branch_to_the_end() -> None:
+    finished: list[str] = []
+
+    async def tracked(name: str, yields: int) -> str:
+        await value(None, yields)
+        finished.append(name)
+        return name
+
+    @rt.test
+    async def body() -> None:
+        assert await rt.join(tracked("a", 3), tracked("b", 1)) == ("a", "b")
+        with pytest.raises(ValueError, match="first"):
+            await rt.join(fail("first", 0), tracked("c", 3))
+        assert "c" in finished  # join does not cancel the others
+
+    body()
+
+
+def test_try_join_cancels_the_rest_at_the_first_error_and_raises_it() -> None:
+    cleaned: list[str] = []
+
+    async def other() -> None:
+        try:
+            await rt.sleep(60)
+        finally:
+            cleaned.append("other")
+
+    @rt.test(start_paused=True)
+    async def body() -> None:
+        assert await rt.try_join(value(1), value(2, 2)) == (1, 2)
+        with pytest.raises(ValueError, match="bad"):
+            await rt.try_join(other(), fail("bad", 1))
+        assert cleaned == ["other"]
+
+    body()
