@@ -1,0 +1,149 @@
+"""rt's pytest plugin (entry point ``pytest11``): run ``async def`` tests on a fresh runtime.
+
+* ``@pytest.mark.rt`` / ``@pytest.mark.rt(start_paused=True, flavor=..., **runtime_options)``
+  runs a test on its own runtime, built before the test's fixtures and shut down after them.
+* ``rt_mode = auto`` in the ini file runs every ``async def`` test on rt without the marker;
+  ``rt_mode = strict`` (the default) runs only marked tests, as in pytest-asyncio.
+* ``async def`` fixtures (plain or generator, function scope) run on the test's runtime.
+* Tasks still running when the test ends are reported with a warning (then cancelled by the
+  runtime's shutdown).
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable, Generator
+from typing import Any
+
+import pytest
+
+import rt
+
+_RUNTIME = "_rt_runtime"
+
+
+class RtLeakedTaskWarning(pytest.PytestWarning):
+    """A test ended with tasks of its runtime still running."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "rt_mode",
+        "strict: only @pytest.mark.rt tests run on rt; auto: every async def test does",
+        default="strict",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "rt(start_paused=False, flavor=None, **runtime_options): run this async test on a "
+        "fresh rt runtime",
+    )
+
+
+def _rt_options(item: pytest.Item) -> dict[str, Any] | None:
+    fn = getattr(item, "obj", None)
+    if not inspect.iscoroutinefunction(fn):
+        return None
+    marker = item.get_closest_marker("rt")
+    if marker is not None:
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.rt takes keyword arguments only")
+        return dict(marker.kwargs)
+    mode = item.config.getini("rt_mode")
+    if mode not in ("strict", "auto"):
+        raise pytest.UsageError(f"rt_mode must be 'strict' or 'auto', got {mode!r}")
+    return {} if mode == "auto" else None
+
+
+async def _pause() -> None:
+    import rt.time
+
+    rt.time.pause()
+
+
+@pytest.fixture(autouse=True)
+def _rt_test_runtime(request: pytest.FixtureRequest) -> Generator[rt.Runtime | None, None, None]:
+    """Build the test's runtime before its other fixtures; shut it down after them.
+
+    Autouse fixtures are set up first and torn down last, so async fixtures run on this
+    runtime and are finalized before it shuts down.
+    """
+    options = _rt_options(request.node)
+    if options is None:
+        yield None
+        return
+    start_paused = bool(options.pop("start_paused", False))
+    runtime = rt.Runtime(**options)
+    setattr(request.node, _RUNTIME, runtime)
+    try:
+        if start_paused:
+            runtime.block_on(_pause())
+        yield runtime
+    finally:
+        delattr(request.node, _RUNTIME)
+        runtime.shutdown()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, None, None]:
+    func: Callable[..., Any] = fixturedef.func
+    is_gen = inspect.isasyncgenfunction(func)
+    if not (is_gen or inspect.iscoroutinefunction(func)):
+        yield
+        return
+    found: rt.Runtime | None = getattr(request.node, _RUNTIME, None)
+    if found is None:
+        raise pytest.UsageError(
+            f"async fixture {fixturedef.argname!r} is used by {request.node.nodeid}, which does "
+            "not run on rt: mark the test with @pytest.mark.rt or set rt_mode = auto"
+        )
+
+    runtime = found
+
+    def run_fixture(*args: Any, **kwargs: Any) -> Any:
+        if not is_gen:
+            return runtime.block_on(func(*args, **kwargs))
+        agen = func(*args, **kwargs)
+        value = runtime.block_on(agen.__anext__())
+
+        def finish() -> None:
+            try:
+                runtime.block_on(agen.__anext__())
+            except StopAsyncIteration:
+                return
+            raise RuntimeError(f"async fixture {fixturedef.argname!r} yielded more than once")
+
+        request.addfinalizer(finish)
+        return value
+
+    fixturedef.func = run_fixture  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        fixturedef.func = func  # type: ignore[misc]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    runtime: rt.Runtime | None = getattr(pyfuncitem, _RUNTIME, None)
+    if runtime is None:
+        return None
+    fn: Callable[..., Any] = pyfuncitem.obj
+    argnames = pyfuncitem._fixtureinfo.argnames
+    kwargs = {name: pyfuncitem.funcargs[name] for name in argnames}
+    runtime.block_on(fn(**kwargs))
+    alive = runtime.metrics().alive_tasks
+    if alive:
+        warnings.warn(
+            RtLeakedTaskWarning(
+                f"{alive} task(s) were still running when {pyfuncitem.name} ended; they are "
+                "cancelled at runtime shutdown (await or abort them in the test)"
+            ),
+            stacklevel=1,
+        )
+    return True
