@@ -187,11 +187,14 @@ def current_task() -> Task[Any]:
 
 
 def budget_spent() -> bool:
-    """Count one completed operation against the running task's budget, without yielding.
+    """Count one operation against the running task's cooperative budget, without yielding.
 
-    Returns True when the budget is spent: the caller must then ``await yield_now()`` (or
-    :func:`checkpoint`). This is the allocation-free form of :func:`consume_budget` for hot
-    paths: ``if budget_spent(): await checkpoint()``.
+    Returns True when the budget is spent: the caller must then ``await checkpoint()``. This is
+    the allocation-free form of :func:`consume_budget` for hot paths.
+
+    Call it **before** the operation takes effect (``if budget_spent(): await checkpoint()``,
+    then take the value or the lock): the yield is a checkpoint, and a cancellation landing on
+    it must find nothing taken. Spending the budget after taking a value loses it.
     """
     st = STATE.get(None)
     if st is not None:
@@ -206,19 +209,14 @@ def budget_spent() -> bool:
 
 @types.coroutine
 def consume_budget() -> Generator[Any, None, None]:
-    """Count one completed operation against the task's cooperative budget.
+    """Count one operation against the task's cooperative budget; yield when it is spent.
 
-    Operations that complete without waiting (a channel receive with a value ready, a read
-    with bytes buffered) call this so a task looping over them still yields every
-    ``COOP_BUDGET`` operations and cannot starve timers, I/O and other tasks.
+    Operations that can complete without waiting (a channel receive with a value ready, a read
+    with bytes buffered) await this so a task looping over them still yields every
+    ``COOP_BUDGET`` operations and cannot starve timers, I/O and other tasks. Await it
+    **before** the operation takes effect (see :func:`budget_spent`).
 
     Cancel safety: cancel-safe. When the budget is spent it yields, which is a checkpoint.
     """
-    st = STATE.get(None)
-    if st is not None:
-        task = st._current
-        if task is not None:
-            task._coop += 1
-            if task._coop >= COOP_BUDGET:
-                task._coop = 0
-                yield YIELD
+    if budget_spent():
+        yield YIELD

@@ -94,8 +94,6 @@ class Mutex(Generic[T]):
         return Acquisition(self._acquire)
 
     async def _acquire(self) -> MutexGuard[T]:
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         with self._lock:

@@ -139,8 +139,6 @@ class RwLock(Generic[T]):
         return RwLockWriteGuard(self, True) if write else RwLockReadGuard(self, False)
 
     async def _acquire(self, write: bool) -> _Guard[T]:
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         with self._lock:

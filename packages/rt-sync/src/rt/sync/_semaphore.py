@@ -108,8 +108,6 @@ class Semaphore:
         return Acquisition(lambda: self._acquire(n))
 
     async def _acquire(self, n: int) -> SemaphorePermit:
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         with self._lock:

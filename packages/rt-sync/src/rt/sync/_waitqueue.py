@@ -12,6 +12,10 @@ is no longer there, a waker got there first and whatever it handed over (a lock,
 value) belongs to the task, which resumes normally and sees its cancellation at the next
 checkpoint. So a cancelled wait either had no effect, or completed.
 
+Fast paths (the operation completes without waiting) spend the cooperative budget *first*:
+``if budget_spent(): await checkpoint()``, then take the value, lock or permits. The yield is a
+checkpoint, so a cancellation landing on it must find nothing taken.
+
 Queues are ``OrderedDict``s used as ordered sets: O(1) push, pop-first and removal of a
 cancelled waiter from the middle.
 """

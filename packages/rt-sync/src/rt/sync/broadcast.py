@@ -158,8 +158,6 @@ class Receiver(Generic[T]):
         Cancel safety: cancel-safe: a cancelled ``recv`` does not move the receiver on.
         """
         s = self._shared
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         while True:

@@ -257,8 +257,6 @@ class Sender(_SenderBase[T]):
         send it at all. The caller loses its place in the queue of waiting senders.
         """
         ch = self._chan
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         # The fast path is written out (no helper calls): it is the hot path of every producer.
@@ -308,8 +306,6 @@ class Sender(_SenderBase[T]):
         Cancel safety: cancel-safe: a cancelled ``reserve`` holds no slot.
         """
         ch = self._chan
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         with ch.lock:
@@ -428,8 +424,6 @@ class Receiver(Generic[T]):
 
     async def _recv(self, limit: int) -> list[T]:
         ch = self._chan
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         while True:
@@ -459,8 +453,6 @@ class Receiver(Generic[T]):
         Use it freely as a ``select`` branch.
         """
         ch = self._chan
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         with ch.lock:
@@ -559,8 +551,6 @@ class Receiver(Generic[T]):
 
     async def __anext__(self) -> T:
         ch = self._chan
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         with ch.lock:

@@ -114,8 +114,6 @@ class Receiver(Generic[T]):
         Cancel safety: cancel-safe: a cancelled ``recv`` leaves the value in the channel.
         """
         o = self._once
-        # Spend the cooperative budget *before* taking effect: a cancellation landing on
-        # that yield must find nothing taken (no value received, no lock held).
         if budget_spent():
             await checkpoint()
         while True:

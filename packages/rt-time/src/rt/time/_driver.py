@@ -97,17 +97,9 @@ class TimeDriver:
             return 0
         return self._wheel.poll(self._tick_floor(self.clock.now()), self._fire)
 
-    def next_deadline(self) -> float | None:
-        nxt = self._wheel.next_expiration()
-        return None if nxt is None else self._tick_time(nxt[2])
-
-    def _advance_paused_to_next(self) -> None:
-        """Jump the paused clock to the next slot and process it by its exact tick (a float
-        round trip through seconds could land a hair before it and never fire)."""
-        nxt = self._wheel.next_expiration()
-        if nxt is None:
-            return
-        tick = nxt[2]
+    def _advance_paused_to(self, tick: int) -> None:
+        """Jump the paused clock to wheel tick ``tick`` and process it by that exact tick (a
+        float round trip through seconds could land a hair before it and never fire)."""
         self.clock.advance_to(self._tick_time(tick))
         self._wheel.poll(max(tick, self._tick_floor(self.clock.now())), self._fire)
 
@@ -119,8 +111,9 @@ class TimeDriver:
         if timeout != 0 and self.process() and self._ctx.has_runnable_tasks():
             timeout = 0
         if timeout != 0:
-            nxt = self.next_deadline()
-            if nxt is not None:
+            expiration = wheel.next_expiration()
+            if expiration is not None:
+                nxt = self._tick_time(expiration[2])
                 clock = self.clock
                 if clock.paused:
                     self._inner.park(0)
@@ -130,7 +123,7 @@ class TimeDriver:
                             # time, with the clock standing still.
                             self._inner.park(timeout)
                         elif timeout is None or nxt - clock.now() <= timeout:
-                            self._advance_paused_to_next()
+                            self._advance_paused_to(expiration[2])
                             return
                     self.process()
                     return
