@@ -10,25 +10,20 @@ from rtcore_helpers import Gate
 import rt
 
 
-def test_spawn_blocking_runs_on_another_thread_and_returns_the_value() -> None:
-    async def main() -> tuple[int, bool]:
-        caller = threading.get_ident()
-        value, ident = await rt.spawn_blocking(lambda x: (x * 2, threading.get_ident()), 21)
-        return value, ident != caller
-
-    assert rt.run(main()) == (42, True)
+async def test_spawn_blocking_runs_on_another_thread_and_returns_the_value() -> None:
+    caller = threading.get_ident()
+    value, ident = await rt.spawn_blocking(lambda x: (x * 2, threading.get_ident()), 21)
+    result = value, ident != caller
+    assert result == (42, True)
 
 
-def test_spawn_blocking_exception_arrives_as_join_error_cause() -> None:
+async def test_spawn_blocking_exception_arrives_as_join_error_cause() -> None:
     def fail() -> None:
         raise FileNotFoundError("nope")
 
-    async def main() -> None:
-        with pytest.raises(rt.JoinError) as info:
-            await rt.spawn_blocking(fail)
-        assert isinstance(info.value.__cause__, FileNotFoundError)
-
-    rt.run(main())
+    with pytest.raises(rt.JoinError) as info:
+        await rt.spawn_blocking(fail)
+    assert isinstance(info.value.__cause__, FileNotFoundError)
 
 
 def test_blocking_pool_never_exceeds_max_blocking_threads() -> None:
@@ -113,7 +108,7 @@ def test_aborting_a_running_blocking_job_has_no_effect() -> None:
     assert rt.run(main()) == "finished"
 
 
-def test_handle_current_works_inside_blocking_threads() -> None:
+async def test_handle_current_works_inside_blocking_threads() -> None:
     async def child() -> str:
         return "from blocking"
 
@@ -121,10 +116,8 @@ def test_handle_current_works_inside_blocking_threads() -> None:
         handle = rt.Handle.current()
         return handle.block_on(child())
 
-    async def main() -> str:
-        return await rt.spawn_blocking(blocking)
-
-    assert rt.run(main()) == "from blocking"
+    result = await rt.spawn_blocking(blocking)
+    assert result == "from blocking"
 
 
 def test_spawn_blocking_refuses_async_functions_and_non_callables() -> None:
@@ -142,11 +135,9 @@ def test_spawn_blocking_refuses_async_functions_and_non_callables() -> None:
         rt.spawn_blocking(print)
 
 
-def test_blocking_job_can_wake_a_task_through_a_thread_safe_gate() -> None:
-    async def main() -> bool:
-        gate = Gate()
-        rt.spawn_blocking(gate.open)
-        await gate.wait()
-        return gate.is_open
-
-    assert rt.run(main())
+async def test_blocking_job_can_wake_a_task_through_a_thread_safe_gate() -> None:
+    gate = Gate()
+    rt.spawn_blocking(gate.open)
+    await gate.wait()
+    result = gate.is_open
+    assert result

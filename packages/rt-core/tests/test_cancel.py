@@ -10,79 +10,67 @@ from rtcore_helpers import Gate
 import rt
 
 
-def test_cancelled_scope_catches_its_own_cancellation_and_code_continues() -> None:
-    async def main() -> list[str]:
-        log = []
-        with rt.CancelScope() as scope:
-            scope.cancel()
-            log.append("before checkpoint")
-            await rt.yield_now()
-            log.append("not reached")
-        log.append(f"after caught={scope.cancelled_caught}")
-        return log
-
-    assert rt.run(main()) == ["before checkpoint", "after caught=True"]
+async def test_cancelled_scope_catches_its_own_cancellation_and_code_continues() -> None:
+    log = []
+    with rt.CancelScope() as scope:
+        scope.cancel()
+        log.append("before checkpoint")
+        await rt.yield_now()
+        log.append("not reached")
+    log.append(f"after caught={scope.cancelled_caught}")
+    assert log == ["before checkpoint", "after caught=True"]
 
 
-def test_cancel_from_another_task_wakes_a_parked_task() -> None:
-    async def main() -> bool:
-        gate = Gate()
-        with rt.CancelScope() as scope:
-            rt.spawn(_cancel(scope))
-            await gate.wait()
-        return scope.cancelled_caught and scope.cancel_called
-
-    assert rt.run(main())
+async def test_cancel_from_another_task_wakes_a_parked_task() -> None:
+    gate = Gate()
+    with rt.CancelScope() as scope:
+        rt.spawn(_cancel(scope))
+        await gate.wait()
+    result = scope.cancelled_caught and scope.cancel_called
+    assert result
 
 
 async def _cancel(scope: rt.CancelScope) -> None:
     scope.cancel()
 
 
-def test_cancel_from_a_plain_thread_wakes_the_task() -> None:
-    async def main() -> bool:
-        gate = Gate()
-        with rt.CancelScope() as scope:
-            t = threading.Thread(target=scope.cancel)
-            t.start()
-            await gate.wait()
-        t.join()
-        return scope.cancelled_caught
-
-    assert rt.run(main())
+async def test_cancel_from_a_plain_thread_wakes_the_task() -> None:
+    gate = Gate()
+    with rt.CancelScope() as scope:
+        t = threading.Thread(target=scope.cancel)
+        t.start()
+        await gate.wait()
+    t.join()
+    result = scope.cancelled_caught
+    assert result
 
 
-def test_shield_protects_from_outer_cancellation_but_not_from_its_own() -> None:
-    async def main() -> list[str]:
-        log = []
-        with rt.CancelScope() as outer:
-            outer.cancel()
-            with rt.CancelScope(shield=True) as inner:
-                await rt.yield_now()
-                log.append("shielded ran")
-                inner.cancel()
-                await rt.yield_now()
-                log.append("not reached")
-            log.append(f"inner caught={inner.cancelled_caught}")
+async def test_shield_protects_from_outer_cancellation_but_not_from_its_own() -> None:
+    log = []
+    with rt.CancelScope() as outer:
+        outer.cancel()
+        with rt.CancelScope(shield=True) as inner:
             await rt.yield_now()
-            log.append("not reached either")
-        log.append(f"outer caught={outer.cancelled_caught}")
-        return log
-
-    assert rt.run(main()) == ["shielded ran", "inner caught=True", "outer caught=True"]
-
-
-def test_outer_cancellation_passes_through_an_uncancelled_inner_scope() -> None:
-    async def main() -> tuple[bool, bool]:
-        with rt.CancelScope() as outer, rt.CancelScope() as inner:
-            outer.cancel()
+            log.append("shielded ran")
+            inner.cancel()
             await rt.yield_now()
-        return inner.cancelled_caught, outer.cancelled_caught
+            log.append("not reached")
+        log.append(f"inner caught={inner.cancelled_caught}")
+        await rt.yield_now()
+        log.append("not reached either")
+    log.append(f"outer caught={outer.cancelled_caught}")
+    assert log == ["shielded ran", "inner caught=True", "outer caught=True"]
 
-    assert rt.run(main()) == (False, True)
+
+async def test_outer_cancellation_passes_through_an_uncancelled_inner_scope() -> None:
+    with rt.CancelScope() as outer, rt.CancelScope() as inner:
+        outer.cancel()
+        await rt.yield_now()
+    result = inner.cancelled_caught, outer.cancelled_caught
+    assert result == (False, True)
 
 
-def test_task_abort_reaches_through_scopes_but_not_through_shields() -> None:
+async def test_task_abort_reaches_through_scopes_but_not_through_shields() -> None:
     log: list[str] = []
 
     async def worker(started: Gate, gate: Gate) -> None:
@@ -93,18 +81,16 @@ def test_task_abort_reaches_through_scopes_but_not_through_shields() -> None:
         await rt.yield_now()
         log.append("not reached")
 
-    async def main() -> bool:
-        started, gate = Gate(), Gate()
-        h = rt.spawn(worker(started, gate))
-        await started.wait()
-        h.abort()
-        await rt.yield_now()
-        gate.open()
-        with pytest.raises(rt.JoinError) as info:
-            await h
-        return info.value.is_cancelled()
-
-    assert rt.run(main())
+    started, gate = Gate(), Gate()
+    h = rt.spawn(worker(started, gate))
+    await started.wait()
+    h.abort()
+    await rt.yield_now()
+    gate.open()
+    with pytest.raises(rt.JoinError) as info:
+        await h
+    result = info.value.is_cancelled()
+    assert result
     assert log == ["shield finished its wait"]
 
 
@@ -123,37 +109,29 @@ def test_scope_cannot_be_entered_twice_or_outside_a_task() -> None:
     rt.run(main())
 
 
-def test_cancel_after_exit_does_nothing() -> None:
-    async def main() -> bool:
-        with rt.CancelScope() as scope:
-            await rt.yield_now()
-        scope.cancel()
+async def test_cancel_after_exit_does_nothing() -> None:
+    with rt.CancelScope() as scope:
         await rt.yield_now()
-        return scope.cancelled_caught
-
-    assert rt.run(main()) is False
-
-
-def test_other_exceptions_pass_through_a_cancelled_scope() -> None:
-    async def main() -> None:
-        with pytest.raises(ValueError), rt.CancelScope() as scope:
-            scope.cancel()
-            raise ValueError("kept")
-
-    rt.run(main())
+    scope.cancel()
+    await rt.yield_now()
+    result = scope.cancelled_caught
+    assert result is False
 
 
-def test_shield_can_be_toggled_while_inside() -> None:
-    async def main() -> list[str]:
-        log = []
-        with rt.CancelScope() as outer, rt.CancelScope(shield=True) as inner:
-            outer.cancel()
-            await rt.yield_now()
-            log.append("shielded")
-            inner.shield = False
-            await rt.yield_now()
-            log.append("not reached")
-        log.append(f"caught={outer.cancelled_caught}")
-        return log
+async def test_other_exceptions_pass_through_a_cancelled_scope() -> None:
+    with pytest.raises(ValueError), rt.CancelScope() as scope:
+        scope.cancel()
+        raise ValueError("kept")
 
-    assert rt.run(main()) == ["shielded", "caught=True"]
+
+async def test_shield_can_be_toggled_while_inside() -> None:
+    log = []
+    with rt.CancelScope() as outer, rt.CancelScope(shield=True) as inner:
+        outer.cancel()
+        await rt.yield_now()
+        log.append("shielded")
+        inner.shield = False
+        await rt.yield_now()
+        log.append("not reached")
+    log.append(f"caught={outer.cancelled_caught}")
+    assert log == ["shielded", "caught=True"]

@@ -20,57 +20,48 @@ async def _fail(msg: str, yields: int = 0) -> None:
     raise ValueError(msg)
 
 
-def test_join_set_returns_results_in_completion_order_then_none() -> None:
-    async def main() -> list[int | None]:
-        js: rt.JoinSet[int] = rt.JoinSet()
-        js.spawn(_value(1, yields=3))
-        js.spawn(_value(2, yields=1))
-        js.spawn(_value(3, yields=2))
-        assert len(js) == 3
-        out = [await js.join_next() for _ in range(3)]
-        assert len(js) == 0
-        out.append(await js.join_next())
-        return out
-
-    assert rt.run(main()) == [2, 3, 1, None]
+async def test_join_set_returns_results_in_completion_order_then_none() -> None:
+    js: rt.JoinSet[int] = rt.JoinSet()
+    js.spawn(_value(1, yields=3))
+    js.spawn(_value(2, yields=1))
+    js.spawn(_value(3, yields=2))
+    assert len(js) == 3
+    out = [await js.join_next() for _ in range(3)]
+    assert len(js) == 0
+    out.append(await js.join_next())
+    assert out == [2, 3, 1, None]
 
 
-def test_join_set_join_next_raises_join_error_for_a_failed_task() -> None:
-    async def main() -> None:
-        js: rt.JoinSet[None] = rt.JoinSet()
-        js.spawn(_fail("x"))
-        with pytest.raises(rt.JoinError) as info:
+async def test_join_set_join_next_raises_join_error_for_a_failed_task() -> None:
+    js: rt.JoinSet[None] = rt.JoinSet()
+    js.spawn(_fail("x"))
+    with pytest.raises(rt.JoinError) as info:
+        await js.join_next()
+    assert info.value.is_panic()
+    assert len(js) == 0
+
+
+async def test_join_set_abort_all_and_join_all() -> None:
+    js: rt.JoinSet[None] = rt.JoinSet()
+    gate = Gate()
+    for _ in range(3):
+        js.spawn(gate.wait())
+    js.abort_all()
+    errors = 0
+    while len(js):
+        try:
             await js.join_next()
-        assert info.value.is_panic()
-        assert len(js) == 0
-
-    rt.run(main())
-
-
-def test_join_set_abort_all_and_join_all() -> None:
-    async def main() -> None:
-        js: rt.JoinSet[None] = rt.JoinSet()
-        gate = Gate()
-        for _ in range(3):
-            js.spawn(gate.wait())
-        js.abort_all()
-        errors = 0
-        while len(js):
-            try:
-                await js.join_next()
-            except rt.JoinError as e:
-                assert e.is_cancelled()
-                errors += 1
-        assert errors == 3
-        js2: rt.JoinSet[int] = rt.JoinSet()
-        for i in range(5):
-            js2.spawn(_value(i, yields=5 - i))
-        assert await js2.join_all() == [4, 3, 2, 1, 0]
-
-    rt.run(main())
+        except rt.JoinError as e:
+            assert e.is_cancelled()
+            errors += 1
+    assert errors == 3
+    js2: rt.JoinSet[int] = rt.JoinSet()
+    for i in range(5):
+        js2.spawn(_value(i, yields=5 - i))
+    assert await js2.join_all() == [4, 3, 2, 1, 0]
 
 
-def test_join_set_context_exit_aborts_and_waits_for_remaining_tasks() -> None:
+async def test_join_set_context_exit_aborts_and_waits_for_remaining_tasks() -> None:
     cleaned: list[int] = []
 
     async def worker(i: int, gate: Gate) -> None:
@@ -79,16 +70,13 @@ def test_join_set_context_exit_aborts_and_waits_for_remaining_tasks() -> None:
         finally:
             cleaned.append(i)
 
-    async def main() -> None:
-        gate = Gate()
-        async with rt.JoinSet[None]() as js:
-            for i in range(4):
-                js.spawn(worker(i, gate))
-            await rt.yield_now()
-        assert sorted(cleaned) == [0, 1, 2, 3]
-        assert len(js) == 0
-
-    rt.run(main())
+    gate = Gate()
+    async with rt.JoinSet[None]() as js:
+        for i in range(4):
+            js.spawn(worker(i, gate))
+        await rt.yield_now()
+    assert sorted(cleaned) == [0, 1, 2, 3]
+    assert len(js) == 0
 
 
 def test_join_set_join_next_is_cancel_safe() -> None:
@@ -115,17 +103,15 @@ async def _cancel(scope: rt.CancelScope) -> None:
     scope.cancel()
 
 
-def test_task_group_waits_for_all_children() -> None:
-    async def main() -> list[int]:
-        async with rt.TaskGroup() as tg:
-            hs = [tg.spawn(_value(i, yields=i)) for i in range(5)]
-        assert all(h.is_finished() for h in hs)
-        return [await h for h in hs]
-
-    assert rt.run(main()) == [0, 1, 2, 3, 4]
+async def test_task_group_waits_for_all_children() -> None:
+    async with rt.TaskGroup() as tg:
+        hs = [tg.spawn(_value(i, yields=i)) for i in range(5)]
+    assert all(h.is_finished() for h in hs)
+    result = [await h for h in hs]
+    assert result == [0, 1, 2, 3, 4]
 
 
-def test_task_group_first_error_cancels_siblings_and_raises_group_without_cancelled() -> None:
+async def test_task_group_first_error_cancels_siblings_and_raises_group_without_cancelled() -> None:
     cancelled: list[str] = []
 
     async def sibling(gate: Gate) -> None:
@@ -135,40 +121,34 @@ def test_task_group_first_error_cancels_siblings_and_raises_group_without_cancel
             cancelled.append("sibling")
             raise
 
-    async def main() -> None:
-        gate = Gate()
-        with pytest.raises(ExceptionGroup) as info:
-            async with rt.TaskGroup() as tg:
-                tg.spawn(sibling(gate))
-                tg.spawn(_fail("child failed", yields=2))
-                await gate.wait()  # the body is cancelled too
-        group = info.value
-        assert [str(e) for e in group.exceptions] == ["child failed"]
-
-    rt.run(main())
+    gate = Gate()
+    with pytest.raises(ExceptionGroup) as info:
+        async with rt.TaskGroup() as tg:
+            tg.spawn(sibling(gate))
+            tg.spawn(_fail("child failed", yields=2))
+            await gate.wait()  # the body is cancelled too
+    group = info.value
+    assert [str(e) for e in group.exceptions] == ["child failed"]
     assert cancelled == ["sibling"]
 
 
-def test_task_group_collects_the_body_error_with_child_errors() -> None:
+async def test_task_group_collects_the_body_error_with_child_errors() -> None:
     async def fails_when_cancelled(gate: Gate) -> None:
         try:
             await gate.wait()
         except rt.Cancelled:
             raise ValueError("child cleanup failed") from None
 
-    async def main() -> None:
-        with pytest.raises(ExceptionGroup) as info:
-            async with rt.TaskGroup() as tg:
-                tg.spawn(fails_when_cancelled(Gate()))
-                await rt.yield_now()
-                raise KeyError("body")
-        kinds = [type(e).__name__ for e in info.value.exceptions]
-        assert kinds == ["KeyError", "ValueError"]
-
-    rt.run(main())
+    with pytest.raises(ExceptionGroup) as info:
+        async with rt.TaskGroup() as tg:
+            tg.spawn(fails_when_cancelled(Gate()))
+            await rt.yield_now()
+            raise KeyError("body")
+    kinds = [type(e).__name__ for e in info.value.exceptions]
+    assert kinds == ["KeyError", "ValueError"]
 
 
-def test_task_group_outer_cancellation_cancels_children_and_propagates() -> None:
+async def test_task_group_outer_cancellation_cancels_children_and_propagates() -> None:
     cleaned: list[str] = []
 
     async def child(gate: Gate) -> None:
@@ -177,27 +157,22 @@ def test_task_group_outer_cancellation_cancels_children_and_propagates() -> None
         finally:
             cleaned.append("child")
 
-    async def main() -> bool:
-        gate = Gate()
-        with rt.CancelScope() as scope:
-            async with rt.TaskGroup() as tg:
-                tg.spawn(child(gate))
-                tg.spawn(child(gate))
-                rt.spawn(_cancel(scope))
-        return scope.cancelled_caught
-
-    assert rt.run(main())
+    gate = Gate()
+    with rt.CancelScope() as scope:
+        async with rt.TaskGroup() as tg:
+            tg.spawn(child(gate))
+            tg.spawn(child(gate))
+            rt.spawn(_cancel(scope))
+    result = scope.cancelled_caught
+    assert result
     assert cleaned == ["child", "child"]
 
 
-def test_task_group_spawn_outside_its_block_is_an_error() -> None:
-    async def main() -> None:
-        tg = rt.TaskGroup()
-        with pytest.raises(RuntimeError, match="not been entered"):
-            tg.spawn(_value(1))
-        async with tg:
-            pass
-        with pytest.raises(RuntimeError, match="already finished"):
-            tg.spawn(_value(1))
-
-    rt.run(main())
+async def test_task_group_spawn_outside_its_block_is_an_error() -> None:
+    tg = rt.TaskGroup()
+    with pytest.raises(RuntimeError, match="not been entered"):
+        tg.spawn(_value(1))
+    async with tg:
+        pass
+    with pytest.raises(RuntimeError, match="already finished"):
+        tg.spawn(_value(1))

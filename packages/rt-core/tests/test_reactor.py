@@ -160,14 +160,11 @@ def test_waiting_on_a_regular_file_explains_what_to_do() -> None:
         rt.run(main())
 
 
-def test_bad_fd_arguments_are_rejected_clearly() -> None:
-    async def main() -> None:
-        with pytest.raises(ValueError, match="-1"):
-            await wait_readable(-1)
-        with pytest.raises(TypeError, match="fileno"):
-            await wait_readable("not an fd")
-
-    rt.run(main())
+async def test_bad_fd_arguments_are_rejected_clearly() -> None:
+    with pytest.raises(ValueError, match="-1"):
+        await wait_readable(-1)
+    with pytest.raises(TypeError, match="fileno"):
+        await wait_readable("not an fd")
 
 
 def test_wait_readable_without_io_driver_says_so() -> None:

@@ -45,19 +45,16 @@ def test_block_on_can_be_called_repeatedly_and_tasks_persist_between_calls() -> 
         assert runtime.block_on(finish()) == "later"
 
 
-def test_nested_block_on_raises_and_says_why() -> None:
-    async def main() -> None:
-        runtime = rt.Runtime()
-        try:
-            with pytest.raises(RuntimeError, match="inside a running task"):
-                runtime.block_on(_value(1))
-            with pytest.raises(RuntimeError, match="inside a running task"):
-                rt.run(_value(1))
-        finally:
-            # shutting down another runtime from inside a task is fine
-            runtime.shutdown()
-
-    rt.run(main())
+async def test_nested_block_on_raises_and_says_why() -> None:
+    runtime = rt.Runtime()
+    try:
+        with pytest.raises(RuntimeError, match="inside a running task"):
+            runtime.block_on(_value(1))
+        with pytest.raises(RuntimeError, match="inside a running task"):
+            rt.run(_value(1))
+    finally:
+        # shutting down another runtime from inside a task is fine
+        runtime.shutdown()
 
 
 def test_bad_runtime_options_are_rejected_with_clear_errors() -> None:
@@ -169,56 +166,51 @@ def test_shutdown_timeout_gives_up_on_a_task_that_ignores_cancellation(
             t.join(5)
 
 
-def test_handle_spawn_from_many_plain_threads() -> None:
+async def test_handle_spawn_from_many_plain_threads() -> None:
     results: list[int] = []
 
     async def record(i: int) -> None:
         results.append(i)
 
-    async def main() -> None:
-        handle = rt.Handle.current()
-        handles: list[rt.JoinHandle[None]] = []
-        lock = threading.Lock()
+    handle = rt.Handle.current()
+    handles: list[rt.JoinHandle[None]] = []
+    lock = threading.Lock()
 
-        def spawner(base: int) -> None:
-            for i in range(100):
-                h = handle.spawn(record(base + i))
-                with lock:
-                    handles.append(h)
+    def spawner(base: int) -> None:
+        for i in range(100):
+            h = handle.spawn(record(base + i))
+            with lock:
+                handles.append(h)
 
-        threads = [threading.Thread(target=spawner, args=(k * 100,)) for k in range(8)]
+    threads = [threading.Thread(target=spawner, args=(k * 100,)) for k in range(8)]
+    for t in threads:
+        t.start()
+
+    # Wait on the spawns themselves: join the threads off the runtime thread.
+    def join_all() -> None:
         for t in threads:
-            t.start()
+            t.join()
 
-        # Wait on the spawns themselves: join the threads off the runtime thread.
-        def join_all() -> None:
-            for t in threads:
-                t.join()
-
-        await rt.spawn_blocking(join_all)
-        for h in handles:
-            await h
-
-    rt.run(main())
+    await rt.spawn_blocking(join_all)
+    for h in handles:
+        await h
     assert sorted(results) == list(range(800))
 
 
-def test_reschedule_from_a_plain_thread_wakes_a_parked_runtime() -> None:
-    async def main() -> int:
-        gates = [Gate() for _ in range(50)]
+async def test_reschedule_from_a_plain_thread_wakes_a_parked_runtime() -> None:
+    gates = [Gate() for _ in range(50)]
 
-        def opener() -> None:
-            for g in gates:
-                g.open()
-
-        t = threading.Thread(target=opener)
-        t.start()
+    def opener() -> None:
         for g in gates:
-            await g.wait()
-        t.join()
-        return sum(g.is_open for g in gates)
+            g.open()
 
-    assert rt.run(main()) == 50
+    t = threading.Thread(target=opener)
+    t.start()
+    for g in gates:
+        await g.wait()
+    t.join()
+    result = sum(g.is_open for g in gates)
+    assert result == 50
 
 
 def test_handle_block_on_from_another_thread_while_runtime_runs() -> None:

@@ -13,36 +13,31 @@ from rtcore_helpers import Gate
 import rt
 
 
-def test_spawned_tasks_return_their_values_through_handles() -> None:
+async def test_spawned_tasks_return_their_values_through_handles() -> None:
     async def child(i: int) -> int:
         await rt.yield_now()
         return i * i
 
-    async def main() -> list[int]:
-        handles = [rt.spawn(child(i)) for i in range(50)]
-        return [await h for h in handles]
-
-    assert rt.run(main()) == [i * i for i in range(50)]
+    handles = [rt.spawn(child(i)) for i in range(50)]
+    result = [await h for h in handles]
+    assert result == [i * i for i in range(50)]
 
 
-def test_join_error_reports_panic_with_the_task_exception_as_cause() -> None:
+async def test_join_error_reports_panic_with_the_task_exception_as_cause() -> None:
     async def boom() -> None:
         raise ValueError("bad input")
 
-    async def main() -> rt.JoinError:
-        h = rt.spawn(boom())
-        with pytest.raises(rt.JoinError) as info:
-            await h
-        return info.value
-
-    err = rt.run(main())
+    h = rt.spawn(boom())
+    with pytest.raises(rt.JoinError) as info:
+        await h
+    err = info.value
     assert err.is_panic() and not err.is_cancelled()
     assert isinstance(err.exception, ValueError)
     assert err.__cause__ is err.exception
     assert "bad input" in str(err)
 
 
-def test_abort_cancels_a_parked_task_and_runs_its_finally() -> None:
+async def test_abort_cancels_a_parked_task_and_runs_its_finally() -> None:
     cleaned: list[str] = []
 
     async def sleeper(gate: Gate) -> None:
@@ -51,56 +46,49 @@ def test_abort_cancels_a_parked_task_and_runs_its_finally() -> None:
         finally:
             cleaned.append("finally")
 
-    async def main() -> rt.JoinError:
-        gate = Gate()
-        h = rt.spawn(sleeper(gate))
-        await rt.yield_now()
-        h.abort()
-        with pytest.raises(rt.JoinError) as info:
-            await h
-        return info.value
-
-    err = rt.run(main())
+    gate = Gate()
+    h = rt.spawn(sleeper(gate))
+    await rt.yield_now()
+    h.abort()
+    with pytest.raises(rt.JoinError) as info:
+        await h
+    err = info.value
     assert err.is_cancelled() and not err.is_panic() and err.exception is None
     assert cleaned == ["finally"]
 
 
-def test_abort_before_first_poll_means_the_task_never_runs() -> None:
+async def test_abort_before_first_poll_means_the_task_never_runs() -> None:
     ran: list[bool] = []
 
     async def never() -> None:
         ran.append(True)
 
-    async def main() -> bool:
-        h = rt.spawn(never())
-        h.abort()
-        with pytest.raises(rt.JoinError):
-            await h
-        return h.is_finished()
-
-    assert rt.run(main()) is True
+    h = rt.spawn(never())
+    h.abort()
+    with pytest.raises(rt.JoinError):
+        await h
+    result = h.is_finished()
+    assert result is True
     assert ran == []
 
 
-def test_abort_after_finish_is_a_no_op_and_value_is_kept() -> None:
-    async def main() -> int:
-        h = rt.spawn(rt.yield_now())
-        await h
-        h.abort()
-        h2 = rt.spawn(_value(7))
-        await rt.yield_now()
-        await rt.yield_now()
-        h2.abort_handle().abort()
-        return await h2
-
-    assert rt.run(main()) == 7
+async def test_abort_after_finish_is_a_no_op_and_value_is_kept() -> None:
+    h = rt.spawn(rt.yield_now())
+    await h
+    h.abort()
+    h2 = rt.spawn(_value(7))
+    await rt.yield_now()
+    await rt.yield_now()
+    h2.abort_handle().abort()
+    result = await h2
+    assert result == 7
 
 
 async def _value(v: int) -> int:
     return v
 
 
-def test_cancellation_is_level_triggered_every_checkpoint_raises() -> None:
+async def test_cancellation_is_level_triggered_every_checkpoint_raises() -> None:
     seen: list[str] = []
 
     async def stubborn(gate: Gate) -> None:
@@ -114,50 +102,42 @@ def test_cancellation_is_level_triggered_every_checkpoint_raises() -> None:
             seen.append("second")
             raise
 
-    async def main() -> None:
-        h = rt.spawn(stubborn(Gate()))
-        await rt.yield_now()
-        h.abort()
-        with pytest.raises(rt.JoinError):
-            await h
-
-    rt.run(main())
+    h = rt.spawn(stubborn(Gate()))
+    await rt.yield_now()
+    h.abort()
+    with pytest.raises(rt.JoinError):
+        await h
     assert seen == ["first", "second"]
 
 
-def test_handle_exposes_id_name_and_current_task_matches() -> None:
+async def test_handle_exposes_id_name_and_current_task_matches() -> None:
     async def me() -> tuple[int, str | None]:
         t = rt.current_task()
         return t.id, t.name
 
-    async def main() -> None:
-        h = rt.spawn(me(), name="worker")
-        assert h.name == "worker"
-        tid, name = await h
-        assert tid == h.id and name == "worker"
-        assert "worker" in repr(h)
-
-    rt.run(main())
+    h = rt.spawn(me(), name="worker")
+    assert h.name == "worker"
+    tid, name = await h
+    assert tid == h.id and name == "worker"
+    assert "worker" in repr(h)
 
 
-def test_awaiting_a_handle_is_cancel_safe_the_task_keeps_running() -> None:
+async def test_awaiting_a_handle_is_cancel_safe_the_task_keeps_running() -> None:
     async def slow(gate: Gate) -> str:
         await gate.wait()
         return "done"
 
-    async def main() -> str:
-        gate = Gate()
-        h = rt.spawn(slow(gate))
-        with rt.CancelScope() as scope:
-            waiter = rt.spawn(_cancel_soon(scope))
-            await h
-        assert scope.cancelled_caught
-        await waiter
-        assert not h.is_finished()
-        gate.open()
-        return await h
-
-    assert rt.run(main()) == "done"
+    gate = Gate()
+    h = rt.spawn(slow(gate))
+    with rt.CancelScope() as scope:
+        waiter = rt.spawn(_cancel_soon(scope))
+        await h
+    assert scope.cancelled_caught
+    await waiter
+    assert not h.is_finished()
+    gate.open()
+    result = await h
+    assert result == "done"
 
 
 async def _cancel_soon(scope: rt.CancelScope) -> None:
@@ -165,42 +145,34 @@ async def _cancel_soon(scope: rt.CancelScope) -> None:
     scope.cancel()
 
 
-def test_spawn_rejects_a_function_with_a_message_saying_to_call_it() -> None:
+async def test_spawn_rejects_a_function_with_a_message_saying_to_call_it() -> None:
     async def work() -> None:
         pass
 
-    async def main() -> None:
-        with pytest.raises(TypeError, match=r"call it.*work\(\)"):
-            rt.spawn(work)  # type: ignore[arg-type]
-        with pytest.raises(TypeError, match="int"):
-            rt.spawn(42)  # type: ignore[arg-type]
-
-    rt.run(main())
+    with pytest.raises(TypeError, match=r"call it.*work\(\)"):
+        rt.spawn(work)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="int"):
+        rt.spawn(42)  # type: ignore[arg-type]
 
 
-def test_spawn_rejects_a_finished_coroutine() -> None:
+async def test_spawn_rejects_a_finished_coroutine() -> None:
     async def work() -> int:
         return 1
 
-    async def main() -> None:
-        coro = work()
-        await coro
-        with pytest.raises(TypeError, match="already finished"):
-            rt.spawn(coro)
-
-    rt.run(main())
+    coro = work()
+    await coro
+    with pytest.raises(TypeError, match="already finished"):
+        rt.spawn(coro)
 
 
-def test_spawn_accepts_any_awaitable_object() -> None:
+async def test_spawn_accepts_any_awaitable_object() -> None:
     class Awaitable:
         def __await__(self) -> Any:
             yield from rt.yield_now()
             return 5
 
-    async def main() -> int:
-        return await rt.spawn(Awaitable())  # type: ignore[arg-type]
-
-    assert rt.run(main()) == 5
+    result: int = await rt.spawn(Awaitable())  # type: ignore[arg-type]
+    assert result == 5
 
 
 def test_spawn_and_yield_now_outside_a_runtime_say_how_to_start_one() -> None:
@@ -217,19 +189,16 @@ def test_spawn_and_yield_now_outside_a_runtime_say_how_to_start_one() -> None:
         rt.Handle.current()
 
 
-def test_a_task_awaiting_its_own_handle_gets_an_error_not_a_hang() -> None:
+async def test_a_task_awaiting_its_own_handle_gets_an_error_not_a_hang() -> None:
     box: dict[str, rt.JoinHandle[None]] = {}
 
     async def selfish() -> None:
         await box["h"]
 
-    async def main() -> None:
-        box["h"] = rt.spawn(selfish())
-        with pytest.raises(rt.JoinError) as info:
-            await box["h"]
-        assert isinstance(info.value.exception, RuntimeError)
-
-    rt.run(main())
+    box["h"] = rt.spawn(selfish())
+    with pytest.raises(rt.JoinError) as info:
+        await box["h"]
+    assert isinstance(info.value.exception, RuntimeError)
 
 
 def test_dropped_handle_detaches_and_the_task_still_completes() -> None:
@@ -354,7 +323,7 @@ def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values() ->
     assert rt.run(main()) == [[i] * 5 for i in range(4)]
 
 
-def test_cooperative_budget_lets_other_tasks_run_during_a_hot_loop() -> None:
+async def test_cooperative_budget_lets_other_tasks_run_during_a_hot_loop() -> None:
     order: list[str] = []
 
     async def done_child() -> None:
@@ -372,13 +341,10 @@ def test_cooperative_budget_lets_other_tasks_run_during_a_hot_loop() -> None:
     async def other() -> None:
         order.append("other")
 
-    async def main() -> None:
-        a = rt.spawn(hot())
-        b = rt.spawn(other())
-        await a
-        await b
-
-    rt.run(main())
+    a = rt.spawn(hot())
+    b = rt.spawn(other())
+    await a
+    await b
     assert order == ["other", "hot"]
 
 
@@ -400,11 +366,9 @@ def test_awaiting_a_foreign_future_raises_a_clear_type_error() -> None:
     loop.close()
 
 
-def test_task_repr_and_public_module_names() -> None:
-    async def main() -> str:
-        return repr(rt.current_task())
-
-    assert rt.run(main()).startswith("<rt.Task #")
+async def test_task_repr_and_public_module_names() -> None:
+    result = repr(rt.current_task())
+    assert result.startswith("<rt.Task #")
     assert rt.Task.__module__ == "rt"
     assert rt.JoinError.__module__ == "rt"
 

@@ -31,155 +31,139 @@ async def _cancel(scope: rt.CancelScope) -> None:
     scope.cancel()
 
 
-def test_mutex_serializes_tasks_that_yield_inside_the_lock() -> None:
-    async def main() -> int:
-        m = Mutex(0)
+async def test_mutex_serializes_tasks_that_yield_inside_the_lock() -> None:
+    m = Mutex(0)
 
-        async def inc() -> None:
-            for _ in range(50):
-                async with m.lock() as g:
-                    v = g.value
-                    await rt.yield_now()
-                    g.value = v + 1
-
-        async with rt.TaskGroup() as tg:
-            for _ in range(8):
-                tg.spawn(inc())
-        g = m.try_lock()
-        assert g is not None
-        return g.value
-
-    assert run(main()) == 400
-
-
-def test_mutex_is_fifo_fair() -> None:
-    async def main() -> list[int]:
-        m = Mutex(None)
-        order: list[int] = []
-        first = await m.lock()
-
-        async def waiter(i: int) -> None:
-            async with m.lock():
-                order.append(i)
-
-        hs = [rt.spawn(waiter(i)) for i in range(5)]
-        for _ in range(3):
-            await rt.yield_now()
-        first.release()
-        for h in hs:
-            await h
-        return order
-
-    assert run(main()) == [0, 1, 2, 3, 4]
-
-
-def test_cancelled_lock_waiter_leaves_the_queue_and_the_next_waiter_gets_the_lock() -> None:
-    async def main() -> list[str]:
-        m = Mutex("v")
-        log: list[str] = []
-        held = await m.lock()
-
-        async def cancelled_waiter() -> None:
-            with rt.CancelScope() as scope:
-                rt.spawn(_cancel(scope))
-                await m.lock()
-            log.append(f"cancelled={scope.cancelled_caught}")
-
-        async def next_waiter() -> None:
+    async def inc() -> None:
+        for _ in range(50):
             async with m.lock() as g:
-                log.append(f"got {g.value}")
+                v = g.value
+                await rt.yield_now()
+                g.value = v + 1
 
-        a = rt.spawn(cancelled_waiter())
+    async with rt.TaskGroup() as tg:
+        for _ in range(8):
+            tg.spawn(inc())
+    g = m.try_lock()
+    assert g is not None
+    result = g.value
+    assert result == 400
+
+
+async def test_mutex_is_fifo_fair() -> None:
+    m = Mutex(None)
+    order: list[int] = []
+    first = await m.lock()
+
+    async def waiter(i: int) -> None:
+        async with m.lock():
+            order.append(i)
+
+    hs = [rt.spawn(waiter(i)) for i in range(5)]
+    for _ in range(3):
         await rt.yield_now()
-        b = rt.spawn(next_waiter())
-        await a
-        assert m.statistics().waiters == 1
-        held.release()
-        await b
-        return log
-
-    assert run(main()) == ["cancelled=True", "got v"]
+    first.release()
+    for h in hs:
+        await h
+    assert order == [0, 1, 2, 3, 4]
 
 
-def test_guard_is_unusable_after_release_and_try_lock_reports_busy() -> None:
-    async def main() -> None:
-        m = Mutex([1])
-        g = await m.lock()
-        assert m.try_lock() is None and m.is_locked()
-        g.release()
-        g.release()
-        with pytest.raises(RuntimeError, match="released"):
-            _ = g.value
-        assert not m.is_locked()
+async def test_cancelled_lock_waiter_leaves_the_queue_and_the_next_waiter_gets_the_lock() -> None:
+    m = Mutex("v")
+    log: list[str] = []
+    held = await m.lock()
 
-    run(main())
+    async def cancelled_waiter() -> None:
+        with rt.CancelScope() as scope:
+            rt.spawn(_cancel(scope))
+            await m.lock()
+        log.append(f"cancelled={scope.cancelled_caught}")
+
+    async def next_waiter() -> None:
+        async with m.lock() as g:
+            log.append(f"got {g.value}")
+
+    a = rt.spawn(cancelled_waiter())
+    await rt.yield_now()
+    b = rt.spawn(next_waiter())
+    await a
+    assert m.statistics().waiters == 1
+    held.release()
+    await b
+    assert log == ["cancelled=True", "got v"]
 
 
-def test_mutex_blocking_lock_from_plain_threads_against_tasks() -> None:
-    async def main() -> int:
-        m: Mutex[int] = Mutex(0)
+async def test_guard_is_unusable_after_release_and_try_lock_reports_busy() -> None:
+    m = Mutex([1])
+    g = await m.lock()
+    assert m.try_lock() is None and m.is_locked()
+    g.release()
+    g.release()
+    with pytest.raises(RuntimeError, match="released"):
+        _ = g.value
+    assert not m.is_locked()
 
-        def thread_inc() -> None:
-            for _ in range(200):
-                with m.blocking_lock() as g:
-                    g.value += 1
 
-        threads = [threading.Thread(target=thread_inc) for _ in range(4)]
+async def test_mutex_blocking_lock_from_plain_threads_against_tasks() -> None:
+    m: Mutex[int] = Mutex(0)
+
+    def thread_inc() -> None:
+        for _ in range(200):
+            with m.blocking_lock() as g:
+                g.value += 1
+
+    threads = [threading.Thread(target=thread_inc) for _ in range(4)]
+    for t in threads:
+        t.start()
+
+    async def task_inc() -> None:
+        for _ in range(200):
+            async with m.lock() as g:
+                g.value += 1
+                await rt.yield_now()
+
+    async with rt.TaskGroup() as tg:
+        for _ in range(4):
+            tg.spawn(task_inc())
+
+    def join() -> None:
         for t in threads:
-            t.start()
+            t.join()
 
-        async def task_inc() -> None:
-            for _ in range(200):
-                async with m.lock() as g:
-                    g.value += 1
-                    await rt.yield_now()
-
-        async with rt.TaskGroup() as tg:
-            for _ in range(4):
-                tg.spawn(task_inc())
-
-        def join() -> None:
-            for t in threads:
-                t.join()
-
-        await rt.spawn_blocking(join)
-        with pytest.raises(RuntimeError, match="blocks the calling thread"):
-            m.blocking_lock()
-        g = await m.lock()
-        return g.value
-
-    assert run(main()) == 1600
+    await rt.spawn_blocking(join)
+    with pytest.raises(RuntimeError, match="blocks the calling thread"):
+        m.blocking_lock()
+    g = await m.lock()
+    result = g.value
+    assert result == 1600
 
 
-def test_rwlock_readers_share_writers_exclude_and_writers_do_not_starve() -> None:
-    async def main() -> list[str]:
-        rw = RwLock({"n": 0})
-        log: list[str] = []
-        r1 = await rw.read()
-        r2 = await rw.read()
-        assert rw.statistics().readers == 2
+async def test_rwlock_readers_share_writers_exclude_and_writers_do_not_starve() -> None:
+    rw = RwLock({"n": 0})
+    log: list[str] = []
+    r1 = await rw.read()
+    r2 = await rw.read()
+    assert rw.statistics().readers == 2
 
-        async def writer() -> None:
-            async with rw.write() as g:
-                g.value = {"n": 1}
-                log.append("write")
+    async def writer() -> None:
+        async with rw.write() as g:
+            g.value = {"n": 1}
+            log.append("write")
 
-        async def late_reader() -> None:
-            async with rw.read() as g:
-                log.append(f"read {g.value['n']}")
+    async def late_reader() -> None:
+        async with rw.read() as g:
+            log.append(f"read {g.value['n']}")
 
-        w = rt.spawn(writer())
-        await rt.yield_now()
-        lr = rt.spawn(late_reader())
-        await rt.yield_now()
-        assert log == []
-        r1.release()
-        r2.release()
-        await w
-        await lr
-        return log
-
-    assert run(main()) == ["write", "read 1"]
+    w = rt.spawn(writer())
+    await rt.yield_now()
+    lr = rt.spawn(late_reader())
+    await rt.yield_now()
+    assert log == []
+    r1.release()
+    r2.release()
+    await w
+    await lr
+    assert log == ["write", "read 1"]
 
 
 def test_rwlock_write_guard_from_a_thread() -> None:
@@ -197,45 +181,43 @@ def test_rwlock_write_guard_from_a_thread() -> None:
     assert run(main()) == 42
 
 
-def test_semaphore_bounds_concurrency_and_is_fair_to_big_requests() -> None:
-    async def main() -> tuple[int, list[str]]:
-        sem = Semaphore(3)
-        active = peak = 0
-        order: list[str] = []
+async def test_semaphore_bounds_concurrency_and_is_fair_to_big_requests() -> None:
+    sem = Semaphore(3)
+    active = peak = 0
+    order: list[str] = []
 
-        async def worker(i: int) -> None:
-            nonlocal active, peak
-            async with sem.acquire():
-                active += 1
-                peak = max(peak, active)
-                await rt.yield_now()
-                active -= 1
+    async def worker(i: int) -> None:
+        nonlocal active, peak
+        async with sem.acquire():
+            active += 1
+            peak = max(peak, active)
+            await rt.yield_now()
+            active -= 1
 
-        async with rt.TaskGroup() as tg:
-            for i in range(10):
-                tg.spawn(worker(i))
+    async with rt.TaskGroup() as tg:
+        for i in range(10):
+            tg.spawn(worker(i))
 
-        held = await sem.acquire(2)
+    held = await sem.acquire(2)
 
-        async def big() -> None:
-            async with sem.acquire(3):
-                order.append("big")
+    async def big() -> None:
+        async with sem.acquire(3):
+            order.append("big")
 
-        async def small() -> None:
-            async with sem.acquire(1):
-                order.append("small")
+    async def small() -> None:
+        async with sem.acquire(1):
+            order.append("small")
 
-        b = rt.spawn(big())
-        await rt.yield_now()
-        s = rt.spawn(small())
-        await rt.yield_now()
-        assert order == []  # one permit is free, but "small" queues behind "big"
-        held.release()
-        await b
-        await s
-        return peak, order
-
-    assert run(main()) == (3, ["big", "small"])
+    b = rt.spawn(big())
+    await rt.yield_now()
+    s = rt.spawn(small())
+    await rt.yield_now()
+    assert order == []  # one permit is free, but "small" queues behind "big"
+    held.release()
+    await b
+    await s
+    result = peak, order
+    assert result == (3, ["big", "small"])
 
 
 def test_semaphore_errors_try_acquire_and_close() -> None:
@@ -265,64 +247,56 @@ def test_semaphore_errors_try_acquire_and_close() -> None:
     run(main())
 
 
-def test_semaphore_from_threads() -> None:
-    async def main() -> int:
-        sem = Semaphore(0)
+async def test_semaphore_from_threads() -> None:
+    sem = Semaphore(0)
 
-        def producer() -> None:
-            for _ in range(100):
-                sem.add_permits(1)
-
-        threading.Thread(target=producer).start()
+    def producer() -> None:
         for _ in range(100):
-            (await sem.acquire()).forget()
-        return sem.available_permits()
+            sem.add_permits(1)
 
-    assert run(main()) == 0
-
-
-def test_notify_one_stores_a_single_permit() -> None:
-    async def main() -> list[str]:
-        n = Notify()
-        log: list[str] = []
-        n.notify_one()
-        n.notify_one()
-        assert n.statistics().permit_stored
-        await n.notified()  # consumes the one permit
-        assert not n.statistics().permit_stored
-
-        async def waiter(name: str) -> None:
-            await n.notified()
-            log.append(name)
-
-        a = rt.spawn(waiter("a"))
-        b = rt.spawn(waiter("b"))
-        await rt.yield_now()
-        n.notify_one()
-        await a
-        assert log == ["a"]
-        n.notify_waiters()
-        await b
-        return log
-
-    assert run(main()) == ["a", "b"]
+    threading.Thread(target=producer).start()
+    for _ in range(100):
+        (await sem.acquire()).forget()
+    result = sem.available_permits()
+    assert result == 0
 
 
-def test_notify_waiters_stores_nothing_and_notify_works_from_a_thread() -> None:
-    async def main() -> None:
-        n = Notify()
-        n.notify_waiters()
-        assert not n.statistics().permit_stored
+async def test_notify_one_stores_a_single_permit() -> None:
+    n = Notify()
+    log: list[str] = []
+    n.notify_one()
+    n.notify_one()
+    assert n.statistics().permit_stored
+    await n.notified()  # consumes the one permit
+    assert not n.statistics().permit_stored
 
-        async def waiter() -> None:
-            await n.notified()
+    async def waiter(name: str) -> None:
+        await n.notified()
+        log.append(name)
 
-        h = rt.spawn(waiter())
-        await rt.yield_now()
-        threading.Thread(target=n.notify_one).start()
-        await h
+    a = rt.spawn(waiter("a"))
+    b = rt.spawn(waiter("b"))
+    await rt.yield_now()
+    n.notify_one()
+    await a
+    assert log == ["a"]
+    n.notify_waiters()
+    await b
+    assert log == ["a", "b"]
 
-    run(main())
+
+async def test_notify_waiters_stores_nothing_and_notify_works_from_a_thread() -> None:
+    n = Notify()
+    n.notify_waiters()
+    assert not n.statistics().permit_stored
+
+    async def waiter() -> None:
+        await n.notified()
+
+    h = rt.spawn(waiter())
+    await rt.yield_now()
+    threading.Thread(target=n.notify_one).start()
+    await h
 
 
 def test_barrier_releases_all_with_exactly_one_leader_per_round() -> None:
@@ -341,31 +315,29 @@ def test_barrier_releases_all_with_exactly_one_leader_per_round() -> None:
     assert run(main()) == [1, 1, 1]
 
 
-def test_event_wakes_tasks_and_threads() -> None:
-    async def main() -> list[str]:
-        ev = Event()
-        log: list[str] = []
+async def test_event_wakes_tasks_and_threads() -> None:
+    ev = Event()
+    log: list[str] = []
 
-        def thread_waiter() -> None:
-            ev.blocking_wait()
-            log.append("thread")
+    def thread_waiter() -> None:
+        ev.blocking_wait()
+        log.append("thread")
 
-        t = threading.Thread(target=thread_waiter)
-        t.start()
+    t = threading.Thread(target=thread_waiter)
+    t.start()
 
-        async def task_waiter() -> None:
-            await ev.wait()
-            log.append("task")
+    async def task_waiter() -> None:
+        await ev.wait()
+        log.append("task")
 
-        h = rt.spawn(task_waiter())
-        await rt.yield_now()
-        await rt.spawn_blocking(ev.set)
-        await h
-        await rt.spawn_blocking(t.join)
-        await ev.wait()  # already set: returns at once
-        return sorted(log)
-
-    assert run(main()) == ["task", "thread"]
+    h = rt.spawn(task_waiter())
+    await rt.yield_now()
+    await rt.spawn_blocking(ev.set)
+    await h
+    await rt.spawn_blocking(t.join)
+    await ev.wait()  # already set: returns at once
+    result = sorted(log)
+    assert result == ["task", "thread"]
 
 
 def test_once_cell_runs_the_initializer_once_under_a_race() -> None:

@@ -33,48 +33,40 @@ def test_rt_sleep_is_rt_time_sleep() -> None:
     assert rt.sleep is rtt.sleep
 
 
-def test_paused_sleeps_wake_in_deadline_order_with_exact_clock() -> None:
-    async def main() -> list[tuple[str, float]]:
-        start = Instant.now()
-        order: list[tuple[str, float]] = []
+@pytest.mark.rt(start_paused=True)
+async def test_paused_sleeps_wake_in_deadline_order_with_exact_clock() -> None:
+    start = Instant.now()
+    order: list[tuple[str, float]] = []
 
-        async def sleeper(name: str, seconds: float) -> None:
-            await rtt.sleep(seconds)
-            order.append((name, Instant.now() - start))
+    async def sleeper(name: str, seconds: float) -> None:
+        await rtt.sleep(seconds)
+        order.append((name, Instant.now() - start))
 
-        async with rt.TaskGroup() as tg:
-            tg.spawn(sleeper("hour", 3600))
-            tg.spawn(sleeper("ms", 0.001))
-            tg.spawn(sleeper("minute", 60))
-            tg.spawn(sleeper("day", 86400))
-        return order
-
-    order = run_paused(main())
+    async with rt.TaskGroup() as tg:
+        tg.spawn(sleeper("hour", 3600))
+        tg.spawn(sleeper("ms", 0.001))
+        tg.spawn(sleeper("minute", 60))
+        tg.spawn(sleeper("day", 86400))
     assert [name for name, _ in order] == ["ms", "minute", "hour", "day"]
     assert [t for _, t in order] == approx([0.001, 60, 3600, 86400])
 
 
-def test_sleep_never_returns_before_its_deadline_on_the_real_clock() -> None:
-    async def main() -> list[float]:
-        out = []
-        for d in (0.0002, 0.001, 0.003):
-            t0 = Instant.now()
-            await rtt.sleep(d)
-            out.append(t0.elapsed() - d)
-        return out
-
-    assert all(early >= -1e-9 for early in rt.run(main()))
+async def test_sleep_never_returns_before_its_deadline_on_the_real_clock() -> None:
+    out = []
+    for d in (0.0002, 0.001, 0.003):
+        t0 = Instant.now()
+        await rtt.sleep(d)
+        out.append(t0.elapsed() - d)
+    result = out
+    assert all(early >= -1e-9 for early in result)
 
 
-def test_negative_sleep_is_a_checkpoint_and_bad_values_are_rejected() -> None:
-    async def main() -> None:
-        await rtt.sleep(-5)
-        with pytest.raises(ValueError, match="NaN"):
-            await rtt.sleep(math.nan)
-        with pytest.raises(TypeError, match="seconds"):
-            await rtt.sleep("1")  # type: ignore[arg-type]
-
-    rt.run(main())
+async def test_negative_sleep_is_a_checkpoint_and_bad_values_are_rejected() -> None:
+    await rtt.sleep(-5)
+    with pytest.raises(ValueError, match="NaN"):
+        await rtt.sleep(math.nan)
+    with pytest.raises(TypeError, match="seconds"):
+        await rtt.sleep("1")  # type: ignore[arg-type]
 
 
 def test_sleep_outside_runtime_or_without_time_driver_says_what_to_do() -> None:
@@ -96,27 +88,26 @@ def test_instant_arithmetic_and_ordering() -> None:
     assert b.duration_since(a) == 2.5 and a.duration_since(b) == 0.0
 
 
-def test_sleep_until_an_instant() -> None:
-    async def main() -> float:
-        start = Instant.now()
-        await rtt.sleep_until(start + 42)
-        return Instant.now() - start
+@pytest.mark.rt(start_paused=True)
+async def test_sleep_until_an_instant() -> None:
+    start = Instant.now()
+    await rtt.sleep_until(start + 42)
+    result = Instant.now() - start
+    assert result == approx(42.0)
 
-    assert run_paused(main()) == approx(42.0)
 
-
-def test_timeout_returns_the_value_when_in_time() -> None:
+@pytest.mark.rt(start_paused=True)
+async def test_timeout_returns_the_value_when_in_time() -> None:
     async def work() -> str:
         await rtt.sleep(1)
         return "done"
 
-    async def main() -> str:
-        return await rtt.timeout(5, work())
-
-    assert run_paused(main()) == "done"
+    result = await rtt.timeout(5, work())
+    assert result == "done"
 
 
-def test_timeout_cancels_the_work_runs_its_finally_and_raises_elapsed() -> None:
+@pytest.mark.rt(start_paused=True)
+async def test_timeout_cancels_the_work_runs_its_finally_and_raises_elapsed() -> None:
     log: list[str] = []
 
     async def work() -> None:
@@ -128,90 +119,81 @@ def test_timeout_cancels_the_work_runs_its_finally_and_raises_elapsed() -> None:
         finally:
             log.append("finally")
 
-    async def main() -> float:
-        start = Instant.now()
-        with pytest.raises(Elapsed) as info:
-            await rtt.timeout(2, work())
-        assert isinstance(info.value, TimeoutError)
-        return Instant.now() - start
-
-    assert run_paused(main()) == approx(2.0)
+    start = Instant.now()
+    with pytest.raises(Elapsed) as info:
+        await rtt.timeout(2, work())
+    assert isinstance(info.value, TimeoutError)
+    result = Instant.now() - start
+    assert result == approx(2.0)
     assert log == ["cancelled", "finally"]
 
 
-def test_timeout_as_with_block_and_async_with() -> None:
-    async def main() -> list[str]:
-        out = []
-        with pytest.raises(Elapsed), rtt.timeout(1):
-            await rtt.sleep(2)
-            out.append("not reached")
-        async with rtt.timeout(3) as t:
-            await rtt.sleep(2)
-            out.append("in time")
-        assert not t.expired
-        with pytest.raises(Elapsed):
-            async with rtt.timeout_at(Instant.now() + 1):
-                await rtt.sleep(5)
-        return out
-
-    assert run_paused(main()) == ["in time"]
+@pytest.mark.rt(start_paused=True)
+async def test_timeout_as_with_block_and_async_with() -> None:
+    out = []
+    with pytest.raises(Elapsed), rtt.timeout(1):
+        await rtt.sleep(2)
+        out.append("not reached")
+    async with rtt.timeout(3) as t:
+        await rtt.sleep(2)
+        out.append("in time")
+    assert not t.expired
+    with pytest.raises(Elapsed):
+        async with rtt.timeout_at(Instant.now() + 1):
+            await rtt.sleep(5)
+    assert out == ["in time"]
 
 
-def test_expired_timeout_still_returns_work_that_never_checkpoints() -> None:
+@pytest.mark.rt(start_paused=True)
+async def test_expired_timeout_still_returns_work_that_never_checkpoints() -> None:
     async def instant() -> int:
         return 7
 
-    async def main() -> int:
-        return await rtt.timeout(0, instant())
-
-    assert run_paused(main()) == 7
+    result = await rtt.timeout(0, instant())
+    assert result == 7
 
 
-def test_outer_cancellation_is_never_turned_into_elapsed() -> None:
-    async def main() -> tuple[bool, bool]:
-        with rt.CancelScope() as outer:
-
-            async def cancel_at_deadline() -> None:
-                await rtt.sleep(1)
-                outer.cancel()
-
-            rt.spawn(cancel_at_deadline())
-            await rt.yield_now()  # its timer is armed first, so it fires first at t=1
-            t = rtt.timeout(1)
-            with t:
-                await rtt.sleep(5)
-        return outer.cancelled_caught, t.expired
-
+@pytest.mark.rt(start_paused=True)
+async def test_outer_cancellation_is_never_turned_into_elapsed() -> None:
     # Both the deadline and the outer scope fire at t=1: the outer cancellation wins, so the
     # outer scope catches rt.Cancelled instead of Elapsed escaping it.
-    assert run_paused(main()) == (True, True)
+    with rt.CancelScope() as outer:
+
+        async def cancel_at_deadline() -> None:
+            await rtt.sleep(1)
+            outer.cancel()
+
+        rt.spawn(cancel_at_deadline())
+        await rt.yield_now()  # its timer is armed first, so it fires first at t=1
+        t = rtt.timeout(1)
+        with t:
+            await rtt.sleep(5)
+    result = outer.cancelled_caught, t.expired
+    assert result == (True, True)
 
 
-def test_cancelled_timeouts_free_their_timers_at_once() -> None:
+@pytest.mark.rt(start_paused=True)
+async def test_cancelled_timeouts_free_their_timers_at_once() -> None:
     async def quick() -> int:
         return 1
 
-    async def main() -> list[int]:
-        counts = []
-        for _ in range(1000):
-            await rtt.timeout(60, quick())
-        counts.append(rtt.statistics().armed_timers)
-        with rt.CancelScope() as scope:
-            scope.cancel()
-            await rtt.sleep(100)
-        counts.append(rtt.statistics().armed_timers)
-        return counts
-
-    assert run_paused(main()) == [0, 0]
+    counts = []
+    for _ in range(1000):
+        await rtt.timeout(60, quick())
+    counts.append(rtt.statistics().armed_timers)
+    with rt.CancelScope() as scope:
+        scope.cancel()
+        await rtt.sleep(100)
+    counts.append(rtt.statistics().armed_timers)
+    assert counts == [0, 0]
 
 
-def test_interval_first_tick_is_immediate_then_every_period() -> None:
-    async def main() -> list[float]:
-        start = Instant.now()
-        iv = rtt.interval(2)
-        return [(await iv.tick()) - start for _ in range(4)]
-
-    assert run_paused(main()) == approx([0.0, 2.0, 4.0, 6.0])
+@pytest.mark.rt(start_paused=True)
+async def test_interval_first_tick_is_immediate_then_every_period() -> None:
+    start = Instant.now()
+    iv = rtt.interval(2)
+    result = [(await iv.tick()) - start for _ in range(4)]
+    assert result == approx([0.0, 2.0, 4.0, 6.0])
 
 
 @pytest.mark.parametrize(
@@ -223,19 +205,18 @@ def test_interval_first_tick_is_immediate_then_every_period() -> None:
         (MissedTickBehavior.SKIP, [0.0, 1.0, 2.0, 5.0, 6.0, 7.0, 8.0]),
     ],
 )
-def test_missed_tick_behaviors_match_tokio(
+@pytest.mark.rt(start_paused=True)
+async def test_missed_tick_behaviors_match_tokio(
     behavior: MissedTickBehavior, expected: list[float]
 ) -> None:
-    async def main() -> list[float]:
-        start = Instant.now()
-        iv = rtt.interval(1, missed_tick_behavior=behavior)
-        ticks = [await iv.tick(), await iv.tick()]
-        await rtt.sleep(3.5)  # the consumer falls behind: "now" is 4.5
-        for _ in range(5):
-            ticks.append(await iv.tick())
-        return [t - start for t in ticks]
-
-    assert run_paused(main()) == approx(expected)
+    start = Instant.now()
+    iv = rtt.interval(1, missed_tick_behavior=behavior)
+    ticks = [await iv.tick(), await iv.tick()]
+    await rtt.sleep(3.5)  # the consumer falls behind: "now" is 4.5
+    for _ in range(5):
+        ticks.append(await iv.tick())
+    result = [t - start for t in ticks]
+    assert result == approx(expected)
 
 
 def test_interval_tick_is_cancel_safe() -> None:
@@ -270,45 +251,40 @@ def test_interval_reset_and_bad_period() -> None:
     rt.run(bad())
 
 
-def test_advance_moves_paused_time_and_wakes_due_sleepers() -> None:
-    async def main() -> list[str]:
-        log = []
+@pytest.mark.rt(start_paused=True)
+async def test_advance_moves_paused_time_and_wakes_due_sleepers() -> None:
+    log = []
 
-        async def sleeper() -> None:
-            await rtt.sleep(5)
-            log.append("woke")
+    async def sleeper() -> None:
+        await rtt.sleep(5)
+        log.append("woke")
 
-        h = rt.spawn(sleeper())
-        await rt.yield_now()
-        await rtt.advance(4)
-        log.append("advanced 4")
+    h = rt.spawn(sleeper())
+    await rt.yield_now()
+    await rtt.advance(4)
+    log.append("advanced 4")
+    await rtt.advance(1)
+    await h
+    assert log == ["advanced 4", "woke"]
+
+
+async def test_pause_resume_and_misuse_errors() -> None:
+    with pytest.raises(RuntimeError, match="pause"):
         await rtt.advance(1)
-        await h
-        return log
-
-    assert run_paused(main()) == ["advanced 4", "woke"]
-
-
-def test_pause_resume_and_misuse_errors() -> None:
-    async def main() -> None:
-        with pytest.raises(RuntimeError, match="pause"):
-            await rtt.advance(1)
+    rtt.pause()
+    assert rtt.is_paused()
+    with pytest.raises(RuntimeError, match="already paused"):
         rtt.pause()
-        assert rtt.is_paused()
-        with pytest.raises(RuntimeError, match="already paused"):
-            rtt.pause()
-        with pytest.raises(ValueError, match="back in time"):
-            await rtt.advance(-1)
-        frozen = Instant.now()
-        await rtt.advance(10)
-        assert Instant.now() - frozen == approx(10.0)
+    with pytest.raises(ValueError, match="back in time"):
+        await rtt.advance(-1)
+    frozen = Instant.now()
+    await rtt.advance(10)
+    assert Instant.now() - frozen == approx(10.0)
+    rtt.resume()
+    assert not rtt.is_paused()
+    with pytest.raises(RuntimeError, match="not paused"):
         rtt.resume()
-        assert not rtt.is_paused()
-        with pytest.raises(RuntimeError, match="not paused"):
-            rtt.resume()
-        await rtt.sleep(0.001)  # the real clock runs again
-
-    rt.run(main())
+    await rtt.sleep(0.001)  # the real clock runs again
 
 
 def test_auto_advance_waits_for_blocking_jobs_in_flight() -> None:
@@ -341,19 +317,17 @@ def test_auto_advance_waits_for_blocking_jobs_in_flight() -> None:
     assert log == ["job", "sleeper"]
 
 
-def test_an_hour_of_paused_sleeps_across_many_tasks() -> None:
-    async def main() -> int:
-        done = 0
+@pytest.mark.rt(start_paused=True)
+async def test_an_hour_of_paused_sleeps_across_many_tasks() -> None:
+    done = 0
 
-        async def worker(i: int) -> None:
-            nonlocal done
-            for _ in range(60):
-                await rtt.sleep(1 + i % 7)
-            done += 1
+    async def worker(i: int) -> None:
+        nonlocal done
+        for _ in range(60):
+            await rtt.sleep(1 + i % 7)
+        done += 1
 
-        async with rt.TaskGroup() as tg:
-            for i in range(100):
-                tg.spawn(worker(i))
-        return done
-
-    assert run_paused(main()) == 100
+    async with rt.TaskGroup() as tg:
+        for i in range(100):
+            tg.spawn(worker(i))
+    assert done == 100
