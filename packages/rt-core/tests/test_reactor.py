@@ -178,3 +178,57 @@ def test_wait_readable_without_io_driver_says_so() -> None:
             os.close(w)
 
     rt.run(main(), enable_io=False)
+
+
+async def test_a_socket_closed_behind_the_reactors_back_does_not_hang_the_next_owner_of_its_fd() -> (
+    None
+):
+    a, b = socket.socketpair()
+    b.send(b"x")
+    await wait_readable(a)  # registers interest in a's fd number
+    assert a.recv(1) == b"x"
+    fd = a.fileno()
+    a.close()  # no notify_closing: the kernel silently drops the fd from epoll
+    b.close()
+    # The OS hands out the lowest free fd numbers: make a new pair until one reuses `fd`.
+    spare: list[socket.socket] = []
+    try:
+        while True:
+            c, d = socket.socketpair()
+            if fd in (c.fileno(), d.fileno()):
+                break
+            spare += [c, d]
+        reader, writer = (c, d) if c.fileno() == fd else (d, c)
+        t = threading.Thread(target=writer.send, args=(b"y",))
+        t.start()
+        await wait_readable(reader)  # would never wake if the stale interest were trusted
+        t.join()
+        assert reader.recv(1) == b"y"
+    finally:
+        for s in [*spare, c, d]:
+            s.close()
+
+
+async def test_io_driver_close_from_another_thread_wakes_the_waiter_with_ebadf() -> None:
+    from rt.lowlevel import current_io
+
+    a, b = socket.socketpair()
+    io = current_io()
+    try:
+
+        async def reader() -> None:
+            await io.wait(a, rt.lowlevel.READ)
+
+        h = rt.spawn(reader())
+        await rt.yield_now()
+        t = threading.Thread(target=io.close, args=(a,))
+        t.start()
+        with pytest.raises(rt.JoinError) as info:
+            await h
+        t.join()
+        assert isinstance(info.value.exception, OSError)
+        assert info.value.exception.errno == errno.EBADF
+        assert a.fileno() == -1
+    finally:
+        a.close()
+        b.close()

@@ -12,7 +12,10 @@ completed operation against the cooperative budget.
 **Readiness.** :func:`wait_readable` / :func:`wait_writable` park until an fd is ready (level-
 triggered: they return at once when it already is). Try the operation first and wait only on
 ``BlockingIOError``. Call :func:`notify_closing` before closing an fd another task may be
-waiting on: the waiter gets ``OSError(EBADF)`` instead of hanging.
+waiting on: the waiter gets ``OSError(EBADF)`` instead of hanging. I/O libraries (rt-net) hold
+the runtime's :class:`IoDriver` (:func:`current_io`) and call ``await io.wait(sock, READ)``
+directly, which saves a lookup per wait, and close through :meth:`IoDriver.close`, which is
+safe from any thread.
 
 **Drivers.** A distribution adds a layer to every runtime's driver stack by exposing a
 :class:`DriverLayer` under an entry point of the ``rt.drivers`` group (see ``_driver``'s
@@ -24,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._core._driver import ENTRY_POINT_GROUP, Driver, DriverContext, DriverLayer
-from ._core._reactor import IoDriver
+from ._core._reactor import READ, WRITE, IoDriver
 from ._core._runtime import current_driver
 from ._core._scheduler import Scheduler
 from ._core._traps import (
@@ -46,12 +49,16 @@ __all__ = [
     "Driver",
     "DriverContext",
     "DriverLayer",
+    "IoDriver",
+    "READ",
+    "WRITE",
     "Scheduler",
     "budget_spent",
     "checkpoint",
     "checkpoint_if_cancelled",
     "consume_budget",
     "current_driver",
+    "current_io",
     "current_task",
     "notify_closing",
     "reschedule",
@@ -61,10 +68,22 @@ __all__ = [
 ]
 
 
-def _io() -> IoDriver:
+def current_io() -> IoDriver:
+    """Return the current runtime's I/O driver (the reactor).
+
+    Its ``await wait(fd, READ | WRITE)``, ``notify_closing(fd)`` and ``close(fileobj)`` are
+    what :func:`wait_readable`, :func:`wait_writable` and :func:`notify_closing` call.
+    ``close(fileobj)`` notifies and closes, and may be called from any thread.
+
+    Raises:
+        RuntimeError: outside a runtime, or the runtime was built with ``enable_io=False``.
+    """
     driver = current_driver("io")
     assert isinstance(driver, IoDriver)
     return driver
+
+
+_io = current_io
 
 
 async def wait_readable(fd: int | Any) -> None:
@@ -76,8 +95,6 @@ async def wait_readable(fd: int | Any) -> None:
 
     Cancel safety: cancel-safe; waiting consumes nothing.
     """
-    from ._core._reactor import READ
-
     await _io().wait(fd, READ)
 
 
@@ -86,8 +103,6 @@ async def wait_writable(fd: int | Any) -> None:
 
     Cancel safety: cancel-safe; waiting consumes nothing.
     """
-    from ._core._reactor import WRITE
-
     await _io().wait(fd, WRITE)
 
 
@@ -99,6 +114,6 @@ def notify_closing(fd: int | Any) -> None:
     _io().notify_closing(fd)
 
 
-for _name in ("Abort",):
+for _name in ("Abort", "IoDriver"):
     globals()[_name].__module__ = __name__
 del _name

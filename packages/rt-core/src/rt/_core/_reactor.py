@@ -13,8 +13,14 @@ Facts this code relies on:
   two halves of a split stream are two tasks in two directions). A second waiter in the same
   direction is a bug in the caller and gets a ``RuntimeError`` naming the fd.
 * **Closing.** :func:`notify_closing` wakes both waiters with ``OSError(EBADF)`` and forgets the
-  fd; call it before closing an fd that tasks may be waiting on. The kernel drops closed fds
-  from epoll by itself, so a stale registration is repaired on the next ``epoll_ctl``.
+  fd; call it before closing an fd that tasks may be waiting on. :meth:`IoDriver.close` does
+  both, from any thread. The kernel drops a closed fd from epoll by itself, without telling
+  us: if an object was closed behind our back (say, a socket garbage-collected without
+  ``close``) and the OS hands its fd number to a new object, our lazy interest would believe
+  the new fd is already registered and its first wait would never wake. So the state of an fd
+  remembers (weakly) the object that registered it; a wait through a *different* object on the
+  same fd number drops the stale state and registers afresh. Callers passing bare ints get no
+  such check and must call :func:`notify_closing` themselves.
 * **Wake-ups from other threads** go through an ``eventfd`` (a self-pipe where that does not
   exist), registered once and drained whenever it fires.
 * Everything except :meth:`IoDriver.unpark` runs on the runtime's thread; no locks are needed.
@@ -30,6 +36,7 @@ import os
 import select
 import selectors
 import socket
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -142,12 +149,22 @@ class _SelectorBackend:
 
 
 class _FdState:
-    __slots__ = ("mask", "reader", "writer")
+    __slots__ = ("mask", "owner", "reader", "writer")
 
-    def __init__(self) -> None:
+    def __init__(self, owner: weakref.ref[Any] | None) -> None:
         self.reader: Task[Any] | None = None
         self.writer: Task[Any] | None = None
         self.mask = 0
+        self.owner = owner
+
+
+def _owner_ref(fd_like: object) -> weakref.ref[Any] | None:
+    if isinstance(fd_like, int):
+        return None
+    try:
+        return weakref.ref(fd_like)
+    except TypeError:
+        return None
 
 
 class _Waker:
@@ -229,11 +246,18 @@ def _fileno(fd: int | Any) -> int:
 class IoDriver:
     """The reactor: waits for fds and for cross-thread wake-ups. See the module docstring."""
 
-    __slots__ = ("_backend", "_closed", "_fds", "_wake", "_waker")
+    __slots__ = ("_backend", "_busy_elsewhere", "_closed", "_fds", "_post", "_wake", "_waker")
 
     name = "io"
 
-    def __init__(self, wake: Callable[[Task[Any]], None], *, use_epoll: bool | None = None) -> None:
+    def __init__(
+        self,
+        wake: Callable[[Task[Any]], None],
+        *,
+        use_epoll: bool | None = None,
+        post: Callable[[Callable[[], object]], None] | None = None,
+        busy_elsewhere: Callable[[], bool] | None = None,
+    ) -> None:
         if use_epoll is None:
             use_epoll = hasattr(select, "epoll")
         self._backend: _Backend = _EpollBackend() if use_epoll else _SelectorBackend()
@@ -241,6 +265,8 @@ class IoDriver:
         self._backend.register(self._waker.fd, READ)
         self._fds: dict[int, _FdState] = {}
         self._wake = wake
+        self._post = post
+        self._busy_elsewhere = busy_elsewhere
         self._closed = False
 
     # -- Driver ----------------------------------------------------------------------------
@@ -261,16 +287,25 @@ class IoDriver:
             st = fds.get(fd)
             if st is None:
                 continue
-            if mask & READ and st.reader is not None:
+            # Keep interest in a direction whose waiter we wake (it usually waits again soon);
+            # drop it for a direction that fired with nobody waiting, so it cannot spin.
+            idle = 0
+            if mask & READ:
                 task = st.reader
-                st.reader = None
-                wake(task)
-            if mask & WRITE and st.writer is not None:
+                if task is not None:
+                    st.reader = None
+                    wake(task)
+                else:
+                    idle = READ
+            if mask & WRITE:
                 task = st.writer
-                st.writer = None
-                wake(task)
-            if mask & ~self._wanted(st):
-                self._narrow(fd, st)
+                if task is not None:
+                    st.writer = None
+                    wake(task)
+                else:
+                    idle |= WRITE
+            if idle:
+                self._narrow(fd, st, st.mask & ~idle)
 
     def unpark(self) -> None:
         self._waker.wake()
@@ -291,12 +326,7 @@ class IoDriver:
 
     # -- registration ----------------------------------------------------------------------
 
-    @staticmethod
-    def _wanted(st: _FdState) -> int:
-        return (READ if st.reader is not None else 0) | (WRITE if st.writer is not None else 0)
-
-    def _narrow(self, fd: int, st: _FdState) -> None:
-        wanted = self._wanted(st)
+    def _narrow(self, fd: int, st: _FdState, wanted: int) -> None:
         try:
             if wanted:
                 self._backend.modify(fd, wanted)
@@ -336,13 +366,26 @@ class IoDriver:
         st.mask = new
 
     async def wait(self, fd_like: int | Any, direction: int) -> None:
+        """Park until ``fd_like`` is ready in ``direction`` (``READ`` or ``WRITE``).
+
+        Raises:
+            OSError: ``EBADF`` when the fd is closed through :meth:`notify_closing` /
+                :meth:`close` meanwhile, or the runtime shuts down.
+            RuntimeError: another task already waits on this fd in this direction.
+
+        Cancel safety: cancel-safe; waiting consumes nothing.
+        """
         fd = _fileno(fd_like)
         if self._closed:
             raise RuntimeError("the runtime's I/O driver is shut down")
         task = current_task_or_raise("wait_readable() / wait_writable()")
         st = self._fds.get(fd)
         if st is None:
-            st = self._fds[fd] = _FdState()
+            st = self._fds[fd] = _FdState(_owner_ref(fd_like))
+        elif st.owner is not None and st.owner() is not fd_like and not isinstance(fd_like, int):
+            # The object that registered this fd number is gone or closed; see the module notes.
+            self.notify_closing(fd)
+            st = self._fds[fd] = _FdState(_owner_ref(fd_like))
         if direction == READ:
             if st.reader is not None:
                 raise RuntimeError(f"another task is already waiting for fd {fd} to be readable")
@@ -392,6 +435,29 @@ class IoDriver:
                 task._throw = reschedule_err
                 self._wake(task)
         st.reader = st.writer = None
+
+    def close(self, fileobj: Any) -> None:
+        """Stop watching ``fileobj``'s fd, wake its waiters with ``EBADF``, and close it.
+
+        Safe from any thread: when another thread is running the runtime, the work is posted
+        to it (the fd stays open until then, so its number cannot be reused under a waiter).
+        Idempotent as long as ``fileobj.close()`` is.
+        """
+        busy = self._busy_elsewhere
+        post = self._post
+        if self._closed or post is None or busy is None or not busy():
+            self._close_now(fileobj)
+        else:
+            post(lambda: self._close_now(fileobj))
+
+    def _close_now(self, fileobj: Any) -> None:
+        try:
+            fd = fileobj.fileno()
+        except (OSError, ValueError):
+            fd = -1
+        if isinstance(fd, int) and fd >= 0 and not self._closed:
+            self.notify_closing(fd)
+        fileobj.close()
 
     def registered_fds(self) -> int:
         return len(self._fds)

@@ -127,6 +127,10 @@ class Scheduler(ABC):
         """Run ``callback`` on the runtime thread soon; safe from any thread."""
 
     @abstractmethod
+    def _busy_elsewhere(self) -> bool:
+        tid = self._thread_id
+        return tid is not None and tid != threading.get_ident()
+
     def on_runtime_thread(self) -> bool:
         """Whether the caller is the thread currently running this scheduler."""
 
@@ -193,7 +197,11 @@ class CurrentThreadScheduler(Scheduler):
         self._blocking = BlockingPool(
             max_blocking_threads, thread_name, self.wake, thread_keep_alive
         )
-        self._io: IoDriver | None = IoDriver(self.wake) if enable_io else None
+        self._io: IoDriver | None = (
+            IoDriver(self.wake, post=self.post, busy_elsewhere=self._busy_elsewhere)
+            if enable_io
+            else None
+        )
         driver: Driver = self._io if self._io is not None else ThreadParker()
         self._drivers: dict[str, Driver] = {}
         for layer in sorted(layers, key=lambda lay: lay.order):
@@ -227,6 +235,10 @@ class CurrentThreadScheduler(Scheduler):
         self._inject.append(callback)
         if self._parked and self._thread_id != threading.get_ident():
             self._driver.unpark()
+
+    def _busy_elsewhere(self) -> bool:
+        tid = self._thread_id
+        return tid is not None and tid != threading.get_ident()
 
     def on_runtime_thread(self) -> bool:
         return self._thread_id == threading.get_ident()
