@@ -180,9 +180,7 @@ def test_wait_readable_without_io_driver_says_so() -> None:
     rt.run(main(), enable_io=False)
 
 
-async def test_a_socket_closed_behind_the_reactors_back_does_not_hang_the_next_owner_of_its_fd() -> (
-    None
-):
+async def test_a_socket_closed_behind_the_reactors_back_does_not_hang_the_next_fd_owner() -> None:
     a, b = socket.socketpair()
     b.send(b"x")
     await wait_readable(a)  # registers interest in a's fd number

@@ -127,10 +127,6 @@ class Scheduler(ABC):
         """Run ``callback`` on the runtime thread soon; safe from any thread."""
 
     @abstractmethod
-    def _busy_elsewhere(self) -> bool:
-        tid = self._thread_id
-        return tid is not None and tid != threading.get_ident()
-
     def on_runtime_thread(self) -> bool:
         """Whether the caller is the thread currently running this scheduler."""
 
@@ -235,6 +231,10 @@ class CurrentThreadScheduler(Scheduler):
         self._inject.append(callback)
         if self._parked and self._thread_id != threading.get_ident():
             self._driver.unpark()
+
+    def _busy_elsewhere(self) -> bool:
+        tid = self._thread_id
+        return tid is not None and tid != threading.get_ident()
 
     def _busy_elsewhere(self) -> bool:
         tid = self._thread_id
