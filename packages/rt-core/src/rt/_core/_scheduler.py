@@ -236,10 +236,6 @@ class CurrentThreadScheduler(Scheduler):
         tid = self._thread_id
         return tid is not None and tid != threading.get_ident()
 
-    def _busy_elsewhere(self) -> bool:
-        tid = self._thread_id
-        return tid is not None and tid != threading.get_ident()
-
     def on_runtime_thread(self) -> bool:
         return self._thread_id == threading.get_ident()
 
