@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import inspect
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -206,3 +209,100 @@ def test_rt_macros_surface_is_pinned_and_lazy_names_resolve_to_it() -> None:
     for name in macros.__all__:
         assert getattr(rt, name) is getattr(macros, name)
         assert (getattr(macros, name).__doc__ or "").strip(), name
+
+
+NET_NAMES = {
+    "Address",
+    "Incoming",
+    "ReadHalf",
+    "TcpListener",
+    "TcpSocket",
+    "TcpStream",
+    "UdpSocket",
+    "UnixDatagram",
+    "UnixIncoming",
+    "UnixListener",
+    "UnixStream",
+    "WriteHalf",
+    "lookup_host",
+}
+IO_NAMES = {
+    "AsyncFd",
+    "AsyncRead",
+    "AsyncWrite",
+    "BufReader",
+    "BufWriter",
+    "DuplexStream",
+    "IncompleteReadError",
+    "bytes_written",
+    "copy",
+    "copy_bidirectional",
+    "duplex",
+}
+
+
+def test_rt_net_and_rt_io_surfaces_are_pinned_with_clean_modules() -> None:
+    net = pytest.importorskip("rt.net", reason="rt-net is not installed")
+    io = importlib.import_module("rt.io")
+
+    for mod, names in ((net, NET_NAMES), (io, IO_NAMES)):
+        assert set(mod.__all__) == names
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if isinstance(obj, type):
+                assert obj.__module__ == mod.__name__, name
+            if name != "Address":
+                assert (obj.__doc__ or "").strip(), name
+
+
+def _public_modules() -> list[Any]:
+    import importlib
+
+    mods: list[Any] = [rt, rt.lowlevel]
+    for name in ("rt.time", "rt.sync", "rt.net", "rt.io", "rt.macros"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        mods.append(mod)
+        for sub in ("mpsc", "oneshot", "broadcast", "watch"):
+            if hasattr(mod, sub) and inspect.ismodule(getattr(mod, sub)):
+                mods.append(getattr(mod, sub))
+    return mods
+
+
+def _awaitables() -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for mod in _public_modules():
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.iscoroutinefunction(obj) or inspect.isasyncgenfunction(obj):
+                found.append((f"{mod.__name__}.{name}", obj))
+            if isinstance(obj, type):
+                for attr, member in vars(obj).items():
+                    if attr.startswith("_") and attr not in (
+                        "__aenter__",
+                        "__aexit__",
+                        "__anext__",
+                        "__await__",
+                    ):
+                        continue
+                    fn = (
+                        member.__func__
+                        if isinstance(member, classmethod | staticmethod)
+                        else member
+                    )
+                    if (
+                        inspect.iscoroutinefunction(fn)
+                        or inspect.isasyncgenfunction(fn)
+                        or attr == "__await__"
+                    ):
+                        found.append((f"{mod.__name__}.{name}.{attr}", fn))
+    return found
+
+
+def test_every_public_awaitable_documents_its_cancel_safety() -> None:
+    found = _awaitables()
+    assert len(found) > 50
+    missing = [name for name, fn in found if "Cancel safety:" not in (fn.__doc__ or "")]
+    assert missing == []

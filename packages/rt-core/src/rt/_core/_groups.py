@@ -179,6 +179,10 @@ class JoinSet(Generic[T]):
                     await self._waiters.wait()
 
     async def __aenter__(self) -> JoinSet[T]:
+        """Return the set; leaving the block aborts and awaits every task still in it.
+
+        Cancel safety: cancel-safe (entering does not wait).
+        """
         return self
 
     async def __aexit__(
@@ -187,6 +191,10 @@ class JoinSet(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Abort every task still in the set and wait for them all (``shutdown``).
+
+        Cancel safety: the wait for the aborted tasks is shielded, so no task outlives the block.
+        """
         await self.shutdown()
 
     def __del__(self) -> None:
@@ -253,6 +261,10 @@ class TaskGroup:
             t._sched.abort_task(t)
 
     async def __aenter__(self) -> TaskGroup:
+        """Open the group (once per instance).
+
+        Cancel safety: cancel-safe (entering does not wait).
+        """
         if self._entered:
             raise RuntimeError("a TaskGroup can be entered only once; create a new one")
         self._scope.__enter__()
@@ -265,6 +277,11 @@ class TaskGroup:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        """Wait for every task in the group; on an error, cancel the rest and raise the group.
+
+        Cancel safety: a cancellation of the enclosing task cancels the children and still
+        waits for them, so no child outlives the block.
+        """
         body_error = exc if exc is not None and not isinstance(exc, Cancelled) else None
         outer_cancel: BaseException | None = None
         if exc is not None:

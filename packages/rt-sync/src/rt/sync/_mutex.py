@@ -61,9 +61,17 @@ class MutexGuard(Generic[T]):
         self.release()
 
     async def __aenter__(self) -> MutexGuard[T]:
+        """Return the guard; the block releases the lock on exit.
+
+        Cancel safety: cancel-safe (does not wait).
+        """
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        """Release the lock.
+
+        Cancel safety: cancel-safe (does not wait).
+        """
         self.release()
 
 

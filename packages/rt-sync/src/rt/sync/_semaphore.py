@@ -56,9 +56,17 @@ class SemaphorePermit:
         self.release()
 
     async def __aenter__(self) -> SemaphorePermit:
+        """Return the permit; the block releases it on exit.
+
+        Cancel safety: cancel-safe (does not wait).
+        """
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        """Give the permits back.
+
+        Cancel safety: cancel-safe (does not wait).
+        """
         self.release()
 
 

@@ -220,6 +220,10 @@ class Receiver(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
+        """Receive the next value; stop when every sender is gone.
+
+        Cancel safety: cancel-safe, like ``recv``.
+        """
         try:
             return await self.recv()
         except ChannelClosed:

@@ -550,6 +550,10 @@ class Receiver(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
+        """Receive the next value; stop when the channel is closed and drained.
+
+        Cancel safety: cancel-safe, like ``recv``.
+        """
         ch = self._chan
         if budget_spent():
             await checkpoint()

@@ -127,6 +127,10 @@ class Receiver(Generic[T]):
             await park(o.lock, o.waiters, w)
 
     def __await__(self) -> Generator[Any, None, T]:
+        """Wait for the value: ``await rx`` is ``await rx.recv()``.
+
+        Cancel safety: cancel-safe, like ``recv``.
+        """
         return self.recv().__await__()
 
     def try_recv(self) -> T:

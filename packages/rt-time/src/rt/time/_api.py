@@ -247,6 +247,10 @@ class Timeout:
         return handled
 
     async def __aenter__(self) -> Timeout:
+        """Arm the deadline for the block (same as the plain ``with`` form).
+
+        Cancel safety: cancel-safe (does not wait).
+        """
         return self.__enter__()
 
     async def __aexit__(
@@ -255,6 +259,10 @@ class Timeout:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        """Disarm the deadline; turn its cancellation into :class:`Elapsed`.
+
+        Cancel safety: cancel-safe (does not wait).
+        """
         return self.__exit__(exc_type, exc, tb)
 
     def __repr__(self) -> str:

@@ -1,0 +1,35 @@
+"""rt.io: byte-stream utilities (Tokio's ``io-util``) and fd readiness (``AsyncFd``).
+
+Works with any object shaped like :class:`AsyncRead` (``await read(n)``) and / or
+:class:`AsyncWrite` (``write``, ``write_all``, ``shutdown``): rt.net's streams and halves,
+:func:`duplex` streams, and your own.
+"""
+
+from __future__ import annotations
+
+from ._buf import BufReader, BufWriter
+from ._copy import copy, copy_bidirectional
+from ._duplex import DuplexStream, duplex
+from ._errors import IncompleteReadError, bytes_written
+from ._fd import AsyncFd
+from ._traits import AsyncRead, AsyncWrite
+
+__all__ = [
+    "AsyncFd",
+    "AsyncRead",
+    "AsyncWrite",
+    "BufReader",
+    "BufWriter",
+    "DuplexStream",
+    "IncompleteReadError",
+    "bytes_written",
+    "copy",
+    "copy_bidirectional",
+    "duplex",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj

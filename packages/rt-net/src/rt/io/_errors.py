@@ -1,0 +1,55 @@
+"""Errors and helpers shared by rt.io and rt.net."""
+
+from __future__ import annotations
+
+import errno
+from typing import Final
+
+_WRITTEN_ATTR: Final = "bytes_written"
+
+
+class IncompleteReadError(EOFError):
+    """``read_exact(n)`` reached end of stream before ``n`` bytes arrived.
+
+    ``partial`` holds the bytes that did arrive (they are consumed); ``expected`` is ``n``.
+    """
+
+    def __init__(self, partial: bytes, expected: int) -> None:
+        super().__init__(
+            f"end of stream after {len(partial)} of {expected} expected bytes "
+            "(the bytes that arrived are in .partial)"
+        )
+        self.partial = partial
+        self.expected = expected
+
+    def __reduce__(self) -> tuple[type[IncompleteReadError], tuple[bytes, int]]:
+        return type(self), (self.partial, self.expected)
+
+
+def bytes_written(exc: BaseException) -> int | None:
+    """How many bytes a ``write_all`` interrupted by ``exc`` had written, or ``None``.
+
+    ``write_all`` is not atomic: when it is cancelled, or the connection fails half-way, a
+    prefix of the data may already be in the kernel. It records the length of that prefix on
+    the exception it raises (and in a note on the exception), and this function reads it::
+
+        try:
+            await stream.write_all(payload)
+        except rt.Cancelled as exc:
+            sent = rt.io.bytes_written(exc)  # resume from payload[sent:] later
+            raise
+    """
+    value = getattr(exc, _WRITTEN_ATTR, None)
+    return value if isinstance(value, int) else None
+
+
+def record_written(exc: BaseException, written: int, total: int) -> None:
+    try:
+        setattr(exc, _WRITTEN_ATTR, written)
+    except AttributeError:  # pragma: no cover - exceptions with __slots__
+        return
+    exc.add_note(f"write_all wrote {written} of {total} bytes before this")
+
+
+def closed_error(what: str, op: str) -> OSError:
+    return OSError(errno.EBADF, f"{op} on a closed {what}: it was closed by close()")

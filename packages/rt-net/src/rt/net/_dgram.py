@@ -1,0 +1,223 @@
+"""Datagram sockets: UdpSocket and UnixDatagram share their send/receive loop."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from typing import Any
+
+from rt.lowlevel import READ, WRITE, budget_spent, checkpoint, current_io
+
+from ._addr import Address, SockAddr, format_addr, resolve
+from ._socket import DEFAULT_READ, SocketResource, check_size
+
+
+class DatagramSocket(SocketResource):
+    """Send and receive whole datagrams."""
+
+    __slots__ = ()
+
+    async def _send_to(self, data: bytes | bytearray | memoryview, target: Any) -> int:
+        if budget_spent():
+            await checkpoint()
+        self._check_open("send_to()")
+        sock = self._sock
+        while True:
+            try:
+                return sock.sendto(data, target)
+            except BlockingIOError:
+                await self._io.wait(sock, WRITE)
+
+    async def recv_from(self, n: int = DEFAULT_READ) -> tuple[bytes, Any]:
+        """Receive one datagram (truncated to ``n`` bytes) and the address it came from.
+
+        The address is a ``(host, port)`` tuple for UDP, a path string for Unix sockets.
+
+        Cancel safety: cancel-safe: a cancelled ``recv_from`` received nothing.
+        """
+        check_size(n, "recv_from")
+        if budget_spent():
+            await checkpoint()
+        self._check_open("recv_from()")
+        sock = self._sock
+        while True:
+            try:
+                data, addr = sock.recvfrom(n)
+                return data, addr
+            except BlockingIOError:
+                await self._io.wait(sock, READ)
+            except OSError:
+                self._check_open("recv_from()")
+                raise
+
+    async def send(self, data: bytes | bytearray | memoryview) -> int:
+        """Send one datagram to the connected peer (see ``connect``).
+
+        Raises:
+            OSError: ``EDESTADDRREQ`` when the socket is not connected.
+            ConnectionRefusedError: an earlier datagram was refused (ICMP port unreachable).
+
+        Cancel safety: cancel-safe: a cancelled ``send`` sent nothing.
+        """
+        if budget_spent():
+            await checkpoint()
+        self._check_open("send()")
+        sock = self._sock
+        while True:
+            try:
+                return sock.send(data)
+            except BlockingIOError:
+                await self._io.wait(sock, WRITE)
+            except OSError as exc:
+                if exc.errno == errno.EDESTADDRREQ:
+                    raise OSError(
+                        exc.errno,
+                        "send() needs a connected socket: call connect() or use send_to()",
+                    ) from None
+                raise
+
+    async def recv(self, n: int = DEFAULT_READ) -> bytes:
+        """Receive one datagram from the connected peer.
+
+        Cancel safety: cancel-safe: a cancelled ``recv`` received nothing.
+        """
+        check_size(n, "recv")
+        if budget_spent():
+            await checkpoint()
+        self._check_open("recv()")
+        sock = self._sock
+        while True:
+            try:
+                return sock.recv(n)
+            except BlockingIOError:
+                await self._io.wait(sock, READ)
+            except OSError:
+                self._check_open("recv()")
+                raise
+
+    def peer_addr(self) -> SockAddr:
+        """The connected peer's address."""
+        self._check_open("peer_addr()")
+        addr: SockAddr = self._sock.getpeername()
+        return addr
+
+
+class UdpSocket(DatagramSocket):
+    """A UDP socket: ``bind``, then ``send_to`` / ``recv_from``, or ``connect`` and ``send``."""
+
+    __slots__ = ()
+
+    _kind = "UdpSocket"
+
+    @classmethod
+    async def bind(cls, addr: Address) -> UdpSocket:
+        """Bind a UDP socket to ``addr`` (port ``0`` picks one).
+
+        Raises:
+            ValueError: the address cannot be parsed.
+            OSError: e.g. ``EADDRINUSE``; the message names the address.
+
+        Cancel safety: cancel-safe.
+        """
+        last: OSError | None = None
+        for family, sockaddr in await resolve(addr, socket.SOCK_DGRAM, passive=True):
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock.bind(sockaddr)
+            except OSError as exc:
+                sock.close()
+                last = OSError(exc.errno, f"{exc.strerror} (binding {format_addr(sockaddr)})")
+                continue
+            return cls(sock)
+        assert last is not None
+        raise last
+
+    async def connect(self, addr: Address) -> None:
+        """Set the default peer: ``send`` goes there, and only its datagrams are received.
+
+        Cancel safety: cancel-safe.
+        """
+        self._check_open("connect()")
+        fam = self._sock.family
+        addrs = [sa for f, sa in await resolve(addr, socket.SOCK_DGRAM) if f == fam]
+        if not addrs:
+            raise OSError(errno.EAFNOSUPPORT, f"{addr!r} has no address of this socket's family")
+        self._sock.connect(addrs[0])
+
+    async def send_to(self, data: bytes | bytearray | memoryview, addr: Address) -> int:
+        """Send one datagram to ``addr``; returns the bytes sent.
+
+        Cancel safety: cancel-safe: a cancelled ``send_to`` sent nothing.
+        """
+        fam = self._sock.family
+        if isinstance(addr, tuple) and len(addr) == 2 and fam == socket.AF_INET:
+            target: Any = addr  # the common case: no parsing beyond the kernel's
+            try:
+                return await self._send_to(data, target)
+            except (TypeError, socket.gaierror):
+                pass
+        addrs = [sa for f, sa in await resolve(addr, socket.SOCK_DGRAM) if f == fam]
+        if not addrs:
+            raise OSError(errno.EAFNOSUPPORT, f"{addr!r} has no address of this socket's family")
+        return await self._send_to(data, addrs[0])
+
+    def set_broadcast(self, on: bool) -> None:
+        """Allow sending to broadcast addresses (``SO_BROADCAST``)."""
+        self._check_open("set_broadcast()")
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, int(bool(on)))
+
+
+def _path(path: str | os.PathLike[str] | bytes) -> str | bytes:
+    p = os.fspath(path)
+    if not p:
+        raise ValueError("a Unix socket path must not be empty")
+    return p
+
+
+class UnixDatagram(DatagramSocket):
+    """A Unix datagram socket."""
+
+    __slots__ = ()
+
+    _kind = "UnixDatagram"
+
+    @classmethod
+    def bind(cls, path: str | os.PathLike[str] | bytes) -> UnixDatagram:
+        """A datagram socket bound to ``path`` (plain, like Tokio: binding needs no wait).
+
+        Call inside a runtime.
+        """
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sock.bind(_path(path))
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    @classmethod
+    def unbound(cls) -> UnixDatagram:
+        """A datagram socket without an address (it can send, and receive replies if connected)."""
+        return cls(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+
+    @classmethod
+    def pair(cls) -> tuple[UnixDatagram, UnixDatagram]:
+        """Two connected datagram sockets."""
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        io = current_io()
+        return cls(a, io), cls(b, io)
+
+    def connect(self, path: str | os.PathLike[str] | bytes) -> None:
+        """Set the default peer for ``send`` / ``recv``."""
+        self._check_open("connect()")
+        self._sock.connect(_path(path))
+
+    async def send_to(
+        self, data: bytes | bytearray | memoryview, path: str | os.PathLike[str] | bytes
+    ) -> int:
+        """Send one datagram to the socket bound at ``path``.
+
+        Cancel safety: cancel-safe: a cancelled ``send_to`` sent nothing.
+        """
+        return await self._send_to(data, _path(path))

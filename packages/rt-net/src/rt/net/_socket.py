@@ -1,0 +1,412 @@
+"""What every rt.net object shares: a non-blocking socket registered with the runtime's reactor.
+
+Facts the code relies on:
+
+* Operations try the syscall first and wait for readiness only on ``BlockingIOError``; the
+  reactor keeps interest registered between waits, so a busy connection costs no
+  ``epoll_ctl`` per read.
+* Each operation counts against the cooperative budget *before* it takes effect, so a task
+  that always finds data ready still yields to its neighbours every 128 operations.
+* ``close()`` goes through :meth:`rt.lowlevel.IoDriver.close`: a task waiting on the socket
+  wakes with ``OSError(EBADF)``, from whichever thread ``close`` is called.
+* A stream holds bytes "given back" by a cancelled ``read_exact`` in ``_pending`` and serves
+  them first, so no read operation loses data when cancelled.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from types import TracebackType
+from typing import TypeVar
+
+from rt.io._errors import IncompleteReadError, closed_error, record_written
+from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
+
+from ._addr import SockAddr
+
+_S = TypeVar("_S", bound="SocketResource")
+
+DEFAULT_READ = 65536
+
+
+def check_size(n: object, what: str = "read") -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"{what} size must be an int >= 0, got {n!r}")
+    return n
+
+
+class SocketResource:
+    """A socket owned by rt: non-blocking, watched by the reactor of the runtime that made it."""
+
+    __slots__ = ("__weakref__", "_closed", "_io", "_sock")
+
+    _kind = "socket"
+
+    def __init__(self, sock: socket.socket, io: IoDriver | None = None) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._io = io if io is not None else current_io()
+        self._closed = False
+
+    @classmethod
+    def from_socket(cls: type[_S], sock: socket.socket) -> _S:
+        """Adopt an existing ``socket.socket`` (it is made non-blocking). Call inside a runtime."""
+        if not isinstance(sock, socket.socket):
+            raise TypeError(f"expected a socket.socket, got {type(sock).__name__}")
+        return cls(sock)
+
+    def fileno(self) -> int:
+        """The socket's fd (``-1`` once closed)."""
+        return self._sock.fileno()
+
+    @property
+    def socket(self) -> socket.socket:
+        """The underlying non-blocking ``socket.socket``, for options rt does not wrap."""
+        return self._sock
+
+    def local_addr(self) -> SockAddr:
+        """The address this socket is bound to, as the ``socket`` module returns it."""
+        self._check_open("local_addr()")
+        addr: SockAddr = self._sock.getsockname()
+        return addr
+
+    def close(self) -> None:
+        """Close the socket; a task waiting on it wakes with ``OSError(EBADF)``.
+
+        Idempotent, and safe from any thread.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._io.close(self._sock)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self, op: str) -> None:
+        if self._closed:
+            raise closed_error(self._kind, op)
+
+    async def __aenter__(self: _S) -> _S:
+        """Return ``self``; the ``async with`` block closes it on exit.
+
+        Cancel safety: cancel-safe (nothing to wait for).
+        """
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the socket.
+
+        Cancel safety: cancel-safe (closing does not wait).
+        """
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"fd={self._sock.fileno()}"
+        return f"<{type(self).__module__}.{type(self).__qualname__} {state}>"
+
+
+class SocketStream(SocketResource):
+    """A connected byte stream (TCP or Unix)."""
+
+    __slots__ = ("_pending", "_wshut")
+
+    _kind = "stream"
+
+    def __init__(self, sock: socket.socket, io: IoDriver | None = None) -> None:
+        super().__init__(sock, io)
+        self._pending = b""
+        self._wshut = False
+
+    def peer_addr(self) -> SockAddr:
+        """The address of the other end."""
+        self._check_open("peer_addr()")
+        addr: SockAddr = self._sock.getpeername()
+        return addr
+
+    async def read(self, n: int = DEFAULT_READ) -> bytes:
+        """Read up to ``n`` bytes, waiting until at least one is available; ``b""`` at EOF.
+
+        Raises:
+            ConnectionResetError: the peer reset the connection.
+            OSError: ``EBADF`` when the stream is (or gets) closed.
+
+        Cancel safety: cancel-safe: a cancelled ``read`` consumed no bytes. Use it freely in a
+        ``select`` loop.
+        """
+        if budget_spent():
+            await checkpoint()
+        if self._pending:
+            return self._take_pending(n)
+        sock = self._sock
+        try:
+            return sock.recv(n)
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._check_open("read()")
+            raise
+        wait = self._io.wait
+        while True:
+            await wait(sock, READ)
+            try:
+                return sock.recv(n)
+            except BlockingIOError:
+                continue
+            except OSError:
+                self._check_open("read()")
+                raise
+
+    def _take_pending(self, n: int) -> bytes:
+        data = self._pending
+        if n >= len(data):
+            self._pending = b""
+            return data
+        self._pending = data[n:]
+        return data[:n]
+
+    async def read_exact(self, n: int) -> bytes:
+        """Read exactly ``n`` bytes.
+
+        Raises:
+            IncompleteReadError: EOF came first (an ``EOFError``; ``.partial`` has the bytes).
+
+        Cancel safety: cancel-safe: if cancelled part-way, the bytes read so far are put back
+        and the next read returns them first.
+        """
+        check_size(n, "read_exact")
+        parts: list[bytes] = []
+        got = 0
+        try:
+            while got < n:
+                chunk = await self.read(n - got)
+                if not chunk:
+                    raise IncompleteReadError(b"".join(parts), n)
+                parts.append(chunk)
+                got += len(chunk)
+        except BaseException as exc:
+            if parts and not isinstance(exc, IncompleteReadError):
+                self._pending = b"".join(parts) + self._pending
+            raise
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write some prefix of ``data``, waiting until the socket can take at least one byte.
+
+        Returns the number of bytes written.
+
+        Raises:
+            BrokenPipeError: after :meth:`shutdown`, or the peer closed its read side.
+            ConnectionResetError: the peer reset the connection.
+
+        Cancel safety: cancel-safe: a cancelled ``write`` wrote nothing.
+        """
+        if budget_spent():
+            await checkpoint()
+        self._check_writable("write()")
+        if not data:
+            return 0
+        sock = self._sock
+        while True:
+            try:
+                return sock.send(data)
+            except BlockingIOError:
+                await self._io.wait(sock, WRITE)
+            except OSError:
+                self._check_open("write()")
+                raise
+
+    async def write_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Write all of ``data``, waiting for buffer space as needed.
+
+        Raises:
+            BrokenPipeError: after :meth:`shutdown`, or the peer closed its read side.
+            ConnectionResetError: the peer reset the connection.
+
+        Cancel safety: not cancel-safe: a prefix of ``data`` may have been sent when it is
+        cancelled (or fails). The exception records how much: :func:`rt.io.bytes_written`.
+        """
+        if budget_spent():
+            await checkpoint()
+        self._check_writable("write_all()")
+        sock = self._sock
+        total = len(data)
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._check_open("write_all()")
+            raise
+        if sent == total:
+            return
+        view = memoryview(data).cast("B")
+        wait = self._io.wait
+        try:
+            while sent < total:
+                await wait(sock, WRITE)
+                try:
+                    sent += sock.send(view[sent:])
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    self._check_open("write_all()")
+                    raise
+        except BaseException as exc:
+            record_written(exc, sent, total)
+            raise
+
+    async def shutdown(self) -> None:
+        """Half-close: the peer reads EOF; this side can still read. Idempotent.
+
+        Cancel safety: cancel-safe (it does not wait).
+        """
+        self._check_open("shutdown()")
+        if self._wshut:
+            return
+        self._wshut = True
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            if exc.errno != errno.ENOTCONN:  # the peer already reset the connection
+                raise
+
+    def _check_writable(self, op: str) -> None:
+        if self._closed:
+            raise closed_error(self._kind, op)
+        if self._wshut:
+            raise BrokenPipeError(errno.EPIPE, f"{op} after shutdown(): this side is closed")
+
+    def into_split(self) -> tuple[ReadHalf, WriteHalf]:
+        """Split into a read half and a write half that two tasks can use at once.
+
+        The stream closes when both halves are closed; closing the write half shuts down the
+        writing direction first, so the peer reads EOF.
+        """
+        self._check_open("into_split()")
+        shared = _Shared(self)
+        return ReadHalf(shared), WriteHalf(shared)
+
+
+class _Shared:
+    __slots__ = ("halves", "stream")
+
+    def __init__(self, stream: SocketStream) -> None:
+        self.stream = stream
+        self.halves = 2
+
+    def release(self) -> None:
+        self.halves -= 1
+        if self.halves == 0:
+            self.stream.close()
+
+
+class _Half:
+    __slots__ = ("_closed", "_shared")
+
+    def __init__(self, shared: _Shared) -> None:
+        self._shared = shared
+        self._closed = False
+
+    def peer_addr(self) -> SockAddr:
+        """The address of the other end."""
+        return self._shared.stream.peer_addr()
+
+    def local_addr(self) -> SockAddr:
+        """This end's address."""
+        return self._shared.stream.local_addr()
+
+    def close(self) -> None:
+        """Release this half; the socket closes when both halves are released. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._shared.release()
+
+    def _stream(self, op: str) -> SocketStream:
+        if self._closed:
+            raise closed_error(f"{type(self).__name__}", op)
+        return self._shared.stream
+
+    async def __aenter__(self: _H) -> _H:
+        """Return ``self``; the block releases the half on exit.
+
+        Cancel safety: cancel-safe.
+        """
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Release the half.
+
+        Cancel safety: cancel-safe.
+        """
+        self.close()
+
+
+_H = TypeVar("_H", bound=_Half)
+
+
+class ReadHalf(_Half):
+    """The reading half of a split stream (:meth:`TcpStream.into_split`)."""
+
+    __slots__ = ()
+
+    async def read(self, n: int = DEFAULT_READ) -> bytes:
+        """See :meth:`TcpStream.read`.
+
+        Cancel safety: cancel-safe: a cancelled ``read`` consumed no bytes.
+        """
+        return await self._stream("read()").read(n)
+
+    async def read_exact(self, n: int) -> bytes:
+        """See :meth:`TcpStream.read_exact`.
+
+        Cancel safety: cancel-safe: bytes read before a cancellation are put back.
+        """
+        return await self._stream("read_exact()").read_exact(n)
+
+
+class WriteHalf(_Half):
+    """The writing half of a split stream. Closing it shuts down the writing direction."""
+
+    __slots__ = ()
+
+    async def write(self, data: bytes | bytearray | memoryview) -> int:
+        """See :meth:`TcpStream.write`.
+
+        Cancel safety: cancel-safe: a cancelled ``write`` wrote nothing.
+        """
+        return await self._stream("write()").write(data)
+
+    async def write_all(self, data: bytes | bytearray | memoryview) -> None:
+        """See :meth:`TcpStream.write_all`.
+
+        Cancel safety: not cancel-safe; :func:`rt.io.bytes_written` says how much was sent.
+        """
+        await self._stream("write_all()").write_all(data)
+
+    async def shutdown(self) -> None:
+        """Half-close the stream's writing direction.
+
+        Cancel safety: cancel-safe.
+        """
+        await self._stream("shutdown()").shutdown()
+
+    def close(self) -> None:
+        """Shut down writing (the peer reads EOF) and release this half. Idempotent."""
+        if not self._closed:
+            stream = self._shared.stream
+            if not stream.closed and not stream._wshut:
+                stream._wshut = True
+                try:
+                    stream._sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+        super().close()
