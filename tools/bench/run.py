@@ -40,13 +40,22 @@ WORKLOADS: dict[str, str] = {
     "timers": "1,000 timers over 0-200 ms: lateness p50 / p99",
     "timeouts": "arm and cancel 1M timeouts",
     "blocking": "spawn_blocking round trip x 2,000",
+    "million": "1M concurrent coroutines, each sleeps 0, all joined",
+    "echo64": "TCP echo 64 B, 50 conns: server CPU per request (streams)",
+    "echo64p": "TCP echo 64 B: rt streams vs asyncio/uvloop Protocols",
+    "echo16k": "TCP echo 16 KiB, 50 conns: server CPU per request (streams)",
+    "echo16kp": "TCP echo 16 KiB: rt streams vs asyncio/uvloop Protocols",
+    "idle": "10k idle connections: server memory per connection (streams)",
+    "idlep": "10k idle connections: rt streams vs asyncio/uvloop Protocols",
 }
+NET = {"echo64", "echo64p", "echo16k", "echo16kp", "idle", "idlep"}
 
 
 def run_cell(peer: str, workload: str, quick: bool) -> Any:
+    module = "net_workloads" if workload in NET else "workloads"
     code = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); import workloads; "
-        "print(json.dumps(workloads.run_cell(sys.argv[2], sys.argv[3], sys.argv[4] == '1')))"
+        f"import json, sys; sys.path.insert(0, sys.argv[1]); import {module} as w; "
+        "print(json.dumps(w.run_cell(sys.argv[2], sys.argv[3], sys.argv[4] == '1')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(HERE), peer, workload, "1" if quick else "0"],
@@ -96,6 +105,10 @@ def fmt(workload: str, value: Any) -> str:
         return "n/a"
     if isinstance(value, dict):
         return f"{value['p50_ms']:.2f} / {value['p99_ms']:.2f} ms"
+    if workload.startswith("echo"):
+        return f"{value:.1f} µs"
+    if workload.startswith("idle"):
+        return f"{value / 1024:.2f} KiB"
     return f"{value * 1000:.1f} ms"
 
 
@@ -131,7 +144,15 @@ def write_markdown(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> 
             + f" | {ratio(m['rt'], m['asyncio'])} | {ratio(m['rt'], m['uvloop'])}"
             f" | {ratio(m['rt'], m['trio'])} |"
         )
-    lines += ["", "Timers compare the p99 lateness; the cell shows p50 / p99.", ""]
+    lines += [
+        "",
+        "Timers compare the p99 lateness; the cell shows p50 / p99. TCP echo cells are server "
+        "CPU time per request (one fixed `selectors` client in another process drives every "
+        "peer); idle cells are server memory (RSS) per connection, each with a task or "
+        "protocol waiting to read. In the `...p` rows the asyncio and uvloop columns use "
+        "Protocols instead of streams; rt always uses its stream API.",
+        "",
+    ]
     return "\n".join(lines)
 
 

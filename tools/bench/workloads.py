@@ -16,12 +16,14 @@ SIZES: dict[str, dict[str, int]] = {
     "yield": {"tasks": 1_000, "yields": 1_000},
     "chain": {"depth": 10_000},
     "pingpong": {"rounds": 100_000},
+    "million": {"tasks": 1_000_000},
 }
 QUICK: dict[str, dict[str, int]] = {
     "spawn": {"tasks": 20_000},
     "yield": {"tasks": 200, "yields": 500},
     "chain": {"depth": 5_000},
     "pingpong": {"rounds": 20_000},
+    "million": {"tasks": 100_000},
 }
 
 
@@ -79,7 +81,22 @@ def rt_workload(name: str, size: dict[str, int]) -> Callable[[], Coroutine[Any, 
         await a
         b.abort()
 
-    return {"spawn": spawn, "yield": yield_, "chain": chain, "pingpong": pingpong}[name]
+    async def million() -> None:
+        # TonIO's benchmark: a million concurrent coroutines, each sleeps 0, all joined.
+        async def child() -> None:
+            await rt.sleep(0)
+
+        handles = [rt.spawn(child()) for _ in range(size["tasks"])]
+        for h in handles:
+            await h
+
+    return {
+        "spawn": spawn,
+        "yield": yield_,
+        "chain": chain,
+        "pingpong": pingpong,
+        "million": million,
+    }[name]
 
 
 def run_rt(name: str, size: dict[str, int]) -> float:
@@ -149,7 +166,21 @@ def asyncio_workload(name: str, size: dict[str, int]) -> Callable[[], Coroutine[
         await a
         b.cancel()
 
-    return {"spawn": spawn, "yield": yield_, "chain": chain, "pingpong": pingpong}[name]
+    async def million() -> None:
+        async def child() -> None:
+            await asyncio.sleep(0)
+
+        tasks = [asyncio.create_task(child()) for _ in range(size["tasks"])]
+        for t in tasks:
+            await t
+
+    return {
+        "spawn": spawn,
+        "yield": yield_,
+        "chain": chain,
+        "pingpong": pingpong,
+        "million": million,
+    }[name]
 
 
 def _run_asyncio(name: str, size: dict[str, int], use_uvloop: bool) -> float:
@@ -233,7 +264,21 @@ def run_trio(name: str, size: dict[str, int]) -> float:
             await trio.lowlevel.checkpoint()
             n.start_soon(player, "a", "b", True)
 
-    body = {"spawn": spawn, "yield": yield_, "chain": chain, "pingpong": pingpong}[name]
+    async def million() -> None:
+        async def child() -> None:
+            await trio.sleep(0)
+
+        async with trio.open_nursery() as n:
+            for _ in range(size["tasks"]):
+                n.start_soon(child)
+
+    body = {
+        "spawn": spawn,
+        "yield": yield_,
+        "chain": chain,
+        "pingpong": pingpong,
+        "million": million,
+    }[name]
 
     async def timed() -> float:
         t0 = time.perf_counter()
@@ -306,7 +351,15 @@ def run_floor(name: str, size: dict[str, int]) -> float | None:
 
         await link(size["depth"])
 
-    body = {"spawn": spawn_w, "yield": yield_w, "chain": chain_w}.get(name)
+    async def million_w() -> None:
+        async def child() -> None:
+            await _Yield()
+
+        ts = [spawn(child()) for _ in range(size["tasks"])]
+        for t in ts:
+            await Join(t)
+
+    body = {"spawn": spawn_w, "yield": yield_w, "chain": chain_w, "million": million_w}.get(name)
     if body is None:
         return None  # no floor for this workload
     main = spawn(body())

@@ -36,11 +36,12 @@ import os
 import select
 import selectors
 import socket
+import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ._traps import Abort, current_task_or_raise, wait_task_rescheduled
+from ._traps import PARK, STATE, Abort, outside_error
 
 if TYPE_CHECKING:
     from ._task import Task
@@ -365,7 +366,8 @@ class IoDriver:
             raise
         st.mask = new
 
-    async def wait(self, fd_like: int | Any, direction: int) -> None:
+    @types.coroutine
+    def wait(self, fd_like: int | Any, direction: int) -> Generator[Any, None, None]:
         """Park until ``fd_like`` is ready in ``direction`` (``READ`` or ``WRITE``).
 
         Raises:
@@ -375,14 +377,23 @@ class IoDriver:
 
         Cancel safety: cancel-safe; waiting consumes nothing.
         """
-        fd = _fileno(fd_like)
+        # The hottest path of every socket wait: the trap is inlined here (see _traps).
+        if type(fd_like) is socket.socket:
+            fd = fd_like.fileno()
+            if fd < 0:
+                raise ValueError(f"{fd_like!r} is closed (it has no file descriptor)")
+        else:
+            fd = fd_like if type(fd_like) is int else _fileno(fd_like)
         if self._closed:
             raise RuntimeError("the runtime's I/O driver is shut down")
-        task = current_task_or_raise("wait_readable() / wait_writable()")
+        state = STATE.get(None)
+        task = state._current if state is not None else None
+        if task is None:
+            raise outside_error("wait_readable() / wait_writable()")
         st = self._fds.get(fd)
         if st is None:
             st = self._fds[fd] = _FdState(_owner_ref(fd_like))
-        elif st.owner is not None and st.owner() is not fd_like and not isinstance(fd_like, int):
+        elif st.owner is not None and type(fd_like) is not int and st.owner() is not fd_like:
             # The object that registered this fd number is gone or closed; see the module notes.
             self.notify_closing(fd)
             st = self._fds[fd] = _FdState(_owner_ref(fd_like))
@@ -394,16 +405,17 @@ class IoDriver:
             if st.writer is not None:
                 raise RuntimeError(f"another task is already waiting for fd {fd} to be writable")
             st.writer = task
-        try:
-            self._register(fd, st, direction)
-        except BaseException:
-            if direction == READ:
-                st.reader = None
-            else:
-                st.writer = None
-            if not st.mask:
-                self._fds.pop(fd, None)
-            raise
+        if st.mask & direction != direction:
+            try:
+                self._register(fd, st, direction)
+            except BaseException:
+                if direction == READ:
+                    st.reader = None
+                else:
+                    st.writer = None
+                if not st.mask:
+                    self._fds.pop(fd, None)
+                raise
 
         def abort() -> Abort:
             if direction == READ:
@@ -415,7 +427,12 @@ class IoDriver:
                 return Abort.SUCCEEDED
             return Abort.FAILED
 
-        await wait_task_rescheduled(abort)
+        task._abort_fn = abort
+        task._coop = 0
+        try:
+            yield PARK
+        finally:
+            task._abort_fn = None
 
     def notify_closing(self, fd_like: int | Any) -> None:
         fd = _fileno(fd_like)

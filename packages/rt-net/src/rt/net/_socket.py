@@ -117,7 +117,7 @@ class SocketResource:
 class SocketStream(SocketResource):
     """A connected byte stream (TCP or Unix)."""
 
-    __slots__ = ("_pending", "_wshut")
+    __slots__ = ("_drained", "_pending", "_wshut")
 
     _kind = "stream"
 
@@ -125,6 +125,7 @@ class SocketStream(SocketResource):
         super().__init__(sock, io)
         self._pending = b""
         self._wshut = False
+        self._drained = False
 
     def peer_addr(self) -> SockAddr:
         """The address of the other end."""
@@ -147,23 +148,25 @@ class SocketStream(SocketResource):
         if self._pending:
             return self._take_pending(n)
         sock = self._sock
-        try:
-            return sock.recv(n)
-        except BlockingIOError:
-            pass
-        except OSError:
-            self._check_open("read()")
-            raise
         wait = self._io.wait
-        while True:
+        if self._drained:
+            # The last recv returned less than asked: the kernel buffer was empty then, so a
+            # recv now would most likely fail with EAGAIN (a syscall plus an exception). Wait
+            # for readiness first; level triggering returns at once if data came meanwhile.
+            if self._closed:
+                raise closed_error(self._kind, "read()")
             await wait(sock, READ)
+        while True:
             try:
-                return sock.recv(n)
+                data = sock.recv(n)
             except BlockingIOError:
+                await wait(sock, READ)
                 continue
             except OSError:
                 self._check_open("read()")
                 raise
+            self._drained = len(data) < n
+            return data
 
     def _take_pending(self, n: int) -> bytes:
         data = self._pending
@@ -236,7 +239,8 @@ class SocketStream(SocketResource):
         """
         if budget_spent():
             await checkpoint()
-        self._check_writable("write_all()")
+        if self._closed or self._wshut:
+            self._check_writable("write_all()")
         sock = self._sock
         total = len(data)
         try:
