@@ -96,6 +96,45 @@ def python_available(version: str, env: dict[str, str]) -> bool:
     return probe.returncode == 0
 
 
+REDIS_TOOLS = ("redis-cli", "redis-benchmark")
+
+
+def ensure_redis_tools() -> None:
+    """Install Debian's redis-tools (redis-cli, redis-benchmark) and redis-server if missing.
+
+    mini-redis is tested against these real clients, and benchmarked against the real server.
+    Installing needs root and apt-get; elsewhere the tests that need them are skipped and say so.
+    """
+    if all(shutil.which(t) for t in (*REDIS_TOOLS, "redis-server")):
+        return
+    if not shutil.which("apt-get") or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print(
+            "dev.py: redis-tools missing and apt-get (as root) unavailable: the tests that use "
+            "redis-cli / redis-benchmark will be skipped",
+            flush=True,
+        )
+        return
+    print("dev.py: installing redis-tools and redis-server with apt-get ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    quiet = {"stdout": subprocess.DEVNULL, "env": env, "check": False}
+    subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]
+    subprocess.run(  # type: ignore[call-overload]
+        [
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "redis-tools",
+            "redis-server",
+        ],
+        **quiet,
+    )
+    # Debian starts the packaged server as a service where it can; the benchmark runs its own.
+    if not all(shutil.which(t) for t in REDIS_TOOLS):
+        print("dev.py: could not install redis-tools; those tests will be skipped", flush=True)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in TASKS:
         print(__doc__)
@@ -105,6 +144,8 @@ def main(argv: list[str]) -> int:
     hatch = ensure_hatch()
     env = with_pyenv_versions(dict(os.environ))
     steps = [[*step, *(extra if i == 0 else [])] for i, step in enumerate(TASKS[task])]
+    if task in ("test", "check", "bench"):
+        ensure_redis_tools()
     if task in ("test", "check"):
         # The suite again on the other supported Pythons, where this machine has them.
         for version in OTHER_PYTHONS:

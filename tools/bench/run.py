@@ -1,12 +1,13 @@
 """Run rt beside asyncio, uvloop, trio and a pure-Python floor; write docs/bench/.
 
-    python3 tools/dev.py bench            # full run (about 10 minutes on 2 cores)
+    python3 tools/dev.py bench            # full run (about 30 minutes on 2 cores)
     python3 tools/dev.py bench --quick    # about a minute
 
 Every (workload, peer) cell runs in a fresh process; rounds interleave the peers so that noise
 on this shared machine hits them alike; the median of the rounds is reported. Outputs:
 ``docs/bench/results.json`` (raw, with machine and versions), ``docs/bench/results.md`` (ratios
-to asyncio and uvloop; below 1.00 means rt is faster) and ``docs/bench/chart.png``.
+to asyncio and uvloop; below 1.00 means rt is faster) and ``docs/bench/chart.png``; a full run
+then runs ``redis_bench.py`` (mini-redis under redis-benchmark, ``docs/bench/redis.md``).
 """
 
 from __future__ import annotations
@@ -231,6 +232,10 @@ def main() -> int:
     (out / "results.md").write_text(write_markdown(results, meta))
     write_chart(results, out / "chart.png")
     print((out / "results.md").read_text())
+    if not args.only:
+        # mini-redis under redis-benchmark (docs/bench/redis.md), part of the same command.
+        cmd = [sys.executable, str(HERE / "redis_bench.py"), "--out", str(out)]
+        subprocess.run([*cmd, "--quick"] if args.quick else cmd, check=False)
     return 0
 
 

@@ -458,3 +458,27 @@ async def test_idle_connections_do_not_wake_the_runtime() -> None:
             s.close()
         for c in clients:
             c.close()
+
+
+async def test_try_read_and_try_write_never_wait() -> None:
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+        a = await TcpStream.connect(listener.local_addr())
+        b, _ = await listener.accept()
+        with pytest.raises(BlockingIOError):
+            b.try_read()
+        assert a.try_write(b"now") == 3
+        assert await b.read_exact(3) == b"now"
+        a.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        with pytest.raises(BlockingIOError):
+            while True:
+                a.try_write(b"x" * 65536)
+        rd, wr = b.into_split()
+        await a.shutdown()
+        total = 0
+        while chunk := await rd.read():
+            total += len(chunk)
+        assert rd.try_read() == b""  # EOF is not "would block"
+        assert wr.try_write(b"back") == 4
+        rd.close()
+        wr.close()
+        a.close()

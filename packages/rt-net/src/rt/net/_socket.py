@@ -168,6 +168,33 @@ class SocketStream(SocketResource):
             self._drained = len(data) < n
             return data
 
+    def try_read(self, n: int = DEFAULT_READ) -> bytes:
+        """Read what is available now without waiting; ``b""`` at EOF.
+
+        Raises:
+            BlockingIOError: nothing is available yet (await :meth:`read` instead).
+        """
+        if self._pending:
+            return self._take_pending(n)
+        self._check_open("try_read()")
+        data = self._sock.recv(n)
+        self._drained = len(data) < n
+        return data
+
+    def try_write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write what the kernel takes now, without waiting; return the byte count.
+
+        Never a suspension point, so never cancelled half-way: a common first step of a
+        shutdown-proof flush (``try_write``, then ``write_all`` of the rest under a shield).
+
+        Raises:
+            BlockingIOError: the socket buffer is full.
+            BrokenPipeError: after :meth:`shutdown`, or the peer closed its read side.
+        """
+        if self._closed or self._wshut:
+            self._check_writable("try_write()")
+        return self._sock.send(data)
+
     def _take_pending(self, n: int) -> bytes:
         data = self._pending
         if n >= len(data):
@@ -369,6 +396,10 @@ class ReadHalf(_Half):
         """
         return await self._stream("read()").read(n)
 
+    def try_read(self, n: int = DEFAULT_READ) -> bytes:
+        """See :meth:`TcpStream.try_read`."""
+        return self._stream("try_read()").try_read(n)
+
     async def read_exact(self, n: int) -> bytes:
         """See :meth:`TcpStream.read_exact`.
 
@@ -388,6 +419,10 @@ class WriteHalf(_Half):
         Cancel safety: cancel-safe: a cancelled ``write`` wrote nothing.
         """
         return await self._stream("write()").write(data)
+
+    def try_write(self, data: bytes | bytearray | memoryview) -> int:
+        """See :meth:`TcpStream.try_write`."""
+        return self._stream("try_write()").try_write(data)
 
     async def write_all(self, data: bytes | bytearray | memoryview) -> None:
         """See :meth:`TcpStream.write_all`.

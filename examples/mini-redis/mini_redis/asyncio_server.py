@@ -1,0 +1,76 @@
+"""The same server for asyncio (and uvloop), for the benchmark only.
+
+It runs the same command code (``Commands`` over ``Db``, with ``time.monotonic`` as the clock),
+the same RESP parser and the same connection loop as the rt server (parse every buffered
+request, answer, write once when no more are buffered), on asyncio streams. Pub/sub and the
+graceful shutdown are left out: the benchmark does not use them.
+``python -m mini_redis.asyncio_server --port N [--uvloop]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from . import resp
+from .commands import Commands
+from .db import Db
+
+
+async def serve(port: int) -> None:
+    commands = Commands(Db(clock=time.monotonic))
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buf = b""
+        pos = 0
+        out = bytearray()
+        try:
+            while True:
+                got = resp.parse(buf, pos) if buf else None
+                if got is None:
+                    if out:
+                        writer.write(bytes(out))
+                        out.clear()
+                        await writer.drain()
+                    data = await reader.read(65536)
+                    if not data:
+                        return
+                    buf = buf[pos:] + data if buf else data
+                    pos = 0
+                    continue
+                frame, pos = got
+                if pos == len(buf):
+                    buf, pos = b"", 0
+                if frame:
+                    commands.commands_processed += 1
+                    out += commands.execute(frame[0].upper(), frame)
+        except (ConnectionError, resp.ProtocolError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    print(f"asyncio mini-redis listening on 127.0.0.1:{port}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=6379)
+    p.add_argument("--uvloop", action="store_true")
+    args = p.parse_args()
+    try:
+        if args.uvloop:
+            import uvloop
+
+            uvloop.run(serve(args.port))
+        else:
+            asyncio.run(serve(args.port))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""RESP2: parse requests incrementally from a buffer, encode replies.
+
+``parse(buf, pos)`` never consumes anything: it returns the frame and where it ends, or
+``None`` when the buffer does not yet hold a whole frame. The connection advances its read
+position only after a whole frame is parsed, which makes reading a frame cancel-safe.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypeAlias
+
+Frame: TypeAlias = "list[bytes]"
+"""A request: the command name and its arguments, as bytes."""
+
+MAX_BULK: Final = 512 * 1024 * 1024
+MAX_INLINE: Final = 64 * 1024
+MAX_ARGS: Final = 1024 * 1024
+
+
+class ProtocolError(Exception):
+    """The client sent something that is not RESP; the server answers and closes."""
+
+
+def parse(buf: bytes, pos: int = 0) -> tuple[Frame, int] | None:
+    """Parse one request at ``buf[pos:]``: ``(args, end_position)``, or ``None`` if incomplete."""
+    n = len(buf)
+    if pos >= n:
+        return None
+    if buf[pos] != 0x2A:  # not '*': an inline command ("PING\r\n"), as redis-benchmark sends
+        end = buf.find(b"\n", pos)
+        if end < 0:
+            if n - pos > MAX_INLINE:
+                raise ProtocolError("Protocol error: too big inline request")
+            return None
+        return buf[pos:end].rstrip(b"\r").split(), end + 1
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        return None
+    try:
+        count = int(buf[pos + 1 : end])
+    except ValueError:
+        raise ProtocolError("Protocol error: invalid multibulk length") from None
+    if count > MAX_ARGS:
+        raise ProtocolError("Protocol error: invalid multibulk length")
+    pos = end + 2
+    args: Frame = []
+    append = args.append
+    for _ in range(count):
+        if pos >= n:
+            return None
+        if buf[pos] != 0x24:  # '$'
+            raise ProtocolError(f"Protocol error: expected '$', got '{chr(buf[pos])}'")
+        end = buf.find(b"\r\n", pos)
+        if end < 0:
+            return None
+        try:
+            size = int(buf[pos + 1 : end])
+        except ValueError:
+            raise ProtocolError("Protocol error: invalid bulk length") from None
+        if size < 0 or size > MAX_BULK:
+            raise ProtocolError("Protocol error: invalid bulk length")
+        pos = end + 2 + size
+        if pos + 2 > n:
+            return None
+        if buf[pos : pos + 2] != b"\r\n":
+            raise ProtocolError("Protocol error: bulk string not terminated by CRLF")
+        append(buf[end + 2 : pos])
+        pos += 2
+    return args, pos
+
+
+# -- replies ----------------------------------------------------------------------------------
+
+OK: Final = b"+OK\r\n"
+PONG: Final = b"+PONG\r\n"
+NULL: Final = b"$-1\r\n"
+EMPTY_ARRAY: Final = b"*0\r\n"
+
+
+def simple(text: str) -> bytes:
+    return b"+" + text.encode() + b"\r\n"
+
+
+def error(text: str) -> bytes:
+    return b"-" + text.replace("\r", " ").replace("\n", " ").encode() + b"\r\n"
+
+
+def integer(n: int) -> bytes:
+    return b":%d\r\n" % n
+
+
+def bulk(data: bytes | None) -> bytes:
+    if data is None:
+        return NULL
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+def array(items: list[bytes]) -> bytes:
+    """An array of already-encoded replies."""
+    return b"*%d\r\n" % len(items) + b"".join(items)
+
+
+def command(*args: bytes | str | int) -> bytes:
+    """Encode a request the way clients do: an array of bulk strings."""
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return array([bulk(p) for p in parts])
+
+
+# -- reading replies (the client side) ----------------------------------------------------------
+
+Reply: TypeAlias = "bytes | int | list[Reply] | RespError | None"
+
+
+class RespError(Exception):
+    """An error reply from the server (``-ERR ...``)."""
+
+
+def parse_reply(buf: bytes | bytearray, pos: int = 0) -> tuple[Reply, int] | None:
+    """Parse one reply at ``buf[pos:]``: ``(value, end)`` or ``None`` if incomplete."""
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        return None
+    kind = buf[pos]
+    line = bytes(buf[pos + 1 : end])
+    nxt = end + 2
+    if kind == 0x2B:  # '+'
+        return line, nxt
+    if kind == 0x2D:  # '-'
+        return RespError(line.decode(errors="replace")), nxt
+    if kind == 0x3A:  # ':'
+        return int(line), nxt
+    if kind == 0x24:  # '$'
+        size = int(line)
+        if size < 0:
+            return None, nxt
+        if nxt + size + 2 > len(buf):
+            return None
+        return bytes(buf[nxt : nxt + size]), nxt + size + 2
+    if kind == 0x2A:  # '*'
+        count = int(line)
+        if count < 0:
+            return None, nxt
+        items: list[Reply] = []
+        for _ in range(count):
+            got = parse_reply(buf, nxt)
+            if got is None:
+                return None
+            item, nxt = got
+            items.append(item)
+        return items, nxt
+    raise ProtocolError(f"unexpected reply type byte {chr(kind)!r}")

@@ -1,0 +1,261 @@
+"""mini-redis: the RESP codec, the Db on paused time, and the server through rt's client."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from mini_redis import Client, Db, Server, resp
+from mini_redis.resp import ProtocolError, RespError
+
+import rt
+import rt.time
+from rt.net import TcpListener, TcpStream
+
+
+def test_resp_parses_arrays_inline_commands_and_waits_for_incomplete_frames() -> None:
+    frame = resp.command("SET", "k", "v")
+    assert resp.parse(frame) == ([b"SET", b"k", b"v"], len(frame))
+    for cut in range(1, len(frame)):
+        assert resp.parse(frame[:cut]) is None
+    assert resp.parse(b"PING\r\nrest") == ([b"PING"], 6)
+    assert resp.parse(b"*0\r\n") == ([], 4)
+
+
+@pytest.mark.parametrize(
+    "bad", [b"*x\r\n", b"*1\r\n+no\r\n", b"*1\r\n$-5\r\n", b"*1\r\n$2\r\nabc\r\n"]
+)
+def test_resp_rejects_malformed_frames(bad: bytes) -> None:
+    with pytest.raises(ProtocolError, match="Protocol error"):
+        resp.parse(bad)
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_db_expiry_on_paused_time_and_purge() -> None:
+    db = Db()
+    db.start()
+    db.set(b"a", b"1", ttl=10)
+    db.set(b"b", b"2")
+    assert db.ttl(b"a") == 10 and db.ttl(b"b") == -1 and db.ttl(b"zz") == -2
+    await rt.time.advance(9.5)
+    assert db.get(b"a") == b"1"
+    await rt.time.advance(1)
+    assert db.get(b"a") is None
+    assert db.expire(b"b", 5)
+    await rt.time.advance(5)
+    await rt.yield_now()
+    assert len(db) == 0  # the purge task removed b without anyone reading it
+    assert not db.set(b"c", b"x", xx=True) and db.set(b"c", b"x", nx=True)
+    assert not db.set(b"c", b"y", nx=True)
+    await db.close()
+
+
+def test_db_incr_rejects_non_integers() -> None:
+    db = Db()
+    assert db.incr(b"n") == 1 and db.incr(b"n") == 2
+    db.set(b"s", b"abc")
+    with pytest.raises(ValueError, match="not an integer"):
+        db.incr(b"s")
+
+
+class Running:
+    """A server on 127.0.0.1:<free port>, run by the test's runtime."""
+
+    def __init__(self, server: Server, task: rt.JoinHandle[None]) -> None:
+        self.server = server
+        self.task = task
+        self.addr = server.listener.local_addr()
+
+    @classmethod
+    async def start(cls, max_connections: int = 10_000) -> Running:
+        server = Server(await TcpListener.bind("127.0.0.1:0"), max_connections=max_connections)
+        return cls(server, rt.spawn(server.run()))
+
+    async def stop(self) -> None:
+        self.server.shutdown()
+        await self.task
+
+
+async def test_commands_through_the_rt_client() -> None:
+    srv = await Running.start()
+    async with await Client.connect(srv.addr) as c:
+        assert await c.ping() == b"PONG"
+        assert await c.call("ECHO", "hi") == b"hi"
+        assert await c.get("k") is None
+        await c.set("k", "v")
+        assert await c.get("k") == b"v"
+        assert await c.call("SET", "k", "w", "NX") is None
+        assert await c.call("SET", "k", "w", "XX") == b"OK"
+        assert await c.call("EXISTS", "k", "nope", "k") == 2
+        assert await c.call("INCR", "n") == 1
+        assert await c.call("INCR", "n") == 2
+        with pytest.raises(RespError, match="not an integer"):
+            await c.call("INCR", "k")
+        assert await c.call("EXPIRE", "k", 100) == 1
+        assert await c.call("TTL", "k") == 100
+        assert await c.call("DEL", "k", "n", "nope") == 2
+        assert await c.call("TTL", "k") == -2
+        with pytest.raises(RespError, match="wrong number of arguments for 'get'"):
+            await c.call("GET")
+        with pytest.raises(RespError, match="unknown command 'FLY'"):
+            await c.call("FLY", "away")
+        with pytest.raises(RespError, match="syntax error"):
+            await c.call("SET", "a", "b", "EX")
+        assert await c.call("CONFIG", "GET", "save") == [b"save", b""]
+        info = await c.call("INFO")
+        assert isinstance(info, bytes) and b"redis_version" in info
+    await srv.stop()
+
+
+async def test_pipelined_requests_are_answered_in_order() -> None:
+    srv = await Running.start()
+    async with await Client.connect(srv.addr) as c:
+        cmds: list[tuple[bytes | str | int, ...]] = []
+        for i in range(500):
+            cmds += [("SET", f"k{i}", i), ("INCR", f"k{i}"), ("GET", f"k{i}")]
+        replies = await c.pipeline(cmds)
+    assert replies == [r for i in range(500) for r in (b"OK", i + 1, str(i + 1).encode())]
+    await srv.stop()
+
+
+async def test_malformed_input_gets_an_error_and_never_hurts_other_connections() -> None:
+    srv = await Running.start()
+    async with await Client.connect(srv.addr) as good:
+        await good.set("x", "1")
+        async with await TcpStream.connect(srv.addr) as bad:
+            await bad.write_all(b"*2\r\n$3\r\nGET\r\n%garbage\r\n")
+            reply = b""
+            while chunk := await bad.read():
+                reply += chunk
+            assert reply.startswith(b"-ERR Protocol error")
+        assert await good.get("x") == b"1"
+    await srv.stop()
+
+
+async def test_pubsub_between_rt_clients() -> None:
+    srv = await Running.start()
+    async with await Client.connect(srv.addr) as pub, await Client.connect(srv.addr) as sc:
+        sub = await sc.subscribe("news", "sport")
+        assert await pub.publish("news", "hello") == 1
+        assert await pub.publish("weather", "rain") == 0
+        assert await pub.publish("sport", "goal") == 1
+        assert await sub.next_message() == (b"news", b"hello")
+        assert await sub.next_message() == (b"sport", b"goal")
+    await srv.stop()
+
+
+async def test_subscribed_mode_allows_only_subscription_commands() -> None:
+    srv = await Running.start()
+    async with await TcpStream.connect(srv.addr) as s:
+        await s.write_all(resp.command("SUBSCRIBE", "a"))
+        await s.write_all(resp.command("GET", "x"))
+        await s.write_all(resp.command("UNSUBSCRIBE"))
+        await s.write_all(resp.command("PING"))
+        expected = (
+            resp.array([resp.bulk(b"subscribe"), resp.bulk(b"a"), resp.integer(1)])
+            + resp.error(
+                "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                "RESET are allowed in this context"
+            )
+            + resp.array([resp.bulk(b"unsubscribe"), resp.bulk(b"a"), resp.integer(0)])
+            + resp.PONG
+        )
+        got = b""
+        while len(got) < len(expected):
+            got += await s.read()
+        assert got == expected
+    await srv.stop()
+
+
+async def test_connection_limit_refuses_with_an_error() -> None:
+    srv = await Running.start(max_connections=1)
+    async with await Client.connect(srv.addr) as first:
+        assert await first.ping() == b"PONG"
+        async with await TcpStream.connect(srv.addr) as second:
+            assert await second.read() == b"-ERR max number of clients reached\r\n"
+        assert await first.ping() == b"PONG"
+    await srv.stop()
+
+
+async def test_graceful_shutdown_finishes_the_reply_in_flight_and_refuses_new_connections() -> None:
+    srv = await Running.start()
+    big = b"v" * 8_000_000
+    async with await Client.connect(srv.addr) as c:
+        await c.set("big", big)
+        before = srv.server.commands_processed
+        raw = await TcpStream.connect(srv.addr)
+        await raw.write_all(resp.command("GET", "big"))  # and do not read yet
+        while srv.server.commands_processed == before:
+            await rt.yield_now()  # until the server has taken the request
+        srv.server.shutdown()
+        reply = b""
+        while chunk := await raw.read():
+            reply += chunk
+        assert reply == resp.bulk(big)  # whole, then EOF
+        raw.close()
+        await srv.task
+    with pytest.raises(ConnectionRefusedError):
+        await TcpStream.connect(srv.addr)
+
+
+def test_demo_prints_throughput_and_latency(capsys: pytest.CaptureFixture[str]) -> None:
+    from mini_redis.demo import demo
+
+    result = rt.run(demo(seconds=0.3, connections=8))
+    out = capsys.readouterr().out
+    assert "ops/s" in out and "p99" in out and "shut down gracefully" in out
+    assert result["errors"] == 0 and result["ops_per_s"] > 0
+    assert result["connections_served"] == 8
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_server_process_shuts_down_gracefully_on_ctrl_c_and_the_cli_talks_to_it() -> None:
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent.parent
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mini_redis.server", "--port", str(port)],
+        cwd=here,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "listening" in proc.stdout.readline()  # waits until the server is bound
+
+        def cli(*args: str) -> str:
+            done = subprocess.run(
+                [sys.executable, "-m", "mini_redis.cli", "--addr", f"127.0.0.1:{port}", *args],
+                cwd=here,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        assert cli("set", "greeting", "hello") == "OK"
+        assert cli("get", "greeting") == "hello"
+        assert cli("get", "missing") == "(nil)"
+        assert cli("publish", "news", "x") == "0"
+        held = socket.create_connection(("127.0.0.1", port))  # an idle client
+        proc.send_signal(signal.SIGINT)
+        assert held.recv(100) == b""  # the server closed it on the way out
+        held.close()
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
