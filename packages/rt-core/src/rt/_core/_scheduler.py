@@ -540,20 +540,20 @@ class CurrentThreadScheduler(Scheduler):
 
         task._add_waiter(notify)
         self.post(lambda: self._adopt(task))
-        while True:
-            with core:
-                while not task._done and self._thread_id is not None:
-                    core.wait()
-                if task._done:
-                    break
+        with core:
+            # Another thread may be driving this runtime: then it runs our task too.
+            while not task._done and self._thread_id is not None:
+                core.wait()
+            drive = not task._done
+            if drive:
                 self._thread_id = threading.get_ident()
+        if drive:
             try:
                 self._drive(task)
             finally:
                 with core:
                     self._thread_id = None
                     core.notify_all()
-            break
         exc = task._exc
         task._retrieved = True
         if exc is not None:
