@@ -230,3 +230,18 @@ async def test_io_driver_close_from_another_thread_wakes_the_waiter_with_ebadf()
     finally:
         a.close()
         b.close()
+
+
+async def test_notify_closing_from_a_blocking_thread_wakes_the_waiter() -> None:
+    a, b = socket.socketpair()
+    try:
+        reader = rt.spawn(wait_readable(a))
+        await rt.yield_now()
+        await rt.spawn_blocking(notify_closing, a)
+        with pytest.raises(rt.JoinError) as info:
+            await reader
+        assert isinstance(info.value.exception, OSError)
+        assert info.value.exception.errno == errno.EBADF
+    finally:
+        a.close()
+        b.close()

@@ -482,3 +482,76 @@ async def test_try_read_and_try_write_never_wait() -> None:
         rd.close()
         wr.close()
         a.close()
+
+
+def _fds() -> set[int]:
+    return {int(n) for n in os.listdir("/proc/self/fd")}
+
+
+def test_runtime_shutdown_mid_traffic_leaves_no_fd_or_thread_behind() -> None:
+    before = _fds()
+    threads_before = set(threading.enumerate())
+
+    async def main() -> None:
+        listener = await TcpListener.bind("127.0.0.1:0")
+        addr = listener.local_addr()
+
+        async def serve() -> None:
+            async with listener:
+                while True:
+                    stream, _ = await listener.accept()
+                    rt.spawn(_echo(stream))
+
+        async def chatter() -> None:
+            async with await TcpStream.connect(addr) as s:
+                while True:
+                    await s.write_all(b"ping")
+                    await s.read_exact(4)
+
+        rt.spawn(serve())
+        for _ in range(20):
+            rt.spawn(chatter())
+        await lookup_host("localhost:80")  # a blocking-pool thread exists now
+        for _ in range(50):
+            await rt.yield_now()
+        # return with everything still running: rt.run shuts the runtime down
+
+    rt.run(main())
+    import gc
+
+    gc.collect()
+    assert _fds() - before == set()
+    assert {t for t in threading.enumerate() if t.name.startswith("rt-")} - threads_before == set()
+
+
+async def test_bad_sizes_are_value_errors_and_read_zero_is_not_eof() -> None:
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+        a = await TcpStream.connect(listener.local_addr())
+        b, _ = await listener.accept()
+        with pytest.raises(ValueError, match="read size"):
+            await a.read(-1)
+        with pytest.raises(ValueError, match="read_exact size"):
+            await a.read_exact(-5)
+        assert await a.read(0) == b""
+        await b.write_all(b"still open")
+        assert await a.read_exact(10) == b"still open"
+        with pytest.raises(TypeError):
+            await a.write("text")  # type: ignore[arg-type]
+        a.close()
+        b.close()
+
+
+def test_using_a_stream_after_its_runtime_shut_down_says_so() -> None:
+    async def make() -> tuple[TcpListener, TcpStream]:
+        listener = await TcpListener.bind("127.0.0.1:0")
+        return listener, await TcpStream.connect(listener.local_addr())
+
+    listener, stream = rt.run(make())
+
+    async def use() -> bytes:
+        return await stream.read()
+
+    with pytest.raises(RuntimeError, match="shut down"):
+        rt.run(use())
+    stream.close()
+    listener.close()

@@ -23,7 +23,9 @@ Facts this code relies on:
   such check and must call :func:`notify_closing` themselves.
 * **Wake-ups from other threads** go through an ``eventfd`` (a self-pipe where that does not
   exist), registered once and drained whenever it fires.
-* Everything except :meth:`IoDriver.unpark` runs on the runtime's thread; no locks are needed.
+* Everything runs on the runtime's thread, so no locks are needed, except :meth:`IoDriver.unpark`
+  and the entry points that post their work to that thread when called from elsewhere
+  (:meth:`IoDriver.close`, :meth:`IoDriver.notify_closing`).
 * Where ``select.epoll`` does not exist (macOS, BSD, Windows), the same logic runs over the
   ``selectors`` module's best selector (kqueue on BSD/macOS).
 """
@@ -395,7 +397,7 @@ class IoDriver:
             st = self._fds[fd] = _FdState(_owner_ref(fd_like))
         elif st.owner is not None and type(fd_like) is not int and st.owner() is not fd_like:
             # The object that registered this fd number is gone or closed; see the module notes.
-            self.notify_closing(fd)
+            self._notify_closing(fd)
             st = self._fds[fd] = _FdState(_owner_ref(fd_like))
         if direction == READ:
             if st.reader is not None:
@@ -435,6 +437,14 @@ class IoDriver:
             task._abort_fn = None
 
     def notify_closing(self, fd_like: int | Any) -> None:
+        """Wake the fd's waiters with ``EBADF`` and forget it; safe from any thread."""
+        busy = self._busy_elsewhere
+        if busy is not None and self._post is not None and busy():
+            self._post(lambda: self._notify_closing(fd_like))
+            return
+        self._notify_closing(fd_like)
+
+    def _notify_closing(self, fd_like: int | Any) -> None:
         fd = _fileno(fd_like)
         st = self._fds.pop(fd, None)
         if st is None:
@@ -473,7 +483,7 @@ class IoDriver:
         except (OSError, ValueError):
             fd = -1
         if isinstance(fd, int) and fd >= 0 and not self._closed:
-            self.notify_closing(fd)
+            self._notify_closing(fd)
         fileobj.close()
 
     def registered_fds(self) -> int:

@@ -194,7 +194,9 @@ class CurrentThreadScheduler(Scheduler):
             max_blocking_threads, thread_name, self.wake, thread_keep_alive
         )
         self._io: IoDriver | None = (
-            IoDriver(self.wake, post=self.post, busy_elsewhere=self._busy_elsewhere)
+            # The reactor dispatches on the runtime thread only (cross-thread closes are
+            # posted), so its wake-ups go straight onto the run queue.
+            IoDriver(self._ready.append, post=self.post, busy_elsewhere=self._busy_elsewhere)
             if enable_io
             else None
         )

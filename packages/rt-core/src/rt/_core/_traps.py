@@ -153,12 +153,17 @@ def yield_now() -> Generator[Any, None, None]:
     yield YIELD
 
 
-async def checkpoint() -> None:
+@types.coroutine
+def checkpoint() -> Generator[Any, None, None]:
     """Yield to the scheduler and raise :class:`rt.Cancelled` if the task is cancelled.
+
+    A plain generator-based awaitable (no coroutine frame in between): every budgeted
+    operation in rt awaits it.
 
     Cancel safety: cancel-safe; it has no effect to lose.
     """
-    await yield_now()
+    current_task_or_raise("a checkpoint (rt.yield_now(), rt.sleep(0), ...)")._coop = 0
+    yield YIELD
 
 
 def checkpoint_if_cancelled() -> None:

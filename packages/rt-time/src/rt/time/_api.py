@@ -152,6 +152,12 @@ async def sleep(seconds: float) -> None:
 
     Cancel safety: cancel-safe. A cancelled sleep disarms its timer at once.
     """
+    cls = seconds.__class__
+    if (cls is int or cls is float) and seconds <= 0:
+        # sleep(0) (or negative) is a checkpoint: the fast path of "let others run". A NaN is
+        # not <= 0 and takes the checked path below, which rejects it.
+        await checkpoint()
+        return
     s = _seconds(seconds, "rt.time.sleep()")
     driver = _driver("rt.time.sleep()")
     if s <= 0:
