@@ -555,3 +555,66 @@ def test_using_a_stream_after_its_runtime_shut_down_says_so() -> None:
         rt.run(use())
     stream.close()
     listener.close()
+
+
+async def test_cancelled_accept_takes_no_connection_from_the_queue() -> None:
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+        h = rt.spawn(listener.accept())
+        await rt.yield_now()
+        h.abort()
+        with pytest.raises(rt.JoinError):
+            await h
+        client = socket.create_connection(listener.local_addr())
+        stream, peer = await listener.accept()  # the connection made after the cancel
+        assert peer == client.getsockname()
+        stream.close()
+        client.close()
+
+
+async def test_cancelled_connect_leaves_no_socket_open() -> None:
+    before = _fds()
+    # A listener whose backlog is full makes connect() wait (SYNs are dropped, not refused).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    for _ in range(8):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(listener.getsockname())
+        fillers.append(f)
+    h = rt.spawn(TcpStream.connect(listener.getsockname()))
+    await rt.yield_now()
+    h.abort()
+    with pytest.raises(rt.JoinError) as info:
+        await h
+    assert info.value.is_cancelled()
+    for f in fillers:
+        f.close()
+    listener.close()
+    assert _fds() - before == set()
+
+
+async def test_cancelled_write_wrote_nothing_and_counts_add_up() -> None:
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+        a = await TcpStream.connect(listener.local_addr())
+        b, _ = await listener.accept()
+        a.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        written = 0
+        while True:  # fill the pipe until write has to wait
+            h = rt.spawn(a.write(b"w" * 65536))
+            await rt.yield_now()
+            if not h.is_finished():
+                break
+            written += await h
+        h.abort()
+        with pytest.raises(rt.JoinError) as info:
+            await h
+        assert info.value.is_cancelled()  # it was waiting for room: nothing was sent
+        await a.shutdown()
+        received = 0
+        while chunk := await b.read():
+            received += len(chunk)
+        assert received == written
+        a.close()
+        b.close()

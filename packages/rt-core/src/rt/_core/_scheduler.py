@@ -349,7 +349,8 @@ class CurrentThreadScheduler(Scheduler):
         while not main._done:
             n = len(ready)
             if n:
-                n = min(n, interval)
+                if n > interval:
+                    n = interval
                 for _ in range(n):
                     task = popleft()
                     self._current = task
