@@ -349,7 +349,7 @@ class CurrentThreadScheduler(Scheduler):
         while not main._done:
             n = len(ready)
             if n:
-                if n > interval:
+                if n > interval:  # noqa: PLR1730 - min() is a call on the hot path
                     n = interval
                 for _ in range(n):
                     task = popleft()
