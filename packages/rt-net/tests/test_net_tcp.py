@@ -618,3 +618,12 @@ async def test_cancelled_write_wrote_nothing_and_counts_add_up() -> None:
         assert received == written
         a.close()
         b.close()
+
+
+def test_binding_outside_a_runtime_says_how_to_start_one_and_leaks_nothing() -> None:
+    import asyncio
+
+    before = _fds()
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        asyncio.run(TcpListener.bind("127.0.0.1:0"))
+    assert _fds() - before == set()

@@ -44,9 +44,15 @@ class SocketResource:
     _kind = "socket"
 
     def __init__(self, sock: socket.socket, io: IoDriver | None = None) -> None:
+        if io is None:
+            try:
+                io = current_io()
+            except RuntimeError:
+                sock.close()  # e.g. bind() outside a runtime: do not leave the socket behind
+                raise
         sock.setblocking(False)
         self._sock = sock
-        self._io = io if io is not None else current_io()
+        self._io = io
         self._closed = False
 
     @classmethod
