@@ -8,8 +8,22 @@ The server speaks enough of Redis for ``redis-cli`` and ``redis-benchmark``: ``P
 
 from __future__ import annotations
 
-from .client import Client, Subscriber
-from .db import Db
-from .server import Server
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import Client, Subscriber
+    from .db import Db
+    from .server import Server
 
 __all__ = ["Client", "Db", "Server", "Subscriber"]
+
+_WHERE = {"Client": "client", "Subscriber": "client", "Db": "db", "Server": "server"}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that ``python -m mini_redis.server`` does not import the module twice.
+    if name not in _WHERE:
+        raise AttributeError(f"module 'mini_redis' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

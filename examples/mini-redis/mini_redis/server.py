@@ -153,13 +153,39 @@ class Server(Commands):
             permit.release()
 
     async def _serve(self, conn: Connection) -> None:
+        # The request loop, written out (no helper coroutines per request): parse what is
+        # buffered, answer into conn.out, and when nothing more is pipelined, flush and read.
+        stream = conn.stream
+        parse = resp.parse
         while True:
-            frame = conn.next_buffered() if conn.inbuf else None
-            if frame is None:
-                await conn.flush()  # nothing more pipelined: send what we have
-                frame = await conn.read_frame()
-                if frame is None:
+            buf = conn.inbuf
+            got = parse(buf, conn.pos) if buf else None
+            if got is None:
+                out = conn.out
+                if out:  # Connection.flush, inlined
+                    reply = bytes(out)
+                    out.clear()
+                    try:
+                        sent = stream.try_write(reply)
+                    except BlockingIOError:
+                        sent = 0
+                    if sent < len(reply):
+                        with rt.CancelScope(shield=True):
+                            await stream.write_all(memoryview(reply)[sent:])
+                data = await stream.read(READ_SIZE)
+                if not data:
+                    if buf:
+                        raise ProtocolError("Protocol error: connection closed mid-request")
                     return
+                conn.inbuf = buf[conn.pos :] + data if buf else data
+                conn.pos = 0
+                continue
+            frame, pos = got
+            if pos == len(buf):
+                conn.inbuf = b""
+                conn.pos = 0
+            else:
+                conn.pos = pos
             if not frame:
                 continue  # an empty inline line
             name = frame[0].upper()
