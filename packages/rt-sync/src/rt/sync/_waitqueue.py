@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -141,8 +141,11 @@ class Acquisition(Generic[G]):
             self._guard.release()
 
 
-async def park(lock: threading.Lock, queue: WaitQueue, waiter: Waiter) -> None:
+def park(lock: threading.Lock, queue: WaitQueue, waiter: Waiter) -> Awaitable[None]:
     """Park the running task until ``waiter`` is woken (``waiter`` is already in ``queue``).
+
+    A plain function returning the trap itself (no coroutine frame in between): every
+    contended channel operation and lock goes through here.
 
     Cancel safety: see the module docstring: a cancelled park either left no trace, or the
     waiter was woken first and the task resumes normally.
@@ -154,4 +157,4 @@ async def park(lock: threading.Lock, queue: WaitQueue, waiter: Waiter) -> None:
                 return Abort.SUCCEEDED
         return Abort.FAILED
 
-    await wait_task_rescheduled(abort)
+    return wait_task_rescheduled(abort)
