@@ -9,6 +9,8 @@ refused.
 
 from __future__ import annotations
 
+import errno
+import logging
 from typing import Final
 
 import rt
@@ -22,6 +24,8 @@ from .db import Db
 from .resp import Frame, ProtocolError
 
 READ_SIZE: Final = 65536
+_OUT_OF_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+logger: Final = logging.getLogger("mini_redis")
 SUBSCRIBED_OK: Final = frozenset({b"SUBSCRIBE", b"UNSUBSCRIBE", b"PING", b"QUIT", b"RESET"})
 
 
@@ -113,7 +117,16 @@ class Server(Commands):
         try:
             async with rt.TaskGroup() as tg:
                 while not stop.borrow():
-                    idx, got = await rt.select(self.listener.accept(), stop.changed())
+                    try:
+                        idx, got = await rt.select(self.listener.accept(), stop.changed())
+                    except OSError as exc:
+                        if exc.errno not in _OUT_OF_FDS:
+                            raise
+                        # Out of file descriptors: the connection stays queued. Serve the
+                        # others and try again shortly, as Redis does, instead of dying.
+                        logger.warning("mini-redis: %s", exc)
+                        await rt.time.sleep(0.1)
+                        continue
                     if idx == 1:
                         break
                     assert isinstance(got, tuple)
@@ -148,6 +161,11 @@ class Server(Commands):
             await _flush_quietly(conn)
         except (ConnectionError, OSError):
             pass  # the client went away: nothing to answer
+        except Exception:
+            # A bug in a command must cost this connection only, never the server.
+            logger.exception("mini-redis: internal error; closing this connection")
+            conn.out += resp.error("ERR internal error")
+            await _flush_quietly(conn)
         finally:
             stream.close()
             permit.release()

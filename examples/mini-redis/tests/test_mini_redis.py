@@ -259,3 +259,55 @@ def test_server_process_shuts_down_gracefully_on_ctrl_c_and_the_cli_talks_to_it(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_a_bug_in_a_command_costs_one_connection_not_the_server(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mini_redis import commands
+
+    def broken(self: object, frame: list[bytes]) -> bytes:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setitem(commands._COMMANDS, b"ECHO", (2, broken))
+    srv = await Running.start()
+    async with await TcpStream.connect(srv.addr) as bad:
+        await bad.write_all(resp.command("ECHO", "x"))
+        reply = b""
+        while chunk := await bad.read():
+            reply += chunk
+        assert reply == b"-ERR internal error\r\n"
+    assert "internal error" in caplog.text
+    async with await Client.connect(srv.addr) as good:
+        assert await good.ping() == b"PONG"
+    await srv.stop()
+
+
+async def test_running_out_of_fds_does_not_stop_the_server(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import errno
+    import os
+    import resource
+
+    srv = await Running.start()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hog: list[int] = []
+    client = socket.create_connection(srv.addr)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 4096), hard))
+        with pytest.raises(OSError) as info:
+            while True:
+                hog.append(os.open(os.devnull, os.O_RDONLY))
+        assert info.value.errno == errno.EMFILE
+        while "Too many open files" not in caplog.text:  # until the accept loop has met it
+            await rt.yield_now()
+    finally:
+        for fd in hog:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    client.sendall(resp.command("PING"))
+    assert await rt.spawn_blocking(client.recv, 100) == b"+PONG\r\n"
+    client.close()
+    assert not srv.task.is_finished()
+    await srv.stop()
