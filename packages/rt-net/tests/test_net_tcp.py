@@ -627,3 +627,10 @@ def test_binding_outside_a_runtime_says_how_to_start_one_and_leaks_nothing() -> 
     with pytest.raises(RuntimeError, match=r"rt\.run"):
         asyncio.run(TcpListener.bind("127.0.0.1:0"))
     assert _fds() - before == set()
+
+
+def test_tcp_socket_bind_refuses_host_names() -> None:
+    s = TcpSocket.new_v4()
+    with pytest.raises(ValueError, match="lookup_host"):
+        s.bind("localhost:0")
+    s.close()

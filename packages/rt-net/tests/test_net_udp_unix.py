@@ -108,3 +108,10 @@ async def test_unix_datagrams(tmp_path: Path) -> None:
         s.close()
     with pytest.raises(ValueError, match="empty"):
         UnixDatagram.bind("")
+
+
+async def test_udp_send_to_a_host_name_resolves_off_the_runtime_thread() -> None:
+    async with await UdpSocket.bind("127.0.0.1:0") as a, await UdpSocket.bind("127.0.0.1:0") as b:
+        port = b.local_addr()[1]
+        assert await a.send_to(b"named", ("localhost", port)) == 5
+        assert (await b.recv_from())[0] == b"named"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 from typing import Any, TypeAlias
 
@@ -48,7 +49,9 @@ def parse_addr(addr: object) -> tuple[str, int]:
     return host, int(port_s)
 
 
+@functools.lru_cache(maxsize=1024)
 def _numeric(host: str, port: int, kind: int, passive: bool) -> list[tuple[int, SockAddr]] | None:
+    """IP literals only (never a DNS query); memoized, since datagram sends resolve per call."""
     flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV | (socket.AI_PASSIVE if passive else 0)
     try:
         infos = socket.getaddrinfo(host or None, port, type=kind, flags=flags)
@@ -77,7 +80,7 @@ async def resolve(
         return [(socket.AF_INET6, tuple(addr))]
     found = _numeric(host, port, kind, passive)
     if found is not None:
-        return found
+        return list(found)
 
     def lookup() -> list[Any]:
         return socket.getaddrinfo(host, port, type=kind)
@@ -108,6 +111,17 @@ async def lookup_host(addr: Address) -> list[SockAddr]:
     Cancel safety: cancel-safe; the lookup thread finishes in the background.
     """
     return [sockaddr for _family, sockaddr in await resolve(addr)]
+
+
+def numeric_sockaddr(addr: object, kind: int, what: str) -> tuple[int, SockAddr]:
+    """``(family, sockaddr)`` for an IP-literal address; ``ValueError`` for a host name."""
+    host, port = parse_addr(addr)
+    found = _numeric(host, port, kind, True)
+    if not found:
+        raise ValueError(
+            f"{what} needs an IP address, got {addr!r}: resolve names with lookup_host() first"
+        )
+    return found[0]
 
 
 def format_addr(sockaddr: object) -> str:

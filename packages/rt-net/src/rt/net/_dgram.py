@@ -150,13 +150,9 @@ class UdpSocket(DatagramSocket):
 
         Cancel safety: cancel-safe: a cancelled ``send_to`` sent nothing.
         """
+        # Always through resolve(): IP literals are memoized there, and a host name must not
+        # reach sendto(), which would look it up on the runtime thread.
         fam = self._sock.family
-        if isinstance(addr, tuple) and len(addr) == 2 and fam == socket.AF_INET:
-            target: Any = addr  # the common case: no parsing beyond the kernel's
-            try:
-                return await self._send_to(data, target)
-            except (TypeError, socket.gaierror):
-                pass
         addrs = [sa for f, sa in await resolve(addr, socket.SOCK_DGRAM) if f == fam]
         if not addrs:
             raise OSError(errno.EAFNOSUPPORT, f"{addr!r} has no address of this socket's family")

@@ -253,10 +253,11 @@ class TcpSocket:
 
     def bind(self, addr: tuple[str, int] | str) -> None:
         """Bind to an IP literal address (no name lookup; use :func:`lookup_host` first)."""
-        from ._addr import parse_addr
+        from ._addr import numeric_sockaddr
 
-        host, port = parse_addr(addr)
-        self._get("bind()").bind((host, port))
+        sock = self._get("bind()")
+        _family, sockaddr = numeric_sockaddr(addr, socket.SOCK_STREAM, "TcpSocket.bind()")
+        sock.bind(sockaddr)
 
     def local_addr(self) -> SockAddr:
         """The bound address."""
