@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from ._addr import Address, lookup_host
 from ._dgram import UdpSocket, UnixDatagram
-from ._socket import ReadHalf, WriteHalf
-from ._tcp import Incoming, TcpListener, TcpSocket, TcpStream
+from ._socket import Incoming, ReadHalf, WriteHalf
+from ._tcp import TcpListener, TcpSocket, TcpStream
 from ._unix import UnixIncoming, UnixListener, UnixStream
 
 __all__ = [

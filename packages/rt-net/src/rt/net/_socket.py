@@ -16,9 +16,11 @@ Facts the code relies on:
 from __future__ import annotations
 
 import errno
+import os
 import socket
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from rt.io._errors import IncompleteReadError, closed_error, record_written
 from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
@@ -28,6 +30,7 @@ from ._addr import SockAddr
 _S = TypeVar("_S", bound="SocketResource")
 
 DEFAULT_READ = 65536
+OUT_OF_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 def check_size(n: object, what: str = "read") -> int:
@@ -118,6 +121,76 @@ class SocketResource:
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._sock.fileno()}"
         return f"<{type(self).__module__}.{type(self).__qualname__} {state}>"
+
+
+async def connect_socket(io: IoDriver, sock: socket.socket, target: Any, label: str) -> None:
+    """Connect the non-blocking ``sock`` to ``target``; errors name ``label``.
+
+    Cancel safety: the caller closes ``sock`` when this is cancelled (or fails).
+    """
+    try:
+        sock.connect(target)
+        return
+    except BlockingIOError:
+        pass
+    except OSError as exc:
+        raise OSError(exc.errno, f"{exc.strerror} (connecting to {label})") from None
+    await io.wait(sock, WRITE)
+    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if err:
+        raise OSError(err, f"{os.strerror(err)} (connecting to {label})")
+
+
+class SocketListener(SocketResource):
+    """What TCP and Unix listeners share: the accept loop."""
+
+    __slots__ = ()
+
+    async def _accept_socket(self) -> tuple[socket.socket, Any]:
+        if budget_spent():
+            await checkpoint()
+        sock = self._sock
+        io = self._io
+        while True:
+            try:
+                return sock.accept()
+            except BlockingIOError:
+                await io.wait(sock, READ)
+            except ConnectionAbortedError:
+                continue  # the peer gave up before we accepted: take the next one
+            except OSError as exc:
+                self._check_open("accept()")
+                if exc.errno in OUT_OF_FDS:
+                    raise OSError(
+                        exc.errno,
+                        f"{exc.strerror}: cannot accept a connection now. It stays queued and "
+                        "the listener stays usable: close some fds or raise RLIMIT_NOFILE, "
+                        "then accept again",
+                    ) from None
+                raise
+
+
+_T = TypeVar("_T")
+
+
+class Incoming(Generic[_T]):
+    """``async for`` over a listener's connections (``listener.incoming()``)."""
+
+    __slots__ = ("_accept",)
+
+    def __init__(self, accept: Callable[[], Awaitable[tuple[_T, Any]]]) -> None:
+        self._accept = accept
+
+    def __aiter__(self) -> Incoming[_T]:
+        return self
+
+    async def __anext__(self) -> _T:
+        """Accept the next connection.
+
+        Cancel safety: cancel-safe, like the listener's ``accept``.
+        """
+        stream, _peer = await self._accept()
+        return stream
 
 
 class SocketStream(SocketResource):

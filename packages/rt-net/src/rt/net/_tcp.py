@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import Final
 
-from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
+from rt.lowlevel import IoDriver, current_io
 
 from ._addr import Address, SockAddr, format_addr, resolve
-from ._socket import SocketResource, SocketStream
-
-_OUT_OF_RESOURCES: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+from ._socket import Incoming, SocketListener, SocketStream, connect_socket
 
 
 class TcpStream(SocketStream):
@@ -77,24 +74,10 @@ def _nodelay(sock: socket.socket) -> None:
 
 
 async def _connect(io: IoDriver, sock: socket.socket, sockaddr: SockAddr) -> None:
-    try:
-        sock.connect(sockaddr)
-        return
-    except BlockingIOError:
-        pass
-    except OSError as exc:
-        raise OSError(
-            exc.errno, f"{exc.strerror} (connecting to {format_addr(sockaddr)})"
-        ) from None
-    await io.wait(sock, WRITE)
-    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-    if err:
-        import os
-
-        raise OSError(err, f"{os.strerror(err)} (connecting to {format_addr(sockaddr)})")
+    await connect_socket(io, sock, sockaddr, format_addr(sockaddr))
 
 
-class TcpListener(SocketResource):
+class TcpListener(SocketListener):
     """A listening TCP socket. ``async for stream in listener.incoming()`` serves connections."""
 
     __slots__ = ()
@@ -144,60 +127,19 @@ class TcpListener(SocketResource):
 
         Cancel safety: cancel-safe: a cancelled ``accept`` took no connection from the queue.
         """
-        if budget_spent():
-            await checkpoint()
-        sock = self._sock
-        io = self._io
-        while True:
-            try:
-                conn, peer = sock.accept()
-            except BlockingIOError:
-                await io.wait(sock, READ)
-                continue
-            except ConnectionAbortedError:
-                continue  # the peer gave up before we accepted: take the next one
-            except OSError as exc:
-                self._check_open("accept()")
-                if exc.errno in _OUT_OF_RESOURCES:
-                    raise OSError(
-                        exc.errno,
-                        f"{exc.strerror}: cannot accept a connection now. It stays queued and "
-                        "the listener stays usable: close some fds or raise RLIMIT_NOFILE, "
-                        "then accept again",
-                    ) from None
-                raise
-            _nodelay(conn)
-            return TcpStream(conn, io), peer
+        conn, peer = await self._accept_socket()
+        _nodelay(conn)
+        return TcpStream(conn, self._io), peer
 
-    def incoming(self) -> Incoming:
+    def incoming(self) -> Incoming[TcpStream]:
         """An async iterator of accepted streams: ``async for stream in listener.incoming()``.
 
         Errors from :meth:`accept` propagate out of the loop; the listener stays usable.
         """
-        return Incoming(self)
+        return Incoming(self.accept)
 
-    def __aiter__(self) -> Incoming:
-        return Incoming(self)
-
-
-class Incoming:
-    """``async for`` over a listener's connections (see :meth:`TcpListener.incoming`)."""
-
-    __slots__ = ("_listener",)
-
-    def __init__(self, listener: TcpListener) -> None:
-        self._listener = listener
-
-    def __aiter__(self) -> Incoming:
-        return self
-
-    async def __anext__(self) -> TcpStream:
-        """Accept the next connection.
-
-        Cancel safety: cancel-safe, like :meth:`TcpListener.accept`.
-        """
-        stream, _peer = await self._listener.accept()
-        return stream
+    def __aiter__(self) -> Incoming[TcpStream]:
+        return Incoming(self.accept)
 
 
 class TcpSocket:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import socket
 
-from rt.lowlevel import READ, WRITE, budget_spent, checkpoint, current_io
+from rt.lowlevel import current_io
 
 from ._dgram import _path
-from ._socket import SocketResource, SocketStream
-from ._tcp import _OUT_OF_RESOURCES
+from ._socket import Incoming, SocketListener, SocketStream, connect_socket
 
 
 class UnixStream(SocketStream):
@@ -33,15 +32,7 @@ class UnixStream(SocketStream):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
-            try:
-                sock.connect(_path(path))
-            except BlockingIOError:
-                await io.wait(sock, WRITE)
-                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if err:
-                    raise OSError(err, f"{os.strerror(err)} (connecting to {path!r})") from None
-            except OSError as exc:
-                raise OSError(exc.errno, f"{exc.strerror} (connecting to {path!r})") from None
+            await connect_socket(io, sock, _path(path), repr(path))
         except BaseException:
             io.close(sock)
             raise
@@ -55,7 +46,7 @@ class UnixStream(SocketStream):
         return cls(a, io), cls(b, io)
 
 
-class UnixListener(SocketResource):
+class UnixListener(SocketListener):
     """A listening Unix domain socket."""
 
     __slots__ = ()
@@ -86,51 +77,16 @@ class UnixListener(SocketResource):
 
         Cancel safety: cancel-safe: a cancelled ``accept`` took no connection.
         """
-        if budget_spent():
-            await checkpoint()
-        sock = self._sock
-        while True:
-            try:
-                conn, peer = sock.accept()
-            except BlockingIOError:
-                await self._io.wait(sock, READ)
-                continue
-            except ConnectionAbortedError:
-                continue
-            except OSError as exc:
-                self._check_open("accept()")
-                if exc.errno in _OUT_OF_RESOURCES:
-                    raise OSError(
-                        exc.errno,
-                        f"{exc.strerror}: cannot accept a connection now; the listener stays "
-                        "usable once fds are free",
-                    ) from None
-                raise
-            return UnixStream(conn, self._io), peer
+        conn, peer = await self._accept_socket()
+        return UnixStream(conn, self._io), peer
 
-    def __aiter__(self) -> UnixIncoming:
-        return UnixIncoming(self)
+    def __aiter__(self) -> Incoming[UnixStream]:
+        return Incoming(self.accept)
 
-    def incoming(self) -> UnixIncoming:
+    def incoming(self) -> Incoming[UnixStream]:
         """``async for stream in listener.incoming()``."""
-        return UnixIncoming(self)
+        return Incoming(self.accept)
 
 
-class UnixIncoming:
-    """``async for`` over a Unix listener's connections."""
-
-    __slots__ = ("_listener",)
-
-    def __init__(self, listener: UnixListener) -> None:
-        self._listener = listener
-
-    def __aiter__(self) -> UnixIncoming:
-        return self
-
-    async def __anext__(self) -> UnixStream:
-        """Accept the next connection.
-
-        Cancel safety: cancel-safe.
-        """
-        stream, _peer = await self._listener.accept()
-        return stream
+UnixIncoming = Incoming
+"""``async for`` over a Unix listener's connections (the same class as :class:`Incoming`)."""
