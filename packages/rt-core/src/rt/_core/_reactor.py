@@ -438,11 +438,20 @@ class IoDriver:
 
     def notify_closing(self, fd_like: int | Any) -> None:
         """Wake the fd's waiters with ``EBADF`` and forget it; safe from any thread."""
+        self._on_runtime_thread(lambda: self._notify_closing(fd_like))
+
+    def _on_runtime_thread(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` now if this thread may touch the reactor, else post it to the one that may.
+
+        Posting keeps the fd open until the runtime's thread has forgotten it, so its number
+        cannot be reused under a waiter. A shut-down reactor has no waiters: run at once.
+        """
         busy = self._busy_elsewhere
-        if busy is not None and self._post is not None and busy():
-            self._post(lambda: self._notify_closing(fd_like))
-            return
-        self._notify_closing(fd_like)
+        post = self._post
+        if self._closed or post is None or busy is None or not busy():
+            fn()
+        else:
+            post(fn)
 
     def _notify_closing(self, fd_like: int | Any) -> None:
         fd = _fileno(fd_like)
@@ -470,12 +479,7 @@ class IoDriver:
         to it (the fd stays open until then, so its number cannot be reused under a waiter).
         Idempotent as long as ``fileobj.close()`` is.
         """
-        busy = self._busy_elsewhere
-        post = self._post
-        if self._closed or post is None or busy is None or not busy():
-            self._close_now(fileobj)
-        else:
-            post(lambda: self._close_now(fileobj))
+        self._on_runtime_thread(lambda: self._close_now(fileobj))
 
     def _close_now(self, fileobj: Any) -> None:
         try:
