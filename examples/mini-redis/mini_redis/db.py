@@ -88,12 +88,16 @@ class Db:
                 if (nx and exists) or (xx and not exists):
                     return False
             self._data[key] = (value, deadline)
-            if deadline is not None:
-                earliest = self._expiry[0][0] if self._expiry else math.inf
-                heapq.heappush(self._expiry, (deadline, key))
-        if deadline is not None and deadline < earliest:
+            wake = deadline is not None and self._schedule(deadline, key)
+        if wake:
             self._purge_wake.notify_one()
         return True
+
+    def _schedule(self, deadline: float, key: bytes) -> bool:
+        """Queue ``key`` for the purge task (lock held); True if it is now the earliest."""
+        earliest = self._expiry[0][0] if self._expiry else math.inf
+        heapq.heappush(self._expiry, (deadline, key))
+        return deadline < earliest
 
     def _live(self, key: bytes) -> bool:
         entry = self._data.get(key)
@@ -145,9 +149,8 @@ class Db:
                 return True
             deadline = self._now() + seconds
             self._data[key] = (value, deadline)
-            earliest = self._expiry[0][0] if self._expiry else math.inf
-            heapq.heappush(self._expiry, (deadline, key))
-        if deadline < earliest:
+            wake = self._schedule(deadline, key)
+        if wake:
             self._purge_wake.notify_one()
         return True
 

@@ -42,6 +42,8 @@ class Connection:
 
     def next_buffered(self) -> Frame | None:
         """The next complete frame already in the buffer, or ``None``."""
+        if not self.inbuf:
+            return None
         got = resp.parse(self.inbuf, self.pos)
         if got is None:
             return None
@@ -57,17 +59,38 @@ class Connection:
         Cancel safety: cancel-safe: bytes are consumed only when a whole frame is returned.
         """
         while True:
-            if self.inbuf:
-                frame = self.next_buffered()
-                if frame is not None:
-                    return frame
-            data = await self.stream.read(READ_SIZE)
-            if not data:
-                if self.inbuf:
-                    raise ProtocolError("Protocol error: connection closed mid-request")
+            frame = self.next_buffered()
+            if frame is not None:
+                return frame
+            if not self.feed(await self.stream.read(READ_SIZE)):
                 return None
-            self.inbuf = self.inbuf[self.pos :] + data if self.inbuf else data
-            self.pos = 0
+
+    def feed(self, data: bytes) -> bool:
+        """Append what a read returned; False at a clean EOF.
+
+        Raises:
+            ProtocolError: EOF in the middle of a request.
+        """
+        if not data:
+            if self.inbuf:
+                raise ProtocolError("Protocol error: connection closed mid-request")
+            return False
+        self.inbuf = self.inbuf[self.pos :] + data if self.inbuf else data
+        self.pos = 0
+        return True
+
+    def send_now(self) -> memoryview | None:
+        """Write the buffered replies the kernel takes now; return what is left, if anything.
+
+        Never a suspension point, so never cancelled half-way: usually it sends everything.
+        """
+        data = bytes(self.out)
+        self.out.clear()
+        try:
+            sent = self.stream.try_write(data)
+        except BlockingIOError:
+            sent = 0
+        return memoryview(data)[sent:] if sent < len(data) else None
 
     async def flush(self) -> None:
         """Write every buffered reply. Shielded: a computed reply is never dropped.
@@ -75,15 +98,10 @@ class Connection:
         Cancel safety: the write completes even when the caller is cancelled meanwhile.
         """
         if self.out:
-            data = bytes(self.out)
-            self.out.clear()
-            try:
-                sent = self.stream.try_write(data)  # usually all of it, with no suspension
-            except BlockingIOError:
-                sent = 0
-            if sent < len(data):
+            rest = self.send_now()
+            if rest is not None:
                 with rt.CancelScope(shield=True):
-                    await self.stream.write_all(memoryview(data)[sent:])
+                    await self.stream.write_all(rest)
 
 
 class Server(Commands):
@@ -171,39 +189,21 @@ class Server(Commands):
             permit.release()
 
     async def _serve(self, conn: Connection) -> None:
-        # The request loop, written out (no helper coroutines per request): parse what is
-        # buffered, answer into conn.out, and when nothing more is pipelined, flush and read.
+        # The request loop: parse what is buffered, answer into conn.out, and when nothing
+        # more is pipelined, flush and read. No helper coroutine per request (Connection.flush
+        # and read_frame are written out with their sync parts): that frame cost showed.
         stream = conn.stream
-        parse = resp.parse
         while True:
-            buf = conn.inbuf
-            got = parse(buf, conn.pos) if buf else None
-            if got is None:
-                out = conn.out
-                if out:  # Connection.flush, inlined
-                    reply = bytes(out)
-                    out.clear()
-                    try:
-                        sent = stream.try_write(reply)
-                    except BlockingIOError:
-                        sent = 0
-                    if sent < len(reply):
+            frame = conn.next_buffered()
+            if frame is None:
+                if conn.out:
+                    rest = conn.send_now()
+                    if rest is not None:
                         with rt.CancelScope(shield=True):
-                            await stream.write_all(memoryview(reply)[sent:])
-                data = await stream.read(READ_SIZE)
-                if not data:
-                    if buf:
-                        raise ProtocolError("Protocol error: connection closed mid-request")
+                            await stream.write_all(rest)
+                if not conn.feed(await stream.read(READ_SIZE)):
                     return
-                conn.inbuf = buf[conn.pos :] + data if buf else data
-                conn.pos = 0
                 continue
-            frame, pos = got
-            if pos == len(buf):
-                conn.inbuf = b""
-                conn.pos = 0
-            else:
-                conn.pos = pos
             if not frame:
                 continue  # an empty inline line
             name = frame[0].upper()
