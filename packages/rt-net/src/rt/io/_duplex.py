@@ -15,7 +15,7 @@ from rt.lowlevel import (
     wait_task_rescheduled,
 )
 
-from ._errors import IncompleteReadError, closed_error, record_written
+from ._errors import closed_error, read_exact_from, record_written
 
 
 class _Pipe:
@@ -140,20 +140,7 @@ class DuplexStream:
 
         Cancel safety: cancel-safe: on cancellation the bytes read so far are put back.
         """
-        parts: list[bytes] = []
-        got = 0
-        try:
-            while got < n:
-                chunk = await self.read(n - got)
-                if not chunk:
-                    raise IncompleteReadError(b"".join(parts), n)
-                parts.append(chunk)
-                got += len(chunk)
-        except BaseException as exc:
-            if parts and not isinstance(exc, IncompleteReadError):
-                self._rx.unread(b"".join(parts))
-            raise
-        return b"".join(parts)
+        return await read_exact_from(self.read, n, self._rx.unread)
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """Write as much of ``data`` as fits (at least one byte); return the count.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 _WRITTEN_ATTR: Final = "bytes_written"
@@ -24,6 +25,31 @@ class IncompleteReadError(EOFError):
 
     def __reduce__(self) -> tuple[type[IncompleteReadError], tuple[bytes, int]]:
         return type(self), (self.partial, self.expected)
+
+
+async def read_exact_from(
+    read: Callable[[int], Awaitable[bytes]], n: int, unread: Callable[[bytes], None]
+) -> bytes:
+    """``read`` until ``n`` bytes arrived; on cancellation (or any error but EOF) hand the
+    bytes read so far to ``unread``, so the next read returns them first.
+
+    Raises:
+        IncompleteReadError: EOF came first (the partial bytes are in the error, consumed).
+    """
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < n:
+            chunk = await read(n - got)
+            if not chunk:
+                raise IncompleteReadError(b"".join(parts), n)
+            parts.append(chunk)
+            got += len(chunk)
+    except BaseException as exc:
+        if parts and not isinstance(exc, IncompleteReadError):
+            unread(b"".join(parts))
+        raise
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def bytes_written(exc: BaseException) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -11,6 +12,21 @@ from ._errors import closed_error
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class _RawFd:
+    """A bare int fd in the shape ``IoDriver.close`` takes."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 class AsyncFd(Generic[T]):
@@ -101,19 +117,7 @@ class AsyncFd(Generic[T]):
             return
         self._closed = True
         inner: Any = self._inner
-        if isinstance(inner, int):
-            import os
-
-            class _Fd:
-                def fileno(self) -> int:
-                    return int(inner)
-
-                def close(self) -> None:
-                    os.close(inner)
-
-            self._io.close(_Fd())
-        else:
-            self._io.close(inner)
+        self._io.close(_RawFd(inner) if isinstance(inner, int) else inner)
 
     def _check(self, op: str) -> None:
         if self._closed:

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Final, Generic, TypeVar
 
-from rt.io._errors import IncompleteReadError, closed_error, record_written
+from rt.io._errors import closed_error, read_exact_from, record_written
 from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
 
 from ._addr import SockAddr
@@ -295,20 +295,10 @@ class SocketStream(SocketResource):
         and the next read returns them first.
         """
         check_size(n, "read_exact")
-        parts: list[bytes] = []
-        got = 0
-        try:
-            while got < n:
-                chunk = await self.read(n - got)
-                if not chunk:
-                    raise IncompleteReadError(b"".join(parts), n)
-                parts.append(chunk)
-                got += len(chunk)
-        except BaseException as exc:
-            if parts and not isinstance(exc, IncompleteReadError):
-                self._pending = b"".join(parts) + self._pending
-            raise
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return await read_exact_from(self.read, n, self._unread)
+
+    def _unread(self, data: bytes) -> None:
+        self._pending = data + self._pending
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """Write some prefix of ``data``, waiting until the socket can take at least one byte.
