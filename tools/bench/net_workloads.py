@@ -280,25 +280,23 @@ def idle(peer: str, quick: bool) -> float | None:
             text=True,
         )
 
-    gc.collect()
-    base = _rss()
+    # Each runner measures RSS from just before its clients connect (after its event loop exists).
     if peer == "rt":
-        used = _idle_rt(listener, n, start_client, base)
+        used = _idle_rt(listener, n, start_client)
     elif peer == "trio":
-        used = _idle_trio(listener, n, start_client, base)
+        used = _idle_trio(listener, n, start_client)
     else:
         used = _idle_asyncio(
             listener,
             n,
             start_client,
-            base,
             uvloop=peer.startswith("uvloop"),
             protocol=peer.endswith("-proto"),
         )
     return used / n
 
 
-def _idle_rt(listener: socket.socket, n: int, start_client: Any, base: int) -> float:
+def _idle_rt(listener: socket.socket, n: int, start_client: Any) -> float:
     import rt
     from rt.net import TcpListener, TcpStream
 
@@ -309,7 +307,7 @@ def _idle_rt(listener: socket.socket, n: int, start_client: Any, base: int) -> f
 
     async def main() -> float:
         lst = TcpListener.from_socket(listener)
-        base2 = _rss()
+        base = _rss()
         client = start_client()
         tasks = []
         for _ in range(n):
@@ -318,7 +316,7 @@ def _idle_rt(listener: socket.socket, n: int, start_client: Any, base: int) -> f
         client.stdout.readline()
         await rt.yield_now()
         gc.collect()
-        used = _rss() - base2
+        used = _rss() - base
         client.stdin.close()
         for t in tasks:
             await t
@@ -329,7 +327,7 @@ def _idle_rt(listener: socket.socket, n: int, start_client: Any, base: int) -> f
 
 
 def _idle_asyncio(
-    listener: socket.socket, n: int, start_client: Any, base: int, *, uvloop: bool, protocol: bool
+    listener: socket.socket, n: int, start_client: Any, *, uvloop: bool, protocol: bool
 ) -> float:
     import asyncio
 
@@ -364,7 +362,7 @@ def _idle_asyncio(
                 def connection_lost(self, exc: Exception | None) -> None:
                     gone()
 
-            base2 = _rss()
+            base = _rss()
             server = await asyncio.get_running_loop().create_server(Sink, sock=listener)
         else:
 
@@ -375,14 +373,14 @@ def _idle_asyncio(
                 w.close()
                 gone()
 
-            base2 = _rss()
+            base = _rss()
             server = await asyncio.start_server(handle, sock=listener)
         client = start_client()
         await all_in.wait()
         client.stdout.readline()
         await asyncio.sleep(0)
         gc.collect()
-        used = _rss() - base2
+        used = _rss() - base
         client.stdin.close()
         await all_out.wait()
         client.wait()
@@ -396,12 +394,12 @@ def _idle_asyncio(
     return asyncio.run(main())
 
 
-def _idle_trio(listener: socket.socket, n: int, start_client: Any, base: int) -> float:
+def _idle_trio(listener: socket.socket, n: int, start_client: Any) -> float:
     import trio
 
     async def main() -> float:
         lst = trio.SocketListener(trio.socket.from_stdlib_socket(listener))
-        base2 = _rss()
+        base = _rss()
         client = start_client()
         async with trio.open_nursery() as nursery:
             for _ in range(n):
@@ -416,7 +414,7 @@ def _idle_trio(listener: socket.socket, n: int, start_client: Any, base: int) ->
             await trio.to_thread.run_sync(client.stdout.readline)
             await trio.sleep(0)
             gc.collect()
-            used = _rss() - base2
+            used = _rss() - base
             client.stdin.close()
         client.wait()
         return float(used)
