@@ -22,14 +22,17 @@ CORE_NAMES = {
     "JoinError",
     "JoinHandle",
     "JoinSet",
+    "LocalSet",
     "Runtime",
     "RuntimeMetrics",
     "Task",
     "TaskGroup",
+    "WorkerMetrics",
     "current_task",
     "run",
     "spawn",
     "spawn_blocking",
+    "spawn_local",
     "yield_now",
 }
 

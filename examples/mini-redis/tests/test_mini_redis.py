@@ -293,13 +293,16 @@ async def test_running_out_of_fds_does_not_stop_the_server(
     srv = await Running.start()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     hog: list[int] = []
-    client = socket.create_connection(srv.addr)
+    # The client's socket exists before the fds run out; it connects after, so the server
+    # (on any worker) can only accept it once the table is full.
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 4096), hard))
         with pytest.raises(OSError) as info:
             while True:
                 hog.append(os.open(os.devnull, os.O_RDONLY))
         assert info.value.errno == errno.EMFILE
+        client.connect(srv.addr)
         while "Too many open files" not in caplog.text:  # until the accept loop has met it
             await rt.yield_now()
     finally:

@@ -66,10 +66,16 @@ def test_bad_runtime_options_are_rejected_with_clear_errors() -> None:
         rt.Runtime(event_interval=0)
     with pytest.raises(ValueError, match="unhandled_error"):
         rt.Runtime(unhandled_error="explode")
-    with pytest.raises(ValueError, match="worker_threads"):
-        rt.Runtime(worker_threads=4)
-    with pytest.raises(ValueError, match="multi_thread"):
-        rt.Runtime(flavor="multi_thread")
+    with pytest.raises(ValueError, match="worker_threads applies to flavor='multi_thread'"):
+        rt.Runtime(flavor="current_thread", worker_threads=4)
+    with pytest.raises(ValueError, match="on_thread_start applies to flavor='multi_thread'"):
+        rt.Runtime(flavor="current_thread", on_thread_start=lambda: None)
+    with pytest.raises(ValueError, match="worker_threads must be an int >= 1"):
+        rt.Runtime(flavor="multi_thread", worker_threads=0)
+    with pytest.raises(ValueError, match="global_queue_interval"):
+        rt.Runtime(flavor="multi_thread", global_queue_interval=0)
+    with pytest.raises(ValueError, match="on_thread_stop must be a callable"):
+        rt.Runtime(flavor="multi_thread", on_thread_stop=3)  # type: ignore[arg-type]
 
 
 def test_enable_time_true_without_rt_time_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,9 +143,11 @@ def test_shutdown_timeout_gives_up_on_a_task_that_ignores_cancellation(
 ) -> None:
     state: list[str] = []
     release = threading.Event()
+    running = threading.Event()
 
     def stuck() -> None:
         # A blocking job that ignores everything: shutdown cannot wait for it forever.
+        running.set()
         release.wait()
 
     async def stubborn() -> None:
@@ -153,8 +161,8 @@ def test_shutdown_timeout_gives_up_on_a_task_that_ignores_cancellation(
     runtime.spawn(stubborn())
 
     async def start() -> None:
-        for _ in range(3):
-            await rt.yield_now()
+        # Wait (off the runtime) until the job runs: from then on it cannot be aborted.
+        await rt.spawn_blocking(running.wait)
 
     runtime.block_on(start())
     runtime.shutdown(timeout=0.05)
@@ -255,7 +263,7 @@ def test_runtime_spawn_from_outside_runs_at_next_block_on() -> None:
 
 
 def test_metrics_count_spawns_polls_and_blocking_threads() -> None:
-    with rt.Runtime() as runtime:
+    with rt.Runtime(flavor="current_thread") as runtime:
 
         async def main() -> None:
             hs = [rt.spawn(rt.yield_now()) for _ in range(10)]

@@ -17,11 +17,14 @@ __path__ = pkgutil.extend_path(__path__, __name__)
 from ._core._cancel import CancelScope
 from ._core._exceptions import Cancelled, JoinError
 from ._core._groups import JoinSet, TaskGroup
+from ._core._local import LocalSet, spawn_local
 from ._core._runtime import Handle, Runtime, current_task, run, spawn, spawn_blocking
 from ._core._task import AbortHandle, JoinHandle, Task
 from ._core._traps import yield_now
 
 __version__ = "0.1.0"
+
+_LAZY_CORE = ("RuntimeMetrics", "WorkerMetrics")
 
 __all__ = [
     "AbortHandle",
@@ -31,6 +34,7 @@ __all__ = [
     "JoinError",
     "JoinHandle",
     "JoinSet",
+    "LocalSet",
     "Runtime",
     "RuntimeMetrics",
     "Task",
@@ -39,11 +43,13 @@ __all__ = [
     "run",
     "spawn",
     "spawn_blocking",
+    "spawn_local",
+    "WorkerMetrics",
     "yield_now",
 ]
 
 for _name in __all__:
-    if _name == "RuntimeMetrics":
+    if _name in _LAZY_CORE:
         continue
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("rt._core"):
@@ -60,12 +66,13 @@ if TYPE_CHECKING:
     from rt.macros import try_join as try_join
     from rt.time import sleep as sleep
 
-    from ._core._metrics import RuntimeMetrics
+    from ._core._metrics import RuntimeMetrics, WorkerMetrics
 
 # name -> (module, attribute, extra); an empty extra means rt-core itself (loaded on first use
 # only because importing it is not free).
 _LAZY: dict[str, tuple[str, str, str]] = {
     "RuntimeMetrics": ("rt._core._metrics", "RuntimeMetrics", ""),
+    "WorkerMetrics": ("rt._core._metrics", "WorkerMetrics", ""),
     "sleep": ("rt.time", "sleep", "time"),
     "main": ("rt.macros", "main", "macros"),
     "test": ("rt.macros", "test", "macros"),

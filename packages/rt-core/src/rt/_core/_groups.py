@@ -1,15 +1,18 @@
 """Groups of tasks: :class:`JoinSet` (Tokio) and :class:`TaskGroup` (structured, trio/asyncio).
 
 Both attach a completion callback to each task they spawn and mark the task *supervised*: its
-exception is reported by the group, not logged as unhandled. Both live on the runtime thread of
-the task that uses them.
+exception is reported by the group, not logged as unhandled. The callback runs on whichever
+thread finished the task (another worker of a multi-thread runtime), so a group's bookkeeping
+and its waiting list share one lock, and a waiter re-checks its condition under that lock
+before it parks: a completion can never slip between the check and the park.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, TypeVar, final
 
@@ -33,29 +36,44 @@ def _spawn_supervised(coro: object, name: str | None, what: str) -> Task[Any]:
 
 
 class _Waiters:
-    """Tasks waiting for a group to change; woken all at once, each re-checks its condition."""
+    """Tasks waiting for a group to change; woken all at once, each re-checks its condition.
 
-    __slots__ = ("_tasks",)
+    ``lock`` also guards the group's own state: mutate it and call :meth:`take_all` under the
+    lock, then wake what it returned after releasing it.
+    """
+
+    __slots__ = ("_tasks", "lock")
 
     def __init__(self) -> None:
         self._tasks: deque[Task[Any]] = deque()
+        self.lock = threading.Lock()
 
-    def wake_all(self) -> None:
-        tasks = self._tasks
-        while tasks:
-            t = tasks.popleft()
+    def take_all(self) -> list[Task[Any]]:
+        """Remove and return every waiter (lock held)."""
+        tasks = list(self._tasks)
+        self._tasks.clear()
+        return tasks
+
+    @staticmethod
+    def wake(tasks: list[Task[Any]]) -> None:
+        for t in tasks:
             t._sched.wake(t)
 
-    async def wait(self) -> None:
+    async def wait(self, ready: Callable[[], bool]) -> None:
+        """Park until woken, unless ``ready()`` (checked under the lock) is already true."""
         me = current_task_or_raise("waiting on a task group")
-        self._tasks.append(me)
+        with self.lock:
+            if ready():
+                return
+            self._tasks.append(me)
 
         def abort() -> Abort:
-            try:
-                self._tasks.remove(me)
-            except ValueError:
-                return Abort.FAILED
-            return Abort.SUCCEEDED
+            with self.lock:
+                try:
+                    self._tasks.remove(me)
+                except ValueError:
+                    return Abort.FAILED
+                return Abort.SUCCEEDED
 
         await wait_task_rescheduled(abort)
 
@@ -91,17 +109,21 @@ class JoinSet(Generic[T]):
             RuntimeError: outside a runtime.
         """
         task: Task[T] = _spawn_supervised(coro, name, "JoinSet.spawn()")
-        self._tasks[task] = None
+        with self._waiters.lock:
+            self._tasks[task] = None
         ref = weakref.ref(self)
 
         def on_done(t: Task[Any]) -> None:
             js = ref()
             if js is not None:
-                js._done.append(t)
-                js._waiters.wake_all()
+                waiters = js._waiters
+                with waiters.lock:
+                    js._done.append(t)
+                    woken = waiters.take_all()
+                waiters.wake(woken)
 
-        if not task._add_waiter(on_done):  # pragma: no cover - cannot finish before it ran
-            on_done(task)
+        if not task._add_waiter(on_done):
+            on_done(task)  # it finished on another worker already
         return AbortHandle(task)
 
     def __len__(self) -> int:
@@ -120,13 +142,20 @@ class JoinSet(Generic[T]):
 
         Cancel safety: cancel-safe. A cancelled ``join_next`` takes no task out of the set.
         """
-        while not self._done:
-            if not self._tasks:
-                return None
-            await self._waiters.wait()
-        task = self._done.popleft()
-        del self._tasks[task]
+        waiters = self._waiters
+        while True:
+            with waiters.lock:
+                if self._done:
+                    task = self._done.popleft()
+                    del self._tasks[task]
+                    break
+                if not self._tasks:
+                    return None
+            await waiters.wait(self._has_news)
         return task._outcome()
+
+    def _has_news(self) -> bool:
+        return bool(self._done) or not self._tasks
 
     async def join_all(self) -> list[T]:
         """Wait for every task and return their values in completion order.
@@ -141,8 +170,9 @@ class JoinSet(Generic[T]):
         results: list[T] = []
         try:
             while True:
-                if not self._done and not self._tasks:
-                    return results
+                with self._waiters.lock:
+                    if not self._done and not self._tasks:
+                        return results
                 value = await self.join_next()
                 results.append(value)  # type: ignore[arg-type]
         except BaseException:
@@ -151,16 +181,20 @@ class JoinSet(Generic[T]):
 
     def abort_all(self) -> None:
         """Abort every task in the set (they stay in it until joined)."""
-        for task in self._tasks:
+        with self._waiters.lock:
+            tasks = list(self._tasks)
+        for task in tasks:
             task._sched.abort_task(task)
 
     def detach_all(self) -> None:
         """Remove every task from the set and let them run on, detached."""
-        for task in self._tasks:
+        with self._waiters.lock:
+            tasks = list(self._tasks)
+            self._tasks.clear()
+            self._done.clear()
+        for task in tasks:
             task._supervised = False
             task._detached = True
-        self._tasks.clear()
-        self._done.clear()
 
     async def shutdown(self) -> None:
         """Abort every task and wait until all have finished; the set is empty afterwards.
@@ -169,14 +203,17 @@ class JoinSet(Generic[T]):
         cancellation of the caller is seen (at the next checkpoint).
         """
         self.abort_all()
+        waiters = self._waiters
         with CancelScope(shield=True):
-            while self._tasks:
-                while self._done:
-                    task = self._done.popleft()
-                    del self._tasks[task]
-                    task._retrieved = True
-                if self._tasks:
-                    await self._waiters.wait()
+            while True:
+                with waiters.lock:
+                    while self._done:
+                        task = self._done.popleft()
+                        del self._tasks[task]
+                        task._retrieved = True
+                    if not self._tasks:
+                        return
+                await waiters.wait(self._has_news)
 
     async def __aenter__(self) -> JoinSet[T]:
         """Return the set; leaving the block aborts and awaits every task still in it.
@@ -198,7 +235,7 @@ class JoinSet(Generic[T]):
         await self.shutdown()
 
     def __del__(self) -> None:
-        for task in list(self._tasks):
+        for task in list(self._tasks):  # nobody else holds the set any more
             if not task._done:
                 task._sched.abort_task(task)
 
@@ -241,24 +278,35 @@ class TaskGroup:
             state = "has not been entered" if not self._entered else "has already finished"
             raise RuntimeError(f"this TaskGroup {state}: spawn inside `async with rt.TaskGroup()`")
         task: Task[T] = _spawn_supervised(coro, name, "TaskGroup.spawn()")
-        self._tasks.add(task)
-        task._add_waiter(self._on_done)
+        with self._waiters.lock:
+            self._tasks.add(task)
+        if not task._add_waiter(self._on_done):
+            self._on_done(task)  # it finished on another worker already
         return JoinHandle(task)
 
     def _on_done(self, task: Task[Any]) -> None:
-        self._tasks.discard(task)
         exc = task._exc
-        if exc is not None and not isinstance(exc, Cancelled):
-            task._retrieved = True
-            self._errors.append(exc)
+        failed = exc is not None and not isinstance(exc, Cancelled)
+        waiters = self._waiters
+        with waiters.lock:
+            self._tasks.discard(task)
+            if failed:
+                task._retrieved = True
+                self._errors.append(exc)  # type: ignore[arg-type]
+            woken = waiters.take_all() if not self._tasks else []
+        if failed:
             self._abort_children()
             self._scope.cancel()
-        if not self._tasks:
-            self._waiters.wake_all()
+        waiters.wake(woken)
 
     def _abort_children(self) -> None:
-        for t in self._tasks:
+        with self._waiters.lock:
+            tasks = list(self._tasks)
+        for t in tasks:
             t._sched.abort_task(t)
+
+    def _all_done(self) -> bool:
+        return not self._tasks
 
     async def __aenter__(self) -> TaskGroup:
         """Open the group (once per instance).
@@ -287,19 +335,23 @@ class TaskGroup:
         if exc is not None:
             self._abort_children()
         aborted = exc is not None
-        while self._tasks:
+        while True:
+            with self._waiters.lock:
+                if not self._tasks:
+                    break
             try:
                 if aborted:
                     with CancelScope(shield=True):
-                        await self._waiters.wait()
+                        await self._waiters.wait(self._all_done)
                 else:
-                    await self._waiters.wait()
+                    await self._waiters.wait(self._all_done)
             except Cancelled as cancelled:
                 outer_cancel = cancelled
                 aborted = True
                 self._abort_children()
-        self._closed = True
-        errors = list(self._errors)
+        with self._waiters.lock:
+            self._closed = True
+            errors = list(self._errors)
         if body_error is not None:
             errors.insert(0, body_error)
         if errors:

@@ -23,9 +23,12 @@ Facts this code relies on:
   such check and must call :func:`notify_closing` themselves.
 * **Wake-ups from other threads** go through an ``eventfd`` (a self-pipe where that does not
   exist), registered once and drained whenever it fires.
-* Everything runs on the runtime's thread, so no locks are needed, except :meth:`IoDriver.unpark`
-  and the entry points that post their work to that thread when called from elsewhere
-  (:meth:`IoDriver.close`, :meth:`IoDriver.notify_closing`).
+* **Threads.** The fd table is guarded by one lock, held for table updates and ``epoll_ctl``
+  calls but never across the blocking ``epoll_wait``: under the multi-thread scheduler, tasks on
+  any worker register waits while another worker is parked in the reactor (the kernel picks
+  up an ``epoll_ctl`` made during an ``epoll_wait``). Under the current-thread scheduler
+  :meth:`IoDriver.close` and :meth:`IoDriver.notify_closing` from another thread are posted to
+  the runtime's thread, which keeps the fd open until its waiters have been told.
 * Where ``select.epoll`` does not exist (macOS, BSD, Windows), the same logic runs over the
   ``selectors`` module's best selector (kqueue on BSD/macOS).
 """
@@ -38,6 +41,7 @@ import os
 import select
 import selectors
 import socket
+import threading
 import types
 import weakref
 from collections.abc import Callable, Generator
@@ -249,7 +253,16 @@ def _fileno(fd: int | Any) -> int:
 class IoDriver:
     """The reactor: waits for fds and for cross-thread wake-ups. See the module docstring."""
 
-    __slots__ = ("_backend", "_busy_elsewhere", "_closed", "_fds", "_post", "_wake", "_waker")
+    __slots__ = (
+        "_backend",
+        "_busy_elsewhere",
+        "_closed",
+        "_fds",
+        "_lock",
+        "_post",
+        "_wake",
+        "_waker",
+    )
 
     name = "io"
 
@@ -271,6 +284,7 @@ class IoDriver:
         self._post = post
         self._busy_elsewhere = busy_elsewhere
         self._closed = False
+        self._lock = threading.Lock()
 
     # -- Driver ----------------------------------------------------------------------------
 
@@ -280,6 +294,10 @@ class IoDriver:
         events = self._backend.poll(timeout)
         if not events:
             return
+        with self._lock:
+            self._dispatch(events)
+
+    def _dispatch(self, events: list[tuple[int, int]]) -> None:
         wfd = self._waker.fd
         fds = self._fds
         wake = self._wake
@@ -314,18 +332,19 @@ class IoDriver:
         self._waker.wake()
 
     def shutdown(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        err = OSError(errno.EBADF, "the runtime shut down while this task waited for I/O")
-        for st in self._fds.values():
-            for task in (st.reader, st.writer):
-                if task is not None:
-                    task._throw = err
-                    self._wake(task)
-        self._fds.clear()
-        self._backend.close()
-        self._waker.close()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            err = OSError(errno.EBADF, "the runtime shut down while this task waited for I/O")
+            for st in self._fds.values():
+                for task in (st.reader, st.writer):
+                    if task is not None:
+                        task._throw = err
+                        self._wake(task)
+            self._fds.clear()
+            self._backend.close()
+            self._waker.close()
 
     # -- registration ----------------------------------------------------------------------
 
@@ -383,7 +402,8 @@ class IoDriver:
         if type(fd_like) is socket.socket:
             fd = fd_like.fileno()
             if fd < 0:
-                raise ValueError(f"{fd_like!r} is closed (it has no file descriptor)")
+                # Closed, possibly by another thread between the caller's I/O and this wait.
+                raise OSError(errno.EBADF, f"{fd_like!r} was closed (it has no file descriptor)")
         else:
             fd = fd_like if type(fd_like) is int else _fileno(fd_like)
         if self._closed:
@@ -392,42 +412,49 @@ class IoDriver:
         task = state._current if state is not None else None
         if task is None:
             raise outside_error("wait_readable() / wait_writable()")
-        st = self._fds.get(fd)
-        if st is None:
-            st = self._fds[fd] = _FdState(_owner_ref(fd_like))
-        elif st.owner is not None and type(fd_like) is not int and st.owner() is not fd_like:
-            # The object that registered this fd number is gone or closed; see the module notes.
-            self._notify_closing(fd)
-            st = self._fds[fd] = _FdState(_owner_ref(fd_like))
-        if direction == READ:
-            if st.reader is not None:
-                raise RuntimeError(f"another task is already waiting for fd {fd} to be readable")
-            st.reader = task
-        else:
-            if st.writer is not None:
-                raise RuntimeError(f"another task is already waiting for fd {fd} to be writable")
-            st.writer = task
-        if st.mask & direction != direction:
-            try:
-                self._register(fd, st, direction)
-            except BaseException:
-                if direction == READ:
-                    st.reader = None
-                else:
-                    st.writer = None
-                if not st.mask:
-                    self._fds.pop(fd, None)
-                raise
+        with self._lock:
+            st = self._fds.get(fd)
+            if st is None:
+                st = self._fds[fd] = _FdState(_owner_ref(fd_like))
+            elif st.owner is not None and type(fd_like) is not int and st.owner() is not fd_like:
+                # The object that registered this fd number is gone or closed; see the notes.
+                self._forget(fd)
+                st = self._fds[fd] = _FdState(_owner_ref(fd_like))
+            if direction == READ:
+                if st.reader is not None:
+                    raise RuntimeError(
+                        f"another task is already waiting for fd {fd} to be readable"
+                    )
+                st.reader = task
+            else:
+                if st.writer is not None:
+                    raise RuntimeError(
+                        f"another task is already waiting for fd {fd} to be writable"
+                    )
+                st.writer = task
+            if st.mask & direction != direction:
+                try:
+                    self._register(fd, st, direction)
+                except BaseException:
+                    if direction == READ:
+                        st.reader = None
+                    else:
+                        st.writer = None
+                    if not st.mask:
+                        self._fds.pop(fd, None)
+                    raise
+        lock = self._lock
 
         def abort() -> Abort:
-            if direction == READ:
-                if st.reader is task:
-                    st.reader = None
+            with lock:
+                if direction == READ:
+                    if st.reader is task:
+                        st.reader = None
+                        return Abort.SUCCEEDED
+                elif st.writer is task:
+                    st.writer = None
                     return Abort.SUCCEEDED
-            elif st.writer is task:
-                st.writer = None
-                return Abort.SUCCEEDED
-            return Abort.FAILED
+                return Abort.FAILED
 
         task._abort_fn = abort
         task._coop = 0
@@ -455,6 +482,11 @@ class IoDriver:
 
     def _notify_closing(self, fd_like: int | Any) -> None:
         fd = _fileno(fd_like)
+        with self._lock:
+            self._forget(fd)
+
+    def _forget(self, fd: int) -> None:
+        """Drop ``fd`` from the table and wake its waiters with ``EBADF`` (lock held)."""
         st = self._fds.pop(fd, None)
         if st is None:
             return
@@ -491,6 +523,7 @@ class IoDriver:
         fileobj.close()
 
     def registered_fds(self) -> int:
+        """Number of fds the reactor watches."""
         return len(self._fds)
 
 

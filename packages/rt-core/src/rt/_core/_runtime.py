@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from types import TracebackType
@@ -24,7 +25,19 @@ FLAVORS: Final = ("current_thread", "multi_thread")
 
 
 def default_flavor() -> str:
-    """``current_thread`` with a GIL; ``multi_thread`` on free-threaded builds."""
+    """``current_thread`` with a GIL; ``multi_thread`` on free-threaded builds.
+
+    The ``RT_FLAVOR`` environment variable (``current_thread`` or ``multi_thread``) overrides
+    it, so a whole program or test suite can run on the other flavor without code changes.
+    """
+    forced = os.environ.get("RT_FLAVOR")
+    if forced:
+        if forced not in FLAVORS:
+            raise ValueError(
+                f"the RT_FLAVOR environment variable must be one of "
+                f"{', '.join(map(repr, FLAVORS))}, got {forced!r}"
+            )
+        return forced
     gil = getattr(sys, "_is_gil_enabled", None)
     return "multi_thread" if gil is not None and not gil() else "current_thread"
 
@@ -103,17 +116,14 @@ class Handle:
 
 
 def _sched_block_on(sched: Scheduler, coro: object) -> Any:
-    assert isinstance(sched, CurrentThreadScheduler)
     return sched.block_on(coro)
 
 
 def _sched_metrics(sched: Scheduler) -> RuntimeMetrics:
-    assert isinstance(sched, CurrentThreadScheduler)
     return sched.metrics()
 
 
 def _sched_spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
-    assert isinstance(sched, CurrentThreadScheduler)
     return sched.spawn_blocking(fn, args)
 
 
@@ -145,8 +155,13 @@ class Runtime:
 
     Args:
         flavor: ``"current_thread"`` runs every task on the thread calling :meth:`block_on`
-            (the default with a GIL). ``"multi_thread"`` is not available in this release.
-        worker_threads: Only meaningful for ``multi_thread``.
+            (the default with a GIL). ``"multi_thread"`` runs them on ``worker_threads``
+            threads with work stealing (the default on free-threaded builds); its workers
+            start at once, so spawned tasks run without a ``block_on``. ``None`` picks the
+            default, which the ``RT_FLAVOR`` environment variable overrides.
+        worker_threads: Number of worker threads of a ``multi_thread`` runtime (default: the
+            ``RT_WORKER_THREADS`` environment variable, else one per CPU available to the
+            process).
         max_blocking_threads: Bound on the threads of the blocking pool.
         enable_io: Build the I/O reactor (``None``: yes).
         enable_time: Build rt-time's timer driver (``None``: if rt-time is installed;
@@ -157,6 +172,11 @@ class Runtime:
             the ``rt`` logger, with the traceback), ``"ignore"``, or ``"raise"`` (the
             exception is raised from the running :meth:`block_on`).
         thread_keep_alive: Seconds an idle blocking-pool thread waits for work before it exits.
+        global_queue_interval: ``multi_thread`` only: steps between two looks of a worker at
+            the shared injection queue when its own queue is busy (Tokio's default is 31).
+        on_thread_start: ``multi_thread`` only: called with no arguments in each worker
+            thread before it runs tasks.
+        on_thread_stop: ``multi_thread`` only: called in each worker thread as it exits.
 
     Raises:
         ValueError: an option is out of range or unknown.
@@ -177,24 +197,38 @@ class Runtime:
         event_interval: int = 61,
         unhandled_error: str = "log",
         thread_keep_alive: float = 10.0,
+        global_queue_interval: int = 31,
+        on_thread_start: Callable[[], object] | None = None,
+        on_thread_stop: Callable[[], object] | None = None,
     ) -> None:
-        self._sched: CurrentThreadScheduler | None = None
+        self._sched: Scheduler | None = None
         if flavor is None:
             flavor = default_flavor()
         if flavor not in FLAVORS:
             raise ValueError(
                 f"flavor must be one of {', '.join(map(repr, FLAVORS))}, got {flavor!r}"
             )
-        if flavor == "multi_thread":
-            raise ValueError(
-                "flavor='multi_thread' is not available in this release of rt-core; "
-                "use flavor='current_thread'"
-            )
-        if worker_threads is not None:
-            raise ValueError(
-                "worker_threads applies to flavor='multi_thread' only; a current_thread runtime "
-                "runs its tasks on the thread that calls block_on()"
-            )
+        multi = flavor == "multi_thread"
+        if not multi:
+            for option, value in (
+                ("worker_threads", worker_threads),
+                ("on_thread_start", on_thread_start),
+                ("on_thread_stop", on_thread_stop),
+            ):
+                if value is not None:
+                    raise ValueError(
+                        f"{option} applies to flavor='multi_thread' only; a current_thread "
+                        "runtime runs its tasks on the thread that calls block_on()"
+                    )
+        elif worker_threads is not None:
+            _check_int("worker_threads", worker_threads, 1)
+        for option, hook in (
+            ("on_thread_start", on_thread_start),
+            ("on_thread_stop", on_thread_stop),
+        ):
+            if hook is not None and not callable(hook):
+                raise ValueError(f"{option} must be a callable taking no arguments, got {hook!r}")
+        _check_int("global_queue_interval", global_queue_interval, 1)
         _check_int("max_blocking_threads", max_blocking_threads, 1)
         _check_int("event_interval", event_interval, 1)
         if unhandled_error not in UNHANDLED_POLICIES:
@@ -207,6 +241,23 @@ class Runtime:
         if not isinstance(thread_name, str) or not thread_name:
             raise ValueError("thread_name must be a non-empty str")
         layers = _resolve_layers({"time": enable_time})
+        if multi:
+            from ._multi import MultiThreadScheduler, default_worker_threads
+
+            self._sched = MultiThreadScheduler(
+                worker_threads=worker_threads or default_worker_threads(),
+                max_blocking_threads=max_blocking_threads,
+                enable_io=enable_io is not False,
+                layers=layers,
+                thread_name=thread_name,
+                event_interval=event_interval,
+                global_queue_interval=global_queue_interval,
+                unhandled_error=unhandled_error,
+                thread_keep_alive=float(thread_keep_alive),
+                on_thread_start=on_thread_start,
+                on_thread_stop=on_thread_stop,
+            )
+            return
         self._sched = CurrentThreadScheduler(
             max_blocking_threads=max_blocking_threads,
             enable_io=enable_io is not False,
@@ -217,7 +268,7 @@ class Runtime:
             thread_keep_alive=float(thread_keep_alive),
         )
 
-    def _live(self) -> CurrentThreadScheduler:
+    def _live(self) -> Scheduler:
         sched = self._sched
         if sched is None:  # pragma: no cover - __init__ failed
             raise RuntimeError("this Runtime was not built successfully")
@@ -356,11 +407,9 @@ def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandl
         if hasattr(coro, "close"):
             coro.close()
         raise outside_error("rt.spawn()")
-    sched = st._sched
-    if st is sched and st._current is not None:
-        task = sched.spawn_here(coro, name)
-    else:
-        task = sched.spawn(coro, name)
+    # From a task, its runner spawns onto its own queue (the hot path); from a blocking
+    # thread, through the scheduler's thread-safe spawn.
+    task = st.spawn_here(coro, name) if st._current is not None else st._sched.spawn(coro, name)
     handle: JoinHandle[T] = _new_handle(JoinHandle)
     handle._task = task
     return handle
@@ -402,9 +451,7 @@ def current_driver(name: str) -> Driver:
     st = STATE.get(None)
     if st is None:
         raise outside_error(f"current_driver({name!r})")
-    sched = st._sched
-    assert isinstance(sched, CurrentThreadScheduler)
-    driver = sched.driver(name)
+    driver = st._sched.driver(name)
     if driver is None:
         if name in KNOWN_LAYERS:
             raise RuntimeError(

@@ -110,6 +110,9 @@ class _BlockingState:
         self._current: Task[Any] | None = None
         self._sched = sched
 
+    def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
+        return self._sched.spawn(coro, name)
+
 
 class Scheduler(ABC):
     """The interface between a scheduler flavor and everything else in rt."""
@@ -131,10 +134,13 @@ class Scheduler(ABC):
         """Whether the caller is the thread currently running this scheduler."""
 
     @abstractmethod
-    def spawn(self, coro: object, name: str | None, what: str = "rt.spawn()") -> Task[Any]:
+    def spawn(
+        self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
+    ) -> Task[Any]:
         """Create a task for ``coro`` and make it runnable; safe from any thread.
 
-        ``what`` names the API the user called, for error messages.
+        ``what`` names the API the user called, for error messages; ``pinned`` is the
+        :class:`rt.LocalSet` the task must stay in (its thread), if any.
         """
 
     @abstractmethod
@@ -149,9 +155,129 @@ class Scheduler(ABC):
     def deliver_cancel(self, task: Task[Any]) -> None:
         """Cancel ``task``'s current wait if it is parked (runtime thread only)."""
 
+    # -- shared by the flavors -----------------------------------------------------------
+
+    _unhandled: str
+    _thread_id: int | None
+    _fatal: BaseException | None
+    _blocking: BlockingPool
+    _blocking_state: _BlockingState
+    _closed: bool
+
     @abstractmethod
+    def block_on(self, coro: object) -> Any:
+        """Run ``coro`` to completion and return its result (from outside the runtime)."""
+
+    @abstractmethod
+    def shutdown(self, timeout: float | None) -> None:
+        """Cancel every task, wait for them, and release every thread and fd."""
+
+    @abstractmethod
+    def metrics(self) -> RuntimeMetrics:
+        """A snapshot of the runtime's counters."""
+
+    @abstractmethod
+    def driver(self, name: str) -> Driver | None:
+        """The driver layer called ``name``, or None."""
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @abstractmethod
+    def _on_fatal(self) -> None:
+        """``_fatal`` was just set: make the running ``block_on`` raise it."""
+
     def handle_dropped(self, task: Task[Any]) -> None:
         """The last ``JoinHandle`` of ``task`` went away without reading its outcome."""
+        if task._done:
+            exc = task._exc
+            if exc is not None and not task._supervised and not isinstance(exc, Cancelled):
+                self._report_unhandled(task, exc)
+        else:
+            task._detached = True
+
+    # -- blocking pool ---------------------------------------------------------------------
+
+    def spawn_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
+        if not callable(fn):
+            raise TypeError(f"rt.spawn_blocking() expects a callable, got {describe(fn)}")
+        if isinstance(fn, types.FunctionType) and fn.__code__.co_flags & 0x180:
+            raise TypeError(
+                f"rt.spawn_blocking() got the async function {fn.__qualname__!r}; it runs plain "
+                "functions on a thread. Use rt.spawn() for coroutines"
+            )
+        ctx = copy_context()
+        ctx.run(STATE.set, self._blocking_state)
+        job = BlockingJob(self._blocking, fn, args, ctx)
+        return self.spawn(_run_blocking(job), None, "rt.spawn_blocking()")
+
+    def _run_callback(self, callback: Callable[[], object]) -> None:
+        try:
+            callback()
+        except Exception:
+            logger.exception("rt: a callback posted to the runtime raised")
+
+    @staticmethod
+    def _bad_yield_error(task: Task[Any], trap: object) -> TypeError:
+        return TypeError(
+            f"{task._describe()} awaited something that is not rt's (it yielded {trap!r}); "
+            "asyncio and trio futures, tasks and primitives do not work on rt: use rt's own "
+            "(rt.sleep, rt.sync, rt.net, ...)"
+        )
+
+    def _task_failed(self, task: Task[Any], exc: BaseException) -> None:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            if self._fatal is None:
+                self._fatal = exc
+                self._on_fatal()
+            return
+        if task._supervised or not task._detached:
+            return
+        self._report_unhandled(task, exc)
+
+    def _report_unhandled(self, task: Task[Any], exc: BaseException) -> None:
+        policy = self._unhandled
+        if policy == "ignore":
+            return
+        if policy == "raise":
+            if self._fatal is None:
+                self._fatal = exc
+                self._on_fatal()
+            return
+        logger.error(
+            "rt: %s raised %s and nobody awaited it (its JoinHandle was dropped)",
+            task._describe(),
+            type(exc).__name__,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+
+    def _raise_fatal(self) -> None:
+        exc = self._fatal
+        self._fatal = None
+        assert exc is not None
+        raise exc
+
+    _sigint_main: Task[Any] | None = None
+
+    def _install_sigint(self, main: Task[Any]) -> Any:
+        """Turn Ctrl-C into cancellation of the main task (its ``finally`` blocks run)."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        try:
+            if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+                return None
+        except ValueError:  # pragma: no cover - not the main interpreter
+            return None
+
+        def on_sigint(signum: int, frame: types.FrameType | None) -> None:
+            if self._sigint_main is main or main._done:
+                raise KeyboardInterrupt  # second Ctrl-C: stop waiting
+            self._sigint_main = main
+            self.post(lambda: self.abort_task(main))
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        return previous
 
 
 class CurrentThreadScheduler(Scheduler):
@@ -206,6 +332,9 @@ class CurrentThreadScheduler(Scheduler):
             driver = layer.build(driver, self)
             self._drivers[layer.name] = driver
         self._driver = driver
+
+    def _on_fatal(self) -> None:
+        pass  # the run loop checks ``_fatal`` after every batch
 
     # -- DriverContext -----------------------------------------------------------------
 
@@ -266,12 +395,17 @@ class CurrentThreadScheduler(Scheduler):
         self._ready.append(task)
         return task
 
-    def spawn(self, coro: object, name: str | None, what: str = "rt.spawn()") -> Task[Any]:
-        if self._closed:
+    def spawn(
+        self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
+    ) -> Task[Any]:
+        if self._closed and self._thread_id is None:
             if isinstance(coro, _CoroType):
                 coro.close()
             raise RuntimeError(f"{what}: the runtime is shut down; no new tasks")
+        # While shutdown runs, a new task is created cancelled (``_adopt``): it never runs,
+        # and its handle reports it as cancelled, as Tokio does.
         task = self.new_task(coro, name, what)
+        task._pinned = pinned
         if self.on_runtime_thread():
             self._adopt(task)
         else:
@@ -309,29 +443,6 @@ class CurrentThreadScheduler(Scheduler):
             task._abort_fn = None
             task._throw = Cancelled()
             self._ready.append(task)
-
-    def handle_dropped(self, task: Task[Any]) -> None:
-        if task._done:
-            exc = task._exc
-            if exc is not None and not task._supervised and not isinstance(exc, Cancelled):
-                self._report_unhandled(task, exc)
-        else:
-            task._detached = True
-
-    # -- blocking pool ---------------------------------------------------------------------
-
-    def spawn_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
-        if not callable(fn):
-            raise TypeError(f"rt.spawn_blocking() expects a callable, got {describe(fn)}")
-        if isinstance(fn, types.FunctionType) and fn.__code__.co_flags & 0x180:
-            raise TypeError(
-                f"rt.spawn_blocking() got the async function {fn.__qualname__!r}; it runs plain "
-                "functions on a thread. Use rt.spawn() for coroutines"
-            )
-        ctx = copy_context()
-        ctx.run(STATE.set, self._blocking_state)
-        job = BlockingJob(self._blocking, fn, args, ctx)
-        return self.spawn(_run_blocking(job), None, "rt.spawn_blocking()")
 
     # -- running -----------------------------------------------------------------------------
 
@@ -435,18 +546,8 @@ class CurrentThreadScheduler(Scheduler):
             while inject:
                 self._run_callback(inject.popleft())
 
-    def _run_callback(self, callback: Callable[[], object]) -> None:
-        try:
-            callback()
-        except Exception:
-            logger.exception("rt: a callback posted to the runtime raised")
-
     def _bad_yield(self, task: Task[Any], trap: object) -> None:
-        task._throw = TypeError(
-            f"{task._describe()} awaited something that is not rt's (it yielded {trap!r}); "
-            "asyncio and trio futures, tasks and primitives do not work on rt: use rt's own "
-            "(rt.sleep, rt.sync, rt.net, ...)"
-        )
+        task._throw = self._bad_yield_error(task, trap)
         self._ready.append(task)
 
     def _finish(self, task: Task[Any], result: object, exc: BaseException | None) -> None:
@@ -487,36 +588,6 @@ class CurrentThreadScheduler(Scheduler):
                     waiter._sched.wake(waiter)
             else:
                 waiter(task)
-
-    def _task_failed(self, task: Task[Any], exc: BaseException) -> None:
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            if self._fatal is None:
-                self._fatal = exc
-            return
-        if task._supervised or not task._detached:
-            return
-        self._report_unhandled(task, exc)
-
-    def _report_unhandled(self, task: Task[Any], exc: BaseException) -> None:
-        policy = self._unhandled
-        if policy == "ignore":
-            return
-        if policy == "raise":
-            if self._fatal is None:
-                self._fatal = exc
-            return
-        logger.error(
-            "rt: %s raised %s and nobody awaited it (its JoinHandle was dropped)",
-            task._describe(),
-            type(exc).__name__,
-            exc_info=(type(exc), exc, exc.__traceback__),
-        )
-
-    def _raise_fatal(self) -> None:
-        exc = self._fatal
-        self._fatal = None
-        assert exc is not None
-        raise exc
 
     # -- block_on / shutdown -----------------------------------------------------------------
 
@@ -576,27 +647,6 @@ class CurrentThreadScheduler(Scheduler):
         if main._exc is not None and isinstance(main._exc, Cancelled) and self._sigint_main is main:
             self._sigint_main = None
             raise KeyboardInterrupt
-
-    _sigint_main: Task[Any] | None = None
-
-    def _install_sigint(self, main: Task[Any]) -> Any:
-        """Turn Ctrl-C into cancellation of the main task (its ``finally`` blocks run)."""
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        try:
-            if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-                return None
-        except ValueError:  # pragma: no cover - not the main interpreter
-            return None
-
-        def on_sigint(signum: int, frame: types.FrameType | None) -> None:
-            if self._sigint_main is main or main._done:
-                raise KeyboardInterrupt  # second Ctrl-C: stop waiting
-            self._sigint_main = main
-            self.post(lambda: self.abort_task(main))
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
-        return previous
 
     def shutdown(self, timeout: float | None) -> None:
         if self.on_runtime_thread() or (
@@ -665,13 +715,14 @@ class CurrentThreadScheduler(Scheduler):
     # -- observing ---------------------------------------------------------------------------
 
     def metrics(self) -> RuntimeMetrics:
-        from ._metrics import RuntimeMetrics
+        from ._metrics import RuntimeMetrics, WorkerMetrics
 
         threads, idle, queued = self._blocking.stats()
         busy = self._driven_time - self._parked_time
         start = self._drive_start
         if start is not None:
             busy += time.perf_counter() - start
+        busy = max(0.0, busy)
         return RuntimeMetrics(
             flavor=self.flavor,
             workers=1,
@@ -681,16 +732,23 @@ class CurrentThreadScheduler(Scheduler):
             local_queue_depth=len(self._ready),
             injection_queue_depth=len(self._inject),
             park_count=self._park_count,
-            busy_time=max(0.0, busy),
+            busy_time=busy,
             blocking_threads=threads,
             idle_blocking_threads=idle,
             blocking_queue_depth=queued,
             io_registered_fds=self._io.registered_fds() if self._io is not None else 0,
+            worker_metrics=(
+                WorkerMetrics(
+                    index=0,
+                    thread_name="block_on",
+                    polls=self._polls,
+                    steals=0,
+                    park_count=self._park_count,
+                    local_queue_depth=len(self._ready),
+                    busy_time=busy,
+                ),
+            ),
         )
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
 
 class _AnyDone:

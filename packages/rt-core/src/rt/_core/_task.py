@@ -18,7 +18,7 @@ import threading
 import types
 from collections.abc import Callable, Coroutine, Generator
 from contextvars import Context
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from ._exceptions import Cancelled, JoinError
 from ._traps import COOP_BUDGET, PARK, STATE, YIELD, Abort, outside_error
@@ -35,6 +35,22 @@ def ABORT_JOIN() -> Abort:
     """Marker abort function of ``await handle``; the scheduler calls ``Task._abort_join``."""
     raise AssertionError("ABORT_JOIN is a marker and is never called")
 
+
+# Run states of a task under the multi-thread scheduler (the current-thread one needs none):
+# IDLE (parked, in nobody's queue) -> SCHEDULED (in exactly one queue) -> RUNNING (being
+# stepped by exactly one worker) -> IDLE, SCHEDULED or DONE. A wake-up that lands while the
+# task is RUNNING sets NOTIFIED instead of queueing it: the worker requeues it after the step,
+# so a task is never stepped by two threads at once. Transitions that race with wakers happen
+# under the scheduler's lock.
+IDLE: Final = 0
+SCHEDULED: Final = 1
+RUNNING: Final = 2
+NOTIFIED: Final = 3
+DONE: Final = 4
+
+# Guards the effective cancellation flag against a scope being cancelled from one thread while
+# the task enters or leaves a scope on another: both recompute under it.
+_CANCEL_LOCK = threading.Lock()
 
 # Guards ``Task._waiters`` against a waiter registering from one thread while the task
 # completes on another. Held for a few loads and stores only.
@@ -60,13 +76,16 @@ class Task(Generic[T_co]):
         "_detached",
         "_done",
         "_exc",
+        "_home",
         "_id",
         "_joiner",
         "_name",
+        "_pinned",
         "_result",
         "_retrieved",
         "_sched",
         "_scopes",
+        "_state",
         "_supervised",
         "_throw",
         "_waiters",
@@ -105,6 +124,11 @@ class Task(Generic[T_co]):
         self._detached = False
         self._supervised = False
         self._retrieved = False
+        # Multi-thread flavor only: the run state (``SCHEDULED`` when created), the worker
+        # whose ``STATE`` the task's context holds, and the LocalSet pinning it to a thread.
+        self._state = SCHEDULED
+        self._home: Any = None
+        self._pinned: Any = None
 
     @property
     def id(self) -> int:
@@ -125,18 +149,19 @@ class Task(Generic[T_co]):
 
     def _recompute_cancelled(self) -> bool:
         """Recompute the effective cancellation state from the scope stack; return it."""
-        cancelled = self._abort_requested
-        scopes = self._scopes
-        if scopes:
-            for scope in reversed(scopes):
-                if scope._cancel_called:
-                    cancelled = True
-                    break
-                if scope._shield:
-                    cancelled = False
-                    break
-        self._cancelled = cancelled
-        return cancelled
+        with _CANCEL_LOCK:
+            cancelled = self._abort_requested
+            scopes = self._scopes
+            if scopes:
+                for scope in reversed(scopes):
+                    if scope._cancel_called:
+                        cancelled = True
+                        break
+                    if scope._shield:
+                        cancelled = False
+                        break
+            self._cancelled = cancelled
+            return cancelled
 
     def _is_unstarted(self) -> bool:
         coro = self._coro

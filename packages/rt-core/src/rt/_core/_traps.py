@@ -77,6 +77,10 @@ class RunState(Protocol):
     _current: Task[Any] | None
     _sched: Scheduler
 
+    def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
+        """Spawn from the task running on this thread (``_current`` is not None)."""
+        ...
+
 
 #: Set in every task's context to the scheduler running it (and in blocking-pool threads to a
 #: stand-in with no current task). Children inherit it with the copied context, so spawning

@@ -8,7 +8,8 @@ awaits every branch before the cancellation propagates.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import threading
+from collections.abc import Awaitable, Coroutine, Sequence
 from typing import Any, TypeVar, overload
 
 import rt
@@ -26,8 +27,15 @@ async def _run(aw: Awaitable[Any]) -> Any:
     return await aw
 
 
-async def _stop_all(handles: list[rt.JoinHandle[Any]], keep: int = -1) -> None:
-    """Abort every branch but ``keep`` and wait for all of them, shielded from cancellation."""
+async def _stop_all(
+    handles: list[rt.JoinHandle[Any]], branches: Sequence[Awaitable[Any]], keep: int = -1
+) -> None:
+    """Abort every branch but ``keep`` and wait for all of them, shielded from cancellation.
+
+    A branch aborted before its task ever ran (common on a multi-thread runtime, where the
+    winner may finish before a loser's task starts) never awaited its coroutine: close it, so
+    it is not reported as "never awaited".
+    """
     for i, h in enumerate(handles):
         if i != keep:
             h.abort()
@@ -39,6 +47,18 @@ async def _stop_all(handles: list[rt.JoinHandle[Any]], keep: int = -1) -> None:
                 await h
             except rt.JoinError:
                 pass
+    for i, aw in enumerate(branches):
+        if i != keep and isinstance(aw, Coroutine) and _unstarted(aw):
+            aw.close()
+
+
+def _unstarted(coro: Coroutine[Any, Any, Any]) -> bool:
+    frame = getattr(coro, "cr_frame", None)
+    return (
+        frame is not None
+        and not getattr(coro, "cr_running", False)
+        and not getattr(coro, "cr_suspended", True)
+    )
 
 
 @overload
@@ -86,36 +106,45 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
         raise ValueError("select() needs at least one awaitable")
     me = current_task()
     finished: list[int] = []
+    # Branches may finish on other worker threads: "finished" and "parked" change together
+    # under this lock, so a branch finishing between our check and our park still wakes us.
+    lock = threading.Lock()
     state = {"parked": False}
 
     async def branch(i: int, aw: Awaitable[Any]) -> Any:
         try:
             return await aw
         finally:
-            finished.append(i)
-            if state["parked"]:
+            with lock:
+                finished.append(i)
+                wake = state["parked"]
                 state["parked"] = False
+            if wake:
                 reschedule(me)
 
     handles: list[rt.JoinHandle[Any]] = []
     try:
         for i, aw in enumerate(branches):
             handles.append(rt.spawn(branch(i, aw)))
-        if not finished:
-            state["parked"] = True
+        with lock:
+            park = not finished
+            state["parked"] = park
+        if park:
 
             def abort() -> Abort:
-                if state["parked"]:
-                    state["parked"] = False
-                    return Abort.SUCCEEDED
-                return Abort.FAILED
+                with lock:
+                    if state["parked"]:
+                        state["parked"] = False
+                        return Abort.SUCCEEDED
+                    return Abort.FAILED
 
             await wait_task_rescheduled(abort)
     except BaseException:
-        await _stop_all(handles)
+        await _stop_all(handles, branches)
         raise
-    winner = min(finished) if biased else finished[0]
-    await _stop_all(handles, keep=winner)
+    with lock:
+        winner = min(finished) if biased else finished[0]
+    await _stop_all(handles, branches, keep=winner)
     try:
         value = await handles[winner]
     except rt.JoinError as err:
@@ -172,7 +201,7 @@ async def join(*branches: Awaitable[Any]) -> tuple[Any, ...]:
             except rt.JoinError as err:
                 outcomes.append((False, err))
     except BaseException:
-        await _stop_all(handles)
+        await _stop_all(handles, branches)
         raise
     for ok, value in outcomes:
         if not ok:
@@ -224,6 +253,9 @@ async def try_join(*branches: Awaitable[Any]) -> tuple[Any, ...]:
         async with rt.TaskGroup() as tg:
             handles = [tg.spawn(_run(aw)) for aw in branches]
     except BaseExceptionGroup as group:
+        for aw in branches:  # branches cancelled before their task ever ran
+            if isinstance(aw, Coroutine) and _unstarted(aw):
+                aw.close()
         # TaskGroup lists errors in the order they happened: the first one is the cause.
         raise group.exceptions[0] from None
     return tuple([await h for h in handles])

@@ -5,13 +5,17 @@ then fires every timer that is due. With time paused, when nothing else can make
 (no runnable task, no blocking job in flight, no I/O ready) it jumps the clock to the next timer
 instead of sleeping: an hour of sleeps in a test takes microseconds (Tokio's auto-advance).
 
-The wheel is touched only on the runtime's thread (timers are armed and cancelled by tasks, and
-fired here), so it needs no lock.
+Threads: timers are armed and cancelled by tasks (on any worker of a multi-thread runtime) while
+another thread may be parked here, so the wheel is guarded by a lock that is never held across
+the blocking park below, nor while a timer fires (firing wakes tasks and runs callbacks, which
+may cancel other timers). A timer armed earlier than the deadline the parked thread sleeps to
+unparks it, so it re-computes its timeout.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -24,7 +28,16 @@ from ._wheel import TICKS_PER_SECOND, TimerEntry, Wheel
 class TimeDriver:
     """The built layer; reach it with ``rt.lowlevel.current_driver("time")``."""
 
-    __slots__ = ("_closed", "_ctx", "_inner", "_origin", "_wheel", "clock")
+    __slots__ = (
+        "_closed",
+        "_ctx",
+        "_inner",
+        "_lock",
+        "_origin",
+        "_parked_until",
+        "_wheel",
+        "clock",
+    )
 
     name = "time"
 
@@ -35,6 +48,9 @@ class TimeDriver:
         self._origin = self.clock.now()
         self._wheel = Wheel()
         self._closed = False
+        self._lock = threading.Lock()
+        # The deadline a thread parked below sleeps to (inf: no timer), None when nobody parks.
+        self._parked_until: float | None = None
 
     # -- ticks ---------------------------------------------------------------------------
 
@@ -58,18 +74,25 @@ class TimeDriver:
         if self._closed:
             raise RuntimeError("the runtime's timer driver is shut down")
         entry = TimerEntry(deadline, self._tick_ceil(deadline), task, callback)
-        if deadline <= self.clock.now() or not self._wheel.insert(entry):
+        if deadline <= self.clock.now():
             return None
+        with self._lock:
+            if not self._wheel.insert(entry):
+                return None
+        parked_until = self._parked_until
+        if parked_until is not None and deadline < parked_until:
+            self._inner.unpark()  # the parked thread sleeps past this timer: re-plan
         return entry
 
     def cancel(self, entry: TimerEntry) -> bool:
         """Disarm ``entry``; False if it already fired. Frees its slot at once."""
-        if entry.state != TimerEntry.PENDING:
-            return False
-        entry.state = TimerEntry.CANCELLED
-        if entry.level >= 0:
-            self._wheel.remove(entry)
-        return True
+        with self._lock:
+            if entry.state != TimerEntry.PENDING:
+                return False
+            entry.state = TimerEntry.CANCELLED
+            if entry.level >= 0:
+                self._wheel.remove(entry)
+            return True
 
     def pause(self) -> None:
         """Freeze the clock, on the wheel's 100 µs grid so paused arithmetic stays exact."""
@@ -83,35 +106,51 @@ class TimeDriver:
 
     # -- Driver --------------------------------------------------------------------------
 
-    def _fire(self, entry: TimerEntry) -> None:
-        entry.state = TimerEntry.FIRED
-        task = entry.task
-        if task is not None:
-            task._sched.wake(task)
-        elif entry.callback is not None:
-            entry.callback()
+    @staticmethod
+    def _fire_all(due: list[TimerEntry]) -> None:
+        for entry in due:
+            task = entry.task
+            if task is not None:
+                task._sched.wake(task)
+            elif entry.callback is not None:
+                entry.callback()
+
+    def _poll_wheel(self, tick: int) -> int:
+        """Take the timers due by ``tick`` out of the wheel (under the lock), then fire them."""
+        due: list[TimerEntry] = []
+
+        def take(entry: TimerEntry) -> None:
+            entry.state = TimerEntry.FIRED
+            due.append(entry)
+
+        with self._lock:
+            self._wheel.poll(tick, take)
+        if due:
+            self._fire_all(due)
+        return len(due)
 
     def process(self) -> int:
         """Fire every timer that is due; return how many fired."""
         if not self._wheel.count:
             return 0
-        return self._wheel.poll(self._tick_floor(self.clock.now()), self._fire)
+        return self._poll_wheel(self._tick_floor(self.clock.now()))
 
     def _advance_paused_to(self, tick: int) -> None:
         """Jump the paused clock to wheel tick ``tick`` and process it by that exact tick (a
         float round trip through seconds could land a hair before it and never fire)."""
         self.clock.advance_to(self._tick_time(tick))
-        self._wheel.poll(max(tick, self._tick_floor(self.clock.now())), self._fire)
+        self._poll_wheel(max(tick, self._tick_floor(self.clock.now())))
 
     def park(self, timeout: float | None) -> None:
         wheel = self._wheel
         if not wheel.count:
-            self._inner.park(timeout)
+            self._park_inner(timeout, math.inf)
             return
         if timeout != 0 and self.process() and self._ctx.has_runnable_tasks():
             timeout = 0
         if timeout != 0:
-            expiration = wheel.next_expiration()
+            with self._lock:
+                expiration = wheel.next_expiration()
             if expiration is not None:
                 nxt = self._tick_time(expiration[2])
                 clock = self.clock
@@ -129,8 +168,27 @@ class TimeDriver:
                     return
                 wait = max(0.0, nxt - clock.now())
                 timeout = wait if timeout is None else min(timeout, wait)
-        self._inner.park(timeout)
+                self._park_inner(timeout, nxt)
+                self.process()
+                return
+        self._park_inner(timeout, math.inf)
         self.process()
+
+    def _park_inner(self, timeout: float | None, until: float) -> None:
+        if timeout == 0:
+            self._inner.park(0)
+            return
+        self._parked_until = until
+        try:
+            # A timer armed between the computation of ``until`` and this point saw no parked
+            # thread: look again before blocking.
+            with self._lock:
+                expiration = self._wheel.next_expiration()
+            if expiration is not None and self._tick_time(expiration[2]) < until:
+                timeout = 0
+            self._inner.park(timeout)
+        finally:
+            self._parked_until = None
 
     def unpark(self) -> None:
         self._inner.unpark()
