@@ -137,7 +137,8 @@ def test_spawn_blocking_refuses_async_functions_and_non_callables() -> None:
 
 async def test_blocking_job_can_wake_a_task_through_a_thread_safe_gate() -> None:
     gate = Gate()
-    rt.spawn_blocking(gate.open)
+    job = rt.spawn_blocking(gate.open)
     await gate.wait()
     result = gate.is_open
     assert result
+    await job  # the job's own task finishes once gate.open has returned

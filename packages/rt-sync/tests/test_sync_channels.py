@@ -56,12 +56,14 @@ async def test_bounded_send_waits_for_room_backpressure() -> None:
             log.append(f"sent {i}")
 
     h = rt.spawn(producer())
-    for _ in range(5):
+    while len(log) < 2:  # the producer may run on another worker
+        await rt.yield_now()
+    for _ in range(5):  # nobody receives: the third send must keep waiting
         await rt.yield_now()
     assert log == ["sent 0", "sent 1"]
     assert tx.capacity() == 0
     assert await rx.recv() == 0
-    for _ in range(3):
+    while len(log) < 3:
         await rt.yield_now()
     assert log == ["sent 0", "sent 1", "sent 2"]
     rest = [await rx.recv() for _ in range(3)]
@@ -300,6 +302,9 @@ def test_broadcast_send_without_receivers_returns_the_value() -> None:
     assert info.value.value == "lost?"
 
 
+# The values seen encode one interleaving of two tasks on one thread (the multi-thread
+# flavor's watch is covered by test_watch_from_a_thread).
+@pytest.mark.rt(flavor="current_thread")
 async def test_watch_borrow_changed_and_wait_for() -> None:
     tx, rx = watch.channel({"v": 0})
     log: list[Any] = [rx.borrow()["v"]]
@@ -335,7 +340,20 @@ async def test_watch_from_a_thread() -> None:
     assert result == 100
 
 
-async def test_hot_receive_loop_respects_the_cooperative_budget() -> None:
+# One thread, so "the other task ran first" can only come from the budget yield (on several
+# workers it could run in parallel): the current-thread flavor and a one-worker multi-thread one.
+@pytest.mark.parametrize(
+    "flavor",
+    [
+        pytest.param({"flavor": "current_thread"}, id="current_thread"),
+        pytest.param({"flavor": "multi_thread", "worker_threads": 1}, id="multi_thread_1"),
+    ],
+)
+def test_hot_receive_loop_respects_the_cooperative_budget(flavor: dict[str, Any]) -> None:
+    rt.run(_hot_receive_loop(), **flavor)
+
+
+async def _hot_receive_loop() -> None:
     tx, rx = mpsc.unbounded_channel()
     for i in range(1000):
         tx.send(i)

@@ -60,11 +60,14 @@ def _check_mpsc(ops: list[tuple[str, int]], capacity: int | None) -> None:
         received: list[tuple[int, int]] = []
         producers: list[rt.JoinHandle[None]] = []
         recv_task: rt.JoinHandle[None] | None = None
-        next_seq = [0] * 8
+        # One sequence per sending task (a task's sends must arrive in order; two tasks may
+        # interleave, and on a multi-thread runtime they run in parallel): producer tasks get
+        # their own keys, the main task's try_sends use keys 0-3.
+        next_seq: dict[int, int] = {}
 
         def next_value(k: int) -> tuple[int, int]:
-            v = (k, next_seq[k])
-            next_seq[k] += 1
+            v = (k, next_seq.get(k, 0))
+            next_seq[k] = v[1] + 1
             attempted.add(v)
             return v
 
@@ -90,9 +93,10 @@ def _check_mpsc(ops: list[tuple[str, int]], capacity: int | None) -> None:
 
         for name, arg in ops:
             if name == "spawn_producer":
-                producers.append(rt.spawn(producer(arg % 4, arg + 1, tx.clone())))
+                key = 4 + len(producers)
+                producers.append(rt.spawn(producer(key, arg + 1, tx.clone())))
             elif name == "try_send":
-                v = next_value(4 + arg % 4)
+                v = next_value(arg % 4)
                 try:
                     tx.try_send(v) if capacity is not None else tx.send(v)
                     acked.add(v)
@@ -100,7 +104,7 @@ def _check_mpsc(ops: list[tuple[str, int]], capacity: int | None) -> None:
                     assert e.value == v
                     if isinstance(e, ChannelClosed):
                         refused.add(v)
-                    next_seq[4 + arg % 4] -= 1  # not sent: the sequence may reuse it
+                    next_seq[arg % 4] -= 1  # not sent: the sequence may reuse it
                     attempted.discard(v)
             elif name == "recv_task" and recv_task is None:
                 recv_task = rt.spawn(receiver())
@@ -144,7 +148,7 @@ def _check_mpsc(ops: list[tuple[str, int]], capacity: int | None) -> None:
         assert set(received) <= attempted, "received a value nobody sent"
         assert acked <= set(received), "an acknowledged send was lost"
         assert not (refused & set(received)), "a refused send was delivered"
-        for k in range(8):
+        for k in next_seq:
             seqs = [s for kk, s in received if kk == k]
             assert seqs == sorted(seqs), "per-producer order broken"
 

@@ -127,13 +127,16 @@ class BlockingPool:
                 job.result = job.ctx.run(job.fn, *job.args)
             except BaseException as exc:  # delivered to the awaiting task
                 job.exc = exc
+            task = job.task
+            job.fn = job.args = None  # type: ignore[assignment]
+            # Wake before the job stops counting as in flight: paused time auto-advances
+            # only when no task is runnable *and* no job is in flight, so in between it could
+            # jump the clock while the result is on its way.
+            if task is not None:
+                self._wake(task)
             with cond:
                 job.state = DONE
                 self._running -= 1
-            task = job.task
-            job.fn = job.args = None  # type: ignore[assignment]
-            if task is not None:
-                self._wake(task)
 
     # -- observing and stopping -------------------------------------------------------------
 

@@ -104,6 +104,7 @@ class Worker:
         "local",
         "name",
         "park_count",
+        "parked",
         "parked_time",
         "polls",
         "searching",
@@ -126,6 +127,7 @@ class Worker:
         self.inbox: deque[Task[Any]] = deque()
         self.event = threading.Event()
         self.in_driver = False
+        self.parked = False  # blocked in _park with nothing to run (read by other threads)
         self.searching = False
         self.ident = 0
         self.thread: threading.Thread | None = None
@@ -231,10 +233,13 @@ class MultiThreadScheduler(Scheduler):
         return self._blocking.in_flight()
 
     def has_runnable_tasks(self) -> bool:
+        """Whether anything may still run without the clock moving: queued tasks, or another
+        worker that is not parked (it may be running a task, or holding one it just took)."""
         if self._inject or self._callbacks:
             return True
+        me = _get_ident()
         return any(
-            w.local or w.lifo is not None or w.inbox or w._current is not None
+            w.local or w.lifo is not None or w.inbox or (w.ident != me and not w.parked)
             for w in self._workers
         )
 
@@ -439,6 +444,13 @@ class MultiThreadScheduler(Scheduler):
             return
         w.park_count += 1
         t0 = time.perf_counter()
+        w.parked = True
+        if (
+            self._inject or self._callbacks or w.inbox
+        ):  # queued between the check above and the flag: do not block on it
+            w.parked = False
+            self._unidle(w)
+            return
         if self._driver_lock.acquire(blocking=False):
             try:
                 w.in_driver = True
@@ -449,6 +461,7 @@ class MultiThreadScheduler(Scheduler):
                 self._driver_lock.release()
         else:
             w.event.wait()
+        w.parked = False
         w.parked_time += time.perf_counter() - t0
         self._unidle(w)
 
@@ -567,6 +580,7 @@ class MultiThreadScheduler(Scheduler):
         lock = self._lock
         inject = self._inject
         inbox = w.inbox
+        idle = self._idle
         batch_size = self._global_interval
         event_interval = self._event_interval
         yield_trap = YIELD
@@ -594,6 +608,10 @@ class MultiThreadScheduler(Scheduler):
                     except IndexError:
                         break
                 budget -= 1
+                if idle and local:
+                    # Work is queued behind this step and a worker is idle: wake it to steal,
+                    # in case this step runs long (Tokio's "notify others before polling").
+                    self._notify_parked()
                 task._state = RUNNING
                 if task._home is not w:
                     task._ctx.run(STATE.set, w)

@@ -1,0 +1,446 @@
+"""The multi-thread flavor: workers, stealing, pinning, hooks, metrics, shutdown.
+
+The whole suite also runs on this flavor (``RT_FLAVOR=multi_thread``, see ``tools/dev.py``);
+these tests cover what only this flavor has. No test here relies on timing: parallelism is
+shown with a ``threading.Barrier`` that only opens when two workers run at once.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from typing import Any
+
+import pytest
+
+import rt
+
+MT: dict[str, Any] = {"flavor": "multi_thread", "worker_threads": 2}
+
+
+def _worker_threads(prefix: str = "rt-") -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith(prefix)}
+
+
+def _fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
+
+
+def test_two_workers_run_two_tasks_at_the_same_time() -> None:
+    barrier = threading.Barrier(2)
+    seen: list[str] = []
+
+    async def meet() -> None:
+        barrier.wait(timeout=60)  # opens only if both tasks run at once, on two threads
+        seen.append(threading.current_thread().name)
+
+    async def main() -> None:
+        a, b = rt.spawn(meet()), rt.spawn(meet())
+        await a
+        await b
+
+    with rt.Runtime(**MT, thread_name="mt-pair") as runtime:
+        runtime.block_on(main())
+        m = runtime.metrics()
+    assert sorted(seen) == ["mt-pair-0", "mt-pair-1"]
+    assert m.flavor == "multi_thread" and m.workers == 2
+    assert sum(w.steals for w in m.worker_metrics) >= 1
+
+
+def test_spawned_tasks_run_without_block_on() -> None:
+    done = threading.Event()
+
+    async def job() -> None:
+        done.set()
+
+    with rt.Runtime(**MT) as runtime:
+        runtime.spawn(job())
+        assert done.wait(60)
+
+
+var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+
+def test_context_travels_with_a_task_stolen_by_another_worker() -> None:
+    async def mover() -> tuple[int, int, str]:
+        var.set("mine")
+        first = threading.get_ident()
+        for _ in range(200):
+            started = threading.Event()
+            release = threading.Event()
+            where: list[int] = []
+
+            async def hostage(
+                where: list[int] = where,
+                started: threading.Event = started,
+                release: threading.Event = release,
+            ) -> None:
+                where.append(threading.get_ident())
+                started.set()
+                release.wait(60)  # holds its worker: whatever is queued there must move
+
+            h = rt.spawn(hostage())
+            while not started.is_set():
+                await rt.yield_now()
+            if where[0] == first:
+                now = threading.get_ident()
+                value = var.get()
+                release.set()
+                await h
+                return first, now, value
+            release.set()
+            await h
+        raise AssertionError("the hostage never landed on the mover's first worker")
+
+    with rt.Runtime(**MT) as runtime:
+        first, now, value = runtime.block_on(mover())
+    assert now != first
+    assert value == "mine"
+
+
+def test_work_queued_behind_a_long_step_is_taken_by_an_idle_worker() -> None:
+    release = threading.Event()
+    ran_elsewhere: list[str] = []
+
+    async def long_step() -> None:
+        assert release.wait(20), "the quick task never ran while this step blocked its worker"
+
+    async def quick() -> None:
+        ran_elsewhere.append(threading.current_thread().name)
+        release.set()
+
+    async def main() -> None:
+        # Both land on this worker's queue; the long step must not starve the quick one.
+        a = rt.spawn(long_step())
+        b = rt.spawn(quick())
+        await a
+        await b
+
+    with rt.Runtime(**MT) as runtime:
+        runtime.block_on(main())
+    assert len(ran_elsewhere) == 1
+
+
+def test_handle_spawn_and_block_on_from_many_plain_threads() -> None:
+    results: list[int] = []
+    lock = threading.Lock()
+
+    async def square(i: int) -> int:
+        await rt.yield_now()
+        return i * i
+
+    with rt.Runtime(**MT) as runtime:
+        handle = runtime.handle()
+
+        def client(k: int) -> None:
+            for i in range(50):
+                value = handle.block_on(square(k * 100 + i))
+                with lock:
+                    results.append(value)
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(results) == sorted((k * 100 + i) ** 2 for k in range(4) for i in range(50))
+
+
+def test_aborting_tasks_while_they_run_on_other_workers_always_cancels_them() -> None:
+    async def spinner(flag: threading.Event) -> None:
+        flag.set()
+        while True:
+            await rt.yield_now()
+
+    async def main() -> None:
+        for _ in range(300):
+            flag = threading.Event()
+            h = rt.spawn(spinner(flag))
+            while not flag.is_set():
+                await rt.yield_now()
+            h.abort()
+            with pytest.raises(rt.JoinError) as info:
+                await h
+            assert info.value.is_cancelled()
+
+    with rt.Runtime(**MT) as runtime:
+        runtime.block_on(main())
+
+
+def test_abort_from_a_plain_thread_reaches_a_parked_task() -> None:
+    async def forever() -> None:
+        await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+
+    with rt.Runtime(**MT) as runtime:
+        for _ in range(100):
+            h = runtime.spawn(forever())
+            t = threading.Thread(target=h.abort)
+            t.start()
+            t.join()
+
+            async def join(h: rt.JoinHandle[None] = h) -> bool:
+                try:
+                    await h
+                except rt.JoinError as err:
+                    return err.is_cancelled()
+                return False
+
+            assert runtime.block_on(join())
+
+
+def test_task_groups_and_join_sets_never_miss_a_child_finishing_on_another_worker() -> None:
+    async def child(i: int) -> int:
+        if i % 2:
+            await rt.yield_now()
+        return i
+
+    async def main() -> None:
+        for _ in range(300):
+            async with rt.TaskGroup() as tg:
+                hs = [tg.spawn(child(i)) for i in range(4)]
+            assert [h.is_finished() for h in hs] == [True] * 4
+            js: rt.JoinSet[int] = rt.JoinSet()
+            for i in range(4):
+                js.spawn(child(i))
+            assert sorted(await js.join_all()) == [0, 1, 2, 3]
+
+    with rt.Runtime(**MT) as runtime:
+        runtime.block_on(main())
+
+
+def test_spawn_local_tasks_stay_on_the_thread_that_entered_the_local_set() -> None:
+    async def pinned(log: list[int]) -> None:
+        for _ in range(100):
+            log.append(threading.get_ident())
+            await rt.yield_now()
+
+    async def busy() -> None:
+        for _ in range(2000):
+            await rt.yield_now()
+
+    async def main() -> tuple[int, set[int], set[int]]:
+        others = [rt.spawn(busy()) for _ in range(8)]  # keep both workers stealing
+        logs: list[list[int]] = [[] for _ in range(6)]
+        async with rt.LocalSet() as local:
+            owner = threading.get_ident()
+            for log in logs[:3]:
+                local.spawn_local(pinned(log))
+            for log in logs[3:]:
+                rt.spawn_local(pinned(log))
+            mine: set[int] = set()
+            for _ in range(100):
+                mine.add(threading.get_ident())
+                await rt.yield_now()
+        for h in others:
+            await h
+        return owner, {i for log in logs for i in log}, mine
+
+    with rt.Runtime(**MT) as runtime:
+        owner, idents, mine = runtime.block_on(main())
+    assert idents == {owner}
+    assert mine == {owner}
+
+
+def test_a_pinned_task_woken_from_a_plain_thread_runs_on_its_own_worker() -> None:
+    async def main() -> tuple[int, list[int]]:
+        seen: list[int] = []
+        async with rt.LocalSet() as local:
+            owner = threading.get_ident()
+
+            async def waiter() -> None:
+                for _ in range(50):
+                    me = rt.current_task()
+                    # The plain thread may wake us before we park (the wake-up then lands
+                    # while the task is still running) or after: both must resume us here.
+                    threading.Thread(target=rt.lowlevel.reschedule, args=(me,)).start()
+                    await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.FAILED)
+                    seen.append(threading.get_ident())
+
+            local.spawn_local(waiter())
+        return owner, seen
+
+    with rt.Runtime(**MT) as runtime:
+        owner, seen = runtime.block_on(main())
+    assert seen == [owner] * 50
+
+
+async def test_spawn_local_outside_a_local_set_says_how_to_enter_one() -> None:
+    async def nop() -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match=r"async with rt\.LocalSet\(\)"):
+        rt.spawn_local(nop())
+    local = rt.LocalSet()
+    with pytest.raises(RuntimeError, match="has not been entered"):
+        local.spawn_local(nop())
+    async with local:
+        h = local.spawn_local(nop())
+    assert h.is_finished()
+    with pytest.raises(RuntimeError, match="has already finished"):
+        local.spawn_local(nop())
+    with pytest.raises(RuntimeError, match="only once"):
+        async with local:
+            pass
+
+
+async def test_a_failing_local_set_block_aborts_its_tasks() -> None:
+    async def forever() -> None:
+        await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+
+    with pytest.raises(ZeroDivisionError):
+        async with rt.LocalSet() as local:
+            h = local.spawn_local(forever())
+            await rt.yield_now()
+            1 / 0  # noqa: B018
+    assert h.is_finished()
+    with pytest.raises(rt.JoinError) as info:
+        await h
+    assert info.value.is_cancelled()
+
+
+def test_thread_hooks_run_once_in_each_worker_thread() -> None:
+    started: list[str] = []
+    stopped: list[str] = []
+    lock = threading.Lock()
+
+    def on_start() -> None:
+        with lock:
+            started.append(threading.current_thread().name)
+
+    def on_stop() -> None:
+        with lock:
+            stopped.append(threading.current_thread().name)
+
+    runtime = rt.Runtime(
+        flavor="multi_thread",
+        worker_threads=3,
+        thread_name="hooked",
+        on_thread_start=on_start,
+        on_thread_stop=on_stop,
+    )
+    runtime.shutdown()
+    assert sorted(started) == ["hooked-0", "hooked-1", "hooked-2"]
+    assert sorted(stopped) == ["hooked-0", "hooked-1", "hooked-2"]
+
+
+def test_per_worker_metrics_add_up() -> None:
+    async def main() -> None:
+        hs = [rt.spawn(rt.yield_now()) for _ in range(200)]
+        for h in hs:
+            await h
+
+    with rt.Runtime(flavor="multi_thread", worker_threads=2, thread_name="metered") as runtime:
+        runtime.block_on(main())
+        m = runtime.metrics()
+    assert [w.thread_name for w in m.worker_metrics] == ["metered-0", "metered-1"]
+    assert [w.index for w in m.worker_metrics] == [0, 1]
+    assert m.polls == sum(w.polls for w in m.worker_metrics) >= 401
+    assert m.spawned_tasks == 201
+    assert m.alive_tasks == 0
+    assert all(w.busy_time >= 0 for w in m.worker_metrics)
+
+
+def test_shutdown_leaves_no_worker_thread_or_fd_and_refuses_new_work() -> None:
+    fds_before = _fds()
+    threads_before = _worker_threads("gone-")
+
+    async def sleeper() -> None:
+        try:
+            await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+        finally:
+            cleaned.append(1)
+
+    cleaned: list[int] = []
+    runtime = rt.Runtime(flavor="multi_thread", worker_threads=2, thread_name="gone")
+    for _ in range(10):
+        runtime.spawn(sleeper())
+
+    async def settle() -> None:
+        await rt.yield_now()
+
+    runtime.block_on(settle())
+    runtime.shutdown()
+    assert cleaned == [1] * 10
+    assert _worker_threads("gone-") - threads_before == set()
+    assert _fds() - fds_before == set()
+    with pytest.raises(RuntimeError, match="shut down"):
+        runtime.spawn(settle())
+    with pytest.raises(RuntimeError, match="shut down"):
+        runtime.block_on(settle())
+
+
+def test_shutdown_and_block_on_refuse_to_run_inside_the_runtime() -> None:
+    with rt.Runtime(**MT) as runtime:
+
+        async def inside() -> None:
+            with pytest.raises(RuntimeError, match="inside the runtime"):
+                runtime.shutdown()
+
+        runtime.block_on(inside())
+
+        async def nested() -> None:
+            async def nop() -> None:
+                pass
+
+            with pytest.raises(RuntimeError, match="block_on"):
+                runtime.block_on(nop())
+
+        runtime.block_on(nested())
+
+
+def test_a_task_spawned_during_shutdown_is_cancelled_before_it_runs() -> None:
+    ran: list[str] = []
+    handles: list[rt.JoinHandle[None]] = []
+
+    async def late() -> None:
+        ran.append("late")
+
+    async def spawner() -> None:
+        try:
+            await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+        finally:
+            handles.append(rt.spawn(late()))
+
+    runtime = rt.Runtime(**MT)
+    runtime.spawn(spawner())
+
+    async def settle() -> None:
+        await rt.yield_now()
+
+    runtime.block_on(settle())
+    runtime.shutdown()
+    assert ran == []
+    assert len(handles) == 1 and handles[0].is_finished()
+
+
+def test_env_variables_choose_the_default_flavor_and_worker_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RT_FLAVOR", "multi_thread")
+    monkeypatch.setenv("RT_WORKER_THREADS", "3")
+    with rt.Runtime() as runtime:
+        m = runtime.metrics()
+        assert (m.flavor, m.workers) == ("multi_thread", 3)
+    monkeypatch.setenv("RT_FLAVOR", "current_thread")
+    with rt.Runtime() as runtime:
+        assert runtime.flavor == "current_thread"
+    monkeypatch.setenv("RT_FLAVOR", "fast")
+    with pytest.raises(ValueError, match="RT_FLAVOR"):
+        rt.Runtime()
+    monkeypatch.setenv("RT_FLAVOR", "multi_thread")
+    monkeypatch.setenv("RT_WORKER_THREADS", "zero")
+    with pytest.raises(ValueError, match="RT_WORKER_THREADS"):
+        rt.Runtime()
+
+
+def test_unhandled_error_raise_reaches_block_on() -> None:
+    async def boom() -> None:
+        raise KeyError("detached")
+
+    async def main() -> None:
+        rt.spawn(boom())
+        await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+
+    with rt.Runtime(**MT, unhandled_error="raise") as runtime, pytest.raises(KeyError):
+        runtime.block_on(main())
