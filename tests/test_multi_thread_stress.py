@@ -185,11 +185,10 @@ def test_tcp_echo_with_connections_spread_over_workers_returns_every_byte() -> N
                     await stream.write_all(data)
 
         async def serve() -> None:
-            async with listener:
-                async with rt.TaskGroup() as tg:
-                    for _ in range(conns):
-                        stream, _ = await listener.accept()
-                        tg.spawn(echo(stream))
+            async with listener, rt.TaskGroup() as tg:
+                for _ in range(conns):
+                    stream, _ = await listener.accept()
+                    tg.spawn(echo(stream))
 
         async def client(k: int) -> None:
             async with await TcpStream.connect(addr) as s:
@@ -240,7 +239,7 @@ def test_plain_socket_clients_against_a_multi_thread_server() -> None:
                         assert chunk
                         got += chunk
                     assert got == msg
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+        except BaseException as exc:
             errors.append(exc)
 
     with rt.Runtime(**MT) as runtime:
