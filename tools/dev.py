@@ -3,7 +3,8 @@
 
     python3 tools/dev.py demo      # the demo (README's first command)
     python3 tools/dev.py test      # the test suite (README's second command), then the same
-                                   # suite on Python 3.12 and 3.13 where they are installed
+                                   # suite on Python 3.12 and 3.13 where they are installed,
+                                   # then again on the multi-thread scheduler
     python3 tools/dev.py check     # tests + mypy --strict + ruff (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
 
@@ -30,10 +31,10 @@ OTHER_PYTHONS = ("3.12", "3.13")
 
 TASKS: dict[str, list[list[str]]] = {
     "demo": [["run", "demo"]],
-    "test": [["run", "test"]],
+    "test": [["run", "test"], ["run", "test-mt"]],
     "types": [["run", "types"]],
     "lint": [["run", "lint"]],
-    "check": [["run", "test"], ["run", "types"], ["run", "lint"]],
+    "check": [["run", "test"], ["run", "test-mt"], ["run", "types"], ["run", "lint"]],
     "bench": [["run", "bench:all"]],
 }
 

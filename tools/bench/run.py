@@ -7,7 +7,8 @@ Every (workload, peer) cell runs in a fresh process; rounds interleave the peers
 on this shared machine hits them alike; the median of the rounds is reported. Outputs:
 ``docs/bench/results.json`` (raw, with machine and versions), ``docs/bench/results.md`` (ratios
 to asyncio and uvloop; below 1.00 means rt is faster) and ``docs/bench/chart.png``; a full run
-then runs ``redis_bench.py`` (mini-redis under redis-benchmark, ``docs/bench/redis.md``).
+then runs ``mt_bench.py`` (multi-thread vs current-thread flavor, ``docs/bench/multi_thread.md``)
+and ``redis_bench.py`` (mini-redis under redis-benchmark, ``docs/bench/redis.md``).
 """
 
 from __future__ import annotations
@@ -233,9 +234,11 @@ def main() -> int:
     write_chart(results, out / "chart.png")
     print((out / "results.md").read_text())
     if not args.only:
-        # mini-redis under redis-benchmark (docs/bench/redis.md), part of the same command.
-        cmd = [sys.executable, str(HERE / "redis_bench.py"), "--out", str(out)]
-        subprocess.run([*cmd, "--quick"] if args.quick else cmd, check=False)
+        # Part of the same command: the multi-thread flavor against the current-thread one
+        # (docs/bench/multi_thread.md), and mini-redis under redis-benchmark (redis.md).
+        for script in ("mt_bench.py", "redis_bench.py"):
+            cmd = [sys.executable, str(HERE / script), "--out", str(out)]
+            subprocess.run([*cmd, "--quick"] if args.quick else cmd, check=False)
     return 0
 
 

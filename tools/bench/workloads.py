@@ -783,3 +783,47 @@ def run_cell(peer: str, workload: str, quick: bool) -> Any:
     }
     fn = table[workload].get(peer)
     return None if fn is None else fn()
+
+
+# -- multi-thread scaling (tools/bench/mt_bench.py) ------------------------------------------
+
+SCALING_SIZES = {"tasks": 16, "rounds": 12}
+SCALING_QUICK = {"tasks": 8, "rounds": 4}
+
+
+def scaling_rt(kind: str, quick: bool) -> float:
+    """16 tasks, each hashing (``hash``) or compressing (``zlib``) a 1 MiB buffer per round and
+    yielding between rounds. Both calls release the GIL, so workers can run them in parallel.
+    The runtime's flavor and worker count come from ``RT_FLAVOR`` / ``RT_WORKER_THREADS``."""
+    import hashlib
+    import os
+    import zlib
+
+    import rt
+
+    size = SCALING_QUICK if quick else SCALING_SIZES
+    buf = os.urandom(1 << 19) * 2  # 1 MiB, half of it compressible
+    if kind == "hash":
+
+        def work() -> object:
+            return hashlib.sha256(buf).digest()
+
+    else:
+
+        def work() -> object:
+            return zlib.compress(buf, 6)
+
+    async def task() -> None:
+        for _ in range(size["rounds"]):
+            work()
+            await rt.yield_now()
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        handles = [rt.spawn(task()) for _ in range(size["tasks"])]
+        for h in handles:
+            await h
+        return time.perf_counter() - t0
+
+    with rt.Runtime() as runtime:
+        return runtime.block_on(main())

@@ -38,6 +38,25 @@ def test_main_keeps_the_signature_and_runs_on_a_fresh_runtime() -> None:
     assert configured() == "ok"
 
 
+def test_main_and_test_select_the_multi_thread_flavor() -> None:
+    import threading
+
+    @rt.main(flavor="multi_thread", worker_threads=2, thread_name="main-mt")
+    async def main() -> tuple[str, int]:
+        m = rt.Handle.current().metrics()
+        return threading.current_thread().name, m.workers
+
+    name, workers = main()
+    assert name.startswith("main-mt-") and workers == 2
+
+    @rt.test(flavor="multi_thread", worker_threads=3)
+    async def body() -> tuple[str, int]:
+        m = rt.Handle.current().metrics()
+        return m.flavor, m.workers
+
+    assert body() == ("multi_thread", 3)
+
+
 def test_main_refuses_a_plain_function() -> None:
     with pytest.raises(TypeError, match="async def"):
         rt.main(print)  # type: ignore[arg-type]
