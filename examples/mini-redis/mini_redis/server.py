@@ -225,6 +225,7 @@ class Server(Commands):
         messages: mpsc.Receiver[tuple[bytes, bytes]]
         messages_tx, messages = mpsc.channel(1024)
         forwarders: dict[bytes, rt.JoinHandle[None]] = {}
+        started: list[rt.JoinHandle[None]] = []  # every forwarder, awaited before we return
 
         async def forward(channel: bytes, rx: broadcast.Receiver[bytes]) -> None:
             tx = messages_tx.clone()
@@ -241,6 +242,8 @@ class Server(Commands):
             for ch in channels:
                 if ch not in forwarders:
                     forwarders[ch] = rt.spawn(forward(ch, self.db.subscribe(ch)))
+                    started[:] = [h for h in started if not h.is_finished()]
+                    started.append(forwarders[ch])
                 conn.out += resp.array(
                     [resp.bulk(b"subscribe"), resp.bulk(ch), resp.integer(len(forwarders))]
                 )
@@ -295,6 +298,13 @@ class Server(Commands):
         finally:
             for h in forwarders.values():
                 h.abort()
+            # No forwarder outlives its connection (they run on any worker thread).
+            with rt.CancelScope(shield=True):
+                for h in started:
+                    try:
+                        await h
+                    except rt.JoinError:
+                        pass
             await conn.flush()
 
 

@@ -127,7 +127,9 @@ class Worker:
         self.inbox: deque[Task[Any]] = deque()
         self.event = threading.Event()
         self.in_driver = False
-        self.parked = False  # blocked in _park with nothing to run (read by other threads)
+        # True while the worker holds no task and takes none out of a queue (it is parking,
+        # parked, or between parks): paused time may then auto-advance. Read by other threads.
+        self.parked = False
         self.searching = False
         self.ident = 0
         self.thread: threading.Thread | None = None
@@ -234,7 +236,7 @@ class MultiThreadScheduler(Scheduler):
 
     def has_runnable_tasks(self) -> bool:
         """Whether anything may still run without the clock moving: queued tasks, or another
-        worker that is not parked (it may be running a task, or holding one it just took)."""
+        worker that is not idle (it runs a task, or holds one it just took from a queue)."""
         if self._inject or self._callbacks:
             return True
         me = _get_ident()
@@ -437,6 +439,10 @@ class MultiThreadScheduler(Scheduler):
             self._notify_parked()
 
     def _park(self, w: Worker) -> None:
+        # From here until it takes a task out of a queue (see _search and the loop top), this
+        # worker counts as idle for paused time: it holds no task, and every task it could
+        # pick up is still visible in some queue.
+        w.parked = True
         with self._lock:
             if w.searching:
                 w.searching = False
@@ -459,13 +465,6 @@ class MultiThreadScheduler(Scheduler):
             return
         w.park_count += 1
         t0 = time.perf_counter()
-        w.parked = True
-        if (
-            self._inject or self._callbacks or w.inbox
-        ):  # queued between the check above and the flag: do not block on it
-            w.parked = False
-            self._unidle(w)
-            return
         if self._driver_lock.acquire(blocking=False):
             try:
                 w.in_driver = True
@@ -476,7 +475,6 @@ class MultiThreadScheduler(Scheduler):
                 self._driver_lock.release()
         else:
             w.event.wait()
-        w.parked = False
         w.parked_time += time.perf_counter() - t0
         self._unidle(w)
 
@@ -512,7 +510,20 @@ class MultiThreadScheduler(Scheduler):
                     logger.exception("rt: on_thread_stop raised in %s", w.name)
 
     def _search(self, w: Worker) -> Task[Any] | None:
-        """Find work for an idle worker: inbox, injection queue, callbacks, then steal."""
+        """Find work for an idle worker: inbox, injection queue, callbacks, then steal.
+
+        The worker stops counting as idle (``parked``) before it takes anything out of a
+        queue, so a task is always either visible in a queue or held by an active worker.
+        """
+        workers = self._workers
+        if not (
+            w.inbox
+            or self._inject
+            or self._callbacks
+            or any(v.local for v in workers if v is not w)
+        ):
+            return None  # nothing anywhere: stay idle without touching a queue
+        w.parked = False
         task = self._pop_global(w)
         if task is not None:
             return task
@@ -524,7 +535,6 @@ class MultiThreadScheduler(Scheduler):
             task = self._pop_global(w)
             if task is not None:
                 return task
-        workers = self._workers
         n = len(workers)
         for k in range(1, n):
             victim = workers[(w.index + k) % n]
@@ -603,8 +613,10 @@ class MultiThreadScheduler(Scheduler):
         park_trap = PARK
         since_event = 0
         while not self._stopping:
-            if w.searching and (local or w.lifo is not None):
-                self._stop_searching(w)  # woken with work at hand (the driver queued it here)
+            if local or w.lifo is not None:
+                w.parked = False  # about to take a task out of our own queue
+                if w.searching:
+                    self._stop_searching(w)  # woken with work at hand (the driver queued it)
             # -- one batch: at most ``batch_size`` steps from the LIFO slot and the local queue
             budget = batch_size
             lifo_polls = 0
