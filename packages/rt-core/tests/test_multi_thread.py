@@ -345,7 +345,10 @@ def test_shutdown_leaves_no_worker_thread_or_fd_and_refuses_new_work() -> None:
     fds_before = _fds()
     threads_before = _worker_threads("gone-")
 
+    started = threading.Semaphore(0)
+
     async def sleeper() -> None:
+        started.release()
         try:
             await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
         finally:
@@ -355,6 +358,8 @@ def test_shutdown_leaves_no_worker_thread_or_fd_and_refuses_new_work() -> None:
     runtime = rt.Runtime(flavor="multi_thread", worker_threads=2, thread_name="gone")
     for _ in range(10):
         runtime.spawn(sleeper())
+    for _ in range(10):  # all running (a task aborted before it starts never runs)
+        assert started.acquire(timeout=60)
 
     async def settle() -> None:
         await rt.yield_now()

@@ -329,3 +329,36 @@ def test_sigint_cancels_the_main_task_and_runs_its_finally() -> None:
     with pytest.raises(KeyboardInterrupt):
         rt.run(main())
     assert cleaned == ["finally"]
+
+
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_ctrl_c_reaches_a_runtime_asleep_in_the_reactor(flavor: str) -> None:
+    import os
+    import signal
+
+    cleaned: list[str] = []
+
+    def asleep(sched: Any) -> bool:
+        # internals, on purpose: the signal must arrive while the driver blocks in epoll
+        if flavor == "current_thread":
+            return bool(sched._parked)
+        return all(w.parked for w in sched._workers) and sched._driver_lock.locked()
+
+    async def main() -> None:
+        sched = rt.current_task()._sched
+        release = threading.Event()
+
+        def interrupt() -> None:
+            while not asleep(sched):
+                release.wait(0.001)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        try:
+            await Gate().wait()  # no timer, no I/O: only the signal can end this
+        finally:
+            cleaned.append("finally")
+
+    with pytest.raises(KeyboardInterrupt):
+        rt.run(main(), flavor=flavor)
+    assert cleaned == ["finally"]

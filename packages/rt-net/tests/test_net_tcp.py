@@ -450,7 +450,8 @@ async def test_idle_connections_do_not_wake_the_runtime() -> None:
         # again and again meanwhile; ours parks once and wakes once, when the job is done.
         await rt.spawn_blocking(threading.Event().wait, 0.2)
         after = rt.Handle.current().metrics()
-        assert after.park_count - before.park_count <= 3
+        # a few parks per worker (a spinning reactor would park thousands of times)
+        assert after.park_count - before.park_count <= 3 * after.workers
         for c in clients:
             c.sendall(b"!")
         assert [await r for r in readers] == [b"!"] * 1000

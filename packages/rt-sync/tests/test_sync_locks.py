@@ -185,15 +185,18 @@ def test_rwlock_write_guard_from_a_thread() -> None:
 async def test_semaphore_bounds_concurrency_and_is_fair_to_big_requests() -> None:
     sem = Semaphore(3)
     active = peak = 0
+    counting = threading.Lock()  # workers may run on several threads
     order: list[str] = []
 
     async def worker(i: int) -> None:
         nonlocal active, peak
         async with sem.acquire():
-            active += 1
-            peak = max(peak, active)
+            with counting:
+                active += 1
+                peak = max(peak, active)
             await rt.yield_now()
-            active -= 1
+            with counting:
+                active -= 1
 
     async with rt.TaskGroup() as tg:
         for i in range(10):
@@ -210,15 +213,19 @@ async def test_semaphore_bounds_concurrency_and_is_fair_to_big_requests() -> Non
             order.append("small")
 
     b = rt.spawn(big())
-    await rt.yield_now()
+    while sem.statistics().waiters < 1:  # big queues (its task may run on another worker)
+        await rt.yield_now()
     s = rt.spawn(small())
-    await rt.yield_now()
+    while sem.statistics().waiters < 2:
+        await rt.yield_now()
     assert order == []  # one permit is free, but "small" queues behind "big"
     held.release()
     await b
     await s
-    result = peak, order
-    assert result == (3, ["big", "small"])
+    assert order == ["big", "small"]
+    assert 1 <= peak <= 3
+    if rt.Handle.current().metrics().workers == 1:
+        assert peak == 3  # on one thread the three holders are inside together at the yield
 
 
 def test_semaphore_errors_try_acquire_and_close() -> None:

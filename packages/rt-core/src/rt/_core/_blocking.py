@@ -49,6 +49,24 @@ class BlockingJob:
         return Abort.SUCCEEDED if self.pool._cancel(self) else Abort.FAILED
 
 
+def block_async_signals() -> None:
+    """Keep process-directed signals away from the calling (non-main) thread.
+
+    Python runs signal handlers on the main thread only, and the main thread's blocking
+    wait (``block_on`` waiting for a multi-thread runtime, ``epoll_wait`` of a current-thread
+    one) is interrupted only if the kernel delivers the signal to *that* thread. rt's worker
+    and blocking-pool threads therefore block the asynchronous signals, so Ctrl-C reaches the
+    main thread at once.
+    """
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        return
+    names = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD")
+    wanted = {getattr(signal, n) for n in names if hasattr(signal, n)}
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+
+
 class BlockingPool:
     """A bounded, self-shrinking pool of daemon threads."""
 
@@ -58,8 +76,13 @@ class BlockingPool:
         thread_name: str,
         wake: Callable[[Task[Any]], None],
         keep_alive: float = 10.0,
+        on_drained: Callable[[], object] | None = None,
     ) -> None:
         self._max = max_threads
+        # Called when the last job in flight finishes: a driver waiting for blocking jobs
+        # before it auto-advances paused time may sleep on another thread than the one the
+        # job's task is woken on, and must re-check.
+        self._on_drained = on_drained
         self._name = thread_name
         self._wake = wake
         self._keep_alive = keep_alive
@@ -106,6 +129,7 @@ class BlockingPool:
     # -- the threads ------------------------------------------------------------------------
 
     def _worker(self) -> None:
+        block_async_signals()
         me = threading.current_thread()
         cond = self._cond
         queue = self._queue
@@ -137,6 +161,9 @@ class BlockingPool:
             with cond:
                 job.state = DONE
                 self._running -= 1
+                drained = not self._running and not queue
+            if drained and self._on_drained is not None:
+                self._on_drained()
 
     # -- observing and stopping -------------------------------------------------------------
 

@@ -46,7 +46,7 @@ class _Waiters:
 
     def __init__(self) -> None:
         self._tasks: deque[Task[Any]] = deque()
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def take_all(self) -> list[Task[Any]]:
         """Remove and return every waiter (lock held)."""

@@ -42,7 +42,7 @@ from collections.abc import Callable, Coroutine
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final
 
-from ._blocking import BlockingPool
+from ._blocking import BlockingPool, block_async_signals
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
 from ._reactor import IoDriver, ThreadParker
@@ -187,7 +187,7 @@ class MultiThreadScheduler(Scheduler):
     ) -> None:
         self._sched = self
         self._current = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._core = threading.Condition(threading.Lock())
         self._inject: deque[Task[Any]] = deque()
         self._callbacks: deque[Callable[[], object]] = deque()
@@ -207,7 +207,11 @@ class MultiThreadScheduler(Scheduler):
         self._driver_lock = threading.Lock()
         self._blocking_state = _BlockingState(self)
         self._blocking = BlockingPool(
-            max_blocking_threads, thread_name, self.wake, thread_keep_alive
+            max_blocking_threads,
+            thread_name,
+            self.wake,
+            thread_keep_alive,
+            on_drained=self._unpark_driver,  # the driver is built below
         )
         # The reactor locks its own state, so closing an fd can run on any thread (no post).
         self._io: IoDriver | None = IoDriver(self.wake) if enable_io else None
@@ -315,6 +319,12 @@ class MultiThreadScheduler(Scheduler):
         self._callbacks.append(callback)
         self._notify_parked()
 
+    def _post_from_signal(self, callback: Callable[[], object]) -> None:
+        # When every worker is idle, one of them sleeps in the driver: the eventfd reaches it.
+        # Busy workers run callbacks every event_interval steps.
+        self._callbacks.append(callback)
+        self._driver.unpark()
+
     def new_task(self, obj: object, name: object, what: str) -> Task[Any]:
         coro = coerce_coroutine(obj, what)
         if name is not None and not isinstance(name, str):
@@ -414,16 +424,18 @@ class MultiThreadScheduler(Scheduler):
             if self._searching or not idle:
                 return
             me = _get_ident()
-            w = idle[-1]
-            if w.ident == me:
-                if len(idle) < 2:
-                    return
-                w = idle.pop(-2)
+            for i in range(len(idle) - 1, -1, -1):
+                if idle[i].ident != me:
+                    w = idle.pop(i)
+                    break
             else:
-                idle.pop()
+                return  # only ourselves (waking up from the driver) is listed
             w.searching = True
             self._searching += 1
         self._unpark_worker(w)
+
+    def _unpark_driver(self) -> None:
+        self._driver.unpark()
 
     def _unpark_worker(self, w: Worker) -> None:
         w.event.set()
@@ -443,13 +455,15 @@ class MultiThreadScheduler(Scheduler):
         # worker counts as idle for paused time: it holds no task, and every task it could
         # pick up is still visible in some queue.
         w.parked = True
+        # Cleared before we are listed as idle: nobody notifies us in between, except for a
+        # pinned task's inbox, which the re-check below looks at.
+        w.event.clear()
         with self._lock:
             if w.searching:
                 w.searching = False
                 self._searching -= 1
             if self._stopping:
                 return
-            w.event.clear()
             self._idle.append(w)
         # Re-check after advertising ourselves as idle: a push that saw no idle worker must
         # have queued its task where we look now.
@@ -480,14 +494,15 @@ class MultiThreadScheduler(Scheduler):
 
     def _unidle(self, w: Worker) -> None:
         with self._lock:
-            try:
-                self._idle.remove(w)  # woke by itself (I/O, a timer): not a searcher
-            except ValueError:
-                pass  # a notifier took it off the list and made it a searcher
+            # Still listed: it woke by itself (I/O, a timer), not as a searcher. Otherwise a
+            # notifier took it off the list and made it a searcher.
+            if w in self._idle:
+                self._idle.remove(w)
 
     # -- the worker loop ---------------------------------------------------------------------
 
     def _worker_main(self, w: Worker, started: threading.Semaphore) -> None:
+        block_async_signals()
         w.ident = _get_ident()
         STATE.set(w)
         started.release()

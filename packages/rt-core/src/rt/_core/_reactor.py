@@ -284,7 +284,7 @@ class IoDriver:
         self._post = post
         self._busy_elsewhere = busy_elsewhere
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # -- Driver ----------------------------------------------------------------------------
 

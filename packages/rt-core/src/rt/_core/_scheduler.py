@@ -252,6 +252,10 @@ class Scheduler(ABC):
             exc_info=(type(exc), exc, exc.__traceback__),
         )
 
+    @abstractmethod
+    def _post_from_signal(self, callback: Callable[[], object]) -> None:
+        """``post`` for a signal handler: no locks, always wakes the driver."""
+
     def _raise_fatal(self) -> None:
         exc = self._fatal
         self._fatal = None
@@ -274,7 +278,10 @@ class Scheduler(ABC):
             if self._sigint_main is main or main._done:
                 raise KeyboardInterrupt  # second Ctrl-C: stop waiting
             self._sigint_main = main
-            self.post(lambda: self.abort_task(main))
+            # A signal handler runs between any two bytecodes of the main thread, possibly
+            # inside one of rt's locked sections: queue the abort with one atomic append and
+            # wake the driver through its eventfd; take no lock here.
+            self._post_from_signal(lambda: self.abort_task(main))
 
         previous = signal.signal(signal.SIGINT, on_sigint)
         return previous
@@ -362,6 +369,10 @@ class CurrentThreadScheduler(Scheduler):
         self._inject.append(callback)
         if self._parked and self._thread_id != threading.get_ident():
             self._driver.unpark()
+
+    def _post_from_signal(self, callback: Callable[[], object]) -> None:
+        self._inject.append(callback)
+        self._driver.unpark()  # even from the runtime's own thread: it may be in epoll_wait
 
     def _busy_elsewhere(self) -> bool:
         tid = self._thread_id

@@ -50,11 +50,11 @@ DONE: Final = 4
 
 # Guards the effective cancellation flag against a scope being cancelled from one thread while
 # the task enters or leaves a scope on another: both recompute under it.
-_CANCEL_LOCK = threading.Lock()
+_CANCEL_LOCK = threading.RLock()
 
 # Guards ``Task._waiters`` against a waiter registering from one thread while the task
 # completes on another. Held for a few loads and stores only.
-_WAITERS_LOCK = threading.Lock()
+_WAITERS_LOCK = threading.RLock()
 
 
 @final

@@ -108,7 +108,7 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     finished: list[int] = []
     # Branches may finish on other worker threads: "finished" and "parked" change together
     # under this lock, so a branch finishing between our check and our park still wakes us.
-    lock = threading.Lock()
+    lock = threading.RLock()
     state = {"parked": False}
 
     async def branch(i: int, aw: Awaitable[Any]) -> Any:

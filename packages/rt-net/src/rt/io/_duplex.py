@@ -24,7 +24,7 @@ class _Pipe:
     __slots__ = ("buf", "cap", "eof", "lock", "reader", "reader_gone", "writer")
 
     def __init__(self, cap: int) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.buf = bytearray()
         self.cap = cap
         self.eof = False  # the writing end shut down or closed

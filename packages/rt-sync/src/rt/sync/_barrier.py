@@ -52,7 +52,7 @@ class Barrier:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"Barrier needs an int >= 1 of parties, got {n!r}")
         self._n = n
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._waiters = WaitQueue()
         self._generation = 0
 

@@ -31,7 +31,7 @@ class Event:
     __slots__ = ("_flag", "_lock", "_waiters")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._flag = False
         self._waiters = WaitQueue()
 

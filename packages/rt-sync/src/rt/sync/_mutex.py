@@ -88,7 +88,7 @@ class Mutex(Generic[T]):
 
     def __init__(self, value: T) -> None:
         self._value = value
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._locked = False
         self._waiters = WaitQueue()
 

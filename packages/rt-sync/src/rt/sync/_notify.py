@@ -30,7 +30,7 @@ class Notify:
     __slots__ = ("_lock", "_permit", "_waiters")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._permit = False
         self._waiters = WaitQueue()
 

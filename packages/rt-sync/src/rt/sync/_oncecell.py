@@ -31,7 +31,7 @@ class OnceCell(Generic[T]):
     __slots__ = ("_init", "_lock", "_set", "_value")
 
     def __init__(self, value: T | None = None, *, initialized: bool = False) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._set = initialized
         self._value = value
         self._init = Semaphore(1)

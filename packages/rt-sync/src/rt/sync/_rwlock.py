@@ -95,7 +95,7 @@ class RwLock(Generic[T]):
 
     def __init__(self, value: T) -> None:
         self._value = value
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._readers = 0
         self._writer = False
         self._waiters = WaitQueue()

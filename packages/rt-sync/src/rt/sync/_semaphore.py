@@ -92,7 +92,7 @@ class Semaphore:
         if isinstance(permits, bool) or not isinstance(permits, int) or permits < 0:
             raise ValueError(f"Semaphore needs an int >= 0 of permits, got {permits!r}")
         self._permits = permits
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._waiters = WaitQueue()
         self._closed = False
 

@@ -1,6 +1,8 @@
 """The one wait-queue engine under every rt.sync primitive.
 
-A primitive holds a ``threading.Lock`` and one or more :class:`WaitQueue`. To wait, a caller
+A primitive holds a ``threading.RLock`` and one or more :class:`WaitQueue` (re-entrant: a
+garbage collection inside a locked section may run a finalizer that touches the same
+primitive on the same thread). To wait, a caller
 builds a :class:`Waiter` (for the running task, or for a plain thread), pushes it under the
 lock, releases the lock and parks (:func:`park` for tasks, :meth:`Waiter.block` for threads).
 A waker pops it under the lock, fills in ``value`` if the primitive hands something over, and
@@ -141,7 +143,7 @@ class Acquisition(Generic[G]):
             self._guard.release()
 
 
-def park(lock: threading.Lock, queue: WaitQueue, waiter: Waiter) -> Awaitable[None]:
+def park(lock: threading.RLock, queue: WaitQueue, waiter: Waiter) -> Awaitable[None]:
     """Park the running task until ``waiter`` is woken (``waiter`` is already in ``queue``).
 
     A plain function returning the trap itself (no coroutine frame in between): every

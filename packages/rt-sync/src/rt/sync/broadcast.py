@@ -38,7 +38,7 @@ class _Shared(Generic[T]):
     __slots__ = ("buf", "cap", "lock", "next_seq", "receivers", "senders", "waiters")
 
     def __init__(self, cap: int) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.buf: deque[T] = deque()
         self.cap = cap
         self.next_seq = 0  # sequence number of the next value sent

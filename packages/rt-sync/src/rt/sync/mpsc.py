@@ -70,7 +70,7 @@ class _Chan(Generic[T]):
     )
 
     def __init__(self, cap: int | None) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.buf: deque[T] = deque()
         self.cap = cap
         self.reserved = 0

@@ -25,7 +25,7 @@ class _Once(Generic[T]):
     __slots__ = ("has_value", "lock", "rx_closed", "taken", "tx_closed", "value", "waiters")
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.value: T | None = None
         self.has_value = False
         self.taken = False

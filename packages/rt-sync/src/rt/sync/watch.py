@@ -22,7 +22,7 @@ class _Shared(Generic[T]):
     __slots__ = ("closed", "lock", "receivers", "value", "version", "waiters")
 
     def __init__(self, value: T) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.value = value
         self.version = 0
         self.closed = False

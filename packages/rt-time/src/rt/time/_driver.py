@@ -48,7 +48,7 @@ class TimeDriver:
         self._origin = self.clock.now()
         self._wheel = Wheel()
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         # The deadline a thread parked below sleeps to (inf: no timer), None when nobody parks.
         self._parked_until: float | None = None
 
