@@ -10,7 +10,8 @@ cell in a fresh process selected with ``RT_FLAVOR`` / ``RT_WORKER_THREADS``:
   transitions, stealing checks) on the scheduling workloads of ``run.py``;
 * ``mt2``: two workers (this machine has two cores).
 
-The scaling workloads (``hash``, ``zlib``) do work that releases the GIL, so two workers can
+Each cell runs twice in its process and the second run is reported (see ``run_cell``). The
+scaling workloads (``hash``, ``zlib``) do work that releases the GIL, so two workers can
 overlap it: speedup = mt1 time / mt2 time. The overhead workloads report mt1 / ct (above 1.00
 = the multi-thread flavor is slower). Writes ``multi_thread.{json,md,png}`` under ``--out``.
 """
@@ -56,9 +57,12 @@ def run_cell(variant: str, workload: str, quick: bool) -> float | None:
         call = f"w.scaling_rt({workload!r}, {quick})"
     else:
         call = f"w.run_cell('rt', {workload!r}, {quick})"
+    # Each process runs the cell twice and reports the second run, for every variant: the
+    # first run of a process on a new worker thread was consistently slower here (up to 1.8x
+    # on `yield`) while later runtimes in the same process were not; a service runs warm.
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); import workloads as w; "
-        f"print(json.dumps({call}))"
+        f"{call}; print(json.dumps({call}))"
     )
     env = {**os.environ, **VARIANTS[variant]}
     out = subprocess.run(
@@ -87,7 +91,8 @@ def write_markdown(results: dict[str, dict[str, float | None]], meta: dict[str, 
         "",
         f"Run {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), Python "
         f"{meta['python']}; {meta['rounds']} rounds, median"
-        f"{', quick sizes' if meta['quick'] else ''}. Regenerate with "
+        f"{', quick sizes' if meta['quick'] else ''}; every cell is the second run of its "
+        "process (one warm-up run first, for every variant). Regenerate with "
         "`python3 tools/dev.py bench` (or `tools/bench/mt_bench.py`).",
         "",
         "## Scaling: work that releases the GIL",
