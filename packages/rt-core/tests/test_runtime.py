@@ -68,6 +68,8 @@ def test_bad_runtime_options_are_rejected_with_clear_errors() -> None:
         rt.Runtime(unhandled_error="explode")
     with pytest.raises(ValueError, match="worker_threads applies to flavor='multi_thread'"):
         rt.Runtime(flavor="current_thread", worker_threads=4)
+    with pytest.raises(ValueError, match="global_queue_interval applies to flavor='multi"):
+        rt.Runtime(flavor="current_thread", global_queue_interval=7)
     with pytest.raises(ValueError, match="on_thread_start applies to flavor='multi_thread'"):
         rt.Runtime(flavor="current_thread", on_thread_start=lambda: None)
     with pytest.raises(ValueError, match="worker_threads must be an int >= 1"):

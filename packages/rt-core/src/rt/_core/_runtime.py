@@ -173,7 +173,7 @@ class Runtime:
             exception is raised from the running :meth:`block_on`).
         thread_keep_alive: Seconds an idle blocking-pool thread waits for work before it exits.
         global_queue_interval: ``multi_thread`` only: steps between two looks of a worker at
-            the shared injection queue when its own queue is busy (Tokio's default is 31).
+            the shared injection queue when its own queue is busy (default 31, as Tokio).
         on_thread_start: ``multi_thread`` only: called with no arguments in each worker
             thread before it runs tasks.
         on_thread_stop: ``multi_thread`` only: called in each worker thread as it exits.
@@ -197,7 +197,7 @@ class Runtime:
         event_interval: int = 61,
         unhandled_error: str = "log",
         thread_keep_alive: float = 10.0,
-        global_queue_interval: int = 31,
+        global_queue_interval: int | None = None,
         on_thread_start: Callable[[], object] | None = None,
         on_thread_stop: Callable[[], object] | None = None,
     ) -> None:
@@ -212,6 +212,7 @@ class Runtime:
         if not multi:
             for option, value in (
                 ("worker_threads", worker_threads),
+                ("global_queue_interval", global_queue_interval),
                 ("on_thread_start", on_thread_start),
                 ("on_thread_stop", on_thread_stop),
             ):
@@ -228,6 +229,8 @@ class Runtime:
         ):
             if hook is not None and not callable(hook):
                 raise ValueError(f"{option} must be a callable taking no arguments, got {hook!r}")
+        if global_queue_interval is None:
+            global_queue_interval = 31  # Tokio's default for its multi-thread scheduler
         _check_int("global_queue_interval", global_queue_interval, 1)
         _check_int("max_blocking_threads", max_blocking_threads, 1)
         _check_int("event_interval", event_interval, 1)
