@@ -47,7 +47,7 @@ OVERHEAD = {
     "chanping": "ping-pong through two channels",
 }
 SCALING = {
-    "hash": "16 tasks x 12 rounds of sha256 over 1 MiB",
+    "hash": "16 tasks x 48 rounds of sha256 over 1 MiB",
     "zlib": "16 tasks x 12 rounds of zlib level 6 over 1 MiB",
 }
 

@@ -188,6 +188,8 @@ class MultiThreadScheduler(Scheduler):
         self._sched = self
         self._current = None
         self._lock = threading.RLock()
+        self._acquire = self._lock.acquire
+        self._release = self._lock.release
         self._core = threading.Condition(threading.Lock())
         self._inject: deque[Task[Any]] = deque()
         self._callbacks: deque[Callable[[], object]] = deque()
@@ -260,29 +262,42 @@ class MultiThreadScheduler(Scheduler):
         return _get_ident() in self._idents
 
     def wake(self, task: Task[Any]) -> None:
-        with self._lock:
-            state = task._state
-            if state != IDLE:
-                if state == RUNNING:
-                    task._state = NOTIFIED  # its worker requeues it after the step
-                return
-            task._state = SCHEDULED
-        # The common case of _push, inlined: woken by a task running on this worker.
         st = STATE.get(None)
         if (
             type(st) is Worker
             and st._current is not None
             and st._sched is self
-            and task._pinned is None
             and st.ident == _get_ident()
         ):
-            prev = st.lifo
-            st.lifo = task
-            if prev is not None:
-                st.local.append(prev)
-                if self._idle:
-                    self._notify_parked()
+            # The common case, inlined: woken by a task running on this worker. Worker
+            # threads get no signals, so a bare acquire/release (half the cost of ``with``)
+            # cannot be left half done.
+            self._acquire()
+            state = task._state
+            if state != IDLE:
+                if state == RUNNING:
+                    task._state = NOTIFIED  # its worker requeues it after the step
+                self._release()
+                return
+            task._state = SCHEDULED
+            self._release()
+            if task._pinned is None:
+                prev = st.lifo
+                st.lifo = task
+                if prev is not None:
+                    st.local.append(prev)
+                    if self._idle:
+                        self._notify_parked()
+                return
+            self._push(task, True)
             return
+        with self._lock:
+            state = task._state
+            if state != IDLE:
+                if state == RUNNING:
+                    task._state = NOTIFIED
+                return
+            task._state = SCHEDULED
         self._push(task, True)
 
     def _push(self, task: Task[Any], lifo: bool) -> None:
@@ -640,7 +655,7 @@ class MultiThreadScheduler(Scheduler):
                 if task is not None:
                     w.lifo = None
                     lifo_polls += 1
-                    if lifo_polls > MAX_LIFO_POLLS:  # let the queue behind it run
+                    if local and lifo_polls > MAX_LIFO_POLLS:  # let the queue behind it run
                         append(task)
                         lifo_polls = 0
                         continue
