@@ -181,3 +181,16 @@ async def test_task_group_spawn_outside_its_block_is_an_error() -> None:
         pass
     with pytest.raises(RuntimeError, match="already finished"):
         tg.spawn(_value(1))
+
+
+async def test_a_task_detached_from_a_join_set_finishes_without_touching_the_set() -> None:
+    gate = Gate()
+    js: rt.JoinSet[object] = rt.JoinSet()
+    js.spawn(gate.wait())
+    await rt.yield_now()
+    js.detach_all()
+    assert len(js) == 0
+    gate.open()
+    js.spawn(_value(7))
+    assert await js.join_next() == 7  # the detached task's completion is not in the set
+    assert await js.join_next() is None

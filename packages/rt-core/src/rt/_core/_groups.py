@@ -118,6 +118,8 @@ class JoinSet(Generic[T]):
             if js is not None:
                 waiters = js._waiters
                 with waiters.lock:
+                    if t not in js._tasks:
+                        return  # detached (detach_all) while it ran: not the set's any more
                     js._done.append(t)
                     woken = waiters.take_all()
                 waiters.wake(woken)
