@@ -20,6 +20,8 @@ async def _fail(msg: str, yields: int = 0) -> None:
     raise ValueError(msg)
 
 
+# Completion order follows the yields only when one thread runs every task.
+@pytest.mark.rt(flavor="current_thread")
 async def test_join_set_returns_results_in_completion_order_then_none() -> None:
     js: rt.JoinSet[int] = rt.JoinSet()
     js.spawn(_value(1, yields=3))

@@ -90,8 +90,10 @@ async def _value(v: int) -> int:
 
 async def test_cancellation_is_level_triggered_every_checkpoint_raises() -> None:
     seen: list[str] = []
+    started = Gate()
 
     async def stubborn(gate: Gate) -> None:
+        started.open()
         try:
             await gate.wait()
         except rt.Cancelled:
@@ -103,7 +105,7 @@ async def test_cancellation_is_level_triggered_every_checkpoint_raises() -> None
             raise
 
     h = rt.spawn(stubborn(Gate()))
-    await rt.yield_now()
+    await started.wait()  # (a task aborted before it starts never runs)
     h.abort()
     with pytest.raises(rt.JoinError):
         await h
@@ -323,7 +325,22 @@ def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values() ->
     assert rt.run(main()) == [[i] * 5 for i in range(4)]
 
 
-async def test_cooperative_budget_lets_other_tasks_run_during_a_hot_loop() -> None:
+# One thread, so "the other task ran first" can only come from the budget yield: the
+# current-thread flavor and a one-worker multi-thread one.
+@pytest.mark.parametrize(
+    "flavor",
+    [
+        pytest.param({"flavor": "current_thread"}, id="current_thread"),
+        pytest.param({"flavor": "multi_thread", "worker_threads": 1}, id="multi_thread_1"),
+    ],
+)
+def test_cooperative_budget_lets_other_tasks_run_during_a_hot_loop(
+    flavor: dict[str, Any],
+) -> None:
+    rt.run(_budget_lets_others_run(), **flavor)
+
+
+async def _budget_lets_others_run() -> None:
     order: list[str] = []
 
     async def done_child() -> None:

@@ -59,9 +59,11 @@ async def test_mutex_is_fifo_fair() -> None:
         async with m.lock():
             order.append(i)
 
-    hs = [rt.spawn(waiter(i)) for i in range(5)]
-    for _ in range(3):
-        await rt.yield_now()
+    hs = []
+    for i in range(5):  # queue them one by one (tasks may start on any worker)
+        hs.append(rt.spawn(waiter(i)))
+        while m.statistics().waiters < i + 1:
+            await rt.yield_now()
     first.release()
     for h in hs:
         await h
@@ -156,9 +158,11 @@ async def test_rwlock_readers_share_writers_exclude_and_writers_do_not_starve() 
             log.append(f"read {g.value['n']}")
 
     w = rt.spawn(writer())
-    await rt.yield_now()
+    while rw.statistics().waiters < 1:  # the writer queues first
+        await rt.yield_now()
     lr = rt.spawn(late_reader())
-    await rt.yield_now()
+    while rw.statistics().waiters < 2:
+        await rt.yield_now()
     assert log == []
     r1.release()
     r2.release()
@@ -283,8 +287,11 @@ async def test_notify_one_stores_a_single_permit() -> None:
         log.append(name)
 
     a = rt.spawn(waiter("a"))
+    while n.statistics().waiters < 1:  # a waits first (tasks may start on any worker)
+        await rt.yield_now()
     b = rt.spawn(waiter("b"))
-    await rt.yield_now()
+    while n.statistics().waiters < 2:
+        await rt.yield_now()
     n.notify_one()
     await a
     assert log == ["a"]

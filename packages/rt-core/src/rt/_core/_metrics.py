@@ -15,7 +15,8 @@ class WorkerMetrics:
     thread_name: str
     """The worker thread's name (``thread_name`` option, then ``-<index>``)."""
     polls: int
-    """Task steps this worker ran."""
+    """Task steps this worker ran (added once per batch of steps, so a snapshot taken while
+    the worker runs can lag by one batch)."""
     steals: int
     """Tasks this worker took from other workers' queues."""
     park_count: int
