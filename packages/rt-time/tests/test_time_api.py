@@ -331,3 +331,26 @@ async def test_an_hour_of_paused_sleeps_across_many_tasks() -> None:
         for i in range(100):
             tg.spawn(worker(i))
     assert done == 100
+
+
+@pytest.mark.rt(start_paused=True, flavor="current_thread")
+async def test_advancing_exactly_to_a_deadline_fires_it_despite_float_drift() -> None:
+    # Paused-clock arithmetic in float seconds drifts by a few ulps per step; a deadline the
+    # clock lands on exactly must still count as reached (a multi-thread run hung on this).
+    misses = 0
+    for i in range(300):
+        step = (0.1, 9.5, 1.0, 0.3, 0.7, 5.0)[i % 6] + i * 1e-4
+        deadline = Instant.now() + step
+        fired: list[int] = []
+
+        async def sleeper(deadline: Instant = deadline, fired: list[int] = fired) -> None:
+            await rtt.sleep_until(deadline)
+            fired.append(1)
+
+        h = rt.spawn(sleeper())
+        await rt.yield_now()  # the timer is armed
+        await rtt.advance(step)
+        await rt.yield_now()  # the woken sleeper has run
+        misses += not fired
+        await h
+    assert misses == 0

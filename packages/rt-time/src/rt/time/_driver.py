@@ -54,13 +54,19 @@ class TimeDriver:
 
     # -- ticks ---------------------------------------------------------------------------
 
+    # Paused time moves in float seconds, and every addition may round by an ulp: after a few
+    # steps a deadline or a clock reading that "is" on the 100 µs grid lands up to ~1e-7 tick
+    # (10 ps) off it, either way. _GRID_EPS (1e-4 tick, 10 ns) absorbs that drift: a deadline
+    # within it above a grid point belongs to that point, and a clock within it below a grid
+    # point has reached it. Timers may thus fire at most 10 ns early, far below the wake-up
+    # latency of any task.
+    _GRID_EPS = 1e-4
+
     def _tick_ceil(self, deadline: float) -> int:
-        # The epsilon keeps a deadline that sits on the grid (paused time, up to float noise)
-        # from being pushed to the next tick; it is 10 ps, so "never early" still holds.
-        return max(0, math.ceil((deadline - self._origin) * TICKS_PER_SECOND - 1e-7))
+        return max(0, math.ceil((deadline - self._origin) * TICKS_PER_SECOND - self._GRID_EPS))
 
     def _tick_floor(self, now: float) -> int:
-        return max(0, math.floor((now - self._origin) * TICKS_PER_SECOND))
+        return max(0, math.floor((now - self._origin) * TICKS_PER_SECOND + self._GRID_EPS))
 
     def _tick_time(self, tick: int) -> float:
         return self._origin + tick / TICKS_PER_SECOND
