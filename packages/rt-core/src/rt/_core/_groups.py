@@ -77,6 +77,31 @@ class _Waiters:
 
         await wait_task_rescheduled(abort)
 
+    async def drain(
+        self, all_done: Callable[[], bool], abort_children: Callable[[], None], aborted: bool
+    ) -> Cancelled | None:
+        """Wait until ``all_done()`` (children of a structured block); return the outer
+        cancellation if one arrived meanwhile.
+
+        Once ``aborted`` (the block failed, or the waiting task was cancelled, which aborts
+        the children) the wait is shielded, so no child outlives the block.
+        """
+        outer: Cancelled | None = None
+        while True:
+            with self.lock:
+                if all_done():
+                    return outer
+            try:
+                if aborted:
+                    with CancelScope(shield=True):
+                        await self.wait(all_done)
+                else:
+                    await self.wait(all_done)
+            except Cancelled as cancelled:
+                outer = cancelled
+                aborted = True
+                abort_children()
+
 
 @final
 class JoinSet(Generic[T]):
@@ -333,24 +358,11 @@ class TaskGroup:
         waits for them, so no child outlives the block.
         """
         body_error = exc if exc is not None and not isinstance(exc, Cancelled) else None
-        outer_cancel: BaseException | None = None
         if exc is not None:
             self._abort_children()
-        aborted = exc is not None
-        while True:
-            with self._waiters.lock:
-                if not self._tasks:
-                    break
-            try:
-                if aborted:
-                    with CancelScope(shield=True):
-                        await self._waiters.wait(self._all_done)
-                else:
-                    await self._waiters.wait(self._all_done)
-            except Cancelled as cancelled:
-                outer_cancel = cancelled
-                aborted = True
-                self._abort_children()
+        outer_cancel = await self._waiters.drain(
+            self._all_done, self._abort_children, aborted=exc is not None
+        )
         with self._waiters.lock:
             self._closed = True
             errors = list(self._errors)

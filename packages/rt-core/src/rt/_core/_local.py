@@ -17,8 +17,6 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar, final
 
-from ._cancel import CancelScope
-from ._exceptions import Cancelled
 from ._groups import _Waiters
 from ._task import JoinHandle, Task
 from ._traps import STATE, current_task_or_raise
@@ -124,25 +122,10 @@ class LocalSet:
         Cancel safety: a cancellation of the waiting task aborts the set's tasks and still
         waits for them, so none outlives the block.
         """
-        aborted = exc is not None
-        if aborted:
+        if exc is not None:
             self._abort_all()
-        outer: Cancelled | None = None
         try:
-            while True:
-                with self._waiters.lock:
-                    if not self._tasks:
-                        break
-                try:
-                    if aborted:
-                        with CancelScope(shield=True):
-                            await self._waiters.wait(self._all_done)
-                    else:
-                        await self._waiters.wait(self._all_done)
-                except Cancelled as cancelled:
-                    outer = cancelled
-                    aborted = True
-                    self._abort_all()
+            outer = await self._waiters.drain(self._all_done, self._abort_all, exc is not None)
         finally:
             with self._waiters.lock:
                 self._closed = True

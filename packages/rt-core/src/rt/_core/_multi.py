@@ -55,7 +55,7 @@ from ._scheduler import (
     describe,
     logger,
 )
-from ._task import _WAITERS_LOCK, ABORT_JOIN, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, Task
+from ._task import ABORT_JOIN, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, Task
 from ._traps import PARK, STATE, YIELD, Abort
 
 if TYPE_CHECKING:
@@ -744,19 +744,7 @@ class MultiThreadScheduler(Scheduler):
                     local.appendleft(task)
 
     def _finish(self, task: Task[Any], result: object, exc: BaseException | None) -> None:
-        if exc is not None and isinstance(exc, Cancelled):
-            exc.__traceback__ = None  # see CurrentThreadScheduler._finish
-            exc.__context__ = None
-        self._tasks.discard(task)
-        task._result = result
-        task._exc = exc
-        task._coro = None
-        task._ctx = None  # type: ignore[assignment]
-        with _WAITERS_LOCK:
-            task._done = True
-            joiner = task._joiner
-            waiters = task._waiters
-            task._joiner = task._waiters = None
+        joiner, waiters = self._settle(task, result, exc)
         task._state = DONE
         if joiner is not None:
             joiner._sched.wake(joiner)
@@ -836,13 +824,7 @@ class MultiThreadScheduler(Scheduler):
         return task._result
 
     def shutdown(self, timeout: float | None) -> None:
-        st = STATE.get(None)
-        if self.on_runtime_thread() or (
-            st is not None and st._sched is self and st._current is not None
-        ):
-            raise RuntimeError(
-                "Runtime.shutdown() cannot be called from inside the runtime it shuts down"
-            )
+        self._refuse_shutdown_from_inside()
         with self._lock:
             if self._closed:
                 return

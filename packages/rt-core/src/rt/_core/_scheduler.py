@@ -252,6 +252,38 @@ class Scheduler(ABC):
             exc_info=(type(exc), exc, exc.__traceback__),
         )
 
+    _tasks: set[Task[Any]]
+
+    def _refuse_shutdown_from_inside(self) -> None:
+        if self.on_runtime_thread() or (
+            (st := STATE.get(None)) is not None and st._sched is self and st._current is not None
+        ):
+            raise RuntimeError(
+                "Runtime.shutdown() cannot be called from inside the runtime it shuts down"
+            )
+
+    def _settle(
+        self, task: Task[Any], result: object, exc: BaseException | None
+    ) -> tuple[Task[Any] | None, list[Task[Any] | Callable[[Task[Any]], None]] | None]:
+        """Record a finished task's outcome and take its joiner and waiters (to be woken)."""
+        if exc is not None and isinstance(exc, Cancelled):
+            # Nobody reads a cancelled task's traceback (JoinError.exception is None), and its
+            # frames keep the task's locals alive: a Sender in a cancelled task would keep the
+            # channel open forever. Drop them, as Tokio drops a finished task's future.
+            exc.__traceback__ = None
+            exc.__context__ = None
+        self._tasks.discard(task)
+        task._result = result
+        task._exc = exc
+        task._coro = None
+        task._ctx = None  # type: ignore[assignment]
+        with _WAITERS_LOCK:
+            task._done = True
+            joiner = task._joiner
+            waiters = task._waiters
+            task._joiner = task._waiters = None
+        return joiner, waiters
+
     @abstractmethod
     def _post_from_signal(self, callback: Callable[[], object]) -> None:
         """``post`` for a signal handler: no locks, always wakes the driver."""
@@ -562,22 +594,7 @@ class CurrentThreadScheduler(Scheduler):
         self._ready.append(task)
 
     def _finish(self, task: Task[Any], result: object, exc: BaseException | None) -> None:
-        if exc is not None and isinstance(exc, Cancelled):
-            # Nobody reads a cancelled task's traceback (JoinError.exception is None), and its
-            # frames keep the task's locals alive: a Sender in a cancelled task would keep the
-            # channel open forever. Drop them, as Tokio drops a finished task's future.
-            exc.__traceback__ = None
-            exc.__context__ = None
-        self._tasks.discard(task)
-        task._result = result
-        task._exc = exc
-        task._coro = None
-        task._ctx = None  # type: ignore[assignment]
-        with _WAITERS_LOCK:
-            task._done = True
-            joiner = task._joiner
-            waiters = task._waiters
-            task._joiner = task._waiters = None
+        joiner, waiters = self._settle(task, result, exc)
         if joiner is not None:
             if joiner._sched is self:
                 self._ready.append(joiner)
@@ -660,12 +677,7 @@ class CurrentThreadScheduler(Scheduler):
             raise KeyboardInterrupt
 
     def shutdown(self, timeout: float | None) -> None:
-        if self.on_runtime_thread() or (
-            (st := STATE.get(None)) is not None and st._sched is self and st._current is not None
-        ):
-            raise RuntimeError(
-                "Runtime.shutdown() cannot be called from inside the runtime it shuts down"
-            )
+        self._refuse_shutdown_from_inside()
         with self._core:
             if self._closed:
                 return

@@ -124,13 +124,10 @@ class TimeDriver:
     def _poll_wheel(self, tick: int) -> int:
         """Take the timers due by ``tick`` out of the wheel (under the lock), then fire them."""
         due: list[TimerEntry] = []
-
-        def take(entry: TimerEntry) -> None:
-            entry.state = TimerEntry.FIRED
-            due.append(entry)
-
         with self._lock:
-            self._wheel.poll(tick, take)
+            self._wheel.poll(tick, due.append)
+            for entry in due:  # under the lock: cancel() must see them fired
+                entry.state = TimerEntry.FIRED
         if due:
             self._fire_all(due)
         return len(due)
