@@ -13,6 +13,13 @@ import pytest
 
 import rt
 import rt.lowlevel
+from rt._core._task import COMPILED
+
+# mypyc keeps no docstrings on compiled classes and methods: the docs are checked on the
+# pure-Python pass (the sources are the same files).
+needs_docstrings = pytest.mark.skipif(
+    COMPILED, reason="compiled build: mypyc drops docstrings; the pure-Python pass checks them"
+)
 
 CORE_NAMES = {
     "AbortHandle",
@@ -89,6 +96,7 @@ def test_lowlevel_all_is_pinned() -> None:
     assert set(rt.lowlevel.__all__) == LOWLEVEL_NAMES
 
 
+@needs_docstrings
 def test_every_public_callable_has_a_docstring() -> None:
     for module in (rt, rt.lowlevel):
         for name in module.__all__:
@@ -304,6 +312,7 @@ def _awaitables() -> list[tuple[str, Any]]:
     return found
 
 
+@needs_docstrings
 def test_every_public_awaitable_documents_its_cancel_safety() -> None:
     found = _awaitables()
     assert len(found) > 50

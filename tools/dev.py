@@ -4,7 +4,8 @@
     python3 tools/dev.py demo      # the demo (README's first command)
     python3 tools/dev.py test      # the test suite (README's second command), then the same
                                    # suite on Python 3.12 and 3.13 where they are installed,
-                                   # then again on the multi-thread scheduler
+                                   # then again on the multi-thread scheduler, then against
+                                   # the optional mypyc build of rt-core (both flavors)
     python3 tools/dev.py check     # tests + mypy --strict + ruff (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
 
@@ -31,11 +32,18 @@ OTHER_PYTHONS = ("3.12", "3.13")
 
 TASKS: dict[str, list[list[str]]] = {
     "demo": [["run", "demo"]],
-    "test": [["run", "test"], ["run", "test-mt"]],
+    "test": [["run", "test"], ["run", "test-mt"], ["run", "test-compiled"]],
     "types": [["run", "types"]],
     "lint": [["run", "lint"]],
-    "check": [["run", "test"], ["run", "test-mt"], ["run", "types"], ["run", "lint"]],
-    "bench": [["run", "bench:all"]],
+    "check": [
+        ["run", "test"],
+        ["run", "test-mt"],
+        ["run", "test-compiled"],
+        ["run", "types"],
+        ["run", "lint"],
+    ],
+    # The compiled build first, so the benchmark's rt-mypyc column measures current sources.
+    "bench": [["run", "python", "tools/compiled.py", "build"], ["run", "bench:all"]],
 }
 
 
@@ -144,7 +152,8 @@ def main(argv: list[str]) -> int:
     task, extra = argv[0], argv[1:]
     hatch = ensure_hatch()
     env = with_pyenv_versions(dict(os.environ))
-    steps = [[*step, *(extra if i == 0 else [])] for i, step in enumerate(TASKS[task])]
+    main_step = 1 if task == "bench" else 0  # where the extra arguments go
+    steps = [[*step, *(extra if i == main_step else [])] for i, step in enumerate(TASKS[task])]
     if task in ("test", "check", "bench"):
         ensure_redis_tools()
     if task in ("test", "check"):

@@ -30,6 +30,9 @@ ROOT = HERE.parent.parent
 OUT = ROOT / "docs" / "bench"
 
 PEERS = ["rt", "asyncio", "uvloop", "trio", "floor"]
+# rt again, with rt-core from the optional mypyc build (tools/compiled.py) when it is built and
+# current; the same workload code, only the import path differs.
+COMPILED_PEER = "rt-mypyc"
 WORKLOADS: dict[str, str] = {
     "spawn": "spawn 100k tasks, await each",
     "yield": "1,000 tasks x 1,000 yields",
@@ -53,17 +56,44 @@ WORKLOADS: dict[str, str] = {
 NET = {"echo64", "echo64p", "echo16k", "echo16kp", "idle", "idlep"}
 
 
-def run_cell(peer: str, workload: str, quick: bool) -> Any:
+def compiled_site() -> Path | None:
+    """The unpacked mypyc build of rt-core, if it exists and matches the current sources."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import compiled
+    finally:
+        sys.path.pop(0)
+    if compiled.STAMP.exists() and compiled.STAMP.read_text() == compiled.source_hash():
+        return compiled.SITE
+    print(
+        "run.py: no current mypyc build of rt-core (`python3 tools/dev.py bench` builds it "
+        "first): the rt-mypyc column is left out",
+        file=sys.stderr,
+    )
+    return None
+
+
+def run_cell(peer: str, workload: str, quick: bool, site: Path | None = None) -> Any:
     module = "net_workloads" if workload in NET else "workloads"
     code = (
         f"import json, sys; sys.path.insert(0, sys.argv[1]); import {module} as w; "
         "print(json.dumps(w.run_cell(sys.argv[2], sys.argv[3], sys.argv[4] == '1')))"
     )
+    env = None
+    if peer == COMPILED_PEER:
+        assert site is not None
+        peer = "rt"
+        env = {**os.environ, "PYTHONPATH": str(site), "RT_EXPECT_COMPILED": "1"}
+        code = (
+            "import rt._core._task as t, os; "
+            "assert t.COMPILED, 'rt-mypyc cell imported the pure sources'; " + code
+        )
     out = subprocess.run(
         [sys.executable, "-c", code, str(HERE), peer, workload, "1" if quick else "0"],
         capture_output=True,
         text=True,
         timeout=600,
+        env=env,
     )
     if out.returncode != 0:
         print(f"  {workload}/{peer} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
@@ -155,6 +185,27 @@ def write_markdown(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> 
         "Protocols instead of streams; rt always uses its stream API.",
         "",
     ]
+    if any(row.get(COMPILED_PEER) is not None for row in results.values()):
+        lines += [
+            "## The optional compiled build",
+            "",
+            "`rt-mypyc` is the same rt with rt-core compiled by mypyc (`tools/compiled.py`), "
+            "measured in the same run. **mypyc/rt** below 1.00 means the compiled build is "
+            "faster than pure-Python rt.",
+            "",
+            "| workload | rt | rt-mypyc | mypyc/rt | mypyc/asyncio | mypyc/uvloop |",
+            "|---|---|---|---|---|---|",
+        ]
+        for w, desc in WORKLOADS.items():
+            row = results.get(w)
+            if row is None or row.get(COMPILED_PEER) is None:
+                continue
+            c = metric(row.get(COMPILED_PEER))
+            lines.append(
+                f"| {desc} | {fmt(w, row.get('rt'))} | {fmt(w, row.get(COMPILED_PEER))} | "
+                f"{ratio(c, metric(row.get('rt')))} | {ratio(c, metric(row.get('asyncio')))} | "
+                f"{ratio(c, metric(row.get('uvloop')))} |"
+            )
     return "\n".join(lines)
 
 
@@ -205,17 +256,19 @@ def main() -> int:
         return 0
     rounds = args.rounds or (3 if args.quick else 5)
     only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
+    site = compiled_site()
+    peers = [*PEERS, COMPILED_PEER] if site is not None else PEERS
     results: dict[str, dict[str, Any]] = {}
     for workload in only:
-        per_peer: dict[str, list[Any]] = {p: [] for p in PEERS}
+        per_peer: dict[str, list[Any]] = {p: [] for p in peers}
         for r in range(rounds):
-            for peer in PEERS:
-                per_peer[peer].append(run_cell(peer, workload, args.quick))
+            for peer in peers:
+                per_peer[peer].append(run_cell(peer, workload, args.quick, site))
             print(f"{workload}: round {r + 1}/{rounds}", flush=True)
         results[workload] = {p: median_of(v) for p, v in per_peer.items()}
         row = results[workload]
         print(
-            "  " + "  ".join(f"{p}={fmt(workload, row[p])}" for p in PEERS),
+            "  " + "  ".join(f"{p}={fmt(workload, row[p])}" for p in peers),
             f"rt/uvloop={ratio(metric(row['rt']), metric(row['uvloop']))}",
             flush=True,
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, final
 
-from ._exceptions import Cancelled
+from ._exceptions import Cancelled, chained
 from ._traps import current_task_or_raise
 
 if TYPE_CHECKING:
@@ -123,10 +123,13 @@ class CancelScope:
                 scopes.remove(self)
             task._recompute_cancelled()
             self._exited = True
-            raise RuntimeError(
-                "CancelScope exited out of order: scopes must be exited in the task that "
-                "entered them, innermost first"
-            ) from exc
+            raise chained(
+                RuntimeError(
+                    "CancelScope exited out of order: scopes must be exited in the task that "
+                    "entered them, innermost first"
+                ),
+                exc,
+            )
         scopes.pop()
         self._exited = True
         task._recompute_cancelled()
@@ -139,7 +142,7 @@ class CancelScope:
                 self._cancelled_caught = True
                 return True
             if rest is not exc:
-                raise rest from None
+                raise chained(rest, None)
         return False
 
     def __repr__(self) -> str:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from typing import final
+from typing import TypeVar, final
+
+E = TypeVar("E", bound=BaseException)
+
+
+def chained(err: E, cause: BaseException | None) -> E:
+    """Return ``err`` with ``cause`` chained: ``raise chained(err, c)`` is ``raise err from c``.
+
+    The runtime's modules spell it this way because the optional mypyc build does not chain
+    on ``raise ... from``.
+    """
+    err.__cause__ = cause  # also sets __suppress_context__, as ``from`` does
+    return err
 
 
 @final

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar, final
 
 from ._cancel import CancelScope
-from ._exceptions import Cancelled
+from ._exceptions import Cancelled, chained
 from ._task import AbortHandle, JoinHandle, Task
 from ._traps import STATE, Abort, current_task_or_raise, outside_error, wait_task_rescheduled
 
@@ -170,15 +170,16 @@ class JoinSet(Generic[T]):
         Cancel safety: cancel-safe. A cancelled ``join_next`` takes no task out of the set.
         """
         waiters = self._waiters
-        while True:
+        task: Task[T] | None = None
+        while task is None:
             with waiters.lock:
                 if self._done:
                     task = self._done.popleft()
                     del self._tasks[task]
-                    break
-                if not self._tasks:
+                elif not self._tasks:
                     return None
-            await waiters.wait(self._has_news)
+            if task is None:
+                await waiters.wait(self._has_news)
         return task._outcome()
 
     def _has_news(self) -> bool:
@@ -370,7 +371,7 @@ class TaskGroup:
             errors.insert(0, body_error)
         if errors:
             self._scope.__exit__(None, None, None)
-            raise BaseExceptionGroup("errors in rt.TaskGroup", errors) from None
+            raise chained(BaseExceptionGroup("errors in rt.TaskGroup", errors), None)
         if outer_cancel is not None and not isinstance(exc, Cancelled):
             if self._scope.__exit__(type(outer_cancel), outer_cancel, outer_cancel.__traceback__):
                 return False

@@ -168,7 +168,6 @@ class MultiThreadScheduler(Scheduler):
     """Runs tasks on ``worker_threads`` threads with work stealing; see the module docstring."""
 
     flavor = "multi_thread"
-    _thread_id = None  # block_on never drives this flavor: the workers do
 
     def __init__(
         self,
@@ -187,6 +186,7 @@ class MultiThreadScheduler(Scheduler):
     ) -> None:
         self._sched = self
         self._current = None
+        self._thread_id = None  # block_on never drives this flavor: the workers do
         self._lock = threading.RLock()
         self._acquire = self._lock.acquire
         self._release = self._lock.release

@@ -64,25 +64,24 @@ class _Backend(Protocol):
     def close(self) -> None: ...
 
 
+_EP_IN: Final = select.EPOLLIN if hasattr(select, "EPOLLIN") else 0
+_EP_OUT: Final = select.EPOLLOUT if hasattr(select, "EPOLLOUT") else 0
+_EP_R: Final = _EP_IN | (
+    (select.EPOLLHUP | select.EPOLLERR | select.EPOLLRDHUP) if hasattr(select, "EPOLLHUP") else 0
+)
+_EP_W: Final = _EP_OUT | ((select.EPOLLHUP | select.EPOLLERR) if hasattr(select, "EPOLLHUP") else 0)
+
+
 class _EpollBackend:
     __slots__ = ("_ep", "_poll")
-
-    _IN = select.EPOLLIN if hasattr(select, "EPOLLIN") else 0
-    _OUT = select.EPOLLOUT if hasattr(select, "EPOLLOUT") else 0
-    _R = _IN | (
-        (select.EPOLLHUP | select.EPOLLERR | select.EPOLLRDHUP)
-        if hasattr(select, "EPOLLHUP")
-        else 0
-    )
-    _W = _OUT | ((select.EPOLLHUP | select.EPOLLERR) if hasattr(select, "EPOLLHUP") else 0)
 
     def __init__(self) -> None:
         self._ep = select.epoll()
         self._poll = self._ep.poll
 
-    @classmethod
-    def _mask(cls, mask: int) -> int:
-        return (cls._IN if mask & READ else 0) | (cls._OUT if mask & WRITE else 0)
+    @staticmethod
+    def _mask(mask: int) -> int:
+        return (_EP_IN if mask & READ else 0) | (_EP_OUT if mask & WRITE else 0)
 
     def register(self, fd: int, mask: int) -> None:
         self._ep.register(fd, self._mask(mask))
@@ -108,7 +107,7 @@ class _EpollBackend:
             events = self._poll(math.floor(timeout * 1000) / 1000)
         if not events:
             return []
-        r, w = self._R, self._W
+        r, w = _EP_R, _EP_W
         return [(fd, (READ if ev & r else 0) | (WRITE if ev & w else 0)) for fd, ev in events]
 
     def close(self) -> None:

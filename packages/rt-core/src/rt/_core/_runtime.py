@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
 from ._scheduler import UNHANDLED_POLICIES, CurrentThreadScheduler, Scheduler
-from ._task import JoinHandle, Task
+from ._task import COMPILED, JoinHandle, Task
 from ._traps import STATE, current_task_or_raise, outside_error
 
 if TYPE_CHECKING:
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Building a JoinHandle without running ``__init__`` saves a Python frame on the spawn path.
+# Building a JoinHandle without running ``__init__`` saves a Python frame on the spawn path
+# (pure Python only: compiled classes refuse ``object.__new__``).
 _new_handle: Final = object.__new__
 
 FLAVORS: Final = ("current_thread", "multi_thread")
@@ -413,6 +414,8 @@ def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandl
     # From a task, its runner spawns onto its own queue (the hot path); from a blocking
     # thread, through the scheduler's thread-safe spawn.
     task = st.spawn_here(coro, name) if st._current is not None else st._sched.spawn(coro, name)
+    if COMPILED:
+        return JoinHandle(task)
     handle: JoinHandle[T] = _new_handle(JoinHandle)
     handle._task = task
     return handle

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Generator
 from contextvars import Context
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
-from ._exceptions import Cancelled, JoinError
+from ._exceptions import Cancelled, JoinError, chained
 from ._traps import COOP_BUDGET, PARK, STATE, YIELD, Abort, outside_error
 
 if TYPE_CHECKING:
@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
+
+
+def _probe() -> None:
+    """Never called: its type says whether this module runs compiled (mypyc) or as Python."""
+
+
+# True in the optional mypyc build, where a few pure-Python speed tricks (building objects
+# without ``__init__``, bound-method caches) do not apply or are not allowed.
+COMPILED: Final = type(_probe) is not types.FunctionType
 
 
 def ABORT_JOIN() -> Abort:
@@ -217,11 +226,14 @@ class Task(Generic[T_co]):
             return self._result  # type: ignore[no-any-return]
         if isinstance(exc, Cancelled):
             raise JoinError(f"{self._describe()} was cancelled", exception=None, cancelled=True)
-        raise JoinError(
-            f"{self._describe()} raised {type(exc).__name__}: {exc}",
-            exception=exc,
-            cancelled=False,
-        ) from exc
+        raise chained(
+            JoinError(
+                f"{self._describe()} raised {type(exc).__name__}: {exc}",
+                exception=exc,
+                cancelled=False,
+            ),
+            exc,
+        )
 
     def _describe(self) -> str:
         return f"task #{self._id}" + (f" {self._name!r}" if self._name else "")
