@@ -101,7 +101,9 @@ def main(argv: list[str]) -> int:
         build(force=True)
         return 0
     if command == "test" and not c_compiler():
-        print("compiled.py: no C compiler found: the compiled pass is skipped (the build needs one)")
+        print(
+            "compiled.py: no C compiler found: the compiled pass is skipped (the build needs one)"
+        )
         return 0
     site = build()
     if command == "path":

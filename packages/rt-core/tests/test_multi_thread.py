@@ -450,3 +450,70 @@ def test_unhandled_error_raise_reaches_block_on() -> None:
 
     with rt.Runtime(**MT, unhandled_error="raise") as runtime, pytest.raises(KeyError):
         runtime.block_on(main())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("wakes", [1, 2])
+@pytest.mark.parametrize("then", ["park", "yield", "return", "raise"])
+def test_a_wake_up_made_during_a_step_is_delivered_however_the_step_ends(
+    workers: int, wakes: int, then: str
+) -> None:
+    # The first wake-up a step makes is applied when the step ends (with that step's own
+    # park, under one lock): it must reach the woken task on every way a step can end, also
+    # when nothing else runs afterwards, and a second wake-up in the same step must not
+    # displace it.
+    from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+    names = ["b", "c"][:wakes]
+    parked: dict[str, Any] = {}
+    woke: list[str] = []
+
+    async def sleeper(name: str) -> None:
+        parked[name] = current_task()
+        await wait_task_rescheduled(lambda: Abort.SUCCEEDED)
+        woke.append(name)
+
+    async def waker() -> None:
+        for name in names:
+            reschedule(parked[name])
+        if then == "park":
+            me = current_task()
+            reschedule(me)  # woken by itself before it parks: it must resume
+            await wait_task_rescheduled(lambda: Abort.SUCCEEDED)
+        elif then == "yield":
+            await rt.yield_now()
+        elif then == "raise":
+            raise ValueError("after the wake-ups")
+
+    async def main() -> None:
+        sleepers = [rt.spawn(sleeper(name)) for name in names]
+        while len(parked) < wakes:
+            await rt.yield_now()
+        w = rt.spawn(waker())
+        for s in sleepers:  # main parks here: only the waker's wake-ups can free it
+            await s
+        try:
+            await w
+        except rt.JoinError as err:
+            assert then == "raise" and isinstance(err.exception, ValueError)
+
+    with rt.Runtime(flavor="multi_thread", worker_threads=workers) as runtime:
+        runtime.block_on(main())
+    assert sorted(woke) == names
+
+
+def test_a_task_that_wakes_itself_before_parking_resumes_every_time() -> None:
+    from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+    resumed = 0
+
+    async def loop() -> None:
+        nonlocal resumed
+        for _ in range(1000):
+            reschedule(current_task())
+            await wait_task_rescheduled(lambda: Abort.SUCCEEDED)
+            resumed += 1
+
+    with rt.Runtime(flavor="multi_thread", worker_threads=1) as runtime:
+        runtime.block_on(loop())
+    assert resumed == 1000
