@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar, final
 
-from rt.lowlevel import budget_spent, checkpoint
+from rt.lowlevel import budget_spent, checkpoint, current_task
 
 from ._errors import ChannelClosed, ChannelEmpty, ChannelFull, blocking_guard
 from ._waitqueue import Waiter, WaitQueue, park
@@ -87,14 +87,15 @@ class _Chan(Generic[T]):
         """Hand freed room to waiting senders in order (lock held); return those to wake."""
         woken = []
         waiters = self.send_waiters
-        while waiters and self.has_room():
-            w = waiters.pop_first()
-            assert w is not None
+        cap = self.cap
+        buf = self.buf
+        while waiters and (cap is None or len(buf) + self.reserved < cap):
+            w = waiters.popitem(last=False)[0]
             if w.n == _RESERVE:
                 self.reserved += 1
                 w.value = _GRANTED
             else:
-                self.buf.append(w.value)
+                buf.append(w.value)
                 w.value = _SENT
             woken.append(w)
         if woken and self.buf:
@@ -276,9 +277,9 @@ class Sender(_SenderBase[T]):
                     buf.append(value)
                 w = None
             else:
-                w = Waiter.for_task(_SEND)
+                w = Waiter(current_task(), _SEND)
                 w.value = value
-                ch.send_waiters.push(w)
+                ch.send_waiters[w] = None
         if w is None:
             if r is not None:
                 r.wake()
@@ -422,6 +423,22 @@ class Receiver(Generic[T]):
         woken = ch.refill() if ch.send_waiters else []
         return values, woken, False
 
+    def _register(self) -> Waiter:
+        """Queue the running task as the receiver waiting for a value (lock held).
+
+        Raises:
+            ChannelClosed: the channel is closed and drained: there is nothing to wait for.
+            RuntimeError: another task is already waiting to receive.
+        """
+        ch = self._chan
+        if ch.senders == 0 or (ch.closed and not ch.reserved):
+            raise ChannelClosed("the channel is closed and drained")
+        if ch.recv_waiters:
+            raise RuntimeError("another task is already receiving on this channel")
+        w = Waiter(current_task())
+        ch.recv_waiters[w] = None
+        return w
+
     async def _recv(self, limit: int) -> list[T]:
         ch = self._chan
         if budget_spent():
@@ -455,16 +472,19 @@ class Receiver(Generic[T]):
         ch = self._chan
         if budget_spent():
             await checkpoint()
-        with ch.lock:
-            buf = ch.buf
-            if buf:
-                value = buf.popleft()
-                woken = ch.refill() if ch.send_waiters else None
-                ready = True
-            else:
-                ready = False
-        if not ready:
-            return (await self._recv(1))[0]
+        # The whole receive is written out here (no helper coroutine): a receiver that keeps
+        # up with its senders waits on almost every value, so the slow path is hot too.
+        while True:
+            with ch.lock:
+                buf = ch.buf
+                if buf:
+                    value = buf.popleft()
+                    woken = ch.refill() if ch.send_waiters else None
+                    break
+                w = self._register()
+            await park(ch.lock, ch.recv_waiters, w)
+            if w.n == _HANDOFF:
+                return w.value  # type: ignore[no-any-return]
         if woken:
             _wake_all(woken)
         return value
@@ -557,22 +577,23 @@ class Receiver(Generic[T]):
         ch = self._chan
         if budget_spent():
             await checkpoint()
-        with ch.lock:
-            buf = ch.buf
-            if buf:
-                value = buf.popleft()
-                woken = ch.refill() if ch.send_waiters else None
-                ready = True
-            else:
-                ready = False
-        if ready:
-            if woken:
-                _wake_all(woken)
-            return value
-        try:
-            return (await self._recv(1))[0]
-        except ChannelClosed:
-            raise StopAsyncIteration from None
+        while True:  # as in ``recv``
+            with ch.lock:
+                buf = ch.buf
+                if buf:
+                    value = buf.popleft()
+                    woken = ch.refill() if ch.send_waiters else None
+                    break
+                try:
+                    w = self._register()
+                except ChannelClosed:
+                    raise StopAsyncIteration from None
+            await park(ch.lock, ch.recv_waiters, w)
+            if w.n == _HANDOFF:
+                return w.value  # type: ignore[no-any-return]
+        if woken:
+            _wake_all(woken)
+        return value
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
