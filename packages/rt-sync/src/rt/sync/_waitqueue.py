@@ -36,7 +36,11 @@ from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 class Waiter:
     """One party waiting: a task, or a plain thread blocked on a lock."""
 
-    __slots__ = ("_block", "n", "task", "value", "woken")
+    __slots__ = ("_block", "_lock", "_queue", "n", "task", "value", "woken")
+
+    # Set by park() (a task's wait), read by its abort function.
+    _lock: threading.RLock
+    _queue: WaitQueue
 
     def __init__(self, task: Any, n: int = 1) -> None:
         self.task = task
@@ -69,6 +73,13 @@ class Waiter:
         """Block the calling thread until :meth:`wake`."""
         assert self._block is not None
         self._block.acquire()
+
+    def _abort(self) -> Abort:
+        """The abort function of :func:`park`: take this waiter out of its queue if still in."""
+        with self._lock:
+            if self._queue.remove(self):
+                return Abort.SUCCEEDED
+        return Abort.FAILED
 
 
 class WaitQueue(OrderedDict[Waiter, None]):
@@ -153,10 +164,8 @@ def park(lock: threading.RLock, queue: WaitQueue, waiter: Waiter) -> Awaitable[N
     waiter was woken first and the task resumes normally.
     """
 
-    def abort() -> Abort:
-        with lock:
-            if queue.remove(waiter):
-                return Abort.SUCCEEDED
-        return Abort.FAILED
-
-    return wait_task_rescheduled(abort)
+    # A bound method rather than a closure: one object for the garbage collector to track
+    # instead of a function and three cells, on every contended wait.
+    waiter._lock = lock
+    waiter._queue = queue
+    return wait_task_rescheduled(waiter._abort)
