@@ -8,6 +8,7 @@
                                    # the optional mypyc build of rt-core (both flavors)
     python3 tools/dev.py check     # tests + mypy --strict + ruff (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
+    python3 tools/dev.py compiled  # build the optional mypyc wheel of rt-core (dist/compiled/)
 
 It creates ``.venv-tools`` (a virtualenv holding hatch) on first use; hatch then builds the
 workspace environments declared in ``hatch.toml`` under ``.hatch/``, with every package of
@@ -42,6 +43,7 @@ TASKS: dict[str, list[list[str]]] = {
         ["run", "types"],
         ["run", "lint"],
     ],
+    "compiled": [["run", "python", "tools/compiled.py", "build"]],
     # The compiled build first, so the benchmark's rt-mypyc column measures current sources.
     "bench": [["run", "python", "tools/compiled.py", "build"], ["run", "bench:all"]],
 }
