@@ -445,17 +445,12 @@ class Receiver(Generic[T]):
             await checkpoint()
         while True:
             with ch.lock:
-                values, woken, ended = self._take(limit)
-                if not values and not ended:
-                    if ch.recv_waiters:
-                        raise RuntimeError("another task is already receiving on this channel")
-                    w = Waiter.for_task()
-                    ch.recv_waiters.push(w)
+                values, woken, _ = self._take(limit)
+                if not values:
+                    w = self._register()  # raises ChannelClosed when the channel has ended
             if values:
                 _wake_all(woken)
                 return values
-            if ended:
-                raise ChannelClosed("the channel is closed and drained")
             await park(ch.lock, ch.recv_waiters, w)
             if w.n == _HANDOFF:
                 return [w.value]
