@@ -4,7 +4,9 @@
     python3 tools/dev.py bench --quick    # about a minute
 
 Every (workload, peer) cell runs in a fresh process; rounds interleave the peers so that noise
-on this shared machine hits them alike; the median of the rounds is reported. Outputs:
+on this shared machine hits them alike; the median of the rounds is reported. When the
+optional mypyc build of rt-core is built and current (``dev.py bench`` builds it first), an
+``rt-mypyc`` peer runs the same rt code against it. Outputs:
 ``docs/bench/results.json`` (raw, with machine and versions), ``docs/bench/results.md`` (ratios
 to asyncio and uvloop; below 1.00 means rt is faster) and ``docs/bench/chart.png``; a full run
 then runs ``mt_bench.py`` (multi-thread vs current-thread flavor, ``docs/bench/multi_thread.md``)
@@ -85,7 +87,7 @@ def run_cell(peer: str, workload: str, quick: bool, site: Path | None = None) ->
         peer = "rt"
         env = {**os.environ, "PYTHONPATH": str(site), "RT_EXPECT_COMPILED": "1"}
         code = (
-            "import rt._core._task as t, os; "
+            "import rt._core._task as t; "
             "assert t.COMPILED, 'rt-mypyc cell imported the pure sources'; " + code
         )
     out = subprocess.run(
