@@ -17,8 +17,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, final
 
+from ._current import current_task_or_raise
 from ._exceptions import Cancelled, chained
-from ._traps import current_task_or_raise
 
 if TYPE_CHECKING:
     from ._task import Task

@@ -17,9 +17,10 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar, final
 
 from ._cancel import CancelScope
+from ._current import STATE, current_task_or_raise, outside_error
 from ._exceptions import Cancelled, chained
 from ._task import AbortHandle, JoinHandle, Task
-from ._traps import STATE, Abort, current_task_or_raise, outside_error, wait_task_rescheduled
+from ._traps import Abort, wait_task_rescheduled
 
 T = TypeVar("T")
 

@@ -17,9 +17,9 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar, final
 
+from ._current import STATE, current_task_or_raise
 from ._groups import _Waiters
 from ._task import JoinHandle, Task
-from ._traps import STATE, current_task_or_raise
 
 T = TypeVar("T")
 

@@ -43,6 +43,7 @@ from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final
 
 from ._blocking import BlockingPool, block_async_signals
+from ._current import STATE
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
 from ._reactor import IoDriver, ThreadParker
@@ -56,7 +57,7 @@ from ._scheduler import (
     logger,
 )
 from ._task import ABORT_JOIN, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, Task
-from ._traps import PARK, STATE, YIELD, Abort
+from ._traps import PARK, YIELD, Abort
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics

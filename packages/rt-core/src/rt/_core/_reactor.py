@@ -47,7 +47,8 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ._traps import PARK, STATE, Abort, outside_error
+from ._current import STATE, outside_error
+from ._traps import PARK, Abort
 
 if TYPE_CHECKING:
     from ._task import Task

@@ -8,10 +8,10 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
+from ._current import STATE, current_task_or_raise, outside_error
 from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
 from ._scheduler import UNHANDLED_POLICIES, CurrentThreadScheduler, Scheduler
 from ._task import COMPILED, JoinHandle, Task
-from ._traps import STATE, current_task_or_raise, outside_error
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics

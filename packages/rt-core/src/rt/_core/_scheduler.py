@@ -35,11 +35,12 @@ from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._blocking import BlockingJob, BlockingPool
+from ._current import STATE
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
 from ._reactor import IoDriver, ThreadParker
 from ._task import _WAITERS_LOCK, ABORT_JOIN, Task
-from ._traps import PARK, STATE, YIELD, Abort, wait_task_rescheduled
+from ._traps import PARK, YIELD, Abort, wait_task_rescheduled
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics
@@ -726,7 +727,7 @@ class CurrentThreadScheduler(Scheduler):
                 self._core.notify_all()
 
     async def _wait_all(self) -> None:
-        from ._traps import current_task_or_raise
+        from ._current import current_task_or_raise
 
         me = current_task_or_raise("shutdown")
         while True:
@@ -798,7 +799,7 @@ class _AnyDone:
 
 async def _wait_any(targets: list[Task[Any]]) -> None:
     """Wait until one of ``targets`` finishes (used by shutdown; runtime thread only)."""
-    from ._traps import current_task_or_raise
+    from ._current import current_task_or_raise
 
     me = current_task_or_raise("shutdown")
     any_done = _AnyDone(me, targets)
@@ -813,7 +814,7 @@ async def _wait_any(targets: list[Task[Any]]) -> None:
 
 
 async def _run_blocking(job: BlockingJob) -> Any:
-    from ._traps import current_task_or_raise
+    from ._current import current_task_or_raise
 
     job.task = current_task_or_raise("spawn_blocking")
     job.pool.submit(job)

@@ -20,8 +20,9 @@ from collections.abc import Callable, Coroutine, Generator
 from contextvars import Context
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
+from ._current import COOP_BUDGET, STATE, outside_error
 from ._exceptions import Cancelled, JoinError, chained
-from ._traps import COOP_BUDGET, PARK, STATE, YIELD, Abort, outside_error
+from ._traps import PARK, YIELD, Abort
 
 if TYPE_CHECKING:
     from ._cancel import CancelScope

@@ -34,14 +34,12 @@ from __future__ import annotations
 import enum
 import types
 from collections.abc import Callable, Generator
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
-from ._exceptions import Cancelled
+from ._current import budget_spent, current_task_or_raise
 
 if TYPE_CHECKING:
-    from ._scheduler import Scheduler
-    from ._task import Task
+    pass
 
 
 class Abort(enum.Enum):
@@ -66,48 +64,6 @@ class _Sentinel:
 YIELD: Final = _Sentinel("YIELD")
 PARK: Final = _Sentinel("PARK")
 
-#: Operations a task may complete without suspending before it is made to yield (Tokio's
-#: ``coop`` budget is 128 as well).
-COOP_BUDGET: Final = 128
-
-
-class RunState(Protocol):
-    """What the ``_STATE`` context variable holds: who runs the code and which task it is."""
-
-    _current: Task[Any] | None
-    _sched: Scheduler
-
-    def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
-        """Spawn from the task running on this thread (``_current`` is not None)."""
-        ...
-
-
-#: Set in every task's context to the scheduler running it (and in blocking-pool threads to a
-#: stand-in with no current task). Children inherit it with the copied context, so spawning
-#: costs nothing extra; the scheduler updates ``_current`` as it steps tasks.
-STATE: Final[ContextVar[RunState]] = ContextVar("rt.runtime_state")
-
-_OUTSIDE = (
-    "{what} must be called from a task running on an rt runtime: start one with "
-    "rt.run(main()), Runtime.block_on(...), or use a Handle (rt.Handle.current() inside the "
-    "runtime, runtime.handle() outside it)"
-)
-
-
-def outside_error(what: str) -> RuntimeError:
-    """Build the error raised when a task-only API is used outside a runtime."""
-    return RuntimeError(_OUTSIDE.format(what=what))
-
-
-def current_task_or_raise(what: str) -> Task[Any]:
-    """Return the running task, or raise ``RuntimeError`` naming ``what``."""
-    st = STATE.get(None)
-    if st is not None:
-        task = st._current
-        if task is not None:
-            return task
-    raise outside_error(what)
-
 
 @types.coroutine
 def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Generator[Any, None, None]:
@@ -127,18 +83,6 @@ def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Generator[Any, None,
         yield PARK
     finally:
         task._abort_fn = None
-
-
-def reschedule(task: Task[Any], exc: BaseException | None = None) -> None:
-    """Make a parked task runnable again; safe from any thread.
-
-    Args:
-        task: A task parked in :func:`wait_task_rescheduled`.
-        exc: An exception to raise in the task instead of resuming it normally.
-    """
-    if exc is not None:
-        task._throw = exc
-    task._sched.wake(task)
 
 
 @types.coroutine
@@ -168,52 +112,6 @@ def checkpoint() -> Generator[Any, None, None]:
     """
     current_task_or_raise("a checkpoint (rt.yield_now(), rt.sleep(0), ...)")._coop = 0
     yield YIELD
-
-
-def checkpoint_if_cancelled() -> None:
-    """Raise :class:`rt.Cancelled` if the running task is cancelled, without yielding.
-
-    Raises:
-        rt.Cancelled: when the task has been cancelled.
-        RuntimeError: when called outside a task running on rt.
-    """
-    if current_task_or_raise("checkpoint_if_cancelled()")._cancelled:
-        raise Cancelled()
-
-
-def current_task() -> Task[Any]:
-    """Return the running task.
-
-    Raises:
-        RuntimeError: outside a task running on rt.
-    """
-    st = STATE.get(None)
-    if st is not None:
-        task = st._current
-        if task is not None:
-            return task
-    raise outside_error("rt.lowlevel.current_task()")
-
-
-def budget_spent() -> bool:
-    """Count one operation against the running task's cooperative budget, without yielding.
-
-    Returns True when the budget is spent: the caller must then ``await checkpoint()``. This is
-    the allocation-free form of :func:`consume_budget` for hot paths.
-
-    Call it **before** the operation takes effect (``if budget_spent(): await checkpoint()``,
-    then take the value or the lock): the yield is a checkpoint, and a cancellation landing on
-    it must find nothing taken. Spending the budget after taking a value loses it.
-    """
-    st = STATE.get(None)
-    if st is not None:
-        task = st._current
-        if task is not None:
-            task._coop += 1
-            if task._coop >= COOP_BUDGET:
-                task._coop = 0
-                return True
-    return False
 
 
 @types.coroutine
