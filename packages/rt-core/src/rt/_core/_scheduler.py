@@ -35,7 +35,7 @@ from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._blocking import BlockingJob, BlockingPool
-from ._current import STATE
+from ._current import STATE, current_task_or_raise
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
 from ._reactor import IoDriver, ThreadParker
@@ -727,8 +727,6 @@ class CurrentThreadScheduler(Scheduler):
                 self._core.notify_all()
 
     async def _wait_all(self) -> None:
-        from ._current import current_task_or_raise
-
         me = current_task_or_raise("shutdown")
         while True:
             others = [t for t in self._tasks if t is not me and not t._done]
@@ -799,8 +797,6 @@ class _AnyDone:
 
 async def _wait_any(targets: list[Task[Any]]) -> None:
     """Wait until one of ``targets`` finishes (used by shutdown; runtime thread only)."""
-    from ._current import current_task_or_raise
-
     me = current_task_or_raise("shutdown")
     any_done = _AnyDone(me, targets)
     try:
@@ -814,8 +810,6 @@ async def _wait_any(targets: list[Task[Any]]) -> None:
 
 
 async def _run_blocking(job: BlockingJob) -> Any:
-    from ._current import current_task_or_raise
-
     job.task = current_task_or_raise("spawn_blocking")
     job.pool.submit(job)
     await wait_task_rescheduled(job.abort)
