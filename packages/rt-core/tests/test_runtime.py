@@ -333,6 +333,62 @@ def test_sigint_cancels_the_main_task_and_runs_its_finally() -> None:
     assert cleaned == ["finally"]
 
 
+@pytest.mark.parametrize("enable_io", [True, False])
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_a_ctrl_c_sent_by_a_task_interrupts_block_on_every_time(
+    flavor: str, enable_io: bool
+) -> None:
+    # The signal can land just before the main thread blocks (after its last bytecode, before
+    # epoll_wait or the lock wait): CPython then runs the handler only at the next wake-up,
+    # and with a task waiting on nothing there is none. Repeat to give that window a chance.
+    import os
+    import signal
+
+    async def main() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        await Gate().wait()
+
+    for _ in range(100):
+        with (
+            rt.Runtime(flavor=flavor, enable_io=enable_io) as runtime,
+            pytest.raises(KeyboardInterrupt),
+        ):
+            runtime.block_on(main())
+
+
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_the_signal_wakeup_fd_is_rts_only_while_it_drives_the_main_thread(flavor: str) -> None:
+    import signal
+    import socket
+
+    def peek() -> int:
+        fd = signal.set_wakeup_fd(-1)
+        signal.set_wakeup_fd(fd)
+        return fd
+
+    async def seen() -> int | None:
+        # Only the current-thread flavor runs tasks on the main thread, where this is allowed.
+        return peek() if flavor == "current_thread" else None
+
+    before = open_fds()
+    assert peek() == -1
+    assert rt.run(seen(), flavor=flavor) != -1
+    assert peek() == -1
+    assert open_fds() == before
+
+    # An application's own wakeup fd is left in place.
+    r, w = socket.socketpair()
+    w.setblocking(False)
+    try:
+        signal.set_wakeup_fd(w.fileno())
+        assert rt.run(seen(), flavor=flavor) in (w.fileno(), None)
+        assert peek() == w.fileno()
+    finally:
+        signal.set_wakeup_fd(-1)
+        r.close()
+        w.close()
+
+
 @pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
 def test_ctrl_c_reaches_a_runtime_asleep_in_the_reactor(flavor: str) -> None:
     import os

@@ -46,7 +46,7 @@ from ._blocking import BlockingPool, block_async_signals
 from ._current import STATE
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
-from ._reactor import IoDriver, ThreadParker
+from ._reactor import IoDriver, SignalWakeup, ThreadParker
 from ._scheduler import (
     Scheduler,
     _BlockingState,
@@ -204,7 +204,7 @@ class MultiThreadScheduler(Scheduler):
         self._closed = False
         self._stopping = False
         self._fatal: BaseException | None = None
-        self._block_on_events: set[threading.Event] = set()
+        self._block_on_events: set[threading.Event | SignalWakeup] = set()
         self._unhandled = unhandled_error
         self._event_interval = event_interval
         self._global_interval = global_queue_interval
@@ -840,7 +840,10 @@ class MultiThreadScheduler(Scheduler):
             raise RuntimeError("block_on(): the runtime is shut down")
         task = self.new_task(coro, None, "block_on()")
         task._supervised = True
-        done = threading.Event()
+        # On the main thread, wait on a socket pair that is also the signal wakeup fd: a Ctrl-C
+        # landing just before this thread blocks must still wake it (see SignalWakeup).
+        signals = SignalWakeup.install()
+        done: threading.Event | SignalWakeup = threading.Event() if signals is None else signals
         task._add_waiter(lambda _t: done.set())
         with self._core:
             self._block_on_events.add(done)
@@ -868,6 +871,8 @@ class MultiThreadScheduler(Scheduler):
                 signal.signal(signal.SIGINT, restore)
             with self._core:
                 self._block_on_events.discard(done)
+            if signals is not None:
+                signals.uninstall()
         if task._exc is not None and isinstance(task._exc, Cancelled) and self._sigint_main is task:
             self._sigint_main = None
             raise KeyboardInterrupt

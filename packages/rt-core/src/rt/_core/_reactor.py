@@ -40,6 +40,7 @@ import math
 import os
 import select
 import selectors
+import signal
 import socket
 import threading
 import types
@@ -236,6 +237,96 @@ class _Waker:
             self._wsock.close()
 
 
+class SignalWakeup:
+    """Wakes the main thread's blocking wait when a signal arrives, whenever it arrives.
+
+    CPython's C-level handler only flags a signal; the Python handler (Ctrl-C's, say) runs
+    when the main thread next executes bytecode. A signal that lands after the thread's last
+    check but before it blocks in ``epoll_wait`` or on a lock is otherwise noticed only at the
+    next unrelated wake-up: with nothing else going on, never. While installed, the process's
+    signal wakeup fd is the write end of this socket pair, so the C handler leaves a byte that
+    any wait watching :attr:`fd` sees, even one that started after the signal.
+
+    It doubles as a thread-safe event (:meth:`set` / :meth:`wait`) for a main thread that
+    waits for worker threads. :meth:`install` returns ``None`` off the main thread, or when
+    the application has a wakeup fd of its own (that one is left alone).
+    """
+
+    __slots__ = ("_closed", "_lock", "_poller", "_rsock", "_wsock", "fd")
+
+    def __init__(self) -> None:
+        self._rsock, self._wsock = socket.socketpair()
+        self._rsock.setblocking(False)
+        self._wsock.setblocking(False)
+        self.fd = self._rsock.fileno()
+        self._poller = select.poll() if hasattr(select, "poll") else None
+        if self._poller is not None:
+            self._poller.register(self.fd, select.POLLIN)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def install(cls) -> SignalWakeup | None:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        self = cls()
+        try:
+            previous = signal.set_wakeup_fd(self._wsock.fileno(), warn_on_full_buffer=False)
+        except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+            self.close()
+            return None
+        if previous != -1:
+            signal.set_wakeup_fd(previous)
+            self.close()
+            return None
+        return self
+
+    def uninstall(self) -> None:
+        """Stop being the wakeup fd (if still it) and close the pair."""
+        try:
+            current = signal.set_wakeup_fd(-1)
+            if current != self._wsock.fileno():
+                signal.set_wakeup_fd(current)  # someone replaced it meanwhile: keep theirs
+        except (ValueError, OSError):  # pragma: no cover - interpreter shutting down
+            pass
+        self.close()
+
+    def set(self) -> None:
+        """Wake :meth:`wait` (from any thread)."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._wsock.send(b"\0")
+            except OSError:
+                pass  # the buffer is full: a wake-up is pending anyway
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until :meth:`set`, a signal, or ``timeout``; spurious returns are possible."""
+        try:
+            if self._poller is not None:
+                self._poller.poll(-1 if timeout is None else math.ceil(max(timeout, 0) * 1000))
+            else:  # pragma: no cover - no poll(2)
+                select.select([self.fd], [], [], timeout)
+        finally:
+            self.drain()
+
+    def drain(self) -> None:
+        try:
+            while self._rsock.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._rsock.close()
+            self._wsock.close()
+
+
 def _fileno(fd: int | Any) -> int:
     if isinstance(fd, int):
         if fd < 0:
@@ -260,6 +351,7 @@ class IoDriver:
         "_fds",
         "_lock",
         "_post",
+        "_signals",
         "_wake",
         "_waker",
     )
@@ -285,6 +377,19 @@ class IoDriver:
         self._busy_elsewhere = busy_elsewhere
         self._closed = False
         self._lock = threading.RLock()
+        self._signals: SignalWakeup | None = None
+
+    def watch_signals(self, signals: SignalWakeup | None) -> None:
+        """Let a signal's byte on ``signals.fd`` end a park (``None`` stops watching)."""
+        with self._lock:
+            if self._closed:
+                return
+            old = self._signals
+            if old is not None:
+                self._backend.unregister(old.fd)
+            self._signals = signals
+            if signals is not None:
+                self._backend.register(signals.fd, READ)
 
     # -- Driver ----------------------------------------------------------------------------
 
@@ -307,6 +412,8 @@ class IoDriver:
                 continue
             st = fds.get(fd)
             if st is None:
+                if self._signals is not None and fd == self._signals.fd:
+                    self._signals.drain()  # the Python handler runs once we are back in bytecode
                 continue
             # Keep interest in a direction whose waiter we wake (it usually waits again soon);
             # drop it for a direction that fired with nobody waiting, so it cannot spin.
@@ -530,7 +637,7 @@ class IoDriver:
 class ThreadParker:
     """The bottom layer when I/O is disabled: park on a condition variable."""
 
-    __slots__ = ("_cond", "_notified")
+    __slots__ = ("_cond", "_notified", "_signals")
 
     name = "park"
 
@@ -539,17 +646,35 @@ class ThreadParker:
 
         self._cond = threading.Condition(threading.Lock())
         self._notified = False
+        self._signals: SignalWakeup | None = None
+
+    def watch_signals(self, signals: SignalWakeup | None) -> None:
+        """Park on ``signals`` (a signal ends the park) instead of the condition variable."""
+        with self._cond:
+            self._signals = signals
 
     def park(self, timeout: float | None) -> None:
         with self._cond:
-            if not self._notified and timeout != 0:
-                self._cond.wait(timeout)
+            signals = self._signals
+            if signals is None:
+                if not self._notified and timeout != 0:
+                    self._cond.wait(timeout)
+                self._notified = False
+                return
+            if self._notified or timeout == 0:
+                self._notified = False
+                return
+        signals.wait(timeout)  # unpark() writes to it too
+        with self._cond:
             self._notified = False
 
     def unpark(self) -> None:
         with self._cond:
             self._notified = True
             self._cond.notify()
+            signals = self._signals
+        if signals is not None:
+            signals.set()
 
     def shutdown(self) -> None:
         self.unpark()

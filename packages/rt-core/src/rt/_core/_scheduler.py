@@ -38,7 +38,7 @@ from ._blocking import BlockingJob, BlockingPool
 from ._current import STATE, current_task_or_raise
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
-from ._reactor import IoDriver, ThreadParker
+from ._reactor import IoDriver, SignalWakeup, ThreadParker
 from ._task import _WAITERS_LOCK, ABORT_JOIN, Task
 from ._traps import PARK, YIELD, Abort, wait_task_rescheduled
 
@@ -366,7 +366,8 @@ class CurrentThreadScheduler(Scheduler):
             if enable_io
             else None
         )
-        driver: Driver = self._io if self._io is not None else ThreadParker()
+        self._bottom: IoDriver | ThreadParker = self._io if self._io is not None else ThreadParker()
+        driver: Driver = self._bottom
         self._drivers: dict[str, Driver] = {}
         for layer in sorted(layers, key=lambda lay: lay.order):
             driver = layer.build(driver, self)
@@ -666,9 +667,15 @@ class CurrentThreadScheduler(Scheduler):
     def _drive(self, main: Task[Any]) -> None:
         self._drive_start = t0 = time.perf_counter()
         restore = self._install_sigint(main)
+        signals = SignalWakeup.install()
+        if signals is not None:
+            self._bottom.watch_signals(signals)
         try:
             self._run_until(main)
         finally:
+            if signals is not None:
+                self._bottom.watch_signals(None)
+                signals.uninstall()
             if restore is not None:
                 signal.signal(signal.SIGINT, restore)
             self._drive_start = None
