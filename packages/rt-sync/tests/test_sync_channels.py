@@ -219,6 +219,72 @@ def test_plain_thread_producers_with_blocking_send_and_a_task_consumer() -> None
         assert [i for kk, i in got if kk == k] == list(range(500))
 
 
+def test_a_sender_queued_just_after_the_receiver_took_a_value_still_gets_the_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The receiver takes buffered values without the lock, then looks for waiting senders. A
+    # sender that found the channel full and queues itself just after that look must notice
+    # the room by itself, or it waits forever on a channel with room. Make the receiver take
+    # the value at exactly that moment: while the sender builds its waiter.
+    from rt.sync import _waitqueue
+
+    tx, rx = mpsc.channel(1)
+    tx.blocking_send(0)
+    taken: list[int] = []
+    real = _waitqueue.Waiter.for_thread
+
+    def for_thread(n: int = 1) -> _waitqueue.Waiter:
+        taken.append(rx.try_recv())
+        return real(n)
+
+    monkeypatch.setattr(_waitqueue.Waiter, "for_thread", staticmethod(for_thread))
+    sender = threading.Thread(target=tx.blocking_send, args=(1,), daemon=True)
+    sender.start()
+    sender.join(30)  # returns at once when the send completes; 30 s only if it is stranded
+    assert not sender.is_alive(), "the sender waits although the channel has room"
+    assert taken == [0]
+    assert rx.try_recv() == 1
+
+
+@pytest.mark.parametrize("capacity", [1, 3])
+def test_blocking_senders_racing_the_lock_free_receive_deliver_every_value(
+    capacity: int,
+) -> None:
+    import sys
+
+    per = 4000
+
+    async def main() -> list[int]:
+        tx, rx = mpsc.channel(capacity)
+
+        def producer(k: int, sender: mpsc.Sender[int]) -> None:
+            for i in range(per):
+                sender.blocking_send(k * per + i)
+            sender.close()
+
+        threads = [threading.Thread(target=producer, args=(k, tx.clone())) for k in range(2)]
+        tx.close()
+        for t in threads:
+            t.start()
+        got = [v async for v in rx]
+
+        def join() -> None:
+            for t in threads:
+                t.join()
+
+        await rt.spawn_blocking(join)
+        return got
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads between almost any two bytecodes
+    try:
+        got = run(main())
+    finally:
+        sys.setswitchinterval(interval)
+    assert [v for v in got if v < per] == list(range(per))
+    assert [v for v in got if v >= per] == list(range(per, 2 * per))
+
+
 def test_task_producer_and_plain_thread_consumer_with_blocking_recv() -> None:
     out: list[int] = []
 

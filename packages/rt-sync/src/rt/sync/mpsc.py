@@ -10,10 +10,20 @@ longest-waiting sender's value into the buffer *before* waking it, so a send tha
 happened, and one that was cancelled before that has not (nothing is lost or duplicated).
 The channel closes for senders when the receiver is closed or garbage-collected, and for the
 receiver when every sender handle is closed or garbage-collected and the buffer is drained.
+
+The receiver takes a buffered value *without* the lock (only the receiver removes values, and a
+deque's ``popleft`` is atomic), then looks for waiting senders. Taking only ever makes room, so
+the invariant holds; what can happen is a sender deciding "full" just before the take and
+queueing itself just after the receiver looked. So a sender that queues looks for room once more
+(:meth:`_Chan.enqueue_sender`): of two threads that each write, then read what the other writes,
+at least one sees the other's write, so either the receiver refills the sender or the sender
+refills itself. That needs each thread's write ordered before its read, which the GIL provides;
+free-threaded builds keep the receiver under the lock (``_LOCK_FREE_RECEIVE``).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -42,6 +52,15 @@ _GRANTED: Final = object()  # a reserve waiter got its slot
 _RESERVE: Final = 2  # Waiter.n of a reserve() waiter
 _SEND: Final = 1
 _HANDOFF: Final = -1  # Waiter.n of a receiver that was handed a value directly
+
+# Each handle counts its operations and charges the running task's cooperative budget once per
+# _BATCH of them (finding the running task is most of the cost of charging): a task in a hot
+# loop still yields after COOP_BUDGET operations, give or take a batch.
+_BATCH: Final = 32
+
+# The receiver's lock-free take relies on the GIL ordering each thread's write before its next
+# read (see the module docstring); free-threaded builds take the lock (docs/free-threading.md).
+_LOCK_FREE_RECEIVE: Final = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +123,20 @@ class _Chan(Generic[T]):
                 woken.append(r)
         return woken
 
+    def enqueue_sender(self, w: Waiter) -> list[Waiter]:
+        """Queue a sender or reserver that found no room (lock held); return those to wake.
+
+        The receiver takes values without the lock, so the room this sender saw missing may
+        have appeared since, with the receiver looking for waiters before ours was queued. So
+        look again now that it is: of two threads that each write then read, at least one sees
+        the other's write. If there is room, hand it out (possibly to ``w`` itself: then ``w``
+        is in the returned list and must not park).
+        """
+        self.send_waiters[w] = None
+        if self.cap is None or len(self.buf) + self.reserved < self.cap:
+            return self.refill()
+        return []
+
     def stats(self) -> ChannelStatistics:
         with self.lock:
             return ChannelStatistics(
@@ -122,12 +155,20 @@ def _wake_all(waiters: list[Waiter]) -> None:
         w.wake()
 
 
+def _wake_all_but(waiters: list[Waiter], me: Waiter) -> None:
+    """Wake ``waiters`` except ``me``, which was served before it parked (it must not)."""
+    for w in waiters:
+        if w is not me:
+            w.wake()
+
+
 class _SenderBase(Generic[T]):
-    __slots__ = ("__weakref__", "_chan", "_closed")
+    __slots__ = ("__weakref__", "_chan", "_closed", "_ops")
 
     def __init__(self, chan: _Chan[T]) -> None:
         self._chan = chan
         self._closed = False
+        self._ops = 0
 
     def _push_now(self, value: T) -> bool:
         """Append ``value`` if there is room and nobody queues before us (lock not held)."""
@@ -258,8 +299,13 @@ class Sender(_SenderBase[T]):
         send it at all. The caller loses its place in the queue of waiting senders.
         """
         ch = self._chan
-        if budget_spent():
-            await checkpoint()
+        ops = self._ops + 1
+        if ops < _BATCH:
+            self._ops = ops
+        else:
+            self._ops = 0
+            if budget_spent(_BATCH):
+                await checkpoint()
         # The fast path is written out (no helper calls): it is the hot path of every producer.
         with ch.lock:
             if self._closed or ch.closed:
@@ -269,22 +315,26 @@ class Sender(_SenderBase[T]):
                 )
             buf = ch.buf
             if len(buf) + ch.reserved < ch.cap and not ch.send_waiters:  # type: ignore[operator]
-                r = ch.recv_waiters.pop_first() if ch.recv_waiters else None
-                if r is not None and not buf:
+                if not ch.recv_waiters:
+                    buf.append(value)  # the common case: room, and the receiver is not parked
+                    return
+                r = ch.recv_waiters.popitem(last=False)[0]
+                if buf:
+                    buf.append(value)
+                else:
                     r.value = value  # the receiver is parked on an empty buffer: hand it over
                     r.n = _HANDOFF
-                else:
-                    buf.append(value)
                 w = None
             else:
                 w = Waiter(current_task(), _SEND)
                 w.value = value
-                ch.send_waiters[w] = None
+                woken = ch.enqueue_sender(w)
         if w is None:
-            if r is not None:
-                r.wake()
+            r.wake()
             return
-        await park(ch.lock, ch.send_waiters, w)
+        _wake_all_but(woken, w)
+        if w not in woken:  # else it was served by our own look again
+            await park(ch.lock, ch.send_waiters, w)
         if w.value is not _SENT:
             raise ChannelClosed("the receiver is closed", value=value)
 
@@ -317,11 +367,13 @@ class Sender(_SenderBase[T]):
                 w = None
             else:
                 w = Waiter.for_task(_RESERVE)
-                ch.send_waiters.push(w)
+                woken = ch.enqueue_sender(w)
         if w is None:
             return Permit(ch)
+        _wake_all_but(woken, w)
         try:
-            await park(ch.lock, ch.send_waiters, w)
+            if w not in woken:  # else it was served by our own look again
+                await park(ch.lock, ch.send_waiters, w)
         except BaseException:
             if w.value is _GRANTED:
                 Permit(ch).release()
@@ -351,12 +403,14 @@ class Sender(_SenderBase[T]):
             else:
                 w = Waiter.for_thread(_SEND)
                 w.value = value
-                ch.send_waiters.push(w)
+                woken = ch.enqueue_sender(w)
         if w is None:
             if r is not None:
                 r.wake()
             return
-        w.block()
+        _wake_all_but(woken, w)
+        if w not in woken:  # else it was served by our own look again
+            w.block()
         if w.value is not _SENT:
             raise ChannelClosed("the receiver is closed", value=value)
 
@@ -404,11 +458,12 @@ class UnboundedSender(_SenderBase[T]):
 class Receiver(Generic[T]):
     """The receiving half of an mpsc channel (one receiver; iterate it with ``async for``)."""
 
-    __slots__ = ("__weakref__", "_chan", "_closed")
+    __slots__ = ("__weakref__", "_chan", "_closed", "_ops")
 
     def __init__(self, chan: _Chan[T]) -> None:
         self._chan = chan
         self._closed = False
+        self._ops = 0
 
     def _take(self, limit: int) -> tuple[list[T], list[Waiter], bool]:
         """Take up to ``limit`` values (lock held). Returns (values, to wake, ended)."""
@@ -465,10 +520,30 @@ class Receiver(Generic[T]):
         Use it freely as a ``select`` branch.
         """
         ch = self._chan
-        if budget_spent():
-            await checkpoint()
-        # The whole receive is written out here (no helper coroutine): a receiver that keeps
-        # up with its senders waits on almost every value, so the slow path is hot too.
+        # The whole receive is written out here (no helper calls): it is every consumer's
+        # hot path. The budget is charged first (a checkpoint must find nothing taken).
+        ops = self._ops + 1
+        if ops < _BATCH:
+            self._ops = ops
+        else:
+            self._ops = 0
+            if budget_spent(_BATCH):
+                await checkpoint()
+        # Lock-free when a value is buffered: only the receiver removes values, and deque
+        # operations are atomic. Senders decide about room under the lock and look again
+        # after queueing themselves (``_Chan.enqueue_sender``); we look for them after taking.
+        buf = ch.buf
+        if buf and _LOCK_FREE_RECEIVE:
+            try:
+                value = buf.popleft()
+            except IndexError:  # another task receives concurrently (misuse): slow path
+                pass
+            else:
+                if ch.send_waiters:
+                    with ch.lock:
+                        refilled = ch.refill()
+                    _wake_all(refilled)
+                return value
         while True:
             with ch.lock:
                 buf = ch.buf
@@ -570,9 +645,26 @@ class Receiver(Generic[T]):
         Cancel safety: cancel-safe, like ``recv``.
         """
         ch = self._chan
-        if budget_spent():
-            await checkpoint()
-        while True:  # as in ``recv``
+        ops = self._ops + 1  # as in ``recv``
+        if ops < _BATCH:
+            self._ops = ops
+        else:
+            self._ops = 0
+            if budget_spent(_BATCH):
+                await checkpoint()
+        buf = ch.buf
+        if buf and _LOCK_FREE_RECEIVE:
+            try:
+                value = buf.popleft()
+            except IndexError:
+                pass
+            else:
+                if ch.send_waiters:
+                    with ch.lock:
+                        refilled = ch.refill()
+                    _wake_all(refilled)
+                return value
+        while True:
             with ch.lock:
                 buf = ch.buf
                 if buf:
