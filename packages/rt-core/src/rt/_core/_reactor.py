@@ -46,6 +46,7 @@ import threading
 import types
 import weakref
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._current import STATE, outside_error
@@ -59,6 +60,11 @@ WRITE: Final = 2
 
 
 class _Backend(Protocol):
+    # ``poll`` returns (fd, mask) pairs in the backend's own bits: ``mask & rbits`` means
+    # readable (or hung up / failed: a read will say which), ``mask & wbits`` writable.
+    rbits: int
+    wbits: int
+
     def register(self, fd: int, mask: int) -> None: ...
     def modify(self, fd: int, mask: int) -> None: ...
     def unregister(self, fd: int) -> None: ...
@@ -76,6 +82,9 @@ _EP_W: Final = _EP_OUT | ((select.EPOLLHUP | select.EPOLLERR) if hasattr(select,
 
 class _EpollBackend:
     __slots__ = ("_ep", "_poll")
+
+    rbits = _EP_R
+    wbits = _EP_W
 
     def __init__(self) -> None:
         self._ep = select.epoll()
@@ -107,10 +116,7 @@ class _EpollBackend:
         else:
             # Wake a little early rather than late; the scheduler parks again for the rest.
             events = self._poll(math.floor(timeout * 1000) / 1000)
-        if not events:
-            return []
-        r, w = _EP_R, _EP_W
-        return [(fd, (READ if ev & r else 0) | (WRITE if ev & w else 0)) for fd, ev in events]
+        return events  # raw epoll masks: the dispatcher reads them with rbits / wbits
 
     def close(self) -> None:
         self._ep.close()
@@ -118,6 +124,9 @@ class _EpollBackend:
 
 class _SelectorBackend:
     __slots__ = ("_sel",)
+
+    rbits = READ
+    wbits = WRITE
 
     def __init__(self) -> None:
         self._sel = selectors.DefaultSelector()
@@ -262,7 +271,7 @@ class SignalWakeup:
         self._poller = select.poll() if hasattr(select, "poll") else None
         if self._poller is not None:
             self._poller.register(self.fd, select.POLLIN)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # set() may run in a signal handler on a thread in set()
         self._closed = False
 
     @classmethod
@@ -327,6 +336,19 @@ class SignalWakeup:
             self._wsock.close()
 
 
+def _abort_wait(lock: threading.RLock, st: _FdState, task: Task[Any]) -> Abort:
+    """Abort function of :meth:`IoDriver.wait`: withdraw ``task`` unless it was woken."""
+    with lock:
+        # A task waits in one direction at a time, so whichever slot holds it is its wait.
+        if st.reader is task:
+            st.reader = None
+            return Abort.SUCCEEDED
+        if st.writer is task:
+            st.writer = None
+            return Abort.SUCCEEDED
+        return Abort.FAILED
+
+
 def _fileno(fd: int | Any) -> int:
     if isinstance(fd, int):
         if fd < 0:
@@ -348,6 +370,7 @@ class IoDriver:
         "_backend",
         "_busy_elsewhere",
         "_closed",
+        "_epoll_wait",
         "_fds",
         "_lock",
         "_post",
@@ -368,7 +391,12 @@ class IoDriver:
     ) -> None:
         if use_epoll is None:
             use_epoll = hasattr(select, "epoll")
-        self._backend: _Backend = _EpollBackend() if use_epoll else _SelectorBackend()
+        backend = _EpollBackend() if use_epoll else _SelectorBackend()
+        self._backend: _Backend = backend
+        # epoll's own poll, for the blocking wait (same masks as the backend's poll returns).
+        self._epoll_wait: Callable[[float], list[tuple[int, int]]] | None = (
+            backend._poll if isinstance(backend, _EpollBackend) else None
+        )
         self._waker = _Waker()
         self._backend.register(self._waker.fd, READ)
         self._fds: dict[int, _FdState] = {}
@@ -396,7 +424,9 @@ class IoDriver:
     def park(self, timeout: float | None) -> None:
         if timeout == 0 and not self._fds:
             return
-        events = self._backend.poll(timeout)
+        raw = self._epoll_wait
+        # The idle wait of every server calls epoll directly, skipping the backend's wrapper.
+        events = raw(-1) if timeout is None and raw is not None else self._backend.poll(timeout)
         if not events:
             return
         with self._lock:
@@ -406,6 +436,9 @@ class IoDriver:
         wfd = self._waker.fd
         fds = self._fds
         wake = self._wake
+        backend = self._backend
+        rbits = backend.rbits
+        wbits = backend.wbits
         for fd, mask in events:
             if fd == wfd:
                 self._waker.drain()
@@ -418,14 +451,14 @@ class IoDriver:
             # Keep interest in a direction whose waiter we wake (it usually waits again soon);
             # drop it for a direction that fired with nobody waiting, so it cannot spin.
             idle = 0
-            if mask & READ:
+            if mask & rbits:
                 task = st.reader
                 if task is not None:
                     st.reader = None
                     wake(task)
                 else:
                     idle = READ
-            if mask & WRITE:
+            if mask & wbits:
                 task = st.writer
                 if task is not None:
                     st.writer = None
@@ -550,20 +583,9 @@ class IoDriver:
                     if not st.mask:
                         self._fds.pop(fd, None)
                     raise
-        lock = self._lock
-
-        def abort() -> Abort:
-            with lock:
-                if direction == READ:
-                    if st.reader is task:
-                        st.reader = None
-                        return Abort.SUCCEEDED
-                elif st.writer is task:
-                    st.writer = None
-                    return Abort.SUCCEEDED
-                return Abort.FAILED
-
-        task._abort_fn = abort
+        # A partial of a module function, not a closure: one object instead of a function, its
+        # closure tuple and four cells, on every wait.
+        task._abort_fn = partial(_abort_wait, self._lock, st, task)
         task._coop = 0
         try:
             yield PARK
@@ -644,7 +666,9 @@ class ThreadParker:
     def __init__(self) -> None:
         import threading
 
-        self._cond = threading.Condition(threading.Lock())
+        # Re-entrant: a signal handler on the parking thread may unpark it (Ctrl-C posts the
+        # main task's cancellation), possibly while that thread holds the lock in park().
+        self._cond = threading.Condition(threading.RLock())
         self._notified = False
         self._signals: SignalWakeup | None = None
 

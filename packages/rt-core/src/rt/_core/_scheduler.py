@@ -558,8 +558,15 @@ class CurrentThreadScheduler(Scheduler):
                     self._raise_fatal()
                 if deadline is not None and time.monotonic() >= deadline:
                     return
-                since_poll += n
-                if since_poll < interval and ready:
+                if ready:
+                    since_poll += n
+                    if since_poll < interval:
+                        continue
+                else:
+                    # The queue ran dry: the idle path below parks in the driver right away,
+                    # which polls I/O and timers anyway. A poll here first would be a second
+                    # epoll_wait per idle turn (one per request on a lightly loaded server).
+                    since_poll = 0
                     continue
                 since_poll = 0
                 self._driver.park(0)

@@ -147,7 +147,16 @@ class TimeDriver:
     def park(self, timeout: float | None) -> None:
         wheel = self._wheel
         if not wheel.count:
-            self._park_inner(timeout, math.inf)
+            # No timer: ``_park_inner(timeout, inf)`` written out (every idle turn of an I/O
+            # server comes here). A timer armed after the second look sees _parked_until.
+            if timeout == 0:
+                self._inner.park(0)
+                return
+            self._parked_until = math.inf
+            try:
+                self._inner.park(0 if wheel.count else timeout)
+            finally:
+                self._parked_until = None
             return
         if timeout != 0 and self.process() and self._ctx.has_runnable_tasks():
             timeout = 0
@@ -184,11 +193,13 @@ class TimeDriver:
         self._parked_until = until
         try:
             # A timer armed between the computation of ``until`` and this point saw no parked
-            # thread: look again before blocking.
-            with self._lock:
-                expiration = self._wheel.next_expiration()
-            if expiration is not None and self._tick_time(expiration[2]) < until:
-                timeout = 0
+            # thread: look again before blocking. (An empty wheel needs no lock: a timer armed
+            # after this read sees ``_parked_until``, set above, and unparks us.)
+            if self._wheel.count:
+                with self._lock:
+                    expiration = self._wheel.next_expiration()
+                if expiration is not None and self._tick_time(expiration[2]) < until:
+                    timeout = 0
             self._inner.park(timeout)
         finally:
             self._parked_until = None
