@@ -15,6 +15,7 @@ unparks it, so it re-computes its timeout.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Final
@@ -23,6 +24,10 @@ from rt.lowlevel import Driver, DriverContext
 
 from ._clock import Clock
 from ._wheel import TICKS_PER_SECOND, TimerEntry, Wheel
+
+# Without the GIL, an unlocked read of the wheel's count is not ordered after our write of
+# ``_parked_until``; the park then always looks at the wheel under its lock.
+_FREE_THREADED: Final = not getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 class TimeDriver:
@@ -152,6 +157,9 @@ class TimeDriver:
             if timeout == 0:
                 self._inner.park(0)
                 return
+            if _FREE_THREADED:
+                self._park_inner(timeout, math.inf)
+                return
             self._parked_until = math.inf
             try:
                 self._inner.park(0 if wheel.count else timeout)
@@ -193,9 +201,10 @@ class TimeDriver:
         self._parked_until = until
         try:
             # A timer armed between the computation of ``until`` and this point saw no parked
-            # thread: look again before blocking. (An empty wheel needs no lock: a timer armed
-            # after this read sees ``_parked_until``, set above, and unparks us.)
-            if self._wheel.count:
+            # thread: look again before blocking. (Under the GIL an empty wheel needs no lock:
+            # a timer armed after this read sees ``_parked_until``, set above, and unparks us.
+            # Without the GIL the lock also orders our write before our read.)
+            if self._wheel.count or _FREE_THREADED:
                 with self._lock:
                     expiration = self._wheel.next_expiration()
                 if expiration is not None and self._tick_time(expiration[2]) < until:
