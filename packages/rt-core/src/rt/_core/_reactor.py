@@ -22,7 +22,9 @@ Facts this code relies on:
   same fd number drops the stale state and registers afresh. Callers passing bare ints get no
   such check and must call :func:`notify_closing` themselves.
 * **Wake-ups from other threads** go through an ``eventfd`` (a self-pipe where that does not
-  exist), registered once and drained whenever it fires.
+  exist), registered once and drained whenever it fires. **Signals** reach a reactor parked on
+  the main thread through :class:`SignalWakeup` (the process's signal wakeup fd while rt drives
+  that thread), so a Ctrl-C that lands just before ``epoll_wait`` still ends the wait.
 * **Threads.** The fd table is guarded by one lock, held for table updates and ``epoll_ctl``
   calls but never across the blocking ``epoll_wait``: under the multi-thread scheduler, tasks on
   any worker register waits while another worker is parked in the reactor (the kernel picks
