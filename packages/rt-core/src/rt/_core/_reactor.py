@@ -187,24 +187,25 @@ def _owner_ref(fd_like: object) -> weakref.ref[Any] | None:
 
 
 class _Waker:
-    """The cross-thread wake-up fd (eventfd, or a socket pair)."""
+    """A wake-up fd: an eventfd, or a socket pair where there is none (or ``socket_pair``:
+    the signal wakeup fd must take one-byte writes, which an eventfd refuses)."""
 
-    __slots__ = ("_closed", "_drain", "_wfd", "_wsock", "fd", "rsock")
+    __slots__ = ("_closed", "_drain", "_wsock", "fd", "rsock", "wfd")
 
-    def __init__(self) -> None:
+    def __init__(self, *, socket_pair: bool = False) -> None:
         self._closed = False
         self.rsock: socket.socket | None = None
         self._wsock: socket.socket | None = None
-        if hasattr(os, "eventfd"):
+        if hasattr(os, "eventfd") and not socket_pair:
             self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-            self._wfd = self.fd
+            self.wfd = self.fd
             self._drain: Callable[[], object] = self._drain_eventfd
-        else:  # pragma: no cover - non-Linux
+        else:
             self.rsock, self._wsock = socket.socketpair()
             self.rsock.setblocking(False)
             self._wsock.setblocking(False)
             self.fd = self.rsock.fileno()
-            self._wfd = self._wsock.fileno()
+            self.wfd = self._wsock.fileno()
             self._drain = self._drain_sock
 
     def wake(self) -> None:
@@ -212,8 +213,8 @@ class _Waker:
             return
         try:
             if self._wsock is None:
-                os.eventfd_write(self._wfd, 1)
-            else:  # pragma: no cover - non-Linux
+                os.eventfd_write(self.wfd, 1)
+            else:
                 self._wsock.send(b"\0")
         except (BlockingIOError, OSError):
             # Full (a wake is already pending) or closed during shutdown: nothing to do.
@@ -228,7 +229,7 @@ class _Waker:
         except BlockingIOError:
             pass
 
-    def _drain_sock(self) -> None:  # pragma: no cover - non-Linux
+    def _drain_sock(self) -> None:
         assert self.rsock is not None
         try:
             while self.rsock.recv(4096):
@@ -242,7 +243,7 @@ class _Waker:
         self._closed = True
         if self._wsock is None:
             os.close(self.fd)
-        else:  # pragma: no cover - non-Linux
+        else:
             assert self.rsock is not None
             self.rsock.close()
             self._wsock.close()
@@ -263,18 +264,17 @@ class SignalWakeup:
     the application has a wakeup fd of its own (that one is left alone).
     """
 
-    __slots__ = ("_closed", "_lock", "_poller", "_rsock", "_wsock", "fd")
+    __slots__ = ("_lock", "_pair", "_poller", "fd")
 
     def __init__(self) -> None:
-        self._rsock, self._wsock = socket.socketpair()
-        self._rsock.setblocking(False)
-        self._wsock.setblocking(False)
-        self.fd = self._rsock.fileno()
+        self._pair = _Waker(socket_pair=True)
+        self.fd = self._pair.fd
         self._poller = select.poll() if hasattr(select, "poll") else None
         if self._poller is not None:
             self._poller.register(self.fd, select.POLLIN)
-        self._lock = threading.RLock()  # set() may run in a signal handler on a thread in set()
-        self._closed = False
+        # Guards set() against close(); re-entrant because set() may run in a signal handler
+        # on a thread that is inside set() already.
+        self._lock = threading.RLock()
 
     @classmethod
     def install(cls) -> SignalWakeup | None:
@@ -282,7 +282,7 @@ class SignalWakeup:
             return None
         self = cls()
         try:
-            previous = signal.set_wakeup_fd(self._wsock.fileno(), warn_on_full_buffer=False)
+            previous = signal.set_wakeup_fd(self._pair.wfd, warn_on_full_buffer=False)
         except (ValueError, OSError):  # pragma: no cover - not the main interpreter
             self.close()
             return None
@@ -296,7 +296,7 @@ class SignalWakeup:
         """Stop being the wakeup fd (if still it) and close the pair."""
         try:
             current = signal.set_wakeup_fd(-1)
-            if current != self._wsock.fileno():
+            if current != self._pair.wfd:
                 signal.set_wakeup_fd(current)  # someone replaced it meanwhile: keep theirs
         except (ValueError, OSError):  # pragma: no cover - interpreter shutting down
             pass
@@ -305,12 +305,7 @@ class SignalWakeup:
     def set(self) -> None:
         """Wake :meth:`wait` (from any thread)."""
         with self._lock:
-            if self._closed:
-                return
-            try:
-                self._wsock.send(b"\0")
-            except OSError:
-                pass  # the buffer is full: a wake-up is pending anyway
+            self._pair.wake()  # a no-op once closed; a full buffer means a wake-up is pending
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until :meth:`set`, a signal, or ``timeout``; spurious returns are possible."""
@@ -320,22 +315,14 @@ class SignalWakeup:
             else:  # pragma: no cover - no poll(2)
                 select.select([self.fd], [], [], timeout)
         finally:
-            self.drain()
+            self._pair.drain()
 
     def drain(self) -> None:
-        try:
-            while self._rsock.recv(4096):
-                pass
-        except OSError:
-            pass
+        self._pair.drain()
 
     def close(self) -> None:
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._rsock.close()
-            self._wsock.close()
+            self._pair.close()
 
 
 def _abort_wait(lock: threading.RLock, st: _FdState, task: Task[Any]) -> Abort:

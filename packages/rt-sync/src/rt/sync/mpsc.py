@@ -133,9 +133,7 @@ class _Chan(Generic[T]):
         is in the returned list and must not park).
         """
         self.send_waiters[w] = None
-        if self.cap is None or len(self.buf) + self.reserved < self.cap:
-            return self.refill()
-        return []
+        return self.refill() if self.has_room() else []
 
     def stats(self) -> ChannelStatistics:
         with self.lock:
