@@ -719,13 +719,13 @@ class MultiThreadScheduler(Scheduler):
                     w._current = None
                     if w.deferred is not None:
                         self._flush_deferred(w)
-                    self._finish(task, stop.value, None)
+                    self._finish(task, stop.value, None, w)
                     continue
                 except BaseException as err:
                     w._current = None
                     if w.deferred is not None:
                         self._flush_deferred(w)
-                    self._finish(task, None, err)
+                    self._finish(task, None, err, w)
                     continue
                 w._current = None
                 if trap is park_trap:
@@ -797,11 +797,35 @@ class MultiThreadScheduler(Scheduler):
                 if task is not None:
                     local.appendleft(task)
 
-    def _finish(self, task: Task[Any], result: object, exc: BaseException | None) -> None:
+    def _finish(
+        self, task: Task[Any], result: object, exc: BaseException | None, w: Worker | None = None
+    ) -> None:
+        """Record ``task``'s outcome and wake whoever waits for it.
+
+        ``w`` is the worker whose thread this is, when it is one: the joiner (a task awaiting
+        the handle) then goes straight to the back of ``w``'s local queue, what ``wake`` would
+        do after two ``STATE`` lookups (at the back, as on the current-thread flavor: a task
+        joining many handles in turn finds the next ones done instead of parking on each).
+        """
         joiner, waiters = self._settle(task, result, exc)
         task._state = DONE
         if joiner is not None:
-            joiner._sched.wake(joiner)
+            if w is not None and joiner._sched is self and joiner._pinned is None:
+                # Worker threads get no signals: a bare acquire/release is safe (see wake).
+                self._acquire()
+                state = joiner._state
+                if state == IDLE:
+                    joiner._state = SCHEDULED
+                    self._release()
+                    w.local.append(joiner)
+                    if self._idle:
+                        self._notify_parked()
+                else:
+                    if state == RUNNING:
+                        joiner._state = NOTIFIED
+                    self._release()
+            else:
+                joiner._sched.wake(joiner)
         if waiters is not None:
             for waiter in waiters:
                 if type(waiter) is Task:
