@@ -232,6 +232,43 @@ async def test_io_driver_close_from_another_thread_wakes_the_waiter_with_ebadf()
         b.close()
 
 
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_io_driver_close_from_another_thread_between_block_on_calls_closes_at_once(
+    flavor: str,
+) -> None:
+    # No thread drives the runtime: the close cannot be posted to one, so it happens in the
+    # calling thread, before close() returns, and the reactor forgets the fd.
+    from rt.lowlevel import IoDriver, current_io
+
+    a, b = socket.socketpair()
+    b.send(b"x")
+
+    async def register() -> IoDriver:
+        io = current_io()
+        await io.wait(a, rt.lowlevel.READ)  # ready at once; the interest stays registered
+        assert a.recv(1) == b"x"  # drained: no idle readiness makes the reactor drop it
+        return io
+
+    try:
+        with rt.Runtime(flavor=flavor) as runtime:
+            io = runtime.block_on(register())
+            watched = io.registered_fds()
+            t = threading.Thread(target=io.close, args=(a,))
+            t.start()
+            t.join()
+            assert a.fileno() == -1
+            assert io.registered_fds() == watched - 1
+
+            async def still_runs() -> str:
+                await rt.yield_now()
+                return "ok"
+
+            assert runtime.block_on(still_runs()) == "ok"
+    finally:
+        a.close()
+        b.close()
+
+
 async def test_notify_closing_from_a_blocking_thread_wakes_the_waiter() -> None:
     a, b = socket.socketpair()
     try:

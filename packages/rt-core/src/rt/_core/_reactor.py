@@ -25,12 +25,16 @@ Facts this code relies on:
   exist), registered once and drained whenever it fires. **Signals** reach a reactor parked on
   the main thread through :class:`SignalWakeup` (the process's signal wakeup fd while rt drives
   that thread), so a Ctrl-C that lands just before ``epoll_wait`` still ends the wait.
-* **Threads.** The fd table is guarded by one lock, held for table updates and ``epoll_ctl``
-  calls but never across the blocking ``epoll_wait``: under the multi-thread scheduler, tasks on
+* **Threads.** Under the multi-thread scheduler the fd table is guarded by one lock, held for
+  table updates and ``epoll_ctl`` calls but never across the blocking ``epoll_wait``: tasks on
   any worker register waits while another worker is parked in the reactor (the kernel picks
-  up an ``epoll_ctl`` made during an ``epoll_wait``). Under the current-thread scheduler
-  :meth:`IoDriver.close` and :meth:`IoDriver.notify_closing` from another thread are posted to
-  the runtime's thread, which keeps the fd open until its waiters have been told.
+  up an ``epoll_ctl`` made during an ``epoll_wait``). The current-thread scheduler passes
+  ``run_exclusive`` instead and the reactor takes no lock at all (one lock round trip less per
+  wait and per park): only the thread driving the runtime touches the table, and
+  :meth:`IoDriver.close` / :meth:`IoDriver.notify_closing` from any other thread go through
+  ``run_exclusive``, which runs them at once when no thread drives the runtime (holding the
+  runtime's own lock, so none can start meanwhile) and otherwise posts them to the driving
+  thread. Posting keeps the fd open until its waiters have been told.
 * Where ``select.epoll`` does not exist (macOS, BSD, Windows), the same logic runs over the
   ``selectors`` module's best selector (kqueue on BSD/macOS).
 """
@@ -48,6 +52,7 @@ import threading
 import types
 import weakref
 from collections.abc import Callable, Generator
+from contextlib import nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -325,17 +330,27 @@ class SignalWakeup:
             self._pair.close()
 
 
-def _abort_wait(lock: threading.RLock, st: _FdState, task: Task[Any]) -> Abort:
+def _abort_wait(lock: threading.RLock | None, st: _FdState, task: Task[Any]) -> Abort:
     """Abort function of :meth:`IoDriver.wait`: withdraw ``task`` unless it was woken."""
+    if lock is None:
+        return _withdraw(st, task)
     with lock:
-        # A task waits in one direction at a time, so whichever slot holds it is its wait.
-        if st.reader is task:
-            st.reader = None
-            return Abort.SUCCEEDED
-        if st.writer is task:
-            st.writer = None
-            return Abort.SUCCEEDED
-        return Abort.FAILED
+        return _withdraw(st, task)
+
+
+def _withdraw(st: _FdState, task: Task[Any]) -> Abort:
+    # A task waits in one direction at a time, so whichever slot holds it is its wait.
+    if st.reader is task:
+        st.reader = None
+        return Abort.SUCCEEDED
+    if st.writer is task:
+        st.writer = None
+        return Abort.SUCCEEDED
+    return Abort.FAILED
+
+
+# What the cold paths of a lock-free (current-thread) reactor hold instead of its lock.
+_NO_LOCK: Final = nullcontext()
 
 
 def _fileno(fd: int | Any) -> int:
@@ -357,12 +372,11 @@ class IoDriver:
 
     __slots__ = (
         "_backend",
-        "_busy_elsewhere",
         "_closed",
         "_epoll_wait",
         "_fds",
         "_lock",
-        "_post",
+        "_run_exclusive",
         "_signals",
         "_wake",
         "_waker",
@@ -375,9 +389,15 @@ class IoDriver:
         wake: Callable[[Task[Any]], None],
         *,
         use_epoll: bool | None = None,
-        post: Callable[[Callable[[], object]], None] | None = None,
-        busy_elsewhere: Callable[[], bool] | None = None,
+        run_exclusive: Callable[[Callable[[], object]], None] | None = None,
     ) -> None:
+        """``wake(task)`` makes a task whose fd is ready runnable.
+
+        ``run_exclusive(fn)``, given by a scheduler that drives the reactor from one thread at
+        a time, must run ``fn`` where no other thread touches the reactor (see the module
+        notes); the reactor then takes no lock. Without it the reactor locks its fd table and
+        is safe to wait on from any number of threads.
+        """
         if use_epoll is None:
             use_epoll = hasattr(select, "epoll")
         backend = _EpollBackend() if use_epoll else _SelectorBackend()
@@ -390,15 +410,14 @@ class IoDriver:
         self._backend.register(self._waker.fd, READ)
         self._fds: dict[int, _FdState] = {}
         self._wake = wake
-        self._post = post
-        self._busy_elsewhere = busy_elsewhere
+        self._run_exclusive = run_exclusive
         self._closed = False
-        self._lock = threading.RLock()
+        self._lock: threading.RLock | None = threading.RLock() if run_exclusive is None else None
         self._signals: SignalWakeup | None = None
 
     def watch_signals(self, signals: SignalWakeup | None) -> None:
         """Let a signal's byte on ``signals.fd`` end a park (``None`` stops watching)."""
-        with self._lock:
+        with self._lock or _NO_LOCK:
             if self._closed:
                 return
             old = self._signals
@@ -418,8 +437,12 @@ class IoDriver:
         events = raw(-1) if timeout is None and raw is not None else self._backend.poll(timeout)
         if not events:
             return
-        with self._lock:
+        lock = self._lock
+        if lock is None:
             self._dispatch(events)
+        else:
+            with lock:
+                self._dispatch(events)
 
     def _dispatch(self, events: list[tuple[int, int]]) -> None:
         wfd = self._waker.fd
@@ -461,7 +484,7 @@ class IoDriver:
         self._waker.wake()
 
     def shutdown(self) -> None:
-        with self._lock:
+        with self._lock or _NO_LOCK:
             if self._closed:
                 return
             self._closed = True
@@ -541,7 +564,10 @@ class IoDriver:
         task = state._current if state is not None else None
         if task is None:
             raise outside_error("wait_readable() / wait_writable()")
-        with self._lock:
+        lock = self._lock  # None on the current-thread flavor: see the module notes
+        if lock is not None:
+            lock.acquire()
+        try:
             st = self._fds.get(fd)
             if st is None:
                 st = self._fds[fd] = _FdState(_owner_ref(fd_like))
@@ -572,9 +598,12 @@ class IoDriver:
                     if not st.mask:
                         self._fds.pop(fd, None)
                     raise
+        finally:
+            if lock is not None:
+                lock.release()
         # A partial of a module function, not a closure: one object instead of a function, its
         # closure tuple and four cells, on every wait.
-        task._abort_fn = partial(_abort_wait, self._lock, st, task)
+        task._abort_fn = partial(_abort_wait, lock, st, task)
         task._coop = 0
         try:
             yield PARK
@@ -586,21 +615,19 @@ class IoDriver:
         self._on_runtime_thread(lambda: self._notify_closing(fd_like))
 
     def _on_runtime_thread(self, fn: Callable[[], object]) -> None:
-        """Run ``fn`` now if this thread may touch the reactor, else post it to the one that may.
-
-        Posting keeps the fd open until the runtime's thread has forgotten it, so its number
-        cannot be reused under a waiter. A shut-down reactor has no waiters: run at once.
+        """Run ``fn`` where it may touch the fd table: through ``run_exclusive`` on a lock-free
+        reactor, else here (``fn`` takes the lock). A shut-down reactor has no waiters: run at
+        once.
         """
-        busy = self._busy_elsewhere
-        post = self._post
-        if self._closed or post is None or busy is None or not busy():
+        run_exclusive = self._run_exclusive
+        if self._closed or run_exclusive is None:
             fn()
         else:
-            post(fn)
+            run_exclusive(fn)
 
     def _notify_closing(self, fd_like: int | Any) -> None:
         fd = _fileno(fd_like)
-        with self._lock:
+        with self._lock or _NO_LOCK:
             self._forget(fd)
 
     def _forget(self, fd: int) -> None:

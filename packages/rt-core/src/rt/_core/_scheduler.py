@@ -348,6 +348,9 @@ class CurrentThreadScheduler(Scheduler):
         self._unhandled = unhandled_error
         self._thread_id: int | None = None
         self._core = threading.Condition(threading.Lock())
+        # Held by the thread driving the runtime (block_on, shutdown) for as long as it does,
+        # and by _run_exclusive while it runs a callback on some other thread.
+        self._driving = threading.RLock()
         # counters
         self._spawned = 0
         self._polls = 0
@@ -360,11 +363,10 @@ class CurrentThreadScheduler(Scheduler):
             max_blocking_threads, thread_name, self.wake, thread_keep_alive
         )
         self._io: IoDriver | None = (
-            # The reactor dispatches on the runtime thread only (cross-thread closes are
-            # posted), so its wake-ups go straight onto the run queue.
-            IoDriver(self._ready.append, post=self.post, busy_elsewhere=self._busy_elsewhere)
-            if enable_io
-            else None
+            # Only the thread driving the runtime touches the reactor (closes from other
+            # threads go through _run_exclusive), so it needs no lock and its wake-ups go
+            # straight onto the run queue.
+            IoDriver(self._ready.append, run_exclusive=self._run_exclusive) if enable_io else None
         )
         self._bottom: IoDriver | ThreadParker = self._io if self._io is not None else ThreadParker()
         driver: Driver = self._bottom
@@ -408,9 +410,19 @@ class CurrentThreadScheduler(Scheduler):
         self._inject.append(callback)
         self._driver.unpark()  # even from the runtime's own thread: it may be in epoll_wait
 
-    def _busy_elsewhere(self) -> bool:
-        tid = self._thread_id
-        return tid is not None and tid != threading.get_ident()
+    def _run_exclusive(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` where no other thread touches the runtime's drivers: here if this thread
+        drives the runtime or none does (holding ``_driving``, so none starts meanwhile), else
+        on the driving thread, posted."""
+        if self._thread_id == threading.get_ident():
+            fn()
+        elif self._driving.acquire(blocking=False):
+            try:
+                fn()
+            finally:
+                self._driving.release()
+        else:
+            self.post(fn)
 
     def on_runtime_thread(self) -> bool:
         return self._thread_id == threading.get_ident()
@@ -660,7 +672,8 @@ class CurrentThreadScheduler(Scheduler):
                 self._thread_id = threading.get_ident()
         if drive:
             try:
-                self._drive(task)
+                with self._driving:
+                    self._drive(task)
             finally:
                 with core:
                     self._thread_id = None
@@ -706,6 +719,7 @@ class CurrentThreadScheduler(Scheduler):
             while self._thread_id is not None:
                 self._core.wait()
             self._thread_id = threading.get_ident()
+        self._driving.acquire()
         try:
             self._adopt(sentinel)
             for task in list(self._tasks):
@@ -736,6 +750,7 @@ class CurrentThreadScheduler(Scheduler):
             self._driver.shutdown()
             self._inject.clear()
         finally:
+            self._driving.release()
             with self._core:
                 self._thread_id = None
                 self._core.notify_all()
