@@ -132,6 +132,21 @@ async def test_malformed_input_gets_an_error_and_never_hurts_other_connections()
     await srv.stop()
 
 
+async def test_eof_in_the_middle_of_a_request_gets_an_error_after_the_complete_ones() -> None:
+    srv = await Running.start()
+    async with await TcpStream.connect(srv.addr) as conn:
+        # Two whole requests, then half of a third, then the client stops writing.
+        await conn.write_all(b"PING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*2\r\n$3\r\nGET\r\n")
+        await conn.shutdown()
+        reply = b""
+        while chunk := await conn.read():
+            reply += chunk
+        assert (
+            reply == b"+PONG\r\n$2\r\nhi\r\n-ERR Protocol error: connection closed mid-request\r\n"
+        )
+    await srv.stop()
+
+
 async def test_pubsub_between_rt_clients() -> None:
     srv = await Running.start()
     async with await Client.connect(srv.addr) as pub, await Client.connect(srv.addr) as sc:
