@@ -135,3 +135,36 @@ async def test_shield_can_be_toggled_while_inside() -> None:
         log.append("not reached")
     log.append(f"caught={outer.cancelled_caught}")
     assert log == ["shielded", "caught=True"]
+
+
+async def test_a_task_aborted_while_suspended_at_a_checkpoint_is_cancelled_at_that_await() -> None:
+    from rt.lowlevel import checkpoint
+
+    log: list[str] = []
+
+    async def spinner() -> None:
+        try:
+            while True:
+                await checkpoint()
+                log.append("step")
+        except rt.Cancelled:
+            log.append("cancelled at the checkpoint")
+            raise
+        finally:
+            log.append("finally")
+
+    h = rt.spawn(spinner())
+    while not log:  # it has run one step and is suspended at its checkpoint again
+        await rt.yield_now()
+    h.abort()
+    with pytest.raises(rt.JoinError) as info:
+        await h
+    assert info.value.is_cancelled()
+    assert log[-2:] == ["cancelled at the checkpoint", "finally"]
+
+
+def test_checkpoint_outside_a_task_says_so() -> None:
+    from rt.lowlevel import checkpoint
+
+    with pytest.raises(RuntimeError, match="checkpoint"):
+        checkpoint()

@@ -252,12 +252,16 @@ def test_io_driver_close_from_another_thread_between_block_on_calls_closes_at_on
     try:
         with rt.Runtime(flavor=flavor) as runtime:
             io = runtime.block_on(register())
-            watched = io.registered_fds()
+            if flavor == "current_thread":
+                # Nothing polls between block_on calls, so the interest is still there. (A
+                # multi-thread worker may poll after the wake-up and before the recv, see the
+                # fd readable with nobody waiting, and drop the interest.)
+                assert io.registered_fds() == 1
             t = threading.Thread(target=io.close, args=(a,))
             t.start()
             t.join()
             assert a.fileno() == -1
-            assert io.registered_fds() == watched - 1
+            assert io.registered_fds() == 0
 
             async def still_runs() -> str:
                 await rt.yield_now()

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import enum
 import types
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, Final
 
 from ._current import budget_spent, current_task_or_raise
@@ -85,6 +85,18 @@ def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Generator[Any, None,
         task._abort_fn = None
 
 
+# ``await YIELD_ONCE`` yields the YIELD trap once and resumes with None: its ``__await__`` is
+# the ``__iter__`` of a one-item tuple, so each await costs one small C iterator instead of a
+# generator and its frame (and a Python call). A cancellation thrown in while it is suspended
+# is raised at the ``await`` (the iterator has no ``throw``), as from a generator. It is also
+# iterable, so ``yield from checkpoint()`` in a generator-based awaitable keeps working.
+_once = (YIELD,).__iter__
+_YieldOnce: Final[type] = type(
+    "YieldOnce", (), {"__slots__": (), "__await__": _once, "__iter__": _once}
+)
+YIELD_ONCE: Final[Awaitable[None]] = _YieldOnce()
+
+
 @types.coroutine
 def yield_now() -> Generator[Any, None, None]:
     """Let every other runnable task run once before this one continues.
@@ -101,17 +113,20 @@ def yield_now() -> Generator[Any, None, None]:
     yield YIELD
 
 
-@types.coroutine
-def checkpoint() -> Generator[Any, None, None]:
+def checkpoint() -> Awaitable[None]:
     """Yield to the scheduler and raise :class:`rt.Cancelled` if the task is cancelled.
 
-    A plain generator-based awaitable (no coroutine frame in between): every budgeted
-    operation in rt awaits it.
+    ``await checkpoint()``: the call resets the task's cooperative budget and returns a
+    shared awaitable that yields once (no coroutine or generator frame: every budgeted
+    operation in rt awaits it, and so does ``rt.time.sleep(0)``).
+
+    Raises:
+        RuntimeError: when called outside a task running on rt.
 
     Cancel safety: cancel-safe; it has no effect to lose.
     """
     current_task_or_raise("a checkpoint (rt.yield_now(), rt.sleep(0), ...)")._coop = 0
-    yield YIELD
+    return YIELD_ONCE
 
 
 @types.coroutine
