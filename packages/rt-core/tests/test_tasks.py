@@ -413,3 +413,29 @@ def test_a_cancelled_task_releases_its_locals_when_it_finishes() -> None:
         return refs[0]() is None
 
     assert rt.run(main())
+
+
+async def test_cancelling_a_task_that_awaits_a_handle_leaves_the_target_running_and_joinable() -> (
+    None
+):
+    release: list[bool] = []
+
+    async def target() -> str:
+        while not release:
+            await rt.yield_now()
+        return "done"
+
+    h = rt.spawn(target())
+
+    async def joiner() -> str:
+        return await h
+
+    j = rt.spawn(joiner())
+    await rt.yield_now()  # the joiner is now parked on the handle
+    j.abort()
+    with pytest.raises(rt.JoinError) as info:
+        await j
+    assert info.value.is_cancelled()
+    assert not h.is_finished()
+    release.append(True)
+    assert await h == "done"  # the handle is still usable, and the target never saw a cancel

@@ -56,7 +56,7 @@ from ._scheduler import (
     describe,
     logger,
 )
-from ._task import ABORT_JOIN, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, Task
+from ._task import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, Task
 from ._traps import PARK, YIELD, Abort
 
 if TYPE_CHECKING:
@@ -437,7 +437,7 @@ class MultiThreadScheduler(Scheduler):
         fn = task._abort_fn
         if fn is not None:
             try:
-                result = task._abort_join() if fn is ABORT_JOIN else fn()
+                result = task._abort_join(fn) if type(fn) is Task else fn()
             except Exception:
                 logger.exception("rt: the abort function of %s raised", task._describe())
                 result = Abort.FAILED

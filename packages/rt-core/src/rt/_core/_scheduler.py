@@ -39,7 +39,7 @@ from ._current import STATE, current_task_or_raise
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
 from ._reactor import IoDriver, SignalWakeup, ThreadParker
-from ._task import _WAITERS_LOCK, ABORT_JOIN, Task
+from ._task import _WAITERS_LOCK, Task
 from ._traps import PARK, YIELD, Abort, wait_task_rescheduled
 
 if TYPE_CHECKING:
@@ -496,7 +496,7 @@ class CurrentThreadScheduler(Scheduler):
         fn = task._abort_fn
         if fn is None or task._done:
             return
-        if (task._abort_join() if fn is ABORT_JOIN else fn()) is Abort.SUCCEEDED:
+        if (task._abort_join(fn) if type(fn) is Task else fn()) is Abort.SUCCEEDED:
             task._abort_fn = None
             task._throw = Cancelled()
             self._ready.append(task)

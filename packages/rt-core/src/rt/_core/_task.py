@@ -41,11 +41,6 @@ def _probe() -> None:
 COMPILED: Final = type(_probe) is not types.FunctionType
 
 
-def ABORT_JOIN() -> Abort:
-    """Marker abort function of ``await handle``; the scheduler calls ``Task._abort_join``."""
-    raise AssertionError("ABORT_JOIN is a marker and is never called")
-
-
 # Run states of a task under the multi-thread scheduler (the current-thread one needs none):
 # IDLE (parked, in nobody's queue) -> SCHEDULED (in exactly one queue) -> RUNNING (being
 # stepped by exactly one worker) -> IDLE, SCHEDULED or DONE. A wake-up that lands while the
@@ -99,7 +94,6 @@ class Task(Generic[T_co]):
         "_supervised",
         "_throw",
         "_waiters",
-        "_waiting_on",
     )
 
     def __init__(
@@ -116,7 +110,10 @@ class Task(Generic[T_co]):
         self._id = task_id
         self._name = name
         self._throw: BaseException | None = None
-        self._abort_fn: Callable[[], Abort] | None = None
+        # How to withdraw the current wait when the task is cancelled: a function, or (for
+        # ``await handle``, the commonest wait) the Task being joined, with no object to make;
+        # the schedulers call ``_abort_join(target)`` then.
+        self._abort_fn: Callable[[], Abort] | Task[Any] | None = None
         self._cancelled = False
         self._abort_requested = False
         self._scopes: list[CancelScope] | None = None
@@ -130,7 +127,6 @@ class Task(Generic[T_co]):
         self._joiner: Task[Any] | None = None
         self._waiters: list[Task[Any] | Callable[[Task[Any]], None]] | None = None
         self._coop = 0
-        self._waiting_on: Task[Any] | None = None
         self._detached = False
         self._supervised = False
         self._retrieved = False
@@ -211,11 +207,9 @@ class Task(Generic[T_co]):
                 return False
             return True
 
-    def _abort_join(self) -> Abort:
-        """Abort function of ``await handle``: stop waiting for ``_waiting_on``."""
-        target = self._waiting_on
-        self._waiting_on = None
-        if target is not None and target._remove_waiter(self):
+    def _abort_join(self, target: Task[Any]) -> Abort:
+        """Abort ``await handle`` (its ``_abort_fn`` is ``target``): stop waiting for it."""
+        if target._remove_waiter(self):
             return Abort.SUCCEEDED
         return Abort.FAILED
 
@@ -338,14 +332,12 @@ class JoinHandle(Generic[T_co]):
                     else:
                         task._waiters.append(me)
             if parked:
-                me._waiting_on = task
-                me._abort_fn = ABORT_JOIN
+                me._abort_fn = task
                 me._coop = 0
                 try:
                     yield PARK
                 finally:
                     me._abort_fn = None
-                    me._waiting_on = None
         else:
             me._coop += 1
             if me._coop >= COOP_BUDGET:
