@@ -56,7 +56,7 @@ from ._scheduler import (
     describe,
     logger,
 )
-from ._task import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, Task
+from ._task import _WAITERS_LOCK, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, Task
 from ._traps import PARK, YIELD, Abort
 
 if TYPE_CHECKING:
@@ -670,6 +670,8 @@ class MultiThreadScheduler(Scheduler):
         event_interval = self._event_interval
         yield_trap = YIELD
         park_trap = PARK
+        tasks_discard = self._tasks.discard
+        waiters_lock = _WAITERS_LOCK
         since_event = 0
         while not self._stopping:
             if local or w.lifo is not None:
@@ -719,7 +721,20 @@ class MultiThreadScheduler(Scheduler):
                     w._current = None
                     if w.deferred is not None:
                         self._flush_deferred(w)
-                    self._finish(task, stop.value, None, w)
+                    # The common completion (a value), inlined: _finish without two calls.
+                    tasks_discard(task)
+                    task._result = stop.value
+                    task._exc = None
+                    task._coro = None
+                    task._ctx = None  # type: ignore[assignment]
+                    with waiters_lock:
+                        task._done = True
+                        joiner = task._joiner
+                        waiters = task._waiters
+                        task._joiner = task._waiters = None
+                    task._state = DONE
+                    if joiner is not None or waiters is not None or self._closed:
+                        self._wake_joiners(task, joiner, waiters, w)
                     continue
                 except BaseException as err:
                     w._current = None
@@ -809,6 +824,18 @@ class MultiThreadScheduler(Scheduler):
         """
         joiner, waiters = self._settle(task, result, exc)
         task._state = DONE
+        self._wake_joiners(task, joiner, waiters, w)
+        if exc is not None and not isinstance(exc, Cancelled):
+            self._task_failed(task, exc)
+
+    def _wake_joiners(
+        self,
+        task: Task[Any],
+        joiner: Task[Any] | None,
+        waiters: list[Task[Any] | Callable[[Task[Any]], None]] | None,
+        w: Worker | None,
+    ) -> None:
+        """The second half of ``_finish``: wake what waited for ``task`` (now done)."""
         if joiner is not None:
             if w is not None and joiner._sched is self and joiner._pinned is None:
                 # Worker threads get no signals: a bare acquire/release is safe (see wake).
@@ -835,8 +862,6 @@ class MultiThreadScheduler(Scheduler):
                         waiter(task)
                     except Exception:
                         logger.exception("rt: a completion callback of %s raised", task._describe())
-        if exc is not None and not isinstance(exc, Cancelled):
-            self._task_failed(task, exc)
         if self._closed:
             with self._core:
                 self._core.notify_all()
