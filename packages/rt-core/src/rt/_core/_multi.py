@@ -733,8 +733,10 @@ class MultiThreadScheduler(Scheduler):
                         waiters = task._waiters
                         task._joiner = task._waiters = None
                     task._state = DONE
-                    if joiner is not None or waiters is not None or self._closed:
+                    if joiner is not None or waiters is not None:
                         self._wake_joiners(task, joiner, waiters, w)
+                    if self._closed:
+                        self._notify_closed()
                     continue
                 except BaseException as err:
                     w._current = None
@@ -827,6 +829,13 @@ class MultiThreadScheduler(Scheduler):
         self._wake_joiners(task, joiner, waiters, w)
         if exc is not None and not isinstance(exc, Cancelled):
             self._task_failed(task, exc)
+        if self._closed:
+            self._notify_closed()
+
+    def _notify_closed(self) -> None:
+        """A task finished while shutdown waits for the last ones: let it look again."""
+        with self._core:
+            self._core.notify_all()
 
     def _wake_joiners(
         self,
@@ -862,9 +871,6 @@ class MultiThreadScheduler(Scheduler):
                         waiter(task)
                     except Exception:
                         logger.exception("rt: a completion callback of %s raised", task._describe())
-        if self._closed:
-            with self._core:
-                self._core.notify_all()
 
     def _on_fatal(self) -> None:
         with self._core:
