@@ -299,8 +299,9 @@ class MultiThreadScheduler(Scheduler):
             task._state = SCHEDULED
         self._push(task, True)
 
-    def _wake_from_step(self, st: Worker, task: Task[Any]) -> None:
-        """Apply a wake-up made by a step running on worker ``st`` (its own thread)."""
+    def _wake_from_step(self, st: Worker, task: Task[Any], lifo: bool = True) -> None:
+        """Apply a wake-up made on worker ``st``'s own thread, by a step (into the LIFO slot)
+        or, with ``lifo=False``, by a completion (to the back of the local queue)."""
         # Worker threads get no signals, so a bare acquire/release (half the cost of
         # ``with``) cannot be left half done.
         self._acquire()
@@ -313,14 +314,17 @@ class MultiThreadScheduler(Scheduler):
         task._state = SCHEDULED
         self._release()
         if task._pinned is None:
-            prev = st.lifo
-            st.lifo = task
-            if prev is not None:
-                st.local.append(prev)
-                if self._idle:
-                    self._notify_parked()
+            if lifo:
+                prev = st.lifo
+                st.lifo = task
+                if prev is None:
+                    return
+                task = prev
+            st.local.append(task)
+            if self._idle:
+                self._notify_parked()
             return
-        self._push(task, True)
+        self._push(task, lifo)
 
     def _flush_deferred(self, w: Worker) -> None:
         """Apply the wake-up deferred by the step that just ended on ``w`` (see ``wake``)."""
@@ -846,20 +850,8 @@ class MultiThreadScheduler(Scheduler):
     ) -> None:
         """The second half of ``_finish``: wake what waited for ``task`` (now done)."""
         if joiner is not None:
-            if w is not None and joiner._sched is self and joiner._pinned is None:
-                # Worker threads get no signals: a bare acquire/release is safe (see wake).
-                self._acquire()
-                state = joiner._state
-                if state == IDLE:
-                    joiner._state = SCHEDULED
-                    self._release()
-                    w.local.append(joiner)
-                    if self._idle:
-                        self._notify_parked()
-                else:
-                    if state == RUNNING:
-                        joiner._state = NOTIFIED
-                    self._release()
+            if w is not None and joiner._sched is self:
+                self._wake_from_step(w, joiner, lifo=False)
             else:
                 joiner._sched.wake(joiner)
         if waiters is not None:

@@ -414,7 +414,7 @@ class CurrentThreadScheduler(Scheduler):
         """Run ``fn`` where no other thread touches the runtime's drivers: here if this thread
         drives the runtime or none does (holding ``_driving``, so none starts meanwhile), else
         on the driving thread, posted."""
-        if self._thread_id == threading.get_ident():
+        if self.on_runtime_thread():
             fn()
         elif self._driving.acquire(blocking=False):
             try:
