@@ -318,3 +318,42 @@ def test_every_public_awaitable_documents_its_cancel_safety() -> None:
     assert len(found) > 50
     missing = [name for name, fn in found if "Cancel safety:" not in (fn.__doc__ or "")]
     assert missing == []
+
+
+def test_no_class_mypyc_compiles_declares_a_weakref_slot() -> None:
+    # mypyc (2.4, on Python 3.11) gives a class with "__weakref__" in __slots__ a __dict__ and
+    # a weak-reference list, and then treats the list's head as a reference the object owns:
+    # it visits it for the garbage collector and releases it when the object is freed. The
+    # weakref it points to is freed while still in use; the multi-thread runtime crashed on it
+    # (JoinSet held a weakref to itself). The modules below are the ones the build compiles.
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "packages" / "rt-core" / "pyproject.toml").read_text())
+    hook = config["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]["mypyc"]
+    src = root / "packages" / "rt-core"
+    excluded = {(src / path).resolve() for path in hook["exclude"]}
+    compiled = [
+        path
+        for include in hook["include"]
+        for path in sorted((src / include).glob("*.py"))
+        if path.resolve() not in excluded
+    ]
+    assert len(compiled) >= 5
+
+    def classes(path: Path) -> dict[str, type]:
+        # Public classes report the module "rt", so the source file decides where one lives.
+        module = importlib.import_module(f"rt._core.{path.stem}")
+        return {
+            f"{path.stem}.{name}": cls
+            for name, cls in vars(module).items()
+            if isinstance(cls, type) and f"class {name}" in path.read_text()
+        }
+
+    found = {key: cls for path in compiled for key, cls in classes(path).items()}
+    assert "_task.JoinHandle" in found and "_runtime.Runtime" in found
+    offenders = [
+        key for key, cls in found.items() if "__weakref__" in vars(cls).get("__slots__", ())
+    ]
+    assert offenders == []

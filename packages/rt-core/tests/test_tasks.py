@@ -273,6 +273,48 @@ def test_unhandled_error_policy_raise_stops_block_on_with_the_error() -> None:
         rt.run(main(), unhandled_error="raise")
 
 
+def test_unhandled_error_policy_raise_wakes_a_block_on_whose_main_task_waits_forever() -> None:
+    async def boom() -> None:
+        raise LookupError("fatal while main sleeps")
+
+    async def main() -> None:
+        rt.spawn(boom())
+        await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+
+    with pytest.raises(LookupError, match="while main sleeps"):
+        rt.run(main(), unhandled_error="raise")
+
+
+def test_a_failed_task_kept_alive_by_a_reference_cycle_is_reported_when_it_is_collected(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def boom() -> None:
+        me = rt.current_task()  # the traceback keeps this frame, so the task holds itself
+        raise OSError(f"{me.id} in a cycle")
+
+    async def main() -> None:
+        h = rt.spawn(boom(), name="cyclic")
+        while not h.is_finished():
+            await rt.yield_now()
+        del h
+        gc.collect()
+
+    with caplog.at_level(logging.ERROR, logger="rt"):
+        rt.run(main())
+    assert [r for r in caplog.records if "cyclic" in r.getMessage()]
+
+
+def test_the_task_and_its_handle_are_one_object() -> None:
+    async def child() -> rt.Task[Any]:
+        return rt.current_task()
+
+    async def main() -> None:
+        h = rt.spawn(child())
+        assert await h is h
+
+    rt.run(main())
+
+
 def test_unhandled_error_policy_ignore_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     async def boom() -> None:
         raise LookupError("quiet")
@@ -383,10 +425,12 @@ def test_awaiting_a_foreign_future_raises_a_clear_type_error() -> None:
     loop.close()
 
 
-async def test_task_repr_and_public_module_names() -> None:
-    result = repr(rt.current_task())
-    assert result.startswith("<rt.Task #")
-    assert rt.Task.__module__ == "rt"
+async def test_the_running_task_is_its_own_join_handle_with_a_public_repr() -> None:
+    me = rt.current_task()
+    assert isinstance(me, rt.JoinHandle)
+    assert rt.Task is rt.JoinHandle
+    assert repr(me).startswith(f"<rt.JoinHandle #{me.id} runnable")
+    assert rt.JoinHandle.__module__ == "rt"
     assert rt.JoinError.__module__ == "rt"
 
 

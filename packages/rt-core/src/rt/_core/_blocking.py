@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ._traps import Abort
 
 if TYPE_CHECKING:
-    from ._task import Task
+    from ._task import JoinHandle as Task
 
 QUEUED: Final = 0
 RUNNING: Final = 1

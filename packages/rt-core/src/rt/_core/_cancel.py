@@ -21,7 +21,7 @@ from ._current import current_task_or_raise
 from ._exceptions import Cancelled, chained
 
 if TYPE_CHECKING:
-    from ._task import Task
+    from ._task import JoinHandle as Task
 
 
 @final

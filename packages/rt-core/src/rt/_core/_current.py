@@ -15,7 +15,7 @@ from ._exceptions import Cancelled
 
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
-    from ._task import Task
+    from ._task import JoinHandle as Task
 
 #: Operations a task may complete without suspending before it is made to yield (Tokio's
 #: ``coop`` budget is 128 as well).

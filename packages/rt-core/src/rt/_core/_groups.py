@@ -10,7 +10,6 @@ before it parks: a completion can never slip between the check and the park.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine
 from types import TracebackType
@@ -19,7 +18,8 @@ from typing import Any, Generic, TypeVar, final
 from ._cancel import CancelScope
 from ._current import STATE, current_task_or_raise, outside_error
 from ._exceptions import Cancelled, chained
-from ._task import AbortHandle, JoinHandle, Task
+from ._task import AbortHandle, JoinHandle
+from ._task import JoinHandle as Task
 from ._traps import Abort, wait_task_rescheduled
 
 T = TypeVar("T")
@@ -105,6 +105,33 @@ class _Waiters:
 
 
 @final
+class _JoinSetDone:
+    """A JoinSet task's completion callback: queues the task as done and wakes the joiners.
+
+    It holds the set's containers rather than the set, so a set nobody holds any more is
+    freed (and aborts its tasks) while its tasks still run.
+    """
+
+    __slots__ = ("_done", "_tasks", "_waiters")
+
+    def __init__(
+        self, tasks: dict[Task[Any], None], done: deque[Task[Any]], waiters: _Waiters
+    ) -> None:
+        self._tasks = tasks
+        self._done = done
+        self._waiters = waiters
+
+    def __call__(self, t: Task[Any]) -> None:
+        waiters = self._waiters
+        with waiters.lock:
+            if t not in self._tasks:
+                return  # detached (detach_all) while it ran: not the set's any more
+            self._done.append(t)
+            woken = waiters.take_all()
+        waiters.wake(woken)
+
+
+@final
 class JoinSet(Generic[T]):
     """A set of tasks whose results are collected in completion order (Tokio's ``JoinSet``).
 
@@ -120,9 +147,11 @@ class JoinSet(Generic[T]):
                 print(value)
     """
 
-    __slots__ = ("__weakref__", "_done", "_tasks", "_waiters")
+    __slots__ = ("_done", "_tasks", "_waiters")
 
     def __init__(self) -> None:
+        # Never rebound: the completion callbacks (_JoinSetDone) hold these three, not the
+        # set, so dropping the set runs __del__ (which aborts what still runs).
         self._tasks: dict[Task[T], None] = {}
         self._done: deque[Task[T]] = deque()
         self._waiters = _Waiters()
@@ -137,19 +166,7 @@ class JoinSet(Generic[T]):
         task: Task[T] = _spawn_supervised(coro, name, "JoinSet.spawn()")
         with self._waiters.lock:
             self._tasks[task] = None
-        ref = weakref.ref(self)
-
-        def on_done(t: Task[Any]) -> None:
-            js = ref()
-            if js is not None:
-                waiters = js._waiters
-                with waiters.lock:
-                    if t not in js._tasks:
-                        return  # detached (detach_all) while it ran: not the set's any more
-                    js._done.append(t)
-                    woken = waiters.take_all()
-                waiters.wake(woken)
-
+        on_done = _JoinSetDone(self._tasks, self._done, self._waiters)
         if not task._add_waiter(on_done):
             on_done(task)  # it finished on another worker already
         return AbortHandle(task)
@@ -223,7 +240,6 @@ class JoinSet(Generic[T]):
             self._done.clear()
         for task in tasks:
             task._supervised = False
-            task._detached = True
 
     async def shutdown(self) -> None:
         """Abort every task and wait until all have finished; the set is empty afterwards.
@@ -311,7 +327,7 @@ class TaskGroup:
             self._tasks.add(task)
         if not task._add_waiter(self._on_done):
             self._on_done(task)  # it finished on another worker already
-        return JoinHandle(task)
+        return task
 
     def _on_done(self, task: Task[Any]) -> None:
         exc = task._exc

@@ -19,7 +19,8 @@ from typing import Any, TypeVar, final
 
 from ._current import STATE, current_task_or_raise
 from ._groups import _Waiters
-from ._task import JoinHandle, Task
+from ._task import JoinHandle
+from ._task import JoinHandle as Task
 
 T = TypeVar("T")
 
@@ -75,7 +76,7 @@ class LocalSet:
             self._tasks.add(task)
         if not task._add_waiter(self._on_done):
             self._on_done(task)
-        return JoinHandle(task)
+        return task
 
     def _on_done(self, task: Task[Any]) -> None:
         waiters = self._waiters

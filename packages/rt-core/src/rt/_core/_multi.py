@@ -56,7 +56,8 @@ from ._scheduler import (
     describe,
     logger,
 )
-from ._task import _WAITERS_LOCK, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, Task
+from ._task import _WAITERS_LOCK, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
+from ._task import JoinHandle as Task
 from ._traps import PARK, YIELD, Abort
 
 if TYPE_CHECKING:
@@ -747,6 +748,9 @@ class MultiThreadScheduler(Scheduler):
                     if w.deferred is not None:
                         self._flush_deferred(w)
                     self._finish(task, None, err, w)
+                    # Let go of the task now, so that an unread failure is reported at once
+                    # if nobody else holds it (see JoinHandle.__del__).
+                    del task
                     continue
                 w._current = None
                 if trap is park_trap:

@@ -60,7 +60,7 @@ from ._current import STATE, outside_error
 from ._traps import PARK, Abort
 
 if TYPE_CHECKING:
-    from ._task import Task
+    from ._task import JoinHandle as Task
 
 READ: Final = 1
 WRITE: Final = 2

@@ -11,16 +11,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 from ._current import STATE, current_task_or_raise, outside_error
 from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
 from ._scheduler import UNHANDLED_POLICIES, CurrentThreadScheduler, Scheduler
-from ._task import COMPILED, JoinHandle, Task
+from ._task import JoinHandle
+from ._task import JoinHandle as Task
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics
 
 T = TypeVar("T")
-
-# Building a JoinHandle without running ``__init__`` saves a Python frame on the spawn path
-# (pure Python only: compiled classes refuse ``object.__new__``).
-_new_handle: Final = object.__new__
 
 FLAVORS: Final = ("current_thread", "multi_thread")
 
@@ -82,14 +79,14 @@ class Handle:
             TypeError: ``coro`` is not an awaitable that can be driven.
             RuntimeError: the runtime is shut down.
         """
-        return JoinHandle(self._sched.spawn(coro, name, "Handle.spawn()"))
+        return self._sched.spawn(coro, name, "Handle.spawn()")
 
     def spawn_blocking(self, fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
         """Run ``fn(*args)`` on the blocking pool; safe from any thread.
 
         See :func:`rt.spawn_blocking`.
         """
-        return JoinHandle(_sched_spawn_blocking(self._sched, fn, args))
+        return _sched_spawn_blocking(self._sched, fn, args)
 
     def block_on(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on this runtime and return its result; call it from outside the runtime.
@@ -184,7 +181,7 @@ class Runtime:
         ImportError: a driver was required (``True``) but its distribution is missing.
     """
 
-    __slots__ = ("__weakref__", "_sched")
+    __slots__ = ("_sched",)
 
     def __init__(
         self,
@@ -295,11 +292,11 @@ class Runtime:
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` onto this runtime; safe from any thread. See :func:`rt.spawn`."""
-        return JoinHandle(self._live().spawn(coro, name, "Runtime.spawn()"))
+        return self._live().spawn(coro, name, "Runtime.spawn()")
 
     def spawn_blocking(self, fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
         """Run ``fn(*args)`` on the blocking pool. See :func:`rt.spawn_blocking`."""
-        return JoinHandle(self._live().spawn_blocking(fn, args))
+        return self._live().spawn_blocking(fn, args)
 
     def handle(self) -> Handle:
         """Return a :class:`Handle` to this runtime, usable from any thread."""
@@ -413,12 +410,9 @@ def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandl
         raise outside_error("rt.spawn()")
     # From a task, its runner spawns onto its own queue (the hot path); from a blocking
     # thread, through the scheduler's thread-safe spawn.
-    task = st.spawn_here(coro, name) if st._current is not None else st._sched.spawn(coro, name)
-    if COMPILED:
-        return JoinHandle(task)
-    handle: JoinHandle[T] = _new_handle(JoinHandle)
-    handle._task = task
-    return handle
+    if st._current is not None:
+        return st.spawn_here(coro, name)
+    return st._sched.spawn(coro, name)
 
 
 def spawn_blocking(fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
@@ -436,7 +430,7 @@ def spawn_blocking(fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
     st = STATE.get(None)
     if st is None:
         raise outside_error("rt.spawn_blocking()")
-    return JoinHandle(_sched_spawn_blocking(st._sched, fn, args))
+    return _sched_spawn_blocking(st._sched, fn, args)
 
 
 def current_task() -> Task[Any]:

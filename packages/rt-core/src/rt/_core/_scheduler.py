@@ -39,7 +39,8 @@ from ._current import STATE, current_task_or_raise
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
 from ._reactor import IoDriver, SignalWakeup, ThreadParker
-from ._task import _WAITERS_LOCK, Task
+from ._task import _WAITERS_LOCK
+from ._task import JoinHandle as Task
 from ._traps import PARK, YIELD, Abort, wait_task_rescheduled
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ logger: Final = _LazyLogger()
 
 _task_ids = itertools.count(1)
 _CoroType: Final = types.CoroutineType
+# Task outcomes never reported as unhandled: a cancellation, and the two that stop the runtime.
+_NOT_REPORTED: Final = (Cancelled, KeyboardInterrupt, SystemExit)
 UNHANDLED_POLICIES: Final = ("log", "ignore", "raise")
 
 
@@ -189,14 +192,11 @@ class Scheduler(ABC):
     def _on_fatal(self) -> None:
         """``_fatal`` was just set: make the running ``block_on`` raise it."""
 
-    def handle_dropped(self, task: Task[Any]) -> None:
-        """The last ``JoinHandle`` of ``task`` went away without reading its outcome."""
-        if task._done:
-            exc = task._exc
-            if exc is not None and not task._supervised and not isinstance(exc, Cancelled):
-                self._report_unhandled(task, exc)
-        else:
-            task._detached = True
+    def task_dropped(self, task: Task[Any]) -> None:
+        """The last reference to ``task``, finished with an exception nobody read, went away."""
+        exc = task._exc
+        if exc is not None and not task._supervised and not isinstance(exc, _NOT_REPORTED):
+            self._report_unhandled(task, exc)
 
     # -- blocking pool ---------------------------------------------------------------------
 
@@ -228,14 +228,13 @@ class Scheduler(ABC):
         )
 
     def _task_failed(self, task: Task[Any], exc: BaseException) -> None:
+        # A failure nobody reads is reported when the task goes away (``task_dropped``); these
+        # two stop the runtime whoever reads them.
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             if self._fatal is None:
                 self._fatal = exc
                 self._on_fatal()
             return
-        if task._supervised or not task._detached:
-            return
-        self._report_unhandled(task, exc)
 
     def _report_unhandled(self, task: Task[Any], exc: BaseException) -> None:
         policy = self._unhandled
@@ -555,6 +554,9 @@ class CurrentThreadScheduler(Scheduler):
                     except BaseException as err:
                         self._current = None
                         self._finish(task, None, err)
+                        # Let go of the task now: if nobody else holds it, it is dropped here
+                        # and an unread failure reported before this batch ends.
+                        del task
                         continue
                     if trap is yield_trap:
                         if task._cancelled:

@@ -1,9 +1,14 @@
-"""Tasks and their handles.
+"""Tasks, which are also their own join handles.
 
-A :class:`Task` is a coroutine plus the state its scheduler needs to drive it. It is owned by
-its runtime (a strong reference in the scheduler's task set) from spawn until it finishes, so
-dropping a :class:`JoinHandle` only *detaches* the task; nothing is ever garbage-collected
-while it runs.
+A :class:`JoinHandle` is a coroutine plus the state its scheduler needs to drive it, and it is
+what :func:`rt.spawn` returns (``rt.Task`` names the same class): one object per task, not a
+task and a separate handle, because every object a spawn allocates is one more for the cyclic
+garbage collector to walk, and on spawn-heavy programs those walks are most of the cost.
+
+The runtime owns a task (a strong reference in the scheduler's task set) from spawn until it
+finishes, so dropping the handle only *detaches* the task; nothing is ever garbage-collected
+while it runs. When the last reference to a finished task goes away and nobody read its
+outcome, a failure is reported through the runtime's ``unhandled_error`` policy.
 
 State of a task, in order: runnable (in a run queue) ⇄ parked (``_abort_fn`` set, waiting for
 :func:`~rt._core._traps.reschedule`) → done (``_done``; ``_result`` or ``_exc`` set, waiters
@@ -57,28 +62,33 @@ DONE: Final = 4
 # the task enters or leaves a scope on another: both recompute under it.
 _CANCEL_LOCK = threading.RLock()
 
-# Guards ``Task._waiters`` against a waiter registering from one thread while the task
+# Guards ``JoinHandle._waiters`` against a waiter registering from one thread while the task
 # completes on another. Held for a few loads and stores only.
 _WAITERS_LOCK = threading.RLock()
 
 
 @final
-class Task(Generic[T_co]):
-    """A unit of work on an rt runtime; see :func:`rt.current_task`.
+class JoinHandle(Generic[T_co]):
+    """A task on an rt runtime, and the owned permission to await its result.
 
-    Only ``id`` and ``name`` are public. Tasks are created by :func:`rt.spawn` and friends,
-    never directly.
+    :func:`rt.spawn` returns it; :func:`rt.current_task` returns the running one (``rt.Task``
+    is another name for this class). ``await handle`` returns the task's value or raises
+    :class:`rt.JoinError`. Dropping every reference to it *detaches* the task: it keeps
+    running, owned by the runtime, and if it fails and nobody read its outcome, the failure
+    is reported through the runtime's ``unhandled_error`` policy when the last reference
+    goes (at once, unless a reference cycle keeps the task alive until the garbage
+    collector breaks it).
+
+    Tasks are created by :func:`rt.spawn` and friends, never directly.
     """
 
     __slots__ = (
-        "__weakref__",
         "_abort_fn",
         "_abort_requested",
         "_cancelled",
         "_coop",
         "_coro",
         "_ctx",
-        "_detached",
         "_done",
         "_exc",
         "_home",
@@ -113,7 +123,7 @@ class Task(Generic[T_co]):
         # How to withdraw the current wait when the task is cancelled: a function, or (for
         # ``await handle``, the commonest wait) the Task being joined, with no object to make;
         # the schedulers call ``_abort_join(target)`` then.
-        self._abort_fn: Callable[[], Abort] | Task[Any] | None = None
+        self._abort_fn: Callable[[], Abort] | JoinHandle[Any] | None = None
         self._cancelled = False
         self._abort_requested = False
         self._scopes: list[CancelScope] | None = None
@@ -124,10 +134,9 @@ class Task(Generic[T_co]):
         self._exc: BaseException | None
         # The task awaiting this one's handle (the common case, kept out of a list), then
         # further tasks to wake or callbacks to call once this task is done.
-        self._joiner: Task[Any] | None = None
-        self._waiters: list[Task[Any] | Callable[[Task[Any]], None]] | None = None
+        self._joiner: JoinHandle[Any] | None = None
+        self._waiters: list[JoinHandle[Any] | Callable[[JoinHandle[Any]], None]] | None = None
         self._coop = 0
-        self._detached = False
         self._supervised = False
         self._retrieved = False
         # Multi-thread flavor only: the run state (``SCHEDULED`` when created), the worker
@@ -149,141 +158,7 @@ class Task(Generic[T_co]):
     def __repr__(self) -> str:
         state = "done" if self._done else ("parked" if self._abort_fn else "runnable")
         label = f" {self._name!r}" if self._name else ""
-        return f"<rt.Task #{self._id}{label} {state}>"
-
-    # -- cancellation -------------------------------------------------------------------
-
-    def _recompute_cancelled(self) -> bool:
-        """Recompute the effective cancellation state from the scope stack; return it."""
-        with _CANCEL_LOCK:
-            cancelled = self._abort_requested
-            scopes = self._scopes
-            if scopes:
-                for scope in reversed(scopes):
-                    if scope._cancel_called:
-                        cancelled = True
-                        break
-                    if scope._shield:
-                        cancelled = False
-                        break
-            self._cancelled = cancelled
-            return cancelled
-
-    def _is_unstarted(self) -> bool:
-        coro = self._coro
-        return (
-            coro is not None
-            and isinstance(coro, types.CoroutineType)
-            and coro.cr_frame is not None
-            and not coro.cr_running
-            and not coro.cr_suspended
-        )
-
-    # -- completion ----------------------------------------------------------------------
-
-    def _add_waiter(self, callback: Task[Any] | Callable[[Task[Any]], None]) -> bool:
-        """Register ``callback`` to run when the task finishes; False if it already has."""
-        with _WAITERS_LOCK:
-            if self._done:
-                return False
-            if self._waiters is None:
-                self._waiters = [callback]
-            else:
-                self._waiters.append(callback)
-            return True
-
-    def _remove_waiter(self, callback: Task[Any] | Callable[[Task[Any]], None]) -> bool:
-        """Unregister ``callback``; False if it was already called (or never registered)."""
-        with _WAITERS_LOCK:
-            if self._joiner is callback:
-                self._joiner = None
-                return True
-            waiters = self._waiters
-            if waiters is None:
-                return False
-            try:
-                waiters.remove(callback)
-            except ValueError:
-                return False
-            return True
-
-    def _abort_join(self, target: Task[Any]) -> Abort:
-        """Abort ``await handle`` (its ``_abort_fn`` is ``target``): stop waiting for it."""
-        if target._remove_waiter(self):
-            return Abort.SUCCEEDED
-        return Abort.FAILED
-
-    def _outcome(self) -> T_co:
-        """Return the result or raise :class:`JoinError`; marks the outcome as retrieved."""
-        self._retrieved = True
-        exc = self._exc
-        if exc is None:
-            return self._result  # type: ignore[no-any-return]
-        if isinstance(exc, Cancelled):
-            raise JoinError(f"{self._describe()} was cancelled", exception=None, cancelled=True)
-        raise chained(
-            JoinError(
-                f"{self._describe()} raised {type(exc).__name__}: {exc}",
-                exception=exc,
-                cancelled=False,
-            ),
-            exc,
-        )
-
-    def _describe(self) -> str:
-        return f"task #{self._id}" + (f" {self._name!r}" if self._name else "")
-
-
-@final
-class AbortHandle:
-    """A handle that can only abort a task, not await it (Tokio's ``AbortHandle``)."""
-
-    __slots__ = ("_task",)
-
-    def __init__(self, task: Task[Any]) -> None:
-        self._task = task
-
-    @property
-    def id(self) -> int:
-        """The task's id."""
-        return self._task._id
-
-    def abort(self) -> None:
-        """Request cancellation of the task; safe from any thread, a no-op once it finished."""
-        task = self._task
-        task._sched.abort_task(task)
-
-    def is_finished(self) -> bool:
-        """Return whether the task has finished (returned, raised or was cancelled)."""
-        return self._task._done
-
-    def __repr__(self) -> str:
-        return f"<rt.AbortHandle for {self._task!r}>"
-
-
-@final
-class JoinHandle(Generic[T_co]):
-    """An owned permission to await a task's result, returned by :func:`rt.spawn`.
-
-    ``await handle`` returns the task's value or raises :class:`rt.JoinError`. Dropping the
-    handle detaches the task: it keeps running, owned by the runtime, and an exception it
-    raises is reported through the runtime's ``unhandled_error`` policy.
-    """
-
-    __slots__ = ("_task",)
-
-    def __init__(self, task: Task[T_co]) -> None:
-        self._task = task
-
-    @property
-    def id(self) -> int:
-        """The task's id (the same as ``rt.current_task().id`` inside it)."""
-        return self._task._id
-
-    @property
-    def name(self) -> str | None:
-        """The task's name, or ``None``."""
-        return self._task._name
+        return f"<rt.JoinHandle #{self._id}{label} {state}>"
 
     def abort(self) -> None:
         """Request cancellation of the task; safe from any thread, a no-op once it finished.
@@ -292,16 +167,15 @@ class JoinHandle(Generic[T_co]):
         before it runs at all if it has not started); awaiting the handle then raises a
         :class:`rt.JoinError` whose ``is_cancelled()`` is true, unless the task finished first.
         """
-        task = self._task
-        task._sched.abort_task(task)
+        self._sched.abort_task(self)
 
     def abort_handle(self) -> AbortHandle:
         """Return an :class:`AbortHandle` for this task."""
-        return AbortHandle(self._task)
+        return AbortHandle(self)
 
     def is_finished(self) -> bool:
         """Return whether the task has finished (returned, raised or was cancelled)."""
-        return self._task._done
+        return self._done
 
     def __await__(self) -> Generator[Any, None, T_co]:
         """Wait for the task and return its value.
@@ -312,7 +186,7 @@ class JoinHandle(Generic[T_co]):
         Cancel safety: cancel-safe. Cancelling the waiter leaves the task running; the handle
         can be awaited again.
         """
-        task = self._task
+        task = self
         # The park is inlined (rather than ``yield from wait_task_rescheduled``): awaiting a
         # handle is on the spawn-and-join hot path, and every generator layer costs.
         st = STATE.get(None)
@@ -349,9 +223,120 @@ class JoinHandle(Generic[T_co]):
         return task._outcome()
 
     def __del__(self) -> None:
+        # The last reference went: the runtime's (it holds a task until it finishes) and every
+        # user's. A failure nobody read is reported now, or never.
+        if not self._retrieved and self._done and self._exc is not None:
+            self._sched.task_dropped(self)
+
+    # -- cancellation -------------------------------------------------------------------
+
+    def _recompute_cancelled(self) -> bool:
+        """Recompute the effective cancellation state from the scope stack; return it."""
+        with _CANCEL_LOCK:
+            cancelled = self._abort_requested
+            scopes = self._scopes
+            if scopes:
+                for scope in reversed(scopes):
+                    if scope._cancel_called:
+                        cancelled = True
+                        break
+                    if scope._shield:
+                        cancelled = False
+                        break
+            self._cancelled = cancelled
+            return cancelled
+
+    def _is_unstarted(self) -> bool:
+        coro = self._coro
+        return (
+            coro is not None
+            and isinstance(coro, types.CoroutineType)
+            and coro.cr_frame is not None
+            and not coro.cr_running
+            and not coro.cr_suspended
+        )
+
+    # -- completion ----------------------------------------------------------------------
+
+    def _add_waiter(self, callback: JoinHandle[Any] | Callable[[JoinHandle[Any]], None]) -> bool:
+        """Register ``callback`` to run when the task finishes; False if it already has."""
+        with _WAITERS_LOCK:
+            if self._done:
+                return False
+            if self._waiters is None:
+                self._waiters = [callback]
+            else:
+                self._waiters.append(callback)
+            return True
+
+    def _remove_waiter(self, callback: JoinHandle[Any] | Callable[[JoinHandle[Any]], None]) -> bool:
+        """Unregister ``callback``; False if it was already called (or never registered)."""
+        with _WAITERS_LOCK:
+            if self._joiner is callback:
+                self._joiner = None
+                return True
+            waiters = self._waiters
+            if waiters is None:
+                return False
+            try:
+                waiters.remove(callback)
+            except ValueError:
+                return False
+            return True
+
+    def _abort_join(self, target: JoinHandle[Any]) -> Abort:
+        """Abort ``await handle`` (its ``_abort_fn`` is ``target``): stop waiting for it."""
+        if target._remove_waiter(self):
+            return Abort.SUCCEEDED
+        return Abort.FAILED
+
+    def _outcome(self) -> T_co:
+        """Return the result or raise :class:`JoinError`; marks the outcome as retrieved."""
+        self._retrieved = True
+        exc = self._exc
+        if exc is None:
+            return self._result  # type: ignore[no-any-return]
+        if isinstance(exc, Cancelled):
+            raise JoinError(f"{self._describe()} was cancelled", exception=None, cancelled=True)
+        raise chained(
+            JoinError(
+                f"{self._describe()} raised {type(exc).__name__}: {exc}",
+                exception=exc,
+                cancelled=False,
+            ),
+            exc,
+        )
+
+    def _describe(self) -> str:
+        return f"task #{self._id}" + (f" {self._name!r}" if self._name else "")
+
+
+@final
+class AbortHandle:
+    """A handle that can only abort a task, not await it (Tokio's ``AbortHandle``)."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: JoinHandle[Any]) -> None:
+        self._task = task
+
+    @property
+    def id(self) -> int:
+        """The task's id."""
+        return self._task._id
+
+    def abort(self) -> None:
+        """Request cancellation of the task; safe from any thread, a no-op once it finished."""
         task = self._task
-        if not task._retrieved:
-            task._sched.handle_dropped(task)
+        task._sched.abort_task(task)
+
+    def is_finished(self) -> bool:
+        """Return whether the task has finished (returned, raised or was cancelled)."""
+        return self._task._done
 
     def __repr__(self) -> str:
-        return f"<rt.JoinHandle for {self._task!r}>"
+        return f"<rt.AbortHandle for {self._task!r}>"
+
+
+#: The running task, as :func:`rt.current_task` returns it: the same class as ``JoinHandle``.
+Task = JoinHandle
