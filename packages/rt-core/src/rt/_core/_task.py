@@ -313,7 +313,11 @@ class JoinHandle(Generic[T_co]):
 
 @final
 class AbortHandle:
-    """A handle that can only abort a task, not await it (Tokio's ``AbortHandle``)."""
+    """A handle that can only abort a task, not await it (Tokio's ``AbortHandle``).
+
+    It references the task, so a failure nobody read is reported once the abort handles are
+    gone too (see :class:`JoinHandle`).
+    """
 
     __slots__ = ("_task",)
 
