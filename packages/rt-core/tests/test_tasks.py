@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextvars
 import gc
 import logging
+import queue
+import threading
+import time
 from typing import Any
 
 import pytest
 from rtcore_helpers import Gate
 
 import rt
+from rt._core._scheduler import CurrentThreadScheduler
 
 
 async def test_spawned_tasks_return_their_values_through_handles() -> None:
@@ -283,6 +287,37 @@ def test_unhandled_error_policy_raise_wakes_a_block_on_whose_main_task_waits_for
 
     with pytest.raises(LookupError, match="while main sleeps"):
         rt.run(main(), unhandled_error="raise")
+
+
+@pytest.mark.timeout(30)
+def test_raise_policy_wakes_a_parked_runtime_when_a_failed_task_is_dropped_elsewhere() -> None:
+    handed: queue.Queue[rt.JoinHandle[None]] = queue.Queue()
+
+    async def boom() -> None:
+        raise LookupError("dropped on another thread")
+
+    async def main() -> None:
+        h = rt.spawn(boom())
+        while not h.is_finished():
+            await rt.yield_now()
+        handed.put(h)
+        del h  # the other thread now holds the only reference
+        await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+
+    def drop_when_parked(runtime: rt.Runtime) -> None:
+        h = handed.get()
+        sched = runtime._sched
+        assert isinstance(sched, CurrentThreadScheduler)
+        while not sched._parked:  # the runtime thread is asleep in its driver
+            time.sleep(0.001)
+        del h
+
+    with rt.Runtime(flavor="current_thread", unhandled_error="raise") as runtime:
+        thread = threading.Thread(target=drop_when_parked, args=(runtime,))
+        thread.start()
+        with pytest.raises(LookupError, match="another thread"):
+            runtime.block_on(main())
+        thread.join()
 
 
 def test_a_failed_task_kept_alive_by_a_reference_cycle_is_reported_when_it_is_collected(

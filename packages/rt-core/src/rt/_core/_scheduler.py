@@ -62,6 +62,12 @@ logger: Final = _LazyLogger()
 
 _task_ids = itertools.count(1)
 _CoroType: Final = types.CoroutineType
+
+
+def _noop() -> None:
+    pass
+
+
 # Task outcomes never reported as unhandled: a cancellation, and the two that stop the runtime.
 _NOT_REPORTED: Final = (Cancelled, KeyboardInterrupt, SystemExit)
 UNHANDLED_POLICIES: Final = ("log", "ignore", "raise")
@@ -376,7 +382,11 @@ class CurrentThreadScheduler(Scheduler):
         self._driver = driver
 
     def _on_fatal(self) -> None:
-        pass  # the run loop checks ``_fatal`` after every batch
+        # The run loop checks ``_fatal`` after every batch and before every park. A failure
+        # reported on another thread (the last reference to a task dropped there) posts a
+        # no-op, which ends a park in progress.
+        if not self.on_runtime_thread():
+            self.post(_noop)
 
     # -- DriverContext -----------------------------------------------------------------
 
@@ -590,6 +600,8 @@ class CurrentThreadScheduler(Scheduler):
             # Nothing runnable: run posted callbacks, then sleep in the driver.
             while inject:
                 self._run_callback(inject.popleft())
+            if self._fatal is not None:
+                self._raise_fatal()
             if ready or main._done:
                 continue
             self._parked = True
