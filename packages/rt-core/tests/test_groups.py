@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from rtcore_helpers import Gate
 
@@ -196,3 +198,38 @@ async def test_a_task_detached_from_a_join_set_finishes_without_touching_the_set
     js.spawn(_value(7))
     assert await js.join_next() == 7  # the detached task's completion is not in the set
     assert await js.join_next() is None
+
+
+async def test_dropping_a_join_set_aborts_the_tasks_still_running_in_it() -> None:
+    gate = Gate()
+    js: rt.JoinSet[object] = rt.JoinSet()
+    handle = js.spawn(gate.wait())
+    await rt.yield_now()
+    del js  # the set's tasks hold its containers, not the set: it is freed here
+    while not handle.is_finished():
+        await rt.yield_now()
+    assert not gate.is_open
+
+
+def test_a_failure_of_a_task_detached_from_a_join_set_is_reported_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gate = Gate()
+
+    async def fail_later() -> None:
+        await gate.wait()
+        raise ValueError("detached and failed")
+
+    async def main() -> None:
+        js: rt.JoinSet[None] = rt.JoinSet()
+        handle = js.spawn(fail_later())
+        await rt.yield_now()
+        js.detach_all()
+        gate.open()
+        while not handle.is_finished():
+            await rt.yield_now()
+        del handle
+
+    with caplog.at_level(logging.ERROR, logger="rt"):
+        rt.run(main())
+    assert any("detached and failed" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
