@@ -7,13 +7,13 @@ import gc
 import logging
 import queue
 import threading
-import time
 from typing import Any
 
 import pytest
 from rtcore_helpers import Gate
 
 import rt
+from rt._core._driver import Driver
 from rt._core._scheduler import CurrentThreadScheduler
 
 
@@ -289,6 +289,25 @@ def test_unhandled_error_policy_raise_wakes_a_block_on_whose_main_task_waits_for
         rt.run(main(), unhandled_error="raise")
 
 
+class _ParkSignal:
+    """Wraps a runtime's driver and sets ``sleeping`` when the runtime parks with no timeout."""
+
+    def __init__(self, inner: Driver) -> None:
+        self.inner = inner
+        self.sleeping = threading.Event()
+
+    def park(self, timeout: float | None) -> None:
+        if timeout is None:
+            self.sleeping.set()
+        self.inner.park(timeout)
+
+    def unpark(self) -> None:
+        self.inner.unpark()
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
 @pytest.mark.timeout(30)
 def test_raise_policy_wakes_a_parked_runtime_when_a_failed_task_is_dropped_elsewhere() -> None:
     handed: queue.Queue[rt.JoinHandle[None]] = queue.Queue()
@@ -304,16 +323,16 @@ def test_raise_policy_wakes_a_parked_runtime_when_a_failed_task_is_dropped_elsew
         del h  # the other thread now holds the only reference
         await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
 
-    def drop_when_parked(runtime: rt.Runtime) -> None:
+    def drop_once_asleep(signal: _ParkSignal) -> None:
         h = handed.get()
-        sched = runtime._sched
-        assert isinstance(sched, CurrentThreadScheduler)
-        while not sched._parked:  # the runtime thread is asleep in its driver
-            time.sleep(0.001)
+        signal.sleeping.wait()
         del h
 
     with rt.Runtime(flavor="current_thread", unhandled_error="raise") as runtime:
-        thread = threading.Thread(target=drop_when_parked, args=(runtime,))
+        sched = runtime._sched
+        assert isinstance(sched, CurrentThreadScheduler)
+        signal = sched._driver = _ParkSignal(sched._driver)
+        thread = threading.Thread(target=drop_once_asleep, args=(signal,))
         thread.start()
         with pytest.raises(LookupError, match="another thread"):
             runtime.block_on(main())
