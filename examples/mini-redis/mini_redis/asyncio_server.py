@@ -2,8 +2,10 @@
 
 It runs the same command code (``Commands`` over ``Db``, with ``time.monotonic`` as the clock),
 the same RESP parser and the same connection loop as the rt server (parse every buffered
-request, answer, write once when no more are buffered), on asyncio streams. Pub/sub and the
-graceful shutdown are left out: the benchmark does not use them.
+request, answer, write once when no more are buffered; after each command, the same one check
+for ``SUBSCRIBE`` / ``QUIT``), on asyncio streams. Pub/sub and the graceful shutdown are left
+out: the benchmark does not use them (``SUBSCRIBE`` gets an error, then the connection
+closes).
 ``python -m mini_redis.asyncio_server --port N [--uvloop]``.
 """
 
@@ -12,14 +14,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from . import resp
-from .commands import Commands
+from .commands import CONNECTION_COMMAND, Commands
 from .db import Db
 
+NO_PUBSUB = "ERR this comparison server does not do pub/sub: use mini_redis.server"
 
-async def serve(port: int) -> None:
-    commands = Commands(Db(clock=time.monotonic))
+
+def connection_handler(
+    commands: Commands,
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """The ``asyncio.start_server`` callback: the request loop of one connection."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         buf = b""
@@ -44,12 +51,26 @@ async def serve(port: int) -> None:
                     buf, pos = b"", 0
                 if frame:
                     commands.commands_processed += 1
-                    out += commands.execute(frame[0].upper(), frame)
+                    reply = commands.execute(frame[0].upper(), frame)
+                    if reply is CONNECTION_COMMAND:
+                        # QUIT, or SUBSCRIBE (which this comparison server does not do).
+                        if frame[0].upper() == b"QUIT":
+                            writer.write(bytes(out) + resp.OK)
+                        else:
+                            writer.write(bytes(out) + resp.error(NO_PUBSUB))
+                        await writer.drain()
+                        return
+                    out += reply
         except (ConnectionError, resp.ProtocolError):
             pass
         finally:
             writer.close()
 
+    return handle
+
+
+async def serve(port: int) -> None:
+    handle = connection_handler(Commands(Db(clock=time.monotonic)))
     server = await asyncio.start_server(handle, "127.0.0.1", port)
     print(f"asyncio mini-redis listening on 127.0.0.1:{port}", flush=True)
     async with server:

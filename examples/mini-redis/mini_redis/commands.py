@@ -10,6 +10,14 @@ from .resp import Frame
 
 VERSION: Final = "7.0.0-mini-rt"
 
+CONNECTION_COMMAND: Final = b"<a command about the connection: SUBSCRIBE or QUIT>"
+"""What :meth:`Commands.execute` returns for ``SUBSCRIBE`` and ``QUIT`` (compare with ``is``).
+
+They change the connection itself (subscribed mode, closing), so the server's request loop
+carries them out. The loop asks only for this one object after each command, instead of
+comparing every command name with both.
+"""
+
 
 class Commands:
     """Runs commands against a :class:`Db` and returns encoded replies."""
@@ -24,7 +32,11 @@ class Commands:
         return 0
 
     def execute(self, name: bytes, frame: Frame) -> bytes:
-        """Run one command (not SUBSCRIBE / QUIT) and return the encoded reply."""
+        """Run one command and return the encoded reply.
+
+        The arguments of ``SUBSCRIBE`` and ``QUIT`` are checked here like any command's; if
+        they are right, the reply is :data:`CONNECTION_COMMAND` and the caller acts on it.
+        """
         handler = _COMMANDS.get(name)
         if handler is None:
             args = " ".join(f"'{a.decode(errors='replace')}'" for a in frame[1:4])
@@ -46,6 +58,9 @@ class Commands:
         if len(frame) > 2:
             raise _Error("ERR wrong number of arguments for 'ping' command")
         return resp.bulk(frame[1]) if len(frame) == 2 else resp.PONG
+
+    def _connection_command(self, frame: Frame) -> bytes:
+        return CONNECTION_COMMAND
 
     def _echo(self, frame: Frame) -> bytes:
         return resp.bulk(frame[1])
@@ -164,6 +179,8 @@ _COMMANDS: Final = {
     b"TTL": (2, Commands._ttl),
     b"PUBLISH": (3, Commands._publish),
     b"UNSUBSCRIBE": (-1, Commands._unsubscribe_idle),
+    b"SUBSCRIBE": (-2, Commands._connection_command),
+    b"QUIT": (-1, Commands._connection_command),
     b"CONFIG": (-2, Commands._config),
     b"INFO": (-1, Commands._info),
     b"COMMAND": (-1, Commands._command),

@@ -19,7 +19,7 @@ from rt.net import TcpListener, TcpStream
 from rt.sync import ChannelClosed, Lagged, Semaphore, SemaphorePermit, broadcast, mpsc, watch
 
 from . import resp
-from .commands import Commands
+from .commands import CONNECTION_COMMAND, Commands
 from .db import Db
 from .resp import Frame, ProtocolError
 
@@ -221,17 +221,17 @@ class Server(Commands):
                 buf, pos = b"", 0
             if not frame:
                 continue  # an empty inline line
-            name = frame[0].upper()
             self.commands_processed += 1
-            if name == b"SUBSCRIBE":
+            reply = execute(frame[0].upper(), frame)
+            if reply is CONNECTION_COMMAND:
+                if frame[0].upper() == b"QUIT":
+                    out += resp.OK
+                    await conn.flush()
+                    return
                 conn.inbuf, conn.pos = buf, pos
-                await self._subscribed(conn, frame)
+                await self._subscribed(conn, frame)  # SUBSCRIBE
                 return
-            if name == b"QUIT":
-                out += resp.OK
-                await conn.flush()
-                return
-            out += execute(name, frame)
+            out += reply
 
     # -- pub/sub --------------------------------------------------------------------------
 
@@ -292,8 +292,13 @@ class Server(Commands):
                     continue
                 name = frame[0].upper()
                 self.commands_processed += 1
-                if name == b"SUBSCRIBE" and len(frame) > 1:
-                    subscribe(frame[1:])
+                if name == b"SUBSCRIBE":
+                    if len(frame) > 1:
+                        subscribe(frame[1:])
+                    else:
+                        conn.out += resp.error(
+                            "ERR wrong number of arguments for 'subscribe' command"
+                        )
                 elif name == b"UNSUBSCRIBE":
                     unsubscribe(frame[1:])
                 elif name == b"PING":

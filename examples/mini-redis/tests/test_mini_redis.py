@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 
 import pytest
 from mini_redis import Client, Db, Server, resp
+from mini_redis.asyncio_server import NO_PUBSUB, connection_handler
+from mini_redis.commands import Commands
 from mini_redis.resp import ProtocolError, RespError
 
 import rt
@@ -182,6 +186,40 @@ async def test_subscribed_mode_allows_only_subscription_commands() -> None:
     await srv.stop()
 
 
+async def test_subscribe_without_a_channel_is_an_arity_error_in_either_mode() -> None:
+    srv = await Running.start()
+    async with await TcpStream.connect(srv.addr) as s:
+        await s.write_all(resp.command("SUBSCRIBE"))  # normal mode: an error, not silence
+        await s.write_all(resp.command("SUBSCRIBE", "a"))
+        await s.write_all(resp.command("SUBSCRIBE"))  # subscribed mode: the same error
+        await s.write_all(resp.command("UNSUBSCRIBE", "a"))
+        await s.write_all(resp.command("PING"))
+        arity = resp.error("ERR wrong number of arguments for 'subscribe' command")
+        expected = (
+            arity
+            + resp.array([resp.bulk(b"subscribe"), resp.bulk(b"a"), resp.integer(1)])
+            + arity
+            + resp.array([resp.bulk(b"unsubscribe"), resp.bulk(b"a"), resp.integer(0)])
+            + resp.PONG
+        )
+        got = b""
+        while len(got) < len(expected):
+            got += await s.read()
+        assert got == expected
+    await srv.stop()
+
+
+async def test_quit_answers_ok_after_the_pipelined_replies_and_closes() -> None:
+    srv = await Running.start()
+    async with await TcpStream.connect(srv.addr) as s:
+        await s.write_all(resp.command("PING") + resp.command("QUIT") + resp.command("PING"))
+        got = b""
+        while chunk := await s.read():
+            got += chunk
+        assert got == resp.PONG + resp.OK  # the request after QUIT is never answered
+    await srv.stop()
+
+
 async def test_connection_limit_refuses_with_an_error() -> None:
     srv = await Running.start(max_connections=1)
     async with await Client.connect(srv.addr) as first:
@@ -329,3 +367,23 @@ async def test_running_out_of_fds_does_not_stop_the_server(
     client.close()
     assert not srv.task.is_finished()
     await srv.stop()
+
+
+def test_the_asyncio_comparison_server_answers_like_the_rt_server() -> None:
+    # The benchmark's asyncio / uvloop server runs the same command code and request loop.
+    async def talk(request: bytes) -> bytes:
+        handle = connection_handler(Commands(Db(clock=time.monotonic)))
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            got = await reader.read()  # until the server closes the connection
+            writer.close()
+            return got
+
+    pipeline = [("SET", "k", "1"), ("INCR", "k"), ("GET", "k"), ("PING",), ("QUIT",), ("PING",)]
+    request = b"".join(resp.command(*c) for c in pipeline)
+    assert asyncio.run(talk(request)) == resp.OK + b":2\r\n" + resp.bulk(b"2") + resp.PONG + resp.OK
+    got = asyncio.run(talk(resp.command("PING") + resp.command("SUBSCRIBE", "a")))
+    assert got == resp.PONG + resp.error(NO_PUBSUB)
