@@ -135,31 +135,35 @@ class Server(Commands):
         stop = self._shutdown.subscribe()
         try:
             async with rt.TaskGroup() as tg:
-                while not stop.borrow():
-                    try:
-                        idx, got = await rt.select(self.listener.accept(), stop.changed())
-                    except OSError as exc:
-                        if exc.errno not in _OUT_OF_FDS:
-                            raise
-                        # Out of file descriptors: the connection stays queued. Serve the
-                        # others and try again shortly, as Redis does, instead of dying.
-                        logger.warning("mini-redis: %s", exc)
-                        await rt.time.sleep(0.1)
-                        continue
-                    if idx == 1:
-                        break
-                    assert isinstance(got, tuple)
-                    stream, _peer = got
-                    permit = self._limit.try_acquire()
-                    if permit is None:
-                        tg.spawn(self._refuse(stream))
-                        continue
-                    self.connections_served += 1
-                    tg.spawn(self._connection(stream, permit))
+                # As in Tokio's mini-redis, one select for the whole accept loop (not one per
+                # accept): when the shutdown signal comes, the loop is cancelled at its
+                # accept(), which is cancel-safe: a connection is either spawned or still
+                # queued in the kernel.
+                if not stop.borrow():
+                    await rt.select(self._accept_loop(tg), stop.changed())
                 self.listener.close()  # from here on, connecting is refused
         finally:
             self.listener.close()
             await self.db.close()
+
+    async def _accept_loop(self, tg: rt.TaskGroup) -> None:
+        while True:
+            try:
+                stream, _peer = await self.listener.accept()
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_FDS:
+                    raise
+                # Out of file descriptors: the connection stays queued. Serve the others and
+                # try again shortly, as Redis does, instead of dying.
+                logger.warning("mini-redis: %s", exc)
+                await rt.time.sleep(0.1)
+                continue
+            permit = self._limit.try_acquire()
+            if permit is None:
+                tg.spawn(self._refuse(stream))
+                continue
+            self.connections_served += 1
+            tg.spawn(self._connection(stream, permit))
 
     @staticmethod
     async def _refuse(stream: TcpStream) -> None:
