@@ -110,40 +110,41 @@ def python_available(version: str, env: dict[str, str]) -> bool:
 REDIS_TOOLS = ("redis-cli", "redis-benchmark")
 
 
+def apt_install(packages: list[str], what: str) -> bool:
+    """Install Debian packages with apt-get; False (saying why) where that is not possible."""
+    if not shutil.which("apt-get") or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print(f"dev.py: {what} missing and apt-get (as root) unavailable", flush=True)
+        return False
+    print(f"dev.py: installing {' '.join(packages)} with apt-get ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    quiet = {"stdout": subprocess.DEVNULL, "env": env, "check": False}
+    subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]
+    cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]
+    subprocess.run(cmd, **quiet)  # type: ignore[call-overload]
+    return True
+
+
 def ensure_redis_tools() -> None:
     """Install Debian's redis-tools (redis-cli, redis-benchmark) and redis-server if missing.
 
     mini-redis is tested against these real clients, and benchmarked against the real server.
     Installing needs root and apt-get; elsewhere the tests that need them are skipped and say so.
+    Debian starts the packaged server as a service where it can; the benchmark runs its own.
     """
     if all(shutil.which(t) for t in (*REDIS_TOOLS, "redis-server")):
         return
-    if not shutil.which("apt-get") or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        print(
-            "dev.py: redis-tools missing and apt-get (as root) unavailable: the tests that use "
-            "redis-cli / redis-benchmark will be skipped",
-            flush=True,
-        )
-        return
-    print("dev.py: installing redis-tools and redis-server with apt-get ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    quiet = {"stdout": subprocess.DEVNULL, "env": env, "check": False}
-    subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]
-    subprocess.run(  # type: ignore[call-overload]
-        [
-            "apt-get",
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "redis-tools",
-            "redis-server",
-        ],
-        **quiet,
-    )
-    # Debian starts the packaged server as a service where it can; the benchmark runs its own.
+    apt_install(["redis-tools", "redis-server"], "redis-tools")
     if not all(shutil.which(t) for t in REDIS_TOOLS):
-        print("dev.py: could not install redis-tools; those tests will be skipped", flush=True)
+        print("dev.py: no redis-cli / redis-benchmark: the tests that use them are skipped")
+
+
+def ensure_valgrind() -> None:
+    """The mini-redis benchmark counts the servers' instructions with valgrind's callgrind."""
+    if shutil.which("valgrind") and shutil.which("callgrind_control"):
+        return
+    apt_install(["valgrind"], "valgrind")
+    if not shutil.which("valgrind"):
+        print("dev.py: no valgrind: the mini-redis benchmark leaves out instruction counts")
 
 
 def main(argv: list[str]) -> int:
@@ -158,6 +159,8 @@ def main(argv: list[str]) -> int:
     steps = [[*step, *(extra if i == main_step else [])] for i, step in enumerate(TASKS[task])]
     if task in ("test", "check", "bench"):
         ensure_redis_tools()
+    if task == "bench":
+        ensure_valgrind()
     if task in ("test", "check"):
         # The suite again on the other supported Pythons, where this machine has them.
         for version in OTHER_PYTHONS:

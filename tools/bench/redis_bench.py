@@ -4,8 +4,15 @@
 
 50 clients, ``-t ping,set,get,incr``, without and with pipelining (``-P 16``). Each server runs
 in its own process; the rounds interleave the servers and the median requests/s is reported.
+
+Requests/s and CPU seconds move with whatever else the (shared, 2-core) machine does, by more
+than the servers differ at ``-P 16``. So each Python server is also run once under valgrind's
+callgrind, which counts the instructions the server executes while ``redis-benchmark`` drives
+it: the same count on every run, whatever the machine is doing.
+
 Writes ``docs/bench/redis.json`` and ``docs/bench/redis.md``. Needs ``redis-benchmark`` (and
-``redis-server`` for the anchor row); ``tools/dev.py bench`` installs them where it can.
+``redis-server`` for the anchor row, ``valgrind`` for the instruction counts);
+``tools/dev.py bench`` installs them where it can.
 """
 
 from __future__ import annotations
@@ -14,11 +21,13 @@ import argparse
 import csv
 import io
 import json
+import re
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +37,7 @@ EXAMPLE = ROOT / "examples" / "mini-redis"
 OUT = ROOT / "docs" / "bench"
 TESTS = ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR"]
 SERVERS = ["rt", "asyncio", "uvloop", "redis-server"]
+COUNTED = ["rt", "asyncio", "uvloop"]  # the servers whose instructions callgrind counts
 
 
 def free_port() -> int:
@@ -36,28 +46,76 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def command(server: str, port: int) -> list[str]:
+    """How to run one of the Python servers."""
+    if server == "rt":
+        return [sys.executable, "-m", "mini_redis.server", "--port", str(port)]
+    cmd = [sys.executable, "-m", "mini_redis.asyncio_server", "--port", str(port)]
+    return [*cmd, "--uvloop"] if server == "uvloop" else cmd
+
+
+def wait_listening(proc: subprocess.Popen[bytes], port: int, what: str, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # waiting for another process to listen: nothing to await on
+    proc.kill()
+    raise RuntimeError(f"{what} did not start listening on port {port}")
+
+
 def start(server: str, port: int) -> subprocess.Popen[bytes] | None:
     if server == "redis-server":
         exe = shutil.which("redis-server")
         if exe is None:
             return None
         cmd = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
-    elif server == "rt":
-        cmd = [sys.executable, "-m", "mini_redis.server", "--port", str(port)]
     else:
-        cmd = [sys.executable, "-m", "mini_redis.asyncio_server", "--port", str(port)]
-        if server == "uvloop":
-            cmd.append("--uvloop")
+        cmd = command(server, port)
     proc = subprocess.Popen(cmd, cwd=EXAMPLE, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    wait_listening(proc, port, server, 30)
+    return proc
+
+
+def instructions(server: str, pipeline: int, requests: int) -> float | None:
+    """Instructions the server executes per request under redis-benchmark (callgrind).
+
+    Counting is switched on once the server listens and off when the benchmark ends, so
+    start-up and shutdown are left out. ``None`` without valgrind.
+    """
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        return None
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        proc = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}",
+                *command(server, port),
+            ],
+            cwd=EXAMPLE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)  # waiting for another process to listen: nothing to await on
-    proc.kill()
-    raise RuntimeError(f"{server} did not start listening on port {port}")
+            wait_listening(proc, port, f"{server} under valgrind", 120)
+            control = ["callgrind_control", "--instr"]
+            quiet = {"stdout": subprocess.DEVNULL, "check": True}
+            subprocess.run([*control, "on", str(proc.pid)], **quiet)  # type: ignore[call-overload]
+            run_benchmark(port, pipeline, requests)
+            subprocess.run([*control, "off", str(proc.pid)], **quiet)  # type: ignore[call-overload]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=120)
+        found = re.search(r"^totals: (\d+)", out.read_text(), re.M)
+    if found is None:
+        raise RuntimeError(f"callgrind wrote no totals for {server}")
+    return int(found.group(1)) / (requests * len(TESTS))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -68,10 +126,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench(port: int, pipeline: int, requests: int, pid: int) -> dict[str, float]:
-    """Requests/s per command, and the server's CPU µs per request over the whole run."""
-    cpu0 = cpu_seconds(pid)
-    out = subprocess.run(
+def run_benchmark(port: int, pipeline: int, requests: int) -> str:
+    """Run redis-benchmark (``requests`` of each command); return its CSV output."""
+    return subprocess.run(
         [
             "redis-benchmark",
             "-p",
@@ -88,9 +145,15 @@ def bench(port: int, pipeline: int, requests: int, pid: int) -> dict[str, float]
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
         check=True,
     ).stdout
+
+
+def bench(port: int, pipeline: int, requests: int, pid: int) -> dict[str, float]:
+    """Requests/s per command, and the server's CPU µs per request over the whole run."""
+    cpu0 = cpu_seconds(pid)
+    out = run_benchmark(port, pipeline, requests)
     cpu = cpu_seconds(pid) - cpu0
     rows = list(csv.reader(io.StringIO(out)))
     result = {r[0]: float(r[1]) for r in rows[1:] if r and r[0] in TESTS}
@@ -107,7 +170,7 @@ def main() -> int:
     if shutil.which("redis-benchmark") is None:
         print("redis_bench: redis-benchmark not installed; skipped", file=sys.stderr)
         return 0
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds or (1 if args.quick else 5)
     sizes = {1: 20_000 if args.quick else 100_000, 16: 100_000 if args.quick else 500_000}
     raw: dict[str, dict[str, list[dict[str, float]]]] = {
         str(pl): {s: [] for s in SERVERS} for pl in sizes
@@ -133,6 +196,17 @@ def main() -> int:
                 med[plk][server] = {
                     t: statistics.median(x[t] for x in runs) for t in [*TESTS, "cpu_us"]
                 }
+    # Requests of each command under callgrind (about 50 times slower than a normal run):
+    # enough that setting up the 50 connections adds little to the count per request.
+    counted = {1: 2_000 if args.quick else 20_000, 16: 10_000 if args.quick else 100_000}
+    for pl, n in counted.items():
+        for server in COUNTED:
+            count = instructions(server, pl, n)
+            if count is None:
+                print("redis_bench: valgrind not installed; no instruction counts", flush=True)
+                break
+            med[str(pl)].setdefault(server, {})["instr"] = count
+        print(f"redis instructions counted, -P {pl}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"date": time.strftime("%Y-%m-%d"), "rounds": rounds, "quick": args.quick}
@@ -142,38 +216,53 @@ def main() -> int:
     return 0
 
 
+ROWS = [*TESTS, "cpu_us", "instr"]
+COST = {"cpu_us": "server CPU per request", "instr": "server instructions per request"}
+
+
 def markdown(med: dict[str, dict[str, dict[str, float]]], meta: dict[str, Any]) -> str:
     lines = [
         "# mini-redis under redis-benchmark",
         "",
         f"Run {meta['date']}; 50 clients, `-t ping,set,get,incr`, {meta['rounds']} round(s), "
         "median requests/s (higher is better). `rt` is examples/mini-redis on rt; `asyncio` and "
-        "`uvloop` run the same protocol code on asyncio streams; `redis-server` is the real one "
-        "(the physical limit on this machine). **rt/asyncio** and **rt/uvloop** above 1.00 mean "
-        "rt serves more requests per second. On 2 cores `redis-benchmark` itself takes one, so "
-        "requests/s are partly client-bound: the *server CPU per request* rows (all commands, "
-        "from /proc) compare the servers' own cost; their ratios are also peer/rt, so above "
-        "1.00 means rt spends less.",
+        "`uvloop` run the same command code, RESP parser and request loop on asyncio streams; "
+        "`redis-server` is the real one (the physical limit on this machine). **rt/asyncio** "
+        "and **rt/uvloop** above 1.00 mean rt serves more requests per second.",
         "",
-        "| pipeline | command | rt | asyncio | uvloop | redis-server | rt/asyncio | rt/uvloop |",
+        "Two rows per pipeline compare what the servers themselves spend (all commands; their "
+        "ratios are peer/rt, so above 1.00 means rt spends less). *Server CPU per request* is "
+        "user + system time from /proc over the timed runs. *Server instructions per request* "
+        "is counted by valgrind's callgrind (user space, from the first request to the last): "
+        "unlike time, it is the same on every run, whatever else this shared 2-core machine is "
+        "doing. On 2 cores `redis-benchmark` itself takes one, so requests/s are partly "
+        "client-bound, and at `-P 16` the runs differ from one another by more than the "
+        "servers do.",
+        "",
+        "| pipeline | measure | rt | asyncio | uvloop | redis-server | rt/asyncio | rt/uvloop |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for pl, per in med.items():
-        for t in [*TESTS, "cpu_us"]:
+        for t in ROWS:
             vals = {s: per.get(s, {}).get(t) for s in SERVERS}
-            cpu = t == "cpu_us"
+            if all(v is None for v in vals.values()):
+                continue
+            cost = t in COST
 
-            def f(v: float | None, cpu: bool = cpu) -> str:
-                return "n/a" if v is None else (f"{v:.1f} µs" if cpu else f"{v:,.0f}")
+            def f(v: float | None, t: str = t) -> str:
+                if v is None:
+                    return "n/a"
+                if t == "cpu_us":
+                    return f"{v:.2f} µs"
+                return f"{v:,.0f}"
 
-            def r(a: float | None, b: float | None, cpu: bool = cpu) -> str:
+            def r(a: float | None, b: float | None, cost: bool = cost) -> str:
                 if not a or not b:
                     return "n/a"
-                return f"{b / a:.2f}" if cpu else f"{a / b:.2f}"
+                return f"{b / a:.2f}" if cost else f"{a / b:.2f}"
 
             lines.append(
-                f"| {'none' if pl == '1' else '-P ' + pl} | "
-                f"{'server CPU per request' if cpu else t} | "
+                f"| {'none' if pl == '1' else '-P ' + pl} | {COST.get(t, t)} | "
                 + " | ".join(f(vals[s]) for s in SERVERS)
                 + f" | {r(vals['rt'], vals['asyncio'])} | {r(vals['rt'], vals['uvloop'])} |"
             )
