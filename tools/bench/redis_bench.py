@@ -176,7 +176,9 @@ def main() -> int:
         str(pl): {s: [] for s in SERVERS} for pl in sizes
     }
     for r in range(rounds):
-        for server in SERVERS:
+        # Alternate the order, so a machine slowing down or speeding up over a round does
+        # not always favour the same server.
+        for server in SERVERS if r % 2 == 0 else SERVERS[::-1]:
             port = free_port()
             proc = start(server, port)
             if proc is None:
@@ -189,12 +191,25 @@ def main() -> int:
                 proc.wait(timeout=30)
         print(f"redis round {r + 1}/{rounds}", flush=True)
     med: dict[str, dict[str, dict[str, float]]] = {}
+    ratios: dict[str, dict[str, dict[str, float]]] = {}
     for plk, per in raw.items():
         med[plk] = {}
         for server, runs in per.items():
             if runs:
                 med[plk][server] = {
                     t: statistics.median(x[t] for x in runs) for t in [*TESTS, "cpu_us"]
+                }
+        # The ratio columns pair the runs of one round (minutes apart, not tens of minutes),
+        # then take the median over the rounds.
+        ratios[plk] = {}
+        for peer in ("asyncio", "uvloop"):
+            pairs = list(zip(per["rt"], per[peer], strict=False))
+            if pairs:
+                ratios[plk][peer] = {
+                    t: statistics.median(
+                        (b[t] / a[t]) if t in COST else (a[t] / b[t]) for a, b in pairs
+                    )
+                    for t in [*TESTS, "cpu_us"]
                 }
     # Requests of each command under callgrind (about 50 times slower than a normal run):
     # enough that setting up the 50 connections adds little to the count per request.
@@ -206,12 +221,18 @@ def main() -> int:
                 print("redis_bench: valgrind not installed; no instruction counts", flush=True)
                 break
             med[str(pl)].setdefault(server, {})["instr"] = count
+        for peer in ("asyncio", "uvloop"):
+            have = med[str(pl)]
+            if "instr" in have.get("rt", {}) and "instr" in have.get(peer, {}):
+                ratio = have[peer]["instr"] / have["rt"]["instr"]
+                ratios[str(pl)].setdefault(peer, {})["instr"] = ratio
         print(f"redis instructions counted, -P {pl}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"date": time.strftime("%Y-%m-%d"), "rounds": rounds, "quick": args.quick}
-    (out / "redis.json").write_text(json.dumps({"meta": meta, "results": med}, indent=1))
-    (out / "redis.md").write_text(markdown(med, meta))
+    doc = {"meta": meta, "results": med, "ratios": ratios, "runs": raw}
+    (out / "redis.json").write_text(json.dumps(doc, indent=1))
+    (out / "redis.md").write_text(markdown(med, ratios, meta))
     print((out / "redis.md").read_text())
     return 0
 
@@ -220,7 +241,11 @@ ROWS = [*TESTS, "cpu_us", "instr"]
 COST = {"cpu_us": "server CPU per request", "instr": "server instructions per request"}
 
 
-def markdown(med: dict[str, dict[str, dict[str, float]]], meta: dict[str, Any]) -> str:
+def markdown(
+    med: dict[str, dict[str, dict[str, float]]],
+    ratios: dict[str, dict[str, dict[str, float]]],
+    meta: dict[str, Any],
+) -> str:
     lines = [
         "# mini-redis under redis-benchmark",
         "",
@@ -228,7 +253,9 @@ def markdown(med: dict[str, dict[str, dict[str, float]]], meta: dict[str, Any]) 
         "median requests/s (higher is better). `rt` is examples/mini-redis on rt; `asyncio` and "
         "`uvloop` run the same command code, RESP parser and request loop on asyncio streams; "
         "`redis-server` is the real one (the physical limit on this machine). **rt/asyncio** "
-        "and **rt/uvloop** above 1.00 mean rt serves more requests per second.",
+        "and **rt/uvloop** above 1.00 mean rt serves more requests per second; each is the "
+        "median over the rounds of the ratio within one round (the servers of a round run "
+        "back to back, in alternating order).",
         "",
         "Two rows per pipeline compare what the servers themselves spend (all commands; their "
         "ratios are peer/rt, so above 1.00 means rt spends less). *Server CPU per request* is "
@@ -247,7 +274,6 @@ def markdown(med: dict[str, dict[str, dict[str, float]]], meta: dict[str, Any]) 
             vals = {s: per.get(s, {}).get(t) for s in SERVERS}
             if all(v is None for v in vals.values()):
                 continue
-            cost = t in COST
 
             def f(v: float | None, t: str = t) -> str:
                 if v is None:
@@ -256,15 +282,14 @@ def markdown(med: dict[str, dict[str, dict[str, float]]], meta: dict[str, Any]) 
                     return f"{v:.2f} µs"
                 return f"{v:,.0f}"
 
-            def r(a: float | None, b: float | None, cost: bool = cost) -> str:
-                if not a or not b:
-                    return "n/a"
-                return f"{b / a:.2f}" if cost else f"{a / b:.2f}"
+            def r(peer: str, t: str = t, pl: str = pl) -> str:
+                v = ratios.get(pl, {}).get(peer, {}).get(t)
+                return "n/a" if v is None else f"{v:.2f}"
 
             lines.append(
                 f"| {'none' if pl == '1' else '-P ' + pl} | {COST.get(t, t)} | "
                 + " | ".join(f(vals[s]) for s in SERVERS)
-                + f" | {r(vals['rt'], vals['asyncio'])} | {r(vals['rt'], vals['uvloop'])} |"
+                + f" | {r('asyncio')} | {r('uvloop')} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -1,7 +1,8 @@
 """The mini-redis server: one task per connection, pipelining, pub/sub, graceful shutdown.
 
-Shutdown follows Tokio's mini-redis: a ``watch`` channel carries the signal, and each
-connection runs as ``select(serve the connection, shutdown.changed())``. A reply that was
+Shutdown follows Tokio's mini-redis: a ``watch`` channel carries the signal; the accept loop
+runs as ``select(accept loop, shutdown.changed())`` and each connection as ``select(serve the
+connection, shutdown.changed())``. A reply that was
 computed is always written (the write is shielded), so in-flight requests finish; the
 connection stops at its next read. The listener is closed first, so new connections are
 refused.
