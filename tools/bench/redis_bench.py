@@ -8,7 +8,7 @@ in its own process; the rounds interleave the servers and the median requests/s 
 Requests/s and CPU seconds move with whatever else the (shared, 2-core) machine does, by more
 than the servers differ at ``-P 16``. So each Python server is also run once under valgrind's
 callgrind, which counts the instructions the server executes while ``redis-benchmark`` drives
-it: the same count on every run, whatever the machine is doing.
+it: a count that other load on the machine hardly moves.
 
 Writes ``docs/bench/redis.json`` and ``docs/bench/redis.md``. Needs ``redis-benchmark`` (and
 ``redis-server`` for the anchor row, ``valgrind`` for the instruction counts);
@@ -83,7 +83,8 @@ def instructions(server: str, pipeline: int, requests: int) -> float | None:
     """Instructions the server executes per request under redis-benchmark (callgrind).
 
     Counting is switched on once the server listens and off when the benchmark ends, so
-    start-up and shutdown are left out. ``None`` without valgrind.
+    start-up and shutdown are left out (the 50 connections of each command are counted).
+    ``None`` without valgrind.
     """
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         return None
@@ -105,7 +106,7 @@ def instructions(server: str, pipeline: int, requests: int) -> float | None:
         try:
             wait_listening(proc, port, f"{server} under valgrind", 120)
             control = ["callgrind_control", "--instr"]
-            quiet = {"stdout": subprocess.DEVNULL, "check": True}
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True}
             subprocess.run([*control, "on", str(proc.pid)], **quiet)  # type: ignore[call-overload]
             run_benchmark(port, pipeline, requests)
             subprocess.run([*control, "off", str(proc.pid)], **quiet)  # type: ignore[call-overload]
@@ -260,11 +261,12 @@ def markdown(
         "Two rows per pipeline compare what the servers themselves spend (all commands; their "
         "ratios are peer/rt, so above 1.00 means rt spends less). *Server CPU per request* is "
         "user + system time from /proc over the timed runs. *Server instructions per request* "
-        "is counted by valgrind's callgrind (user space, from the first request to the last): "
-        "unlike time, it is the same on every run, whatever else this shared 2-core machine is "
-        "doing. On 2 cores `redis-benchmark` itself takes one, so requests/s are partly "
-        "client-bound, and at `-P 16` the runs differ from one another by more than the "
-        "servers do.",
+        "is counted by valgrind's callgrind (user space, while redis-benchmark runs, its "
+        "connections included; start-up and shutdown left out): "
+        "unlike time, it hardly moves with whatever else this shared 2-core machine is doing "
+        "(two full runs agreed within 0.1%). On 2 cores `redis-benchmark` itself takes one, "
+        "so requests/s are partly client-bound, and at `-P 16` the runs differ from one "
+        "another by more than the servers do.",
         "",
         "| pipeline | measure | rt | asyncio | uvloop | redis-server | rt/asyncio | rt/uvloop |",
         "|---|---|---|---|---|---|---|---|",
