@@ -79,15 +79,13 @@ def start(server: str, port: int) -> subprocess.Popen[bytes] | None:
     return proc
 
 
-def instructions(server: str, pipeline: int, requests: int) -> float | None:
+def instructions(server: str, pipeline: int, requests: int) -> float:
     """Instructions the server executes per request under redis-benchmark (callgrind).
 
     Counting is switched on once the server listens and off when the benchmark ends, so
     start-up and shutdown are left out (the 50 connections of each command are counted).
-    ``None`` without valgrind.
+    Needs valgrind (``callgrind_control`` included).
     """
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        return None
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
@@ -215,13 +213,12 @@ def main() -> int:
     # Requests of each command under callgrind (about 50 times slower than a normal run):
     # enough that setting up the 50 connections adds little to the count per request.
     counted = {1: 2_000 if args.quick else 20_000, 16: 10_000 if args.quick else 100_000}
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("redis_bench: valgrind not installed; no instruction counts", flush=True)
+        counted = {}
     for pl, n in counted.items():
         for server in COUNTED:
-            count = instructions(server, pl, n)
-            if count is None:
-                print("redis_bench: valgrind not installed; no instruction counts", flush=True)
-                break
-            med[str(pl)].setdefault(server, {})["instr"] = count
+            med[str(pl)].setdefault(server, {})["instr"] = instructions(server, pl, n)
         for peer in ("asyncio", "uvloop"):
             have = med[str(pl)]
             if "instr" in have.get("rt", {}) and "instr" in have.get(peer, {}):

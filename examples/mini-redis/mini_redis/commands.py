@@ -46,9 +46,7 @@ class Commands:
             )
         arity, fn = handler
         if (arity >= 0 and len(frame) != arity) or (arity < 0 and len(frame) < -arity):
-            return resp.error(
-                f"ERR wrong number of arguments for '{name.decode().lower()}' command"
-            )
+            return wrong_arity(name)
         try:
             return fn(self, frame)
         except _Error as exc:
@@ -154,6 +152,11 @@ class Commands:
         if frame[1] != b"0":
             raise _Error("ERR DB index is out of range")
         return resp.OK
+
+
+def wrong_arity(name: bytes) -> bytes:
+    """Redis's error for a command given the wrong number of arguments (``name`` upper-case)."""
+    return resp.error(f"ERR wrong number of arguments for '{name.decode().lower()}' command")
 
 
 class _Error(Exception):

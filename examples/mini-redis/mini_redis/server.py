@@ -20,7 +20,7 @@ from rt.net import TcpListener, TcpStream
 from rt.sync import ChannelClosed, Lagged, Semaphore, SemaphorePermit, broadcast, mpsc, watch
 
 from . import resp
-from .commands import CONNECTION_COMMAND, Commands
+from .commands import CONNECTION_COMMAND, Commands, wrong_arity
 from .db import Db
 from .resp import Frame, ProtocolError
 
@@ -301,9 +301,7 @@ class Server(Commands):
                     if len(frame) > 1:
                         subscribe(frame[1:])
                     else:
-                        conn.out += resp.error(
-                            "ERR wrong number of arguments for 'subscribe' command"
-                        )
+                        conn.out += wrong_arity(name)
                 elif name == b"UNSUBSCRIBE":
                     unsubscribe(frame[1:])
                 elif name == b"PING":
