@@ -81,18 +81,21 @@ class Connection:
         self.pos = 0
         return True
 
-    def send_now(self) -> memoryview | None:
+    def send_now(self) -> bytes | None:
         """Write the buffered replies the kernel takes now; return what is left, if anything.
 
         Never a suspension point, so never cancelled half-way: usually it sends everything.
+        ``try_write`` is synchronous, so it sends straight from the buffer (asyncio's
+        ``write`` may keep what it is given, so the asyncio server must copy it first).
         """
-        data = bytes(self.out)
-        self.out.clear()
+        out = self.out
         try:
-            sent = self.stream.try_write(data)
+            sent = self.stream.try_write(out)
         except BlockingIOError:
             sent = 0
-        return memoryview(data)[sent:] if sent < len(data) else None
+        rest = bytes(out[sent:]) if sent < len(out) else None
+        out.clear()
+        return rest
 
     async def flush(self) -> None:
         """Write every buffered reply. Shielded: a computed reply is never dropped.

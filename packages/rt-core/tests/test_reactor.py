@@ -7,11 +7,15 @@ import os
 import socket
 import tempfile
 import threading
+from typing import TYPE_CHECKING
 
 import pytest
 
 import rt
 from rt.lowlevel import notify_closing, wait_readable, wait_writable
+
+if TYPE_CHECKING:
+    from rt._core._reactor import Registration
 
 
 def test_wait_readable_wakes_when_a_plain_thread_writes() -> None:
@@ -283,6 +287,103 @@ async def test_notify_closing_from_a_blocking_thread_wakes_the_waiter() -> None:
             await reader
         assert isinstance(info.value.exception, OSError)
         assert info.value.exception.errno == errno.EBADF
+    finally:
+        a.close()
+        b.close()
+
+
+async def test_a_registration_closed_behind_the_reactors_back_raises_ebadf_not_a_hang() -> None:
+    from rt.lowlevel import READ, current_io
+
+    io = current_io()
+    a, b = socket.socketpair()
+    reg = io.register(a)
+    b.send(b"x")
+    await reg.wait(READ)  # the registration now holds a's state in the reactor
+    assert a.recv(1) == b"x"
+    fd = a.fileno()
+    a.close()  # no notify_closing: the kernel silently drops the fd from epoll
+    b.close()
+    spare: list[socket.socket] = []
+    try:
+        while True:  # hand a's fd number to a new socket, which registers its own interest
+            c, d = socket.socketpair()
+            if fd in (c.fileno(), d.fileno()):
+                break
+            spare += [c, d]
+        reader, writer = (c, d) if c.fileno() == fd else (d, c)
+        t = threading.Thread(target=writer.send, args=(b"y",))
+        t.start()
+        await io.register(reader).wait(READ)
+        t.join()
+        assert reader.recv(1) == b"y"
+        with pytest.raises(OSError) as info:
+            await reg.wait(READ)  # the old registration must not wait on the new fd
+        assert info.value.errno == errno.EBADF
+    finally:
+        for s in [*spare, c, d]:
+            s.close()
+
+
+def test_a_registration_waits_again_after_the_reactor_dropped_its_idle_interest() -> None:
+    from rt.lowlevel import READ, current_io
+
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+
+    async def main() -> bytes:
+        io = current_io()
+        reg = io.register(a)
+        b.send(b"x")
+        await reg.wait(READ)
+        assert io.registered_fds() == 1
+        # Park on another socket while `a` stays readable with nobody waiting on it: the
+        # reactor drops that idle interest (and the state the registration holds).
+        t = threading.Thread(target=d.send, args=(b"y",))
+        t.start()
+        await io.register(c).wait(READ)
+        t.join()
+        assert io.registered_fds() == 1  # only c: a's interest is gone
+        await reg.wait(READ)  # registers again, and returns at once: the byte is still there
+        return a.recv(1)
+
+    try:
+        assert rt.run(main()) == b"x"
+    finally:
+        for s in (a, b, c, d):
+            s.close()
+
+
+async def test_a_wait_direction_other_than_read_or_write_is_rejected() -> None:
+    from rt.lowlevel import READ, WRITE, current_io
+
+    a, b = socket.socketpair()
+    try:
+        with pytest.raises(ValueError, match="READ or WRITE"):
+            await current_io().wait(a, READ | WRITE)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_registration_kept_past_its_runtimes_shutdown_is_refused_clearly() -> None:
+    from rt.lowlevel import READ, current_io
+
+    a, b = socket.socketpair()
+    b.send(b"x")
+
+    async def register() -> Registration:
+        reg = current_io().register(a)
+        await reg.wait(READ)  # holds a's state in the reactor when the runtime shuts down
+        return reg
+
+    async def wait_on(reg: Registration) -> None:
+        await reg.wait(READ)
+
+    try:
+        reg = rt.run(register())  # rt.run shuts its runtime down on return
+        with pytest.raises(RuntimeError, match="shut down"):
+            rt.run(wait_on(reg))
     finally:
         a.close()
         b.close()

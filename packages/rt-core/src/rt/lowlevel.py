@@ -13,9 +13,10 @@ completed operation against the cooperative budget.
 triggered: they return at once when it already is). Try the operation first and wait only on
 ``BlockingIOError``. Call :func:`notify_closing` before closing an fd another task may be
 waiting on: the waiter gets ``OSError(EBADF)`` instead of hanging. I/O libraries (rt-net) hold
-the runtime's :class:`IoDriver` (:func:`current_io`) and call ``await io.wait(sock, READ)``
-directly, which saves a lookup per wait, and close through :meth:`IoDriver.close`, which is
-safe from any thread.
+the runtime's :class:`IoDriver` (:func:`current_io`) and give each socket a registration of its
+own (``reg = io.register(sock)``, as Tokio's I/O resources hold theirs): ``await
+reg.wait(READ)`` skips the fd table lookup that ``await io.wait(sock, READ)`` does each time.
+They close through :meth:`IoDriver.close`, which is safe from any thread.
 
 **Drivers.** A distribution adds a layer to every runtime's driver stack by exposing a
 :class:`DriverLayer` under an entry point of the ``rt.drivers`` group (see ``_driver``'s

@@ -442,7 +442,7 @@ class MultiThreadScheduler(Scheduler):
         fn = task._abort_fn
         if fn is not None:
             try:
-                result = task._abort_join(fn) if type(fn) is Task else fn()
+                result = task._call_abort(fn)
             except Exception:
                 logger.exception("rt: the abort function of %s raised", task._describe())
                 result = Abort.FAILED

@@ -51,7 +51,7 @@ import socket
 import threading
 import types
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -173,13 +173,33 @@ class _SelectorBackend:
 
 
 class _FdState:
-    __slots__ = ("mask", "owner", "reader", "writer")
+    """What the reactor knows about one fd: its waiters and the interest it registered.
 
-    def __init__(self, owner: weakref.ref[Any] | None) -> None:
+    ``fd`` is ``-1`` once the state has left the fd table (the fd was closed, forgotten, or its
+    interest dropped): a :class:`Registration` holding it then looks the fd up again.
+    A parked task's ``_abort_fn`` is the state itself (no object per wait): cancelling the
+    task calls :meth:`withdraw`.
+    """
+
+    __slots__ = ("fd", "lock", "mask", "owner", "reader", "writer")
+
+    def __init__(
+        self, fd: int, owner: weakref.ref[Any] | None, lock: threading.RLock | None
+    ) -> None:
         self.reader: Task[Any] | None = None
         self.writer: Task[Any] | None = None
         self.mask = 0
+        self.fd = fd
         self.owner = owner
+        self.lock = lock
+
+    def withdraw(self, task: Task[Any]) -> Abort:
+        """Abort ``task``'s wait on this fd, unless it was woken meanwhile."""
+        lock = self.lock
+        if lock is None:
+            return _withdraw(self, task)
+        with lock:
+            return _withdraw(self, task)
 
 
 def _owner_ref(fd_like: object) -> weakref.ref[Any] | None:
@@ -328,14 +348,6 @@ class SignalWakeup:
     def close(self) -> None:
         with self._lock:
             self._pair.close()
-
-
-def _abort_wait(lock: threading.RLock | None, st: _FdState, task: Task[Any]) -> Abort:
-    """Abort function of :meth:`IoDriver.wait`: withdraw ``task`` unless it was woken."""
-    if lock is None:
-        return _withdraw(st, task)
-    with lock:
-        return _withdraw(st, task)
 
 
 def _withdraw(st: _FdState, task: Task[Any]) -> Abort:
@@ -490,6 +502,7 @@ class IoDriver:
             self._closed = True
             err = OSError(errno.EBADF, "the runtime shut down while this task waited for I/O")
             for st in self._fds.values():
+                st.fd = -1
                 for task in (st.reader, st.writer):
                     if task is not None:
                         task._throw = err
@@ -511,7 +524,7 @@ class IoDriver:
         if wanted:
             st.mask = wanted
         else:
-            del self._fds[fd]
+            self._drop(fd)
 
     def _register(self, fd: int, st: _FdState, want: int) -> None:
         new = st.mask | want
@@ -539,9 +552,12 @@ class IoDriver:
             raise
         st.mask = new
 
-    @types.coroutine
-    def wait(self, fd_like: int | Any, direction: int) -> Generator[Any, None, None]:
+    def wait(self, fd_like: int | Any, direction: int) -> Awaitable[None]:
         """Park until ``fd_like`` is ready in ``direction`` (``READ`` or ``WRITE``).
+
+        ``fd_like`` is an int or an object with ``fileno()``. An object that waits again and
+        again (a socket) is better served by a :class:`Registration` of its own, which skips
+        the fd table lookup on every wait.
 
         Raises:
             OSError: ``EBADF`` when the fd is closed through :meth:`notify_closing` /
@@ -550,65 +566,37 @@ class IoDriver:
 
         Cancel safety: cancel-safe; waiting consumes nothing.
         """
-        # The hottest path of every socket wait: the trap is inlined here (see _traps).
-        if type(fd_like) is socket.socket:
-            fd = fd_like.fileno()
-            if fd < 0:
-                # Closed, possibly by another thread between the caller's I/O and this wait.
-                raise OSError(errno.EBADF, f"{fd_like!r} was closed (it has no file descriptor)")
-        else:
-            fd = fd_like if type(fd_like) is int else _fileno(fd_like)
+        return Registration(self, fd_like).wait(direction)
+
+    def register(self, fd_like: int | Any) -> Registration:
+        """A standing registration of ``fd_like`` (an int or an object with ``fileno()``).
+
+        Its ``await reg.wait(READ)`` / ``await reg.wait(WRITE)`` waits like :meth:`wait`
+        without looking the fd up each time: an I/O object makes one and keeps it. Nothing
+        is registered with the OS until the first wait; closing goes through :meth:`close`
+        as usual.
+        """
+        return Registration(self, fd_like)
+
+    def _state_for(self, fd: int, fd_like: object) -> _FdState:
+        """The state of ``fd`` in the table, created if need be (lock held)."""
         if self._closed:
             raise RuntimeError("the runtime's I/O driver is shut down")
-        state = STATE.get(None)
-        task = state._current if state is not None else None
-        if task is None:
-            raise outside_error("wait_readable() / wait_writable()")
-        lock = self._lock  # None on the current-thread flavor: see the module notes
-        if lock is not None:
-            lock.acquire()
-        try:
-            st = self._fds.get(fd)
-            if st is None:
-                st = self._fds[fd] = _FdState(_owner_ref(fd_like))
-            elif st.owner is not None and type(fd_like) is not int and st.owner() is not fd_like:
-                # The object that registered this fd number is gone or closed; see the notes.
-                self._forget(fd)
-                st = self._fds[fd] = _FdState(_owner_ref(fd_like))
-            if direction == READ:
-                if st.reader is not None:
-                    raise RuntimeError(
-                        f"another task is already waiting for fd {fd} to be readable"
-                    )
-                st.reader = task
-            else:
-                if st.writer is not None:
-                    raise RuntimeError(
-                        f"another task is already waiting for fd {fd} to be writable"
-                    )
-                st.writer = task
-            if st.mask & direction != direction:
-                try:
-                    self._register(fd, st, direction)
-                except BaseException:
-                    if direction == READ:
-                        st.reader = None
-                    else:
-                        st.writer = None
-                    if not st.mask:
-                        self._fds.pop(fd, None)
-                    raise
-        finally:
-            if lock is not None:
-                lock.release()
-        # A partial of a module function, not a closure: one object instead of a function, its
-        # closure tuple and four cells, on every wait.
-        task._abort_fn = partial(_abort_wait, lock, st, task)
-        task._coop = 0
-        try:
-            yield PARK
-        finally:
-            task._abort_fn = None
+        st = self._fds.get(fd)
+        if st is None:
+            st = self._fds[fd] = _FdState(fd, _owner_ref(fd_like), self._lock)
+        elif st.owner is not None and type(fd_like) is not int and st.owner() is not fd_like:
+            # The object that registered this fd number is gone or closed; see the notes.
+            self._forget(fd)
+            st = self._fds[fd] = _FdState(fd, _owner_ref(fd_like), self._lock)
+        return st
+
+    def _drop(self, fd: int) -> _FdState | None:
+        """Take ``fd``'s state out of the table (lock held); its registrations notice."""
+        st = self._fds.pop(fd, None)
+        if st is not None:
+            st.fd = -1
+        return st
 
     def notify_closing(self, fd_like: int | Any) -> None:
         """Wake the fd's waiters with ``EBADF`` and forget it; safe from any thread."""
@@ -632,7 +620,7 @@ class IoDriver:
 
     def _forget(self, fd: int) -> None:
         """Drop ``fd`` from the table and wake its waiters with ``EBADF`` (lock held)."""
-        st = self._fds.pop(fd, None)
+        st = self._drop(fd)
         if st is None:
             return
         if st.mask:
@@ -670,6 +658,96 @@ class IoDriver:
     def registered_fds(self) -> int:
         """Number of fds the reactor watches."""
         return len(self._fds)
+
+
+class Registration:
+    """One object's standing registration with a reactor (:meth:`IoDriver.register`), as
+    Tokio's I/O resources hold one.
+
+    Made once per socket (rt.net does), it remembers the fd's state in the reactor, so a wait
+    skips the fd table lookup and the ownership check that :meth:`IoDriver.wait` does each
+    time; it looks the fd up again only after the state left the table (the fd was closed,
+    forgotten, or its interest dropped). ``fd_like`` is an int or an object with ``fileno()``;
+    a ``socket.socket`` that gets closed makes the next wait raise ``EBADF``.
+    """
+
+    __slots__ = ("_fileno", "_io", "_obj", "_st")
+
+    def __init__(self, io: IoDriver, fd_like: int | Any) -> None:
+        self._io = io
+        self._obj = fd_like
+        self._st: _FdState | None = None
+        if type(fd_like) is socket.socket:
+            self._fileno: Callable[[], int] = fd_like.fileno
+        elif type(fd_like) is int:
+            self._fileno = _fileno(fd_like).__index__  # validated once: it cannot change
+        else:
+            self._fileno = partial(_fileno, fd_like)
+
+    @types.coroutine
+    def wait(self, direction: int) -> Generator[Any, None, None]:
+        """Park until the fd is ready in ``direction`` (``READ`` or ``WRITE``).
+
+        Raises:
+            OSError: ``EBADF`` when the fd is closed through :meth:`IoDriver.notify_closing` /
+                :meth:`IoDriver.close` meanwhile, or the runtime shuts down.
+            RuntimeError: another task already waits on this fd in this direction.
+
+        Cancel safety: cancel-safe; waiting consumes nothing.
+        """
+        # The hottest path of every socket wait: the trap is inlined here (see _traps).
+        fd = self._fileno()
+        if fd < 0:
+            # Closed, possibly by another thread between the caller's I/O and this wait.
+            raise OSError(errno.EBADF, f"{self._obj!r} was closed (it has no file descriptor)")
+        io = self._io
+        state = STATE.get(None)
+        task = state._current if state is not None else None
+        if task is None:
+            raise outside_error("wait_readable() / wait_writable()")
+        lock = io._lock  # None on the current-thread flavor: see the module notes
+        if lock is not None:
+            lock.acquire()
+        try:
+            st = self._st
+            if st is None or st.fd != fd:
+                # Not in the table (any more): look it up. A shut-down reactor let go of every
+                # state, so this is also where a wait after shutdown is refused.
+                st = self._st = io._state_for(fd, self._obj)
+            if direction == READ:
+                if st.reader is not None:
+                    raise RuntimeError(
+                        f"another task is already waiting for fd {fd} to be readable"
+                    )
+                st.reader = task
+            elif direction == WRITE:
+                if st.writer is not None:
+                    raise RuntimeError(
+                        f"another task is already waiting for fd {fd} to be writable"
+                    )
+                st.writer = task
+            else:
+                raise ValueError(f"direction must be READ or WRITE, got {direction!r}")
+            if not st.mask & direction:
+                try:
+                    io._register(fd, st, direction)
+                except BaseException:
+                    if direction == READ:
+                        st.reader = None
+                    else:
+                        st.writer = None
+                    if not st.mask:
+                        io._drop(fd)
+                    raise
+        finally:
+            if lock is not None:
+                lock.release()
+        task._abort_fn = st  # cancelling the task calls st.withdraw(task)
+        task._coop = 0
+        try:
+            yield PARK
+        finally:
+            task._abort_fn = None
 
 
 class ThreadParker:

@@ -505,7 +505,7 @@ class CurrentThreadScheduler(Scheduler):
         fn = task._abort_fn
         if fn is None or task._done:
             return
-        if (task._abort_join(fn) if type(fn) is Task else fn()) is Abort.SUCCEEDED:
+        if task._call_abort(fn) is Abort.SUCCEEDED:
             task._abort_fn = None
             task._throw = Cancelled()
             self._ready.append(task)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from ._current import COOP_BUDGET, STATE, outside_error
 from ._exceptions import Cancelled, JoinError, chained
-from ._traps import PARK, YIELD, Abort
+from ._traps import PARK, YIELD, Abort, Withdrawable
 
 if TYPE_CHECKING:
     from ._cancel import CancelScope
@@ -120,10 +120,10 @@ class JoinHandle(Generic[T_co]):
         self._id = task_id
         self._name = name
         self._throw: BaseException | None = None
-        # How to withdraw the current wait when the task is cancelled: a function, or (for
-        # ``await handle``, the commonest wait) the Task being joined, with no object to make;
-        # the schedulers call ``_abort_join(target)`` then.
-        self._abort_fn: Callable[[], Abort] | JoinHandle[Any] | None = None
+        # How to withdraw the current wait when the task is cancelled: a function, or, with no
+        # object to make per wait, the Task being joined (``await handle``) or the reactor's
+        # state of the fd waited on. The schedulers call ``_call_abort(fn)``.
+        self._abort_fn: Callable[[], Abort] | JoinHandle[Any] | Withdrawable | None = None
         self._cancelled = False
         self._abort_requested = False
         self._scopes: list[CancelScope] | None = None
@@ -283,6 +283,14 @@ class JoinHandle(Generic[T_co]):
             except ValueError:
                 return False
             return True
+
+    def _call_abort(self, fn: Callable[[], Abort] | JoinHandle[Any] | Withdrawable) -> Abort:
+        """Withdraw this parked task's wait through ``fn``, its ``_abort_fn``."""
+        if type(fn) is JoinHandle:
+            return self._abort_join(fn)
+        if callable(fn):
+            return fn()
+        return fn.withdraw(self)
 
     def _abort_join(self, target: JoinHandle[Any]) -> Abort:
         """Abort ``await handle`` (its ``_abort_fn`` is ``target``): stop waiting for it."""

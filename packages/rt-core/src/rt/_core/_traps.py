@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import types
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._current import budget_spent, current_task_or_raise
 
@@ -49,6 +49,13 @@ class Abort(enum.Enum):
     """The wait was undone; resume the task with ``Cancelled``."""
     FAILED = "failed"
     """A wake-up is already in flight; the task will be rescheduled by its waker."""
+
+
+class Withdrawable(Protocol):
+    """A wait that undoes itself: what the reactor parks a task with, instead of a function
+    made for each wait. Cancelling the task calls ``withdraw(task)``."""
+
+    def withdraw(self, task: Any) -> Abort: ...
 
 
 class _Sentinel:

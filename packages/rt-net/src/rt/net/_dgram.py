@@ -27,7 +27,7 @@ class DatagramSocket(SocketResource):
             try:
                 return sock.sendto(data, target)
             except BlockingIOError:
-                await self._io.wait(sock, WRITE)
+                await self._reg.wait(WRITE)
 
     async def recv_from(self, n: int = DEFAULT_READ) -> tuple[bytes, Any]:
         """Receive one datagram (truncated to ``n`` bytes) and the address it came from.
@@ -46,7 +46,7 @@ class DatagramSocket(SocketResource):
                 data, addr = sock.recvfrom(n)
                 return data, addr
             except BlockingIOError:
-                await self._io.wait(sock, READ)
+                await self._reg.wait(READ)
             except OSError:
                 self._check_open("recv_from()")
                 raise
@@ -68,7 +68,7 @@ class DatagramSocket(SocketResource):
             try:
                 return sock.send(data)
             except BlockingIOError:
-                await self._io.wait(sock, WRITE)
+                await self._reg.wait(WRITE)
             except OSError as exc:
                 if exc.errno == errno.EDESTADDRREQ:
                     raise OSError(
@@ -91,7 +91,7 @@ class DatagramSocket(SocketResource):
             try:
                 return sock.recv(n)
             except BlockingIOError:
-                await self._io.wait(sock, READ)
+                await self._reg.wait(READ)
             except OSError:
                 self._check_open("recv()")
                 raise

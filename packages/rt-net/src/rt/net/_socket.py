@@ -46,7 +46,7 @@ def check_size(n: object, what: str = "read") -> int:
 class SocketResource:
     """A socket owned by rt: non-blocking, watched by the reactor of the runtime that made it."""
 
-    __slots__ = ("__weakref__", "_closed", "_io", "_sock")
+    __slots__ = ("__weakref__", "_closed", "_io", "_reg", "_sock")
 
     _kind = "socket"
 
@@ -60,6 +60,8 @@ class SocketResource:
         sock.setblocking(False)
         self._sock = sock
         self._io = io
+        # Waits go through the socket's own registration: no fd table lookup per wait.
+        self._reg = io.register(sock)
         self._closed = False
 
     @classmethod
@@ -154,12 +156,11 @@ class SocketListener(SocketResource):
         if budget_spent():
             await checkpoint()
         sock = self._sock
-        io = self._io
         while True:
             try:
                 return sock.accept()
             except BlockingIOError:
-                await io.wait(sock, READ)
+                await self._reg.wait(READ)
             except ConnectionAbortedError:
                 continue  # the peer gave up before we accepted: take the next one
             except OSError as exc:
@@ -242,19 +243,19 @@ class SocketStream(SocketResource):
         if self._pending:
             return self._take_pending(n)
         sock = self._sock
-        wait = self._io.wait
+        wait = self._reg.wait
         if self._drained:
             # The last recv returned less than asked: the kernel buffer was empty then, so a
             # recv now would most likely fail with EAGAIN (a syscall plus an exception). Wait
             # for readiness first; level triggering returns at once if data came meanwhile.
             if self._closed:
                 raise closed_error(self._kind, "read()")
-            await wait(sock, READ)
+            await wait(READ)
         while True:
             try:
                 data = sock.recv(n)
             except BlockingIOError:
-                await wait(sock, READ)
+                await wait(READ)
                 continue
             except OSError:
                 self._check_open("read()")
@@ -338,7 +339,7 @@ class SocketStream(SocketResource):
             try:
                 return sock.send(data)
             except BlockingIOError:
-                await self._io.wait(sock, WRITE)
+                await self._reg.wait(WRITE)
             except OSError:
                 self._check_open("write()")
                 raise
@@ -374,10 +375,10 @@ class SocketStream(SocketResource):
         if sent == total:
             return
         view = memoryview(data).cast("B")
-        wait = self._io.wait
+        wait = self._reg.wait
         try:
             while sent < total:
-                await wait(sock, WRITE)
+                await wait(WRITE)
                 try:
                     sent += sock.send(view[sent:])
                 except BlockingIOError:
