@@ -12,6 +12,7 @@ import pytest
 import rt
 import rt.time as rtt
 from rt.time import Elapsed, Instant, MissedTickBehavior
+from rt.time._driver import TimeDriver
 
 T = TypeVar("T")
 
@@ -67,6 +68,25 @@ async def test_negative_sleep_is_a_checkpoint_and_bad_values_are_rejected() -> N
         await rtt.sleep(math.nan)
     with pytest.raises(TypeError, match="seconds"):
         await rtt.sleep("1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="bool"):
+        await rtt.sleep(True)
+
+
+async def test_an_aborted_sleep_disarms_its_timer_at_once() -> None:
+    from rt.lowlevel import current_driver
+
+    driver = current_driver("time")
+    assert isinstance(driver, TimeDriver)
+    before = driver.armed()
+    sleeper = rt.spawn(rtt.sleep(3600))
+    while driver.armed() == before:  # until the sleeper (maybe on another worker) arms it
+        await rt.yield_now()
+    assert driver.armed() == before + 1
+    sleeper.abort()
+    with pytest.raises(rt.JoinError) as info:
+        await sleeper
+    assert info.value.is_cancelled()
+    assert driver.armed() == before
 
 
 def test_sleep_outside_runtime_or_without_time_driver_says_what_to_do() -> None:

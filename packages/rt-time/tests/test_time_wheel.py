@@ -11,7 +11,7 @@ from rt.time._wheel import FAR, TimerEntry, Wheel
 def test_entries_fire_in_tick_order_and_never_early() -> None:
     w = Wheel()
     ticks = [5, 64, 63, 4096, 1, 262_144, 70, 4095, 10**9, 3]
-    entries = [TimerEntry(0.0, t, None, None) for t in ticks]
+    entries = [TimerEntry(t, None, None) for t in ticks]
     for e in entries:
         assert w.insert(e)
     fired: list[int] = []
@@ -27,8 +27,8 @@ def test_entries_fire_in_tick_order_and_never_early() -> None:
 
 def test_removed_entry_frees_its_slot_and_never_fires() -> None:
     w = Wheel()
-    keep = TimerEntry(0.0, 100, None, None)
-    drop = TimerEntry(0.0, 100, None, None)
+    keep = TimerEntry(100, None, None)
+    drop = TimerEntry(100, None, None)
     w.insert(keep)
     w.insert(drop)
     w.remove(drop)
@@ -42,13 +42,13 @@ def test_removed_entry_frees_its_slot_and_never_fires() -> None:
 def test_a_tick_not_in_the_future_is_refused() -> None:
     w = Wheel()
     w.poll(50, lambda e: None)
-    assert not w.insert(TimerEntry(0.0, 50, None, None))
-    assert w.insert(TimerEntry(0.0, 51, None, None))
+    assert not w.insert(TimerEntry(50, None, None))
+    assert w.insert(TimerEntry(51, None, None))
 
 
 def test_far_deadlines_are_refiled_until_due() -> None:
     w = Wheel()
-    far = TimerEntry(0.0, FAR * 5 + 17, None, None)
+    far = TimerEntry(FAR * 5 + 17, None, None)
     w.insert(far)
     fired: list[int] = []
     steps = 0
@@ -79,7 +79,7 @@ def test_wheel_matches_a_sorted_model(ops: list[tuple[str, int]]) -> None:
     n = 0
     for op, value in ops:
         if op == "add":
-            e = TimerEntry(0.0, now + value % (1 << 38) + 1, None, None)
+            e = TimerEntry(now + value % (1 << 38) + 1, None, None)
             assert w.insert(e)
             live[n] = e
             n += 1

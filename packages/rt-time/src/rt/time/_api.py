@@ -134,11 +134,7 @@ async def _park_until(driver: TimeDriver, deadline: float) -> None:
     if entry is None:
         await checkpoint()
         return
-
-    def abort() -> Abort:
-        return Abort.SUCCEEDED if driver.cancel(entry) else Abort.FAILED
-
-    await wait_task_rescheduled(abort)
+    await wait_task_rescheduled(entry.abort)
 
 
 async def sleep(seconds: float) -> None:
@@ -153,16 +149,15 @@ async def sleep(seconds: float) -> None:
     Cancel safety: cancel-safe. A cancelled sleep disarms its timer at once.
     """
     cls = seconds.__class__
-    if (cls is int or cls is float) and seconds <= 0:
-        # sleep(0) (or negative) is a checkpoint: the fast path of "let others run". A NaN is
-        # not <= 0 and takes the checked path below, which rejects it.
-        await checkpoint()
-        return
-    s = _seconds(seconds, "rt.time.sleep()")
-    driver = _driver("rt.time.sleep()")
+    if (cls is float or cls is int) and seconds == seconds:  # noqa: PLR0124 - not NaN
+        s = seconds
+    else:
+        s = _seconds(seconds, "rt.time.sleep()")  # the checked path: rejects what is not one
     if s <= 0:
+        # sleep(0) (or negative) is a checkpoint: the fast path of "let others run".
         await checkpoint()
         return
+    driver = _driver("rt.time.sleep()")
     await _park_until(driver, driver.clock.now() + s)
 
 

@@ -84,9 +84,9 @@ class TimeDriver:
         """Arm a timer; return None if ``deadline`` has already passed (nothing is armed)."""
         if self._closed:
             raise RuntimeError("the runtime's timer driver is shut down")
-        entry = TimerEntry(deadline, self._tick_ceil(deadline), task, callback)
         if deadline <= self.clock.now():
             return None
+        entry = TimerEntry(self._tick_ceil(deadline), task, callback, self)
         with self._lock:
             if not self._wheel.insert(entry):
                 return None

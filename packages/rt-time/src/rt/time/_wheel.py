@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from rt.lowlevel import Abort
+
 LEVELS: Final = 6
 SLOTS: Final = 64
 FAR: Final = SLOTS**LEVELS // 2
@@ -31,24 +33,34 @@ _MASK64: Final = (1 << 64) - 1
 
 
 class TimerEntry:
-    """One armed timer. ``task`` is woken, or else ``callback`` called, when it fires."""
+    """One armed timer. ``task`` is woken, or else ``callback`` called, when it fires.
 
-    __slots__ = ("callback", "deadline", "level", "slot", "state", "task", "tick")
+    ``owner`` is the driver that armed it (None for a bare entry): :meth:`abort`, the abort
+    function of a task sleeping on the timer, disarms it through ``owner.cancel`` (a bound
+    method of the entry, not a closure made per sleep).
+    """
+
+    __slots__ = ("callback", "level", "owner", "slot", "state", "task", "tick")
 
     PENDING: Final = 0
     FIRED: Final = 1
     CANCELLED: Final = 2
 
     def __init__(
-        self, deadline: float, tick: int, task: Any, callback: Callable[[], object] | None
+        self, tick: int, task: Any, callback: Callable[[], object] | None, owner: Any = None
     ):
-        self.deadline = deadline
         self.tick = tick
         self.task = task
         self.callback = callback
+        self.owner = owner
         self.level = -1
         self.slot = -1
-        self.state = TimerEntry.PENDING
+        self.state = 0  # PENDING
+
+    def abort(self) -> Abort:
+        """Disarm the timer for a cancelled sleeper, unless it fired already."""
+        owner = self.owner
+        return Abort.SUCCEEDED if owner is not None and owner.cancel(self) else Abort.FAILED
 
 
 class Wheel:
@@ -64,6 +76,8 @@ class Wheel:
 
     def insert(self, entry: TimerEntry) -> bool:
         """File ``entry``; return False (filing nothing) if its tick is not in the future."""
+        # Literals below, not the module constants: this runs for every timer armed, and a
+        # constant costs a global lookup each time. 63 is SLOTS - 1, 5 is LEVELS - 1.
         when = entry.tick
         elapsed = self.elapsed
         if when <= elapsed:
@@ -72,16 +86,15 @@ class Wheel:
             # Too far for the wheel: file it half a top-level turn ahead; ``poll`` re-files
             # entries that are not due when their slot comes.
             when = elapsed + FAR
-        level = (((elapsed ^ when) | (SLOTS - 1)).bit_length() - 1) // 6
-        if level >= LEVELS:
+        level = (((elapsed ^ when) | 63).bit_length() - 1) // 6
+        if level > 5:  # noqa: PLR1730 - min() is a call on the hot path
             # ``when`` is in the top level's next turn; the slot index wraps around and
             # ``next_expiration`` adds the turn back.
-            level = LEVELS - 1
-        slot = (when >> (6 * level)) & (SLOTS - 1)
+            level = 5
+        entry.level = level
+        entry.slot = slot = (when >> (6 * level)) & 63
         self.levels[level][slot][entry] = None
         self.occupied[level] |= 1 << slot
-        entry.level = level
-        entry.slot = slot
         self.count += 1
         return True
 
