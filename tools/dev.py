@@ -110,18 +110,18 @@ def python_available(version: str, env: dict[str, str]) -> bool:
 REDIS_TOOLS = ("redis-cli", "redis-benchmark")
 
 
-def apt_install(packages: list[str], what: str) -> bool:
-    """Install Debian packages with apt-get; False (saying why) where that is not possible."""
+def apt_install(packages: list[str], what: str) -> None:
+    """Install Debian packages with apt-get; say why not where that is not possible (the
+    callers look for the tools afterwards either way)."""
     if not shutil.which("apt-get") or not hasattr(os, "geteuid") or os.geteuid() != 0:
         print(f"dev.py: {what} missing and apt-get (as root) unavailable", flush=True)
-        return False
+        return
     print(f"dev.py: installing {' '.join(packages)} with apt-get ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     quiet = {"stdout": subprocess.DEVNULL, "env": env, "check": False}
     subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]
     cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]
     subprocess.run(cmd, **quiet)  # type: ignore[call-overload]
-    return True
 
 
 def ensure_redis_tools() -> None:

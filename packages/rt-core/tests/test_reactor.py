@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 import rt
-from rt.lowlevel import notify_closing, wait_readable, wait_writable
+from rt.lowlevel import (
+    READ,
+    WRITE,
+    IoDriver,
+    current_io,
+    notify_closing,
+    wait_readable,
+    wait_writable,
+)
 
 if TYPE_CHECKING:
     from rt._core._reactor import Registration
@@ -212,14 +220,12 @@ async def test_a_socket_closed_behind_the_reactors_back_does_not_hang_the_next_f
 
 
 async def test_io_driver_close_from_another_thread_wakes_the_waiter_with_ebadf() -> None:
-    from rt.lowlevel import current_io
-
     a, b = socket.socketpair()
     io = current_io()
     try:
 
         async def reader() -> None:
-            await io.wait(a, rt.lowlevel.READ)
+            await io.wait(a, READ)
 
         h = rt.spawn(reader())
         await rt.yield_now()
@@ -242,14 +248,12 @@ def test_io_driver_close_from_another_thread_between_block_on_calls_closes_at_on
 ) -> None:
     # No thread drives the runtime: the close cannot be posted to one, so it happens in the
     # calling thread, before close() returns, and the reactor forgets the fd.
-    from rt.lowlevel import IoDriver, current_io
-
     a, b = socket.socketpair()
     b.send(b"x")
 
     async def register() -> IoDriver:
         io = current_io()
-        await io.wait(a, rt.lowlevel.READ)  # ready at once; the interest stays registered
+        await io.wait(a, READ)  # ready at once; the interest stays registered
         assert a.recv(1) == b"x"  # drained: no idle readiness makes the reactor drop it
         return io
 
@@ -293,8 +297,6 @@ async def test_notify_closing_from_a_blocking_thread_wakes_the_waiter() -> None:
 
 
 async def test_a_registration_closed_behind_the_reactors_back_raises_ebadf_not_a_hang() -> None:
-    from rt.lowlevel import READ, current_io
-
     io = current_io()
     a, b = socket.socketpair()
     reg = io.register(a)
@@ -326,8 +328,6 @@ async def test_a_registration_closed_behind_the_reactors_back_raises_ebadf_not_a
 
 
 def test_a_registration_waits_again_after_the_reactor_dropped_its_idle_interest() -> None:
-    from rt.lowlevel import READ, current_io
-
     a, b = socket.socketpair()
     c, d = socket.socketpair()
 
@@ -355,8 +355,6 @@ def test_a_registration_waits_again_after_the_reactor_dropped_its_idle_interest(
 
 
 async def test_a_wait_direction_other_than_read_or_write_is_rejected() -> None:
-    from rt.lowlevel import READ, WRITE, current_io
-
     a, b = socket.socketpair()
     try:
         with pytest.raises(ValueError, match="READ or WRITE"):
@@ -367,8 +365,6 @@ async def test_a_wait_direction_other_than_read_or_write_is_rejected() -> None:
 
 
 def test_a_registration_kept_past_its_runtimes_shutdown_is_refused_clearly() -> None:
-    from rt.lowlevel import READ, current_io
-
     a, b = socket.socketpair()
     b.send(b"x")
 
