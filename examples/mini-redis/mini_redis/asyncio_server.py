@@ -34,33 +34,35 @@ def connection_handler(
         out = bytearray()
         try:
             while True:
-                got = resp.parse(buf, pos) if buf else None
-                if got is None:
-                    if out:
-                        writer.write(bytes(out))
-                        out.clear()
-                        await writer.drain()
-                    data = await reader.read(65536)
-                    if not data:
-                        return
-                    buf = buf[pos:] + data if buf else data
-                    pos = 0
-                    continue
-                frame, pos = got
-                if pos == len(buf):
-                    buf, pos = b"", 0
-                if frame:
-                    commands.commands_processed += 1
-                    reply = commands.execute(frame[0].upper(), frame)
-                    if reply is CONNECTION_COMMAND:
-                        # QUIT, or SUBSCRIBE (which this comparison server does not do).
-                        if frame[0].upper() == b"QUIT":
-                            writer.write(bytes(out) + resp.OK)
-                        else:
-                            writer.write(bytes(out) + resp.error(NO_PUBSUB))
-                        await writer.drain()
-                        return
-                    out += reply
+                if buf:
+                    frames, pos = resp.parse_all(buf, pos)
+                    if frames:
+                        for frame in frames:
+                            if not frame:
+                                continue
+                            commands.commands_processed += 1
+                            reply = commands.execute(frame)
+                            if reply is CONNECTION_COMMAND:
+                                # QUIT, or SUBSCRIBE (which this comparison server does not do).
+                                if frame[0].upper() == b"QUIT":
+                                    writer.write(bytes(out) + resp.OK)
+                                else:
+                                    writer.write(bytes(out) + resp.error(NO_PUBSUB))
+                                await writer.drain()
+                                return
+                            out += reply
+                        if pos == len(buf):
+                            buf, pos = b"", 0
+                        continue
+                if out:
+                    writer.write(bytes(out))
+                    out.clear()
+                    await writer.drain()
+                data = await reader.read(65536)
+                if not data:
+                    return
+                buf = buf[pos:] + data if buf else data
+                pos = 0
         except (ConnectionError, resp.ProtocolError):
             pass
         finally:

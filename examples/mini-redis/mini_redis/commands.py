@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Final
 
 from . import resp
@@ -31,21 +32,25 @@ class Commands:
         """For ``INFO``; the server overrides it."""
         return 0
 
-    def execute(self, name: bytes, frame: Frame) -> bytes:
-        """Run one command and return the encoded reply.
+    def execute(self, frame: Frame) -> bytes:
+        """Run one command (``frame[0]`` is its name, in any case); return the encoded reply.
 
         The arguments of ``SUBSCRIBE`` and ``QUIT`` are checked here like any command's; if
         they are right, the reply is :data:`CONNECTION_COMMAND` and the caller acts on it.
         """
-        handler = _COMMANDS.get(name)
+        name = frame[0]
+        handler = _COMMANDS.get(name)  # clients usually send names in upper case
         if handler is None:
-            args = " ".join(f"'{a.decode(errors='replace')}'" for a in frame[1:4])
-            return resp.error(
-                f"ERR unknown command '{frame[0].decode(errors='replace')}', "
-                f"with args beginning with: {args}"
-            )
-        arity, fn = handler
-        if (arity >= 0 and len(frame) != arity) or (arity < 0 and len(frame) < -arity):
+            name = name.upper()
+            handler = _COMMANDS.get(name)
+            if handler is None:
+                args = " ".join(f"'{a.decode(errors='replace')}'" for a in frame[1:4])
+                return resp.error(
+                    f"ERR unknown command '{frame[0].decode(errors='replace')}', "
+                    f"with args beginning with: {args}"
+                )
+        fn, arity = handler
+        if len(frame) not in arity:
             return wrong_arity(name)
         try:
             return fn(self, frame)
@@ -170,22 +175,27 @@ def _int_arg(raw: bytes) -> int:
         raise _Error("ERR value is not an integer or out of range") from None
 
 
+def _arity(n: int) -> range:
+    """The argument counts (the name included) a command takes: ``n``, or ``-n`` or more."""
+    return range(n, n + 1) if n >= 0 else range(-n, sys.maxsize)
+
+
 _COMMANDS: Final = {
-    b"PING": (-1, Commands._ping),
-    b"ECHO": (2, Commands._echo),
-    b"GET": (2, Commands._get),
-    b"SET": (-3, Commands._set),
-    b"DEL": (-2, Commands._del),
-    b"EXISTS": (-2, Commands._exists),
-    b"INCR": (2, Commands._incr),
-    b"EXPIRE": (3, Commands._expire),
-    b"TTL": (2, Commands._ttl),
-    b"PUBLISH": (3, Commands._publish),
-    b"UNSUBSCRIBE": (-1, Commands._unsubscribe_idle),
-    b"SUBSCRIBE": (-2, Commands._connection_command),
-    b"QUIT": (-1, Commands._connection_command),
-    b"CONFIG": (-2, Commands._config),
-    b"INFO": (-1, Commands._info),
-    b"COMMAND": (-1, Commands._command),
-    b"SELECT": (2, Commands._select),
+    b"PING": (Commands._ping, _arity(-1)),
+    b"ECHO": (Commands._echo, _arity(2)),
+    b"GET": (Commands._get, _arity(2)),
+    b"SET": (Commands._set, _arity(-3)),
+    b"DEL": (Commands._del, _arity(-2)),
+    b"EXISTS": (Commands._exists, _arity(-2)),
+    b"INCR": (Commands._incr, _arity(2)),
+    b"EXPIRE": (Commands._expire, _arity(3)),
+    b"TTL": (Commands._ttl, _arity(2)),
+    b"PUBLISH": (Commands._publish, _arity(3)),
+    b"UNSUBSCRIBE": (Commands._unsubscribe_idle, _arity(-1)),
+    b"SUBSCRIBE": (Commands._connection_command, _arity(-2)),
+    b"QUIT": (Commands._connection_command, _arity(-1)),
+    b"CONFIG": (Commands._config, _arity(-2)),
+    b"INFO": (Commands._info, _arity(-1)),
+    b"COMMAND": (Commands._command, _arity(-1)),
+    b"SELECT": (Commands._select, _arity(2)),
 }

@@ -2,8 +2,9 @@
 
 All tasks of the server share one ``Db``. Like Tokio's mini-redis it is guarded by a plain
 lock held only for dictionary operations (never across an ``await``), so it is also safe on a
-multi-thread runtime. Expired keys are invisible at once (checked on access) and removed by
-one background task that sleeps until the earliest deadline.
+multi-thread runtime; ``GET`` only looks, which one atomic dictionary read does without it.
+Expired keys are invisible at once (checked on access) and removed by one background task
+that sleeps until the earliest deadline.
 """
 
 from __future__ import annotations
@@ -61,15 +62,18 @@ class Db:
     # -- keys -----------------------------------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:
-        with self._lock:
-            entry = self._data.get(key)
-            if entry is None:
-                return None
-            value, deadline = entry
-            if deadline is not None and deadline <= self._now():
-                del self._data[key]
-                return None
-            return value
+        # One dictionary read is atomic, so looking takes no lock; removing an expired key
+        # does, and removes it only if no one has replaced it meanwhile.
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        value, deadline = entry
+        if deadline is not None and deadline <= self._now():
+            with self._lock:
+                if self._data.get(key) is entry:
+                    del self._data[key]
+            return None
+        return value
 
     def set(
         self,

@@ -69,6 +69,67 @@ def parse(buf: bytes, pos: int = 0) -> tuple[Frame, int] | None:
     return args, pos
 
 
+def parse_all(buf: bytes, pos: int = 0) -> tuple[list[Frame], int]:
+    """Every whole request at ``buf[pos:]``: ``(frames, end_position)``.
+
+    The same frames :func:`parse` gives when called until it returns ``None``, found faster
+    for a pipelined batch: the buffer is split at every CRLF once, and a request in the usual
+    form (an array of bulk strings, each length written plainly, no CRLF inside the data) is
+    checked with a few whole-frame operations instead of a scan per argument. Anything else
+    (a CRLF inside a value, an unusual length, a malformed or incomplete request) goes through
+    :func:`parse` from there on, so what is accepted or refused does not change.
+
+    Raises:
+        ProtocolError: the first request is malformed. A malformed request after whole ones
+            ends the list instead; the next call, starting there, raises.
+    """
+    frames: list[Frame] = []
+    n = len(buf)
+    if pos >= n:
+        return frames, pos
+    if n - pos <= MAX_BULK:  # (a larger buffer could hold a bulk string parse() refuses)
+        lines = (buf[pos:] if pos else buf).split(b"\r\n")
+        last = len(lines) - 1  # lines[last] is what follows the final CRLF
+        append = frames.append
+        i = 0
+        while i < last:
+            head = lines[i]
+            count = _COUNTS.get(head)
+            if count is not None:  # "*1" to "*64": an array, usually of bulk strings
+                end = i + 1 + 2 * count
+                if end > last:
+                    break  # incomplete
+                args = lines[i + 2 : end : 2]
+                if _SIZES[count] % tuple(map(len, args)) != b"".join(lines[i + 1 : end : 2]):
+                    break  # a CRLF inside a value, or a length not written as "$<len>"
+                append(args)
+                i = end
+            elif head[:1] == b"*" or b"\n" in head:
+                break  # another array header, or lines ended by a bare LF: parse() does them
+            else:
+                append(head.split())  # an inline command
+                i += 1
+        if i == last:
+            pos = n - len(lines[last])
+        else:
+            pos += sum(map(len, lines[:i])) + 2 * i
+    try:
+        while (got := parse(buf, pos)) is not None:
+            frames.append(got[0])
+            pos = got[1]
+    except ProtocolError:
+        if not frames:
+            raise
+    return frames, pos
+
+
+_FAST_ARGS: Final = 64
+_COUNTS: Final = {b"*%d" % n: n for n in range(1, _FAST_ARGS + 1)}
+"""The array headers :func:`parse_all` handles itself (longer arrays go through parse())."""
+_SIZES: Final = {n: b"$%d" * n for n in range(1, _FAST_ARGS + 1)}
+"""For an ``n``-element array, its size headers as a format: ``b"$%d$%d..."``."""
+
+
 # -- replies ----------------------------------------------------------------------------------
 
 OK: Final = b"+OK\r\n"

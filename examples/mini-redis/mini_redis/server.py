@@ -198,48 +198,53 @@ class Server(Commands):
             permit.release()
 
     async def _serve(self, conn: Connection) -> None:
-        # The request loop: parse what is buffered, answer into conn.out, and when nothing
-        # more is pipelined, flush and read. Written out for speed, as the asyncio server's
-        # loop is: no helper coroutine per request, and the input buffer in locals (it goes
-        # back into ``conn`` only for pub/sub mode, which reads through ``conn``). ``out`` is
-        # ``conn.out`` itself, so replies computed before a cancellation are still flushed.
+        # The request loop: parse every request that is buffered, answer them into conn.out,
+        # and when none is left, flush and read. Written out for speed, as the asyncio
+        # server's loop is: no helper coroutine per request, and the input buffer in locals
+        # (it goes back into ``conn`` only for pub/sub mode, which reads through ``conn``).
+        # ``out`` is ``conn.out`` itself, so replies computed before a cancellation are still
+        # flushed.
         stream = conn.stream
         out = conn.out
-        parse = resp.parse
+        parse_all = resp.parse_all
         execute = self.execute
         buf, pos = conn.inbuf, conn.pos
         while True:
-            got = parse(buf, pos) if buf else None
-            if got is None:
-                if out:
-                    rest = conn.send_now()
-                    if rest is not None:
-                        with rt.CancelScope(shield=True):
-                            await stream.write_all(rest)
-                data = await stream.read(READ_SIZE)
-                if not data:
-                    if buf:
-                        raise ProtocolError(MID_REQUEST_EOF)
-                    return
-                buf = buf[pos:] + data if buf else data
-                pos = 0
-                continue
-            frame, pos = got
-            if pos == len(buf):
-                buf, pos = b"", 0
-            if not frame:
-                continue  # an empty inline line
-            self.commands_processed += 1
-            reply = execute(frame[0].upper(), frame)
-            if reply is CONNECTION_COMMAND:
-                if frame[0].upper() == b"QUIT":
-                    out += resp.OK
-                    await conn.flush()
-                    return
-                conn.inbuf, conn.pos = buf, pos
-                await self._subscribed(conn, frame)  # SUBSCRIBE
+            if buf:
+                start = pos
+                frames, pos = parse_all(buf, pos)
+                if frames:
+                    for frame in frames:
+                        if not frame:
+                            continue  # an empty inline line
+                        self.commands_processed += 1
+                        reply = execute(frame)
+                        if reply is CONNECTION_COMMAND:
+                            if frame[0].upper() == b"QUIT":
+                                out += resp.OK
+                                await conn.flush()
+                                return
+                            # SUBSCRIBE: the requests pipelined after it are read in
+                            # subscribed mode.
+                            conn.inbuf, conn.pos = buf, _after(buf, start, frames, frame)
+                            await self._subscribed(conn, frame)
+                            return
+                        out += reply
+                    if pos == len(buf):
+                        buf, pos = b"", 0
+                    continue  # parse again: a malformed request after these raises now
+            if out:
+                rest = conn.send_now()
+                if rest is not None:
+                    with rt.CancelScope(shield=True):
+                        await stream.write_all(rest)
+            data = await stream.read(READ_SIZE)
+            if not data:
+                if buf:
+                    raise ProtocolError(MID_REQUEST_EOF)
                 return
-            out += reply
+            buf = buf[pos:] + data if buf else data
+            pos = 0
 
     # -- pub/sub --------------------------------------------------------------------------
 
@@ -333,6 +338,18 @@ class Server(Commands):
                     except rt.JoinError:
                         pass
             await conn.flush()
+
+
+def _after(buf: bytes, start: int, frames: list[Frame], frame: Frame) -> int:
+    """Where ``frame`` (one of ``frames``, parsed from ``buf[start:]``) ends in ``buf``."""
+    pos = start
+    for f in frames:
+        got = resp.parse(buf, pos)
+        assert got is not None
+        pos = got[1]
+        if f is frame:
+            break
+    return pos
 
 
 async def _flush_quietly(conn: Connection) -> None:

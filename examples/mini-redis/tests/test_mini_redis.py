@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import re
 import socket
 import time
 
@@ -34,6 +36,55 @@ def test_resp_rejects_malformed_frames(bad: bytes) -> None:
         resp.parse(bad)
 
 
+def _parse_repeatedly(buf: bytes) -> tuple[list[resp.Frame], int] | ProtocolError:
+    """What ``parse_all(buf)`` must give, from ``parse`` alone."""
+    frames: list[resp.Frame] = []
+    pos = 0
+    try:
+        while (got := resp.parse(buf, pos)) is not None:
+            frames.append(got[0])
+            pos = got[1]
+    except ProtocolError as exc:
+        if not frames:
+            return exc
+    return frames, pos
+
+
+_PIECES = [
+    resp.command("GET", "key:000000000042"),
+    resp.command("SET", "k", "v" * 100),
+    resp.command("SET", "k", b"a\r\nb"),  # a CRLF inside a value
+    resp.command("ECHO", b"\r\n$3\r\nGET\r\n"),  # a value that looks like a request
+    resp.command("PING"),
+    b"PING\r\n",
+    b"PING  extra\targs\r\n",
+    b"\r\n",  # an empty inline line
+    b"PING\nPING\r\n",  # lines ended by a bare LF
+    b"*0\r\n",
+    b"*2\r\n$03\r\nGET\r\n$1\r\nk\r\n",  # a length with a leading zero
+    b"*1\r\n$4\r\nPING\r\n",
+]
+_MALFORMED = [b"*x\r\n", b"*1\r\n+no\r\n", b"*1\r\n$2\r\nabc\r\n", b"*1\r\n$-5\r\n"]
+
+
+def test_parse_all_finds_exactly_what_parse_finds_in_any_pipeline() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        parts = [rng.choice(_PIECES) for _ in range(rng.randrange(1, 6))]
+        if rng.random() < 0.3:
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(_MALFORMED))
+        buf = b"".join(parts)
+        cut = buf[: rng.randrange(1, len(buf) + 1)]  # whole, or ending mid-request
+        start = rng.choice([0, 0, min(len(cut), len(parts[0]))])
+        expected = _parse_repeatedly(cut[start:])
+        if isinstance(expected, ProtocolError):
+            with pytest.raises(ProtocolError, match=re.escape(str(expected))):
+                resp.parse_all(cut, start)
+        else:
+            frames, end = resp.parse_all(cut, start)
+            assert (frames, end - start) == expected, cut
+
+
 @pytest.mark.rt(start_paused=True)
 async def test_db_expiry_on_paused_time_and_purge() -> None:
     db = Db()
@@ -52,6 +103,24 @@ async def test_db_expiry_on_paused_time_and_purge() -> None:
     assert not db.set(b"c", b"x", xx=True) and db.set(b"c", b"x", nx=True)
     assert not db.set(b"c", b"y", nx=True)
     await db.close()
+
+
+def test_db_get_of_an_expired_key_never_removes_a_value_set_meanwhile() -> None:
+    now = [0.0]
+    db = Db(clock=lambda: now[0])
+    db.set(b"k", b"old", ttl=1)
+    now[0] = 2.0
+
+    def clock_that_lets_another_thread_set_the_key() -> float:
+        # get() reads the clock after its lock-free lookup found the expired entry: this is
+        # where another thread's SET would land.
+        db._now = lambda: now[0]
+        db.set(b"k", b"new")
+        return now[0]
+
+    db._now = clock_that_lets_another_thread_set_the_key
+    assert db.get(b"k") is None  # what it looked at had expired
+    assert db.get(b"k") == b"new"  # and the new value was not removed with it
 
 
 def test_db_incr_rejects_non_integers() -> None:
@@ -101,8 +170,13 @@ async def test_commands_through_the_rt_client() -> None:
         assert await c.call("TTL", "k") == -2
         with pytest.raises(RespError, match="wrong number of arguments for 'get'"):
             await c.call("GET")
+        with pytest.raises(RespError, match="wrong number of arguments for 'set'"):
+            await c.call("sEt", "k")  # names in any case, the same checks
+        assert await c.call("eCho", "any case") == b"any case"
         with pytest.raises(RespError, match="unknown command 'FLY'"):
             await c.call("FLY", "away")
+        with pytest.raises(RespError, match="unknown command 'fly'"):
+            await c.call("fly", "away")
         with pytest.raises(RespError, match="syntax error"):
             await c.call("SET", "a", "b", "EX")
         assert await c.call("CONFIG", "GET", "save") == [b"save", b""]
@@ -178,6 +252,33 @@ async def test_subscribed_mode_allows_only_subscription_commands() -> None:
             )
             + resp.array([resp.bulk(b"unsubscribe"), resp.bulk(b"a"), resp.integer(0)])
             + resp.PONG
+        )
+        got = b""
+        while len(got) < len(expected):
+            got += await s.read()
+        assert got == expected
+    await srv.stop()
+
+
+async def test_requests_pipelined_after_subscribe_are_read_in_subscribed_mode() -> None:
+    srv = await Running.start()
+    async with await TcpStream.connect(srv.addr) as s:
+        await s.write_all(
+            resp.command("PING")
+            + resp.command("SUBSCRIBE", "a")
+            + resp.command("GET", "x")
+            + resp.command("UNSUBSCRIBE")
+            + resp.command("GET", "x")
+        )
+        expected = (
+            resp.PONG
+            + resp.array([resp.bulk(b"subscribe"), resp.bulk(b"a"), resp.integer(1)])
+            + resp.error(
+                "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                "RESET are allowed in this context"
+            )
+            + resp.array([resp.bulk(b"unsubscribe"), resp.bulk(b"a"), resp.integer(0)])
+            + resp.NULL  # back in normal mode
         )
         got = b""
         while len(got) < len(expected):
