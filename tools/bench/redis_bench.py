@@ -18,9 +18,11 @@ Writes ``docs/bench/redis.json`` and ``docs/bench/redis.md``. Needs ``redis-benc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import socket
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,40 @@ def wait_listening(proc: subprocess.Popen[bytes], port: int, what: str, limit: f
     raise RuntimeError(f"{what} did not start listening on port {port}")
 
 
+def _cpu_split() -> tuple[set[int], set[int]] | None:
+    """One CPU for the server, the others for redis-benchmark (None: fewer than two, or
+    no affinity on this system).
+
+    Pinned, the two never share a core by the scheduler's chance, which on a 2-core machine
+    moves requests/s by more than the servers differ.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return None
+    return ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 else None
+
+
+CPUS = _cpu_split()
+
+
+@contextlib.contextmanager
+def _on_cpus(which: int) -> Iterator[None]:
+    """Children started inside run on the server's (0) or the client's (1) CPUs.
+
+    This process moves there meanwhile, and its children inherit the affinity.
+    """
+    if CPUS is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, CPUS[which])
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def start(server: str, port: int) -> subprocess.Popen[bytes] | None:
     if server == "redis-server":
         exe = shutil.which("redis-server")
@@ -74,7 +111,8 @@ def start(server: str, port: int) -> subprocess.Popen[bytes] | None:
         cmd = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
     else:
         cmd = command(server, port)
-    proc = subprocess.Popen(cmd, cwd=EXAMPLE, stdout=subprocess.DEVNULL)
+    with _on_cpus(0):
+        proc = subprocess.Popen(cmd, cwd=EXAMPLE, stdout=subprocess.DEVNULL)
     wait_listening(proc, port, server, 30)
     return proc
 
@@ -119,14 +157,17 @@ def instructions(server: str, pipeline: int, requests: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_benchmark(port: int, pipeline: int, requests: int) -> str:
     """Run redis-benchmark (``requests`` of each command); return its CSV output."""
+    with _on_cpus(1):
+        return _run_benchmark(port, pipeline, requests)
+
+
+def _run_benchmark(port: int, pipeline: int, requests: int) -> str:
     return subprocess.run(
         [
             "redis-benchmark",
@@ -227,7 +268,12 @@ def main() -> int:
         print(f"redis instructions counted, -P {pl}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": time.strftime("%Y-%m-%d"), "rounds": rounds, "quick": args.quick}
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "rounds": rounds,
+        "quick": args.quick,
+        "pinned": CPUS is not None,
+    }
     doc = {"meta": meta, "results": med, "ratios": ratios, "runs": raw}
     (out / "redis.json").write_text(json.dumps(doc, indent=1))
     (out / "redis.md").write_text(markdown(med, ratios, meta))
@@ -262,8 +308,13 @@ def markdown(
         "connections included; start-up and shutdown left out): "
         "unlike time, it hardly moves with whatever else this shared 2-core machine is doing "
         "(two full runs agreed within 0.1%). On 2 cores `redis-benchmark` itself takes one, "
-        "so requests/s are partly client-bound, and at `-P 16` the runs differ from one "
-        "another by more than the servers do.",
+        "so requests/s are partly client-bound. "
+        + (
+            "Each server runs pinned to one CPU and redis-benchmark to the other(s), so the "
+            "scheduler never puts them on one core by chance."
+            if meta.get("pinned")
+            else "Server and redis-benchmark were not pinned to CPUs (fewer than two)."
+        ),
         "",
         "| pipeline | measure | rt | asyncio | uvloop | redis-server | rt/asyncio | rt/uvloop |",
         "|---|---|---|---|---|---|---|---|",

@@ -75,9 +75,9 @@ def parse_all(buf: bytes, pos: int = 0) -> tuple[list[Frame], int]:
     The same frames :func:`parse` gives when called until it returns ``None``, found faster
     for a pipelined batch: the buffer is split at every CRLF once, and a request in the usual
     form (an array of bulk strings, each length written plainly, no CRLF inside the data) is
-    checked with a few whole-frame operations instead of a scan per argument. Anything else
-    (a CRLF inside a value, an unusual length, a malformed or incomplete request) goes through
-    :func:`parse` from there on, so what is accepted or refused does not change.
+    checked by comparing each length line with a table instead of scanning for it. Anything
+    else (a CRLF inside a value, an unusual length, a malformed or incomplete request) goes
+    through :func:`parse` from there on, so what is accepted or refused does not change.
 
     Raises:
         ProtocolError: the first request is malformed. A malformed request after whole ones
@@ -91,18 +91,24 @@ def parse_all(buf: bytes, pos: int = 0) -> tuple[list[Frame], int]:
         lines = (buf[pos:] if pos else buf).split(b"\r\n")
         last = len(lines) - 1  # lines[last] is what follows the final CRLF
         append = frames.append
+        counts_get = _COUNTS.get
+        header = _HEADER
         i = 0
         while i < last:
             head = lines[i]
-            count = _COUNTS.get(head)
-            if count is not None:  # "*1" to "*64": an array, usually of bulk strings
+            count = counts_get(head)
+            if count is not None:  # "*1" to "*1024": an array, usually of bulk strings
                 end = i + 1 + 2 * count
                 if end > last:
                     break  # incomplete
-                args = lines[i + 2 : end : 2]
-                if _SIZES[count] % tuple(map(len, args)) != b"".join(lines[i + 1 : end : 2]):
-                    break  # a CRLF inside a value, or a length not written as "$<len>"
-                append(args)
+                # Each length line must read exactly "$<length of the next piece>". A CRLF
+                # inside a value splits it, so its first piece is shorter than its length.
+                k = i + 1
+                while k < end and lines[k] == header[len(lines[k + 1])]:
+                    k += 2
+                if k < end:
+                    break  # parse() sorts it out
+                append(lines[i + 2 : end : 2])
                 i = end
             elif head[:1] == b"*" or b"\n" in head:
                 break  # another array header, or lines ended by a bare LF: parse() does them
@@ -123,11 +129,19 @@ def parse_all(buf: bytes, pos: int = 0) -> tuple[list[Frame], int]:
     return frames, pos
 
 
-_FAST_ARGS: Final = 64
+_FAST_ARGS: Final = 1024
 _COUNTS: Final = {b"*%d" % n: n for n in range(1, _FAST_ARGS + 1)}
 """The array headers :func:`parse_all` handles itself (longer arrays go through parse())."""
-_SIZES: Final = {n: b"$%d" * n for n in range(1, _FAST_ARGS + 1)}
-"""For an ``n``-element array, its size headers as a format: ``b"$%d$%d..."``."""
+
+
+class _Headers(dict[int, bytes]):
+    """Length -> its bulk string header: ``_HEADER[3] == b"$3"``."""
+
+    def __missing__(self, n: int) -> bytes:
+        return b"$%d" % n  # a long value: not kept
+
+
+_HEADER: Final = _Headers({n: b"$%d" % n for n in range(1025)})
 
 
 # -- replies ----------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ _PIECES = [
     b"*0\r\n",
     b"*2\r\n$03\r\nGET\r\n$1\r\nk\r\n",  # a length with a leading zero
     b"*1\r\n$4\r\nPING\r\n",
+    resp.command("SET", "big", "x" * 5000),  # a length beyond parse_all's table
+    resp.command("EXISTS", *["k"] * 1100),  # more arguments than parse_all handles itself
 ]
 _MALFORMED = [b"*x\r\n", b"*1\r\n+no\r\n", b"*1\r\n$2\r\nabc\r\n", b"*1\r\n$-5\r\n"]
 
