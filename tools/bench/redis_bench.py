@@ -3,7 +3,8 @@
     python3 tools/bench/redis_bench.py [--quick]
 
 50 clients, ``-t ping,set,get,incr``, without and with pipelining (``-P 16``). Each server runs
-in its own process; the rounds interleave the servers and the median requests/s is reported.
+in its own process, pinned to one CPU (redis-benchmark gets the other); all stay up through
+the rounds, each command runs on them back to back, and the median requests/s is reported.
 
 Requests/s and CPU seconds move with whatever else the (shared, 2-core) machine does, by more
 than the servers differ at ``-P 16``. So each Python server is also run once under valgrind's
@@ -39,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLE = ROOT / "examples" / "mini-redis"
 OUT = ROOT / "docs" / "bench"
 TESTS = ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR"]
+ALL = "ping,set,get,incr"
+GROUPS = ["ping", "set", "get", "incr"]  # one redis-benchmark run each ("ping": both PINGs)
 SERVERS = ["rt", "asyncio", "uvloop", "redis-server"]
 COUNTED = ["rt", "asyncio", "uvloop"]  # the servers whose instructions callgrind counts
 
@@ -161,13 +164,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_benchmark(port: int, pipeline: int, requests: int) -> str:
+def run_benchmark(port: int, pipeline: int, requests: int, tests: str = ALL) -> str:
     """Run redis-benchmark (``requests`` of each command); return its CSV output."""
     with _on_cpus(1):
-        return _run_benchmark(port, pipeline, requests)
+        return _run_benchmark(port, pipeline, requests, tests)
 
 
-def _run_benchmark(port: int, pipeline: int, requests: int) -> str:
+def _run_benchmark(port: int, pipeline: int, requests: int, tests: str) -> str:
     return subprocess.run(
         [
             "redis-benchmark",
@@ -180,7 +183,7 @@ def _run_benchmark(port: int, pipeline: int, requests: int) -> str:
             "-P",
             str(pipeline),
             "-t",
-            "ping,set,get,incr",
+            tests,
             "--csv",
         ],
         capture_output=True,
@@ -190,14 +193,14 @@ def _run_benchmark(port: int, pipeline: int, requests: int) -> str:
     ).stdout
 
 
-def bench(port: int, pipeline: int, requests: int, pid: int) -> dict[str, float]:
-    """Requests/s per command, and the server's CPU µs per request over the whole run."""
+def bench(port: int, pipeline: int, requests: int, pid: int, tests: str) -> dict[str, float]:
+    """Requests/s per command, and the server's CPU seconds (``"cpu_s"``) over the run."""
     cpu0 = cpu_seconds(pid)
-    out = run_benchmark(port, pipeline, requests)
+    out = run_benchmark(port, pipeline, requests, tests)
     cpu = cpu_seconds(pid) - cpu0
     rows = list(csv.reader(io.StringIO(out)))
     result = {r[0]: float(r[1]) for r in rows[1:] if r and r[0] in TESTS}
-    result["cpu_us"] = cpu / (requests * len(TESTS)) * 1e6
+    result["cpu_s"] = cpu
     return result
 
 
@@ -210,26 +213,41 @@ def main() -> int:
     if shutil.which("redis-benchmark") is None:
         print("redis_bench: redis-benchmark not installed; skipped", file=sys.stderr)
         return 0
-    rounds = args.rounds or (1 if args.quick else 5)
+    rounds = args.rounds or (1 if args.quick else 7)
     sizes = {1: 20_000 if args.quick else 100_000, 16: 100_000 if args.quick else 500_000}
     raw: dict[str, dict[str, list[dict[str, float]]]] = {
         str(pl): {s: [] for s in SERVERS} for pl in sizes
     }
-    for r in range(rounds):
-        # Alternate the order, so a machine slowing down or speeding up over a round does
-        # not always favour the same server.
-        for server in SERVERS if r % 2 == 0 else SERVERS[::-1]:
+    # Every server stays up through all the rounds (an idle one costs nothing), so the runs
+    # of one command on the different servers follow each other seconds apart: a machine
+    # slowing down or speeding up moves them together, and the ratios pair those runs.
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    try:
+        for server in SERVERS:
             port = free_port()
             proc = start(server, port)
-            if proc is None:
-                continue
-            try:
-                for pl, n in sizes.items():
-                    raw[str(pl)][server].append(bench(port, pl, n, proc.pid))
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
-        print(f"redis round {r + 1}/{rounds}", flush=True)
+            if proc is not None:
+                servers[server] = (proc, port)
+                run_benchmark(port, 16, sizes[16] // 10)  # warm-up, not recorded
+        for r in range(rounds):
+            for pl, n in sizes.items():
+                got: dict[str, dict[str, float]] = {s: {"cpu_s": 0.0} for s in servers}
+                for g, tests in enumerate(GROUPS):
+                    # Alternate the order, so no server always runs first or last.
+                    order = list(servers) if (r + g) % 2 == 0 else list(servers)[::-1]
+                    for server in order:
+                        proc, port = servers[server]
+                        res = bench(port, pl, n, proc.pid, tests)
+                        got[server]["cpu_s"] += res.pop("cpu_s")
+                        got[server].update(res)
+                for server, res in got.items():
+                    res["cpu_us"] = res.pop("cpu_s") / (n * len(TESTS)) * 1e6
+                    raw[str(pl)][server].append(res)
+            print(f"redis round {r + 1}/{rounds}", flush=True)
+    finally:
+        for proc, _port in servers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
     med: dict[str, dict[str, dict[str, float]]] = {}
     ratios: dict[str, dict[str, dict[str, float]]] = {}
     for plk, per in raw.items():
@@ -239,7 +257,7 @@ def main() -> int:
                 med[plk][server] = {
                     t: statistics.median(x[t] for x in runs) for t in [*TESTS, "cpu_us"]
                 }
-        # The ratio columns pair the runs of one round (minutes apart, not tens of minutes),
+        # The ratio columns pair the runs of one round (seconds apart for each command),
         # then take the median over the rounds.
         ratios[plk] = {}
         for peer in ("asyncio", "uvloop"):
@@ -298,8 +316,9 @@ def markdown(
         "`uvloop` run the same command code, RESP parser and request loop on asyncio streams; "
         "`redis-server` is the real one (the physical limit on this machine). **rt/asyncio** "
         "and **rt/uvloop** above 1.00 mean rt serves more requests per second; each is the "
-        "median over the rounds of the ratio within one round (the servers of a round run "
-        "back to back, in alternating order).",
+        "median over the rounds of the ratio within one round. All four servers stay up "
+        "through the rounds (each after a warm-up run); in a round each command runs on "
+        "them back to back, seconds apart, in alternating order.",
         "",
         "Two rows per pipeline compare what the servers themselves spend (all commands; their "
         "ratios are peer/rt, so above 1.00 means rt spends less). *Server CPU per request* is "

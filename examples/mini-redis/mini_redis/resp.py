@@ -90,6 +90,7 @@ def parse_all(buf: bytes, pos: int = 0) -> tuple[list[Frame], int]:
     if n - pos <= MAX_BULK:  # (a larger buffer could hold a bulk string parse() refuses)
         lines = (buf[pos:] if pos else buf).split(b"\r\n")
         last = len(lines) - 1  # lines[last] is what follows the final CRLF
+        bare_lf = -1  # is there an LF that is not part of a CRLF? (-1: not looked yet)
         append = frames.append
         counts_get = _COUNTS.get
         header = _HEADER
@@ -110,10 +111,14 @@ def parse_all(buf: bytes, pos: int = 0) -> tuple[list[Frame], int]:
                     break  # parse() sorts it out
                 append(lines[i + 2 : end : 2])
                 i = end
-            elif head[:1] == b"*" or b"\n" in head:
-                break  # another array header, or lines ended by a bare LF: parse() does them
-            else:
-                append(head.split())  # an inline command
+            elif head[:1] == b"*":
+                break  # another array header: parse() does it
+            else:  # an inline command
+                if bare_lf < 0:
+                    bare_lf = buf.count(b"\n", pos) != last
+                if bare_lf and head.find(b"\n") >= 0:
+                    break  # lines ended by a bare LF: parse() splits them
+                append(head.split())
                 i += 1
         if i == last:
             pos = n - len(lines[last])
