@@ -212,6 +212,28 @@ async def test_malformed_input_gets_an_error_and_never_hurts_other_connections()
     await srv.stop()
 
 
+async def test_a_malformed_request_in_a_pipeline_is_answered_after_the_whole_ones() -> None:
+    srv = await Running.start()
+    async with await TcpStream.connect(srv.addr) as conn:
+        await conn.write_all(resp.command("PING") + resp.command("ECHO", "hi") + b"*1\r\n+x\r\n")
+        reply = b""
+        while chunk := await conn.read():
+            reply += chunk
+        assert reply == b"+PONG\r\n$2\r\nhi\r\n-ERR Protocol error: expected '$', got '+'\r\n"
+    await srv.stop()
+
+
+async def test_values_with_crlf_inside_are_stored_whole_in_a_pipeline() -> None:
+    srv = await Running.start()
+    async with await Client.connect(srv.addr) as c:
+        value = b"line one\r\n$3\r\nGET\r\nline two"
+        replies = await c.pipeline(
+            [("SET", "k", value), ("GET", "k"), ("ECHO", b"\r\n"), ("PING",), ("GET", "k")]
+        )
+    assert replies == [b"OK", value, b"\r\n", b"PONG", value]
+    await srv.stop()
+
+
 async def test_eof_in_the_middle_of_a_request_gets_an_error_after_the_complete_ones() -> None:
     srv = await Running.start()
     async with await TcpStream.connect(srv.addr) as conn:
