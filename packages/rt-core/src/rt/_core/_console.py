@@ -1,0 +1,261 @@
+"""The diagnostics endpoint: a Unix socket that answers ``ps``, ``pstree`` and the console.
+
+``Runtime(console=PATH)`` (or ``RT_CONSOLE=PATH`` in the environment) opens it; ``console=True``
+/ ``RT_CONSOLE=1`` use :func:`default_path` for the process id, so ``python -m rt ps PID`` finds
+it. The socket file is made owner-only (``0600``, in a ``0700`` directory for the default path)
+since a dump shows source paths and task names.
+
+Protocol: one JSON object per line each way. A request is ``{"cmd": NAME}``; the answer is
+``{"ok": true, ...}`` or ``{"ok": false, "error": TEXT}``. Commands: ``hello`` (pid, flavor,
+protocol version), ``dump`` (``TaskDump.to_dict()``), ``metrics`` (``RuntimeMetrics`` as a dict)
+and ``stats`` (per-task poll counts and busy time the endpoint collects through the runtime's
+task hooks).
+
+The endpoint is a thread of its own, so it answers while a task blocks the runtime's thread;
+it stops, and its socket file is removed, when the runtime shuts down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+PROTOCOL: Final = 1
+
+
+def default_path(pid: int | None = None) -> str:
+    """The socket path ``RT_CONSOLE=1`` uses for process ``pid`` (this process by default)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return os.path.join(base, f"rt-console-{uid}", f"{pid or os.getpid()}.sock")
+
+
+def resolve_setting(console: object) -> str | None:
+    """Turn ``Runtime(console=...)`` (or ``RT_CONSOLE``) into a socket path, or ``None``.
+
+    Raises:
+        ValueError: ``console`` is neither a bool, a path string nor ``None``.
+    """
+    if console is None:
+        console = os.environ.get("RT_CONSOLE") or None
+        if console in ("0", "false", "no", "off"):
+            return None
+        if console in ("1", "true", "yes", "on"):
+            console = True
+    if console is None or console is False:
+        return None
+    if console is True:
+        return default_path()
+    if isinstance(console, (str, os.PathLike)):
+        return os.fspath(console)  # type: ignore[arg-type]
+    raise ValueError(
+        f"console must be True, a socket path, or None; got {console!r} "
+        "(RT_CONSOLE=1 or RT_CONSOLE=/path/to/socket in the environment)"
+    )
+
+
+class TaskStats:
+    """Per-task counters the endpoint keeps through the task hooks (for the live console)."""
+
+    __slots__ = ("busy", "last_end", "polls", "started", "step_began")
+
+    def __init__(self) -> None:
+        self.polls = 0
+        self.busy = 0.0
+        self.started = time.monotonic()
+        self.last_end = self.started
+        self.step_began = 0.0
+
+
+class ConsoleServer:
+    """Serve diagnostics for one runtime on a Unix socket, from a thread of its own."""
+
+    def __init__(
+        self,
+        path: str,
+        flavor: str,
+        dump: Callable[[], dict[str, Any]],
+        metrics: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.path = path
+        self._flavor = flavor
+        self._dump = dump
+        self._metrics = metrics
+        self.stats: dict[int, TaskStats] = {}
+        self._stop = False
+        self._clients: dict[socket.socket, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._sock = self._bind(path)
+        self._thread = threading.Thread(target=self._serve, name="rt-console", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _bind(path: str) -> socket.socket:
+        directory = os.path.dirname(path) or "."
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            if os.path.exists(path):
+                if not stat.S_ISSOCK(os.stat(path).st_mode):
+                    raise FileExistsError(path)
+                os.unlink(path)  # a stale socket from a process that died
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                old = os.umask(0o177)
+                try:
+                    sock.bind(path)
+                finally:
+                    os.umask(old)
+                os.chmod(path, 0o600)
+                sock.listen(8)
+            except BaseException:
+                sock.close()
+                raise
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"rt console: cannot open the diagnostics endpoint at {path!r}: "
+                f"{exc.strerror or exc}; pick another path with Runtime(console='/some/path') "
+                "or RT_CONSOLE=/some/path",
+            ) from None
+        return sock
+
+    # -- task hooks ------------------------------------------------------------------------
+
+    def before_poll(self, task_id: int) -> None:
+        st = self.stats.get(task_id)
+        if st is None:
+            st = self.stats[task_id] = TaskStats()
+        st.step_began = time.monotonic()
+
+    def after_poll(self, task_id: int) -> None:
+        st = self.stats.get(task_id)
+        if st is not None:
+            now = time.monotonic()
+            st.polls += 1
+            st.busy += now - st.step_began
+            st.last_end = now
+
+    def terminated(self, task_id: int) -> None:
+        self.stats.pop(task_id, None)
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            t = threading.Thread(target=self._client, args=(conn,), name="rt-console-client")
+            with self._lock:
+                if self._stop:
+                    conn.close()
+                    return
+                self._clients[conn] = t
+            t.start()
+
+    def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        cmd = request.get("cmd")
+        if cmd == "hello":
+            return {"ok": True, "pid": os.getpid(), "flavor": self._flavor, "protocol": PROTOCOL}
+        if cmd == "dump":
+            return {"ok": True, "dump": self._dump()}
+        if cmd == "metrics":
+            return {"ok": True, "metrics": self._metrics()}
+        if cmd == "stats":
+            now = time.monotonic()
+            return {
+                "ok": True,
+                "stats": {
+                    str(tid): {
+                        "polls": s.polls,
+                        "busy": s.busy,
+                        "idle": now - s.last_end,
+                        "age": now - s.started,
+                    }
+                    for tid, s in list(self.stats.items())
+                },
+            }
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def _client(self, conn: socket.socket) -> None:
+        try:
+            self._converse(conn)
+        finally:
+            with self._lock:
+                self._clients.pop(conn, None)
+
+    def _converse(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rwb") as f:
+            for line in f:
+                try:
+                    reply = self._answer(json.loads(line))
+                except Exception as exc:  # a broken request must not end the endpoint
+                    reply = {"ok": False, "error": repr(exc)}
+                try:
+                    f.write(json.dumps(reply).encode() + b"\n")
+                    f.flush()
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        """Stop serving and remove the socket file; idempotent."""
+        if self._stop:
+            return
+        self._stop = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        self._thread.join()
+        with self._lock:
+            clients = list(self._clients.items())
+        for conn, t in clients:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            t.join()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
+    """Ask the endpoint at ``target`` (a socket path or a process id) for ``cmd``'s answer.
+
+    Raises:
+        ConnectionError: nothing listens there; the message says how to enable the endpoint.
+    """
+    path = default_path(int(target)) if target.isdigit() else target
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise ConnectionError(
+            f"no rt diagnostics endpoint at {path} ({exc.strerror or exc}). Start the program "
+            "with RT_CONSOLE=1 in its environment (or Runtime(console=True)) and pass its "
+            "process id, or RT_CONSOLE=/some/path and pass that path"
+        ) from None
+    with sock, sock.makefile("rwb") as f:
+        f.write(json.dumps({"cmd": cmd}).encode() + b"\n")
+        f.flush()
+        line = f.readline()
+    if not line:
+        raise ConnectionError(f"the rt diagnostics endpoint at {path} closed the connection")
+    reply: dict[str, Any] = json.loads(line)
+    if not reply.get("ok"):
+        raise RuntimeError(f"rt diagnostics endpoint: {reply.get('error')}")
+    return reply

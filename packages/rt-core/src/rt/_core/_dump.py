@@ -1,0 +1,315 @@
+"""Task dumps: a snapshot of every live task, readable from any thread.
+
+:func:`take_dump` walks the scheduler's task set once and, per task, reads what is already
+there: whether it is parked (its abort slot is set), what it is parked on (the object behind
+the abort slot, which may say so itself through ``describe_wait()``), and its await chain (the
+``cr_await`` links from the task's coroutine down to the innermost suspended awaitable). A task
+that a worker is stepping right now is reported as ``running``, with the stack of that thread
+when the caller asked for it (``sys._current_frames``), so a dump taken while a task blocks
+the runtime's thread shows the blocking frame.
+
+Nothing here runs on the hot path: spawn location and parent are recorded only when the
+runtime keeps diagnostics (``Runtime(console=...)``, a task hook, or ``slow_poll_threshold``),
+in a side table of the scheduler, so an ordinary task carries no extra slot.
+
+Reading another thread's objects without a lock is safe under the GIL and, on free-threaded
+builds, gives a snapshot that may mix states a few steps apart; a dump is a diagnostic, not a
+synchronisation point. The task set is copied with a retry, since another thread may add to it
+while it is copied.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Final, final
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from ._scheduler import Scheduler
+    from ._task import JoinHandle
+
+RUNNING: Final = "running"
+RUNNABLE: Final = "runnable"
+PARKED: Final = "parked"
+DONE: Final = "done"
+
+
+@final
+class FrameInfo:
+    """One frame of a task's await chain (or of the thread running it)."""
+
+    __slots__ = ("file", "function", "line")
+
+    def __init__(self, function: str, file: str, line: int) -> None:
+        self.function = function
+        self.file = file
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"{self.function} ({self.file}:{self.line})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the frame as a JSON-ready dict."""
+        return {"function": self.function, "file": self.file, "line": self.line}
+
+
+@final
+class TaskInfo:
+    """What a dump knows about one task.
+
+    Attributes:
+        id: The task id (``JoinHandle.id``).
+        name: The task name, or ``None``.
+        state: ``"running"``, ``"runnable"`` or ``"parked"``.
+        waiting_on: For a parked task, what it waits on (a deadline, a channel, a lock, an fd
+            and direction, another task's join), as text; ``None`` otherwise.
+        location: ``file:line`` where it was spawned, when the runtime records it.
+        parent: The id of the task that spawned it, when known.
+        frames: The await chain, outermost first.
+    """
+
+    __slots__ = ("frames", "id", "location", "name", "parent", "state", "waiting_on")
+
+    def __init__(
+        self,
+        id: int,
+        name: str | None,
+        state: str,
+        waiting_on: str | None,
+        location: str | None,
+        parent: int | None,
+        frames: tuple[FrameInfo, ...],
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.state = state
+        self.waiting_on = waiting_on
+        self.location = location
+        self.parent = parent
+        self.frames = frames
+
+    def __repr__(self) -> str:
+        return f"<TaskInfo #{self.id} {self.name or ''} {self.state}>"
+
+    def headline(self) -> str:
+        """One line: id, name, state and what it waits on, spawn location."""
+        text = f"#{self.id}"
+        if self.name:
+            text += f" {self.name}"
+        text += f" [{self.state}"
+        if self.waiting_on:
+            text += f": {self.waiting_on}"
+        text += "]"
+        if self.location:
+            text += f" spawned at {self.location}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the task as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "waiting_on": self.waiting_on,
+            "location": self.location,
+            "parent": self.parent,
+            "frames": [f.to_dict() for f in self.frames],
+        }
+
+
+@final
+class TaskDump:
+    """A snapshot of every live task of a runtime (``rt.dump()`` / ``Handle.dump()``).
+
+    ``str(dump)`` prints the task tree (children under the task that spawned them, each with
+    its state and await chain); :meth:`to_dict` is JSON-ready; iterating yields
+    :class:`TaskInfo` objects.
+    """
+
+    __slots__ = ("flavor", "pid", "taken_at", "tasks")
+
+    def __init__(self, flavor: str, tasks: tuple[TaskInfo, ...], pid: int, taken_at: float) -> None:
+        self.flavor = flavor
+        self.tasks = tasks
+        self.pid = pid
+        self.taken_at = taken_at
+
+    def __iter__(self) -> Iterator[TaskInfo]:
+        return iter(self.tasks)
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __repr__(self) -> str:
+        return f"<TaskDump {self.flavor} pid={self.pid} tasks={len(self.tasks)}>"
+
+    def __str__(self) -> str:
+        return render_tree(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the dump as a JSON-ready dict (``json.dumps(dump.to_dict())`` works)."""
+        return {
+            "pid": self.pid,
+            "flavor": self.flavor,
+            "taken_at": self.taken_at,
+            "tasks": [t.to_dict() for t in self.tasks],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskDump:
+        """Rebuild a dump from :meth:`to_dict`'s output (what the console endpoint sends)."""
+        tasks = tuple(
+            TaskInfo(
+                t["id"],
+                t["name"],
+                t["state"],
+                t["waiting_on"],
+                t["location"],
+                t["parent"],
+                tuple(FrameInfo(f["function"], f["file"], f["line"]) for f in t["frames"]),
+            )
+            for t in data["tasks"]
+        )
+        return cls(data["flavor"], tasks, data["pid"], data["taken_at"])
+
+
+def render_tree(data: dict[str, Any], *, frames: bool = True) -> str:
+    """Render a dumped runtime (``TaskDump.to_dict()``) as an indented tree."""
+    tasks: list[dict[str, Any]] = data["tasks"]
+    by_id = {t["id"]: t for t in tasks}
+    children: dict[int | None, list[dict[str, Any]]] = {}
+    for t in tasks:
+        parent = t["parent"] if t["parent"] in by_id else None
+        children.setdefault(parent, []).append(t)
+    lines = [f"rt runtime (pid {data['pid']}, {data['flavor']}): {len(tasks)} live tasks"]
+
+    def info(t: dict[str, Any]) -> TaskInfo:
+        return TaskInfo(t["id"], t["name"], t["state"], t["waiting_on"], t["location"], None, ())
+
+    def walk(t: dict[str, Any], prefix: str, last: bool) -> None:
+        lines.append(prefix + ("└── " if last else "├── ") + info(t).headline())
+        inner = prefix + ("    " if last else "│   ")
+        kids = children.get(t["id"], [])
+        if frames:
+            bar = "│   " if kids else "    "
+            for f in t["frames"]:
+                lines.append(f"{inner}{bar}  {f['function']} ({f['file']}:{f['line']})")
+        for i, kid in enumerate(kids):
+            walk(kid, inner, i == len(kids) - 1)
+
+    roots = children.get(None, [])
+    for i, t in enumerate(roots):
+        walk(t, "", i == len(roots) - 1)
+    return "\n".join(lines)
+
+
+def await_chain(coro: Any) -> tuple[FrameInfo, ...]:
+    """The frames from ``coro`` down its ``cr_await`` / ``gi_yieldfrom`` links."""
+    out: list[FrameInfo] = []
+    obj = coro
+    depth = 0
+    while obj is not None and depth < 256:
+        depth += 1
+        frame: FrameType | None = (
+            getattr(obj, "cr_frame", None)
+            or getattr(obj, "gi_frame", None)
+            or getattr(obj, "ag_frame", None)
+        )
+        if frame is not None:
+            code = frame.f_code
+            out.append(FrameInfo(code.co_qualname, code.co_filename, frame.f_lineno or 0))
+        nxt = getattr(obj, "cr_await", None)
+        if nxt is None:
+            nxt = getattr(obj, "gi_yieldfrom", None)
+        if nxt is None:
+            nxt = getattr(obj, "ag_await", None)
+        obj = nxt
+    return tuple(out)
+
+
+def thread_frames(thread_id: int, start: object = None) -> tuple[FrameInfo, ...]:
+    """The stack of a live thread, outermost first (empty when the thread is gone).
+
+    With ``start`` (a code object), the stack begins at the outermost frame running that code:
+    for a task, its coroutine's own frame, leaving out the scheduler below it.
+    """
+    frame = sys._current_frames().get(thread_id)
+    stack: list[FrameType] = []
+    while frame is not None:
+        stack.append(frame)
+        frame = frame.f_back
+    stack.reverse()
+    if start is not None:
+        for i, f in enumerate(stack):
+            if f.f_code is start:
+                stack = stack[i:]
+                break
+    return tuple(
+        FrameInfo(f.f_code.co_qualname, f.f_code.co_filename, f.f_lineno or 0) for f in stack
+    )
+
+
+def describe_wait(abort: object) -> str:
+    """Say what a parked task waits on, from the object in its abort slot.
+
+    Waits that know what they are say it through a ``describe_wait()`` method (timers,
+    registrations, wait queues, joins); anything else is named by its type and function.
+    """
+    owner = getattr(abort, "__self__", abort)
+    describe = getattr(owner, "describe_wait", None)
+    if describe is not None:
+        try:
+            return str(describe())
+        except Exception as exc:  # a diagnostic must not fail the dump
+            return f"{type(owner).__qualname__} (describe_wait failed: {exc!r})"
+    func = getattr(abort, "__qualname__", None)
+    if func is not None and owner is abort:
+        return str(func)
+    return type(owner).__qualname__
+
+
+def _copy_tasks(tasks: Iterable[JoinHandle[Any]]) -> list[JoinHandle[Any]]:
+    for _ in range(100):
+        try:
+            return list(tasks)
+        except RuntimeError:  # the set changed size while it was copied: try again
+            continue
+    return []
+
+
+def take_dump(sched: Scheduler, flavor: str) -> TaskDump:
+    """Snapshot every live task of ``sched`` (see the module docstring)."""
+    running: dict[int, int] = {}  # task id -> thread id stepping it
+    for state in sched.run_states():
+        task = state._current
+        if task is not None:
+            running[task._id] = getattr(state, "_thread_id", 0) or 0
+    meta = sched._diag_meta
+    infos: list[TaskInfo] = []
+    for task in _copy_tasks(sched._tasks):
+        if task._done:
+            continue
+        abort = task._abort_fn
+        waiting = None
+        if task._id in running:
+            state = RUNNING
+            thread_id = running[task._id]
+            code = getattr(task._coro, "cr_code", None)
+            frames = thread_frames(thread_id, code) if thread_id else ()
+            frames = frames or await_chain(task._coro)
+        elif abort is not None:
+            state = PARKED
+            waiting = describe_wait(abort)
+            frames = await_chain(task._coro)
+        else:
+            state = RUNNABLE
+            frames = await_chain(task._coro)
+        location, parent = meta.get(task._id, (None, None)) if meta is not None else (None, None)
+        infos.append(TaskInfo(task._id, task._name, state, waiting, location, parent, frames))
+    infos.sort(key=lambda i: i.id)
+    return TaskDump(flavor, tuple(infos), os.getpid(), time.time())
+
