@@ -9,6 +9,8 @@
     python3 tools/dev.py check     # tests + mypy --strict + ruff (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
     python3 tools/dev.py compiled  # build the optional mypyc wheel of rt-core (dist/compiled/)
+    python3 tools/dev.py wheels    # build every distribution's wheel into dist/ (see README,
+                                   # "Install": pip install --no-index --find-links dist/ ...)
 
 It creates ``.venv-tools`` (a virtualenv holding hatch) on first use; hatch then builds the
 workspace environments declared in ``hatch.toml`` under ``.hatch/``, with every package of
@@ -44,6 +46,8 @@ TASKS: dict[str, list[list[str]]] = {
         ["run", "lint"],
     ],
     "compiled": [["run", "python", "tools/compiled.py", "build"]],
+    # Runs in .venv-tools itself (pip and hatchling are there): no workspace env needed.
+    "wheels": [],
     # The compiled build first, so the benchmark's rt-mypyc column measures current sources.
     "bench": [["run", "python", "tools/compiled.py", "build"], ["run", "bench:all"]],
 }
@@ -154,6 +158,9 @@ def main(argv: list[str]) -> int:
         return 2
     task, extra = argv[0], argv[1:]
     hatch = ensure_hatch()
+    if task == "wheels":
+        wheels = [str(_bin("python")), str(ROOT / "tools" / "wheels.py"), *extra]
+        return subprocess.run(wheels, cwd=ROOT).returncode
     env = with_pyenv_versions(dict(os.environ))
     main_step = 1 if task == "bench" else 0  # where the extra arguments go
     steps = [[*step, *(extra if i == main_step else [])] for i, step in enumerate(TASKS[task])]

@@ -7,6 +7,8 @@ Works with any object shaped like :class:`AsyncRead` (``await read(n)``) and / o
 
 from __future__ import annotations
 
+from rt._exports import public
+
 from ._buf import BufReader, BufWriter
 from ._copy import copy, copy_bidirectional
 from ._duplex import DuplexStream, duplex
@@ -28,8 +30,4 @@ __all__ = [
     "duplex",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type):
-        _obj.__module__ = __name__
-del _name, _obj
+public(globals())
