@@ -9,6 +9,7 @@
     python3 tools/dev.py check     # tests + mypy --strict + ruff (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
     python3 tools/dev.py compiled  # build the optional mypyc wheel of rt-core (dist/compiled/)
+    python3 tools/dev.py api       # regenerate tests/public_api.txt (review the diff)
     python3 tools/dev.py wheels    # build every distribution's wheel into dist/ (see README,
                                    # "Install": pip install --no-index --find-links dist/ ...)
 
@@ -46,6 +47,8 @@ TASKS: dict[str, list[list[str]]] = {
         ["run", "lint"],
     ],
     "compiled": [["run", "python", "tools/compiled.py", "build"]],
+    # Regenerates tests/public_api.txt, the reviewed golden file of the public API.
+    "api": [["run", "python", "tools/public_api.py", "--write"]],
     # Runs in .venv-tools itself (pip and hatchling are there): no workspace env needed.
     "wheels": [],
     # The compiled build first, so the benchmark's rt-mypyc column measures current sources.

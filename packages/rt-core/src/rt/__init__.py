@@ -22,6 +22,7 @@ from ._core._groups import JoinSet, TaskGroup
 from ._core._local import LocalSet, spawn_local
 from ._core._runtime import Handle, Runtime, current_task, run, spawn, spawn_blocking
 from ._core._task import AbortHandle, JoinHandle, Task
+from ._core._to_thread import to_thread
 from ._core._traps import yield_now
 from ._exports import public, set_public_module
 from ._missing import SUBPACKAGES, missing
@@ -48,6 +49,7 @@ __all__ = [
     "spawn",
     "spawn_blocking",
     "spawn_local",
+    "to_thread",
     "WorkerMetrics",
     "yield_now",
 ]

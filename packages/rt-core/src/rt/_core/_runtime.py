@@ -45,13 +45,18 @@ class Handle:
     """A reference to a runtime that can spawn onto it from any thread.
 
     Get one with :meth:`Handle.current` inside the runtime (tasks and ``spawn_blocking``
-    threads) or :meth:`Runtime.handle` outside it.
+    threads) or :meth:`Runtime.handle` outside it; the runtime owns the class, so calling
+    ``rt.Handle()`` raises ``TypeError``.
     """
 
     __slots__ = ("_sched",)
+    _sched: Scheduler
 
-    def __init__(self, sched: Scheduler) -> None:
-        self._sched = sched
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError(
+            "rt.Handle is not created directly: use rt.Handle.current() inside a runtime, "
+            "or runtime.handle()"
+        )
 
     @staticmethod
     def current() -> Handle:
@@ -63,7 +68,7 @@ class Handle:
         st = STATE.get(None)
         if st is None:
             raise outside_error("rt.Handle.current()")
-        return Handle(st._sched)
+        return _new_handle(st._sched)
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` as a task on this runtime; safe from any thread.
@@ -140,6 +145,13 @@ def _resolve_layers(options: dict[str, bool | None]) -> list[DriverLayer]:
             continue
         layers.append(layer)
     return layers
+
+
+def _new_handle(sched: Scheduler) -> Handle:
+    # The private factory: Handle.__init__ refuses users, so build the object without it.
+    handle = Handle.__new__(Handle)
+    handle._sched = sched
+    return handle
 
 
 @final
@@ -300,7 +312,7 @@ class Runtime:
 
     def handle(self) -> Handle:
         """Return a :class:`Handle` to this runtime, usable from any thread."""
-        return Handle(self._live())
+        return _new_handle(self._live())
 
     def metrics(self) -> RuntimeMetrics:
         """Return a snapshot of the runtime's metrics (:class:`rt.RuntimeMetrics`)."""
