@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
 from ._current import STATE, current_task_or_raise, outside_error
 from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
@@ -50,13 +50,14 @@ class Handle:
     """
 
     __slots__ = ("_sched",)
-    _sched: Scheduler
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        raise TypeError(
-            "rt.Handle is not created directly: use rt.Handle.current() inside a runtime, "
-            "or runtime.handle()"
-        )
+        if len(args) != 2 or args[1] is not _OWNER or kwargs:
+            raise TypeError(
+                "rt.Handle is not created directly: use rt.Handle.current() inside a runtime, "
+                "or runtime.handle()"
+            )
+        self._sched = cast("Scheduler", args[0])
 
     @staticmethod
     def current() -> Handle:
@@ -147,11 +148,13 @@ def _resolve_layers(options: dict[str, bool | None]) -> list[DriverLayer]:
     return layers
 
 
+# The private factory's key: Handle.__init__ refuses any call without it. (Building the object
+# without __init__ would be simpler, but the compiled build runs __init__ either way.)
+_OWNER: Final = object()
+
+
 def _new_handle(sched: Scheduler) -> Handle:
-    # The private factory: Handle.__init__ refuses users, so build the object without it.
-    handle = Handle.__new__(Handle)
-    handle._sched = sched
-    return handle
+    return Handle(sched, _OWNER)
 
 
 @final
