@@ -465,7 +465,7 @@ def current_driver(name: str) -> Driver:
     """
     st = STATE.get(None)
     if st is None:
-        raise outside_error(f"current_driver({name!r})")
+        raise outside_error(f"this call (it uses the runtime's {name} driver)")
     driver = st._sched.driver(name)
     if driver is None:
         if name in KNOWN_LAYERS:
