@@ -6,9 +6,10 @@
                                    # suite on Python 3.12 and 3.13 where they are installed,
                                    # then again on the multi-thread scheduler, then against
                                    # the optional mypyc build of rt-core (both flavors)
-    python3 tools/dev.py check     # tests + mypy --strict + ruff (what .ci/run runs)
+    python3 tools/dev.py check     # tests + mypy --strict + ruff + docs (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
     python3 tools/dev.py compiled  # build the optional mypyc wheel of rt-core (dist/compiled/)
+    python3 tools/dev.py docs      # build the API reference and guides into site/ (strict)
     python3 tools/dev.py api       # regenerate tests/public_api.txt (review the diff)
     python3 tools/dev.py wheels    # build every distribution's wheel into dist/ (see README,
                                    # "Install": pip install --no-index --find-links dist/ ...)
@@ -45,8 +46,11 @@ TASKS: dict[str, list[list[str]]] = {
         ["run", "test-compiled"],
         ["run", "types"],
         ["run", "lint"],
+        ["run", "docs:build"],
     ],
     "compiled": [["run", "python", "tools/compiled.py", "build"]],
+    # The API reference site (MkDocs, warnings are errors) into site/.
+    "docs": [["run", "docs:build"]],
     # Regenerates tests/public_api.txt, the reviewed golden file of the public API.
     "api": [["run", "python", "tools/public_api.py", "--write"]],
     # Runs in .venv-tools itself (pip and hatchling are there): no workspace env needed.
