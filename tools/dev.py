@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Set up the development tools and run a project task, on a machine that only has python3.
 
-    python3 tools/dev.py demo      # the demo (README's first command)
+    python3 tools/dev.py demo      # the demo (README's first command); sets up .venv-demo
+                                   # with only the rt distributions it uses
+    python3 tools/dev.py test --quick  # one pass: default python, default flavor
     python3 tools/dev.py test      # the test suite (README's second command), then the same
                                    # suite on Python 3.12 and 3.13 where they are installed,
                                    # then again on the multi-thread scheduler, then against
@@ -36,7 +38,7 @@ HATCH_REQ = "hatch>=1.16,<2"
 OTHER_PYTHONS = ("3.12", "3.13")
 
 TASKS: dict[str, list[list[str]]] = {
-    "demo": [["run", "demo"]],
+    "demo": [],  # run_demo: its own small venv, no hatch
     "test": [["run", "test"], ["run", "test-mt"], ["run", "test-compiled"]],
     "types": [["run", "types"]],
     "lint": [["run", "lint"]],
@@ -158,12 +160,42 @@ def ensure_valgrind() -> None:
         print("dev.py: no valgrind: the mini-redis benchmark leaves out instruction counts")
 
 
+DEMO_ENV = ROOT / ".venv-demo"
+# mini-redis uses every runtime distribution (rt.net, rt.sync, rt.time, rt.select) and none of
+# the development tools.
+DEMO_NEEDS = ("rt-core", "rt-time", "rt-sync", "rt-net", "rt-macros")
+
+
+def run_demo(extra: list[str]) -> int:
+    """Set up ``.venv-demo`` with only what the demo imports (once), then run the demo."""
+    sub = "Scripts" if os.name == "nt" else "bin"
+    python = DEMO_ENV / sub / ("python.exe" if os.name == "nt" else "python")
+    stamp = DEMO_ENV / ".rt-installed"
+    wanted = " ".join(DEMO_NEEDS)
+    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
+        print(f"dev.py: demo: creating {DEMO_ENV.name} (first run only) ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(DEMO_ENV)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        print("dev.py: demo: installing the build backend (hatchling) ...", flush=True)
+        subprocess.run([*pip, "hatchling>=1.25", "editables>=0.3"], check=True)
+        print(f"dev.py: demo: installing {', '.join(DEMO_NEEDS)} (editable) ...", flush=True)
+        editables = [arg for name in DEMO_NEEDS for arg in ("-e", str(ROOT / "packages" / name))]
+        subprocess.run([*pip, "--no-build-isolation", *editables], check=True)
+        stamp.write_text(wanted)
+    print("dev.py: demo: starting mini-redis and 50 rt clients ...", flush=True)
+    return subprocess.run(
+        [str(python), str(ROOT / "tools" / "demo.py"), *extra], cwd=ROOT
+    ).returncode
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in TASKS:
         print(__doc__)
         print(f"tasks: {', '.join(TASKS)}")
         return 2
     task, extra = argv[0], argv[1:]
+    if task == "demo":
+        return run_demo(extra)
     hatch = ensure_hatch()
     if task == "wheels":
         wheels = [str(_bin("python")), str(ROOT / "tools" / "wheels.py"), *extra]
@@ -175,7 +207,15 @@ def main(argv: list[str]) -> int:
         ensure_redis_tools()
     if task == "bench":
         ensure_valgrind()
-    if task in ("test", "check"):
+    if task == "test" and "--quick" in extra:
+        # One pass: the default interpreter and flavor, pure-Python build.
+        rest = [arg for arg in extra if arg != "--quick"]
+        steps = [["run", "test", *rest]]
+        print(
+            "dev.py: --quick: one pass (default python, default flavor); the full run adds "
+            "Python 3.12/3.13, the multi-thread flavor and the compiled build"
+        )
+    elif task in ("test", "check"):
         # The suite again on the other supported Pythons, where this machine has them.
         for version in OTHER_PYTHONS:
             if python_available(version, env):
