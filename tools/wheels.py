@@ -12,6 +12,7 @@ public package index, where the name ``rt`` belongs to an unrelated project::
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -30,11 +31,27 @@ def distributions() -> dict[str, Path]:
     return found
 
 
+def _name(requirement: str) -> str:
+    return re.split(r"[=<>!~\[; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def external_requirements() -> list[str]:
+    """What the distributions need from outside the workspace (rt-console's terminal UI...)."""
+    ours = set(distributions())
+    found: set[str] = set()
+    for path in distributions().values():
+        project = tomllib.loads((path / "pyproject.toml").read_text())["project"]
+        found |= {req for req in project.get("dependencies", []) if _name(req) not in ours}
+    return sorted(found)
+
+
 def build(out: Path, *, python: str = sys.executable, quiet: bool = True) -> list[Path]:
-    """Build every distribution's wheel into ``out`` with ``python``; return the wheels.
+    """Build every distribution's wheel into ``out`` with ``python``; return rt's wheels.
 
     One ``pip wheel`` call builds them all, offline and without build isolation: the build
-    backend (hatchling) must be installed in ``python``'s environment already.
+    backend (hatchling) must be installed in ``python``'s environment already. Third-party
+    dependencies of a distribution, if any, are downloaded beside them (by name, from the
+    package index), so that ``pip install --no-index --find-links OUT`` has everything.
     """
     out.mkdir(parents=True, exist_ok=True)
     dirs = [str(path) for path in distributions().values()]
@@ -43,6 +60,10 @@ def build(out: Path, *, python: str = sys.executable, quiet: bool = True) -> lis
     if quiet:
         cmd.append("--quiet")
     subprocess.run(cmd, check=True)
+    external = external_requirements()
+    if external:
+        fetch = [python, "-m", "pip", "download", "--disable-pip-version-check", "--dest"]
+        subprocess.run([*fetch, str(out), *(["--quiet"] if quiet else []), *external], check=True)
     names = {name.replace("-", "_") for name in distributions()}
     return sorted(p for p in out.glob("*.whl") if p.name.split("-")[0] in names)
 
