@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
         return subprocess.run(
             [sys.executable, "-m", "mkdocs", "serve", "-f", str(config)]
         ).returncode
-    cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config)]
+    cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config)]
     rc = subprocess.run(cmd).returncode
     if rc == 0:
         print(f"docs: built {SITE.relative_to(ROOT)}/index.html")
