@@ -10,6 +10,7 @@ import pytest
 import trio
 
 import rt
+import rt.lowlevel
 from rt.lowlevel import current_driver, current_io
 
 SRC = Path(__file__).resolve().parents[2]  # packages/
@@ -69,3 +70,15 @@ def test_no_error_message_in_rt_core_quotes_an_internal_call() -> None:
             if re.search(r"current_driver\(|_sched\b|\bSTATE\b|wait_task_rescheduled", literal):
                 offenders.append(f"{path.name}: {literal}")
     assert offenders == []
+
+
+async def _library_wait() -> None:
+    # What a library such as rt.sync does before it parks the caller.
+    rt.lowlevel.current_task()
+
+
+def test_a_library_wait_under_asyncio_says_an_rt_operation_waited_and_what_it_found() -> None:
+    with pytest.raises(RuntimeError) as info:
+        asyncio.run(_library_wait())
+    assert str(info.value).startswith("an rt operation that waits")
+    assert "running under asyncio" in str(info.value)

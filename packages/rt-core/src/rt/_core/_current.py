@@ -128,7 +128,8 @@ def current_task() -> Task[Any]:
         task = st._current
         if task is not None:
             return task
-    raise outside_error("rt.lowlevel.current_task()")
+    # Libraries call it on behalf of their users (every rt.sync wait does), so say so.
+    raise outside_error("an rt operation that waits (rt.lowlevel.current_task())")
 
 
 def budget_spent(cost: int = 1) -> bool:
