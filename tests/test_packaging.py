@@ -37,7 +37,11 @@ def _parts(dist: str) -> set[str]:
     src = wheels.distributions()[dist] / "src" / "rt"
     if not src.is_dir():
         return set()
-    return {p.stem for p in src.iterdir() if not p.name.startswith(("_", "."))} - {"py"}
+    return {
+        p.stem
+        for p in src.iterdir()
+        if not p.name.startswith(("_", ".")) and (p.is_dir() or p.suffix == ".py")
+    }
 
 
 def _expected(requirement: str) -> set[str]:
