@@ -191,6 +191,7 @@ SYNC_NAMES = {
     "SemaphoreClosed",
     "SemaphorePermit",
     "SemaphoreStatistics",
+    "SendTimeout",
     "broadcast",
     "mpsc",
     "oneshot",

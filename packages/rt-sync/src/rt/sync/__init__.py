@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from . import broadcast, mpsc, oneshot, watch
 from ._barrier import Barrier, BarrierStatistics, BarrierWaitResult
-from ._errors import ChannelClosed, ChannelEmpty, ChannelError, ChannelFull, Lagged, SemaphoreClosed
+from ._errors import (
+    ChannelClosed,
+    ChannelEmpty,
+    ChannelError,
+    ChannelFull,
+    Lagged,
+    SemaphoreClosed,
+    SendTimeout,
+)
 from ._event import Event, EventStatistics
 from ._mutex import Mutex, MutexGuard, MutexStatistics
 from ._notify import Notify, NotifyStatistics
@@ -46,6 +54,7 @@ __all__ = [
     "SemaphoreClosed",
     "SemaphorePermit",
     "SemaphoreStatistics",
+    "SendTimeout",
     "broadcast",
     "mpsc",
     "oneshot",
@@ -57,3 +66,7 @@ for _name in __all__:
     if isinstance(_obj, type) and _obj.__module__.startswith("rt.sync._"):
         _obj.__module__ = __name__
 del _name, _obj
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

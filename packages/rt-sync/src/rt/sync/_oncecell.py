@@ -17,6 +17,7 @@ class OnceCellStatistics:
     """A snapshot of a :class:`OnceCell`."""
 
     initialized: bool
+    waiters: int = 0  # callers waiting for the running initializer
 
 
 @final
@@ -75,4 +76,4 @@ class OnceCell(Generic[T]):
 
     def statistics(self) -> OnceCellStatistics:
         """Return a :class:`OnceCellStatistics` snapshot."""
-        return OnceCellStatistics(self._set)
+        return OnceCellStatistics(self._set, self._init.statistics().waiters)
