@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, Lagged, blocking_guard
-from ._waitqueue import Waiter, WaitQueue, park
+from ._waitqueue import QueueBranch, Waiter, WaitQueue, park
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -236,6 +236,18 @@ class Receiver(Generic[T]):
                 return value  # type: ignore[return-value]
             await park(s.lock, s.waiters, w)
 
+    def __rt_select__(self, awaitable: object) -> QueueBranch | None:
+        """Let ``rt.select`` poll ``rx.recv()`` in place (a losing branch reads nothing)."""
+        if getattr(awaitable, "cr_code", None) is not _RECV_CODE:
+            return None
+        s = self._shared
+        return QueueBranch(
+            s.lock,
+            s.waiters,
+            lambda: self._next != s.next_seq or s.senders == 0 or self._closed,
+            self._poll,
+        )
+
     def try_recv(self) -> T:
         """Receive the next value if there is one.
 
@@ -306,6 +318,9 @@ class Receiver(Generic[T]):
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             self.close()
+
+
+_RECV_CODE = Receiver.recv.__code__
 
 
 @final

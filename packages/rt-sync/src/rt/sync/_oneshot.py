@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, blocking_guard
-from ._waitqueue import Waiter, WaitQueue, park
+from ._waitqueue import QueueBranch, Waiter, WaitQueue, park
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -166,6 +166,15 @@ class Receiver(Generic[T]):
         """
         return self.recv().__await__()
 
+    def __rt_select__(self, awaitable: object) -> QueueBranch | None:
+        """Let ``rt.select`` poll ``rx`` or ``rx.recv()`` in place (a loser takes nothing)."""
+        if awaitable is not self and getattr(awaitable, "cr_code", None) is not _RECV_CODE:
+            return None
+        o = self._once
+        return QueueBranch(
+            o.lock, o.waiters, lambda: o.has_value or o.tx_closed or o.rx_closed, self._poll
+        )
+
     def try_recv(self) -> T:
         """Return the value if it has arrived.
 
@@ -213,6 +222,9 @@ class Receiver(Generic[T]):
     def __del__(self) -> None:
         if hasattr(self, "_once"):
             self.close()
+
+
+_RECV_CODE = Receiver.recv.__code__
 
 
 @final

@@ -192,6 +192,48 @@ class SelectBranch(Protocol):
     def disarm(self) -> None: ...
 
 
+class QueueBranch:
+    """A :class:`SelectBranch` for a primitive whose waiters sit in one :class:`WaitQueue`
+    and are woken without being handed anything (broadcast, oneshot, watch).
+
+    ``ready()`` and ``poll()`` are the primitive's own checks, called with its lock held.
+    """
+
+    __slots__ = ("_lock", "_poll", "_queue", "_ready", "_w")
+
+    def __init__(
+        self,
+        lock: threading.RLock,
+        queue: WaitQueue,
+        ready: Callable[[], bool],
+        poll: Callable[[], tuple[bool, Any]],
+    ) -> None:
+        self._lock = lock
+        self._queue = queue
+        self._ready = ready
+        self._poll = poll
+        self._w: CallbackWaiter | None = None
+
+    def poll(self) -> tuple[bool, Any]:
+        with self._lock:
+            return self._poll()
+
+    def arm(self, wake: Callable[[], object]) -> bool:
+        with self._lock:
+            if self._ready():
+                return False
+            w = self._w = CallbackWaiter(wake)
+            self._queue.push(w)
+        return True
+
+    def disarm(self) -> None:
+        w = self._w
+        if w is not None:
+            self._w = None
+            with self._lock:
+                self._queue.remove(w)
+
+
 def park(lock: threading.RLock, queue: WaitQueue, waiter: Waiter) -> Awaitable[None]:
     """Park the running task until ``waiter`` is woken (``waiter`` is already in ``queue``).
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 from rt.lowlevel import checkpoint
 
 from ._errors import ChannelClosed
-from ._waitqueue import Waiter, WaitQueue, park
+from ._waitqueue import QueueBranch, Waiter, WaitQueue, park
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -242,6 +242,24 @@ class Receiver(Generic[T]):
                 s.waiters.push(w)
             await park(s.lock, s.waiters, w)
 
+    def _poll_changed(self) -> tuple[bool, None]:
+        s = self._shared
+        if s.version != self._seen:
+            self._seen = s.version
+            return True, None
+        if s.closed:
+            raise ChannelClosed("the sender is closed")
+        return False, None
+
+    def __rt_select__(self, awaitable: object) -> QueueBranch | None:
+        """Let ``rt.select`` poll ``rx.changed()`` in place (a losing branch marks nothing)."""
+        if getattr(awaitable, "cr_code", None) is not _CHANGED_CODE:
+            return None
+        s = self._shared
+        return QueueBranch(
+            s.lock, s.waiters, lambda: s.version != self._seen or s.closed, self._poll_changed
+        )
+
     async def wait_for(self, predicate: Callable[[T], bool]) -> T:
         """Wait until ``predicate(value)`` holds (checking the current value first); return it.
 
@@ -278,6 +296,9 @@ class Receiver(Generic[T]):
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             self.close()
+
+
+_CHANGED_CODE = Receiver.changed.__code__
 
 
 @final
