@@ -404,6 +404,7 @@ async def _wait(
     handles: dict[int, rt.JoinHandle[Any]] = {}
     outcome: _Outcome | None = None
     expired = False
+    driven = [in_place[1]] if in_place is not None else []
     try:
         while True:
             armed: list[SelectBranch] = []
@@ -413,28 +414,29 @@ async def _wait(
                         st.fire(i)  # ready already: no need to wait
                         break
                     armed.append(branch)
-                if not handles:
-                    for i, aw in tasks:
-                        handles[i] = rt.spawn(_report(st, i, aw))
-                if timer is not None and not expired:
-                    deadline = timer.timeout()
-                    try:
-                        with deadline:
-                            timer.deadline = deadline.deadline
-                            if in_place is not None:
-                                outcome = await _drive(st, *in_place)
-                                in_place = None  # finished or cancelled: never driven again
-                            else:
-                                await st.park()
-                    except TimeoutError:
-                        if not deadline.expired:
-                            raise
-                    expired = deadline.expired
-                elif in_place is not None:
-                    outcome = await _drive(st, *in_place)
-                    in_place = None
-                else:
-                    await st.park()
+                if not st.fired:  # else a branch is ready already: no need to wait
+                    if not handles:
+                        for i, aw in tasks:
+                            handles[i] = rt.spawn(_report(st, i, aw))
+                    if timer is not None and not expired:
+                        deadline = timer.timeout()
+                        try:
+                            with deadline:
+                                timer.deadline = deadline.deadline
+                                if in_place is not None:
+                                    outcome = await _drive(st, *in_place)
+                                    in_place = None  # finished or cancelled: never driven again
+                                else:
+                                    await st.park()
+                        except TimeoutError:
+                            if not deadline.expired:
+                                raise
+                        expired = deadline.expired
+                    elif in_place is not None:
+                        outcome = await _drive(st, *in_place)
+                        in_place = None
+                    else:
+                        await st.park()
             finally:
                 for branch in armed:
                     branch.disarm()
@@ -455,6 +457,8 @@ async def _wait(
             st.done = True
         await _stop(handles, tasks, keep=-1)
         raise
+    finally:
+        _close_unstarted(driven)  # a branch ready at once won before it was driven
     with st.lock:
         st.done = True
     if isinstance(winner, _Outcome):
