@@ -46,7 +46,7 @@ async def typed_constructors() -> None:
 
 
 async def plain_calls_keep_any() -> None:
-    tx, rx = mpsc.channel(4)
+    tx, _ = mpsc.channel(4)
     assert_type(tx, mpsc.Sender[Any])
     await tx.send("anything")
     await tx.send(1)

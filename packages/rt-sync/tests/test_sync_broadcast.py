@@ -9,7 +9,11 @@ import pytest
 from synchelpers import cancelled, in_thread, until
 
 import rt
-from rt.sync import ChannelClosed, broadcast
+from rt.sync import (
+    ChannelClosed,
+    Lagged,
+    broadcast,
+)
 
 
 class Payload:
@@ -106,3 +110,31 @@ def test_sender_closed_wakes_when_a_plain_thread_closes_the_last_receiver() -> N
         await waiter
 
     rt.run(main())
+
+
+async def test_broadcast_every_receiver_sees_every_value_in_order() -> None:
+    tx, rx1 = broadcast.channel(16)
+    rx2 = tx.subscribe()
+    assert tx.send(1) == 2
+    tx.send(2)
+    tx.close()
+    result = [[v async for v in rx1], [v async for v in rx2]]
+    assert result == [[1, 2], [1, 2]]
+
+
+async def test_broadcast_slow_receiver_gets_lagged_then_oldest_retained() -> None:
+    tx, rx = broadcast.channel(2)
+    for i in range(5):
+        tx.send(i)
+    with pytest.raises(Lagged) as info:
+        await rx.recv()
+    result = info.value.skipped, [rx.try_recv(), rx.try_recv()]
+    assert result == (3, [3, 4])
+
+
+def test_broadcast_send_without_receivers_returns_the_value() -> None:
+    tx, rx = broadcast.channel(1)
+    rx.close()
+    with pytest.raises(ChannelClosed) as info:
+        tx.send("lost?")
+    assert info.value.value == "lost?"

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
 import pytest
 from synchelpers import cancelled, in_thread, until, wait
 
 import rt
-from rt.sync import RwLock, RwLockReadGuard, RwLockWriteGuard
+from rt.sync import (
+    RwLock,
+    RwLockReadGuard,
+    RwLockWriteGuard,
+)
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return rt.run(coro)
 
 
 async def test_readers_queued_behind_a_cancelled_writer_get_in_while_readers_hold_it() -> None:
@@ -127,3 +140,48 @@ async def test_downgrade_wakes_a_reader_blocked_in_a_plain_thread() -> None:
     r = w.downgrade()
     assert await h == 7
     r.release()
+
+
+async def test_rwlock_readers_share_writers_exclude_and_writers_do_not_starve() -> None:
+    rw = RwLock({"n": 0})
+    log: list[str] = []
+    r1 = await rw.read()
+    r2 = await rw.read()
+    assert rw.statistics().readers == 2
+
+    async def writer() -> None:
+        async with rw.write() as g:
+            g.value = {"n": 1}
+            log.append("write")
+
+    async def late_reader() -> None:
+        async with rw.read() as g:
+            log.append(f"read {g.value['n']}")
+
+    w = rt.spawn(writer())
+    while rw.statistics().waiters < 1:  # the writer queues first
+        await rt.yield_now()
+    lr = rt.spawn(late_reader())
+    while rw.statistics().waiters < 2:
+        await rt.yield_now()
+    assert log == []
+    r1.release()
+    r2.release()
+    await w
+    await lr
+    assert log == ["write", "read 1"]
+
+
+def test_rwlock_write_guard_from_a_thread() -> None:
+    async def main() -> int:
+        rw = RwLock(1)
+
+        def bump() -> None:
+            with rw.blocking_write() as g:
+                g.value += 41
+
+        await rt.spawn_blocking(bump)
+        async with rw.read() as g:
+            return g.value
+
+    assert run(main()) == 42

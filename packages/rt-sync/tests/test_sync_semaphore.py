@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
 import pytest
 from synchelpers import cancelled, until, wait
 
 import rt
-from rt.sync import Semaphore, SemaphoreClosed
+from rt.sync import (
+    Semaphore,
+    SemaphoreClosed,
+)
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return rt.run(coro)
 
 
 async def test_a_small_waiter_behind_a_cancelled_big_waiter_gets_its_permits() -> None:
@@ -90,3 +103,90 @@ async def test_close_fails_waiters_queued_behind_a_cancelled_one_too() -> None:
     with pytest.raises(rt.JoinError) as info:
         await second
     assert isinstance(info.value.exception, SemaphoreClosed)
+
+
+async def test_semaphore_bounds_concurrency_and_is_fair_to_big_requests() -> None:
+    sem = Semaphore(3)
+    active = peak = 0
+    counting = threading.Lock()  # workers may run on several threads
+    order: list[str] = []
+
+    async def worker(i: int) -> None:
+        nonlocal active, peak
+        async with sem.acquire():
+            with counting:
+                active += 1
+                peak = max(peak, active)
+            await rt.yield_now()
+            with counting:
+                active -= 1
+
+    async with rt.TaskGroup() as tg:
+        for i in range(10):
+            tg.spawn(worker(i))
+
+    held = await sem.acquire(2)
+
+    async def big() -> None:
+        async with sem.acquire(3):
+            order.append("big")
+
+    async def small() -> None:
+        async with sem.acquire(1):
+            order.append("small")
+
+    b = rt.spawn(big())
+    while sem.statistics().waiters < 1:  # big queues (its task may run on another worker)
+        await rt.yield_now()
+    s = rt.spawn(small())
+    while sem.statistics().waiters < 2:
+        await rt.yield_now()
+    assert order == []  # one permit is free, but "small" queues behind "big"
+    held.release()
+    await b
+    await s
+    assert order == ["big", "small"]
+    assert 1 <= peak <= 3
+    if rt.Handle.current().metrics().workers == 1:
+        assert peak == 3  # on one thread the three holders are inside together at the yield
+
+
+def test_semaphore_errors_try_acquire_and_close() -> None:
+    with pytest.raises(ValueError):
+        Semaphore(-1)
+
+    async def main() -> None:
+        sem = Semaphore(1)
+        p = sem.try_acquire()
+        assert p is not None and sem.try_acquire() is None
+        assert sem.available_permits() == 0
+
+        async def waiter() -> None:
+            await sem.acquire()
+
+        h = rt.spawn(waiter())
+        await rt.yield_now()
+        sem.close()
+        with pytest.raises(rt.JoinError) as info:
+            await h
+        assert isinstance(info.value.exception, SemaphoreClosed)
+        with pytest.raises(SemaphoreClosed):
+            await sem.acquire()
+        with pytest.raises(ValueError):
+            sem.acquire(0)
+
+    run(main())
+
+
+async def test_semaphore_from_threads() -> None:
+    sem = Semaphore(0)
+
+    def producer() -> None:
+        for _ in range(100):
+            sem.add_permits(1)
+
+    threading.Thread(target=producer).start()
+    for _ in range(100):
+        (await sem.acquire()).forget()
+    result = sem.available_permits()
+    assert result == 0

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import gc
+import threading
+from typing import Any
 
 import pytest
 from synchelpers import cancelled, in_thread
 
 import rt
-from rt.sync import ChannelClosed, watch
+from rt.sync import (
+    ChannelClosed,
+    watch,
+)
 
 
 async def test_a_watcher_waiting_behind_a_cancelled_watcher_sees_the_change() -> None:
@@ -79,3 +84,41 @@ async def test_typed_constructor_states_the_type_and_the_plain_call_infers_it() 
     tx2, rx2 = watch.channel("text")
     tx2.send("more")
     assert rx2.borrow() == "more"
+
+
+# The values seen encode one interleaving of two tasks on one thread (the multi-thread
+# flavor's watch is covered by test_watch_from_a_thread).
+@pytest.mark.rt(flavor="current_thread")
+async def test_watch_borrow_changed_and_wait_for() -> None:
+    tx, rx = watch.channel({"v": 0})
+    log: list[Any] = [rx.borrow()["v"]]
+    assert not rx.has_changed()
+
+    async def bump() -> None:
+        for i in range(1, 4):
+            await rt.yield_now()
+            tx.send({"v": i})
+
+    rt.spawn(bump())
+    await rx.changed()
+    log.append(rx.borrow_and_update()["v"])
+    log.append((await rx.wait_for(lambda d: d["v"] >= 3))["v"])
+    tx.send_modify(lambda d: d.update(v=10))
+    assert rx.has_changed()
+    log.append(rx.borrow_and_update()["v"])
+    tx.close()
+    with pytest.raises(ChannelClosed):
+        await rx.changed()
+    assert log == [0, 1, 3, 10]
+
+
+async def test_watch_from_a_thread() -> None:
+    tx, rx = watch.channel(0)
+
+    def writer() -> None:
+        for i in range(1, 101):
+            tx.send(i)
+
+    threading.Thread(target=writer).start()
+    result = await rx.wait_for(lambda v: v == 100)
+    assert result == 100
