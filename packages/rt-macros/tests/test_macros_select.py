@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 from typing import Any
 
@@ -47,51 +48,60 @@ async def test_select_over_bounded_recv_keeps_the_value_a_losing_branch_was_woke
     assert sorted([value, left]) == [1, 2]
 
 
-def test_select_over_recv_from_plain_thread_senders_loses_and_duplicates_nothing() -> None:
-    async def main() -> None:
-        tx1, rx1 = mpsc.channel[int](4)
-        tx2, rx2 = mpsc.channel[int](4)
-        n = 2000
+@pytest.mark.parametrize("switch", [None, 1e-6], ids=["default_switch", "tight_switch"])
+def test_select_over_recv_from_plain_thread_senders_loses_and_duplicates_nothing(
+    switch: float | None,
+) -> None:
+    old = sys.getswitchinterval()
+    if switch is not None:
+        sys.setswitchinterval(switch)  # thread switches land between any two bytecodes
+    try:
+        rt.run(_select_over_thread_senders(2000 if switch is None else 500))
+    finally:
+        sys.setswitchinterval(old)
 
-        def produce(tx: mpsc.Sender[int], base: int) -> None:
-            for i in range(n):
-                tx.blocking_send(base + i)
-            tx.close()
 
-        threads = [
-            threading.Thread(target=produce, args=(tx1, 0)),
-            threading.Thread(target=produce, args=(tx2, 100_000)),
-        ]
-        for t in threads:
-            t.start()
-        got: list[int] = []
-        open_ = [True, True]
-        rxs = [rx1, rx2]
-        while any(open_):
-            if all(open_):
-                try:
-                    _, v = await rt.select(rx1.recv(), rx2.recv())
-                except ChannelClosed:
-                    open_ = [not rx.is_closed() or len(rx) > 0 for rx in rxs]
-                    continue
-            else:
-                rx = rxs[open_.index(True)]
-                try:
-                    v = await rx.recv()
-                except ChannelClosed:
-                    break
-            got.append(v)
-        for rx in rxs:
-            while True:
-                try:
-                    got.append(rx.try_recv())
-                except (ChannelClosed, rt.sync.ChannelEmpty):
-                    break
-        for t in threads:
-            t.join()
-        assert sorted(got) == list(range(n)) + list(range(100_000, 100_000 + n))
+async def _select_over_thread_senders(n: int) -> None:
+    tx1, rx1 = mpsc.channel[int](4)
+    tx2, rx2 = mpsc.channel[int](4)
 
-    rt.run(main())
+    def produce(tx: mpsc.Sender[int], base: int) -> None:
+        for i in range(n):
+            tx.blocking_send(base + i)
+        tx.close()
+
+    threads = [
+        threading.Thread(target=produce, args=(tx1, 0)),
+        threading.Thread(target=produce, args=(tx2, 100_000)),
+    ]
+    for t in threads:
+        t.start()
+    got: list[int] = []
+    open_ = [True, True]
+    rxs = [rx1, rx2]
+    while any(open_):
+        if all(open_):
+            try:
+                _, v = await rt.select(rx1.recv(), rx2.recv())
+            except ChannelClosed:
+                open_ = [not rx.is_closed() or len(rx) > 0 for rx in rxs]
+                continue
+        else:
+            rx = rxs[open_.index(True)]
+            try:
+                v = await rx.recv()
+            except ChannelClosed:
+                break
+        got.append(v)
+    for rx in rxs:
+        while True:
+            try:
+                got.append(rx.try_recv())
+            except (ChannelClosed, rt.sync.ChannelEmpty):
+                break
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(n)) + list(range(100_000, 100_000 + n))
 
 
 @pytest.mark.rt(start_paused=True)
