@@ -652,3 +652,8 @@ async def try_join(*branches: Awaitable[Any]) -> tuple[Any, ...]:
         # TaskGroup lists errors in the order they happened: the first one is the cause.
         raise group.exceptions[0] from None
     return tuple([await h for h in handles])
+
+
+for _fn in (select, join, try_join):
+    _fn.__module__ = "rt.macros"  # their public home (tracebacks and help() say rt.macros)
+del _fn
