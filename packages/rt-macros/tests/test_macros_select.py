@@ -228,3 +228,44 @@ async def test_a_non_awaitable_branch_is_a_type_error_and_closes_the_others() ->
     with pytest.raises(TypeError, match="awaitable"):
         await rt.select(coro, 42)  # type: ignore[call-overload]
     assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # not left "never awaited"
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_an_error_in_the_coroutine_driven_in_place_propagates_and_withdraws_the_rest() -> (
+    None
+):
+    _tx, rx = mpsc.unbounded_channel[int]()
+
+    async def boom() -> None:
+        await rt.sleep(1)
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        await rt.select(boom(), rx.recv(), rt.sleep(5))
+    assert not rx.statistics().receiver_waiting
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_with_several_coroutines_a_task_branch_wins_and_the_recv_keeps_its_value() -> None:
+    tx, rx = mpsc.unbounded_channel[str]()
+    cleaned: list[str] = []
+
+    async def quick() -> str:
+        await rt.sleep(1)
+        return "quick"
+
+    async def slow() -> str:
+        try:
+            await rt.sleep(60)
+            return "slow"
+        finally:
+            cleaned.append("slow")
+
+    async def send_at_2() -> None:
+        await rt.sleep(2)
+        tx.send("late")
+
+    rt.spawn(send_at_2())
+    assert await rt.select(slow(), rx.recv(), quick()) == (2, "quick")
+    assert cleaned == ["slow"]  # the loser task was cancelled and awaited
+    assert await rx.recv() == "late"
