@@ -140,7 +140,8 @@ _OTHER: Final = 2
 
 
 def _classify(aw: object) -> tuple[int, Any]:
-    """Say how ``select`` runs ``aw``: ``(_POLL, branch)``, ``(_TIMER, factory)``, ``(_OTHER, aw)``.
+    """Say how ``select`` runs ``aw``: ``(_POLL, branch)``, ``(_TIMER, (arg, when))`` or
+    ``(_OTHER, aw)``.
 
     Raises:
         TypeError: ``aw`` is not awaitable.
@@ -271,22 +272,24 @@ async def _drive(st: _Waker, index: int, aw: Awaitable[Any]) -> _Outcome | None:
     cancelled because another branch won.
     """
     outcome: _Outcome | None = None
-    with rt.CancelScope() as scope:
+    try:
+        with rt.CancelScope() as scope:
+            with st.lock:
+                st.scope = scope
+                early = bool(st.fired)
+            if early:
+                scope.cancel()
+            try:
+                outcome = _Outcome(index, await aw)
+            except rt.Cancelled:
+                raise  # ours (a branch won: the scope catches it) or the caller's
+            except BaseException as exc:  # the branch's own error: it finished
+                outcome = _Outcome(index, error=exc)
+    finally:
         with st.lock:
-            st.scope = scope
-            early = bool(st.fired)
-        if early:
-            scope.cancel()
-        try:
-            outcome = _Outcome(index, await aw)
-        except rt.Cancelled:
-            raise
-        except BaseException as exc:  # the branch's own error: it finished
-            outcome = _Outcome(index, error=exc)
-    with st.lock:
-        st.scope = None
-        if outcome is not None:
-            st.fired.append(index)
+            st.scope = None
+            if outcome is not None:
+                st.fired.append(index)
     return outcome
 
 
