@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, Lagged, blocking_guard
 from ._waitqueue import QueueBranch, Waiter, WaitQueue, park
+
+if TYPE_CHECKING:
+    from ._stats import BroadcastStatistics
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -35,17 +37,6 @@ if TYPE_CHECKING:
     TD = _TypeVarWithDefault("TD", default=Any)  # the plain call keeps its type (PEP 696)
 else:
     TD = TypeVar("TD")
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastStatistics:
-    """A snapshot of a broadcast channel."""
-
-    retained: int
-    capacity: int
-    senders: int
-    receivers: int
-    waiting_receivers: int
 
 
 class _Slot:
@@ -173,6 +164,8 @@ class Sender(Generic[T]):
 
     def statistics(self) -> BroadcastStatistics:
         """Return a :class:`BroadcastStatistics` snapshot."""
+        from ._stats import BroadcastStatistics
+
         s = self._shared
         with s.lock:
             return BroadcastStatistics(len(s.buf), s.cap, s.senders, s.receivers, len(s.waiters))

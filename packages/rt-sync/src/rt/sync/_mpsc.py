@@ -40,13 +40,15 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint, current_task
 
 from ._errors import ChannelClosed, ChannelEmpty, ChannelFull, SendTimeout, blocking_guard
 from ._waitqueue import CallbackWaiter, Waiter, WaitQueue, park
+
+if TYPE_CHECKING:
+    from ._stats import ChannelStatistics
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -73,19 +75,6 @@ _BATCH: Final = 32
 # The receiver's lock-free take relies on the GIL ordering each thread's write before its next
 # read (see the module docstring); free-threaded builds take the lock (docs/free-threading.md).
 _LOCK_FREE_RECEIVE: Final = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelStatistics:
-    """A snapshot of an mpsc channel."""
-
-    queued: int
-    capacity: int | None
-    reserved: int
-    senders: int
-    waiting_senders: int
-    receiver_waiting: bool
-    closed: bool
 
 
 class _Chan(Generic[T]):
@@ -164,6 +153,8 @@ class _Chan(Generic[T]):
         return self.refill() if self.has_room() else []
 
     def stats(self) -> ChannelStatistics:
+        from ._stats import ChannelStatistics
+
         with self.lock:
             return ChannelStatistics(
                 queued=len(self.buf),
@@ -270,6 +261,7 @@ class _SenderBase(Generic[T]):
 
     def statistics(self) -> ChannelStatistics:
         """Return a :class:`ChannelStatistics` snapshot of the channel."""
+
         return self._chan.stats()
 
     def __del__(self) -> None:
@@ -885,6 +877,7 @@ class Receiver(Generic[T]):
 
     def statistics(self) -> ChannelStatistics:
         """Return a :class:`ChannelStatistics` snapshot of the channel."""
+
         return self._chan.stats()
 
     def __aiter__(self) -> Receiver[T]:

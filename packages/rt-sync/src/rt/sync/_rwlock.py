@@ -11,29 +11,21 @@ exclusively.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import blocking_guard
 from ._waitqueue import Acquisition, Waiter, WaitQueue, park
 
+if TYPE_CHECKING:
+    from ._stats import RwLockStatistics
+
 T = TypeVar("T")
 _READ = 1
 _WRITE = 0
 # Tokio's default (``u32::MAX >> 3``): effectively unlimited, still a finite bound.
 _MAX_READERS = 0xFFFFFFFF >> 3
-
-
-@dataclass(frozen=True, slots=True)
-class RwLockStatistics:
-    """A snapshot of an :class:`RwLock`."""
-
-    readers: int
-    writer: bool
-    waiters: int
-    max_readers: int = _MAX_READERS
 
 
 class _Guard(Generic[T]):
@@ -309,6 +301,8 @@ class RwLock(Generic[T]):
 
     def statistics(self) -> RwLockStatistics:
         """Return a :class:`RwLockStatistics` snapshot."""
+        from ._stats import RwLockStatistics
+
         with self._lock:
             return RwLockStatistics(
                 self._readers, self._writer, len(self._waiters), self._max_readers

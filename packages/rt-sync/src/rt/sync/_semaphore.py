@@ -10,26 +10,19 @@ strands the waiters for fewer behind it.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Final, final
+from typing import TYPE_CHECKING, Final, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import SemaphoreClosed, blocking_guard
 from ._waitqueue import Acquisition, Waiter, WaitQueue, park
 
+if TYPE_CHECKING:
+    from ._stats import SemaphoreStatistics
+
 _CLOSED = "the semaphore is closed"
 # Tokio's ``Semaphore::MAX_PERMITS`` (``usize::MAX >> 3`` on a 64-bit machine).
 _MAX_PERMITS: Final = (2**64 - 1) >> 3
-
-
-@dataclass(frozen=True, slots=True)
-class SemaphoreStatistics:
-    """A snapshot of a :class:`Semaphore`."""
-
-    available_permits: int
-    waiters: int
-    closed: bool
 
 
 @final
@@ -281,6 +274,8 @@ class Semaphore:
 
     def statistics(self) -> SemaphoreStatistics:
         """Return a :class:`SemaphoreStatistics` snapshot."""
+        from ._stats import SemaphoreStatistics
+
         with self._lock:
             return SemaphoreStatistics(self._permits, len(self._waiters), self._closed)
 

@@ -10,13 +10,30 @@ receivers will see the value.
 
 from __future__ import annotations
 
-from ._broadcast import BroadcastStatistics, Receiver, Sender, channel
+from typing import TYPE_CHECKING, Any
+
+from ._broadcast import Receiver, Sender, channel
 
 __all__ = ["BroadcastStatistics", "Receiver", "Sender", "channel"]
 
+if TYPE_CHECKING:
+    from ._stats import BroadcastStatistics
+
 for _name in __all__:
-    globals()[_name].__module__ = __name__
+    if _name != "BroadcastStatistics":  # loads with its first use (see rt.sync._stats)
+        globals()[_name].__module__ = __name__
 del _name
+
+
+if not TYPE_CHECKING:  # mypy should still flag a misspelt name
+
+    def __getattr__(name: str) -> Any:
+        if name == "BroadcastStatistics":
+            from ._stats import BroadcastStatistics
+
+            globals()[name] = BroadcastStatistics
+            return BroadcastStatistics
+        raise AttributeError(f"module 'rt.sync.broadcast' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -11,8 +11,9 @@ the race takes nothing from the channel.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._mpsc import (
-    ChannelStatistics,
     Permit,
     Receiver,
     Sender,
@@ -37,9 +38,24 @@ __all__ = [
     "unbounded_channel",
 ]
 
+if TYPE_CHECKING:
+    from ._stats import ChannelStatistics
+
 for _name in __all__:
-    globals()[_name].__module__ = __name__
+    if _name != "ChannelStatistics":  # loads with its first use (see rt.sync._stats)
+        globals()[_name].__module__ = __name__
 del _name
+
+
+if not TYPE_CHECKING:  # mypy should still flag a misspelt name
+
+    def __getattr__(name: str) -> Any:
+        if name == "ChannelStatistics":
+            from ._stats import ChannelStatistics
+
+            globals()[name] = ChannelStatistics
+            return ChannelStatistics
+        raise AttributeError(f"module 'rt.sync.mpsc' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
