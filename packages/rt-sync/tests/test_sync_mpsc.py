@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -665,3 +666,37 @@ async def _cancel_at_budget_yield() -> None:
             break
     received = len(got)
     assert 0 < received < 1000 and received + left == 1000
+
+
+def test_permits_used_or_released_in_threads_racing_receiver_close_never_hang_or_lose() -> None:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # thread switches land between any two bytecodes
+    try:
+        rt.run(_permits_racing_close(rounds=200))
+    finally:
+        sys.setswitchinterval(old)
+
+
+async def _permits_racing_close(rounds: int) -> None:
+    for r in range(rounds):
+        tx, rx = mpsc.channel[int](4)
+        permits = await tx.reserve_many(3)
+        tx.close()
+        use = [i % 2 == r % 2 for i in range(3)]  # some permits send, the others release
+
+        def finish(p: mpsc.Permit[int], i: int, send: bool) -> None:
+            if send:
+                p.send(i)
+            else:
+                p.release()
+
+        threads = [
+            threading.Thread(target=finish, args=(p, i, use[i])) for i, p in enumerate(permits)
+        ]
+        for t in threads:
+            t.start()
+        rx.close()  # while the permits are being used: they still deliver
+        got = [v async for v in rx]  # ends once every permit is used or released
+        for t in threads:
+            t.join()
+        assert sorted(got) == [i for i in range(3) if use[i]], r
