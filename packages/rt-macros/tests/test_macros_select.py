@@ -269,3 +269,54 @@ async def test_with_several_coroutines_a_task_branch_wins_and_the_recv_keeps_its
     assert await rt.select(slow(), rx.recv(), quick()) == (2, "quick")
     assert cleaned == ["slow"]  # the loser task was cancelled and awaited
     assert await rx.recv() == "late"
+
+
+def test_select_storm_with_random_cancellation_loses_and_duplicates_nothing() -> None:
+    rt.run(_select_storm(channels=4, per_channel=400, seed=7))
+
+
+async def _select_storm(channels: int, per_channel: int, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    pairs = [mpsc.channel[int](2) for _ in range(channels)]
+    got: list[list[int]] = [[] for _ in range(channels)]
+
+    def produce(k: int) -> None:
+        tx = pairs[k][0]
+        for i in range(per_channel):
+            tx.blocking_send(k * 100_000 + i)
+        tx.close()
+
+    async def consume(k: int) -> None:
+        rx = pairs[k][1]
+        while True:
+            try:
+                # sleep(0) races the receive head-on: with a task per branch both could
+                # finish, and the receive's value was lost.
+                index, value = await rt.select(rx.recv(), rt.sleep(rng.choice((0, 0.0005))))
+            except ChannelClosed:
+                return
+            if index == 0:
+                assert value is not None
+                got[k].append(value)
+
+    threads = [threading.Thread(target=produce, args=(k,)) for k in range(channels)]
+    for t in threads:
+        t.start()
+    consumers = {k: rt.spawn(consume(k)) for k in range(channels)}
+    while any(not h.is_finished() for h in consumers.values()):
+        k = rng.randrange(channels)
+        h = consumers[k]
+        if not h.is_finished() and rng.random() < 0.5:
+            h.abort()  # lands on a select parked, polling or waking: must not lose a value
+            try:
+                await h
+            except rt.JoinError:
+                pass
+            consumers[k] = rt.spawn(consume(k))
+        await rt.sleep(0.0002)
+    for t in threads:
+        t.join()
+    for k in range(channels):
+        assert got[k] == [k * 100_000 + i for i in range(per_channel)], k
