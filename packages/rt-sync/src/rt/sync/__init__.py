@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rt._exports import public
+
 from . import broadcast, mpsc, oneshot, watch
 from ._barrier import Barrier, BarrierWaitResult
 from ._errors import (
@@ -87,13 +89,7 @@ __all__ = [
     "watch",
 ]
 
-for _name in __all__:
-    if _name in _LAZY:
-        continue
-    _obj = globals()[_name]
-    if isinstance(_obj, type) and _obj.__module__.startswith("rt.sync._"):
-        _obj.__module__ = __name__
-del _name, _obj
+public(globals())
 
 
 if not TYPE_CHECKING:  # mypy should still flag a misspelt name
