@@ -72,6 +72,10 @@ async def test_a_missing_program_raises_file_not_found_naming_it() -> None:
         Command("no-such-program-rt").spawn()
     with pytest.raises(FileNotFoundError, match="no-such-program-rt"):
         await Command("no-such-program-rt").output()
+    with pytest.raises(FileNotFoundError, match="no-such-program-rt"):
+        Command("./no-such-program-rt").spawn()
+    with pytest.raises(FileNotFoundError, match="no-such-program-rt"):
+        Command("no-such-program-rt").cwd("/").spawn()  # the subprocess.Popen path
 
 
 async def test_a_missing_cwd_raises_file_not_found_naming_it(tmp_path: Path) -> None:

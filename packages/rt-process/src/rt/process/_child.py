@@ -28,6 +28,7 @@ import rt
 from rt.lowlevel import READ, IoDriver
 
 from ._pipe import ChildStderr, ChildStdin, ChildStdout, _Fd
+from ._proc import Process
 from ._reaper import REAPER, exit_pipe, pidfd_works
 
 
@@ -50,7 +51,7 @@ class Child:
         "_io",
         "_kill_on_drop",
         "_pidfd",
-        "_popen",
+        "_proc",
         "_reg",
         "_returncode",
         "stderr",
@@ -61,7 +62,7 @@ class Child:
     stdin: ChildStdin | None
     stdout: ChildStdout | None
     stderr: ChildStderr | None
-    _popen: subprocess.Popen[bytes]
+    _proc: Process
     _args: list[Any]
     _io: IoDriver
     _exit: _Fd
@@ -76,7 +77,7 @@ class Child:
     @classmethod
     def _new(
         cls,
-        popen: subprocess.Popen[bytes],
+        proc: Process,
         args: list[Any],
         io: IoDriver,
         *,
@@ -86,7 +87,7 @@ class Child:
         stderr: ChildStderr | None,
     ) -> Child:
         self = object.__new__(cls)
-        self._popen = popen
+        self._proc = proc
         self._args = args
         self._io = io
         self._kill_on_drop = kill_on_drop
@@ -95,18 +96,18 @@ class Child:
         self.stdout = stdout
         self.stderr = stderr
         if pidfd_works():
-            self._pidfd = os.pidfd_open(popen.pid)
+            self._pidfd = os.pidfd_open(proc.pid)
             self._exit = _Fd(self._pidfd)
         else:
             self._pidfd = -1
-            self._exit = _Fd(exit_pipe(popen.pid))
+            self._exit = _Fd(exit_pipe(proc.pid))
         self._reg = io.register(self._exit)
         return self
 
     @property
     def id(self) -> int | None:
         """The child's process id, or ``None`` once its exit has been collected."""
-        return self._popen.pid if self._returncode is None else None
+        return self._proc.pid if self._returncode is None else None
 
     @property
     def returncode(self) -> int | None:
@@ -114,7 +115,7 @@ class Child:
         return self._returncode
 
     def _collect(self) -> int | None:
-        rc: int | None = self._popen.poll()
+        rc: int | None = self._proc.poll()
         if rc is not None:
             self._returncode = rc
             self._io.close(self._exit)
@@ -170,7 +171,7 @@ class Child:
             if self._pidfd >= 0:
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
             else:
-                self._popen.kill()
+                self._proc.kill()
         except ProcessLookupError:
             pass  # it exited already: nothing to kill
 
@@ -216,20 +217,20 @@ class Child:
 
     def __del__(self) -> None:
         try:
-            popen = self._popen
+            proc = self._proc
         except AttributeError:  # never built
             return
-        if self._returncode is not None or popen.returncode is not None:
+        if self._returncode is not None or proc.returncode is not None:
             return
         try:
             if self._kill_on_drop:
                 self.start_kill()
             self._io.close(self._exit)
-            REAPER.adopt(popen)
+            REAPER.adopt(proc)
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
 
     def __repr__(self) -> str:
         if self._returncode is not None:
             return f"<rt.process.Child returncode={self._returncode}>"
-        return f"<rt.process.Child pid={self._popen.pid}>"
+        return f"<rt.process.Child pid={self._proc.pid}>"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from typing import IO, Any, Final, Self, TypeAlias, final
 
@@ -12,10 +15,83 @@ from rt.lowlevel import current_io
 
 from ._child import Child
 from ._pipe import ChildStderr, ChildStdin, ChildStdout, _PipeEnd
+from ._proc import Process, SpawnedProcess
 
 StrOrBytesPath: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 _HAVE_SIGMASK: Final = hasattr(signal, "pthread_sigmask")
+_HAVE_POSIX_SPAWN: Final = hasattr(os, "posix_spawn") and sys.platform == "linux"
+# Python ignores these; a child must start with the default action, as subprocess does.
+_RESET_SIGNALS: Final = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ") if hasattr(signal, name)
+)
+_DEVNULL: Final = os.devnull
+# Where each program was found on each PATH: a spawn should not stat every PATH entry.
+_resolved: dict[tuple[str | bytes, str | bytes | None], str | bytes] = {}
+
+
+def _which(program: str | bytes, env: dict[Any, Any] | None) -> str | bytes:
+    """Resolve ``program`` the way ``execvp`` would, raising ``FileNotFoundError`` naming it."""
+    sep = b"/" if isinstance(program, bytes) else "/"
+    if sep in program:  # type: ignore[operator]
+        return program
+    path = (os.environ if env is None else env).get("PATH", os.defpath)
+    key = (program, path)
+    found = _resolved.get(key)
+    if found is None:
+        name = os.fsdecode(program)
+        hit = shutil.which(name, path=os.fsdecode(path))
+        if hit is None:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", program)
+        found = _resolved[key] = hit
+    return found
+
+
+def _environ() -> Mapping[Any, Any]:
+    # posix_spawn converts its env mapping item by item: through os.environ's Python-level
+    # decode/encode that costs more than the rest of a spawn's Python code together. The
+    # bytes dict behind it (os.environ._data, kept in step by putenv) is read in C.
+    data = getattr(os.environ, "_data", None)
+    return data if isinstance(data, dict) else os.environ
+
+
+def _posix_spawn(
+    argv: list[str | bytes], stdio: list[Any], env: dict[Any, Any] | None, cmd: Command
+) -> Process:
+    program = _which(argv[0], env)
+    actions: list[tuple[Any, ...]] = []
+    for target, cfg in enumerate(stdio):
+        if cfg is None:
+            continue
+        if cfg == subprocess.DEVNULL:
+            flags = os.O_RDONLY if target == 0 else os.O_WRONLY
+            actions.append((os.POSIX_SPAWN_OPEN, target, _DEVNULL, flags, 0))
+        else:
+            fd = cfg if isinstance(cfg, int) else cfg.fileno()
+            actions.append((os.POSIX_SPAWN_DUP2, fd, target))
+    options: dict[str, Any] = {}
+    if cmd._pgroup is not None:
+        options["setpgroup"] = cmd._pgroup
+    if cmd._new_session:
+        options["setsid"] = True
+    try:
+        # setsigmask=(): rt's worker threads block the asynchronous signals (they are for the
+        # main thread) and a child inherits its parent thread's mask; start it with none, as
+        # Rust's Command does, so it can be stopped with SIGTERM.
+        pid = os.posix_spawn(
+            program,
+            argv,
+            _environ() if env is None else env,
+            file_actions=actions,
+            setsigmask=(),
+            setsigdef=_RESET_SIGNALS,
+            **options,
+        )
+    except FileNotFoundError:
+        _resolved.pop((argv[0], (os.environ if env is None else env).get("PATH", os.defpath)), None)
+        raise
+    return SpawnedProcess(pid)
+
 
 _INHERIT: Final = 0
 _PIPED: Final = 1
@@ -350,24 +426,10 @@ class Command:
                 else:
                     popen_stdio.append(cfg)
                     parent_fds.append(-1)
-            # A child inherits its parent thread's signal mask, and rt's worker threads block
-            # the asynchronous signals (they are for the main thread): spawn with an empty
-            # mask, as Rust's Command does, so the child can be stopped with SIGTERM.
-            mask = signal.pthread_sigmask(signal.SIG_SETMASK, ()) if _HAVE_SIGMASK else None
-            try:
-                popen = subprocess.Popen(
-                    self._argv,
-                    stdin=popen_stdio[0],
-                    stdout=popen_stdio[1],
-                    stderr=popen_stdio[2],
-                    env=env,
-                    cwd=self._cwd,
-                    process_group=self._pgroup,
-                    start_new_session=self._new_session,
-                )
-            finally:
-                if mask:
-                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            if self._cwd is None and _HAVE_POSIX_SPAWN:
+                proc: Process = _posix_spawn(self._argv, popen_stdio, env, self)
+            else:
+                proc = self._popen(popen_stdio, env)
         except BaseException:
             for fd in parent_fds:
                 if fd >= 0:
@@ -378,7 +440,7 @@ class Command:
                 os.close(fd)
         try:
             return Child._new(
-                popen,
+                proc,
                 list(self._argv),
                 io,
                 kill_on_drop=self._kill_on_drop,
@@ -387,9 +449,29 @@ class Command:
                 stderr=ChildStderr(parent_fds[2], io) if parent_fds[2] >= 0 else None,
             )
         except BaseException:  # pragma: no cover - out of fds for the pidfd
-            popen.kill()
-            popen.wait()
+            proc.kill()
+            proc.wait()
             raise
+
+    def _popen(self, stdio: list[Any], env: dict[Any, Any] | None) -> Process:
+        # A child inherits its parent thread's signal mask, and rt's worker threads block
+        # the asynchronous signals (they are for the main thread): spawn with an empty
+        # mask, as Rust's Command does, so the child can be stopped with SIGTERM.
+        mask = signal.pthread_sigmask(signal.SIG_SETMASK, ()) if _HAVE_SIGMASK else None
+        try:
+            return subprocess.Popen(
+                self._argv,
+                stdin=stdio[0],
+                stdout=stdio[1],
+                stderr=stdio[2],
+                env=env,
+                cwd=self._cwd,
+                process_group=self._pgroup,
+                start_new_session=self._new_session,
+            )
+        finally:
+            if mask:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     async def output(self) -> subprocess.CompletedProcess[bytes]:
         """Run the child to completion and collect its output.

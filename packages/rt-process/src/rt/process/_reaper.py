@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import os
 import select
-import subprocess
 import threading
 from typing import Final
+
+from ._proc import Process
 
 HAVE_PIDFD: Final = hasattr(os, "pidfd_open")
 
@@ -49,24 +50,24 @@ class _OrphanReaper:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._orphans: dict[int, subprocess.Popen[bytes]] = {}  # pidfd -> child
+        self._orphans: dict[int, Process] = {}  # pidfd -> child
         self._thread: threading.Thread | None = None
         self._wake_r = self._wake_w = -1
 
-    def adopt(self, popen: subprocess.Popen[bytes]) -> None:
-        """Take over reaping ``popen``, which has not been waited for."""
-        if popen.poll() is not None:
+    def adopt(self, proc: Process) -> None:
+        """Take over reaping ``proc``, which has not been waited for."""
+        if proc.poll() is not None:
             return
         if not pidfd_works():
-            threading.Thread(target=popen.wait, name="rt-process-reaper", daemon=True).start()
+            threading.Thread(target=proc.wait, name="rt-process-reaper", daemon=True).start()
             return
         try:
-            pidfd = os.pidfd_open(popen.pid)
+            pidfd = os.pidfd_open(proc.pid)
         except ProcessLookupError:  # pragma: no cover - reaped by someone else meanwhile
-            popen.poll()
+            proc.poll()
             return
         with self._lock:
-            self._orphans[pidfd] = popen
+            self._orphans[pidfd] = proc
             if self._thread is None:
                 self._wake_r, self._wake_w = os.pipe()
                 self._thread = threading.Thread(
@@ -102,11 +103,11 @@ class _OrphanReaper:
                     os.read(wake_r, 512)
                     continue
                 with self._lock:
-                    popen = self._orphans.pop(fd)
+                    proc = self._orphans.pop(fd)
                 poller.unregister(fd)
                 watched.discard(fd)
                 os.close(fd)
-                popen.poll()
+                proc.poll()
             with self._lock:
                 if not self._orphans:
                     os.close(self._wake_r)
