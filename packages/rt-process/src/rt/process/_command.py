@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import IO, Any, Final, Self, TypeAlias, final
 
+import rt
 from rt.lowlevel import current_io
 
 from ._child import Child
@@ -473,6 +474,18 @@ class Command:
             if mask:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
+    async def _spawn_off_loop(self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Child:
+        # A spawn blocks its thread for a millisecond or so (the kernel copies no memory, but
+        # the parent waits until the child has exec'd). The awaitable forms do it on the
+        # blocking pool: the scheduler keeps running, and concurrent spawns overlap.
+        try:
+            return await rt.spawn_blocking(self._spawn, stdin, stdout, stderr)
+        except rt.JoinError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, Exception):
+                raise cause.with_traceback(cause.__traceback__) from None
+            raise
+
     async def output(self) -> subprocess.CompletedProcess[bytes]:
         """Run the child to completion and collect its output.
 
@@ -490,7 +503,7 @@ class Command:
         Cancel safety: not cancel-safe: the output is lost; the child keeps running (and is
         reaped in the background) unless ``kill_on_drop(True)`` was set.
         """
-        child = self._spawn(_STDIO_NULL, _STDIO_PIPED, _STDIO_PIPED)
+        child = await self._spawn_off_loop(_STDIO_NULL, _STDIO_PIPED, _STDIO_PIPED)
         return await child.wait_with_output()
 
     async def status(self) -> int:
@@ -504,7 +517,7 @@ class Command:
         Cancel safety: cancel-safe as far as this process goes: a cancelled ``status`` leaves
         the child running (reaped in the background) unless ``kill_on_drop(True)`` was set.
         """
-        child = self._spawn(_STDIO_INHERIT, _STDIO_INHERIT, _STDIO_INHERIT)
+        child = await self._spawn_off_loop(_STDIO_INHERIT, _STDIO_INHERIT, _STDIO_INHERIT)
         return await child.wait()
 
     def __repr__(self) -> str:
