@@ -346,3 +346,16 @@ def test_one_thousand_children_leave_no_zombie_and_no_fd() -> None:
 async def test_children_start_with_no_blocked_signals_whatever_thread_spawns_them() -> None:
     out = await Command("grep").args(["SigBlk", "/proc/self/status"]).output()
     assert out.stdout.split() == [b"SigBlk:", b"0" * 16]
+
+
+async def test_several_tasks_may_wait_for_one_child_and_kill_it_meanwhile() -> None:
+    child = Command("sleep").arg("1000").spawn()
+    first = rt.spawn(child.wait())  # it waits on the reactor, the next ones wait for it
+    waiters = [rt.spawn(child.wait()) for _ in range(3)]
+    for _ in range(5):
+        await rt.yield_now()  # let them all park
+    first.abort()  # the waiter on the reactor leaving does not strand the others
+    with pytest.raises(rt.JoinError):
+        await first
+    await child.kill()
+    assert [await w for w in waiters] == [-9, -9, -9]

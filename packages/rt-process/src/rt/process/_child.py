@@ -22,10 +22,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
+from collections.abc import Callable
 from typing import Any, final
 
 import rt
-from rt.lowlevel import READ, IoDriver
+from rt.lowlevel import READ, Abort, IoDriver, current_task, reschedule, wait_task_rescheduled
 
 from ._pipe import ChildStderr, ChildStdin, ChildStdout, _Fd
 from ._proc import Process
@@ -48,12 +50,15 @@ class Child:
         "__weakref__",
         "_args",
         "_exit",
+        "_followers",
         "_io",
         "_kill_on_drop",
+        "_lock",
         "_pidfd",
         "_proc",
         "_reg",
         "_returncode",
+        "_waiting",
         "stderr",
         "stdin",
         "stdout",
@@ -70,6 +75,9 @@ class Child:
     _pidfd: int
     _kill_on_drop: bool
     _returncode: int | None
+    _lock: threading.Lock
+    _waiting: Any  # the task waiting on the reactor for the exit, if any
+    _followers: list[Any]  # tasks waiting for that one
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("rt.process.Child cannot be created directly: use Command(...).spawn()")
@@ -92,6 +100,9 @@ class Child:
         self._io = io
         self._kill_on_drop = kill_on_drop
         self._returncode = None
+        self._lock = threading.Lock()
+        self._waiting = None
+        self._followers = []
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
@@ -115,11 +126,14 @@ class Child:
         return self._returncode
 
     def _collect(self) -> int | None:
-        rc: int | None = self._proc.poll()
-        if rc is not None:
-            self._returncode = rc
-            self._io.close(self._exit)
-            self._pidfd = -1
+        with self._lock:
+            rc: int | None = self._returncode
+            if rc is None:
+                rc = self._proc.poll()
+                if rc is not None:
+                    self._returncode = rc
+                    self._pidfd = -1
+                    self._io.close(self._exit)
         return rc
 
     async def wait(self) -> int:
@@ -131,8 +145,7 @@ class Child:
         Returns:
             The exit code: ``0`` for success, ``-N`` if signal ``N`` killed the child.
 
-        Raises:
-            RuntimeError: another task is already waiting for this child.
+        Any number of tasks may wait at once: one waits on the reactor, the others for it.
 
         Cancel safety: cancel-safe: a cancelled ``wait`` collected nothing; call it again.
         """
@@ -146,7 +159,34 @@ class Child:
             rc = self._collect()
             if rc is not None:
                 return rc
-            await self._reg.wait(READ)
+            task = current_task()
+            with self._lock:
+                leader = self._waiting is None
+                if leader:
+                    self._waiting = task
+                else:
+                    self._followers.append(task)
+            if not leader:
+                await wait_task_rescheduled(self._follower_abort(task))
+                continue
+            try:
+                await self._reg.wait(READ)
+            finally:
+                with self._lock:
+                    self._waiting = None
+                    followers, self._followers = self._followers, []
+                for follower in followers:
+                    reschedule(follower)
+
+    def _follower_abort(self, task: Any) -> Callable[[], Abort]:
+        def abort() -> Abort:
+            with self._lock:
+                if task in self._followers:
+                    self._followers.remove(task)
+                    return Abort.SUCCEEDED
+            return Abort.FAILED  # the leader is waking it
+
+        return abort
 
     def try_wait(self) -> int | None:
         """Collect the exit code if the child has exited, without waiting.
@@ -165,15 +205,16 @@ class Child:
         Does nothing once the exit has been collected. Follow it with :meth:`wait` to reap it
         (or drop the ``Child``: it is reaped in the background).
         """
-        if self._returncode is not None:
-            return
-        try:
-            if self._pidfd >= 0:
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            else:
-                self._proc.kill()
-        except ProcessLookupError:
-            pass  # it exited already: nothing to kill
+        with self._lock:  # against a concurrent _collect closing the pidfd
+            if self._returncode is not None:
+                return
+            try:
+                if self._pidfd >= 0:
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+                else:
+                    self._proc.kill()
+            except ProcessLookupError:
+                pass  # it exited already: nothing to kill
 
     async def kill(self) -> None:
         """Send ``SIGKILL`` to the child and wait for it to exit.
