@@ -267,3 +267,25 @@ async def test_sigterm_sent_to_a_child_running_rt_signal_shuts_it_down_gracefull
     os.kill(child.id, signal.SIGTERM)
     assert await child.stdout.read_to_end() == b"graceful\n"
     assert await child.wait() == 0
+
+
+LAZY_IMPORT_ON_A_WORKER = textwrap.dedent(
+    """
+    import os, signal, rt
+
+    async def main():
+        import rt.signal  # first imported here, on a worker thread
+        from rt.signal.unix import SignalKind
+        stream = rt.signal.unix.signal(SignalKind.user_defined1())
+        os.kill(os.getpid(), signal.SIGUSR1)
+        print(await stream.recv())
+        stream.close()
+
+    rt.run(main(), flavor="multi_thread", worker_threads=2)
+    """
+)
+
+
+async def test_a_worker_thread_can_listen_even_when_it_imports_rt_signal_first() -> None:
+    out = await Command(sys.executable).args(["-c", LAZY_IMPORT_ON_A_WORKER]).output()
+    assert (out.returncode, out.stdout) == (0, b"True\n"), out.stderr

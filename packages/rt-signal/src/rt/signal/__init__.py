@@ -9,8 +9,9 @@ Python runs signal handlers on the main thread and lets only that thread install
 delivers every signal to the tasks listening for it on any runtime and any thread (through a
 self-pipe each runtime's reactor watches). A task on another thread (a multi-thread runtime's
 worker) that registers a signal asks the main thread to install the handler through a
-real-time "doorbell" signal, set up when ``rt.signal`` is imported on the main thread: import
-it there (at the top of the program) before using it from other threads.
+real-time "doorbell" signal (``SIGRTMAX - 2``), set up when ``rt.signal`` is imported on the
+main thread; building a runtime there imports it (rt-signal is a layer of every runtime's
+driver stack, which closes the runtime's listeners when it shuts down).
 """
 
 from __future__ import annotations
