@@ -34,7 +34,8 @@ import threading
 import types
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from rt.lowlevel import READ, Driver, DriverContext, current_driver, current_io
@@ -114,13 +115,20 @@ _requests: deque[_Request] = deque()
 _doorbell_ready = False
 
 
+_missed = False  # a doorbell found the lock taken: whoever holds it rings again
+
+
 def _on_doorbell(signum: int, frame: types.FrameType | None) -> None:
+    global _missed
+    # Never wait for the lock here: the main thread may have been interrupted inside one of
+    # our locked sections, or a worker holds it and needs the GIL to let it go. Leave a note
+    # (before trying, so a holder that releases meanwhile cannot miss it) and return; the
+    # holder rings again when it releases (see _locked).
+    _missed = True
     if not _lock.acquire(blocking=False):
-        # The main thread was interrupted inside one of our locked sections, or another
-        # thread holds the lock for a moment: ring again, run at the next bytecode boundary.
-        signal.pthread_kill(threading.main_thread().ident or 0, _DOORBELL)
         return
     try:
+        _missed = False
         while _requests:
             req = _requests.popleft()
             try:
@@ -130,6 +138,21 @@ def _on_doorbell(signum: int, frame: types.FrameType | None) -> None:
             req.done.set()
     finally:
         _lock.release()
+
+
+@contextmanager
+def _locked() -> Iterator[None]:
+    """``with _lock``, then ring the doorbell again if one came while the lock was held."""
+    _lock.acquire()
+    try:
+        yield
+    finally:
+        _lock.release()
+        if _missed:
+            if threading.current_thread() is threading.main_thread():
+                _on_doorbell(_DOORBELL, None)
+            else:
+                signal.pthread_kill(threading.main_thread().ident or 0, _DOORBELL)
 
 
 def install_doorbell() -> None:
@@ -151,7 +174,7 @@ def _on_main_thread(
     """Run ``fn`` with ``_lock`` held on the main thread (here if this is it)."""
     main = threading.main_thread()
     if threading.current_thread() is main or (here_if_no_doorbell and not _doorbell_ready):
-        with _lock:
+        with _locked():
             fn()
         return
     if not _doorbell_ready or not main.is_alive():
@@ -262,7 +285,7 @@ class Listener:
     def close(self) -> None:
         """Unregister; idempotent, any thread."""
         global _pokes
-        with _lock:
+        with _locked():
             if self.closed:
                 return
             self.closed = True
@@ -301,7 +324,7 @@ def register(signum: int) -> Listener:
         driver = None
     assert driver is None or isinstance(driver, SignalDriver)
     listener = Listener(signum, io, driver)
-    with _lock:
+    with _locked():
         _listeners.add(listener)
         _pokes = _snapshot()
         _counts[signum] = _counts.get(signum, 0) + 1
@@ -318,7 +341,7 @@ def register(signum: int) -> Listener:
 
 
 def _release(signum: int) -> None:
-    with _lock:
+    with _locked():
         n = _counts.get(signum, 0) - 1
         if n > 0:
             _counts[signum] = n
