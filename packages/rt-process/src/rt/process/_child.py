@@ -171,6 +171,11 @@ class Child:
                 continue
             try:
                 await self._reg.wait(READ)
+            except OSError:
+                # Another task collected the exit meanwhile and closed the pidfd under us
+                # (EBADF): the code is there. Anything else (the runtime shut down) is raised.
+                if self.returncode is None:
+                    raise
             finally:
                 with self._lock:
                     self._waiting = None
