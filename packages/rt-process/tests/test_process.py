@@ -359,3 +359,18 @@ async def test_several_tasks_may_wait_for_one_child_and_kill_it_meanwhile() -> N
         await first
     await child.kill()
     assert [await w for w in waiters] == [-9, -9, -9]
+
+
+async def test_streams_can_be_open_files_or_fds(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    with open(target, "wb") as f:
+        assert await Command("echo").arg("to a file").stdout(f).status() == 0
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"from a file\n")
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        out = await Command("cat").stdin(fd).output()
+    finally:
+        os.close(fd)
+    assert target.read_bytes() == b"to a file\n"
+    assert out.stdout == b"from a file\n"
