@@ -127,7 +127,12 @@ def _block_signals() -> None:
     import signal
 
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - {signal.SIGSEGV})
+        faults = {
+            getattr(signal, name)
+            for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGABRT", "SIGSYS")
+            if hasattr(signal, name)
+        }
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - faults)
 
 
 def exit_pipe(pid: int) -> int:
