@@ -389,7 +389,7 @@ class Command:
         """
         return self._spawn(_STDIO_INHERIT, _STDIO_INHERIT, _STDIO_INHERIT)
 
-    def _spawn(self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Child:
+    def _spawn(self, stdin: Stdio, stdout: Stdio, stderr: Stdio, off_loop: bool = False) -> Child:
         io = current_io()
         env: dict[Any, Any] | None = None
         if self._env or self._env_clear:
@@ -427,7 +427,11 @@ class Command:
                 else:
                     popen_stdio.append(cfg)
                     parent_fds.append(-1)
-            if self._cwd is None and _HAVE_POSIX_SPAWN:
+            # os.posix_spawn keeps the GIL while the C library spawns (about a millisecond);
+            # subprocess.Popen releases it. On the scheduler's thread nothing else could run
+            # anyway and posix_spawn's lighter Python side wins; on the blocking pool, where
+            # spawns overlap, Popen lets the others (and the scheduler) run meanwhile.
+            if self._cwd is None and _HAVE_POSIX_SPAWN and not off_loop:
                 proc: Process = _posix_spawn(self._argv, popen_stdio, env, self)
             else:
                 proc = self._popen(popen_stdio, env)
@@ -479,7 +483,7 @@ class Command:
         # the parent waits until the child has exec'd). The awaitable forms do it on the
         # blocking pool: the scheduler keeps running, and concurrent spawns overlap.
         try:
-            return await rt.spawn_blocking(self._spawn, stdin, stdout, stderr)
+            return await rt.spawn_blocking(self._spawn, stdin, stdout, stderr, True)
         except rt.JoinError as exc:
             cause = exc.__cause__
             if isinstance(cause, Exception):
