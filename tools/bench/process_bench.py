@@ -262,11 +262,11 @@ def write_results(results: dict[str, dict[str, float | None]], quick: bool, out:
         "reactor (one `epoll` wake-up per exit, no thread); asyncio's default watcher on "
         "Python 3.11 is `ThreadedChildWatcher` (a thread per child blocked in `waitpid`); "
         "uvloop goes through libuv's SIGCHLD handling; trio waits on the pidfd. How they "
-        "spawn: rt's `status()` / `output()` call `os.posix_spawn` (a `vfork`-style spawn in "
-        "the C library) on the blocking pool, so concurrent spawns overlap and the scheduler "
-        "keeps running (`Command.spawn()` itself is synchronous, as in Tokio); asyncio calls "
-        "`subprocess.Popen` on the loop; trio calls it in a worker thread; uvloop uses "
-        "libuv's `uv_spawn`.",
+        "spawn: rt's `status()` / `output()` call `subprocess.Popen` (which releases the GIL "
+        "while it spawns) on the blocking pool, so concurrent spawns overlap and the scheduler "
+        "keeps running (`Command.spawn()` itself is synchronous, as in Tokio, and uses "
+        "`os.posix_spawn` on the task's thread); asyncio calls `subprocess.Popen` on the loop; "
+        "trio calls it in a worker thread; uvloop uses libuv's `uv_spawn`, which forks.",
         "",
     ]
     (out / "process.md").write_text("\n".join(lines))
@@ -278,9 +278,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5; quick 1)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--cell", nargs=2, metavar=("PEER", "WORKLOAD"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite process.md from process.json only"
+    )
     args = parser.parse_args()
     if args.cell:
         print(run_here(args.cell[0], args.cell[1], args.quick))
+        return
+    if args.render:
+        saved = json.loads((args.out / "process.json").read_text())
+        write_results(saved["seconds"], saved["meta"]["quick"], args.out)
         return
     rounds = args.rounds or (1 if args.quick else 5)
     samples: dict[str, dict[str, list[float]]] = {w: {p: [] for p in PEERS} for w in WORKLOADS}
