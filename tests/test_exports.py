@@ -233,3 +233,24 @@ def test_no_class_mypyc_compiles_declares_a_weakref_slot() -> None:
         key for key, cls in found.items() if "__weakref__" in vars(cls).get("__slots__", ())
     ]
     assert offenders == []
+
+
+PROCESS_NAMES = {"Child", "ChildStderr", "ChildStdin", "ChildStdout", "Command", "Stdio"}
+
+
+def test_rt_process_surface_is_pinned_with_clean_modules() -> None:
+    process = pytest.importorskip("rt.process", reason="rt-process is not installed here")
+    assert set(process.__all__) == PROCESS_NAMES
+    for name in process.__all__:
+        obj = getattr(process, name)
+        assert (obj.__doc__ or "").strip(), name
+        assert obj.__module__ == "rt.process", name
+
+
+def test_rt_signal_surface_is_pinned_with_clean_modules() -> None:
+    sig = pytest.importorskip("rt.signal", reason="rt-signal is not installed here")
+    assert set(sig.__all__) == {"ctrl_c", "unix"}
+    assert set(sig.unix.__all__) == {"Signal", "SignalKind", "signal"}
+    for obj in (sig.ctrl_c, sig.unix.Signal, sig.unix.SignalKind, sig.unix.signal):
+        assert (obj.__doc__ or "").strip(), obj
+    assert sig.unix.Signal.__module__ == "rt.signal.unix"

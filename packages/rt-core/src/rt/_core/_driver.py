@@ -80,6 +80,7 @@ class KnownLayer(NamedTuple):
 # under the same name. Unknown entry points are ignored.
 KNOWN_LAYERS: dict[str, KnownLayer] = {
     "time": KnownLayer("time", "time", "rt.time"),
+    "signal": KnownLayer("signal", "signal", "rt.signal"),
 }
 
 _discovered: dict[str, DriverLayer] | None = None
