@@ -10,12 +10,12 @@ zombie: one dropped before it was waited for is reaped in the background.
 
 from __future__ import annotations
 
+from rt._exports import public
+
 from ._child import Child
 from ._command import Command, Stdio
 from ._pipe import ChildStderr, ChildStdin, ChildStdout
 
 __all__ = ["Child", "ChildStderr", "ChildStdin", "ChildStdout", "Command", "Stdio"]
 
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+public(globals())

@@ -16,6 +16,8 @@ driver stack, which closes the runtime's listeners when it shuts down).
 
 from __future__ import annotations
 
+from rt._exports import public
+
 from . import unix
 from ._registry import install_doorbell, register
 
@@ -43,3 +45,6 @@ async def ctrl_c() -> None:
         await listener.recv()
     finally:
         listener.close()
+
+
+public(globals())

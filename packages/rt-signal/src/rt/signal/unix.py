@@ -21,6 +21,8 @@ import signal as _signal
 from types import TracebackType
 from typing import Self, final
 
+from rt._exports import public
+
 from ._registry import Listener, check_signum, register
 
 __all__ = ["Signal", "SignalKind", "signal"]
@@ -215,3 +217,6 @@ def signal(kind: SignalKind) -> Signal:
         raise TypeError(f"signal() takes a SignalKind (e.g. SignalKind.terminate()), got {kind!r}")
     check_signum(kind.signum)
     return Signal._new(kind, register(kind.signum))
+
+
+public(globals())
