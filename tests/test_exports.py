@@ -252,6 +252,18 @@ IO_NAMES = {
 }
 
 
+TLS_NAMES = {"TlsAcceptor", "TlsConnector", "TlsReadHalf", "TlsStream", "TlsWriteHalf", "Transport"}
+
+
+def test_rt_net_tls_surface_is_pinned_with_clean_modules() -> None:
+    tls = pytest.importorskip("rt.net.tls", reason="rt-net is not installed")
+    assert set(tls.__all__) == TLS_NAMES
+    for name in tls.__all__:
+        obj = getattr(tls, name)
+        assert obj.__module__ == "rt.net.tls", name
+        assert (obj.__doc__ or "").strip(), name
+
+
 def test_rt_net_and_rt_io_surfaces_are_pinned_with_clean_modules() -> None:
     net = pytest.importorskip("rt.net", reason="rt-net is not installed")
     io = importlib.import_module("rt.io")
@@ -270,7 +282,7 @@ def _public_modules() -> list[Any]:
     import importlib
 
     mods: list[Any] = [rt, rt.lowlevel]
-    for name in ("rt.time", "rt.sync", "rt.net", "rt.io", "rt.macros"):
+    for name in ("rt.time", "rt.sync", "rt.net", "rt.net.tls", "rt.io", "rt.macros"):
         try:
             mod = importlib.import_module(name)
         except ImportError:

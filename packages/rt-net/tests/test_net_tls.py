@@ -1,0 +1,402 @@
+"""rt.net.tls against itself: TCP, Unix and duplex transports, the stream API, cancel safety."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any
+
+import pytest
+from tlshelpers import client_context, server_context
+
+import rt
+import rt.io
+import rt.time
+from rt.io import BufReader, copy, copy_bidirectional, duplex
+from rt.net import TcpListener, TcpStream, UnixStream
+from rt.net.tls import TlsAcceptor, TlsConnector, TlsStream
+
+TLS_VERSIONS = [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3]
+
+
+async def _pair(
+    version: ssl.TLSVersion | None = None,
+    *,
+    client_kw: dict[str, Any] | None = None,
+    server_kw: dict[str, Any] | None = None,
+    max_buf: int = 1 << 20,
+) -> tuple[TlsStream[rt.io.DuplexStream], TlsStream[rt.io.DuplexStream]]:
+    """A connected (client, server) pair over an in-memory duplex."""
+    a, b = duplex(max_buf)
+    cctx = client_context(**(client_kw or {}))
+    if version is not None:
+        cctx.minimum_version = cctx.maximum_version = version
+    acceptor = TlsAcceptor(server_context(**(server_kw or {})))
+    connector = TlsConnector(cctx)
+    client, server = await rt.join(connector.connect("localhost", a), acceptor.accept(b))
+    return client, server
+
+
+async def _echo(stream: TlsStream[Any]) -> None:
+    async with stream:
+        while data := await stream.read():
+            await stream.write_all(data)
+        await stream.shutdown()
+
+
+@pytest.mark.parametrize("version", TLS_VERSIONS, ids=["tls1.2", "tls1.3"])
+async def test_tcp_echo_round_trips_every_byte_on_tls_1_2_and_1_3(
+    version: ssl.TLSVersion,
+) -> None:
+    acceptor = TlsAcceptor(server_context())
+    cctx = client_context()
+    cctx.minimum_version = cctx.maximum_version = version
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+
+        async def serve() -> None:
+            stream, _ = await listener.accept()
+            await _echo(await acceptor.accept(stream))
+
+        server = rt.spawn(serve())
+        payload = os.urandom(3 * 1024 * 1024 + 17)
+        async with await TcpStream.connect_tls(listener.local_addr(), ssl_context=cctx) as stream:
+            assert (
+                stream.version()
+                == {
+                    ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+                    ssl.TLSVersion.TLSv1_3: "TLSv1.3",
+                }[version]
+            )
+            assert stream.peer_addr() == listener.local_addr()
+            cipher = stream.cipher()
+            assert cipher is not None and cipher[2] >= 128
+            sender = rt.spawn(stream.write_all(payload))
+            got = bytearray()
+            while len(got) < len(payload):
+                chunk = await stream.read()
+                assert chunk
+                got += chunk
+            await sender
+            assert bytes(got) == payload
+            await stream.shutdown()
+            assert await stream.read() == b""  # the server's close_notify
+        await server
+
+
+async def test_connect_tls_checks_the_host_part_of_the_address_by_default() -> None:
+    acceptor = TlsAcceptor(server_context())
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+        port = listener.local_addr()[1]
+
+        async def serve() -> None:
+            stream, _ = await listener.accept()
+            await _echo(await acceptor.accept(stream))
+
+        server = rt.spawn(serve())
+        async with await TcpStream.connect_tls(
+            f"localhost:{port}", ssl_context=client_context()
+        ) as stream:
+            assert stream.server_hostname == "localhost"
+            cert = stream.getpeercert()
+            assert ("DNS", "localhost") in cert["subjectAltName"]
+            await stream.write_all(b"ping")
+            assert await stream.read_exact(4) == b"ping"
+        await server
+
+
+async def test_tls_works_over_a_unix_stream_and_a_duplex() -> None:
+    a, b = UnixStream.pair()
+    client, server = await rt.join(
+        TlsConnector(client_context()).connect("localhost", a),
+        TlsAcceptor(server_context()).accept(b),
+    )
+    async with client, server:
+        await client.write_all(b"over unix")
+        assert await server.read_exact(9) == b"over unix"
+    c2, s2 = await _pair()
+    async with c2, s2:
+        await s2.write_all(b"over duplex")
+        assert await c2.read_exact(11) == b"over duplex"
+        assert c2.server_side is False and s2.server_side is True
+
+
+async def test_buf_reader_copy_and_copy_bidirectional_work_unchanged() -> None:
+    client, server = await _pair()
+    await client.write_all(b"line one\r\nline two\nrest")
+    await client.shutdown()
+    reader = BufReader(server)
+    assert await reader.read_line() == b"line one\r\n"
+    assert [line async for line in reader.lines()] == [b"line two", b"rest"]
+
+    # copy: a TLS stream into a plain duplex.
+    client, server = await _pair()
+    sink_w, sink_r = duplex(1 << 22)
+    payload = os.urandom(500_000)
+
+    async def send() -> None:
+        await client.write_all(payload)
+        await client.shutdown()
+
+    sender = rt.spawn(send())
+    assert await copy(server, sink_w) == len(payload)
+    await sink_w.shutdown()
+    assert await sink_r.read_exact(len(payload)) == payload
+    await sender
+
+    # copy_bidirectional: a plain proxy in front of a TLS echo server.
+    client, server = await _pair()
+    plain_user, plain_proxy = duplex(1 << 16)
+    proxy = rt.spawn(copy_bidirectional(plain_proxy, client))
+    echo = rt.spawn(_echo(server))
+    await plain_user.write_all(b"through the proxy")
+    await plain_user.shutdown()
+    assert await plain_user.read_exact(17) == b"through the proxy"
+    assert await plain_user.read() == b""
+    assert await proxy == (17, 17)
+    await echo
+
+
+async def test_split_halves_read_and_write_at_once_without_deadlock() -> None:
+    # Both sides write 4 MiB before reading anything: only concurrent halves get through
+    # (the duplex buffer holds 64 KiB).
+    client, server = await _pair(max_buf=1 << 16)
+    payload_c, payload_s = os.urandom(4 << 20), os.urandom(4 << 20)
+
+    async def side(stream: TlsStream[Any], payload: bytes) -> bytes:
+        rd, wr = stream.into_split()
+        async with rd, wr:
+
+            async def send() -> None:
+                await wr.write_all(payload)
+                await wr.shutdown()
+
+            sender = rt.spawn(send())
+            got = bytearray()
+            while chunk := await rd.read():
+                got += chunk
+            await sender
+            return bytes(got)
+
+    got_s, got_c = await rt.join(side(client, payload_c), side(server, payload_s))
+    assert got_s == payload_s and got_c == payload_c
+
+
+async def test_shutdown_is_a_half_close_the_other_direction_keeps_flowing() -> None:
+    client, server = await _pair()
+    await client.write_all(b"request")
+    await client.shutdown()
+    await client.shutdown()  # idempotent
+    assert await server.read_exact(7) == b"request"
+    assert await server.read() == b""
+    await server.write_all(b"response after the client's close_notify")
+    await server.shutdown()
+    assert await client.read() == b"response after the client's close_notify"
+    assert await client.read() == b""
+    with pytest.raises(BrokenPipeError, match="after shutdown"):
+        await client.write(b"x")
+
+
+async def test_handshake_runs_on_first_use_or_explicitly() -> None:
+    a, b = duplex(1 << 16)
+    client = await TlsConnector(client_context()).connect(
+        "localhost", a, do_handshake_on_connect=False
+    )
+    server = await TlsAcceptor(server_context()).accept(b, do_handshake_on_connect=False)
+    assert client.version() is None
+    with pytest.raises(ValueError, match="handshake"):
+        client.getpeercert()
+
+    async def server_side() -> bytes:
+        await server.do_handshake()
+        await server.do_handshake()  # no-op once done
+        return await server.read_exact(5)
+
+    srv = rt.spawn(server_side())
+    await client.write_all(b"first")  # the handshake happens here
+    assert await srv == b"first"
+    assert client.version() == "TLSv1.3"
+
+
+async def test_alpn_client_certificates_and_peer_certificates() -> None:
+    from tlshelpers import ca
+
+    client_cert = ca().issue_cert("client@example.com")
+    cctx = client_context()
+    cctx.set_alpn_protocols(["h2", "http/1.1"])
+    client_cert.configure_cert(cctx)
+    sctx = server_context(verify_mode=ssl.CERT_REQUIRED)
+    ca().configure_trust(sctx)
+    sctx.set_alpn_protocols(["http/1.1"])
+    a, b = duplex(1 << 16)
+    client, server = await rt.join(
+        TlsConnector(cctx).connect("localhost", a), TlsAcceptor(sctx).accept(b)
+    )
+    assert client.selected_alpn_protocol() == "http/1.1"
+    assert server.selected_alpn_protocol() == "http/1.1"
+    peer = server.getpeercert()
+    assert ("email", "client@example.com") in peer["subjectAltName"]
+    assert isinstance(server.getpeercert(binary_form=True), bytes)
+
+
+async def test_server_requiring_a_client_certificate_rejects_a_client_without_one() -> None:
+    from tlshelpers import ca
+
+    sctx = server_context(verify_mode=ssl.CERT_REQUIRED)
+    ca().configure_trust(sctx)
+    a, b = duplex(1 << 16)
+
+    async def client_side() -> bytes:
+        stream = await TlsConnector(client_context()).connect("localhost", a)
+        # TLS 1.3: the client finishes first and learns of the rejection on its next read.
+        try:
+            return await stream.read()
+        except (ssl.SSLError, OSError) as exc:
+            return repr(exc).encode()
+
+    cli = rt.spawn(client_side())
+    with pytest.raises(ssl.SSLError, match="certificate"):
+        await TlsAcceptor(sctx).accept(b)
+    assert b"certificate required" in (await cli).lower().replace(b"_", b" ")
+
+
+async def test_a_cancelled_read_loses_no_decrypted_bytes() -> None:
+    client, server = await _pair()
+    # A read cancelled while it waits takes nothing.
+    with rt.CancelScope() as scope:
+        reader = rt.spawn(server.read())
+        await rt.yield_now()
+        reader.abort()
+        with pytest.raises(rt.JoinError):
+            await reader
+        scope.cancel()
+    # read_exact cancelled half-way puts back the bytes it had decrypted.
+    rt.time.pause()
+    await client.write_all(b"A" * 50)
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(5, server.read_exact(100))
+    rt.time.resume()
+    await client.write_all(b"B" * 50)
+    assert await server.read_exact(100) == b"A" * 50 + b"B" * 50
+
+
+async def test_a_read_in_a_select_loop_never_drops_a_record() -> None:
+    client, server = await _pair()
+    messages = [os.urandom(n) for n in (1, 100, 20_000, 70_000, 5)]
+    expected = b"".join(messages)
+
+    async def send() -> None:
+        for m in messages:
+            await client.write_all(m)
+            await rt.yield_now()
+        await client.shutdown()
+
+    sender = rt.spawn(send())
+    got = bytearray()
+    while True:
+        # Race every read against a yield: the read loses about half the time.
+        index, value = await rt.select(server.read(4096), rt.yield_now())
+        if index == 0:
+            if not value:
+                break
+            got += value
+    await sender
+    assert bytes(got) == expected
+
+
+async def test_a_cancelled_write_all_reports_what_it_committed_and_the_rest_flows_in_order() -> (
+    None
+):
+    client, server = await _pair(max_buf=4096)
+    payload = os.urandom(1 << 20)
+    committed: int | None = None
+    rt.time.pause()
+    with pytest.raises(rt.time.Elapsed), rt.time.timeout(5):
+        try:
+            await client.write_all(payload)  # nobody reads: it stalls
+        except rt.Cancelled as exc:
+            committed = rt.io.bytes_written(exc)
+            raise
+    rt.time.resume()
+    assert committed is not None and 0 < committed < len(payload)
+
+    async def finish() -> None:
+        await client.write_all(payload[committed:])
+        await client.shutdown()
+
+    sender = rt.spawn(finish())
+    got = bytearray()
+    while chunk := await server.read():
+        got += chunk
+    await sender
+    assert bytes(got) == payload
+
+
+async def test_a_cancelled_handshake_leaves_the_stream_closed_not_half_open() -> None:
+    a, b = duplex(1 << 16)  # nobody ever answers on b
+    rt.time.pause()
+    connector = TlsConnector(client_context())
+    stream = await connector.connect("localhost", a, do_handshake_on_connect=False)
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(10, stream.do_handshake())
+    assert stream.closed
+    assert await b.read(1 << 16)  # the ClientHello went out
+    assert await b.read() == b""  # and then the transport was closed
+    with pytest.raises(OSError, match="handshake was interrupted"):
+        await stream.read()
+    with pytest.raises(OSError, match="handshake was interrupted"):
+        await stream.write_all(b"x")
+
+
+async def test_close_sends_close_notify_when_the_socket_takes_it() -> None:
+    acceptor = TlsAcceptor(server_context(), suppress_ragged_eofs=False)
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+        client_task = rt.spawn(
+            TcpStream.connect_tls(listener.local_addr(), ssl_context=client_context())
+        )
+        raw, _ = await listener.accept()
+        server = await acceptor.accept(raw)
+        client = await client_task
+        await client.write_all(b"bye")
+        client.close()
+        client.close()  # idempotent
+        assert await server.read_exact(3) == b"bye"
+        assert await server.read() == b""  # close_notify, not a ragged EOF
+        server.close()
+        with pytest.raises(OSError, match="closed"):
+            await client.read()
+
+
+async def test_ragged_eof_is_eof_or_ssl_eof_error_as_the_user_chooses() -> None:
+    for ragged in (True, False):
+        a, b = duplex(1 << 16)
+        client, server = await rt.join(
+            TlsConnector(client_context(), suppress_ragged_eofs=ragged).connect("localhost", a),
+            TlsAcceptor(server_context()).accept(b),
+        )
+        await server.write_all(b"partial")
+        server.get_ref().close()  # the transport goes away: no close_notify
+        assert await client.read_exact(7) == b"partial"
+        if ragged:
+            assert await client.read() == b""
+        else:
+            with pytest.raises(ssl.SSLEOFError):
+                await client.read()
+
+
+async def test_bad_arguments_get_clear_errors() -> None:
+    with pytest.raises(TypeError, match="SSLContext"):
+        TlsConnector("not a context")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="SSLContext"):
+        TlsAcceptor(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="connect"):
+        TlsStream()
+    a, _b = duplex(16)
+    with pytest.raises(ValueError, match="server_hostname"):
+        await TlsConnector(client_context()).connect(None, a)
+    client, _server = await _pair()
+    with pytest.raises(ValueError, match="read size"):
+        await client.read(-1)
+    assert await client.read(0) == b""
+    with pytest.raises(TypeError, match="peer_addr"):
+        client.peer_addr()
+    assert "TlsStream client TLSv1.3 over DuplexStream" in repr(client)
