@@ -402,3 +402,188 @@ async def test_bad_arguments_get_clear_errors() -> None:
     with pytest.raises(TypeError, match="peer_addr"):
         client.peer_addr()
     assert "TlsStream client TLSv1.3 over DuplexStream" in repr(client)
+
+
+# ----------------------------------------------------------------- STARTTLS, SNI, resumption
+
+
+@pytest.mark.parametrize("version", TLS_VERSIONS, ids=["tls1.2", "tls1.3"])
+async def test_starttls_up_and_back_down_over_one_tcp_connection(version: ssl.TLSVersion) -> None:
+    cctx = client_context()
+    cctx.minimum_version = cctx.maximum_version = version
+    acceptor = TlsAcceptor(server_context())
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+
+        async def server_side() -> None:
+            plain, _ = await listener.accept()
+            assert await plain.read_exact(10) == b"STARTTLS\r\n"
+            await plain.write_all(b"OK\r\n")
+            tls = await acceptor.accept(plain)
+            assert await tls.read_exact(6) == b"secret"
+            await tls.write_all(b"terces")
+            assert await tls.read() == b""  # the client's close_notify: it wants out of TLS
+            plain_again, trailing = await tls.unwrap()
+            assert trailing == b""
+            assert plain_again is plain
+            await plain.write_all(b"plain again\r\n")  # may arrive with the close_notify
+            assert await plain.read_exact(5) == b"thx\r\n"
+            plain.close()
+
+        server = rt.spawn(server_side())
+        plain = await TcpStream.connect(listener.local_addr())
+        await plain.write_all(b"STARTTLS\r\n")
+        assert await plain.read_exact(4) == b"OK\r\n"
+        tls = await TlsConnector(cctx).connect("localhost", plain)
+        await tls.write_all(b"secret")
+        assert await tls.read_exact(6) == b"terces"
+        back, trailing = await tls.unwrap()
+        assert back is plain and tls.closed and not plain.closed
+        rest = trailing + await back.read_exact(13 - len(trailing))
+        assert rest == b"plain again\r\n"
+        await back.write_all(b"thx\r\n")
+        await server
+        back.close()
+
+
+async def test_unwrap_keeps_tls_data_that_arrives_before_the_peers_close_notify() -> None:
+    client, server = await _pair()
+    await server.write_all(b"late data")
+    with pytest.raises(ssl.SSLError, match="before its close_notify"):
+        await client.unwrap()
+    assert await client.read() == b"late data"
+
+    async def server_unwrap() -> bytes:
+        assert await server.read() == b""
+        _plain, trailing = await server.unwrap()
+        return trailing
+
+    srv = rt.spawn(server_unwrap())
+    _plain, trailing = await client.unwrap()
+    assert trailing == b"" and await srv == b""
+    with pytest.raises(OSError, match="after unwrap"):
+        await client.read()
+
+
+@pytest.mark.parametrize("version", TLS_VERSIONS, ids=["tls1.2", "tls1.3"])
+async def test_sessions_resume_between_rt_peers(version: ssl.TLSVersion) -> None:
+    cctx = client_context()
+    cctx.minimum_version = cctx.maximum_version = version
+    connector = TlsConnector(cctx)
+    acceptor = TlsAcceptor(server_context())
+    session = None
+    reused = []
+    for _ in range(2):
+        a, b = duplex(1 << 16)
+        client, server = await rt.join(
+            connector.connect("localhost", a, session=session), acceptor.accept(b)
+        )
+        reused.append((client.session_reused, server.session_reused))
+        await server.write_all(b"hi")  # TLS 1.3 tickets arrive before it
+        assert await client.read_exact(2) == b"hi"
+        session = client.session
+        client.close()
+        server.close()
+    assert reused == [(False, False), (True, True)]
+
+
+async def test_sni_callback_picks_the_certificate_for_the_requested_name() -> None:
+    from tlshelpers import ca
+
+    other = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca().issue_cert("other.example").configure_cert(other)
+    seen: list[str | None] = []
+
+    def pick(obj: ssl.SSLObject | ssl.SSLSocket, name: str | None, ctx: ssl.SSLContext) -> None:
+        seen.append(name)
+        if name == "other.example":
+            obj.context = other
+
+    sctx = server_context()
+    sctx.sni_callback = pick
+    acceptor = TlsAcceptor(sctx)
+    for name in ("other.example", "localhost"):
+        a, b = duplex(1 << 16)
+        client, _server = await rt.join(
+            TlsConnector(client_context()).connect(name, a), acceptor.accept(b)
+        )
+        assert client.server_hostname == name
+        assert ("DNS", name) in client.getpeercert()["subjectAltName"]
+    assert seen == ["other.example", "localhost"]
+
+
+# ----------------------------------------------------------------- many connections
+
+_TLS_CLIENTS = r"""
+import hashlib, ssl, sys
+import rt
+from rt.net import TcpStream
+
+async def main(port: int, n: int, ca: str) -> None:
+    ctx = ssl.create_default_context(cafile=ca)
+
+    async def connect(i: int):
+        return await TcpStream.connect_tls(("127.0.0.1", port), server_hostname="localhost",
+                                           ssl_context=ctx)
+
+    # Phase 1: all n TLS connections open (handshakes done) at once.
+    streams = [await h for h in [rt.spawn(connect(i)) for i in range(n)]]
+
+    async def talk(i: int, s) -> bool:
+        payload = hashlib.sha256(str(i).encode()).digest() * (64 + i % 64)
+        await s.write_all(payload)
+        await s.shutdown()
+        got = bytearray()
+        while chunk := await s.read():
+            got += chunk
+        s.close()
+        return bytes(got) == payload
+
+    handles = [rt.spawn(talk(i, s)) for i, s in enumerate(streams)]
+    print(sum([await h for h in handles]))
+
+rt.run(main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]))
+"""
+
+
+async def test_1000_concurrent_tls_connections_to_one_server_every_byte_verified(
+    tmp_path: Any,
+) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    from tlshelpers import write_pem_files
+
+    n = 1000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 2 * n + 500
+    if soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {need}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    ca_pem, _cert, _key = write_pem_files(tmp_path)
+    acceptor = TlsAcceptor(server_context())
+
+    async def serve(stream: TcpStream) -> None:
+        await _echo(await acceptor.accept(stream))
+
+    try:
+        async with await TcpListener.bind("127.0.0.1:0", backlog=4096) as listener:
+            port = listener.local_addr()[1]
+            client = rt.spawn_blocking(
+                lambda: subprocess.run(
+                    [sys.executable, "-c", _TLS_CLIENTS, str(port), str(n), str(ca_pem)],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+            )
+            async with rt.TaskGroup() as tg:
+                for _ in range(n):
+                    stream, _peer = await listener.accept()
+                    tg.spawn(serve(stream))
+            done = await client
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.strip() == str(n)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -451,3 +451,38 @@ async def test_a_tls_client_on_a_plaintext_port_fails_within_its_timeout() -> No
         async with await server2 as peer:
             assert await peer.read() != b""  # the ClientHello
             assert await peer.read() == b""  # then the client closed: nothing half-open
+
+
+@needs_openssl
+async def test_openssl_s_client_starttls_smtp_upgrades_an_rt_server_connection(
+    pems: tuple[Path, Path, Path],
+) -> None:
+    from rt.io import BufReader
+
+    acceptor = TlsAcceptor(server_context())
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+        port = listener.local_addr()[1]
+
+        async def smtp_server() -> list[bytes]:
+            plain, _ = await listener.accept()
+            said = []
+            await plain.write_all(b"220 rt ESMTP ready\r\n")
+            reader = BufReader(plain)
+            said.append(await reader.read_line())  # EHLO
+            await plain.write_all(b"250-rt greets you\r\n250 STARTTLS\r\n")
+            said.append(await reader.read_line())  # STARTTLS
+            assert reader.buffer() == b""  # nothing may be read past the upgrade point
+            await plain.write_all(b"220 go ahead\r\n")
+            tls = await acceptor.accept(plain)
+            await _line_reverser(tls)
+            tls.close()
+            return said
+
+        server = rt.spawn(smtp_server())
+        done = await rt.spawn_blocking(
+            _s_client, port, pems[0], b"secret line\nbye\n", "-starttls", "smtp"
+        )
+        said = await server
+    assert said[0].startswith(b"EHLO ") and said[1] == b"STARTTLS\r\n"
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(b"enil terces\n")

@@ -330,6 +330,7 @@ class TlsStream(Generic[_T]):
         "_slock",
         "_ssl",
         "_transport",
+        "_unwrapped",
         "_wbuf",
         "_wshut",
     )
@@ -351,6 +352,7 @@ class TlsStream(Generic[_T]):
     _closed: bool
     _failure: BaseException | None
     _ragged: bool
+    _unwrapped: bool
 
     def __init__(self) -> None:
         raise TypeError(
@@ -384,6 +386,7 @@ class TlsStream(Generic[_T]):
         self._wshut = False  # close_notify sent
         self._closed = False
         self._failure = None
+        self._unwrapped = False
         self._ragged = ragged
         return self
 
@@ -548,6 +551,10 @@ class TlsStream(Generic[_T]):
             raise self._closed_error(op)
 
     def _closed_error(self, op: str) -> OSError:
+        if self._unwrapped:
+            return OSError(
+                errno.EBADF, f"{op} on a TlsStream after unwrap(): use the plain stream it returned"
+            )
         failure = self._failure
         if failure is None:
             return closed_error("TlsStream", op)
@@ -661,6 +668,8 @@ class TlsStream(Generic[_T]):
         in_bio = self._in
         while True:
             if self._eof:
+                if self._closed:
+                    raise self._closed_error("read()")
                 return b""
             count = self._rcount
             with mutex:
@@ -897,7 +906,7 @@ class TlsStream(Generic[_T]):
                 pass
             trailing = self._in.read()
         await self._flush()
-        self._closed = True  # the TLS stream is spent; the transport lives on
+        self._closed = self._unwrapped = True  # the TLS stream is spent; the transport lives on
         return self._transport, trailing
 
     # ----------------------------------------------------------------- closing, splitting
