@@ -524,6 +524,11 @@ class TlsStream(Generic[_T]):
                     result = None
                     done = False
                 pending = self._out.pending
+                if done and pending and self._ssl.server_side:
+                    # A TLS 1.3 server's handshake ends with session tickets only: the client
+                    # needs none of them to finish, so they ride with the first write (or go
+                    # before the first read that waits), saving a send per connection.
+                    pending = pending if self._ssl.version() != "TLSv1.3" else 0
             if pending or self._wbuf:
                 await self._flush()
             if done:
