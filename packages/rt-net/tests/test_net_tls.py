@@ -587,3 +587,65 @@ async def test_1000_concurrent_tls_connections_to_one_server_every_byte_verified
         assert done.stdout.strip() == str(n)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+_SEAMS = r"""
+import os, ssl, sys
+sys.setswitchinterval(1e-6)
+import rt, trustme
+from rt.io import duplex
+from rt.net.tls import TlsAcceptor, TlsConnector
+
+ca = trustme.CA()
+sctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ca.issue_cert("localhost").configure_cert(sctx)
+cctx = ssl.create_default_context()
+ca.configure_trust(cctx)
+acceptor, connector = TlsAcceptor(sctx), TlsConnector(cctx)
+
+async def side(stream, payload):
+    rd, wr = stream.into_split()
+    async with rd, wr:
+        async def send():
+            for i in range(0, len(payload), 7000):
+                await wr.write_all(payload[i : i + 7000])
+            await wr.shutdown()
+        sender = rt.spawn(send())
+        got = bytearray()
+        while chunk := await rd.read(5000):
+            got += chunk
+        await sender
+        return bytes(got)
+
+async def main():
+    for i in range(60):
+        a, b = duplex(4096)
+        client, server = await rt.join(connector.connect("localhost", a), acceptor.accept(b))
+        to_server, to_client = os.urandom(300_000), os.urandom(200_000)
+        by_client, by_server = await rt.join(side(client, to_server), side(server, to_client))
+        if by_server != to_server or by_client != to_client:
+            raise SystemExit(f"round {i}: a direction lost or reordered bytes")
+    print("intact")
+
+if sys.argv[1] == "multi_thread":
+    rt.run(main(), flavor="multi_thread", worker_threads=2)
+else:
+    rt.run(main(), flavor="current_thread")
+"""
+
+
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_split_halves_under_a_tiny_switch_interval_keep_both_directions_intact(
+    flavor: str,
+) -> None:
+    # The seams between the read half, the write half (whose shutdown drains OpenSSL) and the
+    # transport, with threads switching every microsecond, so workers really interleave on
+    # the multi-thread flavor. A fresh process: the switch interval is process-wide.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SEAMS, flavor], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "intact"

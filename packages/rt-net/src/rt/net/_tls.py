@@ -661,8 +661,6 @@ class TlsStream(Generic[_T]):
         Cancel safety: cancel-safe: a cancelled ``read`` loses no decrypted bytes; they are
         returned by the next read.
         """
-        if self._rbuf:
-            return self._take(n)
         if not self._done:
             await self.do_handshake()
         if n <= 0:
@@ -672,12 +670,16 @@ class TlsStream(Generic[_T]):
         obj = self._ssl
         in_bio = self._in
         while True:
-            if self._eof:
-                if self._closed:
-                    raise self._closed_error("read()")
-                return b""
             count = self._rcount
             with mutex:
+                # _rbuf is filled from other tasks too (shutdown() drains OpenSSL into it),
+                # so it is read, like everything else here, under the mutex.
+                if self._rbuf:
+                    return self._take(n)
+                if self._eof:
+                    if self._closed:
+                        raise self._closed_error("read()")
+                    return b""
                 if in_bio.pending or in_bio.eof or obj.pending():
                     try:
                         data = obj.read(n)
@@ -710,14 +712,12 @@ class TlsStream(Generic[_T]):
         if n >= len(data):
             self._rbuf = b""
             return data
-        if n <= 0:
-            check_size(n)
-            return b""
         self._rbuf = data[n:]
         return data[:n]
 
     def _unread(self, data: bytes) -> None:
-        self._rbuf = data + self._rbuf
+        with self._mutex:
+            self._rbuf = data + self._rbuf
 
     async def read_exact(self, n: int) -> bytes:
         """Read exactly ``n`` decrypted bytes.
@@ -899,7 +899,8 @@ class TlsStream(Generic[_T]):
             if not data:
                 self._eof = True
                 break
-            self._rbuf += data
+            with self._mutex:
+                self._rbuf += data
             raise ssl.SSLError(
                 f"unwrap(): the peer sent {len(data)} bytes of TLS data before its "
                 "close_notify; read them (until read() returns b'') and call unwrap() again"
