@@ -333,6 +333,51 @@ async def test_a_cancelled_write_all_reports_what_it_committed_and_the_rest_flow
     assert bytes(got) == payload
 
 
+async def test_cancelled_write_flush_and_shutdown_lose_or_duplicate_nothing() -> None:
+    client, server = await _pair(max_buf=4096)
+    payload = os.urandom(200_000)
+    committed: int | None = None
+    rt.time.pause()
+    # write: stalls sending its own ciphertext (nobody reads): its bytes count as written.
+    with pytest.raises(rt.time.Elapsed), rt.time.timeout(5):
+        try:
+            await client.write(payload)
+        except rt.Cancelled as exc:
+            committed = rt.io.bytes_written(exc)
+            raise
+    assert committed == len(payload)
+    # write: cancelled while earlier ciphertext drains: it took nothing.
+    with pytest.raises(rt.time.Elapsed), rt.time.timeout(5):
+        try:
+            await client.write(b"never sent")
+        except rt.Cancelled as exc:
+            assert rt.io.bytes_written(exc) is None
+            raise
+    # flush and shutdown: cancelled half-way, they finish when called again.
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(5, client.flush())
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(5, client.shutdown())
+    rt.time.resume()
+
+    async def finish() -> None:
+        await client.write_all(b"and the end")  # after shutdown: refused, nothing queued
+        await client.shutdown()
+
+    reader = rt.spawn(_read_to_eof(server))
+    with pytest.raises(BrokenPipeError):
+        await finish()
+    await client.shutdown()  # completes the cancelled one
+    assert await reader == payload
+
+
+async def _read_to_eof(stream: TlsStream[Any]) -> bytes:
+    got = bytearray()
+    while chunk := await stream.read():
+        got += chunk
+    return bytes(got)
+
+
 async def test_a_cancelled_handshake_leaves_the_stream_closed_not_half_open() -> None:
     a, b = duplex(1 << 16)  # nobody ever answers on b
     rt.time.pause()
