@@ -694,3 +694,40 @@ def test_split_halves_under_a_tiny_switch_interval_keep_both_directions_intact(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "intact"
+
+
+async def test_the_send_and_receive_lock_serialises_tasks_and_survives_cancellation() -> None:
+    from rt.net._tls import _Lock
+
+    lock = _Lock()
+    inside = 0
+    entered = 0
+
+    async def critical(i: int) -> None:
+        nonlocal inside, entered
+        if not lock.try_acquire():
+            await lock.acquire()
+        try:
+            inside += 1
+            assert inside == 1
+            entered += 1
+            for _ in range(i % 3):
+                await rt.yield_now()
+        finally:
+            inside -= 1
+            lock.release()
+
+    handles = [rt.spawn(critical(i)) for i in range(300)]
+    await rt.yield_now()
+    for h in handles[::7]:
+        h.abort()  # some are cancelled while they wait, some while they hold the lock
+    cancelled = 0
+    for h in handles:
+        try:
+            await h
+        except rt.JoinError as err:
+            assert err.is_cancelled()
+            cancelled += 1
+    assert entered >= 300 - cancelled and inside == 0
+    assert lock.try_acquire()  # free at the end: no hand-off was lost
+    lock.release()

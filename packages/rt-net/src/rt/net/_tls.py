@@ -87,10 +87,14 @@ _T = TypeVar("_T", bound=Transport)
 
 
 class _Lock:
-    """A FIFO async lock usable from any thread; ``try_acquire`` is the uncontended fast path.
+    """An async lock usable from any thread (waiters served in order); ``try_acquire`` is the
+    uncontended fast path.
 
-    ``release`` hands the lock straight to the first waiter (the flag stays held), so a waiter
-    that is cancelled after the hand-off still owns the lock when it resumes and releases it in
+    The lock is the ``_flag`` ``threading.Lock``; ``_guard`` orders waiters. A waiter
+    registers *before* it tries the flag, and ``release`` frees the flag *before* it looks for
+    waiters, so one of the two always sees the other: an uncontended release is one
+    ``Lock.release`` and a deque length check. A waiter is handed the flag already held, so
+    one cancelled after the hand-off still owns the lock when it resumes and releases it in
     its ``finally``.
     """
 
@@ -105,11 +109,12 @@ class _Lock:
         return self._flag.acquire(False)
 
     async def acquire(self) -> None:
+        task = current_task()
         with self._guard:
-            if self._flag.acquire(False):
-                return
-            task = current_task()
             self._waiters.append(task)
+            if self._flag.acquire(False):
+                self._waiters.pop()  # still ours: nobody pops without the flag and the guard
+                return
 
         def abort() -> Abort:
             with self._guard:
@@ -122,9 +127,14 @@ class _Lock:
         await wait_task_rescheduled(abort)
 
     def release(self) -> None:
+        self._flag.release()
+        if self._waiters:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
         with self._guard:
-            if not self._waiters:
-                self._flag.release()
+            # Someone may have taken the free flag meanwhile: then its release hands off.
+            if not self._waiters or not self._flag.acquire(False):
                 return
             task = self._waiters.popleft()
         reschedule(task)
