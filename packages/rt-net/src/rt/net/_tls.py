@@ -573,7 +573,9 @@ class TlsStream(Generic[_T]):
         failure = self._failure
         if failure is None:
             return closed_error("TlsStream", op)
-        if isinstance(failure, ssl.SSLError | OSError | EOFError):
+        if self._done:
+            why = f"sending failed part-way ({failure!r}), so the TLS stream cannot go on"
+        elif isinstance(failure, ssl.SSLError | OSError | EOFError):
             why = f"the TLS handshake failed ({failure})"
         else:
             why = f"the TLS handshake was interrupted ({type(failure).__name__})"
