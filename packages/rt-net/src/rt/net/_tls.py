@@ -711,10 +711,13 @@ class TlsStream(Generic[_T]):
             if self._closed:
                 raise self._closed_error("read()")
             if (pending or self._wbuf) and self._slock.try_acquire():
-                # Output OpenSSL made while reading (a TLS 1.3 key update answer). A writer
-                # holding the send lock sends it anyway; never wait for it here.
+                # Output OpenSSL made while reading (a TLS 1.3 key update answer, session
+                # tickets). A writer holding the send lock sends it anyway; never wait for it
+                # here. A peer that is gone is the next receive's news, not this read's error.
                 try:
                     await self._flush_locked()
+                except OSError:
+                    pass
                 finally:
                     self._slock.release()
             await self._receive(count)
@@ -843,7 +846,16 @@ class TlsStream(Generic[_T]):
         self._check_usable("shutdown()")
         if not self._wshut:
             self._wshut = True
-            self._send_close_notify()
+            try:
+                self._send_close_notify()
+            except ssl.SSLError:
+                if not self._eof:
+                    raise
+                # The peer left without close_notify (a tolerated ragged EOF): OpenSSL
+                # refuses to say goodbye on a broken session, and nobody would hear it.
+                with self._mutex:
+                    self._out.read()
+                self._wbuf = b""
         if self._wbuf or self._out.pending:
             await self._flush()
         await self._transport.shutdown()
