@@ -524,6 +524,8 @@ class TlsStream(Generic[_T]):
 
     async def _drive(self, op: Any) -> Any:
         """Run ``op`` on the SSL object until it stops asking for input, moving ciphertext."""
+        if self._ssl.server_side and self._rcount == 0:
+            await self._receive(0)  # nothing to do before the ClientHello arrives
         while True:
             count = self._rcount
             with self._mutex:
