@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from rt.io import DuplexStream, bytes_written
-from rt.io._errors import closed_error, read_exact_from, record_written
+from rt.io._errors import closed_error, read_exact_from
 from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
 from ._socket import SocketStream, check_size
@@ -784,7 +784,7 @@ class TlsStream(Generic[_T]):
         try:
             await self._flush()
         except BaseException as exc:
-            record_written(exc, n, n)
+            _committed(exc, n, len(data))
             raise
         return n
 
@@ -816,7 +816,7 @@ class TlsStream(Generic[_T]):
             try:
                 await self._flush()
             except BaseException as exc:
-                record_written(exc, total, total)
+                _committed(exc, total, total)
                 raise
             return
         view = memoryview(data).cast("B")
@@ -829,7 +829,7 @@ class TlsStream(Generic[_T]):
                 done += n
                 await self._flush()
         except BaseException as exc:
-            record_written(exc, done, total)
+            _committed(exc, done, total)
             raise
 
     async def shutdown(self) -> None:
@@ -1002,6 +1002,18 @@ class TlsStream(Generic[_T]):
         else:
             state = str(self._ssl.version())
         return f"<rt.net.tls.TlsStream {side} {state} over {type(self._transport).__name__}>"
+
+
+def _committed(exc: BaseException, n: int, total: int) -> None:
+    """Record on ``exc`` that ``n`` of ``total`` bytes were encrypted (see ``bytes_written``)."""
+    try:
+        exc.bytes_written = n  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - exceptions with __slots__
+        return
+    exc.add_note(
+        f"TlsStream: {n} of {total} bytes were encrypted and count as written; the rest of "
+        "their ciphertext goes out first on the next write, flush or shutdown"
+    )
 
 
 class _Shared:
