@@ -743,3 +743,55 @@ async def test_the_send_and_receive_lock_serialises_tasks_and_survives_cancellat
     assert entered >= 300 - cancelled and inside == 0
     assert lock.try_acquire()  # free at the end: no hand-off was lost
     lock.release()
+
+
+async def test_tls_1_3_post_handshake_client_authentication_flows_through_reads() -> None:
+    # The client's certificate is asked for after the handshake: the client answers while it
+    # reads, and its answer goes out before its next data (or before a read that waits).
+    from tlshelpers import ca
+
+    cctx = client_context()
+    ca().issue_cert("late@example.com").configure_cert(cctx)
+    cctx.post_handshake_auth = True
+    sctx = server_context(verify_mode=ssl.CERT_OPTIONAL, post_handshake_auth=True)
+    ca().configure_trust(sctx)
+    a, b = duplex(1 << 16)
+    client, server = await rt.join(
+        TlsConnector(cctx).connect("localhost", a), TlsAcceptor(sctx).accept(b)
+    )
+    assert server.getpeercert() is None  # none yet
+
+    async def client_side() -> None:
+        assert await client.read_exact(13) == b"who are you?\n"
+        await client.write_all(b"me\n")
+        assert await client.read_exact(3) == b"ok\n"
+
+    cli = rt.spawn(client_side())
+    server.ssl_object.verify_client_post_handshake()
+    await server.write_all(b"who are you?\n")
+    assert await server.read_exact(3) == b"me\n"
+    assert ("email", "late@example.com") in server.getpeercert()["subjectAltName"]
+    await server.write_all(b"ok\n")
+    await cli
+
+    # A client that only reads answers too: its read sends the answer before it waits.
+    a, b = duplex(1 << 16)
+    client, server = await rt.join(
+        TlsConnector(cctx).connect("localhost", a), TlsAcceptor(sctx).accept(b)
+    )
+
+    async def reading_client() -> None:
+        assert await client.read_exact(4) == b"bye\n"
+        assert await client.read() == b""  # waits: the certificate goes out first
+        await client.shutdown()
+
+    cli = rt.spawn(reading_client())
+    server.ssl_object.verify_client_post_handshake()
+    await server.write_all(b"bye\n")
+    rt.time.pause()  # the read below times out once both sides wait
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(5, server.read())
+    rt.time.resume()
+    assert ("email", "late@example.com") in server.getpeercert()["subjectAltName"]
+    await server.shutdown()
+    await cli
