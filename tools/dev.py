@@ -151,6 +151,15 @@ def ensure_redis_tools() -> None:
         print("dev.py: no redis-cli / redis-benchmark: the tests that use them are skipped")
 
 
+def ensure_tls_tools() -> None:
+    """rt.net.tls is tested against OpenSSL's s_server / s_client and curl."""
+    if shutil.which("openssl") and shutil.which("curl"):
+        return
+    apt_install(["openssl", "curl"], "openssl / curl")
+    if not (shutil.which("openssl") and shutil.which("curl")):
+        print("dev.py: no openssl / curl: the TLS tests that use them are skipped")
+
+
 def ensure_valgrind() -> None:
     """The mini-redis benchmark counts the servers' instructions with valgrind's callgrind."""
     if shutil.which("valgrind") and shutil.which("callgrind_control"):
@@ -205,6 +214,7 @@ def main(argv: list[str]) -> int:
     steps = [[*step, *(extra if i == main_step else [])] for i, step in enumerate(TASKS[task])]
     if task in ("test", "check", "bench"):
         ensure_redis_tools()
+        ensure_tls_tools()
     if task == "bench":
         ensure_valgrind()
     if task == "test" and "--quick" in extra:
