@@ -9,10 +9,10 @@ starts TLS with a verifying default context in one call. Importing ``rt.net`` do
 
 from __future__ import annotations
 
+from rt._exports import public
+
 from ._tls import TlsAcceptor, TlsConnector, TlsReadHalf, TlsStream, TlsWriteHalf, Transport
 
 __all__ = ["TlsAcceptor", "TlsConnector", "TlsReadHalf", "TlsStream", "TlsWriteHalf", "Transport"]
 
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+public(globals())
