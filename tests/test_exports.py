@@ -139,6 +139,7 @@ TIME_NAMES = {
     "Instant",
     "Interval",
     "MissedTickBehavior",
+    "Sleep",
     "Timeout",
     "TimerStatistics",
     "advance",
