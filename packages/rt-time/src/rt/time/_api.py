@@ -189,22 +189,27 @@ class Sleep:
     __slots__ = ("_deadline", "_driver", "_entry")
 
     def __init__(self, driver: TimeDriver | None, deadline: int | None) -> None:
-        self._driver = driver  # None: a sleep of 0 outside the timer driver's reach
-        self._deadline = deadline  # ns; None: forever
+        # driver None: a sleep of 0 or less, elapsed from the start (made without looking up
+        # the driver: ``await sleep(0)`` is the cheapest way to let others run).
+        self._driver = driver
+        self._deadline = deadline  # ns; None: forever (or, without a driver, elapsed)
         self._entry: TimerEntry | None = None  # the timer a parked task waits on
 
     @property
     def deadline(self) -> Instant | None:
-        """The instant the sleep ends (None for a sleep that never ends, ``sleep(math.inf)``)."""
+        """The instant the sleep ends: None for one that never ends (``sleep(math.inf)``); for
+        a sleep of 0 or less, not reset since, the current instant (it has ended already)."""
+        if self._driver is None:
+            return Instant.now()
         return None if self._deadline is None else Instant._from_ns(self._deadline)
 
     def is_elapsed(self) -> bool:
         """Return whether the deadline has been reached."""
-        if self._deadline is None:
-            return False
-        if self._driver is None:
+        driver = self._driver
+        if driver is None:
             return True
-        return self._driver.clock.now_ns() >= self._deadline
+        deadline = self._deadline
+        return deadline is not None and driver.clock.now_ns() >= deadline
 
     def reset(self, deadline: Instant) -> None:
         """Move the deadline to ``deadline``, even after the sleep has elapsed.
@@ -216,10 +221,9 @@ class Sleep:
             TypeError: ``deadline`` is not an :class:`Instant`.
             RuntimeError: the runtime has no timer driver.
         """
-        if not isinstance(deadline, Instant):
-            raise TypeError(
-                f"Sleep.reset() takes an rt.time.Instant, got {type(deadline).__name__}"
-            )
+        if not isinstance(deadline, Instant):  # for untyped callers
+            what = type(deadline).__name__  # type: ignore[unreachable]
+            raise TypeError(f"Sleep.reset() takes an rt.time.Instant, got {what}")
         driver = self._driver
         if driver is None:
             driver = self._driver = _driver("Sleep.reset()")
@@ -251,13 +255,16 @@ class Sleep:
 
         Cancel safety: cancel-safe; see the class.
         """
+        if self._driver is None:
+            return checkpoint().__await__()
+        return self._wait()
+
+    def _wait(self) -> Generator[Any, None, None]:
         driver = self._driver
-        deadline = self._deadline
-        if driver is None:
-            yield from checkpoint()  # type: ignore[misc]
-            return
+        assert driver is not None
         if self._entry is not None:
             raise RuntimeError("this rt.time.Sleep is already awaited by another task")
+        deadline = self._deadline
         if deadline is None:
             yield from wait_task_rescheduled(_forever)
             return
@@ -272,6 +279,8 @@ class Sleep:
             self._entry = None
 
     def __repr__(self) -> str:
+        if self._driver is None:
+            return "<rt.time.Sleep elapsed>"
         if self._deadline is None:
             return "<rt.time.Sleep forever>"
         return f"<rt.time.Sleep until {Instant._from_ns(self._deadline)!r}>"
@@ -281,9 +290,9 @@ def sleep(seconds: float) -> Sleep:
     """Return a :class:`Sleep` that waits ``seconds`` from now; ``await`` it.
 
     A negative value sleeps 0 (as in Tokio); ``math.inf`` (or more than ~146 years) sleeps
-    forever. ``await sleep(0)`` is a checkpoint: it lets the other runnable tasks run once.
-    With paused time, ``Instant.now()`` after ``await sleep(d)`` is never less than ``d``
-    after the instant before it.
+    forever. ``await sleep(0)`` is a checkpoint: it lets the other runnable tasks run once
+    (and needs no timer driver). With paused time, ``Instant.now()`` after ``await
+    sleep(d)`` is never less than ``d`` after the instant before it.
 
     Raises:
         TypeError, ValueError: ``seconds`` is not a number, or NaN.
@@ -292,20 +301,16 @@ def sleep(seconds: float) -> Sleep:
     Cancel safety: cancel-safe. A cancelled sleep disarms its timer at once.
     """
     cls = seconds.__class__
-    if (cls is float or cls is int) and 0 < seconds <= MAX_DURATION_S:  # not NaN nor huge
-        driver = _driver("rt.time.sleep()")
-        return Sleep(driver, driver.clock.now_ns() + duration_ns(seconds))
+    if cls is float or cls is int:
+        if 0 < seconds <= MAX_DURATION_S:
+            driver = _driver("rt.time.sleep()")
+            return Sleep(driver, driver.clock.now_ns() + duration_ns(seconds))
+        if seconds <= 0:  # (NaN is neither)
+            return Sleep(None, None)
     ns = _wait_ns(seconds, "rt.time.sleep()")  # the checked path: rejects what is not one
     if ns is None:
         return Sleep(_driver("rt.time.sleep()"), None)
-    # sleep(0) (or negative) is a checkpoint, which needs no timer driver.
-    try:
-        layer = current_driver("time")
-    except RuntimeError:
-        current_task()  # outside a task: the error says to use rt.run
-        return Sleep(None, 0)
-    assert isinstance(layer, TimeDriver)
-    return Sleep(layer, layer.clock.now_ns())
+    return Sleep(None, None)
 
 
 def sleep_until(deadline: Instant | float) -> Sleep:
