@@ -303,7 +303,11 @@ def sleep(seconds: float) -> Sleep:
     cls = seconds.__class__
     if cls is float or cls is int:
         if 0 < seconds <= MAX_DURATION_S:
-            driver = _driver("rt.time.sleep()")
+            try:
+                driver = current_driver("time")
+            except RuntimeError:
+                driver = _driver("rt.time.sleep()")  # raises, saying what to do
+            assert isinstance(driver, TimeDriver)
             return Sleep(driver, driver.clock.now_ns() + duration_ns(seconds))
         if seconds <= 0:  # (NaN is neither)
             return Sleep(None, None)

@@ -83,7 +83,7 @@ class TimeDriver:
             raise RuntimeError("the runtime's timer driver is shut down")
         if deadline <= self.clock.now_ns():
             return None
-        entry = TimerEntry(deadline, task, callback, self)
+        entry = TimerEntry(deadline, task, callback)
         with self._lock:
             if not self._wheel.insert(entry):
                 return None

@@ -32,8 +32,6 @@ import heapq
 from collections.abc import Callable
 from typing import Any, Final
 
-from rt.lowlevel import Abort
-
 LEVELS: Final = 6
 SLOTS: Final = 64
 FAR: Final = SLOTS**LEVELS // 2
@@ -45,34 +43,21 @@ _heappop: Final = heapq.heappop
 
 
 class TimerEntry:
-    """One armed timer. ``task`` is woken, or else ``callback`` called, at ``deadline`` (ns).
+    """One armed timer. ``task`` is woken, or else ``callback`` called, at ``deadline`` (ns)."""
 
-    ``owner`` is the driver that armed it (None for a bare entry): :meth:`abort`, the abort
-    function of a task sleeping on the timer, disarms it through ``owner.cancel`` (a bound
-    method of the entry, not a closure made per sleep).
-    """
-
-    __slots__ = ("callback", "deadline", "level", "owner", "slot", "state", "task")
+    __slots__ = ("callback", "deadline", "level", "slot", "state", "task")
 
     PENDING: Final = 0
     FIRED: Final = 1
     CANCELLED: Final = 2
 
-    def __init__(
-        self, deadline: int, task: Any, callback: Callable[[], object] | None, owner: Any = None
-    ):
+    def __init__(self, deadline: int, task: Any, callback: Callable[[], object] | None):
         self.deadline = deadline
         self.task = task
         self.callback = callback
-        self.owner = owner
         self.level = -1  # -1: not filed; NEAR: in the heap; else the level
         self.slot = -1  # the slot in the level; in the heap, the entry's sequence number
         self.state = 0  # PENDING
-
-    def abort(self) -> Abort:
-        """Disarm the timer for a cancelled sleeper, unless it fired already."""
-        owner = self.owner
-        return Abort.SUCCEEDED if owner is not None and owner.cancel(self) else Abort.FAILED
 
 
 class Wheel:
