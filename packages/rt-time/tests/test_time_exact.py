@@ -202,3 +202,29 @@ async def test_timeout_of_infinity_or_centuries_sets_no_limit() -> None:
             await rtt.sleep(3600)
         assert t.deadline is None and not t.expired
     assert await rtt.timeout(math.inf, _work()) == 1
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_sleep_until_float_seconds_wakes_with_the_clock_not_below_them() -> None:
+    # A float deadline (monotonic seconds, as a Db that stores float expiry times has) rounds
+    # up: once woken, reading the clock as float seconds never gives less than it.
+    for d in DURATIONS:
+        target = Instant.now().seconds + d
+        await rtt.sleep_until(target)
+        assert Instant.now().seconds >= target
+    target = Instant.now().seconds + 0.3
+    with pytest.raises(rtt.Elapsed), rtt.timeout_at(target):
+        await rtt.sleep(1)
+    assert Instant.now().seconds >= target
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_a_timeout_built_directly_takes_seconds_or_a_deadline() -> None:
+    start = Instant.now()
+    with pytest.raises(rtt.Elapsed), rtt.Timeout(seconds=0.5):
+        await rtt.sleep(1)
+    assert Instant.now() - start == 0.5
+    with pytest.raises(rtt.Elapsed):
+        async with rtt.Timeout(deadline=start + 2):
+            await rtt.sleep(5)
+    assert Instant.now() - start == 2.0

@@ -160,12 +160,16 @@ class Instant:
 
 
 def _deadline_of(deadline: Instant | float, what: str) -> int:
+    """A deadline in ns. Float seconds round up (as durations do): once the clock reaches the
+    result, ``Instant.now().seconds`` is not below the float given."""
     if isinstance(deadline, Instant):
         return deadline._ns
     s = _seconds(deadline, what)
     if not math.isfinite(s):
         raise ValueError(f"{what} needs a finite deadline, got {deadline!r}")
-    return point_ns(s)
+    if s <= 0:
+        return point_ns(s)
+    return duration_ns(s) if s <= MAX_DURATION_S else point_ns(s)
 
 
 def _forever() -> Abort:
@@ -350,13 +354,32 @@ class Timeout:
 
     __slots__ = ("_deadline", "_driver", "_entry", "_expired", "_scope", "_wait")
 
-    def __init__(self, *, wait: int | None = None, deadline: int | None = None) -> None:
+    def __init__(
+        self, *, seconds: float | None = None, deadline: Instant | float | None = None
+    ) -> None:
+        """Prefer :func:`timeout` / :func:`timeout_at`, which build one.
+
+        Raises:
+            TypeError, ValueError: ``seconds`` or ``deadline`` is not a number, or NaN.
+        """
+        self._init(
+            None if seconds is None else _wait_ns(seconds, "rt.time.Timeout()"),
+            None if deadline is None else _deadline_of(deadline, "rt.time.Timeout()"),
+        )
+
+    def _init(self, wait: int | None, deadline: int | None) -> None:
         self._wait = wait  # ns from entering the block (None and no deadline: no limit)
         self._deadline = deadline  # ns, once known
         self._scope: CancelScope | None = None
         self._entry: TimerEntry | None = None
         self._driver: TimeDriver | None = None
         self._expired = False
+
+    @classmethod
+    def _make(cls, wait: int | None, deadline: int | None) -> Timeout:
+        self = cls.__new__(cls)
+        self._init(wait, deadline)
+        return self
 
     @property
     def deadline(self) -> Instant | None:
@@ -470,7 +493,7 @@ def timeout(
     ``rt.Cancelled``; it is never reported as ``Elapsed``.
     """
     try:
-        t = Timeout(wait=_wait_ns(seconds, "rt.time.timeout()"))
+        t = Timeout._make(_wait_ns(seconds, "rt.time.timeout()"), None)
     except BaseException:
         _close_unrun(awaitable)
         raise
@@ -498,7 +521,7 @@ def timeout_at(
     Cancel safety: as cancel-safe as ``awaitable``; see :func:`timeout`.
     """
     try:
-        t = Timeout(deadline=_deadline_of(deadline, "rt.time.timeout_at()"))
+        t = Timeout._make(None, _deadline_of(deadline, "rt.time.timeout_at()"))
     except BaseException:
         _close_unrun(awaitable)
         raise
