@@ -224,6 +224,9 @@ class Sleep:
         Raises:
             TypeError: ``deadline`` is not an :class:`Instant`.
             RuntimeError: the runtime has no timer driver.
+
+        Cancel safety: not a wait (nothing to cancel); safe from any thread, also while a
+        task waits on this ``Sleep`` or is being cancelled.
         """
         if not isinstance(deadline, Instant):  # for untyped callers
             what = type(deadline).__name__  # type: ignore[unreachable]
@@ -601,11 +604,19 @@ class Interval:
         return driver.clock.now_ns()
 
     def reset(self) -> None:
-        """Make the next tick one period from now."""
+        """Make the next tick one period from now.
+
+        Cancel safety: not a wait (nothing to cancel); a ``tick()`` waiting in another task
+        meanwhile waits for the new deadline instead.
+        """
         self._sleep.reset(Instant._from_ns(self._now() + self._period))
 
     def reset_immediately(self) -> None:
-        """Make the next tick immediate; the ticks after it follow one period apart."""
+        """Make the next tick immediate; the ticks after it follow one period apart.
+
+        Cancel safety: not a wait (nothing to cancel); a ``tick()`` waiting in another task
+        meanwhile waits for the new deadline instead.
+        """
         self._sleep.reset(Instant._from_ns(self._now()))
 
     def reset_after(self, after: float) -> None:
@@ -613,6 +624,9 @@ class Interval:
 
         Raises:
             TypeError, ValueError: ``after`` is not a finite number.
+
+        Cancel safety: not a wait (nothing to cancel); a ``tick()`` waiting in another task
+        meanwhile waits for the new deadline instead.
         """
         self._sleep.reset(Instant._from_ns(self._now() + _offset_ns(after, "reset_after()")))
 
@@ -621,6 +635,9 @@ class Interval:
 
         Raises:
             TypeError: ``deadline`` is not an :class:`Instant`.
+
+        Cancel safety: not a wait (nothing to cancel); a ``tick()`` waiting in another task
+        meanwhile waits for the new deadline instead.
         """
         self._sleep.reset(deadline)
 
