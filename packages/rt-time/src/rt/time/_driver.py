@@ -10,12 +10,10 @@ Time is integer nanoseconds here (see ``_clock``); only the timeout handed to th
 is float seconds.
 
 Precision: the park sleeps to the earliest deadline itself (the wheel keeps exact deadlines),
-not to a tick. A blocking wait in the kernel ends up to its timer slack (50 µs by default on
-Linux) after the time asked, so the park blocks until ``_SPIN_NS`` (50 µs) before the
-deadline and then polls the layer below without blocking (I/O is still served) until the
-deadline has passed. That costs at most 50 µs of CPU per timer wake-up and brings the median
-lateness of a timer from about 0.1 ms to the scheduler's own wake-up latency. A timer never
-fires before its deadline.
+not to a tick, and wakes once for it. (Blocking until shortly before the deadline and polling
+the rest, to beat the kernel's 50 µs timer slack, halved the median lateness but raised the
+p99 of a burst of timers on a busy machine, where the polling spends the process's share of
+the CPU: not done.)
 
 Threads: timers are armed and cancelled by tasks (on any worker of a multi-thread runtime) while
 another thread may be parked here, so the wheel is guarded by a lock that is never held across
@@ -39,9 +37,6 @@ from ._wheel import TimerEntry, Wheel
 # Without the GIL, an unlocked read of the wheel's count is not ordered after our write of
 # ``_parked_until``; the park then always looks at the wheel under its lock.
 _FREE_THREADED: Final = not getattr(sys, "_is_gil_enabled", lambda: True)()
-
-_SPIN_NS: Final = 50_000
-"""How close to a deadline the park stops blocking and polls instead (see the module notes)."""
 
 _NEVER: Final = 1 << 127  # ``_parked_until`` of a thread parked with no timer armed
 
@@ -171,8 +166,7 @@ class TimeDriver:
                             clock.advance_to(nxt)
                     self.process()
                     return
-                # Block until _SPIN_NS before the deadline; from there, poll (wait == 0).
-                wait = max(0, nxt - clock.now_ns() - _SPIN_NS) / NS_PER_S
+                wait = max(0, nxt - clock.now_ns()) / NS_PER_S
                 timeout = wait if timeout is None else min(timeout, wait)
                 self._park_inner(timeout, nxt)
                 self.process()
