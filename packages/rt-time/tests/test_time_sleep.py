@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,18 @@ async def test_reset_moves_a_sleep_another_task_is_waiting_on() -> None:
     await h
     assert woke == [30.0]
     assert rtt.statistics().armed_timers == 0
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_reset_gives_a_sleep_without_end_that_a_task_waits_on_a_deadline() -> None:
+    start = Instant.now()
+    s = rtt.sleep(math.inf)
+    h = rt.spawn(_await(s))
+    await rtt.sleep(1)
+    assert not h.is_finished()
+    s.reset(start + 5)
+    await h
+    assert Instant.now() - start == 5.0
 
 
 @pytest.mark.rt(start_paused=True)
@@ -177,3 +190,58 @@ async def test_interval_reset_moves_a_tick_that_is_already_waiting() -> None:
     assert (await h) - start == 3.0
     assert Instant.now() - start == 3.0
     assert (await iv.tick()) - start == 13.0
+
+
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_resets_from_another_thread_racing_a_cancel_never_hang_or_leak_timers(
+    flavor: str,
+) -> None:
+    # A plain thread moves the deadline of a Sleep back and forth (now and then into the past)
+    # while its waiter is aborted: the waiter always ends (woken or cancelled), no timer stays
+    # armed. sys.setswitchinterval makes the thread switches land mid-operation.
+    import sys
+    import threading
+
+    async def main() -> tuple[int, int]:
+        outcomes = {"woke": 0, "cancelled": 0}
+        for round_ in range(200):
+            start = Instant.now()
+            s = rtt.sleep(3600)
+
+            async def waiter(s: Sleep = s) -> None:
+                await s
+
+            h = rt.spawn(waiter())
+            stop = threading.Event()
+
+            def mover(
+                s: Sleep = s, start: Instant = start, seed: int = round_, stop: Any = stop
+            ) -> None:
+                i = seed
+                while not stop.is_set():
+                    i += 1
+                    s.reset(start + (3600 if i % 7 else -1))
+
+            t = threading.Thread(target=mover)
+            t.start()
+            for _ in range(round_ % 5):
+                await rt.yield_now()
+            h.abort()
+            try:
+                await h
+                outcomes["woke"] += 1
+            except rt.JoinError as err:
+                assert err.is_cancelled()
+                outcomes["cancelled"] += 1
+            stop.set()
+            t.join()
+            assert rtt.statistics().armed_timers == 0
+        return outcomes["woke"], outcomes["cancelled"]
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        woke, cancelled = rt.run(main(), flavor=flavor)
+    finally:
+        sys.setswitchinterval(old)
+    assert woke + cancelled == 200

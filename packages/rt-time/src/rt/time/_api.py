@@ -172,10 +172,6 @@ def _deadline_of(deadline: Instant | float, what: str) -> int:
     return duration_ns(s) if s <= MAX_DURATION_S else point_ns(s)
 
 
-def _forever() -> Abort:
-    return Abort.SUCCEEDED
-
-
 @final
 class Sleep:
     """A wait until a deadline (Tokio's ``Sleep``): what :func:`sleep` and :func:`sleep_until`
@@ -190,14 +186,17 @@ class Sleep:
     deadline unchanged, so awaiting the ``Sleep`` again waits for the same deadline.
     """
 
-    __slots__ = ("_deadline", "_driver", "_entry")
+    __slots__ = ("_deadline", "_driver", "_entry", "_task")
 
     def __init__(self, driver: TimeDriver | None, deadline: int | None) -> None:
         # driver None: a sleep of 0 or less, elapsed from the start (made without looking up
         # the driver: ``await sleep(0)`` is the cheapest way to let others run).
         self._driver = driver
         self._deadline = deadline  # ns; None: forever (or, without a driver, elapsed)
-        self._entry: TimerEntry | None = None  # the timer a parked task waits on
+        # The task parked on this sleep (None once a wake-up is under way), and its timer
+        # (None for a wait without a deadline). Changed under the driver's lock.
+        self._task: Any = None
+        self._entry: TimerEntry | None = None
 
     @property
     def deadline(self) -> Instant | None:
@@ -237,22 +236,28 @@ class Sleep:
         new = deadline._ns
         with driver._lock:
             self._deadline = new
+            task = self._task
+            if task is None:
+                return  # nobody waits, or a wake-up is under way
             entry = self._entry
-            if entry is None or not driver.cancel(entry):
-                return  # nobody waits, or the old deadline fired: its wake-up is under way
-            task = entry.task
-            self._entry = driver.arm(new, task=task)
-            if self._entry is None:
-                reschedule(task)  # the new deadline has passed
+            if entry is not None and not driver.cancel(entry):
+                return  # the old deadline fired: its wake-up is under way
+            self._entry = driver.arm(new, task)
+            if self._entry is None:  # the new deadline has passed
+                self._task = None
+                reschedule(task)
 
     def _abort(self) -> Abort:
         driver = self._driver
         assert driver is not None
-        with driver._lock:  # a concurrent reset() re-arms under the same lock
+        with driver._lock:  # reset() re-arms under the same lock
+            if self._task is None:
+                return Abort.FAILED  # reset() woke it
             entry = self._entry
-            if entry is not None and driver.cancel(entry):
-                return Abort.SUCCEEDED
-            return Abort.FAILED
+            if entry is not None and not driver.cancel(entry):
+                return Abort.FAILED  # the timer fired
+            self._task = None
+            return Abort.SUCCEEDED
 
     def __await__(self) -> Generator[Any, None, None]:
         """Wait until the deadline.
@@ -269,21 +274,24 @@ class Sleep:
     def _wait(self) -> Generator[Any, None, None]:
         driver = self._driver
         assert driver is not None
-        if self._entry is not None:
-            raise RuntimeError("this rt.time.Sleep is already awaited by another task")
-        deadline = self._deadline
-        if deadline is None:
-            yield from wait_task_rescheduled(_forever)
-            return
-        entry = driver.arm(deadline, task=current_task())
-        if entry is None:
+        task = current_task()
+        with driver._lock:
+            if self._task is not None:
+                raise RuntimeError("this rt.time.Sleep is already awaited by another task")
+            deadline = self._deadline
+            self._entry = entry = None if deadline is None else driver.arm(deadline, task)
+            parked = deadline is None or entry is not None
+            if parked:
+                self._task = task
+        if not parked:
             yield from checkpoint()  # type: ignore[misc]
             return
-        self._entry = entry
         try:
             yield from wait_task_rescheduled(self._abort)
         finally:
-            self._entry = None
+            # Woken by the timer, reset() or a cancellation: the wait is over. (A reset()
+            # that sees the old, fired entry leaves it alone, so one store is enough.)
+            self._task = None
 
     def __repr__(self) -> str:
         if self._driver is None:

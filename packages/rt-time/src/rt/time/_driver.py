@@ -47,6 +47,7 @@ class TimeDriver:
     __slots__ = (
         "_closed",
         "_ctx",
+        "_fired",
         "_inner",
         "_lock",
         "_parked_until",
@@ -63,6 +64,7 @@ class TimeDriver:
         self._wheel = Wheel(self.clock.now_ns())
         self._closed = False
         self._lock = threading.RLock()
+        self._fired = 0  # batches of timers taken to fire (changes under the lock)
         # The deadline (ns) a thread parked below sleeps to (_NEVER: no timer), None when
         # nobody parks.
         self._parked_until: int | None = None
@@ -124,6 +126,8 @@ class TimeDriver:
         due: list[TimerEntry] = []
         with self._lock:
             self._wheel.poll(now, due)
+            if due:
+                self._fired += 1
             for entry in due:  # under the lock: cancel() must see them fired
                 entry.state = TimerEntry.FIRED
         if due:
@@ -152,6 +156,7 @@ class TimeDriver:
         if timeout != 0:
             with self._lock:
                 nxt = wheel.next_deadline()
+                fired = self._fired
             if nxt is not None:
                 clock = self.clock
                 if clock.paused:
@@ -162,8 +167,7 @@ class TimeDriver:
                             # time, with the clock standing still.
                             self._inner.park(timeout)
                         elif timeout is None or nxt - clock.now_ns() <= timeout * NS_PER_S:
-                            # Auto-advance: jump to the next deadline, exactly.
-                            clock.advance_to(nxt)
+                            self._auto_advance(fired)
                     self.process()
                     return
                 wait = max(0, nxt - clock.now_ns()) / NS_PER_S
@@ -173,6 +177,19 @@ class TimeDriver:
                 return
         self._park_inner(timeout, _NEVER)
         self.process()
+
+    def _auto_advance(self, fired: int) -> None:
+        """Jump the paused clock to the wheel's next deadline, exactly, unless a timer fired
+        since the caller looked (``fired``) or a task became runnable. On a multi-thread
+        runtime another worker may have taken a batch of timers whose tasks are not
+        rescheduled yet: jumping now would run the clock past deadlines those tasks are
+        about to set (seen as a sleep that woke seconds late)."""
+        with self._lock:
+            if self._fired != fired or self._ctx.has_runnable_tasks():
+                return
+            nxt = self._wheel.next_deadline()
+            if nxt is not None:
+                self.clock.advance_to(nxt)
 
     def _park_inner(self, timeout: float | None, until: int) -> None:
         if timeout == 0:
