@@ -16,6 +16,7 @@ import rt
 import rt.time as rtt
 from rt.time import Instant
 from rt.time._clock import NS_PER_S, duration_ns
+from rt.time._driver import TimeDriver
 
 # Durations where float seconds used to drift below themselves, and a spread of others.
 DURATIONS = [
@@ -228,3 +229,16 @@ async def test_a_timeout_built_directly_takes_seconds_or_a_deadline() -> None:
         async with rtt.Timeout(deadline=start + 2):
             await rtt.sleep(5)
     assert Instant.now() - start == 2.0
+
+
+async def test_the_driver_refuses_a_deadline_in_float_seconds() -> None:
+    # Other distributions arm timers on the same wheel: a deadline in the old unit (float
+    # seconds) must fail loudly, not fire at once.
+    from rt.lowlevel import current_driver
+
+    driver = current_driver("time")
+    assert isinstance(driver, TimeDriver)
+    with pytest.raises(TypeError, match="integer nanoseconds"):
+        driver.arm(driver.clock.now() + 1.0, callback=lambda: None)  # type: ignore[arg-type]
+    entry = driver.arm(driver.clock.now_ns() + NS_PER_S, callback=lambda: None)
+    assert entry is not None and driver.cancel(entry)

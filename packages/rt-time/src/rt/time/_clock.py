@@ -79,6 +79,10 @@ class Clock:
             return self._frozen
         return _monotonic_ns() + self._offset
 
+    def now(self) -> float:
+        """The clock in float seconds, for an API's edge (``loop.time()``, say)."""
+        return self.now_ns() / NS_PER_S
+
     @property
     def paused(self) -> bool:
         return self._paused

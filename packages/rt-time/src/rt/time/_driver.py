@@ -78,6 +78,11 @@ class TimeDriver:
         is armed)."""
         if self._closed:
             raise RuntimeError("the runtime's timer driver is shut down")
+        if deadline.__class__ is not int:
+            raise TypeError(
+                "TimeDriver.arm() takes the deadline in integer nanoseconds of its clock "
+                f"(clock.now_ns() + ...), got {deadline!r}"
+            )
         if deadline <= self.clock.now_ns():
             return None
         entry = TimerEntry(deadline, task, callback)
