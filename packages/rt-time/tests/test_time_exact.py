@@ -54,6 +54,17 @@ async def test_paused_sleep_then_elapsed_is_never_below_the_duration(d: float) -
 
 
 @pytest.mark.rt(start_paused=True)
+async def test_elapsed_is_never_below_the_sleep_at_any_clock_magnitude() -> None:
+    for clock_at in (0.3, 86400.123, 1e7 + 0.7, 4e9 + 0.1):
+        await rtt.advance(clock_at)
+        for d in DURATIONS:
+            start = Instant.now()
+            await rtt.sleep(d)
+            assert start.elapsed() >= d, (clock_at, d)
+            assert Instant.now() - start >= d, (clock_at, d)
+
+
+@pytest.mark.rt(start_paused=True)
 async def test_paused_sleeps_land_exactly_on_the_deadline_they_asked_for() -> None:
     start = Instant.now()
     for _ in range(1000):
@@ -100,7 +111,13 @@ def test_instant_arithmetic_and_comparisons_are_exact() -> None:
 
 
 @pytest.mark.rt(start_paused=True)
-async def test_interval_reset_immediately_then_next_tick_is_ready_exactly_on_time() -> None:
+@pytest.mark.parametrize("clock_at", [0, 12345.678901, 1e7 + 0.3, 4e9 + 0.7])
+async def test_interval_reset_immediately_then_next_tick_is_ready_exactly_on_time(
+    clock_at: float,
+) -> None:
+    # With float seconds, whether 0.401 + 0.3 landed on the clock's reading depended on the
+    # clock's magnitude: try several.
+    await rtt.advance(clock_at)
     start = Instant.now()
     iv = rtt.interval(0.3)
     assert await iv.tick() == start
