@@ -174,3 +174,43 @@ async def test_counter_multi_key_and_transaction_commands_over_the_wire() -> Non
         replies = await c.pipeline([("MULTI",), ("INCR", "a"), ("MGET", "a", "b"), ("EXEC",)])
         assert replies == [b"OK", b"QUEUED", b"QUEUED", [2, [b"2", b"2"]]]
     await srv.stop()
+
+
+def test_the_asyncio_comparison_server_shares_buffering_transactions_and_commands() -> None:
+    import asyncio
+    import time
+
+    from mini_redis.asyncio_server import connection_handler
+
+    value = b"w" * (3 << 20)
+
+    async def talk() -> bytes:
+        handle = connection_handler(Commands(Db(clock=time.monotonic)))
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            request = (
+                resp.command("SET", "big", value)
+                + resp.command("MULTI")
+                + resp.command("INCRBY", "n", 5)
+                + resp.command("MGET", "n", "nope")
+                + resp.command("EXEC")
+                + resp.command("STRLEN", "big")
+                + resp.command("QUIT")
+            )
+            for i in range(0, len(request), 65536):
+                writer.write(request[i : i + 65536])
+                await writer.drain()
+            got = await reader.read()  # until the server closes the connection
+            writer.close()
+            return got
+
+    assert asyncio.run(talk()) == (
+        resp.OK
+        + resp.OK
+        + b"+QUEUED\r\n" * 2
+        + resp.array([resp.integer(5), resp.array([resp.bulk(b"5"), resp.NULL])])
+        + resp.error("ERR unknown command 'STRLEN', with args beginning with: 'big'")
+        + resp.OK
+    )
