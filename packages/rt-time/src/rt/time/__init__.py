@@ -1,9 +1,11 @@
 """rt.time: timers on rt's runtime (Tokio's ``time`` and ``test-util`` features).
 
-``sleep``, ``sleep_until`` and ``Instant``; ``timeout`` / ``timeout_at`` (raising
-:class:`Elapsed`, also as a ``with`` block); ``interval`` with :class:`MissedTickBehavior`; and
-paused time for tests: ``pause()``, ``await advance(s)``, ``resume()``. Timers live in a
-hierarchical wheel plugged into rt-core's driver stack through the ``rt.drivers`` entry point.
+``sleep`` / ``sleep_until`` (each returns a :class:`Sleep`) and ``Instant``; ``timeout`` /
+``timeout_at`` (raising :class:`Elapsed`, also as a ``with`` block); ``interval`` with
+:class:`MissedTickBehavior`; and paused time for tests: ``pause()``, ``await advance(s)``,
+``resume()``. Timers live in a hierarchical wheel plugged into rt-core's driver stack through
+the ``rt.drivers`` entry point. Time is integer nanoseconds inside; floats appear only at this
+API's edge.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
         Instant,
         Interval,
         MissedTickBehavior,
+        Sleep,
         Timeout,
         TimerStatistics,
         advance,
@@ -36,6 +39,7 @@ __all__ = [
     "Instant",
     "Interval",
     "MissedTickBehavior",
+    "Sleep",
     "Timeout",
     "TimerStatistics",
     "advance",
