@@ -172,14 +172,17 @@ def trio_cell(workload: str, quick: bool) -> float:
         block = b"x" * BLOCK
         got = 0
 
+        stdin, stdout = proc.stdin, proc.stdout
+        assert stdin is not None and stdout is not None
+
         async def feed() -> None:
             for _ in range(mib):
-                await proc.stdin.send_all(block)
-            await proc.stdin.aclose()
+                await stdin.send_all(block)
+            await stdin.aclose()
 
         async def drain() -> None:
             nonlocal got
-            while chunk := await proc.stdout.receive_some(BLOCK):
+            while chunk := await stdout.receive_some(BLOCK):
                 got += len(chunk)
 
         async with trio.open_nursery() as nursery:

@@ -61,15 +61,16 @@ def __getattr__(name: str) -> Any:
     # (rt.time._driver) whenever it builds a runtime, and that must stay cheap.
     if name not in __all__:
         raise AttributeError(f"module 'rt.time' has no attribute {name!r}")
+    from rt._exports import set_public_module
+
     from . import _api
 
     for public in __all__:
         obj = getattr(_api, public)
-        if getattr(obj, "__module__", "").startswith("rt.time._"):
-            obj.__module__ = __name__
+        set_public_module(obj, __name__)
         globals()[public] = obj
     return globals()[name]
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted(__all__)
