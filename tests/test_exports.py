@@ -245,10 +245,16 @@ IO_NAMES = {
     "BufWriter",
     "DuplexStream",
     "IncompleteReadError",
+    "Stderr",
+    "Stdin",
+    "Stdout",
     "bytes_written",
     "copy",
     "copy_bidirectional",
     "duplex",
+    "stderr",
+    "stdin",
+    "stdout",
 }
 
 

@@ -933,6 +933,10 @@ class File:
                 box.close()
 
     async def __aenter__(self) -> File:
+        """Return this file.
+
+        Cancel safety: cancel-safe (it does nothing).
+        """
         return self
 
     async def __aexit__(
@@ -941,6 +945,10 @@ class File:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Close the file (see :meth:`close`).
+
+        Cancel safety: shielded, as :meth:`close`.
+        """
         await self.close()
 
     def __del__(self) -> None:

@@ -310,12 +310,24 @@ class ReadDir:
         return self
 
     async def __anext__(self) -> DirEntry:
+        """Return the next entry; raise ``StopAsyncIteration`` at the end.
+
+        Cancel safety: cancel-safe, as :meth:`next_entry`.
+        """
         entry = await self.next_entry()
         if entry is None:
             raise StopAsyncIteration
         return entry
 
     def __await__(self) -> Generator[Any, None, ReadDir]:
+        """Open the directory now (reading the first batch) and return this ``ReadDir``.
+
+        Raises:
+            FileNotFoundError: the directory does not exist.
+            NotADirectoryError: the path is not a directory.
+
+        Cancel safety: cancel-safe: the batch being read is kept for the first entry.
+        """
         if self._it is None and not self._done and not self._batch and not self._busy:
             yield from self._fill().__await__()
         return self
