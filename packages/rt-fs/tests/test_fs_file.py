@@ -388,3 +388,49 @@ async def test_reprs_name_the_public_types(tmp_path: pathlib.Path) -> None:
     await f.close()
     assert "closed" in repr(f)
     assert "read write" in repr(OpenOptions().read().write())
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_random_mixes_of_operations_match_a_model_of_the_file(
+    tmp_path: pathlib.Path, seed: int
+) -> None:
+    import random
+
+    rng = random.Random(seed)
+    path = tmp_path / "model"
+    model = bytearray(_data(rng.randrange(0, 3 * READ_AHEAD)))
+    path.write_bytes(model)
+    pos = 0
+    sizes = [1, 7, 100, 4096, 65536, READ_AHEAD - 1, READ_AHEAD + 3, WRITE_BATCH + 11]
+    async with await OpenOptions().read().write().open(path) as f:
+        for _ in range(120):
+            op = rng.choice(["read", "read", "write", "write", "seek", "exact", "len", "meta"])
+            n = rng.choice(sizes)
+            if op == "read":
+                got = await f.read(n)
+                want = bytes(model[pos : pos + n])
+                assert want.startswith(got) and (got or not want)
+                pos += len(got)
+            elif op == "exact":
+                if pos + n <= len(model):
+                    assert await f.read_exact(n) == bytes(model[pos : pos + n])
+                    pos += n
+            elif op == "write":
+                data = rng.randbytes(n)
+                await f.write(data)
+                if pos > len(model):
+                    model.extend(b"\0" * (pos - len(model)))
+                model[pos : pos + n] = data
+                pos += n
+            elif op == "seek":
+                pos = rng.randrange(0, len(model) + 10)
+                assert await f.seek(pos) == pos
+            elif op == "len":
+                size = rng.randrange(0, len(model) + 10)
+                await f.set_len(size)
+                del model[size:]
+                model.extend(b"\0" * (size - len(model)))
+            else:
+                assert (await f.metadata()).st_size == max(len(model), 0)
+                assert await f.tell() == pos
+    assert path.read_bytes() == bytes(model)

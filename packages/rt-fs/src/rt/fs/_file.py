@@ -4,12 +4,18 @@ Regular files are always "ready" to the reactor, so their reads and writes run o
 (as in Tokio). A pool round trip costs tens of microseconds, far more than a read served from
 the page cache, so a File batches:
 
-- **Reads ahead.** A read that finds the read-ahead buffer empty asks the pool for at least
-  ``READ_AHEAD`` bytes (regular files only; pipes and devices get exactly what was asked).
-  Later reads are served from ``_rbuf[_rpos:]`` without leaving the task.
-- **Collects writes.** ``write`` copies into ``_wbuf`` and returns; once ``WRITE_BATCH`` bytes
-  are collected they go to the pool as one job, which runs while the caller goes on filling the
-  next batch (at most one job in flight: a full buffer waits for the job before it).
+- **Reads ahead**, into one buffer of ``READ_AHEAD`` bytes the File keeps (a fresh large
+  ``bytes`` per read would cost page faults on every refill). On Linux it first tries
+  ``preadv2(RWF_NOWAIT)`` right on the runtime thread: that copies from the page cache and
+  returns ``EAGAIN`` instead of waiting for the disk, so a cached file is read with no pool
+  round trip at all, and only a read that needs the disk goes to the pool. Later reads are
+  served from ``_rview[_rpos:_rend]`` without leaving the task. Pipes and devices get no
+  read-ahead: the pool reads exactly what was asked.
+- **Collects writes.** ``write`` copies into ``_wbuf[:_wlen]`` and returns; when the next
+  write would not fit, the batch goes to the pool as one job, which runs while the caller goes
+  on filling the other of two buffers (at most one job in flight: a full buffer waits for the
+  job before it). The buffers are kept and reused (fresh large ones would cost page faults),
+  growing from ``FIRST_WRITE_BUF`` to ``WRITE_BATCH`` only for a File that writes that much.
 
 Invariants the code relies on:
 
@@ -22,14 +28,17 @@ Invariants the code relies on:
    while its job runs, the job finishes in the background; the next operation waits for it,
    applies its effect (a read's bytes go to the read-ahead buffer, so none are lost) and raises
    its error if it failed. Nothing is torn or reordered by cancellation.
-4. The OS position is ``len(_rbuf) - _rpos`` bytes ahead of the caller's position while
-   read-ahead is buffered; any operation other than a read gives it back first (``_rewind``).
+4. The OS position is ``_buffered()`` bytes ahead of the caller's position while read-ahead
+   is buffered (``_unread`` and ``_rview[_rpos:_rend]``); any operation other than a read gives
+   it back first (``_rewind``). The read-ahead buffer is written only while it holds nothing
+   unread: by the runtime thread with no job in flight, or by the one job in flight.
 5. One operation at a time: a second task entering while one waits on the pool gets a
    ``RuntimeError`` (Tokio enforces this with ``&mut self``).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as stat_mod
 import threading
@@ -44,11 +53,18 @@ from rt.lowlevel import budget_spent, checkpoint
 
 from ._pool import StrOrBytesPath, fspath, join
 
-READ_AHEAD: Final = 1 << 20
+READ_AHEAD: Final = 256 * 1024
+_NOWAIT: Final = getattr(os, "RWF_NOWAIT", 0) if hasattr(os, "preadv") else 0
 WRITE_BATCH: Final = 1 << 20
+FIRST_WRITE_BUF: Final = 64 * 1024
 DEFAULT_READ: Final = 65536
 
 Buffer = bytes | bytearray | memoryview
+
+
+_NOWAIT_UNSUPPORTED: Final = frozenset(
+    {errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS, errno.ESPIPE, errno.EBADF}
+)
 
 
 def _check_size(n: object, what: str) -> int:
@@ -115,6 +131,10 @@ def _job(
 
 def _op_read(fd: int, size: int) -> bytes:
     return os.read(fd, size)
+
+
+def _op_readinto(fd: int, view: memoryview) -> int:
+    return os.readv(fd, [view])
 
 
 def _op_read_to_end(fd: int, _: object) -> bytes:
@@ -398,24 +418,34 @@ class File:
         "_busy",
         "_fd",
         "_job",
+        "_nowait",
         "_on_done",
         "_path",
-        "_rbuf",
         "_readahead",
+        "_rend",
         "_rewind",
         "_rpos",
+        "_rview",
         "_seekable",
+        "_unread",
         "_wbuf",
+        "_wlen",
+        "_wspare",
     )
 
     _fd: _Fd | None
     _path: str | bytes
     _seekable: bool
-    _readahead: int
-    _rbuf: bytes
+    _readahead: bool
+    _nowait: bool
+    _rview: memoryview | None
     _rpos: int
+    _rend: int
+    _unread: bytes
     _rewind: int
-    _wbuf: bytearray
+    _wbuf: memoryview | None
+    _wspare: memoryview | None
+    _wlen: int
     _job: rt.JoinHandle[Any] | None
     _on_done: Callable[[Any], None] | None
     _busy: bool
@@ -433,11 +463,14 @@ class File:
         self._path = path
         regular = stat_mod.S_ISREG(st.st_mode)
         self._seekable = regular or stat_mod.S_ISBLK(st.st_mode)
-        self._readahead = READ_AHEAD if regular else 0
-        self._rbuf = b""
-        self._rpos = 0
+        self._readahead = regular
+        self._nowait = regular and _NOWAIT != 0
+        self._rview = None
+        self._rpos = self._rend = 0
+        self._unread = b""
         self._rewind = 0
-        self._wbuf = bytearray()
+        self._wbuf = self._wspare = None
+        self._wlen = 0
         self._job = None
         self._on_done = None
         self._busy = False
@@ -525,12 +558,15 @@ class File:
             )
         return box
 
+    def _buffered(self) -> int:
+        return len(self._unread) + self._rend - self._rpos
+
     def _drop_read_ahead(self) -> None:
-        unread = len(self._rbuf) - self._rpos
+        unread = self._buffered()
         if unread and self._seekable:
             self._rewind += unread
-            self._rbuf = b""
-            self._rpos = 0
+            self._unread = b""
+            self._rpos = self._rend = 0
 
     def _submit(
         self,
@@ -542,9 +578,12 @@ class File:
     ) -> None:
         assert self._job is None
         chunks: list[Buffer] | None = None
-        if self._wbuf:
-            chunks = [self._wbuf]
-            self._wbuf = bytearray()
+        if self._wlen:
+            assert self._wbuf is not None
+            chunks = [self._wbuf[: self._wlen]]
+            # The job owns that buffer until it is settled; fill the other one meanwhile.
+            self._wbuf, self._wspare = self._wspare, self._wbuf
+            self._wlen = 0
         if extra is not None:
             if chunks is None:
                 chunks = [extra]
@@ -588,26 +627,53 @@ class File:
         self._submit(box, op, arg)
         return await self._settle()
 
-    def _filled(self, data: bytes) -> None:
-        if self._rpos < len(self._rbuf):
-            self._rbuf = self._rbuf[self._rpos :] + data
-        else:
-            self._rbuf = data
+    def _filled(self, count: int) -> None:
         self._rpos = 0
+        self._rend = count
+
+    def _kept(self, data: bytes) -> None:
+        self._unread += data
 
     def _take(self, n: int) -> bytes:
-        buf = self._rbuf
+        unread = self._unread
+        if unread:
+            if len(unread) <= n:
+                self._unread = b""
+                return unread
+            self._unread = unread[n:]
+            return unread[:n]
         pos = self._rpos
-        if pos == 0 and len(buf) <= n:
-            self._rbuf = b""
-            return buf
-        end = pos + n
-        if end >= len(buf):
-            self._rbuf = b""
-            self._rpos = 0
-            return buf[pos:]
+        end = min(pos + n, self._rend)
         self._rpos = end
-        return buf[pos:end]
+        assert self._rview is not None
+        return bytes(self._rview[pos:end])
+
+    def _read_now(self, box: _Fd) -> int | None:
+        """Read ahead from the page cache on this thread; ``None`` if that would wait."""
+        view = self._rview
+        if view is None:
+            view = self._rview = memoryview(bytearray(READ_AHEAD))
+        try:
+            count = os.preadv(box.fd, [view], -1, _NOWAIT)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if exc.errno in _NOWAIT_UNSUPPORTED:
+                self._nowait = False
+                return None
+            raise
+        self._rpos = 0
+        self._rend = count
+        return count
+
+    def _submit_read(self, box: _Fd, n: int) -> None:
+        if not self._readahead or n >= READ_AHEAD:
+            self._submit(box, _op_read, n, self._kept)
+            return
+        view = self._rview
+        if view is None:
+            view = self._rview = memoryview(bytearray(READ_AHEAD))
+        self._submit(box, _op_readinto, view, self._filled)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -630,7 +696,7 @@ class File:
         Cancel safety: cancel-safe: when cancelled while the pool reads, the bytes it read are
         kept for the next read; nothing is lost.
         """
-        if self._rpos < len(self._rbuf) and not self._busy and n > 0:
+        if (self._unread or self._rpos < self._rend) and not self._busy and n > 0:
             if budget_spent():
                 await checkpoint()
             return self._take(n)
@@ -640,11 +706,17 @@ class File:
             return b""
         if self._job is not None:
             await self._settle()
-            if self._rpos < len(self._rbuf):
+            if self._buffered():
                 return self._take(n)
-        self._submit(box, _op_read, max(n, self._readahead), self._filled)
+        if self._nowait and not self._wlen and not self._rewind:
+            got = self._read_now(box)
+            if got is not None:
+                if budget_spent():
+                    await checkpoint()
+                return self._take(n) if got else b""
+        self._submit_read(box, n)
         await self._settle()
-        return self._take(n) if self._rbuf else b""
+        return self._take(n) if self._buffered() else b""
 
     async def read_exact(self, n: int) -> bytes:
         """Read exactly ``n`` bytes.
@@ -663,21 +735,22 @@ class File:
         Cancel safety: cancel-safe: nothing is consumed unless it returns (or raises
         ``IncompleteReadError``).
         """
-        box = self._enter("read_exact()")
+        self._enter("read_exact()")
         _check_size(n, "read_exact")
-        while len(self._rbuf) - self._rpos < n:
-            if self._job is not None:
-                await self._settle()
-                continue
-            have = len(self._rbuf) - self._rpos
-            self._submit(box, _op_read, max(n - have, self._readahead), self._filled)
-            await self._settle()
-            if len(self._rbuf) - self._rpos == have:
-                partial = self._rbuf[self._rpos :]
-                self._rbuf = b""
-                self._rpos = 0
-                raise IncompleteReadError(partial, n)
-        return self._take(n)
+        parts: list[bytes] = []
+        got = 0
+        try:
+            while got < n:
+                chunk = await self.read(n - got)
+                if not chunk:
+                    raise IncompleteReadError(b"".join(parts), n)
+                parts.append(chunk)
+                got += len(chunk)
+        except BaseException as exc:
+            if parts and not isinstance(exc, IncompleteReadError):
+                self._unread = b"".join(parts) + self._unread
+            raise
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def read_to_end(self) -> bytes:
         """Read from the current position to the end of the file.
@@ -695,7 +768,11 @@ class File:
         box = self._enter("read_to_end()")
         if self._job is not None:
             await self._settle()
-        head = self._take(len(self._rbuf)) if self._rpos < len(self._rbuf) else b""
+        buffered = self._buffered()
+        head = b""
+        while buffered:
+            head += self._take(buffered)
+            buffered = self._buffered()
         self._submit(box, _op_read_to_end)
         rest: bytes = await self._settle()
         return head + rest if head else rest
@@ -724,21 +801,45 @@ class File:
         """
         box = self._enter("write()")
         n = data.nbytes if isinstance(data, memoryview) else len(data)
-        if self._rpos < len(self._rbuf):
+        if self._unread or self._rpos < self._rend:
             self._drop_read_ahead()
+        if type(data) is memoryview and data.format != "B":
+            data = data.cast("B")
         wbuf = self._wbuf
-        if len(wbuf) + n < WRITE_BATCH:
-            wbuf += data
+        end = self._wlen + n
+        if wbuf is not None and end <= len(wbuf):
+            wbuf[self._wlen : end] = data
+            self._wlen = end
             return n
-        # A full batch: hand it to the pool and return while it writes (one job in flight).
-        if self._job is not None:
-            await self._settle()
         if n >= WRITE_BATCH:
-            big = data if isinstance(data, bytes) else bytes(data)
-            self._submit(box, None, extra=big)
-        else:
-            self._wbuf += data
+            # Too big to copy into a batch: it goes to the pool as it is, after the batch.
+            if self._job is not None:
+                await self._settle()
+            self._submit(box, None, extra=data if isinstance(data, bytes) else bytes(data))
+            return n
+        if end > WRITE_BATCH:
+            # A full batch: hand it to the pool and return while it writes (one job in
+            # flight, so wait for the one before it first).
+            if self._job is not None:
+                await self._settle()
             self._submit(box, None)
+            wbuf = self._wbuf
+            end = n
+        if wbuf is None or len(wbuf) < end:
+            # Buffers grow while a File keeps filling them, up to WRITE_BATCH.
+            spare = self._wspare
+            size = max(FIRST_WRITE_BUF, 0 if spare is None else len(spare))
+            if wbuf is not None:
+                size = max(size, len(wbuf) * 2)
+            while size < end:
+                size *= 2
+            grown = memoryview(bytearray(min(size, WRITE_BATCH)))
+            if self._wlen:
+                assert wbuf is not None
+                grown[: self._wlen] = wbuf[: self._wlen]
+            wbuf = self._wbuf = grown
+        wbuf[self._wlen : end] = data
+        self._wlen = end
         return n
 
     async def write_all(self, data: Buffer) -> None:
@@ -768,7 +869,7 @@ class File:
         box = self._enter("flush()")
         if self._job is not None:
             await self._settle()
-        if self._wbuf:
+        if self._wlen:
             self._submit(box, _op_flush)
             await self._settle()
 
@@ -922,14 +1023,16 @@ class File:
             try:
                 if self._job is not None:
                     await self._settle()
-                if self._wbuf:
+                if self._wlen:
                     self._submit(box, _op_flush)
                     await self._settle()
             finally:
                 self._fd = None
-                self._rbuf = b""
-                self._rpos = 0
-                self._wbuf = bytearray()
+                self._unread = b""
+                self._rview = None
+                self._rpos = self._rend = 0
+                self._wbuf = self._wspare = None
+                self._wlen = 0
                 box.close()
 
     async def __aenter__(self) -> File:
@@ -963,13 +1066,13 @@ class File:
         )
         # Like io.BufferedWriter: bytes written but not yet handed over are written now, in
         # order after the job in flight (the fd's lock orders them).
-        if self._wbuf:
+        if self._wlen and self._wbuf is not None:
             try:
                 with box.lock:
                     if box.fd >= 0:
                         if self._rewind:
                             os.lseek(box.fd, -self._rewind, os.SEEK_CUR)
-                        _write_fully(box.fd, self._wbuf)
+                        _write_fully(box.fd, self._wbuf[: self._wlen])
             except OSError:
                 pass
 
