@@ -11,8 +11,9 @@ Workloads (the files sit in the page cache: this measures the runtimes, not the 
 * ``small files``: list a directory of 10,000 files (100 B to 4 KiB) and read each whole.
 
 Each (workload, peer) cell runs in a fresh process and times only the workload (not start-up);
-rounds interleave the peers so that noise on the shared machine hits them alike, and the median
-is reported. Writes ``docs/bench/fs.json`` and ``docs/bench/fs.md``. Needs the bench
+after each cell the output is removed and ``sync`` run, so no cell pays for the previous one's
+writeback. Rounds interleave the peers so that noise on the shared machine hits them alike, and
+the median is reported. Writes ``docs/bench/fs.json`` and ``docs/bench/fs.md``. Needs the bench
 environment (aiofiles, trio, uvloop): ``.hatch/bench/bin/python tools/bench/fs_bench.py``.
 """
 
@@ -196,6 +197,9 @@ def cell_in_subprocess(peer: str, workload: str, files: dict[str, Path], total: 
         os.remove(dst)
     except FileNotFoundError:
         pass
+    # Start every cell with no dirty pages: otherwise the previous cell's writeback throttles
+    # the next writer (a swing of up to 10x on this machine), whoever it is.
+    os.sync()
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -266,6 +270,7 @@ def main() -> int:
         big, small = prepare(base, total, files)
         paths = {"big": big, "small": small, "base": base}
         _sync("read", str(big), "", b"", total)  # warm the page cache
+        os.sync()
         for r in range(rounds):
             order = PEERS if r % 2 == 0 else PEERS[::-1]
             for workload in WORKLOADS:
