@@ -127,6 +127,14 @@ def run_cell(peer: str, workload: str, src: str, dst: str, total: int) -> float:
     """Run one workload on one peer in this process; return the seconds it took."""
     block = os.urandom(CHUNK)
     args = (workload, src, dst, block, total)
+    # Imports happen before the clock starts: each workload function imports its peer.
+    if peer == "rt":
+        import rt.fs
+    elif peer == "trio":
+        import trio
+    elif peer != "sync":
+        import aiofiles
+        import aiofiles.os  # noqa: F401
 
     def timed(fn: Callable[..., Awaitable[None]]) -> Callable[[], Coroutine[Any, Any, float]]:
         async def go() -> float:

@@ -11,6 +11,7 @@ import os
 import shutil
 import stat as stat_mod
 
+from ._file import _write_fully
 from ._pool import StrOrBytesPath, fspath, run
 
 Buffer = bytes | bytearray | memoryview
@@ -28,9 +29,7 @@ def _read_text(path: str | bytes, encoding: str, errors: str) -> str:
 
 def _write(path: str | bytes, data: Buffer) -> None:
     with open(path, "wb", buffering=0) as f:
-        view = memoryview(data).cast("B")
-        while view:
-            view = view[f.write(view) or 0 :]
+        _write_fully(f.fileno(), data)
 
 
 def _copy(src: str | bytes, dst: str | bytes) -> int:
