@@ -10,11 +10,13 @@ Workloads (the files sit in the page cache: this measures the runtimes, not the 
 * ``copy``: read the 256 MiB file in 64 KiB chunks and write each chunk back to a new file;
 * ``small files``: list a directory of 10,000 files (100 B to 4 KiB) and read each whole.
 
-Each (workload, peer) cell runs in a fresh process and times only the workload (not start-up);
-after each cell the output is removed and ``sync`` run, so no cell pays for the previous one's
-writeback. Rounds interleave the peers so that noise on the shared machine hits them alike, and
-the median is reported. Writes ``docs/bench/fs.json`` and ``docs/bench/fs.md``. Needs the bench
-environment (aiofiles, trio, uvloop): ``.hatch/bench/bin/python tools/bench/fs_bench.py``.
+Each (workload, peer) cell runs in a fresh process: the workload three times on one event loop,
+timing only the workload (not imports or start-up), the median kept. Before every run the
+output is removed and ``sync`` run, so no run pays for the previous one's writeback. Rounds
+interleave the peers so that noise on the shared machine hits them alike; the table shows the
+median over rounds, and each ratio is the median over rounds of the ratio within a round.
+Writes ``docs/bench/fs.json`` and ``docs/bench/fs.md``. Needs the bench environment (aiofiles,
+trio, uvloop): ``.hatch/bench/bin/python tools/bench/fs_bench.py``.
 """
 
 from __future__ import annotations
@@ -123,8 +125,22 @@ async def _trio(workload: str, src: str, dst: str, block: bytes, total: int) -> 
             await path.read_bytes()
 
 
+REPEATS = 3
+
+
+def _clean(dst: str) -> None:
+    try:
+        os.remove(dst)
+    except FileNotFoundError:
+        pass
+    # Start every run with no dirty pages: otherwise the previous run's writeback throttles
+    # the next writer (a swing of up to 10x on this machine), whoever it is.
+    os.sync()
+
+
 def run_cell(peer: str, workload: str, src: str, dst: str, total: int) -> float:
-    """Run one workload on one peer in this process; return the seconds it took."""
+    """Run one workload ``REPEATS`` times on one peer in this process (one event loop);
+    return the median seconds of a run."""
     block = os.urandom(CHUNK)
     args = (workload, src, dst, block, total)
     # Imports happen before the clock starts: each workload function imports its peer.
@@ -138,16 +154,26 @@ def run_cell(peer: str, workload: str, src: str, dst: str, total: int) -> float:
 
     def timed(fn: Callable[..., Awaitable[None]]) -> Callable[[], Coroutine[Any, Any, float]]:
         async def go() -> float:
-            start = time.perf_counter()
-            await fn(*args)
-            return time.perf_counter() - start
+            times = []
+            for _ in range(REPEATS):
+                _clean(dst)
+                start = time.perf_counter()
+                await fn(*args)
+                times.append(time.perf_counter() - start)
+            _clean(dst)
+            return statistics.median(times)
 
         return go
 
     if peer == "sync":
-        start = time.perf_counter()
-        _sync(*args)
-        return time.perf_counter() - start
+        times = []
+        for _ in range(REPEATS):
+            _clean(dst)
+            start = time.perf_counter()
+            _sync(*args)
+            times.append(time.perf_counter() - start)
+        _clean(dst)
+        return statistics.median(times)
     if peer == "rt":
         import rt
 
@@ -201,13 +227,6 @@ def cell_in_subprocess(peer: str, workload: str, files: dict[str, Path], total: 
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{peer} / {workload} failed:\n{out.stderr}")
-    try:
-        os.remove(dst)
-    except FileNotFoundError:
-        pass
-    # Start every cell with no dirty pages: otherwise the previous cell's writeback throttles
-    # the next writer (a swing of up to 10x on this machine), whoever it is.
-    os.sync()
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -223,20 +242,31 @@ def versions() -> dict[str, str]:
     return found
 
 
-def write_markdown(results: dict[str, dict[str, float]], meta: dict[str, Any]) -> str:
+def _ratio(samples: dict[str, list[float]], top: str, bottom: str) -> float:
+    return statistics.median(a / b for a, b in zip(samples[top], samples[bottom], strict=True))
+
+
+def write_markdown(
+    results: dict[str, dict[str, float]],
+    samples: dict[str, dict[str, list[float]]],
+    meta: dict[str, Any],
+) -> str:
     mib = meta["total_bytes"] >> 20
     lines = [
         "# File I/O: rt.fs beside aiofiles, trio and synchronous Python",
         "",
-        f"Run {meta['date']}; {meta['rounds']} round(s), median seconds (lower is better). "
+        f"Run {meta['date']}; {meta['rounds']} round(s); each cell is the median of "
+        f"{meta['repeats']} runs in one process, the table the median over rounds, in seconds "
+        "(lower is better). "
         f"`read`: a {mib} MiB file in 64 KiB chunks; `write`: {mib} MiB in 64 KiB chunks to a "
         f"new file, closed (no fsync); `copy`: read the {mib} MiB file in 64 KiB chunks and "
         f"write each back to a new file; `small files`: list a directory of {meta['files']:,} "
         "files (100 B to 4 KiB) and read each whole. Files are in the page cache. "
         "`asyncio+aiofiles` and `uvloop+aiofiles` use aiofiles (each call a thread-pool "
         "round trip), `trio` its `open_file` / `Path` API, `sync` plain `open()` with no event "
-        "loop. Ratios are peer/rt: above 1.00 means rt is faster; **rt/sync** is rt's time over "
-        "plain Python's (the target on `read` is at most 1.5).",
+        "loop. Ratios are peer/rt (the median over rounds of the ratio within a round): above "
+        "1.00 means rt is faster; **rt/sync** is rt's time over plain Python's (the target on "
+        "`read` is at most 1.5). Before every run the output file is removed and `sync` run.",
         "",
         "| workload | "
         + " | ".join(PEERS)
@@ -245,12 +275,12 @@ def write_markdown(results: dict[str, dict[str, float]], meta: dict[str, Any]) -
     ]
     for workload, row in results.items():
         cells = [f"{row[p]:.3f} s" for p in PEERS]
-        rt_t = row["rt"]
+        per_round = samples[workload]
         ratios = [
-            f"{row['asyncio+aiofiles'] / rt_t:.2f}",
-            f"{row['uvloop+aiofiles'] / rt_t:.2f}",
-            f"{row['trio'] / rt_t:.2f}",
-            f"{rt_t / row['sync']:.2f}",
+            f"{_ratio(per_round, 'asyncio+aiofiles', 'rt'):.2f}",
+            f"{_ratio(per_round, 'uvloop+aiofiles', 'rt'):.2f}",
+            f"{_ratio(per_round, 'trio', 'rt'):.2f}",
+            f"{_ratio(per_round, 'rt', 'sync'):.2f}",
         ]
         lines.append(f"| {workload} | " + " | ".join(cells + ratios) + " |")
     lines += [
@@ -294,6 +324,7 @@ def main() -> int:
         "total_bytes": total,
         "files": files,
         "chunk": CHUNK,
+        "repeats": REPEATS,
         "versions": versions(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
     }
@@ -302,7 +333,7 @@ def main() -> int:
     (out / "fs.json").write_text(
         json.dumps({"meta": meta, "results": results, "samples": samples}, indent=1)
     )
-    (out / "fs.md").write_text(write_markdown(results, meta))
+    (out / "fs.md").write_text(write_markdown(results, samples, meta))
     print((out / "fs.md").read_text())
     return 0
 

@@ -434,3 +434,24 @@ async def test_random_mixes_of_operations_match_a_model_of_the_file(
                 assert (await f.metadata()).st_size == max(len(model), 0)
                 assert await f.tell() == pos
     assert path.read_bytes() == bytes(model)
+
+
+async def test_a_loop_of_reads_served_from_the_read_ahead_lets_other_tasks_run(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100_000)
+    ran = False
+
+    async def other() -> None:
+        nonlocal ran
+        ran = True
+
+    async with await File.open(path) as f:
+        h = rt.spawn(other())
+        for _ in range(5_000):
+            assert await f.read(1) == b"x"
+            if ran:
+                break
+        assert ran, "5,000 buffered reads never yielded to the scheduler"
+        await h

@@ -61,6 +61,7 @@ _NOWAIT: Final = getattr(os, "RWF_NOWAIT", 0) if hasattr(os, "preadv") else 0
 WRITE_BATCH: Final = 1 << 20
 FIRST_WRITE_BUF: Final = 64 * 1024
 DEFAULT_READ: Final = 65536
+_BATCH: Final = 16  # reads served from the read-ahead per charge to the cooperative budget
 
 Buffer = bytes | bytearray | memoryview
 
@@ -438,6 +439,7 @@ class File:
         "_job",
         "_nowait",
         "_on_done",
+        "_ops",
         "_path",
         "_readahead",
         "_rend",
@@ -456,6 +458,7 @@ class File:
     _seekable: bool
     _readahead: bool
     _nowait: bool
+    _ops: int
     _rview: memoryview | None
     _rpos: int
     _rend: int
@@ -483,6 +486,7 @@ class File:
         self._seekable = regular or stat_mod.S_ISBLK(st.st_mode)
         self._readahead = regular
         self._nowait = regular and _NOWAIT != 0
+        self._ops = 0
         self._rview = None
         self._rpos = self._rend = 0
         self._unread = b""
@@ -714,9 +718,23 @@ class File:
         Cancel safety: cancel-safe: when cancelled while the pool reads, the bytes it read are
         kept for the next read; nothing is lost.
         """
-        if (self._unread or self._rpos < self._rend) and not self._busy and n > 0:
-            if budget_spent():
-                await checkpoint()
+        pos = self._rpos
+        if pos < self._rend and not self._unread and not self._busy and n > 0:
+            # The hot path (a read served by the read-ahead): kept lean on purpose. The budget
+            # is charged every _BATCH reads, before anything is taken.
+            ops = self._ops + 1
+            if ops < _BATCH:
+                self._ops = ops
+            else:
+                self._ops = 0
+                if budget_spent(_BATCH):
+                    await checkpoint()
+                    return await self.read(n)
+            end = pos + n
+            end = min(end, self._rend)
+            self._rpos = end
+            return bytes(self._rview[pos:end])  # type: ignore[index]
+        if self._unread and not self._busy and n > 0:
             return self._take(n)
         box = self._enter("read()")
         _check_size(n, "read")
