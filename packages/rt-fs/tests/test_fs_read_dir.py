@@ -145,3 +145,32 @@ def test_file_type_reprs_and_equality() -> None:
     assert FileType(stat.S_IFBLK).is_block_device()
     with pytest.raises(TypeError):
         DirEntry()
+
+
+def test_no_fd_or_thread_is_left_after_the_runtime_shuts_down(tmp_path: pathlib.Path) -> None:
+    import gc
+    import threading
+    import warnings
+
+    _populate(tmp_path, 500)
+    fds = set(os.listdir("/proc/self/fd"))
+    threads = set(threading.enumerate())
+
+    async def main() -> None:
+        async with await rt.fs.File.create(tmp_path / "closed") as f:
+            await f.write(b"x" * 100_000)
+        dropped = await rt.fs.File.open(tmp_path / "closed")
+        assert await dropped.read(10) == b"x" * 10
+        del dropped  # never closed: garbage collection closes it (with a ResourceWarning)
+        rd = rt.fs.read_dir(tmp_path)
+        async for _ in rd:
+            break  # abandoned half-way, never closed
+        del rd
+        assert len(await rt.fs.read(tmp_path / "closed")) == 100_000
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        rt.run(main())
+        gc.collect()
+    assert set(os.listdir("/proc/self/fd")) <= fds
+    assert set(threading.enumerate()) <= threads

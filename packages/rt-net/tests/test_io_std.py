@@ -19,7 +19,9 @@ import os, sys
 import rt, rt.io
 
 async def main(mode):
-    inp, out, err = rt.io.stdin(), rt.io.stdout(), rt.io.stderr()
+    err = rt.io.stderr()
+    fds = set(os.listdir("/proc/self/fd"))
+    inp, out = rt.io.stdin(), rt.io.stdout()
     if mode == "upper":
         async for line in rt.io.BufReader(inp).lines():
             await out.write_all(line.upper() + b"\n")
@@ -42,10 +44,13 @@ async def main(mode):
         await err.write_all(b"ready\n")
         await out.write_all(await inp.read(100))
     await out.flush()
-    report = (inp.nonblocking, out.nonblocking, os.get_blocking(0), os.get_blocking(1))
-    await err.write_all(("report %s %s %s %s\n" % report).encode())
-    for s in (inp, out, err):
+    nonblocking = (inp.nonblocking, out.nonblocking)
+    for s in (inp, out):
         s.close()
+    left = set(os.listdir("/proc/self/fd")) - fds  # (listdir's own fd is gone by then)
+    report = (*nonblocking, os.get_blocking(0), os.get_blocking(1), not left)
+    await err.write_all(("report %s %s %s %s %s\n" % report).encode())
+    err.close()
 
 rt.run(main(sys.argv[1]))
 """
@@ -69,7 +74,8 @@ def test_pipes_use_the_reactor_and_leave_the_process_fds_blocking() -> None:
     assert out == b"ONE\nTWO\nTHREE\n"
     # stdin and stdout served by the reactor; fd 0 and fd 1 themselves still blocking, so a
     # print() in the same program is not hurt.
-    assert _report(err) == ["True", "True", "True", "True"]
+    # And closing the streams released what they held (no fd left behind).
+    assert _report(err) == ["True", "True", "True", "True", "True"]
 
 
 def test_megabytes_through_pipes_arrive_whole_and_in_order() -> None:
@@ -108,6 +114,7 @@ def test_sockets_use_the_reactor() -> None:
     assert proc.returncode == 0, err.decode()
     assert received == b"VIA A SOCKET\n"
     assert _report(err)[:2] == ["True", "True"]
+    assert _report(err)[4] == "True"  # the duplicated socket fds were closed
 
 
 def test_writing_to_a_pipe_nobody_reads_is_a_broken_pipe_error() -> None:
