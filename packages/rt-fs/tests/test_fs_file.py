@@ -455,3 +455,22 @@ async def test_a_loop_of_reads_served_from_the_read_ahead_lets_other_tasks_run(
                 break
         assert ran, "5,000 buffered reads never yielded to the scheduler"
         await h
+
+
+async def test_reading_a_write_only_file_or_writing_a_read_only_one_says_so(
+    tmp_path: pathlib.Path,
+) -> None:
+    import io
+
+    path = tmp_path / "f"
+    path.write_bytes(b"data")
+    async with await File.open(path) as f:
+        with pytest.raises(io.UnsupportedOperation, match="not open for writing"):
+            await f.write(b"x")
+        assert await f.read() == b"data"
+    async with await OpenOptions().write().open(path) as f:
+        for op in (f.read(), f.read_exact(1), f.read_to_end()):
+            with pytest.raises(io.UnsupportedOperation, match="not open for reading"):
+                await op
+        await f.write(b"D")
+    assert path.read_bytes() == b"Data"

@@ -39,6 +39,7 @@ Invariants the code relies on:
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat as stat_mod
 import threading
@@ -75,6 +76,12 @@ def _check_size(n: object, what: str) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"{what} size must be an int >= 0, got {n!r}")
     return n
+
+
+def _unsupported(op: str, what: str) -> io.UnsupportedOperation:
+    return io.UnsupportedOperation(
+        f"{op}: this rt.fs.File is not open for {what} (see rt.fs.OpenOptions)"
+    )
 
 
 def _closed_error(op: str) -> ValueError:
@@ -399,7 +406,7 @@ class OpenOptions:
         p = fspath(path)
         flags = self._os_flags()
         fd, st = await join(rt.spawn_blocking(_open_job, p, flags, self._mode))
-        return File._new(fd, p, st)
+        return File._new(fd, p, st, flags)
 
     def __repr__(self) -> str:
         on = [
@@ -441,6 +448,7 @@ class File:
         "_on_done",
         "_ops",
         "_path",
+        "_readable",
         "_readahead",
         "_rend",
         "_rewind",
@@ -450,6 +458,7 @@ class File:
         "_unread",
         "_wbuf",
         "_wlen",
+        "_writable",
         "_wspare",
     )
 
@@ -458,6 +467,8 @@ class File:
     _seekable: bool
     _readahead: bool
     _nowait: bool
+    _readable: bool
+    _writable: bool
     _ops: int
     _rview: memoryview | None
     _rpos: int
@@ -478,10 +489,13 @@ class File:
         )
 
     @classmethod
-    def _new(cls, fd: int, path: str | bytes, st: os.stat_result) -> File:
+    def _new(cls, fd: int, path: str | bytes, st: os.stat_result, flags: int) -> File:
         self = object.__new__(cls)
         self._fd = _Fd(fd)
         self._path = path
+        access = flags & os.O_ACCMODE
+        self._readable = access != os.O_WRONLY
+        self._writable = access != os.O_RDONLY
         regular = stat_mod.S_ISREG(st.st_mode)
         self._seekable = regular or stat_mod.S_ISBLK(st.st_mode)
         self._readahead = regular
@@ -713,6 +727,7 @@ class File:
 
         Raises:
             ValueError: the file is closed, or ``n`` is negative.
+            io.UnsupportedOperation: the file is not open for reading.
             OSError: the read failed (or a background write before it did).
 
         Cancel safety: cancel-safe: when cancelled while the pool reads, the bytes it read are
@@ -738,6 +753,8 @@ class File:
             return self._take(n)
         box = self._enter("read()")
         _check_size(n, "read")
+        if not self._readable:
+            raise _unsupported("read()", "reading")
         if n == 0:
             return b""
         if self._job is not None:
@@ -767,12 +784,15 @@ class File:
             rt.io.IncompleteReadError: the file ended first (an ``EOFError``; ``.partial`` has
                 the bytes there were, which are consumed).
             ValueError: the file is closed, or ``n`` is negative.
+            io.UnsupportedOperation: the file is not open for reading.
 
         Cancel safety: cancel-safe: nothing is consumed unless it returns (or raises
         ``IncompleteReadError``).
         """
         self._enter("read_exact()")
         _check_size(n, "read_exact")
+        if not self._readable:
+            raise _unsupported("read_exact()", "reading")
         parts: list[bytes] = []
         got = 0
         try:
@@ -796,12 +816,15 @@ class File:
 
         Raises:
             ValueError: the file is closed.
+            io.UnsupportedOperation: the file is not open for reading.
             OSError: the read failed.
 
         Cancel safety: not cancel-safe: when cancelled while the pool reads, the bytes read so
         far are lost and the position is at the end of the file.
         """
         box = self._enter("read_to_end()")
+        if not self._readable:
+            raise _unsupported("read_to_end()", "reading")
         if self._job is not None:
             await self._settle()
         buffered = self._buffered()
@@ -830,12 +853,15 @@ class File:
 
         Raises:
             ValueError: the file is closed.
+            io.UnsupportedOperation: the file is not open for writing.
             OSError: the previous background write failed (``data`` was not taken then).
 
         Cancel safety: cancel-safe: when cancelled (while waiting for the previous batch to
         reach the OS), ``data`` was not taken.
         """
         box = self._enter("write()")
+        if not self._writable:
+            raise _unsupported("write()", "writing")
         n = data.nbytes if isinstance(data, memoryview) else len(data)
         if self._unread or self._rpos < self._rend:
             self._drop_read_ahead()
@@ -888,6 +914,7 @@ class File:
 
         Raises:
             ValueError: the file is closed.
+            io.UnsupportedOperation: the file is not open for writing.
             OSError: the previous background write failed.
 
         Cancel safety: cancel-safe, as :meth:`write`: when cancelled, nothing was taken.
