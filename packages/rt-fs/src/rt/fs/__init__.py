@@ -6,8 +6,9 @@ batches them:
 
 - every free function (:func:`read`, :func:`write`, :func:`copy`, :func:`metadata`, ...) is one
   pool job, whatever it does;
-- a :class:`File` reads ahead (a mebibyte per job on regular files) and collects writes into
-  batches that go to the pool while the caller goes on writing;
+- a :class:`File` reads ahead, straight from the page cache on the runtime thread when the
+  data is there (``preadv2(RWF_NOWAIT)``, no job at all) and a mebibyte per job when it is
+  not, and collects writes into batches that go to the pool while the caller goes on writing;
 - :func:`read_dir` lists a directory a batch of entries per job, with each entry's kind found in
   the same job.
 
