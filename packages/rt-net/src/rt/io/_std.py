@@ -10,7 +10,8 @@ How a stream is served is chosen once, when the object is made, from what the fd
 * **A socket** is served through a duplicate of the fd, with ``MSG_DONTWAIT`` on each call
   (again: the shared flags stay as they are).
 * **Anything else** (a terminal, a regular file, ``/dev/null``), and a pipe that cannot be
-  reopened (no ``/proc``), goes to the blocking pool, one job per operation, as in Tokio.
+  reopened (no ``/proc``), goes to the blocking pool, one job per operation, as in Tokio (a
+  regular file behind stdin is read at least ``POOL_READAHEAD`` bytes per job).
   The job in flight finishes even when its caller is cancelled; the next operation waits for
   it, and a read's bytes are kept for the next read, so nothing is lost or reordered. A read
   blocked on a terminal holds a pool thread until input comes (Tokio has the same limit).
@@ -34,6 +35,7 @@ from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current
 from ._errors import read_exact_from, record_written
 
 DEFAULT_READ: Final = 65536
+POOL_READAHEAD: Final = 256 * 1024
 
 Buffer = bytes | bytearray | memoryview
 
@@ -112,10 +114,13 @@ def _write_fully(fd: int, data: Buffer) -> int:
 class _PoolBackend:
     """The process's own fd, used from the blocking pool; one job in flight at most."""
 
-    __slots__ = ("_fd", "_job", "_kept")
+    __slots__ = ("_fd", "_job", "_kept", "_readahead")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, readahead: int = 0) -> None:
         self._fd = fd
+        # A regular file (``< input.txt``) is read in chunks of at least this much, so small
+        # reads (a BufReader's) do not cost a pool round trip each.
+        self._readahead = readahead
         self._job: rt.JoinHandle[Any] | None = None
         self._kept = b""  # bytes a cancelled read's job brought
 
@@ -141,7 +146,7 @@ class _PoolBackend:
     async def read(self, n: int) -> bytes:
         await self.settle()
         if not self._kept:
-            self._job = rt.spawn_blocking(os.read, self._fd, n)
+            self._job = rt.spawn_blocking(os.read, self._fd, max(n, self._readahead))
             await self.settle()
         data, self._kept = self._kept[:n], self._kept[n:]
         return data
@@ -178,7 +183,7 @@ def _backend(fd: int, writing: bool, what: str) -> _ReactorBackend | _PoolBacken
     if stat.S_ISSOCK(mode):
         sock = socket.socket(fileno=os.dup(fd))
         return _ReactorBackend(io, sock)
-    return _PoolBackend(fd)
+    return _PoolBackend(fd, POOL_READAHEAD if stat.S_ISREG(mode) and not writing else 0)
 
 
 class _Std:
