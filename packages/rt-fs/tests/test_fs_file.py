@@ -474,3 +474,66 @@ async def test_reading_a_write_only_file_or_writing_a_read_only_one_says_so(
                 await op
         await f.write(b"D")
     assert path.read_bytes() == b"Data"
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_writes_aborted_at_random_points_leave_exactly_the_writes_that_returned(
+    tmp_path: pathlib.Path, seed: int
+) -> None:
+    import random
+
+    rng = random.Random(seed)
+    path = tmp_path / "f"
+    expected = bytearray()
+    sizes = [10, 5000, 100_000, 600_000, WRITE_BATCH + 1]
+
+    async def write(f: File, data: bytes, flush: bool) -> None:
+        await f.write(data)
+        expected.extend(data)  # returned: taken, so it must reach the file
+        if flush:
+            await f.flush()
+
+    async with await File.create(path) as f:
+        for _ in range(100):
+            data = rng.randbytes(rng.choice(sizes))
+            h = rt.spawn(write(f, data, flush=rng.random() < 0.2))
+            for _ in range(rng.randrange(4)):
+                await rt.yield_now()
+            h.abort()
+            try:
+                await h
+            except rt.JoinError as err:
+                assert err.is_cancelled(), err
+    assert path.read_bytes() == bytes(expected)
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_reads_aborted_at_random_points_lose_and_repeat_no_byte(
+    tmp_path: pathlib.Path, seed: int
+) -> None:
+    import random
+
+    rng = random.Random(seed)
+    path = tmp_path / "f"
+    payload = rng.randbytes(5 * READ_AHEAD + 321)
+    path.write_bytes(payload)
+    got = bytearray()
+    sizes = [1, 1000, 65536, READ_AHEAD, READ_AHEAD + 7]
+
+    async def read(f: File, n: int, exact: bool) -> None:
+        data = await (f.read_exact(n) if exact else f.read(n))
+        got.extend(data)
+
+    async with await File.open(path) as f:
+        while len(got) < len(payload):
+            n = min(rng.choice(sizes), len(payload) - len(got))
+            h = rt.spawn(read(f, n, exact=rng.random() < 0.3))
+            for _ in range(rng.randrange(4)):
+                await rt.yield_now()
+            h.abort()
+            try:
+                await h
+            except rt.JoinError as err:
+                assert err.is_cancelled(), err
+        assert await f.read() == b""
+    assert got == payload
