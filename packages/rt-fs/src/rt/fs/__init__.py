@@ -21,6 +21,8 @@ and a File orders everything after it, so nothing is torn or reordered.
 
 from __future__ import annotations
 
+from rt._exports import public
+
 from ._file import File, OpenOptions
 from ._ops import (
     canonicalize,
@@ -71,8 +73,4 @@ __all__ = [
     "write",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type) or callable(_obj):
-        _obj.__module__ = __name__
-del _name, _obj
+public(globals())
