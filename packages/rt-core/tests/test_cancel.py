@@ -168,3 +168,26 @@ def test_checkpoint_outside_a_task_says_so() -> None:
 
     with pytest.raises(RuntimeError, match="checkpoint"):
         checkpoint()
+
+
+async def test_a_cancel_delivered_after_its_scope_was_left_does_not_cancel_the_next_wait() -> None:
+    # What a timeout firing on another worker does when its ``with`` block is being left: the
+    # scope's "already exited" check passed, then the task left the scope and parked in a new
+    # wait, then the delivery arrives. It must find the task no longer cancelled and leave the
+    # new wait alone (the race suite runs the real thing; this pins the mechanism).
+    me = rt.current_task()
+    with rt.CancelScope():
+        pass
+    gate = Gate()
+
+    async def stale_delivery() -> None:
+        while "parked" not in repr(me):
+            await rt.yield_now()
+        me._sched.deliver_cancel(me)
+        gate.open()
+
+    h = rt.spawn(stale_delivery())
+    with rt.CancelScope() as fresh:
+        await gate.wait()
+    assert not fresh.cancelled_caught
+    await h

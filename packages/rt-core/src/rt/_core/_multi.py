@@ -396,27 +396,21 @@ class MultiThreadScheduler(Scheduler):
     def spawn(
         self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
     ) -> Task[Any]:
-        task = self.new_task(coro, name, what) if not self._stopping else None
-        if task is not None:
-            task._pinned = pinned
+        task = self.new_task(coro, name, what)
+        task._pinned = pinned
+        inside = self.on_runtime_thread()
         with self._lock:
-            if self._stopping or task is None:
-                stopped = True
-            else:
-                stopped = False
+            # The shutdown contract (see Scheduler): once shutdown began, another thread is
+            # refused; a task of this runtime gets a task cancelled before it starts.
+            accepted = not self._stopping and (inside or not self._closed)
+            if accepted:
                 if self._closed:
-                    # Shutdown is cancelling every task: this one is cancelled before it
-                    # starts (it never runs; its handle reports the cancellation).
                     task._abort_requested = True
                     task._cancelled = True
                 self._tasks.add(task)
                 self._spawned_outside += 1
-        if stopped:
-            target = task._coro if task is not None else coro
-            if isinstance(target, _CoroType):
-                target.close()
-            raise RuntimeError(f"{what}: the runtime is shut down; no new tasks")
-        assert task is not None
+        if not accepted:
+            raise self._refuse_new_task(task, what)
         self._push(task, False)
         return task
 
@@ -438,8 +432,13 @@ class MultiThreadScheduler(Scheduler):
         self._cancel_claimed(task)
 
     def _cancel_claimed(self, task: Task[Any]) -> None:
-        """Call the abort function of a parked task this thread has claimed (RUNNING)."""
-        fn = task._abort_fn
+        """Call the abort function of a parked task this thread has claimed (RUNNING).
+
+        The cancel is delivered only if the task is still cancelled now that it is claimed
+        (it cannot run, so its scope stack holds still): a scope cancelled on one worker
+        while the task left it on another must not cancel the task's next wait.
+        """
+        fn = task._abort_fn if task._cancelled else None
         if fn is not None:
             try:
                 result = task._call_abort(fn)
@@ -840,6 +839,12 @@ class MultiThreadScheduler(Scheduler):
         if self._closed:
             self._notify_closed()
 
+    def _closable(self, task: Task[Any]) -> bool:
+        return task._state != RUNNING
+
+    def _finish_leftover(self, task: Task[Any]) -> None:
+        self._finish(task, None, Cancelled("the runtime shut down"))
+
     def _notify_closed(self) -> None:
         """A task finished while shutdown waits for the last ones: let it look again."""
         with self._core:
@@ -904,12 +909,9 @@ class MultiThreadScheduler(Scheduler):
                 closed: bool = self._closed  # shutdown may have started meanwhile
                 if not closed:
                     self._tasks.add(task)
+                    self._spawned_outside += 1
             if closed:
-                assert task._coro is not None
-                task._coro.close()
-                raise RuntimeError("block_on(): the runtime is shut down")
-            with self._lock:
-                self._spawned_outside += 1
+                raise self._refuse_new_task(task, "block_on()")
             self._push(task, False)
             while not task._done:
                 done.wait()
@@ -927,11 +929,7 @@ class MultiThreadScheduler(Scheduler):
         if task._exc is not None and isinstance(task._exc, Cancelled) and self._sigint_main is task:
             self._sigint_main = None
             raise KeyboardInterrupt
-        exc = task._exc
-        task._retrieved = True
-        if exc is not None:
-            raise exc
-        return task._result
+        return self._block_on_outcome(task)
 
     def shutdown(self, timeout: float | None) -> None:
         self._refuse_shutdown_from_inside()
@@ -966,15 +964,7 @@ class MultiThreadScheduler(Scheduler):
             w.thread.join(remaining)
             if w.thread.is_alive():
                 logger.warning("rt: worker thread %s is still running a task step", w.name)
-        for task in [t for t in self._tasks if not t._done]:
-            logger.warning("rt: %s did not finish within the shutdown timeout", task._describe())
-            coro = task._coro
-            if coro is not None and task._state != RUNNING:
-                try:
-                    coro.close()
-                except BaseException:
-                    logger.exception("rt: closing %s raised", task._describe())
-            self._finish(task, None, Cancelled("the runtime shut down"))
+        self._close_leftovers([t for t in self._tasks if not t._done])
         self._tasks.clear()
         self._inject.clear()
         for w in self._workers:

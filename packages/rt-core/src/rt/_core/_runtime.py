@@ -309,14 +309,23 @@ class Runtime:
     def shutdown(self, timeout: float | None = None) -> None:
         """Cancel every task, wait for them, join the blocking pool and close the drivers.
 
-        Every task sees :class:`rt.Cancelled` and its ``finally`` blocks run. Afterwards the
-        runtime holds no thread, fd or task. Calling it again does nothing.
+        Every task sees :class:`rt.Cancelled` and runs to its end: ``finally`` blocks run,
+        async cleanup included, and shielded scopes (``CancelScope(shield=True)``) finish
+        first. Afterwards the runtime holds no thread, fd or task. Calling it again does
+        nothing; the same on both flavors.
+
+        Other threads: once shutdown has begun, :meth:`spawn`, :meth:`Handle.spawn`,
+        :meth:`block_on` and :meth:`Handle.block_on` raise ``RuntimeError`` (closing the
+        coroutine they were given). A task or ``block_on`` accepted before that is cancelled,
+        run to completion and joinable; a ``block_on`` whose coroutine shutdown cut short
+        raises ``RuntimeError`` (its ``__cause__`` the ``rt.Cancelled``). A task of the runtime
+        that spawns during shutdown (in its cleanup) gets a task cancelled before it starts.
 
         Args:
             timeout: Seconds to wait for tasks and blocking threads; ``None`` waits as long as
-                they take. Tasks still running when it passes are closed (``GeneratorExit``)
-                and reported through the ``rt`` logger; blocking threads that are still busy
-                are left to finish on their own (they are daemon threads).
+                they take. Tasks still running when it passes are named in one warning of the
+                ``rt`` logger, then closed (``GeneratorExit``); blocking threads that are still
+                busy are left to finish on their own (they are daemon threads).
 
         Raises:
             RuntimeError: called from inside this runtime.
@@ -384,7 +393,13 @@ def run(coro: Coroutine[Any, Any, T], *, flavor: str | None = None, **options: A
         raise RuntimeError(
             "rt.run() cannot be called from inside a running task: await the coroutine instead"
         )
-    with Runtime(flavor=flavor, **options) as runtime:
+    try:
+        runtime = Runtime(flavor=flavor, **options)
+    except BaseException:
+        if hasattr(coro, "close"):
+            coro.close()  # refused before it ran: no "never awaited" warning
+        raise
+    with runtime:
         return runtime.block_on(coro)
 
 

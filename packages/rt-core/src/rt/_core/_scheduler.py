@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import signal
+import sys
 import threading
 import time
 import types
@@ -32,6 +33,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import copy_context
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._blocking import BlockingJob, BlockingPool
@@ -202,6 +204,11 @@ class Scheduler(ABC):
         """The last reference to ``task``, finished with an exception nobody read, went away."""
         exc = task._exc
         if exc is not None and not task._supervised and not isinstance(exc, _NOT_REPORTED):
+            if sys.is_finalizing():
+                # The interpreter is tearing down (handles dropped with the modules holding
+                # them): imports fail and the logger may be half gone. Reporting would print
+                # an ImportError instead of the task's error, so report nothing.
+                return
             self._report_unhandled(task, exc)
 
     # -- blocking pool ---------------------------------------------------------------------
@@ -259,6 +266,62 @@ class Scheduler(ABC):
         )
 
     _tasks: set[Task[Any]]
+
+    # -- the shutdown contract, shared by the flavors ---------------------------------------
+    #
+    # Once ``shutdown()`` has begun (``_closed``), other threads get a RuntimeError from
+    # ``spawn`` and ``block_on``; a task of the runtime that spawns (in its cleanup, say) gets
+    # a task that is cancelled before it starts. Every task accepted before is cancelled, run
+    # to completion (shields are honoured, async cleanup runs) and joinable. Without a timeout
+    # shutdown waits as long as that takes; with one, the tasks still alive when it passes are
+    # named in one warning, then closed.
+
+    @staticmethod
+    def _refuse_new_task(task: Task[Any], what: str) -> RuntimeError:
+        """Close a task's coroutine that shutdown refused; return the error to raise."""
+        coro = task._coro
+        task._coro = None
+        if coro is not None:
+            coro.close()
+        return RuntimeError(f"{what}: the runtime is shut down (or shutting down); no new tasks")
+
+    def _block_on_outcome(self, task: Task[Any]) -> Any:
+        """The value ``block_on`` returns for its finished ``task``, or the error it raises."""
+        exc = task._exc
+        task._retrieved = True
+        if exc is None:
+            return task._result
+        if isinstance(exc, Cancelled) and self._closed and self._sigint_main is not task:
+            raise RuntimeError(
+                "block_on(): the runtime was shut down before the coroutine finished"
+            ) from exc
+        raise exc
+
+    def _close_leftovers(self, leftovers: list[Task[Any]]) -> None:
+        """The shutdown timeout passed: name the tasks still alive, then close them."""
+        if not leftovers:
+            return
+        logger.warning(
+            "rt: %d task(s) did not finish within the shutdown timeout and are closed: %s",
+            len(leftovers),
+            ", ".join(t._describe() for t in leftovers),
+        )
+        for task in leftovers:
+            coro = task._coro
+            if coro is not None and self._closable(task):
+                try:
+                    coro.close()
+                except BaseException:
+                    logger.exception("rt: closing %s raised", task._describe())
+            self._finish_leftover(task)
+
+    def _closable(self, task: Task[Any]) -> bool:
+        """Whether no thread is stepping ``task`` right now (its coroutine may be closed)."""
+        return True
+
+    @abstractmethod
+    def _finish_leftover(self, task: Task[Any]) -> None:
+        """Settle a task closed at shutdown as cancelled, waking its joiners."""
 
     def _refuse_shutdown_from_inside(self) -> None:
         if self.on_runtime_thread() or (
@@ -365,7 +428,11 @@ class CurrentThreadScheduler(Scheduler):
         self._drive_start: float | None = None
         self._blocking_state = _BlockingState(self)
         self._blocking = BlockingPool(
-            max_blocking_threads, thread_name, self.wake, thread_keep_alive
+            max_blocking_threads,
+            thread_name,
+            self.wake,
+            thread_keep_alive,
+            on_drained=self._blocking_drained,
         )
         self._io: IoDriver | None = (
             # Only the thread driving the runtime touches the reactor (closes from other
@@ -412,6 +479,14 @@ class CurrentThreadScheduler(Scheduler):
 
     def post(self, callback: Callable[[], object]) -> None:
         self._inject.append(callback)
+        if self._parked and self._thread_id != threading.get_ident():
+            self._driver.unpark()
+
+    def _blocking_drained(self) -> None:
+        # The last blocking job finished (after waking its task): a driver that parked
+        # because a job was in flight (paused time waits for it) must look again. The pool
+        # lowers its count before this reads ``_parked``, which the park sets before the
+        # driver reads the count: one of the two sees the other.
         if self._parked and self._thread_id != threading.get_ident():
             self._driver.unpark()
 
@@ -464,23 +539,25 @@ class CurrentThreadScheduler(Scheduler):
     def spawn(
         self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
     ) -> Task[Any]:
-        if self._closed and self._thread_id is None:
-            if isinstance(coro, _CoroType):
-                coro.close()
-            raise RuntimeError(f"{what}: the runtime is shut down; no new tasks")
-        # While shutdown runs, a new task is created cancelled (``_adopt``): it never runs,
-        # and its handle reports it as cancelled, as Tokio does.
         task = self.new_task(coro, name, what)
         task._pinned = pinned
         if self.on_runtime_thread():
+            # A task (or shutdown itself) spawning: accepted, cancelled from the start once
+            # shutdown has begun (``_adopt``).
             self._adopt(task)
-        else:
-            self.post(lambda: self._adopt(task))
-        return task
+            return task
+        # Another thread: accepted only before shutdown begins. The check and the post are
+        # one step under ``_core``, which shutdown takes to begin, so every accepted task is
+        # in ``_inject`` when shutdown drains it.
+        with self._core:
+            if not self._closed:
+                self.post(partial(self._adopt, task))
+                return task
+        raise self._refuse_new_task(task, what)
 
     def _adopt(self, task: Task[Any]) -> None:
         if self._closed and task._coro is not None and not task._abort_requested:
-            # Spawned from another thread while we shut down: it never runs.
+            # Spawned while shutdown runs: it is cancelled before it starts.
             task._abort_requested = True
             task._cancelled = True
             task._throw = Cancelled("the runtime shut down before the task started")
@@ -503,9 +580,14 @@ class CurrentThreadScheduler(Scheduler):
 
     def deliver_cancel(self, task: Task[Any]) -> None:
         fn = task._abort_fn
-        if fn is None or task._done:
+        if fn is None or task._done or not task._cancelled:
             return
-        if task._call_abort(fn) is Abort.SUCCEEDED:
+        try:
+            result = task._call_abort(fn)
+        except Exception:
+            logger.exception("rt: the abort function of %s raised", task._describe())
+            return
+        if result is Abort.SUCCEEDED:
             task._abort_fn = None
             task._throw = Cancelled()
             self._ready.append(task)
@@ -663,10 +745,6 @@ class CurrentThreadScheduler(Scheduler):
                 "block_on() cannot be called from inside a running task: it would block the "
                 "thread the runtime runs on. Use `await` (or rt.spawn) instead"
             )
-        if self._closed:
-            if isinstance(coro, _CoroType):
-                coro.close()
-            raise RuntimeError("block_on(): the runtime is shut down")
         task = self.new_task(coro, None, "block_on()")
         task._supervised = True
         core = self._core
@@ -676,10 +754,13 @@ class CurrentThreadScheduler(Scheduler):
                 core.notify_all()
 
         task._add_waiter(notify)
-        self.post(lambda: self._adopt(task))
         with core:
-            # Another thread may be driving this runtime: then it runs our task too.
-            while not task._done and self._thread_id is not None:
+            # Accepted only before shutdown begins (see ``spawn``); then whoever drives the
+            # runtime (another block_on, or shutdown, which cancels it) runs it.
+            if self._closed:
+                raise self._refuse_new_task(task, "block_on()")
+            self.post(partial(self._adopt, task))
+            while not task._done and (self._thread_id is not None or self._closed):
                 core.wait()
             drive = not task._done
             if drive:
@@ -692,11 +773,7 @@ class CurrentThreadScheduler(Scheduler):
                 with core:
                     self._thread_id = None
                     core.notify_all()
-        exc = task._exc
-        task._retrieved = True
-        if exc is not None:
-            raise exc
-        return task._result
+        return self._block_on_outcome(task)
 
     def _drive(self, main: Task[Any]) -> None:
         self._drive_start = t0 = time.perf_counter()
@@ -720,41 +797,36 @@ class CurrentThreadScheduler(Scheduler):
 
     def shutdown(self, timeout: float | None) -> None:
         self._refuse_shutdown_from_inside()
-        with self._core:
+        core = self._core
+        with core:
             if self._closed:
                 return
-            self._closed = True
-        deadline = None if timeout is None else time.monotonic() + timeout
-        # Cancel every task and run the loop until they have all finished (their finally
-        # blocks run), or the timeout passes.
-        sentinel = self.new_task(self._wait_all(), "rt-shutdown", "shutdown()")
-        sentinel._supervised = True
-        with self._core:
+            self._closed = True  # from here on, other threads' spawn and block_on are refused
+            # A block_on on another thread drives the runtime: shutdown takes over after it.
             while self._thread_id is not None:
-                self._core.wait()
+                core.wait()
             self._thread_id = threading.get_ident()
+        deadline = None if timeout is None else time.monotonic() + timeout
         self._driving.acquire()
         try:
-            self._adopt(sentinel)
+            # Adopt what other threads spawned before shutdown began (it is cancelled before
+            # it starts), then cancel every task and run the loop until all have finished
+            # (their cleanup runs, shields are honoured) or the timeout passes.
+            inject = self._inject
+            while inject:
+                self._run_callback(inject.popleft())
             for task in list(self._tasks):
-                if task is not sentinel:
-                    self.abort_task(task)
+                self.abort_task(task)
+            sentinel = self.new_task(self._wait_all(), "rt-shutdown", "shutdown()")
+            sentinel._supervised = True
+            self._tasks.add(sentinel)
+            self._ready.append(sentinel)
             try:
                 self._run_until(sentinel, deadline)
             except BaseException:
                 logger.exception("rt: error while shutting down the runtime")
-            leftovers = [t for t in self._tasks if not t._done]
-            for task in leftovers:
-                logger.warning(
-                    "rt: %s did not finish within the shutdown timeout", task._describe()
-                )
-                coro = task._coro
-                if coro is not None:
-                    try:
-                        coro.close()
-                    except BaseException:
-                        logger.exception("rt: closing %s raised", task._describe())
-                self._finish(task, None, Cancelled("the runtime shut down"))
+            self._tasks.discard(sentinel)
+            self._close_leftovers([t for t in self._tasks if not t._done])
             self._tasks.clear()
             self._ready.clear()
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -763,19 +835,27 @@ class CurrentThreadScheduler(Scheduler):
                 logger.warning("rt: blocking thread %s still running after shutdown", t.name)
             self._driver.shutdown()
             self._inject.clear()
+            self._ready.clear()
         finally:
             self._driving.release()
-            with self._core:
+            with core:
                 self._thread_id = None
-                self._core.notify_all()
+                core.notify_all()
+
+    def _finish_leftover(self, task: Task[Any]) -> None:
+        self._finish(task, None, Cancelled("the runtime shut down"))
 
     async def _wait_all(self) -> None:
+        # One waiter at a time (a task spawned meanwhile is found on the next pass): waiting
+        # on all of them at once would register on every task again after each finishes.
         me = current_task_or_raise("shutdown")
         while True:
             others = [t for t in self._tasks if t is not me and not t._done]
             if not others:
                 return
-            await _wait_any(others)
+            for t in others:
+                if not t._done:
+                    await _wait_any([t])
 
     # -- observing ---------------------------------------------------------------------------
 
