@@ -2,10 +2,10 @@
 """Set up the development tools and run a project task, on a machine that only has python3.
 
     python3 tools/dev.py demo      # the demo (README's first command)
-    python3 tools/dev.py test      # the test suite (README's second command), then the same
-                                   # suite on Python 3.12 and 3.13 where they are installed,
-                                   # then again on the multi-thread scheduler, then against
-                                   # the optional mypyc build of rt-core (both flavors)
+    python3 tools/dev.py test      # the test suite (README's second command; every rt test
+                                   # on both scheduler flavors), then the same suite on
+                                   # Python 3.12 and 3.13 where they are installed, then
+                                   # against the optional mypyc build of rt-core
     python3 tools/dev.py check     # tests + mypy --strict + ruff (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
     python3 tools/dev.py compiled  # build the optional mypyc wheel of rt-core (dist/compiled/)
@@ -33,12 +33,11 @@ OTHER_PYTHONS = ("3.12", "3.13")
 
 TASKS: dict[str, list[list[str]]] = {
     "demo": [["run", "demo"]],
-    "test": [["run", "test"], ["run", "test-mt"], ["run", "test-compiled"]],
+    "test": [["run", "test"], ["run", "test-compiled"]],
     "types": [["run", "types"]],
     "lint": [["run", "lint"]],
     "check": [
         ["run", "test"],
-        ["run", "test-mt"],
         ["run", "test-compiled"],
         ["run", "types"],
         ["run", "lint"],
