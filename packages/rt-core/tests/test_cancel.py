@@ -94,7 +94,7 @@ async def test_task_abort_reaches_through_scopes_but_not_through_shields() -> No
     assert log == ["shield finished its wait"]
 
 
-def test_scope_cannot_be_entered_twice_or_outside_a_task() -> None:
+def test_scope_cannot_be_entered_twice_or_outside_a_task(flavor: str | None) -> None:
     scope = rt.CancelScope()
     with pytest.raises(RuntimeError, match=r"rt\.run"):
         scope.__enter__()
@@ -106,7 +106,7 @@ def test_scope_cannot_be_entered_twice_or_outside_a_task() -> None:
         with pytest.raises(RuntimeError, match="only once"), s:
             pass
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
 async def test_cancel_after_exit_does_nothing() -> None:

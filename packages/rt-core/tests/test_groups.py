@@ -88,7 +88,7 @@ async def test_join_set_context_exit_aborts_and_waits_for_remaining_tasks() -> N
     assert len(js) == 0
 
 
-def test_join_set_join_next_is_cancel_safe() -> None:
+def test_join_set_join_next_is_cancel_safe(flavor: str | None) -> None:
     async def main() -> int | None:
         js: rt.JoinSet[int] = rt.JoinSet()
         gate = Gate()
@@ -105,7 +105,7 @@ def test_join_set_join_next_is_cancel_safe() -> None:
         gate.open()
         return await js.join_next()
 
-    assert rt.run(main()) == 9
+    assert rt.run(main(), flavor=flavor) == 9
 
 
 async def _cancel(scope: rt.CancelScope) -> None:
@@ -212,7 +212,7 @@ async def test_dropping_a_join_set_aborts_the_tasks_still_running_in_it() -> Non
 
 
 def test_a_failure_of_a_task_detached_from_a_join_set_is_reported_when_it_ends(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, flavor: str | None
 ) -> None:
     gate = Gate()
 
@@ -231,5 +231,5 @@ def test_a_failure_of_a_task_detached_from_a_join_set_is_reported_when_it_ends(
         del handle
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     assert any("detached and failed" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)

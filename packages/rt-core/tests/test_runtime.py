@@ -21,18 +21,20 @@ async def _value(v: Any) -> Any:
     return v
 
 
-def test_run_returns_the_coroutine_result_and_raises_its_error() -> None:
-    assert rt.run(_value(3)) == 3
+def test_run_returns_the_coroutine_result_and_raises_its_error(flavor: str | None) -> None:
+    assert rt.run(_value(3), flavor=flavor) == 3
 
     async def boom() -> None:
         raise ValueError("from main")
 
     with pytest.raises(ValueError, match="from main"):
-        rt.run(boom())
+        rt.run(boom(), flavor=flavor)
 
 
-def test_block_on_can_be_called_repeatedly_and_tasks_persist_between_calls() -> None:
-    with rt.Runtime() as runtime:
+def test_block_on_can_be_called_repeatedly_and_tasks_persist_between_calls(
+    flavor: str | None,
+) -> None:
+    with rt.Runtime(flavor=flavor) as runtime:
         gate = Gate()
 
         async def background() -> str:
@@ -62,15 +64,15 @@ async def test_nested_block_on_raises_and_says_why() -> None:
         runtime.shutdown()
 
 
-def test_bad_runtime_options_are_rejected_with_clear_errors() -> None:
+def test_bad_runtime_options_are_rejected_with_clear_errors(flavor: str | None) -> None:
     with pytest.raises(ValueError, match="flavor"):
         rt.Runtime(flavor="fast")
     with pytest.raises(ValueError, match="max_blocking_threads"):
-        rt.Runtime(max_blocking_threads=0)
+        rt.Runtime(flavor=flavor, max_blocking_threads=0)
     with pytest.raises(ValueError, match="event_interval"):
-        rt.Runtime(event_interval=0)
+        rt.Runtime(flavor=flavor, event_interval=0)
     with pytest.raises(ValueError, match="unhandled_error"):
-        rt.Runtime(unhandled_error="explode")
+        rt.Runtime(flavor=flavor, unhandled_error="explode")
     with pytest.raises(ValueError, match="worker_threads applies to flavor='multi_thread'"):
         rt.Runtime(flavor="current_thread", worker_threads=4)
     with pytest.raises(ValueError, match="global_queue_interval applies to flavor='multi"):
@@ -85,15 +87,17 @@ def test_bad_runtime_options_are_rejected_with_clear_errors() -> None:
         rt.Runtime(flavor="multi_thread", on_thread_stop=3)  # type: ignore[arg-type]
 
 
-def test_enable_time_true_without_rt_time_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_enable_time_true_without_rt_time_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, flavor: str | None
+) -> None:
     monkeypatch.setattr(_driver, "_discovered", {})
     with pytest.raises(ImportError, match=r"rt\[time\]"):
-        rt.Runtime(enable_time=True)
-    with rt.Runtime() as runtime:  # None means "if installed": fine without it
+        rt.Runtime(flavor=flavor, enable_time=True)
+    with rt.Runtime(flavor=flavor) as runtime:  # None means "if installed": fine without it
         assert runtime.block_on(_value("ok")) == "ok"
 
 
-def test_shutdown_cancels_tasks_runs_finally_and_is_idempotent() -> None:
+def test_shutdown_cancels_tasks_runs_finally_and_is_idempotent(flavor: str | None) -> None:
     cleaned: list[int] = []
 
     async def worker(i: int, gate: Gate) -> None:
@@ -102,7 +106,7 @@ def test_shutdown_cancels_tasks_runs_finally_and_is_idempotent() -> None:
         finally:
             cleaned.append(i)
 
-    runtime = rt.Runtime()
+    runtime = rt.Runtime(flavor=flavor)
     gate = Gate()
     handles = [runtime.spawn(worker(i, gate)) for i in range(5)]
 
@@ -120,13 +124,13 @@ def test_shutdown_cancels_tasks_runs_finally_and_is_idempotent() -> None:
         runtime.spawn(_value(1))
 
 
-def test_shutdown_leaves_no_threads_fds_or_tasks(no_leaks: None) -> None:
+def test_shutdown_leaves_no_threads_fds_or_tasks(no_leaks: None, flavor: str | None) -> None:
     import socket
 
     from rt.lowlevel import wait_readable
 
     a, b = socket.socketpair()
-    runtime = rt.Runtime(thread_name="rt-leak")
+    runtime = rt.Runtime(flavor=flavor, thread_name="rt-leak")
 
     async def main() -> None:
         rt.spawn(wait_readable(a))
@@ -146,7 +150,7 @@ def test_shutdown_leaves_no_threads_fds_or_tasks(no_leaks: None) -> None:
 
 
 def test_shutdown_timeout_gives_up_on_a_task_that_ignores_cancellation(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, flavor: str | None
 ) -> None:
     state: list[str] = []
     release = threading.Event()
@@ -164,7 +168,7 @@ def test_shutdown_timeout_gives_up_on_a_task_that_ignores_cancellation(
         finally:
             state.append("closed")
 
-    runtime = rt.Runtime(thread_name="rt-stuck")
+    runtime = rt.Runtime(flavor=flavor, thread_name="rt-stuck")
     runtime.spawn(stubborn())
 
     async def start() -> None:
@@ -228,8 +232,8 @@ async def test_reschedule_from_a_plain_thread_wakes_a_parked_runtime() -> None:
     assert result == 50
 
 
-def test_handle_block_on_from_another_thread_while_runtime_runs() -> None:
-    with rt.Runtime() as runtime:
+def test_handle_block_on_from_another_thread_while_runtime_runs(flavor: str | None) -> None:
+    with rt.Runtime(flavor=flavor) as runtime:
         handle = runtime.handle()
         out: list[Any] = []
 
@@ -249,8 +253,8 @@ def test_handle_block_on_from_another_thread_while_runtime_runs() -> None:
         assert out == ["from thread"]
 
 
-def test_handle_block_on_drives_an_idle_runtime_itself() -> None:
-    with rt.Runtime() as runtime:
+def test_handle_block_on_drives_an_idle_runtime_itself(flavor: str | None) -> None:
+    with rt.Runtime(flavor=flavor) as runtime:
         handle = runtime.handle()
         out: list[Any] = []
         t = threading.Thread(target=lambda: out.append(handle.block_on(_value(5))))
@@ -259,8 +263,8 @@ def test_handle_block_on_drives_an_idle_runtime_itself() -> None:
         assert out == [5]
 
 
-def test_runtime_spawn_from_outside_runs_at_next_block_on() -> None:
-    with rt.Runtime() as runtime:
+def test_runtime_spawn_from_outside_runs_at_next_block_on(flavor: str | None) -> None:
+    with rt.Runtime(flavor=flavor) as runtime:
         h = runtime.spawn(_value(11))
 
         async def main() -> Any:
@@ -290,8 +294,8 @@ def test_metrics_count_spawns_polls_and_blocking_threads() -> None:
             m.polls = 0  # type: ignore[misc]
 
 
-def test_handle_equality_and_current() -> None:
-    with rt.Runtime() as runtime:
+def test_handle_equality_and_current(flavor: str | None) -> None:
+    with rt.Runtime(flavor=flavor) as runtime:
 
         async def main() -> rt.Handle:
             return rt.Handle.current()
@@ -299,14 +303,14 @@ def test_handle_equality_and_current() -> None:
         assert runtime.block_on(main()) == runtime.handle()
 
 
-def test_fd_count_is_stable_across_many_runtimes() -> None:
+def test_fd_count_is_stable_across_many_runtimes(flavor: str | None) -> None:
     before = open_fds()
     for _ in range(20):
-        rt.run(_value(None))
+        rt.run(_value(None), flavor=flavor)
     assert open_fds() - before == set()
 
 
-def test_keyboard_interrupt_in_a_task_stops_block_on() -> None:
+def test_keyboard_interrupt_in_a_task_stops_block_on(flavor: str | None) -> None:
     async def interrupted() -> None:
         raise KeyboardInterrupt
 
@@ -316,10 +320,10 @@ def test_keyboard_interrupt_in_a_task_stops_block_on() -> None:
             await rt.yield_now()
 
     with pytest.raises(KeyboardInterrupt):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
 
 
-def test_sigint_cancels_the_main_task_and_runs_its_finally() -> None:
+def test_sigint_cancels_the_main_task_and_runs_its_finally(flavor: str | None) -> None:
     import os
     import signal
 
@@ -334,7 +338,7 @@ def test_sigint_cancels_the_main_task_and_runs_its_finally() -> None:
             cleaned.append("finally")
 
     with pytest.raises(KeyboardInterrupt):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     assert cleaned == ["finally"]
 
 
@@ -704,9 +708,13 @@ def test_apis_refusing_a_coroutine_close_it(flavor: str | None) -> None:
         _no_never_awaited(record)
 
 
-def test_failed_tasks_reported_at_interpreter_exit_print_no_import_error() -> None:
+def test_failed_tasks_reported_at_interpreter_exit_print_no_import_error(
+    flavor: str | None,
+) -> None:
     program = textwrap.dedent(
         """
+        import sys
+
         import rt
 
         async def boom():
@@ -719,11 +727,14 @@ def test_failed_tasks_reported_at_interpreter_exit_print_no_import_error() -> No
                     await rt.yield_now()
             return hs
 
-        KEEP = rt.run(main())
+        KEEP = rt.run(main(), flavor=sys.argv[1])
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", program, flavor or "current_thread"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert "ImportError" not in out.stderr

@@ -207,7 +207,7 @@ async def test_a_task_awaiting_its_own_handle_gets_an_error_not_a_hang() -> None
     assert isinstance(info.value.exception, RuntimeError)
 
 
-def test_dropped_handle_detaches_and_the_task_still_completes() -> None:
+def test_dropped_handle_detaches_and_the_task_still_completes(flavor: str | None) -> None:
     done = Gate()
 
     async def detached() -> None:
@@ -219,12 +219,12 @@ def test_dropped_handle_detaches_and_the_task_still_completes() -> None:
         gc.collect()
         await done.wait()
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
     assert done.is_open
 
 
 def test_exception_in_detached_task_is_logged_with_traceback(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, flavor: str | None
 ) -> None:
     async def boom() -> None:
         await rt.yield_now()
@@ -238,14 +238,14 @@ def test_exception_in_detached_task_is_logged_with_traceback(
             await rt.yield_now()
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     records = [r for r in caplog.records if "doomed" in r.getMessage()]
     assert records and records[0].exc_info is not None
     assert isinstance(records[0].exc_info[1], KeyError)
 
 
 def test_unretrieved_failure_is_logged_when_its_handle_is_dropped(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, flavor: str | None
 ) -> None:
     async def boom() -> None:
         raise OSError("never looked at")
@@ -259,11 +259,11 @@ def test_unretrieved_failure_is_logged_when_its_handle_is_dropped(
         gc.collect()
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     assert any("never looked at" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
 
 
-def test_unhandled_error_policy_raise_stops_block_on_with_the_error() -> None:
+def test_unhandled_error_policy_raise_stops_block_on_with_the_error(flavor: str | None) -> None:
     async def boom() -> None:
         raise LookupError("fatal")
 
@@ -274,10 +274,12 @@ def test_unhandled_error_policy_raise_stops_block_on_with_the_error() -> None:
             await rt.yield_now()
 
     with pytest.raises(LookupError, match="fatal"):
-        rt.run(main(), unhandled_error="raise")
+        rt.run(main(), unhandled_error="raise", flavor=flavor)
 
 
-def test_unhandled_error_policy_raise_wakes_a_block_on_whose_main_task_waits_forever() -> None:
+def test_unhandled_error_policy_raise_wakes_a_block_on_whose_main_task_waits_forever(
+    flavor: str | None,
+) -> None:
     async def boom() -> None:
         raise LookupError("fatal while main sleeps")
 
@@ -286,7 +288,7 @@ def test_unhandled_error_policy_raise_wakes_a_block_on_whose_main_task_waits_for
         await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
 
     with pytest.raises(LookupError, match="while main sleeps"):
-        rt.run(main(), unhandled_error="raise")
+        rt.run(main(), unhandled_error="raise", flavor=flavor)
 
 
 class _ParkSignal:
@@ -340,7 +342,7 @@ def test_raise_policy_wakes_a_parked_runtime_when_a_failed_task_is_dropped_elsew
 
 
 def test_a_failed_task_kept_alive_by_a_reference_cycle_is_reported_when_it_is_collected(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, flavor: str | None
 ) -> None:
     async def boom() -> None:
         me = rt.current_task()  # the traceback keeps this frame, so the task holds itself
@@ -354,11 +356,11 @@ def test_a_failed_task_kept_alive_by_a_reference_cycle_is_reported_when_it_is_co
         gc.collect()
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     assert [r for r in caplog.records if "cyclic" in r.getMessage()]
 
 
-def test_the_task_and_its_handle_are_one_object() -> None:
+def test_the_task_and_its_handle_are_one_object(flavor: str | None) -> None:
     async def child() -> rt.Task[Any]:
         return rt.current_task()
 
@@ -366,10 +368,12 @@ def test_the_task_and_its_handle_are_one_object() -> None:
         h = rt.spawn(child())
         assert await h is h
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
-def test_unhandled_error_policy_ignore_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+def test_unhandled_error_policy_ignore_logs_nothing(
+    caplog: pytest.LogCaptureFixture, flavor: str | None
+) -> None:
     async def boom() -> None:
         raise LookupError("quiet")
 
@@ -380,11 +384,11 @@ def test_unhandled_error_policy_ignore_logs_nothing(caplog: pytest.LogCaptureFix
             await rt.yield_now()
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main(), unhandled_error="ignore")
+        rt.run(main(), unhandled_error="ignore", flavor=flavor)
     assert not [r for r in caplog.records if r.name == "rt"]
 
 
-def test_each_task_runs_in_a_copy_of_its_spawners_context() -> None:
+def test_each_task_runs_in_a_copy_of_its_spawners_context(flavor: str | None) -> None:
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
 
     async def child() -> str:
@@ -400,10 +404,12 @@ def test_each_task_runs_in_a_copy_of_its_spawners_context() -> None:
         result = await h
         return result, var.get()
 
-    assert rt.run(main()) == ("parent/child", "parent-later")
+    assert rt.run(main(), flavor=flavor) == ("parent/child", "parent-later")
 
 
-def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values() -> None:
+def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values(
+    flavor: str | None,
+) -> None:
     var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=-1)
 
     async def worker(i: int) -> list[int]:
@@ -418,7 +424,7 @@ def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values() ->
         hs = [rt.spawn(worker(i)) for i in range(4)]
         return [await h for h in hs]
 
-    assert rt.run(main()) == [[i] * 5 for i in range(4)]
+    assert rt.run(main(), flavor=flavor) == [[i] * 5 for i in range(4)]
 
 
 # One thread, so "the other task ran first" can only come from the budget yield: the
@@ -461,7 +467,7 @@ async def _budget_lets_others_run() -> None:
     assert order == ["other", "hot"]
 
 
-def test_awaiting_a_foreign_future_raises_a_clear_type_error() -> None:
+def test_awaiting_a_foreign_future_raises_a_clear_type_error(flavor: str | None) -> None:
     import asyncio
 
     loop = asyncio.new_event_loop()
@@ -475,7 +481,7 @@ def test_awaiting_a_foreign_future_raises_a_clear_type_error() -> None:
         assert isinstance(info.value.exception, TypeError)
         assert "not rt's" in str(info.value.exception)
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
     loop.close()
 
 
@@ -488,7 +494,7 @@ async def test_the_running_task_is_its_own_join_handle_with_a_public_repr() -> N
     assert rt.JoinError.__module__ == "rt"
 
 
-def test_a_cancelled_task_releases_its_locals_when_it_finishes() -> None:
+def test_a_cancelled_task_releases_its_locals_when_it_finishes(flavor: str | None) -> None:
     import weakref
 
     class Resource:
@@ -510,7 +516,7 @@ def test_a_cancelled_task_releases_its_locals_when_it_finishes() -> None:
         # No gc.collect(): the handle is alive, and the local must be gone already.
         return refs[0]() is None
 
-    assert rt.run(main())
+    assert rt.run(main(), flavor=flavor)
 
 
 async def test_cancelling_a_task_that_awaits_a_handle_leaves_the_target_running_and_joinable() -> (
