@@ -14,6 +14,7 @@ from rtcore_helpers import Gate
 
 import rt
 from rt._core._driver import Driver
+from rt.lowlevel import Abort, reschedule, wait_task_rescheduled
 from rt._core._scheduler import CurrentThreadScheduler
 
 
@@ -543,3 +544,52 @@ async def test_cancelling_a_task_that_awaits_a_handle_leaves_the_target_running_
     assert not h.is_finished()
     release.append(True)
     assert await h == "done"  # the handle is still usable, and the target never saw a cancel
+
+
+# -- one behaviour on both flavors where they used to disagree ---------------------------------
+
+
+async def test_an_abort_function_that_raises_is_logged_and_the_wait_stays(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def bad_abort() -> Abort:
+        raise ValueError("abort broke")
+
+    async def waiter() -> str:
+        await wait_task_rescheduled(bad_abort)
+        await rt.yield_now()  # the cancellation is seen at the next checkpoint
+        return "not reached"
+
+    h = rt.spawn(waiter())
+    while "parked" not in repr(h):
+        await rt.yield_now()
+    h.abort()
+    while not any("abort function" in r.getMessage() for r in caplog.records):
+        await rt.yield_now()
+    assert not h.is_finished()  # the wait stayed: only its waker can end it
+    reschedule(h)
+    with pytest.raises(rt.JoinError) as info:
+        await h
+    assert info.value.is_cancelled()
+
+
+async def test_a_completion_callback_that_raises_is_logged_and_the_others_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    called: list[str] = []
+
+    def bad(_t: rt.JoinHandle[Any]) -> None:
+        raise ValueError("callback broke")
+
+    async def work() -> int:
+        await rt.yield_now()
+        return 7
+
+    h = rt.spawn(work())
+    assert h._add_waiter(bad)
+    assert h._add_waiter(lambda _t: called.append("second"))
+    assert await h == 7
+    while not called:
+        await rt.yield_now()
+    assert called == ["second"]
+    assert any("completion callback" in r.getMessage() for r in caplog.records)

@@ -439,19 +439,13 @@ class MultiThreadScheduler(Scheduler):
         while the task left it on another must not cancel the task's next wait.
         """
         fn = task._abort_fn if task._cancelled else None
-        if fn is not None:
-            try:
-                result = task._call_abort(fn)
-            except Exception:
-                logger.exception("rt: the abort function of %s raised", task._describe())
-                result = Abort.FAILED
-            if result is Abort.SUCCEEDED:
-                task._abort_fn = None
-                task._throw = Cancelled()
-                with self._lock:
-                    task._state = SCHEDULED
-                self._push(task, False)
-                return
+        if fn is not None and self._withdraw(task, fn) is Abort.SUCCEEDED:
+            task._abort_fn = None
+            task._throw = Cancelled()
+            with self._lock:
+                task._state = SCHEDULED
+            self._push(task, False)
+            return
         # A wake-up is in flight (or already landed as NOTIFIED): let it reschedule the task.
         with self._lock:
             if task._state == NOTIFIED:
@@ -864,14 +858,7 @@ class MultiThreadScheduler(Scheduler):
             else:
                 joiner._sched.wake(joiner)
         if waiters is not None:
-            for waiter in waiters:
-                if type(waiter) is Task:
-                    waiter._sched.wake(waiter)
-                else:
-                    try:
-                        waiter(task)
-                    except Exception:
-                        logger.exception("rt: a completion callback of %s raised", task._describe())
+            self._run_waiters(task, waiters)
 
     def _on_fatal(self) -> None:
         with self._core:

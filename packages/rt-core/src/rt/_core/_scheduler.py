@@ -323,6 +323,39 @@ class Scheduler(ABC):
     def _finish_leftover(self, task: Task[Any]) -> None:
         """Settle a task closed at shutdown as cancelled, waking its joiners."""
 
+    # -- a task's life around a step, one version for every flavor ---------------------------
+
+    @staticmethod
+    def _run_waiters(
+        task: Task[Any], waiters: list[Task[Any] | Callable[[Task[Any]], None]]
+    ) -> None:
+        """Wake the tasks and call the callbacks that waited for ``task`` (now done).
+
+        A callback that raises is logged and the others still run: a completion never
+        fails the loop that settled it.
+        """
+        for waiter in waiters:
+            if type(waiter) is Task:
+                waiter._sched.wake(waiter)
+            else:
+                try:
+                    waiter(task)
+                except Exception:
+                    logger.exception("rt: a completion callback of %s raised", task._describe())
+
+    @staticmethod
+    def _withdraw(task: Task[Any], fn: Any) -> Abort:
+        """Undo a parked task's wait through its abort function ``fn`` (``task._abort_fn``).
+
+        An abort function that raises is logged and counts as FAILED: the wait stays, and
+        the cancellation is seen at the task's next checkpoint.
+        """
+        try:
+            return task._call_abort(fn)
+        except Exception:
+            logger.exception("rt: the abort function of %s raised", task._describe())
+            return Abort.FAILED
+
     def _refuse_shutdown_from_inside(self) -> None:
         if self.on_runtime_thread() or (
             (st := STATE.get(None)) is not None and st._sched is self and st._current is not None
@@ -582,12 +615,7 @@ class CurrentThreadScheduler(Scheduler):
         fn = task._abort_fn
         if fn is None or task._done or not task._cancelled:
             return
-        try:
-            result = task._call_abort(fn)
-        except Exception:
-            logger.exception("rt: the abort function of %s raised", task._describe())
-            return
-        if result is Abort.SUCCEEDED:
+        if self._withdraw(task, fn) is Abort.SUCCEEDED:
             task._abort_fn = None
             task._throw = Cancelled()
             self._ready.append(task)
@@ -721,18 +749,6 @@ class CurrentThreadScheduler(Scheduler):
             self._run_waiters(task, waiters)
         if exc is not None and not isinstance(exc, Cancelled):
             self._task_failed(task, exc)
-
-    def _run_waiters(
-        self, task: Task[Any], waiters: list[Task[Any] | Callable[[Task[Any]], None]]
-    ) -> None:
-        for waiter in waiters:
-            if type(waiter) is Task:
-                if waiter._sched is self:
-                    self._ready.append(waiter)
-                else:
-                    waiter._sched.wake(waiter)
-            else:
-                waiter(task)
 
     # -- block_on / shutdown -----------------------------------------------------------------
 
