@@ -14,8 +14,8 @@ from rtcore_helpers import Gate
 
 import rt
 from rt._core._driver import Driver
-from rt.lowlevel import Abort, reschedule, wait_task_rescheduled
 from rt._core._scheduler import CurrentThreadScheduler
+from rt.lowlevel import Abort, reschedule, wait_task_rescheduled
 
 
 async def test_spawned_tasks_return_their_values_through_handles() -> None:
