@@ -357,3 +357,11 @@ def test_no_class_mypyc_compiles_declares_a_weakref_slot() -> None:
         key for key, cls in found.items() if "__weakref__" in vars(cls).get("__slots__", ())
     ]
     assert offenders == []
+
+
+def test_rt_task_surface_is_pinned() -> None:
+    import rt.task
+
+    assert rt.task.__all__ == ["block_in_place"]
+    assert rt.task.block_in_place.__module__ == "rt.task"
+    assert rt.task.block_in_place.__doc__

@@ -593,3 +593,38 @@ async def test_a_completion_callback_that_raises_is_logged_and_the_others_still_
         await rt.yield_now()
     assert called == ["second"]
     assert any("completion callback" in r.getMessage() for r in caplog.records)
+
+
+def test_block_in_place_runs_the_function_while_other_tasks_keep_running() -> None:
+    import rt.task
+
+    async def main() -> str:
+        unblocked = threading.Event()
+
+        async def setter() -> None:
+            unblocked.set()
+
+        async def blocker() -> str:
+            rt.spawn(setter())  # queued behind this task, on this worker
+            # Handed off to the other worker while this one blocks: it sets the event.
+            return rt.task.block_in_place(lambda: "done" if unblocked.wait(30) else "stuck")
+
+        return await rt.spawn(blocker())
+
+    assert rt.run(main(), flavor="multi_thread", worker_threads=2) == "done"
+
+
+def test_block_in_place_on_a_current_thread_runtime_says_to_use_spawn_blocking() -> None:
+    import rt.task
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="spawn_blocking"):
+            rt.task.block_in_place(int)
+
+    rt.run(main(), flavor="current_thread")
+
+
+def test_block_in_place_outside_a_task_just_calls_the_function() -> None:
+    import rt.task
+
+    assert rt.task.block_in_place(pow, 2, 3) == 8

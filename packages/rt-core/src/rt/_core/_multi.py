@@ -40,7 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from contextvars import copy_context
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._blocking import BlockingPool, block_async_signals
 from ._current import STATE
@@ -62,6 +62,8 @@ from ._traps import PARK, YIELD, Abort
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics
+
+T = TypeVar("T")
 
 #: Tasks run from the LIFO slot in a row before the local queue gets a turn (Tokio uses 3).
 MAX_LIFO_POLLS: Final = 3
@@ -456,6 +458,36 @@ class MultiThreadScheduler(Scheduler):
                 requeue = False
         if requeue:
             self._push(task, False)
+
+    def block_in_place(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Hand this worker's queued tasks to the others, then run ``fn`` here.
+
+        The task calling it stays on this worker (its step simply lasts as long as ``fn``);
+        what was queued behind it moves to the injection queue and a parked worker is woken
+        to take it. Tasks pinned to this thread (a ``LocalSet``) wait, as in Tokio.
+        """
+        st = STATE.get(None)
+        if type(st) is Worker and st._sched is self and st.ident == _get_ident():
+            w = st
+            self._flush_deferred(w)
+            moved: list[Task[Any]] = []
+            lifo = w.lifo
+            if lifo is not None:
+                w.lifo = None
+                moved.append(lifo)
+            local = w.local
+            keep: list[Task[Any]] = []
+            while local:
+                try:
+                    t = local.popleft()
+                except IndexError:
+                    break
+                (keep if t._pinned is not None else moved).append(t)
+            local.extend(keep)
+            if moved:
+                self._inject.extend(moved)
+                self._notify_parked()
+        return fn(*args)
 
     # -- parking and waking workers ------------------------------------------------------
 

@@ -226,6 +226,17 @@ class Scheduler(ABC):
         job = BlockingJob(self._blocking, fn, args, ctx)
         return self.spawn(_run_blocking(job), None, "rt.spawn_blocking()")
 
+    def block_in_place(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Run ``fn(*args)`` on this thread, from a task, letting other tasks run elsewhere.
+
+        The current-thread flavor has no other thread to run them on: refused, as in Tokio.
+        """
+        raise RuntimeError(
+            "rt.task.block_in_place() needs a multi-thread runtime: a current-thread runtime "
+            "has no other thread to run its tasks while this one blocks. Use "
+            "`await rt.spawn_blocking(fn)` instead"
+        )
+
     def _run_callback(self, callback: Callable[[], object]) -> None:
         try:
             callback()

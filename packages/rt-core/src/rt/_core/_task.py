@@ -305,12 +305,18 @@ class JoinHandle(Generic[T_co]):
         if exc is None:
             return self._result  # type: ignore[no-any-return]
         if isinstance(exc, Cancelled):
-            raise JoinError(f"{self._describe()} was cancelled", exception=None, cancelled=True)
+            raise JoinError(
+                f"{self._describe()} was cancelled",
+                exception=None,
+                cancelled=True,
+                task_id=self._id,
+            )
         raise chained(
             JoinError(
                 f"{self._describe()} raised {type(exc).__name__}: {exc}",
                 exception=exc,
                 cancelled=False,
+                task_id=self._id,
             ),
             exc,
         )
