@@ -163,13 +163,6 @@ async def test_a_task_aborted_while_suspended_at_a_checkpoint_is_cancelled_at_th
     assert log[-2:] == ["cancelled at the checkpoint", "finally"]
 
 
-def test_checkpoint_outside_a_task_says_so() -> None:
-    from rt.lowlevel import checkpoint
-
-    with pytest.raises(RuntimeError, match="checkpoint"):
-        checkpoint()
-
-
 async def test_a_cancel_delivered_after_its_scope_was_left_does_not_cancel_the_next_wait() -> None:
     # What a timeout firing on another worker does when its ``with`` block is being left: the
     # scope's "already exited" check passed, then the task left the scope and parked in a new

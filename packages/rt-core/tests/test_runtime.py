@@ -14,7 +14,6 @@ import pytest
 from rtcore_helpers import Gate, open_fds, rt_threads
 
 import rt
-from rt._core import _driver
 
 
 async def _value(v: Any) -> Any:
@@ -85,16 +84,6 @@ def test_bad_runtime_options_are_rejected_with_clear_errors(flavor: str | None) 
         rt.Runtime(flavor="multi_thread", global_queue_interval=0)
     with pytest.raises(ValueError, match="on_thread_stop must be a callable"):
         rt.Runtime(flavor="multi_thread", on_thread_stop=3)  # type: ignore[arg-type]
-
-
-def test_enable_time_true_without_rt_time_names_the_extra(
-    monkeypatch: pytest.MonkeyPatch, flavor: str | None
-) -> None:
-    monkeypatch.setattr(_driver, "_discovered", {})
-    with pytest.raises(ImportError, match=r"rt\[time\]"):
-        rt.Runtime(flavor=flavor, enable_time=True)
-    with rt.Runtime(flavor=flavor) as runtime:  # None means "if installed": fine without it
-        assert runtime.block_on(_value("ok")) == "ok"
 
 
 def test_shutdown_cancels_tasks_runs_finally_and_is_idempotent(flavor: str | None) -> None:
@@ -214,22 +203,6 @@ async def test_handle_spawn_from_many_plain_threads() -> None:
     for h in handles:
         await h
     assert sorted(results) == list(range(800))
-
-
-async def test_reschedule_from_a_plain_thread_wakes_a_parked_runtime() -> None:
-    gates = [Gate() for _ in range(50)]
-
-    def opener() -> None:
-        for g in gates:
-            g.open()
-
-    t = threading.Thread(target=opener)
-    t.start()
-    for g in gates:
-        await g.wait()
-    t.join()
-    result = sum(g.is_open for g in gates)
-    assert result == 50
 
 
 def test_handle_block_on_from_another_thread_while_runtime_runs(flavor: str | None) -> None:

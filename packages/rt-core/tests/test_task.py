@@ -182,20 +182,6 @@ async def test_spawn_accepts_any_awaitable_object() -> None:
     assert result == 5
 
 
-def test_spawn_and_yield_now_outside_a_runtime_say_how_to_start_one() -> None:
-    async def work() -> None:
-        pass
-
-    with pytest.raises(RuntimeError, match=r"rt\.run"):
-        rt.spawn(work())
-    with pytest.raises(RuntimeError, match=r"rt\.run"):
-        rt.yield_now().send(None)
-    with pytest.raises(RuntimeError, match=r"rt\.run"):
-        rt.current_task()
-    with pytest.raises(RuntimeError, match=r"rt\.run"):
-        rt.Handle.current()
-
-
 async def test_a_task_awaiting_its_own_handle_gets_an_error_not_a_hang() -> None:
     async def selfish() -> None:
         # Its own handle, found without a race against the spawner (on multi-thread the task
@@ -426,64 +412,6 @@ def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values(
         return [await h for h in hs]
 
     assert rt.run(main(), flavor=flavor) == [[i] * 5 for i in range(4)]
-
-
-# One thread, so "the other task ran first" can only come from the budget yield: the
-# current-thread flavor and a one-worker multi-thread one.
-@pytest.mark.parametrize(
-    "flavor",
-    [
-        pytest.param({"flavor": "current_thread"}, id="current_thread"),
-        pytest.param({"flavor": "multi_thread", "worker_threads": 1}, id="multi_thread_1"),
-    ],
-)
-def test_cooperative_budget_lets_other_tasks_run_during_a_hot_loop(
-    flavor: dict[str, Any],
-) -> None:
-    rt.run(_budget_lets_others_run(), **flavor)
-
-
-async def _budget_lets_others_run() -> None:
-    order: list[str] = []
-
-    async def done_child() -> None:
-        return None
-
-    async def hot() -> None:
-        h = rt.spawn(done_child())
-        await h
-        # Awaiting an already finished handle completes without waiting; the budget must
-        # still make this loop yield now and then.
-        for _ in range(1000):
-            await h
-        order.append("hot")
-
-    async def other() -> None:
-        order.append("other")
-
-    a = rt.spawn(hot())
-    b = rt.spawn(other())
-    await a
-    await b
-    assert order == ["other", "hot"]
-
-
-def test_awaiting_a_foreign_future_raises_a_clear_type_error(flavor: str | None) -> None:
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-
-    async def uses_asyncio() -> None:
-        await asyncio.Future(loop=loop)  # yields the future to whoever drives the task
-
-    async def main() -> None:
-        with pytest.raises(rt.JoinError) as info:
-            await rt.spawn(uses_asyncio())
-        assert isinstance(info.value.exception, TypeError)
-        assert "not rt's" in str(info.value.exception)
-
-    rt.run(main(), flavor=flavor)
-    loop.close()
 
 
 async def test_the_running_task_is_its_own_join_handle_with_a_public_repr() -> None:

@@ -1,0 +1,106 @@
+"""Traps: yield_now, checkpoints, the cooperative budget, reschedule, foreign awaitables."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from rtcore_helpers import Gate
+
+import rt
+
+
+def test_spawn_and_yield_now_outside_a_runtime_say_how_to_start_one() -> None:
+    async def work() -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.spawn(work())
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.yield_now().send(None)
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.current_task()
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.Handle.current()
+
+
+# One thread, so "the other task ran first" can only come from the budget yield: the
+# current-thread flavor and a one-worker multi-thread one.
+@pytest.mark.parametrize(
+    "flavor",
+    [
+        pytest.param({"flavor": "current_thread"}, id="current_thread"),
+        pytest.param({"flavor": "multi_thread", "worker_threads": 1}, id="multi_thread_1"),
+    ],
+)
+def test_cooperative_budget_lets_other_tasks_run_during_a_hot_loop(
+    flavor: dict[str, Any],
+) -> None:
+    rt.run(_budget_lets_others_run(), **flavor)
+
+
+def test_awaiting_a_foreign_future_raises_a_clear_type_error(flavor: str | None) -> None:
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+
+    async def uses_asyncio() -> None:
+        await asyncio.Future(loop=loop)  # yields the future to whoever drives the task
+
+    async def main() -> None:
+        with pytest.raises(rt.JoinError) as info:
+            await rt.spawn(uses_asyncio())
+        assert isinstance(info.value.exception, TypeError)
+        assert "not rt's" in str(info.value.exception)
+
+    rt.run(main(), flavor=flavor)
+    loop.close()
+
+
+async def test_reschedule_from_a_plain_thread_wakes_a_parked_runtime() -> None:
+    gates = [Gate() for _ in range(50)]
+
+    def opener() -> None:
+        for g in gates:
+            g.open()
+
+    t = threading.Thread(target=opener)
+    t.start()
+    for g in gates:
+        await g.wait()
+    t.join()
+    result = sum(g.is_open for g in gates)
+    assert result == 50
+
+
+def test_checkpoint_outside_a_task_says_so() -> None:
+    from rt.lowlevel import checkpoint
+
+    with pytest.raises(RuntimeError, match="checkpoint"):
+        checkpoint()
+
+
+async def _budget_lets_others_run() -> None:
+    order: list[str] = []
+
+    async def done_child() -> None:
+        return None
+
+    async def hot() -> None:
+        h = rt.spawn(done_child())
+        await h
+        # Awaiting an already finished handle completes without waiting; the budget must
+        # still make this loop yield now and then.
+        for _ in range(1000):
+            await h
+        order.append("hot")
+
+    async def other() -> None:
+        order.append("other")
+
+    a = rt.spawn(hot())
+    b = rt.spawn(other())
+    await a
+    await b
+    assert order == ["other", "hot"]
