@@ -14,6 +14,7 @@ import pytest
 from rtcore_helpers import Gate, open_fds, rt_threads
 
 import rt
+from rt._core._task import COMPILED
 
 
 async def _value(v: Any) -> Any:
@@ -655,8 +656,9 @@ def test_apis_refusing_a_coroutine_close_it(flavor: str | None) -> None:
         with pytest.raises(RuntimeError):
             rt.spawn(coro())
         runtime = rt.Runtime(flavor=flavor)
-        with pytest.raises(TypeError):
-            runtime.spawn(coro(), name=3)  # type: ignore[arg-type]
+        if not COMPILED:  # compiled, mypyc refuses the int at the call, before rt's code runs
+            with pytest.raises(TypeError):
+                runtime.spawn(coro(), name=3)  # type: ignore[arg-type]
         runtime.shutdown()
         with pytest.raises(RuntimeError):
             runtime.spawn(coro())

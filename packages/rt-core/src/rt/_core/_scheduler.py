@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from ._blocking import BlockingJob, BlockingPool
 from ._current import STATE, current_task_or_raise
 from ._driver import Driver, DriverLayer
-from ._exceptions import Cancelled
+from ._exceptions import Cancelled, chained
 from ._reactor import IoDriver, SignalWakeup, ThreadParker
 from ._task import _WAITERS_LOCK
 from ._task import JoinHandle as Task
@@ -303,9 +303,11 @@ class Scheduler(ABC):
         if exc is None:
             return task._result
         if isinstance(exc, Cancelled) and self._closed and self._sigint_main is not task:
-            raise RuntimeError(
-                "block_on(): the runtime was shut down before the coroutine finished"
-            ) from exc
+            # ``chained``, not ``raise ... from``: the mypyc build drops a ``from`` cause here.
+            raise chained(
+                RuntimeError("block_on(): the runtime was shut down before the coroutine finished"),
+                exc,
+            )
         raise exc
 
     def _close_leftovers(self, leftovers: list[Task[Any]]) -> None:
