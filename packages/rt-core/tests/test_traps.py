@@ -104,3 +104,34 @@ async def _budget_lets_others_run() -> None:
     await a
     await b
     assert order == ["other", "hot"]
+
+
+def test_park_is_yielded_only_by_the_trap_and_the_fast_paths_it_lists() -> None:
+    import ast
+    import re
+    from pathlib import Path
+
+    import rt._core._traps as traps
+
+    core = Path(traps.__file__).parent
+    found: set[tuple[str, str]] = set()
+    for path in sorted(core.glob("*.py")):
+        tree = ast.parse(path.read_text())
+
+        def visit(node: ast.AST, scope: list[str], path: Path = path) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    visit(child, [*scope, child.name])
+                    continue
+                if (
+                    isinstance(child, ast.Yield)
+                    and isinstance(child.value, ast.Name)
+                    and child.value.id == "PARK"
+                ):
+                    found.add((path.name, ".".join(scope)))
+                visit(child, scope)
+
+        visit(tree, [])
+    listed = set(re.findall(r"\* ``(\w+\.py)`` ``([\w.]+)``", traps.__doc__ or ""))
+    assert listed  # the docstring lists the fast paths
+    assert found == {("_traps.py", "wait_task_rescheduled"), *listed}

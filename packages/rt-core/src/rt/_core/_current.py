@@ -60,18 +60,6 @@ def current_task_or_raise(what: str) -> Task[Any]:
     raise outside_error(what)
 
 
-def reschedule(task: Task[Any], exc: BaseException | None = None) -> None:
-    """Make a parked task runnable again; safe from any thread.
-
-    Args:
-        task: A task parked in :func:`wait_task_rescheduled`.
-        exc: An exception to raise in the task instead of resuming it normally.
-    """
-    if exc is not None:
-        task._throw = exc
-    task._sched.wake(task)
-
-
 def checkpoint_if_cancelled() -> None:
     """Raise :class:`rt.Cancelled` if the running task is cancelled, without yielding.
 
