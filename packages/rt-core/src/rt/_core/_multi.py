@@ -46,7 +46,7 @@ from ._blocking import BlockingPool, block_async_signals
 from ._current import STATE
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled
-from ._reactor import IoDriver, SignalWakeup, ThreadParker
+from ._reactor import IoDriver
 from ._scheduler import (
     Scheduler,
     _BlockingState,
@@ -59,6 +59,7 @@ from ._scheduler import (
 from ._task import _WAITERS_LOCK, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
 from ._task import JoinHandle as Task
 from ._traps import PARK, YIELD, Abort
+from ._wakeup import SignalWakeup, ThreadParker
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics

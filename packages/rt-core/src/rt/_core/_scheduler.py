@@ -40,10 +40,11 @@ from ._blocking import BlockingJob, BlockingPool
 from ._current import STATE, current_task_or_raise
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled, chained
-from ._reactor import IoDriver, SignalWakeup, ThreadParker
+from ._reactor import IoDriver
 from ._task import _WAITERS_LOCK
 from ._task import JoinHandle as Task
 from ._traps import PARK, YIELD, Abort, wait_task_rescheduled
+from ._wakeup import SignalWakeup, ThreadParker
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics
