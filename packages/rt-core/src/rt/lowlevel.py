@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._core._base import Scheduler
 from ._core._current import (
     COOP_BUDGET,
     budget_spent,
@@ -36,7 +37,6 @@ from ._core._current import (
 from ._core._driver import ENTRY_POINT_GROUP, Driver, DriverContext, DriverLayer
 from ._core._reactor import READ, WRITE, IoDriver
 from ._core._runtime import current_driver
-from ._core._scheduler import Scheduler
 from ._core._traps import (
     Abort,
     checkpoint,

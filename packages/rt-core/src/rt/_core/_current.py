@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from ._exceptions import Cancelled
 
 if TYPE_CHECKING:
-    from ._scheduler import Scheduler
+    from ._base import Scheduler
     from ._task import JoinHandle as Task
 
 #: Operations a task may complete without suspending before it is made to yield (Tokio's

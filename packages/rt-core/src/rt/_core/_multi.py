@@ -42,24 +42,29 @@ from collections.abc import Callable, Coroutine
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._blocking import BlockingPool, block_async_signals
+from ._base import Scheduler
+from ._blocking import block_async_signals
 from ._current import STATE
-from ._driver import Driver, DriverLayer
+from ._driver import DriverLayer
 from ._exceptions import Cancelled
-from ._reactor import IoDriver
-from ._scheduler import (
-    Scheduler,
-    _BlockingState,
+from ._harness import (
     _CoroType,
     _task_ids,
+    bad_yield_error,
     coerce_coroutine,
     describe,
     logger,
+    refuse_new_task,
+    run_waiters,
+    settle,
+    task_failed,
+    withdraw,
 )
+from ._reactor import IoDriver
 from ._task import _WAITERS_LOCK, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
 from ._task import JoinHandle as Task
 from ._traps import PARK, YIELD, Abort
-from ._wakeup import SignalWakeup, ThreadParker
+from ._wakeup import SignalWakeup
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics
@@ -193,8 +198,6 @@ class MultiThreadScheduler(Scheduler):
         on_thread_start: Callable[[], object] | None = None,
         on_thread_stop: Callable[[], object] | None = None,
     ) -> None:
-        self._sched = self
-        self._current = None
         self._thread_id = None  # block_on never drives this flavor: the workers do
         self._lock = threading.RLock()
         self._acquire = self._lock.acquire
@@ -202,36 +205,25 @@ class MultiThreadScheduler(Scheduler):
         self._core = threading.Condition(threading.Lock())
         self._inject: deque[Task[Any]] = deque()
         self._callbacks: deque[Callable[[], object]] = deque()
-        self._tasks: set[Task[Any]] = set()
         self._idle: list[Worker] = []
         self._searching = 0
-        self._closed = False
         self._stopping = False
-        self._fatal: BaseException | None = None
         self._block_on_events: set[threading.Event | SignalWakeup] = set()
-        self._unhandled = unhandled_error
         self._event_interval = event_interval
         self._global_interval = global_queue_interval
         self._spawned_outside = 0
         self._on_thread_start = on_thread_start
         self._on_thread_stop = on_thread_stop
         self._driver_lock = threading.Lock()
-        self._blocking_state = _BlockingState(self)
-        self._blocking = BlockingPool(
-            max_blocking_threads,
-            thread_name,
-            self.wake,
-            thread_keep_alive,
+        self._init_common(
+            max_blocking_threads=max_blocking_threads,
+            thread_name=thread_name,
+            thread_keep_alive=thread_keep_alive,
+            unhandled_error=unhandled_error,
             on_drained=self._unpark_driver,  # the driver is built below
         )
         # The reactor locks its own state, so closing an fd can run on any thread (no post).
-        self._io: IoDriver | None = IoDriver(self.wake) if enable_io else None
-        driver: Driver = self._io if self._io is not None else ThreadParker()
-        self._drivers: dict[str, Driver] = {}
-        for layer in sorted(layers, key=lambda lay: lay.order):
-            driver = layer.build(driver, self)
-            self._drivers[layer.name] = driver
-        self._driver = driver
+        self._build_driver_stack(IoDriver(self.wake) if enable_io else None, layers)
         self._workers = [Worker(self, i, f"{thread_name}-{i}") for i in range(worker_threads)]
         started = threading.Semaphore(0)
         for w in self._workers:
@@ -246,9 +238,6 @@ class MultiThreadScheduler(Scheduler):
 
     # -- DriverContext -----------------------------------------------------------------
 
-    def blocking_in_flight(self) -> int:
-        return self._blocking.in_flight()
-
     def has_runnable_tasks(self) -> bool:
         """Whether anything may still run without the clock moving: queued tasks, or another
         worker that is not idle (it runs a task, or holds one it just took from a queue)."""
@@ -259,11 +248,6 @@ class MultiThreadScheduler(Scheduler):
             w.local or w.lifo is not None or w.inbox or (w.ident != me and not w.parked)
             for w in self._workers
         )
-
-    def driver(self, name: str) -> Driver | None:
-        if name == "io":
-            return self._io
-        return self._drivers.get(name)
 
     # -- thread-safe entry points -------------------------------------------------------
 
@@ -413,7 +397,7 @@ class MultiThreadScheduler(Scheduler):
                 self._tasks.add(task)
                 self._spawned_outside += 1
         if not accepted:
-            raise self._refuse_new_task(task, what)
+            raise refuse_new_task(task, what)
         self._push(task, False)
         return task
 
@@ -442,7 +426,7 @@ class MultiThreadScheduler(Scheduler):
         while the task left it on another must not cancel the task's next wait.
         """
         fn = task._abort_fn if task._cancelled else None
-        if fn is not None and self._withdraw(task, fn) is Abort.SUCCEEDED:
+        if fn is not None and withdraw(task, fn) is Abort.SUCCEEDED:
             task._abort_fn = None
             task._throw = Cancelled()
             with self._lock:
@@ -817,7 +801,7 @@ class MultiThreadScheduler(Scheduler):
                         self._cancel_claimed(task)
                     continue
                 if trap is not yield_trap:
-                    task._throw = self._bad_yield_error(task, trap)
+                    task._throw = bad_yield_error(task, trap)
                 elif task._cancelled:
                     task._throw = Cancelled()
                 if w.deferred is not None:
@@ -858,11 +842,11 @@ class MultiThreadScheduler(Scheduler):
         do after two ``STATE`` lookups (at the back, as on the current-thread flavor: a task
         joining many handles in turn finds the next ones done instead of parking on each).
         """
-        joiner, waiters = self._settle(task, result, exc)
+        joiner, waiters = settle(self, task, result, exc)
         task._state = DONE
         self._wake_joiners(task, joiner, waiters, w)
         if exc is not None and not isinstance(exc, Cancelled):
-            self._task_failed(task, exc)
+            task_failed(self, task, exc)
         if self._closed:
             self._notify_closed()
 
@@ -891,7 +875,7 @@ class MultiThreadScheduler(Scheduler):
             else:
                 joiner._sched.wake(joiner)
         if waiters is not None:
-            self._run_waiters(task, waiters)
+            run_waiters(task, waiters)
 
     def _on_fatal(self) -> None:
         with self._core:
@@ -931,7 +915,7 @@ class MultiThreadScheduler(Scheduler):
                     self._tasks.add(task)
                     self._spawned_outside += 1
             if closed:
-                raise self._refuse_new_task(task, "block_on()")
+                raise refuse_new_task(task, "block_on()")
             self._push(task, False)
             while not task._done:
                 done.wait()
@@ -984,17 +968,12 @@ class MultiThreadScheduler(Scheduler):
             w.thread.join(remaining)
             if w.thread.is_alive():
                 logger.warning("rt: worker thread %s is still running a task step", w.name)
-        self._close_leftovers([t for t in self._tasks if not t._done])
-        self._tasks.clear()
+        self._release_resources(deadline)
         self._inject.clear()
         for w in self._workers:
             w.local.clear()
             w.inbox.clear()
             w.lifo = None
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        for thread in self._blocking.shutdown(remaining):
-            logger.warning("rt: blocking thread %s still running after shutdown", thread.name)
-        self._driver.shutdown()
         self._callbacks.clear()
 
     # -- observing ---------------------------------------------------------------------------

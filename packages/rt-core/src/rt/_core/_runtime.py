@@ -8,9 +8,11 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
+from ._base import Scheduler
 from ._current import STATE, current_task_or_raise, outside_error
 from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
-from ._scheduler import UNHANDLED_POLICIES, CurrentThreadScheduler, Scheduler
+from ._harness import UNHANDLED_POLICIES
+from ._scheduler import CurrentThreadScheduler
 from ._task import JoinHandle
 from ._task import JoinHandle as Task
 

@@ -30,8 +30,8 @@ from ._exceptions import Cancelled, JoinError, chained
 from ._traps import PARK, YIELD, Abort, Withdrawable
 
 if TYPE_CHECKING:
+    from ._base import Scheduler
     from ._cancel import CancelScope
-    from ._scheduler import Scheduler
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
