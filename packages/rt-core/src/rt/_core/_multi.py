@@ -34,11 +34,10 @@ its context before its first step there: one ``Context.run`` per migration, noth
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -60,6 +59,14 @@ from ._harness import (
     task_failed,
     withdraw,
 )
+from ._idle import (
+    Worker,
+    notify_parked,
+    park,
+    search,
+    stop_searching,
+    unpark_worker,
+)
 from ._reactor import IoDriver
 from ._task import _WAITERS_LOCK, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
 from ._task import JoinHandle as Task
@@ -75,107 +82,6 @@ T = TypeVar("T")
 MAX_LIFO_POLLS: Final = 3
 
 _get_ident: Final = threading.get_ident
-
-
-def default_worker_threads() -> int:
-    """One worker per CPU the process may run on, or ``RT_WORKER_THREADS`` when it is set
-    (as ``TOKIO_WORKER_THREADS`` works for Tokio)."""
-    forced = os.environ.get("RT_WORKER_THREADS")
-    if forced:
-        try:
-            n = int(forced)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(
-                f"the RT_WORKER_THREADS environment variable must be an int >= 1, got {forced!r}"
-            )
-        return n
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-class Worker:
-    """One worker thread of a multi-thread runtime; also the ``STATE`` of the tasks it runs."""
-
-    __slots__ = (
-        "_current",
-        "_mt",
-        "_sched",
-        "deferred",
-        "event",
-        "ident",
-        "in_driver",
-        "inbox",
-        "index",
-        "lifo",
-        "lifo_polls",
-        "local",
-        "name",
-        "park_count",
-        "parked",
-        "parked_time",
-        "polls",
-        "searching",
-        "spawned",
-        "started",
-        "steals",
-        "stopped",
-        "thread",
-    )
-
-    def __init__(self, sched: MultiThreadScheduler, index: int, name: str) -> None:
-        self._sched: Scheduler = sched
-        self._mt = sched
-        self._current: Task[Any] | None = None
-        self.index = index
-        self.name = name
-        self.local: deque[Task[Any]] = deque()
-        self.lifo: Task[Any] | None = None
-        # A task woken by the running step, whose wake-up is applied when the step ends,
-        # under the same lock as the step's own park (see MultiThreadScheduler.wake).
-        self.deferred: Task[Any] | None = None
-        self.lifo_polls = 0
-        self.inbox: deque[Task[Any]] = deque()
-        self.event = threading.Event()
-        self.in_driver = False
-        # True while the worker holds no task and takes none out of a queue (it is parking,
-        # parked, or between parks): paused time may then auto-advance. Read by other threads.
-        self.parked = False
-        self.searching = False
-        self.ident = 0
-        self.thread: threading.Thread | None = None
-        # counters, written by this worker's thread only
-        self.polls = 0
-        self.steals = 0
-        self.park_count = 0
-        self.parked_time = 0.0
-        self.spawned = 0
-        self.started: float | None = None
-        self.stopped: float | None = None
-
-    def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
-        """``rt.spawn`` from a task running on this worker: straight onto the local queue."""
-        sched = self._mt
-        if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
-            coro: Coroutine[Any, Any, Any] = obj
-        else:
-            coro = coerce_coroutine(obj, "rt.spawn()")
-        if sched._closed or name is not None:
-            return sched.spawn(coro, name)
-        task: Task[Any] = Task(coro, None, sched, copy_context(), next(_task_ids))
-        task._home = self
-        sched._tasks.add(task)
-        self.spawned += 1
-        self.local.append(task)
-        if sched._idle:
-            sched._notify_parked()
-        return task
-
-    def __repr__(self) -> str:
-        return f"<rt worker {self.name}>"
 
 
 class MultiThreadScheduler(Scheduler):
@@ -310,7 +216,7 @@ class MultiThreadScheduler(Scheduler):
                 task = prev
             st.local.append(task)
             if self._idle:
-                self._notify_parked()
+                notify_parked(self)
             return
         self._push(task, lifo)
 
@@ -339,21 +245,21 @@ class MultiThreadScheduler(Scheduler):
                 task = prev
             w.local.append(task)
             if self._idle:
-                self._notify_parked()
+                notify_parked(self)
             return
         if home is not None:
             self._to_inbox(home, task)
             return
         self._inject.append(task)
-        self._notify_parked()
+        notify_parked(self)
 
     def _to_inbox(self, home: Worker, task: Task[Any]) -> None:
         home.inbox.append(task)
-        self._unpark_worker(home)
+        unpark_worker(self, home)
 
     def post(self, callback: Callable[[], object]) -> None:
         self._callbacks.append(callback)
-        self._notify_parked()
+        notify_parked(self)
 
     def _post_from_signal(self, callback: Callable[[], object]) -> None:
         # When every worker is idle, one of them sleeps in the driver: the eventfd reaches it.
@@ -471,92 +377,13 @@ class MultiThreadScheduler(Scheduler):
             local.extend(keep)
             if moved:
                 self._inject.extend(moved)
-                self._notify_parked()
+                notify_parked(self)
         return fn(*args)
 
     # -- parking and waking workers ------------------------------------------------------
 
-    def _notify_parked(self) -> None:
-        """Wake one parked worker, unless one is already searching for work."""
-        with self._lock:
-            idle = self._idle
-            if self._searching or not idle:
-                return
-            me = _get_ident()
-            for i in range(len(idle) - 1, -1, -1):
-                if idle[i].ident != me:
-                    w = idle.pop(i)
-                    break
-            else:
-                return  # only ourselves (waking up from the driver) is listed
-            w.searching = True
-            self._searching += 1
-        self._unpark_worker(w)
-
     def _unpark_driver(self) -> None:
         self._driver.unpark()
-
-    def _unpark_worker(self, w: Worker) -> None:
-        w.event.set()
-        if w.in_driver:
-            self._driver.unpark()
-
-    def _stop_searching(self, w: Worker) -> None:
-        with self._lock:
-            w.searching = False
-            self._searching -= 1
-            last = self._searching == 0
-        if last and (self._inject or self._callbacks):
-            self._notify_parked()
-
-    def _park(self, w: Worker) -> None:
-        # From here until it takes a task out of a queue (see _search and the loop top), this
-        # worker counts as idle for paused time: it holds no task, and every task it could
-        # pick up is still visible in some queue.
-        w.parked = True
-        # Cleared before we are listed as idle: nobody notifies us in between, except for a
-        # pinned task's inbox, which the re-check below looks at.
-        w.event.clear()
-        with self._lock:
-            if w.searching:
-                w.searching = False
-                self._searching -= 1
-            if self._stopping:
-                return
-            self._idle.append(w)
-        # Re-check after advertising ourselves as idle: a push that saw no idle worker must
-        # have queued its task where we look now.
-        if (
-            self._inject
-            or self._callbacks
-            or w.inbox
-            or w.local
-            or w.lifo is not None
-            or self._stopping
-        ):
-            self._unidle(w)
-            return
-        w.park_count += 1
-        t0 = time.perf_counter()
-        if self._driver_lock.acquire(blocking=False):
-            try:
-                w.in_driver = True
-                if not w.event.is_set():
-                    self._driver.park(None)
-            finally:
-                w.in_driver = False
-                self._driver_lock.release()
-        else:
-            w.event.wait()
-        w.parked_time += time.perf_counter() - t0
-        self._unidle(w)
-
-    def _unidle(self, w: Worker) -> None:
-        with self._lock:
-            # Still listed: it woke by itself (I/O, a timer), not as a searcher. Otherwise a
-            # notifier took it off the list and made it a searcher.
-            if w in self._idle:
-                self._idle.remove(w)
 
     # -- the worker loop ---------------------------------------------------------------------
 
@@ -582,56 +409,6 @@ class MultiThreadScheduler(Scheduler):
                     self._on_thread_stop()
                 except Exception:
                     logger.exception("rt: on_thread_stop raised in %s", w.name)
-
-    def _search(self, w: Worker) -> Task[Any] | None:
-        """Find work for an idle worker: inbox, injection queue, callbacks, then steal.
-
-        The worker stops counting as idle (``parked``) before it takes anything out of a
-        queue, so a task is always either visible in a queue or held by an active worker.
-        """
-        workers = self._workers
-        if not (
-            w.inbox
-            or self._inject
-            or self._callbacks
-            or any(v.local for v in workers if v is not w)
-        ):
-            return None  # nothing anywhere: stay idle without touching a queue
-        w.parked = False
-        task = self._pop_global(w)
-        if task is not None:
-            return task
-        callbacks = self._callbacks
-        if callbacks:
-            self._run_callbacks()
-            if w.local:
-                return w.local.popleft()
-            task = self._pop_global(w)
-            if task is not None:
-                return task
-        n = len(workers)
-        for k in range(1, n):
-            victim = workers[(w.index + k) % n]
-            queue = victim.local
-            size = len(queue)
-            if not size:
-                continue
-            stolen: list[Task[Any]] = []
-            for _ in range(size - size // 2):
-                try:
-                    t = queue.popleft()
-                except IndexError:
-                    break
-                pinned = t._pinned
-                if pinned is not None and pinned._worker is not w:
-                    self._to_inbox(pinned._worker, t)
-                    continue
-                stolen.append(t)
-            if stolen:
-                w.steals += len(stolen)
-                w.local.extend(stolen[1:])
-                return stolen[0]
-        return None
 
     def _pop_global(self, w: Worker) -> Task[Any] | None:
         if w.inbox:
@@ -692,7 +469,7 @@ class MultiThreadScheduler(Scheduler):
             if local or w.lifo is not None:
                 w.parked = False  # about to take a task out of our own queue
                 if w.searching:
-                    self._stop_searching(w)  # woken with work at hand (the driver queued it)
+                    stop_searching(self, w)  # woken with work at hand (the driver queued it)
             # -- one batch: at most ``batch_size`` steps from the LIFO slot and the local queue
             budget = batch_size
             lifo_polls = 0
@@ -715,7 +492,7 @@ class MultiThreadScheduler(Scheduler):
                 if idle and local:
                     # Work is queued behind this step and a worker is idle: wake it to steal,
                     # in case this step runs long (Tokio's "notify others before polling").
-                    self._notify_parked()
+                    notify_parked(self)
                 task._state = RUNNING
                 if task._home is not w:
                     task._ctx.run(STATE.set, w)
@@ -794,7 +571,7 @@ class MultiThreadScheduler(Scheduler):
                         if prev is not None:
                             append(prev)
                             if idle:
-                                self._notify_parked()
+                                notify_parked(self)
                     if action == 1:
                         append(task)
                     elif action == 2:
@@ -818,13 +595,13 @@ class MultiThreadScheduler(Scheduler):
                 self._maintenance()
             if budget and not local and w.lifo is None:
                 # The local queue ran dry: search, then park if there is nothing anywhere.
-                task = self._search(w)
+                task = search(self, w)
                 if task is None:
                     since_event = 0
-                    self._park(w)
+                    park(self, w)
                     continue
                 if w.searching:
-                    self._stop_searching(w)
+                    stop_searching(self, w)
                 append(task)
             elif inject or inbox:
                 # Fairness: injected tasks get a turn between two batches of local work.
@@ -960,7 +737,7 @@ class MultiThreadScheduler(Scheduler):
         with self._lock:
             self._stopping = True
         for w in self._workers:
-            self._unpark_worker(w)
+            unpark_worker(self, w)
         for w in self._workers:
             # An idle worker exits at once; even shutdown(0) gives each a moment to do so.
             remaining = None if deadline is None else max(0.5, deadline - time.monotonic())

@@ -245,7 +245,8 @@ class Runtime:
             raise ValueError("thread_name must be a non-empty str")
         layers = _resolve_layers({"time": enable_time})
         if multi:
-            from ._multi import MultiThreadScheduler, default_worker_threads
+            from ._idle import default_worker_threads
+            from ._multi import MultiThreadScheduler
 
             self._sched = MultiThreadScheduler(
                 worker_threads=worker_threads or default_worker_threads(),
