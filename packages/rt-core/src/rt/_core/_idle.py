@@ -231,15 +231,15 @@ def search(sched: MultiThreadScheduler, w: Worker) -> Task[Any] | None:
     ):
         return None  # nothing anywhere: stay idle without touching a queue
     w.parked = False
-    task = sched._pop_global(w)
+    task = pop_global(sched, w)
     if task is not None:
         return task
     callbacks = sched._callbacks
     if callbacks:
-        sched._run_callbacks()
+        run_callbacks(sched)
         if w.local:
             return w.local.popleft()
-        task = sched._pop_global(w)
+        task = pop_global(sched, w)
         if task is not None:
             return task
     n = len(workers)
@@ -265,3 +265,27 @@ def search(sched: MultiThreadScheduler, w: Worker) -> Task[Any] | None:
             w.local.extend(stolen[1:])
             return stolen[0]
     return None
+
+
+def pop_global(sched: MultiThreadScheduler, w: Worker) -> Task[Any] | None:
+    if w.inbox:
+        try:
+            return w.inbox.popleft()
+        except IndexError:
+            pass
+    if sched._inject:
+        try:
+            return sched._inject.popleft()
+        except IndexError:
+            pass
+    return None
+
+
+def run_callbacks(sched: MultiThreadScheduler) -> None:
+    callbacks = sched._callbacks
+    while callbacks:
+        try:
+            cb = callbacks.popleft()
+        except IndexError:
+            return
+        sched._run_callback(cb)

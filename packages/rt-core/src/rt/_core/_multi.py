@@ -1,31 +1,19 @@
-"""The multi-thread, work-stealing scheduler (Tokio's ``multi_thread`` flavor).
+"""The multi-thread, work-stealing scheduler (Tokio's ``multi_thread`` flavor): its queues.
 
-N worker threads run tasks. Each :class:`Worker` has
+N worker threads run tasks. Each :class:`~._idle.Worker` has
 
 * a **local run queue** (a ``deque``: the owner pushes at the back and pops at the front;
   thieves pop at the front too, so every operation is one atomic ``deque`` call);
 * a **LIFO slot**: a task woken by the task running on this worker runs next, on the same
-  worker (ping-pong pairs stay hot), at most ``MAX_LIFO_POLLS`` times in a row so the queue
-  behind it is not starved; the slot is never stolen;
+  worker (ping-pong pairs stay hot), a few times in a row at most; the slot is never stolen;
 * an **inbox** for tasks pinned to it (:class:`rt.LocalSet`), pushed from other threads.
 
-Tasks woken or spawned from outside the workers land on the shared **injection queue**. A
-worker checks the injection queue (and its inbox) every ``global_queue_interval`` steps and
-whenever its local queue is empty, polls the driver stack without blocking every
-``event_interval`` steps, and when it runs dry it *searches*: injection queue, posted
-callbacks, then **steals half** of another worker's local queue. Only when all of that fails
-does it park: the first idle worker takes the driver lock and blocks in the reactor (so one
-worker at a time drives I/O and timers), the others wait on their own event. A push wakes at
-most one parked worker, and only if no worker is already searching (no thundering herd); a
-searcher that finds work and was the last one searching wakes the next.
-
-**One poll at a time.** A task's ``_state`` (see ``_task``) moves SCHEDULED → RUNNING → IDLE /
-SCHEDULED / DONE. A wake-up that arrives while the task runs (after it registered as a waiter,
-before its ``PARK`` reached the worker) only sets NOTIFIED, and the worker requeues the task
-after the step; the transitions that race with wakers take the scheduler's lock. Cancelling a
-parked task *claims* it (IDLE → RUNNING) before calling its abort function, so an abort function
-never runs while the task is being stepped elsewhere; a task that is running when it is
-cancelled is handled by its worker when the step ends.
+Tasks woken or spawned from outside the workers land on the shared **injection queue**. This
+module holds the queues and the entry points that fill them (``wake``, ``spawn``, cancel
+delivery, ``block_on``, ``shutdown``). Elsewhere: the loop each worker runs in
+``_worker_loop``; going idle, searching and parking in ``_idle``; the run states (one poll at
+a time; a wake-up during a step only sets NOTIFIED; a cancel *claims* a parked task) in
+``_state``; a task's life around a step in ``_harness``.
 
 **Context migration.** A task's context holds ``STATE`` = the worker running it (its
 ``_current`` is the running task). A task that moves to another worker gets ``STATE`` re-set in
@@ -42,14 +30,12 @@ from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._base import Scheduler
-from ._blocking import block_async_signals
 from ._current import STATE
 from ._driver import DriverLayer
 from ._exceptions import Cancelled
 from ._harness import (
     _CoroType,
     _task_ids,
-    bad_yield_error,
     coerce_coroutine,
     describe,
     logger,
@@ -62,24 +48,19 @@ from ._harness import (
 from ._idle import (
     Worker,
     notify_parked,
-    park,
-    search,
-    stop_searching,
     unpark_worker,
 )
 from ._reactor import IoDriver
-from ._task import _WAITERS_LOCK, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
+from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, claim, release, schedule
 from ._task import JoinHandle as Task
-from ._traps import PARK, YIELD, Abort
+from ._traps import Abort
 from ._wakeup import SignalWakeup
+from ._worker_loop import worker_main
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics
 
 T = TypeVar("T")
-
-#: Tasks run from the LIFO slot in a row before the local queue gets a turn (Tokio uses 3).
-MAX_LIFO_POLLS: Final = 3
 
 _get_ident: Final = threading.get_ident
 
@@ -134,7 +115,7 @@ class MultiThreadScheduler(Scheduler):
         started = threading.Semaphore(0)
         for w in self._workers:
             t = threading.Thread(
-                target=self._worker_main, args=(w, started), name=w.name, daemon=True
+                target=worker_main, args=(self, w, started), name=w.name, daemon=True
             )
             w.thread = t
             t.start()
@@ -184,14 +165,8 @@ class MultiThreadScheduler(Scheduler):
                 task = prev
             self._wake_from_step(st, task)
             return
-        with self._lock:
-            state = task._state
-            if state != IDLE:
-                if state == RUNNING:
-                    task._state = NOTIFIED
-                return
-            task._state = SCHEDULED
-        self._push(task, True)
+        if schedule(self._lock, task):
+            self._push(task, True)
 
     def _wake_from_step(self, st: Worker, task: Task[Any], lifo: bool = True) -> None:
         """Apply a wake-up made on worker ``st``'s own thread, by a step (into the LIFO slot)
@@ -316,13 +291,10 @@ class MultiThreadScheduler(Scheduler):
             self.deliver_cancel(task)
 
     def deliver_cancel(self, task: Task[Any]) -> None:
-        with self._lock:
-            if task._state != IDLE:
-                # Running: its worker delivers when the step ends. Queued: it sees the
-                # cancellation at its next checkpoint.
-                return
-            task._state = RUNNING  # claimed: no worker steps it while we abort its wait
-        self._cancel_claimed(task)
+        # Running: its worker delivers when the step ends. Queued: it sees the cancellation
+        # at its next checkpoint. Parked: claimed, so no worker steps it while we abort.
+        if claim(self._lock, task):
+            self._cancel_claimed(task)
 
     def _cancel_claimed(self, task: Task[Any]) -> None:
         """Call the abort function of a parked task this thread has claimed (RUNNING).
@@ -332,22 +304,13 @@ class MultiThreadScheduler(Scheduler):
         while the task left it on another must not cancel the task's next wait.
         """
         fn = task._abort_fn if task._cancelled else None
-        if fn is not None and withdraw(task, fn) is Abort.SUCCEEDED:
+        withdrawn = fn is not None and withdraw(task, fn) is Abort.SUCCEEDED
+        if withdrawn:
             task._abort_fn = None
             task._throw = Cancelled()
-            with self._lock:
-                task._state = SCHEDULED
-            self._push(task, False)
-            return
-        # A wake-up is in flight (or already landed as NOTIFIED): let it reschedule the task.
-        with self._lock:
-            if task._state == NOTIFIED:
-                task._state = SCHEDULED
-                requeue = True
-            else:
-                task._state = IDLE
-                requeue = False
-        if requeue:
+        # Not withdrawn: a wake-up is in flight (or already landed as NOTIFIED) and
+        # reschedules the task.
+        if release(self._lock, task, requeue=withdrawn):
             self._push(task, False)
 
     def block_in_place(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -386,228 +349,6 @@ class MultiThreadScheduler(Scheduler):
         self._driver.unpark()
 
     # -- the worker loop ---------------------------------------------------------------------
-
-    def _worker_main(self, w: Worker, started: threading.Semaphore) -> None:
-        block_async_signals()
-        w.ident = _get_ident()
-        STATE.set(w)
-        started.release()
-        if self._on_thread_start is not None:
-            try:
-                self._on_thread_start()
-            except Exception:
-                logger.exception("rt: on_thread_start raised in %s", w.name)
-        w.started = time.perf_counter()
-        try:
-            self._run_worker(w)
-        except BaseException:  # pragma: no cover - a bug in rt itself
-            logger.exception("rt: worker %s stopped on an internal error", w.name)
-        finally:
-            w.stopped = time.perf_counter()
-            if self._on_thread_stop is not None:
-                try:
-                    self._on_thread_stop()
-                except Exception:
-                    logger.exception("rt: on_thread_stop raised in %s", w.name)
-
-    def _pop_global(self, w: Worker) -> Task[Any] | None:
-        if w.inbox:
-            try:
-                return w.inbox.popleft()
-            except IndexError:
-                pass
-        if self._inject:
-            try:
-                return self._inject.popleft()
-            except IndexError:
-                pass
-        return None
-
-    def _run_callbacks(self) -> None:
-        callbacks = self._callbacks
-        while callbacks:
-            try:
-                cb = callbacks.popleft()
-            except IndexError:
-                return
-            self._run_callback(cb)
-
-    def _maintenance(self) -> None:
-        """Every ``event_interval`` steps: poll the drivers (if free) and run callbacks."""
-        if self._driver_lock.acquire(blocking=False):
-            try:
-                self._driver.park(0)
-            finally:
-                self._driver_lock.release()
-        if self._callbacks:
-            self._run_callbacks()
-
-    def _run_worker(self, w: Worker) -> None:
-        """The worker loop: batches of steps from the LIFO slot and the local queue, then a
-        look at the injection queue and inbox; drivers every ``event_interval`` steps.
-
-        Per step it does only what a step needs (measure before adding to it): the run-state
-        store, the migration check, ``Context.run``, and, after a ``PARK``, the state
-        transition under the lock that wakers also take.
-        """
-        local = w.local
-        popleft = local.popleft
-        append = local.append
-        acquire = self._lock.acquire
-        release = self._lock.release
-        inject = self._inject
-        inbox = w.inbox
-        idle = self._idle
-        batch_size = self._global_interval
-        event_interval = self._event_interval
-        yield_trap = YIELD
-        park_trap = PARK
-        tasks_discard = self._tasks.discard
-        waiters_lock = _WAITERS_LOCK
-        since_event = 0
-        while not self._stopping:
-            if local or w.lifo is not None:
-                w.parked = False  # about to take a task out of our own queue
-                if w.searching:
-                    stop_searching(self, w)  # woken with work at hand (the driver queued it)
-            # -- one batch: at most ``batch_size`` steps from the LIFO slot and the local queue
-            budget = batch_size
-            lifo_polls = 0
-            while budget:
-                task = w.lifo
-                if task is not None:
-                    w.lifo = None
-                    lifo_polls += 1
-                    if local and lifo_polls > MAX_LIFO_POLLS:  # let the queue behind it run
-                        append(task)
-                        lifo_polls = 0
-                        continue
-                else:
-                    lifo_polls = 0
-                    try:
-                        task = popleft()
-                    except IndexError:
-                        break
-                budget -= 1
-                if idle and local:
-                    # Work is queued behind this step and a worker is idle: wake it to steal,
-                    # in case this step runs long (Tokio's "notify others before polling").
-                    notify_parked(self)
-                task._state = RUNNING
-                if task._home is not w:
-                    task._ctx.run(STATE.set, w)
-                    task._home = w
-                w._current = task
-                exc = task._throw
-                try:
-                    if exc is None:
-                        if task._cancelled and task._is_unstarted():
-                            exc = Cancelled("the task was aborted before it started")
-                            trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
-                        else:
-                            trap = task._ctx.run(task._coro.send, None)  # type: ignore[union-attr]
-                    else:
-                        task._throw = None
-                        trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
-                except StopIteration as stop:
-                    w._current = None
-                    if w.deferred is not None:
-                        self._flush_deferred(w)
-                    # The common completion (a value), inlined: _finish without two calls.
-                    tasks_discard(task)
-                    task._result = stop.value
-                    task._exc = None
-                    task._coro = None
-                    task._ctx = None  # type: ignore[assignment]
-                    with waiters_lock:
-                        task._done = True
-                        joiner = task._joiner
-                        waiters = task._waiters
-                        task._joiner = task._waiters = None
-                    task._state = DONE
-                    if joiner is not None or waiters is not None:
-                        self._wake_joiners(task, joiner, waiters, w)
-                    if self._closed:
-                        self._notify_closed()
-                    continue
-                except BaseException as err:
-                    w._current = None
-                    if w.deferred is not None:
-                        self._flush_deferred(w)
-                    self._finish(task, None, err, w)
-                    # Let go of the task now, so that an unread failure is reported at once
-                    # if nobody else holds it (see JoinHandle.__del__).
-                    del task
-                    continue
-                w._current = None
-                if trap is park_trap:
-                    # acquire/release rather than ``with``: half the cost, and nothing in
-                    # between can raise (worker threads get no signals). The wake-up this
-                    # step deferred (see ``wake``) is applied under the same lock, first, so
-                    # a task that woke itself is NOTIFIED before its own transition.
-                    woken = w.deferred
-                    acquire()
-                    if woken is not None:
-                        w.deferred = None
-                        state = woken._state
-                        if state == IDLE:
-                            woken._state = SCHEDULED
-                        else:
-                            if state == RUNNING:
-                                woken._state = NOTIFIED
-                            woken = None
-                    if task._state == NOTIFIED:  # woken during its own step
-                        task._state = SCHEDULED
-                        action = 1
-                    elif task._cancelled and task._abort_fn is not None:
-                        action = 2  # stays RUNNING (claimed) while we abort its wait
-                    else:
-                        task._state = IDLE
-                        action = 0
-                    release()
-                    if woken is not None:  # into the LIFO slot, as _wake_from_step does
-                        prev = w.lifo
-                        w.lifo = woken
-                        if prev is not None:
-                            append(prev)
-                            if idle:
-                                notify_parked(self)
-                    if action == 1:
-                        append(task)
-                    elif action == 2:
-                        self._cancel_claimed(task)
-                    continue
-                if trap is not yield_trap:
-                    task._throw = bad_yield_error(task, trap)
-                elif task._cancelled:
-                    task._throw = Cancelled()
-                if w.deferred is not None:
-                    self._flush_deferred(w)
-                # No lock: a task that yields registered no waiter in this step, so no waker
-                # targets it (a wake-up that raced in anyway is absorbed: it runs again).
-                task._state = SCHEDULED
-                append(task)
-            ran = batch_size - budget
-            w.polls += ran
-            since_event += ran
-            if since_event >= event_interval:
-                since_event = 0
-                self._maintenance()
-            if budget and not local and w.lifo is None:
-                # The local queue ran dry: search, then park if there is nothing anywhere.
-                task = search(self, w)
-                if task is None:
-                    since_event = 0
-                    park(self, w)
-                    continue
-                if w.searching:
-                    stop_searching(self, w)
-                append(task)
-            elif inject or inbox:
-                # Fairness: injected tasks get a turn between two batches of local work.
-                task = self._pop_global(w)
-                if task is not None:
-                    local.appendleft(task)
 
     def _finish(
         self, task: Task[Any], result: object, exc: BaseException | None, w: Worker | None = None
@@ -756,42 +497,6 @@ class MultiThreadScheduler(Scheduler):
     # -- observing ---------------------------------------------------------------------------
 
     def metrics(self) -> RuntimeMetrics:
-        from ._metrics import RuntimeMetrics, WorkerMetrics
+        from ._metrics import multi_thread_metrics
 
-        threads, idle, queued = self._blocking.stats()
-        now = time.perf_counter()
-        per_worker = []
-        for w in self._workers:
-            start = w.started
-            if start is None:
-                busy = 0.0
-            else:
-                end = w.stopped if w.stopped is not None else now
-                busy = max(0.0, end - start - w.parked_time)
-            per_worker.append(
-                WorkerMetrics(
-                    index=w.index,
-                    thread_name=w.name,
-                    polls=w.polls,
-                    steals=w.steals,
-                    park_count=w.park_count,
-                    local_queue_depth=len(w.local) + (w.lifo is not None),
-                    busy_time=busy,
-                )
-            )
-        return RuntimeMetrics(
-            flavor=self.flavor,
-            workers=len(self._workers),
-            alive_tasks=len(self._tasks),
-            spawned_tasks=self._spawned_outside + sum(w.spawned for w in self._workers),
-            polls=sum(m.polls for m in per_worker),
-            local_queue_depth=sum(m.local_queue_depth for m in per_worker),
-            injection_queue_depth=len(self._inject) + len(self._callbacks),
-            park_count=sum(m.park_count for m in per_worker),
-            busy_time=sum(m.busy_time for m in per_worker),
-            blocking_threads=threads,
-            idle_blocking_threads=idle,
-            blocking_queue_depth=queued,
-            io_registered_fds=self._io.registered_fds() if self._io is not None else 0,
-            worker_metrics=tuple(per_worker),
-        )
+        return multi_thread_metrics(self)

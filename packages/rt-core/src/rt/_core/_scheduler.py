@@ -485,37 +485,6 @@ class CurrentThreadScheduler(Scheduler):
     # -- observing ---------------------------------------------------------------------------
 
     def metrics(self) -> RuntimeMetrics:
-        from ._metrics import RuntimeMetrics, WorkerMetrics
+        from ._metrics import current_thread_metrics
 
-        threads, idle, queued = self._blocking.stats()
-        busy = self._driven_time - self._parked_time
-        start = self._drive_start
-        if start is not None:
-            busy += time.perf_counter() - start
-        busy = max(0.0, busy)
-        return RuntimeMetrics(
-            flavor=self.flavor,
-            workers=1,
-            alive_tasks=len(self._tasks),
-            spawned_tasks=self._spawned,
-            polls=self._polls,
-            local_queue_depth=len(self._ready),
-            injection_queue_depth=len(self._inject),
-            park_count=self._park_count,
-            busy_time=busy,
-            blocking_threads=threads,
-            idle_blocking_threads=idle,
-            blocking_queue_depth=queued,
-            io_registered_fds=self._io.registered_fds() if self._io is not None else 0,
-            worker_metrics=(
-                WorkerMetrics(
-                    index=0,
-                    thread_name="block_on",
-                    polls=self._polls,
-                    steals=0,
-                    park_count=self._park_count,
-                    local_queue_depth=len(self._ready),
-                    busy_time=busy,
-                ),
-            ),
-        )
+        return current_thread_metrics(self)
