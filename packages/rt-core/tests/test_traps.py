@@ -135,3 +135,17 @@ def test_park_is_yielded_only_by_the_trap_and_the_fast_paths_it_lists() -> None:
     listed = set(re.findall(r"\* ``(\w+\.py)`` ``([\w.]+)``", traps.__doc__ or ""))
     assert listed  # the docstring lists the fast paths
     assert found == {("_traps.py", "wait_task_rescheduled"), *listed}
+
+
+def test_the_hot_paths_inlined_in_both_loops_match_their_generator() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run(
+        [sys.executable, str(root / "tools" / "gen_hot_paths.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr

@@ -113,10 +113,12 @@ class Worker:
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """``rt.spawn`` from a task running on this worker: straight onto the local queue."""
         sched = self._mt
+        # <generated: fresh_coroutine>
         if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
             coro: Coroutine[Any, Any, Any] = obj
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
+        # </generated: fresh_coroutine>
         if sched._closed or name is not None:
             return sched.spawn(coro, name)
         task: Task[Any] = Task(coro, None, sched, copy_context(), next(_task_ids))

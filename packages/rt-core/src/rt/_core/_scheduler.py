@@ -173,10 +173,12 @@ class CurrentThreadScheduler(Scheduler):
 
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
+        # <generated: fresh_coroutine>
         if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
             coro: Coroutine[Any, Any, Any] = obj
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
+        # </generated: fresh_coroutine>
         if self._closed or name is not None:
             return self.spawn(coro, name)
         task: Task[Any] = Task(coro, None, self, copy_context(), next(_task_ids))
@@ -266,6 +268,7 @@ class CurrentThreadScheduler(Scheduler):
                             trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
                     except StopIteration as stop:
                         # The common completion, inlined: a value, at most one joiner.
+                        # <generated: settle_value>
                         tasks_discard(task)
                         task._result = stop.value
                         task._exc = None
@@ -275,15 +278,14 @@ class CurrentThreadScheduler(Scheduler):
                             task._done = True
                             joiner = task._joiner
                             waiters = task._waiters
-                            if joiner is not None:
-                                task._joiner = None
+                            task._joiner = task._waiters = None
+                        # </generated: settle_value>
                         if joiner is not None:
                             if joiner._sched is self:
                                 append(joiner)
                             else:
                                 joiner._sched.wake(joiner)
                         if waiters is not None:
-                            task._waiters = None
                             self._current = None
                             run_waiters(task, waiters)
                         continue

@@ -129,6 +129,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 if w.deferred is not None:
                     sched._flush_deferred(w)
                 # The common completion (a value), inlined: _finish without two calls.
+                # <generated: settle_value>
                 tasks_discard(task)
                 task._result = stop.value
                 task._exc = None
@@ -139,6 +140,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                     joiner = task._joiner
                     waiters = task._waiters
                     task._joiner = task._waiters = None
+                # </generated: settle_value>
                 task._state = DONE
                 if joiner is not None or waiters is not None:
                     sched._wake_joiners(task, joiner, waiters, w)
