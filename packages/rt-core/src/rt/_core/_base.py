@@ -250,6 +250,19 @@ class Scheduler(ABC):
 
     # -- a task's life around a step, one version for every flavor ---------------------------
 
+    def _refuse_block_on_inside(self, coro: object) -> None:
+        """``block_on`` from a task (or a thread) of this runtime would block the thread it
+        runs on: close ``coro`` and raise ``RuntimeError`` saying what to do instead."""
+        st = STATE.get(None)
+        if (st is not None and st._current is not None) or self.on_runtime_thread():
+            if isinstance(coro, types.CoroutineType):
+                coro.close()
+            raise RuntimeError(
+                "block_on() cannot be called from inside a running task: it would block the "
+                "thread it runs on, which runs the runtime's tasks. Use `await` (or rt.spawn) "
+                "instead"
+            )
+
     def _refuse_shutdown_from_inside(self) -> None:
         if self.on_runtime_thread() or (
             (st := STATE.get(None)) is not None and st._sched is self and st._current is not None

@@ -105,6 +105,19 @@ def coerce_coroutine(obj: object, what: str) -> Coroutine[Any, Any, Any]:
     raise TypeError(f"{what} expects a coroutine object, got {describe(obj)}")
 
 
+def checked_coroutine(obj: object, name: object, what: str) -> Coroutine[Any, Any, Any]:
+    """What ``spawn(obj, name=name)`` runs: ``obj`` as a fresh coroutine, with a valid name.
+
+    Raises:
+        TypeError: ``obj`` is not awaitable, or ``name`` is not a str (``obj`` is closed).
+    """
+    coro = coerce_coroutine(obj, what)
+    if name is not None and not isinstance(name, str):
+        coro.close()
+        raise TypeError(f"{what}: name must be a str or None, got {describe(name)}")
+    return coro
+
+
 class _BlockingState:
     """The ``STATE`` seen inside ``spawn_blocking`` threads: the runtime, but no task."""
 

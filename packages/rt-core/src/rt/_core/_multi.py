@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextvars import copy_context
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from ._base import Scheduler
 from ._current import STATE
@@ -36,8 +36,7 @@ from ._exceptions import Cancelled
 from ._harness import (
     _CoroType,
     _task_ids,
-    coerce_coroutine,
-    describe,
+    checked_coroutine,
     logger,
     refuse_new_task,
     run_waiters,
@@ -243,10 +242,7 @@ class MultiThreadScheduler(Scheduler):
         self._driver.unpark()
 
     def new_task(self, obj: object, name: object, what: str) -> Task[Any]:
-        coro = coerce_coroutine(obj, what)
-        if name is not None and not isinstance(name, str):
-            coro.close()
-            raise TypeError(f"{what}: name must be a str or None, got {describe(name)}")
+        coro = checked_coroutine(obj, name, what)
         ctx = copy_context()
         st = STATE.get(None)
         if type(st) is Worker and st._sched is self:
@@ -254,7 +250,7 @@ class MultiThreadScheduler(Scheduler):
         else:
             home = self._workers[0]
             ctx.run(STATE.set, home)
-        task: Task[Any] = Task(coro, name, self, ctx, next(_task_ids))
+        task: Task[Any] = Task(coro, cast("str | None", name), self, ctx, next(_task_ids))
         task._home = home
         return task
 
@@ -404,14 +400,7 @@ class MultiThreadScheduler(Scheduler):
     # -- block_on / shutdown -----------------------------------------------------------------
 
     def block_on(self, coro: object) -> Any:
-        st = STATE.get(None)
-        if (st is not None and st._current is not None) or self.on_runtime_thread():
-            if isinstance(coro, _CoroType):
-                coro.close()
-            raise RuntimeError(
-                "block_on() cannot be called from inside a running task: it would block a "
-                "worker thread of the runtime. Use `await` (or rt.spawn) instead"
-            )
+        self._refuse_block_on_inside(coro)
         if self._closed:
             if isinstance(coro, _CoroType):
                 coro.close()

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from contextvars import copy_context
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._base import Scheduler
 from ._current import STATE, current_task_or_raise
@@ -39,8 +39,8 @@ from ._harness import (
     _task_ids,
     _wait_any,
     bad_yield_error,
+    checked_coroutine,
     coerce_coroutine,
-    describe,
     logger,
     refuse_new_task,
     run_waiters,
@@ -161,15 +161,12 @@ class CurrentThreadScheduler(Scheduler):
         return self._thread_id == threading.get_ident()
 
     def new_task(self, obj: object, name: object, what: str) -> Task[Any]:
-        coro = coerce_coroutine(obj, what)
-        if name is not None and not isinstance(name, str):
-            coro.close()
-            raise TypeError(f"{what}: name must be a str or None, got {describe(name)}")
+        coro = checked_coroutine(obj, name, what)
         st = STATE.get(None)
         ctx = copy_context()
         if st is not self:
             ctx.run(STATE.set, self)
-        return Task(coro, name, self, ctx, next(_task_ids))
+        return Task(coro, cast("str | None", name), self, ctx, next(_task_ids))
 
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
@@ -371,14 +368,7 @@ class CurrentThreadScheduler(Scheduler):
     # -- block_on / shutdown -----------------------------------------------------------------
 
     def block_on(self, coro: object) -> Any:
-        st = STATE.get(None)
-        if (st is not None and st._current is not None) or self.on_runtime_thread():
-            if isinstance(coro, _CoroType):
-                coro.close()
-            raise RuntimeError(
-                "block_on() cannot be called from inside a running task: it would block the "
-                "thread the runtime runs on. Use `await` (or rt.spawn) instead"
-            )
+        self._refuse_block_on_inside(coro)
         task = self.new_task(coro, None, "block_on()")
         task._supervised = True
         core = self._core
