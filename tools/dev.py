@@ -3,11 +3,11 @@
 
     python3 tools/dev.py demo      # the demo (README's first command); sets up .venv-demo
                                    # with only the rt distributions it uses
-    python3 tools/dev.py test --quick  # one pass: default python, default flavor
-    python3 tools/dev.py test      # the test suite (README's second command), then the same
-                                   # suite on Python 3.12 and 3.13 where they are installed,
-                                   # then again on the multi-thread scheduler, then against
-                                   # the optional mypyc build of rt-core (both flavors)
+    python3 tools/dev.py test --quick  # one pass: default python, current-thread flavor only
+    python3 tools/dev.py test      # the test suite (README's second command; every rt test
+                                   # on both scheduler flavors), then the same suite on
+                                   # Python 3.12 and 3.13 where they are installed, then
+                                   # against the optional mypyc build of rt-core
     python3 tools/dev.py check     # tests + mypy --strict + ruff + docs (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
     python3 tools/dev.py compiled  # build the optional mypyc wheel of rt-core (dist/compiled/)
@@ -39,12 +39,11 @@ OTHER_PYTHONS = ("3.12", "3.13")
 
 TASKS: dict[str, list[list[str]]] = {
     "demo": [],  # run_demo: its own small venv, no hatch
-    "test": [["run", "test"], ["run", "test-mt"], ["run", "test-compiled"]],
+    "test": [["run", "test"], ["run", "test-compiled"]],
     "types": [["run", "types"]],
     "lint": [["run", "lint"]],
     "check": [
         ["run", "test"],
-        ["run", "test-mt"],
         ["run", "test-compiled"],
         ["run", "types"],
         ["run", "lint"],
@@ -220,10 +219,10 @@ def main(argv: list[str]) -> int:
     if task == "test" and "--quick" in extra:
         # One pass: the default interpreter and flavor, pure-Python build.
         rest = [arg for arg in extra if arg != "--quick"]
-        steps = [["run", "test", *rest]]
+        steps = [["run", "test", "-o", "rt_flavors=current_thread", *rest]]
         print(
-            "dev.py: --quick: one pass (default python, default flavor); the full run adds "
-            "Python 3.12/3.13, the multi-thread flavor and the compiled build"
+            "dev.py: --quick: one pass (default python, current-thread flavor); the full run "
+            "adds the multi-thread flavor, Python 3.12/3.13 and the compiled build"
         )
     elif task in ("test", "check"):
         # The suite again on the other supported Pythons, where this machine has them.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from ._exceptions import Cancelled
 
 if TYPE_CHECKING:
-    from ._scheduler import Scheduler
+    from ._base import Scheduler
     from ._task import JoinHandle as Task
 
 #: Operations a task may complete without suspending before it is made to yield (Tokio's
@@ -92,18 +92,6 @@ def current_task_or_raise(what: str) -> Task[Any]:
         if task is not None:
             return task
     raise outside_error(what)
-
-
-def reschedule(task: Task[Any], exc: BaseException | None = None) -> None:
-    """Make a parked task runnable again; safe from any thread.
-
-    Args:
-        task: A task parked in :func:`wait_task_rescheduled`.
-        exc: An exception to raise in the task instead of resuming it normally.
-    """
-    if exc is not None:
-        task._throw = exc
-    task._sched.wake(task)
 
 
 def checkpoint_if_cancelled() -> None:

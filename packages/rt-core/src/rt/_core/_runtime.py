@@ -8,9 +8,11 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
+from ._base import Scheduler
 from ._current import STATE, current_task_or_raise, outside_error
 from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
-from ._scheduler import UNHANDLED_POLICIES, CurrentThreadScheduler, Scheduler
+from ._harness import UNHANDLED_POLICIES
+from ._scheduler import CurrentThreadScheduler
 from ._task import JoinHandle
 from ._task import JoinHandle as Task
 
@@ -258,7 +260,8 @@ class Runtime:
             raise ValueError("thread_name must be a non-empty str")
         layers = _resolve_layers({"time": enable_time})
         if multi:
-            from ._multi import MultiThreadScheduler, default_worker_threads
+            from ._idle import default_worker_threads
+            from ._multi import MultiThreadScheduler
 
             self._sched = MultiThreadScheduler(
                 worker_threads=worker_threads or default_worker_threads(),
@@ -324,14 +327,23 @@ class Runtime:
     def shutdown(self, timeout: float | None = None) -> None:
         """Cancel every task, wait for them, join the blocking pool and close the drivers.
 
-        Every task sees :class:`rt.Cancelled` and its ``finally`` blocks run. Afterwards the
-        runtime holds no thread, fd or task. Calling it again does nothing.
+        Every task sees :class:`rt.Cancelled` and runs to its end: ``finally`` blocks run,
+        async cleanup included, and shielded scopes (``CancelScope(shield=True)``) finish
+        first. Afterwards the runtime holds no thread, fd or task. Calling it again does
+        nothing; the same on both flavors.
+
+        Other threads: once shutdown has begun, :meth:`spawn`, :meth:`Handle.spawn`,
+        :meth:`block_on` and :meth:`Handle.block_on` raise ``RuntimeError`` (closing the
+        coroutine they were given). A task or ``block_on`` accepted before that is cancelled,
+        run to completion and joinable; a ``block_on`` whose coroutine shutdown cut short
+        raises ``RuntimeError`` (its ``__cause__`` the ``rt.Cancelled``). A task of the runtime
+        that spawns during shutdown (in its cleanup) gets a task cancelled before it starts.
 
         Args:
             timeout: Seconds to wait for tasks and blocking threads; ``None`` waits as long as
-                they take. Tasks still running when it passes are closed (``GeneratorExit``)
-                and reported through the ``rt`` logger; blocking threads that are still busy
-                are left to finish on their own (they are daemon threads).
+                they take. Tasks still running when it passes are named in one warning of the
+                ``rt`` logger, then closed (``GeneratorExit``); blocking threads that are still
+                busy are left to finish on their own (they are daemon threads).
 
         Raises:
             RuntimeError: called from inside this runtime.
@@ -399,7 +411,13 @@ def run(coro: Coroutine[Any, Any, T], *, flavor: str | None = None, **options: A
         raise RuntimeError(
             "rt.run() cannot be called from inside a running task: await the coroutine instead"
         )
-    with Runtime(flavor=flavor, **options) as runtime:
+    try:
+        runtime = Runtime(flavor=flavor, **options)
+    except BaseException:
+        if hasattr(coro, "close"):
+            coro.close()  # refused before it ran: no "never awaited" warning
+        raise
+    with runtime:
         return runtime.block_on(coro)
 
 

@@ -14,6 +14,11 @@
   or to set ``rt_mode = auto`` (rather than pytest's generic "not natively supported").
 * Tasks still running when the test ends are reported with a warning (then cancelled by the
   runtime's shutdown); tasks of a shared runtime belong to its fixtures and are not.
+* ``rt_flavors = current_thread multi_thread`` in the ini file runs every rt test once per
+  scheduler flavor, the flavor in the test id (``test_x[multi_thread]``), as Tokio's
+  ``rt_test!`` does. Tests that build runtimes themselves take the ``flavor`` fixture and pass
+  it on (``rt.run(main(), flavor=flavor)``); a marker's own ``flavor=`` pins a test to one.
+  Without the option, tests run once and ``flavor`` is ``None`` (the runtime's default).
 """
 
 from __future__ import annotations
@@ -41,6 +46,62 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "strict: only @pytest.mark.rt tests run on rt; auto: every async def test does",
         default="strict",
     )
+    parser.addini(
+        "rt_flavors",
+        "scheduler flavors to run every rt test on, each in its own test id "
+        "(e.g. current_thread multi_thread); empty: once, on the runtime's default",
+        type="args",
+        default=[],
+    )
+
+
+_FLAVOR = "flavor"
+_KNOWN_FLAVORS = ("current_thread", "multi_thread")
+
+
+def _flavors(config: pytest.Config) -> list[str]:
+    flavors: list[str] = list(config.getini("rt_flavors"))
+    for f in flavors:
+        if f not in _KNOWN_FLAVORS:
+            raise pytest.UsageError(
+                f"rt_flavors lists {f!r}; the flavors are {', '.join(_KNOWN_FLAVORS)}"
+            )
+    return flavors
+
+
+def _is_rt_test(fn: object, marker: pytest.Mark | None, config: pytest.Config) -> bool:
+    if not inspect.iscoroutinefunction(fn):
+        return False
+    return marker is not None or config.getini("rt_mode") == "auto"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each rt test, and each test using the ``flavor`` fixture, once per flavor."""
+    flavors = _flavors(metafunc.config)
+    if not flavors:
+        return
+    marker = metafunc.definition.get_closest_marker("rt")
+    if marker is not None and "flavor" in marker.kwargs:
+        return  # pinned by the marker
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if _FLAVOR in names:
+            return  # the test chooses its flavors itself
+    uses_fixture = _FLAVOR in metafunc.fixturenames
+    if not uses_fixture and not _is_rt_test(metafunc.function, marker, metafunc.config):
+        return
+    if not uses_fixture:
+        metafunc.fixturenames.append(_FLAVOR)
+    metafunc.parametrize(_FLAVOR, flavors, indirect=True)
+
+
+@pytest.fixture
+def flavor(request: pytest.FixtureRequest) -> str | None:
+    """The scheduler flavor this test runs on (see ``rt_flavors``); pass it to the runtimes
+    the test builds. ``None`` (the runtime's default) when ``rt_flavors`` is not set."""
+    return getattr(request, "param", None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -93,6 +154,10 @@ def _rt_test_runtime(request: pytest.FixtureRequest) -> Generator[rt.Runtime | N
             delattr(request.node, _RUNTIME)
         return
     start_paused = bool(options.pop("start_paused", False))
+    if "flavor" not in options:
+        callspec = getattr(request.node, "callspec", None)
+        if callspec is not None and _FLAVOR in callspec.params:
+            options["flavor"] = callspec.params[_FLAVOR]
     runtime = rt.Runtime(**options)
     setattr(request.node, _RUNTIME, runtime)
     try:
