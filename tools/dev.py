@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Set up the development tools and run a project task, on a machine that only has python3.
 
-    python3 tools/dev.py demo      # the demo (README's first command)
-    python3 tools/dev.py test      # the test suite (README's second command), then the same
-                                   # suite on Python 3.12 and 3.13 where they are installed,
-                                   # then again on the multi-thread scheduler, then against
-                                   # the optional mypyc build of rt-core (both flavors)
-    python3 tools/dev.py check     # tests + mypy --strict + ruff (what .ci/run runs)
+    python3 tools/dev.py demo      # the demo (README's first command); sets up .venv-demo
+                                   # with only the rt distributions it uses
+    python3 tools/dev.py test --quick  # one pass: default python, current-thread flavor only
+    python3 tools/dev.py test      # the test suite (README's second command; every rt test
+                                   # on both scheduler flavors), then the same suite on
+                                   # Python 3.12 and 3.13 where they are installed, then
+                                   # against the optional mypyc build of rt-core
+    python3 tools/dev.py check     # tests + mypy --strict + ruff + docs (what .ci/run runs)
     python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
     python3 tools/dev.py compiled  # build the optional mypyc wheel of rt-core (dist/compiled/)
+    python3 tools/dev.py docs      # build the API reference and guides into site/ (strict)
+    python3 tools/dev.py api       # regenerate tests/public_api.txt (review the diff)
+    python3 tools/dev.py wheels    # build every distribution's wheel into dist/ (see README,
+                                   # "Install": pip install --no-index --find-links dist/ ...)
 
 It creates ``.venv-tools`` (a virtualenv holding hatch) on first use; hatch then builds the
 workspace environments declared in ``hatch.toml`` under ``.hatch/``, with every package of
@@ -32,18 +38,24 @@ HATCH_REQ = "hatch>=1.16,<2"
 OTHER_PYTHONS = ("3.12", "3.13")
 
 TASKS: dict[str, list[list[str]]] = {
-    "demo": [["run", "demo"]],
-    "test": [["run", "test"], ["run", "test-mt"], ["run", "test-compiled"]],
+    "demo": [],  # run_demo: its own small venv, no hatch
+    "test": [["run", "test"], ["run", "test-compiled"]],
     "types": [["run", "types"]],
     "lint": [["run", "lint"]],
     "check": [
         ["run", "test"],
-        ["run", "test-mt"],
         ["run", "test-compiled"],
         ["run", "types"],
         ["run", "lint"],
+        ["run", "docs:build"],
     ],
     "compiled": [["run", "python", "tools/compiled.py", "build"]],
+    # The API reference site (MkDocs, warnings are errors) into site/.
+    "docs": [["run", "docs:build"]],
+    # Regenerates tests/public_api.txt, the reviewed golden file of the public API.
+    "api": [["run", "python", "tools/public_api.py", "--write"]],
+    # Runs in .venv-tools itself (pip and hatchling are there): no workspace env needed.
+    "wheels": [],
     # The compiled build first, so the benchmark's rt-mypyc column measures current sources.
     "bench": [["run", "python", "tools/compiled.py", "build"], ["run", "bench:all"]],
 }
@@ -138,6 +150,15 @@ def ensure_redis_tools() -> None:
         print("dev.py: no redis-cli / redis-benchmark: the tests that use them are skipped")
 
 
+def ensure_tls_tools() -> None:
+    """rt.net.tls is tested against OpenSSL's s_server / s_client and curl."""
+    if shutil.which("openssl") and shutil.which("curl"):
+        return
+    apt_install(["openssl", "curl"], "openssl / curl")
+    if not (shutil.which("openssl") and shutil.which("curl")):
+        print("dev.py: no openssl / curl: the TLS tests that use them are skipped")
+
+
 def ensure_valgrind() -> None:
     """The mini-redis benchmark counts the servers' instructions with valgrind's callgrind."""
     if shutil.which("valgrind") and shutil.which("callgrind_control"):
@@ -147,21 +168,63 @@ def ensure_valgrind() -> None:
         print("dev.py: no valgrind: the mini-redis benchmark leaves out instruction counts")
 
 
+DEMO_ENV = ROOT / ".venv-demo"
+# mini-redis uses every runtime distribution (rt.net, rt.sync, rt.time, rt.select) and none of
+# the development tools.
+DEMO_NEEDS = ("rt-core", "rt-time", "rt-sync", "rt-net", "rt-macros")
+
+
+def run_demo(extra: list[str]) -> int:
+    """Set up ``.venv-demo`` with only what the demo imports (once), then run the demo."""
+    sub = "Scripts" if os.name == "nt" else "bin"
+    python = DEMO_ENV / sub / ("python.exe" if os.name == "nt" else "python")
+    stamp = DEMO_ENV / ".rt-installed"
+    wanted = " ".join(DEMO_NEEDS)
+    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
+        print(f"dev.py: demo: creating {DEMO_ENV.name} (first run only) ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(DEMO_ENV)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        print("dev.py: demo: installing the build backend (hatchling) ...", flush=True)
+        subprocess.run([*pip, "hatchling>=1.25", "editables>=0.3"], check=True)
+        print(f"dev.py: demo: installing {', '.join(DEMO_NEEDS)} (editable) ...", flush=True)
+        editables = [arg for name in DEMO_NEEDS for arg in ("-e", str(ROOT / "packages" / name))]
+        subprocess.run([*pip, "--no-build-isolation", *editables], check=True)
+        stamp.write_text(wanted)
+    print("dev.py: demo: starting mini-redis and 50 rt clients ...", flush=True)
+    return subprocess.run(
+        [str(python), str(ROOT / "tools" / "demo.py"), *extra], cwd=ROOT
+    ).returncode
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in TASKS:
         print(__doc__)
         print(f"tasks: {', '.join(TASKS)}")
         return 2
     task, extra = argv[0], argv[1:]
+    if task == "demo":
+        return run_demo(extra)
     hatch = ensure_hatch()
+    if task == "wheels":
+        wheels = [str(_bin("python")), str(ROOT / "tools" / "wheels.py"), *extra]
+        return subprocess.run(wheels, cwd=ROOT).returncode
     env = with_pyenv_versions(dict(os.environ))
     main_step = 1 if task == "bench" else 0  # where the extra arguments go
     steps = [[*step, *(extra if i == main_step else [])] for i, step in enumerate(TASKS[task])]
     if task in ("test", "check", "bench"):
         ensure_redis_tools()
+        ensure_tls_tools()
     if task == "bench":
         ensure_valgrind()
-    if task in ("test", "check"):
+    if task == "test" and "--quick" in extra:
+        # One pass: the default interpreter and flavor, pure-Python build.
+        rest = [arg for arg in extra if arg != "--quick"]
+        steps = [["run", "test", "-o", "rt_flavors=current_thread", *rest]]
+        print(
+            "dev.py: --quick: one pass (default python, current-thread flavor); the full run "
+            "adds the multi-thread flavor, Python 3.12/3.13 and the compiled build"
+        )
+    elif task in ("test", "check"):
         # The suite again on the other supported Pythons, where this machine has them.
         for version in OTHER_PYTHONS:
             if python_available(version, env):

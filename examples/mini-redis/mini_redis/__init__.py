@@ -1,9 +1,11 @@
 """mini-redis: Tokio's teaching example, on rt. A RESP2 server, a client library and a CLI.
 
-The server speaks enough of Redis for ``redis-cli`` and ``redis-benchmark``: ``PING``, ``ECHO``,
-``GET``, ``SET`` (``EX``/``PX``/``NX``/``XX``), ``DEL``, ``EXISTS``, ``INCR``, ``EXPIRE``,
-``TTL``, ``PUBLISH``, ``SUBSCRIBE``, ``UNSUBSCRIBE``, plus ``CONFIG GET``, ``INFO``,
-``COMMAND``, ``SELECT`` and ``QUIT`` replies complete enough for those clients.
+The server speaks enough of Redis for ``redis-cli``, ``redis-benchmark`` and redis-py:
+``PING``, ``ECHO``, ``GET``, ``SET`` (``EX``/``PX``/``NX``/``XX``), ``MGET``, ``MSET``,
+``DEL``, ``EXISTS``, ``INCR``, ``INCRBY``, ``DECR``, ``DECRBY``, ``EXPIRE``, ``TTL``,
+``PUBLISH``, ``SUBSCRIBE``, ``UNSUBSCRIBE``, ``MULTI``/``EXEC``/``DISCARD``, plus
+``CONFIG GET``, ``INFO``, ``COMMAND``, ``SELECT`` and ``QUIT`` replies complete enough for
+those clients.
 """
 
 from __future__ import annotations

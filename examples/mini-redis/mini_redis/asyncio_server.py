@@ -1,7 +1,8 @@
 """The same server for asyncio (and uvloop), for the benchmark only.
 
 It runs the same command code (``Commands`` over ``Db``, with ``time.monotonic`` as the clock),
-the same RESP parser and the same connection loop as the rt server (parse every buffered
+the same RESP parser (``RequestReader``), the same per-connection ``Session`` (transactions)
+and the same connection loop as the rt server (parse every buffered
 request, answer, write once when no more are buffered; after each command, the same one check
 for ``SUBSCRIBE`` / ``QUIT``), on asyncio streams. Pub/sub and the graceful shutdown are left
 out: the benchmark does not use them (``SUBSCRIBE`` gets an error, then the connection
@@ -17,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from . import resp
-from .commands import CONNECTION_COMMAND, Commands
+from .commands import CONNECTION_COMMAND, Commands, Session
 from .db import Db
 
 NO_PUBSUB = "ERR this comparison server does not do pub/sub: use mini_redis.server"
@@ -29,31 +30,29 @@ def connection_handler(
     """The ``asyncio.start_server`` callback: the request loop of one connection."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        buf = b""
-        pos = 0
+        reqs = resp.RequestReader()
+        take = reqs.take
+        execute = Session(commands).execute
         out = bytearray()
         try:
             while True:
-                if buf:
-                    frames, pos = resp.parse_all(buf, pos)
-                    if frames:
-                        for frame in frames:
-                            if not frame:
-                                continue
-                            commands.commands_processed += 1
-                            reply = commands.execute(frame)
-                            if reply is CONNECTION_COMMAND:
-                                # QUIT, or SUBSCRIBE (which this comparison server does not do).
-                                if frame[0].upper() == b"QUIT":
-                                    writer.write(bytes(out) + resp.OK)
-                                else:
-                                    writer.write(bytes(out) + resp.error(NO_PUBSUB))
-                                await writer.drain()
-                                return
-                            out += reply
-                        if pos == len(buf):
-                            buf, pos = b"", 0
-                        continue
+                frames = take()
+                if frames:
+                    for frame in frames:
+                        if not frame:
+                            continue
+                        commands.commands_processed += 1
+                        reply = execute(frame)
+                        if reply is CONNECTION_COMMAND:
+                            # QUIT, or SUBSCRIBE (which this comparison server does not do).
+                            if frame[0].upper() == b"QUIT":
+                                writer.write(bytes(out) + resp.OK)
+                            else:
+                                writer.write(bytes(out) + resp.error(NO_PUBSUB))
+                            await writer.drain()
+                            return
+                        out += reply
+                    continue
                 if out:
                     writer.write(bytes(out))
                     out.clear()
@@ -61,9 +60,14 @@ def connection_handler(
                 data = await reader.read(65536)
                 if not data:
                     return
-                buf = buf[pos:] + data if buf else data
-                pos = 0
-        except (ConnectionError, resp.ProtocolError):
+                reqs.feed(data)
+        except resp.ProtocolError as exc:
+            writer.write(bytes(out) + resp.error(f"ERR {exc}"))
+            try:
+                await writer.drain()
+            except ConnectionError:
+                pass
+        except ConnectionError:
             pass
         finally:
             writer.close()

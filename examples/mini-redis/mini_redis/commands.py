@@ -20,6 +20,13 @@ comparing every command name with both.
 """
 
 
+TRANSACTION: Final = b"<a transaction command: MULTI, EXEC or DISCARD>"
+"""What :meth:`Commands.execute` returns for ``MULTI``, ``EXEC`` and ``DISCARD``, whose
+arguments are right: the connection's :class:`Session` carries them out."""
+
+_QUEUED: Final = b"+QUEUED\r\n"
+
+
 class Commands:
     """Runs commands against a :class:`Db` and returns encoded replies."""
 
@@ -44,11 +51,7 @@ class Commands:
             name = name.upper()
             handler = _COMMANDS.get(name)
             if handler is None:
-                args = " ".join(f"'{a.decode(errors='replace')}'" for a in frame[1:4])
-                return resp.error(
-                    f"ERR unknown command '{frame[0].decode(errors='replace')}', "
-                    f"with args beginning with: {args}"
-                )
+                return unknown_command(frame)
         fn, arity = handler
         if len(frame) not in arity:
             return wrong_arity(name)
@@ -100,11 +103,35 @@ class Commands:
     def _exists(self, frame: Frame) -> bytes:
         return resp.integer(self.db.exists(frame[1:]))
 
-    def _incr(self, frame: Frame) -> bytes:
+    def _incr_by(self, key: bytes, by: int) -> bytes:
         try:
-            return resp.integer(self.db.incr(frame[1]))
+            return resp.integer(self.db.incr(key, by))
         except ValueError as exc:
             raise _Error(f"ERR {exc}") from None
+
+    def _incr(self, frame: Frame) -> bytes:
+        return self._incr_by(frame[1], 1)
+
+    def _decr(self, frame: Frame) -> bytes:
+        return self._incr_by(frame[1], -1)
+
+    def _incrby(self, frame: Frame) -> bytes:
+        return self._incr_by(frame[1], _int_arg(frame[2]))
+
+    def _decrby(self, frame: Frame) -> bytes:
+        return self._incr_by(frame[1], -_int_arg(frame[2]))
+
+    def _mset(self, frame: Frame) -> bytes:
+        if len(frame) % 2 == 0:
+            raise _Error("ERR wrong number of arguments for 'mset' command")
+        self.db.mset(frame[1:])
+        return resp.OK
+
+    def _mget(self, frame: Frame) -> bytes:
+        return resp.array([resp.bulk(v) for v in self.db.mget(frame[1:])])
+
+    def _transaction(self, frame: Frame) -> bytes:
+        return TRANSACTION
 
     def _expire(self, frame: Frame) -> bytes:
         return resp.integer(int(self.db.expire(frame[1], _int_arg(frame[2]))))
@@ -159,6 +186,86 @@ class Commands:
         return resp.OK
 
 
+class Session:
+    """One connection's view of the shared command code: its transaction, if one is open.
+
+    Both servers run every request through :meth:`execute`. Outside ``MULTI`` it is
+    :meth:`Commands.execute`; after ``MULTI`` requests are checked and queued (``+QUEUED``)
+    until ``EXEC`` runs them all at once (one array of replies, no other connection's command
+    in between: the commands never wait) or ``DISCARD`` drops them. A request refused while
+    queuing (unknown command, wrong arity) makes ``EXEC`` answer ``-EXECABORT``, as Redis
+    does. redis-py's ``pipeline()`` is transactional by default and sends exactly this.
+    """
+
+    __slots__ = ("commands", "failed", "queued")
+
+    def __init__(self, commands: Commands) -> None:
+        self.commands = commands
+        self.queued: list[Frame] | None = None  # None: no MULTI open
+        self.failed = False
+
+    def execute(self, frame: Frame) -> bytes:
+        """Run (or, inside ``MULTI``, queue) one request; return the encoded reply.
+
+        ``SUBSCRIBE`` and ``QUIT`` give :data:`CONNECTION_COMMAND`, as from
+        :meth:`Commands.execute`.
+        """
+        if self.queued is None:
+            reply = self.commands.execute(frame)
+            if reply is not TRANSACTION:
+                return reply
+            name = frame[0].upper()
+            if name == b"MULTI":
+                self.queued = []
+                self.failed = False
+                return resp.OK
+            return resp.error(f"ERR {name.decode()} without MULTI")
+        return self._queue(frame)
+
+    def _queue(self, frame: Frame) -> bytes:
+        queued = self.queued
+        assert queued is not None
+        name = frame[0].upper()
+        if name == b"EXEC":
+            self.queued = None
+            if self.failed:
+                return resp.error("EXECABORT Transaction discarded because of previous errors.")
+            replies = []
+            for f in queued:
+                reply = self.commands.execute(f)
+                if reply is TRANSACTION or reply is CONNECTION_COMMAND:  # refused when queued
+                    reply = resp.error("ERR command not allowed inside a transaction")
+                replies.append(reply)
+            return resp.array(replies)
+        if name == b"DISCARD":
+            self.queued = None
+            return resp.OK
+        if name == b"QUIT":
+            return CONNECTION_COMMAND
+        if name == b"MULTI":
+            return resp.error("ERR MULTI calls can not be nested")
+        handler = _COMMANDS.get(name)
+        if handler is None or name in (b"SUBSCRIBE", b"UNSUBSCRIBE"):
+            self.failed = True
+            if handler is None:
+                return unknown_command(frame)
+            return resp.error(f"ERR {name.decode()} inside MULTI is not supported by mini-redis")
+        if len(frame) not in handler[1]:
+            self.failed = True
+            return wrong_arity(name)
+        queued.append(frame)
+        return _QUEUED
+
+
+def unknown_command(frame: Frame) -> bytes:
+    """Redis's error for a command it does not know."""
+    args = " ".join(f"'{a.decode(errors='replace')}'" for a in frame[1:4])
+    return resp.error(
+        f"ERR unknown command '{frame[0].decode(errors='replace')}', "
+        f"with args beginning with: {args}"
+    )
+
+
 def wrong_arity(name: bytes) -> bytes:
     """Redis's error for a command given the wrong number of arguments (``name`` upper-case)."""
     return resp.error(f"ERR wrong number of arguments for '{name.decode().lower()}' command")
@@ -188,6 +295,14 @@ _COMMANDS: Final = {
     b"DEL": (Commands._del, _arity(-2)),
     b"EXISTS": (Commands._exists, _arity(-2)),
     b"INCR": (Commands._incr, _arity(2)),
+    b"DECR": (Commands._decr, _arity(2)),
+    b"INCRBY": (Commands._incrby, _arity(3)),
+    b"DECRBY": (Commands._decrby, _arity(3)),
+    b"MSET": (Commands._mset, _arity(-3)),
+    b"MGET": (Commands._mget, _arity(-2)),
+    b"MULTI": (Commands._transaction, _arity(1)),
+    b"EXEC": (Commands._transaction, _arity(1)),
+    b"DISCARD": (Commands._transaction, _arity(1)),
     b"EXPIRE": (Commands._expire, _arity(3)),
     b"TTL": (Commands._ttl, _arity(2)),
     b"PUBLISH": (Commands._publish, _arity(3)),

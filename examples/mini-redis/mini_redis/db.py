@@ -112,6 +112,16 @@ class Db:
             return False
         return True
 
+    def mset(self, pairs: list[bytes]) -> None:
+        """Store ``pairs`` (key, value, key, value, ...) at once, clearing their expiry."""
+        with self._lock:
+            data = self._data
+            for i in range(0, len(pairs), 2):
+                data[pairs[i]] = (pairs[i + 1], None)
+
+    def mget(self, keys: list[bytes]) -> list[bytes | None]:
+        return [self.get(key) for key in keys]
+
     def delete(self, keys: list[bytes]) -> int:
         with self._lock:
             n = 0
@@ -125,8 +135,9 @@ class Db:
         with self._lock:
             return sum(1 for key in keys if self._live(key))
 
-    def incr(self, key: bytes) -> int:
-        """Add one to the integer at ``key``; ValueError if it is not an integer."""
+    def incr(self, key: bytes, by: int = 1) -> int:
+        """Add ``by`` to the integer at ``key``; ValueError if it is not an integer or the
+        result leaves the signed 64-bit range (as Redis)."""
         with self._lock:
             entry = self._data.get(key) if self._live(key) else None
             if entry is None:
@@ -137,8 +148,8 @@ class Db:
                 except ValueError:
                     raise ValueError("value is not an integer or out of range") from None
                 deadline = entry[1]
-            value += 1
-            if value >= 1 << 63:
+            value += by
+            if not -(1 << 63) <= value < 1 << 63:
                 raise ValueError("increment or decrement would overflow")
             self._data[key] = (str(value).encode(), deadline)
             return value

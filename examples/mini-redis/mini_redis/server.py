@@ -20,7 +20,7 @@ from rt.net import TcpListener, TcpStream
 from rt.sync import ChannelClosed, Lagged, Semaphore, SemaphorePermit, broadcast, mpsc, watch
 
 from . import resp
-from .commands import CONNECTION_COMMAND, Commands, wrong_arity
+from .commands import CONNECTION_COMMAND, Commands, Session, wrong_arity
 from .db import Db
 from .resp import Frame, ProtocolError
 
@@ -32,54 +32,32 @@ MID_REQUEST_EOF: Final = "Protocol error: connection closed mid-request"
 
 
 class Connection:
-    """A stream with an input buffer (frames are parsed in place) and an output buffer."""
+    """A stream with an input buffer (requests are parsed as they arrive) and an output
+    buffer."""
 
-    __slots__ = ("inbuf", "out", "pos", "stream")
+    __slots__ = ("out", "reqs", "stream")
 
-    def __init__(self, stream: TcpStream) -> None:
+    def __init__(self, stream: TcpStream, max_request: int = resp.MAX_REQUEST) -> None:
         self.stream = stream
-        self.inbuf = b""  # unparsed input starts at inbuf[pos]
-        self.pos = 0
+        self.reqs = resp.RequestReader(max_request)
         self.out = bytearray()
-
-    def next_buffered(self) -> Frame | None:
-        """The next complete frame already in the buffer, or ``None``."""
-        if not self.inbuf:
-            return None
-        got = resp.parse(self.inbuf, self.pos)
-        if got is None:
-            return None
-        frame, self.pos = got
-        if self.pos == len(self.inbuf):
-            self.inbuf = b""
-            self.pos = 0
-        return frame
 
     async def read_frame(self) -> Frame | None:
         """The next frame, reading as needed; ``None`` at a clean EOF.
 
         Cancel safety: cancel-safe: bytes are consumed only when a whole frame is returned.
         """
+        reqs = self.reqs
         while True:
-            frame = self.next_buffered()
+            frame = reqs.next()
             if frame is not None:
                 return frame
-            if not self.feed(await self.stream.read(READ_SIZE)):
+            data = await self.stream.read(READ_SIZE)
+            if not data:
+                if reqs.pending:
+                    raise ProtocolError(MID_REQUEST_EOF)
                 return None
-
-    def feed(self, data: bytes) -> bool:
-        """Append what a read returned; False at a clean EOF.
-
-        Raises:
-            ProtocolError: EOF in the middle of a request.
-        """
-        if not data:
-            if self.inbuf:
-                raise ProtocolError(MID_REQUEST_EOF)
-            return False
-        self.inbuf = self.inbuf[self.pos :] + data if self.inbuf else data
-        self.pos = 0
-        return True
+            reqs.feed(data)
 
     def send_now(self) -> bytes | None:
         """Write the buffered replies the kernel takes now; return what is left, if anything.
@@ -113,11 +91,17 @@ class Server(Commands):
     """Serve ``listener`` until :meth:`shutdown`."""
 
     def __init__(
-        self, listener: TcpListener, *, db: Db | None = None, max_connections: int = 10_000
+        self,
+        listener: TcpListener,
+        *,
+        db: Db | None = None,
+        max_connections: int = 10_000,
+        max_request: int = resp.MAX_REQUEST,
     ) -> None:
         super().__init__(db if db is not None else Db())
         self.listener = listener
         self.max_connections = max_connections
+        self.max_request = max_request
         self._limit = Semaphore(max_connections)
         self._shutdown, self._shutdown_rx = watch.channel(False)
 
@@ -179,7 +163,7 @@ class Server(Commands):
 
     async def _connection(self, stream: TcpStream, permit: SemaphorePermit) -> None:
         stop = self._shutdown.subscribe()
-        conn = Connection(stream)
+        conn = Connection(stream, self.max_request)
         try:
             if not stop.borrow():
                 await rt.select(self._serve(conn), stop.changed())
@@ -198,41 +182,36 @@ class Server(Commands):
             permit.release()
 
     async def _serve(self, conn: Connection) -> None:
-        # The request loop: parse every request that is buffered, answer them into conn.out,
-        # and when none is left, flush and read. Written out for speed, as the asyncio
-        # server's loop is: no helper coroutine per request, and the input buffer in locals
-        # (it goes back into ``conn`` only for pub/sub mode, which reads through ``conn``).
-        # ``out`` is ``conn.out`` itself, so replies computed before a cancellation are still
-        # flushed.
+        # The request loop: answer every request that is buffered into conn.out, and when
+        # none is left, flush and read. Written out for speed, as the asyncio server's loop
+        # is: no helper coroutine per request. ``out`` is ``conn.out`` itself, so replies
+        # computed before a cancellation are still flushed.
         stream = conn.stream
         out = conn.out
-        parse_all = resp.parse_all
-        execute = self.execute
-        buf, pos = conn.inbuf, conn.pos
+        reqs = conn.reqs
+        take = reqs.take
+        execute = Session(self).execute
         while True:
-            if buf:
-                start = pos
-                frames, pos = parse_all(buf, pos)
-                if frames:
-                    for frame in frames:
-                        if not frame:
-                            continue  # an empty inline line
-                        self.commands_processed += 1
-                        reply = execute(frame)
-                        if reply is CONNECTION_COMMAND:
-                            if frame[0].upper() == b"QUIT":
-                                out += resp.OK
-                                await conn.flush()
-                                return
-                            # SUBSCRIBE: the requests pipelined after it are read in
-                            # subscribed mode.
-                            conn.inbuf, conn.pos = buf, _after(buf, start, frames, frame)
-                            await self._subscribed(conn, frame)
+            frames = take()
+            if frames:
+                for frame in frames:
+                    if not frame:
+                        continue  # an empty inline line
+                    self.commands_processed += 1
+                    reply = execute(frame)
+                    if reply is CONNECTION_COMMAND:
+                        if frame[0].upper() == b"QUIT":
+                            out += resp.OK
+                            await conn.flush()
                             return
-                        out += reply
-                    if pos == len(buf):
-                        buf, pos = b"", 0
-                    continue  # parse again: a malformed request after these raises now
+                        # SUBSCRIBE: the requests pipelined after it are read in subscribed
+                        # mode.
+                        i = next(i for i, f in enumerate(frames) if f is frame)
+                        reqs.unread(frames[i + 1 :])
+                        await self._subscribed(conn, frame)
+                        return
+                    out += reply
+                continue  # take again: a malformed request after these raises now
             if out:
                 rest = conn.send_now()
                 if rest is not None:
@@ -240,11 +219,10 @@ class Server(Commands):
                         await stream.write_all(rest)
             data = await stream.read(READ_SIZE)
             if not data:
-                if buf:
+                if reqs.pending:
                     raise ProtocolError(MID_REQUEST_EOF)
                 return
-            buf = buf[pos:] + data if buf else data
-            pos = 0
+            reqs.feed(data)
 
     # -- pub/sub --------------------------------------------------------------------------
 
@@ -338,18 +316,6 @@ class Server(Commands):
                     except rt.JoinError:
                         pass
             await conn.flush()
-
-
-def _after(buf: bytes, start: int, frames: list[Frame], frame: Frame) -> int:
-    """Where ``frame`` (one of ``frames``, parsed from ``buf[start:]``) ends in ``buf``."""
-    pos = start
-    for f in frames:
-        got = resp.parse(buf, pos)
-        assert got is not None
-        pos = got[1]
-        if f is frame:
-            break
-    return pos
 
 
 async def _flush_quietly(conn: Connection) -> None:

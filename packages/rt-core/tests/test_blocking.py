@@ -26,7 +26,7 @@ async def test_spawn_blocking_exception_arrives_as_join_error_cause() -> None:
     assert isinstance(info.value.__cause__, FileNotFoundError)
 
 
-def test_blocking_pool_never_exceeds_max_blocking_threads() -> None:
+def test_blocking_pool_never_exceeds_max_blocking_threads(flavor: str | None) -> None:
     lock = threading.Lock()
     active = 0
     peak = 0
@@ -47,16 +47,16 @@ def test_blocking_pool_never_exceeds_max_blocking_threads() -> None:
         handles = [rt.spawn_blocking(job, i) for i in range(6)]
         return [await h for h in handles]
 
-    assert rt.run(main(), max_blocking_threads=2) == list(range(6))
+    assert rt.run(main(), max_blocking_threads=2, flavor=flavor) == list(range(6))
     assert peak == 2
 
 
-def test_idle_blocking_threads_retire_after_keep_alive() -> None:
+def test_idle_blocking_threads_retire_after_keep_alive(flavor: str | None) -> None:
     async def main() -> list[threading.Thread]:
         await rt.spawn_blocking(lambda: None)
         return [t for t in threading.enumerate() if "-blocking-" in t.name]
 
-    with rt.Runtime(thread_keep_alive=0.01, thread_name="rt-retire") as runtime:
+    with rt.Runtime(flavor=flavor, thread_keep_alive=0.01, thread_name="rt-retire") as runtime:
         threads = runtime.block_on(main())
         assert threads
         for t in threads:
@@ -65,7 +65,7 @@ def test_idle_blocking_threads_retire_after_keep_alive() -> None:
         assert runtime.metrics().blocking_threads == 0
 
 
-def test_aborting_a_queued_blocking_job_means_it_never_runs() -> None:
+def test_aborting_a_queued_blocking_job_means_it_never_runs(flavor: str | None) -> None:
     ran: list[int] = []
     started = threading.Event()
     release = threading.Event()
@@ -85,11 +85,11 @@ def test_aborting_a_queued_blocking_job_means_it_never_runs() -> None:
         await first
         return info.value.is_cancelled()
 
-    assert rt.run(main(), max_blocking_threads=1)
+    assert rt.run(main(), max_blocking_threads=1, flavor=flavor)
     assert ran == []
 
 
-def test_aborting_a_running_blocking_job_has_no_effect() -> None:
+def test_aborting_a_running_blocking_job_has_no_effect(flavor: str | None) -> None:
     started = threading.Event()
     release = threading.Event()
 
@@ -105,7 +105,7 @@ def test_aborting_a_running_blocking_job_has_no_effect() -> None:
         release.set()
         return await h
 
-    assert rt.run(main()) == "finished"
+    assert rt.run(main(), flavor=flavor) == "finished"
 
 
 async def test_handle_current_works_inside_blocking_threads() -> None:
@@ -120,7 +120,7 @@ async def test_handle_current_works_inside_blocking_threads() -> None:
     assert result == "from blocking"
 
 
-def test_spawn_blocking_refuses_async_functions_and_non_callables() -> None:
+def test_spawn_blocking_refuses_async_functions_and_non_callables(flavor: str | None) -> None:
     async def coro_fn() -> None:
         pass
 
@@ -130,7 +130,7 @@ def test_spawn_blocking_refuses_async_functions_and_non_callables() -> None:
         with pytest.raises(TypeError, match="callable"):
             rt.spawn_blocking(3)  # type: ignore[arg-type]
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
     with pytest.raises(RuntimeError, match=r"rt\.run"):
         rt.spawn_blocking(print)
 

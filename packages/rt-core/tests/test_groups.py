@@ -88,7 +88,7 @@ async def test_join_set_context_exit_aborts_and_waits_for_remaining_tasks() -> N
     assert len(js) == 0
 
 
-def test_join_set_join_next_is_cancel_safe() -> None:
+def test_join_set_join_next_is_cancel_safe(flavor: str | None) -> None:
     async def main() -> int | None:
         js: rt.JoinSet[int] = rt.JoinSet()
         gate = Gate()
@@ -105,7 +105,7 @@ def test_join_set_join_next_is_cancel_safe() -> None:
         gate.open()
         return await js.join_next()
 
-    assert rt.run(main()) == 9
+    assert rt.run(main(), flavor=flavor) == 9
 
 
 async def _cancel(scope: rt.CancelScope) -> None:
@@ -212,7 +212,7 @@ async def test_dropping_a_join_set_aborts_the_tasks_still_running_in_it() -> Non
 
 
 def test_a_failure_of_a_task_detached_from_a_join_set_is_reported_when_it_ends(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, flavor: str | None
 ) -> None:
     gate = Gate()
 
@@ -231,5 +231,66 @@ def test_a_failure_of_a_task_detached_from_a_join_set_is_reported_when_it_ends(
         del handle
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     assert any("detached and failed" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+async def test_join_set_try_join_next_returns_finished_values_without_waiting() -> None:
+    js: rt.JoinSet[int] = rt.JoinSet()
+    assert js.try_join_next() is None  # empty
+    gate = Gate()
+
+    async def later() -> int:
+        await gate.wait()
+        return 2
+
+    async def now() -> int:
+        return 1
+
+    js.spawn(later())
+    js.spawn(now())
+    while len(js) == 2 and js.try_join_next() is None:
+        await rt.yield_now()
+    assert len(js) == 1
+    assert js.try_join_next() is None  # `later` has not finished
+    gate.open()
+    assert await js.join_next() == 2
+    assert js.is_empty()
+
+
+async def test_join_set_join_next_with_id_pairs_each_value_or_error_with_its_task() -> None:
+    js: rt.JoinSet[int] = rt.JoinSet()
+
+    async def value() -> int:
+        return 5
+
+    async def boom() -> int:
+        raise ValueError("boom")
+
+    ok = js.spawn(value())
+    bad = js.spawn(boom())
+    seen: dict[int, object] = {}
+    for _ in range(2):
+        try:
+            got = await js.join_next_with_id()
+            assert got is not None
+            seen[got[0]] = got[1]
+        except rt.JoinError as err:
+            assert err.id is not None
+            seen[err.id] = type(err.exception).__name__
+    assert seen == {ok.id: 5, bad.id: "ValueError"}
+    assert await js.join_next_with_id() is None
+
+
+async def test_join_set_spawn_blocking_joins_the_function_result() -> None:
+    js: rt.JoinSet[int] = rt.JoinSet()
+    js.spawn_blocking(pow, 2, 10)
+    js.spawn_blocking(int, "7")
+    assert sorted([await js.join_next(), await js.join_next()]) == [7, 1024]  # type: ignore[type-var]
+    with pytest.raises(TypeError, match="async function"):
+        js.spawn_blocking(_async_fn)  # type: ignore[arg-type]
+    assert js.is_empty()
+
+
+async def _async_fn() -> None:
+    pass

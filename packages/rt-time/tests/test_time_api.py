@@ -78,7 +78,11 @@ async def test_an_aborted_sleep_disarms_its_timer_at_once() -> None:
     driver = current_driver("time")
     assert isinstance(driver, TimeDriver)
     before = driver.armed()
-    sleeper = rt.spawn(rtt.sleep(3600))
+
+    async def hour() -> None:
+        await rtt.sleep(3600)
+
+    sleeper = rt.spawn(hour())
     while driver.armed() == before:  # until the sleeper (maybe on another worker) arms it
         await rt.yield_now()
     assert driver.armed() == before + 1
@@ -91,7 +95,7 @@ async def test_an_aborted_sleep_disarms_its_timer_at_once() -> None:
 
 def test_sleep_outside_runtime_or_without_time_driver_says_what_to_do() -> None:
     with pytest.raises(RuntimeError, match=r"rt\.run"):
-        rtt.sleep(1).send(None)
+        rtt.sleep(1)
 
     async def main() -> None:
         with pytest.raises(RuntimeError, match="enable_time"):
@@ -374,3 +378,29 @@ async def test_advancing_exactly_to_a_deadline_fires_it_despite_float_drift() ->
         misses += not fired
         await h
     assert misses == 0
+
+
+def test_paused_auto_advance_on_workers_never_runs_past_a_woken_tasks_next_deadline() -> None:
+    # Worker B, idle, decides to jump the clock while worker A has just taken a timer whose
+    # task (about to reset a deadline and sleep again) is not rescheduled yet: the jump must
+    # wait for that task, or its next sleep starts seconds late.
+    async def scenario() -> list[float]:
+        rtt.pause()
+        start = Instant.now()
+        s = rtt.sleep(10)
+        woke: list[float] = []
+
+        async def waiter() -> None:
+            await s
+            woke.append(Instant.now() - start)
+
+        h = rt.spawn(waiter())
+        await rtt.sleep(1)
+        s.reset(start + 4)
+        await rtt.sleep(1)
+        s.reset(start + 30)
+        await h
+        return woke
+
+    results = [rt.run(scenario(), flavor="multi_thread", worker_threads=2) for _ in range(100)]
+    assert [r for r in results if r != [30.0]] == []

@@ -9,22 +9,27 @@ when the distribution is missing.
 
 from __future__ import annotations
 
+import importlib
 import pkgutil
 from typing import TYPE_CHECKING, Any
 
 __path__ = pkgutil.extend_path(__path__, __name__)
 
+from . import _missing
 from ._core._cancel import CancelScope
 from ._core._exceptions import Cancelled, JoinError
 from ._core._groups import JoinSet, TaskGroup
 from ._core._local import LocalSet, spawn_local
 from ._core._runtime import Handle, Runtime, current_task, run, spawn, spawn_blocking
 from ._core._task import AbortHandle, JoinHandle, Task
+from ._core._to_thread import to_thread
 from ._core._traps import yield_now
+from ._exports import public, set_public_module
+from ._missing import SUBPACKAGES, missing
 
 __version__ = "0.1.0"
 
-_LAZY_CORE = ("RuntimeMetrics", "WorkerMetrics")
+_missing.install()
 
 __all__ = [
     "AbortHandle",
@@ -44,17 +49,10 @@ __all__ = [
     "spawn",
     "spawn_blocking",
     "spawn_local",
+    "to_thread",
     "WorkerMetrics",
     "yield_now",
 ]
-
-for _name in __all__:
-    if _name in _LAZY_CORE:
-        continue
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("rt._core"):
-        _obj.__module__ = __name__
-del _name, _obj
 
 if TYPE_CHECKING:
     # Type checkers see the lazy names with their real types (when those distributions are
@@ -69,7 +67,7 @@ if TYPE_CHECKING:
     from ._core._metrics import RuntimeMetrics, WorkerMetrics
 
 # name -> (module, attribute, extra); an empty extra means rt-core itself (loaded on first use
-# only because importing it is not free).
+# only because importing it is not free). A missing distribution raises rt._missing's error.
 _LAZY: dict[str, tuple[str, str, str]] = {
     "RuntimeMetrics": ("rt._core._metrics", "RuntimeMetrics", ""),
     "WorkerMetrics": ("rt._core._metrics", "WorkerMetrics", ""),
@@ -85,25 +83,30 @@ _LAZY: dict[str, tuple[str, str, str]] = {
 def __getattr__(name: str) -> Any:
     target = _LAZY.get(name)
     if target is None:
+        if name in SUBPACKAGES or name == "lowlevel":
+            # ``rt.net`` without ``import rt.net``: import it, or raise the error naming the
+            # extra (rt._missing's finder does that for every spelling of the import).
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'rt' has no attribute {name!r}")
     module_name, attr, extra = target
-    import importlib
-
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name not in (module_name, module_name.rpartition(".")[0]):
+        if not extra or exc.name != module_name:
             raise
-        raise ImportError(
-            f"rt.{name} lives in the rt-{extra} distribution, which is not installed: "
-            f"pip install 'rt[{extra}]'"
-        ) from None
+        raise missing(f"rt.{name}", extra) from None
     value = getattr(module, attr)
-    if not extra:
-        value.__module__ = __name__
+    set_public_module(value, __name__)
     globals()[name] = value
     return value
 
 
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+def _available() -> list[str]:
+    """The subpackages and lazy names usable right now (their distributions are installed)."""
+    present = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+    lazy = [name for name, (module, _, _) in _LAZY.items() if module.split(".")[1] in present]
+    return [*present, *lazy]
+
+
+public(globals(), extra_dir=_available)
+del TYPE_CHECKING, annotations

@@ -27,18 +27,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._core._base import Scheduler
 from ._core._current import (
     COOP_BUDGET,
     budget_spent,
     checkpoint_if_cancelled,
     current_task,
-    reschedule,
 )
 from ._core._driver import ENTRY_POINT_GROUP, Driver, DriverContext, DriverLayer
 from ._core._reactor import READ, WRITE, IoDriver
 from ._core._runtime import current_driver
-from ._core._scheduler import Scheduler
-from ._core._traps import Abort, checkpoint, consume_budget, wait_task_rescheduled
+from ._core._traps import (
+    Abort,
+    checkpoint,
+    consume_budget,
+    reschedule,
+    wait_task_rescheduled,
+)
+from ._exports import public
 
 __all__ = [
     "COOP_BUDGET",
@@ -112,6 +118,4 @@ def notify_closing(fd: int | Any) -> None:
     _io().notify_closing(fd)
 
 
-for _name in ("Abort", "IoDriver"):
-    globals()[_name].__module__ = __name__
-del _name
+public(globals())

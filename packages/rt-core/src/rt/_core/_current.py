@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from ._exceptions import Cancelled
 
 if TYPE_CHECKING:
-    from ._scheduler import Scheduler
+    from ._base import Scheduler
     from ._task import JoinHandle as Task
 
 #: Operations a task may complete without suspending before it is made to yield (Tokio's
@@ -39,15 +39,49 @@ class RunState(Protocol):
 STATE: Final[ContextVar[RunState]] = ContextVar("rt.runtime_state")
 
 _OUTSIDE = (
-    "{what} must be called from a task running on an rt runtime: start one with "
+    "{what} must be called from a task running on an rt runtime{found}: start one with "
     "rt.run(main()), Runtime.block_on(...), or use a Handle (rt.Handle.current() inside the "
     "runtime, runtime.handle() outside it)"
 )
 
 
+def _found_instead() -> str:
+    """Name the other event loop running this code, if any (only on the error path).
+
+    rt is a runtime of its own, not a layer over asyncio or trio: an rt coroutine awaited by
+    one of theirs lands here, and saying which one it found turns a puzzle into a fix.
+    """
+    import sys
+
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            kind = f"{type(loop).__module__}.{type(loop).__qualname__}"
+            return (
+                f", but it is running under asyncio (event loop {kind}); rt has its own "
+                "scheduler and does not run on asyncio's"
+            )
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            pass
+        else:
+            return (
+                ", but it is running under trio; rt has its own scheduler and does not run on "
+                "trio's"
+            )
+    return ""
+
+
 def outside_error(what: str) -> RuntimeError:
     """Build the error raised when a task-only API is used outside a runtime."""
-    return RuntimeError(_OUTSIDE.format(what=what))
+    return RuntimeError(_OUTSIDE.format(what=what, found=_found_instead()))
 
 
 def current_task_or_raise(what: str) -> Task[Any]:
@@ -58,18 +92,6 @@ def current_task_or_raise(what: str) -> Task[Any]:
         if task is not None:
             return task
     raise outside_error(what)
-
-
-def reschedule(task: Task[Any], exc: BaseException | None = None) -> None:
-    """Make a parked task runnable again; safe from any thread.
-
-    Args:
-        task: A task parked in :func:`wait_task_rescheduled`.
-        exc: An exception to raise in the task instead of resuming it normally.
-    """
-    if exc is not None:
-        task._throw = exc
-    task._sched.wake(task)
 
 
 def checkpoint_if_cancelled() -> None:
@@ -94,7 +116,8 @@ def current_task() -> Task[Any]:
         task = st._current
         if task is not None:
             return task
-    raise outside_error("rt.lowlevel.current_task()")
+    # Libraries call it on behalf of their users (every rt.sync wait does), so say so.
+    raise outside_error("an rt operation that waits (rt.lowlevel.current_task())")
 
 
 def budget_spent(cost: int = 1) -> bool:

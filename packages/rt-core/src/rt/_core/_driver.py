@@ -38,7 +38,14 @@ class Driver(Protocol):
 
 
 class DriverContext(Protocol):
-    """What a runtime offers to the driver layers built for it."""
+    """What a runtime offers to the driver layers built for it.
+
+    The park protocol: a layer may decide to block below on what :meth:`has_runnable_tasks`
+    and :meth:`blocking_in_flight` report, because the runtime unparks the driver stack
+    whenever either changes on another thread while a thread parks (a task woken or spawned
+    from outside, the last blocking job finishing). A wake-up that lands between the layer's
+    look and its park therefore ends that park.
+    """
 
     def post(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the runtime thread soon; safe from any thread."""
@@ -80,6 +87,7 @@ class KnownLayer(NamedTuple):
 # under the same name. Unknown entry points are ignored.
 KNOWN_LAYERS: dict[str, KnownLayer] = {
     "time": KnownLayer("time", "time", "rt.time"),
+    "signal": KnownLayer("signal", "signal", "rt.signal"),
 }
 
 _discovered: dict[str, DriverLayer] | None = None

@@ -39,10 +39,23 @@ class JoinError(Exception):
     latter case the task's exception is :attr:`exception` and is chained as ``__cause__``.
     """
 
-    def __init__(self, message: str, *, exception: BaseException | None, cancelled: bool) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        exception: BaseException | None,
+        cancelled: bool,
+        task_id: int | None = None,
+    ) -> None:
         super().__init__(message)
         self._exception = exception
         self._cancelled = cancelled
+        self._task_id = task_id
+
+    @property
+    def id(self) -> int | None:
+        """The id of the task that failed or was cancelled (Tokio's ``JoinError::id``)."""
+        return self._task_id
 
     @property
     def exception(self) -> BaseException | None:

@@ -164,6 +164,26 @@ class JoinSet(Generic[T]):
             RuntimeError: outside a runtime.
         """
         task: Task[T] = _spawn_supervised(coro, name, "JoinSet.spawn()")
+        return self._adopt(task)
+
+    def spawn_blocking(self, fn: Callable[..., T], *args: Any) -> AbortHandle:
+        """Run the plain function ``fn(*args)`` on the blocking pool, as a task of the set.
+
+        Its result is joined like any other task's; aborting it cancels the job only if it
+        has not started (see :func:`rt.spawn_blocking`).
+
+        Raises:
+            TypeError: ``fn`` is not a plain callable (an async function is refused).
+            RuntimeError: outside a runtime, or the runtime is shutting down.
+        """
+        st = STATE.get(None)
+        if st is None:
+            raise outside_error("JoinSet.spawn_blocking()")
+        task: Task[T] = st._sched.spawn_blocking(fn, args)
+        task._supervised = True
+        return self._adopt(task)
+
+    def _adopt(self, task: Task[T]) -> AbortHandle:
         with self._waiters.lock:
             self._tasks[task] = None
         on_done = _JoinSetDone(self._tasks, self._done, self._waiters)
@@ -199,6 +219,50 @@ class JoinSet(Generic[T]):
             if task is None:
                 await waiters.wait(self._has_news)
         return task._outcome()
+
+    async def join_next_with_id(self) -> tuple[int, T] | None:
+        """Like :meth:`join_next`, with the finished task's id: ``(id, value)``.
+
+        Returns:
+            ``(task id, value)``, or ``None`` when the set is empty.
+
+        Raises:
+            rt.JoinError: the task that finished raised or was aborted; its ``id`` says which.
+
+        Cancel safety: cancel-safe. A cancelled ``join_next_with_id`` takes no task out of
+        the set.
+        """
+        waiters = self._waiters
+        task: Task[T] | None = None
+        while task is None:
+            task = self._take_done()
+            if task is None:
+                if not self._tasks:
+                    return None
+                await waiters.wait(self._has_news)
+        return task._id, task._outcome()
+
+    def try_join_next(self) -> T | None:
+        """Return the value of a task that has finished, without waiting.
+
+        Returns:
+            The value of one finished task (removed from the set), or ``None`` when no task
+            has finished yet or the set is empty (Tokio's ``try_join_next``; use
+            :meth:`is_empty` or ``len()`` to tell them apart from a task that returned None).
+
+        Raises:
+            rt.JoinError: the finished task raised or was aborted (it is removed all the same).
+        """
+        task = self._take_done()
+        return None if task is None else task._outcome()
+
+    def _take_done(self) -> Task[T] | None:
+        with self._waiters.lock:
+            if not self._done:
+                return None
+            task = self._done.popleft()
+            del self._tasks[task]
+            return task
 
     def _has_news(self) -> bool:
         return bool(self._done) or not self._tasks

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._multi import MultiThreadScheduler
+    from ._scheduler import CurrentThreadScheduler
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +69,83 @@ class RuntimeMetrics:
     """File descriptors the reactor currently watches."""
     worker_metrics: tuple[WorkerMetrics, ...] = ()
     """Per-worker counters (one entry for a current-thread runtime, the thread driving it)."""
+
+
+# -- how each flavor fills them in (loaded with this module, on first use) --------------
+
+
+def multi_thread_metrics(sched: MultiThreadScheduler) -> RuntimeMetrics:
+    """The snapshot ``MultiThreadScheduler.metrics()`` returns."""
+    threads, idle, queued = sched._blocking.stats()
+    now = time.perf_counter()
+    per_worker = []
+    for w in sched._workers:
+        start = w.started
+        if start is None:
+            busy = 0.0
+        else:
+            end = w.stopped if w.stopped is not None else now
+            busy = max(0.0, end - start - w.parked_time)
+        per_worker.append(
+            WorkerMetrics(
+                index=w.index,
+                thread_name=w.name,
+                polls=w.polls,
+                steals=w.steals,
+                park_count=w.park_count,
+                local_queue_depth=len(w.local) + (w.lifo is not None),
+                busy_time=busy,
+            )
+        )
+    return RuntimeMetrics(
+        flavor=sched.flavor,
+        workers=len(sched._workers),
+        alive_tasks=len(sched._tasks),
+        spawned_tasks=sched._spawned_outside + sum(w.spawned for w in sched._workers),
+        polls=sum(m.polls for m in per_worker),
+        local_queue_depth=sum(m.local_queue_depth for m in per_worker),
+        injection_queue_depth=len(sched._inject) + len(sched._callbacks),
+        park_count=sum(m.park_count for m in per_worker),
+        busy_time=sum(m.busy_time for m in per_worker),
+        blocking_threads=threads,
+        idle_blocking_threads=idle,
+        blocking_queue_depth=queued,
+        io_registered_fds=sched._io.registered_fds() if sched._io is not None else 0,
+        worker_metrics=tuple(per_worker),
+    )
+
+
+def current_thread_metrics(sched: CurrentThreadScheduler) -> RuntimeMetrics:
+    """The snapshot ``CurrentThreadScheduler.metrics()`` returns."""
+    threads, idle, queued = sched._blocking.stats()
+    busy = sched._driven_time - sched._parked_time
+    start = sched._drive_start
+    if start is not None:
+        busy += time.perf_counter() - start
+    busy = max(0.0, busy)
+    return RuntimeMetrics(
+        flavor=sched.flavor,
+        workers=1,
+        alive_tasks=len(sched._tasks),
+        spawned_tasks=sched._spawned,
+        polls=sched._polls,
+        local_queue_depth=len(sched._ready),
+        injection_queue_depth=len(sched._inject),
+        park_count=sched._park_count,
+        busy_time=busy,
+        blocking_threads=threads,
+        idle_blocking_threads=idle,
+        blocking_queue_depth=queued,
+        io_registered_fds=sched._io.registered_fds() if sched._io is not None else 0,
+        worker_metrics=(
+            WorkerMetrics(
+                index=0,
+                thread_name="block_on",
+                polls=sched._polls,
+                steals=0,
+                park_count=sched._park_count,
+                local_queue_depth=len(sched._ready),
+                busy_time=busy,
+            ),
+        ),
+    )

@@ -1,31 +1,19 @@
-"""The multi-thread, work-stealing scheduler (Tokio's ``multi_thread`` flavor).
+"""The multi-thread, work-stealing scheduler (Tokio's ``multi_thread`` flavor): its queues.
 
-N worker threads run tasks. Each :class:`Worker` has
+N worker threads run tasks. Each :class:`~._idle.Worker` has
 
 * a **local run queue** (a ``deque``: the owner pushes at the back and pops at the front;
   thieves pop at the front too, so every operation is one atomic ``deque`` call);
 * a **LIFO slot**: a task woken by the task running on this worker runs next, on the same
-  worker (ping-pong pairs stay hot), at most ``MAX_LIFO_POLLS`` times in a row so the queue
-  behind it is not starved; the slot is never stolen;
+  worker (ping-pong pairs stay hot), a few times in a row at most; the slot is never stolen;
 * an **inbox** for tasks pinned to it (:class:`rt.LocalSet`), pushed from other threads.
 
-Tasks woken or spawned from outside the workers land on the shared **injection queue**. A
-worker checks the injection queue (and its inbox) every ``global_queue_interval`` steps and
-whenever its local queue is empty, polls the driver stack without blocking every
-``event_interval`` steps, and when it runs dry it *searches*: injection queue, posted
-callbacks, then **steals half** of another worker's local queue. Only when all of that fails
-does it park: the first idle worker takes the driver lock and blocks in the reactor (so one
-worker at a time drives I/O and timers), the others wait on their own event. A push wakes at
-most one parked worker, and only if no worker is already searching (no thundering herd); a
-searcher that finds work and was the last one searching wakes the next.
-
-**One poll at a time.** A task's ``_state`` (see ``_task``) moves SCHEDULED → RUNNING → IDLE /
-SCHEDULED / DONE. A wake-up that arrives while the task runs (after it registered as a waiter,
-before its ``PARK`` reached the worker) only sets NOTIFIED, and the worker requeues the task
-after the step; the transitions that race with wakers take the scheduler's lock. Cancelling a
-parked task *claims* it (IDLE → RUNNING) before calling its abort function, so an abort function
-never runs while the task is being stepped elsewhere; a task that is running when it is
-cancelled is handled by its worker when the step ends.
+Tasks woken or spawned from outside the workers land on the shared **injection queue**. This
+module holds the queues and the entry points that fill them (``wake``, ``spawn``, cancel
+delivery, ``block_on``, ``shutdown``). Elsewhere: the loop each worker runs in
+``_worker_loop``; going idle, searching and parking in ``_idle``; the run states (one poll at
+a time; a wake-up during a step only sets NOTIFIED; a cancel *claims* a parked task) in
+``_state``; a task's life around a step in ``_harness``.
 
 **Context migration.** A task's context holds ``STATE`` = the worker running it (its
 ``_current`` is the running task). A task that moves to another worker gets ``STATE`` re-set in
@@ -34,140 +22,46 @@ its context before its first step there: one ``Context.run`` per migration, noth
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from contextvars import copy_context
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from ._blocking import BlockingPool, block_async_signals
+from ._base import Scheduler
 from ._current import STATE
-from ._driver import Driver, DriverLayer
+from ._driver import DriverLayer
 from ._exceptions import Cancelled
-from ._reactor import IoDriver, SignalWakeup, ThreadParker
-from ._scheduler import (
-    Scheduler,
-    _BlockingState,
+from ._harness import (
     _CoroType,
     _task_ids,
-    coerce_coroutine,
-    describe,
+    checked_coroutine,
     logger,
+    refuse_new_task,
+    run_waiters,
+    settle,
+    task_failed,
+    withdraw,
 )
-from ._task import _WAITERS_LOCK, DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
+from ._idle import (
+    Worker,
+    notify_parked,
+    unpark_worker,
+)
+from ._reactor import IoDriver
+from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, claim, release, schedule
 from ._task import JoinHandle as Task
-from ._traps import PARK, YIELD, Abort
+from ._traps import Abort
+from ._wakeup import SignalWakeup
+from ._worker_loop import worker_main
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics
 
-#: Tasks run from the LIFO slot in a row before the local queue gets a turn (Tokio uses 3).
-MAX_LIFO_POLLS: Final = 3
+T = TypeVar("T")
 
 _get_ident: Final = threading.get_ident
-
-
-def default_worker_threads() -> int:
-    """One worker per CPU the process may run on, or ``RT_WORKER_THREADS`` when it is set
-    (as ``TOKIO_WORKER_THREADS`` works for Tokio)."""
-    forced = os.environ.get("RT_WORKER_THREADS")
-    if forced:
-        try:
-            n = int(forced)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(
-                f"the RT_WORKER_THREADS environment variable must be an int >= 1, got {forced!r}"
-            )
-        return n
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-class Worker:
-    """One worker thread of a multi-thread runtime; also the ``STATE`` of the tasks it runs."""
-
-    __slots__ = (
-        "_current",
-        "_mt",
-        "_sched",
-        "deferred",
-        "event",
-        "ident",
-        "in_driver",
-        "inbox",
-        "index",
-        "lifo",
-        "lifo_polls",
-        "local",
-        "name",
-        "park_count",
-        "parked",
-        "parked_time",
-        "polls",
-        "searching",
-        "spawned",
-        "started",
-        "steals",
-        "stopped",
-        "thread",
-    )
-
-    def __init__(self, sched: MultiThreadScheduler, index: int, name: str) -> None:
-        self._sched: Scheduler = sched
-        self._mt = sched
-        self._current: Task[Any] | None = None
-        self.index = index
-        self.name = name
-        self.local: deque[Task[Any]] = deque()
-        self.lifo: Task[Any] | None = None
-        # A task woken by the running step, whose wake-up is applied when the step ends,
-        # under the same lock as the step's own park (see MultiThreadScheduler.wake).
-        self.deferred: Task[Any] | None = None
-        self.lifo_polls = 0
-        self.inbox: deque[Task[Any]] = deque()
-        self.event = threading.Event()
-        self.in_driver = False
-        # True while the worker holds no task and takes none out of a queue (it is parking,
-        # parked, or between parks): paused time may then auto-advance. Read by other threads.
-        self.parked = False
-        self.searching = False
-        self.ident = 0
-        self.thread: threading.Thread | None = None
-        # counters, written by this worker's thread only
-        self.polls = 0
-        self.steals = 0
-        self.park_count = 0
-        self.parked_time = 0.0
-        self.spawned = 0
-        self.started: float | None = None
-        self.stopped: float | None = None
-
-    def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
-        """``rt.spawn`` from a task running on this worker: straight onto the local queue."""
-        sched = self._mt
-        if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
-            coro: Coroutine[Any, Any, Any] = obj
-        else:
-            coro = coerce_coroutine(obj, "rt.spawn()")
-        if sched._closed or name is not None:
-            return sched.spawn(coro, name)
-        task: Task[Any] = Task(coro, None, sched, copy_context(), next(_task_ids))
-        task._home = self
-        sched._tasks.add(task)
-        self.spawned += 1
-        self.local.append(task)
-        if sched._idle:
-            sched._notify_parked()
-        return task
-
-    def __repr__(self) -> str:
-        return f"<rt worker {self.name}>"
 
 
 class MultiThreadScheduler(Scheduler):
@@ -190,8 +84,6 @@ class MultiThreadScheduler(Scheduler):
         on_thread_start: Callable[[], object] | None = None,
         on_thread_stop: Callable[[], object] | None = None,
     ) -> None:
-        self._sched = self
-        self._current = None
         self._thread_id = None  # block_on never drives this flavor: the workers do
         self._lock = threading.RLock()
         self._acquire = self._lock.acquire
@@ -199,41 +91,30 @@ class MultiThreadScheduler(Scheduler):
         self._core = threading.Condition(threading.Lock())
         self._inject: deque[Task[Any]] = deque()
         self._callbacks: deque[Callable[[], object]] = deque()
-        self._tasks: set[Task[Any]] = set()
         self._idle: list[Worker] = []
         self._searching = 0
-        self._closed = False
         self._stopping = False
-        self._fatal: BaseException | None = None
         self._block_on_events: set[threading.Event | SignalWakeup] = set()
-        self._unhandled = unhandled_error
         self._event_interval = event_interval
         self._global_interval = global_queue_interval
         self._spawned_outside = 0
         self._on_thread_start = on_thread_start
         self._on_thread_stop = on_thread_stop
         self._driver_lock = threading.Lock()
-        self._blocking_state = _BlockingState(self)
-        self._blocking = BlockingPool(
-            max_blocking_threads,
-            thread_name,
-            self.wake,
-            thread_keep_alive,
+        self._init_common(
+            max_blocking_threads=max_blocking_threads,
+            thread_name=thread_name,
+            thread_keep_alive=thread_keep_alive,
+            unhandled_error=unhandled_error,
             on_drained=self._unpark_driver,  # the driver is built below
         )
         # The reactor locks its own state, so closing an fd can run on any thread (no post).
-        self._io: IoDriver | None = IoDriver(self.wake) if enable_io else None
-        driver: Driver = self._io if self._io is not None else ThreadParker()
-        self._drivers: dict[str, Driver] = {}
-        for layer in sorted(layers, key=lambda lay: lay.order):
-            driver = layer.build(driver, self)
-            self._drivers[layer.name] = driver
-        self._driver = driver
+        self._build_driver_stack(IoDriver(self.wake) if enable_io else None, layers)
         self._workers = [Worker(self, i, f"{thread_name}-{i}") for i in range(worker_threads)]
         started = threading.Semaphore(0)
         for w in self._workers:
             t = threading.Thread(
-                target=self._worker_main, args=(w, started), name=w.name, daemon=True
+                target=worker_main, args=(self, w, started), name=w.name, daemon=True
             )
             w.thread = t
             t.start()
@@ -242,9 +123,6 @@ class MultiThreadScheduler(Scheduler):
         self._idents = frozenset(w.ident for w in self._workers)
 
     # -- DriverContext -----------------------------------------------------------------
-
-    def blocking_in_flight(self) -> int:
-        return self._blocking.in_flight()
 
     def has_runnable_tasks(self) -> bool:
         """Whether anything may still run without the clock moving: queued tasks, or another
@@ -256,11 +134,6 @@ class MultiThreadScheduler(Scheduler):
             w.local or w.lifo is not None or w.inbox or (w.ident != me and not w.parked)
             for w in self._workers
         )
-
-    def driver(self, name: str) -> Driver | None:
-        if name == "io":
-            return self._io
-        return self._drivers.get(name)
 
     # -- thread-safe entry points -------------------------------------------------------
 
@@ -291,14 +164,8 @@ class MultiThreadScheduler(Scheduler):
                 task = prev
             self._wake_from_step(st, task)
             return
-        with self._lock:
-            state = task._state
-            if state != IDLE:
-                if state == RUNNING:
-                    task._state = NOTIFIED
-                return
-            task._state = SCHEDULED
-        self._push(task, True)
+        if schedule(self._lock, task):
+            self._push(task, True)
 
     def _wake_from_step(self, st: Worker, task: Task[Any], lifo: bool = True) -> None:
         """Apply a wake-up made on worker ``st``'s own thread, by a step (into the LIFO slot)
@@ -323,7 +190,7 @@ class MultiThreadScheduler(Scheduler):
                 task = prev
             st.local.append(task)
             if self._idle:
-                self._notify_parked()
+                notify_parked(self)
             return
         self._push(task, lifo)
 
@@ -352,21 +219,21 @@ class MultiThreadScheduler(Scheduler):
                 task = prev
             w.local.append(task)
             if self._idle:
-                self._notify_parked()
+                notify_parked(self)
             return
         if home is not None:
             self._to_inbox(home, task)
             return
         self._inject.append(task)
-        self._notify_parked()
+        notify_parked(self)
 
     def _to_inbox(self, home: Worker, task: Task[Any]) -> None:
         home.inbox.append(task)
-        self._unpark_worker(home)
+        unpark_worker(self, home)
 
     def post(self, callback: Callable[[], object]) -> None:
         self._callbacks.append(callback)
-        self._notify_parked()
+        notify_parked(self)
 
     def _post_from_signal(self, callback: Callable[[], object]) -> None:
         # When every worker is idle, one of them sleeps in the driver: the eventfd reaches it.
@@ -375,10 +242,7 @@ class MultiThreadScheduler(Scheduler):
         self._driver.unpark()
 
     def new_task(self, obj: object, name: object, what: str) -> Task[Any]:
-        coro = coerce_coroutine(obj, what)
-        if name is not None and not isinstance(name, str):
-            coro.close()
-            raise TypeError(f"{what}: name must be a str or None, got {describe(name)}")
+        coro = checked_coroutine(obj, name, what)
         ctx = copy_context()
         st = STATE.get(None)
         if type(st) is Worker and st._sched is self:
@@ -386,7 +250,7 @@ class MultiThreadScheduler(Scheduler):
         else:
             home = self._workers[0]
             ctx.run(STATE.set, home)
-        task: Task[Any] = Task(coro, name, self, ctx, next(_task_ids))
+        task: Task[Any] = Task(coro, cast("str | None", name), self, ctx, next(_task_ids))
         task._home = home
         return task
 
@@ -396,27 +260,21 @@ class MultiThreadScheduler(Scheduler):
     def spawn(
         self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
     ) -> Task[Any]:
-        task = self.new_task(coro, name, what) if not self._stopping else None
-        if task is not None:
-            task._pinned = pinned
+        task = self.new_task(coro, name, what)
+        task._pinned = pinned
+        inside = self.on_runtime_thread()
         with self._lock:
-            if self._stopping or task is None:
-                stopped = True
-            else:
-                stopped = False
+            # The shutdown contract (see Scheduler): once shutdown began, another thread is
+            # refused; a task of this runtime gets a task cancelled before it starts.
+            accepted = not self._stopping and (inside or not self._closed)
+            if accepted:
                 if self._closed:
-                    # Shutdown is cancelling every task: this one is cancelled before it
-                    # starts (it never runs; its handle reports the cancellation).
                     task._abort_requested = True
                     task._cancelled = True
                 self._tasks.add(task)
                 self._spawned_outside += 1
-        if stopped:
-            target = task._coro if task is not None else coro
-            if isinstance(target, _CoroType):
-                target.close()
-            raise RuntimeError(f"{what}: the runtime is shut down; no new tasks")
-        assert task is not None
+        if not accepted:
+            raise refuse_new_task(task, what)
         self._push(task, False)
         return task
 
@@ -429,398 +287,64 @@ class MultiThreadScheduler(Scheduler):
             self.deliver_cancel(task)
 
     def deliver_cancel(self, task: Task[Any]) -> None:
-        with self._lock:
-            if task._state != IDLE:
-                # Running: its worker delivers when the step ends. Queued: it sees the
-                # cancellation at its next checkpoint.
-                return
-            task._state = RUNNING  # claimed: no worker steps it while we abort its wait
-        self._cancel_claimed(task)
+        # Running: its worker delivers when the step ends. Queued: it sees the cancellation
+        # at its next checkpoint. Parked: claimed, so no worker steps it while we abort.
+        if claim(self._lock, task):
+            self._cancel_claimed(task)
 
     def _cancel_claimed(self, task: Task[Any]) -> None:
-        """Call the abort function of a parked task this thread has claimed (RUNNING)."""
-        fn = task._abort_fn
-        if fn is not None:
-            try:
-                result = task._call_abort(fn)
-            except Exception:
-                logger.exception("rt: the abort function of %s raised", task._describe())
-                result = Abort.FAILED
-            if result is Abort.SUCCEEDED:
-                task._abort_fn = None
-                task._throw = Cancelled()
-                with self._lock:
-                    task._state = SCHEDULED
-                self._push(task, False)
-                return
-        # A wake-up is in flight (or already landed as NOTIFIED): let it reschedule the task.
-        with self._lock:
-            if task._state == NOTIFIED:
-                task._state = SCHEDULED
-                requeue = True
-            else:
-                task._state = IDLE
-                requeue = False
-        if requeue:
+        """Call the abort function of a parked task this thread has claimed (RUNNING).
+
+        The cancel is delivered only if the task is still cancelled now that it is claimed
+        (it cannot run, so its scope stack holds still): a scope cancelled on one worker
+        while the task left it on another must not cancel the task's next wait.
+        """
+        fn = task._abort_fn if task._cancelled else None
+        withdrawn = fn is not None and withdraw(task, fn) is Abort.SUCCEEDED
+        if withdrawn:
+            task._abort_fn = None
+            task._throw = Cancelled()
+        # Not withdrawn: a wake-up is in flight (or already landed as NOTIFIED) and
+        # reschedules the task.
+        if release(self._lock, task, requeue=withdrawn):
             self._push(task, False)
 
-    # -- parking and waking workers ------------------------------------------------------
+    def block_in_place(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Hand this worker's queued tasks to the others, then run ``fn`` here.
 
-    def _notify_parked(self) -> None:
-        """Wake one parked worker, unless one is already searching for work."""
-        with self._lock:
-            idle = self._idle
-            if self._searching or not idle:
-                return
-            me = _get_ident()
-            for i in range(len(idle) - 1, -1, -1):
-                if idle[i].ident != me:
-                    w = idle.pop(i)
+        The task calling it stays on this worker (its step simply lasts as long as ``fn``);
+        what was queued behind it moves to the injection queue and a parked worker is woken
+        to take it. Tasks pinned to this thread (a ``LocalSet``) wait, as in Tokio.
+        """
+        st = STATE.get(None)
+        if type(st) is Worker and st._sched is self and st.ident == _get_ident():
+            w = st
+            self._flush_deferred(w)
+            moved: list[Task[Any]] = []
+            lifo = w.lifo
+            if lifo is not None:
+                w.lifo = None
+                moved.append(lifo)
+            local = w.local
+            keep: list[Task[Any]] = []
+            while local:
+                try:
+                    t = local.popleft()
+                except IndexError:
                     break
-            else:
-                return  # only ourselves (waking up from the driver) is listed
-            w.searching = True
-            self._searching += 1
-        self._unpark_worker(w)
+                (keep if t._pinned is not None else moved).append(t)
+            local.extend(keep)
+            if moved:
+                self._inject.extend(moved)
+                notify_parked(self)
+        return fn(*args)
+
+    # -- parking and waking workers ------------------------------------------------------
 
     def _unpark_driver(self) -> None:
         self._driver.unpark()
 
-    def _unpark_worker(self, w: Worker) -> None:
-        w.event.set()
-        if w.in_driver:
-            self._driver.unpark()
-
-    def _stop_searching(self, w: Worker) -> None:
-        with self._lock:
-            w.searching = False
-            self._searching -= 1
-            last = self._searching == 0
-        if last and (self._inject or self._callbacks):
-            self._notify_parked()
-
-    def _park(self, w: Worker) -> None:
-        # From here until it takes a task out of a queue (see _search and the loop top), this
-        # worker counts as idle for paused time: it holds no task, and every task it could
-        # pick up is still visible in some queue.
-        w.parked = True
-        # Cleared before we are listed as idle: nobody notifies us in between, except for a
-        # pinned task's inbox, which the re-check below looks at.
-        w.event.clear()
-        with self._lock:
-            if w.searching:
-                w.searching = False
-                self._searching -= 1
-            if self._stopping:
-                return
-            self._idle.append(w)
-        # Re-check after advertising ourselves as idle: a push that saw no idle worker must
-        # have queued its task where we look now.
-        if (
-            self._inject
-            or self._callbacks
-            or w.inbox
-            or w.local
-            or w.lifo is not None
-            or self._stopping
-        ):
-            self._unidle(w)
-            return
-        w.park_count += 1
-        t0 = time.perf_counter()
-        if self._driver_lock.acquire(blocking=False):
-            try:
-                w.in_driver = True
-                if not w.event.is_set():
-                    self._driver.park(None)
-            finally:
-                w.in_driver = False
-                self._driver_lock.release()
-        else:
-            w.event.wait()
-        w.parked_time += time.perf_counter() - t0
-        self._unidle(w)
-
-    def _unidle(self, w: Worker) -> None:
-        with self._lock:
-            # Still listed: it woke by itself (I/O, a timer), not as a searcher. Otherwise a
-            # notifier took it off the list and made it a searcher.
-            if w in self._idle:
-                self._idle.remove(w)
-
     # -- the worker loop ---------------------------------------------------------------------
-
-    def _worker_main(self, w: Worker, started: threading.Semaphore) -> None:
-        block_async_signals()
-        w.ident = _get_ident()
-        STATE.set(w)
-        started.release()
-        if self._on_thread_start is not None:
-            try:
-                self._on_thread_start()
-            except Exception:
-                logger.exception("rt: on_thread_start raised in %s", w.name)
-        w.started = time.perf_counter()
-        try:
-            self._run_worker(w)
-        except BaseException:  # pragma: no cover - a bug in rt itself
-            logger.exception("rt: worker %s stopped on an internal error", w.name)
-        finally:
-            w.stopped = time.perf_counter()
-            if self._on_thread_stop is not None:
-                try:
-                    self._on_thread_stop()
-                except Exception:
-                    logger.exception("rt: on_thread_stop raised in %s", w.name)
-
-    def _search(self, w: Worker) -> Task[Any] | None:
-        """Find work for an idle worker: inbox, injection queue, callbacks, then steal.
-
-        The worker stops counting as idle (``parked``) before it takes anything out of a
-        queue, so a task is always either visible in a queue or held by an active worker.
-        """
-        workers = self._workers
-        if not (
-            w.inbox
-            or self._inject
-            or self._callbacks
-            or any(v.local for v in workers if v is not w)
-        ):
-            return None  # nothing anywhere: stay idle without touching a queue
-        w.parked = False
-        task = self._pop_global(w)
-        if task is not None:
-            return task
-        callbacks = self._callbacks
-        if callbacks:
-            self._run_callbacks()
-            if w.local:
-                return w.local.popleft()
-            task = self._pop_global(w)
-            if task is not None:
-                return task
-        n = len(workers)
-        for k in range(1, n):
-            victim = workers[(w.index + k) % n]
-            queue = victim.local
-            size = len(queue)
-            if not size:
-                continue
-            stolen: list[Task[Any]] = []
-            for _ in range(size - size // 2):
-                try:
-                    t = queue.popleft()
-                except IndexError:
-                    break
-                pinned = t._pinned
-                if pinned is not None and pinned._worker is not w:
-                    self._to_inbox(pinned._worker, t)
-                    continue
-                stolen.append(t)
-            if stolen:
-                w.steals += len(stolen)
-                w.local.extend(stolen[1:])
-                return stolen[0]
-        return None
-
-    def _pop_global(self, w: Worker) -> Task[Any] | None:
-        if w.inbox:
-            try:
-                return w.inbox.popleft()
-            except IndexError:
-                pass
-        if self._inject:
-            try:
-                return self._inject.popleft()
-            except IndexError:
-                pass
-        return None
-
-    def _run_callbacks(self) -> None:
-        callbacks = self._callbacks
-        while callbacks:
-            try:
-                cb = callbacks.popleft()
-            except IndexError:
-                return
-            self._run_callback(cb)
-
-    def _maintenance(self) -> None:
-        """Every ``event_interval`` steps: poll the drivers (if free) and run callbacks."""
-        if self._driver_lock.acquire(blocking=False):
-            try:
-                self._driver.park(0)
-            finally:
-                self._driver_lock.release()
-        if self._callbacks:
-            self._run_callbacks()
-
-    def _run_worker(self, w: Worker) -> None:
-        """The worker loop: batches of steps from the LIFO slot and the local queue, then a
-        look at the injection queue and inbox; drivers every ``event_interval`` steps.
-
-        Per step it does only what a step needs (measure before adding to it): the run-state
-        store, the migration check, ``Context.run``, and, after a ``PARK``, the state
-        transition under the lock that wakers also take.
-        """
-        local = w.local
-        popleft = local.popleft
-        append = local.append
-        acquire = self._lock.acquire
-        release = self._lock.release
-        inject = self._inject
-        inbox = w.inbox
-        idle = self._idle
-        batch_size = self._global_interval
-        event_interval = self._event_interval
-        yield_trap = YIELD
-        park_trap = PARK
-        tasks_discard = self._tasks.discard
-        waiters_lock = _WAITERS_LOCK
-        since_event = 0
-        while not self._stopping:
-            if local or w.lifo is not None:
-                w.parked = False  # about to take a task out of our own queue
-                if w.searching:
-                    self._stop_searching(w)  # woken with work at hand (the driver queued it)
-            # -- one batch: at most ``batch_size`` steps from the LIFO slot and the local queue
-            budget = batch_size
-            lifo_polls = 0
-            while budget:
-                task = w.lifo
-                if task is not None:
-                    w.lifo = None
-                    lifo_polls += 1
-                    if local and lifo_polls > MAX_LIFO_POLLS:  # let the queue behind it run
-                        append(task)
-                        lifo_polls = 0
-                        continue
-                else:
-                    lifo_polls = 0
-                    try:
-                        task = popleft()
-                    except IndexError:
-                        break
-                budget -= 1
-                if idle and local:
-                    # Work is queued behind this step and a worker is idle: wake it to steal,
-                    # in case this step runs long (Tokio's "notify others before polling").
-                    self._notify_parked()
-                task._state = RUNNING
-                if task._home is not w:
-                    task._ctx.run(STATE.set, w)
-                    task._home = w
-                w._current = task
-                exc = task._throw
-                try:
-                    if exc is None:
-                        if task._cancelled and task._is_unstarted():
-                            exc = Cancelled("the task was aborted before it started")
-                            trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
-                        else:
-                            trap = task._ctx.run(task._coro.send, None)  # type: ignore[union-attr]
-                    else:
-                        task._throw = None
-                        trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
-                except StopIteration as stop:
-                    w._current = None
-                    if w.deferred is not None:
-                        self._flush_deferred(w)
-                    # The common completion (a value), inlined: _finish without two calls.
-                    tasks_discard(task)
-                    task._result = stop.value
-                    task._exc = None
-                    task._coro = None
-                    task._ctx = None  # type: ignore[assignment]
-                    with waiters_lock:
-                        task._done = True
-                        joiner = task._joiner
-                        waiters = task._waiters
-                        task._joiner = task._waiters = None
-                    task._state = DONE
-                    if joiner is not None or waiters is not None:
-                        self._wake_joiners(task, joiner, waiters, w)
-                    if self._closed:
-                        self._notify_closed()
-                    continue
-                except BaseException as err:
-                    w._current = None
-                    if w.deferred is not None:
-                        self._flush_deferred(w)
-                    self._finish(task, None, err, w)
-                    # Let go of the task now, so that an unread failure is reported at once
-                    # if nobody else holds it (see JoinHandle.__del__).
-                    del task
-                    continue
-                w._current = None
-                if trap is park_trap:
-                    # acquire/release rather than ``with``: half the cost, and nothing in
-                    # between can raise (worker threads get no signals). The wake-up this
-                    # step deferred (see ``wake``) is applied under the same lock, first, so
-                    # a task that woke itself is NOTIFIED before its own transition.
-                    woken = w.deferred
-                    acquire()
-                    if woken is not None:
-                        w.deferred = None
-                        state = woken._state
-                        if state == IDLE:
-                            woken._state = SCHEDULED
-                        else:
-                            if state == RUNNING:
-                                woken._state = NOTIFIED
-                            woken = None
-                    if task._state == NOTIFIED:  # woken during its own step
-                        task._state = SCHEDULED
-                        action = 1
-                    elif task._cancelled and task._abort_fn is not None:
-                        action = 2  # stays RUNNING (claimed) while we abort its wait
-                    else:
-                        task._state = IDLE
-                        action = 0
-                    release()
-                    if woken is not None:  # into the LIFO slot, as _wake_from_step does
-                        prev = w.lifo
-                        w.lifo = woken
-                        if prev is not None:
-                            append(prev)
-                            if idle:
-                                self._notify_parked()
-                    if action == 1:
-                        append(task)
-                    elif action == 2:
-                        self._cancel_claimed(task)
-                    continue
-                if trap is not yield_trap:
-                    task._throw = self._bad_yield_error(task, trap)
-                elif task._cancelled:
-                    task._throw = Cancelled()
-                if w.deferred is not None:
-                    self._flush_deferred(w)
-                # No lock: a task that yields registered no waiter in this step, so no waker
-                # targets it (a wake-up that raced in anyway is absorbed: it runs again).
-                task._state = SCHEDULED
-                append(task)
-            ran = batch_size - budget
-            w.polls += ran
-            since_event += ran
-            if since_event >= event_interval:
-                since_event = 0
-                self._maintenance()
-            if budget and not local and w.lifo is None:
-                # The local queue ran dry: search, then park if there is nothing anywhere.
-                task = self._search(w)
-                if task is None:
-                    since_event = 0
-                    self._park(w)
-                    continue
-                if w.searching:
-                    self._stop_searching(w)
-                append(task)
-            elif inject or inbox:
-                # Fairness: injected tasks get a turn between two batches of local work.
-                task = self._pop_global(w)
-                if task is not None:
-                    local.appendleft(task)
 
     def _finish(
         self, task: Task[Any], result: object, exc: BaseException | None, w: Worker | None = None
@@ -832,13 +356,19 @@ class MultiThreadScheduler(Scheduler):
         do after two ``STATE`` lookups (at the back, as on the current-thread flavor: a task
         joining many handles in turn finds the next ones done instead of parking on each).
         """
-        joiner, waiters = self._settle(task, result, exc)
+        joiner, waiters = settle(self, task, result, exc)
         task._state = DONE
         self._wake_joiners(task, joiner, waiters, w)
         if exc is not None and not isinstance(exc, Cancelled):
-            self._task_failed(task, exc)
+            task_failed(self, task, exc)
         if self._closed:
             self._notify_closed()
+
+    def _closable(self, task: Task[Any]) -> bool:
+        return task._state != RUNNING
+
+    def _finish_leftover(self, task: Task[Any]) -> None:
+        self._finish(task, None, Cancelled("the runtime shut down"))
 
     def _notify_closed(self) -> None:
         """A task finished while shutdown waits for the last ones: let it look again."""
@@ -859,14 +389,7 @@ class MultiThreadScheduler(Scheduler):
             else:
                 joiner._sched.wake(joiner)
         if waiters is not None:
-            for waiter in waiters:
-                if type(waiter) is Task:
-                    waiter._sched.wake(waiter)
-                else:
-                    try:
-                        waiter(task)
-                    except Exception:
-                        logger.exception("rt: a completion callback of %s raised", task._describe())
+            run_waiters(task, waiters)
 
     def _on_fatal(self) -> None:
         with self._core:
@@ -877,14 +400,7 @@ class MultiThreadScheduler(Scheduler):
     # -- block_on / shutdown -----------------------------------------------------------------
 
     def block_on(self, coro: object) -> Any:
-        st = STATE.get(None)
-        if (st is not None and st._current is not None) or self.on_runtime_thread():
-            if isinstance(coro, _CoroType):
-                coro.close()
-            raise RuntimeError(
-                "block_on() cannot be called from inside a running task: it would block a "
-                "worker thread of the runtime. Use `await` (or rt.spawn) instead"
-            )
+        self._refuse_block_on_inside(coro)
         if self._closed:
             if isinstance(coro, _CoroType):
                 coro.close()
@@ -904,12 +420,9 @@ class MultiThreadScheduler(Scheduler):
                 closed: bool = self._closed  # shutdown may have started meanwhile
                 if not closed:
                     self._tasks.add(task)
+                    self._spawned_outside += 1
             if closed:
-                assert task._coro is not None
-                task._coro.close()
-                raise RuntimeError("block_on(): the runtime is shut down")
-            with self._lock:
-                self._spawned_outside += 1
+                raise refuse_new_task(task, "block_on()")
             self._push(task, False)
             while not task._done:
                 done.wait()
@@ -927,11 +440,7 @@ class MultiThreadScheduler(Scheduler):
         if task._exc is not None and isinstance(task._exc, Cancelled) and self._sigint_main is task:
             self._sigint_main = None
             raise KeyboardInterrupt
-        exc = task._exc
-        task._retrieved = True
-        if exc is not None:
-            raise exc
-        return task._result
+        return self._block_on_outcome(task)
 
     def shutdown(self, timeout: float | None) -> None:
         self._refuse_shutdown_from_inside()
@@ -958,7 +467,7 @@ class MultiThreadScheduler(Scheduler):
         with self._lock:
             self._stopping = True
         for w in self._workers:
-            self._unpark_worker(w)
+            unpark_worker(self, w)
         for w in self._workers:
             # An idle worker exits at once; even shutdown(0) gives each a moment to do so.
             remaining = None if deadline is None else max(0.5, deadline - time.monotonic())
@@ -966,66 +475,17 @@ class MultiThreadScheduler(Scheduler):
             w.thread.join(remaining)
             if w.thread.is_alive():
                 logger.warning("rt: worker thread %s is still running a task step", w.name)
-        for task in [t for t in self._tasks if not t._done]:
-            logger.warning("rt: %s did not finish within the shutdown timeout", task._describe())
-            coro = task._coro
-            if coro is not None and task._state != RUNNING:
-                try:
-                    coro.close()
-                except BaseException:
-                    logger.exception("rt: closing %s raised", task._describe())
-            self._finish(task, None, Cancelled("the runtime shut down"))
-        self._tasks.clear()
+        self._release_resources(deadline)
         self._inject.clear()
         for w in self._workers:
             w.local.clear()
             w.inbox.clear()
             w.lifo = None
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        for thread in self._blocking.shutdown(remaining):
-            logger.warning("rt: blocking thread %s still running after shutdown", thread.name)
-        self._driver.shutdown()
         self._callbacks.clear()
 
     # -- observing ---------------------------------------------------------------------------
 
     def metrics(self) -> RuntimeMetrics:
-        from ._metrics import RuntimeMetrics, WorkerMetrics
+        from ._metrics import multi_thread_metrics
 
-        threads, idle, queued = self._blocking.stats()
-        now = time.perf_counter()
-        per_worker = []
-        for w in self._workers:
-            start = w.started
-            if start is None:
-                busy = 0.0
-            else:
-                end = w.stopped if w.stopped is not None else now
-                busy = max(0.0, end - start - w.parked_time)
-            per_worker.append(
-                WorkerMetrics(
-                    index=w.index,
-                    thread_name=w.name,
-                    polls=w.polls,
-                    steals=w.steals,
-                    park_count=w.park_count,
-                    local_queue_depth=len(w.local) + (w.lifo is not None),
-                    busy_time=busy,
-                )
-            )
-        return RuntimeMetrics(
-            flavor=self.flavor,
-            workers=len(self._workers),
-            alive_tasks=len(self._tasks),
-            spawned_tasks=self._spawned_outside + sum(w.spawned for w in self._workers),
-            polls=sum(m.polls for m in per_worker),
-            local_queue_depth=sum(m.local_queue_depth for m in per_worker),
-            injection_queue_depth=len(self._inject) + len(self._callbacks),
-            park_count=sum(m.park_count for m in per_worker),
-            busy_time=sum(m.busy_time for m in per_worker),
-            blocking_threads=threads,
-            idle_blocking_threads=idle,
-            blocking_queue_depth=queued,
-            io_registered_fds=self._io.registered_fds() if self._io is not None else 0,
-            worker_metrics=tuple(per_worker),
-        )
+        return multi_thread_metrics(self)

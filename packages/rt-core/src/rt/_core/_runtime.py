@@ -6,11 +6,13 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
+from ._base import Scheduler
 from ._current import STATE, current_task_or_raise, outside_error
 from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
-from ._scheduler import UNHANDLED_POLICIES, CurrentThreadScheduler, Scheduler
+from ._harness import UNHANDLED_POLICIES
+from ._scheduler import CurrentThreadScheduler
 from ._task import JoinHandle
 from ._task import JoinHandle as Task
 
@@ -45,13 +47,19 @@ class Handle:
     """A reference to a runtime that can spawn onto it from any thread.
 
     Get one with :meth:`Handle.current` inside the runtime (tasks and ``spawn_blocking``
-    threads) or :meth:`Runtime.handle` outside it.
+    threads) or :meth:`Runtime.handle` outside it; the runtime owns the class, so calling
+    ``rt.Handle()`` raises ``TypeError``.
     """
 
     __slots__ = ("_sched",)
 
-    def __init__(self, sched: Scheduler) -> None:
-        self._sched = sched
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        if len(args) != 2 or args[1] is not _OWNER or kwargs:
+            raise TypeError(
+                "rt.Handle is not created directly: use rt.Handle.current() inside a runtime, "
+                "or runtime.handle()"
+            )
+        self._sched = cast("Scheduler", args[0])
 
     @staticmethod
     def current() -> Handle:
@@ -63,7 +71,7 @@ class Handle:
         st = STATE.get(None)
         if st is None:
             raise outside_error("rt.Handle.current()")
-        return Handle(st._sched)
+        return _new_handle(st._sched)
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` as a task on this runtime; safe from any thread.
@@ -140,6 +148,15 @@ def _resolve_layers(options: dict[str, bool | None]) -> list[DriverLayer]:
             continue
         layers.append(layer)
     return layers
+
+
+# The private factory's key: Handle.__init__ refuses any call without it. (Building the object
+# without __init__ would be simpler, but the compiled build runs __init__ either way.)
+_OWNER: Final = object()
+
+
+def _new_handle(sched: Scheduler) -> Handle:
+    return Handle(sched, _OWNER)
 
 
 @final
@@ -243,7 +260,8 @@ class Runtime:
             raise ValueError("thread_name must be a non-empty str")
         layers = _resolve_layers({"time": enable_time})
         if multi:
-            from ._multi import MultiThreadScheduler, default_worker_threads
+            from ._idle import default_worker_threads
+            from ._multi import MultiThreadScheduler
 
             self._sched = MultiThreadScheduler(
                 worker_threads=worker_threads or default_worker_threads(),
@@ -300,7 +318,7 @@ class Runtime:
 
     def handle(self) -> Handle:
         """Return a :class:`Handle` to this runtime, usable from any thread."""
-        return Handle(self._live())
+        return _new_handle(self._live())
 
     def metrics(self) -> RuntimeMetrics:
         """Return a snapshot of the runtime's metrics (:class:`rt.RuntimeMetrics`)."""
@@ -309,14 +327,23 @@ class Runtime:
     def shutdown(self, timeout: float | None = None) -> None:
         """Cancel every task, wait for them, join the blocking pool and close the drivers.
 
-        Every task sees :class:`rt.Cancelled` and its ``finally`` blocks run. Afterwards the
-        runtime holds no thread, fd or task. Calling it again does nothing.
+        Every task sees :class:`rt.Cancelled` and runs to its end: ``finally`` blocks run,
+        async cleanup included, and shielded scopes (``CancelScope(shield=True)``) finish
+        first. Afterwards the runtime holds no thread, fd or task. Calling it again does
+        nothing; the same on both flavors.
+
+        Other threads: once shutdown has begun, :meth:`spawn`, :meth:`Handle.spawn`,
+        :meth:`block_on` and :meth:`Handle.block_on` raise ``RuntimeError`` (closing the
+        coroutine they were given). A task or ``block_on`` accepted before that is cancelled,
+        run to completion and joinable; a ``block_on`` whose coroutine shutdown cut short
+        raises ``RuntimeError`` (its ``__cause__`` the ``rt.Cancelled``). A task of the runtime
+        that spawns during shutdown (in its cleanup) gets a task cancelled before it starts.
 
         Args:
             timeout: Seconds to wait for tasks and blocking threads; ``None`` waits as long as
-                they take. Tasks still running when it passes are closed (``GeneratorExit``)
-                and reported through the ``rt`` logger; blocking threads that are still busy
-                are left to finish on their own (they are daemon threads).
+                they take. Tasks still running when it passes are named in one warning of the
+                ``rt`` logger, then closed (``GeneratorExit``); blocking threads that are still
+                busy are left to finish on their own (they are daemon threads).
 
         Raises:
             RuntimeError: called from inside this runtime.
@@ -384,7 +411,13 @@ def run(coro: Coroutine[Any, Any, T], *, flavor: str | None = None, **options: A
         raise RuntimeError(
             "rt.run() cannot be called from inside a running task: await the coroutine instead"
         )
-    with Runtime(flavor=flavor, **options) as runtime:
+    try:
+        runtime = Runtime(flavor=flavor, **options)
+    except BaseException:
+        if hasattr(coro, "close"):
+            coro.close()  # refused before it ran: no "never awaited" warning
+        raise
+    with runtime:
         return runtime.block_on(coro)
 
 
@@ -450,7 +483,7 @@ def current_driver(name: str) -> Driver:
     """
     st = STATE.get(None)
     if st is None:
-        raise outside_error(f"current_driver({name!r})")
+        raise outside_error(f"this call (it uses the runtime's {name} driver)")
     driver = st._sched.driver(name)
     if driver is None:
         if name in KNOWN_LAYERS:

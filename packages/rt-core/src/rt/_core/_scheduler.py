@@ -1,10 +1,7 @@
-"""Schedulers: who runs the tasks, and how.
+"""The current-thread scheduler: every task runs on the thread that calls ``block_on``.
 
-:class:`Scheduler` is the interface every flavor implements; task code, wakers and primitives
-only talk to it through ``wake``, ``post``, ``abort_task``, ``deliver_cancel``, ``spawn`` and
-``on_runtime_thread``, so a second flavor slots in without touching them.
-
-:class:`CurrentThreadScheduler` runs every task on the thread that calls ``block_on``.
+Only its queues and its loop live here; a task's life around a step is ``_harness``, the
+interface and the shared state and shutdown contract are ``_base``.
 
 The step loop is the product; keep it lean (measure before adding anything to it):
 
@@ -23,306 +20,42 @@ The step loop is the product; keep it lean (measure before adding anything to it
 
 from __future__ import annotations
 
-import itertools
 import signal
 import threading
 import time
-import types
-from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from contextvars import copy_context
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
-from ._blocking import BlockingJob, BlockingPool
+from ._base import Scheduler
 from ._current import STATE, current_task_or_raise
-from ._driver import Driver, DriverLayer
+from ._driver import DriverLayer
 from ._exceptions import Cancelled
-from ._reactor import IoDriver, SignalWakeup, ThreadParker
+from ._harness import (
+    _CoroType,
+    _noop,
+    _task_ids,
+    _wait_any,
+    bad_yield_error,
+    checked_coroutine,
+    coerce_coroutine,
+    logger,
+    refuse_new_task,
+    run_waiters,
+    settle,
+    task_failed,
+    withdraw,
+)
+from ._reactor import IoDriver
 from ._task import _WAITERS_LOCK
 from ._task import JoinHandle as Task
-from ._traps import PARK, YIELD, Abort, wait_task_rescheduled
+from ._traps import PARK, YIELD, Abort
+from ._wakeup import SignalWakeup
 
 if TYPE_CHECKING:
     from ._metrics import RuntimeMetrics
-
-T = TypeVar("T")
-
-
-class _LazyLogger:
-    """The ``rt`` logger, imported on first use: ``import rt`` must not pay for logging."""
-
-    def __getattr__(self, name: str) -> Any:
-        import logging
-
-        return getattr(logging.getLogger("rt"), name)
-
-
-logger: Final = _LazyLogger()
-
-_task_ids = itertools.count(1)
-_CoroType: Final = types.CoroutineType
-
-
-def _noop() -> None:
-    pass
-
-
-# Task outcomes never reported as unhandled: a cancellation, and the two that stop the runtime.
-_NOT_REPORTED: Final = (Cancelled, KeyboardInterrupt, SystemExit)
-UNHANDLED_POLICIES: Final = ("log", "ignore", "raise")
-
-
-def describe(obj: object) -> str:
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    return f"{type(obj).__name__} {name!r}" if name else f"{type(obj).__name__} {obj!r:.60}"
-
-
-async def _await_it(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-def coerce_coroutine(obj: object, what: str) -> Coroutine[Any, Any, Any]:
-    """Return ``obj`` as a fresh coroutine, or raise a ``TypeError`` that says what to do."""
-    if isinstance(obj, _CoroType):
-        if obj.cr_frame is None:
-            raise TypeError(
-                f"{what} got the coroutine {obj.__qualname__!r}, which has already finished; "
-                "pass a new coroutine object (call the async function again)"
-            )
-        if obj.cr_running or obj.cr_suspended:
-            raise TypeError(
-                f"{what} got the coroutine {obj.__qualname__!r}, which is already running "
-                "elsewhere; a coroutine can be driven by one task only"
-            )
-        return obj
-    if (
-        isinstance(obj, Coroutine)
-        or hasattr(obj, "__await__")
-        or (isinstance(obj, types.GeneratorType) and obj.gi_code.co_flags & 0x100)
-    ):
-        return _await_it(obj)
-    if callable(obj):
-        name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))
-        raise TypeError(
-            f"{what} expects a coroutine object, got the callable {name!r}: call it, "
-            f"e.g. {what.rstrip('()')}({name}())"
-        )
-    raise TypeError(f"{what} expects a coroutine object, got {describe(obj)}")
-
-
-class _BlockingState:
-    """The ``STATE`` seen inside ``spawn_blocking`` threads: the runtime, but no task."""
-
-    __slots__ = ("_current", "_sched")
-
-    def __init__(self, sched: Scheduler) -> None:
-        self._current: Task[Any] | None = None
-        self._sched = sched
-
-    def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
-        return self._sched.spawn(coro, name)
-
-
-class Scheduler(ABC):
-    """The interface between a scheduler flavor and everything else in rt."""
-
-    _current: Task[Any] | None
-    _sched: Scheduler
-    flavor: str
-
-    @abstractmethod
-    def wake(self, task: Task[Any]) -> None:
-        """Make ``task`` runnable; safe from any thread."""
-
-    @abstractmethod
-    def post(self, callback: Callable[[], object]) -> None:
-        """Run ``callback`` on the runtime thread soon; safe from any thread."""
-
-    @abstractmethod
-    def on_runtime_thread(self) -> bool:
-        """Whether the caller is the thread currently running this scheduler."""
-
-    @abstractmethod
-    def spawn(
-        self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
-    ) -> Task[Any]:
-        """Create a task for ``coro`` and make it runnable; safe from any thread.
-
-        ``what`` names the API the user called, for error messages; ``pinned`` is the
-        :class:`rt.LocalSet` the task must stay in (its thread), if any.
-        """
-
-    @abstractmethod
-    def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
-        """Like :meth:`spawn`, called from a task running on this scheduler's thread."""
-
-    @abstractmethod
-    def abort_task(self, task: Task[Any]) -> None:
-        """Request cancellation of ``task``; safe from any thread."""
-
-    @abstractmethod
-    def deliver_cancel(self, task: Task[Any]) -> None:
-        """Cancel ``task``'s current wait if it is parked (runtime thread only)."""
-
-    # -- shared by the flavors -----------------------------------------------------------
-
-    _unhandled: str
-    _thread_id: int | None
-    _fatal: BaseException | None
-    _blocking: BlockingPool
-    _blocking_state: _BlockingState
-    _closed: bool
-
-    @abstractmethod
-    def block_on(self, coro: object) -> Any:
-        """Run ``coro`` to completion and return its result (from outside the runtime)."""
-
-    @abstractmethod
-    def shutdown(self, timeout: float | None) -> None:
-        """Cancel every task, wait for them, and release every thread and fd."""
-
-    @abstractmethod
-    def metrics(self) -> RuntimeMetrics:
-        """A snapshot of the runtime's counters."""
-
-    @abstractmethod
-    def driver(self, name: str) -> Driver | None:
-        """The driver layer called ``name``, or None."""
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @abstractmethod
-    def _on_fatal(self) -> None:
-        """``_fatal`` was just set: make the running ``block_on`` raise it."""
-
-    def task_dropped(self, task: Task[Any]) -> None:
-        """The last reference to ``task``, finished with an exception nobody read, went away."""
-        exc = task._exc
-        if exc is not None and not task._supervised and not isinstance(exc, _NOT_REPORTED):
-            self._report_unhandled(task, exc)
-
-    # -- blocking pool ---------------------------------------------------------------------
-
-    def spawn_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
-        if not callable(fn):
-            raise TypeError(f"rt.spawn_blocking() expects a callable, got {describe(fn)}")
-        if isinstance(fn, types.FunctionType) and fn.__code__.co_flags & 0x180:
-            raise TypeError(
-                f"rt.spawn_blocking() got the async function {fn.__qualname__!r}; it runs plain "
-                "functions on a thread. Use rt.spawn() for coroutines"
-            )
-        ctx = copy_context()
-        ctx.run(STATE.set, self._blocking_state)
-        job = BlockingJob(self._blocking, fn, args, ctx)
-        return self.spawn(_run_blocking(job), None, "rt.spawn_blocking()")
-
-    def _run_callback(self, callback: Callable[[], object]) -> None:
-        try:
-            callback()
-        except Exception:
-            logger.exception("rt: a callback posted to the runtime raised")
-
-    @staticmethod
-    def _bad_yield_error(task: Task[Any], trap: object) -> TypeError:
-        return TypeError(
-            f"{task._describe()} awaited something that is not rt's (it yielded {trap!r}); "
-            "asyncio and trio futures, tasks and primitives do not work on rt: use rt's own "
-            "(rt.sleep, rt.sync, rt.net, ...)"
-        )
-
-    def _task_failed(self, task: Task[Any], exc: BaseException) -> None:
-        # A failure nobody reads is reported when the task goes away (``task_dropped``); these
-        # two stop the runtime whoever reads them.
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            if self._fatal is None:
-                self._fatal = exc
-                self._on_fatal()
-            return
-
-    def _report_unhandled(self, task: Task[Any], exc: BaseException) -> None:
-        policy = self._unhandled
-        if policy == "ignore":
-            return
-        if policy == "raise":
-            if self._fatal is None:
-                self._fatal = exc
-                self._on_fatal()
-            return
-        logger.error(
-            "rt: %s raised %s and nobody awaited it (its JoinHandle was dropped)",
-            task._describe(),
-            type(exc).__name__,
-            exc_info=(type(exc), exc, exc.__traceback__),
-        )
-
-    _tasks: set[Task[Any]]
-
-    def _refuse_shutdown_from_inside(self) -> None:
-        if self.on_runtime_thread() or (
-            (st := STATE.get(None)) is not None and st._sched is self and st._current is not None
-        ):
-            raise RuntimeError(
-                "Runtime.shutdown() cannot be called from inside the runtime it shuts down"
-            )
-
-    def _settle(
-        self, task: Task[Any], result: object, exc: BaseException | None
-    ) -> tuple[Task[Any] | None, list[Task[Any] | Callable[[Task[Any]], None]] | None]:
-        """Record a finished task's outcome and take its joiner and waiters (to be woken)."""
-        if exc is not None and isinstance(exc, Cancelled):
-            # Nobody reads a cancelled task's traceback (JoinError.exception is None), and its
-            # frames keep the task's locals alive: a Sender in a cancelled task would keep the
-            # channel open forever. Drop them, as Tokio drops a finished task's future.
-            exc.__traceback__ = None
-            exc.__context__ = None
-        self._tasks.discard(task)
-        task._result = result
-        task._exc = exc
-        task._coro = None
-        task._ctx = None  # type: ignore[assignment]
-        with _WAITERS_LOCK:
-            task._done = True
-            joiner = task._joiner
-            waiters = task._waiters
-            task._joiner = task._waiters = None
-        return joiner, waiters
-
-    @abstractmethod
-    def _post_from_signal(self, callback: Callable[[], object]) -> None:
-        """``post`` for a signal handler: no locks, always wakes the driver."""
-
-    def _raise_fatal(self) -> None:
-        exc = self._fatal
-        self._fatal = None
-        assert exc is not None
-        raise exc
-
-    _sigint_main: Task[Any] | None = None
-
-    def _install_sigint(self, main: Task[Any]) -> Any:
-        """Turn Ctrl-C into cancellation of the main task (its ``finally`` blocks run)."""
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        try:
-            if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-                return None
-        except ValueError:  # pragma: no cover - not the main interpreter
-            return None
-
-        def on_sigint(signum: int, frame: types.FrameType | None) -> None:
-            if self._sigint_main is main or main._done:
-                raise KeyboardInterrupt  # second Ctrl-C: stop waiting
-            self._sigint_main = main
-            # A signal handler runs between any two bytecodes of the main thread, possibly
-            # inside one of rt's locked sections: queue the abort with one atomic append and
-            # wake the driver through its eventfd; take no lock here.
-            self._post_from_signal(lambda: self.abort_task(main))
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
-        return previous
 
 
 class CurrentThreadScheduler(Scheduler):
@@ -341,16 +74,17 @@ class CurrentThreadScheduler(Scheduler):
         unhandled_error: str,
         thread_keep_alive: float = 10.0,
     ) -> None:
-        self._sched = self
-        self._current = None
         self._ready: deque[Task[Any]] = deque()
         self._inject: deque[Callable[[], object]] = deque()
-        self._tasks: set[Task[Any]] = set()
         self._parked = False
-        self._closed = False
-        self._fatal: BaseException | None = None
+        self._init_common(
+            max_blocking_threads=max_blocking_threads,
+            thread_name=thread_name,
+            thread_keep_alive=thread_keep_alive,
+            unhandled_error=unhandled_error,
+            on_drained=self._blocking_drained,
+        )
         self._event_interval = event_interval
-        self._unhandled = unhandled_error
         self._thread_id: int | None = None
         self._core = threading.Condition(threading.Lock())
         # Held by the thread driving the runtime (block_on, shutdown) for as long as it does,
@@ -363,23 +97,13 @@ class CurrentThreadScheduler(Scheduler):
         self._parked_time = 0.0
         self._driven_time = 0.0
         self._drive_start: float | None = None
-        self._blocking_state = _BlockingState(self)
-        self._blocking = BlockingPool(
-            max_blocking_threads, thread_name, self.wake, thread_keep_alive
+        # Only the thread driving the runtime touches the reactor (closes from other threads go
+        # through _run_exclusive), so it needs no lock and its wake-ups go straight onto the
+        # run queue.
+        self._bottom = self._build_driver_stack(
+            IoDriver(self._ready.append, run_exclusive=self._run_exclusive) if enable_io else None,
+            layers,
         )
-        self._io: IoDriver | None = (
-            # Only the thread driving the runtime touches the reactor (closes from other
-            # threads go through _run_exclusive), so it needs no lock and its wake-ups go
-            # straight onto the run queue.
-            IoDriver(self._ready.append, run_exclusive=self._run_exclusive) if enable_io else None
-        )
-        self._bottom: IoDriver | ThreadParker = self._io if self._io is not None else ThreadParker()
-        driver: Driver = self._bottom
-        self._drivers: dict[str, Driver] = {}
-        for layer in sorted(layers, key=lambda lay: lay.order):
-            driver = layer.build(driver, self)
-            self._drivers[layer.name] = driver
-        self._driver = driver
 
     def _on_fatal(self) -> None:
         # The run loop checks ``_fatal`` after every batch and before every park. A failure
@@ -390,16 +114,8 @@ class CurrentThreadScheduler(Scheduler):
 
     # -- DriverContext -----------------------------------------------------------------
 
-    def blocking_in_flight(self) -> int:
-        return self._blocking.in_flight()
-
     def has_runnable_tasks(self) -> bool:
         return bool(self._ready) or bool(self._inject)
-
-    def driver(self, name: str) -> Driver | None:
-        if name == "io":
-            return self._io
-        return self._drivers.get(name)
 
     # -- thread-safe entry points -------------------------------------------------------
 
@@ -412,6 +128,14 @@ class CurrentThreadScheduler(Scheduler):
 
     def post(self, callback: Callable[[], object]) -> None:
         self._inject.append(callback)
+        if self._parked and self._thread_id != threading.get_ident():
+            self._driver.unpark()
+
+    def _blocking_drained(self) -> None:
+        # The last blocking job finished (after waking its task): a driver that parked
+        # because a job was in flight (paused time waits for it) must look again. The pool
+        # lowers its count before this reads ``_parked``, which the park sets before the
+        # driver reads the count: one of the two sees the other.
         if self._parked and self._thread_id != threading.get_ident():
             self._driver.unpark()
 
@@ -437,22 +161,21 @@ class CurrentThreadScheduler(Scheduler):
         return self._thread_id == threading.get_ident()
 
     def new_task(self, obj: object, name: object, what: str) -> Task[Any]:
-        coro = coerce_coroutine(obj, what)
-        if name is not None and not isinstance(name, str):
-            coro.close()
-            raise TypeError(f"{what}: name must be a str or None, got {describe(name)}")
+        coro = checked_coroutine(obj, name, what)
         st = STATE.get(None)
         ctx = copy_context()
         if st is not self:
             ctx.run(STATE.set, self)
-        return Task(coro, name, self, ctx, next(_task_ids))
+        return Task(coro, cast("str | None", name), self, ctx, next(_task_ids))
 
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
+        # <generated: fresh_coroutine>
         if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
             coro: Coroutine[Any, Any, Any] = obj
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
+        # </generated: fresh_coroutine>
         if self._closed or name is not None:
             return self.spawn(coro, name)
         task: Task[Any] = Task(coro, None, self, copy_context(), next(_task_ids))
@@ -464,23 +187,25 @@ class CurrentThreadScheduler(Scheduler):
     def spawn(
         self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
     ) -> Task[Any]:
-        if self._closed and self._thread_id is None:
-            if isinstance(coro, _CoroType):
-                coro.close()
-            raise RuntimeError(f"{what}: the runtime is shut down; no new tasks")
-        # While shutdown runs, a new task is created cancelled (``_adopt``): it never runs,
-        # and its handle reports it as cancelled, as Tokio does.
         task = self.new_task(coro, name, what)
         task._pinned = pinned
         if self.on_runtime_thread():
+            # A task (or shutdown itself) spawning: accepted, cancelled from the start once
+            # shutdown has begun (``_adopt``).
             self._adopt(task)
-        else:
-            self.post(lambda: self._adopt(task))
-        return task
+            return task
+        # Another thread: accepted only before shutdown begins. The check and the post are
+        # one step under ``_core``, which shutdown takes to begin, so every accepted task is
+        # in ``_inject`` when shutdown drains it.
+        with self._core:
+            if not self._closed:
+                self.post(partial(self._adopt, task))
+                return task
+        raise refuse_new_task(task, what)
 
     def _adopt(self, task: Task[Any]) -> None:
         if self._closed and task._coro is not None and not task._abort_requested:
-            # Spawned from another thread while we shut down: it never runs.
+            # Spawned while shutdown runs: it is cancelled before it starts.
             task._abort_requested = True
             task._cancelled = True
             task._throw = Cancelled("the runtime shut down before the task started")
@@ -503,9 +228,9 @@ class CurrentThreadScheduler(Scheduler):
 
     def deliver_cancel(self, task: Task[Any]) -> None:
         fn = task._abort_fn
-        if fn is None or task._done:
+        if fn is None or task._done or not task._cancelled:
             return
-        if task._call_abort(fn) is Abort.SUCCEEDED:
+        if withdraw(task, fn) is Abort.SUCCEEDED:
             task._abort_fn = None
             task._throw = Cancelled()
             self._ready.append(task)
@@ -540,6 +265,7 @@ class CurrentThreadScheduler(Scheduler):
                             trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
                     except StopIteration as stop:
                         # The common completion, inlined: a value, at most one joiner.
+                        # <generated: settle_value>
                         tasks_discard(task)
                         task._result = stop.value
                         task._exc = None
@@ -549,17 +275,16 @@ class CurrentThreadScheduler(Scheduler):
                             task._done = True
                             joiner = task._joiner
                             waiters = task._waiters
-                            if joiner is not None:
-                                task._joiner = None
+                            task._joiner = task._waiters = None
+                        # </generated: settle_value>
                         if joiner is not None:
                             if joiner._sched is self:
                                 append(joiner)
                             else:
                                 joiner._sched.wake(joiner)
                         if waiters is not None:
-                            task._waiters = None
                             self._current = None
-                            self._run_waiters(task, waiters)
+                            run_waiters(task, waiters)
                         continue
                     except BaseException as err:
                         self._current = None
@@ -625,48 +350,25 @@ class CurrentThreadScheduler(Scheduler):
                 self._run_callback(inject.popleft())
 
     def _bad_yield(self, task: Task[Any], trap: object) -> None:
-        task._throw = self._bad_yield_error(task, trap)
+        task._throw = bad_yield_error(task, trap)
         self._ready.append(task)
 
     def _finish(self, task: Task[Any], result: object, exc: BaseException | None) -> None:
-        joiner, waiters = self._settle(task, result, exc)
+        joiner, waiters = settle(self, task, result, exc)
         if joiner is not None:
             if joiner._sched is self:
                 self._ready.append(joiner)
             else:
                 joiner._sched.wake(joiner)
         if waiters is not None:
-            self._run_waiters(task, waiters)
+            run_waiters(task, waiters)
         if exc is not None and not isinstance(exc, Cancelled):
-            self._task_failed(task, exc)
-
-    def _run_waiters(
-        self, task: Task[Any], waiters: list[Task[Any] | Callable[[Task[Any]], None]]
-    ) -> None:
-        for waiter in waiters:
-            if type(waiter) is Task:
-                if waiter._sched is self:
-                    self._ready.append(waiter)
-                else:
-                    waiter._sched.wake(waiter)
-            else:
-                waiter(task)
+            task_failed(self, task, exc)
 
     # -- block_on / shutdown -----------------------------------------------------------------
 
     def block_on(self, coro: object) -> Any:
-        st = STATE.get(None)
-        if (st is not None and st._current is not None) or self.on_runtime_thread():
-            if isinstance(coro, _CoroType):
-                coro.close()
-            raise RuntimeError(
-                "block_on() cannot be called from inside a running task: it would block the "
-                "thread the runtime runs on. Use `await` (or rt.spawn) instead"
-            )
-        if self._closed:
-            if isinstance(coro, _CoroType):
-                coro.close()
-            raise RuntimeError("block_on(): the runtime is shut down")
+        self._refuse_block_on_inside(coro)
         task = self.new_task(coro, None, "block_on()")
         task._supervised = True
         core = self._core
@@ -676,10 +378,13 @@ class CurrentThreadScheduler(Scheduler):
                 core.notify_all()
 
         task._add_waiter(notify)
-        self.post(lambda: self._adopt(task))
         with core:
-            # Another thread may be driving this runtime: then it runs our task too.
-            while not task._done and self._thread_id is not None:
+            # Accepted only before shutdown begins (see ``spawn``); then whoever drives the
+            # runtime (another block_on, or shutdown, which cancels it) runs it.
+            if self._closed:
+                raise refuse_new_task(task, "block_on()")
+            self.post(partial(self._adopt, task))
+            while not task._done and (self._thread_id is not None or self._closed):
                 core.wait()
             drive = not task._done
             if drive:
@@ -692,11 +397,7 @@ class CurrentThreadScheduler(Scheduler):
                 with core:
                     self._thread_id = None
                     core.notify_all()
-        exc = task._exc
-        task._retrieved = True
-        if exc is not None:
-            raise exc
-        return task._result
+        return self._block_on_outcome(task)
 
     def _drive(self, main: Task[Any]) -> None:
         self._drive_start = t0 = time.perf_counter()
@@ -720,146 +421,62 @@ class CurrentThreadScheduler(Scheduler):
 
     def shutdown(self, timeout: float | None) -> None:
         self._refuse_shutdown_from_inside()
-        with self._core:
+        core = self._core
+        with core:
             if self._closed:
                 return
-            self._closed = True
-        deadline = None if timeout is None else time.monotonic() + timeout
-        # Cancel every task and run the loop until they have all finished (their finally
-        # blocks run), or the timeout passes.
-        sentinel = self.new_task(self._wait_all(), "rt-shutdown", "shutdown()")
-        sentinel._supervised = True
-        with self._core:
+            self._closed = True  # from here on, other threads' spawn and block_on are refused
+            # A block_on on another thread drives the runtime: shutdown takes over after it.
             while self._thread_id is not None:
-                self._core.wait()
+                core.wait()
             self._thread_id = threading.get_ident()
+        deadline = None if timeout is None else time.monotonic() + timeout
         self._driving.acquire()
         try:
-            self._adopt(sentinel)
+            # Adopt what other threads spawned before shutdown began (it is cancelled before
+            # it starts), then cancel every task and run the loop until all have finished
+            # (their cleanup runs, shields are honoured) or the timeout passes.
+            inject = self._inject
+            while inject:
+                self._run_callback(inject.popleft())
             for task in list(self._tasks):
-                if task is not sentinel:
-                    self.abort_task(task)
+                self.abort_task(task)
+            sentinel = self.new_task(self._wait_all(), "rt-shutdown", "shutdown()")
+            sentinel._supervised = True
+            self._tasks.add(sentinel)
+            self._ready.append(sentinel)
             try:
                 self._run_until(sentinel, deadline)
             except BaseException:
                 logger.exception("rt: error while shutting down the runtime")
-            leftovers = [t for t in self._tasks if not t._done]
-            for task in leftovers:
-                logger.warning(
-                    "rt: %s did not finish within the shutdown timeout", task._describe()
-                )
-                coro = task._coro
-                if coro is not None:
-                    try:
-                        coro.close()
-                    except BaseException:
-                        logger.exception("rt: closing %s raised", task._describe())
-                self._finish(task, None, Cancelled("the runtime shut down"))
-            self._tasks.clear()
+            self._tasks.discard(sentinel)
+            self._release_resources(deadline)
             self._ready.clear()
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            stuck = self._blocking.shutdown(remaining)
-            for t in stuck:
-                logger.warning("rt: blocking thread %s still running after shutdown", t.name)
-            self._driver.shutdown()
             self._inject.clear()
         finally:
             self._driving.release()
-            with self._core:
+            with core:
                 self._thread_id = None
-                self._core.notify_all()
+                core.notify_all()
+
+    def _finish_leftover(self, task: Task[Any]) -> None:
+        self._finish(task, None, Cancelled("the runtime shut down"))
 
     async def _wait_all(self) -> None:
+        # One waiter at a time (a task spawned meanwhile is found on the next pass): waiting
+        # on all of them at once would register on every task again after each finishes.
         me = current_task_or_raise("shutdown")
         while True:
             others = [t for t in self._tasks if t is not me and not t._done]
             if not others:
                 return
-            await _wait_any(others)
+            for t in others:
+                if not t._done:
+                    await _wait_any([t])
 
     # -- observing ---------------------------------------------------------------------------
 
     def metrics(self) -> RuntimeMetrics:
-        from ._metrics import RuntimeMetrics, WorkerMetrics
+        from ._metrics import current_thread_metrics
 
-        threads, idle, queued = self._blocking.stats()
-        busy = self._driven_time - self._parked_time
-        start = self._drive_start
-        if start is not None:
-            busy += time.perf_counter() - start
-        busy = max(0.0, busy)
-        return RuntimeMetrics(
-            flavor=self.flavor,
-            workers=1,
-            alive_tasks=len(self._tasks),
-            spawned_tasks=self._spawned,
-            polls=self._polls,
-            local_queue_depth=len(self._ready),
-            injection_queue_depth=len(self._inject),
-            park_count=self._park_count,
-            busy_time=busy,
-            blocking_threads=threads,
-            idle_blocking_threads=idle,
-            blocking_queue_depth=queued,
-            io_registered_fds=self._io.registered_fds() if self._io is not None else 0,
-            worker_metrics=(
-                WorkerMetrics(
-                    index=0,
-                    thread_name="block_on",
-                    polls=self._polls,
-                    steals=0,
-                    park_count=self._park_count,
-                    local_queue_depth=len(self._ready),
-                    busy_time=busy,
-                ),
-            ),
-        )
-
-
-class _AnyDone:
-    __slots__ = ("fired", "targets", "waiter")
-
-    def __init__(self, waiter: Task[Any], targets: list[Task[Any]]) -> None:
-        self.waiter = waiter
-        self.targets = targets
-        self.fired = False
-
-    def __call__(self, _task: Task[Any]) -> None:
-        if not self.fired:
-            self.fired = True
-            self.waiter._sched.wake(self.waiter)
-
-    def abort(self) -> Abort:
-        for t in self.targets:
-            t._remove_waiter(self)
-        if self.fired:
-            return Abort.FAILED
-        self.fired = True
-        return Abort.SUCCEEDED
-
-
-async def _wait_any(targets: list[Task[Any]]) -> None:
-    """Wait until one of ``targets`` finishes (used by shutdown; runtime thread only)."""
-    me = current_task_or_raise("shutdown")
-    any_done = _AnyDone(me, targets)
-    try:
-        for t in targets:
-            if not t._add_waiter(any_done):
-                return
-        await wait_task_rescheduled(any_done.abort)
-    finally:
-        for t in targets:
-            t._remove_waiter(any_done)
-
-
-async def _run_blocking(job: BlockingJob) -> Any:
-    job.task = current_task_or_raise("spawn_blocking")
-    job.pool.submit(job)
-    await wait_task_rescheduled(job.abort)
-    exc = job.exc
-    if exc is not None:
-        job.exc = None
-        raise exc
-    result = job.result
-    job.result = None
-    return result
+        return current_thread_metrics(self)

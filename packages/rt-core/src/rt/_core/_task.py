@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from ._current import COOP_BUDGET, STATE, outside_error
 from ._exceptions import Cancelled, JoinError, chained
+from ._state import SCHEDULED
 from ._traps import PARK, YIELD, Abort, Withdrawable
 
 if TYPE_CHECKING:
+    from ._base import Scheduler
     from ._cancel import CancelScope
-    from ._scheduler import Scheduler
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -45,18 +46,6 @@ def _probe() -> None:
 # without ``__init__``, bound-method caches) do not apply or are not allowed.
 COMPILED: Final = type(_probe) is not types.FunctionType
 
-
-# Run states of a task under the multi-thread scheduler (the current-thread one needs none):
-# IDLE (parked, in nobody's queue) -> SCHEDULED (in exactly one queue) -> RUNNING (being
-# stepped by exactly one worker) -> IDLE, SCHEDULED or DONE. A wake-up that lands while the
-# task is RUNNING sets NOTIFIED instead of queueing it: the worker requeues it after the step,
-# so a task is never stepped by two threads at once. Transitions that race with wakers happen
-# under the scheduler's lock.
-IDLE: Final = 0
-SCHEDULED: Final = 1
-RUNNING: Final = 2
-NOTIFIED: Final = 3
-DONE: Final = 4
 
 # Guards the effective cancellation flag against a scope being cancelled from one thread while
 # the task enters or leaves a scope on another: both recompute under it.
@@ -305,12 +294,18 @@ class JoinHandle(Generic[T_co]):
         if exc is None:
             return self._result  # type: ignore[no-any-return]
         if isinstance(exc, Cancelled):
-            raise JoinError(f"{self._describe()} was cancelled", exception=None, cancelled=True)
+            raise JoinError(
+                f"{self._describe()} was cancelled",
+                exception=None,
+                cancelled=True,
+                task_id=self._id,
+            )
         raise chained(
             JoinError(
                 f"{self._describe()} raised {type(exc).__name__}: {exc}",
                 exception=exc,
                 cancelled=False,
+                task_id=self._id,
             ),
             exc,
         )

@@ -27,6 +27,16 @@ Invariants the rest of rt relies on:
   and unparks the driver if the scheduler is asleep.
 * Values are never passed through the trap: a waker stores the result in the waiter object
   before rescheduling. Only an exception (usually ``Cancelled``) is thrown in.
+
+Inlined fast paths. Two waits are so hot that they store their abort object and yield ``PARK``
+themselves instead of awaiting :func:`wait_task_rescheduled` (each generator layer costs); they
+follow it line for line. They are the only other places that yield ``PARK`` (the test suite
+checks this list against the sources):
+
+* ``_task.py`` ``JoinHandle.__await__``: awaiting a task's handle, the spawn-and-join path;
+  its abort object is the awaited task (``Task._abort_join``).
+* ``_reactor.py`` ``Registration.wait``: every socket wait; its abort object is the fd's
+  state (``_FdState.withdraw``).
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from ._current import budget_spent, current_task_or_raise
 
 if TYPE_CHECKING:
-    pass
+    from ._task import JoinHandle as Task
 
 
 class Abort(enum.Enum):
@@ -70,6 +80,18 @@ class _Sentinel:
 
 YIELD: Final = _Sentinel("YIELD")
 PARK: Final = _Sentinel("PARK")
+
+
+def reschedule(task: Task[Any], exc: BaseException | None = None) -> None:
+    """Make a parked task runnable again; safe from any thread.
+
+    Args:
+        task: A task parked in :func:`wait_task_rescheduled`.
+        exc: An exception to raise in the task instead of resuming it normally.
+    """
+    if exc is not None:
+        task._throw = exc
+    task._sched.wake(task)
 
 
 @types.coroutine

@@ -7,7 +7,11 @@ never outlive the call. All are also reachable from the top level: ``rt.main``, 
 
 from __future__ import annotations
 
+from rt._exports import public
+
 from ._combinators import join, select, try_join
 from ._entry import main, test
 
 __all__ = ["join", "main", "select", "test", "try_join"]
+
+public(globals())

@@ -1,19 +1,49 @@
 """``select``, ``join`` and ``try_join``: run awaitables concurrently, as Tokio's macros do.
 
-Each branch runs as its own task on the current runtime (so branches make progress while the
-caller waits), and none outlives the call: ``select`` cancels *and awaits* the losers before it
-returns, ``try_join`` cancels the rest at the first error, and a cancelled caller cancels and
-awaits every branch before the cancellation propagates.
+``join`` and ``try_join`` run each branch as its own task on the current runtime (so branches
+make progress while the caller waits); none outlives the call.
+
+``select`` avoids tasks for the common branches, as Tokio's ``select!`` polls its futures in
+the calling task:
+
+* **Polled in place**: a branch whose object (or, for a coroutine of a method, whose ``self``)
+  has ``__rt_select__(awaitable)`` returning a :class:`SelectBranch`: ``rx.recv()`` of the
+  rt.sync channels, for instance. ``select`` polls it, and when it is not ready registers a
+  wake-up callback instead of parking on it; only the winner is polled to completion, so a
+  losing branch takes nothing (a value sent to a losing ``recv`` stays in the channel).
+* **Timers**: ``rt.sleep(d)`` / ``rt.time.sleep_until(t)`` branches become the deadline of an
+  ``rt.time.timeout`` around the wait (no task, one timer).
+* **One coroutine or other awaitable** (a ``JoinHandle``, ``wait_readable``, any ``async def``)
+  is driven in place inside a cancel scope; a winning in-place branch cancels that scope, so the
+  coroutine is cancelled and unwound before ``select`` returns.
+* **Any further** coroutines or awaitables run as tasks, as before: a task branch that finished
+  while another branch won is not awaited again (nothing to wait for); the unfinished ones are
+  aborted and awaited under a shield.
+
+Which value can be lost: none from branches polled in place or timers (they commit only when
+they win), and none from the coroutine driven in place (if it completes, it wins: a completed
+branch always beats one that was merely woken). Two *task* branches can both complete before
+``select`` looks; the loser's value is then discarded, so a ``recv`` that must not lose values
+belongs in a branch of its own (``rx.recv()`` directly), not inside a larger coroutine.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Awaitable, Coroutine, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from types import CodeType, CoroutineType
+from typing import Any, Final, Protocol, TypeVar, overload
 
 import rt
-from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+from rt.lowlevel import (
+    Abort,
+    budget_spent,
+    checkpoint,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
 
 T1 = TypeVar("T1")
 T2 = TypeVar("T2")
@@ -21,6 +51,23 @@ T3 = TypeVar("T3")
 T4 = TypeVar("T4")
 T5 = TypeVar("T5")
 T6 = TypeVar("T6")
+
+
+class SelectBranch(Protocol):
+    """A wait ``select`` polls in place: what ``__rt_select__(awaitable)`` returns.
+
+    ``poll()`` completes the operation now if it can, returning ``(True, value)`` or raising
+    the operation's error, and otherwise returns ``(False, None)`` having changed nothing.
+    ``arm(wake)`` registers ``wake`` (callable from any thread) to be called once ``poll``
+    may succeed and returns True, or returns False, registering nothing, when ``poll`` may
+    succeed already. ``disarm()`` withdraws the registration (a no-op without one).
+    """
+
+    def poll(self) -> tuple[bool, Any]: ...
+
+    def arm(self, wake: Callable[[], object]) -> bool: ...
+
+    def disarm(self) -> None: ...
 
 
 async def _run(aw: Awaitable[Any]) -> Any:
@@ -61,6 +108,191 @@ def _unstarted(coro: Coroutine[Any, Any, Any]) -> bool:
     )
 
 
+def _close_unstarted(branches: Sequence[object]) -> None:
+    for aw in branches:
+        if isinstance(aw, CoroutineType) and _unstarted(aw):
+            aw.close()
+
+
+# -- recognising branches that need no task ------------------------------------------------
+
+_SLEEP_CODES: dict[CodeType, str] = {}  # rt.time.sleep / sleep_until -> their argument's name
+
+
+def _sleep_arg(code: CodeType) -> str | None:
+    """The argument name if ``code`` is rt.time's ``sleep`` or ``sleep_until``, else None."""
+    if not _SLEEP_CODES:
+        time = sys.modules.get("rt.time")
+        if time is None:
+            return None
+        for name, arg in (("sleep", "seconds"), ("sleep_until", "deadline")):
+            fn_code = getattr(getattr(time, name, None), "__code__", None)
+            if isinstance(fn_code, CodeType) and arg in fn_code.co_varnames:
+                _SLEEP_CODES[fn_code] = arg
+        if not _SLEEP_CODES:
+            _SLEEP_CODES[_sleep_arg.__code__] = ""  # rt.time has no such functions: look no more
+    return _SLEEP_CODES.get(code)
+
+
+_POLL: Final = 0
+_TIMER: Final = 1
+_OTHER: Final = 2
+
+
+def _classify(aw: object) -> tuple[int, Any]:
+    """Say how ``select`` runs ``aw``: ``(_POLL, branch)``, ``(_TIMER, (arg, when))`` or
+    ``(_OTHER, aw)``.
+
+    Raises:
+        TypeError: ``aw`` is not awaitable.
+    """
+    if isinstance(aw, CoroutineType):
+        frame = aw.cr_frame
+        if frame is not None and _unstarted(aw):
+            code = aw.cr_code
+            if code.co_name in ("sleep", "sleep_until"):
+                arg = _sleep_arg(code)
+                if arg:
+                    return _TIMER, (arg, frame.f_locals[arg])
+            owner = frame.f_locals.get("self") if code.co_argcount else None
+            hook = getattr(type(owner), "__rt_select__", None) if owner is not None else None
+            if hook is not None:
+                branch = hook(owner, aw)
+                if branch is not None:
+                    return _POLL, branch
+        return _OTHER, aw
+    hook = getattr(type(aw), "__rt_select__", None)
+    if hook is not None:
+        branch = hook(aw, aw)
+        if branch is not None:
+            return _POLL, branch
+    if not hasattr(type(aw), "__await__") and not _is_generator_coroutine(aw):
+        raise TypeError(f"select() branches must be awaitable, got {aw!r}")
+    return _OTHER, aw
+
+
+def _is_generator_coroutine(aw: object) -> bool:
+    code = getattr(aw, "gi_code", None)
+    return isinstance(code, CodeType) and bool(code.co_flags & 0x100)  # CO_ITERABLE_COROUTINE
+
+
+class _Timer:
+    """A sleep branch as the deadline of an ``rt.time`` timeout around the wait.
+
+    The deadline is fixed when the first timeout is entered (as a sleep starts counting
+    when first awaited); waiting again after a spurious wake re-uses it.
+    """
+
+    __slots__ = ("deadline", "index", "seconds", "when")
+
+    def __init__(self, index: int, arg: str, when: Any) -> None:
+        self.index = index
+        self.seconds = arg == "seconds"
+        self.when = when
+        self.deadline: Any = None
+
+    def timeout(self) -> Any:
+        import rt.time
+
+        if self.deadline is not None:
+            return rt.time.timeout_at(self.deadline)
+        t = rt.time.timeout(self.when) if self.seconds else rt.time.timeout_at(self.when)
+        return t
+
+
+class _Waker:
+    """Where the branches of one ``select`` report: a finish order, and one wake of its task.
+
+    Branches may report from other threads (a channel send, a task on another worker): the
+    order and the "parked" flag change together under the lock, so a report landing between
+    the caller's last look and its park still wakes it, and one landing after ``select`` is
+    done is ignored (``done``) instead of waking the task in the middle of something else.
+    """
+
+    __slots__ = ("done", "fired", "lock", "parked", "scope", "task")
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+        self.lock = threading.Lock()
+        self.fired: list[int] = []
+        self.parked = False
+        self.done = False
+        self.scope: rt.CancelScope | None = None  # around a coroutine driven in place
+
+    def fire(self, i: int) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.fired.append(i)
+            wake = self.parked
+            self.parked = False
+            scope = self.scope
+        if wake:
+            reschedule(self.task)
+        if scope is not None:
+            scope.cancel()
+
+    def waker(self, i: int) -> Callable[[], None]:
+        return lambda: self.fire(i)
+
+    def abort(self) -> Abort:
+        with self.lock:
+            if self.parked:
+                self.parked = False
+                return Abort.SUCCEEDED
+            return Abort.FAILED
+
+    async def park(self) -> None:
+        """Wait for a report (returns at once if one came already)."""
+        with self.lock:
+            if self.fired:
+                return
+            self.parked = True
+        await wait_task_rescheduled(self.abort)
+
+
+class _Outcome:
+    __slots__ = ("error", "index", "value")
+
+    def __init__(self, index: int, value: Any = None, error: BaseException | None = None):
+        self.index = index
+        self.value = value
+        self.error = error
+
+    def result(self) -> tuple[int, Any]:
+        if self.error is not None:
+            raise self.error
+        return self.index, self.value
+
+
+async def _drive(st: _Waker, index: int, aw: Awaitable[Any]) -> _Outcome | None:
+    """Await ``aw`` in place until it finishes or another branch reports (then cancel it).
+
+    Returns its outcome if it finished (with a value or an error), ``None`` if it was
+    cancelled because another branch won.
+    """
+    outcome: _Outcome | None = None
+    try:
+        with rt.CancelScope() as scope:
+            with st.lock:
+                st.scope = scope
+                early = bool(st.fired)
+            if early:
+                scope.cancel()
+            try:
+                outcome = _Outcome(index, await aw)
+            except rt.Cancelled:
+                raise  # ours (a branch won: the scope catches it) or the caller's
+            except BaseException as exc:  # the branch's own error: it finished
+                outcome = _Outcome(index, error=exc)
+    finally:
+        with st.lock:
+            st.scope = None
+            if outcome is not None:
+                st.fired.append(index)
+    return outcome
+
+
 @overload
 async def select(a: Awaitable[T1], /, *, biased: bool = False) -> tuple[int, T1]: ...
 @overload
@@ -94,64 +326,228 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     by the time ``select`` looks, the one with the lowest index wins (Tokio's ``biased;``);
     otherwise the first to finish wins.
 
+    Channel receives (``rx.recv()`` of rt.sync's mpsc, broadcast and oneshot channels) and
+    ``rt.sleep`` / ``rt.time.sleep_until`` run without a task, and so does one other branch
+    (a coroutine, a ``JoinHandle``...); further branches run as tasks (see the module notes).
+
+    Args:
+        *branches: The awaitables to race.
+        biased: Prefer the lowest index among branches ready at the same look.
+
+    Returns:
+        The winning branch's index and value.
+
     Raises:
         ValueError: no branch was given.
         TypeError: a branch is not awaitable.
+        RuntimeError: outside a task on rt.
 
     Cancel safety: ``select`` itself is cancel-safe only if every branch is: the losing
     branches are cancelled, and whatever a cancelled branch had in flight is governed by that
-    branch's own cancel safety (see the table in the README).
+    branch's own cancel safety (see the table in the README). A ``recv`` branch polled in
+    place that loses takes nothing from its channel.
     """
     if not branches:
         raise ValueError("select() needs at least one awaitable")
-    me = current_task()
-    finished: list[int] = []
-    # Branches may finish on other worker threads: "finished" and "parked" change together
-    # under this lock, so a branch finishing between our check and our park still wakes us.
-    lock = threading.RLock()
-    state = {"parked": False}
-
-    async def branch(i: int, aw: Awaitable[Any]) -> Any:
-        try:
-            return await aw
-        finally:
-            with lock:
-                finished.append(i)
-                wake = state["parked"]
-                state["parked"] = False
-            if wake:
-                reschedule(me)
-
-    handles: list[rt.JoinHandle[Any]] = []
     try:
-        for i, aw in enumerate(branches):
-            handles.append(rt.spawn(branch(i, aw)))
-        with lock:
-            park = not finished
-            state["parked"] = park
-        if park:
-
-            def abort() -> Abort:
-                with lock:
-                    if state["parked"]:
-                        state["parked"] = False
-                        return Abort.SUCCEEDED
-                    return Abort.FAILED
-
-            await wait_task_rescheduled(abort)
+        me = current_task()
+        kinds = [_classify(aw) for aw in branches]
     except BaseException:
-        await _stop_all(handles, branches)
+        _close_unstarted(branches)
         raise
-    with lock:
-        winner = min(finished) if biased else finished[0]
-    await _stop_all(handles, branches, keep=winner)
+    polls: list[tuple[int, SelectBranch]] = []
+    timer: _Timer | None = None
+    others: list[tuple[int, Awaitable[Any]]] = []
+    for i, (kind, obj) in enumerate(kinds):
+        if kind == _POLL:
+            polls.append((i, obj))
+        elif kind == _TIMER and timer is None:
+            timer = _Timer(i, *obj)
+        elif kind == _TIMER:
+            others.append((i, branches[i]))  # a second timer: runs as a task
+            continue
+        else:
+            others.append((i, obj))
+            continue
+        aw = branches[i]
+        if isinstance(aw, CoroutineType):
+            aw.close()  # replaced by its in-place form: never started, closing has no effect
+    if len(others) > 1:
+        # Several coroutines: each runs as a task (they cannot share this task's one park).
+        in_place: tuple[int, Awaitable[Any]] | None = None
+        tasks = others
+    else:
+        in_place = others[0] if others else None
+        tasks = []
     try:
-        value = await handles[winner]
-    except rt.JoinError as err:
-        if err.exception is not None:
-            raise err.exception from None
+        if budget_spent():
+            await checkpoint()
+        # Anything ready now wins without waiting (in index order).
+        for i, branch in polls:
+            done, value = branch.poll()
+            if done:
+                _close_unstarted([aw for _, aw in others])
+                return i, value
+    except BaseException:
+        _close_unstarted([aw for _, aw in others])
         raise
-    return winner, value
+    return await _wait(me, polls=polls, timer=timer, in_place=in_place, tasks=tasks, biased=biased)
+
+
+async def _wait(
+    me: Any,
+    *,
+    polls: list[tuple[int, SelectBranch]],
+    timer: _Timer | None,
+    in_place: tuple[int, Awaitable[Any]] | None,
+    tasks: list[tuple[int, Awaitable[Any]]],
+    biased: bool,
+) -> tuple[int, Any]:
+    st = _Waker(me)
+    handles: dict[int, rt.JoinHandle[Any]] = {}
+    outcome: _Outcome | None = None
+    expired = False
+    driven = [in_place[1]] if in_place is not None else []
+    try:
+        while True:
+            armed: list[SelectBranch] = []
+            try:
+                for i, branch in polls:
+                    if not branch.arm(st.waker(i)):
+                        st.fire(i)  # ready already: no need to wait
+                        break
+                    armed.append(branch)
+                if not st.fired:  # else a branch is ready already: no need to wait
+                    if not handles:
+                        for i, aw in tasks:
+                            handles[i] = rt.spawn(_report(st, i, aw))
+                    if timer is not None and not expired:
+                        deadline = timer.timeout()
+                        try:
+                            with deadline:
+                                timer.deadline = deadline.deadline
+                                if in_place is not None:
+                                    outcome = await _drive(st, *in_place)
+                                    in_place = None  # finished or cancelled: never driven again
+                                else:
+                                    await st.park()
+                        except TimeoutError:
+                            if not deadline.expired:
+                                raise
+                        expired = deadline.expired
+                    elif in_place is not None:
+                        outcome = await _drive(st, *in_place)
+                        in_place = None
+                    else:
+                        await st.park()
+            finally:
+                for branch in armed:
+                    branch.disarm()
+            winner = _pick(
+                st,
+                polls=polls,
+                timer=timer.index if timer is not None and expired else None,
+                handles=handles,
+                outcome=outcome,
+                biased=biased,
+            )
+            if winner is not None:
+                break
+            with st.lock:
+                st.fired.clear()  # woken, but nothing was ready after all: wait again
+    except BaseException:
+        with st.lock:
+            st.done = True
+        await _stop(handles, tasks, keep=-1)
+        raise
+    finally:
+        _close_unstarted(driven)  # a branch ready at once won before it was driven
+    with st.lock:
+        st.done = True
+    if isinstance(winner, _Outcome):
+        await _stop(handles, tasks, keep=-1)
+        return winner.result()
+    if isinstance(winner, int):  # a task branch
+        await _stop(handles, tasks, keep=winner)
+        try:
+            return winner, await handles[winner]
+        except rt.JoinError as err:
+            if err.exception is not None:
+                raise err.exception from None
+            raise
+    await _stop(handles, tasks, keep=-1)
+    return winner
+
+
+async def _report(st: _Waker, i: int, aw: Awaitable[Any]) -> Any:
+    try:
+        return await aw
+    finally:
+        st.fire(i)
+
+
+def _pick(
+    st: _Waker,
+    *,
+    polls: list[tuple[int, SelectBranch]],
+    timer: int | None,
+    handles: dict[int, rt.JoinHandle[Any]],
+    outcome: _Outcome | None,
+    biased: bool,
+) -> _Outcome | int | tuple[int, Any] | None:
+    """Choose the winner after a wake: a branch that already finished beats one that was
+    only woken (polling that one would take something, e.g. a value, a loser must not take).
+
+    Returns an :class:`_Outcome` (the branch driven in place, or a polled branch), the index
+    of a finished task branch, ``(index, None)`` for the expired timer ``timer``, or None:
+    wait again.
+    """
+    with st.lock:
+        order = list(dict.fromkeys(st.fired))
+    if timer is not None:
+        order.append(timer)
+    if biased:
+        order.sort()
+    for i in order:
+        if outcome is not None and i == outcome.index:
+            return outcome
+        if i in handles:  # a task branch reports as it returns: it has finished
+            return i
+    by_index = dict(polls)
+    for i in order:
+        if i == timer:
+            return i, None
+        branch = by_index.get(i)
+        if branch is None:
+            continue
+        try:
+            done, value = branch.poll()
+        except BaseException as exc:  # its error: it finished
+            return _Outcome(i, error=exc)
+        if done:
+            return _Outcome(i, value)
+    return None
+
+
+async def _stop(
+    handles: dict[int, rt.JoinHandle[Any]], tasks: list[tuple[int, Awaitable[Any]]], keep: int
+) -> None:
+    """Abort the unfinished task branches but ``keep``; await those (shielded) that were running.
+
+    A finished task is not awaited (nothing is left to wait for); a branch whose task never
+    ran never awaited its coroutine: close it, so it is not reported as "never awaited".
+    """
+    running = [h for i, h in handles.items() if i != keep and not h.is_finished()]
+    for h in running:
+        h.abort()
+    if running:
+        with rt.CancelScope(shield=True):
+            for h in running:
+                try:
+                    await h
+                except rt.JoinError:
+                    pass
+    _close_unstarted([aw for i, aw in tasks if i != keep])
 
 
 @overload
@@ -259,3 +655,8 @@ async def try_join(*branches: Awaitable[Any]) -> tuple[Any, ...]:
         # TaskGroup lists errors in the order they happened: the first one is the cause.
         raise group.exceptions[0] from None
     return tuple([await h for h in handles])
+
+
+for _fn in (select, join, try_join):
+    _fn.__module__ = "rt.macros"  # their public home (tracebacks and help() say rt.macros)
+del _fn

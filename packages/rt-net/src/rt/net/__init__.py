@@ -11,6 +11,8 @@ surface as the matching ``OSError`` subclass (``ConnectionRefusedError``,
 
 from __future__ import annotations
 
+from rt._exports import public
+
 from ._addr import Address, lookup_host
 from ._dgram import UdpSocket, UnixDatagram
 from ._socket import Incoming, ReadHalf, WriteHalf
@@ -33,8 +35,4 @@ __all__ = [
     "lookup_host",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type):
-        _obj.__module__ = __name__
-del _name, _obj
+public(globals())

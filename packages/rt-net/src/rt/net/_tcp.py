@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import TYPE_CHECKING
 
 from rt.lowlevel import IoDriver, current_io
 
-from ._addr import Address, SockAddr, format_addr, resolve
+from ._addr import Address, SockAddr, format_addr, parse_addr, resolve
 from ._socket import Incoming, SocketListener, SocketStream, connect_socket
+
+if TYPE_CHECKING:
+    import ssl
+
+    from ._tls import TlsStream
 
 
 class TcpStream(SocketStream):
@@ -54,6 +60,42 @@ class TcpStream(SocketStream):
             return stream
         assert last is not None
         raise last
+
+    @classmethod
+    async def connect_tls(
+        cls,
+        addr: Address,
+        *,
+        server_hostname: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> TlsStream[TcpStream]:
+        """Connect to ``addr`` and complete a TLS handshake as the client.
+
+        Args:
+            addr: As for :meth:`connect`.
+            server_hostname: The name for SNI and the certificate check; defaults to the host
+                part of ``addr`` (an IP literal is checked against the certificate's IPs).
+            ssl_context: Defaults to ``ssl.create_default_context()``: the certificate must
+                verify against the system CA store and match the host name.
+
+        Returns:
+            A :class:`rt.net.tls.TlsStream` over the new connection.
+
+        Raises:
+            ConnectionRefusedError: nothing listens there.
+            ssl.SSLCertVerificationError: the certificate is untrusted, expired or for another
+                host (``verify_message`` says which).
+            ssl.SSLError: the handshake failed otherwise.
+
+        Cancel safety: cancel-safe: a cancelled call closes its connection.
+        """
+        from ._tls import TlsConnector
+
+        connector = TlsConnector(ssl_context)  # checks the context before connecting
+        if server_hostname is None:
+            server_hostname = parse_addr(addr)[0]
+        stream = await cls.connect(addr)
+        return await connector.connect(server_hostname, stream)
 
     def set_nodelay(self, nodelay: bool) -> None:
         """Turn ``TCP_NODELAY`` on or off (on by default)."""

@@ -10,15 +10,51 @@ had no effect or completed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from rt._exports import public
+
 from . import broadcast, mpsc, oneshot, watch
-from ._barrier import Barrier, BarrierStatistics, BarrierWaitResult
-from ._errors import ChannelClosed, ChannelEmpty, ChannelError, ChannelFull, Lagged, SemaphoreClosed
-from ._event import Event, EventStatistics
-from ._mutex import Mutex, MutexGuard, MutexStatistics
-from ._notify import Notify, NotifyStatistics
-from ._oncecell import OnceCell, OnceCellStatistics
-from ._rwlock import RwLock, RwLockReadGuard, RwLockStatistics, RwLockWriteGuard
-from ._semaphore import Semaphore, SemaphorePermit, SemaphoreStatistics
+from ._barrier import Barrier, BarrierWaitResult
+from ._errors import (
+    ChannelClosed,
+    ChannelEmpty,
+    ChannelError,
+    ChannelFull,
+    Lagged,
+    SemaphoreClosed,
+    SendTimeout,
+)
+from ._event import Event
+from ._mutex import Mutex, MutexGuard
+from ._notify import Notify
+from ._oncecell import OnceCell
+from ._rwlock import RwLock, RwLockReadGuard, RwLockWriteGuard
+from ._semaphore import Semaphore, SemaphorePermit
+
+if TYPE_CHECKING:
+    from ._stats import (
+        BarrierStatistics,
+        EventStatistics,
+        MutexStatistics,
+        NotifyStatistics,
+        OnceCellStatistics,
+        RwLockStatistics,
+        SemaphoreStatistics,
+    )
+
+# The statistics classes load with their first use (see ``_stats``).
+_LAZY = frozenset(
+    {
+        "BarrierStatistics",
+        "EventStatistics",
+        "MutexStatistics",
+        "NotifyStatistics",
+        "OnceCellStatistics",
+        "RwLockStatistics",
+        "SemaphoreStatistics",
+    }
+)
 
 __all__ = [
     "Barrier",
@@ -46,14 +82,27 @@ __all__ = [
     "SemaphoreClosed",
     "SemaphorePermit",
     "SemaphoreStatistics",
+    "SendTimeout",
     "broadcast",
     "mpsc",
     "oneshot",
     "watch",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type) and _obj.__module__.startswith("rt.sync._"):
-        _obj.__module__ = __name__
-del _name, _obj
+public(globals())
+
+
+if not TYPE_CHECKING:  # mypy should still flag a misspelt name
+
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            from . import _stats
+
+            value = getattr(_stats, name)
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module 'rt.sync' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

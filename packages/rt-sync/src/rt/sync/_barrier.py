@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import final
+from typing import TYPE_CHECKING, final
 
 from ._waitqueue import Waiter, WaitQueue, park
+
+if TYPE_CHECKING:
+    from ._stats import BarrierStatistics
 
 
 @final
@@ -24,15 +26,6 @@ class BarrierWaitResult:
 
     def __repr__(self) -> str:
         return f"<rt.sync.BarrierWaitResult leader={self._leader}>"
-
-
-@dataclass(frozen=True, slots=True)
-class BarrierStatistics:
-    """A snapshot of a :class:`Barrier`."""
-
-    parties: int
-    waiting: int
-    generation: int
 
 
 @final
@@ -78,5 +71,7 @@ class Barrier:
 
     def statistics(self) -> BarrierStatistics:
         """Return a :class:`BarrierStatistics` snapshot."""
+        from ._stats import BarrierStatistics
+
         with self._lock:
             return BarrierStatistics(self._n, len(self._waiters), self._generation)

@@ -32,6 +32,18 @@ class ChannelFull(ChannelError):
         self.value = value
 
 
+class SendTimeout(ChannelFull, TimeoutError):
+    """``send_timeout`` found no room in time; the value (not sent) is :attr:`value`.
+
+    A :class:`ChannelFull` (so ``except ChannelFull`` catches it) and a ``TimeoutError``.
+    """
+
+    def __init__(
+        self, message: str = "no room in the channel before the timeout", *, value: Any = None
+    ) -> None:
+        super().__init__(message, value=value)
+
+
 class Lagged(ChannelError):
     """A broadcast receiver fell behind: :attr:`skipped` values were overwritten.
 

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import final
+from typing import TYPE_CHECKING, final
 
 from rt.lowlevel import checkpoint
 
 from ._errors import blocking_guard
 from ._waitqueue import Waiter, WaitQueue, park
 
-
-@dataclass(frozen=True, slots=True)
-class EventStatistics:
-    """A snapshot of an :class:`Event`."""
-
-    is_set: bool
-    waiters: int
+if TYPE_CHECKING:
+    from ._stats import EventStatistics
 
 
 @final
@@ -79,5 +73,7 @@ class Event:
 
     def statistics(self) -> EventStatistics:
         """Return an :class:`EventStatistics` snapshot."""
+        from ._stats import EventStatistics
+
         with self._lock:
             return EventStatistics(self._flag, len(self._waiters))

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Generic, TypeVar, final
+from typing import TYPE_CHECKING, Generic, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import blocking_guard
 from ._waitqueue import Acquisition, Waiter, WaitQueue, park
 
+if TYPE_CHECKING:
+    from ._stats import MutexStatistics
+
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class MutexStatistics:
-    """A snapshot of a :class:`Mutex`."""
-
-    locked: bool
-    waiters: int
 
 
 @final
@@ -160,6 +154,8 @@ class Mutex(Generic[T]):
 
     def statistics(self) -> MutexStatistics:
         """Return a :class:`MutexStatistics` snapshot."""
+        from ._stats import MutexStatistics
+
         with self._lock:
             return MutexStatistics(locked=self._locked, waiters=len(self._waiters))
 

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import final
+from typing import TYPE_CHECKING, final
 
 from ._waitqueue import Waiter, WaitQueue, park
 
-
-@dataclass(frozen=True, slots=True)
-class NotifyStatistics:
-    """A snapshot of a :class:`Notify`."""
-
-    waiters: int
-    permit_stored: bool
+if TYPE_CHECKING:
+    from ._stats import NotifyStatistics
 
 
 @final
@@ -73,5 +67,7 @@ class Notify:
 
     def statistics(self) -> NotifyStatistics:
         """Return a :class:`NotifyStatistics` snapshot."""
+        from ._stats import NotifyStatistics
+
         with self._lock:
             return NotifyStatistics(len(self._waiters), self._permit)

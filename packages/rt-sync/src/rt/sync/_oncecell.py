@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Generic, TypeVar, final
+from typing import TYPE_CHECKING, Generic, TypeVar, final
 
 from ._semaphore import Semaphore
 
+if TYPE_CHECKING:
+    from ._stats import OnceCellStatistics
+
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class OnceCellStatistics:
-    """A snapshot of a :class:`OnceCell`."""
-
-    initialized: bool
 
 
 @final
@@ -75,4 +70,6 @@ class OnceCell(Generic[T]):
 
     def statistics(self) -> OnceCellStatistics:
         """Return a :class:`OnceCellStatistics` snapshot."""
-        return OnceCellStatistics(self._set)
+        from ._stats import OnceCellStatistics
+
+        return OnceCellStatistics(self._set, self._init.statistics().waiters)

@@ -1,28 +1,31 @@
-"""RwLock: many readers or one writer, fair (Tokio's ``RwLock<T>``)."""
+"""RwLock: many readers or one writer, fair (Tokio's ``RwLock<T>``).
+
+Invariants (under ``_lock``): ``_writer`` and ``_readers > 0`` never hold together;
+``_readers <= _max_readers``; the queue is served strictly in order, and its head is waiting
+only because it cannot be granted now. Any change that may make the head grantable (a release,
+a downgrade, a *waiter leaving the queue* because it was cancelled) runs :meth:`RwLock._grant`,
+so readers queued behind a cancelled writer are not left waiting on a lock nobody holds
+exclusively.
+"""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import blocking_guard
 from ._waitqueue import Acquisition, Waiter, WaitQueue, park
 
+if TYPE_CHECKING:
+    from ._stats import RwLockStatistics
+
 T = TypeVar("T")
 _READ = 1
 _WRITE = 0
-
-
-@dataclass(frozen=True, slots=True)
-class RwLockStatistics:
-    """A snapshot of an :class:`RwLock`."""
-
-    readers: int
-    writer: bool
-    waiters: int
+# Tokio's default (``u32::MAX >> 3``): effectively unlimited, still a finite bound.
+_MAX_READERS = 0xFFFFFFFF >> 3
 
 
 class _Guard(Generic[T]):
@@ -81,6 +84,22 @@ class RwLockWriteGuard(_Guard[T]):
             raise RuntimeError("this guard was released")
         self._lock._value = new
 
+    def downgrade(self) -> RwLockReadGuard[T]:
+        """Turn exclusive access into shared access atomically (no writer can get in between).
+
+        Readers waiting at the head of the queue are let in at once; this guard is released.
+
+        Returns:
+            A read guard for the same lock.
+
+        Raises:
+            RuntimeError: this guard was already released.
+        """
+        if self._released:
+            raise RuntimeError("this guard was released")
+        self._released = True
+        return self._lock._downgrade()
+
 
 @final
 class RwLock(Generic[T]):
@@ -89,16 +108,56 @@ class RwLock(Generic[T]):
     ``async with rw.read() as g: g.value`` for shared access, ``async with rw.write() as g:
     g.value = ...`` for exclusive access. Requests are served in arrival order: a waiting
     writer holds back readers that arrive after it, so writers cannot starve.
+
+    Args:
+        value: The protected value.
+        max_readers: How many readers may hold the lock at once (Tokio's
+            ``with_max_readers``); further readers wait. Defaults to ``RwLock.MAX_READERS``.
+
+    Raises:
+        ValueError: ``max_readers`` is not an int in ``1..RwLock.MAX_READERS``.
     """
 
-    __slots__ = ("_lock", "_readers", "_value", "_waiters", "_writer")
+    __slots__ = ("_lock", "_max_readers", "_readers", "_value", "_waiters", "_writer")
 
-    def __init__(self, value: T) -> None:
+    MAX_READERS: Final = _MAX_READERS
+    """The largest (and default) ``max_readers``: Tokio's ``u32::MAX >> 3``."""
+
+    def __init__(self, value: T, *, max_readers: int = _MAX_READERS) -> None:
+        if (
+            isinstance(max_readers, bool)
+            or not isinstance(max_readers, int)
+            or not 1 <= max_readers <= _MAX_READERS
+        ):
+            raise ValueError(
+                f"RwLock max_readers must be an int from 1 to {_MAX_READERS}, got {max_readers!r}"
+            )
         self._value = value
         self._lock = threading.RLock()
         self._readers = 0
+        self._max_readers = max_readers
         self._writer = False
         self._waiters = WaitQueue()
+
+    @classmethod
+    def with_max_readers(cls, value: T, max_readers: int) -> RwLock[T]:
+        """Create a lock that lets at most ``max_readers`` readers in at once.
+
+        Args:
+            value: The protected value.
+            max_readers: The reader limit, ``1..RwLock.MAX_READERS``.
+
+        Returns:
+            The new lock.
+
+        Raises:
+            ValueError: ``max_readers`` is out of range.
+        """
+        return cls(value, max_readers=max_readers)
+
+    def max_readers(self) -> int:
+        """Return how many readers may hold the lock at once."""
+        return self._max_readers
 
     def read(self) -> Acquisition[RwLockReadGuard[T]]:
         """Wait for shared access; ``await`` for a :class:`RwLockReadGuard` or ``async with``.
@@ -114,6 +173,30 @@ class RwLock(Generic[T]):
         """
         return Acquisition(self._write)
 
+    def try_read(self) -> RwLockReadGuard[T] | None:
+        """Take shared access if it is free right now (and nobody waits); else ``None``.
+
+        Returns:
+            A read guard, or ``None``.
+        """
+        with self._lock:
+            if self._waiters or not self._grantable(False):
+                return None
+            self._readers += 1
+        return RwLockReadGuard(self, False)
+
+    def try_write(self) -> RwLockWriteGuard[T] | None:
+        """Take exclusive access if it is free right now (and nobody waits); else ``None``.
+
+        Returns:
+            A write guard, or ``None``.
+        """
+        with self._lock:
+            if self._waiters or not self._grantable(True):
+                return None
+            self._writer = True
+        return RwLockWriteGuard(self, True)
+
     async def _read(self) -> RwLockReadGuard[T]:
         guard = await self._acquire(False)
         assert isinstance(guard, RwLockReadGuard)
@@ -127,7 +210,7 @@ class RwLock(Generic[T]):
     def _grantable(self, write: bool) -> bool:
         if write:
             return not self._writer and self._readers == 0
-        return not self._writer
+        return not self._writer and self._readers < self._max_readers
 
     def _take(self, write: bool) -> None:
         if write:
@@ -155,6 +238,10 @@ class RwLock(Generic[T]):
         except BaseException:
             if w.woken:
                 self._release(write)
+            else:
+                # We left the queue: whoever queued behind us may be grantable now (readers
+                # behind a cancelled writer, while only readers hold the lock).
+                self._grant()
             raise
         return self._make(write)
 
@@ -182,12 +269,24 @@ class RwLock(Generic[T]):
         return g
 
     def _release(self, write: bool) -> None:
-        woken = []
         with self._lock:
             if write:
                 self._writer = False
             else:
                 self._readers -= 1
+        self._grant()
+
+    def _downgrade(self) -> RwLockReadGuard[T]:
+        with self._lock:
+            self._writer = False
+            self._readers += 1
+        self._grant()
+        return RwLockReadGuard(self, False)
+
+    def _grant(self) -> None:
+        """Let in the waiters at the head of the queue that can be granted now, in order."""
+        woken = []
+        with self._lock:
             while True:
                 first = self._waiters.first()
                 if first is None or not self._grantable(first.n == _WRITE):
@@ -202,5 +301,9 @@ class RwLock(Generic[T]):
 
     def statistics(self) -> RwLockStatistics:
         """Return a :class:`RwLockStatistics` snapshot."""
+        from ._stats import RwLockStatistics
+
         with self._lock:
-            return RwLockStatistics(self._readers, self._writer, len(self._waiters))
+            return RwLockStatistics(
+                self._readers, self._writer, len(self._waiters), self._max_readers
+            )

@@ -1,26 +1,28 @@
-"""Semaphore: a fair counting semaphore with permits as objects (Tokio's ``Semaphore``)."""
+"""Semaphore: a fair counting semaphore with permits as objects (Tokio's ``Semaphore``).
+
+Invariants (under ``_lock``): ``0 <= _permits <= MAX_PERMITS``; the queue is served strictly in
+order and its head waits only because there are not enough permits for it. Anything that may
+change that (permits added, *the head leaving the queue* because it was cancelled) runs the
+hand-out loop of :meth:`Semaphore.add_permits`, so a cancelled waiter for many permits never
+strands the waiters for fewer behind it.
+"""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import final
+from typing import TYPE_CHECKING, Final, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import SemaphoreClosed, blocking_guard
 from ._waitqueue import Acquisition, Waiter, WaitQueue, park
 
+if TYPE_CHECKING:
+    from ._stats import SemaphoreStatistics
+
 _CLOSED = "the semaphore is closed"
-
-
-@dataclass(frozen=True, slots=True)
-class SemaphoreStatistics:
-    """A snapshot of a :class:`Semaphore`."""
-
-    available_permits: int
-    waiters: int
-    closed: bool
+# Tokio's ``Semaphore::MAX_PERMITS`` (``usize::MAX >> 3`` on a 64-bit machine).
+_MAX_PERMITS: Final = (2**64 - 1) >> 3
 
 
 @final
@@ -48,6 +50,45 @@ class SemaphorePermit:
     def forget(self) -> None:
         """Drop the permits without giving them back (the semaphore shrinks)."""
         self._released = True
+
+    def merge(self, other: SemaphorePermit) -> None:
+        """Move the permits ``other`` holds into this one (``other`` then holds none).
+
+        Args:
+            other: A permit of the same semaphore.
+
+        Raises:
+            ValueError: ``other`` belongs to another semaphore, or is this permit.
+            RuntimeError: this permit was already released or forgotten.
+        """
+        if other._sem is not self._sem:
+            raise ValueError("merge() needs a permit of the same semaphore")
+        if other is self:
+            raise ValueError("cannot merge a permit into itself")
+        if self._released:
+            raise RuntimeError("this permit was already released or forgotten")
+        if not other._released:
+            other._released = True
+            self._n += other._n
+            other._n = 0
+
+    def split(self, n: int) -> SemaphorePermit | None:
+        """Move ``n`` of this permit's permits into a new permit object.
+
+        Args:
+            n: How many permits to split off (``>= 1``).
+
+        Returns:
+            The new permit, or ``None`` if this one holds fewer than ``n`` (nothing moves).
+
+        Raises:
+            ValueError: ``n < 1``.
+        """
+        Semaphore._check_n(n)
+        if self._released or n > self._n:
+            return None
+        self._n -= n
+        return SemaphorePermit(self._sem, n)
 
     def __enter__(self) -> SemaphorePermit:
         return self
@@ -80,17 +121,25 @@ class Semaphore:
     :class:`SemaphoreClosed`.
 
     Args:
-        permits: The initial number of permits (``>= 0``).
+        permits: The initial number of permits (``0..Semaphore.MAX_PERMITS``).
 
     Raises:
-        ValueError: ``permits`` is negative.
+        ValueError: ``permits`` is negative or above ``MAX_PERMITS``.
     """
 
     __slots__ = ("_closed", "_lock", "_permits", "_waiters")
 
+    MAX_PERMITS: Final = _MAX_PERMITS
+    """The most permits a semaphore can hold (Tokio's ``usize::MAX >> 3``)."""
+
     def __init__(self, permits: int) -> None:
         if isinstance(permits, bool) or not isinstance(permits, int) or permits < 0:
             raise ValueError(f"Semaphore needs an int >= 0 of permits, got {permits!r}")
+        if permits > _MAX_PERMITS:
+            raise ValueError(
+                f"Semaphore holds at most Semaphore.MAX_PERMITS ({_MAX_PERMITS}) permits, "
+                f"got {permits}"
+            )
         self._permits = permits
         self._lock = threading.RLock()
         self._waiters = WaitQueue()
@@ -98,8 +147,10 @@ class Semaphore:
 
     @staticmethod
     def _check_n(n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"the number of permits must be an int >= 1, got {n!r}")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_PERMITS:
+            raise ValueError(
+                f"the number of permits must be an int from 1 to Semaphore.MAX_PERMITS, got {n!r}"
+            )
 
     def acquire(self, n: int = 1) -> Acquisition[SemaphorePermit]:
         """Wait for ``n`` permits: ``await`` it for a :class:`SemaphorePermit`, or ``async with``.
@@ -132,8 +183,11 @@ class Semaphore:
         try:
             await park(self._lock, self._waiters, w)
         except BaseException:
-            if w.woken and w.value is None:
-                self.add_permits(n)
+            if w.woken:
+                if w.value is None:
+                    self.add_permits(n)
+            else:
+                self.add_permits(0)  # we left the queue: serve whoever waited behind us
             raise
         if w.value is not None:
             raise SemaphoreClosed(_CLOSED)
@@ -177,11 +231,19 @@ class Semaphore:
         return SemaphorePermit(self, n)
 
     def add_permits(self, n: int) -> None:
-        """Add ``n`` permits, handing them to waiters in order."""
+        """Add ``n`` permits, handing them to waiters in order.
+
+        Raises:
+            ValueError: ``n`` is negative, or the total would exceed ``MAX_PERMITS``.
+        """
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"add_permits needs an int >= 0, got {n!r}")
         woken = []
         with self._lock:
+            if self._permits + n > _MAX_PERMITS:
+                raise ValueError(
+                    f"add_permits({n}) would exceed Semaphore.MAX_PERMITS ({_MAX_PERMITS})"
+                )
             self._permits += n
             while True:
                 first = self._waiters.first()
@@ -212,6 +274,8 @@ class Semaphore:
 
     def statistics(self) -> SemaphoreStatistics:
         """Return a :class:`SemaphoreStatistics` snapshot."""
+        from ._stats import SemaphoreStatistics
+
         with self._lock:
             return SemaphoreStatistics(self._permits, len(self._waiters), self._closed)
 

@@ -28,7 +28,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
@@ -80,6 +80,27 @@ class Waiter:
             if self._queue.remove(self):
                 return Abort.SUCCEEDED
         return Abort.FAILED
+
+
+class CallbackWaiter(Waiter):
+    """A waiter that calls a function instead of waking a task: how ``rt.select`` waits on a
+    branch it polls in place (several branches, one task). It is never handed a value: the
+    woken side polls the primitive again, so a branch that loses the race has taken nothing."""
+
+    __slots__ = ("_cb",)
+
+    def __init__(self, cb: Callable[[], object]) -> None:
+        super().__init__(None, POLL)
+        self._cb = cb
+
+    def wake(self) -> None:
+        self.woken = True
+        self._cb()
+
+
+# Waiter.n of a CallbackWaiter: primitives that hand values to woken waiters must not do it
+# for this kind (the value would be lost if the branch loses the select).
+POLL: Final = -2
 
 
 class WaitQueue(OrderedDict[Waiter, None]):
@@ -152,6 +173,65 @@ class Acquisition(Generic[G]):
     ) -> None:
         if self._guard is not None:
             self._guard.release()
+
+
+class SelectBranch(Protocol):
+    """What ``__rt_select__`` returns: a wait that ``rt.select`` can poll in place.
+
+    ``poll()`` completes the operation now if it can (``(True, value)``, or raises its error)
+    and otherwise returns ``(False, None)`` having taken nothing. ``arm(wake)`` registers
+    ``wake`` to be called (from any thread) once ``poll`` may succeed and returns True, or
+    returns False without registering when it may succeed already. ``disarm()`` withdraws the
+    registration (a no-op when there is none).
+    """
+
+    def poll(self) -> tuple[bool, Any]: ...
+
+    def arm(self, wake: Callable[[], object]) -> bool: ...
+
+    def disarm(self) -> None: ...
+
+
+class QueueBranch:
+    """A :class:`SelectBranch` for a primitive whose waiters sit in one :class:`WaitQueue`
+    and are woken without being handed anything (broadcast, oneshot, watch).
+
+    ``ready()`` and ``poll()`` are the primitive's own checks, called with its lock held.
+    """
+
+    __slots__ = ("_lock", "_poll", "_queue", "_ready", "_w")
+
+    def __init__(
+        self,
+        lock: threading.RLock,
+        queue: WaitQueue,
+        ready: Callable[[], bool],
+        poll: Callable[[], tuple[bool, Any]],
+    ) -> None:
+        self._lock = lock
+        self._queue = queue
+        self._ready = ready
+        self._poll = poll
+        self._w: CallbackWaiter | None = None
+
+    def poll(self) -> tuple[bool, Any]:
+        with self._lock:
+            return self._poll()
+
+    def arm(self, wake: Callable[[], object]) -> bool:
+        with self._lock:
+            if self._ready():
+                return False
+            w = self._w = CallbackWaiter(wake)
+            self._queue.push(w)
+        return True
+
+    def disarm(self) -> None:
+        w = self._w
+        if w is not None:
+            self._w = None
+            with self._lock:
+                self._queue.remove(w)
 
 
 def park(lock: threading.RLock, queue: WaitQueue, waiter: Waiter) -> Awaitable[None]:

@@ -1,250 +1,40 @@
 """broadcast: every receiver sees every value (Tokio's ``sync::broadcast``).
 
-The channel keeps the last ``capacity`` values. Each receiver reads at its own pace from its
-own position; a receiver that falls more than ``capacity`` values behind gets
-:class:`Lagged` (with ``.skipped``) once, then continues with the oldest value still kept.
-``Sender.send`` never waits and returns how many receivers will see the value.
+``tx, rx = broadcast.channel(capacity)`` (``broadcast.channel[int](16)`` to type the values);
+more receivers come from ``tx.subscribe()``. The channel keeps the last ``capacity`` values,
+and releases each value as soon as every receiver has read it. A receiver that falls more than
+``capacity`` values behind gets :class:`~rt.sync.Lagged` (with ``.skipped``) once, then
+continues with the oldest value still kept. ``Sender.send`` never waits and returns how many
+receivers will see the value.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any
 
-from rt.lowlevel import budget_spent, checkpoint
-
-from ._errors import ChannelClosed, ChannelEmpty, Lagged, blocking_guard
-from ._waitqueue import Waiter, WaitQueue, park
+from ._broadcast import Receiver, Sender, channel
 
 __all__ = ["BroadcastStatistics", "Receiver", "Sender", "channel"]
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from ._stats import BroadcastStatistics
+
+for _name in __all__:
+    if _name != "BroadcastStatistics":  # loads with its first use (see rt.sync._stats)
+        globals()[_name].__module__ = __name__
+del _name
 
 
-@dataclass(frozen=True, slots=True)
-class BroadcastStatistics:
-    """A snapshot of a broadcast channel."""
+if not TYPE_CHECKING:  # mypy should still flag a misspelt name
 
-    retained: int
-    capacity: int
-    senders: int
-    receivers: int
-    waiting_receivers: int
+    def __getattr__(name: str) -> Any:
+        if name == "BroadcastStatistics":
+            from ._stats import BroadcastStatistics
 
-
-class _Shared(Generic[T]):
-    __slots__ = ("buf", "cap", "lock", "next_seq", "receivers", "senders", "waiters")
-
-    def __init__(self, cap: int) -> None:
-        self.lock = threading.RLock()
-        self.buf: deque[T] = deque()
-        self.cap = cap
-        self.next_seq = 0  # sequence number of the next value sent
-        self.senders = 1
-        self.receivers = 1
-        self.waiters = WaitQueue()
+            globals()[name] = BroadcastStatistics
+            return BroadcastStatistics
+        raise AttributeError(f"module 'rt.sync.broadcast' has no attribute {name!r}")
 
 
-@final
-class Sender(Generic[T]):
-    """The sending half; :meth:`subscribe` makes receivers, :meth:`clone` more senders."""
-
-    __slots__ = ("__weakref__", "_closed", "_shared")
-
-    def __init__(self, shared: _Shared[T]) -> None:
-        self._shared = shared
-        self._closed = False
-
-    def send(self, value: T) -> int:
-        """Send ``value`` to every receiver; return how many there are.
-
-        Raises:
-            ChannelClosed: there is no receiver (the value is in ``.value``), or this sender
-                was closed.
-        """
-        s = self._shared
-        with s.lock:
-            if self._closed:
-                raise ChannelClosed("this sender was closed", value=value)
-            if s.receivers == 0:
-                raise ChannelClosed("there is no receiver", value=value)
-            s.buf.append(value)
-            if len(s.buf) > s.cap:
-                s.buf.popleft()
-            s.next_seq += 1
-            n = s.receivers
-            waiters = s.waiters.drain()
-        for w in waiters:
-            w.wake()
-        return n
-
-    def subscribe(self) -> Receiver[T]:
-        """Return a new receiver that sees the values sent from now on."""
-        s = self._shared
-        with s.lock:
-            s.receivers += 1
-            return Receiver(s, s.next_seq)
-
-    def receiver_count(self) -> int:
-        """Return the number of live receivers."""
-        return self._shared.receivers
-
-    def clone(self) -> Sender[T]:
-        """Return another sender for the same channel."""
-        s = self._shared
-        with s.lock:
-            s.senders += 1
-        return Sender(s)
-
-    def close(self) -> None:
-        """Close this sender; receivers end (ChannelClosed) when all senders are closed."""
-        s = self._shared
-        with s.lock:
-            if self._closed:
-                return
-            self._closed = True
-            s.senders -= 1
-            waiters = s.waiters.drain() if s.senders == 0 else []
-        for w in waiters:
-            w.wake()
-
-    def statistics(self) -> BroadcastStatistics:
-        """Return a :class:`BroadcastStatistics` snapshot."""
-        s = self._shared
-        with s.lock:
-            return BroadcastStatistics(len(s.buf), s.cap, s.senders, s.receivers, len(s.waiters))
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self.close()
-
-
-@final
-class Receiver(Generic[T]):
-    """One subscriber's view of a broadcast channel."""
-
-    __slots__ = ("__weakref__", "_closed", "_next", "_shared")
-
-    def __init__(self, shared: _Shared[T], next_seq: int) -> None:
-        self._shared = shared
-        self._next = next_seq
-        self._closed = False
-
-    def _poll(self) -> tuple[bool, T | None]:
-        """Lock held. (True, value), or (False, None) to wait; raises Lagged / ChannelClosed."""
-        s = self._shared
-        oldest = s.next_seq - len(s.buf)
-        if self._next < oldest:
-            skipped = oldest - self._next
-            self._next = oldest
-            raise Lagged(skipped)
-        if self._next < s.next_seq:
-            value = s.buf[self._next - oldest]
-            self._next += 1
-            return True, value
-        if s.senders == 0 or self._closed:
-            raise ChannelClosed("every sender is closed")
-        return False, None
-
-    async def recv(self) -> T:
-        """Receive the next value.
-
-        Raises:
-            Lagged: this receiver missed ``.skipped`` values; receive again to go on.
-            ChannelClosed: every sender is closed and this receiver has seen everything.
-
-        Cancel safety: cancel-safe: a cancelled ``recv`` does not move the receiver on.
-        """
-        s = self._shared
-        if budget_spent():
-            await checkpoint()
-        while True:
-            with s.lock:
-                ok, value = self._poll()
-                if not ok:
-                    w = Waiter.for_task()
-                    s.waiters.push(w)
-            if ok:
-                return value  # type: ignore[return-value]
-            await park(s.lock, s.waiters, w)
-
-    def try_recv(self) -> T:
-        """Receive the next value if there is one.
-
-        Raises:
-            ChannelEmpty: nothing new; Lagged, ChannelClosed: as :meth:`recv`.
-        """
-        with self._shared.lock:
-            ok, value = self._poll()
-        if not ok:
-            raise ChannelEmpty("no new value")
-        return value  # type: ignore[return-value]
-
-    def blocking_recv(self) -> T:
-        """Receive from a plain thread, blocking it until a value arrives.
-
-        Raises:
-            Lagged, ChannelClosed: as :meth:`recv`; RuntimeError: called from a task.
-        """
-        blocking_guard("broadcast.Receiver.blocking_recv()")
-        s = self._shared
-        while True:
-            with s.lock:
-                ok, value = self._poll()
-                if not ok:
-                    w = Waiter.for_thread()
-                    s.waiters.push(w)
-            if ok:
-                return value  # type: ignore[return-value]
-            w.block()
-
-    def resubscribe(self) -> Receiver[T]:
-        """Return a new receiver starting at the newest position."""
-        s = self._shared
-        with s.lock:
-            s.receivers += 1
-            return Receiver(s, s.next_seq)
-
-    def close(self) -> None:
-        """Stop receiving (a no-op the second time)."""
-        s = self._shared
-        with s.lock:
-            if self._closed:
-                return
-            self._closed = True
-            s.receivers -= 1
-
-    def __aiter__(self) -> Receiver[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        """Receive the next value; stop when every sender is gone.
-
-        Cancel safety: cancel-safe, like ``recv``.
-        """
-        try:
-            return await self.recv()
-        except ChannelClosed:
-            raise StopAsyncIteration from None
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self.close()
-
-
-def channel(capacity: int) -> tuple[Sender[Any], Receiver[Any]]:
-    """Create a broadcast channel that retains the last ``capacity`` values.
-
-    Raises:
-        ValueError: ``capacity < 1``.
-    """
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-        raise ValueError(f"broadcast.channel needs a capacity >= 1, got {capacity!r}")
-    shared: _Shared[Any] = _Shared(capacity)
-    return Sender(shared), Receiver(shared, 0)
-
-
-for _cls in (BroadcastStatistics, Receiver, Sender):
-    _cls.__module__ = __name__
+def __dir__() -> list[str]:
+    return sorted(__all__)

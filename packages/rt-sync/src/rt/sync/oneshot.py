@@ -1,185 +1,22 @@
 """oneshot: a channel for exactly one value (Tokio's ``sync::oneshot``).
 
-The receiver is awaited directly (``await rx``) or with ``await rx.recv()``. If the sender is
-closed or garbage-collected without sending, the receiver gets :class:`ChannelClosed`; if the
-receiver is closed or gone, ``send`` raises :class:`ChannelClosed` carrying the value.
+``tx, rx = oneshot.channel()`` (``oneshot.channel[int]()`` to type the value). The receiver is
+awaited directly (``await rx``) or with ``await rx.recv()``. If the sender is closed or
+garbage-collected without sending, the receiver gets :class:`~rt.sync.ChannelClosed`; if the
+receiver is closed or gone, ``send`` raises :class:`~rt.sync.ChannelClosed` carrying the value,
+and ``await tx.closed()`` returns.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Generator
-from typing import Any, Generic, TypeVar, final
-
-from rt.lowlevel import budget_spent, checkpoint
-
-from ._errors import ChannelClosed, ChannelEmpty, blocking_guard
-from ._waitqueue import Waiter, WaitQueue, park
+from ._oneshot import Receiver, Sender, channel
 
 __all__ = ["Receiver", "Sender", "channel"]
 
-T = TypeVar("T")
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name
 
 
-class _Once(Generic[T]):
-    __slots__ = ("has_value", "lock", "rx_closed", "taken", "tx_closed", "value", "waiters")
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.value: T | None = None
-        self.has_value = False
-        self.taken = False
-        self.tx_closed = False
-        self.rx_closed = False
-        self.waiters = WaitQueue()
-
-
-@final
-class Sender(Generic[T]):
-    """The sending half: :meth:`send` once."""
-
-    __slots__ = ("__weakref__", "_once")
-
-    def __init__(self, once: _Once[T]) -> None:
-        self._once = once
-
-    def send(self, value: T) -> None:
-        """Send the value (never waits).
-
-        Raises:
-            ChannelClosed: the receiver is closed or gone, or a value was already sent; the
-                value is in ``.value``.
-        """
-        o = self._once
-        with o.lock:
-            if o.rx_closed:
-                raise ChannelClosed("the receiver is closed", value=value)
-            if o.tx_closed:
-                raise ChannelClosed("this oneshot sender was already used or closed", value=value)
-            o.value = value
-            o.has_value = True
-            o.tx_closed = True
-            waiters = o.waiters.drain()
-        for w in waiters:
-            w.wake()
-
-    def close(self) -> None:
-        """Give up sending: the receiver gets ChannelClosed (a no-op after send)."""
-        o = self._once
-        with o.lock:
-            if o.tx_closed:
-                return
-            o.tx_closed = True
-            waiters = o.waiters.drain()
-        for w in waiters:
-            w.wake()
-
-    def is_closed(self) -> bool:
-        """Return whether the receiver is closed or gone."""
-        return self._once.rx_closed
-
-    def __del__(self) -> None:
-        if hasattr(self, "_once"):
-            self.close()
-
-
-@final
-class Receiver(Generic[T]):
-    """The receiving half: ``await rx`` (or ``await rx.recv()``) for the value."""
-
-    __slots__ = ("__weakref__", "_once")
-
-    def __init__(self, once: _Once[T]) -> None:
-        self._once = once
-
-    def _poll(self) -> tuple[bool, T | None]:
-        o = self._once
-        if o.has_value:
-            if o.taken:
-                raise ChannelClosed("the value was already received")
-            o.taken = True
-            value = o.value
-            o.value = None
-            return True, value
-        if o.tx_closed or o.rx_closed:
-            raise ChannelClosed("the sender was closed without sending")
-        return False, None
-
-    async def recv(self) -> T:
-        """Wait for the value.
-
-        Raises:
-            ChannelClosed: the sender was closed or garbage-collected without sending.
-
-        Cancel safety: cancel-safe: a cancelled ``recv`` leaves the value in the channel.
-        """
-        o = self._once
-        if budget_spent():
-            await checkpoint()
-        while True:
-            with o.lock:
-                done, value = self._poll()
-                if not done:
-                    w = Waiter.for_task()
-                    o.waiters.push(w)
-            if done:
-                return value  # type: ignore[return-value]
-            await park(o.lock, o.waiters, w)
-
-    def __await__(self) -> Generator[Any, None, T]:
-        """Wait for the value: ``await rx`` is ``await rx.recv()``.
-
-        Cancel safety: cancel-safe, like ``recv``.
-        """
-        return self.recv().__await__()
-
-    def try_recv(self) -> T:
-        """Return the value if it has arrived.
-
-        Raises:
-            ChannelEmpty: not sent yet.
-            ChannelClosed: the sender is gone without sending (or the value was taken).
-        """
-        with self._once.lock:
-            done, value = self._poll()
-        if not done:
-            raise ChannelEmpty("no value has been sent yet")
-        return value  # type: ignore[return-value]
-
-    def blocking_recv(self) -> T:
-        """Block the calling plain thread until the value arrives.
-
-        Raises:
-            ChannelClosed: the sender is gone without sending.
-            RuntimeError: called from a task.
-        """
-        blocking_guard("oneshot.Receiver.blocking_recv()")
-        o = self._once
-        while True:
-            with o.lock:
-                done, value = self._poll()
-                if not done:
-                    w = Waiter.for_thread()
-                    o.waiters.push(w)
-            if done:
-                return value  # type: ignore[return-value]
-            w.block()
-
-    def close(self) -> None:
-        """Refuse the value: a later ``send`` raises ChannelClosed with its value."""
-        with self._once.lock:
-            self._once.rx_closed = True
-
-    def __del__(self) -> None:
-        if hasattr(self, "_once"):
-            self.close()
-
-
-def channel() -> tuple[Sender[Any], Receiver[Any]]:
-    """Create a oneshot channel."""
-    once: _Once[Any] = _Once()
-    return Sender(once), Receiver(once)
-
-
-for _cls in (Receiver, Sender):
-    _cls.__module__ = __name__
+def __dir__() -> list[str]:
+    return sorted(__all__)

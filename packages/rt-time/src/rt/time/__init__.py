@@ -1,9 +1,11 @@
 """rt.time: timers on rt's runtime (Tokio's ``time`` and ``test-util`` features).
 
-``sleep``, ``sleep_until`` and ``Instant``; ``timeout`` / ``timeout_at`` (raising
-:class:`Elapsed`, also as a ``with`` block); ``interval`` with :class:`MissedTickBehavior`; and
-paused time for tests: ``pause()``, ``await advance(s)``, ``resume()``. Timers live in a
-hierarchical wheel plugged into rt-core's driver stack through the ``rt.drivers`` entry point.
+``sleep`` / ``sleep_until`` (each returns a :class:`Sleep`) and ``Instant``; ``timeout`` /
+``timeout_at`` (raising :class:`Elapsed`, also as a ``with`` block); ``interval`` with
+:class:`MissedTickBehavior`; and paused time for tests: ``pause()``, ``await advance(s)``,
+``resume()``. Timers live in a hierarchical wheel plugged into rt-core's driver stack through
+the ``rt.drivers`` entry point. Time is integer nanoseconds inside; floats appear only at this
+API's edge.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
         Instant,
         Interval,
         MissedTickBehavior,
+        Sleep,
         Timeout,
         TimerStatistics,
         advance,
@@ -36,6 +39,7 @@ __all__ = [
     "Instant",
     "Interval",
     "MissedTickBehavior",
+    "Sleep",
     "Timeout",
     "TimerStatistics",
     "advance",
@@ -57,15 +61,16 @@ def __getattr__(name: str) -> Any:
     # (rt.time._driver) whenever it builds a runtime, and that must stay cheap.
     if name not in __all__:
         raise AttributeError(f"module 'rt.time' has no attribute {name!r}")
+    from rt._exports import set_public_module
+
     from . import _api
 
     for public in __all__:
         obj = getattr(_api, public)
-        if getattr(obj, "__module__", "").startswith("rt.time._"):
-            obj.__module__ = __name__
+        set_public_module(obj, __name__)
         globals()[public] = obj
     return globals()[name]
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted(__all__)

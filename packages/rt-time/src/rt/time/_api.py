@@ -5,8 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Awaitable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Awaitable, Coroutine, Generator
 from types import TracebackType
 from typing import Any, Final, TypeVar, final, overload
 
@@ -17,15 +16,17 @@ from rt.lowlevel import (
     checkpoint_if_cancelled,
     current_driver,
     current_task,
+    reschedule,
     wait_task_rescheduled,
 )
 
+from ._clock import MAX_DURATION_S, NS_PER_S, duration_ns, point_ns, to_seconds
 from ._driver import TimeDriver
 from ._wheel import TimerEntry
 
 T = TypeVar("T")
 
-_TOLERANCE: Final = 0.005  # an interval tick later than this counts as missed (Tokio: 5 ms)
+_TOLERANCE_NS: Final = 5_000_000  # an interval tick later than this counts as missed (Tokio)
 
 
 def _driver(what: str) -> TimeDriver:
@@ -40,24 +41,62 @@ def _driver(what: str) -> TimeDriver:
 def _seconds(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{what} takes seconds as an int or float, got {type(value).__name__}")
-    seconds = float(value)
+    seconds = float(value) if isinstance(value, float) else value
     if math.isnan(seconds):
         raise ValueError(f"{what} got NaN seconds")
     return seconds
+
+
+def _wait_ns(value: object, what: str) -> int | None:
+    """Nanoseconds to wait for ``value`` seconds: 0 when not positive, None for ever (inf,
+    or longer than ~146 years)."""
+    s = _seconds(value, what)
+    if s <= 0:
+        return 0
+    if s > MAX_DURATION_S:
+        return None
+    return duration_ns(s)
+
+
+def _offset_ns(value: object, what: str) -> int:
+    """Signed nanoseconds for ``Instant ± value``: at least ``|value|`` away."""
+    s = _seconds(value, what)
+    if not math.isfinite(s):
+        raise ValueError(f"{what} needs a finite number of seconds, got {value!r}")
+    if s == 0:
+        return 0
+    return duration_ns(s) if s > 0 else -duration_ns(-s)
+
+
+def _close_unrun(awaitable: object) -> None:
+    """Close a coroutine handed to an API that refuses to run it (no "never awaited")."""
+    if isinstance(awaitable, Coroutine):
+        awaitable.close()
 
 
 @final
 class Instant:
     """A point on the runtime's monotonic clock (which may be paused in tests).
 
+    Instants are integer nanoseconds inside, so their arithmetic and comparisons are exact.
     ``Instant.now() + 1.5`` is an instant 1.5 s later; subtracting two instants gives float
-    seconds; :meth:`elapsed` is the float seconds since the instant.
+    seconds; :meth:`elapsed` is the float seconds since the instant. ``Instant(s)`` is the
+    instant ``s`` seconds after the clock's origin (``time.monotonic()``'s).
     """
 
-    __slots__ = ("_t",)
+    __slots__ = ("_ns",)
 
     def __init__(self, seconds: float) -> None:
-        self._t = float(seconds)
+        s = _seconds(seconds, "rt.time.Instant()")
+        if not math.isfinite(s):
+            raise ValueError(f"rt.time.Instant() needs finite seconds, got {seconds!r}")
+        self._ns = point_ns(s)
+
+    @classmethod
+    def _from_ns(cls, ns: int) -> Instant:
+        self = cls.__new__(cls)
+        self._ns = ns
+        return self
 
     @staticmethod
     def now() -> Instant:
@@ -65,25 +104,25 @@ class Instant:
         try:
             driver = current_driver("time")
         except RuntimeError:
-            return Instant(time.monotonic())
+            return Instant._from_ns(time.monotonic_ns())
         assert isinstance(driver, TimeDriver)
-        return Instant(driver.clock.now())
+        return Instant._from_ns(driver.clock.now_ns())
 
     def elapsed(self) -> float:
         """Return the seconds elapsed since this instant (0.0 if it is in the future)."""
-        return max(0.0, Instant.now()._t - self._t)
+        return max(0, Instant.now()._ns - self._ns) / NS_PER_S
 
     def duration_since(self, earlier: Instant) -> float:
         """Return the seconds from ``earlier`` to this instant (0.0 if ``earlier`` is later)."""
-        return max(0.0, self._t - earlier._t)
+        return max(0, self._ns - earlier._ns) / NS_PER_S
 
     @property
     def seconds(self) -> float:
         """The instant as monotonic seconds."""
-        return self._t
+        return to_seconds(self._ns)
 
     def __add__(self, seconds: float) -> Instant:
-        return Instant(self._t + _seconds(seconds, "Instant +"))
+        return Instant._from_ns(self._ns + _offset_ns(seconds, "Instant +"))
 
     def __radd__(self, seconds: float) -> Instant:
         return self.__add__(seconds)
@@ -95,52 +134,180 @@ class Instant:
 
     def __sub__(self, other: Instant | float) -> float | Instant:
         if isinstance(other, Instant):
-            return self._t - other._t
-        return Instant(self._t - _seconds(other, "Instant -"))
+            return (self._ns - other._ns) / NS_PER_S
+        return Instant._from_ns(self._ns - _offset_ns(other, "Instant -"))
 
     def __lt__(self, other: Instant) -> bool:
-        return self._t < other._t
+        return self._ns < other._ns
 
     def __le__(self, other: Instant) -> bool:
-        return self._t <= other._t
+        return self._ns <= other._ns
 
     def __gt__(self, other: Instant) -> bool:
-        return self._t > other._t
+        return self._ns > other._ns
 
     def __ge__(self, other: Instant) -> bool:
-        return self._t >= other._t
+        return self._ns >= other._ns
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Instant) and other._t == self._t
+        return isinstance(other, Instant) and other._ns == self._ns
 
     def __hash__(self) -> int:
-        return hash(self._t)
+        return hash(self._ns)
 
     def __repr__(self) -> str:
-        return f"rt.time.Instant({self._t:.6f})"
+        return f"rt.time.Instant({self._ns // NS_PER_S}.{self._ns % NS_PER_S:09d})"
 
 
-def _deadline_of(deadline: Instant | float, what: str) -> float:
+def _deadline_of(deadline: Instant | float, what: str) -> int:
+    """A deadline in ns. Float seconds round up (as durations do): once the clock reaches the
+    result, ``Instant.now().seconds`` is not below the float given."""
     if isinstance(deadline, Instant):
-        return deadline._t
-    return _seconds(deadline, what)
+        return deadline._ns
+    s = _seconds(deadline, what)
+    if not math.isfinite(s):
+        raise ValueError(f"{what} needs a finite deadline, got {deadline!r}")
+    if s <= 0:
+        return point_ns(s)
+    return duration_ns(s) if s <= MAX_DURATION_S else point_ns(s)
 
 
-async def _park_until(driver: TimeDriver, deadline: float) -> None:
-    if deadline == math.inf:
-        await wait_task_rescheduled(lambda: Abort.SUCCEEDED)
-        return
-    entry = driver.arm(deadline, task=current_task())
-    if entry is None:
-        await checkpoint()
-        return
-    await wait_task_rescheduled(entry.abort)
+@final
+class Sleep:
+    """A wait until a deadline (Tokio's ``Sleep``): what :func:`sleep` and :func:`sleep_until`
+    return.
+
+    ``await`` it to wait until :attr:`deadline`. Unlike a coroutine it can be kept and awaited
+    again (it returns at once once elapsed), moved with :meth:`reset`, and passed to
+    ``rt.select`` as a branch over and over: losing a race disarms its timer and leaves the
+    deadline as it was. One task at a time may await it.
+
+    Cancel safety: cancel-safe. A cancelled wait disarms its timer at once and leaves the
+    deadline unchanged, so awaiting the ``Sleep`` again waits for the same deadline.
+    """
+
+    __slots__ = ("_deadline", "_driver", "_entry", "_task")
+
+    def __init__(self, driver: TimeDriver | None, deadline: int | None) -> None:
+        # driver None: a sleep of 0 or less, elapsed from the start (made without looking up
+        # the driver: ``await sleep(0)`` is the cheapest way to let others run).
+        self._driver = driver
+        self._deadline = deadline  # ns; None: forever (or, without a driver, elapsed)
+        # The task parked on this sleep (None once a wake-up is under way), and its timer
+        # (None for a wait without a deadline). Changed under the driver's lock.
+        self._task: Any = None
+        self._entry: TimerEntry | None = None
+
+    @property
+    def deadline(self) -> Instant | None:
+        """The instant the sleep ends: None for one that never ends (``sleep(math.inf)``); for
+        a sleep of 0 or less, not reset since, the current instant (it has ended already)."""
+        if self._driver is None:
+            return Instant.now()
+        return None if self._deadline is None else Instant._from_ns(self._deadline)
+
+    def is_elapsed(self) -> bool:
+        """Return whether the deadline has been reached."""
+        driver = self._driver
+        if driver is None:
+            return True
+        deadline = self._deadline
+        return deadline is not None and driver.clock.now_ns() >= deadline
+
+    def reset(self, deadline: Instant) -> None:
+        """Move the deadline to ``deadline``, even after the sleep has elapsed.
+
+        A task waiting on this ``Sleep`` now waits for the new deadline (it wakes at once if
+        the new deadline has passed; if the old one fired already, the wait ends anyway).
+
+        Raises:
+            TypeError: ``deadline`` is not an :class:`Instant`.
+            RuntimeError: the runtime has no timer driver.
+
+        Cancel safety: not a wait (nothing to cancel); safe from any thread, also while a
+        task waits on this ``Sleep`` or is being cancelled.
+        """
+        if not isinstance(deadline, Instant):  # for untyped callers
+            what = type(deadline).__name__  # type: ignore[unreachable]
+            raise TypeError(f"Sleep.reset() takes an rt.time.Instant, got {what}")
+        driver = self._driver
+        if driver is None:
+            driver = self._driver = _driver("Sleep.reset()")
+        new = deadline._ns
+        with driver._lock:
+            self._deadline = new
+            task = self._task
+            if task is None:
+                return  # nobody waits, or a wake-up is under way
+            entry = self._entry
+            if entry is not None and not driver.cancel(entry):
+                return  # the old deadline fired: its wake-up is under way
+            self._entry = driver.arm(new, task)
+            if self._entry is None:  # the new deadline has passed
+                self._task = None
+                reschedule(task)
+
+    def _abort(self) -> Abort:
+        driver = self._driver
+        assert driver is not None
+        with driver._lock:  # reset() re-arms under the same lock
+            if self._task is None:
+                return Abort.FAILED  # reset() woke it
+            entry = self._entry
+            if entry is not None and not driver.cancel(entry):
+                return Abort.FAILED  # the timer fired
+            self._task = None
+            return Abort.SUCCEEDED
+
+    def __await__(self) -> Generator[Any, None, None]:
+        """Wait until the deadline.
+
+        Raises:
+            RuntimeError: another task is awaiting this ``Sleep``.
+
+        Cancel safety: cancel-safe; see the class.
+        """
+        if self._driver is None:
+            return checkpoint().__await__()
+        return self._wait()
+
+    def _wait(self) -> Generator[Any, None, None]:
+        driver = self._driver
+        assert driver is not None
+        task = current_task()
+        with driver._lock:
+            if self._task is not None:
+                raise RuntimeError("this rt.time.Sleep is already awaited by another task")
+            deadline = self._deadline
+            self._entry = entry = None if deadline is None else driver.arm(deadline, task)
+            parked = deadline is None or entry is not None
+            if parked:
+                self._task = task
+        if not parked:
+            yield from checkpoint()  # type: ignore[misc]
+            return
+        try:
+            yield from wait_task_rescheduled(self._abort)
+        finally:
+            # Woken by the timer, reset() or a cancellation: the wait is over. (A reset()
+            # that sees the old, fired entry leaves it alone, so one store is enough.)
+            self._task = None
+
+    def __repr__(self) -> str:
+        if self._driver is None:
+            return "<rt.time.Sleep elapsed>"
+        if self._deadline is None:
+            return "<rt.time.Sleep forever>"
+        return f"<rt.time.Sleep until {Instant._from_ns(self._deadline)!r}>"
 
 
-async def sleep(seconds: float) -> None:
-    """Wait ``seconds`` (a negative value sleeps 0, as in Tokio; ``math.inf`` forever).
+def sleep(seconds: float) -> Sleep:
+    """Return a :class:`Sleep` that waits ``seconds`` from now; ``await`` it.
 
-    ``sleep(0)`` is a checkpoint: it lets the other runnable tasks run once.
+    A negative value sleeps 0 (as in Tokio); ``math.inf`` (or more than ~146 years) sleeps
+    forever. ``await sleep(0)`` is a checkpoint: it lets the other runnable tasks run once
+    (and needs no timer driver). With paused time, ``Instant.now()`` after ``await
+    sleep(d)`` is never less than ``d`` after the instant before it.
 
     Raises:
         TypeError, ValueError: ``seconds`` is not a number, or NaN.
@@ -149,28 +316,34 @@ async def sleep(seconds: float) -> None:
     Cancel safety: cancel-safe. A cancelled sleep disarms its timer at once.
     """
     cls = seconds.__class__
-    if (cls is float or cls is int) and seconds == seconds:  # noqa: PLR0124 - not NaN
-        s = seconds
-    else:
-        s = _seconds(seconds, "rt.time.sleep()")  # the checked path: rejects what is not one
-    if s <= 0:
-        # sleep(0) (or negative) is a checkpoint: the fast path of "let others run".
-        await checkpoint()
-        return
-    driver = _driver("rt.time.sleep()")
-    await _park_until(driver, driver.clock.now() + s)
+    if cls is float or cls is int:
+        if 0 < seconds <= MAX_DURATION_S:
+            try:
+                driver = current_driver("time")
+            except RuntimeError:
+                driver = _driver("rt.time.sleep()")  # raises, saying what to do
+            assert isinstance(driver, TimeDriver)
+            return Sleep(driver, driver.clock.now_ns() + duration_ns(seconds))
+        if seconds <= 0:  # (NaN is neither)
+            return Sleep(None, None)
+    ns = _wait_ns(seconds, "rt.time.sleep()")  # the checked path: rejects what is not one
+    if ns is None:
+        return Sleep(_driver("rt.time.sleep()"), None)
+    return Sleep(None, None)
 
 
-async def sleep_until(deadline: Instant | float) -> None:
-    """Wait until ``deadline`` (an :class:`Instant`, or monotonic seconds).
+def sleep_until(deadline: Instant | float) -> Sleep:
+    """Return a :class:`Sleep` that waits until ``deadline`` (an :class:`Instant`, or
+    monotonic seconds); ``await`` it.
 
     Raises:
+        TypeError, ValueError: ``deadline`` is not an instant or a finite number.
         RuntimeError: outside a runtime, or the runtime has no timer driver.
 
     Cancel safety: cancel-safe. A cancelled sleep disarms its timer at once.
     """
     when = _deadline_of(deadline, "rt.time.sleep_until()")
-    await _park_until(_driver("rt.time.sleep_until()"), when)
+    return Sleep(_driver("rt.time.sleep_until()"), when)
 
 
 class Elapsed(TimeoutError):
@@ -190,20 +363,39 @@ class Timeout:
     the block is never turned into ``Elapsed``: it propagates as ``rt.Cancelled``.
     """
 
-    __slots__ = ("_deadline", "_driver", "_entry", "_expired", "_scope", "_seconds")
+    __slots__ = ("_deadline", "_driver", "_entry", "_expired", "_scope", "_wait")
 
-    def __init__(self, *, seconds: float | None = None, deadline: float | None = None) -> None:
-        self._seconds = seconds
-        self._deadline = deadline
+    def __init__(
+        self, *, seconds: float | None = None, deadline: Instant | float | None = None
+    ) -> None:
+        """Prefer :func:`timeout` / :func:`timeout_at`, which build one.
+
+        Raises:
+            TypeError, ValueError: ``seconds`` or ``deadline`` is not a number, or NaN.
+        """
+        self._init(
+            None if seconds is None else _wait_ns(seconds, "rt.time.Timeout()"),
+            None if deadline is None else _deadline_of(deadline, "rt.time.Timeout()"),
+        )
+
+    def _init(self, wait: int | None, deadline: int | None) -> None:
+        self._wait = wait  # ns from entering the block (None and no deadline: no limit)
+        self._deadline = deadline  # ns, once known
         self._scope: CancelScope | None = None
         self._entry: TimerEntry | None = None
         self._driver: TimeDriver | None = None
         self._expired = False
 
+    @classmethod
+    def _make(cls, wait: int | None, deadline: int | None) -> Timeout:
+        self = cls.__new__(cls)
+        self._init(wait, deadline)
+        return self
+
     @property
     def deadline(self) -> Instant | None:
-        """The deadline, once the block has been entered."""
-        return None if self._deadline is None else Instant(self._deadline)
+        """The deadline, once the block has been entered (None: no limit)."""
+        return None if self._deadline is None else Instant._from_ns(self._deadline)
 
     @property
     def expired(self) -> bool:
@@ -219,12 +411,11 @@ class Timeout:
         if self._scope is not None:
             raise RuntimeError("a Timeout can be entered only once")
         driver = self._driver = _driver("rt.time.timeout()")
-        if self._deadline is None:
-            assert self._seconds is not None
-            self._deadline = driver.clock.now() + max(0.0, self._seconds)
+        if self._deadline is None and self._wait is not None:
+            self._deadline = driver.clock.now_ns() + self._wait
         self._scope = scope = CancelScope()
         scope.__enter__()
-        if self._deadline != math.inf:
+        if self._deadline is not None:
             self._entry = driver.arm(self._deadline, callback=self._fire)
             if self._entry is None:
                 self._fire()
@@ -272,9 +463,19 @@ class Timeout:
 
 
 async def _run_with(t: Timeout, awaitable: Awaitable[T]) -> T:
-    with t:
-        return await awaitable
-    raise AssertionError("unreachable")  # pragma: no cover - Timeout raises or returns
+    try:
+        t.__enter__()
+    except BaseException:
+        _close_unrun(awaitable)
+        raise
+    try:
+        value = await awaitable
+    except BaseException as exc:
+        if t.__exit__(type(exc), exc, exc.__traceback__):  # pragma: no cover - it raises
+            raise AssertionError("a timeout swallowed an exception") from exc
+        raise
+    t.__exit__(None, None, None)
+    return value
 
 
 @overload
@@ -291,16 +492,22 @@ def timeout(
     ``await rt.time.timeout(2, fetch())`` returns ``fetch()``'s value, or cancels it (its
     ``finally`` blocks run) and raises :class:`Elapsed` after 2 s. ``with rt.time.timeout(2):``
     does the same for the code in the block. The deadline counts from when the work starts.
+    ``math.inf`` (or more than ~146 years) sets no limit. A coroutine that ``timeout`` refuses
+    to run (bad ``seconds``, no runtime) is closed, so it is never reported as "never awaited".
 
     Raises:
         Elapsed: the deadline passed first (a ``TimeoutError``).
         TypeError, ValueError: ``seconds`` is not a number, or NaN.
+        RuntimeError: outside a runtime, or the runtime has no timer driver.
 
     Cancel safety: as cancel-safe as ``awaitable``. A cancellation from outside propagates as
     ``rt.Cancelled``; it is never reported as ``Elapsed``.
     """
-    s = _seconds(seconds, "rt.time.timeout()")
-    t = Timeout(seconds=s)
+    try:
+        t = Timeout._make(_wait_ns(seconds, "rt.time.timeout()"), None)
+    except BaseException:
+        _close_unrun(awaitable)
+        raise
     if awaitable is None:
         return t
     return _run_with(t, awaitable)
@@ -319,10 +526,16 @@ def timeout_at(
 
     Raises:
         Elapsed: the deadline passed first.
+        TypeError, ValueError: ``deadline`` is not an instant or a finite number.
+        RuntimeError: outside a runtime, or the runtime has no timer driver.
 
     Cancel safety: as cancel-safe as ``awaitable``; see :func:`timeout`.
     """
-    t = Timeout(deadline=_deadline_of(deadline, "rt.time.timeout_at()"))
+    try:
+        t = Timeout._make(None, _deadline_of(deadline, "rt.time.timeout_at()"))
+    except BaseException:
+        _close_unrun(awaitable)
+        raise
     if awaitable is None:
         return t
     return _run_with(t, awaitable)
@@ -341,19 +554,23 @@ class MissedTickBehavior(enum.Enum):
 
 @final
 class Interval:
-    """Ticks every ``period`` seconds; see :func:`interval`."""
+    """Ticks every ``period`` seconds; see :func:`interval`.
 
-    __slots__ = ("_behavior", "_next", "_period")
+    The next tick waits on a :class:`Sleep`, so the ``reset*`` methods move a ``tick()`` that
+    is waiting right now, too.
+    """
 
-    def __init__(self, period: float, behavior: MissedTickBehavior, start: float) -> None:
-        self._period = period
+    __slots__ = ("_behavior", "_period", "_sleep")
+
+    def __init__(self, period: int, behavior: MissedTickBehavior, sleep: Sleep) -> None:
+        self._period = period  # ns
         self._behavior = behavior
-        self._next = start
+        self._sleep = sleep  # its deadline is the next tick
 
     @property
     def period(self) -> float:
         """The period in seconds."""
-        return self._period
+        return to_seconds(self._period)
 
     @property
     def missed_tick_behavior(self) -> MissedTickBehavior:
@@ -370,34 +587,77 @@ class Interval:
         Cancel safety: cancel-safe. A cancelled ``tick`` consumes no tick; the next call
         returns the same one.
         """
-        driver = _driver("Interval.tick()")
-        scheduled = self._next
-        await _park_until(driver, scheduled)
-        now = driver.clock.now()
+        sleep = self._sleep
+        await sleep
+        scheduled = sleep._deadline
+        assert scheduled is not None and sleep._driver is not None
+        now = sleep._driver.clock.now_ns()
         period = self._period
-        if now > scheduled + _TOLERANCE:
+        if now > scheduled + _TOLERANCE_NS:
             behavior = self._behavior
             if behavior is MissedTickBehavior.DELAY:
-                self._next = now + period
+                nxt = now + period
             elif behavior is MissedTickBehavior.SKIP:
-                missed = math.floor((now - scheduled) / period) + 1
-                self._next = scheduled + missed * period
+                nxt = scheduled + ((now - scheduled) // period + 1) * period
             else:
-                self._next = scheduled + period
+                nxt = scheduled + period
         else:
-            self._next = scheduled + period
-        return Instant(scheduled)
+            nxt = scheduled + period
+        sleep._deadline = nxt  # nobody waits on it now: no timer to move
+        return Instant._from_ns(scheduled)
+
+    def _now(self) -> int:
+        driver = self._sleep._driver
+        assert driver is not None
+        return driver.clock.now_ns()
 
     def reset(self) -> None:
-        """Make the next tick one period from now."""
-        self._next = _driver("Interval.reset()").clock.now() + self._period
+        """Make the next tick one period from now.
+
+        Cancel safety: not a wait (nothing to cancel); a ``tick()`` waiting in another task
+        meanwhile waits for the new deadline instead.
+        """
+        self._sleep.reset(Instant._from_ns(self._now() + self._period))
 
     def reset_immediately(self) -> None:
-        """Make the next tick immediate."""
-        self._next = _driver("Interval.reset_immediately()").clock.now()
+        """Make the next tick immediate; the ticks after it follow one period apart.
+
+        Cancel safety: not a wait (nothing to cancel); a ``tick()`` waiting in another task
+        meanwhile waits for the new deadline instead.
+        """
+        self._sleep.reset(Instant._from_ns(self._now()))
+
+    def reset_after(self, after: float) -> None:
+        """Make the next tick ``after`` seconds from now.
+
+        Raises:
+            TypeError, ValueError: ``after`` is not a finite number.
+
+        Cancel safety: not a wait (nothing to cancel); a ``tick()`` waiting in another task
+        meanwhile waits for the new deadline instead.
+        """
+        self._sleep.reset(Instant._from_ns(self._now() + _offset_ns(after, "reset_after()")))
+
+    def reset_at(self, deadline: Instant) -> None:
+        """Make the next tick at ``deadline``.
+
+        Raises:
+            TypeError: ``deadline`` is not an :class:`Instant`.
+
+        Cancel safety: not a wait (nothing to cancel); a ``tick()`` waiting in another task
+        meanwhile waits for the new deadline instead.
+        """
+        self._sleep.reset(deadline)
 
     def __repr__(self) -> str:
-        return f"<rt.time.Interval period={self._period} {self._behavior.name}>"
+        return f"<rt.time.Interval period={self.period} {self._behavior.name}>"
+
+
+def _period_ns(period: object, what: str) -> int:
+    p = _seconds(period, what)
+    if not p > 0 or p > MAX_DURATION_S:
+        raise ValueError(f"{what} needs a positive, finite period, got {period!r}")
+    return duration_ns(p)
 
 
 def interval(
@@ -411,11 +671,10 @@ def interval(
         ValueError: ``period`` is not positive.
         RuntimeError: outside a runtime, or the runtime has no timer driver.
     """
-    p = _seconds(period, "rt.time.interval()")
-    if not p > 0 or p == math.inf:
-        raise ValueError(f"rt.time.interval() needs a positive, finite period, got {period!r}")
-    start = _driver("rt.time.interval()").clock.now()
-    return Interval(p, MissedTickBehavior(missed_tick_behavior), start)
+    p = _period_ns(period, "rt.time.interval()")
+    driver = _driver("rt.time.interval()")
+    sleep = Sleep(driver, driver.clock.now_ns())
+    return Interval(p, MissedTickBehavior(missed_tick_behavior), sleep)
 
 
 def interval_at(
@@ -428,13 +687,12 @@ def interval_at(
 
     Raises:
         ValueError: ``period`` is not positive.
+        RuntimeError: outside a runtime, or the runtime has no timer driver.
     """
-    p = _seconds(period, "rt.time.interval_at()")
-    if not p > 0 or p == math.inf:
-        raise ValueError(f"rt.time.interval_at() needs a positive, finite period, got {period!r}")
-    return Interval(
-        p, MissedTickBehavior(missed_tick_behavior), _deadline_of(start, "interval_at()")
-    )
+    p = _period_ns(period, "rt.time.interval_at()")
+    first = _deadline_of(start, "rt.time.interval_at()")
+    sleep = Sleep(_driver("rt.time.interval_at()"), first)
+    return Interval(p, MissedTickBehavior(missed_tick_behavior), sleep)
 
 
 def pause() -> None:
@@ -442,7 +700,7 @@ def pause() -> None:
 
     While paused, the clock moves only with :func:`advance`, or by itself to the next timer
     when every task is idle (no runnable task, no blocking job in flight): sleeps in tests
-    finish at once, in order, and deterministically.
+    finish at once, in order, deterministically, and the clock lands exactly on each deadline.
 
     Raises:
         RuntimeError: already paused, or outside a runtime with a timer driver.
@@ -464,7 +722,7 @@ async def advance(seconds: float) -> None:
 
     Raises:
         RuntimeError: time is not paused.
-        ValueError: ``seconds`` is negative.
+        ValueError: ``seconds`` is negative, NaN, infinite or more than ~146 years.
 
     Cancel safety: cancel-safe in effect: the clock has moved by the time a cancellation is
     seen (advancing is not undone).
@@ -472,8 +730,13 @@ async def advance(seconds: float) -> None:
     s = _seconds(seconds, "rt.time.advance()")
     if s < 0:
         raise ValueError(f"rt.time.advance() cannot go back in time ({seconds!r})")
+    if not s <= MAX_DURATION_S:
+        raise ValueError(
+            f"rt.time.advance() takes a finite number of seconds up to {MAX_DURATION_S:.0f} "
+            f"(about 146 years), got {seconds!r}"
+        )
     driver = _driver("rt.time.advance()")
-    driver.clock.advance(s)
+    driver.clock.advance(duration_ns(s) if s else 0)
     driver.process()
     await checkpoint()
 
@@ -483,14 +746,37 @@ def is_paused() -> bool:
     return _driver("rt.time.is_paused()").clock.paused
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class TimerStatistics:
-    """A snapshot of the current runtime's timer driver."""
+    """A snapshot of the current runtime's timer driver (immutable)."""
+
+    __slots__ = ("armed_timers", "paused")
 
     armed_timers: int
     """Timers waiting to fire (cancelled ones are freed at once and not counted)."""
     paused: bool
     """Whether the clock is paused."""
+
+    def __init__(self, armed_timers: int, paused: bool) -> None:
+        object.__setattr__(self, "armed_timers", armed_timers)
+        object.__setattr__(self, "paused", paused)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"TimerStatistics is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"TimerStatistics is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TimerStatistics):
+            return NotImplemented
+        return (self.armed_timers, self.paused) == (other.armed_timers, other.paused)
+
+    def __hash__(self) -> int:
+        return hash((self.armed_timers, self.paused))
+
+    def __repr__(self) -> str:
+        return f"TimerStatistics(armed_timers={self.armed_timers!r}, paused={self.paused!r})"
 
 
 def statistics() -> TimerStatistics:

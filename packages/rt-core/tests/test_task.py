@@ -15,6 +15,7 @@ from rtcore_helpers import Gate
 import rt
 from rt._core._driver import Driver
 from rt._core._scheduler import CurrentThreadScheduler
+from rt.lowlevel import Abort, reschedule, wait_task_rescheduled
 
 
 async def test_spawned_tasks_return_their_values_through_handles() -> None:
@@ -181,33 +182,19 @@ async def test_spawn_accepts_any_awaitable_object() -> None:
     assert result == 5
 
 
-def test_spawn_and_yield_now_outside_a_runtime_say_how_to_start_one() -> None:
-    async def work() -> None:
-        pass
-
-    with pytest.raises(RuntimeError, match=r"rt\.run"):
-        rt.spawn(work())
-    with pytest.raises(RuntimeError, match=r"rt\.run"):
-        rt.yield_now().send(None)
-    with pytest.raises(RuntimeError, match=r"rt\.run"):
-        rt.current_task()
-    with pytest.raises(RuntimeError, match=r"rt\.run"):
-        rt.Handle.current()
-
-
 async def test_a_task_awaiting_its_own_handle_gets_an_error_not_a_hang() -> None:
-    box: dict[str, rt.JoinHandle[None]] = {}
-
     async def selfish() -> None:
-        await box["h"]
+        # Its own handle, found without a race against the spawner (on multi-thread the task
+        # may run before ``rt.spawn`` returns to the spawner).
+        await rt.current_task()
 
-    box["h"] = rt.spawn(selfish())
+    handle = rt.spawn(selfish())
     with pytest.raises(rt.JoinError) as info:
-        await box["h"]
+        await handle
     assert isinstance(info.value.exception, RuntimeError)
 
 
-def test_dropped_handle_detaches_and_the_task_still_completes() -> None:
+def test_dropped_handle_detaches_and_the_task_still_completes(flavor: str | None) -> None:
     done = Gate()
 
     async def detached() -> None:
@@ -219,12 +206,12 @@ def test_dropped_handle_detaches_and_the_task_still_completes() -> None:
         gc.collect()
         await done.wait()
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
     assert done.is_open
 
 
 def test_exception_in_detached_task_is_logged_with_traceback(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, flavor: str | None
 ) -> None:
     async def boom() -> None:
         await rt.yield_now()
@@ -238,14 +225,14 @@ def test_exception_in_detached_task_is_logged_with_traceback(
             await rt.yield_now()
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     records = [r for r in caplog.records if "doomed" in r.getMessage()]
     assert records and records[0].exc_info is not None
     assert isinstance(records[0].exc_info[1], KeyError)
 
 
 def test_unretrieved_failure_is_logged_when_its_handle_is_dropped(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, flavor: str | None
 ) -> None:
     async def boom() -> None:
         raise OSError("never looked at")
@@ -259,11 +246,11 @@ def test_unretrieved_failure_is_logged_when_its_handle_is_dropped(
         gc.collect()
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     assert any("never looked at" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
 
 
-def test_unhandled_error_policy_raise_stops_block_on_with_the_error() -> None:
+def test_unhandled_error_policy_raise_stops_block_on_with_the_error(flavor: str | None) -> None:
     async def boom() -> None:
         raise LookupError("fatal")
 
@@ -274,10 +261,12 @@ def test_unhandled_error_policy_raise_stops_block_on_with_the_error() -> None:
             await rt.yield_now()
 
     with pytest.raises(LookupError, match="fatal"):
-        rt.run(main(), unhandled_error="raise")
+        rt.run(main(), unhandled_error="raise", flavor=flavor)
 
 
-def test_unhandled_error_policy_raise_wakes_a_block_on_whose_main_task_waits_forever() -> None:
+def test_unhandled_error_policy_raise_wakes_a_block_on_whose_main_task_waits_forever(
+    flavor: str | None,
+) -> None:
     async def boom() -> None:
         raise LookupError("fatal while main sleeps")
 
@@ -286,7 +275,7 @@ def test_unhandled_error_policy_raise_wakes_a_block_on_whose_main_task_waits_for
         await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
 
     with pytest.raises(LookupError, match="while main sleeps"):
-        rt.run(main(), unhandled_error="raise")
+        rt.run(main(), unhandled_error="raise", flavor=flavor)
 
 
 class _ParkSignal:
@@ -340,7 +329,7 @@ def test_raise_policy_wakes_a_parked_runtime_when_a_failed_task_is_dropped_elsew
 
 
 def test_a_failed_task_kept_alive_by_a_reference_cycle_is_reported_when_it_is_collected(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, flavor: str | None
 ) -> None:
     async def boom() -> None:
         me = rt.current_task()  # the traceback keeps this frame, so the task holds itself
@@ -354,11 +343,11 @@ def test_a_failed_task_kept_alive_by_a_reference_cycle_is_reported_when_it_is_co
         gc.collect()
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     assert [r for r in caplog.records if "cyclic" in r.getMessage()]
 
 
-def test_the_task_and_its_handle_are_one_object() -> None:
+def test_the_task_and_its_handle_are_one_object(flavor: str | None) -> None:
     async def child() -> rt.Task[Any]:
         return rt.current_task()
 
@@ -366,10 +355,12 @@ def test_the_task_and_its_handle_are_one_object() -> None:
         h = rt.spawn(child())
         assert await h is h
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
-def test_unhandled_error_policy_ignore_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+def test_unhandled_error_policy_ignore_logs_nothing(
+    caplog: pytest.LogCaptureFixture, flavor: str | None
+) -> None:
     async def boom() -> None:
         raise LookupError("quiet")
 
@@ -380,11 +371,11 @@ def test_unhandled_error_policy_ignore_logs_nothing(caplog: pytest.LogCaptureFix
             await rt.yield_now()
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        rt.run(main(), unhandled_error="ignore")
+        rt.run(main(), unhandled_error="ignore", flavor=flavor)
     assert not [r for r in caplog.records if r.name == "rt"]
 
 
-def test_each_task_runs_in_a_copy_of_its_spawners_context() -> None:
+def test_each_task_runs_in_a_copy_of_its_spawners_context(flavor: str | None) -> None:
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
 
     async def child() -> str:
@@ -400,10 +391,12 @@ def test_each_task_runs_in_a_copy_of_its_spawners_context() -> None:
         result = await h
         return result, var.get()
 
-    assert rt.run(main()) == ("parent/child", "parent-later")
+    assert rt.run(main(), flavor=flavor) == ("parent/child", "parent-later")
 
 
-def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values() -> None:
+def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values(
+    flavor: str | None,
+) -> None:
     var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=-1)
 
     async def worker(i: int) -> list[int]:
@@ -418,65 +411,7 @@ def test_context_is_entered_per_step_so_tasks_do_not_see_each_others_values() ->
         hs = [rt.spawn(worker(i)) for i in range(4)]
         return [await h for h in hs]
 
-    assert rt.run(main()) == [[i] * 5 for i in range(4)]
-
-
-# One thread, so "the other task ran first" can only come from the budget yield: the
-# current-thread flavor and a one-worker multi-thread one.
-@pytest.mark.parametrize(
-    "flavor",
-    [
-        pytest.param({"flavor": "current_thread"}, id="current_thread"),
-        pytest.param({"flavor": "multi_thread", "worker_threads": 1}, id="multi_thread_1"),
-    ],
-)
-def test_cooperative_budget_lets_other_tasks_run_during_a_hot_loop(
-    flavor: dict[str, Any],
-) -> None:
-    rt.run(_budget_lets_others_run(), **flavor)
-
-
-async def _budget_lets_others_run() -> None:
-    order: list[str] = []
-
-    async def done_child() -> None:
-        return None
-
-    async def hot() -> None:
-        h = rt.spawn(done_child())
-        await h
-        # Awaiting an already finished handle completes without waiting; the budget must
-        # still make this loop yield now and then.
-        for _ in range(1000):
-            await h
-        order.append("hot")
-
-    async def other() -> None:
-        order.append("other")
-
-    a = rt.spawn(hot())
-    b = rt.spawn(other())
-    await a
-    await b
-    assert order == ["other", "hot"]
-
-
-def test_awaiting_a_foreign_future_raises_a_clear_type_error() -> None:
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-
-    async def uses_asyncio() -> None:
-        await asyncio.Future(loop=loop)  # yields the future to whoever drives the task
-
-    async def main() -> None:
-        with pytest.raises(rt.JoinError) as info:
-            await rt.spawn(uses_asyncio())
-        assert isinstance(info.value.exception, TypeError)
-        assert "not rt's" in str(info.value.exception)
-
-    rt.run(main())
-    loop.close()
+    assert rt.run(main(), flavor=flavor) == [[i] * 5 for i in range(4)]
 
 
 async def test_the_running_task_is_its_own_join_handle_with_a_public_repr() -> None:
@@ -488,7 +423,7 @@ async def test_the_running_task_is_its_own_join_handle_with_a_public_repr() -> N
     assert rt.JoinError.__module__ == "rt"
 
 
-def test_a_cancelled_task_releases_its_locals_when_it_finishes() -> None:
+def test_a_cancelled_task_releases_its_locals_when_it_finishes(flavor: str | None) -> None:
     import weakref
 
     class Resource:
@@ -510,7 +445,7 @@ def test_a_cancelled_task_releases_its_locals_when_it_finishes() -> None:
         # No gc.collect(): the handle is alive, and the local must be gone already.
         return refs[0]() is None
 
-    assert rt.run(main())
+    assert rt.run(main(), flavor=flavor)
 
 
 async def test_cancelling_a_task_that_awaits_a_handle_leaves_the_target_running_and_joinable() -> (
@@ -537,3 +472,87 @@ async def test_cancelling_a_task_that_awaits_a_handle_leaves_the_target_running_
     assert not h.is_finished()
     release.append(True)
     assert await h == "done"  # the handle is still usable, and the target never saw a cancel
+
+
+# -- one behaviour on both flavors where they used to disagree ---------------------------------
+
+
+async def test_an_abort_function_that_raises_is_logged_and_the_wait_stays(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def bad_abort() -> Abort:
+        raise ValueError("abort broke")
+
+    async def waiter() -> str:
+        await wait_task_rescheduled(bad_abort)
+        await rt.yield_now()  # the cancellation is seen at the next checkpoint
+        return "not reached"
+
+    h = rt.spawn(waiter())
+    while "parked" not in repr(h):
+        await rt.yield_now()
+    h.abort()
+    while not any("abort function" in r.getMessage() for r in caplog.records):
+        await rt.yield_now()
+    assert not h.is_finished()  # the wait stayed: only its waker can end it
+    reschedule(h)
+    with pytest.raises(rt.JoinError) as info:
+        await h
+    assert info.value.is_cancelled()
+
+
+async def test_a_completion_callback_that_raises_is_logged_and_the_others_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    called: list[str] = []
+
+    def bad(_t: rt.JoinHandle[Any]) -> None:
+        raise ValueError("callback broke")
+
+    async def work() -> int:
+        await rt.yield_now()
+        return 7
+
+    h = rt.spawn(work())
+    assert h._add_waiter(bad)
+    assert h._add_waiter(lambda _t: called.append("second"))
+    assert await h == 7
+    while not called:
+        await rt.yield_now()
+    assert called == ["second"]
+    assert any("completion callback" in r.getMessage() for r in caplog.records)
+
+
+def test_block_in_place_runs_the_function_while_other_tasks_keep_running() -> None:
+    import rt.task
+
+    async def main() -> str:
+        unblocked = threading.Event()
+
+        async def setter() -> None:
+            unblocked.set()
+
+        async def blocker() -> str:
+            rt.spawn(setter())  # queued behind this task, on this worker
+            # Handed off to the other worker while this one blocks: it sets the event.
+            return rt.task.block_in_place(lambda: "done" if unblocked.wait(30) else "stuck")
+
+        return await rt.spawn(blocker())
+
+    assert rt.run(main(), flavor="multi_thread", worker_threads=2) == "done"
+
+
+def test_block_in_place_on_a_current_thread_runtime_says_to_use_spawn_blocking() -> None:
+    import rt.task
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="spawn_blocking"):
+            rt.task.block_in_place(int)
+
+    rt.run(main(), flavor="current_thread")
+
+
+def test_block_in_place_outside_a_task_just_calls_the_function() -> None:
+    import rt.task
+
+    assert rt.task.block_in_place(pow, 2, 3) == 8

@@ -1,0 +1,306 @@
+"""A task's life around a step, one version for every scheduler flavor.
+
+Tokio keeps this in ``runtime/task/harness.rs``; trio ends every task in one ``task_exited``.
+The schedulers (``_scheduler`` for current-thread, ``_multi`` for multi-thread) keep only their
+queues and loops and call into this module for everything a task goes through:
+
+* **creation**: :func:`coerce_coroutine` checks what ``spawn`` was given (a clear
+  ``TypeError``, never a task that fails later) and ``_task_ids`` numbers tasks process-wide;
+  :func:`refuse_new_task` closes a coroutine that a closed runtime turns away;
+* **a step gone wrong**: :func:`bad_yield_error` for a task that awaited something foreign;
+* **settling**: :func:`settle` records a result or error and takes the joiner and waiters;
+  :func:`run_waiters` wakes them (a callback that raises is logged, the others still run);
+* **cancellation**: :func:`withdraw` calls a parked task's abort function (one that raises is
+  logged and counts as FAILED); the run-state transitions around it are named in ``_state``;
+* **failures**: :func:`task_failed` (KeyboardInterrupt and SystemExit stop the runtime),
+  :func:`task_dropped` and :func:`report_unhandled` (the ``unhandled_error`` policy, never
+  while the interpreter finalizes);
+* **blocking hand-off**: :func:`spawn_blocking` and the task that awaits the job.
+
+The two loops inline the common completion (a value, at most one joiner) for speed: what
+they inline is :func:`settle` plus waking the joiner.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import types
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import copy_context
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from ._blocking import BlockingJob
+from ._current import STATE, current_task_or_raise
+from ._exceptions import Cancelled
+from ._task import _WAITERS_LOCK
+from ._task import JoinHandle as Task
+from ._traps import Abort, wait_task_rescheduled
+
+if TYPE_CHECKING:
+    from ._base import Scheduler
+
+T = TypeVar("T")
+
+
+class _LazyLogger:
+    """The ``rt`` logger, imported on first use: ``import rt`` must not pay for logging."""
+
+    def __getattr__(self, name: str) -> Any:
+        import logging
+
+        return getattr(logging.getLogger("rt"), name)
+
+
+logger: Final = _LazyLogger()
+
+_task_ids = itertools.count(1)
+_CoroType: Final = types.CoroutineType
+
+
+def _noop() -> None:
+    pass
+
+
+# Task outcomes never reported as unhandled: a cancellation, and the two that stop the runtime.
+_NOT_REPORTED: Final = (Cancelled, KeyboardInterrupt, SystemExit)
+UNHANDLED_POLICIES: Final = ("log", "ignore", "raise")
+
+
+def describe(obj: object) -> str:
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    return f"{type(obj).__name__} {name!r}" if name else f"{type(obj).__name__} {obj!r:.60}"
+
+
+async def _await_it(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def coerce_coroutine(obj: object, what: str) -> Coroutine[Any, Any, Any]:
+    """Return ``obj`` as a fresh coroutine, or raise a ``TypeError`` that says what to do."""
+    if isinstance(obj, _CoroType):
+        if obj.cr_frame is None:
+            raise TypeError(
+                f"{what} got the coroutine {obj.__qualname__!r}, which has already finished; "
+                "pass a new coroutine object (call the async function again)"
+            )
+        if obj.cr_running or obj.cr_suspended:
+            raise TypeError(
+                f"{what} got the coroutine {obj.__qualname__!r}, which is already running "
+                "elsewhere; a coroutine can be driven by one task only"
+            )
+        return obj
+    if (
+        isinstance(obj, Coroutine)
+        or hasattr(obj, "__await__")
+        or (isinstance(obj, types.GeneratorType) and obj.gi_code.co_flags & 0x100)
+    ):
+        return _await_it(obj)
+    if callable(obj):
+        name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))
+        raise TypeError(
+            f"{what} expects a coroutine object, got the callable {name!r}: call it, "
+            f"e.g. {what.rstrip('()')}({name}())"
+        )
+    raise TypeError(f"{what} expects a coroutine object, got {describe(obj)}")
+
+
+def checked_coroutine(obj: object, name: object, what: str) -> Coroutine[Any, Any, Any]:
+    """What ``spawn(obj, name=name)`` runs: ``obj`` as a fresh coroutine, with a valid name.
+
+    Raises:
+        TypeError: ``obj`` is not awaitable, or ``name`` is not a str (``obj`` is closed).
+    """
+    coro = coerce_coroutine(obj, what)
+    if name is not None and not isinstance(name, str):
+        coro.close()
+        raise TypeError(f"{what}: name must be a str or None, got {describe(name)}")
+    return coro
+
+
+class _BlockingState:
+    """The ``STATE`` seen inside ``spawn_blocking`` threads: the runtime, but no task."""
+
+    __slots__ = ("_current", "_sched")
+
+    def __init__(self, sched: Scheduler) -> None:
+        self._current: Task[Any] | None = None
+        self._sched = sched
+
+    def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
+        return self._sched.spawn(coro, name)
+
+
+def task_dropped(sched: Scheduler, task: Task[Any]) -> None:
+    """The last reference to ``task``, finished with an exception nobody read, went away."""
+    exc = task._exc
+    if exc is not None and not task._supervised and not isinstance(exc, _NOT_REPORTED):
+        if sys.is_finalizing():
+            # The interpreter is tearing down (handles dropped with the modules holding
+            # them): imports fail and the logger may be half gone. Reporting would print
+            # an ImportError instead of the task's error, so report nothing.
+            return
+        report_unhandled(sched, task, exc)
+
+
+def spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
+    """Check ``fn`` and hand it to the blocking pool, awaited by a new task."""
+    if not callable(fn):
+        raise TypeError(f"rt.spawn_blocking() expects a callable, got {describe(fn)}")
+    if isinstance(fn, types.FunctionType) and fn.__code__.co_flags & 0x180:
+        raise TypeError(
+            f"rt.spawn_blocking() got the async function {fn.__qualname__!r}; it runs plain "
+            "functions on a thread. Use rt.spawn() for coroutines"
+        )
+    ctx = copy_context()
+    ctx.run(STATE.set, sched._blocking_state)
+    job = BlockingJob(sched._blocking, fn, args, ctx)
+    return sched.spawn(_run_blocking(job), None, "rt.spawn_blocking()")
+
+
+def bad_yield_error(task: Task[Any], trap: object) -> TypeError:
+    """The error thrown into a task that yielded something that is not one of rt's traps."""
+    return TypeError(
+        f"{task._describe()} awaited something that is not rt's (it yielded {trap!r}); "
+        "asyncio and trio futures, tasks and primitives do not work on rt: use rt's own "
+        "(rt.sleep, rt.sync, rt.net, ...)"
+    )
+
+
+def task_failed(sched: Scheduler, task: Task[Any], exc: BaseException) -> None:
+    """A task raised ``exc`` (not a cancellation)."""
+    # A failure nobody reads is reported when the task goes away (``task_dropped``); these
+    # two stop the runtime whoever reads them.
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        if sched._fatal is None:
+            sched._fatal = exc
+            sched._on_fatal()
+        return
+
+
+def report_unhandled(sched: Scheduler, task: Task[Any], exc: BaseException) -> None:
+    """Apply the ``unhandled_error`` policy to a failure nobody read."""
+    policy = sched._unhandled
+    if policy == "ignore":
+        return
+    if policy == "raise":
+        if sched._fatal is None:
+            sched._fatal = exc
+            sched._on_fatal()
+        return
+    logger.error(
+        "rt: %s raised %s and nobody awaited it (its JoinHandle was dropped)",
+        task._describe(),
+        type(exc).__name__,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+
+
+def refuse_new_task(task: Task[Any], what: str) -> RuntimeError:
+    """Close a task's coroutine that shutdown refused; return the error to raise."""
+    coro = task._coro
+    task._coro = None
+    if coro is not None:
+        coro.close()
+    return RuntimeError(f"{what}: the runtime is shut down (or shutting down); no new tasks")
+
+
+def run_waiters(task: Task[Any], waiters: list[Task[Any] | Callable[[Task[Any]], None]]) -> None:
+    """Wake the tasks and call the callbacks that waited for ``task`` (now done).
+
+    A callback that raises is logged and the others still run: a completion never
+    fails the loop that settled it.
+    """
+    for waiter in waiters:
+        if type(waiter) is Task:
+            waiter._sched.wake(waiter)
+        else:
+            try:
+                waiter(task)
+            except Exception:
+                logger.exception("rt: a completion callback of %s raised", task._describe())
+
+
+def withdraw(task: Task[Any], fn: Any) -> Abort:
+    """Undo a parked task's wait through its abort function ``fn`` (``task._abort_fn``).
+
+    An abort function that raises is logged and counts as FAILED: the wait stays, and
+    the cancellation is seen at the task's next checkpoint.
+    """
+    try:
+        return task._call_abort(fn)
+    except Exception:
+        logger.exception("rt: the abort function of %s raised", task._describe())
+        return Abort.FAILED
+
+
+def settle(
+    sched: Scheduler, task: Task[Any], result: object, exc: BaseException | None
+) -> tuple[Task[Any] | None, list[Task[Any] | Callable[[Task[Any]], None]] | None]:
+    """Record a finished task's outcome and take its joiner and waiters (to be woken)."""
+    if exc is not None and isinstance(exc, Cancelled):
+        # Nobody reads a cancelled task's traceback (JoinError.exception is None), and its
+        # frames keep the task's locals alive: a Sender in a cancelled task would keep the
+        # channel open forever. Drop them, as Tokio drops a finished task's future.
+        exc.__traceback__ = None
+        exc.__context__ = None
+    sched._tasks.discard(task)
+    task._result = result
+    task._exc = exc
+    task._coro = None
+    task._ctx = None  # type: ignore[assignment]
+    with _WAITERS_LOCK:
+        task._done = True
+        joiner = task._joiner
+        waiters = task._waiters
+        task._joiner = task._waiters = None
+    return joiner, waiters
+
+
+class _AnyDone:
+    __slots__ = ("fired", "targets", "waiter")
+
+    def __init__(self, waiter: Task[Any], targets: list[Task[Any]]) -> None:
+        self.waiter = waiter
+        self.targets = targets
+        self.fired = False
+
+    def __call__(self, _task: Task[Any]) -> None:
+        if not self.fired:
+            self.fired = True
+            self.waiter._sched.wake(self.waiter)
+
+    def abort(self) -> Abort:
+        for t in self.targets:
+            t._remove_waiter(self)
+        if self.fired:
+            return Abort.FAILED
+        self.fired = True
+        return Abort.SUCCEEDED
+
+
+async def _wait_any(targets: list[Task[Any]]) -> None:
+    """Wait until one of ``targets`` finishes (used by shutdown; runtime thread only)."""
+    me = current_task_or_raise("shutdown")
+    any_done = _AnyDone(me, targets)
+    try:
+        for t in targets:
+            if not t._add_waiter(any_done):
+                return
+        await wait_task_rescheduled(any_done.abort)
+    finally:
+        for t in targets:
+            t._remove_waiter(any_done)
+
+
+async def _run_blocking(job: BlockingJob) -> Any:
+    job.task = current_task_or_raise("spawn_blocking")
+    job.pool.submit(job)
+    await wait_task_rescheduled(job.abort)
+    exc = job.exc
+    if exc is not None:
+        job.exc = None
+        raise exc
+    result = job.result
+    job.result = None
+    return result

@@ -1,0 +1,238 @@
+"""The multi-thread flavor's worker loop: what each worker thread runs.
+
+:func:`run_worker` steps tasks in batches from the worker's LIFO slot and local queue, looks at
+the injection queue and its inbox between batches, polls the driver stack every
+``event_interval`` steps (:func:`maintenance`), and searches or parks (``_idle``) when it runs
+dry. Per step it does only what a step needs (measure before adding to it): the run-state
+store, the migration check, ``Context.run``, and, after a ``PARK``, the state transition under
+the lock that wakers also take (``_state``: *end step, parked*, inlined). The scheduler's
+queues and entry points are in ``_multi``; a task's life around the step in ``_harness``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Final
+
+from ._blocking import block_async_signals
+from ._current import STATE
+from ._exceptions import Cancelled
+from ._harness import bad_yield_error, logger
+from ._idle import Worker, notify_parked, park, pop_global, run_callbacks, search, stop_searching
+from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
+from ._task import _WAITERS_LOCK
+from ._traps import PARK, YIELD
+
+if TYPE_CHECKING:
+    from ._multi import MultiThreadScheduler
+
+_get_ident: Final = threading.get_ident
+
+#: Tasks run from the LIFO slot in a row before the local queue gets a turn (Tokio uses 3).
+MAX_LIFO_POLLS: Final = 3
+
+
+def worker_main(sched: MultiThreadScheduler, w: Worker, started: threading.Semaphore) -> None:
+    block_async_signals()
+    w.ident = _get_ident()
+    STATE.set(w)
+    started.release()
+    if sched._on_thread_start is not None:
+        try:
+            sched._on_thread_start()
+        except Exception:
+            logger.exception("rt: on_thread_start raised in %s", w.name)
+    w.started = time.perf_counter()
+    try:
+        run_worker(sched, w)
+    except BaseException:  # pragma: no cover - a bug in rt itself
+        logger.exception("rt: worker %s stopped on an internal error", w.name)
+    finally:
+        w.stopped = time.perf_counter()
+        if sched._on_thread_stop is not None:
+            try:
+                sched._on_thread_stop()
+            except Exception:
+                logger.exception("rt: on_thread_stop raised in %s", w.name)
+
+
+def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
+    """The worker loop: batches of steps from the LIFO slot and the local queue, then a
+    look at the injection queue and inbox; drivers every ``event_interval`` steps.
+
+    Per step it does only what a step needs (measure before adding to it): the run-state
+    store, the migration check, ``Context.run``, and, after a ``PARK``, the state
+    transition under the lock that wakers also take.
+    """
+    local = w.local
+    popleft = local.popleft
+    append = local.append
+    acquire = sched._lock.acquire
+    release = sched._lock.release
+    inject = sched._inject
+    inbox = w.inbox
+    idle = sched._idle
+    batch_size = sched._global_interval
+    event_interval = sched._event_interval
+    yield_trap = YIELD
+    park_trap = PARK
+    tasks_discard = sched._tasks.discard
+    waiters_lock = _WAITERS_LOCK
+    since_event = 0
+    while not sched._stopping:
+        if local or w.lifo is not None:
+            w.parked = False  # about to take a task out of our own queue
+            if w.searching:
+                stop_searching(sched, w)  # woken with work at hand (the driver queued it)
+        # -- one batch: at most ``batch_size`` steps from the LIFO slot and the local queue
+        budget = batch_size
+        lifo_polls = 0
+        while budget:
+            task = w.lifo
+            if task is not None:
+                w.lifo = None
+                lifo_polls += 1
+                if local and lifo_polls > MAX_LIFO_POLLS:  # let the queue behind it run
+                    append(task)
+                    lifo_polls = 0
+                    continue
+            else:
+                lifo_polls = 0
+                try:
+                    task = popleft()
+                except IndexError:
+                    break
+            budget -= 1
+            if idle and local:
+                # Work is queued behind this step and a worker is idle: wake it to steal,
+                # in case this step runs long (Tokio's "notify others before polling").
+                notify_parked(sched)
+            task._state = RUNNING
+            if task._home is not w:
+                task._ctx.run(STATE.set, w)
+                task._home = w
+            w._current = task
+            exc = task._throw
+            try:
+                if exc is None:
+                    if task._cancelled and task._is_unstarted():
+                        exc = Cancelled("the task was aborted before it started")
+                        trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
+                    else:
+                        trap = task._ctx.run(task._coro.send, None)  # type: ignore[union-attr]
+                else:
+                    task._throw = None
+                    trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
+            except StopIteration as stop:
+                w._current = None
+                if w.deferred is not None:
+                    sched._flush_deferred(w)
+                # The common completion (a value), inlined: _finish without two calls.
+                # <generated: settle_value>
+                tasks_discard(task)
+                task._result = stop.value
+                task._exc = None
+                task._coro = None
+                task._ctx = None  # type: ignore[assignment]
+                with waiters_lock:
+                    task._done = True
+                    joiner = task._joiner
+                    waiters = task._waiters
+                    task._joiner = task._waiters = None
+                # </generated: settle_value>
+                task._state = DONE
+                if joiner is not None or waiters is not None:
+                    sched._wake_joiners(task, joiner, waiters, w)
+                if sched._closed:
+                    sched._notify_closed()
+                continue
+            except BaseException as err:
+                w._current = None
+                if w.deferred is not None:
+                    sched._flush_deferred(w)
+                sched._finish(task, None, err, w)
+                # Let go of the task now, so that an unread failure is reported at once
+                # if nobody else holds it (see JoinHandle.__del__).
+                del task
+                continue
+            w._current = None
+            if trap is park_trap:
+                # acquire/release rather than ``with``: half the cost, and nothing in
+                # between can raise (worker threads get no signals). The wake-up this
+                # step deferred (see ``wake``) is applied under the same lock, first, so
+                # a task that woke itself is NOTIFIED before its own transition.
+                woken = w.deferred
+                acquire()
+                if woken is not None:
+                    w.deferred = None
+                    state = woken._state
+                    if state == IDLE:
+                        woken._state = SCHEDULED
+                    else:
+                        if state == RUNNING:
+                            woken._state = NOTIFIED
+                        woken = None
+                if task._state == NOTIFIED:  # woken during its own step
+                    task._state = SCHEDULED
+                    action = 1
+                elif task._cancelled and task._abort_fn is not None:
+                    action = 2  # stays RUNNING (claimed) while we abort its wait
+                else:
+                    task._state = IDLE
+                    action = 0
+                release()
+                if woken is not None:  # into the LIFO slot, as _wake_from_step does
+                    prev = w.lifo
+                    w.lifo = woken
+                    if prev is not None:
+                        append(prev)
+                        if idle:
+                            notify_parked(sched)
+                if action == 1:
+                    append(task)
+                elif action == 2:
+                    sched._cancel_claimed(task)
+                continue
+            if trap is not yield_trap:
+                task._throw = bad_yield_error(task, trap)
+            elif task._cancelled:
+                task._throw = Cancelled()
+            if w.deferred is not None:
+                sched._flush_deferred(w)
+            # No lock: a task that yields registered no waiter in this step, so no waker
+            # targets it (a wake-up that raced in anyway is absorbed: it runs again).
+            task._state = SCHEDULED
+            append(task)
+        ran = batch_size - budget
+        w.polls += ran
+        since_event += ran
+        if since_event >= event_interval:
+            since_event = 0
+            maintenance(sched)
+        if budget and not local and w.lifo is None:
+            # The local queue ran dry: search, then park if there is nothing anywhere.
+            task = search(sched, w)
+            if task is None:
+                since_event = 0
+                park(sched, w)
+                continue
+            if w.searching:
+                stop_searching(sched, w)
+            append(task)
+        elif inject or inbox:
+            # Fairness: injected tasks get a turn between two batches of local work.
+            task = pop_global(sched, w)
+            if task is not None:
+                local.appendleft(task)
+
+
+def maintenance(sched: MultiThreadScheduler) -> None:
+    """Every ``event_interval`` steps: poll the drivers (if free) and run callbacks."""
+    if sched._driver_lock.acquire(blocking=False):
+        try:
+            sched._driver.park(0)
+        finally:
+            sched._driver_lock.release()
+    if sched._callbacks:
+        run_callbacks(sched)

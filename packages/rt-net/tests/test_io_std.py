@@ -1,0 +1,161 @@
+"""rt.io.stdin(), stdout(), stderr() in real child processes, through pipes, sockets, files and
+a terminal (a pty)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import rt
+import rt.io
+
+CHILD = r"""
+import os, sys
+import rt, rt.io
+
+async def main(mode):
+    err = rt.io.stderr()
+    fds = set(os.listdir("/proc/self/fd"))
+    inp, out = rt.io.stdin(), rt.io.stdout()
+    if mode == "upper":
+        async for line in rt.io.BufReader(inp).lines():
+            await out.write_all(line.upper() + b"\n")
+    elif mode == "copy":
+        await rt.io.copy(inp, out)
+    elif mode == "epipe":
+        try:
+            while True:
+                await out.write_all(b"x" * 65536)
+        except BrokenPipeError:
+            await err.write_all(b"BrokenPipeError\n")
+    elif mode == "cancel":
+        reader = rt.spawn(inp.read(100))
+        await rt.yield_now()
+        reader.abort()
+        try:
+            await reader
+        except rt.JoinError:
+            pass
+        await err.write_all(b"ready\n")
+        await out.write_all(await inp.read(100))
+    await out.flush()
+    nonblocking = (inp.nonblocking, out.nonblocking)
+    for s in (inp, out):
+        s.close()
+    left = set(os.listdir("/proc/self/fd")) - fds  # (listdir's own fd is gone by then)
+    report = (*nonblocking, os.get_blocking(0), os.get_blocking(1), not left)
+    await err.write_all(("report %s %s %s %s %s\n" % report).encode())
+    err.close()
+
+rt.run(main(sys.argv[1]))
+"""
+
+
+def _child(mode: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", CHILD, mode], **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+def _report(stderr: bytes) -> list[str]:
+    for line in stderr.decode().splitlines():
+        if line.startswith("report "):
+            return line.split()[1:]
+    raise AssertionError(f"no report from the child; its stderr was:\n{stderr.decode()}")
+
+
+def test_pipes_use_the_reactor_and_leave_the_process_fds_blocking() -> None:
+    proc = _child("upper", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(b"one\ntwo\r\nthree", timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert out == b"ONE\nTWO\nTHREE\n"
+    # stdin and stdout served by the reactor; fd 0 and fd 1 themselves still blocking, so a
+    # print() in the same program is not hurt.
+    # And closing the streams released what they held (no fd left behind).
+    assert _report(err) == ["True", "True", "True", "True", "True"]
+
+
+def test_megabytes_through_pipes_arrive_whole_and_in_order() -> None:
+    payload = os.urandom(4 << 20)
+    proc = _child("copy", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(payload, timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert out == payload
+
+
+def test_file_redirects_use_the_blocking_pool(tmp_path: pathlib.Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"".join(b"line %d\n" % i for i in range(2_000)))
+    dst = tmp_path / "out.txt"
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        proc = _child("upper", stdin=fin, stdout=fout, stderr=subprocess.PIPE)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert dst.read_bytes() == src.read_bytes().upper()
+    assert _report(err)[:2] == ["False", "False"]
+
+
+def test_sockets_use_the_reactor() -> None:
+    parent_in, child_in = socket.socketpair()
+    parent_out, child_out = socket.socketpair()
+    with parent_in, child_in, parent_out, child_out:
+        proc = _child("upper", stdin=child_in, stdout=child_out, stderr=subprocess.PIPE)
+        child_in.close()
+        child_out.close()
+        parent_in.sendall(b"via a socket\n")
+        parent_in.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := parent_out.recv(65536):
+            received += chunk
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert received == b"VIA A SOCKET\n"
+    assert _report(err)[:2] == ["True", "True"]
+    assert _report(err)[4] == "True"  # the duplicated socket fds were closed
+
+
+def test_writing_to_a_pipe_nobody_reads_is_a_broken_pipe_error() -> None:
+    proc = _child("epipe", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert b"BrokenPipeError" in err, err.decode()
+
+
+def test_a_cancelled_read_on_a_terminal_loses_no_input() -> None:
+    master, slave = os.openpty()
+    try:
+        proc = _child("cancel", stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.close(slave)
+        assert proc.stderr is not None
+        assert proc.stderr.readline() == b"ready\n"
+        os.write(master, b"typed\n")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err.decode()
+    assert out == b"typed\n"
+    assert _report(err)[0] == "False"  # a terminal is read on the blocking pool
+
+
+def test_the_standard_streams_need_a_runtime() -> None:
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.io.stdout()
+
+
+async def test_a_closed_stream_is_a_value_error_and_close_is_idempotent() -> None:
+    out = rt.io.stdout()
+    out.close()
+    out.close()
+    with pytest.raises(ValueError, match="closed"):
+        await out.write(b"x")
+    inp = rt.io.stdin()
+    inp.close()
+    with pytest.raises(ValueError, match="closed"):
+        await inp.read()
+    assert repr(inp).startswith("<rt.io.Stdin fd=0")
+    with pytest.raises(TypeError, match=r"rt\.io\.stdout\(\)"):
+        rt.io.Stdout()

@@ -1,0 +1,396 @@
+"""rt.process: real children (sh, cat, the interpreter itself) on rt's reactor."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rt
+from rt.io import BufReader
+from rt.process import Child, ChildStdout, Command, Stdio, _reaper
+from rt.process._reaper import REAPER
+
+PY = sys.executable
+
+
+def is_reaped(pid: int) -> bool:
+    """Whether ``pid`` is no longer a child of ours (neither running nor a zombie)."""
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def zombie_children() -> list[int]:
+    """Pids of this process's children that are zombies, read from /proc."""
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == me and fields[0] == "Z":
+            found.append(int(entry))
+    return found
+
+
+def open_fds() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+async def test_output_collects_stdout_stderr_and_exit_code() -> None:
+    out = await Command("sh").args(["-c", "echo out; echo err >&2; exit 3"]).output()
+    assert isinstance(out, subprocess.CompletedProcess)
+    assert (out.returncode, out.stdout, out.stderr) == (3, b"out\n", b"err\n")
+    assert out.args == ["sh", "-c", "echo out; echo err >&2; exit 3"]
+    with pytest.raises(subprocess.CalledProcessError):
+        out.check_returncode()
+
+
+async def test_status_returns_the_exit_code_as_an_int() -> None:
+    assert await Command("true").status() == 0
+    assert await Command("sh").args(["-c", "exit 7"]).status() == 7
+
+
+async def test_a_child_killed_by_a_signal_exits_with_minus_the_signal_number() -> None:
+    assert await Command("sh").args(["-c", "kill -TERM $$"]).status() == -15
+
+
+async def test_a_missing_program_raises_file_not_found_naming_it() -> None:
+    with pytest.raises(FileNotFoundError, match="no-such-program-rt"):
+        Command("no-such-program-rt").spawn()
+    with pytest.raises(FileNotFoundError, match="no-such-program-rt"):
+        await Command("no-such-program-rt").output()
+    with pytest.raises(FileNotFoundError, match="no-such-program-rt"):
+        Command("./no-such-program-rt").spawn()
+    with pytest.raises(FileNotFoundError, match="no-such-program-rt"):
+        Command("no-such-program-rt").cwd("/").spawn()  # the subprocess.Popen path
+
+
+async def test_a_missing_cwd_raises_file_not_found_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "gone"
+    with pytest.raises(FileNotFoundError, match="gone"):
+        await Command("true").cwd(missing).status()
+
+
+async def test_a_directory_as_program_raises_permission_error(tmp_path: Path) -> None:
+    with pytest.raises(PermissionError):
+        Command(tmp_path).spawn()
+
+
+async def test_wait_twice_returns_the_same_code_and_id_goes_away() -> None:
+    child = Command("sh").args(["-c", "exit 5"]).spawn()
+    pid = child.id
+    assert isinstance(pid, int)
+    assert await child.wait() == 5
+    assert await child.wait() == 5
+    assert child.try_wait() == 5
+    assert child.id is None
+    assert child.returncode == 5
+
+
+async def test_try_wait_is_none_while_running_then_the_code() -> None:
+    child = Command("cat").stdin(Stdio.piped()).spawn()
+    assert child.try_wait() is None
+    assert child.stdin is not None
+    await child.stdin.shutdown()
+    assert await child.wait() == 0
+    assert child.try_wait() == 0
+
+
+async def test_piped_stdin_and_stdout_round_trip_through_cat() -> None:
+    child = Command("cat").stdin(Stdio.piped()).stdout(Stdio.piped()).spawn()
+    assert child.stdin is not None and child.stdout is not None
+    payload = os.urandom(1 << 20)  # more than a pipe buffer: needs the concurrent reader
+
+    async def feed() -> None:
+        assert child.stdin is not None
+        await child.stdin.write_all(payload)
+        await child.stdin.shutdown()
+
+    feeder = rt.spawn(feed())
+    assert await child.stdout.read_to_end() == payload
+    await feeder
+    assert await child.wait() == 0
+
+
+async def test_child_stdout_works_with_rt_io_buf_reader() -> None:
+    child = Command("printf").arg("one\\ntwo\\n").stdout(Stdio.piped()).spawn()
+    assert isinstance(child.stdout, ChildStdout)
+    lines = [line async for line in BufReader(child.stdout).lines()]
+    assert lines == [b"one", b"two"]
+    assert await child.wait() == 0
+
+
+async def test_read_exact_reads_all_bytes_or_raises_incomplete() -> None:
+    child = Command("printf").arg("abcdef").stdout(Stdio.piped()).spawn()
+    assert child.stdout is not None
+    assert await child.stdout.read_exact(4) == b"abcd"
+    with pytest.raises(rt.io.IncompleteReadError) as info:
+        await child.stdout.read_exact(4)
+    assert info.value.partial == b"ef"
+    await child.wait()
+
+
+async def test_writing_to_a_child_that_closed_its_stdin_raises_broken_pipe() -> None:
+    child = (
+        Command("sh")
+        .args(["-c", "exec 0<&-; echo closed"])
+        .stdin(Stdio.piped())
+        .stdout(Stdio.piped())
+        .spawn()
+    )
+    assert child.stdin is not None and child.stdout is not None
+    assert await child.stdout.read_to_end() == b"closed\n"
+    with pytest.raises(BrokenPipeError):
+        await child.stdin.write_all(b"x" * 100)
+    assert await child.wait() == 0
+
+
+async def test_writing_after_shutdown_is_an_ebadf_error() -> None:
+    child = Command("cat").stdin(Stdio.piped()).stdout(Stdio.null()).spawn()
+    stdin = child.stdin
+    assert stdin is not None
+    await stdin.shutdown()
+    with pytest.raises(OSError, match="closed"):
+        await stdin.write(b"late")
+    assert await child.wait() == 0
+
+
+async def test_env_envs_env_remove_and_env_clear_shape_the_environment() -> None:
+    script = "import os, json; print(json.dumps({k: os.environ.get(k) for k in 'ABCD'}))"
+    os.environ["C"] = "inherited"
+    try:
+        cmd = Command(PY).args(["-c", script]).env("A", "1").envs({"B": "2"}).env_remove("C")
+        out = await cmd.output()
+        assert out.stdout.strip() == b'{"A": "1", "B": "2", "C": null, "D": null}'
+        inherited = await Command(PY).args(["-c", script]).output()
+        assert b'"C": "inherited"' in inherited.stdout
+        cleared = Command(PY).args(["-c", script]).env("A", "x").env_clear().env("D", "4")
+        cleared_out = await cleared.output()
+        assert cleared_out.stdout.strip() == b'{"A": null, "B": null, "C": null, "D": "4"}'
+    finally:
+        del os.environ["C"]
+
+
+async def test_cwd_runs_the_child_in_that_directory(tmp_path: Path) -> None:
+    out = await Command("pwd").cwd(tmp_path).output()
+    assert Path(out.stdout.decode().strip()).resolve() == tmp_path.resolve()
+
+
+async def run_to_output(cmd: Command, how: str) -> bytes:
+    """Collect stdout through ``output()`` (the blocking pool, subprocess.Popen) or through
+    ``spawn()`` (on the task's thread, os.posix_spawn)."""
+    if how == "output":
+        return (await cmd.output()).stdout
+    child = cmd.stdout(Stdio.piped()).spawn()
+    assert child.stdout is not None
+    out = await child.stdout.read_to_end()
+    assert await child.wait() == 0
+    return out
+
+
+@pytest.mark.parametrize("how", ["spawn", "output"])
+async def test_process_group_and_new_session_are_applied(how: str) -> None:
+    script = "import os; print(os.getpid(), os.getpgid(0), os.getsid(0))"
+    out = await run_to_output(Command(PY).args(["-c", script]).process_group(0), how)
+    pid, pgid, _sid = map(int, out.split())
+    assert pgid == pid
+    out = await run_to_output(Command(PY).args(["-c", script]).start_new_session(), how)
+    pid, pgid, sid = map(int, out.split())
+    assert sid == pid == pgid
+
+
+async def test_kill_ends_the_child_with_sigkill_and_collects_it() -> None:
+    child = Command("sleep").arg("1000").spawn()
+    pid = child.id
+    assert pid is not None
+    await child.kill()
+    assert child.returncode == -9
+    assert is_reaped(pid)
+    child.start_kill()  # after the exit was collected: nothing to do
+
+
+async def test_start_kill_then_wait() -> None:
+    child = Command("sleep").arg("1000").spawn()
+    child.start_kill()
+    assert await child.wait() == -9
+
+
+async def test_a_pipeline_passes_one_childs_stdout_to_the_next_childs_stdin() -> None:
+    first = Command("printf").arg("b\\na\\nc\\n").stdout(Stdio.piped()).spawn()
+    assert first.stdout is not None
+    sort = Command("sort").stdin(first.stdout)
+    out = await sort.output()
+    assert out.stdout == b"a\nb\nc\n"
+    assert first.stdout.closed  # taken over by the second child
+    assert await first.wait() == 0
+
+
+async def test_wait_with_output_drains_large_stdout_and_stderr_without_deadlock() -> None:
+    script = "head -c 1000000 /dev/zero; head -c 700000 /dev/zero >&2"
+    out = await Command("sh").args(["-c", script]).output()
+    assert (len(out.stdout), len(out.stderr), out.returncode) == (1000000, 700000, 0)
+
+
+async def test_many_children_exit_concurrently_and_each_wait_sees_its_own_code() -> None:
+    async def run(i: int) -> int:
+        return await Command("sh").args(["-c", f"exit {i}"]).status()
+
+    handles = [rt.spawn(run(i)) for i in range(40)]
+    assert [await h for h in handles] == list(range(40))
+
+
+async def test_a_dropped_child_is_reaped_in_the_background() -> None:
+    child = Command("sh").args(["-c", "read x"]).stdin(Stdio.piped()).spawn()
+    pid = child.id
+    stdin = child.stdin
+    assert pid is not None and stdin is not None
+    child.stdin = None
+    del child
+    gc.collect()
+    stdin.close()  # the child reads end of file and exits
+    assert await rt.spawn_blocking(REAPER.wait_idle, 30)
+    assert is_reaped(pid)
+
+
+async def test_kill_on_drop_kills_the_child_of_a_cancelled_task() -> None:
+    pids: list[int] = []
+
+    async def runner() -> None:
+        child = Command("sleep").arg("1000").kill_on_drop(True).spawn()
+        assert child.id is not None
+        pids.append(child.id)
+        await child.wait()
+
+    task = rt.spawn(runner())
+    while not pids:
+        await rt.yield_now()
+    task.abort()
+    with pytest.raises(rt.JoinError):
+        await task
+    gc.collect()
+    assert await rt.spawn_blocking(REAPER.wait_idle, 30)
+    assert is_reaped(pids[0])
+
+
+def test_runtime_shutdown_kills_and_reaps_kill_on_drop_children() -> None:
+    pids: list[int] = []
+
+    async def runner() -> None:
+        child = Command("sleep").arg("1000").kill_on_drop(True).spawn()
+        assert child.id is not None
+        pids.append(child.id)
+        await child.wait()
+
+    async def main() -> None:
+        rt.spawn(runner())
+        while not pids:
+            await rt.yield_now()
+
+    fds = open_fds()
+    with rt.Runtime() as runtime:
+        runtime.block_on(main())
+    gc.collect()
+    assert REAPER.wait_idle(30)
+    assert is_reaped(pids[0])
+    assert open_fds() - fds == set()
+
+
+async def test_exits_are_seen_without_pidfds_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_reaper, "_pidfd_ok", False)
+    out = await Command("sh").args(["-c", "echo hi; exit 4"]).output()
+    assert (out.returncode, out.stdout) == (4, b"hi\n")
+    child = Command("sleep").arg("1000").spawn()
+    await child.kill()
+    assert child.returncode == -9
+
+
+def test_spawn_outside_a_runtime_says_to_use_one() -> None:
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        Command("true").spawn()
+
+
+def test_bad_arguments_are_type_errors_naming_the_mistake() -> None:
+    with pytest.raises(TypeError, match="program"):
+        Command(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="arg\\(\\)"):
+        Command("echo").args("hello")
+    with pytest.raises(TypeError, match="stdout"):
+        Command("echo").stdout("piped")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="process_group"):
+        Command("echo").process_group(-1)
+    with pytest.raises(TypeError, match="spawn"):
+        Child()
+    with pytest.raises(TypeError, match="piped"):
+        Stdio()
+
+
+def test_one_thousand_children_leave_no_zombie_and_no_fd() -> None:
+    async def main() -> None:
+        async def batch() -> None:
+            for _ in range(50):
+                assert await Command("true").status() == 0
+
+        handles = [rt.spawn(batch()) for _ in range(20)]
+        for h in handles:
+            await h
+
+    gc.collect()
+    fds = open_fds()
+    with rt.Runtime() as runtime:
+        runtime.block_on(main())
+    assert zombie_children() == []
+    assert open_fds() - fds == set()
+    assert REAPER.pending() == 0
+
+
+@pytest.mark.parametrize("how", ["spawn", "output"])
+async def test_children_start_with_no_blocked_or_ignored_signals_whatever_thread_spawns_them(
+    how: str,
+) -> None:
+    out = await run_to_output(Command("grep").args(["^Sig[BI]", "/proc/self/status"]), how)
+    blk, blocked, ign, ignored = out.split()
+    assert (blk, ign, int(blocked, 16)) == (b"SigBlk:", b"SigIgn:", 0)
+    # Python ignores SIGPIPE and SIGXFSZ; children get the default back. (glibc's posix_spawn
+    # leaves its two internal real-time signals, 32 and 33, ignored: beyond the standard 31.)
+    assert int(ignored, 16) & ((1 << 31) - 1) == 0
+
+
+async def test_several_tasks_may_wait_for_one_child_and_kill_it_meanwhile() -> None:
+    child = Command("sleep").arg("1000").spawn()
+    first = rt.spawn(child.wait())  # it waits on the reactor, the next ones wait for it
+    waiters = [rt.spawn(child.wait()) for _ in range(3)]
+    for _ in range(5):
+        await rt.yield_now()  # let them all park
+    first.abort()  # the waiter on the reactor leaving does not strand the others
+    with pytest.raises(rt.JoinError):
+        await first
+    await child.kill()
+    assert [await w for w in waiters] == [-9, -9, -9]
+
+
+async def test_streams_can_be_open_files_or_fds(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    with open(target, "wb") as f:
+        assert await Command("echo").arg("to a file").stdout(f).status() == 0
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"from a file\n")
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        out = await Command("cat").stdin(fd).output()
+    finally:
+        os.close(fd)
+    assert target.read_bytes() == b"to a file\n"
+    assert out.stdout == b"from a file\n"

@@ -1,0 +1,291 @@
+"""rt.signal: real signals sent with os.kill to this process and by child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+import threading
+import types
+from collections.abc import Iterator
+
+import pytest
+
+import rt
+import rt.signal
+import rt.time
+from rt.process import Command, Stdio
+from rt.signal import _registry
+from rt.signal.unix import Signal, SignalKind
+
+USR1 = SignalKind.user_defined1()
+
+
+def open_fds() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+@pytest.fixture(autouse=True)
+def no_listener_left() -> Iterator[None]:
+    yield
+    assert _registry._counts == {}
+    assert _registry._installed == set()
+
+
+async def delivered(stream: Signal) -> None:
+    """Send SIGUSR1 to this process and wait until ``stream`` saw it."""
+    os.kill(os.getpid(), signal.SIGUSR1)
+    assert await stream.recv()
+
+
+async def test_a_stream_receives_a_signal_sent_with_os_kill() -> None:
+    async with rt.signal.unix.signal(USR1) as stream:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert await stream.recv() is True
+    assert "closed" in repr(stream)
+
+
+async def test_several_listeners_of_one_signal_each_see_a_delivery() -> None:
+    streams = [rt.signal.unix.signal(USR1) for _ in range(3)]
+    os.kill(os.getpid(), signal.SIGUSR1)
+    for stream in streams:
+        assert await stream.recv()
+        stream.close()
+
+
+async def test_deliveries_nobody_waited_for_coalesce_into_one_recv() -> None:
+    stream = rt.signal.unix.signal(USR1)
+    probe = rt.signal.unix.signal(USR1)
+    for _ in range(3):
+        await delivered(probe)  # each one handled before the next is sent
+    assert await stream.recv()  # the three collapse into one, none is lost
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(0.05, stream.recv())
+    await delivered(probe)
+    assert await stream.recv()
+    stream.close()
+    probe.close()
+
+
+async def test_a_cancelled_recv_consumes_no_delivery() -> None:
+    stream = rt.signal.unix.signal(USR1)
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(0.01, stream.recv())
+    os.kill(os.getpid(), signal.SIGUSR1)
+    assert await stream.recv()
+    stream.close()
+
+
+async def test_async_for_yields_per_delivery_and_ends_when_closed() -> None:
+    stream = rt.signal.unix.signal(USR1)
+    probe = rt.signal.unix.signal(USR1)
+    seen = 0
+
+    async def consume() -> None:
+        nonlocal seen
+        async for _ in stream:
+            seen += 1
+
+    consumer = rt.spawn(consume())
+    await delivered(probe)
+    stream.close()  # from another task: the loop ends
+    await consumer
+    assert seen <= 1
+    probe.close()
+
+
+async def test_a_signal_sent_by_a_child_process_is_received() -> None:
+    stream = rt.signal.unix.signal(SignalKind.user_defined2())
+    status = await Command("sh").args(["-c", f"kill -USR2 {os.getpid()}"]).status()
+    assert status == 0
+    assert await stream.recv()
+    stream.close()
+
+
+async def test_ctrl_c_completes_on_sigint_instead_of_interrupting() -> None:
+    waiter = rt.spawn(rt.signal.ctrl_c())
+    while signal.SIGINT not in _registry._installed:
+        await rt.yield_now()
+    os.kill(os.getpid(), signal.SIGINT)
+    await waiter  # no KeyboardInterrupt anywhere
+
+
+async def test_sigkill_and_sigstop_cannot_be_listened_for() -> None:
+    with pytest.raises(ValueError, match="SIGKILL"):
+        rt.signal.unix.signal(SignalKind.from_raw(signal.SIGKILL))
+    with pytest.raises(ValueError, match="SIGSTOP"):
+        rt.signal.unix.signal(SignalKind.from_raw(signal.SIGSTOP))
+    with pytest.raises(ValueError, match="cannot be listened"):
+        rt.signal.unix.signal(SignalKind.from_raw(10_000))
+    with pytest.raises(TypeError, match="SignalKind"):
+        rt.signal.unix.signal(signal.SIGTERM)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"unix\.signal"):
+        Signal()
+
+
+def test_signal_kinds_name_their_signals() -> None:
+    kinds = {
+        SignalKind.hangup(): signal.SIGHUP,
+        SignalKind.interrupt(): signal.SIGINT,
+        SignalKind.quit(): signal.SIGQUIT,
+        SignalKind.terminate(): signal.SIGTERM,
+        SignalKind.user_defined1(): signal.SIGUSR1,
+        SignalKind.user_defined2(): signal.SIGUSR2,
+        SignalKind.child(): signal.SIGCHLD,
+        SignalKind.window_change(): signal.SIGWINCH,
+    }
+    assert {kind.signum for kind in kinds} == set(kinds.values())
+    assert SignalKind.from_raw(signal.SIGTERM) == SignalKind.terminate()
+    assert repr(SignalKind.terminate()) == "SignalKind(SIGTERM)"
+
+
+def test_outside_a_runtime_registration_says_to_use_one() -> None:
+    with pytest.raises(RuntimeError, match=r"rt\.run"):
+        rt.signal.unix.signal(USR1)
+
+
+def test_without_a_listener_ctrl_c_still_cancels_rt_run_main() -> None:
+    reached: list[str] = []
+
+    async def main() -> None:
+        waiter = rt.spawn(rt.signal.ctrl_c())
+        while signal.SIGINT not in _registry._installed:
+            await rt.yield_now()
+        os.kill(os.getpid(), signal.SIGINT)
+        await waiter
+        reached.append("first Ctrl-C went to ctrl_c()")
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # nobody listens: rt.run's handling
+            await rt.sleep(60)
+        finally:
+            reached.append("main cancelled")
+
+    with pytest.raises(KeyboardInterrupt):
+        rt.run(main())
+    assert reached == ["first Ctrl-C went to ctrl_c()", "main cancelled"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_previous_handler_is_restored_when_the_last_listener_goes() -> None:
+    calls: list[int] = []
+
+    def mine(signum: int, frame: types.FrameType | None) -> None:
+        calls.append(signum)
+
+    previous = signal.signal(signal.SIGUSR2, mine)
+    try:
+
+        async def main() -> None:
+            a = rt.signal.unix.signal(SignalKind.user_defined2())
+            b = rt.signal.unix.signal(SignalKind.user_defined2())
+            os.kill(os.getpid(), signal.SIGUSR2)
+            assert await a.recv()
+            a.close()
+            assert await b.recv()
+            b.close()
+
+        rt.run(main())
+        assert calls == []  # the listeners took the delivery
+        assert signal.getsignal(signal.SIGUSR2) is mine
+        os.kill(os.getpid(), signal.SIGUSR2)
+        assert calls == [signal.SIGUSR2]
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+
+
+def test_runtime_shutdown_closes_its_listeners_and_leaves_no_fd() -> None:
+    fds = open_fds()
+    kept: list[Signal] = []
+
+    async def main() -> None:
+        kept.append(rt.signal.unix.signal(USR1))
+        await delivered(kept[0])
+
+    rt.run(main())
+    assert "closed" in repr(kept[0])
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
+    assert open_fds() - fds == set()
+
+
+def test_a_runtime_driven_by_another_thread_receives_signals() -> None:
+    ready = threading.Event()
+    got: list[bool] = []
+
+    async def main() -> None:
+        async with rt.signal.unix.signal(USR1) as stream:
+            ready.set()
+            got.append(await stream.recv())
+
+    thread = threading.Thread(target=rt.run, args=(main(),))
+    thread.start()
+    assert ready.wait(30)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    thread.join(30)
+    assert got == [True]
+
+
+def test_listeners_on_two_runtimes_each_see_one_delivery() -> None:
+    ready = threading.Barrier(3)
+    got: list[bool] = []
+
+    async def main() -> None:
+        async with rt.signal.unix.signal(USR1) as stream:
+            await rt.spawn_blocking(ready.wait, 30)
+            got.append(await stream.recv())
+
+    threads = [threading.Thread(target=rt.run, args=(main(),)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    ready.wait(30)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    for t in threads:
+        t.join(30)
+    assert got == [True, True]
+
+
+GRACEFUL_CHILD = textwrap.dedent(
+    """
+    import rt, rt.signal
+    from rt.signal.unix import SignalKind, signal
+
+    async def main():
+        term = signal(SignalKind.terminate())
+        print("ready", flush=True)
+        await term.recv()
+        print("graceful", flush=True)
+
+    rt.run(main())
+    """
+)
+
+
+async def test_sigterm_sent_to_a_child_running_rt_signal_shuts_it_down_gracefully() -> None:
+    child = Command(sys.executable).args(["-c", GRACEFUL_CHILD]).stdout(Stdio.piped()).spawn()
+    assert child.stdout is not None and child.id is not None
+    assert await child.stdout.read_exact(6) == b"ready\n"
+    os.kill(child.id, signal.SIGTERM)
+    assert await child.stdout.read_to_end() == b"graceful\n"
+    assert await child.wait() == 0
+
+
+LAZY_IMPORT_ON_A_WORKER = textwrap.dedent(
+    """
+    import os, signal, rt
+
+    async def main():
+        import rt.signal  # first imported here, on a worker thread
+        from rt.signal.unix import SignalKind
+        stream = rt.signal.unix.signal(SignalKind.user_defined1())
+        os.kill(os.getpid(), signal.SIGUSR1)
+        print(await stream.recv())
+        stream.close()
+
+    rt.run(main(), flavor="multi_thread", worker_threads=2)
+    """
+)
+
+
+async def test_a_worker_thread_can_listen_even_when_it_imports_rt_signal_first() -> None:
+    out = await Command(sys.executable).args(["-c", LAZY_IMPORT_ON_A_WORKER]).output()
+    assert (out.returncode, out.stdout) == (0, b"True\n"), out.stderr

@@ -1,0 +1,325 @@
+"""Implementation of :mod:`rt.sync.watch` (Tokio's ``sync::watch``).
+
+A single value that receivers can watch for changes.
+
+Receivers see the latest value, not every value: :meth:`Receiver.changed` waits until the
+value's version moves past the last one the receiver marked as seen.
+
+Senders can be cloned; the channel closes for receivers when every sender is closed or
+garbage-collected. ``Sender.closed()`` waits until every receiver is gone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+
+from rt.lowlevel import checkpoint
+
+from ._errors import ChannelClosed
+from ._waitqueue import QueueBranch, Waiter, WaitQueue, park
+
+T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as _TypeVarWithDefault
+
+    TD = _TypeVarWithDefault("TD", default=Any)  # the plain call keeps its type (PEP 696)
+else:
+    TD = TypeVar("TD")
+
+
+class _Shared(Generic[T]):
+    __slots__ = (
+        "closed",
+        "closed_waiters",
+        "lock",
+        "receivers",
+        "senders",
+        "value",
+        "version",
+        "waiters",
+    )
+
+    def __init__(self, value: T) -> None:
+        self.lock = threading.RLock()
+        self.value = value
+        self.version = 0
+        self.closed = False  # every sender is closed
+        self.senders = 1
+        self.receivers = 1
+        self.waiters = WaitQueue()
+        self.closed_waiters = WaitQueue()  # Sender.closed() callers
+
+
+@final
+class Sender(Generic[T]):
+    """The sending half of a watch channel; :meth:`clone` it for more senders."""
+
+    __slots__ = ("__weakref__", "_closed", "_shared")
+
+    def __init__(self, shared: _Shared[T]) -> None:
+        self._shared = shared
+        self._closed = False
+
+    def _publish(self) -> None:
+        s = self._shared
+        s.version += 1
+        waiters = s.waiters.drain()
+        s.lock.release()
+        try:
+            for w in waiters:
+                w.wake()
+        finally:
+            s.lock.acquire()
+
+    def send(self, value: T) -> None:
+        """Replace the value and wake the watchers.
+
+        Raises:
+            ChannelClosed: there is no receiver (the value is in ``.value``; it is not
+                stored). Use :meth:`send_replace` to store it regardless.
+        """
+        s = self._shared
+        with s.lock:
+            if s.receivers == 0:
+                raise ChannelClosed("there is no receiver", value=value)
+            s.value = value
+            self._publish()
+
+    def send_replace(self, value: T) -> T:
+        """Replace the value even without receivers; return the old value."""
+        s = self._shared
+        with s.lock:
+            old = s.value
+            s.value = value
+            self._publish()
+            return old
+
+    def send_modify(self, fn: Callable[[T], object]) -> None:
+        """Call ``fn(value)`` to change the value in place, then notify the watchers."""
+        s = self._shared
+        with s.lock:
+            fn(s.value)
+            self._publish()
+
+    def send_if_modified(self, fn: Callable[[T], bool]) -> bool:
+        """Call ``fn(value)``; notify the watchers only if it returns True. Return that."""
+        s = self._shared
+        with s.lock:
+            modified = bool(fn(s.value))
+            if modified:
+                self._publish()
+            return modified
+
+    def borrow(self) -> T:
+        """Return the current value."""
+        return self._shared.value
+
+    def subscribe(self) -> Receiver[T]:
+        """Return a receiver that has seen the current value."""
+        s = self._shared
+        with s.lock:
+            s.receivers += 1
+            return Receiver(s, s.version)
+
+    def receiver_count(self) -> int:
+        """Return the number of live receivers."""
+        return self._shared.receivers
+
+    def clone(self) -> Sender[T]:
+        """Return another sender of the same channel (Tokio's ``Sender: Clone``).
+
+        Raises:
+            RuntimeError: this sender was closed.
+        """
+        s = self._shared
+        with s.lock:
+            if self._closed:
+                raise RuntimeError("cannot clone a closed watch sender")
+            s.senders += 1
+        return Sender(s)
+
+    def sender_count(self) -> int:
+        """Return the number of open senders."""
+        return self._shared.senders
+
+    def close(self) -> None:
+        """Close this sender (a no-op the second time).
+
+        Once every sender is closed, watchers' ``changed`` raises ChannelClosed when they are
+        current.
+        """
+        s = self._shared
+        with s.lock:
+            if self._closed:
+                return
+            self._closed = True
+            s.senders -= 1
+            if s.senders:
+                return
+            s.closed = True
+            waiters = s.waiters.drain()
+        for w in waiters:
+            w.wake()
+
+    def is_closed(self) -> bool:
+        """Return whether every receiver is gone."""
+        return self._shared.receivers == 0
+
+    async def closed(self) -> None:
+        """Wait until every receiver is closed or garbage-collected.
+
+        Cancel safety: cancel-safe: waiting consumes nothing.
+        """
+        s = self._shared
+        with s.lock:
+            if s.receivers == 0:
+                w = None
+            else:
+                w = Waiter.for_task()
+                s.closed_waiters.push(w)
+        if w is None:
+            await checkpoint()
+        else:
+            await park(s.lock, s.closed_waiters, w)
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.close()
+
+
+@final
+class Receiver(Generic[T]):
+    """One watcher of a watch channel."""
+
+    __slots__ = ("__weakref__", "_closed", "_seen", "_shared")
+
+    def __init__(self, shared: _Shared[T], seen: int) -> None:
+        self._shared = shared
+        self._seen = seen
+        self._closed = False
+
+    def borrow(self) -> T:
+        """Return the current value (without marking it seen)."""
+        return self._shared.value
+
+    def borrow_and_update(self) -> T:
+        """Return the current value and mark it seen."""
+        s = self._shared
+        with s.lock:
+            self._seen = s.version
+            return s.value
+
+    def has_changed(self) -> bool:
+        """Return whether the value changed since it was last marked seen.
+
+        Raises:
+            ChannelClosed: the sender is closed.
+        """
+        s = self._shared
+        if s.closed:
+            raise ChannelClosed("the sender is closed")
+        return s.version != self._seen
+
+    async def changed(self) -> None:
+        """Wait until the value changes, then mark it seen.
+
+        Raises:
+            ChannelClosed: the sender closed and no unseen change is left.
+
+        Cancel safety: cancel-safe: a cancelled ``changed`` marks nothing as seen.
+        """
+        s = self._shared
+        while True:
+            with s.lock:
+                if s.version != self._seen:
+                    self._seen = s.version
+                    return
+                if s.closed:
+                    raise ChannelClosed("the sender is closed")
+                w = Waiter.for_task()
+                s.waiters.push(w)
+            await park(s.lock, s.waiters, w)
+
+    def _poll_changed(self) -> tuple[bool, None]:
+        s = self._shared
+        if s.version != self._seen:
+            self._seen = s.version
+            return True, None
+        if s.closed:
+            raise ChannelClosed("the sender is closed")
+        return False, None
+
+    def __rt_select__(self, awaitable: object) -> QueueBranch | None:
+        """Let ``rt.select`` poll ``rx.changed()`` in place (a losing branch marks nothing)."""
+        if getattr(awaitable, "cr_code", None) is not _CHANGED_CODE:
+            return None
+        s = self._shared
+        return QueueBranch(
+            s.lock, s.waiters, lambda: s.version != self._seen or s.closed, self._poll_changed
+        )
+
+    async def wait_for(self, predicate: Callable[[T], bool]) -> T:
+        """Wait until ``predicate(value)`` holds (checking the current value first); return it.
+
+        Raises:
+            ChannelClosed: the sender closed before the predicate held.
+
+        Cancel safety: cancel-safe.
+        """
+        while True:
+            value = self.borrow_and_update()
+            if predicate(value):
+                return value
+            await self.changed()
+
+    def clone(self) -> Receiver[T]:
+        """Return another receiver with the same seen-version."""
+        s = self._shared
+        with s.lock:
+            s.receivers += 1
+            return Receiver(s, self._seen)
+
+    def close(self) -> None:
+        """Stop watching (a no-op the second time)."""
+        s = self._shared
+        with s.lock:
+            if self._closed:
+                return
+            self._closed = True
+            s.receivers -= 1
+            waiters = s.closed_waiters.drain() if s.receivers == 0 else []
+        for w in waiters:
+            w.wake()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.close()
+
+
+_CHANGED_CODE = Receiver.changed.__code__
+
+
+@final
+class channel(tuple[Sender[TD], Receiver[TD]]):
+    """Create a watch channel holding ``initial``: ``tx, rx = watch.channel(0)``.
+
+    The value type is inferred from ``initial``; ``watch.channel[float](0)`` states it.
+    The result is a plain tuple.
+
+    Args:
+        initial: The first value (already seen by the returned receiver).
+
+    Returns:
+        ``(Sender, Receiver)``.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, initial: TD) -> tuple[Sender[TD], Receiver[TD]]:  # type: ignore[misc]
+        shared = _Shared(initial)
+        return Sender(shared), Receiver(shared, 0)
+
+    def __init__(self, initial: TD) -> None:  # never runs: __new__ returns a plain tuple
+        pass

@@ -1,0 +1,43 @@
+"""Repeat one race scenario under a 1 µs thread switch interval, with a watchdog.
+
+    python tests/races/run_race.py SCENARIO FLAVOR [SECONDS]
+
+Runs iterations until SECONDS (default 2, or ``RT_RACE_SECONDS``) have passed. When one
+iteration takes longer than ``HANG_AFTER`` seconds, faulthandler prints every thread's stack
+and the process exits with a non-zero code: a hang fails fast and says where it hung.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import sys
+import time
+import warnings
+
+from scenarios import SCENARIOS
+
+HANG_AFTER = 20.0
+
+
+def main() -> int:
+    name, flavor = sys.argv[1], sys.argv[2]
+    seconds = (
+        float(sys.argv[3]) if len(sys.argv) > 3 else float(os.environ.get("RT_RACE_SECONDS", "2"))
+    )
+    scenario = SCENARIOS[name]
+    warnings.simplefilter("error", RuntimeWarning)  # "coroutine ... was never awaited"
+    sys.setswitchinterval(1e-6)
+    end = time.monotonic() + seconds
+    n = 0
+    while n == 0 or time.monotonic() < end:
+        faulthandler.dump_traceback_later(HANG_AFTER, exit=True)
+        scenario(flavor)
+        faulthandler.cancel_dump_traceback_later()
+        n += 1
+    print(f"{name} on {flavor}: {n} iterations clean")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

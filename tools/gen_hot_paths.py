@@ -1,0 +1,90 @@
+"""Write the hot paths that rt-core's two schedulers inline, from one source.
+
+    python tools/gen_hot_paths.py          # rewrite the generated blocks
+    python tools/gen_hot_paths.py --check  # exit 1 if a block differs (the test suite runs it)
+
+The current-thread loop (``_scheduler.py``) and the multi-thread one (``_worker_loop.py``)
+inline a few lines where a function call would cost a measurable share of a spawn: checking a
+freshly spawned coroutine, and settling a task that returned a value (what
+``_harness.settle`` does, without the call). They are not kept by hand in two places: each
+copy sits between ``# <generated: NAME>`` and ``# </generated: NAME>`` lines and is written
+here from :data:`BLOCKS`, at the indentation of its markers.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parent.parent / "packages" / "rt-core" / "src" / "rt" / "_core"
+
+BLOCKS: dict[str, str] = {
+    # ``rt.spawn`` from a running task: a fresh coroutine object skips the full check.
+    "fresh_coroutine": """\
+if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
+    coro: Coroutine[Any, Any, Any] = obj
+else:
+    coro = coerce_coroutine(obj, "rt.spawn()")
+""",
+    # ``_harness.settle(sched, task, value, None)``, inlined: the common completion.
+    "settle_value": """\
+tasks_discard(task)
+task._result = stop.value
+task._exc = None
+task._coro = None
+task._ctx = None  # type: ignore[assignment]
+with waiters_lock:
+    task._done = True
+    joiner = task._joiner
+    waiters = task._waiters
+    task._joiner = task._waiters = None
+""",
+}
+
+FILES = ("_scheduler.py", "_worker_loop.py", "_idle.py")
+
+_BLOCK = re.compile(
+    r"^(?P<indent>[ \t]*)# <generated: (?P<name>\w+)>\n"
+    r"(?P<body>.*?)"
+    r"^(?P=indent)# </generated: (?P=name)>\n",
+    re.M | re.S,
+)
+
+
+def render(text: str) -> str:
+    """Return ``text`` with every generated block rewritten from :data:`BLOCKS`."""
+
+    def one(m: re.Match[str]) -> str:
+        indent, name = m.group("indent"), m.group("name")
+        body = "".join(
+            indent + line if line.strip() else line for line in BLOCKS[name].splitlines(True)
+        )
+        return f"{indent}# <generated: {name}>\n{body}{indent}# </generated: {name}>\n"
+
+    return _BLOCK.sub(one, text)
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for name in FILES:
+        path = CORE / name
+        text = path.read_text()
+        new = render(text)
+        if new != text:
+            stale.append(name)
+            if not check:
+                path.write_text(new)
+    if check and stale:
+        print(
+            f"generated hot paths out of date in {', '.join(stale)}: "
+            "run python tools/gen_hot_paths.py",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
