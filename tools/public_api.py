@@ -46,10 +46,11 @@ PROTOCOLS = (
 
 def public_modules() -> list[ModuleType]:
     """Return rt's public modules that are importable here, sorted by name."""
-    import rt
     from rt._missing import SUBPACKAGES
 
-    found: dict[str, ModuleType] = {"rt": rt, "rt.lowlevel": importlib.import_module("rt.lowlevel")}
+    found: dict[str, ModuleType] = {
+        name: importlib.import_module(name) for name in ("rt", "rt.lowlevel", "rt.task")
+    }
     for sub in SUBPACKAGES:
         try:
             found[f"rt.{sub}"] = importlib.import_module(f"rt.{sub}")

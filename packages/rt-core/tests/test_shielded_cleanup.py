@@ -64,20 +64,7 @@ async def test_shielded_cleanup_inside_a_cancelled_scope_then_leaves_the_scope_c
     assert (conn.steps, after) == (["flush", "goodbye", "closed"], ["cleanup done"])
 
 
-@pytest.mark.parametrize(
-    "flavor",
-    [
-        pytest.param(
-            "current_thread",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="current-thread shutdown returns while a shielded cleanup still yields "
-                "(the task is then closed with GeneratorExit); reported to the scheduler's owner",
-            ),
-        ),
-        "multi_thread",
-    ],
-)
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
 def test_shielded_cleanup_completes_while_the_runtime_shuts_down(flavor: str) -> None:
     conn, started = Conn(), Gate()
     runtime = rt.Runtime(flavor=flavor, worker_threads=2 if flavor == "multi_thread" else None)

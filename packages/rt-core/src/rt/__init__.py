@@ -20,7 +20,7 @@ from ._core._cancel import CancelScope
 from ._core._exceptions import Cancelled, JoinError
 from ._core._groups import JoinSet, TaskGroup
 from ._core._local import LocalSet, spawn_local
-from ._core._runtime import Handle, Runtime, current_task, run, spawn, spawn_blocking
+from ._core._runtime import Handle, Runtime, current_task, dump, run, spawn, spawn_blocking
 from ._core._task import AbortHandle, JoinHandle, Task
 from ._core._to_thread import to_thread
 from ._core._traps import yield_now
@@ -43,8 +43,14 @@ __all__ = [
     "Runtime",
     "RuntimeMetrics",
     "Task",
+    "FrameInfo",
+    "TaskDump",
     "TaskGroup",
+    "TaskInfo",
+    "TaskLogFilter",
+    "TaskMeta",
     "current_task",
+    "dump",
     "run",
     "spawn",
     "spawn_blocking",
@@ -64,6 +70,8 @@ if TYPE_CHECKING:
     from rt.macros import try_join as try_join
     from rt.time import sleep as sleep
 
+    from ._core._diag import TaskLogFilter, TaskMeta
+    from ._core._dump import FrameInfo, TaskDump, TaskInfo
     from ._core._metrics import RuntimeMetrics, WorkerMetrics
 
 # name -> (module, attribute, extra); an empty extra means rt-core itself (loaded on first use
@@ -71,6 +79,11 @@ if TYPE_CHECKING:
 _LAZY: dict[str, tuple[str, str, str]] = {
     "RuntimeMetrics": ("rt._core._metrics", "RuntimeMetrics", ""),
     "WorkerMetrics": ("rt._core._metrics", "WorkerMetrics", ""),
+    "TaskLogFilter": ("rt._core._diag", "TaskLogFilter", ""),
+    "TaskMeta": ("rt._core._diag", "TaskMeta", ""),
+    "TaskDump": ("rt._core._dump", "TaskDump", ""),
+    "TaskInfo": ("rt._core._dump", "TaskInfo", ""),
+    "FrameInfo": ("rt._core._dump", "FrameInfo", ""),
     "sleep": ("rt.time", "sleep", "time"),
     "main": ("rt.macros", "main", "macros"),
     "test": ("rt.macros", "test", "macros"),

@@ -67,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            return run_console(
-                args.target, interval=args.interval, once=args.once, task=args.task
-            )
+            return run_console(args.target, interval=args.interval, once=args.once, task=args.task)
         dump = request(args.target, "dump")["dump"]
     except (ConnectionError, RuntimeError, OSError) as exc:
         print(f"python -m rt {args.command}: {exc}", file=sys.stderr)

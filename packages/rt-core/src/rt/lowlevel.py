@@ -64,6 +64,7 @@ __all__ = [
     "current_driver",
     "current_io",
     "current_task",
+    "diagnostics_request",
     "notify_closing",
     "reschedule",
     "wait_readable",
@@ -116,6 +117,31 @@ def notify_closing(fd: int | Any) -> None:
     Call it just before closing an fd that tasks may be waiting on.
     """
     _io().notify_closing(fd)
+
+
+def diagnostics_request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
+    """Ask a running program's diagnostics endpoint for ``cmd``'s answer (one JSON object).
+
+    The endpoint is opened by ``Runtime(console=...)`` or ``RT_CONSOLE``; ``python -m rt
+    ps|pstree|console`` and rt-console are built on this call. Commands: ``"hello"``,
+    ``"dump"`` (``TaskDump.to_dict()``), ``"metrics"`` and ``"stats"`` (per-task polls and busy
+    time).
+
+    Args:
+        target: the program's process id (for ``RT_CONSOLE=1``) or the socket path.
+        cmd: the command.
+        timeout: seconds to wait for the answer.
+
+    Returns:
+        The answer, ``{"ok": True, ...}``.
+
+    Raises:
+        ConnectionError: nothing listens there; the message says how to enable the endpoint.
+        RuntimeError: the endpoint refused the command.
+    """
+    from ._core._console import request
+
+    return request(target, cmd, timeout)
 
 
 public(globals())

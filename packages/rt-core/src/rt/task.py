@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from rt._exports import public
+
 from ._core._current import STATE
 
 T = TypeVar("T")
@@ -37,3 +39,6 @@ def block_in_place(fn: Callable[..., T], *args: Any) -> T:
     if st is None or st._current is None:
         return fn(*args)
     return st._sched.block_in_place(fn, args)
+
+
+public(globals())

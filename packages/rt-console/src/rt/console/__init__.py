@@ -10,10 +10,10 @@ runtime's diagnostics endpoint (see ``rt.lowlevel``); this distribution only dra
 
 from __future__ import annotations
 
+from rt._exports import public
+
 from ._view import render, run_console
 
 __all__ = ["render", "run_console"]
 
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+public(globals())

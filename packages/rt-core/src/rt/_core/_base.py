@@ -29,6 +29,7 @@ from ._task import JoinHandle as Task
 from ._wakeup import ThreadParker
 
 if TYPE_CHECKING:
+    from ._diagnostics import Diagnostics
     from ._metrics import RuntimeMetrics
 
 T = TypeVar("T")
@@ -40,6 +41,9 @@ class Scheduler(ABC):
     _current: Task[Any] | None
     _sched: Scheduler
     flavor: str
+    #: Hooks, dumps' side table, the slow-poll detector and the console, when the runtime was
+    #: built with any of them (``_diagnostics``); None keeps every path as it is without them.
+    _diag: Diagnostics | None = None
 
     @abstractmethod
     def wake(self, task: Task[Any]) -> None:

@@ -54,7 +54,7 @@ def resolve_setting(console: object) -> str | None:
     if console is True:
         return default_path()
     if isinstance(console, (str, os.PathLike)):
-        return os.fspath(console)  # type: ignore[arg-type]
+        return os.fspath(console)
     raise ValueError(
         f"console must be True, a socket path, or None; got {console!r} "
         "(RT_CONSOLE=1 or RT_CONSOLE=/path/to/socket in the environment)"
@@ -89,7 +89,7 @@ class ConsoleServer:
         self._dump = dump
         self._metrics = metrics
         self.stats: dict[int, TaskStats] = {}
-        self._stop = False
+        self._stop = threading.Event()
         self._clients: dict[socket.socket, threading.Thread] = {}
         self._lock = threading.Lock()
         self._sock = self._bind(path)
@@ -149,14 +149,14 @@ class ConsoleServer:
     # -- serving ---------------------------------------------------------------------------
 
     def _serve(self) -> None:
-        while not self._stop:
+        while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
             t = threading.Thread(target=self._client, args=(conn,), name="rt-console-client")
             with self._lock:
-                if self._stop:
+                if self._stop.is_set():
                     conn.close()
                     return
                 self._clients[conn] = t
@@ -208,9 +208,9 @@ class ConsoleServer:
 
     def close(self) -> None:
         """Stop serving and remove the socket file; idempotent."""
-        if self._stop:
+        if self._stop.is_set():
             return
-        self._stop = True
+        self._stop.set()
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -2,7 +2,7 @@
 
 :func:`take_dump` walks the scheduler's task set once and, per task, reads what is already
 there: whether it is parked (its abort slot is set), what it is parked on (the object behind
-the abort slot, which may say so itself through ``describe_wait()``), and its await chain (the
+the abort slot, which may say so itself through ``_describe_wait()``), and its await chain (the
 ``cr_await`` links from the task's coroutine down to the innermost suspended awaitable). A task
 that a worker is stepping right now is reported as ``running``, with the stack of that thread
 when the caller asked for it (``sys._current_frames``), so a dump taken while a task blocks
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 if TYPE_CHECKING:
     from types import FrameType
 
-    from ._scheduler import Scheduler
+    from ._base import Scheduler
     from ._task import JoinHandle
 
 RUNNING: Final = "running"
@@ -78,6 +78,7 @@ class TaskInfo:
         self,
         id: int,
         name: str | None,
+        *,
         state: str,
         waiting_on: str | None,
         location: str | None,
@@ -166,11 +167,11 @@ class TaskDump:
             TaskInfo(
                 t["id"],
                 t["name"],
-                t["state"],
-                t["waiting_on"],
-                t["location"],
-                t["parent"],
-                tuple(FrameInfo(f["function"], f["file"], f["line"]) for f in t["frames"]),
+                state=t["state"],
+                waiting_on=t["waiting_on"],
+                location=t["location"],
+                parent=t["parent"],
+                frames=tuple(FrameInfo(f["function"], f["file"], f["line"]) for f in t["frames"]),
             )
             for t in data["tasks"]
         )
@@ -188,7 +189,15 @@ def render_tree(data: dict[str, Any], *, frames: bool = True) -> str:
     lines = [f"rt runtime (pid {data['pid']}, {data['flavor']}): {len(tasks)} live tasks"]
 
     def info(t: dict[str, Any]) -> TaskInfo:
-        return TaskInfo(t["id"], t["name"], t["state"], t["waiting_on"], t["location"], None, ())
+        return TaskInfo(
+            t["id"],
+            t["name"],
+            state=t["state"],
+            waiting_on=t["waiting_on"],
+            location=t["location"],
+            parent=None,
+            frames=(),
+        )
 
     def walk(t: dict[str, Any], prefix: str, last: bool) -> None:
         lines.append(prefix + ("└── " if last else "├── ") + info(t).headline())
@@ -253,19 +262,34 @@ def thread_frames(thread_id: int, start: object = None) -> tuple[FrameInfo, ...]
     )
 
 
-def describe_wait(abort: object) -> str:
+_RT_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _in_rt(file: str) -> bool:
+    """Whether ``file`` is part of an rt distribution (not its tests)."""
+    return "/rt/" in file.replace(os.sep, "/") and "/tests/" not in file
+
+
+def describe_wait(abort: object, frames: tuple[FrameInfo, ...] = ()) -> str:
     """Say what a parked task waits on, from the object in its abort slot.
 
-    Waits that know what they are say it through a ``describe_wait()`` method (timers,
-    registrations, wait queues, joins); anything else is named by its type and function.
+    Waits that know what they are say it through a ``_describe_wait()`` method (sleeps, fds,
+    joins); anything else (a lock, a channel) is named by the rt call the task awaits, the
+    outermost rt frame of its await chain (``Mutex.lock``, ``Receiver.recv``).
     """
     owner = getattr(abort, "__self__", abort)
-    describe = getattr(owner, "describe_wait", None)
+    describe = getattr(owner, "_describe_wait", None)
     if describe is not None:
         try:
             return str(describe())
         except Exception as exc:  # a diagnostic must not fail the dump
             return f"{type(owner).__qualname__} (describe_wait failed: {exc!r})"
+    rt_frames = [f for f in frames if _in_rt(f.file)]
+    for f in rt_frames:  # the outermost rt call that is not protocol glue (__aenter__, ...)
+        if not f.function.rpartition(".")[2].startswith("__"):
+            return f.function
+    if rt_frames:
+        return rt_frames[0].function
     func = getattr(abort, "__qualname__", None)
     if func is not None and owner is abort:
         return str(func)
@@ -281,14 +305,27 @@ def _copy_tasks(tasks: Iterable[JoinHandle[Any]]) -> list[JoinHandle[Any]]:
     return []
 
 
-def take_dump(sched: Scheduler, flavor: str) -> TaskDump:
-    """Snapshot every live task of ``sched`` (see the module docstring)."""
-    running: dict[int, int] = {}  # task id -> thread id stepping it
-    for state in sched.run_states():
-        task = state._current
+def _running(sched: Scheduler) -> dict[int, int]:
+    """Task id -> id of the thread stepping it, for the tasks being stepped right now."""
+    out: dict[int, int] = {}
+    workers = getattr(sched, "_workers", None)
+    if workers is not None:  # multi-thread: each worker runs one task at a time
+        for w in workers:
+            task = w._current
+            if task is not None:
+                out[task._id] = w.ident
+    else:
+        task = sched._current
         if task is not None:
-            running[task._id] = getattr(state, "_thread_id", 0) or 0
-    meta = sched._diag_meta
+            out[task._id] = getattr(sched, "_thread_id", None) or 0
+    return out
+
+
+def take_dump(sched: Scheduler) -> TaskDump:
+    """Snapshot every live task of ``sched`` (see the module docstring)."""
+    running = _running(sched)
+    diag = sched._diag
+    meta = diag.meta if diag is not None else None
     infos: list[TaskInfo] = []
     for task in _copy_tasks(sched._tasks):
         if task._done:
@@ -300,16 +337,36 @@ def take_dump(sched: Scheduler, flavor: str) -> TaskDump:
             thread_id = running[task._id]
             code = getattr(task._coro, "cr_code", None)
             frames = thread_frames(thread_id, code) if thread_id else ()
-            frames = frames or await_chain(task._coro)
+            frames = _drop_own_frames(frames) or await_chain(task._coro)
         elif abort is not None:
             state = PARKED
-            waiting = describe_wait(abort)
             frames = await_chain(task._coro)
+            waiting = describe_wait(abort, frames)
         else:
             state = RUNNABLE
             frames = await_chain(task._coro)
         location, parent = meta.get(task._id, (None, None)) if meta is not None else (None, None)
-        infos.append(TaskInfo(task._id, task._name, state, waiting, location, parent, frames))
+        infos.append(
+            TaskInfo(
+                task._id,
+                task._name,
+                state=state,
+                waiting_on=waiting,
+                location=location,
+                parent=parent,
+                frames=frames,
+            )
+        )
     infos.sort(key=lambda i: i.id)
-    return TaskDump(flavor, tuple(infos), os.getpid(), time.time())
+    return TaskDump(sched.flavor, tuple(infos), os.getpid(), time.time())
 
+
+def _drop_own_frames(frames: tuple[FrameInfo, ...]) -> tuple[FrameInfo, ...]:
+    """A task dumping itself: leave out the dump's own frames at the end of its stack."""
+    end = len(frames)
+    while end and frames[end - 1].file.startswith(_CORE_DIR):
+        end -= 1
+    return frames[:end]
+
+
+_CORE_DIR: Final = os.path.dirname(os.path.abspath(__file__))

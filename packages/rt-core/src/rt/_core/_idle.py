@@ -119,7 +119,7 @@ class Worker:
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
         # </generated: fresh_coroutine>
-        if sched._closed or name is not None:
+        if sched._closed or name is not None or sched._diag is not None:
             return sched.spawn(coro, name)
         task: Task[Any] = Task(coro, None, sched, copy_context(), next(_task_ids))
         task._home = self

@@ -31,6 +31,10 @@ class WorkerMetrics:
     """Tasks waiting in this worker's local queue (and LIFO slot)."""
     busy_time: float
     """Seconds the worker spent running tasks and drivers, not parked."""
+    poll_time_histogram: tuple[int, ...] = ()
+    """Task steps by duration, when the runtime observes steps (``slow_poll_threshold``, a
+    poll hook or the console; empty otherwise): entry ``i`` counts steps that took less than
+    ``2**i`` µs (and at least half that), the last entry every longer one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,9 @@ class RuntimeMetrics:
     """File descriptors the reactor currently watches."""
     worker_metrics: tuple[WorkerMetrics, ...] = ()
     """Per-worker counters (one entry for a current-thread runtime, the thread driving it)."""
+    slow_polls: int = 0
+    """Task steps that held their thread longer than ``slow_poll_threshold`` (each reported
+    once, while it ran, through the ``rt`` logger); 0 when the detector is off."""
 
 
 # -- how each flavor fills them in (loaded with this module, on first use) --------------
@@ -79,6 +86,7 @@ def multi_thread_metrics(sched: MultiThreadScheduler) -> RuntimeMetrics:
     threads, idle, queued = sched._blocking.stats()
     now = time.perf_counter()
     per_worker = []
+    diag = sched._diag
     for w in sched._workers:
         start = w.started
         if start is None:
@@ -95,6 +103,7 @@ def multi_thread_metrics(sched: MultiThreadScheduler) -> RuntimeMetrics:
                 park_count=w.park_count,
                 local_queue_depth=len(w.local) + (w.lifo is not None),
                 busy_time=busy,
+                poll_time_histogram=diag.histogram_for(w.ident) if diag is not None else (),
             )
         )
     return RuntimeMetrics(
@@ -112,6 +121,7 @@ def multi_thread_metrics(sched: MultiThreadScheduler) -> RuntimeMetrics:
         blocking_queue_depth=queued,
         io_registered_fds=sched._io.registered_fds() if sched._io is not None else 0,
         worker_metrics=tuple(per_worker),
+        slow_polls=diag.slow_polls if diag is not None else 0,
     )
 
 
@@ -123,6 +133,13 @@ def current_thread_metrics(sched: CurrentThreadScheduler) -> RuntimeMetrics:
     if start is not None:
         busy += time.perf_counter() - start
     busy = max(0.0, busy)
+    diag = sched._diag
+    hist: tuple[int, ...] = ()
+    if diag is not None:
+        # block_on may drive this flavor from more than one thread over its life: add them up
+        hist = tuple(map(sum, zip(*diag.histograms.values(), strict=True))) or (
+            diag.histogram_for(0)
+        )
     return RuntimeMetrics(
         flavor=sched.flavor,
         workers=1,
@@ -146,6 +163,8 @@ def current_thread_metrics(sched: CurrentThreadScheduler) -> RuntimeMetrics:
                 park_count=sched._park_count,
                 local_queue_depth=len(sched._ready),
                 busy_time=busy,
+                poll_time_histogram=hist,
             ),
         ),
+        slow_polls=diag.slow_polls if diag is not None else 0,
     )

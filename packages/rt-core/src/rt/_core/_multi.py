@@ -250,7 +250,13 @@ class MultiThreadScheduler(Scheduler):
         else:
             home = self._workers[0]
             ctx.run(STATE.set, home)
-        task: Task[Any] = Task(coro, cast("str | None", name), self, ctx, next(_task_ids))
+        task_id = next(_task_ids)
+        if self._diag is not None:
+            parent = st._current if st is not None else None
+            coro = self._diag.instrument(
+                coro, task_id, cast("str | None", name), parent._id if parent else None
+            )
+        task: Task[Any] = Task(coro, cast("str | None", name), self, ctx, task_id)
         task._home = home
         return task
 

@@ -17,6 +17,9 @@ from ._task import JoinHandle
 from ._task import JoinHandle as Task
 
 if TYPE_CHECKING:
+    from ._diag import TaskMeta
+    from ._diagnostics import Diagnostics
+    from ._dump import TaskDump
     from ._metrics import RuntimeMetrics
 
 T = TypeVar("T")
@@ -111,6 +114,21 @@ class Handle:
         """Return a snapshot of the runtime's metrics."""
         return _sched_metrics(self._sched)
 
+    def dump(self) -> TaskDump:
+        """Return a snapshot of every live task of this runtime; safe from any thread.
+
+        Each task has its id, name, state (``running``, ``runnable``, or ``parked`` with what
+        it waits on), spawn location and parent (recorded when the runtime was built with a
+        task hook, ``slow_poll_threshold`` or ``console``; ``None`` otherwise), and its await
+        chain as frames. ``str()`` of the result prints the task tree; ``to_dict()`` is
+        JSON-ready. It works while a task blocks the runtime's thread: that task is
+        ``running`` and its frames are the thread's stack.
+
+        Returns:
+            An ``rt.TaskDump``.
+        """
+        return _dump(self._sched)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Handle) and other._sched is self._sched
 
@@ -127,6 +145,47 @@ def _sched_block_on(sched: Scheduler, coro: object) -> Any:
 
 def _sched_metrics(sched: Scheduler) -> RuntimeMetrics:
     return sched.metrics()
+
+
+def _dump(sched: Scheduler) -> TaskDump:
+    from ._dump import take_dump
+
+    return take_dump(sched)
+
+
+def _diagnostics_for(
+    hooks: dict[str, object], slow_poll_threshold: object, console: object
+) -> Diagnostics | None:
+    """Validate the diagnostics options; build the runtime's Diagnostics if any is on."""
+    from ._console import resolve_setting
+    from ._diagnostics import check_hook, parse_threshold
+
+    checked = {name: check_hook(name, hook) for name, hook in hooks.items()}
+    threshold = parse_threshold(slow_poll_threshold)
+    path = resolve_setting(console)
+    if threshold is None and path is None and not any(checked.values()):
+        return None
+    from ._diagnostics import Diagnostics
+
+    return Diagnostics(hooks=checked, slow_poll_threshold=threshold, console_path=path)
+
+
+def _start_diagnostics(sched: Scheduler, diag: Diagnostics) -> None:
+    """Attach ``diag`` to ``sched``: the watchdog thread and the console endpoint start."""
+    sched._diag = diag
+    if diag.console_path is not None:
+        from dataclasses import asdict
+
+        from ._console import ConsoleServer
+        from ._dump import take_dump
+
+        diag.console = ConsoleServer(
+            diag.console_path,
+            sched.flavor,
+            dump=lambda: take_dump(sched).to_dict(),
+            metrics=lambda: asdict(sched.metrics()),
+        )
+    diag.start()
 
 
 def _sched_spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
@@ -215,8 +274,24 @@ class Runtime:
         global_queue_interval: int | None = None,
         on_thread_start: Callable[[], object] | None = None,
         on_thread_stop: Callable[[], object] | None = None,
+        on_task_spawn: Callable[[TaskMeta], object] | None = None,
+        on_task_terminate: Callable[[TaskMeta], object] | None = None,
+        on_before_task_poll: Callable[[TaskMeta], object] | None = None,
+        on_after_task_poll: Callable[[TaskMeta], object] | None = None,
+        slow_poll_threshold: float | None = None,
+        console: bool | str | os.PathLike[str] | None = None,
     ) -> None:
         self._sched: Scheduler | None = None
+        diag = _diagnostics_for(
+            {
+                "on_task_spawn": on_task_spawn,
+                "on_task_terminate": on_task_terminate,
+                "on_before_task_poll": on_before_task_poll,
+                "on_after_task_poll": on_after_task_poll,
+            },
+            slow_poll_threshold,
+            console,
+        )
         if flavor is None:
             flavor = default_flavor()
         if flavor not in FLAVORS:
@@ -263,7 +338,7 @@ class Runtime:
             from ._idle import default_worker_threads
             from ._multi import MultiThreadScheduler
 
-            self._sched = MultiThreadScheduler(
+            sched: Scheduler = MultiThreadScheduler(
                 worker_threads=worker_threads or default_worker_threads(),
                 max_blocking_threads=max_blocking_threads,
                 enable_io=enable_io is not False,
@@ -276,16 +351,23 @@ class Runtime:
                 on_thread_start=on_thread_start,
                 on_thread_stop=on_thread_stop,
             )
-            return
-        self._sched = CurrentThreadScheduler(
-            max_blocking_threads=max_blocking_threads,
-            enable_io=enable_io is not False,
-            layers=layers,
-            thread_name=thread_name,
-            event_interval=event_interval,
-            unhandled_error=unhandled_error,
-            thread_keep_alive=float(thread_keep_alive),
-        )
+        else:
+            sched = CurrentThreadScheduler(
+                max_blocking_threads=max_blocking_threads,
+                enable_io=enable_io is not False,
+                layers=layers,
+                thread_name=thread_name,
+                event_interval=event_interval,
+                unhandled_error=unhandled_error,
+                thread_keep_alive=float(thread_keep_alive),
+            )
+        if diag is not None:
+            try:
+                _start_diagnostics(sched, diag)
+            except BaseException:
+                sched.shutdown(None)
+                raise
+        self._sched = sched
 
     def _live(self) -> Scheduler:
         sched = self._sched
@@ -350,8 +432,17 @@ class Runtime:
         """
         if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
             raise ValueError(f"timeout must be None or a number >= 0, got {timeout!r}")
-        if self._sched is not None:
-            self._sched.shutdown(timeout)
+        sched = self._sched
+        if sched is not None:
+            try:
+                sched.shutdown(timeout)
+            finally:
+                if sched._diag is not None:
+                    sched._diag.close()
+
+    def dump(self) -> TaskDump:
+        """Return a snapshot of every live task (see :meth:`Handle.dump`)."""
+        return _dump(self._live())
 
     @property
     def flavor(self) -> str:
@@ -495,3 +586,21 @@ def current_driver(name: str) -> Driver:
             raise RuntimeError("this runtime was built with enable_io=False")
         raise RuntimeError(f"this runtime has no driver layer named {name!r}")
     return driver
+
+
+def dump() -> TaskDump:
+    """Return a snapshot of every live task of the runtime running the caller.
+
+    The same as ``rt.Handle.current().dump()``; from another thread, keep a
+    :class:`Handle` (``runtime.handle()``) and call its :meth:`~Handle.dump`.
+
+    Returns:
+        An ``rt.TaskDump``: ``str()`` prints the task tree, ``to_dict()`` is JSON-ready.
+
+    Raises:
+        RuntimeError: outside a task or blocking thread of an rt runtime.
+    """
+    st = STATE.get(None)
+    if st is None:
+        raise outside_error("rt.dump()")
+    return _dump(st._sched)

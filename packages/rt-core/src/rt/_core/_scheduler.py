@@ -166,7 +166,13 @@ class CurrentThreadScheduler(Scheduler):
         ctx = copy_context()
         if st is not self:
             ctx.run(STATE.set, self)
-        return Task(coro, cast("str | None", name), self, ctx, next(_task_ids))
+        task_id = next(_task_ids)
+        if self._diag is not None:
+            parent = st._current if st is not None else None
+            coro = self._diag.instrument(
+                coro, task_id, cast("str | None", name), parent._id if parent else None
+            )
+        return Task(coro, cast("str | None", name), self, ctx, task_id)
 
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
@@ -176,7 +182,7 @@ class CurrentThreadScheduler(Scheduler):
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
         # </generated: fresh_coroutine>
-        if self._closed or name is not None:
+        if self._closed or name is not None or self._diag is not None:
             return self.spawn(coro, name)
         task: Task[Any] = Task(coro, None, self, copy_context(), next(_task_ids))
         self._tasks.add(task)

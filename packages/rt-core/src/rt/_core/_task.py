@@ -166,6 +166,10 @@ class JoinHandle(Generic[T_co]):
         """Return whether the task has finished (returned, raised or was cancelled)."""
         return self._done
 
+    def _describe_wait(self) -> str:
+        """What a task parked on this handle waits for (task dumps)."""
+        return f"join #{self._id}" + (f" ({self._name})" if self._name else "")
+
     def __await__(self) -> Generator[Any, None, T_co]:
         """Wait for the task and return its value.
 
@@ -237,6 +241,8 @@ class JoinHandle(Generic[T_co]):
 
     def _is_unstarted(self) -> bool:
         coro = self._coro
+        if coro is not None and not isinstance(coro, types.CoroutineType):
+            coro = getattr(coro, "_coro", None)  # a diagnosed runtime's Instrumented wrapper
         return (
             coro is not None
             and isinstance(coro, types.CoroutineType)

@@ -271,6 +271,14 @@ class Sleep:
             return checkpoint().__await__()
         return self._wait()
 
+    def _describe_wait(self) -> str:
+        """What a task parked on this sleep waits for (task dumps)."""
+        driver, deadline = self._driver, self._deadline
+        if deadline is None or driver is None:
+            return "sleep (no deadline)"
+        left = (deadline - driver.clock.now_ns()) / 1e9
+        return f"sleep: deadline in {left:.3f} s"
+
     def _wait(self) -> Generator[Any, None, None]:
         driver = self._driver
         assert driver is not None

@@ -1,0 +1,77 @@
+"""rt-console: the live view, drawn from a real runtime's diagnostics endpoint."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+import rt
+from rt.console import render
+from rt.lowlevel import diagnostics_request
+
+
+def _rt_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rt", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_python_m_rt_console_draws_tasks_and_metrics(tmp_path: Path) -> None:
+    path = str(tmp_path / "rt.sock")
+    out: list[subprocess.CompletedProcess[str]] = []
+
+    async def busy() -> None:
+        while True:
+            await rt.yield_now()
+
+    async def main() -> None:
+        t = rt.spawn(busy(), name="busy-one")
+        await rt.sleep(0.01)
+        out.append(await rt.to_thread(_rt_cli, "console", path, "--once", "--task", str(t.id)))
+        t.abort()
+
+    rt.run(main(), console=path)
+    (result,) = out
+    assert result.returncode == 0, result.stderr
+    assert "busy-one" in result.stdout
+    assert "alive_tasks" in result.stdout
+    assert "await chain" in result.stdout and "busy" in result.stdout
+
+
+def test_render_sorts_tasks_by_busy_time_and_shows_the_chosen_chain(tmp_path: Path) -> None:
+    path = str(tmp_path / "rt.sock")
+    frames: list[str] = []
+
+    async def spin(n: int) -> None:
+        for _ in range(n):
+            await rt.yield_now()
+        await rt.sleep(3600)
+
+    async def main() -> None:
+        light = rt.spawn(spin(1), name="light")
+        heavy = rt.spawn(spin(2000), name="heavy")
+        while (
+            diagnostics_request(path, "stats")["stats"].get(str(heavy.id), {}).get("polls", 0)
+            < 2000
+        ):
+            await rt.yield_now()
+        dump = diagnostics_request(path, "dump")["dump"]
+        metrics = diagnostics_request(path, "metrics")["metrics"]
+        stats = diagnostics_request(path, "stats")["stats"]
+        console = Console(width=200, record=True, file=io.StringIO())
+        console.print(render(dump, metrics, stats, task=light.id, history=[1.0, 5.0, 3.0]))
+        frames.append(console.export_text())
+        frames.append(str(light.id))
+        light.abort()
+        heavy.abort()
+
+    rt.run(main(), console=path)
+    text, light_id = frames
+    assert text.index("heavy") < text.index("light")  # busiest first
+    assert f"task #{light_id} await chain" in text
+    assert "await chain" in text and "spin" in text
+    assert "polls/s" in text

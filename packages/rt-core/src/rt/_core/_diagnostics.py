@@ -1,0 +1,366 @@
+"""Task hooks, the slow-poll detector and the console endpoint, for runtimes that ask for them.
+
+A runtime built with any of ``on_task_spawn``, ``on_task_terminate``, ``on_before_task_poll``,
+``on_after_task_poll``, ``slow_poll_threshold`` (or ``RT_SLOW_POLL``) or ``console`` (or
+``RT_CONSOLE``) gets one :class:`Diagnostics`; every other runtime has none, and its spawn and
+step paths are exactly as they are without this module (one ``is None`` test on the spawn path
+sends a diagnosed runtime's spawns down the general path).
+
+**How a step is observed.** At spawn, the task's coroutine is wrapped in an
+:class:`Instrumented` coroutine: its ``send``/``throw`` run the before-poll hook, the step, the
+after-poll hook, and on completion the terminate hook. The schedulers' loops stay as they are:
+they call ``task._coro.send`` whatever ``_coro`` is. The wrapper forwards the introspection
+attributes (``cr_frame``, ``cr_await``, ``cr_running``, ``cr_suspended``, ``cr_code``) so dumps
+and "did it start" checks see the real coroutine.
+
+**The slow-poll detector** is a watchdog thread. Each observed step records, per thread, which
+task it runs and since when; the watchdog wakes every ``threshold / 4`` and, for a step older
+than the threshold, logs one warning per incident (``rt`` logger, with ``task_id``,
+``task_name``, ``task_location``, ``poll_seconds`` and ``stack`` as structured fields) while the
+step is still running, with the blocking thread's stack from ``sys._current_frames``. Each
+observed step also lands in a per-thread histogram of poll times (powers of two from 1 µs),
+which ``Runtime.metrics()`` reports with the incident count.
+
+**Hooks** run on the thread that runs the task (``on_task_spawn``: on the spawning thread, as
+in Tokio). A hook that raises is logged through the ``rt`` logger and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Generator
+from typing import TYPE_CHECKING, Any, Final
+
+from ._diag import CANCELLED, ERROR, OK, TaskMeta
+from ._exceptions import Cancelled
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from ._console import ConsoleServer
+
+Hook = Callable[[TaskMeta], object]
+
+logger: Final = logging.getLogger("rt")
+
+HOOK_NAMES: Final = (
+    "on_task_spawn",
+    "on_task_terminate",
+    "on_before_task_poll",
+    "on_after_task_poll",
+)
+
+#: Poll-time histogram buckets: bucket ``i`` counts steps under ``2**i`` µs (the last: longer).
+HISTOGRAM_BUCKETS: Final = 24
+
+_CORE_DIR: Final = os.path.dirname(os.path.abspath(__file__))
+_RT_DIR: Final = os.path.dirname(_CORE_DIR)
+
+
+def _library_dirs() -> tuple[str, ...]:
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    dirs = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
+
+
+def _is_rt(entry: str) -> bool:
+    path = entry.replace(os.sep, "/")
+    return "/rt/" in path and "/tests/" not in path
+
+
+def _is_library(entry: str) -> bool:
+    return _is_rt(entry) or os.path.realpath(entry.partition(":")[0]).startswith(_LIBRARY_DIRS)
+
+
+_LIBRARY_DIRS: Final = _library_dirs()
+
+
+def spawn_location() -> str | None:
+    """``file:line`` of the code that called into rt to spawn (the first frame outside rt's
+    runtime package, skipping rt-macros' and rt-core's own frames)."""
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_RT_DIR) or "/tests/" in filename:
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+def parse_threshold(value: object) -> float | None:
+    """Check ``slow_poll_threshold`` (or ``RT_SLOW_POLL`` when ``value`` is None).
+
+    Raises:
+        ValueError: not a positive number of seconds.
+    """
+    source = "slow_poll_threshold"
+    if value is None:
+        env = os.environ.get("RT_SLOW_POLL")
+        if not env:
+            return None
+        source, value = "RT_SLOW_POLL", env
+        try:
+            value = float(env)
+        except ValueError:
+            raise ValueError(
+                f"RT_SLOW_POLL must be a number of seconds (e.g. RT_SLOW_POLL=0.1), got {env!r}"
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{source} must be a positive number of seconds, got {value!r}")
+    if value == float("inf"):
+        return None
+    return float(value)
+
+
+def check_hook(name: str, hook: object) -> Hook | None:
+    """Validate a hook option at construction.
+
+    Raises:
+        ValueError: ``hook`` is neither None nor callable.
+    """
+    if hook is None:
+        return None
+    if not callable(hook):
+        raise ValueError(f"{name} must be a callable taking an rt.TaskMeta (or None), got {hook!r}")
+    return hook
+
+
+class Instrumented:
+    """A task's coroutine with the runtime's hooks around each step (see the module notes)."""
+
+    __slots__ = ("_coro", "_diag", "_ended", "_meta")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], diag: Diagnostics, meta: TaskMeta) -> None:
+        self._coro: Any = coro
+        self._diag = diag
+        self._meta = meta
+        self._ended = False
+
+    # the step, observed
+    def send(self, value: Any) -> Any:
+        return self._step(self._coro.send, value)
+
+    def throw(self, exc: BaseException) -> Any:
+        return self._step(self._coro.throw, exc)
+
+    def _step(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        diag = self._diag
+        meta = self._meta
+        ident = threading.get_ident()
+        diag.before_poll(meta, ident)
+        outcome: str | None = None
+        try:
+            return fn(arg)
+        except StopIteration:
+            outcome = OK
+            raise
+        except Cancelled:
+            outcome = CANCELLED
+            raise
+        except BaseException:
+            outcome = ERROR
+            raise
+        finally:
+            diag.after_poll(meta, ident)
+            if outcome is not None:
+                self._end(outcome)
+
+    def close(self) -> None:
+        try:
+            self._coro.close()
+        finally:
+            self._end(CANCELLED)
+
+    def _end(self, outcome: str) -> None:
+        if not self._ended:
+            self._ended = True
+            self._diag.terminated(self._meta, outcome)
+
+    # introspection, forwarded
+    @property
+    def cr_frame(self) -> Any:
+        return self._coro.cr_frame
+
+    @property
+    def cr_await(self) -> Any:
+        return self._coro.cr_await
+
+    @property
+    def cr_running(self) -> bool:
+        return bool(self._coro.cr_running)
+
+    @property
+    def cr_suspended(self) -> bool:
+        return bool(self._coro.cr_suspended)
+
+    @property
+    def cr_code(self) -> Any:
+        return self._coro.cr_code
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._coro.__await__()  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"<instrumented {self._coro!r}>"
+
+
+class Diagnostics:
+    """What a runtime keeps for hooks, dumps, the slow-poll detector and the console."""
+
+    def __init__(
+        self,
+        *,
+        hooks: dict[str, Hook | None],
+        slow_poll_threshold: float | None,
+        console_path: str | None,
+    ) -> None:
+        self.on_spawn = hooks.get("on_task_spawn")
+        self.on_terminate = hooks.get("on_task_terminate")
+        self.on_before = hooks.get("on_before_task_poll")
+        self.on_after = hooks.get("on_after_task_poll")
+        self.threshold = slow_poll_threshold
+        self.console_path = console_path
+        #: task id -> (spawn location, parent task id), for dumps
+        self.meta: dict[int, tuple[str | None, int | None]] = {}
+        #: thread id -> (task meta, step start), while a step runs
+        self.in_step: dict[int, tuple[TaskMeta, float]] = {}
+        #: thread id -> poll-time histogram
+        self.histograms: dict[int, list[int]] = {}
+        self.slow_polls = 0
+        self.console: ConsoleServer | None = None
+        self._watchdog: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._reported: set[tuple[int, float]] = set()
+
+    # -- spawn ----------------------------------------------------------------------------
+
+    def instrument(
+        self, coro: Coroutine[Any, Any, Any], task_id: int, name: str | None, parent: int | None
+    ) -> Coroutine[Any, Any, Any]:
+        """Record the new task's location and parent, run ``on_task_spawn``, wrap its coroutine."""
+        location = spawn_location()
+        self.meta[task_id] = (location, parent)
+        meta = TaskMeta(task_id, name, location)
+        if self.on_spawn is not None:
+            self._call("on_task_spawn", self.on_spawn, meta)
+        return Instrumented(coro, self, meta)  # type: ignore[return-value]
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def before_poll(self, meta: TaskMeta, ident: int) -> None:
+        if self.on_before is not None:
+            self._call("on_before_task_poll", self.on_before, meta)
+        console = self.console
+        if console is not None:
+            console.before_poll(meta.id)
+        self.in_step[ident] = (meta, time.perf_counter())
+
+    def after_poll(self, meta: TaskMeta, ident: int) -> None:
+        entry = self.in_step.pop(ident, None)
+        if entry is not None:
+            took = time.perf_counter() - entry[1]
+            hist = self.histograms.get(ident)
+            if hist is None:
+                hist = self.histograms[ident] = [0] * HISTOGRAM_BUCKETS
+            bucket = min(HISTOGRAM_BUCKETS - 1, max(0, int(took * 1e6)).bit_length())
+            hist[bucket] += 1
+        console = self.console
+        if console is not None:
+            console.after_poll(meta.id)
+        if self.on_after is not None:
+            self._call("on_after_task_poll", self.on_after, meta)
+
+    def terminated(self, meta: TaskMeta, outcome: str) -> None:
+        self.meta.pop(meta.id, None)
+        console = self.console
+        if console is not None:
+            console.terminated(meta.id)
+        if self.on_terminate is not None:
+            done = TaskMeta(meta.id, meta.name, meta.location, outcome)
+            self._call("on_task_terminate", self.on_terminate, done)
+
+    def _call(self, what: str, hook: Hook, meta: TaskMeta) -> None:
+        try:
+            hook(meta)
+        except Exception:
+            logger.exception("rt: the %s hook raised (task %s); the runtime goes on", what, meta.id)
+
+    # -- watchdog ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the slow-poll watchdog, if a threshold is set."""
+        if self.threshold is not None and self._watchdog is None:
+            self._watchdog = threading.Thread(
+                target=self._watch, name="rt-slow-poll-watchdog", daemon=True
+            )
+            self._watchdog.start()
+
+    def _watch(self) -> None:
+        threshold = self.threshold
+        assert threshold is not None
+        period = max(threshold / 4, 0.001)
+        while not self._stop.wait(period):
+            now = time.perf_counter()
+            for ident, (meta, began) in list(self.in_step.items()):
+                held = now - began
+                key = (ident, began)
+                if held < threshold or key in self._reported:
+                    continue
+                self._reported.add(key)
+                self.slow_polls += 1
+                self._report(ident, meta, held)
+            if len(self._reported) > 1024:
+                live = {(i, b) for i, (_m, b) in list(self.in_step.items())}
+                self._reported &= live
+
+    def _report(self, ident: int, meta: TaskMeta, held: float) -> None:
+        frame = sys._current_frames().get(ident)
+        stack: list[str] = []
+        while frame is not None:
+            code = frame.f_code
+            stack.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_qualname}")
+            frame = frame.f_back
+        stack.reverse()
+        # The blocking frame is the innermost line of the program's own code: outside rt, the
+        # standard library and installed packages (the `time.sleep(...)` or `requests.get(...)`
+        # call, not the socket read deep inside it).
+        culprit = next((s for s in reversed(stack) if not _is_library(s)), None)
+        if culprit is None:
+            culprit = next((s for s in reversed(stack) if not _is_rt(s)), "?")
+        logger.warning(
+            "rt: task %s%s has held its thread for %.3f s in one poll (threshold %.3f s), "
+            "at %s; spawned at %s",
+            meta.id,
+            f" ({meta.name})" if meta.name else "",
+            held,
+            self.threshold,
+            culprit,
+            meta.location or "?",
+            extra={
+                "task_id": meta.id,
+                "task_name": meta.name,
+                "task_location": meta.location,
+                "poll_seconds": held,
+                "blocking_frame": culprit,
+                "stack": stack,
+            },
+        )
+
+    def histogram_for(self, ident: int) -> tuple[int, ...]:
+        hist = self.histograms.get(ident)
+        return tuple(hist) if hist is not None else (0,) * HISTOGRAM_BUCKETS
+
+    def close(self) -> None:
+        """Stop the watchdog and the console endpoint; idempotent."""
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join()
+            self._watchdog = None
+        if self.console is not None:
+            self.console.close()

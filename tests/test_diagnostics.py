@@ -1,0 +1,414 @@
+"""Seeing inside a running rt program: task hooks, task dumps, the slow-poll detector, the
+diagnostics endpoint with ``python -m rt ps|pstree|console``, and ``rt.TaskLogFilter``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rt
+import rt.sync
+from rt.lowlevel import diagnostics_request
+
+HERE = __file__
+
+
+def _line_of(marker: str) -> int:
+    for i, line in enumerate(Path(HERE).read_text().splitlines(), 1):
+        if marker in line and "_line_of" not in line:
+            return i
+    raise AssertionError(marker)
+
+
+# -- hooks ----------------------------------------------------------------------------------
+
+
+def test_task_hooks_see_spawn_polls_and_terminate_with_meta_on_the_task_thread(
+    flavor: str | None,
+) -> None:
+    events: list[tuple[str, Any, int]] = []
+    lock = threading.Lock()
+
+    def hook(kind: str) -> Any:
+        def record(meta: rt.TaskMeta) -> None:
+            with lock:
+                events.append((kind, meta, threading.get_ident()))
+
+        return record
+
+    async def ok() -> int:
+        await rt.yield_now()
+        return 1
+
+    async def fails() -> None:
+        await rt.yield_now()
+        raise ValueError("boom")
+
+    async def forever() -> None:
+        await rt.sleep(3600)
+
+    async def main() -> None:
+        a = rt.spawn(ok(), name="ok")  # spawn-site: ok
+        b = rt.spawn(fails(), name="fails")
+        c = rt.spawn(forever(), name="forever")
+        assert await a == 1
+        with pytest.raises(rt.JoinError):
+            await b
+        await rt.yield_now()
+        c.abort()
+        with pytest.raises(rt.JoinError):
+            await c
+
+    rt.run(
+        main(),
+        flavor=flavor,
+        on_task_spawn=hook("spawn"),
+        on_task_terminate=hook("terminate"),
+        on_before_task_poll=hook("before"),
+        on_after_task_poll=hook("after"),
+    )
+    by_name = {m.name: m for kind, m, _ in events if kind == "spawn"}
+    assert {"ok", "fails", "forever"} <= set(by_name)
+    assert by_name["ok"].location == f"{HERE}:{_line_of('# spawn-site: ok')}"
+    outcomes = {m.name: m.outcome for kind, m, _ in events if kind == "terminate"}
+    assert outcomes["ok"] == "ok"
+    assert outcomes["fails"] == "error"
+    assert outcomes["forever"] == "cancelled"
+    # every poll is bracketed by before/after on one thread, never the main test thread on
+    # the multi-thread flavor (its workers run the tasks)
+    polls = [(kind, m.id, ident) for kind, m, ident in events if kind in ("before", "after")]
+    assert polls
+    for (k1, id1, t1), (k2, id2, t2) in zip(polls[::2], polls[1::2], strict=True):
+        assert (k1, k2) == ("before", "after")
+        assert id1 == id2 and t1 == t2
+    if flavor == "multi_thread":
+        assert all(ident != threading.get_ident() for _, _, ident in polls)
+
+
+def test_a_hook_that_raises_is_logged_and_the_runtime_goes_on(
+    flavor: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    def bad(meta: rt.TaskMeta) -> None:
+        raise RuntimeError("hook bug")
+
+    async def child() -> int:
+        await rt.yield_now()
+        return 7
+
+    async def main() -> int:
+        return await rt.spawn(child())
+
+    with caplog.at_level(logging.ERROR, logger="rt"):
+        assert rt.run(main(), flavor=flavor, on_before_task_poll=bad, on_task_spawn=bad) == 7
+    assert any("on_before_task_poll hook raised" in r.getMessage() for r in caplog.records)
+    assert any("on_task_spawn hook raised" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "option", ["on_task_spawn", "on_task_terminate", "on_before_task_poll", "on_after_task_poll"]
+)
+def test_a_hook_that_is_not_callable_is_refused_at_construction(option: str) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be a callable"):
+        rt.Runtime(**{option: 42})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "fast", float("nan")])
+def test_a_bad_slow_poll_threshold_is_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match="slow_poll_threshold must be a positive number"):
+        rt.Runtime(slow_poll_threshold=bad)  # type: ignore[arg-type]
+
+
+# -- slow-poll detector ---------------------------------------------------------------------
+
+
+class _Signal(logging.Handler):
+    """Sets an event when the detector reports, so the blocked task can stop blocking."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.event = threading.Event()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.event.set()
+
+
+def test_the_detector_names_a_task_blocking_its_thread_with_the_blocking_frame(
+    flavor: str | None,
+) -> None:
+    signal = _Signal()
+    log = logging.getLogger("rt")
+    log.addHandler(signal)
+
+    async def blocker() -> None:
+        await rt.yield_now()
+        signal.event.wait(60)  # blocking-line
+
+    async def main() -> None:
+        await rt.spawn(blocker(), name="the-blocker")
+
+    try:
+        with rt.Runtime(flavor=flavor, slow_poll_threshold=0.05) as runtime:
+            runtime.block_on(main())
+            metrics = runtime.metrics()
+    finally:
+        log.removeHandler(signal)
+    assert signal.records, "the detector never reported"
+    record = signal.records[0]
+    assert record.task_name == "the-blocker"  # type: ignore[attr-defined]
+    assert record.blocking_frame.startswith(  # type: ignore[attr-defined]
+        f"{HERE}:{_line_of('# blocking-line')} in "
+    )
+    assert record.task_location.startswith(HERE)  # type: ignore[attr-defined]
+    assert metrics.slow_polls == 1  # once per incident, however long it lasts
+    rows = [w.poll_time_histogram for w in metrics.worker_metrics if w.poll_time_histogram]
+    histogram = [sum(h) for h in zip(*rows, strict=True)]
+    assert histogram[-1] + sum(histogram[16:]) >= 1  # the long poll is in the histogram
+
+
+def test_rt_slow_poll_in_the_environment_turns_the_detector_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RT_SLOW_POLL", "0.25")
+    with rt.Runtime() as runtime:
+        diag = runtime._live()._diag
+        assert diag is not None and diag.threshold == 0.25
+    monkeypatch.setenv("RT_SLOW_POLL", "soon")
+    with pytest.raises(ValueError, match="RT_SLOW_POLL must be a number of seconds"):
+        rt.Runtime()
+
+
+# -- dumps ----------------------------------------------------------------------------------
+
+
+def test_a_dump_shows_a_two_mutex_deadlock_with_both_waits(flavor: str | None) -> None:
+    async def locker(a: rt.sync.Mutex[int], b: rt.sync.Mutex[int], both: rt.sync.Barrier) -> None:
+        async with a.lock():
+            await both.wait()
+            async with b.lock():  # deadlock-line
+                pass
+
+    async def main() -> rt.TaskDump:
+        a, b = rt.sync.Mutex(0), rt.sync.Mutex(0)
+        both = rt.sync.Barrier(3)
+        t1 = rt.spawn(locker(a, b, both), name="a-then-b")
+        t2 = rt.spawn(locker(b, a, both), name="b-then-a")
+        await both.wait()
+        # both now wait on the other's lock: wait until each is parked
+        while True:
+            snap = rt.dump()
+            waits = {t.name: t.waiting_on or "" for t in snap}
+            if "Mutex" in waits.get("a-then-b", "") and "Mutex" in waits.get("b-then-a", ""):
+                break
+            await rt.yield_now()
+        t1.abort()
+        t2.abort()
+        return snap
+
+    snap = rt.run(main(), flavor=flavor)
+    line = _line_of("# deadlock-line")
+    parked = {t.name: t for t in snap if t.name in ("a-then-b", "b-then-a")}
+    assert len(parked) == 2
+    for t in parked.values():
+        assert t.state == "parked"
+        assert t.waiting_on is not None and "Mutex" in t.waiting_on
+        assert (
+            t.frames[0].function
+            == "test_a_dump_shows_a_two_mutex_deadlock_with_both_waits.<locals>.locker"
+        )
+        assert (t.frames[0].file, t.frames[0].line) == (HERE, line)
+    text = str(snap)
+    assert "a-then-b [parked: Mutex" in text and "b-then-a [parked: Mutex" in text
+    json.dumps(snap.to_dict())  # JSON-ready
+
+
+def test_a_dump_names_sleeps_fds_and_joins_and_builds_the_spawn_tree(flavor: str | None) -> None:
+    import socket
+
+    from rt.lowlevel import wait_readable
+
+    a, b = socket.socketpair()
+    fd = a.fileno()
+
+    async def reader() -> None:
+        await wait_readable(a)
+
+    async def sleeper() -> None:
+        await rt.sleep(3600)
+
+    async def parent() -> None:
+        async with rt.TaskGroup() as tg:
+            tg.spawn(sleeper(), name="sleeper")
+            tg.spawn(reader(), name="reader")
+
+    async def main() -> rt.TaskDump:
+        p = rt.spawn(parent(), name="parent")
+        while True:
+            snap = rt.dump()
+            if sum(t.state == "parked" for t in snap) >= 3:
+                break
+            await rt.yield_now()
+        p.abort()
+        return snap
+
+    try:
+        snap = rt.run(main(), flavor=flavor, on_task_spawn=lambda m: None)
+    finally:
+        a.close()
+        b.close()
+    tasks = {t.name: t for t in snap}
+    assert tasks["sleeper"].waiting_on is not None
+    assert tasks["sleeper"].waiting_on.startswith("sleep: deadline in")
+    assert tasks["reader"].waiting_on == f"fd {fd} readable"
+    # with a hook set, the runtime records parents: the group's children hang under "parent"
+    assert tasks["sleeper"].parent == tasks["parent"].id
+    assert tasks["reader"].parent == tasks["parent"].id
+    text = str(snap)
+    assert text.index("parent [") < text.index("sleeper [")
+
+
+def test_a_dump_taken_from_another_thread_shows_the_task_blocking_the_runtime(
+    flavor: str | None,
+) -> None:
+    release = threading.Event()
+    taken: list[rt.TaskDump] = []
+
+    async def blocker() -> None:
+        await rt.yield_now()
+        release.wait(60)  # holding-line
+
+    async def main() -> None:
+        handle = rt.Handle.current()
+
+        def take() -> None:
+            while True:  # until the blocker is seen running (it may not have started yet)
+                snap = handle.dump()
+                if any(t.name == "holder" and t.state == "running" for t in snap):
+                    taken.append(snap)
+                    release.set()
+                    return
+
+        t = threading.Thread(target=take)
+        t.start()
+        await rt.spawn(blocker(), name="holder")
+        t.join()
+
+    rt.run(main(), flavor=flavor)
+    (holder,) = [t for t in taken[0] if t.name == "holder"]
+    # the task's own frame first, down to the blocking call inside threading
+    assert holder.frames[0].function.endswith("blocker")
+    assert (HERE, _line_of("# holding-line")) in [(f.file, f.line) for f in holder.frames]
+    assert holder.frames[-1].function == "Condition.wait"
+
+
+# -- the endpoint and python -m rt ----------------------------------------------------------
+
+
+def _rt_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rt", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_python_m_rt_ps_and_pstree_attach_to_a_running_program(
+    tmp_path: Path, flavor: str | None
+) -> None:
+    path = str(tmp_path / "rt.sock")
+    outputs: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    async def idle() -> None:
+        await rt.sleep(3600)
+
+    async def main() -> None:
+        tasks = [rt.spawn(idle(), name=f"conn-{i}") for i in range(3)]
+        assert oct(os.stat(path).st_mode & 0o777) == oct(0o600)
+        for cmd in ("ps", "pstree"):
+            outputs[cmd] = await rt.to_thread(_rt_cli, cmd, path)
+        for t in tasks:
+            t.abort()
+
+    rt.run(main(), flavor=flavor, console=path)
+    assert not os.path.exists(path)  # removed at shutdown
+    ps = outputs["ps"]
+    assert ps.returncode == 0, ps.stderr
+    assert ps.stdout.splitlines()[1].split() == [
+        "ID",
+        "NAME",
+        "STATE",
+        "WAITING",
+        "ON",
+        "SPAWNED",
+        "AT",
+    ]
+    for i in range(3):
+        assert any(f"conn-{i}" in line and "parked" in line for line in ps.stdout.splitlines())
+    tree = outputs["pstree"]
+    assert tree.returncode == 0, tree.stderr
+    assert "conn-0 [parked: sleep: deadline in" in tree.stdout
+    assert "idle (" in tree.stdout  # the await chain
+
+
+def test_attaching_to_a_program_without_the_endpoint_says_how_to_enable_it() -> None:
+    result = _rt_cli("ps", str(os.getpid()))
+    assert result.returncode == 1
+    assert "RT_CONSOLE=1" in result.stderr
+
+
+def test_an_endpoint_that_cannot_bind_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OSError, match="cannot open the diagnostics endpoint at"):
+        rt.Runtime(console=str(blocker / "rt.sock"))
+
+
+def test_the_endpoint_answers_hello_and_refuses_unknown_commands(tmp_path: Path) -> None:
+    path = str(tmp_path / "rt.sock")
+    with rt.Runtime(console=path):
+        assert diagnostics_request(path, "hello")["pid"] == os.getpid()
+        with pytest.raises(RuntimeError, match="unknown command"):
+            diagnostics_request(path, "reboot")
+
+
+# -- logging ----------------------------------------------------------------------------------
+
+
+def test_task_log_filter_names_the_running_task_and_none_outside(flavor: str | None) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    log = logging.getLogger("rt-test-taskfilter")
+    handler = Keep()
+    handler.addFilter(rt.TaskLogFilter())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+    async def child() -> None:
+        log.info("inside")
+
+    async def main() -> int:
+        h = rt.spawn(child(), name="logger-task")
+        await h
+        await rt.spawn_blocking(log.info, "blocking")
+        return h.id
+
+    try:
+        tid = rt.run(main(), flavor=flavor)
+        log.info("outside")
+    finally:
+        log.removeHandler(handler)
+    inside, blocking, outside = records
+    assert (inside.task_id, inside.task_name) == (tid, "logger-task")  # type: ignore[attr-defined]
+    assert blocking.task_id is None and blocking.task_name is None  # type: ignore[attr-defined]
+    assert outside.task_id is None and outside.task_name is None  # type: ignore[attr-defined]
