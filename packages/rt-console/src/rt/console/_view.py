@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from typing import Any
@@ -21,6 +22,14 @@ def _spark(values: list[float]) -> str:
         return ""
     top = max(values) or 1.0
     return "".join(_SPARK[min(len(_SPARK) - 1, int(v / top * (len(_SPARK) - 1)))] for v in values)
+
+
+def _short(where: str | None) -> str:
+    """A ``file:line`` under the current directory, relative to it (shorter columns)."""
+    if not where:
+        return ""
+    here = os.path.join(os.getcwd(), "")
+    return where[len(here) :] if where.startswith(here) else where
 
 
 def _seconds(s: float) -> str:
@@ -100,21 +109,21 @@ def render(
             _seconds(s["busy"]) if "busy" in s else "",
             _seconds(s["idle"]) if "idle" in s else "",
             t["waiting_on"] or "",
-            t["location"] or "",
+            _short(t["location"]),
         )
     parts: list[RenderableType] = [head, summary]
     if rows:
         parts.append(workers)
-    parts.append(tasks)
-    if task is not None:
+    if task is not None:  # above the table, which may run past the bottom of the terminal
         chosen = [t for t in dump["tasks"] if t["id"] == task]
         if chosen:
             detail = Text(f"task #{task} await chain:\n", style="bold")
             for f in chosen[0]["frames"]:
-                detail.append(f"  {f['function']} ({f['file']}:{f['line']})\n")
+                detail.append(f"  {f['function']} ({_short(f['file'])}:{f['line']})\n")
         else:
             detail = Text(f"task #{task} is not alive", style="bold red")
         parts.append(detail)
+    parts.append(tasks)
     return Group(*parts)
 
 

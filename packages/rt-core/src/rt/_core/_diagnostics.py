@@ -41,6 +41,7 @@ from ._exceptions import Cancelled
 if TYPE_CHECKING:
     from types import FrameType
 
+    from ._base import Scheduler
     from ._console import ConsoleServer
 
 Hook = Callable[[TaskMeta], object]
@@ -226,6 +227,14 @@ class Diagnostics:
         self.on_after = hooks.get("on_after_task_poll")
         self.threshold = slow_poll_threshold
         self.console_path = console_path
+        #: whether each step goes through an Instrumented wrapper (hooks or the console need
+        #: it); the detector alone samples the schedulers instead, at no cost per step
+        self.observe_steps = console_path is not None or any(
+            h is not None for h in (self.on_terminate, self.on_before, self.on_after)
+        )
+        self._sched: Scheduler | None = None
+        #: sampling mode: thread id -> (task, batch counter, first seen)
+        self._seen: dict[int, tuple[object, int, float]] = {}
         #: task id -> (spawn location, parent task id), for dumps
         self.meta: dict[int, tuple[str | None, int | None]] = {}
         #: thread id -> (task meta, step start), while a step runs
@@ -249,6 +258,8 @@ class Diagnostics:
         meta = TaskMeta(task_id, name, location)
         if self.on_spawn is not None:
             self._call("on_task_spawn", self.on_spawn, meta)
+        if not self.observe_steps:
+            return coro
         return Instrumented(coro, self, meta)  # type: ignore[return-value]
 
     # -- steps ----------------------------------------------------------------------------
@@ -293,8 +304,9 @@ class Diagnostics:
 
     # -- watchdog ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the slow-poll watchdog, if a threshold is set."""
+    def start(self, sched: Scheduler) -> None:
+        """Start the slow-poll watchdog for ``sched``, if a threshold is set."""
+        self._sched = sched
         if self.threshold is not None and self._watchdog is None:
             self._watchdog = threading.Thread(
                 target=self._watch, name="rt-slow-poll-watchdog", daemon=True
@@ -307,6 +319,9 @@ class Diagnostics:
         period = max(threshold / 4, 0.001)
         while not self._stop.wait(period):
             now = time.perf_counter()
+            if not self.observe_steps:
+                self._sample(now, threshold)
+                continue
             for ident, (meta, began) in list(self.in_step.items()):
                 held = now - began
                 key = (ident, began)
@@ -318,6 +333,39 @@ class Diagnostics:
             if len(self._reported) > 1024:
                 live = {(i, b) for i, (_m, b) in list(self.in_step.items())}
                 self._reported &= live
+
+    def _sample(self, now: float, threshold: float) -> None:
+        """The detector without step wrappers: per worker thread, the task it is stepping and
+        its batch counters (polls and parks, bumped when a batch of steps ends); the same
+        task under unchanged counters for ``threshold`` means one step (or, rarely, a batch of
+        back-to-back steps of that one task) held the thread that long."""
+        sched = self._sched
+        if sched is None:
+            return
+        workers = getattr(sched, "_workers", None)
+        if workers is not None:
+            states = [(w.ident, w._current, w.polls + w.park_count) for w in workers]
+        else:
+            ident = getattr(sched, "_thread_id", None) or 0
+            states = [(ident, sched._current, sched._polls + sched._park_count)]  # type: ignore[attr-defined]
+        for ident, task, counter in states:
+            if task is None or not ident:
+                self._seen.pop(ident, None)
+                continue
+            seen = self._seen.get(ident)
+            if seen is None or seen[0] is not task or seen[1] != counter:
+                self._seen[ident] = (task, counter, now)
+                continue
+            held = now - seen[2]
+            key = (ident, seen[2])
+            if held < threshold or key in self._reported:
+                continue
+            self._reported.add(key)
+            self.slow_polls += 1
+            location = self.meta.get(task._id, (None, None))[0]  # type: ignore[attr-defined]
+            self._report(ident, TaskMeta(task._id, task._name, location), held)  # type: ignore[attr-defined]
+        if len(self._reported) > 1024:
+            self._reported = {(i, s[2]) for i, s in self._seen.items()}
 
     def _report(self, ident: int, meta: TaskMeta, held: float) -> None:
         frame = sys._current_frames().get(ident)
@@ -353,6 +401,9 @@ class Diagnostics:
         )
 
     def histogram_for(self, ident: int) -> tuple[int, ...]:
+        """Poll-time histogram of thread ``ident`` (empty when steps are not observed)."""
+        if not self.observe_steps:
+            return ()
         hist = self.histograms.get(ident)
         return tuple(hist) if hist is not None else (0,) * HISTOGRAM_BUCKETS
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import types
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -216,28 +217,45 @@ def render_tree(data: dict[str, Any], *, frames: bool = True) -> str:
     return "\n".join(lines)
 
 
-def await_chain(coro: Any) -> tuple[FrameInfo, ...]:
-    """The frames from ``coro`` down its ``cr_await`` / ``gi_yieldfrom`` links."""
+def await_chain(
+    coro: Any, cache: dict[tuple[Any, int], FrameInfo] | None = None
+) -> tuple[FrameInfo, ...]:
+    """The frames from ``coro`` down its ``cr_await`` / ``gi_yieldfrom`` links.
+
+    ``cache`` shares one :class:`FrameInfo` among tasks suspended at the same line (a dump of
+    100,000 tasks parked at one ``await`` builds it once).
+    """
     out: list[FrameInfo] = []
     obj = coro
     depth = 0
     while obj is not None and depth < 256:
         depth += 1
-        frame: FrameType | None = (
-            getattr(obj, "cr_frame", None)
-            or getattr(obj, "gi_frame", None)
-            or getattr(obj, "ag_frame", None)
-        )
+        kind = type(obj)
+        if kind is _CoroType:
+            frame, nxt = obj.cr_frame, obj.cr_await
+        elif kind is _GenType:
+            frame, nxt = obj.gi_frame, obj.gi_yieldfrom
+        elif kind is _AsyncGenType:
+            frame, nxt = obj.ag_frame, obj.ag_await
+        else:  # a wrapper that forwards them (rt's Instrumented), or anything else
+            frame = getattr(obj, "cr_frame", None)
+            nxt = getattr(obj, "cr_await", None)
         if frame is not None:
-            code = frame.f_code
-            out.append(FrameInfo(code.co_qualname, code.co_filename, frame.f_lineno or 0))
-        nxt = getattr(obj, "cr_await", None)
-        if nxt is None:
-            nxt = getattr(obj, "gi_yieldfrom", None)
-        if nxt is None:
-            nxt = getattr(obj, "ag_await", None)
+            key = (frame.f_code, frame.f_lineno or 0)
+            info = cache.get(key) if cache is not None else None
+            if info is None:
+                code = frame.f_code
+                info = FrameInfo(code.co_qualname, code.co_filename, key[1])
+                if cache is not None:
+                    cache[key] = info
+            out.append(info)
         obj = nxt
     return tuple(out)
+
+
+_CoroType: Final = types.CoroutineType
+_GenType: Final = types.GeneratorType
+_AsyncGenType: Final = types.AsyncGeneratorType
 
 
 def thread_frames(thread_id: int, start: object = None) -> tuple[FrameInfo, ...]:
@@ -326,6 +344,7 @@ def take_dump(sched: Scheduler) -> TaskDump:
     running = _running(sched)
     diag = sched._diag
     meta = diag.meta if diag is not None else None
+    cache: dict[tuple[Any, int], FrameInfo] = {}
     infos: list[TaskInfo] = []
     for task in _copy_tasks(sched._tasks):
         if task._done:
@@ -337,14 +356,14 @@ def take_dump(sched: Scheduler) -> TaskDump:
             thread_id = running[task._id]
             code = getattr(task._coro, "cr_code", None)
             frames = thread_frames(thread_id, code) if thread_id else ()
-            frames = _drop_own_frames(frames) or await_chain(task._coro)
+            frames = _drop_own_frames(frames) or await_chain(task._coro, cache)
         elif abort is not None:
             state = PARKED
-            frames = await_chain(task._coro)
+            frames = await_chain(task._coro, cache)
             waiting = describe_wait(abort, frames)
         else:
             state = RUNNABLE
-            frames = await_chain(task._coro)
+            frames = await_chain(task._coro, cache)
         location, parent = meta.get(task._id, (None, None)) if meta is not None else (None, None)
         infos.append(
             TaskInfo(

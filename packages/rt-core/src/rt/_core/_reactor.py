@@ -91,7 +91,7 @@ class _FdState:
     def _describe_wait(self) -> str:
         """What a task parked on this fd waits for (task dumps)."""
         ways = [w for w, t in (("readable", self.reader), ("writable", self.writer)) if t]
-        return f"fd {self.fd} {' or '.join(ways) or 'ready'}"
+        return f"fd {self.fd} {' or '.join(ways) or '(woken)'}"
 
     def withdraw(self, task: Task[Any]) -> Abort:
         """Abort ``task``'s wait on this fd, unless it was woken meanwhile."""

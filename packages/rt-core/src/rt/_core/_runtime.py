@@ -157,6 +157,14 @@ def _diagnostics_for(
     hooks: dict[str, object], slow_poll_threshold: object, console: object
 ) -> Diagnostics | None:
     """Validate the diagnostics options; build the runtime's Diagnostics if any is on."""
+    if (
+        slow_poll_threshold is None
+        and console is None
+        and all(hook is None for hook in hooks.values())
+        and not os.environ.get("RT_SLOW_POLL")
+        and not os.environ.get("RT_CONSOLE")
+    ):
+        return None  # the common case: import nothing (logging, json, socket) for it
     from ._console import resolve_setting
     from ._diagnostics import check_hook, parse_threshold
 
@@ -185,7 +193,7 @@ def _start_diagnostics(sched: Scheduler, diag: Diagnostics) -> None:
             dump=lambda: take_dump(sched).to_dict(),
             metrics=lambda: asdict(sched.metrics()),
         )
-    diag.start()
+    diag.start(sched)
 
 
 def _sched_spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
