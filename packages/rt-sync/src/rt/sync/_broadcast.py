@@ -326,8 +326,7 @@ class channel(tuple[Sender[TD], Receiver[TD]]):
     Args:
         capacity: How many values are kept for slow receivers (``>= 1``).
 
-    Returns:
-        ``(Sender, Receiver)``.
+    Calling it gives the pair ``(Sender, Receiver)``.
 
     Raises:
         ValueError: ``capacity`` is not an int ``>= 1``.

@@ -997,8 +997,7 @@ class channel(tuple[Sender[TD], Receiver[TD]]):
     Args:
         capacity: How many values the channel buffers before ``send`` waits (``>= 1``).
 
-    Returns:
-        ``(Sender, Receiver)``.
+    Calling it gives the pair ``(Sender, Receiver)``.
 
     Raises:
         ValueError: ``capacity`` is not an int ``>= 1``.
@@ -1022,8 +1021,7 @@ class unbounded_channel(tuple[UnboundedSender[TD], Receiver[TD]]):
 
     ``mpsc.unbounded_channel[int]()`` types the values (see :class:`channel`).
 
-    Returns:
-        ``(UnboundedSender, Receiver)``.
+    Calling it gives the pair ``(UnboundedSender, Receiver)``.
     """
 
     __slots__ = ()

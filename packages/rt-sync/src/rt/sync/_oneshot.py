@@ -234,8 +234,7 @@ class channel(tuple[Sender[TD], Receiver[TD]]):
     ``oneshot.channel[int]()`` types the value (``Sender[int]``, ``Receiver[int]``); the plain
     call gives ``Any``. The result is a plain tuple.
 
-    Returns:
-        ``(Sender, Receiver)``.
+    Calling it gives the pair ``(Sender, Receiver)``.
     """
 
     __slots__ = ()

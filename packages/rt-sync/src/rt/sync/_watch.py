@@ -311,8 +311,7 @@ class channel(tuple[Sender[TD], Receiver[TD]]):
     Args:
         initial: The first value (already seen by the returned receiver).
 
-    Returns:
-        ``(Sender, Receiver)``.
+    Calling it gives the pair ``(Sender, Receiver)``.
     """
 
     __slots__ = ()
