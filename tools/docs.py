@@ -32,6 +32,7 @@ GUIDE_ORDER = {
     "cancel-safety": "Cancel safety",
     "multi-thread": "The multi-thread scheduler",
     "paused-time": "Paused time in tests",
+    "diagnostics": "Seeing inside a running program",
     "from-asyncio": "Migrating from asyncio",
     "from-tokio": "Coming from Tokio",
 }

@@ -167,7 +167,7 @@ class CurrentThreadScheduler(Scheduler):
         if st is not self:
             ctx.run(STATE.set, self)
         task_id = next(_task_ids)
-        if self._diag is not None:
+        if self._diag is not None and what != "shutdown()":  # not the runtime's own sentinel
             parent = st._current if st is not None else None
             coro = self._diag.instrument(
                 coro, task_id, cast("str | None", name), parent._id if parent else None
