@@ -25,10 +25,12 @@ documentation, reproduced on :class:`Driver`); :func:`current_driver` returns th
 
 from __future__ import annotations
 
-from typing import Any
+import contextvars
+from typing import TYPE_CHECKING, Any
 
 from ._core._current import (
     COOP_BUDGET,
+    STATE,
     budget_spent,
     checkpoint_if_cancelled,
     current_task,
@@ -39,6 +41,9 @@ from ._core._reactor import READ, WRITE, IoDriver
 from ._core._runtime import current_driver
 from ._core._scheduler import Scheduler
 from ._core._traps import Abort, checkpoint, consume_budget, wait_task_rescheduled
+
+if TYPE_CHECKING:
+    from ._core._runtime import Handle
 
 __all__ = [
     "COOP_BUDGET",
@@ -59,6 +64,7 @@ __all__ = [
     "current_io",
     "current_task",
     "notify_closing",
+    "outside_task_context",
     "reschedule",
     "wait_readable",
     "wait_task_rescheduled",
@@ -110,6 +116,39 @@ def notify_closing(fd: int | Any) -> None:
     Call it just before closing an fd that tasks may be waiting on.
     """
     _io().notify_closing(fd)
+
+
+class _OutsideTask:
+    """The runtime state seen by code running outside rt's tasks (no current task)."""
+
+    __slots__ = ("_current", "_sched")
+
+    def __init__(self, sched: Any) -> None:
+        self._current = None
+        self._sched = sched
+
+    def spawn_here(self, coro: object, name: str | None) -> Any:
+        return self._sched.spawn(coro, name)
+
+
+def outside_task_context(handle: Handle) -> contextvars.Context:
+    """Return a copy of the current context for code that runs outside rt's tasks.
+
+    Another event loop's callbacks running on ``handle``'s runtime (rt-asyncio's) run in such
+    a context: there, as in ``spawn_blocking`` threads, ``rt.spawn``, ``rt.spawn_blocking``
+    and ``rt.Handle.current()`` reach the runtime, while awaiting an rt primitive raises the
+    "must be called from a task running on an rt runtime" ``RuntimeError`` instead of parking
+    whichever rt task happens to run the callback.
+
+    Args:
+        handle: The runtime to make current.
+
+    Returns:
+        A new context; the current one is unchanged.
+    """
+    ctx = contextvars.copy_context()
+    ctx.run(STATE.set, _OutsideTask(handle._sched))
+    return ctx
 
 
 for _name in ("Abort", "IoDriver"):
