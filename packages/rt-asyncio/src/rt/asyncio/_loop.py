@@ -44,7 +44,7 @@ import selectors
 import sys
 import threading
 import time
-from asyncio import events
+from asyncio import base_events, events, format_helpers, futures
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final, Protocol, final
 
@@ -62,8 +62,6 @@ from rt.lowlevel import (
     wait_task_rescheduled,
 )
 
-logger = asyncio.log.logger
-
 # The asyncio loop of each runtime: the owned loop of new_event_loop(), or one attached by
 # aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
 _LOOPS: dict[rt.Handle, RtEventLoop] = {}
@@ -80,6 +78,7 @@ def unregister(loop: RtEventLoop) -> None:
     with _LOOPS_LOCK:
         if _LOOPS.get(loop._rt_handle) is loop:
             del _LOOPS[loop._rt_handle]
+
 
 _BaseLoop: type[asyncio.AbstractEventLoop] = asyncio.SelectorEventLoop
 
@@ -116,17 +115,7 @@ class _RtTimerHandle(events.TimerHandle):
     __slots__ = ("_entry",)
 
     _loop: RtEventLoop
-
-    def __init__(
-        self,
-        when: float,
-        callback: Callable[..., object],
-        args: tuple[Any, ...],
-        loop: RtEventLoop,
-        context: contextvars.Context | None,
-    ) -> None:
-        super().__init__(when, callback, args, loop, context)
-        self._entry: Any = None
+    _entry: Any
 
     def _fire(self) -> None:
         """Called by the timer wheel (on a runtime thread) when the deadline passed."""
@@ -190,14 +179,6 @@ class _WatchView(Mapping[Any, selectors.SelectorKey]):
 
     def close(self) -> None:
         pass
-
-
-def _format_handle(handle: events.Handle) -> str:
-    cb = handle._callback  # type: ignore[attr-defined]
-    task = getattr(cb, "__self__", None)
-    if isinstance(task, asyncio.Task):
-        return f"<Task {task.get_name()}>"
-    return str(handle)
 
 
 @final
@@ -278,7 +259,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
-        if context is None and _IN_LOOP.get(None) is not self:
+        if context is None and self._task_factory is None and _IN_LOOP.get(None) is not self:
             # A task started from outside asyncio code on this loop (plain code, an rt task):
             # its context gets the runtime without a current rt task, so rt.spawn works in
             # it and awaiting an rt primitive directly fails loudly (see rt_as_aio).
@@ -298,7 +279,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
             handle._run()  # type: ignore[attr-defined]
             dt = self.time() - t0
             if dt >= self.slow_callback_duration:
-                logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
+                base_events.logger.warning(
+                    "Executing %s took %.3f seconds",
+                    base_events._format_handle(handle),
+                    dt,  # type: ignore[attr-defined]
+                )
             self._current_handle = None
         else:
             handle._run()  # type: ignore[attr-defined]
@@ -328,7 +313,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
                 self._report_callback_error(handle, exc)
 
     def _report_callback_error(self, handle: events.Handle, exc: BaseException) -> None:
-        cb = events._format_callback_source(  # type: ignore[attr-defined]
+        cb = format_helpers._format_callback_source(  # type: ignore[attr-defined]
             handle._callback,  # type: ignore[attr-defined]
             handle._args,  # type: ignore[attr-defined]
         )
@@ -481,6 +466,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
             self._check_thread()
             self._check_callback(callback, "call_at")
         timer = _RtTimerHandle(when, callback, args, self, context)
+        timer._entry = None
         if timer._source_traceback:  # type: ignore[attr-defined]
             del timer._source_traceback[-1]  # type: ignore[attr-defined]
         timer._scheduled = True
@@ -699,7 +685,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
             if ok:
                 fut.set_result(value)
             else:
-                fut.set_exception(value)
+                fut.set_exception(futures._convert_future_exc(value))  # type: ignore[attr-defined]
 
         def job() -> None:
             try:
@@ -717,4 +703,3 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
 
         self._rt_handle.spawn_blocking(job)
         return fut
-
