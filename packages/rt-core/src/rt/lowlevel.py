@@ -131,22 +131,30 @@ class _OutsideTask:
         return self._sched.spawn(coro, name)
 
 
-def outside_task_context(handle: Handle) -> contextvars.Context:
-    """Return a copy of the current context for code that runs outside rt's tasks.
+def outside_task_context(
+    handle: Handle, ctx: contextvars.Context | None = None
+) -> contextvars.Context:
+    """Prepare a context for code that runs on ``handle``'s runtime outside rt's tasks.
 
-    Another event loop's callbacks running on ``handle``'s runtime (rt-asyncio's) run in such
-    a context: there, as in ``spawn_blocking`` threads, ``rt.spawn``, ``rt.spawn_blocking``
-    and ``rt.Handle.current()`` reach the runtime, while awaiting an rt primitive raises the
+    Another event loop's callbacks running on an rt runtime (rt-asyncio's) run in such a
+    context: there, as in ``spawn_blocking`` threads, ``rt.spawn``, ``rt.spawn_blocking`` and
+    ``rt.Handle.current()`` reach the runtime, while awaiting an rt primitive raises the
     "must be called from a task running on an rt runtime" ``RuntimeError`` instead of parking
     whichever rt task happens to run the callback.
 
     Args:
         handle: The runtime to make current.
+        ctx: A context to prepare in place (it must not be entered); by default a copy of the
+            current context is made.
 
     Returns:
-        A new context; the current one is unchanged.
+        The prepared context.
+
+    Raises:
+        RuntimeError: ``ctx`` is entered (running) right now.
     """
-    ctx = contextvars.copy_context()
+    if ctx is None:
+        ctx = contextvars.copy_context()
     ctx.run(STATE.set, _OutsideTask(handle._sched))
     return ctx
 

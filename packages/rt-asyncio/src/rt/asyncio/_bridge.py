@@ -20,7 +20,6 @@ task, as they flow into any spawned task: it starts with a copy of the caller's 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import threading
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -113,7 +112,6 @@ async def aio_as_rt(awaitable: Awaitable[T]) -> T:
     me = current_task()
     loop = _runtime_loop()
     crossing = _Crossing()
-    ctx = contextvars.copy_context()
 
     def done(_fut: asyncio.Future[Any]) -> None:
         reschedule(me)
@@ -121,7 +119,8 @@ async def aio_as_rt(awaitable: Awaitable[T]) -> T:
     def start() -> None:
         try:
             if asyncio.iscoroutine(awaitable):
-                fut: asyncio.Future[Any] = loop.create_task(awaitable, context=ctx)
+                # A copy of this context (contextvars flow), minus the running rt task.
+                fut: asyncio.Future[Any] = loop.create_task(awaitable)
             else:
                 fut = asyncio.ensure_future(awaitable, loop=loop)
         except BaseException as exc:

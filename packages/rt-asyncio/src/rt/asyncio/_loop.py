@@ -259,12 +259,18 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
-        if context is None and self._task_factory is None and _IN_LOOP.get(None) is not self:
-            # A task started from outside asyncio code on this loop (plain code, an rt task):
-            # its context gets the runtime without a current rt task, so rt.spawn works in
-            # it and awaiting an rt primitive directly fails loudly (see rt_as_aio).
-            context = outside_task_context(self._rt_handle)
-            context.run(_IN_LOOP.set, self)
+        if self._task_factory is None and (
+            _IN_LOOP.get(None) is not self if context is None else context.get(_IN_LOOP) is not self
+        ):
+            # A task started from outside asyncio code on this loop (plain code, an rt task,
+            # asyncio.Runner's context): its context gets the runtime without a current rt
+            # task, so rt.spawn works in it and awaiting an rt primitive directly fails
+            # loudly (see rt_as_aio). Its children inherit the prepared context.
+            try:
+                context = outside_task_context(self._rt_handle, context)
+                context.run(_IN_LOOP.set, self)
+            except RuntimeError:  # the given context is running: leave it alone
+                pass
         return super().create_task(coro, name=name, context=context)  # type: ignore[no-any-return]
 
     def stop(self) -> None:
@@ -387,6 +393,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         timers: Any = current_driver("time")
         self._timers = timers
         self._clock = timers.clock.now
+        for w in self._watches.values():
+            if w.reader is not None and w.rtask is None:
+                w.rtask = self._spawn(self._watch(w, READ))
+            if w.writer is not None and w.wtask is None:
+                w.wtask = self._spawn(self._watch(w, WRITE))
         unarmed, self._unarmed = self._unarmed, []
         for handle in unarmed:
             if not handle._cancelled:  # type: ignore[attr-defined]
@@ -523,7 +534,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         w.reader = handle
         if old is not None:
             old.cancel()
-        if w.rtask is None:
+        if w.rtask is None and self._timers is not None:  # else _attach starts it
             w.rtask = self._spawn(self._watch(w, READ))
         return handle
 
@@ -538,7 +549,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         w.writer = handle
         if old is not None:
             old.cancel()
-        if w.wtask is None:
+        if w.wtask is None and self._timers is not None:  # else _attach starts it
             w.wtask = self._spawn(self._watch(w, WRITE))
         return handle
 
