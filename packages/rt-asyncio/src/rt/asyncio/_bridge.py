@@ -27,40 +27,54 @@ from typing import Any, TypeVar
 import rt
 from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
-from ._loop import _LOOPS, _LOOPS_LOCK, RtEventLoop, unregister
+from ._loop import _LOOPS, _LOOPS_LOCK, RtEventLoop
 
 T = TypeVar("T")
 
 
 def _runtime_loop() -> RtEventLoop:
+    """The runtime's asyncio loop, its host task started if it is not running."""
     handle = rt.Handle.current()
     with _LOOPS_LOCK:
         loop = _LOOPS.get(handle)
-        if loop is not None and not loop.is_closed():
-            return loop
-        loop = RtEventLoop(_handle=handle)
-        _LOOPS[handle] = loop
-    handle.spawn(_host(loop), name="rt.asyncio loop")
+        if loop is None or loop.is_closed():
+            loop = RtEventLoop(_handle=handle)
+            _LOOPS[handle] = loop
+        loop._crossings += 1  # the host does not leave while a crossing is under way
+        start = loop._thread_id is None
+        if start:
+            loop._thread_id = -1  # starting: no second host
+    if start:
+        handle.spawn(_host(loop), name="rt.asyncio loop")
     return loop
 
 
 async def _host(loop: RtEventLoop) -> None:
-    """The task an attached loop lives in: its drainer, pinned to one thread."""
+    """The task an attached loop runs in while it has work: its drainer, on one thread.
+
+    It leaves when the loop has nothing left to wait for (no asyncio task, timer or watched
+    fd), so a runtime that used asyncio code once keeps no task of it; the loop object stays
+    the runtime's (objects bound to it keep working) and the next crossing starts it again.
+    """
     try:
         async with rt.LocalSet() as local:
             loop._local = local
             loop._thread_id = threading.get_ident()
             try:
-                await loop._drain(forever=True)
+                while True:
+                    await loop._drain(forever=True)
+                    with _LOOPS_LOCK:  # against a crossing that finds the host still here
+                        if loop._idle():
+                            loop._thread_id = None
+                            break
             except rt.Cancelled:
                 with rt.CancelScope(shield=True):
                     await _wind_down(loop)
+                loop.close_attached()
                 raise
     finally:
+        loop._local = None
         loop._thread_id = None
-        unregister(loop)
-        if not loop.is_closed():
-            loop.close()
 
 
 async def _wind_down(loop: RtEventLoop) -> None:
@@ -75,6 +89,7 @@ async def _wind_down(loop: RtEventLoop) -> None:
     loop._stopping = False
     gathered.add_done_callback(lambda _f: loop.stop())
     await loop._drain(forever=False)
+    loop._stopping = False
 
 
 class _Crossing:
@@ -111,9 +126,21 @@ async def aio_as_rt(awaitable: Awaitable[T]) -> T:
     """
     me = current_task()
     loop = _runtime_loop()
+    return await _cross(me, loop, awaitable)
+
+
+def _crossed(loop: RtEventLoop) -> None:
+    """A crossing is over (on the loop's thread, before its rt task resumes): the host may
+    leave at the end of this batch when it was the last thing the loop waited for."""
+    with _LOOPS_LOCK:
+        loop._crossings -= 1
+
+
+async def _cross(me: Any, loop: RtEventLoop, awaitable: Awaitable[T]) -> T:
     crossing = _Crossing()
 
     def done(_fut: asyncio.Future[Any]) -> None:
+        _crossed(loop)
         reschedule(me)
 
     def start() -> None:
@@ -125,6 +152,7 @@ async def aio_as_rt(awaitable: Awaitable[T]) -> T:
                 fut = asyncio.ensure_future(awaitable, loop=loop)
         except BaseException as exc:
             crossing.exc = exc
+            _crossed(loop)
             reschedule(me)
             return
         crossing.fut = fut
@@ -176,6 +204,9 @@ async def rt_as_aio(awaitable: Awaitable[T]) -> T:
     """
     loop = asyncio.get_running_loop()
     if not isinstance(loop, RtEventLoop):
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()  # never awaited: say so without a "never awaited" warning
         raise RuntimeError(
             f"rt_as_aio() needs asyncio code running on rt's event loop, not {loop!r}: "
             "run it with rt.asyncio.run(...) or asyncio.Runner(loop_factory="

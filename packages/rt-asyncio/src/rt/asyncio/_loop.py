@@ -41,9 +41,11 @@ import contextvars
 import errno
 import math
 import selectors
+import socket
 import sys
 import threading
 import time
+import weakref
 from asyncio import base_events, events, format_helpers, futures
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final, Protocol, final
@@ -64,7 +66,8 @@ from rt.lowlevel import (
 
 # The asyncio loop of each runtime: the owned loop of new_event_loop(), or one attached by
 # aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
-_LOOPS: dict[rt.Handle, RtEventLoop] = {}
+# Weak values: an idle attached loop that nothing refers to any more is simply dropped.
+_LOOPS: weakref.WeakValueDictionary[rt.Handle, RtEventLoop] = weakref.WeakValueDictionary()
 _LOOPS_LOCK = threading.Lock()
 
 
@@ -122,6 +125,7 @@ class _RtTimerHandle(events.TimerHandle):
         self._entry = None
         self._scheduled = False
         loop = self._loop
+        loop._armed -= 1
         loop._ready.append(self)
         if loop._tokens:
             loop._wake()
@@ -197,6 +201,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         self._timers: _Timers | None = None
         self._clock: Callable[[], float] = time.monotonic
         self._unarmed: list[_RtTimerHandle] = []
+        self._armed = 0  # timers in the wheel
+        self._crossings = 0  # aio_as_rt calls under way (attached loops)
         self._deferred: list[Any] = []
         self._pending_exc: BaseException | None = None
         self._local: Any = None
@@ -210,6 +216,23 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         else:
             self._rt_handle = _handle
         super().__init__(selector=_WatchView(self._watches))  # type: ignore[arg-type]
+
+    # -- the self-pipe: only for signals ---------------------------------------------------
+
+    def _make_self_pipe(self) -> None:
+        # Wake-ups are rt's reschedule; the socket pair is made by the first
+        # add_signal_handler, as the process's signal wakeup fd.
+        self._ssock: socket.socket | None = None
+        self._csock: socket.socket | None = None
+
+    def _close_self_pipe(self) -> None:
+        if self._ssock is not None:
+            super()._close_self_pipe()
+
+    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
+        if self._ssock is None and not self.is_closed():
+            super()._make_self_pipe()
+        super().add_signal_handler(sig, callback, *args)
 
     # -- the ready queue -------------------------------------------------------------------
 
@@ -338,6 +361,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         self._drainer = current_task()
         if self._timers is None:
             self._attach()
+        self._start_watchers()
         if self._deferred:
             deferred, self._deferred = self._deferred, []
             for task in deferred:
@@ -369,6 +393,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
                 if ready:
                     await checkpoint()
                     continue
+                if forever and self._idle():
+                    return  # the host leaves; the next aio_as_rt starts it again
                 tokens.append(None)
                 if ready or self._stopping or self._pending_exc is not None:
                     try:
@@ -393,15 +419,27 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         timers: Any = current_driver("time")
         self._timers = timers
         self._clock = timers.clock.now
+        unarmed, self._unarmed = self._unarmed, []
+        for handle in unarmed:
+            if not handle._cancelled:  # type: ignore[attr-defined]
+                self._arm(handle)
+
+    def _start_watchers(self) -> None:
         for w in self._watches.values():
             if w.reader is not None and w.rtask is None:
                 w.rtask = self._spawn(self._watch(w, READ))
             if w.writer is not None and w.wtask is None:
                 w.wtask = self._spawn(self._watch(w, WRITE))
-        unarmed, self._unarmed = self._unarmed, []
-        for handle in unarmed:
-            if not handle._cancelled:  # type: ignore[attr-defined]
-                self._arm(handle)
+
+    def _idle(self) -> bool:
+        """Has an attached loop nothing to wait for (no task, timer or fd)?"""
+        return (
+            not self._ready
+            and not self._crossings
+            and not self._armed
+            and not any(w.events for w in self._watches.values())
+            and not any(not t.done() for t in asyncio.all_tasks(self))
+        )
 
     # -- running (owned loops) -------------------------------------------------------------
 
@@ -440,6 +478,18 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
     def _running_here(self) -> bool:
         """May a watcher run its callback now (the loop runs and is not stopping)?"""
         return self._drainer is not None
+
+    def close_attached(self) -> None:
+        """Close an attached loop as its runtime shuts down (its host task is leaving)."""
+        self._thread_id = None
+        self.close()
+
+    def __del__(self, _warn: Any = None) -> None:
+        if self._attached:
+            if not self.is_closed() and not self.is_running():
+                self.close()  # an attached loop is managed: no "unclosed loop" warning
+            return
+        super().__del__()
 
     def close(self) -> None:
         if self.is_running():
@@ -499,6 +549,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
             entry = None
         else:
             entry = timers.arm(when, None, timer._fire)
+        self._armed += 1
         if entry is None:  # already due
             timer._fire()
         else:
@@ -510,8 +561,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
             if entry is not None:
                 handle._entry = None
                 timers = self._timers
-                if timers is not None:
-                    timers.cancel(entry)
+                if timers is not None and timers.cancel(entry):
+                    self._armed -= 1
             elif handle in self._unarmed:
                 self._unarmed.remove(handle)
 
