@@ -162,15 +162,16 @@ def test_runtime_shutdown_cancels_pending_asyncio_tasks_of_an_attached_loop() ->
     async def aio_forever() -> None:
         try:
             await asyncio.sleep(30)
-        finally:
-            seen.append("asyncio task finished")
+        except asyncio.CancelledError:
+            seen.append("asyncio task cancelled")
+            raise
 
     async def main() -> None:
         rt.spawn(rt.asyncio.aio_as_rt(aio_forever()))
         await rt.time.sleep(0.01)
 
     rt.run(main())
-    assert seen == ["asyncio task finished"]
+    assert seen == ["asyncio task cancelled"]
 
 
 def test_owned_loop_runs_rt_tasks_spawned_from_asyncio_code() -> None:
