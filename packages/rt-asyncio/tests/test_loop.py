@@ -410,7 +410,10 @@ def test_protocol_that_raises_goes_to_the_exception_handler_and_closes_its_trans
 
 def test_transport_written_after_close_is_dropped_as_asyncio_does() -> None:
     async def main() -> bool:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        def on_connection(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.close()
+
+        server = await asyncio.start_server(on_connection, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         _r, w = await asyncio.open_connection("127.0.0.1", port)
         w.close()

@@ -68,7 +68,9 @@ from rt.lowlevel import (
 # aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
 # Weak values: an idle attached loop that nothing refers to any more is simply dropped.
 _LOOPS: weakref.WeakValueDictionary[rt.Handle, RtEventLoop] = weakref.WeakValueDictionary()
-_LOOPS_LOCK = threading.Lock()
+# Re-entrant: a loop collected while the lock is held (a garbage collection can run anywhere)
+# closes itself without touching the registry, but other cleanup may still come back here.
+_LOOPS_LOCK = threading.RLock()
 
 
 # Set in the context of every asyncio task this loop creates: its children inherit a context
@@ -487,7 +489,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
     def __del__(self, _warn: Any = None) -> None:
         if self._attached:
             if not self.is_closed() and not self.is_running():
-                self.close()  # an attached loop is managed: no "unclosed loop" warning
+                # An attached loop is managed: no "unclosed loop" warning. Its registry
+                # entry is gone already (weak values).
+                self._in_del = True
+                self.close()
             return
         super().__del__()
 
@@ -503,7 +508,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         for w in list(self._watches.values()):
             self._unwatch(w)
         self._watches.clear()
-        unregister(self)
+        if not self._in_del:
+            unregister(self)
         runtime = self._runtime
         if runtime is not None:
             runtime.shutdown()
@@ -655,6 +661,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
                 io.notify_closing(w.fd)
 
     _io: Any = None
+    _in_del = False
 
     async def _watch(self, w: _FdWatch, direction: int) -> None:
         """Wait for ``w.fd`` in ``direction`` and run its callback, until it is removed."""
