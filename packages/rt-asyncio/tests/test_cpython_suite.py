@@ -55,7 +55,9 @@ def test_cpython_asyncio_module_passes_on_rt_loop_except_listed(
     module: str, tmp_path: Path
 ) -> None:
     if not _has_module(module):
-        pytest.skip(f"this Python ships no test.test_asyncio.{module} (a distribution without tests)")
+        pytest.skip(
+            f"this Python ships no test.test_asyncio.{module} (a distribution without tests)"
+        )
     out = tmp_path / "result.json"
     proc = subprocess.run(
         [sys.executable, str(HERE / "cpython_suite.py"), "--json", str(out), module],
