@@ -58,6 +58,7 @@ LOWLEVEL_NAMES = {
     "checkpoint",
     "checkpoint_if_cancelled",
     "consume_budget",
+    "outside_task_context",
     "current_driver",
     "current_io",
     "current_task",
@@ -266,11 +267,30 @@ def test_rt_net_and_rt_io_surfaces_are_pinned_with_clean_modules() -> None:
                 assert (obj.__doc__ or "").strip(), name
 
 
+ASYNCIO_NAMES = {
+    "EventLoopPolicy",
+    "RtEventLoop",
+    "aio_as_rt",
+    "new_event_loop",
+    "rt_as_aio",
+    "run",
+}
+
+
+def test_rt_asyncio_surface_is_pinned_with_clean_modules() -> None:
+    aio = pytest.importorskip("rt.asyncio", reason="rt-asyncio is not installed")
+    assert set(aio.__all__) == ASYNCIO_NAMES
+    for name in aio.__all__:
+        obj = getattr(aio, name)
+        assert obj.__module__ == "rt.asyncio", name
+        assert (obj.__doc__ or "").strip(), name
+
+
 def _public_modules() -> list[Any]:
     import importlib
 
     mods: list[Any] = [rt, rt.lowlevel]
-    for name in ("rt.time", "rt.sync", "rt.net", "rt.io", "rt.macros"):
+    for name in ("rt.time", "rt.sync", "rt.net", "rt.io", "rt.macros", "rt.asyncio"):
         try:
             mod = importlib.import_module(name)
         except ImportError:

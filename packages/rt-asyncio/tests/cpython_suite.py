@@ -63,7 +63,7 @@ def install(loop_name: str) -> None:
     else:
         import rt.asyncio
 
-        class SelectorLoop(rt.asyncio.RtEventLoop):
+        class SelectorLoop(rt.asyncio.RtEventLoop):  # type: ignore[misc]
             """What ``asyncio.SelectorEventLoop(selector)`` builds under this runner."""
 
             def __init__(self, selector: Any = None) -> None:
@@ -73,8 +73,8 @@ def install(loop_name: str) -> None:
 
         factory = SelectorLoop
         policy = rt.asyncio.EventLoopPolicy()
-        asyncio.SelectorEventLoop = SelectorLoop  # type: ignore[misc]
-        asyncio.unix_events.SelectorEventLoop = SelectorLoop  # type: ignore[attr-defined]
+        asyncio.SelectorEventLoop = SelectorLoop
+        asyncio.unix_events.SelectorEventLoop = SelectorLoop
     asyncio.set_event_loop_policy(policy)
     del factory
 

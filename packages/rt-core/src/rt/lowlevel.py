@@ -124,7 +124,7 @@ class _OutsideTask:
     __slots__ = ("_current", "_sched")
 
     def __init__(self, sched: Any) -> None:
-        self._current = None
+        self._current: Any = None
         self._sched = sched
 
     def spawn_here(self, coro: object, name: str | None) -> Any:

@@ -65,7 +65,7 @@ async def _host(loop: RtEventLoop) -> None:
                     await loop._drain(forever=True)
                     with _LOOPS_LOCK:  # against a crossing that finds the host still here
                         if loop._idle():
-                            loop._thread_id = None
+                            loop._thread_id = None  # type: ignore[assignment]
                             break
             except rt.Cancelled:
                 with rt.CancelScope(shield=True):
@@ -74,7 +74,7 @@ async def _host(loop: RtEventLoop) -> None:
                 raise
     finally:
         loop._local = None
-        loop._thread_id = None
+        loop._thread_id = None  # type: ignore[assignment]
 
 
 async def _wind_down(loop: RtEventLoop) -> None:

@@ -48,7 +48,7 @@ import time
 import weakref
 from asyncio import base_events, events, format_helpers, futures
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Final, Protocol, final
+from typing import Any, Protocol, final
 
 import rt
 from rt.lowlevel import (
@@ -83,9 +83,6 @@ def unregister(loop: RtEventLoop) -> None:
     with _LOOPS_LOCK:
         if _LOOPS.get(loop._rt_handle) is loop:
             del _LOOPS[loop._rt_handle]
-
-
-_BaseLoop: type[asyncio.AbstractEventLoop] = asyncio.SelectorEventLoop
 
 
 class _Timers(Protocol):
@@ -187,8 +184,13 @@ class _WatchView(Mapping[Any, selectors.SelectorKey]):
         pass
 
 
+# Typed as Any: the loop builds on asyncio's private machinery (_ready, _check_closed, ...),
+# which typeshed leaves out; the public surface is asyncio.AbstractEventLoop's.
+_BaseLoop: Any = asyncio.SelectorEventLoop
+
+
 @final
-class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
+class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     """An asyncio event loop on rt's scheduler, reactor, timer wheel and blocking pool.
 
     Build one with :func:`rt.asyncio.new_event_loop`; see the module documentation.
@@ -310,12 +312,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
             handle._run()  # type: ignore[attr-defined]
             dt = self.time() - t0
             if dt >= self.slow_callback_duration:
-                base_events.logger.warning(
-                    "Executing %s took %.3f seconds",
-                    base_events._format_handle(handle),
-                    dt,  # type: ignore[attr-defined]
+                fmt = base_events._format_handle(handle)  # type: ignore[attr-defined]
+                base_events.logger.warning(  # type: ignore[attr-defined]
+                    "Executing %s took %.3f seconds", fmt, dt
                 )
-            self._current_handle = None
+            self._current_handle = None  # type: ignore[assignment]
         else:
             handle._run()  # type: ignore[attr-defined]
 
@@ -472,7 +473,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
             runtime.block_on(self._drain(forever=False))
         finally:
             self._stopping = False
-            self._thread_id = None
+            self._thread_id = None  # type: ignore[assignment]
             events._set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*old_agen_hooks)
@@ -483,7 +484,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
 
     def close_attached(self) -> None:
         """Close an attached loop as its runtime shuts down (its host task is leaving)."""
-        self._thread_id = None
+        self._thread_id = None  # type: ignore[assignment]
         self.close()
 
     def __del__(self, _warn: Any = None) -> None:
@@ -547,7 +548,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc,valid-type]
         when = timer._when  # type: ignore[attr-defined]
         timers = self._timers
         assert timers is not None
-        if when != when:  # NaN
+        if math.isnan(when):
             raise ValueError("when must be a number, got nan")
         if math.isinf(when):
             if when > 0:

@@ -42,7 +42,7 @@ def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None) -> T:
         return runner.run(main)
 
 
-class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):  # type: ignore[misc,valid-type]
+class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
     """asyncio's default policy, building rt event loops.
 
     ``asyncio.set_event_loop_policy(rt.asyncio.EventLoopPolicy())`` makes every
