@@ -346,7 +346,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
 
     def _report_callback_error(self, handle: events.Handle, exc: BaseException) -> None:
         cb = format_helpers._format_callback_source(  # type: ignore[attr-defined]
-            handle._callback,  # type: ignore[attr-defined]
+            handle._callback,
             handle._args,  # type: ignore[attr-defined]
         )
         context: dict[str, Any] = {
