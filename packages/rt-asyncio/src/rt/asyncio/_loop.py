@@ -219,7 +219,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 _LOOPS[self._rt_handle] = self
         else:
             self._rt_handle = _handle
-        super().__init__(selector=_WatchView(self._watches))  # type: ignore[arg-type]
+        super().__init__(selector=_WatchView(self._watches))
 
     # -- the self-pipe: only for signals ---------------------------------------------------
 
@@ -309,7 +309,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if self._debug:
             self._current_handle = handle
             t0 = self.time()
-            handle._run()  # type: ignore[attr-defined]
+            handle._run()
             dt = self.time() - t0
             if dt >= self.slow_callback_duration:
                 fmt = base_events._format_handle(handle)  # type: ignore[attr-defined]
@@ -318,7 +318,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 )
             self._current_handle = None  # type: ignore[assignment]
         else:
-            handle._run()  # type: ignore[attr-defined]
+            handle._run()
 
     def _run_ready(self) -> None:
         """Run the handles queued when the batch starts (asyncio's ``_run_once`` tail)."""
@@ -327,14 +327,14 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if self._debug:
             for _ in range(n):
                 handle = ready.popleft()
-                if not handle._cancelled:  # type: ignore[attr-defined]
+                if not handle._cancelled:
                     self._run_handle(handle)
             return
         popleft = ready.popleft
         while n:
             n -= 1
             handle = popleft()
-            if handle._cancelled:  # type: ignore[attr-defined]
+            if handle._cancelled:
                 continue
             # Handle._run inlined: one Python call less per callback.
             try:
@@ -345,9 +345,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 self._report_callback_error(handle, exc)
 
     def _report_callback_error(self, handle: events.Handle, exc: BaseException) -> None:
-        cb = format_helpers._format_callback_source(  # type: ignore[attr-defined]
-            handle._callback,
-            handle._args,  # type: ignore[attr-defined]
+        cb = format_helpers._format_callback_source(
+            handle._callback,  # type: ignore[attr-defined]
+            handle._args,
         )
         context: dict[str, Any] = {
             "message": f"Exception in callback {cb}",
@@ -424,7 +424,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._clock = timers.clock.now
         unarmed, self._unarmed = self._unarmed, []
         for handle in unarmed:
-            if not handle._cancelled:  # type: ignore[attr-defined]
+            if not handle._cancelled:
                 self._arm(handle)
 
     def _start_watchers(self) -> None:
