@@ -53,10 +53,12 @@ def new_loop(name: str) -> asyncio.AbstractEventLoop:
     if name == "uvloop":
         import uvloop
 
-        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        return loop
     import rloop
 
-    return rloop.new_event_loop()  # type: ignore[no-any-return]
+    rloop_loop: asyncio.AbstractEventLoop = rloop.new_event_loop()
+    return rloop_loop
 
 
 def available(name: str) -> bool:

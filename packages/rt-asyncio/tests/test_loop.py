@@ -446,3 +446,56 @@ def test_keyboard_interrupt_in_a_callback_leaves_run_until_complete() -> None:
             loop.run_until_complete(task)
     finally:
         loop.close()
+
+
+def test_tls_server_client_and_start_tls_with_stdlib_ssl() -> None:
+    trustme = pytest.importorskip("trustme", reason="trustme is a test dependency (hatch.toml)")
+    import ssl
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        line = await r.readline()
+        if line == b"STARTTLS\n":  # plain first, then upgrade this connection
+            w.write(b"OK\n")
+            await w.drain()
+            await w.start_tls(server_ctx)
+            line = await r.readline()
+        w.write(line.upper())
+        await w.drain()
+        w.close()
+
+    async def main() -> tuple[bytes, bytes, str]:
+        tls_server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        plain_server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        tls_port = tls_server.sockets[0].getsockname()[1]
+        plain_port = plain_server.sockets[0].getsockname()[1]
+
+        r, w = await asyncio.open_connection(
+            "127.0.0.1", tls_port, ssl=client_ctx, server_hostname="localhost"
+        )
+        w.write(b"over tls\n")
+        direct = await r.readline()
+        version = w.get_extra_info("ssl_object").version()
+        w.close()
+
+        r, w = await asyncio.open_connection("127.0.0.1", plain_port)
+        w.write(b"STARTTLS\n")
+        assert await r.readline() == b"OK\n"
+        await w.start_tls(client_ctx, server_hostname="localhost")
+        w.write(b"upgraded\n")
+        upgraded = await r.readline()
+        w.close()
+        for server in (tls_server, plain_server):
+            server.close()
+            await server.wait_closed()
+        return direct, upgraded, version
+
+    direct, upgraded, version = run(main)
+    assert (direct, upgraded) == (b"OVER TLS\n", b"UPGRADED\n")
+    assert version.startswith("TLS")
