@@ -2,7 +2,8 @@
 
 Usage: ``python cpython_suite.py [--loop rt|default|uvloop|rloop] [--json OUT] [MODULE ...]``
 
-With ``--loop rt`` every way those tests make a loop builds rt's: the event loop policy,
+With ``--loop rt`` (and likewise uvloop, rloop) every way those tests make a loop builds that
+loop: the event loop policy,
 ``asyncio.new_event_loop()``, ``asyncio.SelectorEventLoop(selector)`` (the selector is ignored:
 rt's reactor does the waiting) and the Unix loop class. Tests of the standard library's own
 internals (``_run_once``, ``_selector``, ``_scheduled``) therefore run against rt's loop too;
@@ -50,33 +51,34 @@ def install(loop_name: str) -> None:
     """Make ``loop_name``'s loop the one every test builds."""
     if loop_name == "default":
         return
+    base: Any
     if loop_name == "uvloop":
         import uvloop
 
-        factory: Any = uvloop.Loop
+        base = uvloop.Loop
         policy: Any = uvloop.EventLoopPolicy()
     elif loop_name == "rloop":
         import rloop
 
-        factory = rloop.new_event_loop
+        base = type(rloop.new_event_loop())
         policy = rloop.EventLoopPolicy()
     else:
         import rt.asyncio
 
-        class SelectorLoop(rt.asyncio.RtEventLoop):  # type: ignore[misc]
-            """What ``asyncio.SelectorEventLoop(selector)`` builds under this runner."""
-
-            def __init__(self, selector: Any = None) -> None:
-                if selector is not None:
-                    selector.close()
-                super().__init__()
-
-        factory = SelectorLoop
+        base = rt.asyncio.RtEventLoop
         policy = rt.asyncio.EventLoopPolicy()
-        asyncio.SelectorEventLoop = SelectorLoop
-        asyncio.unix_events.SelectorEventLoop = SelectorLoop
+
+    class SelectorLoop(base):  # type: ignore[misc]
+        """What ``asyncio.SelectorEventLoop(selector)`` builds under this runner."""
+
+        def __init__(self, selector: Any = None) -> None:
+            if selector is not None:
+                selector.close()
+            super().__init__()
+
+    asyncio.SelectorEventLoop = SelectorLoop
+    asyncio.unix_events.SelectorEventLoop = SelectorLoop
     asyncio.set_event_loop_policy(policy)
-    del factory
 
 
 class _Result(unittest.TextTestResult):
