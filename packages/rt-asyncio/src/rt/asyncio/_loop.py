@@ -78,6 +78,9 @@ _LOOPS_LOCK = threading.RLock()
 _IN_LOOP: contextvars.ContextVar[RtEventLoop] = contextvars.ContextVar("rt.asyncio.loop")
 
 
+_Task = asyncio.Task
+
+
 def unregister(loop: RtEventLoop) -> None:
     """Forget ``loop`` as its runtime's asyncio loop."""
     with _LOOPS_LOCK:
@@ -286,6 +289,17 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
+        if (
+            context is None
+            and name is None
+            and self._task_factory is None
+            and not self._closed
+            and not self._debug
+            and _IN_LOOP.get(None) is self
+        ):
+            # The hot path: a task started by asyncio code on this loop (base_events'
+            # create_task, minus the checks this condition made).
+            return _Task(coro, loop=self)
         if self._task_factory is None and (
             _IN_LOOP.get(None) is not self if context is None else context.get(_IN_LOOP) is not self
         ):
