@@ -40,6 +40,7 @@ ROWS: dict[str, tuple[str, str, bool]] = {
     "timers": ("1k timers, p99 lateness", "µs", False),
     "echo_protocol": ("TCP echo 64 B, Protocol: server CPU", "µs/request", False),
     "echo_streams": ("TCP echo 64 B, streams: server CPU", "µs/request", False),
+    "uvicorn": ("uvicorn + a small ASGI app, 10 keep-alive clients", "k requests/s", True),
 }
 
 
@@ -209,6 +210,66 @@ async def bench_echo(n: int, streams: bool) -> float:
     return cpu / n * 1e6
 
 
+async def _asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b"hello, world"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"12")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _http_client(port: int, n: int, conns: int) -> None:
+    """Blocking keep-alive HTTP/1.1 clients (a separate process), one request at a time each."""
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
+    request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+    for _ in range(n // conns):
+        for s in socks:
+            s.sendall(request)
+        for s in socks:
+            buf = b""
+            while not buf.endswith(b"hello, world"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise ConnectionError("server closed")
+                buf += chunk
+    for s in socks:
+        s.close()
+
+
+async def bench_uvicorn(n: int) -> float:
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        _asgi_app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.ensure_future(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.005)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import asyncio_bench as b; "
+        "b._http_client(int(sys.argv[2]), int(sys.argv[3]), 10)"
+    )
+    t0 = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, str(Path(__file__).parent), str(port), str(n)
+    )
+    await proc.wait()
+    elapsed = time.perf_counter() - t0
+    server.should_exit = True
+    await serving
+    return n / elapsed / 1000
+
+
 def sizes(quick: bool) -> dict[str, int]:
     k = 1 if quick else 4
     return {
@@ -219,6 +280,7 @@ def sizes(quick: bool) -> dict[str, int]:
         "timers": 1000,
         "echo_protocol": 5_000 * k,
         "echo_streams": 5_000 * k,
+        "uvicorn": 5_000 * k,
     }
 
 
@@ -231,6 +293,7 @@ def run_one(row: str, loop_name: str, n: int) -> float:
         "timers": bench_timers,
         "echo_protocol": lambda n: bench_echo(n, False),
         "echo_streams": lambda n: bench_echo(n, True),
+        "uvicorn": bench_uvicorn,
     }
     with asyncio.Runner(loop_factory=lambda: new_loop(loop_name)) as runner:
         return runner.run(benches[row](n))
