@@ -78,6 +78,9 @@ def install(loop_name: str) -> None:
 
     asyncio.SelectorEventLoop = SelectorLoop
     asyncio.unix_events.SelectorEventLoop = SelectorLoop
+    if hasattr(asyncio, "EventLoop"):  # 3.13: the platform's default loop class
+        asyncio.EventLoop = SelectorLoop
+        asyncio.unix_events.EventLoop = SelectorLoop  # type: ignore[attr-defined]
     asyncio.set_event_loop_policy(policy)
 
 
