@@ -79,6 +79,7 @@ _IN_LOOP: contextvars.ContextVar[RtEventLoop] = contextvars.ContextVar("rt.async
 
 
 _Task = asyncio.Task
+_Handle = events.Handle
 
 
 def unregister(loop: RtEventLoop) -> None:
@@ -270,13 +271,17 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         *args: Any,
         context: contextvars.Context | None = None,
     ) -> events.Handle:
-        self._check_closed()
         if self._debug:
+            self._check_closed()
             self._check_thread()
             self._check_callback(callback, "call_soon")
-        handle = events.Handle(callback, args, self, context)
-        if handle._source_traceback:  # type: ignore[attr-defined]
-            del handle._source_traceback[-1]  # type: ignore[attr-defined]
+            handle = events.Handle(callback, args, self, context)
+            if handle._source_traceback:  # type: ignore[attr-defined]
+                del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        else:
+            if self._closed:
+                raise RuntimeError("Event loop is closed")
+            handle = _Handle(callback, args, self, context)
         self._ready.append(handle)
         if self._tokens:
             self._wake()
