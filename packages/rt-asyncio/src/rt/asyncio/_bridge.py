@@ -75,6 +75,7 @@ async def _host(loop: RtEventLoop) -> None:
     finally:
         loop._local = None
         loop._thread_id = None  # type: ignore[assignment]
+        loop._flush_crossed()
 
 
 async def _wind_down(loop: RtEventLoop) -> None:
@@ -141,7 +142,7 @@ async def _cross(me: Any, loop: RtEventLoop, awaitable: Awaitable[T]) -> T:
 
     def done(_fut: asyncio.Future[Any]) -> None:
         _crossed(loop)
-        reschedule(me)
+        loop._crossed.append(me)  # the drainer resumes it after this batch
 
     def start() -> None:
         try:

@@ -211,6 +211,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._unarmed: list[_RtTimerHandle] = []
         self._armed = 0  # timers in the wheel
         self._crossings = 0  # aio_as_rt calls under way (attached loops)
+        self._crossed: list[Any] = []  # their rt tasks, resumed after the batch
         self._deferred: list[Any] = []
         self._pending_exc: BaseException | None = None
         self._local: Any = None
@@ -381,6 +382,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     async def _drain(self, *, forever: bool) -> None:
         """The drainer: run ready handles until ``stop()`` (or forever, when attached)."""
         self._drainer = current_task()
+        self._flush_crossed()
+        leaving_idle = False
         if self._timers is None:
             self._attach()
         self._start_watchers()
@@ -403,6 +406,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                         self._run_ready()
                     finally:
                         events._set_running_loop(prev)
+                    if self._crossed and not (forever and self._idle()):
+                        self._flush_crossed()
                 exc = self._pending_exc
                 if exc is not None:
                     self._pending_exc = None
@@ -416,7 +421,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     await checkpoint()
                     continue
                 if forever and self._idle():
-                    return  # the host leaves; the next aio_as_rt starts it again
+                    # The host leaves (the next aio_as_rt starts it again); it resumes the
+                    # crossings that just ended once it is gone, so none outlives its waiter.
+                    leaving_idle = True
+                    return
                 tokens.append(None)
                 if ready or self._stopping or self._pending_exc is not None:
                     try:
@@ -427,6 +435,18 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 await wait_task_rescheduled(self._abort_park)
         finally:
             self._drainer = None
+            if not leaving_idle:
+                self._flush_crossed()
+
+    def _flush_crossed(self) -> None:
+        """Resume the rt tasks whose crossing ended in this batch (see ``_bridge``)."""
+        crossed = self._crossed
+        while crossed:
+            try:
+                task = crossed.pop()  # atomic: a leaving host and a new one may both flush
+            except IndexError:
+                break
+            reschedule(task)
 
     def _poll_now(self) -> None:
         """Fire due timers and poll the reactor without blocking (owned runtime only)."""
