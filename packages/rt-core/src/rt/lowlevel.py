@@ -25,11 +25,13 @@ documentation, reproduced on :class:`Driver`); :func:`current_driver` returns th
 
 from __future__ import annotations
 
-from typing import Any
+import contextvars
+from typing import TYPE_CHECKING, Any
 
 from ._core._base import Scheduler
 from ._core._current import (
     COOP_BUDGET,
+    STATE,
     budget_spent,
     checkpoint_if_cancelled,
     current_task,
@@ -45,6 +47,9 @@ from ._core._traps import (
     wait_task_rescheduled,
 )
 from ._exports import public
+
+if TYPE_CHECKING:
+    from ._core._runtime import Handle
 
 __all__ = [
     "COOP_BUDGET",
@@ -66,6 +71,7 @@ __all__ = [
     "current_task",
     "diagnostics_request",
     "notify_closing",
+    "outside_task_context",
     "reschedule",
     "wait_readable",
     "wait_task_rescheduled",
@@ -142,6 +148,47 @@ def diagnostics_request(target: str, cmd: str, timeout: float = 5.0) -> dict[str
     from ._core._console import request
 
     return request(target, cmd, timeout)
+
+
+class _OutsideTask:
+    """The runtime state seen by code running outside rt's tasks (no current task)."""
+
+    __slots__ = ("_current", "_sched")
+
+    def __init__(self, sched: Any) -> None:
+        self._current: Any = None
+        self._sched = sched
+
+    def spawn_here(self, coro: object, name: str | None) -> Any:
+        return self._sched.spawn(coro, name)
+
+
+def outside_task_context(
+    handle: Handle, ctx: contextvars.Context | None = None
+) -> contextvars.Context:
+    """Prepare a context for code that runs on ``handle``'s runtime outside rt's tasks.
+
+    Another event loop's callbacks running on an rt runtime (rt-asyncio's) run in such a
+    context: there, as in ``spawn_blocking`` threads, ``rt.spawn``, ``rt.spawn_blocking`` and
+    ``rt.Handle.current()`` reach the runtime, while awaiting an rt primitive raises the
+    "must be called from a task running on an rt runtime" ``RuntimeError`` instead of parking
+    whichever rt task happens to run the callback.
+
+    Args:
+        handle: The runtime to make current.
+        ctx: A context to prepare in place (it must not be entered); by default a copy of the
+            current context is made.
+
+    Returns:
+        The prepared context.
+
+    Raises:
+        RuntimeError: ``ctx`` is entered (running) right now.
+    """
+    if ctx is None:
+        ctx = contextvars.copy_context()
+    ctx.run(STATE.set, _OutsideTask(handle._sched))
+    return ctx
 
 
 public(globals())

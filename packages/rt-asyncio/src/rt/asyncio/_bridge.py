@@ -1,0 +1,251 @@
+"""Awaiting across the two worlds: asyncio code from rt tasks, rt code from asyncio code.
+
+Both kinds of code share one thread, one reactor and one timer wheel, but their coroutines
+speak different trap protocols (asyncio's tasks suspend on futures, rt's on rt's traps), so
+each crossing goes through an adapter that runs the awaitable as a task of the other world
+and waits for it:
+
+* :func:`aio_as_rt` (in an rt task) runs an asyncio awaitable as an asyncio task on the
+  runtime's asyncio loop (the loop running on this runtime, or one attached to it on first
+  use) and parks the rt task until it is done;
+* :func:`rt_as_aio` (in asyncio code on an rt loop) runs an rt awaitable as an rt task on
+  the loop's runtime and waits for it as an asyncio future.
+
+Cancellation crosses with the result: a cancelled rt waiter cancels the asyncio task (and
+sees ``rt.Cancelled`` once it has finished), a cancelled asyncio waiter aborts the rt task
+(and sees ``CancelledError`` once it has finished). Context variables flow into the other
+task, as they flow into any spawned task: it starts with a copy of the caller's context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import rt
+from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+from ._loop import _LOOPS, _LOOPS_LOCK, RtEventLoop
+
+T = TypeVar("T")
+
+
+def _runtime_loop() -> RtEventLoop:
+    """The runtime's asyncio loop, its host task started if it is not running."""
+    handle = rt.Handle.current()
+    with _LOOPS_LOCK:
+        loop = _LOOPS.get(handle)
+        if loop is None or loop.is_closed():
+            loop = RtEventLoop(_handle=handle)
+            _LOOPS[handle] = loop
+        loop._crossings += 1  # the host does not leave while a crossing is under way
+        start = loop._thread_id is None
+        if start:
+            loop._thread_id = -1  # starting: no second host
+    if start:
+        handle.spawn(_host(loop), name="rt.asyncio loop")
+    return loop
+
+
+async def _host(loop: RtEventLoop) -> None:
+    """The task an attached loop runs in while it has work: its drainer, on one thread.
+
+    It leaves when the loop has nothing left to wait for (no asyncio task, timer or watched
+    fd), so a runtime that used asyncio code once keeps no task of it; the loop object stays
+    the runtime's (objects bound to it keep working) and the next crossing starts it again.
+    """
+    try:
+        async with rt.LocalSet() as local:
+            loop._local = local
+            loop._thread_id = threading.get_ident()
+            try:
+                while True:
+                    await loop._drain(forever=True)
+                    with _LOOPS_LOCK:  # against a crossing that finds the host still here
+                        if loop._idle():
+                            loop._thread_id = None  # type: ignore[assignment]
+                            break
+            except rt.Cancelled:
+                with rt.CancelScope(shield=True):
+                    await _wind_down(loop)
+                loop.close_attached()
+                raise
+    finally:
+        loop._local = None
+        loop._thread_id = None  # type: ignore[assignment]
+        loop._flush_crossed()
+
+
+async def _wind_down(loop: RtEventLoop) -> None:
+    """The runtime shuts down: cancel the loop's asyncio tasks and let them finish."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in tasks:
+        t.cancel()
+    if not tasks:
+        return
+    gathered = asyncio.gather(*tasks, return_exceptions=True)
+    # A loop of its own: the host's drainer was cancelled. Stop once every task is done.
+    loop._stopping = False
+    gathered.add_done_callback(lambda _f: loop.stop())
+    await loop._drain(forever=False)
+    loop._stopping = False
+
+
+class _Crossing:
+    __slots__ = ("cancelled", "exc", "fut")
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.fut: asyncio.Future[Any] | None = None
+        self.exc: BaseException | None = None
+
+
+async def aio_as_rt(awaitable: Awaitable[T]) -> T:
+    """Await an asyncio awaitable (coroutine, future, task) from an rt task.
+
+    The awaitable runs as a task of the runtime's asyncio loop: the one ``new_event_loop()``
+    made for this runtime, or else one attached to the runtime on first use, which lives as
+    long as the runtime does.
+
+    Args:
+        awaitable: What asyncio code would ``await``.
+
+    Returns:
+        Its result.
+
+    Raises:
+        RuntimeError: outside an rt task.
+        rt.Cancelled: the rt task was cancelled (the asyncio task was cancelled and finished).
+        asyncio.CancelledError: the asyncio task was cancelled by someone else.
+        BaseException: whatever the awaitable raised.
+
+    Cancel safety: cancelling the rt task cancels the asyncio task and waits for it to end;
+    if it completes anyway, its result is returned (the cancellation shows at the next
+    checkpoint, rt's level-triggered rule).
+    """
+    me = current_task()
+    loop = _runtime_loop()
+    return await _cross(me, loop, awaitable)
+
+
+def _crossed(loop: RtEventLoop) -> None:
+    """A crossing is over (on the loop's thread, before its rt task resumes): the host may
+    leave at the end of this batch when it was the last thing the loop waited for."""
+    with _LOOPS_LOCK:
+        loop._crossings -= 1
+
+
+async def _cross(me: Any, loop: RtEventLoop, awaitable: Awaitable[T]) -> T:
+    crossing = _Crossing()
+
+    def done(_fut: asyncio.Future[Any]) -> None:
+        _crossed(loop)
+        loop._crossed.append(me)  # the drainer resumes it after this batch
+
+    def start() -> None:
+        try:
+            if asyncio.iscoroutine(awaitable):
+                # A copy of this context (contextvars flow), minus the running rt task.
+                fut: asyncio.Future[Any] = loop.create_task(awaitable)
+            else:
+                fut = asyncio.ensure_future(awaitable, loop=loop)
+        except BaseException as exc:
+            crossing.exc = exc
+            _crossed(loop)
+            reschedule(me)
+            return
+        crossing.fut = fut
+        fut.add_done_callback(done)
+
+    def cancel() -> None:
+        fut = crossing.fut
+        if fut is not None:
+            fut.cancel()
+
+    def abort() -> Abort:
+        crossing.cancelled = True
+        loop.call_soon_threadsafe(cancel)
+        return Abort.FAILED  # the asyncio task's end wakes us
+
+    if loop._thread_id == threading.get_ident():
+        start()
+    else:
+        loop.call_soon_threadsafe(start)
+    await wait_task_rescheduled(abort)
+    if crossing.exc is not None:
+        raise crossing.exc
+    fut = crossing.fut
+    assert fut is not None
+    if fut.cancelled() and crossing.cancelled:
+        raise rt.Cancelled()
+    return fut.result()  # type: ignore[no-any-return]
+
+
+async def rt_as_aio(awaitable: Awaitable[T]) -> T:
+    """Await an rt awaitable (coroutine, ``JoinHandle``, ...) from asyncio code on an rt loop.
+
+    The awaitable runs as an rt task on the loop's runtime, so it may use everything rt
+    offers (``rt.spawn``, ``rt.sync``, ``rt.time``, ``rt.net``).
+
+    Args:
+        awaitable: What rt code would ``await``.
+
+    Returns:
+        Its result.
+
+    Raises:
+        RuntimeError: the running asyncio loop is not an rt loop.
+        asyncio.CancelledError: the asyncio task was cancelled (the rt task was aborted and
+            has finished), or the rt task was cancelled.
+        BaseException: whatever the awaitable raised.
+
+    Cancel safety: cancelling the asyncio task aborts the rt task and waits for it to end.
+    """
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, RtEventLoop):
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()  # never awaited: say so without a "never awaited" warning
+        raise RuntimeError(
+            f"rt_as_aio() needs asyncio code running on rt's event loop, not {loop!r}: "
+            "run it with rt.asyncio.run(...) or asyncio.Runner(loop_factory="
+            "rt.asyncio.new_event_loop)"
+        )
+    fut: asyncio.Future[T] = loop.create_future()
+    finished: asyncio.Future[None] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not finished.done():
+            finished.set_result(None)
+        if fut.done():
+            return
+        if ok:
+            fut.set_result(value)
+        elif isinstance(value, rt.Cancelled):
+            fut.cancel()
+        else:
+            fut.set_exception(value)
+
+    async def runner() -> None:
+        try:
+            value = await awaitable
+        except BaseException as exc:
+            loop.call_soon_threadsafe(settle, False, exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            loop.call_soon_threadsafe(settle, True, value)
+
+    job = loop._rt_handle.spawn(runner())
+    try:
+        return await fut
+    except asyncio.CancelledError:
+        if not finished.done():
+            job.abort()
+            try:
+                await asyncio.shield(finished)
+            except asyncio.CancelledError:
+                pass
+        raise

@@ -1,0 +1,814 @@
+"""``RtEventLoop``: an asyncio event loop whose engine is rt's runtime.
+
+What is rt's and what is the standard library's:
+
+* **The ready queue** (``self._ready``, the deque asyncio's own machinery appends to) is drained
+  by one rt task, the *drainer*. It runs every handle queued when a batch starts, then yields
+  to rt's scheduler (so rt tasks, I/O and timers get their turn: rt's ``event_interval``
+  decides how often the reactor is polled), and parks with
+  :func:`rt.lowlevel.wait_task_rescheduled` when the queue is empty. ``call_soon``,
+  ``call_soon_threadsafe``, a timer and a ready fd wake it with :func:`rt.lowlevel.reschedule`
+  (rt's eventfd unparks the runtime when the wake comes from another thread). The wake-up
+  protocol is lock-free: the drainer puts one token in ``_tokens`` before it parks, and
+  whoever pops the token (a waker, or the drainer itself when it finds work after all) owns
+  the one wake-up, so the task is rescheduled exactly once.
+* **Timers** (``call_later`` / ``call_at``) are entries of rt-time's hierarchical timer wheel,
+  the one the runtime's ``rt.time.sleep`` uses: firing one queues its handle and wakes the
+  drainer; cancelling a handle frees its slot at once. ``loop.time()`` is the wheel's clock
+  (``time.monotonic()`` unless rt's time is paused).
+* **Readiness** (``add_reader`` / ``add_writer`` and everything built on them: transports,
+  ``sock_*``, pipes, the signal self-pipe) comes from rt's reactor: each watched fd direction
+  has a small rt task parked in ``Registration.wait``; when the fd is ready it runs the
+  callback in place (one task step per event, no extra hop through the ready queue) while the
+  loop runs, and waits for the next run otherwise.
+* **The executor**: ``run_in_executor(None, ...)`` (and so ``getaddrinfo``) runs on rt's
+  blocking pool unless ``set_default_executor`` installed another executor.
+* **Reused from the standard library**: transports, protocols, SSL, streams, servers,
+  subprocess and signal plumbing, via ``asyncio``'s Unix selector loop class whose selector is
+  replaced by a read-only view of the watches above (transports' ``repr`` reads it).
+
+A loop is either *owned* (``new_event_loop()``: a current-thread rt runtime of its own, driven
+by ``run_forever``/``run_until_complete`` like any asyncio loop) or *attached* to a runtime
+that rt code already drives (``rt.asyncio.aio_as_rt`` and friends): then its tasks are pinned
+to one thread with a ``LocalSet`` and it runs until the runtime shuts down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextvars
+import errno
+import math
+import selectors
+import socket
+import sys
+import threading
+import time
+import weakref
+from asyncio import base_events, events, format_helpers, futures
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Protocol, final
+
+import rt
+from rt.lowlevel import (
+    READ,
+    WRITE,
+    Abort,
+    checkpoint,
+    current_driver,
+    current_io,
+    current_task,
+    outside_task_context,
+    reschedule,
+    wait_task_rescheduled,
+)
+
+# The asyncio loop of each runtime: the owned loop of new_event_loop(), or one attached by
+# aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
+# Weak values: an idle attached loop that nothing refers to any more is simply dropped.
+_LOOPS: weakref.WeakValueDictionary[rt.Handle, RtEventLoop] = weakref.WeakValueDictionary()
+# Re-entrant: a loop collected while the lock is held (a garbage collection can run anywhere)
+# closes itself without touching the registry, but other cleanup may still come back here.
+_LOOPS_LOCK = threading.RLock()
+
+
+# Set in the context of every asyncio task this loop creates: its children inherit a context
+# that is already prepared (see RtEventLoop.create_task).
+_IN_LOOP: contextvars.ContextVar[RtEventLoop] = contextvars.ContextVar("rt.asyncio.loop")
+
+
+_Task = asyncio.Task
+_Handle = events.Handle
+
+
+def unregister(loop: RtEventLoop) -> None:
+    """Forget ``loop`` as its runtime's asyncio loop."""
+    with _LOOPS_LOCK:
+        if _LOOPS.get(loop._rt_handle) is loop:
+            del _LOOPS[loop._rt_handle]
+
+
+class _Timers(Protocol):
+    """What the loop uses of rt-time's driver (``rt.lowlevel.current_driver("time")``)."""
+
+    @property
+    def clock(self) -> Any: ...
+
+    def arm(
+        self, deadline: float, task: Any = None, callback: Callable[[], object] | None = None
+    ) -> Any: ...
+
+    def cancel(self, entry: Any) -> bool: ...
+
+
+def _fileno(fd: Any) -> int:
+    if isinstance(fd, int):
+        n = fd
+    else:
+        try:
+            n = int(fd.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f"Invalid file object: {fd!r}") from None
+    if n < 0:
+        raise ValueError(f"Invalid file descriptor: {n}")
+    return n
+
+
+class _RtTimerHandle(events.TimerHandle):
+    """A ``TimerHandle`` that owns a slot of rt's timer wheel."""
+
+    __slots__ = ("_entry",)
+
+    _loop: RtEventLoop
+    _entry: Any
+
+    def _fire(self) -> None:
+        """Called by the timer wheel (on a runtime thread) when the deadline passed."""
+        self._entry = None
+        self._scheduled = False
+        loop = self._loop
+        loop._armed -= 1
+        loop._ready.append(self)
+        if loop._tokens:
+            loop._wake()
+
+
+class _FdWatch:
+    """The callbacks watching one fd, and the rt tasks waiting for it on their behalf."""
+
+    __slots__ = ("fd", "reader", "reg", "rparked", "rtask", "wparked", "writer", "wtask")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.reader: events.Handle | None = None
+        self.writer: events.Handle | None = None
+        self.rtask: rt.JoinHandle[None] | None = None
+        self.wtask: rt.JoinHandle[None] | None = None
+        self.rparked = False
+        self.wparked = False
+        self.reg: Any = None
+
+    @property
+    def events(self) -> int:
+        return (selectors.EVENT_READ if self.reader is not None else 0) | (
+            selectors.EVENT_WRITE if self.writer is not None else 0
+        )
+
+
+class _WatchView(Mapping[Any, selectors.SelectorKey]):
+    """The loop's ``_selector``: a read-only, selector-shaped view of the fd watches.
+
+    asyncio's transports read ``loop._selector.get_key(fd)`` in their ``repr``; nothing
+    selects on it: readiness comes from rt's reactor.
+    """
+
+    def __init__(self, watches: dict[int, _FdWatch]) -> None:
+        self._watches = watches
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        w = self._watches.get(_fileno(fileobj))
+        if w is None or not w.events:
+            raise KeyError(f"{fileobj!r} is not registered")
+        return selectors.SelectorKey(w.fd, w.fd, w.events, (w.reader, w.writer))
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self
+
+    def __getitem__(self, fileobj: Any) -> selectors.SelectorKey:
+        return self.get_key(fileobj)
+
+    def __iter__(self) -> Any:
+        return iter([fd for fd, w in self._watches.items() if w.events])
+
+    def __len__(self) -> int:
+        return sum(1 for w in self._watches.values() if w.events)
+
+    def close(self) -> None:
+        pass
+
+
+# Typed as Any: the loop builds on asyncio's private machinery (_ready, _check_closed, ...),
+# which typeshed leaves out; the public surface is asyncio.AbstractEventLoop's.
+_BaseLoop: Any = asyncio.SelectorEventLoop
+
+
+@final
+class RtEventLoop(_BaseLoop):  # type: ignore[misc]
+    """An asyncio event loop on rt's scheduler, reactor, timer wheel and blocking pool.
+
+    Build one with :func:`rt.asyncio.new_event_loop`; see the module documentation.
+    """
+
+    _ready: collections.deque[events.Handle]
+
+    def __init__(self, *, _handle: rt.Handle | None = None) -> None:
+        self._watches: dict[int, _FdWatch] = {}
+        self._tokens: list[None] = []
+        self._drainer: Any = None
+        self._timers: _Timers | None = None
+        self._clock: Callable[[], float] = time.monotonic
+        self._unarmed: list[_RtTimerHandle] = []
+        self._armed = 0  # timers in the wheel
+        self._crossings = 0  # aio_as_rt calls under way (attached loops)
+        self._crossed: list[Any] = []  # their rt tasks, resumed after the batch
+        self._deferred: list[Any] = []
+        self._pending_exc: BaseException | None = None
+        self._local: Any = None
+        self._attached = _handle is not None
+        self._runtime: rt.Runtime | None = None
+        if _handle is None:
+            self._runtime = rt.Runtime(flavor="current_thread", enable_io=True, enable_time=True)
+            self._rt_handle: rt.Handle = self._runtime.handle()
+            with _LOOPS_LOCK:
+                _LOOPS[self._rt_handle] = self
+        else:
+            self._rt_handle = _handle
+        super().__init__(selector=_WatchView(self._watches))
+
+    # -- the self-pipe: only for signals ---------------------------------------------------
+
+    def _make_self_pipe(self) -> None:
+        # Wake-ups are rt's reschedule; the socket pair is made by the first
+        # add_signal_handler, as the process's signal wakeup fd.
+        self._ssock: socket.socket | None = None
+        self._csock: socket.socket | None = None
+
+    def _close_self_pipe(self) -> None:
+        if self._ssock is not None:
+            super()._close_self_pipe()
+
+    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
+        if self._ssock is None and not self.is_closed():
+            super()._make_self_pipe()
+        super().add_signal_handler(sig, callback, *args)
+
+    # -- the ready queue -------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        """Reschedule the parked drainer; safe from any thread and from signal handlers."""
+        tokens = self._tokens
+        if tokens:
+            try:
+                tokens.pop()
+            except IndexError:  # another waker got it
+                return
+            reschedule(self._drainer)
+
+    def _abort_park(self) -> Abort:
+        try:
+            self._tokens.pop()
+        except IndexError:
+            return Abort.FAILED
+        return Abort.SUCCEEDED
+
+    def _write_to_self(self) -> None:
+        # call_soon_threadsafe and the signal path end here: rt's reschedule is the self-pipe.
+        self._wake()
+
+    def call_soon(
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> events.Handle:
+        if self._debug:
+            self._check_closed()
+            self._check_thread()
+            self._check_callback(callback, "call_soon")
+            handle = events.Handle(callback, args, self, context)
+            if handle._source_traceback:  # type: ignore[attr-defined]
+                del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        else:
+            if self._closed:
+                raise RuntimeError("Event loop is closed")
+            handle = _Handle(callback, args, self, context)
+        self._ready.append(handle)
+        if self._tokens:
+            self._wake()
+        return handle
+
+    def create_task(
+        self,
+        coro: Any,
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[Any]:
+        if (
+            context is None
+            and name is None
+            and self._task_factory is None
+            and not self._closed
+            and not self._debug
+            and _IN_LOOP.get(None) is self
+        ):
+            # The hot path: a task started by asyncio code on this loop (base_events'
+            # create_task, minus the checks this condition made).
+            return _Task(coro, loop=self)
+        if self._task_factory is None and (
+            _IN_LOOP.get(None) is not self if context is None else context.get(_IN_LOOP) is not self
+        ):
+            # A task started from outside asyncio code on this loop (plain code, an rt task,
+            # asyncio.Runner's context): its context gets the runtime without a current rt
+            # task, so rt.spawn works in it and awaiting an rt primitive directly fails
+            # loudly (see rt_as_aio). Its children inherit the prepared context.
+            try:
+                context = outside_task_context(self._rt_handle, context)
+                context.run(_IN_LOOP.set, self)
+            except RuntimeError:  # the given context is running: leave it alone
+                pass
+        return super().create_task(coro, name=name, context=context)  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake()
+
+    def _run_handle(self, handle: events.Handle) -> None:
+        """Run one handle the way asyncio's loop does (debug timing included)."""
+        if self._debug:
+            self._current_handle = handle
+            t0 = self.time()
+            handle._run()
+            dt = self.time() - t0
+            if dt >= self.slow_callback_duration:
+                fmt = base_events._format_handle(handle)  # type: ignore[attr-defined]
+                base_events.logger.warning(  # type: ignore[attr-defined]
+                    "Executing %s took %.3f seconds", fmt, dt
+                )
+            self._current_handle = None  # type: ignore[assignment]
+        else:
+            handle._run()
+
+    def _run_ready(self) -> None:
+        """Run the handles queued when the batch starts (asyncio's ``_run_once`` tail)."""
+        ready = self._ready
+        n = len(ready)
+        if self._debug:
+            for _ in range(n):
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    self._run_handle(handle)
+            return
+        popleft = ready.popleft
+        while n:
+            n -= 1
+            handle = popleft()
+            if handle._cancelled:
+                continue
+            # Handle._run inlined: one Python call less per callback.
+            try:
+                handle._context.run(handle._callback, *handle._args)  # type: ignore[attr-defined]
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._report_callback_error(handle, exc)
+
+    def _report_callback_error(self, handle: events.Handle, exc: BaseException) -> None:
+        cb = format_helpers._format_callback_source(
+            handle._callback,  # type: ignore[attr-defined]
+            handle._args,
+        )
+        context: dict[str, Any] = {
+            "message": f"Exception in callback {cb}",
+            "exception": exc,
+            "handle": handle,
+        }
+        tb = handle._source_traceback  # type: ignore[attr-defined]
+        if tb:
+            context["source_traceback"] = tb
+        self.call_exception_handler(context)
+
+    async def _drain(self, *, forever: bool) -> None:
+        """The drainer: run ready handles until ``stop()`` (or forever, when attached)."""
+        self._drainer = current_task()
+        self._flush_crossed()
+        leaving_idle = False
+        if self._timers is None:
+            self._attach()
+        self._start_watchers()
+        if self._deferred:
+            deferred, self._deferred = self._deferred, []
+            for task in deferred:
+                reschedule(task)
+        ready = self._ready
+        tokens = self._tokens
+        prev = events._get_running_loop()
+        if self._stopping and not forever:
+            # run_forever() after stop(): poll I/O once, run what it readied, and return.
+            self._poll_now()
+            await checkpoint()
+        try:
+            while True:
+                if ready:
+                    events._set_running_loop(self)
+                    try:
+                        self._run_ready()
+                    finally:
+                        events._set_running_loop(prev)
+                    if self._crossed and not (forever and self._idle()):
+                        self._flush_crossed()
+                exc = self._pending_exc
+                if exc is not None:
+                    self._pending_exc = None
+                    raise exc
+                if self._stopping:
+                    if forever:
+                        self._stopping = False
+                    else:
+                        return
+                if ready:
+                    await checkpoint()
+                    continue
+                if forever and self._idle():
+                    # The host leaves (the next aio_as_rt starts it again); it resumes the
+                    # crossings that just ended once it is gone, so none outlives its waiter.
+                    leaving_idle = True
+                    return
+                tokens.append(None)
+                if ready or self._stopping or self._pending_exc is not None:
+                    try:
+                        tokens.pop()
+                    except IndexError:  # a waker took the token: its wake-up is on the way
+                        await wait_task_rescheduled(self._abort_park)
+                    continue
+                await wait_task_rescheduled(self._abort_park)
+        finally:
+            self._drainer = None
+            if not leaving_idle:
+                self._flush_crossed()
+
+    def _flush_crossed(self) -> None:
+        """Resume the rt tasks whose crossing ended in this batch (see ``_bridge``)."""
+        crossed = self._crossed
+        while crossed:
+            try:
+                task = crossed.pop()  # atomic: a leaving host and a new one may both flush
+            except IndexError:
+                break
+            reschedule(task)
+
+    def _poll_now(self) -> None:
+        """Fire due timers and poll the reactor without blocking (owned runtime only)."""
+        timers = self._timers
+        if timers is not None and not self._attached:
+            park = getattr(timers, "park", None)
+            if park is not None:
+                park(0)
+
+    def _attach(self) -> None:
+        """Runs in the drainer on first start: reach rt's timer wheel and arm queued timers."""
+        timers: Any = current_driver("time")
+        self._timers = timers
+        self._clock = timers.clock.now
+        unarmed, self._unarmed = self._unarmed, []
+        for handle in unarmed:
+            if not handle._cancelled:
+                self._arm(handle)
+
+    def _start_watchers(self) -> None:
+        for w in self._watches.values():
+            if w.reader is not None and w.rtask is None:
+                w.rtask = self._spawn(self._watch(w, READ))
+            if w.writer is not None and w.wtask is None:
+                w.wtask = self._spawn(self._watch(w, WRITE))
+
+    def _idle(self) -> bool:
+        """Has an attached loop nothing to wait for (no task, timer or fd)?"""
+        return (
+            not self._ready
+            and not self._crossings
+            and not self._armed
+            and not any(w.events for w in self._watches.values())
+            and not any(not t.done() for t in asyncio.all_tasks(self))
+        )
+
+    # -- running (owned loops) -------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        """Run until :meth:`stop` is called, driving this loop's rt runtime.
+
+        Raises:
+            RuntimeError: the loop is closed or already running, another loop runs in this
+                thread, or the loop is attached to a runtime that rt code drives.
+        """
+        self._check_closed()
+        self._check_running()
+        runtime = self._runtime
+        if runtime is None:
+            raise RuntimeError(
+                "this event loop is attached to an rt runtime and runs as long as it does; "
+                "await asyncio code from rt tasks with rt.asyncio.aio_as_rt(...)"
+            )
+        self._set_coroutine_origin_tracking(self._debug)
+        old_agen_hooks = sys.get_asyncgen_hooks()
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(
+                firstiter=self._asyncgen_firstiter_hook,
+                finalizer=self._asyncgen_finalizer_hook,
+            )
+            events._set_running_loop(self)
+            runtime.block_on(self._drain(forever=False))
+        finally:
+            self._stopping = False
+            self._thread_id = None  # type: ignore[assignment]
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def _running_here(self) -> bool:
+        """May a watcher run its callback now (the loop runs and is not stopping)?"""
+        return self._drainer is not None
+
+    def close_attached(self) -> None:
+        """Close an attached loop as its runtime shuts down (its host task is leaving)."""
+        self._thread_id = None  # type: ignore[assignment]
+        self.close()
+
+    def __del__(self, _warn: Any = None) -> None:
+        if self._attached:
+            if not self.is_closed() and not self.is_running():
+                # An attached loop is managed: no "unclosed loop" warning. Its registry
+                # entry is gone already (weak values).
+                self._in_del = True
+                self.close()
+            return
+        super().__del__()
+
+    def close(self) -> None:
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self.is_closed():
+            return
+        super().close()
+        for handle in self._unarmed:
+            handle._scheduled = False
+        self._unarmed.clear()
+        for w in list(self._watches.values()):
+            self._unwatch(w)
+        self._watches.clear()
+        if not self._in_del:
+            unregister(self)
+        runtime = self._runtime
+        if runtime is not None:
+            runtime.shutdown()
+
+    # -- time ------------------------------------------------------------------------------
+
+    def time(self) -> float:
+        return self._clock()
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> events.TimerHandle:
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = _RtTimerHandle(when, callback, args, self, context)
+        timer._entry = None
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        timer._scheduled = True
+        if self._timers is None:
+            self._unarmed.append(timer)
+        else:
+            self._arm(timer)
+        return timer
+
+    def _arm(self, timer: _RtTimerHandle) -> None:
+        when = timer._when  # type: ignore[attr-defined]
+        timers = self._timers
+        assert timers is not None
+        if math.isnan(when):
+            raise ValueError("when must be a number, got nan")
+        if math.isinf(when):
+            if when > 0:
+                return  # never due: holds no slot
+            entry = None
+        else:
+            entry = timers.arm(when, None, timer._fire)
+        self._armed += 1
+        if entry is None:  # already due
+            timer._fire()
+        else:
+            timer._entry = entry
+
+    def _timer_handle_cancelled(self, handle: events.TimerHandle) -> None:
+        if isinstance(handle, _RtTimerHandle):
+            entry = handle._entry
+            if entry is not None:
+                handle._entry = None
+                timers = self._timers
+                if timers is not None and timers.cancel(entry):
+                    self._armed -= 1
+            elif handle in self._unarmed:
+                self._unarmed.remove(handle)
+
+    # -- readiness -------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> rt.JoinHandle[None]:
+        local = self._local
+        if local is not None:
+            return local.spawn_local(coro)  # type: ignore[no-any-return]
+        return self._rt_handle.spawn(coro)
+
+    def _add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> events.Handle:
+        self._check_closed()
+        n = _fileno(fd)
+        handle = events.Handle(callback, args, self, None)
+        w = self._watches.get(n)
+        if w is None:
+            w = self._watches[n] = _FdWatch(n)
+        old = w.reader
+        w.reader = handle
+        if old is not None:
+            old.cancel()
+        if w.rtask is None and self._timers is not None:  # else _attach starts it
+            w.rtask = self._spawn(self._watch(w, READ))
+        return handle
+
+    def _add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> events.Handle:
+        self._check_closed()
+        n = _fileno(fd)
+        handle = events.Handle(callback, args, self, None)
+        w = self._watches.get(n)
+        if w is None:
+            w = self._watches[n] = _FdWatch(n)
+        old = w.writer
+        w.writer = handle
+        if old is not None:
+            old.cancel()
+        if w.wtask is None and self._timers is not None:  # else _attach starts it
+            w.wtask = self._spawn(self._watch(w, WRITE))
+        return handle
+
+    def _remove_reader(self, fd: Any) -> bool:
+        if self.is_closed():
+            return False
+        w = self._watches.get(_fileno(fd))
+        if w is None or w.reader is None:
+            return False
+        w.reader.cancel()
+        w.reader = None
+        if w.rparked and w.rtask is not None:
+            w.rtask.abort()
+            w.rtask = None
+        if w.writer is None:
+            self._unwatch(w)
+        return True
+
+    def _remove_writer(self, fd: Any) -> bool:
+        if self.is_closed():
+            return False
+        w = self._watches.get(_fileno(fd))
+        if w is None or w.writer is None:
+            return False
+        w.writer.cancel()
+        w.writer = None
+        if w.wparked and w.wtask is not None:
+            w.wtask.abort()
+            w.wtask = None
+        if w.reader is None:
+            self._unwatch(w)
+        return True
+
+    def _unwatch(self, w: _FdWatch) -> None:
+        """Forget ``w``: stop its watchers and drop the fd from rt's reactor."""
+        for handle in (w.reader, w.writer):
+            if handle is not None:
+                handle.cancel()
+        w.reader = w.writer = None
+        for task in (w.rtask, w.wtask):
+            if task is not None:
+                task.abort()
+        w.rtask = w.wtask = None
+        if self._watches.get(w.fd) is w:
+            del self._watches[w.fd]
+        if w.reg is not None:
+            # The fd may be closed and its number reused right after this: the reactor must
+            # not keep believing it is registered.
+            w.reg = None
+            io = self._io
+            if io is not None:
+                io.notify_closing(w.fd)
+
+    _io: Any = None
+    _in_del = False
+
+    async def _watch(self, w: _FdWatch, direction: int) -> None:
+        """Wait for ``w.fd`` in ``direction`` and run its callback, until it is removed."""
+        me = current_task()
+        reading = direction == READ
+        try:
+            if w.reg is None:
+                io = current_io()
+                self._io = io
+                w.reg = io.register(w.fd)
+            reg = w.reg
+            while True:
+                handle = w.reader if reading else w.writer
+                if handle is None or w.reg is not reg:
+                    return
+                if reading:
+                    w.rparked = True
+                else:
+                    w.wparked = True
+                try:
+                    await reg.wait(direction)
+                except OSError as exc:
+                    if exc.errno != errno.EBADF:
+                        raise
+                    return  # the fd was closed or forgotten
+                except RuntimeError:
+                    # The previous watcher of this direction has not let go yet.
+                    await checkpoint()
+                    continue
+                finally:
+                    if reading:
+                        w.rparked = False
+                    else:
+                        w.wparked = False
+                handle = w.reader if reading else w.writer
+                if handle is None:
+                    return
+                if not self._running_here():
+                    self._deferred.append(me)
+                    await wait_task_rescheduled(self._abort_deferred(me))
+                    handle = w.reader if reading else w.writer
+                    if handle is None:
+                        return
+                prev = events._get_running_loop()
+                events._set_running_loop(self)
+                try:
+                    self._run_handle(handle)
+                except BaseException as exc:  # SystemExit / KeyboardInterrupt: out of run_forever
+                    self._pending_exc = exc
+                    self._wake()
+                finally:
+                    events._set_running_loop(prev)
+        except rt.Cancelled:
+            return
+        finally:
+            if reading:
+                if w.rtask is not None and w.rtask.id == me.id:
+                    w.rtask = None
+            elif w.wtask is not None and w.wtask.id == me.id:
+                w.wtask = None
+
+    def _abort_deferred(self, task: Any) -> Callable[[], Abort]:
+        def abort() -> Abort:
+            try:
+                self._deferred.remove(task)
+            except ValueError:
+                return Abort.FAILED
+            return Abort.SUCCEEDED
+
+        return abort
+
+    # -- executor --------------------------------------------------------------------------
+
+    def run_in_executor(
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        self._check_closed()
+        if self._debug:
+            self._check_callback(func, "run_in_executor")
+        if executor is None:
+            executor = self._default_executor
+        if executor is not None:
+            return super().run_in_executor(executor, func, *args)  # type: ignore[no-any-return]
+        self._check_default_executor()
+        fut: asyncio.Future[Any] = self.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if fut.cancelled():
+                return
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(futures._convert_future_exc(value))  # type: ignore[attr-defined]
+
+        def job() -> None:
+            try:
+                result = func(*args)
+            except BaseException as exc:
+                try:
+                    self.call_soon_threadsafe(settle, False, exc)
+                except RuntimeError:  # the loop closed meanwhile
+                    pass
+                return
+            try:
+                self.call_soon_threadsafe(settle, True, result)
+            except RuntimeError:
+                pass
+
+        self._rt_handle.spawn_blocking(job)
+        return fut

@@ -1,0 +1,88 @@
+"""CPython's own asyncio test suite, run with rt's loop as the default (a judge we did not write).
+
+Each module of ``cpython_suite.MODULES`` runs in a subprocess (``cpython_suite.py``, which makes
+every loop those tests build an rt loop) with a time bound; the test fails when a CPython test
+fails that ``cpython_expected_failures.txt`` does not list with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from cpython_suite import MODULES  # noqa: E402
+
+sys.path.remove(str(HERE))
+
+# Seconds per module: the slowest (test_tasks) takes about 30 s on a busy 2-core machine.
+BOUND = 110
+
+
+def expected_failures() -> dict[str, str]:
+    """The listed test ids that apply to this Python, with their reasons."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    out: dict[str, str] = {}
+    for raw in (HERE / "cpython_expected_failures.txt").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if ":" in line.split()[0]:
+            only, _, line = line.partition(":")
+            if only != version:
+                continue
+        test_id, _, reason = line.partition("#")
+        out[test_id.strip()] = reason.strip()
+    return out
+
+
+def _has_module(name: str) -> bool:
+    try:
+        __import__(f"test.test_asyncio.{name}")
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.timeout(BOUND + 30)
+@pytest.mark.parametrize("module", MODULES)
+def test_cpython_asyncio_module_passes_on_rt_loop_except_listed(
+    module: str, tmp_path: Path
+) -> None:
+    if os.environ.get("RT_FLAVOR") == "multi_thread":
+        pytest.skip(
+            "rt's loop always owns a current-thread runtime: the default flavor changes nothing "
+            "here, and the suite already ran in the current-thread pass"
+        )
+    if not _has_module(module):
+        pytest.skip(
+            f"this Python ships no test.test_asyncio.{module} (a distribution without tests)"
+        )
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "cpython_suite.py"), "--json", str(out), module],
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+        cwd=tmp_path,
+    )
+    assert out.exists(), f"the suite runner crashed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    result = json.loads(out.read_text())
+    outcomes: dict[str, str] = result["outcomes"]
+    assert outcomes, f"no test ran:\n{proc.stderr[-3000:]}"
+    expected = expected_failures()
+    regressions = sorted(
+        test_id
+        for test_id, outcome in outcomes.items()
+        if outcome in ("FAIL", "ERROR") and test_id not in expected
+    )
+    assert not regressions, (
+        f"{len(regressions)} CPython test(s) fail on rt's loop and are not listed in "
+        f"cpython_expected_failures.txt: {regressions}\n{proc.stderr[-8000:]}"
+    )

@@ -1,0 +1,501 @@
+"""rt's asyncio loop: the loop contract, on rt's scheduler, reactor, timer wheel and pool."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+
+import rt
+import rt.asyncio
+
+
+def run(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return rt.asyncio.run(main())
+
+
+def test_new_event_loop_is_an_abstract_event_loop_driven_by_rt() -> None:
+    loop = rt.asyncio.new_event_loop()
+    try:
+        assert isinstance(loop, asyncio.AbstractEventLoop)
+        assert type(loop).__module__ == "rt.asyncio"
+
+        async def inside() -> str:
+            assert asyncio.get_running_loop() is loop
+            # asyncio code reaches the runtime, but is no rt task: awaiting rt primitives
+            # directly is refused (rt.asyncio.rt_as_aio is the way).
+            with pytest.raises(RuntimeError, match="must be called from a task"):
+                rt.lowlevel.current_task()
+            return rt.Handle.current().metrics().flavor
+
+        assert loop.run_until_complete(inside()) == "current_thread"
+    finally:
+        loop.close()
+
+
+def test_call_soon_runs_callbacks_in_order_and_cancelled_handles_never() -> None:
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        seen: list[int] = []
+        done = loop.create_future()
+        for i in range(5):
+            loop.call_soon(seen.append, i)
+        loop.call_soon(seen.append, 99).cancel()
+        loop.call_soon(done.set_result, None)
+        await done
+        return seen
+
+    assert run(main) == [0, 1, 2, 3, 4]
+
+
+def test_timers_fire_in_deadline_order_not_before_their_time() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        fired: list[tuple[str, float, float]] = []
+        done = loop.create_future()
+        t0 = loop.time()
+        for name, delay in [("c", 0.03), ("a", 0.01), ("b", 0.02)]:
+            loop.call_later(delay, fired.append, (name, delay, 0.0))
+        loop.call_later(0.015, fired.append, ("x", 0.0, 0.0)).cancel()
+        loop.call_at(t0 + 0.04, done.set_result, None)
+        await done
+        assert [f[0] for f in fired] == ["a", "b", "c"]
+
+    run(main)
+
+
+def test_cancelled_timer_frees_its_wheel_slot() -> None:
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        import rt.time
+
+        before = rt.time.statistics().armed_timers
+        handles = [loop.call_later(100, lambda: None) for _ in range(50)]
+        during = rt.time.statistics().armed_timers
+        for h in handles:
+            h.cancel()
+        after = rt.time.statistics().armed_timers
+        assert during - before == 50
+        return after - before
+
+    assert run(main) == 0
+
+
+def test_call_soon_threadsafe_wakes_a_parked_loop_from_another_thread() -> None:
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[str] = loop.create_future()
+        t = threading.Thread(target=lambda: loop.call_soon_threadsafe(fut.set_result, "woken"))
+        t.start()
+        try:
+            return await fut
+        finally:
+            t.join()
+
+    assert run(main) == "woken"
+
+
+def test_run_in_executor_uses_rts_blocking_pool() -> None:
+    async def main() -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        name = await loop.run_in_executor(None, lambda: threading.current_thread().name)
+        with pytest.raises(ZeroDivisionError):
+            await loop.run_in_executor(None, lambda: 1 // 0)
+        return name, rt.Handle.current().metrics().blocking_threads
+
+    name, threads = run(main)
+    assert name.startswith("rt-")
+    assert threads >= 1
+
+
+def test_add_reader_sees_readiness_from_rts_reactor_and_remove_stops_it() -> None:
+    async def main() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        got: list[bytes] = []
+        first = loop.create_future()
+
+        def on_readable() -> None:
+            got.append(a.recv(100))
+            if not first.done():
+                first.set_result(None)
+
+        loop.add_reader(a, on_readable)
+        b.send(b"one")
+        await first
+        assert loop.remove_reader(a) is True
+        assert loop.remove_reader(a) is False
+        b.send(b"two")
+        await asyncio.sleep(0.01)
+        rest = a.recv(100)
+        a.close()
+        b.close()
+        return [*got, rest]
+
+    assert run(main) == [b"one", b"two"]
+
+
+def test_sock_operations_and_tcp_streams_round_trip() -> None:
+    async def main() -> bytes:
+        loop = asyncio.get_running_loop()
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen()
+        lsock.setblocking(False)
+        client = socket.socket()
+        client.setblocking(False)
+        await loop.sock_connect(client, lsock.getsockname())
+        conn, _ = await loop.sock_accept(lsock)
+        conn.setblocking(False)
+        await loop.sock_sendall(client, b"x" * 100_000)
+        client.shutdown(socket.SHUT_WR)
+        chunks = []
+        while data := await loop.sock_recv(conn, 65536):
+            chunks.append(data)
+        for s in (lsock, client, conn):
+            s.close()
+        return b"".join(chunks)
+
+    assert run(main) == b"x" * 100_000
+
+
+def test_create_server_and_connection_with_protocols_and_half_close() -> None:
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            self.transport.write(data.upper())
+
+        def eof_received(self) -> bool:
+            self.transport.write(b"!")
+            return False  # close after the answer
+
+    async def main() -> bytes:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"hello ")
+        writer.write(b"world")
+        writer.write_eof()
+        data = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        return data
+
+    assert run(main) == b"HELLO WORLD!"
+
+
+def test_unix_server_and_datagram_endpoint(tmp_path: Any) -> None:
+    async def main() -> tuple[bytes, bytes]:
+        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.write(await r.readline())
+            await w.drain()
+            w.close()
+
+        path = str(tmp_path / "s.sock")
+        server = await asyncio.start_unix_server(handle, path)
+        r, w = await asyncio.open_unix_connection(path)
+        w.write(b"unix\n")
+        line = await r.readline()
+        w.close()
+        server.close()
+        await server.wait_closed()
+
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[bytes] = loop.create_future()
+
+        class Server(asyncio.DatagramProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                self.transport.sendto(data[::-1], addr)  # type: ignore[attr-defined]
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                got.set_result(data)
+
+        st, _ = await loop.create_datagram_endpoint(Server, local_addr=("127.0.0.1", 0))
+        addr = st.get_extra_info("sockname")
+        ct, _ = await loop.create_datagram_endpoint(Client, remote_addr=addr)
+        ct.sendto(b"dgram")
+        reply = await got
+        ct.close()
+        st.close()
+        return line, reply
+
+    assert run(main) == (b"unix\n", b"margd")
+
+
+def test_subprocess_exec_pipes_and_exit_code() -> None:
+    async def main() -> tuple[bytes, int]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "import sys; sys.stdout.write(sys.stdin.read().upper()); sys.exit(3)",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await proc.communicate(b"piped")
+        return out, proc.returncode or 0
+
+    assert run(main) == (b"PIPED", 3)
+
+
+def test_add_signal_handler_runs_on_the_loop() -> None:
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[int] = loop.create_future()
+        loop.add_signal_handler(signal.SIGUSR1, got.set_result, signal.SIGUSR1)
+        try:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            return await got
+        finally:
+            assert loop.remove_signal_handler(signal.SIGUSR1)
+
+    assert run(main) == signal.SIGUSR1
+
+
+def test_runner_policy_and_run_use_rts_loop() -> None:
+    async def kind() -> type:
+        return type(asyncio.get_running_loop())
+
+    with asyncio.Runner(loop_factory=rt.asyncio.new_event_loop) as runner:
+        assert runner.run(kind()) is rt.asyncio.RtEventLoop
+    if sys.version_info >= (3, 12):
+        assert asyncio.run(kind(), loop_factory=rt.asyncio.new_event_loop) is rt.asyncio.RtEventLoop
+    old = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(rt.asyncio.EventLoopPolicy())
+    try:
+        assert asyncio.run(kind()) is rt.asyncio.RtEventLoop
+    finally:
+        asyncio.set_event_loop_policy(old)
+    assert rt.asyncio.run(kind()) is rt.asyncio.RtEventLoop
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks are new in Python 3.12")
+def test_eager_task_factory_starts_tasks_synchronously() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined]
+        seen: list[str] = []
+
+        async def child() -> None:
+            seen.append("child")
+
+        t = asyncio.create_task(child())
+        seen.append("parent")
+        await t
+        return seen
+
+    assert run(main) == ["child", "parent"]
+
+
+def test_close_leaves_no_thread_or_fd_behind() -> None:
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    threads_before = threading.active_count()
+    fds_before = fds()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sum, [1])
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        server.close()
+        await server.wait_closed()
+
+    run(main)
+    assert fds() == fds_before
+    assert threading.active_count() == threads_before
+
+
+# -- bad input: asyncio's own errors -----------------------------------------------------
+
+
+def test_closed_loop_refuses_work_with_asyncios_error() -> None:
+    loop = rt.asyncio.new_event_loop()
+    loop.close()
+    loop.close()  # twice is a no-op
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_soon(print)
+    coro = asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.run_until_complete(coro)
+    coro.close()
+
+
+def test_run_until_complete_reentered_is_refused_and_the_loop_survives() -> None:
+    loop = rt.asyncio.new_event_loop()
+    try:
+
+        async def inner() -> None:
+            pass
+
+        async def outer() -> str:
+            coro = inner()
+            with pytest.raises(RuntimeError, match="already running"):
+                loop.run_until_complete(coro)
+            coro.close()
+            await asyncio.sleep(0)
+            return "survived"
+
+        assert loop.run_until_complete(outer()) == "survived"
+        assert loop.run_until_complete(asyncio.sleep(0, "again")) == "again"
+    finally:
+        loop.close()
+
+
+def test_foreign_thread_use_in_debug_mode_is_refused() -> None:
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        errors: list[BaseException] = []
+
+        def other() -> None:
+            try:
+                loop.call_soon(print)
+            except RuntimeError as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        return str(errors[0])
+
+    assert "thread" in rt.asyncio.run(main(), debug=True)
+
+
+def test_protocol_that_raises_goes_to_the_exception_handler_and_closes_its_transport() -> None:
+    class Bad(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            raise ValueError("protocol bug")
+
+    async def main() -> tuple[str, bytes]:
+        loop = asyncio.get_running_loop()
+        reported: asyncio.Future[str] = loop.create_future()
+
+        def handler(_loop: Any, ctx: dict[str, Any]) -> None:
+            if not reported.done():
+                reported.set_result(repr(ctx.get("exception")))
+
+        loop.set_exception_handler(handler)
+        server = await loop.create_server(Bad, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"boom")
+        what = await reported
+        rest = await r.read()  # the server closed the connection
+        w.close()
+        server.close()
+        await server.wait_closed()
+        return what, rest
+
+    assert run(main) == ("ValueError('protocol bug')", b"")
+
+
+def test_transport_written_after_close_is_dropped_as_asyncio_does() -> None:
+    async def main() -> bool:
+        def on_connection(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.close()
+
+        server = await asyncio.start_server(on_connection, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.close()
+        await w.wait_closed()
+        w.write(b"late")  # asyncio ignores it (and logs after a few attempts)
+        server.close()
+        await server.wait_closed()
+        return w.transport.is_closing()
+
+    assert run(main) is True
+
+
+def test_keyboard_interrupt_in_a_callback_leaves_run_until_complete() -> None:
+    loop = rt.asyncio.new_event_loop()
+    try:
+
+        def interrupt() -> None:
+            raise KeyboardInterrupt
+
+        async def main() -> None:
+            loop.call_soon(interrupt)
+            await asyncio.sleep(10)
+
+        task = loop.create_task(main())
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(task)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            loop.run_until_complete(task)
+    finally:
+        loop.close()
+
+
+def test_tls_server_client_and_start_tls_with_stdlib_ssl() -> None:
+    trustme = pytest.importorskip("trustme", reason="trustme is a test dependency (hatch.toml)")
+    import ssl
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        line = await r.readline()
+        if line == b"STARTTLS\n":  # plain first, then upgrade this connection
+            w.write(b"OK\n")
+            await w.drain()
+            await w.start_tls(server_ctx)
+            line = await r.readline()
+        w.write(line.upper())
+        await w.drain()
+        w.close()
+
+    async def main() -> tuple[bytes, bytes, str]:
+        tls_server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        plain_server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        tls_port = tls_server.sockets[0].getsockname()[1]
+        plain_port = plain_server.sockets[0].getsockname()[1]
+
+        r, w = await asyncio.open_connection(
+            "127.0.0.1", tls_port, ssl=client_ctx, server_hostname="localhost"
+        )
+        w.write(b"over tls\n")
+        direct = await r.readline()
+        version = w.get_extra_info("ssl_object").version()
+        w.close()
+
+        r, w = await asyncio.open_connection("127.0.0.1", plain_port)
+        w.write(b"STARTTLS\n")
+        assert await r.readline() == b"OK\n"
+        await w.start_tls(client_ctx, server_hostname="localhost")
+        w.write(b"upgraded\n")
+        upgraded = await r.readline()
+        w.close()
+        for server in (tls_server, plain_server):
+            server.close()
+            await server.wait_closed()
+        return direct, upgraded, version
+
+    direct, upgraded, version = run(main)
+    assert (direct, upgraded) == (b"OVER TLS\n", b"UPGRADED\n")
+    assert version.startswith("TLS")
