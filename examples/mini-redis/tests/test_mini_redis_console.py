@@ -39,7 +39,7 @@ def test_ps_and_pstree_show_mini_redis_connection_tasks_under_load(tmp_path: Pat
         text=True,
         env=env,
     )
-    bench: subprocess.Popen[str] | None = None
+    bench: subprocess.Popen[bytes] | None = None
     try:
         assert server.stdout is not None
         line = server.stdout.readline()  # "mini-redis listening on HOST:PORT"

@@ -180,7 +180,10 @@ def test_owned_loop_runs_rt_tasks_spawned_from_asyncio_code() -> None:
         a, b = socket.socketpair()
         a.close()
         b.close()
-        handle = rt.spawn(rt.time.sleep(0.001))
+        async def nap() -> None:
+            await rt.time.sleep(0.001)
+
+        handle = rt.spawn(nap())
         await rt.asyncio.rt_as_aio(handle)
         return await rt.asyncio.rt_as_aio(rt.asyncio.aio_as_rt(asyncio.sleep(0, 5)))
 

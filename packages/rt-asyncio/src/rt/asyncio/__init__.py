@@ -10,14 +10,12 @@ code. See the distribution's README for the model and its limits.
 
 from __future__ import annotations
 
+from rt._exports import public
+
 from ._bridge import aio_as_rt, rt_as_aio
 from ._loop import RtEventLoop
 from ._policy import EventLoopPolicy, new_event_loop, run
 
 __all__ = ["EventLoopPolicy", "RtEventLoop", "aio_as_rt", "new_event_loop", "rt_as_aio", "run"]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("rt.asyncio._"):
-        _obj.__module__ = __name__
-del _name, _obj
+public(globals())
