@@ -180,6 +180,7 @@ def test_owned_loop_runs_rt_tasks_spawned_from_asyncio_code() -> None:
         a, b = socket.socketpair()
         a.close()
         b.close()
+
         async def nap() -> None:
             await rt.time.sleep(0.001)
 
