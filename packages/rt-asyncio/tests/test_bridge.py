@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
 import socket
 import threading
 
@@ -149,14 +148,6 @@ def test_rt_as_aio_on_another_loop_says_which_loop_it_needs() -> None:
         asyncio.run(main())
 
 
-@pytest.mark.xfail(
-    os.environ.get("RT_FLAVOR", "current_thread") == "current_thread",
-    reason="rt-core: CurrentThreadScheduler.shutdown adopts its own sentinel task after "
-    "setting _closed, so the sentinel starts cancelled and shutdown does not wait for any "
-    "task's cleanup (rt.run of a task that sleeps in a shielded scope on cancel shows it); "
-    "whether the asyncio task is cancelled in the one batch that runs depends on set order",
-    strict=False,
-)
 def test_runtime_shutdown_cancels_pending_asyncio_tasks_of_an_attached_loop() -> None:
     seen: list[str] = []
 

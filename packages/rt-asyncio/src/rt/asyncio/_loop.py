@@ -63,6 +63,7 @@ from rt.lowlevel import (
     reschedule,
     wait_task_rescheduled,
 )
+from rt.time._clock import duration_ns
 
 # The asyncio loop of each runtime: the owned loop of new_event_loop(), or one attached by
 # aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
@@ -96,7 +97,7 @@ class _Timers(Protocol):
     def clock(self) -> Any: ...
 
     def arm(
-        self, deadline: float, task: Any = None, callback: Callable[[], object] | None = None
+        self, deadline: int, task: Any = None, callback: Callable[[], object] | None = None
     ) -> Any: ...
 
     def cancel(self, entry: Any) -> bool: ...
@@ -594,7 +595,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 return  # never due: holds no slot
             entry = None
         else:
-            entry = timers.arm(when, None, timer._fire)
+            # The wheel counts integer nanoseconds; a callback is due once loop.time() >= when,
+            # so round the deadline up to the first nanosecond that reads as at least `when`.
+            entry = timers.arm(duration_ns(when) if when > 0 else 0, None, timer._fire)
         self._armed += 1
         if entry is None:  # already due
             timer._fire()
