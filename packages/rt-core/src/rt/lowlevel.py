@@ -79,8 +79,11 @@ __all__ = [
 ]
 
 
-def current_io() -> IoDriver:
+def current_io(what: str = "this call") -> IoDriver:
     """Return the current runtime's I/O driver (the reactor).
+
+    ``what`` names the caller's API in the error raised outside a runtime
+    (``current_io("TcpStream.connect()")``).
 
     Its ``await wait(fd, READ | WRITE)``, ``notify_closing(fd)`` and ``close(fileobj)`` are
     what :func:`wait_readable`, :func:`wait_writable` and :func:`notify_closing` call.
@@ -89,7 +92,7 @@ def current_io() -> IoDriver:
     Raises:
         RuntimeError: outside a runtime, or the runtime was built with ``enable_io=False``.
     """
-    driver = current_driver("io")
+    driver = current_driver("io", what)
     assert isinstance(driver, IoDriver)
     return driver
 

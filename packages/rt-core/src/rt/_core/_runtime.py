@@ -574,15 +574,17 @@ def current_task() -> Task[Any]:
     return current_task_or_raise("rt.current_task()")
 
 
-def current_driver(name: str) -> Driver:
+def current_driver(name: str, what: str = "this call") -> Driver:
     """Return the current runtime's driver layer called ``name`` (``"io"``, ``"time"``, ...).
+
+    ``what`` names the caller's API in the error raised outside a runtime.
 
     Raises:
         RuntimeError: outside a runtime, or the runtime was built without that layer.
     """
     st = STATE.get(None)
     if st is None:
-        raise outside_error(f"this call (it uses the runtime's {name} driver)")
+        raise outside_error(f"{what} (it uses the runtime's {name} driver)")
     driver = st._sched.driver(name)
     if driver is None:
         if name in KNOWN_LAYERS:

@@ -51,7 +51,7 @@ class AsyncFd(Generic[T]):
         if not isinstance(inner, int) and fileno is None:
             raise TypeError(f"AsyncFd needs an int fd or an object with fileno(), got {inner!r}")
         self._inner = inner
-        self._io = current_io()
+        self._io = current_io("rt.io.AsyncFd()")
         self._closed = False
 
     def get_ref(self) -> T:

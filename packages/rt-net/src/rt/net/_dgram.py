@@ -201,7 +201,7 @@ class UnixDatagram(DatagramSocket):
     def pair(cls) -> tuple[UnixDatagram, UnixDatagram]:
         """Two connected datagram sockets."""
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-        io = current_io()
+        io = current_io("UnixDatagram.pair()")
         return cls(a, io), cls(b, io)
 
     def connect(self, path: str | os.PathLike[str] | bytes) -> None:

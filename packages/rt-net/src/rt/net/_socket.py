@@ -56,7 +56,7 @@ class SocketResource:
     def __init__(self, sock: socket.socket, io: IoDriver | None = None) -> None:
         if io is None:
             try:
-                io = current_io()
+                io = current_io(f"{type(self).__name__}()")
             except RuntimeError:
                 sock.close()  # e.g. bind() outside a runtime: do not leave the socket behind
                 raise

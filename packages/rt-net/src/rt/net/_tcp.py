@@ -41,7 +41,7 @@ class TcpStream(SocketStream):
         Cancel safety: cancel-safe: a cancelled connect closes its half-open socket.
         """
         addrs = await resolve(addr)
-        io = current_io()
+        io = current_io("TcpStream.connect()")
         last: OSError | None = None
         for family, sockaddr in addrs:
             sock = socket.socket(family, socket.SOCK_STREAM)
@@ -262,7 +262,7 @@ class TcpSocket:
         """
         sock = self._get("connect()")
         self._sock = None
-        io = current_io()
+        io = current_io("TcpSocket.connect()")
         try:
             addrs = [sa for fam, sa in await resolve(addr) if fam == sock.family]
             if not addrs:

@@ -28,7 +28,7 @@ class UnixStream(SocketStream):
 
         Cancel safety: cancel-safe: a cancelled connect closes its socket.
         """
-        io = current_io()
+        io = current_io("UnixStream.connect()")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
@@ -42,7 +42,7 @@ class UnixStream(SocketStream):
     def pair(cls) -> tuple[UnixStream, UnixStream]:
         """Two connected streams (``socketpair``). Call inside a runtime."""
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        io = current_io()
+        io = current_io("UnixStream.pair()")
         return cls(a, io), cls(b, io)
 
 
