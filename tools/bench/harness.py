@@ -322,7 +322,7 @@ def write_chart(docs: dict[str, dict[str, Any]], path: Path) -> bool:
 
 def run_suite(suite: ModuleType, opts: Options) -> int:
     """Run one suite (table or script) and write its outputs."""
-    if hasattr(suite, "ROWS"):
+    if not hasattr(suite, "run"):
         doc = run_table(suite, opts)
         custom: Callable[[dict[str, Any]], str] | None = getattr(suite, "markdown", None)
         markdown = table_markdown(suite, doc) if custom is None else custom(doc)
