@@ -199,6 +199,7 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
 
     def echo(size: Size, protocol: bool) -> float:
         sock = listener()
+        port = port_of(sock)  # read first: rloop's create_server takes the socket over
 
         async def main() -> float:
             done = 0
@@ -233,7 +234,7 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
                     finished()
 
                 server = await asyncio.start_server(handle, sock=sock)
-            client = echo_client(port_of(sock), size)
+            client = echo_client(port, size)
             t0 = time.process_time()
             await all_done.wait()
             cpu = time.process_time() - t0
@@ -245,6 +246,7 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
 
     def idle(size: Size, protocol: bool) -> float:
         sock = listener()
+        port = port_of(sock)  # read first: rloop's create_server takes the socket over
         n = int(size["conns"])
 
         async def main() -> float:
@@ -288,7 +290,7 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
                     gone()
 
                 server = await asyncio.start_server(handle, sock=sock)
-            client = idle_client(port_of(sock), n)
+            client = idle_client(port, n)
             await all_in.wait()
             assert client.stdout is not None and client.stdin is not None
             client.stdout.readline()
