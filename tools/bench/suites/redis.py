@@ -325,7 +325,7 @@ def markdown(
         "`uvloop` run the same command code, RESP parser and request loop on asyncio streams; "
         "`redis-server` is the real one (the physical limit on this machine). **rt/asyncio** "
         "and **rt/uvloop** above 1.00 mean rt serves more requests per second; each is the "
-        "median over the rounds of the ratio within one round. All four servers stay up "
+        "median over the rounds of the ratio within one round. All servers stay up "
         "through the rounds (each after a warm-up run); in a round each command runs on "
         "them back to back, seconds apart, in alternating order.",
         "",
