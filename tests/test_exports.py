@@ -201,34 +201,30 @@ def test_no_class_mypyc_compiles_declares_a_weakref_slot() -> None:
     # a weak-reference list, and then treats the list's head as a reference the object owns:
     # it visits it for the garbage collector and releases it when the object is freed. The
     # weakref it points to is freed while still in use; the multi-thread runtime crashed on it
-    # (JoinSet held a weakref to itself). The modules below are the ones the build compiles.
-    import tomllib
-    from pathlib import Path
+    # (JoinSet held a weakref to itself). The modules below are the ones the build compiles
+    # (tools/compiled.py), in every distribution.
+    import compiled as build
 
-    root = Path(__file__).resolve().parent.parent
-    config = tomllib.loads((root / "packages" / "rt-core" / "pyproject.toml").read_text())
-    hook = config["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]["mypyc"]
-    src = root / "packages" / "rt-core"
-    excluded = {(src / path).resolve() for path in hook["exclude"]}
-    compiled = [
-        path
-        for include in hook["include"]
-        for path in sorted((src / include).glob("*.py"))
-        if path.resolve() not in excluded
-    ]
-    assert len(compiled) >= 5
+    modules = build.modules()
+    assert len(modules) >= 5
 
-    def classes(path: Path) -> dict[str, type]:
-        # Public classes report the module "rt", so the source file decides where one lives.
-        module = importlib.import_module(f"rt._core.{path.stem}")
+    def classes(rel: str) -> dict[str, type]:
+        # Public classes report their public module, so the source file decides where one lives.
+        name = rel.removesuffix(".py").replace("/", ".")
+        module = importlib.import_module(name)
+        source = next(
+            path
+            for dist in build.DISTRIBUTIONS
+            if (path := build.PACKAGES / dist / "src" / rel).exists()
+        ).read_text()
         return {
-            f"{path.stem}.{name}": cls
-            for name, cls in vars(module).items()
-            if isinstance(cls, type) and f"class {name}" in path.read_text()
+            f"{name}.{attr}": cls
+            for attr, cls in vars(module).items()
+            if isinstance(cls, type) and f"class {attr}" in source
         }
 
-    found = {key: cls for path in compiled for key, cls in classes(path).items()}
-    assert "_task.JoinHandle" in found and "_runtime.Runtime" in found
+    found = {key: cls for rel in modules for key, cls in classes(rel).items()}
+    assert "rt._core._task.JoinHandle" in found and "rt._core._runtime.Runtime" in found
     offenders = [
         key for key, cls in found.items() if "__weakref__" in vars(cls).get("__slots__", ())
     ]

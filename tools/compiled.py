@@ -1,82 +1,201 @@
-"""Build rt-core compiled with mypyc, and run the test suite against that build.
+"""Build every rt distribution compiled with mypyc, and run the test suite against that build.
 
-    python tools/compiled.py build          # wheel in dist/compiled/, unpacked in .hatch/compiled
+    python tools/compiled.py build          # compile into .hatch/compiled (always rebuilds)
     python tools/compiled.py test [ARGS]    # build (if the sources changed), then pytest ARGS
-    python tools/compiled.py path           # build if needed; print the unpacked directory
+    python tools/compiled.py path           # build if needed; print the build's directory
 
-Run it with the workspace's default environment (``hatch run test-compiled`` does; so does
-``python3 tools/dev.py test``). The compiled build is opt-in: ``packages/rt-core`` builds a
-pure-Python wheel unless its mypyc build hook is enabled, which this script does through
-``HATCH_BUILD_HOOK_ENABLE_MYPYC``. It builds from a copy of the package so that no extension
-module ever lands in the source tree (the editable installs would pick it up).
+Run it with the workspace's default environment (``hatch run test-compiled`` does; so do
+``python3 tools/dev.py compiled``, ``test`` and ``bench``). The compiled build is opt-in and
+covers every runtime distribution: rt-core, rt-time, rt-sync, rt-net and rt-macros. Their
+``src/rt`` trees are merged into one temporary tree (they share the ``rt`` package), mypyc
+compiles them there in one group (calls between compiled modules of different distributions
+stay native), and the result (extension modules, plus the Python sources of the modules left
+out below) lands in ``.hatch/compiled``. Nothing is ever built inside ``packages/``: the
+editable installs would pick it up.
 
-The tests run with the unpacked wheel first on ``PYTHONPATH``: ``rt`` and ``rt._core`` come from
-the compiled wheel, the other distributions from the workspace's editable installs, and
-``RT_EXPECT_COMPILED=1`` makes the suite refuse to start if the pure sources were imported.
+The tests run with that directory first on ``PYTHONPATH``: all of ``rt`` comes from the
+compiled build, and ``RT_EXPECT_COMPILED=1`` makes the suite refuse to start if the pure
+sources were imported.
+
+rt-core's own wheel keeps its mypyc build hook (``packages/rt-core/pyproject.toml``,
+``HATCH_BUILD_HOOK_ENABLE_MYPYC=1``); its exclusion list is read from there, so the two
+builds leave out the same rt-core modules.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tempfile
-import zipfile
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "packages" / "rt-core"
-DIST = ROOT / "dist" / "compiled"
+PACKAGES = ROOT / "packages"
+DISTRIBUTIONS = ("rt-core", "rt-time", "rt-sync", "rt-net", "rt-macros")
 SITE = ROOT / ".hatch" / "compiled"
 STAMP = SITE / ".source-hash"
 
+# Modules of the other distributions that stay Python, relative to the merged tree, and why.
+# (rt-core's list, with its reasons, is its wheel hook's: see core_excluded().)
+NOT_COMPILED: dict[str, str] = {
+    # Package __init__ modules only re-export names and set their public __module__
+    # (rt._exports.public); compiled functions refuse a new __module__, and nothing there runs
+    # per operation.
+    "rt/time/__init__.py": "re-exports only",
+    "rt/sync/__init__.py": "re-exports only",
+    "rt/io/__init__.py": "re-exports only",
+    "rt/net/__init__.py": "re-exports only",
+    "rt/macros/__init__.py": "re-exports only",
+    # pytest loads its plugins by module and inspects their hook functions' signatures and
+    # markers, which compiled functions do not carry; it runs once per test, not per operation.
+    "rt/macros/_pytest_plugin.py": "a pytest plugin: pytest introspects its hook functions",
+    # mypyc cannot compile a class deriving from a builtin exception other than Exception
+    # itself ("Inheriting from most builtin types is unimplemented"): Elapsed is a
+    # TimeoutError, IncompleteReadError an EOFError. Marking them non-native would change
+    # rt's sources for the build's sake, so these modules stay Python.
+    "rt/time/_api.py": "Elapsed(TimeoutError): mypyc cannot inherit from that builtin",
+    "rt/io/_errors.py": "IncompleteReadError(EOFError): mypyc cannot inherit from that builtin",
+    # Constructs mypyc does not implement, in code that would have to be rewritten for it.
+    "rt/io/_buf.py": "an async generator (mypyc: unimplemented)",
+    "rt/io/_duplex.py": "break inside try/finally (mypyc: unimplemented)",
+    "rt/sync/mpsc.py": "break inside try/finally (mypyc: unimplemented)",
+    # typing.Protocol classes whose methods have `...` defaults: compiled, the module fails
+    # to import ("int object expected; got ellipsis"); protocols do no work at run time.
+    "rt/io/_traits.py": "Protocol classes: compiled, the module fails to import",
+    # Classes with a __weakref__ slot: mypyc 2.4 on 3.11 mismanages the weakref list of such a
+    # class (a use after free found in rt-core's JoinSet; see docs/design-notes.md, "No
+    # __weakref__ slot in a compiled class"). The handles and resources below declare one.
+    # (tests/test_exports.py checks that no compiled class declares one.)
+    "rt/sync/oneshot.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/sync/watch.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/sync/broadcast.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/net/_socket.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/io/_fd.py": "__weakref__ slots: mypyc frees the weakref list early",
+    # Subclasses of rt.net's SocketResource, which stays Python (above): a compiled class
+    # cannot derive from a Python class with __slots__ ("mypyc classes can't have __slots__").
+    "rt/net/_dgram.py": "subclasses SocketResource, which stays Python",
+    "rt/net/_tcp.py": "subclasses SocketStream/SocketListener, which stay Python",
+    "rt/net/_unix.py": "subclasses SocketStream/SocketListener, which stay Python",
+    # Public async functions: compiled, mypyc's function objects report no __module__ (None)
+    # and refuse a new one, so rt.io.copy, copy_bidirectional and rt.net.lookup_host could
+    # not present their public home (tests/test_exports.py checks it).
+    "rt/io/_copy.py": "public async functions: compiled, they report no __module__",
+    "rt/net/_addr.py": "public async function lookup_host: compiled, it reports no __module__",
+    # Compiled, a cancelled select crashed the interpreter in a garbage collection (a
+    # segfault in test_cancelled_select_cancels_and_awaits_its_branches).
+    "rt/macros/_combinators.py": "compiled, a cancelled select segfaulted in a collection",
+    # An OrderedDict subclass: compiled, it hung a receiver when this was last tried (see
+    # docs/design-notes.md, "What it buys"); every rt-sync primitive queues its waiters here.
+    "rt/sync/_waitqueue.py": "an OrderedDict subclass: compiled, it hung a receiver",
+}
+
+
+def core_excluded() -> set[str]:
+    """rt-core's modules that its wheel's mypyc hook leaves out (paths in the merged tree)."""
+    config = tomllib.loads((PACKAGES / "rt-core" / "pyproject.toml").read_text())
+    hook = config["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]["mypyc"]
+    return {path.removeprefix("src/") for path in hook["exclude"]}
+
+
+def sources() -> list[Path]:
+    """Every source file of every distribution that goes into the build, sorted."""
+    out = []
+    for dist in DISTRIBUTIONS:
+        for path in sorted((PACKAGES / dist / "src").rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".so":
+                out.append(path)
+    return out
+
 
 def source_hash() -> str:
-    """A digest of everything that goes into the compiled wheel, plus the interpreter."""
+    """A digest of everything that goes into the build: the interpreter, what is compiled, and
+    every source file."""
     digest = hashlib.sha256(sys.version.encode())
-    for path in sorted(PACKAGE.rglob("*")):
-        if path.is_file() and "tests" not in path.parts and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(PACKAGE)).encode())
-            digest.update(path.read_bytes())
+    digest.update(json.dumps(modules()).encode())
+    for path in sources():
+        digest.update(str(path.relative_to(PACKAGES)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
+def modules() -> list[str]:
+    """The modules mypyc compiles, as paths in the merged tree (``rt/sync/_event.py``)."""
+    excluded = core_excluded() | set(NOT_COMPILED)
+    out = []
+    for dist in DISTRIBUTIONS:
+        src = PACKAGES / dist / "src"
+        for path in sorted(src.rglob("*.py")):
+            rel = path.relative_to(src).as_posix()
+            # rt-core's hook compiles rt/_core only: rt's own modules (rt/__init__.py,
+            # rt.lowlevel, the re-export helpers) stay Python, as in its wheel.
+            if rel not in excluded and rel.count("/") >= 2:
+                out.append(rel)
+    return out
+
+
+SETUP = """\
+import json, sys
+from setuptools import setup
+from mypyc.build import mypycify
+
+setup(
+    name="rt-compiled",
+    ext_modules=mypycify(json.loads(sys.argv.pop(1)), opt_level="3"),
+    script_args=sys.argv[1:],
+)
+"""
+
+
 def build(force: bool = False) -> Path:
-    """Build the compiled wheel and unpack it into ``SITE``; reuse it if nothing changed."""
+    """Compile every distribution into ``SITE``; reuse the build if nothing changed."""
     wanted = source_hash()
     if not force and STAMP.exists() and STAMP.read_text() == wanted:
         return SITE
-    print("compiled.py: compiling rt-core with mypyc ...", flush=True)
+    print(f"compiled.py: compiling {', '.join(DISTRIBUTIONS)} with mypyc ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "rt-core"
-        shutil.copytree(
-            PACKAGE, copy, ignore=shutil.ignore_patterns("tests", "__pycache__", "*.so", "build")
-        )
-        out = Path(tmp) / "dist"
-        env = {**os.environ, "HATCH_BUILD_HOOK_ENABLE_MYPYC": "1"}
-        cmd = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)]
-        done = subprocess.run(
-            [*cmd, str(copy)], env=env, cwd=tmp, capture_output=True, text=True, check=False
-        )
+        tree = Path(tmp) / "tree"
+        for dist in DISTRIBUTIONS:
+            shutil.copytree(
+                PACKAGES / dist / "src",
+                tree,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.so"),
+            )
+        compiled = modules()
+        (tree / "setup.py").write_text(SETUP)
+        cmd = [sys.executable, "setup.py", json.dumps(compiled), "build_ext", "--inplace"]
+        done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
+            sys.stderr.write(done.stdout[-6000:] + done.stderr[-6000:])
             raise SystemExit("compiled.py: the mypyc build failed (output above)")
-        wheels = list(out.glob("rt_core-*.whl"))
-        if len(wheels) != 1 or wheels[0].name.endswith("-none-any.whl"):
-            raise SystemExit(f"compiled.py: expected one platform wheel, got {wheels}")
-        DIST.mkdir(parents=True, exist_ok=True)
-        for old in DIST.glob("rt_core-*.whl"):
-            old.unlink()
-        wheel = Path(shutil.copy2(wheels[0], DIST))
-    shutil.rmtree(SITE, ignore_errors=True)
-    SITE.mkdir(parents=True)
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(SITE)
+        for rel in compiled:  # the extension module replaces the source
+            (tree / rel).unlink()
+        shutil.rmtree(SITE, ignore_errors=True)
+        shutil.copytree(
+            tree,
+            SITE,
+            ignore=shutil.ignore_patterns("build", "setup.py", "*.c", "*.h", "__pycache__"),
+        )
+    missing = [m for m in compiled if not list((SITE / m).parent.glob(Path(m).stem + ".*.so"))]
+    if missing:
+        raise SystemExit(f"compiled.py: no extension module built for {missing}")
+    # Import every module of the build once: a module mypyc compiles but that then fails to
+    # import is named here, not as a collection error halfway through the test suite.
+    names = [m.removesuffix(".py").replace("/", ".") for m in compiled]
+    check = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)"
+    imported = subprocess.run(
+        [sys.executable, "-c", check, *names], env=compiled_env(SITE), cwd=SITE, check=False
+    )
+    if imported.returncode != 0:
+        raise SystemExit("compiled.py: a compiled module fails to import (traceback above)")
     STAMP.write_text(wanted)
-    print(f"compiled.py: {wheel.relative_to(ROOT)} unpacked in {SITE.relative_to(ROOT)}")
+    print(f"compiled.py: {len(compiled)} modules compiled into {SITE.relative_to(ROOT)}")
     return SITE
 
 
@@ -87,7 +206,7 @@ def c_compiler() -> bool:
 
 
 def compiled_env(site: Path) -> dict[str, str]:
-    """The environment of a process that must import the compiled rt-core."""
+    """The environment of a process that must import the compiled build."""
     paths = [str(site), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "RT_EXPECT_COMPILED": "1"}
 

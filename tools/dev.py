@@ -9,8 +9,10 @@
                                    # Python 3.12 and 3.13 where they are installed, then
                                    # against the optional mypyc build of rt-core
     python3 tools/dev.py check     # tests + mypy --strict + ruff + docs (what .ci/run runs)
-    python3 tools/dev.py bench     # the benchmark suite (rt vs asyncio, uvloop, trio)
-    python3 tools/dev.py compiled  # build the optional mypyc wheel of rt-core (dist/compiled/)
+    python3 tools/dev.py bench     # every benchmark suite (python -m tools.bench all: rt vs
+                                   # asyncio, uvloop, rloop, trio, the floor and the compiled
+                                   # build); --quick for small sizes; see tools/bench/README.md
+    python3 tools/dev.py compiled  # compile every rt distribution with mypyc (.hatch/compiled)
     python3 tools/dev.py docs      # build the API reference and guides into site/ (strict)
     python3 tools/dev.py api       # regenerate tests/public_api.txt (review the diff)
     python3 tools/dev.py wheels    # build every distribution's wheel into dist/ (see README,
@@ -56,8 +58,9 @@ TASKS: dict[str, list[list[str]]] = {
     "api": [["run", "python", "tools/public_api.py", "--write"]],
     # Runs in .venv-tools itself (pip and hatchling are there): no workspace env needed.
     "wheels": [],
-    # The compiled build first, so the benchmark's rt-mypyc column measures current sources.
-    "bench": [["run", "python", "tools/compiled.py", "build"], ["run", "bench:all"]],
+    # The compiled build first (if the sources changed), so the benchmark's rt-mypyc column
+    # measures current sources.
+    "bench": [["run", "python", "tools/compiled.py", "path"], ["run", "bench:all"]],
 }
 
 

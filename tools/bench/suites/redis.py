@@ -1,10 +1,15 @@
-"""redis-benchmark against mini-redis on rt, on asyncio and uvloop, and the real redis-server.
+"""redis-benchmark against mini-redis on rt (each flavor and worker count), on asyncio and
+uvloop, and the real redis-server.
 
-    python3 tools/bench/redis_bench.py [--quick]
+    python -m tools.bench redis [--quick] [--rounds N]
 
-50 clients, ``-t ping,set,get,incr``, without and with pipelining (``-P 16``). Each server runs
-in its own process, pinned to one CPU (redis-benchmark gets the other); all stay up through
-the rounds, each command runs on them back to back, and the median requests/s is reported.
+A script suite (it keeps its servers up across rounds, so it drives its own processes and
+hands the harness its section). 50 clients, ``-t ping,set,get,incr``, without and with
+pipelining (``-P 16``). Each server runs in its own process, pinned to one CPU
+(redis-benchmark gets the other); all stay up through the rounds, each command runs on them
+back to back, and the median requests/s is reported. ``rt`` is mini-redis on the
+current-thread flavor; ``rt-mt1`` and ``rt-mt2`` the same server on the multi-thread flavor
+with one and two workers (``RT_FLAVOR`` / ``RT_WORKER_THREADS``).
 
 Requests/s and CPU seconds move with whatever else the (shared, 2-core) machine does, by more
 than the servers differ at ``-P 16``. So each Python server is also run once under valgrind's
@@ -14,20 +19,16 @@ it: a count that other load on the machine hardly moves.
 A second table times one big ``SET`` (2 MiB and 16 MiB values) written in 64 KiB writes, so
 the server reads it in many pieces: with linear buffering the 16 MiB one costs about 8x the
 2 MiB one, not the ~87x that re-joining and re-parsing the buffer at every read cost.
-``--big-values`` runs only that table and prints it.
 
-Writes ``docs/bench/redis.json`` and ``docs/bench/redis.md``. Needs ``redis-benchmark`` (and
-``redis-server`` for the anchor row, ``valgrind`` for the instruction counts);
-``tools/dev.py bench`` installs them where it can.
+Needs ``redis-benchmark`` (and ``redis-server`` for the anchor column, ``valgrind`` for the
+instruction counts); ``tools/dev.py bench`` installs them where it can.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import io
-import json
 import os
 import re
 import shutil
@@ -39,15 +40,24 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+if TYPE_CHECKING:
+    from ..harness import Options
+
+NAME = "redis"
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "mini-redis"
-OUT = ROOT / "docs" / "bench"
 TESTS = ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR"]
 ALL = "ping,set,get,incr"
 GROUPS = ["ping", "set", "get", "incr"]  # one redis-benchmark run each ("ping": both PINGs)
-SERVERS = ["rt", "asyncio", "uvloop", "redis-server"]
+SERVERS = ["rt", "rt-mt1", "rt-mt2", "asyncio", "uvloop", "redis-server"]
+# rt's server on each flavor and worker count: the same program, picked by the environment.
+FLAVORS = {
+    "rt": {"RT_FLAVOR": "current_thread"},
+    "rt-mt1": {"RT_FLAVOR": "multi_thread", "RT_WORKER_THREADS": "1"},
+    "rt-mt2": {"RT_FLAVOR": "multi_thread", "RT_WORKER_THREADS": "2"},
+}
 COUNTED = ["rt", "asyncio", "uvloop"]  # the servers whose instructions callgrind counts
 
 
@@ -59,7 +69,7 @@ def free_port() -> int:
 
 def command(server: str, port: int) -> list[str]:
     """How to run one of the Python servers."""
-    if server == "rt":
+    if server in FLAVORS:
         return [sys.executable, "-m", "mini_redis.server", "--port", str(port)]
     cmd = [sys.executable, "-m", "mini_redis.asyncio_server", "--port", str(port)]
     return [*cmd, "--uvloop"] if server == "uvloop" else cmd
@@ -120,7 +130,8 @@ def start(server: str, port: int) -> subprocess.Popen[bytes] | None:
     else:
         cmd = command(server, port)
     with _on_cpus(0):
-        proc = subprocess.Popen(cmd, cwd=EXAMPLE, stdout=subprocess.DEVNULL)
+        env = {**os.environ, **FLAVORS.get(server, {})}
+        proc = subprocess.Popen(cmd, cwd=EXAMPLE, stdout=subprocess.DEVNULL, env=env)
     wait_listening(proc, port, server, 30)
     return proc
 
@@ -269,19 +280,11 @@ def big_values_markdown(big: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--rounds", type=int, default=None)
-    p.add_argument("--out", default=str(OUT))
-    p.add_argument("--big-values", action="store_true", help="only the big-SET table; print it")
-    args = p.parse_args()
-    if args.big_values:
-        print(big_values_markdown(big_values(args.rounds or 5)))
-        return 0
+def run(args: Options) -> tuple[dict[str, Any], str] | None:
+    """Run the suite; its JSON document and Markdown section (None: no redis-benchmark)."""
     if shutil.which("redis-benchmark") is None:
-        print("redis_bench: redis-benchmark not installed; skipped", file=sys.stderr)
-        return 0
+        print("bench redis: redis-benchmark not installed; skipped", file=sys.stderr)
+        return None
     rounds = args.rounds or (1 if args.quick else 7)
     sizes = {1: 20_000 if args.quick else 100_000, 16: 100_000 if args.quick else 500_000}
     raw: dict[str, dict[str, list[dict[str, float]]]] = {
@@ -329,12 +332,15 @@ def main() -> int:
         # The ratio columns pair the runs of one round (seconds apart for each command),
         # then take the median over the rounds.
         ratios[plk] = {}
-        for peer in ("asyncio", "uvloop"):
+        # rt against the asyncio servers (above 1.00: rt better), and each multi-thread
+        # variant against current-thread rt (requests/s mt / ct: below 1.00, mt is slower).
+        for peer in ("asyncio", "uvloop", "rt-mt1", "rt-mt2"):
             pairs = list(zip(per["rt"], per[peer], strict=False))
+            flip = peer in FLAVORS
             if pairs:
                 ratios[plk][peer] = {
                     t: statistics.median(
-                        (b[t] / a[t]) if t in COST else (a[t] / b[t]) for a, b in pairs
+                        (b[t] / a[t]) if t in COST or flip else (a[t] / b[t]) for a, b in pairs
                     )
                     for t in [*TESTS, "cpu_us"]
                 }
@@ -342,7 +348,7 @@ def main() -> int:
     # enough that setting up the 50 connections adds little to the count per request.
     counted = {1: 2_000 if args.quick else 20_000, 16: 10_000 if args.quick else 100_000}
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        print("redis_bench: valgrind not installed; no instruction counts", flush=True)
+        print("bench redis: valgrind not installed; no instruction counts", flush=True)
         counted = {}
     for pl, n in counted.items():
         for server in COUNTED:
@@ -353,8 +359,6 @@ def main() -> int:
                 ratio = have[peer]["instr"] / have["rt"]["instr"]
                 ratios[str(pl)].setdefault(peer, {})["instr"] = ratio
         print(f"redis instructions counted, -P {pl}", flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": time.strftime("%Y-%m-%d"),
         "rounds": rounds,
@@ -363,13 +367,10 @@ def main() -> int:
     }
     big = big_values(3 if args.quick else 5)
     doc = {"meta": meta, "results": med, "ratios": ratios, "runs": raw, "big_values": big}
-    (out / "redis.json").write_text(json.dumps(doc, indent=1))
-    (out / "redis.md").write_text(markdown(med, ratios, meta) + "\n" + big_values_markdown(big))
-    print((out / "redis.md").read_text())
-    return 0
+    return doc, markdown(med, ratios, meta) + "\n" + big_values_markdown(big)
 
 
-ROWS = [*TESTS, "cpu_us", "instr"]
+MEASURES = [*TESTS, "cpu_us", "instr"]
 COST = {"cpu_us": "server CPU per request", "instr": "server instructions per request"}
 
 
@@ -379,14 +380,17 @@ def markdown(
     meta: dict[str, Any],
 ) -> str:
     lines = [
-        "# mini-redis under redis-benchmark",
+        "## mini-redis under redis-benchmark, per flavor and worker count",
         "",
-        f"Run {meta['date']}; 50 clients, `-t ping,set,get,incr`, {meta['rounds']} round(s), "
-        "median requests/s (higher is better). `rt` is examples/mini-redis on rt; `asyncio` and "
+        f"`python -m tools.bench redis{' --quick' if meta['quick'] else ''}`: {meta['date']}; "
+        f"50 clients, `-t ping,set,get,incr`, {meta['rounds']} round(s), median requests/s "
+        "(higher is better). `rt` is examples/mini-redis on rt's current-thread flavor, "
+        "`rt-mt1` / `rt-mt2` the same server on the multi-thread flavor with one / two "
+        "workers; `asyncio` and "
         "`uvloop` run the same command code, RESP parser and request loop on asyncio streams; "
         "`redis-server` is the real one (the physical limit on this machine). **rt/asyncio** "
         "and **rt/uvloop** above 1.00 mean rt serves more requests per second; each is the "
-        "median over the rounds of the ratio within one round. All four servers stay up "
+        "median over the rounds of the ratio within one round. All servers stay up "
         "through the rounds (each after a warm-up run); in a round each command runs on "
         "them back to back, seconds apart, in alternating order.",
         "",
@@ -405,11 +409,19 @@ def markdown(
             else "Server and redis-benchmark were not pinned to CPUs (fewer than two)."
         ),
         "",
-        "| pipeline | measure | rt | asyncio | uvloop | redis-server | rt/asyncio | rt/uvloop |",
-        "|---|---|---|---|---|---|---|---|",
+        "",
+        "**mt1/rt** and **mt2/rt** are the multi-thread server's requests/s over the "
+        "current-thread one's (below 1.00: the multi-thread flavor serves fewer; for the cost "
+        "rows, above 1.00 it spends more). The pinning holds for `rt-mt2` too: its two workers "
+        "share the server's one CPU (the other runs redis-benchmark), so this measures what "
+        "the multi-thread machinery costs an I/O-bound server, not parallel speed-up.",
+        "",
+        "| pipeline | measure | " + " | ".join(SERVERS) + " | rt/asyncio | rt/uvloop "
+        "| mt1/rt | mt2/rt |",
+        "|---" * (len(SERVERS) + 6) + "|",
     ]
     for pl, per in med.items():
-        for t in ROWS:
+        for t in MEASURES:
             vals = {s: per.get(s, {}).get(t) for s in SERVERS}
             if all(v is None for v in vals.values()):
                 continue
@@ -428,10 +440,6 @@ def markdown(
             lines.append(
                 f"| {'none' if pl == '1' else '-P ' + pl} | {COST.get(t, t)} | "
                 + " | ".join(f(vals[s]) for s in SERVERS)
-                + f" | {r('asyncio')} | {r('uvloop')} |"
+                + f" | {r('asyncio')} | {r('uvloop')} | {r('rt-mt1')} | {r('rt-mt2')} |"
             )
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

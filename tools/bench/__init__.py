@@ -1,0 +1,1 @@
+"""rt's benchmarks: ``python -m tools.bench`` (see ``__main__`` and README.md here)."""

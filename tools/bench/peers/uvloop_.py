@@ -1,0 +1,21 @@
+"""asyncio on uvloop (libuv, in Cython): the asyncio-API workloads on its loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from . import asyncio_api
+
+NAME = "uvloop"
+
+
+def run(main: Coroutine[Any, Any, Any]) -> Any:
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
+WORKLOADS = asyncio_api.workloads(run)
