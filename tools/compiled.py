@@ -52,6 +52,12 @@ NOT_COMPILED: dict[str, str] = {
     "rt/io/__init__.py": "re-exports only",
     "rt/net/__init__.py": "re-exports only",
     "rt/macros/__init__.py": "re-exports only",
+    "rt/sync/mpsc.py": "re-exports only",
+    "rt/sync/oneshot.py": "re-exports only",
+    "rt/sync/watch.py": "re-exports only",
+    "rt/sync/broadcast.py": "re-exports only",
+    "rt/net/tls.py": "re-exports only",
+    "rt/sync/_stats.py": "dataclasses loaded on first use (statistics()), not per operation",
     # pytest loads its plugins by module and inspects their hook functions' signatures and
     # markers, which compiled functions do not carry; it runs once per test, not per operation.
     "rt/macros/_pytest_plugin.py": "a pytest plugin: pytest introspects its hook functions",
@@ -61,10 +67,11 @@ NOT_COMPILED: dict[str, str] = {
     # rt's sources for the build's sake, so these modules stay Python.
     "rt/time/_api.py": "Elapsed(TimeoutError): mypyc cannot inherit from that builtin",
     "rt/io/_errors.py": "IncompleteReadError(EOFError): mypyc cannot inherit from that builtin",
+    "rt/sync/_errors.py": "SendTimeout(ChannelFull, TimeoutError): mypyc cannot inherit from that",
     # Constructs mypyc does not implement, in code that would have to be rewritten for it.
     "rt/io/_buf.py": "an async generator (mypyc: unimplemented)",
     "rt/io/_duplex.py": "break inside try/finally (mypyc: unimplemented)",
-    "rt/sync/mpsc.py": "break inside try/finally (mypyc: unimplemented)",
+    "rt/sync/_mpsc.py": "break inside try/finally (mypyc: unimplemented)",
     # typing.Protocol classes whose methods have `...` defaults: compiled, the module fails
     # to import ("int object expected; got ellipsis"); protocols do no work at run time.
     "rt/io/_traits.py": "Protocol classes: compiled, the module fails to import",
@@ -72,9 +79,9 @@ NOT_COMPILED: dict[str, str] = {
     # class (a use after free found in rt-core's JoinSet; see docs/design-notes.md, "No
     # __weakref__ slot in a compiled class"). The handles and resources below declare one.
     # (tests/test_exports.py checks that no compiled class declares one.)
-    "rt/sync/oneshot.py": "__weakref__ slots: mypyc frees the weakref list early",
-    "rt/sync/watch.py": "__weakref__ slots: mypyc frees the weakref list early",
-    "rt/sync/broadcast.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/sync/_oneshot.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/sync/_watch.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/sync/_broadcast.py": "__weakref__ slots: mypyc frees the weakref list early",
     "rt/net/_socket.py": "__weakref__ slots: mypyc frees the weakref list early",
     "rt/io/_fd.py": "__weakref__ slots: mypyc frees the weakref list early",
     # Subclasses of rt.net's SocketResource, which stays Python (above): a compiled class
