@@ -19,6 +19,10 @@ import rt
 MT: dict[str, Any] = {"flavor": "multi_thread", "worker_threads": 2}
 
 
+async def _tick() -> None:
+    await rt.yield_now()
+
+
 def _worker_threads(prefix: str = "rt-") -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name.startswith(prefix)}
 
@@ -236,7 +240,7 @@ def test_thread_hooks_run_once_in_each_worker_thread() -> None:
 
 def test_per_worker_metrics_add_up() -> None:
     async def main() -> None:
-        hs = [rt.spawn(rt.yield_now()) for _ in range(200)]
+        hs = [rt.spawn(_tick()) for _ in range(200)]
         for h in hs:
             await h
 

@@ -17,6 +17,10 @@ import rt
 from rt._core._task import COMPILED
 
 
+async def _tick() -> None:
+    await rt.yield_now()
+
+
 async def _value(v: Any) -> Any:
     return v
 
@@ -251,7 +255,7 @@ def test_metrics_count_spawns_polls_and_blocking_threads() -> None:
     with rt.Runtime(flavor="current_thread") as runtime:
 
         async def main() -> None:
-            hs = [rt.spawn(rt.yield_now()) for _ in range(10)]
+            hs = [rt.spawn(_tick()) for _ in range(10)]
             for h in hs:
                 await h
             await rt.spawn_blocking(lambda: None)

@@ -78,7 +78,7 @@ async def test_abort_before_first_poll_means_the_task_never_runs() -> None:
 
 
 async def test_abort_after_finish_is_a_no_op_and_value_is_kept() -> None:
-    h = rt.spawn(rt.yield_now())
+    h = rt.spawn(_value(0))
     await h
     h.abort()
     h2 = rt.spawn(_value(7))
@@ -175,7 +175,7 @@ async def test_spawn_rejects_a_finished_coroutine() -> None:
 async def test_spawn_accepts_any_awaitable_object() -> None:
     class Awaitable:
         def __await__(self) -> Any:
-            yield from rt.yield_now()
+            yield from rt.yield_now().__await__()
             return 5
 
     result: int = await rt.spawn(Awaitable())  # type: ignore[arg-type]

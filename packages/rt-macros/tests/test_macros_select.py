@@ -124,6 +124,46 @@ async def test_select_sleep_deadline_counts_from_the_call() -> None:
 
 
 @pytest.mark.rt(start_paused=True)
+async def test_select_polls_a_sleep_in_place_next_to_a_coroutine_without_a_task() -> None:
+    async def never() -> None:
+        await Event().wait()
+
+    before = spawned()
+    start = rt.time.Instant.now()
+    assert await rt.select(never(), rt.sleep(3)) == (1, None)
+    assert start.elapsed() >= 3
+    assert spawned() == before  # the sleep was one timer, not a task
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_a_sleep_that_loses_select_keeps_its_deadline_and_disarms_its_timer() -> None:
+    tx, rx = mpsc.unbounded_channel[int]()
+    start = rt.time.Instant.now()
+    deadline = rt.sleep(4)
+    tx.send(1)
+    assert await rt.select(rx.recv(), deadline) == (0, 1)
+    assert not deadline.is_elapsed()
+    assert await rt.select(rx.recv(), deadline) == (1, None)
+    assert start.elapsed() >= 4
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_resetting_a_sleep_that_select_polls_moves_its_timer() -> None:
+    _tx, rx = mpsc.unbounded_channel[int]()
+    start = rt.time.Instant.now()
+    deadline = rt.sleep(100)
+
+    async def move_it() -> None:
+        await rt.sleep(1)
+        deadline.reset(start + 2)
+
+    mover = rt.spawn(move_it())
+    assert await rt.select(rx.recv(), deadline) == (1, None)
+    await mover
+    assert 2 <= start.elapsed() < 100
+
+
+@pytest.mark.rt(start_paused=True)
 async def test_a_coroutine_driven_in_place_is_cancelled_and_cleaned_before_select_returns() -> None:
     tx, rx = mpsc.unbounded_channel[str]()
     cleaned: list[str] = []

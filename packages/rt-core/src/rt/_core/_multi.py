@@ -63,6 +63,10 @@ T = TypeVar("T")
 
 _get_ident: Final = threading.get_ident
 
+#: Tasks a worker may hold in its local queue, woken from its driver poll, before it wakes a
+#: parked worker to share them (see ``_push``).
+SPREAD_AT: Final = 8
+
 
 class MultiThreadScheduler(Scheduler):
     """Runs tasks on ``worker_threads`` threads with work stealing; see the module docstring."""
@@ -217,8 +221,13 @@ class MultiThreadScheduler(Scheduler):
                 if prev is None:
                     return
                 task = prev
-            w.local.append(task)
-            if self._idle:
+            local = w.local
+            local.append(task)
+            # A wake-up from outside a step (the worker polling its drivers: readiness, timers)
+            # stays with the worker that saw it: under the GIL another worker would only take
+            # turns with this one, at the price of a hand-off. Parked workers are woken when
+            # the queue shows the worker saturated (or by spawns and wakes from steps).
+            if self._idle and (w._current is not None or len(local) > SPREAD_AT):
                 notify_parked(self)
             return
         if home is not None:

@@ -126,11 +126,12 @@ _YieldOnce: Final[type] = type(
 YIELD_ONCE: Final[Awaitable[None]] = _YieldOnce()
 
 
-@types.coroutine
-def yield_now() -> Generator[Any, None, None]:
+def yield_now() -> Awaitable[None]:
     """Let every other runnable task run once before this one continues.
 
-    This is a checkpoint: in a cancelled task it raises :class:`rt.Cancelled`.
+    ``await rt.yield_now()``. This is a checkpoint: in a cancelled task it raises
+    :class:`rt.Cancelled`. Like :func:`checkpoint` it returns the shared one-shot awaitable
+    (no generator per call).
 
     Raises:
         RuntimeError: when called outside a task running on rt.
@@ -139,7 +140,7 @@ def yield_now() -> Generator[Any, None, None]:
     Cancel safety: cancel-safe; it has no effect to lose.
     """
     current_task_or_raise("rt.yield_now()")._coop = 0
-    yield YIELD
+    return YIELD_ONCE
 
 
 def checkpoint() -> Awaitable[None]:

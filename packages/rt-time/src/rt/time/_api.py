@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Awaitable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
 from typing import Any, Final, TypeVar, final, overload
 
@@ -186,7 +186,7 @@ class Sleep:
     deadline unchanged, so awaiting the ``Sleep`` again waits for the same deadline.
     """
 
-    __slots__ = ("_deadline", "_driver", "_entry", "_task")
+    __slots__ = ("_deadline", "_driver", "_entry", "_task", "_wake")
 
     def __init__(self, driver: TimeDriver | None, deadline: int | None) -> None:
         # driver None: a sleep of 0 or less, elapsed from the start (made without looking up
@@ -197,6 +197,9 @@ class Sleep:
         # (None for a wait without a deadline). Changed under the driver's lock.
         self._task: Any = None
         self._entry: TimerEntry | None = None
+        # The wake-up ``rt.select`` armed while it polls this sleep as a branch (instead of a
+        # parked task): called from the timer. Changed under the driver's lock.
+        self._wake: Callable[[], object] | None = None
 
     @property
     def deadline(self) -> Instant | None:
@@ -237,6 +240,16 @@ class Sleep:
         with driver._lock:
             self._deadline = new
             task = self._task
+            wake = self._wake
+            if wake is not None:  # ``rt.select`` polls it: move its timer
+                entry = self._entry
+                if entry is not None and not driver.cancel(entry):
+                    return  # the old deadline fired: select's wake-up is under way
+                self._entry = driver.arm(new, callback=wake)
+                if self._entry is None:
+                    self._wake = None
+                    wake()
+                return
             if task is None:
                 return  # nobody waits, or a wake-up is under way
             entry = self._entry
@@ -301,12 +314,67 @@ class Sleep:
             # that sees the old, fired entry leaves it alone, so one store is enough.)
             self._task = None
 
+    def __rt_select__(self, awaitable: object) -> _SleepBranch:
+        """Let ``rt.select`` poll this sleep in place, as one timer (no task, no coroutine)."""
+        return _SleepBranch(self)
+
     def __repr__(self) -> str:
         if self._driver is None:
             return "<rt.time.Sleep elapsed>"
         if self._deadline is None:
             return "<rt.time.Sleep forever>"
         return f"<rt.time.Sleep until {Instant._from_ns(self._deadline)!r}>"
+
+
+@final
+class _SleepBranch:
+    """A :class:`Sleep` as an ``rt.select`` branch (``rt.macros.SelectBranch``'s protocol).
+
+    ``arm`` sets a timer that calls select's wake-up instead of waking a parked task; losing
+    the race (``disarm``) cancels that timer and leaves the deadline as it was, as a cancelled
+    ``await`` does.
+    """
+
+    __slots__ = ("_sleep",)
+
+    def __init__(self, sleep: Sleep) -> None:
+        self._sleep = sleep
+
+    def poll(self) -> tuple[bool, None]:
+        return self._sleep.is_elapsed(), None
+
+    def arm(self, wake: Callable[[], object]) -> bool:
+        sleep = self._sleep
+        driver = sleep._driver
+        if driver is None:
+            return False  # elapsed from the start
+        with driver._lock:
+            if sleep._task is not None or sleep._wake is not None:
+                raise RuntimeError("this rt.time.Sleep is already awaited by another task")
+            deadline = sleep._deadline
+            if deadline is None:  # forever: only reset() can end it
+                sleep._wake = wake
+                return True
+            entry = driver.arm(deadline, callback=wake)
+            if entry is None:
+                return False  # the deadline has passed
+            sleep._entry = entry
+            sleep._wake = wake
+            return True
+
+    def disarm(self) -> None:
+        sleep = self._sleep
+        driver = sleep._driver
+        if driver is None:
+            return
+        with driver._lock:
+            if sleep._wake is None:
+                return
+            sleep._wake = None
+            entry = sleep._entry
+            sleep._entry = None
+            if entry is not None:
+                driver.cancel(entry)
 
 
 def sleep(seconds: float) -> Sleep:
