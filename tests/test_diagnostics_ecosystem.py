@@ -53,9 +53,12 @@ def test_runtime_metrics_are_readable_by_a_prometheus_collector() -> None:
     spec.loader.exec_module(module)
     collector = module.RuntimeCollector
 
+    async def step() -> None:
+        await rt.yield_now()
+
     async def main() -> None:
         for _ in range(10):
-            await rt.spawn(rt.yield_now())
+            await rt.spawn(step())
 
     with rt.Runtime() as runtime:
         runtime.block_on(main())
