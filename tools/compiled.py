@@ -84,6 +84,8 @@ NOT_COMPILED: dict[str, str] = {
     "rt/sync/_broadcast.py": "__weakref__ slots: mypyc frees the weakref list early",
     "rt/net/_socket.py": "__weakref__ slots: mypyc frees the weakref list early",
     "rt/io/_fd.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/io/_std.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/net/_tls.py": "__weakref__ slots (and Protocol defaults: compiled, it fails to import)",
     # Subclasses of rt.net's SocketResource, which stays Python (above): a compiled class
     # cannot derive from a Python class with __slots__ ("mypyc classes can't have __slots__").
     "rt/net/_dgram.py": "subclasses SocketResource, which stays Python",
