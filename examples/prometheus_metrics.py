@@ -8,6 +8,7 @@ thread). Run ``python3 examples/prometheus_metrics.py`` and open ``http://127.0.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,7 +30,7 @@ class RuntimeCollector(Collector):
     def collect(self) -> Iterator[Any]:
         """Yield one family per counter and gauge, and per-worker counters."""
         m = self._runtime.metrics()
-        for field in type(m).__slots__:
+        for field in (f.name for f in dataclasses.fields(m)):
             value = getattr(m, field)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
