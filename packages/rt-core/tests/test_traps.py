@@ -113,7 +113,9 @@ def test_park_is_yielded_only_by_the_trap_and_the_fast_paths_it_lists() -> None:
 
     import rt._core._traps as traps
 
-    core = Path(traps.__file__).parent
+    # The sources, not the imported package: a compiled build ships _task as an extension.
+    core = Path(__file__).resolve().parent.parent / "src" / "rt" / "_core"
+    assert (core / "_traps.py").exists()
     found: set[tuple[str, str]] = set()
     for path in sorted(core.glob("*.py")):
         tree = ast.parse(path.read_text())
