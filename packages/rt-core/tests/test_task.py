@@ -509,13 +509,16 @@ async def test_a_completion_callback_that_raises_is_logged_and_the_others_still_
     def bad(_t: rt.JoinHandle[Any]) -> None:
         raise ValueError("callback broke")
 
+    release = Gate()
+
     async def work() -> int:
-        await rt.yield_now()
+        await release.wait()  # held until both callbacks are in place
         return 7
 
     h = rt.spawn(work())
     assert h._add_waiter(bad)
     assert h._add_waiter(lambda _t: called.append("second"))
+    release.open()
     assert await h == 7
     while not called:
         await rt.yield_now()
