@@ -87,9 +87,12 @@ def test_task_hooks_see_spawn_polls_and_terminate_with_meta_on_the_task_thread(
     # the multi-thread flavor (its workers run the tasks)
     polls = [(kind, m.id, ident) for kind, m, ident in events if kind in ("before", "after")]
     assert polls
-    for (k1, id1, t1), (k2, id2, t2) in zip(polls[::2], polls[1::2], strict=True):
-        assert (k1, k2) == ("before", "after")
-        assert id1 == id2 and t1 == t2
+    # two workers poll at once, so pair the hooks per thread
+    for thread in {ident for _, _, ident in polls}:
+        mine = [(kind, task) for kind, task, ident in polls if ident == thread]
+        for (k1, id1), (k2, id2) in zip(mine[::2], mine[1::2], strict=True):
+            assert (k1, k2) == ("before", "after")
+            assert id1 == id2
     if flavor == "multi_thread":
         assert all(ident != threading.get_ident() for _, _, ident in polls)
 
@@ -144,9 +147,9 @@ class _Signal(logging.Handler):
         self.event.set()
 
 
-@pytest.mark.parametrize("observed", [False, True], ids=["sampled", "observed"])
+@pytest.mark.parametrize("observed", [False, True], ids=["alone", "with-hooks-and-console"])
 def test_the_detector_names_a_task_blocking_its_thread_with_the_blocking_frame(
-    flavor: str | None, observed: bool
+    flavor: str | None, observed: bool, tmp_path: Path
 ) -> None:
     signal = _Signal()
     log = logging.getLogger("rt")
@@ -160,13 +163,20 @@ def test_the_detector_names_a_task_blocking_its_thread_with_the_blocking_frame(
         await rt.spawn(blocker(), name="the-blocker")
 
     try:
-        # Alone, the detector samples the workers; with a poll hook, every step is timed.
+        # The detector samples the workers either way; with the console attached, every step
+        # is also timed into the poll-time histogram.
         def hook(meta: rt.TaskMeta) -> None:
             pass
 
+        sock = str(tmp_path / "console.sock")
         with rt.Runtime(
-            flavor=flavor, slow_poll_threshold=0.05, on_after_task_poll=hook if observed else None
+            flavor=flavor,
+            slow_poll_threshold=0.05,
+            on_after_task_poll=hook if observed else None,
+            console=sock if observed else None,
         ) as runtime:
+            if observed:
+                assert diagnostics_request(sock, "hello")["ok"]
             runtime.block_on(main())
             metrics = runtime.metrics()
     finally:
@@ -184,7 +194,7 @@ def test_the_detector_names_a_task_blocking_its_thread_with_the_blocking_frame(
         histogram = [sum(h) for h in zip(*rows, strict=True)]
         assert sum(histogram[16:]) >= 1  # the long poll (> 2**15 µs) is in the histogram
     else:
-        assert rows == []  # nothing timed per step
+        assert rows == []  # nothing timed per step without the console
 
 
 def test_rt_slow_poll_in_the_environment_turns_the_detector_on(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -22,11 +26,62 @@ NAME = "rt"
 
 
 def run(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    """Run ``main()`` on a fresh runtime (flavor from ``RT_FLAVOR``, as users get it)."""
+    """Run ``main()`` on a fresh runtime (flavor from ``RT_FLAVOR``, as users get it).
+
+    The diagnostics suite turns diagnostics on through the environment: ``RT_SLOW_POLL`` (read
+    by rt itself), ``RT_BENCH_HOOKS=1`` (a no-op function as each of the four task hooks) and
+    ``RT_BENCH_CONSOLE=1`` (the console endpoint on, with a client in another process
+    refreshing a dump, the metrics and the task counters every 0.25 s while ``main()`` runs).
+    """
     import rt
 
-    with rt.Runtime() as runtime:
-        return runtime.block_on(main())
+    options: dict[str, Any] = {}
+    if os.environ.get("RT_BENCH_HOOKS"):
+
+        def hook(meta: rt.TaskMeta) -> None:
+            pass
+
+        options = {
+            name: hook
+            for name in (
+                "on_task_spawn",
+                "on_task_terminate",
+                "on_before_task_poll",
+                "on_after_task_poll",
+            )
+        }
+    if not os.environ.get("RT_BENCH_CONSOLE"):
+        with rt.Runtime(**options) as runtime:
+            return runtime.block_on(main())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "console.sock")
+        with rt.Runtime(console=path, **options) as runtime:
+            viewer = subprocess.Popen(
+                [sys.executable, "-c", _REFRESHER, path], stdout=subprocess.PIPE, text=True
+            )
+            try:
+                assert viewer.stdout is not None
+                viewer.stdout.readline()  # attached and answered once
+                return runtime.block_on(main())
+            finally:
+                viewer.kill()
+                viewer.wait()
+
+
+# The console's requests on each refresh, four times as often as `python -m rt console` makes them.
+_REFRESHER = """
+import sys, time
+from rt.lowlevel import diagnostics_request
+path = sys.argv[1]
+first = True
+while True:
+    for cmd in ("dump", "metrics", "stats"):
+        diagnostics_request(path, cmd)
+    if first:
+        print("attached", flush=True)
+        first = False
+    time.sleep(0.25)
+"""
 
 
 def timed(body: Callable[[], Coroutine[Any, Any, None]]) -> float:

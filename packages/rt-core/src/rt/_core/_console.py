@@ -8,8 +8,8 @@ since a dump shows source paths and task names.
 Protocol: one JSON object per line each way. A request is ``{"cmd": NAME}``; the answer is
 ``{"ok": true, ...}`` or ``{"ok": false, "error": TEXT}``. Commands: ``hello`` (pid, flavor,
 protocol version), ``dump`` (``TaskDump.to_dict()``), ``metrics`` (``RuntimeMetrics`` as a dict)
-and ``stats`` (per-task poll counts and busy time the endpoint collects through the runtime's
-task hooks).
+and ``stats`` (per-task poll counts and busy time; the runtime starts timing steps when the
+first client attaches, so they count from then).
 
 The endpoint is a thread of its own, so it answers while a task blocks the runtime's thread;
 it stops, and its socket file is removed, when the runtime shuts down.
@@ -23,7 +23,6 @@ import socket
 import stat
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -61,17 +60,8 @@ def resolve_setting(console: object) -> str | None:
     )
 
 
-class TaskStats:
-    """Per-task counters the endpoint keeps through the task hooks (for the live console)."""
-
-    __slots__ = ("busy", "last_end", "polls", "started", "step_began")
-
-    def __init__(self) -> None:
-        self.polls = 0
-        self.busy = 0.0
-        self.started = time.monotonic()
-        self.last_end = self.started
-        self.step_began = 0.0
+def _nothing() -> None:
+    pass
 
 
 class ConsoleServer:
@@ -88,7 +78,10 @@ class ConsoleServer:
         self._flavor = flavor
         self._dump = dump
         self._metrics = metrics
-        self.stats: dict[int, TaskStats] = {}
+        #: per live task counters, set by the runtime's Diagnostics when it starts
+        self.task_stats: Callable[[], dict[str, dict[str, float]]] = dict
+        #: called when a client attaches (the runtime starts timing steps)
+        self.attached: Callable[[], None] = _nothing
         self._stop = threading.Event()
         self._clients: dict[socket.socket, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -127,25 +120,6 @@ class ConsoleServer:
             ) from None
         return sock
 
-    # -- task hooks ------------------------------------------------------------------------
-
-    def before_poll(self, task_id: int) -> None:
-        st = self.stats.get(task_id)
-        if st is None:
-            st = self.stats[task_id] = TaskStats()
-        st.step_began = time.monotonic()
-
-    def after_poll(self, task_id: int) -> None:
-        st = self.stats.get(task_id)
-        if st is not None:
-            now = time.monotonic()
-            st.polls += 1
-            st.busy += now - st.step_began
-            st.last_end = now
-
-    def terminated(self, task_id: int) -> None:
-        self.stats.pop(task_id, None)
-
     # -- serving ---------------------------------------------------------------------------
 
     def _serve(self) -> None:
@@ -171,22 +145,11 @@ class ConsoleServer:
         if cmd == "metrics":
             return {"ok": True, "metrics": self._metrics()}
         if cmd == "stats":
-            now = time.monotonic()
-            return {
-                "ok": True,
-                "stats": {
-                    str(tid): {
-                        "polls": s.polls,
-                        "busy": s.busy,
-                        "idle": now - s.last_end,
-                        "age": now - s.started,
-                    }
-                    for tid, s in list(self.stats.items())
-                },
-            }
+            return {"ok": True, "stats": self.task_stats()}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
 
     def _client(self, conn: socket.socket) -> None:
+        self.attached()
         try:
             self._converse(conn)
         finally:

@@ -7,19 +7,24 @@ step paths are exactly as they are without this module (one ``is None`` test on 
 sends a diagnosed runtime's spawns down the general path).
 
 **How a step is observed.** At spawn, the task's coroutine is wrapped in an
-:class:`Instrumented` coroutine: its ``send``/``throw`` run the before-poll hook, the step, the
-after-poll hook, and on completion the terminate hook. The schedulers' loops stay as they are:
-they call ``task._coro.send`` whatever ``_coro`` is. The wrapper forwards the introspection
-attributes (``cr_frame``, ``cr_await``, ``cr_running``, ``cr_suspended``, ``cr_code``) so dumps
-and "did it start" checks see the real coroutine.
+:class:`Instrumented` coroutine when a poll or terminate hook is set or the console is on: its
+``send``/``throw`` run the before-poll hook, the step, the after-poll hook, and on completion
+the terminate hook. The schedulers' loops stay as they are: they call ``task._coro.send``
+whatever ``_coro`` is. The wrapper forwards the introspection attributes (``cr_frame``,
+``cr_await``, ``cr_running``, ``cr_suspended``, ``cr_code``) so dumps and "did it start" checks
+see the real coroutine. From the first time a client attaches to the console, each observed
+step is also timed: into the task's counters (polls, busy and idle time, which the console
+shows) and the running thread's poll-time histogram (powers of two from 1 µs), which
+``Runtime.metrics()`` reports. Timing is left off until then because, in pure Python, two clock
+reads cost about as much as a short step.
 
-**The slow-poll detector** is a watchdog thread. Each observed step records, per thread, which
-task it runs and since when; the watchdog wakes every ``threshold / 4`` and, for a step older
-than the threshold, logs one warning per incident (``rt`` logger, with ``task_id``,
-``task_name``, ``task_location``, ``poll_seconds`` and ``stack`` as structured fields) while the
-step is still running, with the blocking thread's stack from ``sys._current_frames``. Each
-observed step also lands in a per-thread histogram of poll times (powers of two from 1 µs),
-which ``Runtime.metrics()`` reports with the incident count.
+**The slow-poll detector** is a watchdog thread that costs nothing per step: it wakes every
+``threshold / 4`` and samples, per worker thread, the task the scheduler is stepping and the
+scheduler's batch counters. The same task under unchanged counters for longer than the
+threshold is a step holding its thread: it logs one warning per incident (``rt`` logger, with
+``task_id``, ``task_name``, ``task_location``, ``poll_seconds``, ``blocking_frame`` and
+``stack`` as structured fields) while the step is still running, with the blocking thread's
+stack from ``sys._current_frames``, and counts it for ``Runtime.metrics().slow_polls``.
 
 **Hooks** run on the thread that runs the task (``on_task_spawn``: on the spawning thread, as
 in Tokio). A hook that raises is logged through the ``rt`` logger and otherwise ignored.
@@ -132,45 +137,121 @@ def check_hook(name: str, hook: object) -> Hook | None:
     return hook
 
 
-class Instrumented:
-    """A task's coroutine with the runtime's hooks around each step (see the module notes)."""
+_clock: Final = time.perf_counter_ns
+_ident: Final = threading.get_ident
+#: the last histogram bucket (steps of ``2**(HISTOGRAM_BUCKETS - 2)`` µs and longer)
+_LAST: Final = HISTOGRAM_BUCKETS - 1
 
-    __slots__ = ("_coro", "_diag", "_ended", "_meta")
+
+def _outcome(exc: BaseException) -> str | None:
+    """How a step that raised ``exc`` leaves the task: ended (how), or None when it goes on."""
+    if isinstance(exc, StopIteration):
+        return OK
+    if isinstance(exc, Cancelled):
+        return CANCELLED
+    return ERROR
+
+
+class Instrumented:
+    """A task's coroutine, observed step by step (see the module notes).
+
+    ``send`` is the one call per step, so it is written out in full: every frame or lookup it
+    saves is saved on every poll. Steps are timed (the thread's poll-time histogram and the
+    task's counters, which the console reads) only from the first time a client attaches to the
+    runtime's console: in pure Python two clock reads cost about as much as a short step.
+    """
+
+    __slots__ = (
+        "_coro",
+        "_diag",
+        "_ended",
+        "_meta",
+        "busy_ns",
+        "last_end_ns",
+        "polls",
+        "started_ns",
+    )
 
     def __init__(self, coro: Coroutine[Any, Any, Any], diag: Diagnostics, meta: TaskMeta) -> None:
         self._coro: Any = coro
         self._diag = diag
         self._meta = meta
         self._ended = False
+        #: steps taken, time spent in them (ns), when the last one ended (``perf_counter_ns``);
+        #: kept when steps are timed
+        self.polls = 0
+        self.busy_ns = 0
+        self.started_ns = self.last_end_ns = _clock()
 
     # the step, observed
     def send(self, value: Any) -> Any:
-        return self._step(self._coro.send, value)
+        diag = self._diag
+        hook = diag.on_before
+        if hook is not None:
+            try:
+                hook(self._meta)
+            except Exception:
+                diag.hook_failed("on_before_task_poll", self._meta)
+        if diag.timed:
+            began = _clock()
+            try:
+                out = self._coro.send(value)
+            except BaseException as exc:
+                self._stepped(diag, began, _outcome(exc))
+                raise
+            now = _clock()
+            took = now - began
+            self.polls += 1
+            self.busy_ns += took
+            self.last_end_ns = now
+            hist = diag.histograms.get(_ident())
+            if hist is None:
+                hist = diag.new_histogram()
+            bucket = (took // 1000).bit_length()
+            hist[bucket if bucket < _LAST else _LAST] += 1
+        else:
+            try:
+                out = self._coro.send(value)
+            except BaseException as exc:
+                self._stepped(diag, 0, _outcome(exc))
+                raise
+        hook = diag.on_after
+        if hook is not None:
+            try:
+                hook(self._meta)
+            except Exception:
+                diag.hook_failed("on_after_task_poll", self._meta)
+        return out
 
     def throw(self, exc: BaseException) -> Any:
-        return self._step(self._coro.throw, exc)
-
-    def _step(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         diag = self._diag
-        meta = self._meta
-        ident = threading.get_ident()
-        diag.before_poll(meta, ident)
-        outcome: str | None = None
+        if diag.on_before is not None:
+            diag.call_hook("on_before_task_poll", diag.on_before, self._meta)
+        began = _clock() if diag.timed else 0
         try:
-            return fn(arg)
-        except StopIteration:
-            outcome = OK
+            out = self._coro.throw(exc)
+        except BaseException as raised:
+            self._stepped(diag, began, _outcome(raised))
             raise
-        except Cancelled:
-            outcome = CANCELLED
-            raise
-        except BaseException:
-            outcome = ERROR
-            raise
-        finally:
-            diag.after_poll(meta, ident)
-            if outcome is not None:
-                self._end(outcome)
+        self._stepped(diag, began, None)
+        return out
+
+    def _stepped(self, diag: Diagnostics, began: int, outcome: str | None) -> None:
+        """End a step that began at ``began`` (the general path: throws and last steps)."""
+        if diag.timed:
+            now = _clock()
+            took = now - began
+            self.polls += 1
+            self.busy_ns += took
+            self.last_end_ns = now
+            hist = diag.histograms.get(_ident())
+            if hist is None:
+                hist = diag.new_histogram()
+            hist[min(_LAST, (took // 1000).bit_length())] += 1
+        if diag.on_after is not None:
+            diag.call_hook("on_after_task_poll", diag.on_after, self._meta)
+        if outcome is not None:
+            self._end(outcome)
 
     def close(self) -> None:
         try:
@@ -227,18 +308,21 @@ class Diagnostics:
         self.on_after = hooks.get("on_after_task_poll")
         self.threshold = slow_poll_threshold
         self.console_path = console_path
-        #: whether each step goes through an Instrumented wrapper (hooks or the console need
-        #: it); the detector alone samples the schedulers instead, at no cost per step
+        #: whether each step goes through an Instrumented wrapper (hooks and the console need
+        #: it); the detector samples the schedulers instead, at no cost per step
         self.observe_steps = console_path is not None or any(
             h is not None for h in (self.on_terminate, self.on_before, self.on_after)
         )
+        #: whether observed steps are timed (the console's counters, the poll-time histogram):
+        #: from the first time a client attaches to the console
+        self.timed = False
         self._sched: Scheduler | None = None
         #: sampling mode: thread id -> (task, batch counter, first seen)
         self._seen: dict[int, tuple[object, int, float]] = {}
         #: task id -> (spawn location, parent task id), for dumps
         self.meta: dict[int, tuple[str | None, int | None]] = {}
-        #: thread id -> (task meta, step start), while a step runs
-        self.in_step: dict[int, tuple[TaskMeta, float]] = {}
+        #: task id -> its observed coroutine, while the task lives (the console's counters)
+        self.live: dict[int, Instrumented] = {}
         #: thread id -> poll-time histogram
         self.histograms: dict[int, list[int]] = {}
         self.slow_polls = 0
@@ -257,56 +341,59 @@ class Diagnostics:
         self.meta[task_id] = (location, parent)
         meta = TaskMeta(task_id, name, location)
         if self.on_spawn is not None:
-            self._call("on_task_spawn", self.on_spawn, meta)
+            self.call_hook("on_task_spawn", self.on_spawn, meta)
         if not self.observe_steps:
             return coro
-        return Instrumented(coro, self, meta)  # type: ignore[return-value]
+        observed = self.live[task_id] = Instrumented(coro, self, meta)
+        return observed  # type: ignore[return-value]
 
     # -- steps ----------------------------------------------------------------------------
 
-    def before_poll(self, meta: TaskMeta, ident: int) -> None:
-        if self.on_before is not None:
-            self._call("on_before_task_poll", self.on_before, meta)
-        console = self.console
-        if console is not None:
-            console.before_poll(meta.id)
-        self.in_step[ident] = (meta, time.perf_counter())
-
-    def after_poll(self, meta: TaskMeta, ident: int) -> None:
-        entry = self.in_step.pop(ident, None)
-        if entry is not None:
-            took = time.perf_counter() - entry[1]
-            hist = self.histograms.get(ident)
-            if hist is None:
-                hist = self.histograms[ident] = [0] * HISTOGRAM_BUCKETS
-            bucket = min(HISTOGRAM_BUCKETS - 1, max(0, int(took * 1e6)).bit_length())
-            hist[bucket] += 1
-        console = self.console
-        if console is not None:
-            console.after_poll(meta.id)
-        if self.on_after is not None:
-            self._call("on_after_task_poll", self.on_after, meta)
+    def new_histogram(self) -> list[int]:
+        """The running thread's poll-time histogram, created on its first observed step."""
+        hist = self.histograms[threading.get_ident()] = [0] * HISTOGRAM_BUCKETS
+        return hist
 
     def terminated(self, meta: TaskMeta, outcome: str) -> None:
         self.meta.pop(meta.id, None)
-        console = self.console
-        if console is not None:
-            console.terminated(meta.id)
+        self.live.pop(meta.id, None)
         if self.on_terminate is not None:
             done = TaskMeta(meta.id, meta.name, meta.location, outcome)
-            self._call("on_task_terminate", self.on_terminate, done)
+            self.call_hook("on_task_terminate", self.on_terminate, done)
 
-    def _call(self, what: str, hook: Hook, meta: TaskMeta) -> None:
+    def call_hook(self, what: str, hook: Hook, meta: TaskMeta) -> None:
+        """Run ``hook(meta)``; if it raises, log it and go on."""
         try:
             hook(meta)
         except Exception:
-            logger.exception("rt: the %s hook raised (task %s); the runtime goes on", what, meta.id)
+            self.hook_failed(what, meta)
+
+    def hook_failed(self, what: str, meta: TaskMeta) -> None:
+        """Log the exception a hook raised (call inside its ``except`` block)."""
+        logger.exception("rt: the %s hook raised (task %s); the runtime goes on", what, meta.id)
+
+    def task_stats(self) -> dict[str, dict[str, float]]:
+        """Per live task: polls, busy and idle seconds, age (for the console's ``stats``)."""
+        now = _clock()
+        return {
+            str(tid): {
+                "polls": t.polls,
+                "busy": t.busy_ns / 1e9,
+                "idle": (now - t.last_end_ns) / 1e9,
+                "age": (now - t.started_ns) / 1e9,
+            }
+            for tid, t in list(self.live.items())
+        }
 
     # -- watchdog ---------------------------------------------------------------------------
 
     def start(self, sched: Scheduler) -> None:
-        """Start the slow-poll watchdog for ``sched``, if a threshold is set."""
+        """Start the slow-poll watchdog for ``sched`` (if a threshold is set); give the console
+        the live tasks' counters."""
         self._sched = sched
+        if self.console is not None:
+            self.console.task_stats = self.task_stats
+            self.console.attached = self._time_steps
         if self.threshold is not None and self._watchdog is None:
             self._watchdog = threading.Thread(
                 target=self._watch, name="rt-slow-poll-watchdog", daemon=True
@@ -318,24 +405,10 @@ class Diagnostics:
         assert threshold is not None
         period = max(threshold / 4, 0.001)
         while not self._stop.wait(period):
-            now = time.perf_counter()
-            if not self.observe_steps:
-                self._sample(now, threshold)
-                continue
-            for ident, (meta, began) in list(self.in_step.items()):
-                held = now - began
-                key = (ident, began)
-                if held < threshold or key in self._reported:
-                    continue
-                self._reported.add(key)
-                self.slow_polls += 1
-                self._report(ident, meta, held)
-            if len(self._reported) > 1024:
-                live = {(i, b) for i, (_m, b) in list(self.in_step.items())}
-                self._reported &= live
+            self._sample(time.perf_counter(), threshold)
 
     def _sample(self, now: float, threshold: float) -> None:
-        """The detector without step wrappers: per worker thread, the task it is stepping and
+        """The detector, at no cost per step: per worker thread, the task it is stepping and
         its batch counters (polls and parks, bumped when a batch of steps ends); the same
         task under unchanged counters for ``threshold`` means one step (or, rarely, a batch of
         back-to-back steps of that one task) held the thread that long."""
@@ -400,9 +473,12 @@ class Diagnostics:
             },
         )
 
+    def _time_steps(self) -> None:
+        self.timed = True
+
     def histogram_for(self, ident: int) -> tuple[int, ...]:
-        """Poll-time histogram of thread ``ident`` (empty when steps are not observed)."""
-        if not self.observe_steps:
+        """Poll-time histogram of thread ``ident`` (empty when steps are not timed)."""
+        if not self.timed:
             return ()
         hist = self.histograms.get(ident)
         return tuple(hist) if hist is not None else (0,) * HISTOGRAM_BUCKETS

@@ -32,9 +32,9 @@ class WorkerMetrics:
     busy_time: float
     """Seconds the worker spent running tasks and drivers, not parked."""
     poll_time_histogram: tuple[int, ...] = ()
-    """Task steps by duration, when the runtime observes each step (a task hook other than
-    ``on_task_spawn``, or the console; empty otherwise): entry ``i`` counts steps that took
-    less than ``2**i`` µs (and at least half that), the last entry every longer one."""
+    """Task steps by duration, when the runtime times each step (from the first time a client
+    attaches to its console; empty otherwise): entry ``i`` counts steps that took less than
+    ``2**i`` µs (and at least half that), the last entry every longer one."""
 
 
 @dataclass(frozen=True, slots=True)
