@@ -8,6 +8,7 @@ shown with a ``threading.Barrier`` that only opens when two workers run at once.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import os
 import threading
 from typing import Any
@@ -431,3 +432,44 @@ def test_a_task_that_wakes_itself_before_parking_resumes_every_time() -> None:
     with rt.Runtime(flavor="multi_thread", worker_threads=1) as runtime:
         runtime.block_on(loop())
     assert resumed == 1000
+
+
+def test_tasks_woken_by_readiness_stay_on_the_worker_that_saw_it() -> None:
+    # Two tasks answer each other through a socket pair: every wake-up comes from the reactor,
+    # never from a step. The worker that polled the readiness keeps the woken task (another
+    # worker would only take turns with it under the GIL, at the price of a hand-off), so the
+    # round trips run on one thread, bar the rare moment the driver changes hands.
+    import socket
+
+    from rt.lowlevel import wait_readable
+
+    rounds = 300
+    seen: list[int] = []
+
+    async def player(me: socket.socket, serve: bool) -> None:
+        if serve:
+            me.send(b"x")
+        for _ in range(rounds):
+            while True:
+                try:
+                    me.recv(1)
+                    break
+                except BlockingIOError:
+                    await wait_readable(me)
+            seen.append(threading.get_ident())
+            me.send(b"x")
+
+    async def main() -> None:
+        a, b = socket.socketpair()
+        with a, b:
+            a.setblocking(False)
+            b.setblocking(False)
+            one = rt.spawn(player(a, True))
+            two = rt.spawn(player(b, False))
+            await one
+            await two
+
+    rt.run(main(), **MT)
+    assert len(seen) == 2 * rounds
+    moves = sum(1 for x, y in itertools.pairwise(seen) if x != y)
+    assert moves <= rounds // 10, f"{moves} hand-offs between workers in {2 * rounds} wake-ups"
