@@ -104,7 +104,11 @@ class CancelScope:
             task._scopes = [self]
         else:
             task._scopes.append(self)
-        task._recompute_cancelled()
+        # A scope neither cancelled nor shielded leaves the task's state as it is. A cancel()
+        # from another thread either set its flag before this test (so it is seen here) or
+        # finds ``_task`` set and updates the task itself.
+        if self._cancel_called or self._shield:
+            task._recompute_cancelled()
         return self
 
     def __exit__(
@@ -132,7 +136,10 @@ class CancelScope:
             )
         scopes.pop()
         self._exited = True
-        task._recompute_cancelled()
+        # Leaving a scope neither cancelled nor shielded changes nothing (a cancel() that
+        # sets the flag after this test finds the scope exited and leaves the task alone).
+        if self._cancel_called or self._shield:
+            task._recompute_cancelled()
         if self._cancel_called and isinstance(exc, Cancelled):
             self._cancelled_caught = True
             return True
