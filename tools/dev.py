@@ -15,6 +15,8 @@
     python3 tools/dev.py compiled  # compile every rt distribution with mypyc (.hatch/compiled)
     python3 tools/dev.py docs      # build the API reference and guides into site/ (strict)
     python3 tools/dev.py api       # regenerate tests/public_api.txt (review the diff)
+    python3 tools/dev.py console-shot  # regenerate docs/guides/console.svg: the live console on
+                                   # mini-redis under redis-benchmark, driven in tmux
     python3 tools/dev.py wheels    # build every distribution's wheel into dist/ (see README,
                                    # "Install": pip install --no-index --find-links dist/ ...)
 
@@ -56,6 +58,8 @@ TASKS: dict[str, list[list[str]]] = {
     "docs": [["run", "docs:build"]],
     # Regenerates tests/public_api.txt, the reviewed golden file of the public API.
     "api": [["run", "python", "tools/public_api.py", "--write"]],
+    # The console screenshot in docs/guides/diagnostics.md (tools/console_shot.py).
+    "console-shot": [["run", "python", "tools/console_shot.py"]],
     # Runs in .venv-tools itself (pip and hatchling are there): no workspace env needed.
     "wheels": [],
     # The compiled build first (if the sources changed), so the benchmark's rt-mypyc column
@@ -171,6 +175,16 @@ def ensure_valgrind() -> None:
         print("dev.py: no valgrind: the mini-redis benchmark leaves out instruction counts")
 
 
+def ensure_tmux() -> None:
+    """The console screenshot (tools/console_shot.py, also run by its test) drives the live
+    console in a detached tmux session."""
+    if shutil.which("tmux"):
+        return
+    apt_install(["tmux"], "tmux")
+    if not shutil.which("tmux"):
+        print("dev.py: no tmux: the console screenshot cannot be taken and its test is skipped")
+
+
 DEMO_ENV = ROOT / ".venv-demo"
 # mini-redis uses every runtime distribution (rt.net, rt.sync, rt.time, rt.select) and none of
 # the development tools.
@@ -214,9 +228,12 @@ def main(argv: list[str]) -> int:
     env = with_pyenv_versions(dict(os.environ))
     main_step = 1 if task == "bench" else 0  # where the extra arguments go
     steps = [[*step, *(extra if i == main_step else [])] for i, step in enumerate(TASKS[task])]
-    if task in ("test", "check", "bench"):
+    if task in ("test", "check", "bench", "console-shot"):
         ensure_redis_tools()
+    if task in ("test", "check", "bench"):
         ensure_tls_tools()
+    if task in ("test", "check", "console-shot"):
+        ensure_tmux()
     if task == "bench":
         ensure_valgrind()
     if task == "test" and "--quick" in extra:

@@ -89,6 +89,8 @@ def stage() -> Path:
     guides = _guides()
     for stem, _ in guides:
         shutil.copy(GUIDES / f"{stem}.md", pages / "guides" / f"{stem}.md")
+    for image in sorted([*GUIDES.glob("*.svg"), *GUIDES.glob("*.png")]):  # what the guides show
+        shutil.copy(image, pages / "guides" / image.name)
     dists = distributions()
     for name, description, modules in dists:
         (pages / "api" / f"{name}.md").write_text(_api_page(name, description, modules))
