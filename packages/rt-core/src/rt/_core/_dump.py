@@ -284,16 +284,25 @@ _RT_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _in_rt(file: str) -> bool:
-    """Whether ``file`` is part of an rt distribution (not its tests)."""
-    return "/rt/" in file.replace(os.sep, "/") and "/tests/" not in file
+    """Whether ``file`` is part of an rt distribution (not its tests); remembered per file."""
+    known = _IN_RT.get(file)
+    if known is None:
+        known = _IN_RT[file] = "/rt/" in file.replace(os.sep, "/") and "/tests/" not in file
+    return known
 
 
-def describe_wait(abort: object, frames: tuple[FrameInfo, ...] = ()) -> str:
+_IN_RT: Final[dict[str, bool]] = {}
+
+
+def describe_wait(
+    abort: object, frames: tuple[FrameInfo, ...] = (), memo: dict[Any, str] | None = None
+) -> str:
     """Say what a parked task waits on, from the object in its abort slot.
 
     Waits that know what they are say it through a ``_describe_wait()`` method (sleeps, fds,
     joins); anything else (a lock, a channel) is named by the rt call the task awaits, the
-    outermost rt frame of its await chain (``Mutex.lock``, ``Receiver.recv``).
+    outermost rt frame of its await chain (``Mutex.lock``, ``Receiver.recv``). ``memo``
+    remembers those answers for one dump (tasks parked at the same place share their frames).
     """
     owner = getattr(abort, "__self__", abort)
     describe = getattr(owner, "_describe_wait", None)
@@ -302,6 +311,16 @@ def describe_wait(abort: object, frames: tuple[FrameInfo, ...] = ()) -> str:
             return str(describe())
         except Exception as exc:  # a diagnostic must not fail the dump
             return f"{type(owner).__qualname__} (describe_wait failed: {exc!r})"
+    if memo is None:
+        return _describe_by_frames(abort, owner, frames)
+    key = (frames, type(owner), owner is abort and getattr(abort, "__qualname__", None))
+    said = memo.get(key)
+    if said is None:
+        said = memo[key] = _describe_by_frames(abort, owner, frames)
+    return said
+
+
+def _describe_by_frames(abort: object, owner: object, frames: tuple[FrameInfo, ...]) -> str:
     rt_frames = [f for f in frames if _in_rt(f.file)]
     for f in rt_frames:  # the outermost rt call that is not protocol glue (__aenter__, ...)
         if not f.function.rpartition(".")[2].startswith("__"):
@@ -345,6 +364,7 @@ def take_dump(sched: Scheduler) -> TaskDump:
     diag = sched._diag
     meta = diag.meta if diag is not None else None
     cache: dict[tuple[Any, int], FrameInfo] = {}
+    said: dict[Any, str] = {}
     infos: list[TaskInfo] = []
     for task in _copy_tasks(sched._tasks):
         if task._done:
@@ -360,7 +380,7 @@ def take_dump(sched: Scheduler) -> TaskDump:
         elif abort is not None:
             state = PARKED
             frames = await_chain(task._coro, cache)
-            waiting = describe_wait(abort, frames)
+            waiting = describe_wait(abort, frames, said)
         else:
             state = RUNNABLE
             frames = await_chain(task._coro, cache)
