@@ -204,6 +204,31 @@ def idletasks(size: Size) -> float:
     return float(run(main))
 
 
+def dump(size: Size) -> float:
+    """Seconds ``rt.dump()`` takes with ``size["tasks"]`` tasks parked on an ``rt.sync.Event``."""
+    import rt
+    from rt.sync import Event
+
+    async def main() -> float:
+        event = Event()
+
+        async def parked() -> None:
+            await event.wait()
+
+        handles = [rt.spawn(parked()) for _ in range(size["tasks"])]
+        await rt.yield_now()  # every task runs up to its wait
+        t0 = time.perf_counter()
+        snapshot = rt.dump()
+        took = time.perf_counter() - t0
+        assert len(snapshot.tasks) > size["tasks"]
+        event.set()
+        for h in handles:
+            await h
+        return took
+
+    return float(run(main))
+
+
 # -- channels ------------------------------------------------------------------------------------
 
 
@@ -413,6 +438,7 @@ WORKLOADS: dict[str, Callable[[Size], Any]] = {
     "pingpong": pingpong,
     "million": million,
     "idletasks": idletasks,
+    "dump": dump,
     "channel16": channel,
     "channel128": channel,
     "channel1024": channel,
