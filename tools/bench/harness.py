@@ -12,6 +12,7 @@ harness writes ``docs/bench/<suite>.json`` and ``<suite>.md``, then rebuilds
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import math
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "bench"
 # The order of the sections in results.md; a suite not listed here comes after these.
 ORDER = ["sched", "net", "redis", "mt"]
-RATIO_PEERS = ["asyncio", "uvloop", "rloop", "trio", "floor"]
+RATIO_PEERS = ["asyncio", "uvloop", "rloop", "trio", "floor", "sync"]
 
 Kind = Literal["time", "lateness", "us", "bytes"]
 
@@ -329,7 +330,10 @@ def write_chart(docs: dict[str, dict[str, Any]], path: Path) -> bool:
 def run_suite(suite: ModuleType, opts: Options) -> int:
     """Run one suite (table or script) and write its outputs."""
     if not hasattr(suite, "run"):
-        doc = run_table(suite, opts)
+        # A suite's optional context() wraps its run (the fs suite's scratch directory).
+        context: Callable[[], Any] = getattr(suite, "context", contextlib.nullcontext)
+        with context():
+            doc = run_table(suite, opts)
         custom: Callable[[dict[str, Any]], str] | None = getattr(suite, "markdown", None)
         markdown = table_markdown(suite, doc) if custom is None else custom(doc)
     else:
