@@ -448,3 +448,37 @@ async def test_exits_landing_together_are_each_collected_by_the_sigchld_watcher(
         child.stdin = None
     codes = [await child.wait() for child in reversed(children)]
     assert codes == list(reversed(range(30)))
+
+
+@pytest.mark.parametrize("exit_watch", ["sigchld"], indirect=True)
+def test_the_sigchld_watcher_serves_a_runtime_driven_by_another_thread(
+    exit_watch: str, flavor: str
+) -> None:
+    # The children are spawned and waited for on a thread of their own (SIGCHLD goes to the
+    # thread that spawned the child); rt-signal's handler, installed by the main thread on
+    # request, runs there while the main thread waits in a runtime of its own.
+    import threading
+
+    got: list[object] = []
+
+    async def main() -> list[int]:
+        first = await Command("sh").args(["-c", "exit 6"]).status()
+        child = Command("sleep").arg("1000").spawn()
+        await child.kill()
+        return [first, child.returncode or 0]
+
+    def drive() -> None:
+        try:
+            got.append(rt.run(main(), flavor=flavor))
+        except BaseException as exc:  # handed to the test's thread
+            got.append(exc)
+
+    async def wait_for_it() -> None:
+        thread = threading.Thread(target=drive)
+        thread.start()
+        await rt.spawn_blocking(thread.join)
+
+    rt.run(wait_for_it())
+    assert got == [[6, -9]]
+    assert REAPER.wait_idle(30)
+    assert zombie_children() == []

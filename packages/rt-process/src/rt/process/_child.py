@@ -11,8 +11,9 @@ Facts the code relies on:
   the fd is readable, so the returncode speaks ``subprocess``: an ``int``, ``-N`` for a child
   killed by signal ``N``. It is kept: ``wait()`` again returns it at once.
 * **Signals go through the pidfd** (``pidfd_send_signal``): until we reap the child its pid
-  cannot be reused, and after we reap it we send nothing. Without a pidfd, ``kill()`` of the
-  process object checks under its lock that the exit was not collected before ``os.kill``.
+  cannot be reused, and after we reap it we send nothing. Without a pidfd, a ``posix_spawn``
+  child is killed under its process object's lock once it is known not to be collected (a
+  ``Popen`` one as ``subprocess`` does it).
 * **No zombies.** A ``Child`` dropped before its exit was collected is handed to the orphan
   reaper, or left to the SIGCHLD watcher without pidfds (after ``SIGKILL`` if it was spawned
   with ``kill_on_drop(True)``), which collects the exit in the background. That is also

@@ -28,6 +28,13 @@ such systems:
   it has collected the exit, and ``Child.wait()`` wakes, on whichever thread and scheduler
   flavor drives that runtime. A dropped child stays watched, so it is reaped all the same,
   also after its runtime shut down.
+* **Where the signal is handled.** Python runs signal handlers on the main thread only, and
+  ``SIGCHLD`` goes to the thread that spawned the child (or another one not blocking it). The
+  watcher hears of it when the main thread next runs Python code: at once while the main
+  thread drives an rt runtime (rt points the process's signal wakeup fd at it, so any signal
+  wakes it) or runs Python code, but only when it next wakes if it sits in a plain blocking
+  call (``Thread.join()``) while another thread drives the runtime, as for every Python signal
+  handler.
 
 :data:`_force_sigchld` (private, read at every spawn) makes tests use the watcher where
 pidfds work.
@@ -238,6 +245,11 @@ class _SigchldWatcher:
 
     def _add(self, pid: int, entry: _Watched) -> None:
         with self._lock:
+            old = self._children.get(pid)
+            if old is not None:
+                # Its owner collected it and the pid was reused before it said so (forget):
+                # that exit is collected, so let its pipe go.
+                self._done(old)
             self._children[pid] = entry
             if self._thread is not None or self._starting:
                 # One check for this child: it may have exited before it was registered.
