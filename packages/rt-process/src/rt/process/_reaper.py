@@ -205,6 +205,7 @@ class _SigchldWatcher:
             entry = self._children.get(proc.pid)
             if entry is not None and entry.proc is proc:
                 entry.orphan = True
+                self._done(entry)  # nobody reads the pipe any more
                 return
         if proc.poll() is None:  # pragma: no cover - not watched: a caller's mistake
             entry = _Watched(proc, -1)
@@ -283,7 +284,8 @@ class _SigchldWatcher:
             self._thread.start()
 
     def _done(self, entry: _Watched) -> None:
-        # Lock held: the exit is collected; wake the owner's reactor.
+        # Lock held: close the pipe's write end, which wakes the owner's reactor once the
+        # exit is collected (or which nobody reads any more: the Child was dropped).
         if entry.wfd >= 0:
             os.close(entry.wfd)
             entry.wfd = -1
