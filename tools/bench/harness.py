@@ -12,6 +12,7 @@ harness writes ``docs/bench/<suite>.json`` and ``<suite>.md``, then rebuilds
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import math
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "bench"
 # The order of the sections in results.md; a suite not listed here comes after these.
 ORDER = ["sched", "net", "redis", "mt"]
-RATIO_PEERS = ["asyncio", "uvloop", "rloop", "trio", "floor"]
+RATIO_PEERS = ["asyncio", "uvloop", "rloop", "trio", "floor", "sync"]
 
 Kind = Literal["time", "lateness", "us", "bytes"]
 
@@ -273,7 +274,12 @@ def write_results(out: Path) -> None:
         "means rt is faster. ![rt against each peer](chart.png)",
         "",
     ]
-    body = [(out / f"{s}.md").read_text() for s in found]
+    # A section is a second-level heading under the page's title (a standalone script's
+    # output may start at the first level).
+    body = [
+        "#" + text if text.startswith("# ") else text
+        for text in ((out / f"{s}.md").read_text() for s in found)
+    ]
     (out / "results.md").write_text("\n".join(head) + "\n" + "\n".join(body))
     docs = {s: json.loads((out / f"{s}.json").read_text()) for s in found}
     # The chart shows the table suites whose columns are rt and its peers (not mt's flavors).
@@ -329,7 +335,10 @@ def write_chart(docs: dict[str, dict[str, Any]], path: Path) -> bool:
 def run_suite(suite: ModuleType, opts: Options) -> int:
     """Run one suite (table or script) and write its outputs."""
     if not hasattr(suite, "run"):
-        doc = run_table(suite, opts)
+        # A suite's optional context() wraps its run (the fs suite's scratch directory).
+        context: Callable[[], Any] = getattr(suite, "context", contextlib.nullcontext)
+        with context():
+            doc = run_table(suite, opts)
         custom: Callable[[dict[str, Any]], str] | None = getattr(suite, "markdown", None)
         markdown = table_markdown(suite, doc) if custom is None else custom(doc)
     else:

@@ -6,6 +6,7 @@ import gc
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,20 @@ from rt.process import Child, ChildStdout, Command, Stdio, _reaper
 from rt.process._reaper import REAPER
 
 PY = sys.executable
+
+
+@pytest.fixture(autouse=True, params=["pidfd", "sigchld"])
+def exit_watch(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run every test twice: children watched through pidfds, and through the SIGCHLD watcher
+    (the fallback for systems without pidfds), named in the test id."""
+    if request.param == "pidfd" and not _reaper.pidfd_works():
+        pytest.skip("this kernel has no pidfds (os.pidfd_open is missing or refused)")
+    previous = _reaper._force_sigchld
+    _reaper._force_sigchld = request.param == "sigchld"
+    try:
+        yield request.param
+    finally:
+        _reaper._force_sigchld = previous
 
 
 def is_reaped(pid: int) -> bool:
@@ -285,7 +300,7 @@ async def test_kill_on_drop_kills_the_child_of_a_cancelled_task() -> None:
     assert is_reaped(pids[0])
 
 
-def test_runtime_shutdown_kills_and_reaps_kill_on_drop_children() -> None:
+def test_runtime_shutdown_kills_and_reaps_kill_on_drop_children(flavor: str) -> None:
     pids: list[int] = []
 
     async def runner() -> None:
@@ -300,7 +315,7 @@ def test_runtime_shutdown_kills_and_reaps_kill_on_drop_children() -> None:
             await rt.yield_now()
 
     fds = open_fds()
-    with rt.Runtime() as runtime:
+    with rt.Runtime(flavor=flavor) as runtime:
         runtime.block_on(main())
     gc.collect()
     assert REAPER.wait_idle(30)
@@ -337,7 +352,7 @@ def test_bad_arguments_are_type_errors_naming_the_mistake() -> None:
         Stdio()
 
 
-def test_one_thousand_children_leave_no_zombie_and_no_fd() -> None:
+def test_one_thousand_children_leave_no_zombie_and_no_fd(flavor: str) -> None:
     async def main() -> None:
         async def batch() -> None:
             for _ in range(50):
@@ -349,11 +364,12 @@ def test_one_thousand_children_leave_no_zombie_and_no_fd() -> None:
 
     gc.collect()
     fds = open_fds()
-    with rt.Runtime() as runtime:
+    with rt.Runtime(flavor=flavor) as runtime:
         runtime.block_on(main())
     assert zombie_children() == []
-    assert open_fds() - fds == set()
     assert REAPER.pending() == 0
+    assert REAPER.wait_idle(30)  # the SIGCHLD watcher's thread ends with its last child
+    assert open_fds() - fds == set()
 
 
 @pytest.mark.parametrize("how", ["spawn", "output"])
@@ -394,3 +410,90 @@ async def test_streams_can_be_open_files_or_fds(tmp_path: Path) -> None:
         os.close(fd)
     assert target.read_bytes() == b"to a file\n"
     assert out.stdout == b"from a file\n"
+
+
+# -- the SIGCHLD watcher (the fallback without pidfds) ---------------------------------------
+
+
+@pytest.mark.parametrize("exit_watch", ["sigchld"], indirect=True)
+async def test_the_sigchld_watcher_reaps_only_its_own_children(exit_watch: str) -> None:
+    # A child of another library (plain subprocess) exits while ours are being watched: the
+    # watcher never collects it (no waitpid(-1)), so its owner still gets its real exit code.
+    foreign = subprocess.Popen(["sh", "-c", "exit 7"])
+    assert await Command("sh").args(["-c", "exit 3"]).status() == 3
+    child = Command("sleep").arg("1000").spawn()
+    await rt.spawn_blocking(os.waitid, os.P_PID, foreign.pid, os.WEXITED | os.WNOWAIT)
+    assert not is_reaped(foreign.pid)  # exited, waited for by nobody but its owner
+    await child.kill()
+    assert foreign.wait() == 7
+
+
+@pytest.mark.parametrize("exit_watch", ["sigchld"], indirect=True)
+def test_the_sigchld_handler_is_restored_once_no_child_is_watched(
+    exit_watch: str, flavor: str
+) -> None:
+    import signal
+
+    before = signal.getsignal(signal.SIGCHLD)
+
+    async def main() -> int:
+        child = Command("sleep").arg("1000").spawn()
+        assert signal.getsignal(signal.SIGCHLD) is not before  # rt-signal's handler
+        await child.kill()
+        return await Command("sh").args(["-c", "exit 5"]).status()
+
+    assert rt.run(main(), flavor=flavor) == 5
+    assert REAPER.wait_idle(30)
+    assert signal.getsignal(signal.SIGCHLD) == before
+
+
+@pytest.mark.parametrize("exit_watch", ["sigchld"], indirect=True)
+async def test_exits_landing_together_are_each_collected_by_the_sigchld_watcher(
+    exit_watch: str,
+) -> None:
+    # Children blocked on one pipe all exit at its end of file, at once: their SIGCHLDs
+    # coalesce, and every exit must still be seen (a lost one hangs the test).
+    children = [
+        Command("sh").args(["-c", f"read x; exit {i}"]).stdin(Stdio.piped()).spawn()
+        for i in range(30)
+    ]
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.stdin = None
+    codes = [await child.wait() for child in reversed(children)]
+    assert codes == list(reversed(range(30)))
+
+
+@pytest.mark.parametrize("exit_watch", ["sigchld"], indirect=True)
+def test_the_sigchld_watcher_serves_a_runtime_driven_by_another_thread(
+    exit_watch: str, flavor: str
+) -> None:
+    # The children are spawned and waited for on a thread of their own (SIGCHLD goes to the
+    # thread that spawned the child); rt-signal's handler, installed by the main thread on
+    # request, runs there while the main thread waits in a runtime of its own.
+    import threading
+
+    got: list[object] = []
+
+    async def main() -> list[int]:
+        first = await Command("sh").args(["-c", "exit 6"]).status()
+        child = Command("sleep").arg("1000").spawn()
+        await child.kill()
+        return [first, child.returncode or 0]
+
+    def drive() -> None:
+        try:
+            got.append(rt.run(main(), flavor=flavor))
+        except BaseException as exc:  # handed to the test's thread
+            got.append(exc)
+
+    async def wait_for_it() -> None:
+        thread = threading.Thread(target=drive)
+        thread.start()
+        await rt.spawn_blocking(thread.join)
+
+    rt.run(wait_for_it())
+    assert got == [[6, -9]]
+    assert REAPER.wait_idle(30)
+    assert zombie_children() == []

@@ -289,3 +289,36 @@ LAZY_IMPORT_ON_A_WORKER = textwrap.dedent(
 async def test_a_worker_thread_can_listen_even_when_it_imports_rt_signal_first() -> None:
     out = await Command(sys.executable).args(["-c", LAZY_IMPORT_ON_A_WORKER]).output()
     assert (out.returncode, out.stdout) == (0, b"True\n"), out.stderr
+
+
+# -- the runtime-less listener (rt-process's SIGCHLD watcher uses it) ---------------------
+
+
+def test_a_raw_listener_hears_its_signal_with_no_runtime_and_restores_the_handler() -> None:
+    import select
+
+    before = signal.getsignal(signal.SIGUSR2)
+    fds = open_fds()
+    listener = _registry.register_raw(signal.SIGUSR2)
+    assert signal.getsignal(signal.SIGUSR2) is _registry._on_signal
+    os.kill(os.getpid(), signal.SIGUSR2)  # handled on this (the main) thread
+    readable, _, _ = select.select([listener.rfd], [], [], 30)
+    assert readable == [listener.rfd]
+    listener.drain()
+    assert select.select([listener.rfd], [], [], 0)[0] == []
+    listener.close()
+    listener.close()  # idempotent
+    assert signal.getsignal(signal.SIGUSR2) == before
+    assert open_fds() - fds == set()
+
+
+def test_a_signal_ignored_by_default_is_not_re_raised_after_the_last_listener() -> None:
+    # In the window after the last listener left, the handler chains to the previous
+    # disposition; for SIGCHLD (default: ignore) that must leave rt's handler in place rather
+    # than put SIG_DFL back behind the registry's back.
+    listener = _registry.register_raw(signal.SIGCHLD)
+    try:
+        _registry._chain(signal.SIGCHLD, None)
+        assert signal.getsignal(signal.SIGCHLD) is _registry._on_signal
+    finally:
+        listener.close()

@@ -7,7 +7,8 @@ workload here"), and may define ``unavailable()`` (a reason to leave the column 
 process before the workload). A peer needing a package names it in :data:`REQUIRES`; without
 it the column is left out and the run says why. Workloads are written once per
 API: ``rt`` (also run by ``rt-mypyc``), ``asyncio_api`` (run by asyncio, uvloop and rloop,
-each with its own loop), ``trio_`` and ``floor``.
+each with its own loop), ``trio_`` and ``floor``; the ``fs`` and ``process`` suites' rows in
+``rt_os``, ``asyncio_os`` and ``trio_os``, and ``sync`` (plain Python, no event loop).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ PEERS: dict[str, str] = {
     "rloop": "rloop_",
     "trio": "trio_",
     "floor": "floor",
+    "sync": "sync",
 }
 REQUIRES: dict[str, str] = {"uvloop": "uvloop", "rloop": "rloop", "trio": "trio"}
 

@@ -453,3 +453,8 @@ WORKLOADS: dict[str, Callable[[Size], Any]] = {
     "idle": idle,
     "idlep": idle,
 }
+
+# The fs and process suites' rows (rt.fs, rt.process).
+from . import rt_os  # noqa: E402
+
+WORKLOADS.update(rt_os.WORKLOADS)

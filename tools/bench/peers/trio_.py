@@ -293,3 +293,8 @@ WORKLOADS: dict[str, Callable[[Size], Any]] = {
     "echo16k": echo,
     "idle": idle,
 }
+
+# The fs and process suites' rows (trio.open_file, trio.run_process).
+from . import trio_os  # noqa: E402
+
+WORKLOADS.update(trio_os.WORKLOADS)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from . import asyncio_api
+from . import asyncio_api, asyncio_os
 
 NAME = "uvloop"
 
@@ -18,4 +18,4 @@ def run(main: Coroutine[Any, Any, Any]) -> Any:
         return runner.run(main)
 
 
-WORKLOADS = asyncio_api.workloads(run)
+WORKLOADS = {**asyncio_api.workloads(run), **asyncio_os.workloads(run)}

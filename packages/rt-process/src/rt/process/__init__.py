@@ -2,10 +2,11 @@
 
 :class:`Command` builds a child, :meth:`Command.spawn` starts it and returns a :class:`Child`
 whose piped streams (:class:`ChildStdin`, :class:`ChildStdout`, :class:`ChildStderr`) are rt
-async streams. Exits are observed through the reactor (a pidfd on Linux), never by polling,
-and results speak Python: exit codes are ``int`` as in ``subprocess`` (``-N`` for signal
-``N``), :meth:`Command.output` returns a ``subprocess.CompletedProcess``. No child is left a
-zombie: one dropped before it was waited for is reaped in the background.
+async streams. Exits are observed through the reactor (a pidfd on Linux; without pidfds, a
+process-wide SIGCHLD watcher reaping only rt's own children), never by polling, and results
+speak Python: exit codes are ``int`` as in ``subprocess`` (``-N`` for signal ``N``),
+:meth:`Command.output` returns a ``subprocess.CompletedProcess``. No child is left a zombie:
+one dropped before it was waited for is reaped in the background.
 """
 
 from __future__ import annotations

@@ -4,17 +4,20 @@ Facts the code relies on:
 
 * **Exit readiness.** On Linux the child gets a pidfd (``os.pidfd_open``), which becomes
   readable when the child exits; the reactor watches it like a socket, so ``await wait()``
-  parks until the kernel says so, on either scheduler flavor. Without pidfds, a pipe that a
-  helper thread closes at the exit plays the same role (see ``_reaper``).
+  parks until the kernel says so, on either scheduler flavor. Without pidfds, a pipe that the
+  process-wide SIGCHLD watcher closes once it has collected the exit plays the same role (see
+  ``_reaper``).
 * **Reaping.** The exit status is collected with ``Popen.poll()`` (``waitpid(WNOHANG)``) once
   the fd is readable, so the returncode speaks ``subprocess``: an ``int``, ``-N`` for a child
   killed by signal ``N``. It is kept: ``wait()`` again returns it at once.
 * **Signals go through the pidfd** (``pidfd_send_signal``): until we reap the child its pid
-  cannot be reused, and after we reap it we send nothing.
+  cannot be reused, and after we reap it we send nothing. Without a pidfd, a ``posix_spawn``
+  child is killed under its process object's lock once it is known not to be collected (a
+  ``Popen`` one as ``subprocess`` does it).
 * **No zombies.** A ``Child`` dropped before its exit was collected is handed to the orphan
-  reaper (after ``SIGKILL`` if it was spawned with ``kill_on_drop(True)``), which collects the
-  exit in the background. That is also what happens at runtime shutdown to the children of
-  cancelled tasks.
+  reaper, or left to the SIGCHLD watcher without pidfds (after ``SIGKILL`` if it was spawned
+  with ``kill_on_drop(True)``), which collects the exit in the background. That is also
+  what happens at runtime shutdown to the children of cancelled tasks.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from rt.lowlevel import READ, Abort, IoDriver, current_task, reschedule, wait_ta
 
 from ._pipe import ChildStderr, ChildStdin, ChildStdout, _Fd
 from ._proc import Process
-from ._reaper import REAPER, exit_pipe, pidfd_works
+from ._reaper import REAPER, WATCHER, use_pidfd
 
 
 @final
@@ -59,6 +62,7 @@ class Child:
         "_reg",
         "_returncode",
         "_waiting",
+        "_watched",
         "stderr",
         "stdin",
         "stdout",
@@ -73,6 +77,7 @@ class Child:
     _exit: _Fd
     _reg: Any  # the reactor registration of _exit
     _pidfd: int
+    _watched: bool  # by the SIGCHLD watcher (no pidfd)
     _kill_on_drop: bool
     _returncode: int | None
     _lock: threading.Lock
@@ -106,12 +111,13 @@ class Child:
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
-        if pidfd_works():
+        self._watched = not use_pidfd()
+        if self._watched:
+            self._pidfd = -1
+            self._exit = _Fd(WATCHER.watch(proc))
+        else:
             self._pidfd = os.pidfd_open(proc.pid)
             self._exit = _Fd(self._pidfd)
-        else:
-            self._pidfd = -1
-            self._exit = _Fd(exit_pipe(proc.pid))
         self._reg = io.register(self._exit)
         return self
 
@@ -134,6 +140,8 @@ class Child:
                     self._returncode = rc
                     self._pidfd = -1
                     self._io.close(self._exit)
+                    if self._watched:
+                        WATCHER.forget(self._proc)
         return rc
 
     async def wait(self) -> int:
@@ -272,7 +280,7 @@ class Child:
             if self._kill_on_drop:
                 self.start_kill()
             self._io.close(self._exit)
-            REAPER.adopt(proc)
+            REAPER.adopt(proc, watched=self._watched)
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
 

@@ -8,18 +8,47 @@ exit as it happens. The thread starts with the first orphan and ends when the la
 reaped, so a program that waits for its children never has it. An orphan that never exits (a
 server started without ``kill_on_drop``) keeps it alive, as it keeps the child itself.
 
-Where ``os.pidfd_open`` does not exist (not Linux, or a kernel older than 5.3) each watched
-child gets a small daemon thread blocked in ``waitid(..., WNOWAIT)``, which wakes the runtime
-through a pipe the reactor watches (:func:`exit_pipe`); the child is still reaped by its owner
-(``Popen.poll``), so the pid cannot be reused while a ``kill`` might target it.
+Where pidfds are unavailable (``os.pidfd_open`` missing, or the kernel refuses it) exits are
+SIGCHLD-driven instead, through the *SIGCHLD watcher* (:data:`WATCHER`), as Tokio does on
+such systems:
+
+* **One listener for the process.** The watcher registers one runtime-less listener for
+  ``SIGCHLD`` with rt-signal's registry (:func:`rt.signal._registry.register_raw`: rt-signal's
+  handler writes a byte to its pipe) and one daemon thread waits for that pipe with
+  ``poll(2)``. Thread and listener exist while at least one watched child has not been
+  reaped, and go (restoring the previous ``SIGCHLD`` handler) when the last one has been.
+* **Only our children.** Each wake-up calls ``waitpid(pid, WNOHANG)`` (through the child's
+  ``poll()``) for every child the watcher knows, never ``waitpid(-1)``: children of other
+  libraries are left to them.
+* **Nothing lost.** ``SIGCHLD`` deliveries coalesce (one signal for several exits, or one
+  landing before the child was registered), so a wake-up checks *every* pending child, and
+  registering a child wakes the thread for one check too.
+* **Waking the owner through its reactor.** Each watched child has a pipe whose read end its
+  runtime's reactor watches (as it would watch a pidfd); the watcher closes the write end once
+  it has collected the exit, and ``Child.wait()`` wakes, on whichever thread and scheduler
+  flavor drives that runtime. A dropped child stays watched, so it is reaped all the same,
+  also after its runtime shut down.
+* **Where the signal is handled.** Python runs signal handlers on the main thread only, and
+  ``SIGCHLD`` goes to the thread that spawned the child (or another one not blocking it). The
+  watcher hears of it when the main thread next runs Python code: at once while the main
+  thread drives an rt runtime (rt points the process's signal wakeup fd at it, so any signal
+  wakes it) or runs Python code, but only when it next wakes if it sits in a plain blocking
+  call (``Thread.join()``) while another thread drives the runtime, as for every Python signal
+  handler.
+
+:data:`_force_sigchld` (private, read at every spawn) makes tests use the watcher where
+pidfds work.
 """
 
 from __future__ import annotations
 
 import os
 import select
+import signal
 import threading
 from typing import Final
+
+from rt.signal._registry import RawListener, register_raw
 
 from ._proc import Process
 
@@ -42,6 +71,12 @@ def pidfd_works() -> bool:
 
 
 _pidfd_ok: bool | None = None
+_force_sigchld = False  # tests set it to run the SIGCHLD watcher where pidfds work
+
+
+def use_pidfd() -> bool:
+    """Whether a child spawned now is watched through a pidfd (else by :data:`WATCHER`)."""
+    return not _force_sigchld and pidfd_works()
 
 
 class _OrphanReaper:
@@ -57,9 +92,6 @@ class _OrphanReaper:
     def adopt(self, proc: Process) -> None:
         """Take over reaping ``proc``, which has not been waited for."""
         if proc.poll() is not None:
-            return
-        if not pidfd_works():
-            threading.Thread(target=proc.wait, name="rt-process-reaper", daemon=True).start()
             return
         try:
             pidfd = os.pidfd_open(proc.pid)
@@ -118,14 +150,12 @@ class _OrphanReaper:
                     return
 
 
-REAPER: Final = _OrphanReaper()
+_ORPHANS: Final = _OrphanReaper()
 
 
 def _block_signals() -> None:
     # Signals are for the main thread (Python runs handlers there): a helper thread that took
     # one would only delay it.
-    import signal
-
     if hasattr(signal, "pthread_sigmask"):
         faults = {
             getattr(signal, name)
@@ -135,27 +165,196 @@ def _block_signals() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - faults)
 
 
-def exit_pipe(pid: int) -> int:
-    """Return the read end of a pipe that becomes readable when child ``pid`` exits.
+class _Watched:
+    __slots__ = ("orphan", "proc", "wfd")
 
-    For kernels without pidfds: a daemon thread waits for the exit without collecting it
-    (``WNOWAIT``) and closes the write end.
-    """
-    r, w = os.pipe()
+    def __init__(self, proc: Process, wfd: int) -> None:
+        self.proc = proc
+        self.wfd = wfd
+        self.orphan = False
 
-    def watch() -> None:
+
+class _SigchldWatcher:
+    """The SIGCHLD-driven exit watcher (see the module notes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._children: dict[int, _Watched] = {}  # pid -> child
+        self._thread: threading.Thread | None = None  # the current thread, once started
+        self._starting = False
+        self._threads = 0  # threads not finished yet (one may be ending while the next starts)
+        self._wake_w = -1
+
+    def watch(self, proc: Process) -> int:
+        """Watch ``proc`` (not reaped yet); return a pipe's read end that reads end of file
+        once its exit has been collected."""
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        try:
+            self._add(proc.pid, _Watched(proc, w))
+        except BaseException:
+            os.close(r)
+            os.close(w)
+            raise
+        return r
+
+    def adopt(self, proc: Process) -> None:
+        """Reap ``proc`` in the background: its ``Child`` was dropped."""
+        with self._lock:
+            entry = self._children.get(proc.pid)
+            if entry is not None and entry.proc is proc:
+                entry.orphan = True
+                self._done(entry)  # nobody reads the pipe any more
+                return
+        if proc.poll() is None:  # pragma: no cover - not watched: a caller's mistake
+            entry = _Watched(proc, -1)
+            entry.orphan = True
+            self._add(proc.pid, entry)
+
+    def forget(self, proc: Process) -> None:
+        """Stop watching ``proc``, whose exit its owner has collected."""
+        with self._lock:
+            entry = self._children.get(proc.pid)
+            if entry is None or entry.proc is not proc:
+                return
+            del self._children[proc.pid]
+            self._done(entry)
+            if not self._children:
+                self._poke()  # let the thread go now
+
+    def pending(self) -> int:
+        """Number of dropped children not reaped yet."""
+        with self._lock:
+            return sum(entry.orphan for entry in self._children.values())
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no child is watched and the thread has ended."""
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: self._thread is None and not self._starting and not self._threads,
+                timeout,
+            )
+
+    def _poke(self) -> None:
+        # Lock held. While starting there is no pipe yet: the first sweep checks everything.
+        if self._wake_w >= 0:
+            try:
+                os.write(self._wake_w, b"\0")
+            except BlockingIOError:  # pragma: no cover - full: a wake-up is pending anyway
+                pass
+
+    def _add(self, pid: int, entry: _Watched) -> None:
+        with self._lock:
+            old = self._children.get(pid)
+            if old is not None:
+                # Its owner collected it and the pid was reused before it said so (forget):
+                # that exit is collected, so let its pipe go.
+                self._done(old)
+            self._children[pid] = entry
+            if self._thread is not None or self._starting:
+                # One check for this child: it may have exited before it was registered.
+                self._poke()
+                return
+            # Registering installs rt-signal's handler; off the main thread that waits for
+            # the main thread, which may need this lock meanwhile (a Child dropped there):
+            # register with the lock released, marked as starting.
+            self._starting = True
+        try:
+            listener = register_raw(signal.SIGCHLD)
+        except BaseException:
+            with self._lock:
+                self._children.pop(pid, None)
+                self._starting = False
+                self._idle.notify_all()
+            raise
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        with self._lock:
+            self._starting = False
+            self._wake_w = wake_w
+            self._threads += 1
+            self._thread = threading.Thread(
+                target=self._run,
+                args=(listener, wake_r, wake_w),
+                name="rt-process-sigchld",
+                daemon=True,
+            )
+            self._thread.start()
+
+    def _done(self, entry: _Watched) -> None:
+        # Lock held: close the pipe's write end, which wakes the owner's reactor once the
+        # exit is collected (or which nobody reads any more: the Child was dropped).
+        if entry.wfd >= 0:
+            os.close(entry.wfd)
+            entry.wfd = -1
+
+    def _sweep(self) -> bool:
+        """Collect every watched child that has exited; whether any is left."""
+        with self._lock:
+            for pid, entry in list(self._children.items()):
+                if entry.proc.poll() is not None:  # waitpid(pid, WNOHANG)
+                    del self._children[pid]
+                    self._done(entry)
+            return bool(self._children)
+
+    def _run(self, listener: RawListener, wake_r: int, wake_w: int) -> None:
         _block_signals()
+        poller = select.poll()
+        poller.register(listener.rfd, select.POLLIN)
+        poller.register(wake_r, select.POLLIN)
         try:
             while True:
+                # Drain first, then check: a SIGCHLD landing after the drain wakes us again.
+                listener.drain()
                 try:
-                    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-                    break
-                except ChildProcessError:
-                    break  # already collected
-                except InterruptedError:  # pragma: no cover - PEP 475 retries for us
-                    continue
+                    while os.read(wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                if not self._sweep():
+                    with self._lock:
+                        if not self._children:
+                            # Stop in the same locked section that saw the table empty: a
+                            # child added after this starts a new thread.
+                            self._thread = None
+                            self._wake_w = -1
+                            break
+                poller.poll()
         finally:
-            os.close(w)
+            os.close(wake_r)
+            os.close(wake_w)
+            listener.close()
+            with self._lock:
+                if self._thread is threading.current_thread():  # pragma: no cover - it raised
+                    self._thread = None
+                    self._wake_w = -1
+                self._threads -= 1
+                self._idle.notify_all()
 
-    threading.Thread(target=watch, name=f"rt-process-wait-{pid}", daemon=True).start()
-    return r
+
+WATCHER: Final = _SigchldWatcher()
+
+
+class _Reapers:
+    """The orphan reaper and the SIGCHLD watcher, as one for callers and tests."""
+
+    def adopt(self, proc: Process, *, watched: bool) -> None:
+        """Take over reaping ``proc``, which has not been waited for; ``watched`` if the
+        SIGCHLD watcher watches it (it spawned without a pidfd)."""
+        if watched:
+            WATCHER.adopt(proc)
+        else:
+            _ORPHANS.adopt(proc)
+
+    def pending(self) -> int:
+        """Number of dropped children not reaped yet."""
+        return _ORPHANS.pending() + WATCHER.pending()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until both are idle (no thread left); for tests and shutdown."""
+        return _ORPHANS.wait_idle(timeout) and WATCHER.wait_idle(timeout)
+
+
+REAPER: Final = _Reapers()

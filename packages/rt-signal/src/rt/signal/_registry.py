@@ -72,11 +72,18 @@ def _on_signal(signum: int, frame: types.FrameType | None) -> None:
             pass
 
 
+# Signals whose default action is to do nothing: chaining to the default does not re-raise
+# them (re-raising would put SIG_DFL back while we still count our handler as installed).
+_DEFAULT_IGNORED: Final = frozenset(
+    getattr(signal, name) for name in ("SIGCHLD", "SIGWINCH", "SIGURG") if hasattr(signal, name)
+)
+
+
 def _chain(signum: int, frame: types.FrameType | None) -> None:
     prev = _previous.get(signum, signal.SIG_DFL)
     if callable(prev):
         prev(signum, frame)
-    elif prev == signal.SIG_IGN:
+    elif prev == signal.SIG_IGN or signum in _DEFAULT_IGNORED:
         return
     elif signum == signal.SIGINT:
         raise KeyboardInterrupt
@@ -302,7 +309,73 @@ class Listener:
         _release(self.signum)
 
 
-_listeners: set[Listener] = set()
+class RawListener:
+    """A process-wide registration of one signal on no runtime, for a helper thread.
+
+    The handler writes a byte to ``wfd`` after bumping the generation, as for a
+    :class:`Listener`; the owner waits for ``rfd`` (non-blocking) itself, e.g. with
+    ``select.poll`` in a thread of its own (rt-process's SIGCHLD watcher does). The
+    handler stays installed while it is registered.
+    """
+
+    __slots__ = ("__weakref__", "closed", "rfd", "signum", "wfd")
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.rfd, self.wfd = os.pipe()
+        os.set_blocking(self.rfd, False)
+        os.set_blocking(self.wfd, False)
+        self.closed = False
+
+    def drain(self) -> None:
+        """Read every pending byte from ``rfd``."""
+        try:
+            while os.read(self.rfd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        """Unregister and close the pipe; idempotent, any thread."""
+        global _pokes
+        with _locked():
+            if self.closed:
+                return
+            self.closed = True
+            _listeners.discard(self)
+            _pokes = _snapshot()
+        os.close(self.rfd)
+        wfd = self.wfd
+        # As for Listener: the write end is closed on the main thread, where the handler runs.
+        _on_main_thread(lambda: os.close(wfd), wait=False, here_if_no_doorbell=True)
+        _release(self.signum)
+
+
+def register_raw(signum: int) -> RawListener:
+    """Register a runtime-less listener for ``signum``, installing the handler.
+
+    Raises:
+        ValueError: ``signum`` cannot be caught.
+        RuntimeError: called off the main thread before ``rt.signal`` was imported on it.
+    """
+    global _pokes
+    check_signum(signum)
+    listener = RawListener(signum)
+    with _locked():
+        _listeners.add(listener)
+        _pokes = _snapshot()
+        _counts[signum] = _counts.get(signum, 0) + 1
+        need_install = signum not in _installed
+    if need_install:
+        try:
+            _on_main_thread(lambda: _install(signum), wait=True)
+        except BaseException:
+            listener.close()
+            raise
+    return listener
+
+
+_listeners: set[Listener | RawListener] = set()
 
 
 def _snapshot() -> dict[int, tuple[int, ...]]:
