@@ -7,7 +7,7 @@ detector at 0.5 s) and ``console`` (the console endpoint on, and a client in ano
 attached and refreshing a dump, the metrics and the task counters every 0.25 s, four times as
 often as ``python -m rt console``). Ratios are against ``off``: 1.15 is 15% slower. The
 ``dump`` row times one ``rt.dump()`` of 100,000 parked tasks (it keeps its size in ``--quick``
-runs).
+runs); in the console column it runs beside the console's own dumps of those tasks.
 """
 
 from __future__ import annotations

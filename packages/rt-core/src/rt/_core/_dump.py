@@ -237,7 +237,12 @@ def await_chain(
             frame, nxt = obj.gi_frame, obj.gi_yieldfrom
         elif kind is _AsyncGenType:
             frame, nxt = obj.ag_frame, obj.ag_await
-        else:  # a wrapper that forwards them (rt's Instrumented), or anything else
+        else:
+            inner = getattr(obj, "_coro", None)
+            if inner is not None:  # rt's Instrumented wrapper: look through it
+                obj = inner
+                continue
+            # anything else that forwards them
             frame = getattr(obj, "cr_frame", None)
             nxt = getattr(obj, "cr_await", None)
         if frame is not None:
