@@ -213,7 +213,7 @@ class Instrumented:
             try:
                 out = self._coro.send(value)
             except BaseException as exc:
-                self._stepped(diag, 0, _outcome(exc))
+                self._stepped(diag, None, _outcome(exc))
                 raise
         hook = diag.on_after
         if hook is not None:
@@ -227,7 +227,7 @@ class Instrumented:
         diag = self._diag
         if diag.on_before is not None:
             diag.call_hook("on_before_task_poll", diag.on_before, self._meta)
-        began = _clock() if diag.timed else 0
+        began = _clock() if diag.timed else None
         try:
             out = self._coro.throw(exc)
         except BaseException as raised:
@@ -236,9 +236,10 @@ class Instrumented:
         self._stepped(diag, began, None)
         return out
 
-    def _stepped(self, diag: Diagnostics, began: int, outcome: str | None) -> None:
-        """End a step that began at ``began`` (the general path: throws and last steps)."""
-        if diag.timed:
+    def _stepped(self, diag: Diagnostics, began: int | None, outcome: str | None) -> None:
+        """End a step that began at ``began`` (None: not timed; the general path: throws and
+        last steps)."""
+        if began is not None:
             now = _clock()
             took = now - began
             self.polls += 1
