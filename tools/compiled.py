@@ -37,10 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ROOT / "packages"
-# rt-core only for now: with rt-time, rt-sync, rt-net and rt-macros compiled too (the list
-# below was written for that), the suite failed ten tests (a hang in a Mutex-deadlock dump,
-# RwLock max_readers, the float-deadline refusal, the PARK-sites check); see the design notes.
-DISTRIBUTIONS = ("rt-core",)
+DISTRIBUTIONS = ("rt-core", "rt-time", "rt-sync", "rt-net", "rt-macros")
 SITE = ROOT / ".hatch" / "compiled"
 STAMP = SITE / ".source-hash"
 

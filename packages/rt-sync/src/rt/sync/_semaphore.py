@@ -132,7 +132,10 @@ class Semaphore:
     MAX_PERMITS: Final = _MAX_PERMITS
     """The most permits a semaphore can hold (Tokio's ``usize::MAX >> 3``)."""
 
-    def __init__(self, permits: int) -> None:
+    # ``permits`` is typed ``object`` so that the check below sees what the caller passed:
+    # compiled by mypyc, an ``int`` parameter turns ``True`` into 1 and refuses a float with
+    # its own TypeError before this code runs.
+    def __init__(self, permits: object) -> None:
         if isinstance(permits, bool) or not isinstance(permits, int) or permits < 0:
             raise ValueError(f"Semaphore needs an int >= 0 of permits, got {permits!r}")
         if permits > _MAX_PERMITS:
