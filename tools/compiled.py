@@ -37,6 +37,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ROOT / "packages"
+# The runtime distributions. rt-fs, rt-process, rt-signal and rt-asyncio stay Python: they
+# are not on a per-operation path, and little of them would compile as they are (public async
+# functions, __weakref__ slots, a typing.Protocol, rt-fs's ReadDir built by object.__new__,
+# rt-asyncio's loop deriving from asyncio's Python classes).
 DISTRIBUTIONS = ("rt-core", "rt-time", "rt-sync", "rt-net", "rt-macros")
 SITE = ROOT / ".hatch" / "compiled"
 STAMP = SITE / ".source-hash"
