@@ -83,12 +83,17 @@ def test_task_hooks_see_spawn_polls_and_terminate_with_meta_on_the_task_thread(
     assert outcomes["fails"] == "error"
     assert outcomes["forever"] == "cancelled"
     # every poll is bracketed by before/after on one thread, never the main test thread on
-    # the multi-thread flavor (its workers run the tasks)
+    # the multi-thread flavor (its workers run the tasks). Two workers poll at the same time,
+    # so the brackets pair up per thread, not in the order the threads recorded them.
     polls = [(kind, m.id, ident) for kind, m, ident in events if kind in ("before", "after")]
     assert polls
-    for (k1, id1, t1), (k2, id2, t2) in zip(polls[::2], polls[1::2], strict=True):
-        assert (k1, k2) == ("before", "after")
-        assert id1 == id2 and t1 == t2
+    per_thread: dict[int, list[tuple[str, int]]] = {}
+    for kind, task_id, ident in polls:
+        per_thread.setdefault(ident, []).append((kind, task_id))
+    for seq in per_thread.values():
+        for (k1, id1), (k2, id2) in zip(seq[::2], seq[1::2], strict=True):
+            assert (k1, k2) == ("before", "after")
+            assert id1 == id2
     if flavor == "multi_thread":
         assert all(ident != threading.get_ident() for _, _, ident in polls)
 
