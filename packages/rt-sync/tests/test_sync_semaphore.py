@@ -194,8 +194,22 @@ async def test_semaphore_from_threads() -> None:
 
 
 def test_semaphore_and_barrier_refuse_a_bool_float_or_str_count_with_a_value_error() -> None:
+    sem = Semaphore(2)
+    permit = sem.try_acquire(2)
+    assert permit is not None
     for bad in (True, 1.5, "2"):
         with pytest.raises(ValueError, match="Semaphore needs an int"):
             Semaphore(bad)
         with pytest.raises(ValueError, match="Barrier needs an int"):
             Barrier(bad)
+        with pytest.raises(ValueError, match="number of permits"):
+            sem.acquire(bad)
+        with pytest.raises(ValueError, match="number of permits"):
+            sem.try_acquire(bad)
+        with pytest.raises(ValueError, match="number of permits"):
+            sem.blocking_acquire(bad)
+        with pytest.raises(ValueError, match="number of permits"):
+            permit.split(bad)
+        with pytest.raises(ValueError, match="add_permits needs an int"):
+            sem.add_permits(bad)
+    assert sem.available_permits() == 0
