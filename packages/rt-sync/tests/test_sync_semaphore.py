@@ -11,6 +11,7 @@ from synchelpers import cancelled, until, wait
 
 import rt
 from rt.sync import (
+    Barrier,
     Semaphore,
     SemaphoreClosed,
 )
@@ -190,3 +191,25 @@ async def test_semaphore_from_threads() -> None:
         (await sem.acquire()).forget()
     result = sem.available_permits()
     assert result == 0
+
+
+def test_semaphore_and_barrier_refuse_a_bool_float_or_str_count_with_a_value_error() -> None:
+    sem = Semaphore(2)
+    permit = sem.try_acquire(2)
+    assert permit is not None
+    for bad in (True, 1.5, "2"):
+        with pytest.raises(ValueError, match="Semaphore needs an int"):
+            Semaphore(bad)
+        with pytest.raises(ValueError, match="Barrier needs an int"):
+            Barrier(bad)
+        with pytest.raises(ValueError, match="number of permits"):
+            sem.acquire(bad)
+        with pytest.raises(ValueError, match="number of permits"):
+            sem.try_acquire(bad)
+        with pytest.raises(ValueError, match="number of permits"):
+            sem.blocking_acquire(bad)
+        with pytest.raises(ValueError, match="number of permits"):
+            permit.split(bad)
+        with pytest.raises(ValueError, match="add_permits needs an int"):
+            sem.add_permits(bad)
+    assert sem.available_permits() == 0

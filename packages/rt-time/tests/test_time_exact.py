@@ -256,6 +256,6 @@ async def test_the_driver_refuses_a_deadline_in_float_seconds() -> None:
     driver = current_driver("time")
     assert isinstance(driver, TimeDriver)
     with pytest.raises(TypeError, match="integer nanoseconds"):
-        driver.arm(driver.clock.now() + 1.0, callback=lambda: None)  # type: ignore[arg-type]
+        driver.arm(driver.clock.now() + 1.0, callback=lambda: None)
     entry = driver.arm(driver.clock.now_ns() + NS_PER_S, callback=lambda: None)
     assert entry is not None and driver.cancel(entry)

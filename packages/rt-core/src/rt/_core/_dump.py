@@ -27,6 +27,8 @@ import types
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, final
 
+from ._diagnostics import Instrumented
+
 if TYPE_CHECKING:
     from types import FrameType
 
@@ -238,13 +240,16 @@ def await_chain(
         elif kind is _AsyncGenType:
             frame, nxt = obj.ag_frame, obj.ag_await
         else:
-            inner = getattr(obj, "_coro", None)
-            if inner is not None:  # rt's Instrumented wrapper: look through it
-                obj = inner
+            if kind is Instrumented:  # a diagnosed runtime's wrapper: look through it
+                obj = obj._coro
                 continue
             # anything else that forwards them
             frame = getattr(obj, "cr_frame", None)
             nxt = getattr(obj, "cr_await", None)
+            if frame is None:
+                compiled = compiled_frame(kind)
+                if compiled is not None:  # where the chain ends: nothing to follow below
+                    out.append(compiled)
         if frame is not None:
             key = (frame.f_code, frame.f_lineno or 0)
             info = cache.get(key) if cache is not None else None
@@ -256,6 +261,38 @@ def await_chain(
             out.append(info)
         obj = nxt
     return tuple(out)
+
+
+_COMPILED_FRAMES: dict[type, FrameInfo | None] = {}
+
+
+def compiled_frame(kind: type) -> FrameInfo | None:
+    """The frame of a coroutine compiled by mypyc (rt's optional build), or None.
+
+    Such a coroutine has no Python frame and does not say what it awaits, so an await chain
+    ends at it; this names it as a frame would: its function's qualified name and its module's
+    file, line 0 (compiled code keeps no line numbers). mypyc runs an ``async def`` as an
+    instance of a class it names after the function, in the function's module:
+    ``<function>_gen`` for a module function, ``<method>_<Class>_gen`` for a method.
+    """
+    if kind in _COMPILED_FRAMES:
+        return _COMPILED_FRAMES[kind]
+    info = None
+    module = sys.modules.get(kind.__module__)
+    name = kind.__name__
+    if module is not None and name.endswith("_gen") and hasattr(kind, "__internal_mypyc_setup"):
+        stem = name.removesuffix("_gen")
+        qualname = stem if callable(getattr(module, stem, None)) else None
+        for cls_name, cls in vars(module).items():
+            if qualname is not None:
+                break
+            method = stem.removesuffix("_" + cls_name)
+            if isinstance(cls, type) and method != stem and method in vars(cls):
+                qualname = f"{cls_name}.{method}"
+        if qualname is not None:
+            info = FrameInfo(qualname, getattr(module, "__file__", None) or "", 0)
+    _COMPILED_FRAMES[kind] = info
+    return info
 
 
 _CoroType: Final = types.CoroutineType

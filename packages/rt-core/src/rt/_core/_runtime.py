@@ -297,9 +297,12 @@ class Runtime:
         on_task_terminate: Callable[[TaskMeta], object] | None = None,
         on_before_task_poll: Callable[[TaskMeta], object] | None = None,
         on_after_task_poll: Callable[[TaskMeta], object] | None = None,
-        slow_poll_threshold: float | None = None,
+        # These two are typed ``object`` so that their checks below see what the caller
+        # passed: compiled by mypyc, a typed parameter refuses a value of the wrong type with
+        # mypyc's own TypeError before rt's check can say what is accepted.
+        slow_poll_threshold: object = None,
         console: bool | str | os.PathLike[str] | None = None,
-        gc: str | tuple[int, ...] | None = None,
+        gc: object = None,
     ) -> None:
         self._sched: Scheduler | None = None
         self._gc: GcSetting | None = None

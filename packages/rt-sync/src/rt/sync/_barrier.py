@@ -41,7 +41,10 @@ class Barrier:
 
     __slots__ = ("_generation", "_lock", "_n", "_waiters")
 
-    def __init__(self, n: int) -> None:
+    # ``n`` is typed ``object`` so that the check below sees what the caller passed: compiled
+    # by mypyc, an ``int`` parameter turns ``True`` into 1 and refuses a float with its own
+    # TypeError before this code runs.
+    def __init__(self, n: object) -> None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"Barrier needs an int >= 1 of parties, got {n!r}")
         self._n = n

@@ -123,7 +123,10 @@ class RwLock(Generic[T]):
     MAX_READERS: Final = _MAX_READERS
     """The largest (and default) ``max_readers``: Tokio's ``u32::MAX >> 3``."""
 
-    def __init__(self, value: T, *, max_readers: int = _MAX_READERS) -> None:
+    # ``max_readers`` is typed ``object`` so that the check below sees what the caller passed:
+    # compiled by mypyc, an ``int`` parameter turns ``True`` into 1 and refuses a float with
+    # its own TypeError before this code runs.
+    def __init__(self, value: T, *, max_readers: object = _MAX_READERS) -> None:
         if (
             isinstance(max_readers, bool)
             or not isinstance(max_readers, int)
@@ -140,7 +143,7 @@ class RwLock(Generic[T]):
         self._waiters = WaitQueue()
 
     @classmethod
-    def with_max_readers(cls, value: T, max_readers: int) -> RwLock[T]:
+    def with_max_readers(cls, value: T, max_readers: object) -> RwLock[T]:
         """Create a lock that lets at most ``max_readers`` readers in at once.
 
         Args:

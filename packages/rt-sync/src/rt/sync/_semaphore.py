@@ -72,7 +72,7 @@ class SemaphorePermit:
             self._n += other._n
             other._n = 0
 
-    def split(self, n: int) -> SemaphorePermit | None:
+    def split(self, n: object) -> SemaphorePermit | None:
         """Move ``n`` of this permit's permits into a new permit object.
 
         Args:
@@ -84,7 +84,7 @@ class SemaphorePermit:
         Raises:
             ValueError: ``n < 1``.
         """
-        Semaphore._check_n(n)
+        n = Semaphore._check_n(n)
         if self._released or n > self._n:
             return None
         self._n -= n
@@ -132,7 +132,10 @@ class Semaphore:
     MAX_PERMITS: Final = _MAX_PERMITS
     """The most permits a semaphore can hold (Tokio's ``usize::MAX >> 3``)."""
 
-    def __init__(self, permits: int) -> None:
+    # ``permits`` is typed ``object`` so that the check below sees what the caller passed:
+    # compiled by mypyc, an ``int`` parameter turns ``True`` into 1 and refuses a float with
+    # its own TypeError before this code runs.
+    def __init__(self, permits: object) -> None:
         if isinstance(permits, bool) or not isinstance(permits, int) or permits < 0:
             raise ValueError(f"Semaphore needs an int >= 0 of permits, got {permits!r}")
         if permits > _MAX_PERMITS:
@@ -145,14 +148,18 @@ class Semaphore:
         self._waiters = WaitQueue()
         self._closed = False
 
+    # The counts the methods below take are typed ``object`` so that this check sees what the
+    # caller passed: compiled by mypyc, an ``int`` parameter turns ``True`` into 1 and refuses
+    # a float with its own TypeError before rt's check runs.
     @staticmethod
-    def _check_n(n: int) -> None:
+    def _check_n(n: object) -> int:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_PERMITS:
             raise ValueError(
                 f"the number of permits must be an int from 1 to Semaphore.MAX_PERMITS, got {n!r}"
             )
+        return n
 
-    def acquire(self, n: int = 1) -> Acquisition[SemaphorePermit]:
+    def acquire(self, n: object = 1) -> Acquisition[SemaphorePermit]:
         """Wait for ``n`` permits: ``await`` it for a :class:`SemaphorePermit`, or ``async with``.
 
         Raises:
@@ -163,8 +170,8 @@ class Semaphore:
         the queue to the next waiter; permits handed over just before the cancellation are
         returned by ``async with`` on the way out.
         """
-        self._check_n(n)
-        return Acquisition(lambda: self._acquire(n))
+        count = self._check_n(n)
+        return Acquisition(lambda: self._acquire(count))
 
     async def _acquire(self, n: int) -> SemaphorePermit:
         if budget_spent():
@@ -193,13 +200,13 @@ class Semaphore:
             raise SemaphoreClosed(_CLOSED)
         return SemaphorePermit(self, n)
 
-    def try_acquire(self, n: int = 1) -> SemaphorePermit | None:
+    def try_acquire(self, n: object = 1) -> SemaphorePermit | None:
         """Take ``n`` permits if available right now (and nobody waits); else ``None``.
 
         Raises:
             SemaphoreClosed: the semaphore is closed.
         """
-        self._check_n(n)
+        n = self._check_n(n)
         with self._lock:
             if self._closed:
                 raise SemaphoreClosed(_CLOSED)
@@ -208,14 +215,14 @@ class Semaphore:
                 return SemaphorePermit(self, n)
         return None
 
-    def blocking_acquire(self, n: int = 1) -> SemaphorePermit:
+    def blocking_acquire(self, n: object = 1) -> SemaphorePermit:
         """Block the calling plain thread until ``n`` permits are taken.
 
         Raises:
             SemaphoreClosed: the semaphore is (or gets) closed.
             RuntimeError: called from a task.
         """
-        self._check_n(n)
+        n = self._check_n(n)
         blocking_guard("Semaphore.blocking_acquire()")
         with self._lock:
             if self._closed:
@@ -230,7 +237,7 @@ class Semaphore:
             raise SemaphoreClosed(_CLOSED)
         return SemaphorePermit(self, n)
 
-    def add_permits(self, n: int) -> None:
+    def add_permits(self, n: object) -> None:
         """Add ``n`` permits, handing them to waiters in order.
 
         Raises:

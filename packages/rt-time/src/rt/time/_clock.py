@@ -15,6 +15,7 @@ one out, through the functions below:
 
 from __future__ import annotations
 
+import operator
 import time
 from typing import Final
 
@@ -26,6 +27,11 @@ MAX_DURATION_NS: Final = 1 << 62
 MAX_DURATION_S: Final = MAX_DURATION_NS / NS_PER_S
 
 _monotonic_ns: Final = time.monotonic_ns
+
+# ``int / int`` through the interpreter's own division: compiled by mypyc, ``ns / NS_PER_S``
+# becomes ``(double)ns / 1e9``, which rounds twice once ``ns`` passes 2**53 (any monotonic
+# reading does) and can come out below the correctly rounded quotient the notes above rely on.
+_true_div: Final = operator.truediv
 
 
 def duration_ns(seconds: float) -> int:
@@ -49,7 +55,8 @@ def duration_ns(seconds: float) -> int:
 
 def to_seconds(ns: int) -> float:
     """Return ``ns`` nanoseconds as float seconds (correctly rounded)."""
-    return ns / NS_PER_S
+    seconds: float = _true_div(ns, NS_PER_S)
+    return seconds
 
 
 def point_ns(value: float) -> int:
@@ -81,7 +88,7 @@ class Clock:
 
     def now(self) -> float:
         """The clock in float seconds, for an API's edge (``loop.time()``, say)."""
-        return self.now_ns() / NS_PER_S
+        return to_seconds(self.now_ns())
 
     @property
     def paused(self) -> bool:

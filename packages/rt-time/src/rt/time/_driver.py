@@ -72,25 +72,29 @@ class TimeDriver:
     # -- arming --------------------------------------------------------------------------
 
     def arm(
-        self, deadline: int, task: Any = None, callback: Callable[[], object] | None = None
+        self, deadline: object, task: Any = None, callback: Callable[[], object] | None = None
     ) -> TimerEntry | None:
-        """Arm a timer for ``deadline`` (ns); return None if it has already passed (nothing
-        is armed)."""
+        """Arm a timer for ``deadline`` (an int of ns); return None if it has already passed
+        (nothing is armed)."""
+        # ``deadline`` is typed ``object`` so that the check below sees what the caller passed:
+        # compiled by mypyc, an ``int`` parameter refuses a float with its own TypeError (not
+        # this one, which says what to pass instead) and turns ``True`` into 1.
         if self._closed:
             raise RuntimeError("the runtime's timer driver is shut down")
-        if deadline.__class__ is not int:
+        if type(deadline) is not int:
             raise TypeError(
                 "TimeDriver.arm() takes the deadline in integer nanoseconds of its clock "
                 f"(clock.now_ns() + ...), got {deadline!r}"
             )
-        if deadline <= self.clock.now_ns():
+        when: int = deadline  # unboxed once, compiled
+        if when <= self.clock.now_ns():
             return None
-        entry = TimerEntry(deadline, task, callback)
+        entry = TimerEntry(when, task, callback)
         with self._lock:
             if not self._wheel.insert(entry):
                 return None
         parked_until = self._parked_until
-        if parked_until is not None and deadline < parked_until:
+        if parked_until is not None and when < parked_until:
             self._inner.unpark()  # the parked thread sleeps past this timer: re-plan
         return entry
 
