@@ -68,10 +68,13 @@ async def test_abort_before_first_poll_means_the_task_never_runs() -> None:
     async def never() -> None:
         ran.append(True)
 
-    h = rt.spawn(never())
-    h.abort()
-    with pytest.raises(rt.JoinError):
-        await h
+    # Pinned to this task's thread, the new task cannot be polled before abort() (with a plain
+    # spawn, a second worker could take it and run it first).
+    async with rt.LocalSet() as local:
+        h = local.spawn_local(never())
+        h.abort()
+        with pytest.raises(rt.JoinError):
+            await h
     result = h.is_finished()
     assert result is True
     assert ran == []
