@@ -22,6 +22,7 @@ from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final
 
 from ._harness import _CoroType, _task_ids, coerce_coroutine
+from ._task import _KEY
 from ._task import JoinHandle as Task
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class Worker:
         # </generated: fresh_coroutine>
         if sched._closed or name is not None or sched._diag is not None:
             return sched.spawn(coro, name)
-        task: Task[Any] = Task(coro, None, sched, copy_context(), next(_task_ids))
+        task: Task[Any] = Task(_KEY, coro, None, sched, copy_context(), next(_task_ids))
         task._home = self
         sched._tasks.add(task)
         self.spawned += 1

@@ -51,6 +51,7 @@ from ._idle import (
 )
 from ._reactor import IoDriver
 from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, claim, release, schedule
+from ._task import _KEY
 from ._task import JoinHandle as Task
 from ._traps import Abort
 from ._wakeup import SignalWakeup
@@ -265,7 +266,7 @@ class MultiThreadScheduler(Scheduler):
             coro = self._diag.instrument(
                 coro, task_id, cast("str | None", name), parent._id if parent else None
             )
-        task: Task[Any] = Task(coro, cast("str | None", name), self, ctx, task_id)
+        task: Task[Any] = Task(_KEY, coro, cast("str | None", name), self, ctx, task_id)
         task._home = home
         return task
 

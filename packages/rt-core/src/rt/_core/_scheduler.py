@@ -49,7 +49,7 @@ from ._harness import (
     withdraw,
 )
 from ._reactor import IoDriver
-from ._task import _WAITERS_LOCK
+from ._task import _KEY, _WAITERS_LOCK
 from ._task import JoinHandle as Task
 from ._traps import PARK, YIELD, Abort
 from ._wakeup import SignalWakeup
@@ -172,7 +172,7 @@ class CurrentThreadScheduler(Scheduler):
             coro = self._diag.instrument(
                 coro, task_id, cast("str | None", name), parent._id if parent else None
             )
-        return Task(coro, cast("str | None", name), self, ctx, task_id)
+        return Task(_KEY, coro, cast("str | None", name), self, ctx, task_id)
 
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
@@ -184,7 +184,7 @@ class CurrentThreadScheduler(Scheduler):
         # </generated: fresh_coroutine>
         if self._closed or name is not None or self._diag is not None:
             return self.spawn(coro, name)
-        task: Task[Any] = Task(coro, None, self, copy_context(), next(_task_ids))
+        task: Task[Any] = Task(_KEY, coro, None, self, copy_context(), next(_task_ids))
         self._tasks.add(task)
         self._spawned += 1
         self._ready.append(task)

@@ -56,6 +56,16 @@ _CANCEL_LOCK = threading.RLock()
 _WAITERS_LOCK = threading.RLock()
 
 
+# The key rt-core passes when it builds a JoinHandle or an AbortHandle: users get theirs from
+# rt.spawn (and friends) and JoinHandle.abort_handle(), never by calling the class.
+_KEY: Final = object()
+_NOT_BUILT_BY_USERS: Final = (
+    "rt.{} cannot be created directly: rt.spawn() (or Handle.spawn, JoinSet.spawn, "
+    "rt.spawn_blocking) returns a JoinHandle for the task it starts, and "
+    "JoinHandle.abort_handle() returns an AbortHandle"
+)
+
+
 @final
 class JoinHandle(Generic[T_co]):
     """A task on an rt runtime, and the owned permission to await its result.
@@ -68,7 +78,8 @@ class JoinHandle(Generic[T_co]):
     goes (at once, unless a reference cycle keeps the task alive until the garbage
     collector breaks it).
 
-    Tasks are created by :func:`rt.spawn` and friends, never directly.
+    Tasks are created by :func:`rt.spawn` and friends, never directly: calling the class
+    raises ``TypeError``.
     """
 
     __slots__ = (
@@ -97,15 +108,20 @@ class JoinHandle(Generic[T_co]):
 
     def __init__(
         self,
-        coro: Coroutine[Any, Any, T_co],
-        name: str | None,
-        sched: Scheduler,
-        ctx: Context,
-        task_id: int,
+        key: object = None,
+        coro: Any = None,
+        name: str | None = None,
+        sched: Any = None,
+        ctx: Any = None,
+        task_id: int = 0,
     ) -> None:
+        # rt-core passes ``_KEY`` first; any other caller is told where handles come from.
+        if key is not _KEY:
+            self._retrieved = True  # what __del__ reads first
+            raise TypeError(_NOT_BUILT_BY_USERS.format("JoinHandle"))
         self._coro: Coroutine[Any, Any, T_co] | None = coro
-        self._ctx = ctx
-        self._sched = sched
+        self._ctx: Context = ctx
+        self._sched: Scheduler = sched
         self._id = task_id
         self._name = name
         self._throw: BaseException | None = None
@@ -160,7 +176,7 @@ class JoinHandle(Generic[T_co]):
 
     def abort_handle(self) -> AbortHandle:
         """Return an :class:`AbortHandle` for this task."""
-        return AbortHandle(self)
+        return AbortHandle(_KEY, self)
 
     def is_finished(self) -> bool:
         """Return whether the task has finished (returned, raised or was cancelled)."""
@@ -330,8 +346,10 @@ class AbortHandle:
 
     __slots__ = ("_task",)
 
-    def __init__(self, task: JoinHandle[Any]) -> None:
-        self._task = task
+    def __init__(self, key: object = None, task: Any = None) -> None:
+        if key is not _KEY:
+            raise TypeError(_NOT_BUILT_BY_USERS.format("AbortHandle"))
+        self._task: JoinHandle[Any] = task
 
     @property
     def id(self) -> int:
