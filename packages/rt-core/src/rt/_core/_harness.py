@@ -221,14 +221,14 @@ def run_waiters(task: Task[Any], waiters: list[Task[Any] | Callable[[Task[Any]],
                 logger.exception("rt: a completion callback of %s raised", task._describe())
 
 
-def withdraw(task: Task[Any], fn: Any) -> Abort:
+def withdraw(task: Task[Any], fn: Callable[[], Abort]) -> Abort:
     """Undo a parked task's wait through its abort function ``fn`` (``task._abort_fn``).
 
     An abort function that raises is logged and counts as FAILED: the wait stays, and
     the cancellation is seen at the task's next checkpoint.
     """
     try:
-        return task._call_abort(fn)
+        return fn()
     except Exception:
         logger.exception("rt: the abort function of %s raised", task._describe())
         return Abort.FAILED

@@ -262,6 +262,7 @@ class CurrentThreadScheduler(Scheduler):
                 for _ in range(n):
                     task = popleft()
                     self._current = task
+                    task._abort_fn = None  # it runs: whatever it waited on is over
                     exc = task._throw
                     try:
                         if exc is None:

@@ -10,8 +10,8 @@ finishes, so dropping the handle only *detaches* the task; nothing is ever garba
 while it runs. When the last reference to a finished task goes away and nobody read its
 outcome, a failure is reported through the runtime's ``unhandled_error`` policy.
 
-State of a task, in order: runnable (in a run queue) ⇄ parked (``_abort_fn`` set, waiting for
-:func:`~rt._core._traps.reschedule`) → done (``_done``; ``_result`` or ``_exc`` set, waiters
+State of a task, in order: runnable (in a run queue) ⇄ parked (``_abort_fn`` set until it is
+stepped again, waiting for :func:`~rt._core._traps.reschedule`) → done (``_done``; ``_result`` or ``_exc`` set, waiters
 called once). Cancellation state is kept *effective*: ``_cancelled`` is recomputed whenever a
 cancel scope is entered, left or cancelled, or the task is aborted, so a checkpoint only reads
 one attribute.
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 from ._current import COOP_BUDGET, STATE, outside_error
 from ._exceptions import Cancelled, JoinError, chained
 from ._state import SCHEDULED
-from ._traps import PARK, YIELD, Abort, Withdrawable
+from ._traps import PARK, YIELD, Abort
 
 if TYPE_CHECKING:
     from ._base import Scheduler
@@ -125,10 +125,9 @@ class JoinHandle(Generic[T_co]):
         self._id = task_id
         self._name = name
         self._throw: BaseException | None = None
-        # How to withdraw the current wait when the task is cancelled: a function, or, with no
-        # object to make per wait, the Task being joined (``await handle``) or the reactor's
-        # state of the fd waited on. The schedulers call ``_call_abort(fn)``.
-        self._abort_fn: Callable[[], Abort] | JoinHandle[Any] | Withdrawable | None = None
+        # How to withdraw the current wait when the task is cancelled (one shape: a function
+        # of no arguments returning Abort); the scheduler clears it when it steps the task.
+        self._abort_fn: Callable[[], Abort] | None = None
         self._cancelled = False
         self._abort_requested = False
         self._scopes: list[CancelScope] | None = None
@@ -214,13 +213,13 @@ class JoinHandle(Generic[T_co]):
                         task._waiters = [me]
                     else:
                         task._waiters.append(me)
+                    # The first joiner withdraws through a bound method (``_joiner`` holds it
+                    # or nothing until it is woken); later ones need an object saying who.
+                    abort = task._drop_joiner if task._joiner is me else _Unjoin(task, me)
             if parked:
-                me._abort_fn = task
+                me._abort_fn = abort
                 me._coop = 0
-                try:
-                    yield PARK
-                finally:
-                    me._abort_fn = None
+                yield PARK
         else:
             me._coop += 1
             if me._coop >= COOP_BUDGET:
@@ -295,19 +294,17 @@ class JoinHandle(Generic[T_co]):
                 return False
             return True
 
-    def _call_abort(self, fn: Callable[[], Abort] | JoinHandle[Any] | Withdrawable) -> Abort:
-        """Withdraw this parked task's wait through ``fn``, its ``_abort_fn``."""
-        if type(fn) is JoinHandle:
-            return self._abort_join(fn)
-        if callable(fn):
-            return fn()
-        return fn.withdraw(self)
+    def _drop_joiner(self) -> Abort:
+        """The abort function of the task in ``_joiner`` (``await handle``): stop waiting.
 
-    def _abort_join(self, target: JoinHandle[Any]) -> Abort:
-        """Abort ``await handle`` (its ``_abort_fn`` is ``target``): stop waiting for it."""
-        if target._remove_waiter(self):
-            return Abort.SUCCEEDED
-        return Abort.FAILED
+        Until that task is woken, ``_joiner`` holds it or nothing (``settle`` took it: a
+        wake-up is on its way), so there is no other task this could remove.
+        """
+        with _WAITERS_LOCK:
+            if self._joiner is not None:
+                self._joiner = None
+                return Abort.SUCCEEDED
+            return Abort.FAILED
 
     def _outcome(self) -> T_co:
         """Return the result or raise :class:`JoinError`; marks the outcome as retrieved."""
@@ -334,6 +331,22 @@ class JoinHandle(Generic[T_co]):
 
     def _describe(self) -> str:
         return f"task #{self._id}" + (f" {self._name!r}" if self._name else "")
+
+
+class _Unjoin:
+    """The abort function of a task awaiting a handle that another task awaits first."""
+
+    __slots__ = ("target", "waiter")
+
+    def __init__(self, target: JoinHandle[Any], waiter: JoinHandle[Any]) -> None:
+        self.target = target
+        self.waiter = waiter
+
+    def __call__(self) -> Abort:
+        return Abort.SUCCEEDED if self.target._remove_waiter(self.waiter) else Abort.FAILED
+
+    def _describe_wait(self) -> str:
+        return self.target._describe_wait()
 
 
 @final

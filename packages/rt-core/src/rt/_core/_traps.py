@@ -28,15 +28,20 @@ Invariants the rest of rt relies on:
 * Values are never passed through the trap: a waker stores the result in the waiter object
   before rescheduling. Only an exception (usually ``Cancelled``) is thrown in.
 
-Inlined fast paths. Two waits are so hot that they store their abort object and yield ``PARK``
-themselves instead of awaiting :func:`wait_task_rescheduled` (each generator layer costs); they
-follow it line for line. They are the only other places that yield ``PARK`` (the test suite
-checks this list against the sources):
+The abort slot (``Task._abort_fn``) has one shape: a function of no arguments returning
+:class:`Abort`, called at most once per wait. The scheduler clears the slot when it steps the
+task again, so a trap needs no ``finally`` (and no generator frame).
+
+Inlined fast paths. Two waits are so hot that they store their abort function and yield
+``PARK`` themselves instead of awaiting :func:`wait_task_rescheduled` (each generator layer
+costs); they follow it line for line. They are the only other places that yield ``PARK`` (the
+test suite checks this list against the sources):
 
 * ``_task.py`` ``JoinHandle.__await__``: awaiting a task's handle, the spawn-and-join path;
-  its abort object is the awaited task (``Task._abort_join``).
-* ``_reactor.py`` ``Registration.wait``: every socket wait; its abort object is the fd's
-  state (``_FdState.withdraw``).
+  its abort function is the awaited task's ``_drop_joiner`` (a bound method: no object made
+  for the first joiner), or a ``_Unjoin`` for further ones.
+* ``_reactor.py`` ``Registration.wait``: every socket wait; its abort function is a
+  ``_FdWait``, the fd's state and the task.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from __future__ import annotations
 import enum
 import types
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from ._current import budget_spent, current_task_or_raise
 
@@ -59,13 +64,6 @@ class Abort(enum.Enum):
     """The wait was undone; resume the task with ``Cancelled``."""
     FAILED = "failed"
     """A wake-up is already in flight; the task will be rescheduled by its waker."""
-
-
-class Withdrawable(Protocol):
-    """A wait that undoes itself: what the reactor parks a task with, instead of a function
-    made for each wait. Cancelling the task calls ``withdraw(task)``."""
-
-    def withdraw(self, task: Any) -> Abort: ...
 
 
 class _Sentinel:
@@ -94,12 +92,16 @@ def reschedule(task: Task[Any], exc: BaseException | None = None) -> None:
     task._sched.wake(task)
 
 
-@types.coroutine
-def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Generator[Any, None, None]:
+def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Awaitable[None]:
     """Park the running task until :func:`reschedule` is called on it.
 
-    The caller must have registered the task somewhere a waker will find it *before* awaiting
-    this; ``abort_fn`` undoes that registration when the task is cancelled meanwhile.
+    ``await wait_task_rescheduled(abort_fn)``. The caller must have registered the task
+    somewhere a waker will find it *before* calling this; ``abort_fn`` undoes that
+    registration when the task is cancelled meanwhile. It returns the shared one-shot park
+    awaitable (no generator per wait; ``yield from`` works too).
+
+    Raises:
+        RuntimeError: when called outside a task running on rt.
 
     Cancel safety: this is the primitive that defines it. Cancellation reaches a parked task
     only through ``abort_fn``; if that returns ``Abort.SUCCEEDED`` the wait had no effect and
@@ -108,10 +110,7 @@ def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Generator[Any, None,
     task = current_task_or_raise("wait_task_rescheduled()")
     task._abort_fn = abort_fn
     task._coop = 0
-    try:
-        yield PARK
-    finally:
-        task._abort_fn = None
+    return PARK_ONCE
 
 
 # ``await YIELD_ONCE`` yields the YIELD trap once and resumes with None: its ``__await__`` is
@@ -124,6 +123,14 @@ _YieldOnce: Final[type] = type(
     "YieldOnce", (), {"__slots__": (), "__await__": _once, "__iter__": _once}
 )
 YIELD_ONCE: Final[Awaitable[None]] = _YieldOnce()
+
+# ``await PARK_ONCE`` is the park trap: it yields PARK once and resumes with None (or raises
+# what the scheduler throws in), built the same way as YIELD_ONCE.
+_park_once = (PARK,).__iter__
+_ParkOnce: Final[type] = type(
+    "ParkOnce", (), {"__slots__": (), "__await__": _park_once, "__iter__": _park_once}
+)
+PARK_ONCE: Final[Awaitable[None]] = _ParkOnce()
 
 
 def yield_now() -> Awaitable[None]:
