@@ -93,7 +93,6 @@ class _FdState:
         return f"fd {self.fd} {' or '.join(ways) or '(woken)'}"
 
 
-
 class _FdWait:
     """The abort function of one task's wait on one fd (``Registration.wait``): withdraws the
     task from the fd's state, unless it was woken meanwhile."""

@@ -11,10 +11,10 @@ while it runs. When the last reference to a finished task goes away and nobody r
 outcome, a failure is reported through the runtime's ``unhandled_error`` policy.
 
 State of a task, in order: runnable (in a run queue) ⇄ parked (``_abort_fn`` set until it is
-stepped again, waiting for :func:`~rt._core._traps.reschedule`) → done (``_done``; ``_result`` or ``_exc`` set, waiters
-called once). Cancellation state is kept *effective*: ``_cancelled`` is recomputed whenever a
-cancel scope is entered, left or cancelled, or the task is aborted, so a checkpoint only reads
-one attribute.
+stepped again, waiting for :func:`~rt._core._traps.reschedule`) → done (``_done``; ``_result``
+or ``_exc`` set, waiters called once). Cancellation state is kept *effective*: ``_cancelled``
+is recomputed whenever a cancel scope is entered, left or cancelled, or the task is aborted,
+so a checkpoint only reads one attribute.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class JoinHandle(Generic[T_co]):
         "_waiters",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the internal callers pass positions (the spawn path)
         self,
         key: object = None,
         coro: Any = None,

@@ -49,7 +49,7 @@ from __future__ import annotations
 import enum
 import types
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._current import budget_spent, current_task_or_raise
 
@@ -92,7 +92,15 @@ def reschedule(task: Task[Any], exc: BaseException | None = None) -> None:
     task._sched.wake(task)
 
 
-def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Awaitable[None]:
+class Trap(Protocol):
+    """What :func:`wait_task_rescheduled` returns: ``await`` it (or ``yield from`` it)."""
+
+    def __await__(self) -> Generator[Any, None, None]: ...
+
+    def __iter__(self) -> Generator[Any, None, None]: ...
+
+
+def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Trap:
     """Park the running task until :func:`reschedule` is called on it.
 
     ``await wait_task_rescheduled(abort_fn)``. The caller must have registered the task
@@ -130,7 +138,7 @@ _park_once = (PARK,).__iter__
 _ParkOnce: Final[type] = type(
     "ParkOnce", (), {"__slots__": (), "__await__": _park_once, "__iter__": _park_once}
 )
-PARK_ONCE: Final[Awaitable[None]] = _ParkOnce()
+PARK_ONCE: Final[Trap] = _ParkOnce()
 
 
 def yield_now() -> Awaitable[None]:
