@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._base import Scheduler
 from ._driver import KNOWN_LAYERS, DriverLayer, discover_layers, missing_layer_error
@@ -15,7 +14,6 @@ from ._harness import UNHANDLED_POLICIES
 from ._scheduler import CurrentThreadScheduler
 
 if TYPE_CHECKING:
-    from ._diag import TaskMeta
     from ._diagnostics import Diagnostics
 
 FLAVORS: Final = ("current_thread", "multi_thread")
@@ -39,29 +37,8 @@ def default_flavor() -> str:
     return "multi_thread" if gil is not None and not gil() else "current_thread"
 
 
-def build_scheduler(
-    *,
-    flavor: str | None = None,
-    worker_threads: int | None = None,
-    max_blocking_threads: int = 512,
-    enable_io: bool | None = None,
-    enable_time: bool | None = None,
-    thread_name: str = "rt-worker",
-    event_interval: int = 61,
-    unhandled_error: str = "log",
-    thread_keep_alive: float = 10.0,
-    global_queue_interval: int | None = None,
-    on_thread_start: Callable[[], object] | None = None,
-    on_thread_stop: Callable[[], object] | None = None,
-    on_task_spawn: Callable[[TaskMeta], object] | None = None,
-    on_task_terminate: Callable[[TaskMeta], object] | None = None,
-    on_before_task_poll: Callable[[TaskMeta], object] | None = None,
-    on_after_task_poll: Callable[[TaskMeta], object] | None = None,
-    slow_poll_threshold: float | None = None,
-    console: bool | str | os.PathLike[str] | None = None,
-    gc: str | tuple[int, ...] | None = None,
-) -> Scheduler:
-    """Check :class:`rt.Runtime`'s options and build its scheduler (diagnostics attached).
+def build_scheduler(o: dict[str, Any]) -> Scheduler:
+    """Check :class:`rt.Runtime`'s options (``o``, by name) and build its scheduler.
 
     Raises:
         ValueError: an option is out of range or unknown.
@@ -69,14 +46,16 @@ def build_scheduler(
     """
     diag = _diagnostics_for(
         {
-            "on_task_spawn": on_task_spawn,
-            "on_task_terminate": on_task_terminate,
-            "on_before_task_poll": on_before_task_poll,
-            "on_after_task_poll": on_after_task_poll,
+            "on_task_spawn": o["on_task_spawn"],
+            "on_task_terminate": o["on_task_terminate"],
+            "on_before_task_poll": o["on_before_task_poll"],
+            "on_after_task_poll": o["on_after_task_poll"],
         },
-        slow_poll_threshold,
-        console,
+        o["slow_poll_threshold"],
+        o["console"],
     )
+    flavor = o["flavor"]
+    global_queue_interval = o["global_queue_interval"]
     if flavor is None:
         flavor = default_flavor()
     if flavor not in FLAVORS:
@@ -84,67 +63,67 @@ def build_scheduler(
     multi = flavor == "multi_thread"
     if not multi:
         for option, value in (
-            ("worker_threads", worker_threads),
+            ("worker_threads", o["worker_threads"]),
             ("global_queue_interval", global_queue_interval),
-            ("on_thread_start", on_thread_start),
-            ("on_thread_stop", on_thread_stop),
+            ("on_thread_start", o["on_thread_start"]),
+            ("on_thread_stop", o["on_thread_stop"]),
         ):
             if value is not None:
                 raise ValueError(
                     f"{option} applies to flavor='multi_thread' only; a current_thread "
                     "runtime runs its tasks on the thread that calls block_on()"
                 )
-    elif worker_threads is not None:
-        _check_int("worker_threads", worker_threads, 1)
+    elif o["worker_threads"] is not None:
+        _check_int("worker_threads", o["worker_threads"], 1)
     for option, hook in (
-        ("on_thread_start", on_thread_start),
-        ("on_thread_stop", on_thread_stop),
+        ("on_thread_start", o["on_thread_start"]),
+        ("on_thread_stop", o["on_thread_stop"]),
     ):
         if hook is not None and not callable(hook):
             raise ValueError(f"{option} must be a callable taking no arguments, got {hook!r}")
     if global_queue_interval is None:
         global_queue_interval = 31  # Tokio's default for its multi-thread scheduler
     _check_int("global_queue_interval", global_queue_interval, 1)
-    _check_int("max_blocking_threads", max_blocking_threads, 1)
-    _check_int("event_interval", event_interval, 1)
-    if unhandled_error not in UNHANDLED_POLICIES:
+    _check_int("max_blocking_threads", o["max_blocking_threads"], 1)
+    _check_int("event_interval", o["event_interval"], 1)
+    if o["unhandled_error"] not in UNHANDLED_POLICIES:
         raise ValueError(
             f"unhandled_error must be one of {', '.join(map(repr, UNHANDLED_POLICIES))}, "
-            f"got {unhandled_error!r}"
+            f"got {o['unhandled_error']!r}"
         )
-    if not isinstance(thread_keep_alive, int | float) or thread_keep_alive < 0:
-        raise ValueError(f"thread_keep_alive must be a number >= 0, got {thread_keep_alive!r}")
-    if not isinstance(thread_name, str) or not thread_name:
+    if not isinstance(o["thread_keep_alive"], int | float) or o["thread_keep_alive"] < 0:
+        raise ValueError(f"thread_keep_alive must be a number >= 0, got {o['thread_keep_alive']!r}")
+    if not isinstance(o["thread_name"], str) or not o["thread_name"]:
         raise ValueError("thread_name must be a non-empty str")
-    if gc is not None:
-        check_gc_option(gc)
-    layers = _resolve_layers({"time": enable_time})
+    if o["gc"] is not None:
+        check_gc_option(o["gc"])
+    layers = _resolve_layers({"time": o["enable_time"]})
     if multi:
         from ._idle import default_worker_threads
         from ._multi import MultiThreadScheduler
 
         sched: Scheduler = MultiThreadScheduler(
-            worker_threads=worker_threads or default_worker_threads(),
-            max_blocking_threads=max_blocking_threads,
-            enable_io=enable_io is not False,
+            worker_threads=o["worker_threads"] or default_worker_threads(),
+            max_blocking_threads=o["max_blocking_threads"],
+            enable_io=o["enable_io"] is not False,
             layers=layers,
-            thread_name=thread_name,
-            event_interval=event_interval,
+            thread_name=o["thread_name"],
+            event_interval=o["event_interval"],
             global_queue_interval=global_queue_interval,
-            unhandled_error=unhandled_error,
-            thread_keep_alive=float(thread_keep_alive),
-            on_thread_start=on_thread_start,
-            on_thread_stop=on_thread_stop,
+            unhandled_error=o["unhandled_error"],
+            thread_keep_alive=float(o["thread_keep_alive"]),
+            on_thread_start=o["on_thread_start"],
+            on_thread_stop=o["on_thread_stop"],
         )
     else:
         sched = CurrentThreadScheduler(
-            max_blocking_threads=max_blocking_threads,
-            enable_io=enable_io is not False,
+            max_blocking_threads=o["max_blocking_threads"],
+            enable_io=o["enable_io"] is not False,
             layers=layers,
-            thread_name=thread_name,
-            event_interval=event_interval,
-            unhandled_error=unhandled_error,
-            thread_keep_alive=float(thread_keep_alive),
+            thread_name=o["thread_name"],
+            event_interval=o["event_interval"],
+            unhandled_error=o["unhandled_error"],
+            thread_keep_alive=float(o["thread_keep_alive"]),
         )
     if diag is not None:
         try:

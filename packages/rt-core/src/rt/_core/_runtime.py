@@ -119,25 +119,27 @@ class Runtime:
         self._gc: GcSetting | None = None
         # Every option is checked (and the scheduler built) in ``_options``.
         self._sched = build_scheduler(
-            flavor=flavor,
-            worker_threads=worker_threads,
-            max_blocking_threads=max_blocking_threads,
-            enable_io=enable_io,
-            enable_time=enable_time,
-            thread_name=thread_name,
-            event_interval=event_interval,
-            unhandled_error=unhandled_error,
-            thread_keep_alive=thread_keep_alive,
-            global_queue_interval=global_queue_interval,
-            on_thread_start=on_thread_start,
-            on_thread_stop=on_thread_stop,
-            on_task_spawn=on_task_spawn,
-            on_task_terminate=on_task_terminate,
-            on_before_task_poll=on_before_task_poll,
-            on_after_task_poll=on_after_task_poll,
-            slow_poll_threshold=slow_poll_threshold,
-            console=console,
-            gc=gc,
+            {
+                "flavor": flavor,
+                "worker_threads": worker_threads,
+                "max_blocking_threads": max_blocking_threads,
+                "enable_io": enable_io,
+                "enable_time": enable_time,
+                "thread_name": thread_name,
+                "event_interval": event_interval,
+                "unhandled_error": unhandled_error,
+                "thread_keep_alive": thread_keep_alive,
+                "global_queue_interval": global_queue_interval,
+                "on_thread_start": on_thread_start,
+                "on_thread_stop": on_thread_stop,
+                "on_task_spawn": on_task_spawn,
+                "on_task_terminate": on_task_terminate,
+                "on_before_task_poll": on_before_task_poll,
+                "on_after_task_poll": on_after_task_poll,
+                "slow_poll_threshold": slow_poll_threshold,
+                "console": console,
+                "gc": gc,
+            }
         )
         if gc is not None:  # once the scheduler is built: nothing is left to fail
             self._gc = GcSetting(gc)
