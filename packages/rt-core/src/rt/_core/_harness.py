@@ -34,7 +34,7 @@ from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from ._blocking import BlockingJob
-from ._current import STATE, current_task_or_raise
+from ._current import STATE, RunState, current_task_or_raise
 from ._exceptions import Cancelled
 from ._state import DONE
 from ._task import _KEY, _WAITERS_LOCK
@@ -253,7 +253,7 @@ def cancel_wait(task: Task[Any]) -> bool:
     return True
 
 
-def new_task(sched: Scheduler, obj: object, name: object, what: str, home: object) -> Task[Any]:
+def new_task(sched: Scheduler, obj: object, name: object, what: str, home: RunState) -> Task[Any]:
     """Build the task ``spawn(obj, name=name)`` runs on ``sched`` (checks included).
 
     Its context is a copy of the caller's, with ``STATE`` set to ``home`` (the scheduler, or
