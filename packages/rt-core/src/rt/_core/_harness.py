@@ -39,7 +39,7 @@ from ._exceptions import Cancelled
 from ._state import DONE
 from ._task import _KEY, _WAITERS_LOCK
 from ._task import JoinHandle as Task
-from ._traps import Abort, wait_task_rescheduled
+from ._traps import Abort, Withdrawable, wait_task_rescheduled
 
 if TYPE_CHECKING:
     from ._base import Scheduler
@@ -225,14 +225,15 @@ def run_waiters(task: Task[Any], waiters: list[Task[Any] | Callable[[Task[Any]],
                 logger.exception("rt: a completion callback of %s raised", task._describe())
 
 
-def withdraw(task: Task[Any], fn: Callable[[], Abort]) -> Abort:
-    """Undo a parked task's wait through its abort function ``fn`` (``task._abort_fn``).
+def withdraw(task: Task[Any], fn: Callable[[], Abort] | Withdrawable) -> Abort:
+    """Undo a parked task's wait through ``fn``, its abort slot: a function, or the awaited
+    handle / fd state (a :class:`~rt._core._traps.Withdrawable`, never callable).
 
     An abort function that raises is logged and counts as FAILED: the wait stays, and
     the cancellation is seen at the task's next checkpoint.
     """
     try:
-        return fn()
+        return fn() if callable(fn) else fn._withdraw(task)
     except Exception:
         logger.exception("rt: the abort function of %s raised", task._describe())
         return Abort.FAILED

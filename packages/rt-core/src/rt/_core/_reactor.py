@@ -72,7 +72,8 @@ class _FdState:
 
     ``fd`` is ``-1`` once the state has left the fd table (the fd was closed, forgotten, or its
     interest dropped): a :class:`Registration` holding it then looks the fd up again.
-    A parked task's ``_abort_fn`` is a :class:`_FdWait` naming the state and the task.
+    A parked task's ``_abort_fn`` is the state itself (no object per wait): cancelling the
+    task calls :meth:`_withdraw`.
     """
 
     __slots__ = ("fd", "lock", "mask", "owner", "reader", "writer")
@@ -92,28 +93,13 @@ class _FdState:
         ways = [w for w, t in (("readable", self.reader), ("writable", self.writer)) if t]
         return f"fd {self.fd} {' or '.join(ways) or '(woken)'}"
 
-
-class _FdWait:
-    """The abort function of one task's wait on one fd (``Registration.wait``): withdraws the
-    task from the fd's state, unless it was woken meanwhile."""
-
-    __slots__ = ("st", "task")
-
-    def __init__(self, st: _FdState, task: Task[Any]) -> None:
-        self.st = st
-        self.task = task
-
-    def __call__(self) -> Abort:
-        st = self.st
-        lock = st.lock
+    def _withdraw(self, task: Task[Any]) -> Abort:
+        """Abort ``task``'s wait on this fd, unless it was woken meanwhile."""
+        lock = self.lock
         if lock is None:
-            return _withdraw(st, self.task)
+            return _withdraw(self, task)
         with lock:
-            return _withdraw(st, self.task)
-
-    def _describe_wait(self) -> str:
-        """What the task waits for (task dumps)."""
-        return self.st._describe_wait()
+            return _withdraw(self, task)
 
 
 def _owner_ref(fd_like: object) -> weakref.ref[Any] | None:
@@ -517,6 +503,6 @@ class Registration:
         finally:
             if lock is not None:
                 lock.release()
-        task._abort_fn = _FdWait(st, task)
+        task._abort_fn = st  # cancelling the task calls st._withdraw(task)
         task._coop = 0
         yield PARK

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 from ._current import COOP_BUDGET, STATE, outside_error
 from ._exceptions import Cancelled, JoinError, chained
 from ._state import SCHEDULED
-from ._traps import PARK, YIELD, Abort
+from ._traps import PARK, YIELD, Abort, Withdrawable
 
 if TYPE_CHECKING:
     from ._base import Scheduler
@@ -125,9 +125,10 @@ class JoinHandle(Generic[T_co]):
         self._id = task_id
         self._name = name
         self._throw: BaseException | None = None
-        # How to withdraw the current wait when the task is cancelled (one shape: a function
-        # of no arguments returning Abort); the scheduler clears it when it steps the task.
-        self._abort_fn: Callable[[], Abort] | None = None
+        # How to withdraw the current wait when the task is cancelled: a function of no
+        # arguments, or the awaited handle / fd state (see ``_traps``); the scheduler clears
+        # it when it steps the task again.
+        self._abort_fn: Callable[[], Abort] | Withdrawable | None = None
         self._cancelled = False
         self._abort_requested = False
         self._scopes: list[CancelScope] | None = None
@@ -213,11 +214,8 @@ class JoinHandle(Generic[T_co]):
                         task._waiters = [me]
                     else:
                         task._waiters.append(me)
-                    # The first joiner withdraws through a bound method (``_joiner`` holds it
-                    # or nothing until it is woken); later ones need an object saying who.
-                    abort = task._drop_joiner if task._joiner is me else _Unjoin(task, me)
             if parked:
-                me._abort_fn = abort
+                me._abort_fn = task  # cancelling ``me`` calls task._withdraw(me)
                 me._coop = 0
                 yield PARK
         else:
@@ -294,17 +292,11 @@ class JoinHandle(Generic[T_co]):
                 return False
             return True
 
-    def _drop_joiner(self) -> Abort:
-        """The abort function of the task in ``_joiner`` (``await handle``): stop waiting.
-
-        Until that task is woken, ``_joiner`` holds it or nothing (``settle`` took it: a
-        wake-up is on its way), so there is no other task this could remove.
-        """
-        with _WAITERS_LOCK:
-            if self._joiner is not None:
-                self._joiner = None
-                return Abort.SUCCEEDED
-            return Abort.FAILED
+    def _withdraw(self, waiter: JoinHandle[Any]) -> Abort:
+        """The abort of ``await handle`` by ``waiter`` (its abort slot holds this handle)."""
+        if self._remove_waiter(waiter):
+            return Abort.SUCCEEDED
+        return Abort.FAILED
 
     def _outcome(self) -> T_co:
         """Return the result or raise :class:`JoinError`; marks the outcome as retrieved."""
@@ -331,22 +323,6 @@ class JoinHandle(Generic[T_co]):
 
     def _describe(self) -> str:
         return f"task #{self._id}" + (f" {self._name!r}" if self._name else "")
-
-
-class _Unjoin:
-    """The abort function of a task awaiting a handle that another task awaits first."""
-
-    __slots__ = ("target", "waiter")
-
-    def __init__(self, target: JoinHandle[Any], waiter: JoinHandle[Any]) -> None:
-        self.target = target
-        self.waiter = waiter
-
-    def __call__(self) -> Abort:
-        return Abort.SUCCEEDED if self.target._remove_waiter(self.waiter) else Abort.FAILED
-
-    def _describe_wait(self) -> str:
-        return self.target._describe_wait()
 
 
 @final
