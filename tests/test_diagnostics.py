@@ -199,14 +199,15 @@ def test_the_detector_names_a_task_blocking_its_thread_with_the_blocking_frame(
 
 def test_rt_slow_poll_in_the_environment_turns_the_detector_on(
     monkeypatch: pytest.MonkeyPatch,
+    flavor: str | None,
 ) -> None:
     monkeypatch.setenv("RT_SLOW_POLL", "0.25")
-    with rt.Runtime() as runtime:
+    with rt.Runtime(flavor=flavor) as runtime:
         diag = runtime._live()._diag
         assert diag is not None and diag.threshold == 0.25
     monkeypatch.setenv("RT_SLOW_POLL", "soon")
     with pytest.raises(ValueError, match="RT_SLOW_POLL must be a number of seconds"):
-        rt.Runtime()
+        rt.Runtime(flavor=flavor)
 
 
 # -- dumps ----------------------------------------------------------------------------------
@@ -385,16 +386,18 @@ def test_attaching_to_a_program_without_the_endpoint_says_how_to_enable_it() -> 
     assert "RT_CONSOLE=1" in result.stderr
 
 
-def test_an_endpoint_that_cannot_bind_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_endpoint_that_cannot_bind_is_a_clear_error(tmp_path: Path, flavor: str | None) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(OSError, match="cannot open the diagnostics endpoint at"):
-        rt.Runtime(console=str(blocker / "rt.sock"))
+        rt.Runtime(console=str(blocker / "rt.sock"), flavor=flavor)
 
 
-def test_the_endpoint_answers_hello_and_refuses_unknown_commands(tmp_path: Path) -> None:
+def test_the_endpoint_answers_hello_and_refuses_unknown_commands(
+    tmp_path: Path, flavor: str | None
+) -> None:
     path = str(tmp_path / "rt.sock")
-    with rt.Runtime(console=path):
+    with rt.Runtime(console=path, flavor=flavor):
         assert diagnostics_request(path, "hello")["pid"] == os.getpid()
         with pytest.raises(RuntimeError, match="unknown command"):
             diagnostics_request(path, "reboot")

@@ -11,7 +11,9 @@ import pytest
 import rt
 
 
-def test_opentelemetry_span_of_a_spawned_child_has_the_spawners_span_as_parent() -> None:
+def test_opentelemetry_span_of_a_spawned_child_has_the_spawners_span_as_parent(
+    flavor: str | None,
+) -> None:
     trace_sdk = pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk")
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -34,7 +36,7 @@ def test_opentelemetry_span_of_a_spawned_child_has_the_spawners_span_as_parent()
             for h in handles:
                 await h
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
     spans = {s.name: s for s in exporter.get_finished_spans()}
     parent = spans["parent"]
     for i in range(4):
@@ -44,7 +46,7 @@ def test_opentelemetry_span_of_a_spawned_child_has_the_spawners_span_as_parent()
         assert kid.context.trace_id == parent.context.trace_id
 
 
-def test_runtime_metrics_are_readable_by_a_prometheus_collector() -> None:
+def test_runtime_metrics_are_readable_by_a_prometheus_collector(flavor: str | None) -> None:
     prometheus = pytest.importorskip("prometheus_client", reason="prometheus-client")
     example = Path(__file__).resolve().parent.parent / "examples" / "prometheus_metrics.py"
     spec = importlib.util.spec_from_file_location("prometheus_metrics", example)
@@ -60,7 +62,7 @@ def test_runtime_metrics_are_readable_by_a_prometheus_collector() -> None:
         for _ in range(10):
             await rt.spawn(step())
 
-    with rt.Runtime() as runtime:
+    with rt.Runtime(flavor=flavor) as runtime:
         runtime.block_on(main())
         registry = prometheus.CollectorRegistry()
         registry.register(collector(runtime))

@@ -20,12 +20,18 @@ from pathlib import Path
 CORE = Path(__file__).resolve().parent.parent / "packages" / "rt-core" / "src" / "rt" / "_core"
 
 BLOCKS: dict[str, str] = {
-    # ``rt.spawn`` from a running task: a fresh coroutine object skips the full check.
-    "fresh_coroutine": """\
+    # ``rt.spawn`` from a running task (each flavor's ``spawn_here``, with ``sched`` the
+    # scheduler): a fresh coroutine object skips the full check, and the task is built and
+    # owned by the runtime; what is left is the flavor's own queueing.
+    "spawn_here": """\
 if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
     coro: Coroutine[Any, Any, Any] = obj
 else:
     coro = coerce_coroutine(obj, "rt.spawn()")
+if sched._closed or name is not None or sched._diag is not None:
+    return sched.spawn(coro, name)
+task: Task[Any] = Task(_KEY, coro, None, sched, copy_context(), next(_task_ids))
+sched._tasks.add(task)
 """,
     # ``_harness.settle(sched, task, value, None)``, inlined: the common completion.
     "settle_value": """\

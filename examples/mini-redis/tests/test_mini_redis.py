@@ -376,10 +376,12 @@ async def test_graceful_shutdown_finishes_the_reply_in_flight_and_refuses_new_co
         await TcpStream.connect(srv.addr)
 
 
-def test_demo_prints_throughput_and_latency(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_prints_throughput_and_latency(
+    capsys: pytest.CaptureFixture[str], flavor: str | None
+) -> None:
     from mini_redis.demo import demo
 
-    result = rt.run(demo(seconds=0.3, connections=8))
+    result = rt.run(demo(seconds=0.3, connections=8), flavor=flavor)
     out = capsys.readouterr().out
     assert "ops/s" in out and "p99" in out and "shut down gracefully" in out
     assert result["errors"] == 0 and result["ops_per_s"] > 0

@@ -148,7 +148,9 @@ def test_rt_as_aio_on_another_loop_says_which_loop_it_needs() -> None:
         asyncio.run(main())
 
 
-def test_runtime_shutdown_cancels_pending_asyncio_tasks_of_an_attached_loop() -> None:
+def test_runtime_shutdown_cancels_pending_asyncio_tasks_of_an_attached_loop(
+    flavor: str | None,
+) -> None:
     seen: list[str] = []
 
     async def aio_forever() -> None:
@@ -162,7 +164,7 @@ def test_runtime_shutdown_cancels_pending_asyncio_tasks_of_an_attached_loop() ->
         rt.spawn(rt.asyncio.aio_as_rt(aio_forever()))
         await rt.time.sleep(0.01)
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
     assert seen == ["asyncio task cancelled"]
 
 

@@ -20,7 +20,7 @@ def _rt_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_python_m_rt_console_draws_tasks_and_metrics(tmp_path: Path) -> None:
+def test_python_m_rt_console_draws_tasks_and_metrics(tmp_path: Path, flavor: str | None) -> None:
     path = str(tmp_path / "rt.sock")
     out: list[subprocess.CompletedProcess[str]] = []
 
@@ -34,7 +34,7 @@ def test_python_m_rt_console_draws_tasks_and_metrics(tmp_path: Path) -> None:
         out.append(await rt.to_thread(_rt_cli, "console", path, "--once", "--task", str(t.id)))
         t.abort()
 
-    rt.run(main(), console=path)
+    rt.run(main(), console=path, flavor=flavor)
     (result,) = out
     assert result.returncode == 0, result.stderr
     assert "busy-one" in result.stdout
@@ -42,7 +42,9 @@ def test_python_m_rt_console_draws_tasks_and_metrics(tmp_path: Path) -> None:
     assert "await chain" in result.stdout and "busy" in result.stdout
 
 
-def test_render_sorts_tasks_by_busy_time_and_shows_the_chosen_chain(tmp_path: Path) -> None:
+def test_render_sorts_tasks_by_busy_time_and_shows_the_chosen_chain(
+    tmp_path: Path, flavor: str | None
+) -> None:
     path = str(tmp_path / "rt.sock")
     frames: list[str] = []
 
@@ -69,7 +71,7 @@ def test_render_sorts_tasks_by_busy_time_and_shows_the_chosen_chain(tmp_path: Pa
         light.abort()
         heavy.abort()
 
-    rt.run(main(), console=path)
+    rt.run(main(), console=path, flavor=flavor)
     text, light_id = frames
     assert text.index("heavy") < text.index("light")  # busiest first
     assert f"task #{light_id} await chain" in text

@@ -718,3 +718,32 @@ def test_failed_tasks_reported_at_interpreter_exit_print_no_import_error(
     assert out.returncode == 0, out.stderr
     assert "ImportError" not in out.stderr
     assert "meta_path" not in out.stderr
+
+
+def test_a_task_spawned_during_shutdown_is_cancelled_before_it_runs_on_every_flavor(
+    flavor: str | None,
+) -> None:
+    # Which place decides "cancelled before it started" used to differ by flavor: both now
+    # refuse to run the body of a task that a task spawns in its cleanup during shutdown.
+    ran: list[str] = []
+    handles: list[rt.JoinHandle[None]] = []
+
+    async def late() -> None:
+        ran.append("late")
+
+    async def spawner() -> None:
+        try:
+            await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+        finally:
+            handles.append(rt.spawn(late()))
+
+    runtime = rt.Runtime(flavor=flavor)
+    runtime.spawn(spawner())
+
+    async def settle() -> None:
+        await rt.yield_now()
+
+    runtime.block_on(settle())
+    runtime.shutdown()
+    assert ran == []
+    assert len(handles) == 1 and handles[0].is_finished()

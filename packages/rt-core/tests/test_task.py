@@ -562,3 +562,21 @@ def test_block_in_place_outside_a_task_just_calls_the_function() -> None:
     import rt.task
 
     assert rt.task.block_in_place(pow, 2, 3) == 8
+
+
+@pytest.mark.parametrize("build", [rt.JoinHandle, lambda: rt.Task(None), rt.AbortHandle])
+def test_handles_cannot_be_constructed_by_users_and_the_error_says_where_they_come_from(
+    build: Any,
+) -> None:
+    with pytest.raises(TypeError, match=r"rt\.spawn\(\).*abort_handle\(\)"):
+        build()
+
+
+async def test_spawn_and_abort_handle_still_build_handles() -> None:
+    async def work() -> None:
+        await rt.yield_now()
+
+    handle = rt.spawn(work())
+    assert isinstance(handle, rt.JoinHandle)
+    assert isinstance(handle.abort_handle(), rt.AbortHandle)
+    await handle

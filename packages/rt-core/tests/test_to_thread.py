@@ -71,7 +71,9 @@ def test_to_thread_outside_a_runtime_says_how_to_run_one() -> None:
         coro.send(None)
 
 
-def test_cancelling_the_caller_while_the_call_is_queued_means_it_never_runs() -> None:
+def test_cancelling_the_caller_while_the_call_is_queued_means_it_never_runs(
+    flavor: str | None,
+) -> None:
     ran: list[int] = []
     started = threading.Event()
     release = threading.Event()
@@ -92,11 +94,13 @@ def test_cancelling_the_caller_while_the_call_is_queued_means_it_never_runs() ->
         release.set()
         await first
 
-    rt.run(main(), max_blocking_threads=1)
+    rt.run(main(), max_blocking_threads=1, flavor=flavor)
     assert ran == []
 
 
-def test_cancelling_the_caller_while_the_call_runs_lets_it_finish_unobserved() -> None:
+def test_cancelling_the_caller_while_the_call_runs_lets_it_finish_unobserved(
+    flavor: str | None,
+) -> None:
     started = threading.Event()
     release = threading.Event()
     finished = threading.Event()
@@ -115,5 +119,5 @@ def test_cancelling_the_caller_while_the_call_runs_lets_it_finish_unobserved() -
         assert info.value.is_cancelled()
         release.set()
 
-    rt.run(main())  # shutdown joins the blocking pool, so the call has completed
+    rt.run(main(), flavor=flavor)  # shutdown joins the blocking pool, so the call has completed
     assert finished.is_set()

@@ -147,7 +147,9 @@ def test_file_type_reprs_and_equality() -> None:
         DirEntry()
 
 
-def test_no_fd_or_thread_is_left_after_the_runtime_shuts_down(tmp_path: pathlib.Path) -> None:
+def test_no_fd_or_thread_is_left_after_the_runtime_shuts_down(
+    tmp_path: pathlib.Path, flavor: str | None
+) -> None:
     import gc
     import threading
     import warnings
@@ -170,7 +172,7 @@ def test_no_fd_or_thread_is_left_after_the_runtime_shuts_down(tmp_path: pathlib.
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
         gc.collect()
     assert set(os.listdir("/proc/self/fd")) <= fds
     assert set(threading.enumerate()) <= threads

@@ -51,12 +51,13 @@ async def test_select_over_bounded_recv_keeps_the_value_a_losing_branch_was_woke
 @pytest.mark.parametrize("switch", [None, 1e-6], ids=["default_switch", "tight_switch"])
 def test_select_over_recv_from_plain_thread_senders_loses_and_duplicates_nothing(
     switch: float | None,
+    flavor: str | None,
 ) -> None:
     old = sys.getswitchinterval()
     if switch is not None:
         sys.setswitchinterval(switch)  # thread switches land between any two bytecodes
     try:
-        rt.run(_select_over_thread_senders(2000 if switch is None else 500))
+        rt.run(_select_over_thread_senders(2000 if switch is None else 500), flavor=flavor)
     finally:
         sys.setswitchinterval(old)
 
@@ -311,8 +312,10 @@ async def test_with_several_coroutines_a_task_branch_wins_and_the_recv_keeps_its
     assert await rx.recv() == "late"
 
 
-def test_select_storm_with_random_cancellation_loses_and_duplicates_nothing() -> None:
-    rt.run(_select_storm(channels=4, per_channel=400, seed=7))
+def test_select_storm_with_random_cancellation_loses_and_duplicates_nothing(
+    flavor: str | None,
+) -> None:
+    rt.run(_select_storm(channels=4, per_channel=400, seed=7), flavor=flavor)
 
 
 async def _select_storm(channels: int, per_channel: int, seed: int) -> None:

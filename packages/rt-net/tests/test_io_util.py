@@ -111,7 +111,9 @@ async def test_dropping_one_duplex_end_gives_the_other_eof() -> None:
     assert await b.read() == b""
 
 
-async def test_duplex_between_a_task_and_a_plain_thread_in_another_runtime() -> None:
+async def test_duplex_between_a_task_and_a_plain_thread_in_another_runtime(
+    flavor: str | None,
+) -> None:
     a, b = duplex(16)
 
     def other_runtime() -> bytes:
@@ -120,7 +122,7 @@ async def test_duplex_between_a_task_and_a_plain_thread_in_another_runtime() -> 
             await b.shutdown()
             return b"done"
 
-        return rt.run(main())
+        return rt.run(main(), flavor=flavor)
 
     t = rt.spawn_blocking(other_runtime)
     total = 0

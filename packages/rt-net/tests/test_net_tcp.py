@@ -489,7 +489,7 @@ def _fds() -> set[int]:
     return {int(n) for n in os.listdir("/proc/self/fd")}
 
 
-def test_runtime_shutdown_mid_traffic_leaves_no_fd_or_thread_behind() -> None:
+def test_runtime_shutdown_mid_traffic_leaves_no_fd_or_thread_behind(flavor: str | None) -> None:
     before = _fds()
     threads_before = set(threading.enumerate())
 
@@ -517,7 +517,7 @@ def test_runtime_shutdown_mid_traffic_leaves_no_fd_or_thread_behind() -> None:
             await rt.yield_now()
         # return with everything still running: rt.run shuts the runtime down
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
     import gc
 
     gc.collect()
@@ -542,18 +542,18 @@ async def test_bad_sizes_are_value_errors_and_read_zero_is_not_eof() -> None:
         b.close()
 
 
-def test_using_a_stream_after_its_runtime_shut_down_says_so() -> None:
+def test_using_a_stream_after_its_runtime_shut_down_says_so(flavor: str | None) -> None:
     async def make() -> tuple[TcpListener, TcpStream]:
         listener = await TcpListener.bind("127.0.0.1:0")
         return listener, await TcpStream.connect(listener.local_addr())
 
-    listener, stream = rt.run(make())
+    listener, stream = rt.run(make(), flavor=flavor)
 
     async def use() -> bytes:
         return await stream.read()
 
     with pytest.raises(RuntimeError, match="shut down"):
-        rt.run(use())
+        rt.run(use(), flavor=flavor)
     stream.close()
     listener.close()
 

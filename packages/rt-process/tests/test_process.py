@@ -300,7 +300,7 @@ async def test_kill_on_drop_kills_the_child_of_a_cancelled_task() -> None:
     assert is_reaped(pids[0])
 
 
-def test_runtime_shutdown_kills_and_reaps_kill_on_drop_children(flavor: str) -> None:
+def test_runtime_shutdown_kills_and_reaps_kill_on_drop_children(flavor: str | None) -> None:
     pids: list[int] = []
 
     async def runner() -> None:
@@ -352,7 +352,7 @@ def test_bad_arguments_are_type_errors_naming_the_mistake() -> None:
         Stdio()
 
 
-def test_one_thousand_children_leave_no_zombie_and_no_fd(flavor: str) -> None:
+def test_one_thousand_children_leave_no_zombie_and_no_fd(flavor: str | None) -> None:
     async def main() -> None:
         async def batch() -> None:
             for _ in range(50):

@@ -145,7 +145,7 @@ def test_outside_a_runtime_registration_says_to_use_one() -> None:
         rt.signal.unix.signal(USR1)
 
 
-def test_without_a_listener_ctrl_c_still_cancels_rt_run_main() -> None:
+def test_without_a_listener_ctrl_c_still_cancels_rt_run_main(flavor: str | None) -> None:
     reached: list[str] = []
 
     async def main() -> None:
@@ -162,12 +162,12 @@ def test_without_a_listener_ctrl_c_still_cancels_rt_run_main() -> None:
             reached.append("main cancelled")
 
     with pytest.raises(KeyboardInterrupt):
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
     assert reached == ["first Ctrl-C went to ctrl_c()", "main cancelled"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_the_previous_handler_is_restored_when_the_last_listener_goes() -> None:
+def test_the_previous_handler_is_restored_when_the_last_listener_goes(flavor: str | None) -> None:
     calls: list[int] = []
 
     def mine(signum: int, frame: types.FrameType | None) -> None:
@@ -185,7 +185,7 @@ def test_the_previous_handler_is_restored_when_the_last_listener_goes() -> None:
             assert await b.recv()
             b.close()
 
-        rt.run(main())
+        rt.run(main(), flavor=flavor)
         assert calls == []  # the listeners took the delivery
         assert signal.getsignal(signal.SIGUSR2) is mine
         os.kill(os.getpid(), signal.SIGUSR2)
@@ -194,7 +194,7 @@ def test_the_previous_handler_is_restored_when_the_last_listener_goes() -> None:
         signal.signal(signal.SIGUSR2, previous)
 
 
-def test_runtime_shutdown_closes_its_listeners_and_leaves_no_fd() -> None:
+def test_runtime_shutdown_closes_its_listeners_and_leaves_no_fd(flavor: str | None) -> None:
     fds = open_fds()
     kept: list[Signal] = []
 
@@ -202,7 +202,7 @@ def test_runtime_shutdown_closes_its_listeners_and_leaves_no_fd() -> None:
         kept.append(rt.signal.unix.signal(USR1))
         await delivered(kept[0])
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
     assert "closed" in repr(kept[0])
     assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
     assert open_fds() - fds == set()

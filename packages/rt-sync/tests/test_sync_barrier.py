@@ -16,8 +16,8 @@ from rt.sync import (
 T = TypeVar("T")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return rt.run(coro)
+def run(coro: Coroutine[Any, Any, T], flavor: str | None = None) -> T:
+    return rt.run(coro, flavor=flavor)
 
 
 async def test_a_cancelled_party_is_not_counted_and_the_parties_behind_it_are_released() -> None:
@@ -36,7 +36,7 @@ async def test_a_cancelled_party_is_not_counted_and_the_parties_behind_it_are_re
     assert b.statistics().generation == 1
 
 
-def test_barrier_releases_all_with_exactly_one_leader_per_round() -> None:
+def test_barrier_releases_all_with_exactly_one_leader_per_round(flavor: str | None) -> None:
     with pytest.raises(ValueError):
         Barrier(0)
 
@@ -49,4 +49,4 @@ def test_barrier_releases_all_with_exactly_one_leader_per_round() -> None:
             leaders.append(sum(h_res.is_leader() for h_res in [await h for h in hs]))
         return leaders
 
-    assert run(main()) == [1, 1, 1]
+    assert run(main(), flavor=flavor) == [1, 1, 1]

@@ -101,7 +101,9 @@ async def test_sender_closed_waits_until_every_receiver_is_gone() -> None:
         tx.send(1)
 
 
-def test_sender_closed_wakes_when_a_plain_thread_closes_the_last_receiver() -> None:
+def test_sender_closed_wakes_when_a_plain_thread_closes_the_last_receiver(
+    flavor: str | None,
+) -> None:
     async def main() -> None:
         tx, rx = broadcast.channel[int](2)
         waiter = rt.spawn(tx.closed())
@@ -109,7 +111,7 @@ def test_sender_closed_wakes_when_a_plain_thread_closes_the_last_receiver() -> N
         await in_thread(rx.close)
         await waiter
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
 async def test_broadcast_every_receiver_sees_every_value_in_order() -> None:

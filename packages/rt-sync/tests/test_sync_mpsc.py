@@ -23,8 +23,8 @@ from rt.sync import (
 T = TypeVar("T")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return rt.run(coro)
+def run(coro: Coroutine[Any, Any, T], flavor: str | None = None) -> T:
+    return rt.run(coro, flavor=flavor)
 
 
 async def _cancel(scope: rt.CancelScope) -> None:
@@ -95,7 +95,7 @@ async def test_a_permit_to_a_garbage_collected_receiver_fails_with_the_value() -
     assert info.value.value == "nobody"
 
 
-def test_a_permit_released_in_a_plain_thread_ends_a_parked_recv() -> None:
+def test_a_permit_released_in_a_plain_thread_ends_a_parked_recv(flavor: str | None) -> None:
     async def main() -> None:
         tx, rx = mpsc.channel[int](1)
         permit = await tx.reserve()
@@ -106,7 +106,7 @@ def test_a_permit_released_in_a_plain_thread_ends_a_parked_recv() -> None:
         with pytest.raises(rt.JoinError):
             await receiver
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
 # -- try_reserve, reserve_many, try_reserve_many -----------------------------------------------
@@ -271,7 +271,7 @@ async def test_sender_closed_waits_for_the_receiver_to_close_or_go() -> None:
     await gone
 
 
-def test_sender_closed_wakes_when_a_plain_thread_closes_the_receiver() -> None:
+def test_sender_closed_wakes_when_a_plain_thread_closes_the_receiver(flavor: str | None) -> None:
     async def main() -> None:
         tx, rx = mpsc.channel[int](1)
         waiter = rt.spawn(tx.closed())
@@ -279,7 +279,7 @@ def test_sender_closed_wakes_when_a_plain_thread_closes_the_receiver() -> None:
         await in_thread(rx.close)
         await waiter
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
 async def test_receiver_is_closed_once_every_sender_is_gone() -> None:
@@ -296,7 +296,9 @@ async def test_receiver_is_closed_once_every_sender_is_gone() -> None:
     assert rx2.is_closed()
 
 
-def test_blocking_senders_and_a_task_receiver_with_reserve_many_lose_nothing() -> None:
+def test_blocking_senders_and_a_task_receiver_with_reserve_many_lose_nothing(
+    flavor: str | None,
+) -> None:
     async def main() -> None:
         tx, rx = mpsc.channel[int](4)
         per_thread = 300
@@ -326,7 +328,7 @@ def test_blocking_senders_and_a_task_receiver_with_reserve_many_lose_nothing() -
             + [10_000 + i for i in range(per_thread)]
         )
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
 # -- sending, receiving, closing, threads, budget ---------------------------------------------
@@ -477,7 +479,7 @@ async def test_two_concurrent_receivers_is_an_error() -> None:
     del tx
 
 
-def test_plain_thread_producers_with_blocking_send_and_a_task_consumer() -> None:
+def test_plain_thread_producers_with_blocking_send_and_a_task_consumer(flavor: str | None) -> None:
     async def main() -> list[tuple[int, int]]:
         tx, rx = mpsc.channel(8)
 
@@ -499,7 +501,7 @@ def test_plain_thread_producers_with_blocking_send_and_a_task_consumer() -> None
         await rt.spawn_blocking(join)
         return got
 
-    got = run(main())
+    got = run(main(), flavor=flavor)
     assert len(got) == 2000 and len(set(got)) == 2000
     for k in range(4):
         assert [i for kk, i in got if kk == k] == list(range(500))
@@ -535,6 +537,7 @@ def test_a_sender_queued_just_after_the_receiver_took_a_value_still_gets_the_roo
 @pytest.mark.parametrize("capacity", [1, 3])
 def test_blocking_senders_racing_the_lock_free_receive_deliver_every_value(
     capacity: int,
+    flavor: str | None,
 ) -> None:
     import sys
 
@@ -564,14 +567,14 @@ def test_blocking_senders_racing_the_lock_free_receive_deliver_every_value(
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads between almost any two bytecodes
     try:
-        got = run(main())
+        got = run(main(), flavor=flavor)
     finally:
         sys.setswitchinterval(interval)
     assert [v for v in got if v < per] == list(range(per))
     assert [v for v in got if v >= per] == list(range(per, 2 * per))
 
 
-def test_task_producer_and_plain_thread_consumer_with_blocking_recv() -> None:
+def test_task_producer_and_plain_thread_consumer_with_blocking_recv(flavor: str | None) -> None:
     out: list[int] = []
 
     async def main() -> None:
@@ -591,7 +594,7 @@ def test_task_producer_and_plain_thread_consumer_with_blocking_recv() -> None:
         tx.close()
         await rt.spawn_blocking(t.join)
 
-    run(main())
+    run(main(), flavor=flavor)
     assert out == list(range(300))
 
 
@@ -668,11 +671,13 @@ async def _cancel_at_budget_yield() -> None:
     assert 0 < received < 1000 and received + left == 1000
 
 
-def test_permits_used_or_released_in_threads_racing_receiver_close_never_hang_or_lose() -> None:
+def test_permits_used_or_released_in_threads_racing_receiver_close_never_hang_or_lose(
+    flavor: str | None,
+) -> None:
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # thread switches land between any two bytecodes
     try:
-        rt.run(_permits_racing_close(rounds=200))
+        rt.run(_permits_racing_close(rounds=200), flavor=flavor)
     finally:
         sys.setswitchinterval(old)
 

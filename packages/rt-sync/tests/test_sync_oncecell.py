@@ -17,8 +17,8 @@ from rt.sync import (
 T = TypeVar("T")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return rt.run(coro)
+def run(coro: Coroutine[Any, Any, T], flavor: str | None = None) -> T:
+    return rt.run(coro, flavor=flavor)
 
 
 async def test_a_caller_queued_behind_a_cancelled_caller_still_gets_the_value() -> None:
@@ -49,7 +49,7 @@ async def test_a_caller_queued_behind_a_cancelled_caller_still_gets_the_value() 
     assert runs == ["slow"]
 
 
-def test_once_cell_runs_the_initializer_once_under_a_race() -> None:
+def test_once_cell_runs_the_initializer_once_under_a_race(flavor: str | None) -> None:
     async def main() -> tuple[list[int], int]:
         cell: OnceCell[int] = OnceCell()
         calls = 0
@@ -64,11 +64,11 @@ def test_once_cell_runs_the_initializer_once_under_a_race() -> None:
             hs = [tg.spawn(cell.get_or_init(init)) for _ in range(10)]
         return [await h for h in hs], calls
 
-    values, calls = run(main())
+    values, calls = run(main(), flavor=flavor)
     assert values == [42] * 10 and calls == 1
 
 
-def test_once_cell_retries_after_a_failed_or_cancelled_initializer() -> None:
+def test_once_cell_retries_after_a_failed_or_cancelled_initializer(flavor: str | None) -> None:
     async def main() -> int | None:
         cell: OnceCell[int] = OnceCell()
 
@@ -96,4 +96,4 @@ def test_once_cell_retries_after_a_failed_or_cancelled_initializer() -> None:
             cell.set(8)
         return cell.get()
 
-    assert run(main()) == 7
+    assert run(main(), flavor=flavor) == 7

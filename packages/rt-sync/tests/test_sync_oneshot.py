@@ -42,7 +42,7 @@ async def test_sender_closed_waits_for_the_receiver_to_close_or_go() -> None:
     await gone
 
 
-def test_sender_closed_wakes_when_a_plain_thread_closes_the_receiver() -> None:
+def test_sender_closed_wakes_when_a_plain_thread_closes_the_receiver(flavor: str | None) -> None:
     async def main() -> None:
         tx, rx = oneshot.channel[int]()
         waiter = rt.spawn(tx.closed())
@@ -50,7 +50,7 @@ def test_sender_closed_wakes_when_a_plain_thread_closes_the_receiver() -> None:
         await in_thread(rx.close)
         await waiter
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
 async def test_oneshot_delivers_once_and_reports_a_dropped_sender() -> None:

@@ -47,7 +47,9 @@ def program(seed: int, names: list[str], top: int) -> list[tuple[str, int]]:
     return [(name, rng.randint(0, top)) for name in picks]
 
 
-def _check_mpsc(ops: list[tuple[str, int]], capacity: int | None) -> None:
+def _check_mpsc(
+    ops: list[tuple[str, int]], capacity: int | None, flavor: str | None = None
+) -> None:
     async def main() -> None:
         if capacity is None:
             utx, rx = mpsc.unbounded_channel()
@@ -152,7 +154,7 @@ def _check_mpsc(ops: list[tuple[str, int]], capacity: int | None) -> None:
             seqs = [s for kk, s in received if kk == k]
             assert seqs == sorted(seqs), "per-producer order broken"
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
     RUNS["mpsc"] = RUNS.get("mpsc", 0) + 1
 
 
@@ -161,7 +163,8 @@ RUNS: dict[str, int] = {}
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
+    # ``flavor`` is the only function-scoped fixture these take: a string, nothing to reset.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     derandomize=True,
 )
 
@@ -171,14 +174,18 @@ SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 
 @SETTINGS
 @given(SEEDS, st.integers(1, 8))
-def test_bounded_mpsc_loses_duplicates_and_reorders_nothing(seed: int, capacity: int) -> None:
-    _check_mpsc(program(seed, MPSC_OPS, 7), capacity)
+def test_bounded_mpsc_loses_duplicates_and_reorders_nothing(
+    flavor: str | None, seed: int, capacity: int
+) -> None:
+    _check_mpsc(program(seed, MPSC_OPS, 7), capacity, flavor=flavor)
 
 
 @SETTINGS
 @given(SEEDS)
-def test_unbounded_mpsc_loses_duplicates_and_reorders_nothing(seed: int) -> None:
-    _check_mpsc(program(seed, MPSC_OPS, 7), None)
+def test_unbounded_mpsc_loses_duplicates_and_reorders_nothing(
+    flavor: str | None, seed: int
+) -> None:
+    _check_mpsc(program(seed, MPSC_OPS, 7), None, flavor=flavor)
 
 
 @SETTINGS
@@ -219,7 +226,7 @@ WATCH_OPS = ["send", "modify", "borrow", "changed_ready", "subscribe", "drop", "
 
 @SETTINGS
 @given(SEEDS)
-def test_watch_matches_a_versioned_value_model(seed: int) -> None:
+def test_watch_matches_a_versioned_value_model(flavor: str | None, seed: int) -> None:
     """Receivers always borrow the latest value; ``changed`` fires iff a newer version exists."""
     from rt.sync import watch
 
@@ -276,7 +283,7 @@ def test_watch_matches_a_versioned_value_model(seed: int) -> None:
             await h  # a pending changed() always completes once a newer value is sent
         tx.close()
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
 ONESHOT_OPS = ["send", "close_rx", "close_tx", "try_recv", "recv_task", "cancel_recv"]
@@ -284,7 +291,9 @@ ONESHOT_OPS = ["send", "close_rx", "close_tx", "try_recv", "recv_task", "cancel_
 
 @SETTINGS
 @given(SEEDS)
-def test_oneshot_delivers_at_most_once_and_never_loses_a_sent_value(seed: int) -> None:
+def test_oneshot_delivers_at_most_once_and_never_loses_a_sent_value(
+    flavor: str | None, seed: int
+) -> None:
     from rt.sync import oneshot
 
     rng = random.Random(seed)
@@ -346,4 +355,4 @@ def test_oneshot_delivers_at_most_once_and_never_loses_a_sent_value(seed: int) -
         for _ in range(OPS_PER_EXAMPLE // 8):
             await one_program()
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)

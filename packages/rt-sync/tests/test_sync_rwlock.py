@@ -18,8 +18,8 @@ from rt.sync import (
 T = TypeVar("T")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return rt.run(coro)
+def run(coro: Coroutine[Any, Any, T], flavor: str | None = None) -> T:
+    return rt.run(coro, flavor=flavor)
 
 
 async def test_readers_queued_behind_a_cancelled_writer_get_in_while_readers_hold_it() -> None:
@@ -172,7 +172,7 @@ async def test_rwlock_readers_share_writers_exclude_and_writers_do_not_starve() 
     assert log == ["write", "read 1"]
 
 
-def test_rwlock_write_guard_from_a_thread() -> None:
+def test_rwlock_write_guard_from_a_thread(flavor: str | None) -> None:
     async def main() -> int:
         rw = RwLock(1)
 
@@ -184,4 +184,4 @@ def test_rwlock_write_guard_from_a_thread() -> None:
         async with rw.read() as g:
             return g.value
 
-    assert run(main()) == 42
+    assert run(main(), flavor=flavor) == 42

@@ -19,8 +19,8 @@ from rt.sync import (
 T = TypeVar("T")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return rt.run(coro)
+def run(coro: Coroutine[Any, Any, T], flavor: str | None = None) -> T:
+    return rt.run(coro, flavor=flavor)
 
 
 async def test_a_small_waiter_behind_a_cancelled_big_waiter_gets_its_permits() -> None:
@@ -152,7 +152,7 @@ async def test_semaphore_bounds_concurrency_and_is_fair_to_big_requests() -> Non
         assert peak == 3  # on one thread the three holders are inside together at the yield
 
 
-def test_semaphore_errors_try_acquire_and_close() -> None:
+def test_semaphore_errors_try_acquire_and_close(flavor: str | None) -> None:
     with pytest.raises(ValueError):
         Semaphore(-1)
 
@@ -176,7 +176,7 @@ def test_semaphore_errors_try_acquire_and_close() -> None:
         with pytest.raises(ValueError):
             sem.acquire(0)
 
-    run(main())
+    run(main(), flavor=flavor)
 
 
 async def test_semaphore_from_threads() -> None:

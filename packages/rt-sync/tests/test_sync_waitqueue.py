@@ -17,8 +17,8 @@ from rt.sync import (
 T = TypeVar("T")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return rt.run(coro)
+def run(coro: Coroutine[Any, Any, T], flavor: str | None = None) -> T:
+    return rt.run(coro, flavor=flavor)
 
 
 def test_statistics_are_frozen_snapshots() -> None:
@@ -29,7 +29,9 @@ def test_statistics_are_frozen_snapshots() -> None:
 
 
 @pytest.mark.parametrize("kind", ["mutex", "semaphore", "rwlock"])
-def test_cancellation_at_a_budget_yield_never_leaves_a_lock_held(kind: str) -> None:
+def test_cancellation_at_a_budget_yield_never_leaves_a_lock_held(
+    kind: str, flavor: str | None
+) -> None:
     async def main() -> bool:
         m = Mutex(0)
         sem = Semaphore(1)
@@ -61,4 +63,4 @@ def test_cancellation_at_a_budget_yield_never_leaves_a_lock_held(kind: str) -> N
             return sem.available_permits() == 1
         return rw.statistics() == type(rw.statistics())(0, False, 0)
 
-    assert run(main())
+    assert run(main(), flavor=flavor)

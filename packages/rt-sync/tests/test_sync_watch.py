@@ -66,7 +66,7 @@ async def test_sender_closed_waits_until_every_receiver_is_gone() -> None:
     await tx.closed()
 
 
-def test_sender_closed_wakes_when_a_plain_thread_closes_the_receiver() -> None:
+def test_sender_closed_wakes_when_a_plain_thread_closes_the_receiver(flavor: str | None) -> None:
     async def main() -> None:
         tx, rx = watch.channel(0)
         waiter = rt.spawn(tx.closed())
@@ -74,7 +74,7 @@ def test_sender_closed_wakes_when_a_plain_thread_closes_the_receiver() -> None:
         await in_thread(rx.close)
         await waiter
 
-    rt.run(main())
+    rt.run(main(), flavor=flavor)
 
 
 async def test_typed_constructor_states_the_type_and_the_plain_call_infers_it() -> None:

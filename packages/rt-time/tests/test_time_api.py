@@ -22,12 +22,12 @@ def approx(expected: object) -> object:
     return pytest.approx(expected, abs=1e-9)
 
 
-def run_paused(main: Coroutine[Any, Any, T]) -> T:
+def run_paused(main: Coroutine[Any, Any, T], flavor: str | None = None) -> T:
     async def wrapper() -> T:
         rtt.pause()
         return await main
 
-    return rt.run(wrapper())
+    return rt.run(wrapper(), flavor=flavor)
 
 
 def test_rt_sleep_is_rt_time_sleep() -> None:
@@ -93,7 +93,7 @@ async def test_an_aborted_sleep_disarms_its_timer_at_once() -> None:
     assert driver.armed() == before
 
 
-def test_sleep_outside_runtime_or_without_time_driver_says_what_to_do() -> None:
+def test_sleep_outside_runtime_or_without_time_driver_says_what_to_do(flavor: str | None) -> None:
     with pytest.raises(RuntimeError, match=r"rt\.run"):
         rtt.sleep(1)
 
@@ -101,7 +101,7 @@ def test_sleep_outside_runtime_or_without_time_driver_says_what_to_do() -> None:
         with pytest.raises(RuntimeError, match="enable_time"):
             await rtt.sleep(1)
 
-    rt.run(main(), enable_time=False)
+    rt.run(main(), enable_time=False, flavor=flavor)
 
 
 def test_instant_arithmetic_and_ordering() -> None:
@@ -243,7 +243,7 @@ async def test_missed_tick_behaviors_match_tokio(
     assert result == approx(expected)
 
 
-def test_interval_tick_is_cancel_safe() -> None:
+def test_interval_tick_is_cancel_safe(flavor: str | None) -> None:
     # A tick cancelled by a timeout does not consume the tick at 10.
     async def main2() -> float:
         start = Instant.now()
@@ -253,10 +253,10 @@ def test_interval_tick_is_cancel_safe() -> None:
             await rtt.timeout(1, iv.tick())
         return (await iv.tick()) - start
 
-    assert run_paused(main2()) == approx(10.0)
+    assert run_paused(main2(), flavor=flavor) == approx(10.0)
 
 
-def test_interval_reset_and_bad_period() -> None:
+def test_interval_reset_and_bad_period(flavor: str | None) -> None:
     async def main() -> float:
         start = Instant.now()
         iv = rtt.interval(5)
@@ -265,14 +265,14 @@ def test_interval_reset_and_bad_period() -> None:
         iv.reset()
         return (await iv.tick()) - start
 
-    assert run_paused(main()) == approx(8.0)
+    assert run_paused(main(), flavor=flavor) == approx(8.0)
 
     async def bad() -> None:
         for p in (0, -1, math.inf):
             with pytest.raises(ValueError, match="period"):
                 rtt.interval(p)
 
-    rt.run(bad())
+    rt.run(bad(), flavor=flavor)
 
 
 @pytest.mark.rt(start_paused=True)
@@ -311,7 +311,7 @@ async def test_pause_resume_and_misuse_errors() -> None:
     await rtt.sleep(0.001)  # the real clock runs again
 
 
-def test_auto_advance_waits_for_blocking_jobs_in_flight() -> None:
+def test_auto_advance_waits_for_blocking_jobs_in_flight(flavor: str | None) -> None:
     release = threading.Event()
 
     async def main() -> tuple[float, list[str]]:
@@ -336,7 +336,7 @@ def test_auto_advance_waits_for_blocking_jobs_in_flight() -> None:
         await h
         return elapsed, log
 
-    elapsed, log = run_paused(main())
+    elapsed, log = run_paused(main(), flavor=flavor)
     assert elapsed == 0.0
     assert log == ["job", "sleeper"]
 

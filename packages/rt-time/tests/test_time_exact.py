@@ -194,7 +194,7 @@ async def test_timeout_at_with_a_bad_deadline_closes_the_coroutine_it_refused(
 
 
 @pytest.mark.usefixtures("no_never_awaited_warning")
-def test_timeout_without_a_timer_driver_closes_the_coroutine_it_refused() -> None:
+def test_timeout_without_a_timer_driver_closes_the_coroutine_it_refused(flavor: str | None) -> None:
     coros: list[Coroutine[Any, Any, Any]] = []
 
     async def main() -> None:
@@ -207,7 +207,7 @@ def test_timeout_without_a_timer_driver_closes_the_coroutine_it_refused() -> Non
         with pytest.raises(RuntimeError, match="enable_time"):
             await rtt.timeout_at(Instant(1.0), coro)
 
-    rt.run(main(), enable_time=False)
+    rt.run(main(), enable_time=False, flavor=flavor)
     for coro in coros:
         _assert_closed(coro)
 

@@ -148,13 +148,13 @@ async def test_sleep_of_zero_or_less_is_a_checkpoint_that_is_already_elapsed() -
     assert Instant.now() == start
 
 
-def test_sleep_of_zero_runs_without_a_timer_driver() -> None:
+def test_sleep_of_zero_runs_without_a_timer_driver(flavor: str | None) -> None:
     async def main() -> bool:
         s = rtt.sleep(0)
         await s
         return s.is_elapsed()
 
-    assert rt.run(main(), enable_time=False)
+    assert rt.run(main(), enable_time=False, flavor=flavor)
 
 
 @pytest.mark.rt(start_paused=True)

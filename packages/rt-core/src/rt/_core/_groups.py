@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar, final
 from ._cancel import CancelScope
 from ._current import STATE, current_task_or_raise, outside_error
 from ._exceptions import Cancelled, chained
-from ._task import AbortHandle, JoinHandle
+from ._task import _KEY, AbortHandle, JoinHandle
 from ._task import JoinHandle as Task
 from ._traps import Abort, wait_task_rescheduled
 
@@ -189,7 +189,7 @@ class JoinSet(Generic[T]):
         on_done = _JoinSetDone(self._tasks, self._done, self._waiters)
         if not task._add_waiter(on_done):
             on_done(task)  # it finished on another worker already
-        return AbortHandle(task)
+        return AbortHandle(_KEY, task)
 
     def __len__(self) -> int:
         return len(self._tasks)

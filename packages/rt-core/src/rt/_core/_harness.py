@@ -4,14 +4,17 @@ Tokio keeps this in ``runtime/task/harness.rs``; trio ends every task in one ``t
 The schedulers (``_scheduler`` for current-thread, ``_multi`` for multi-thread) keep only their
 queues and loops and call into this module for everything a task goes through:
 
-* **creation**: :func:`coerce_coroutine` checks what ``spawn`` was given (a clear
-  ``TypeError``, never a task that fails later) and ``_task_ids`` numbers tasks process-wide;
+* **creation**: :func:`new_task` builds a task: :func:`coerce_coroutine` checks what
+  ``spawn`` was given (a clear ``TypeError``, never a task that fails later), ``_task_ids``
+  numbers tasks process-wide, the context is copied;
   :func:`refuse_new_task` closes a coroutine that a closed runtime turns away;
 * **a step gone wrong**: :func:`bad_yield_error` for a task that awaited something foreign;
-* **settling**: :func:`settle` records a result or error and takes the joiner and waiters;
-  :func:`run_waiters` wakes them (a callback that raises is logged, the others still run);
-* **cancellation**: :func:`withdraw` calls a parked task's abort function (one that raises is
-  logged and counts as FAILED); the run-state transitions around it are named in ``_state``;
+* **settling**: :func:`finish` (the cold path of both loops): :func:`settle` records a
+  result or error and takes the joiner and waiters; :func:`run_waiters` wakes them (a
+  callback that raises is logged, the others still run);
+* **cancellation**: :func:`cancel_wait` withdraws a parked task's wait through
+  :func:`withdraw`, which calls its abort function (one that raises is logged and counts as
+  FAILED); the run-state transitions around it are named in ``_state``;
 * **failures**: :func:`task_failed` (KeyboardInterrupt and SystemExit stop the runtime),
   :func:`task_dropped` and :func:`report_unhandled` (the ``unhandled_error`` policy, never
   while the interpreter finalizes);
@@ -28,14 +31,15 @@ import sys
 import types
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import copy_context
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from ._blocking import BlockingJob
-from ._current import STATE, current_task_or_raise
+from ._current import STATE, RunState, current_task_or_raise
 from ._exceptions import Cancelled
-from ._task import _WAITERS_LOCK
+from ._state import DONE
+from ._task import _KEY, _WAITERS_LOCK
 from ._task import JoinHandle as Task
-from ._traps import Abort, wait_task_rescheduled
+from ._traps import Abort, Withdrawable, wait_task_rescheduled
 
 if TYPE_CHECKING:
     from ._base import Scheduler
@@ -221,17 +225,74 @@ def run_waiters(task: Task[Any], waiters: list[Task[Any] | Callable[[Task[Any]],
                 logger.exception("rt: a completion callback of %s raised", task._describe())
 
 
-def withdraw(task: Task[Any], fn: Any) -> Abort:
-    """Undo a parked task's wait through its abort function ``fn`` (``task._abort_fn``).
+def withdraw(task: Task[Any], fn: Callable[[], Abort] | Withdrawable) -> Abort:
+    """Undo a parked task's wait through ``fn``, its abort slot: a function, or the awaited
+    handle / fd state (a :class:`~rt._core._traps.Withdrawable`, never callable).
 
     An abort function that raises is logged and counts as FAILED: the wait stays, and
     the cancellation is seen at the task's next checkpoint.
     """
     try:
-        return task._call_abort(fn)
+        return fn() if callable(fn) else fn._withdraw(task)
     except Exception:
         logger.exception("rt: the abort function of %s raised", task._describe())
         return Abort.FAILED
+
+
+def cancel_wait(task: Task[Any]) -> bool:
+    """Deliver a cancel to a parked task (runtime thread, or claimed on multi-thread).
+
+    When the task is still cancelled and its abort function withdraws the wait, the task is
+    set to resume with ``rt.Cancelled`` and True is returned: the caller queues it. False: no
+    wait to withdraw, or a wake-up is already on its way.
+    """
+    fn = task._abort_fn if task._cancelled and not task._done else None
+    if fn is None or withdraw(task, fn) is not Abort.SUCCEEDED:
+        return False
+    task._abort_fn = None
+    task._throw = Cancelled()
+    return True
+
+
+def new_task(sched: Scheduler, obj: object, name: object, what: str, home: RunState) -> Task[Any]:
+    """Build the task ``spawn(obj, name=name)`` runs on ``sched`` (checks included).
+
+    Its context is a copy of the caller's, with ``STATE`` set to ``home`` (the scheduler, or
+    the multi-thread worker it starts on) unless the caller's already is. A diagnosed runtime
+    wraps the coroutine (not the runtime's own shutdown sentinel).
+    """
+    coro = checked_coroutine(obj, name, what)
+    st = STATE.get(None)
+    ctx = copy_context()
+    if st is not home:
+        ctx.run(STATE.set, home)
+    task_id = next(_task_ids)
+    diag = sched._diag
+    if diag is not None and what != "shutdown()":
+        parent = st._current if st is not None else None
+        coro = diag.instrument(
+            coro, task_id, cast("str | None", name), parent._id if parent else None
+        )
+    return Task(_KEY, coro, cast("str | None", name), sched, ctx, task_id)
+
+
+def finish(
+    sched: Scheduler,
+    task: Task[Any],
+    result: object,
+    exc: BaseException | None,
+    wake_joiner: Callable[[Task[Any]], None],
+) -> None:
+    """Settle a finished task, wake its joiner (``wake_joiner``, the flavor's way) and its
+    waiters, and apply the failure policy to an error that is not a cancellation."""
+    joiner, waiters = settle(sched, task, result, exc)
+    task._state = DONE
+    if joiner is not None:
+        wake_joiner(joiner)
+    if waiters is not None:
+        run_waiters(task, waiters)
+    if exc is not None and not isinstance(exc, Cancelled):
+        task_failed(sched, task, exc)
 
 
 def settle(

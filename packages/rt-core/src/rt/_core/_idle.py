@@ -22,6 +22,7 @@ from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final
 
 from ._harness import _CoroType, _task_ids, coerce_coroutine
+from ._task import _KEY
 from ._task import JoinHandle as Task
 
 if TYPE_CHECKING:
@@ -113,17 +114,17 @@ class Worker:
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """``rt.spawn`` from a task running on this worker: straight onto the local queue."""
         sched = self._mt
-        # <generated: fresh_coroutine>
+        # <generated: spawn_here>
         if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
             coro: Coroutine[Any, Any, Any] = obj
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
-        # </generated: fresh_coroutine>
         if sched._closed or name is not None or sched._diag is not None:
             return sched.spawn(coro, name)
-        task: Task[Any] = Task(coro, None, sched, copy_context(), next(_task_ids))
-        task._home = self
+        task: Task[Any] = Task(_KEY, coro, None, sched, copy_context(), next(_task_ids))
         sched._tasks.add(task)
+        # </generated: spawn_here>
+        task._home = self
         self.spawned += 1
         self.local.append(task)
         if sched._idle:

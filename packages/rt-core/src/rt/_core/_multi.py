@@ -26,8 +26,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from contextvars import copy_context
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._base import Scheduler
 from ._current import STATE
@@ -35,14 +35,12 @@ from ._driver import DriverLayer
 from ._exceptions import Cancelled
 from ._harness import (
     _CoroType,
-    _task_ids,
-    checked_coroutine,
+    cancel_wait,
+    finish,
     logger,
+    new_task,
     refuse_new_task,
     run_waiters,
-    settle,
-    task_failed,
-    withdraw,
 )
 from ._idle import (
     Worker,
@@ -50,9 +48,8 @@ from ._idle import (
     unpark_worker,
 )
 from ._reactor import IoDriver
-from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED, claim, release, schedule
+from ._state import IDLE, NOTIFIED, RUNNING, SCHEDULED, claim, release, schedule
 from ._task import JoinHandle as Task
-from ._traps import Abort
 from ._wakeup import SignalWakeup
 from ._worker_loop import worker_main
 
@@ -66,6 +63,10 @@ _get_ident: Final = threading.get_ident
 #: Tasks a worker may hold in its local queue, woken from its driver poll, before it wakes a
 #: parked worker to share them (see ``_push``).
 SPREAD_AT: Final = 8
+
+
+def _wake_on_its_scheduler(task: Task[Any]) -> None:
+    task._sched.wake(task)
 
 
 class MultiThreadScheduler(Scheduler):
@@ -251,21 +252,9 @@ class MultiThreadScheduler(Scheduler):
         self._driver.unpark()
 
     def new_task(self, obj: object, name: object, what: str) -> Task[Any]:
-        coro = checked_coroutine(obj, name, what)
-        ctx = copy_context()
         st = STATE.get(None)
-        if type(st) is Worker and st._sched is self:
-            home = st
-        else:
-            home = self._workers[0]
-            ctx.run(STATE.set, home)
-        task_id = next(_task_ids)
-        if self._diag is not None:
-            parent = st._current if st is not None else None
-            coro = self._diag.instrument(
-                coro, task_id, cast("str | None", name), parent._id if parent else None
-            )
-        task: Task[Any] = Task(coro, cast("str | None", name), self, ctx, task_id)
+        home = st if type(st) is Worker and st._sched is self else self._workers[0]
+        task = new_task(self, obj, name, what, home)
         task._home = home
         return task
 
@@ -314,11 +303,7 @@ class MultiThreadScheduler(Scheduler):
         (it cannot run, so its scope stack holds still): a scope cancelled on one worker
         while the task left it on another must not cancel the task's next wait.
         """
-        fn = task._abort_fn if task._cancelled else None
-        withdrawn = fn is not None and withdraw(task, fn) is Abort.SUCCEEDED
-        if withdrawn:
-            task._abort_fn = None
-            task._throw = Cancelled()
+        withdrawn = cancel_wait(task)
         # Not withdrawn: a wake-up is in flight (or already landed as NOTIFIED) and
         # reschedules the task.
         if release(self._lock, task, requeue=withdrawn):
@@ -371,11 +356,10 @@ class MultiThreadScheduler(Scheduler):
         do after two ``STATE`` lookups (at the back, as on the current-thread flavor: a task
         joining many handles in turn finds the next ones done instead of parking on each).
         """
-        joiner, waiters = settle(self, task, result, exc)
-        task._state = DONE
-        self._wake_joiners(task, joiner, waiters, w)
-        if exc is not None and not isinstance(exc, Cancelled):
-            task_failed(self, task, exc)
+        if w is None:
+            finish(self, task, result, exc, _wake_on_its_scheduler)
+        else:
+            finish(self, task, result, exc, partial(self._wake_joiner, w))
         if self._closed:
             self._notify_closed()
 
@@ -395,16 +379,19 @@ class MultiThreadScheduler(Scheduler):
         task: Task[Any],
         joiner: Task[Any] | None,
         waiters: list[Task[Any] | Callable[[Task[Any]], None]] | None,
-        w: Worker | None,
+        w: Worker,
     ) -> None:
-        """The second half of ``_finish``: wake what waited for ``task`` (now done)."""
+        """Wake what waited for ``task`` (now done), after the step loop's inlined settle."""
         if joiner is not None:
-            if w is not None and joiner._sched is self:
-                self._wake_from_step(w, joiner, lifo=False)
-            else:
-                joiner._sched.wake(joiner)
+            self._wake_joiner(w, joiner)
         if waiters is not None:
             run_waiters(task, waiters)
+
+    def _wake_joiner(self, w: Worker, joiner: Task[Any]) -> None:
+        if joiner._sched is self:
+            self._wake_from_step(w, joiner, lifo=False)
+        else:
+            joiner._sched.wake(joiner)
 
     def _on_fatal(self) -> None:
         with self._core:

@@ -73,7 +73,7 @@ class _FdState:
     ``fd`` is ``-1`` once the state has left the fd table (the fd was closed, forgotten, or its
     interest dropped): a :class:`Registration` holding it then looks the fd up again.
     A parked task's ``_abort_fn`` is the state itself (no object per wait): cancelling the
-    task calls :meth:`withdraw`.
+    task calls :meth:`_withdraw`.
     """
 
     __slots__ = ("fd", "lock", "mask", "owner", "reader", "writer")
@@ -93,7 +93,7 @@ class _FdState:
         ways = [w for w, t in (("readable", self.reader), ("writable", self.writer)) if t]
         return f"fd {self.fd} {' or '.join(ways) or '(woken)'}"
 
-    def withdraw(self, task: Task[Any]) -> Abort:
+    def _withdraw(self, task: Task[Any]) -> Abort:
         """Abort ``task``'s wait on this fd, unless it was woken meanwhile."""
         lock = self.lock
         if lock is None:
@@ -503,9 +503,6 @@ class Registration:
         finally:
             if lock is not None:
                 lock.release()
-        task._abort_fn = st  # cancelling the task calls st.withdraw(task)
+        task._abort_fn = st  # cancelling the task calls st._withdraw(task)
         task._coop = 0
-        try:
-            yield PARK
-        finally:
-            task._abort_fn = None
+        yield PARK

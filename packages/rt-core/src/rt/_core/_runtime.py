@@ -1,230 +1,44 @@
-"""The runtime, its handle, and the task-level free functions (``rt.spawn`` and friends)."""
+"""The runtime and the task-level free functions (``rt.spawn`` and friends).
+
+``_options`` checks what ``Runtime(...)`` is given and builds the scheduler; ``_handle`` holds
+:class:`Handle`.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, TypeVar, final
 
 from ._base import Scheduler
 from ._current import STATE, current_task_or_raise, outside_error
-from ._driver import KNOWN_LAYERS, Driver, DriverLayer, discover_layers, missing_layer_error
-from ._gc import GcSetting, check_gc_option
-from ._harness import UNHANDLED_POLICIES
-from ._scheduler import CurrentThreadScheduler
+from ._driver import KNOWN_LAYERS, Driver
+from ._gc import GcSetting
+from ._handle import Handle, _dump, _new_handle, _sched_spawn_blocking
+from ._options import FLAVORS, build_scheduler, default_flavor
 from ._task import JoinHandle
 from ._task import JoinHandle as Task
 
 if TYPE_CHECKING:
     from ._diag import TaskMeta
-    from ._diagnostics import Diagnostics
     from ._dump import TaskDump
     from ._metrics import RuntimeMetrics
 
+__all__ = [
+    "FLAVORS",
+    "Handle",
+    "Runtime",
+    "current_driver",
+    "current_task",
+    "default_flavor",
+    "dump",
+    "run",
+    "spawn",
+    "spawn_blocking",
+]
+
 T = TypeVar("T")
-
-FLAVORS: Final = ("current_thread", "multi_thread")
-
-
-def default_flavor() -> str:
-    """``current_thread`` with a GIL; ``multi_thread`` on free-threaded builds.
-
-    The ``RT_FLAVOR`` environment variable (``current_thread`` or ``multi_thread``) overrides
-    it, so a whole program or test suite can run on the other flavor without code changes.
-    """
-    forced = os.environ.get("RT_FLAVOR")
-    if forced:
-        if forced not in FLAVORS:
-            raise ValueError(
-                f"the RT_FLAVOR environment variable must be one of "
-                f"{', '.join(map(repr, FLAVORS))}, got {forced!r}"
-            )
-        return forced
-    gil = getattr(sys, "_is_gil_enabled", None)
-    return "multi_thread" if gil is not None and not gil() else "current_thread"
-
-
-@final
-class Handle:
-    """A reference to a runtime that can spawn onto it from any thread.
-
-    Get one with :meth:`Handle.current` inside the runtime (tasks and ``spawn_blocking``
-    threads) or :meth:`Runtime.handle` outside it; the runtime owns the class, so calling
-    ``rt.Handle()`` raises ``TypeError``.
-    """
-
-    __slots__ = ("_sched",)
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        if len(args) != 2 or args[1] is not _OWNER or kwargs:
-            raise TypeError(
-                "rt.Handle is not created directly: use rt.Handle.current() inside a runtime, "
-                "or runtime.handle()"
-            )
-        self._sched = cast("Scheduler", args[0])
-
-    @staticmethod
-    def current() -> Handle:
-        """Return the handle of the runtime running the caller.
-
-        Raises:
-            RuntimeError: outside a task or blocking thread of an rt runtime.
-        """
-        st = STATE.get(None)
-        if st is None:
-            raise outside_error("rt.Handle.current()")
-        return _new_handle(st._sched)
-
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
-        """Spawn ``coro`` as a task on this runtime; safe from any thread.
-
-        Args:
-            coro: A coroutine object (``fn()``, not ``fn``).
-            name: An optional name, shown in reprs, logs and ``rt.current_task().name``.
-
-        Returns:
-            A :class:`JoinHandle` to await or abort the task.
-
-        Raises:
-            TypeError: ``coro`` is not an awaitable that can be driven.
-            RuntimeError: the runtime is shut down.
-        """
-        return self._sched.spawn(coro, name, "Handle.spawn()")
-
-    def spawn_blocking(self, fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
-        """Run ``fn(*args)`` on the blocking pool; safe from any thread.
-
-        See :func:`rt.spawn_blocking`.
-        """
-        return _sched_spawn_blocking(self._sched, fn, args)
-
-    def block_on(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on this runtime and return its result; call it from outside the runtime.
-
-        If another thread is already driving the runtime, the coroutine runs there and this
-        thread waits; otherwise this thread drives the runtime until the coroutine finishes.
-
-        Raises:
-            RuntimeError: called from inside a task, or the runtime is shut down.
-        """
-        return _sched_block_on(self._sched, coro)  # type: ignore[no-any-return]
-
-    def metrics(self) -> RuntimeMetrics:
-        """Return a snapshot of the runtime's metrics."""
-        return _sched_metrics(self._sched)
-
-    def dump(self) -> TaskDump:
-        """Return a snapshot of every live task of this runtime; safe from any thread.
-
-        Each task has its id, name, state (``running``, ``runnable``, or ``parked`` with what
-        it waits on), spawn location and parent (recorded when the runtime was built with a
-        task hook, ``slow_poll_threshold`` or ``console``; ``None`` otherwise), and its await
-        chain as frames. ``str()`` of the result prints the task tree; ``to_dict()`` is
-        JSON-ready. It works while a task blocks the runtime's thread: that task is
-        ``running`` and its frames are the thread's stack.
-
-        Returns:
-            An ``rt.TaskDump``.
-        """
-        return _dump(self._sched)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Handle) and other._sched is self._sched
-
-    def __hash__(self) -> int:
-        return id(self._sched)
-
-    def __repr__(self) -> str:
-        return f"<rt.Handle flavor={self._sched.flavor}>"
-
-
-def _sched_block_on(sched: Scheduler, coro: object) -> Any:
-    return sched.block_on(coro)
-
-
-def _sched_metrics(sched: Scheduler) -> RuntimeMetrics:
-    return sched.metrics()
-
-
-def _dump(sched: Scheduler) -> TaskDump:
-    from ._dump import take_dump
-
-    return take_dump(sched)
-
-
-def _diagnostics_for(
-    hooks: dict[str, object], slow_poll_threshold: object, console: object
-) -> Diagnostics | None:
-    """Validate the diagnostics options; build the runtime's Diagnostics if any is on."""
-    if (
-        slow_poll_threshold is None
-        and console is None
-        and all(hook is None for hook in hooks.values())
-        and not os.environ.get("RT_SLOW_POLL")
-        and not os.environ.get("RT_CONSOLE")
-    ):
-        return None  # the common case: import nothing (logging, json, socket) for it
-    from ._console import resolve_setting
-    from ._diagnostics import check_hook, parse_threshold
-
-    checked = {name: check_hook(name, hook) for name, hook in hooks.items()}
-    threshold = parse_threshold(slow_poll_threshold)
-    path = resolve_setting(console)
-    if threshold is None and path is None and not any(checked.values()):
-        return None
-    from ._diagnostics import Diagnostics
-
-    return Diagnostics(hooks=checked, slow_poll_threshold=threshold, console_path=path)
-
-
-def _start_diagnostics(sched: Scheduler, diag: Diagnostics) -> None:
-    """Attach ``diag`` to ``sched``: the watchdog thread and the console endpoint start."""
-    sched._diag = diag
-    if diag.console_path is not None:
-        from dataclasses import asdict
-
-        from ._console import ConsoleServer
-        from ._dump import take_dump
-
-        diag.console = ConsoleServer(
-            diag.console_path,
-            sched.flavor,
-            dump=lambda: take_dump(sched).to_dict(),
-            metrics=lambda: asdict(sched.metrics()),
-        )
-    diag.start(sched)
-
-
-def _sched_spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
-    return sched.spawn_blocking(fn, args)
-
-
-def _resolve_layers(options: dict[str, bool | None]) -> list[DriverLayer]:
-    layers: list[DriverLayer] = []
-    wanted = {name: options.get(name) for name in KNOWN_LAYERS}
-    # Entry-point discovery costs a scan of installed metadata: skip it when nothing is wanted.
-    installed = discover_layers() if any(v is not False for v in wanted.values()) else {}
-    for name, enabled in wanted.items():
-        if enabled is False:
-            continue
-        layer = installed.get(name)
-        if layer is None:
-            if enabled:
-                raise missing_layer_error(name)
-            continue
-        layers.append(layer)
-    return layers
-
-
-# The private factory's key: Handle.__init__ refuses any call without it. (Building the object
-# without __init__ would be simpler, but the compiled build runs __init__ either way.)
-_OWNER: Final = object()
-
-
-def _new_handle(sched: Scheduler) -> Handle:
-    return Handle(sched, _OWNER)
 
 
 @final
@@ -306,94 +120,30 @@ class Runtime:
     ) -> None:
         self._sched: Scheduler | None = None
         self._gc: GcSetting | None = None
-        diag = _diagnostics_for(
+        # Every option is checked (and the scheduler built) in ``_options``.
+        self._sched = build_scheduler(
             {
+                "flavor": flavor,
+                "worker_threads": worker_threads,
+                "max_blocking_threads": max_blocking_threads,
+                "enable_io": enable_io,
+                "enable_time": enable_time,
+                "thread_name": thread_name,
+                "event_interval": event_interval,
+                "unhandled_error": unhandled_error,
+                "thread_keep_alive": thread_keep_alive,
+                "global_queue_interval": global_queue_interval,
+                "on_thread_start": on_thread_start,
+                "on_thread_stop": on_thread_stop,
                 "on_task_spawn": on_task_spawn,
                 "on_task_terminate": on_task_terminate,
                 "on_before_task_poll": on_before_task_poll,
                 "on_after_task_poll": on_after_task_poll,
-            },
-            slow_poll_threshold,
-            console,
+                "slow_poll_threshold": slow_poll_threshold,
+                "console": console,
+                "gc": gc,
+            }
         )
-        if flavor is None:
-            flavor = default_flavor()
-        if flavor not in FLAVORS:
-            raise ValueError(
-                f"flavor must be one of {', '.join(map(repr, FLAVORS))}, got {flavor!r}"
-            )
-        multi = flavor == "multi_thread"
-        if not multi:
-            for option, value in (
-                ("worker_threads", worker_threads),
-                ("global_queue_interval", global_queue_interval),
-                ("on_thread_start", on_thread_start),
-                ("on_thread_stop", on_thread_stop),
-            ):
-                if value is not None:
-                    raise ValueError(
-                        f"{option} applies to flavor='multi_thread' only; a current_thread "
-                        "runtime runs its tasks on the thread that calls block_on()"
-                    )
-        elif worker_threads is not None:
-            _check_int("worker_threads", worker_threads, 1)
-        for option, hook in (
-            ("on_thread_start", on_thread_start),
-            ("on_thread_stop", on_thread_stop),
-        ):
-            if hook is not None and not callable(hook):
-                raise ValueError(f"{option} must be a callable taking no arguments, got {hook!r}")
-        if global_queue_interval is None:
-            global_queue_interval = 31  # Tokio's default for its multi-thread scheduler
-        _check_int("global_queue_interval", global_queue_interval, 1)
-        _check_int("max_blocking_threads", max_blocking_threads, 1)
-        _check_int("event_interval", event_interval, 1)
-        if unhandled_error not in UNHANDLED_POLICIES:
-            raise ValueError(
-                f"unhandled_error must be one of {', '.join(map(repr, UNHANDLED_POLICIES))}, "
-                f"got {unhandled_error!r}"
-            )
-        if not isinstance(thread_keep_alive, int | float) or thread_keep_alive < 0:
-            raise ValueError(f"thread_keep_alive must be a number >= 0, got {thread_keep_alive!r}")
-        if not isinstance(thread_name, str) or not thread_name:
-            raise ValueError("thread_name must be a non-empty str")
-        if gc is not None:
-            check_gc_option(gc)
-        layers = _resolve_layers({"time": enable_time})
-        if multi:
-            from ._idle import default_worker_threads
-            from ._multi import MultiThreadScheduler
-
-            sched: Scheduler = MultiThreadScheduler(
-                worker_threads=worker_threads or default_worker_threads(),
-                max_blocking_threads=max_blocking_threads,
-                enable_io=enable_io is not False,
-                layers=layers,
-                thread_name=thread_name,
-                event_interval=event_interval,
-                global_queue_interval=global_queue_interval,
-                unhandled_error=unhandled_error,
-                thread_keep_alive=float(thread_keep_alive),
-                on_thread_start=on_thread_start,
-                on_thread_stop=on_thread_stop,
-            )
-        else:
-            sched = CurrentThreadScheduler(
-                max_blocking_threads=max_blocking_threads,
-                enable_io=enable_io is not False,
-                layers=layers,
-                thread_name=thread_name,
-                event_interval=event_interval,
-                unhandled_error=unhandled_error,
-                thread_keep_alive=float(thread_keep_alive),
-            )
-        if diag is not None:
-            try:
-                _start_diagnostics(sched, diag)
-            except BaseException:
-                sched.shutdown(None)
-                raise
-        self._sched = sched
         if gc is not None:  # once the scheduler is built: nothing is left to fail
             self._gc = GcSetting(gc)
 
@@ -512,11 +262,6 @@ class Runtime:
     def __repr__(self) -> str:
         state = "closed" if self._sched is None or self._sched.closed else "open"
         return f"<rt.Runtime {state}>"
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 def run(coro: Coroutine[Any, Any, T], *, flavor: str | None = None, **options: Any) -> T:

@@ -27,10 +27,10 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from contextvars import copy_context
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ._base import Scheduler
-from ._current import STATE, current_task_or_raise
+from ._current import current_task_or_raise
 from ._driver import DriverLayer
 from ._exceptions import Cancelled
 from ._harness import (
@@ -39,19 +39,18 @@ from ._harness import (
     _task_ids,
     _wait_any,
     bad_yield_error,
-    checked_coroutine,
+    cancel_wait,
     coerce_coroutine,
+    finish,
     logger,
+    new_task,
     refuse_new_task,
     run_waiters,
-    settle,
-    task_failed,
-    withdraw,
 )
 from ._reactor import IoDriver
-from ._task import _WAITERS_LOCK
+from ._task import _KEY, _WAITERS_LOCK
 from ._task import JoinHandle as Task
-from ._traps import PARK, YIELD, Abort
+from ._traps import PARK, YIELD
 from ._wakeup import SignalWakeup
 
 if TYPE_CHECKING:
@@ -161,31 +160,21 @@ class CurrentThreadScheduler(Scheduler):
         return self._thread_id == threading.get_ident()
 
     def new_task(self, obj: object, name: object, what: str) -> Task[Any]:
-        coro = checked_coroutine(obj, name, what)
-        st = STATE.get(None)
-        ctx = copy_context()
-        if st is not self:
-            ctx.run(STATE.set, self)
-        task_id = next(_task_ids)
-        if self._diag is not None and what != "shutdown()":  # not the runtime's own sentinel
-            parent = st._current if st is not None else None
-            coro = self._diag.instrument(
-                coro, task_id, cast("str | None", name), parent._id if parent else None
-            )
-        return Task(coro, cast("str | None", name), self, ctx, task_id)
+        return new_task(self, obj, name, what, self)
 
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
-        # <generated: fresh_coroutine>
+        sched = self
+        # <generated: spawn_here>
         if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
             coro: Coroutine[Any, Any, Any] = obj
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
-        # </generated: fresh_coroutine>
-        if self._closed or name is not None or self._diag is not None:
-            return self.spawn(coro, name)
-        task: Task[Any] = Task(coro, None, self, copy_context(), next(_task_ids))
-        self._tasks.add(task)
+        if sched._closed or name is not None or sched._diag is not None:
+            return sched.spawn(coro, name)
+        task: Task[Any] = Task(_KEY, coro, None, sched, copy_context(), next(_task_ids))
+        sched._tasks.add(task)
+        # </generated: spawn_here>
         self._spawned += 1
         self._ready.append(task)
         return task
@@ -233,12 +222,7 @@ class CurrentThreadScheduler(Scheduler):
                 self.deliver_cancel(task)
 
     def deliver_cancel(self, task: Task[Any]) -> None:
-        fn = task._abort_fn
-        if fn is None or task._done or not task._cancelled:
-            return
-        if withdraw(task, fn) is Abort.SUCCEEDED:
-            task._abort_fn = None
-            task._throw = Cancelled()
+        if cancel_wait(task):
             self._ready.append(task)
 
     # -- running -----------------------------------------------------------------------------
@@ -262,6 +246,7 @@ class CurrentThreadScheduler(Scheduler):
                 for _ in range(n):
                     task = popleft()
                     self._current = task
+                    task._abort_fn = None  # it runs: whatever it waited on is over
                     exc = task._throw
                     try:
                         if exc is None:
@@ -360,16 +345,13 @@ class CurrentThreadScheduler(Scheduler):
         self._ready.append(task)
 
     def _finish(self, task: Task[Any], result: object, exc: BaseException | None) -> None:
-        joiner, waiters = settle(self, task, result, exc)
-        if joiner is not None:
-            if joiner._sched is self:
-                self._ready.append(joiner)
-            else:
-                joiner._sched.wake(joiner)
-        if waiters is not None:
-            run_waiters(task, waiters)
-        if exc is not None and not isinstance(exc, Cancelled):
-            task_failed(self, task, exc)
+        finish(self, task, result, exc, self._wake_joiner)
+
+    def _wake_joiner(self, joiner: Task[Any]) -> None:
+        if joiner._sched is self:
+            self._ready.append(joiner)
+        else:
+            joiner._sched.wake(joiner)
 
     # -- block_on / shutdown -----------------------------------------------------------------
 

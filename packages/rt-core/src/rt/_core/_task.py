@@ -10,11 +10,11 @@ finishes, so dropping the handle only *detaches* the task; nothing is ever garba
 while it runs. When the last reference to a finished task goes away and nobody read its
 outcome, a failure is reported through the runtime's ``unhandled_error`` policy.
 
-State of a task, in order: runnable (in a run queue) ⇄ parked (``_abort_fn`` set, waiting for
-:func:`~rt._core._traps.reschedule`) → done (``_done``; ``_result`` or ``_exc`` set, waiters
-called once). Cancellation state is kept *effective*: ``_cancelled`` is recomputed whenever a
-cancel scope is entered, left or cancelled, or the task is aborted, so a checkpoint only reads
-one attribute.
+State of a task, in order: runnable (in a run queue) ⇄ parked (``_abort_fn`` set until it is
+stepped again, waiting for :func:`~rt._core._traps.reschedule`) → done (``_done``; ``_result``
+or ``_exc`` set, waiters called once). Cancellation state is kept *effective*: ``_cancelled``
+is recomputed whenever a cancel scope is entered, left or cancelled, or the task is aborted,
+so a checkpoint only reads one attribute.
 """
 
 from __future__ import annotations
@@ -56,6 +56,16 @@ _CANCEL_LOCK = threading.RLock()
 _WAITERS_LOCK = threading.RLock()
 
 
+# The key rt-core passes when it builds a JoinHandle or an AbortHandle: users get theirs from
+# rt.spawn (and friends) and JoinHandle.abort_handle(), never by calling the class.
+_KEY: Final = object()
+_NOT_BUILT_BY_USERS: Final = (
+    "rt.{} cannot be created directly: rt.spawn() (or Handle.spawn, JoinSet.spawn, "
+    "rt.spawn_blocking) returns a JoinHandle for the task it starts, and "
+    "JoinHandle.abort_handle() returns an AbortHandle"
+)
+
+
 @final
 class JoinHandle(Generic[T_co]):
     """A task on an rt runtime, and the owned permission to await its result.
@@ -68,7 +78,8 @@ class JoinHandle(Generic[T_co]):
     goes (at once, unless a reference cycle keeps the task alive until the garbage
     collector breaks it).
 
-    Tasks are created by :func:`rt.spawn` and friends, never directly.
+    Tasks are created by :func:`rt.spawn` and friends, never directly: calling the class
+    raises ``TypeError``.
     """
 
     __slots__ = (
@@ -95,24 +106,29 @@ class JoinHandle(Generic[T_co]):
         "_waiters",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the internal callers pass positions (the spawn path)
         self,
-        coro: Coroutine[Any, Any, T_co],
-        name: str | None,
-        sched: Scheduler,
-        ctx: Context,
-        task_id: int,
+        key: object = None,
+        coro: Any = None,
+        name: str | None = None,
+        sched: Any = None,
+        ctx: Any = None,
+        task_id: int = 0,
     ) -> None:
+        # rt-core passes ``_KEY`` first; any other caller is told where handles come from.
+        if key is not _KEY:
+            self._retrieved = True  # what __del__ reads first
+            raise TypeError(_NOT_BUILT_BY_USERS.format("JoinHandle"))
         self._coro: Coroutine[Any, Any, T_co] | None = coro
-        self._ctx = ctx
-        self._sched = sched
+        self._ctx: Context = ctx
+        self._sched: Scheduler = sched
         self._id = task_id
         self._name = name
         self._throw: BaseException | None = None
-        # How to withdraw the current wait when the task is cancelled: a function, or, with no
-        # object to make per wait, the Task being joined (``await handle``) or the reactor's
-        # state of the fd waited on. The schedulers call ``_call_abort(fn)``.
-        self._abort_fn: Callable[[], Abort] | JoinHandle[Any] | Withdrawable | None = None
+        # How to withdraw the current wait when the task is cancelled: a function of no
+        # arguments, or the awaited handle / fd state (see ``_traps``); the scheduler clears
+        # it when it steps the task again.
+        self._abort_fn: Callable[[], Abort] | Withdrawable | None = None
         self._cancelled = False
         self._abort_requested = False
         self._scopes: list[CancelScope] | None = None
@@ -160,7 +176,7 @@ class JoinHandle(Generic[T_co]):
 
     def abort_handle(self) -> AbortHandle:
         """Return an :class:`AbortHandle` for this task."""
-        return AbortHandle(self)
+        return AbortHandle(_KEY, self)
 
     def is_finished(self) -> bool:
         """Return whether the task has finished (returned, raised or was cancelled)."""
@@ -199,12 +215,9 @@ class JoinHandle(Generic[T_co]):
                     else:
                         task._waiters.append(me)
             if parked:
-                me._abort_fn = task
+                me._abort_fn = task  # cancelling ``me`` calls task._withdraw(me)
                 me._coop = 0
-                try:
-                    yield PARK
-                finally:
-                    me._abort_fn = None
+                yield PARK
         else:
             me._coop += 1
             if me._coop >= COOP_BUDGET:
@@ -279,17 +292,9 @@ class JoinHandle(Generic[T_co]):
                 return False
             return True
 
-    def _call_abort(self, fn: Callable[[], Abort] | JoinHandle[Any] | Withdrawable) -> Abort:
-        """Withdraw this parked task's wait through ``fn``, its ``_abort_fn``."""
-        if type(fn) is JoinHandle:
-            return self._abort_join(fn)
-        if callable(fn):
-            return fn()
-        return fn.withdraw(self)
-
-    def _abort_join(self, target: JoinHandle[Any]) -> Abort:
-        """Abort ``await handle`` (its ``_abort_fn`` is ``target``): stop waiting for it."""
-        if target._remove_waiter(self):
+    def _withdraw(self, waiter: JoinHandle[Any]) -> Abort:
+        """The abort of ``await handle`` by ``waiter`` (its abort slot holds this handle)."""
+        if self._remove_waiter(waiter):
             return Abort.SUCCEEDED
         return Abort.FAILED
 
@@ -330,8 +335,10 @@ class AbortHandle:
 
     __slots__ = ("_task",)
 
-    def __init__(self, task: JoinHandle[Any]) -> None:
-        self._task = task
+    def __init__(self, key: object = None, task: Any = None) -> None:
+        if key is not _KEY:
+            raise TypeError(_NOT_BUILT_BY_USERS.format("AbortHandle"))
+        self._task: JoinHandle[Any] = task
 
     @property
     def id(self) -> int:

@@ -28,15 +28,24 @@ Invariants the rest of rt relies on:
 * Values are never passed through the trap: a waker stores the result in the waiter object
   before rescheduling. Only an exception (usually ``Cancelled``) is thrown in.
 
-Inlined fast paths. Two waits are so hot that they store their abort object and yield ``PARK``
-themselves instead of awaiting :func:`wait_task_rescheduled` (each generator layer costs); they
-follow it line for line. They are the only other places that yield ``PARK`` (the test suite
-checks this list against the sources):
+The abort slot (``Task._abort_fn``) holds what withdraws the wait, called at most once per
+wait through ``_harness.withdraw``: a function of no arguments returning :class:`Abort` (what
+:func:`wait_task_rescheduled` is given), or, for the two inlined fast paths below, the object
+waited on itself, a :class:`Withdrawable` whose ``_withdraw(task)`` undoes the task's wait
+(the awaited ``JoinHandle``, the fd's state), so that they make no object per wait: a function
+per join made the spawn-and-join chain 5-11% slower (one more tracked object per parked task
+for the collector). The scheduler clears the slot when it steps the task again, so a trap
+needs no ``finally`` (and no generator frame).
+
+Inlined fast paths. Two waits are so hot that they store their abort object and yield
+``PARK`` themselves instead of awaiting :func:`wait_task_rescheduled` (each generator layer
+costs); they follow it line for line. They are the only other places that yield ``PARK`` (the
+test suite checks this list against the sources):
 
 * ``_task.py`` ``JoinHandle.__await__``: awaiting a task's handle, the spawn-and-join path;
-  its abort object is the awaited task (``Task._abort_join``).
+  its abort object is the awaited task (``JoinHandle._withdraw``).
 * ``_reactor.py`` ``Registration.wait``: every socket wait; its abort object is the fd's
-  state (``_FdState.withdraw``).
+  state (``_FdState._withdraw``).
 """
 
 from __future__ import annotations
@@ -62,10 +71,11 @@ class Abort(enum.Enum):
 
 
 class Withdrawable(Protocol):
-    """A wait that undoes itself: what the reactor parks a task with, instead of a function
-    made for each wait. Cancelling the task calls ``withdraw(task)``."""
+    """A wait that undoes itself: what the two inlined fast paths park a task with, instead
+    of a function made for each wait. Cancelling the task calls ``_withdraw(task)``; it is
+    never callable, which is how ``_harness.withdraw`` tells it from a function."""
 
-    def withdraw(self, task: Any) -> Abort: ...
+    def _withdraw(self, task: Any) -> Abort: ...
 
 
 class _Sentinel:
@@ -94,12 +104,24 @@ def reschedule(task: Task[Any], exc: BaseException | None = None) -> None:
     task._sched.wake(task)
 
 
-@types.coroutine
-def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Generator[Any, None, None]:
+class Trap(Protocol):
+    """What :func:`wait_task_rescheduled` returns: ``await`` it (or ``yield from`` it)."""
+
+    def __await__(self) -> Generator[Any, None, None]: ...
+
+    def __iter__(self) -> Generator[Any, None, None]: ...
+
+
+def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Trap:
     """Park the running task until :func:`reschedule` is called on it.
 
-    The caller must have registered the task somewhere a waker will find it *before* awaiting
-    this; ``abort_fn`` undoes that registration when the task is cancelled meanwhile.
+    ``await wait_task_rescheduled(abort_fn)``. The caller must have registered the task
+    somewhere a waker will find it *before* calling this; ``abort_fn`` undoes that
+    registration when the task is cancelled meanwhile. It returns the shared one-shot park
+    awaitable (no generator per wait; ``yield from`` works too).
+
+    Raises:
+        RuntimeError: when called outside a task running on rt.
 
     Cancel safety: this is the primitive that defines it. Cancellation reaches a parked task
     only through ``abort_fn``; if that returns ``Abort.SUCCEEDED`` the wait had no effect and
@@ -108,10 +130,7 @@ def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Generator[Any, None,
     task = current_task_or_raise("wait_task_rescheduled()")
     task._abort_fn = abort_fn
     task._coop = 0
-    try:
-        yield PARK
-    finally:
-        task._abort_fn = None
+    return PARK_ONCE
 
 
 # ``await YIELD_ONCE`` yields the YIELD trap once and resumes with None: its ``__await__`` is
@@ -124,6 +143,14 @@ _YieldOnce: Final[type] = type(
     "YieldOnce", (), {"__slots__": (), "__await__": _once, "__iter__": _once}
 )
 YIELD_ONCE: Final[Awaitable[None]] = _YieldOnce()
+
+# ``await PARK_ONCE`` is the park trap: it yields PARK once and resumes with None (or raises
+# what the scheduler throws in), built the same way as YIELD_ONCE.
+_park_once = (PARK,).__iter__
+_ParkOnce: Final[type] = type(
+    "ParkOnce", (), {"__slots__": (), "__await__": _park_once, "__iter__": _park_once}
+)
+PARK_ONCE: Final[Trap] = _ParkOnce()
 
 
 def yield_now() -> Awaitable[None]:

@@ -113,6 +113,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 task._ctx.run(STATE.set, w)
                 task._home = w
             w._current = task
+            task._abort_fn = None  # it runs: whatever it waited on is over
             exc = task._throw
             try:
                 if exc is None:

@@ -81,6 +81,9 @@ class Waiter:
                 return Abort.SUCCEEDED
         return Abort.FAILED
 
+    # The waiter is its own abort function: no bound method made (and held) per wait.
+    __call__ = _abort
+
 
 class CallbackWaiter(Waiter):
     """A waiter that calls a function instead of waking a task: how ``rt.select`` waits on a
@@ -244,8 +247,8 @@ def park(lock: threading.RLock, queue: WaitQueue, waiter: Waiter) -> Awaitable[N
     waiter was woken first and the task resumes normally.
     """
 
-    # A bound method rather than a closure: one object for the garbage collector to track
-    # instead of a function and three cells, on every contended wait.
+    # The waiter itself is the abort function (``Waiter.__call__``): no closure or bound
+    # method per contended wait.
     waiter._lock = lock
     waiter._queue = queue
-    return wait_task_rescheduled(waiter._abort)
+    return wait_task_rescheduled(waiter)
