@@ -181,7 +181,7 @@ async def test_spawn_accepts_any_awaitable_object() -> None:
             yield from rt.yield_now().__await__()
             return 5
 
-    result: int = await rt.spawn(Awaitable())  # type: ignore[arg-type]
+    result: int = await rt.spawn(Awaitable())
     assert result == 5
 
 

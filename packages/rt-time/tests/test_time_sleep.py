@@ -245,3 +245,10 @@ def test_resets_from_another_thread_racing_a_cancel_never_hang_or_leak_timers(
     finally:
         sys.setswitchinterval(old)
     assert woke + cancelled == 200
+
+
+async def test_a_sleep_can_be_spawned_as_a_task_of_its_own() -> None:
+    # rt.spawn takes any awaitable, and says so in its type: this line passes mypy --strict.
+    handle: rt.JoinHandle[None] = rt.spawn(rtt.sleep(0.001))
+    await handle
+    assert handle.is_finished()

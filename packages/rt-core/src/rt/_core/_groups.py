@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, TypeVar, final
 
@@ -156,7 +156,7 @@ class JoinSet(Generic[T]):
         self._done: deque[Task[T]] = deque()
         self._waiters = _Waiters()
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> AbortHandle:
+    def spawn(self, coro: Awaitable[T], *, name: str | None = None) -> AbortHandle:
         """Spawn ``coro`` into the set; return an :class:`AbortHandle` for it.
 
         Raises:
@@ -374,7 +374,7 @@ class TaskGroup:
         self._entered = False
         self._closed = False
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
+    def spawn(self, coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` into the group and return its :class:`JoinHandle`.
 
         Raises:

@@ -3,7 +3,7 @@ scheduler calls it and ``Runtime`` share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
 from ._base import Scheduler
@@ -49,7 +49,7 @@ class Handle:
             raise outside_error("rt.Handle.current()")
         return _new_handle(st._sched)
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
+    def spawn(self, coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` as a task on this runtime; safe from any thread.
 
         Args:

@@ -13,7 +13,7 @@ groups its tasks, so the same code runs on both flavors.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar, final
 
@@ -53,9 +53,7 @@ class LocalSet:
         self._owner: Task[Any] | None = None
         self._prev: LocalSet | None = None
 
-    def spawn_local(
-        self, coro: Coroutine[Any, Any, T], *, name: str | None = None
-    ) -> JoinHandle[T]:
+    def spawn_local(self, coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` as a task that always runs on this set's thread.
 
         Raises:
@@ -144,7 +142,7 @@ class LocalSet:
         return f"<rt.LocalSet {state} tasks={len(self._tasks)}>"
 
 
-def spawn_local(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
+def spawn_local(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
     """Spawn ``coro`` into the :class:`LocalSet` the calling task runs in.
 
     The task runs on that set's thread only (see :class:`LocalSet`).

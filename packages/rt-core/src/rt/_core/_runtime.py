@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
@@ -168,7 +168,7 @@ class Runtime:
         """
         return self._live().block_on(coro)  # type: ignore[no-any-return]
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
+    def spawn(self, coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` onto this runtime; safe from any thread. See :func:`rt.spawn`."""
         return self._live().spawn(coro, name, "Runtime.spawn()")
 
@@ -290,7 +290,7 @@ def run(coro: Coroutine[Any, Any, T], *, flavor: str | None = None, **options: A
         return runtime.block_on(coro)
 
 
-def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandle[T]:
+def spawn(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
     """Spawn ``coro`` as a new task on the current runtime and return its :class:`JoinHandle`.
 
     The task starts on the next turn of the scheduler and runs concurrently with the caller.
@@ -298,11 +298,12 @@ def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> JoinHandl
     while it runs.
 
     Args:
-        coro: A coroutine object (``fn()``, not ``fn``).
+        coro: A coroutine object (``fn()``, not ``fn``), or another awaitable (``rt.sleep(1)``,
+            an object with ``__await__``), which the task awaits.
         name: An optional name, shown in reprs and logs.
 
     Raises:
-        TypeError: ``coro`` is not a coroutine (a function, a finished coroutine, ...).
+        TypeError: ``coro`` is not awaitable (a function, a finished coroutine, ...).
         RuntimeError: outside a runtime, or the runtime is shutting down.
     """
     st = STATE.get(None)
