@@ -54,6 +54,8 @@ def test_render_sorts_tasks_by_busy_time_and_shows_the_chosen_chain(
         await rt.sleep(3600)
 
     async def main() -> None:
+        # Attached first: the runtime times steps (busy time) from a console's first attach.
+        assert diagnostics_request(path, "hello")["ok"]
         light = rt.spawn(spin(1), name="light")
         heavy = rt.spawn(spin(2000), name="heavy")
         while (

@@ -9,7 +9,7 @@ Protocol: one JSON object per line each way. A request is ``{"cmd": NAME}``; the
 ``{"ok": true, ...}`` or ``{"ok": false, "error": TEXT}``. Commands: ``hello`` (pid, flavor,
 protocol version), ``dump`` (``TaskDump.to_dict()``), ``metrics`` (``RuntimeMetrics`` as a dict)
 and ``stats`` (per-task poll counts and busy time; the runtime starts timing steps when the
-first client attaches, so they count from then).
+first client attaches, so busy time counts from then).
 
 The endpoint is a thread of its own, so it answers while a task blocks the runtime's thread;
 it stops, and its socket file is removed, when the runtime shuts down.

@@ -12,9 +12,9 @@ sends a diagnosed runtime's spawns down the general path).
 the terminate hook. The schedulers' loops stay as they are: they call ``task._coro.send``
 whatever ``_coro`` is. The wrapper forwards the introspection attributes (``cr_frame``,
 ``cr_await``, ``cr_running``, ``cr_suspended``, ``cr_code``) so dumps and "did it start" checks
-see the real coroutine. From the first time a client attaches to the console, each observed
-step is also timed: into the task's counters (polls, busy and idle time, which the console
-shows) and the running thread's poll-time histogram (powers of two from 1 µs), which
+see the real coroutine. Each observed step counts in the task's polls; from the first time a
+client attaches to the console, it is also timed: into the task's busy and idle time (which the
+console shows) and the running thread's poll-time histogram (powers of two from 1 µs), which
 ``Runtime.metrics()`` reports. Timing is left off until then because, in pure Python, two clock
 reads cost about as much as a short step.
 
@@ -177,8 +177,8 @@ class Instrumented:
         self._diag = diag
         self._meta = meta
         self._ended = False
-        #: steps taken, time spent in them (ns), when the last one ended (``perf_counter_ns``);
-        #: kept when steps are timed
+        #: steps taken; time spent in timed steps (ns) and when the last one ended
+        #: (``perf_counter_ns``)
         self.polls = 0
         self.busy_ns = 0
         self.started_ns = self.last_end_ns = _clock()
@@ -199,22 +199,14 @@ class Instrumented:
             except BaseException as exc:
                 self._stepped(diag, began, _outcome(exc))
                 raise
-            now = _clock()
-            took = now - began
-            self.polls += 1
-            self.busy_ns += took
-            self.last_end_ns = now
-            hist = diag.histograms.get(_ident())
-            if hist is None:
-                hist = diag.new_histogram()
-            bucket = (took // 1000).bit_length()
-            hist[bucket if bucket < _LAST else _LAST] += 1
-        else:
-            try:
-                out = self._coro.send(value)
-            except BaseException as exc:
-                self._stepped(diag, None, _outcome(exc))
-                raise
+            self._stepped(diag, began, None)
+            return out
+        try:
+            out = self._coro.send(value)
+        except BaseException as exc:
+            self._stepped(diag, None, _outcome(exc))
+            raise
+        self.polls += 1
         hook = diag.on_after
         if hook is not None:
             try:
@@ -237,12 +229,12 @@ class Instrumented:
         return out
 
     def _stepped(self, diag: Diagnostics, began: int | None, outcome: str | None) -> None:
-        """End a step that began at ``began`` (None: not timed; the general path: throws and
-        last steps)."""
+        """End a step that began at ``began`` (None: not timed): every timed step, and the
+        last or thrown-into steps of untimed ones."""
+        self.polls += 1
         if began is not None:
             now = _clock()
             took = now - began
-            self.polls += 1
             self.busy_ns += took
             self.last_end_ns = now
             hist = diag.histograms.get(_ident())
