@@ -76,8 +76,13 @@ def test_aborting_a_queued_blocking_job_means_it_never_runs(flavor: str | None) 
 
     async def main() -> bool:
         first = rt.spawn_blocking(hold)
+        # A blocking job reaches the pool when its task first runs: on two workers a job
+        # spawned later could get there first, so wait until `hold` has the only thread.
+        while not started.is_set():
+            await rt.yield_now()
         queued = rt.spawn_blocking(ran.append, 1)
-        await rt.yield_now()  # the job is now queued behind `hold`
+        while rt.Handle.current().metrics().blocking_queue_depth == 0:
+            await rt.yield_now()  # until the job is queued behind `hold`
         queued.abort()
         with pytest.raises(rt.JoinError) as info:
             await queued

@@ -84,6 +84,10 @@ def test_cancelling_the_caller_while_the_call_is_queued_means_it_never_runs(
 
     async def main() -> None:
         first = rt.spawn_blocking(hold)
+        # A blocking job reaches the pool when its task first runs: on two workers the call
+        # below could get there first, so wait until `hold` has the only thread.
+        while not started.is_set():
+            await rt.yield_now()
         waiter = rt.spawn(rt.to_thread(ran.append, 1))
         while rt.Handle.current().metrics().blocking_queue_depth == 0:
             await rt.yield_now()  # until the call is queued behind `hold`
