@@ -431,8 +431,12 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         ready = self._ready
         tokens = self._tokens
         prev = events._get_running_loop()
-        if self._stopping and not forever:
-            # run_forever() after stop(): poll I/O once, run what it readied, and return.
+        if not forever:
+            # Each run starts as an iteration of asyncio's loop does: poll I/O once without
+            # blocking and let the watchers it readied run before the first batch. So a run
+            # that stops in its first batch (run_until_complete of a finished future,
+            # run_forever() after stop()) still handles the I/O that is ready, as asyncio's
+            # loop would.
             self._poll_now()
             await checkpoint()
         spent = 0  # handles run since the drainer last yielded to rt's scheduler
