@@ -40,6 +40,7 @@ import collections
 import contextvars
 import errno
 import math
+import operator
 import selectors
 import socket
 import sys
@@ -82,6 +83,7 @@ _IN_LOOP: contextvars.ContextVar[RtEventLoop] = contextvars.ContextVar("rt.async
 
 _Task = asyncio.Task
 _copy_context = contextvars.copy_context
+_deadline = operator.attrgetter("_when")
 
 # Ready handles the drainer runs in one rt task step before it yields to rt's scheduler (rt's
 # cooperative budget): batches queued while it runs (one per round trip of a queue ping-pong)
@@ -153,7 +155,7 @@ class _RtTimerHandle(events.TimerHandle):
         self._scheduled = False
         loop = self._loop
         loop._armed -= 1
-        loop._ready.append(self)
+        loop._due.append(self)
         if loop._tokens:
             loop._wake()
 
@@ -233,6 +235,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._timers: _Timers | None = None
         self._clock: Callable[[], float] = time.monotonic
         self._unarmed: list[_RtTimerHandle] = []
+        # Timers that fired, not yet in the ready queue: the drainer moves them there in
+        # deadline order (the wheel may fire the timers due in one park in another order).
+        self._due: list[_RtTimerHandle] = []
         self._armed = 0  # timers in the wheel
         self._crossings = 0  # aio_as_rt calls under way (attached loops)
         self._crossed: list[Any] = []  # their rt tasks, resumed after the batch
@@ -401,6 +406,16 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 self._report_callback_error(handle, exc)
         return n
 
+    def _take_due(self) -> None:
+        """Queue the timers that fired, earliest deadline first (as asyncio's loop does)."""
+        due = self._due
+        n = len(due)
+        fired = due[:n]
+        del due[:n]  # a timer firing meanwhile (another thread) stays for the next batch
+        if n > 1:
+            fired.sort(key=_deadline)
+        self._ready.extend(fired)
+
     def _report_callback_error(self, handle: events.Handle, exc: BaseException) -> None:
         cb = format_helpers._format_callback_source(
             handle._callback,  # type: ignore[attr-defined]
@@ -429,6 +444,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             for task in deferred:
                 reschedule(task)
         ready = self._ready
+        due = self._due
         tokens = self._tokens
         prev = events._get_running_loop()
         if not forever:
@@ -442,6 +458,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         spent = 0  # handles run since the drainer last yielded to rt's scheduler
         try:
             while True:
+                if due:
+                    self._take_due()
                 if ready:
                     if prev is self:  # an owned loop: run_forever made it the running loop
                         spent += self._run_ready()
@@ -462,7 +480,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                         self._stopping = False
                     else:
                         return
-                if ready:
+                if ready or due:
                     if spent >= _BUDGET:
                         spent = 0
                         await checkpoint()
@@ -474,7 +492,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     return
                 spent = 0
                 tokens.append(None)
-                if ready or self._stopping or self._pending_exc is not None:
+                if ready or due or self._stopping or self._pending_exc is not None:
                     try:
                         tokens.pop()
                     except IndexError:  # a waker took the token: its wake-up is on the way
@@ -525,6 +543,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         """Has an attached loop nothing to wait for (no task, timer or fd)?"""
         return (
             not self._ready
+            and not self._due
             and not self._crossings
             and not self._armed
             and not any(w.events for w in self._watches.values())
@@ -586,6 +605,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if self.is_closed():
             return
         super().close()
+        self._due.clear()
         for handle in self._unarmed:
             handle._scheduled = False
         self._unarmed.clear()
