@@ -313,7 +313,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 raise RuntimeError("Event loop is closed")
             handle = _new_handle(_Handle)
             handle._callback = callback  # type: ignore[attr-defined]
-            handle._args = args  # type: ignore[attr-defined]
+            handle._args = args
             handle._cancelled = False
             handle._loop = self  # type: ignore[attr-defined]
             handle._repr = None  # type: ignore[attr-defined]
@@ -830,7 +830,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                         try:
                             handle._context.run(  # type: ignore[attr-defined]
                                 handle._callback,  # type: ignore[attr-defined]
-                                *handle._args,  # type: ignore[attr-defined]
+                                *handle._args,
                             )
                         except (SystemExit, KeyboardInterrupt):
                             raise
