@@ -308,6 +308,16 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
         return float(run(main()))
 
     # -- the asyncio suite's scheduling rows: the loop's own hot paths --------------------
+    # CPU time of the process (single-threaded work on every loop), so that other load on a
+    # shared machine moves the figures less than wall time would.
+
+    def cpu_timed(body: Callable[[], Coroutine[Any, Any, None]]) -> float:
+        async def main() -> float:
+            t0 = time.process_time()
+            await body()
+            return time.process_time() - t0
+
+        return float(run(main()))
 
     def call_soon(size: Size) -> float:
         async def body() -> None:
@@ -327,7 +337,7 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
                 await asyncio.sleep(0)
             await done
 
-        return timed(body)
+        return cpu_timed(body)
 
     def create_task(size: Size) -> float:
         async def body() -> None:
@@ -337,7 +347,7 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
             for _ in range(size["tasks"]):
                 await asyncio.create_task(child())
 
-        return timed(body)
+        return cpu_timed(body)
 
     def queue(size: Size) -> float:
         async def body() -> None:
@@ -355,7 +365,7 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
                 await pong.get()
             await task
 
-        return timed(body)
+        return cpu_timed(body)
 
     def sleep0(size: Size) -> float:
         async def body() -> None:
@@ -365,7 +375,7 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
 
             await asyncio.gather(*(spin() for _ in range(size["tasks"])))
 
-        return timed(body)
+        return cpu_timed(body)
 
     def uvicorn_(size: Size) -> float:
         async def main() -> float:
