@@ -77,11 +77,12 @@ ROWS: dict[str, Row] = {
 NOTES = """
 Every column runs the same asyncio-API workloads (`tools/bench/peers/asyncio_api.py`); the `rt`
 column is rt's asyncio loop (`rt.asyncio.new_event_loop`, pure Python), the others are asyncio's
-default selector loop, uvloop (libuv, Cython) and rloop (Rust). The scheduling rows stay inside
-one loop and report the process's CPU time (the work is single-threaded on every loop, and CPU
-time moves less than wall time under other load on a shared machine); the echo rows are the server process's CPU time per 64 B request, driven by the same
-`selectors` client in another process; the idle rows hold 2,000 connections open (a Protocol or
-a stream handler waiting to read each) and divide the server's RSS growth by 2,000; the uvicorn
-row serves a bare ASGI app (uvicorn's own HTTP parser choice, the same for every loop) to a
-load generator in another process that checks every response, and reports wall time.
+default selector loop, uvloop (libuv, Cython) and rloop (Rust). The scheduling rows stay inside one
+loop and report the process's CPU time (the work is single-threaded on every loop, and CPU time
+moves less than wall time under other load on a shared machine); the echo rows are the server
+process's CPU time per 64 B request, driven by the same `selectors` client in another process; the
+idle rows hold 2,000 connections open (a Protocol or a stream handler waiting to read each) and
+divide the server's RSS growth by 2,000; the uvicorn row serves a bare ASGI app (uvicorn's own HTTP
+parser choice, the same for every loop) to a load generator in another process that checks every
+response, and reports wall time.
 """
