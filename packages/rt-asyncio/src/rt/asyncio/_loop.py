@@ -447,14 +447,14 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         due = self._due
         tokens = self._tokens
         prev = events._get_running_loop()
-        if not forever:
-            # Each run starts as an iteration of asyncio's loop does: poll I/O once without
-            # blocking and let the watchers it readied run before the first batch. So a run
-            # that stops in its first batch (run_until_complete of a finished future,
-            # run_forever() after stop()) still handles the I/O that is ready, as asyncio's
-            # loop would.
+        # Each run starts as an iteration of asyncio's loop does: poll I/O once without
+        # blocking, run the handles queued before the poll, then the I/O callbacks it readied
+        # (their watchers run at the checkpoint after the first batch), and only then look at
+        # stop(). So a run that stops in its first batch (run_until_complete of a finished
+        # future, run_forever() after stop()) still handles the I/O that was ready.
+        first = not forever
+        if first:
             self._poll_now()
-            await checkpoint()
         spent = 0  # handles run since the drainer last yielded to rt's scheduler
         try:
             while True:
@@ -471,6 +471,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                             events._set_running_loop(prev)
                     if self._crossed and not (forever and self._idle()):
                         self._flush_crossed()
+                if first:
+                    first = False
+                    await checkpoint()
                 exc = self._pending_exc
                 if exc is not None:
                     self._pending_exc = None
