@@ -377,7 +377,7 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
 
         return cpu_timed(body)
 
-    def uvicorn_(size: Size) -> float:
+    def uvicorn_(size: Size, cpu: bool) -> float:
         async def main() -> float:
             import uvicorn
 
@@ -393,16 +393,17 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
             serving = asyncio.ensure_future(server.serve(sockets=[sock]))
             while not server.started:
                 await asyncio.sleep(0.005)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             client = http_client(port, size)
             while client.poll() is None:
                 await asyncio.sleep(0.005)
             elapsed = time.perf_counter() - t0
+            used = time.process_time() - c0
             server.should_exit = True
             await serving
             if client.returncode != 0:
                 raise RuntimeError(f"the HTTP client failed with exit code {client.returncode}")
-            return elapsed
+            return per_request_us(used, size) if cpu else elapsed
 
         return float(run(main()))
 
@@ -411,7 +412,8 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
         "create_task": create_task,
         "queue": queue,
         "sleep0": sleep0,
-        "uvicorn": uvicorn_,
+        "uvicorn": lambda size: uvicorn_(size, cpu=False),
+        "uvicorn_cpu": lambda size: uvicorn_(size, cpu=True),
         "spawn": spawn,
         "yield": yield_,
         "chain": chain,

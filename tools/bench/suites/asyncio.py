@@ -72,6 +72,12 @@ ROWS: dict[str, Row] = {
         {"conns": 10, "requests": 20_000},
         {"conns": 10, "requests": 5_000},
     ),
+    "uvicorn_cpu": Row(
+        "uvicorn + a small ASGI app, the same run: server CPU per request",
+        {"conns": 10, "requests": 20_000},
+        {"conns": 10, "requests": 5_000},
+        "us",
+    ),
 }
 
 NOTES = """
@@ -84,5 +90,6 @@ process's CPU time per 64 B request, driven by the same `selectors` client in an
 idle rows hold 2,000 connections open (a Protocol or a stream handler waiting to read each) and
 divide the server's RSS growth by 2,000; the uvicorn row serves a bare ASGI app (uvicorn's own HTTP
 parser choice, the same for every loop) to a load generator in another process that checks every
-response, and reports wall time.
+response, and reports wall time (the client shares the machine's two cores with the server) and,
+in the next row, the server process's CPU time per request.
 """
