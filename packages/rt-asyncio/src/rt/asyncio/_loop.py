@@ -160,6 +160,11 @@ class _RtTimerHandle(events.TimerHandle):
             loop._wake()
 
 
+# Its repr reads as asyncio's (the class name is part of TimerHandle.__repr__).
+_RtTimerHandle.__name__ = _RtTimerHandle.__qualname__ = "TimerHandle"
+_new_timer = _RtTimerHandle.__new__
+
+
 class _FdWatch:
     """The callbacks watching one fd, and the rt tasks waiting for it on their behalf."""
 
@@ -639,10 +644,22 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_at")
-        timer = _RtTimerHandle(when, callback, args, self, context)
+            timer = _RtTimerHandle(when, callback, args, self, context)
+            if timer._source_traceback:  # type: ignore[attr-defined]
+                del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        else:
+            # Built in place, as call_soon builds its handles (TimerHandle.__init__ asks the
+            # loop for its debug flag): asyncio.timeout, wait_for and sleep arm one each.
+            timer = _new_timer(_RtTimerHandle)
+            timer._callback = callback  # type: ignore[attr-defined]
+            timer._args = args
+            timer._cancelled = False
+            timer._loop = self
+            timer._repr = None  # type: ignore[attr-defined]
+            timer._source_traceback = None  # type: ignore[attr-defined]
+            timer._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
+            timer._when = when  # type: ignore[attr-defined]
         timer._entry = None
-        if timer._source_traceback:  # type: ignore[attr-defined]
-            del timer._source_traceback[-1]  # type: ignore[attr-defined]
         timer._scheduled = True
         if self._timers is None:
             self._unarmed.append(timer)
