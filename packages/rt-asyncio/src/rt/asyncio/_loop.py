@@ -3,9 +3,10 @@
 What is rt's and what is the standard library's:
 
 * **The ready queue** (``self._ready``, the deque asyncio's own machinery appends to) is drained
-  by one rt task, the *drainer*. It runs every handle queued when a batch starts, then yields
-  to rt's scheduler (so rt tasks, I/O and timers get their turn: rt's ``event_interval``
-  decides how often the reactor is polled), and parks with
+  by one rt task, the *drainer*. It runs every handle queued when a batch starts, batch after
+  batch until it has run 128 handles (rt's cooperative budget), then yields to rt's scheduler
+  (so rt tasks, I/O and timers get their turn: rt's ``event_interval`` decides how often the
+  reactor is polled), and parks with
   :func:`rt.lowlevel.wait_task_rescheduled` when the queue is empty. ``call_soon``,
   ``call_soon_threadsafe``, a timer and a ready fd wake it with :func:`rt.lowlevel.reschedule`
   (rt's eventfd unparks the runtime when the wake comes from another thread). The wake-up
@@ -13,7 +14,8 @@ What is rt's and what is the standard library's:
   whoever pops the token (a waker, or the drainer itself when it finds work after all) owns
   the one wake-up, so the task is rescheduled exactly once.
 * **Timers** (``call_later`` / ``call_at``) are entries of rt-time's hierarchical timer wheel,
-  the one the runtime's ``rt.time.sleep`` uses: firing one queues its handle and wakes the
+  the one the runtime's ``rt.time.sleep`` uses: firing one queues its handle (the drainer moves
+  the timers that fired into the ready queue in deadline order) and wakes the
   drainer; cancelling a handle frees its slot at once. ``loop.time()`` is the wheel's clock
   (``time.monotonic()`` unless rt's time is paused).
 * **Readiness** (``add_reader`` / ``add_writer`` and everything built on them: transports,
