@@ -5,12 +5,13 @@
     python -m tools.bench report             # rebuild results.md and the chart from the JSON
 
 Suites: ``sched`` (scheduling, channels, timers, memory per idle task), ``net`` (TCP echo,
-idle connections), ``mt`` (multi-thread flavor against current-thread), ``redis`` (mini-redis
-under ``redis-benchmark`` per flavor and worker count), ``fs`` (rt.fs against aiofiles, trio's
-file API and plain Python) and ``process`` (rt.process against asyncio's subprocess API on each
-loop, trio and ``subprocess``); ``tools/bench/README.md`` says how to add one. Run it with
-the bench environment (``hatch run bench:all`` or ``python3 tools/dev.py bench``, which also
-builds the compiled tree for the rt-mypyc column).
+idle connections), ``mt`` (multi-thread flavor against current-thread), ``asyncio`` (rt's
+asyncio event loop beside the default loop, uvloop and rloop), ``redis`` (mini-redis under
+``redis-benchmark`` per flavor and worker count), ``diag`` (what diagnostics cost), ``fs``
+(rt.fs against aiofiles, trio's file API and plain Python) and ``process`` (rt.process against
+asyncio's subprocess API on each loop, trio and ``subprocess``); ``tools/bench/README.md`` says
+how to add one. Run it with the bench environment (``hatch run bench:all`` or
+``python3 tools/dev.py bench``, which also builds the compiled tree for the rt-mypyc column).
 """
 
 from __future__ import annotations

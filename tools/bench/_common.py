@@ -60,6 +60,51 @@ sys.stdin.read()
 """
 
 
+# The HTTP load generator: keep-alive HTTP/1.1 connections over plain blocking sockets, in a
+# child process, each with one request in flight; every response is checked. argv: port,
+# connections, requests.
+HTTP_CLIENT = r"""
+import socket, sys
+port, conns, total = map(int, sys.argv[1:4])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
+request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+for _ in range(total // conns):
+    for s in socks:
+        s.sendall(request)
+    for s in socks:
+        buf = b""
+        while not buf.endswith(b"hello, world"):
+            chunk = s.recv(4096)
+            if not chunk:
+                raise SystemExit("server closed a connection early")
+            buf += chunk
+        if not buf.startswith(b"HTTP/1.1 200 "):
+            raise SystemExit(f"unexpected response: {buf[:60]!r}")
+for s in socks:
+    s.close()
+"""
+
+
+async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The small ASGI app the uvicorn row serves: 200, ``hello, world``."""
+    if scope["type"] != "http":
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"12")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"hello, world"})
+
+
+def http_client(port: int, size: Size) -> subprocess.Popen[bytes]:
+    """Start the HTTP load generator against ``port`` (``size``: conns, requests)."""
+    args = [str(port), str(size["conns"]), str(size["requests"])]
+    return subprocess.Popen([sys.executable, "-c", HTTP_CLIENT, *args])
+
+
 def listener() -> socket.socket:
     """A listening TCP socket on a free loopback port."""
     s = socket.socket()

@@ -33,7 +33,7 @@ from . import peers
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "bench"
 # The order of the sections in results.md; a suite not listed here comes after these.
-ORDER = ["sched", "net", "redis", "mt"]
+ORDER = ["sched", "net", "redis", "mt", "asyncio"]
 RATIO_PEERS = ["asyncio", "uvloop", "rloop", "trio", "floor", "sync"]
 
 Kind = Literal["time", "lateness", "us", "bytes"]

@@ -20,6 +20,7 @@ from types import ModuleType
 PEERS: dict[str, str] = {
     "rt": "rt",
     "rt-mypyc": "rt_mypyc",
+    "rt-asyncio": "rt_asyncio",
     "asyncio": "asyncio_",
     "uvloop": "uvloop_",
     "rloop": "rloop_",

@@ -7,6 +7,7 @@ Each peer module passes its ``run`` (how a coroutine runs on its event loop) to
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -15,6 +16,8 @@ from .._common import (
     Size,
     delays,
     echo_client,
+    http_app,
+    http_client,
     idle_client,
     listener,
     per_request_us,
@@ -304,7 +307,113 @@ def workloads(run: Runner) -> dict[str, Callable[[Size], Any]]:
 
         return float(run(main()))
 
+    # -- the asyncio suite's scheduling rows: the loop's own hot paths --------------------
+    # CPU time of the process (single-threaded work on every loop), so that other load on a
+    # shared machine moves the figures less than wall time would.
+
+    def cpu_timed(body: Callable[[], Coroutine[Any, Any, None]]) -> float:
+        async def main() -> float:
+            t0 = time.process_time()
+            await body()
+            return time.process_time() - t0
+
+        return float(run(main()))
+
+    def call_soon(size: Size) -> float:
+        async def body() -> None:
+            loop = asyncio.get_running_loop()
+            done = loop.create_future()
+            left = size["callbacks"]
+
+            def tick() -> None:
+                nonlocal left
+                left -= 1
+                if left == 0:
+                    done.set_result(None)
+
+            for _ in range(size["callbacks"] // 1000):
+                for _ in range(1000):
+                    loop.call_soon(tick)
+                await asyncio.sleep(0)
+            await done
+
+        return cpu_timed(body)
+
+    def create_task(size: Size) -> float:
+        async def body() -> None:
+            async def child() -> int:
+                return 1
+
+            for _ in range(size["tasks"]):
+                await asyncio.create_task(child())
+
+        return cpu_timed(body)
+
+    def queue(size: Size) -> float:
+        async def body() -> None:
+            n = size["rounds"]
+            ping: asyncio.Queue[int] = asyncio.Queue()
+            pong: asyncio.Queue[int] = asyncio.Queue()
+
+            async def echo() -> None:
+                for _ in range(n):
+                    pong.put_nowait(await ping.get())
+
+            task = asyncio.create_task(echo())
+            for i in range(n):
+                ping.put_nowait(i)
+                await pong.get()
+            await task
+
+        return cpu_timed(body)
+
+    def sleep0(size: Size) -> float:
+        async def body() -> None:
+            async def spin() -> None:
+                for _ in range(size["yields"]):
+                    await asyncio.sleep(0)
+
+            await asyncio.gather(*(spin() for _ in range(size["tasks"])))
+
+        return cpu_timed(body)
+
+    def uvicorn_(size: Size, cpu: bool) -> float:
+        async def main() -> float:
+            import uvicorn
+
+            # A TCP socket as uvicorn's own host/port path makes it (proto IPPROTO_TCP: asyncio
+            # then sets TCP_NODELAY on accepted connections, as uvicorn users get).
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(1024)
+            port = port_of(sock)  # read first: rloop's create_server takes the socket over
+            config = uvicorn.Config(http_app, log_level="error", access_log=False, lifespan="off")
+            server = uvicorn.Server(config)
+            serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+            while not server.started:
+                await asyncio.sleep(0.005)
+            t0, c0 = time.perf_counter(), time.process_time()
+            client = http_client(port, size)
+            while client.poll() is None:
+                await asyncio.sleep(0.005)
+            elapsed = time.perf_counter() - t0
+            used = time.process_time() - c0
+            server.should_exit = True
+            await serving
+            if client.returncode != 0:
+                raise RuntimeError(f"the HTTP client failed with exit code {client.returncode}")
+            return per_request_us(used, size) if cpu else elapsed
+
+        return float(run(main()))
+
     return {
+        "call_soon": call_soon,
+        "create_task": create_task,
+        "queue": queue,
+        "sleep0": sleep0,
+        "uvicorn": lambda size: uvicorn_(size, cpu=False),
+        "uvicorn_cpu": lambda size: uvicorn_(size, cpu=True),
         "spawn": spawn,
         "yield": yield_,
         "chain": chain,
