@@ -21,10 +21,13 @@ CORE = Path(__file__).resolve().parent.parent / "packages" / "rt-core" / "src" /
 
 BLOCKS: dict[str, str] = {
     # ``rt.spawn`` from a running task (each flavor's ``spawn_here``, with ``sched`` the
-    # scheduler): a fresh coroutine object skips the full check, and the task is built and
-    # owned by the runtime; what is left is the flavor's own queueing.
+    # scheduler): a coroutine object that is not running skips the full check, and the task is
+    # built and owned by the runtime; what is left is the flavor's own queueing. (Not
+    # ``cr_frame``: reading it makes a frame object that the task keeps for its whole life,
+    # about 200 bytes. A coroutine that has already finished fails at its first step instead,
+    # with the TypeError ``_harness.finish`` makes of it.)
     "spawn_here": """\
-if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
+if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
     coro: Coroutine[Any, Any, Any] = obj
 else:
     coro = coerce_coroutine(obj, "rt.spawn()")

@@ -81,13 +81,13 @@ async def _await_it(awaitable: Awaitable[T]) -> T:
 
 
 def coerce_coroutine(obj: object, what: str) -> Coroutine[Any, Any, Any]:
-    """Return ``obj`` as a fresh coroutine, or raise a ``TypeError`` that says what to do."""
+    """Return ``obj`` as a coroutine to run, or raise a ``TypeError`` that says what to do.
+
+    A coroutine that has already finished is not caught here (telling it from a fresh one
+    means reading ``cr_frame``, which makes a frame object the task would keep for its whole
+    life): it fails at its first step, with the error :func:`reused_coroutine` makes.
+    """
     if isinstance(obj, _CoroType):
-        if obj.cr_frame is None:
-            raise TypeError(
-                f"{what} got the coroutine {obj.__qualname__!r}, which has already finished; "
-                "pass a new coroutine object (call the async function again)"
-            )
         if obj.cr_running or obj.cr_suspended:
             raise TypeError(
                 f"{what} got the coroutine {obj.__qualname__!r}, which is already running "
@@ -285,6 +285,8 @@ def finish(
 ) -> None:
     """Settle a finished task, wake its joiner (``wake_joiner``, the flavor's way) and its
     waiters, and apply the failure policy to an error that is not a cancellation."""
+    if type(exc) is RuntimeError:
+        exc = reused_coroutine(task, exc)
     joiner, waiters = settle(sched, task, result, exc)
     task._state = DONE
     if joiner is not None:
@@ -293,6 +295,28 @@ def finish(
         run_waiters(task, waiters)
     if exc is not None and not isinstance(exc, Cancelled):
         task_failed(sched, task, exc)
+
+
+def reused_coroutine(task: Task[Any], exc: RuntimeError) -> BaseException:
+    """The error of a task spawned with a coroutine that had already finished: Python's
+    ``RuntimeError`` from its first step, as a ``TypeError`` that says what to do."""
+    coro = task._coro
+    if not isinstance(coro, _CoroType):
+        coro = getattr(coro, "_coro", None)  # a diagnosed runtime's wrapper
+    if (
+        isinstance(coro, _CoroType)
+        and coro.cr_frame is None  # finished: no frame to make
+        and str(exc) == "cannot reuse already awaited coroutine"
+        and exc.__traceback__ is not None
+        and exc.__traceback__.tb_next is None  # raised by the step itself, not inside it
+    ):
+        err = TypeError(
+            f"the task was spawned with the coroutine {coro.__qualname__!r}, which had already "
+            "finished; spawn a new coroutine object (call the async function again)"
+        )
+        err.__suppress_context__ = True
+        return err
+    return exc
 
 
 def settle(

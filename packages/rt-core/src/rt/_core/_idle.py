@@ -115,7 +115,7 @@ class Worker:
         """``rt.spawn`` from a task running on this worker: straight onto the local queue."""
         sched = self._mt
         # <generated: spawn_here>
-        if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
+        if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
             coro: Coroutine[Any, Any, Any] = obj
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")

@@ -166,7 +166,7 @@ class CurrentThreadScheduler(Scheduler):
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
         sched = self
         # <generated: spawn_here>
-        if type(obj) is _CoroType and obj.cr_frame is not None and not obj.cr_suspended:
+        if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
             coro: Coroutine[Any, Any, Any] = obj
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
