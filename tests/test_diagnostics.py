@@ -128,7 +128,7 @@ def test_a_hook_that_is_not_callable_is_refused_at_construction(option: str) -> 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "fast"])
 def test_a_bad_slow_poll_threshold_is_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="slow_poll_threshold must be a positive number"):
-        rt.Runtime(slow_poll_threshold=bad)
+        rt.Runtime(slow_poll_threshold=bad)  # type: ignore[arg-type]
 
 
 # -- slow-poll detector ---------------------------------------------------------------------

@@ -102,7 +102,7 @@ async def test_max_readers_bounds_concurrent_readers() -> None:
     c.release()
     for bad in (0, -1, RwLock.MAX_READERS + 1, True, 1.5):
         with pytest.raises(ValueError, match="max_readers"):
-            RwLock(0, max_readers=bad)
+            RwLock(0, max_readers=bad)  # type: ignore[arg-type]
 
 
 async def test_downgrade_keeps_the_value_and_lets_queued_readers_in_but_not_writers() -> None:

@@ -199,17 +199,17 @@ def test_semaphore_and_barrier_refuse_a_bool_float_or_str_count_with_a_value_err
     assert permit is not None
     for bad in (True, 1.5, "2"):
         with pytest.raises(ValueError, match="Semaphore needs an int"):
-            Semaphore(bad)
+            Semaphore(bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="Barrier needs an int"):
-            Barrier(bad)
+            Barrier(bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="number of permits"):
-            sem.acquire(bad)
+            sem.acquire(bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="number of permits"):
-            sem.try_acquire(bad)
+            sem.try_acquire(bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="number of permits"):
-            sem.blocking_acquire(bad)
+            sem.blocking_acquire(bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="number of permits"):
-            permit.split(bad)
+            permit.split(bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="add_permits needs an int"):
-            sem.add_permits(bad)
+            sem.add_permits(bad)  # type: ignore[arg-type]
     assert sem.available_permits() == 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, final
+from typing import TYPE_CHECKING, Any, SupportsFloat, TypeVar, final
 
 from ._base import Scheduler
 from ._current import STATE, current_task_or_raise, outside_error
@@ -111,10 +111,11 @@ class Runtime:
         on_task_terminate: Callable[[TaskMeta], object] | None = None,
         on_before_task_poll: Callable[[TaskMeta], object] | None = None,
         on_after_task_poll: Callable[[TaskMeta], object] | None = None,
-        # These two are typed ``object`` so that their checks below see what the caller
-        # passed: compiled by mypyc, a typed parameter refuses a value of the wrong type with
-        # mypyc's own TypeError before rt's check can say what is accepted.
-        slow_poll_threshold: object = None,
+        # These two are typed so that mypyc does not check them at the call (a protocol; and
+        # ``object``), so their own checks see what the caller passed and say what is
+        # accepted: a typed parameter would refuse a value of the wrong type with mypyc's own
+        # TypeError first.
+        slow_poll_threshold: SupportsFloat | None = None,
         console: bool | str | os.PathLike[str] | None = None,
         gc: object = None,
     ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, SupportsIndex, final
 
 from ._waitqueue import Waiter, WaitQueue, park
 
@@ -41,10 +41,10 @@ class Barrier:
 
     __slots__ = ("_generation", "_lock", "_n", "_waiters")
 
-    # ``n`` is typed ``object`` so that the check below sees what the caller passed: compiled
-    # by mypyc, an ``int`` parameter turns ``True`` into 1 and refuses a float with its own
-    # TypeError before this code runs.
-    def __init__(self, n: object) -> None:
+    # ``n`` is typed ``SupportsIndex`` (a protocol, which mypyc does not check at the call) so that
+    # the check below sees what the caller passed: compiled by mypyc, an ``int`` parameter turns
+    # ``True`` into 1 and refuses a float with its own TypeError before this code runs.
+    def __init__(self, n: SupportsIndex) -> None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"Barrier needs an int >= 1 of parties, got {n!r}")
         self._n = n

@@ -11,7 +11,7 @@ exclusively.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, SupportsIndex, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
@@ -123,10 +123,11 @@ class RwLock(Generic[T]):
     MAX_READERS: Final = _MAX_READERS
     """The largest (and default) ``max_readers``: Tokio's ``u32::MAX >> 3``."""
 
-    # ``max_readers`` is typed ``object`` so that the check below sees what the caller passed:
-    # compiled by mypyc, an ``int`` parameter turns ``True`` into 1 and refuses a float with
-    # its own TypeError before this code runs.
-    def __init__(self, value: T, *, max_readers: object = _MAX_READERS) -> None:
+    # ``max_readers`` is typed ``SupportsIndex`` (a protocol, which mypyc does not check at the
+    # call) so that the check below sees what the caller passed: compiled by mypyc, an ``int``
+    # parameter turns ``True`` into 1 and refuses a float with its own TypeError before this code
+    # runs.
+    def __init__(self, value: T, *, max_readers: SupportsIndex = _MAX_READERS) -> None:
         if (
             isinstance(max_readers, bool)
             or not isinstance(max_readers, int)
@@ -143,7 +144,7 @@ class RwLock(Generic[T]):
         self._waiters = WaitQueue()
 
     @classmethod
-    def with_max_readers(cls, value: T, max_readers: object) -> RwLock[T]:
+    def with_max_readers(cls, value: T, max_readers: SupportsIndex) -> RwLock[T]:
         """Create a lock that lets at most ``max_readers`` readers in at once.
 
         Args:

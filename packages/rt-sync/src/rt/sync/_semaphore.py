@@ -10,7 +10,7 @@ strands the waiters for fewer behind it.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final, SupportsIndex, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
@@ -72,7 +72,7 @@ class SemaphorePermit:
             self._n += other._n
             other._n = 0
 
-    def split(self, n: object) -> SemaphorePermit | None:
+    def split(self, n: SupportsIndex) -> SemaphorePermit | None:
         """Move ``n`` of this permit's permits into a new permit object.
 
         Args:
@@ -132,10 +132,10 @@ class Semaphore:
     MAX_PERMITS: Final = _MAX_PERMITS
     """The most permits a semaphore can hold (Tokio's ``usize::MAX >> 3``)."""
 
-    # ``permits`` is typed ``object`` so that the check below sees what the caller passed:
-    # compiled by mypyc, an ``int`` parameter turns ``True`` into 1 and refuses a float with
-    # its own TypeError before this code runs.
-    def __init__(self, permits: object) -> None:
+    # ``permits`` is typed ``SupportsIndex`` (a protocol, which mypyc does not check at the call) so
+    # that the check below sees what the caller passed: compiled by mypyc, an ``int`` parameter
+    # turns ``True`` into 1 and refuses a float with its own TypeError before this code runs.
+    def __init__(self, permits: SupportsIndex) -> None:
         if isinstance(permits, bool) or not isinstance(permits, int) or permits < 0:
             raise ValueError(f"Semaphore needs an int >= 0 of permits, got {permits!r}")
         if permits > _MAX_PERMITS:
@@ -148,18 +148,19 @@ class Semaphore:
         self._waiters = WaitQueue()
         self._closed = False
 
-    # The counts the methods below take are typed ``object`` so that this check sees what the
-    # caller passed: compiled by mypyc, an ``int`` parameter turns ``True`` into 1 and refuses
-    # a float with its own TypeError before rt's check runs.
+    # The counts the methods below take are typed ``SupportsIndex`` (a protocol, which mypyc does
+    # not check) so that this check sees what the caller passed: compiled by mypyc, an ``int``
+    # parameter turns ``True`` into 1 and refuses a float with its own TypeError before rt's check
+    # runs.
     @staticmethod
-    def _check_n(n: object) -> int:
+    def _check_n(n: SupportsIndex) -> int:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_PERMITS:
             raise ValueError(
                 f"the number of permits must be an int from 1 to Semaphore.MAX_PERMITS, got {n!r}"
             )
         return n
 
-    def acquire(self, n: object = 1) -> Acquisition[SemaphorePermit]:
+    def acquire(self, n: SupportsIndex = 1) -> Acquisition[SemaphorePermit]:
         """Wait for ``n`` permits: ``await`` it for a :class:`SemaphorePermit`, or ``async with``.
 
         Raises:
@@ -200,7 +201,7 @@ class Semaphore:
             raise SemaphoreClosed(_CLOSED)
         return SemaphorePermit(self, n)
 
-    def try_acquire(self, n: object = 1) -> SemaphorePermit | None:
+    def try_acquire(self, n: SupportsIndex = 1) -> SemaphorePermit | None:
         """Take ``n`` permits if available right now (and nobody waits); else ``None``.
 
         Raises:
@@ -215,7 +216,7 @@ class Semaphore:
                 return SemaphorePermit(self, n)
         return None
 
-    def blocking_acquire(self, n: object = 1) -> SemaphorePermit:
+    def blocking_acquire(self, n: SupportsIndex = 1) -> SemaphorePermit:
         """Block the calling plain thread until ``n`` permits are taken.
 
         Raises:
@@ -237,7 +238,7 @@ class Semaphore:
             raise SemaphoreClosed(_CLOSED)
         return SemaphorePermit(self, n)
 
-    def add_permits(self, n: object) -> None:
+    def add_permits(self, n: SupportsIndex) -> None:
         """Add ``n`` permits, handing them to waiters in order.
 
         Raises:
