@@ -304,7 +304,9 @@ def spawn(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         name: An optional name, shown in reprs and logs.
 
     Raises:
-        TypeError: ``coro`` is not awaitable (a function, a finished coroutine, ...).
+        TypeError: ``coro`` is not awaitable (a function, a number, ...) or is a coroutine
+            another task is running. (A coroutine that has already finished is not refused
+            here: the task fails at its first step, with a ``TypeError`` that says so.)
         RuntimeError: outside a runtime, or the runtime is shutting down.
     """
     st = STATE.get(None)
