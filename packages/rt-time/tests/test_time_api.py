@@ -52,6 +52,32 @@ async def test_paused_sleeps_wake_in_deadline_order_with_exact_clock() -> None:
     assert [t for _, t in order] == approx([0.001, 60, 3600, 86400])
 
 
+@pytest.mark.rt(start_paused=True)
+async def test_timers_due_in_one_poll_fire_in_deadline_order() -> None:
+    # Three deadlines inside one tick of the wheel, armed latest first; one advance makes them
+    # all due at once. On the current-thread flavor woken tasks run in the order they were
+    # woken, so the order they run in is the order the timers fired in.
+    order: list[int] = []
+    started = 0
+
+    async def sleeper(n: int) -> None:
+        nonlocal started
+        started += 1
+        await rtt.sleep(1 + n * 0.0001)
+        order.append(n)
+
+    async with rt.TaskGroup() as tg:
+        for n in (3, 2, 1):
+            tg.spawn(sleeper(n))
+        while started < 3:
+            await rt.yield_now()
+        await rtt.advance(2)
+    if rt.Handle.current().metrics().flavor == "current_thread":
+        assert order == [1, 2, 3]
+    else:
+        assert sorted(order) == [1, 2, 3]
+
+
 async def test_sleep_never_returns_before_its_deadline_on_the_real_clock() -> None:
     out = []
     for d in (0.0002, 0.001, 0.003):

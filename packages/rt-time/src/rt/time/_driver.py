@@ -27,6 +27,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, Final
 
 from rt.lowlevel import Driver, DriverContext, reschedule
@@ -39,6 +40,9 @@ from ._wheel import TimerEntry, Wheel
 _FREE_THREADED: Final = not getattr(sys, "_is_gil_enabled", lambda: True)()
 
 _NEVER: Final = 1 << 127  # ``_parked_until`` of a thread parked with no timer armed
+
+
+_deadline: Final = attrgetter("deadline")
 
 
 class TimeDriver:
@@ -137,6 +141,10 @@ class TimeDriver:
             self._wheel.poll(now, due)
             if due:
                 self._fired += 1
+                if len(due) > 1:
+                    # A slot of the wheel holds a tick's worth of deadlines in the order they
+                    # were armed: fire them earliest deadline first, as asyncio's heap does.
+                    due.sort(key=_deadline)
             for entry in due:  # under the lock: cancel() must see them fired
                 entry.state = TimerEntry.FIRED
         if due:
