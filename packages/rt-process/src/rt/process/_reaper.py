@@ -15,8 +15,11 @@ such systems:
 * **One listener for the process.** The watcher registers one runtime-less listener for
   ``SIGCHLD`` with rt-signal's registry (:func:`rt.signal._registry.register_raw`: rt-signal's
   handler writes a byte to its pipe) and one daemon thread waits for that pipe with
-  ``poll(2)``. Thread and listener exist while at least one watched child has not been
-  reaped, and go (restoring the previous ``SIGCHLD`` handler) when the last one has been.
+  ``poll(2)``. The thread exists while at least one watched child has not been reaped. The
+  listener, and with it the ``SIGCHLD`` handler, stays for the life of the process once the
+  watcher first needed it, as Tokio's does: putting the previous handler back races with a
+  ``SIGCHLD`` already on its way (CPython then reports "Signal 17 ignored due to race
+  condition" as an unraisable error).
 * **Only our children.** Each wake-up calls ``waitpid(pid, WNOHANG)`` (through the child's
   ``poll()``) for every child the watcher knows, never ``waitpid(-1)``: children of other
   libraries are left to them.
@@ -185,6 +188,9 @@ class _SigchldWatcher:
         self._starting = False
         self._threads = 0  # threads not finished yet (one may be ending while the next starts)
         self._wake_w = -1
+        #: rt-signal's registration of SIGCHLD, made on first use and kept for the life of the
+        #: process (see the module notes)
+        self._listener: RawListener | None = None
 
     def watch(self, proc: Process) -> int:
         """Watch ``proc`` (not reaped yet); return a pipe's read end that reads end of file
@@ -260,14 +266,16 @@ class _SigchldWatcher:
             # the main thread, which may need this lock meanwhile (a Child dropped there):
             # register with the lock released, marked as starting.
             self._starting = True
-        try:
-            listener = register_raw(signal.SIGCHLD)
-        except BaseException:
-            with self._lock:
-                self._children.pop(pid, None)
-                self._starting = False
-                self._idle.notify_all()
-            raise
+        listener = self._listener
+        if listener is None:
+            try:
+                listener = self._listener = register_raw(signal.SIGCHLD, lifelong=True)
+            except BaseException:
+                with self._lock:
+                    self._children.pop(pid, None)
+                    self._starting = False
+                    self._idle.notify_all()
+                raise
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
@@ -325,7 +333,6 @@ class _SigchldWatcher:
         finally:
             os.close(wake_r)
             os.close(wake_w)
-            listener.close()
             with self._lock:
                 if self._thread is threading.current_thread():  # pragma: no cover - it raised
                     self._thread = None

@@ -55,6 +55,8 @@ _gens: list[int] = [0] * signal.NSIG
 # the signal handler only reads _counts (a dict lookup is atomic under the GIL).
 _lock = threading.Lock()
 _counts: dict[int, int] = {}
+#: signal -> how many of ``_counts`` are lifelong raw listeners (never closed)
+_lifelong: dict[int, int] = {}
 _previous: dict[int, Handler] = {}
 _installed: set[int] = set()
 # The write ends of every listener's pipe per signal: a snapshot the handler reads.
@@ -351,8 +353,12 @@ class RawListener:
         _release(self.signum)
 
 
-def register_raw(signum: int) -> RawListener:
+def register_raw(signum: int, *, lifelong: bool = False) -> RawListener:
     """Register a runtime-less listener for ``signum``, installing the handler.
+
+    ``lifelong``: the caller keeps the listener for the life of the process (rt-process's
+    SIGCHLD watcher); it is counted in :data:`_lifelong` too, so checks that every listener
+    went can leave it out.
 
     Raises:
         ValueError: ``signum`` cannot be caught.
@@ -365,6 +371,8 @@ def register_raw(signum: int) -> RawListener:
         _listeners.add(listener)
         _pokes = _snapshot()
         _counts[signum] = _counts.get(signum, 0) + 1
+        if lifelong:
+            _lifelong[signum] = _lifelong.get(signum, 0) + 1
         need_install = signum not in _installed
     if need_install:
         try:
