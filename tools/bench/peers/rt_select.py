@@ -45,7 +45,7 @@ def ready(size: Size) -> float:
     """The value is already in the channel: select's fast path arms nothing."""
     from rt.sync import mpsc
 
-    calls = size["calls"]
+    calls: int = size["calls"]
 
     async def main() -> float:
         tx, rx = mpsc.channel[int](1)
@@ -65,7 +65,7 @@ def wait(size: Size) -> float:
     import rt
     from rt.sync import mpsc
 
-    calls = size["calls"]
+    calls: int = size["calls"]
 
     async def main() -> float:
         tx, rx = mpsc.channel[int](1)

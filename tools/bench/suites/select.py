@@ -27,7 +27,9 @@ ROWS: dict[str, Row] = {
         "the value is already in the channel", {"calls": 100_000}, {"calls": 20_000}, "us"
     ),
     "wait": Row(
-        "the receiver parks until a producer task sends", {"calls": 100_000}, {"calls": 20_000},
+        "the receiver parks until a producer task sends",
+        {"calls": 100_000},
+        {"calls": 20_000},
         "us",
     ),
 }

@@ -37,8 +37,7 @@ ROWS: dict[str, Row] = {
         "us",
     ),
     "tlsbulk": Row(
-        "bulk: one connection uploads 256 MiB that the server reads and drops; "
-        "server CPU per MiB",
+        "bulk: one connection uploads 256 MiB that the server reads and drops; server CPU per MiB",
         {"n": 256},
         {"n": 32},
         "us",
