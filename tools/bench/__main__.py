@@ -9,8 +9,10 @@ idle connections), ``mt`` (multi-thread flavor against current-thread), ``asynci
 asyncio event loop beside the default loop, uvloop and rloop), ``redis`` (mini-redis under
 ``redis-benchmark`` per flavor and worker count), ``diag`` (what diagnostics cost), ``fs``
 (rt.fs against aiofiles, trio's file API and plain Python) and ``process`` (rt.process against
-asyncio's subprocess API on each loop, trio and ``subprocess``); ``tools/bench/README.md`` says
-how to add one. Run it with the bench environment (``hatch run bench:all`` or
+asyncio's subprocess API on each loop, trio and ``subprocess``), ``tls`` (rt.net.tls against
+asyncio's and uvloop's ``ssl=`` and trio's ``SSLStream``) and ``select`` (``rt.select(recv,
+sleep)`` against a receive under ``rt.time.timeout``); ``tools/bench/README.md`` says how to
+add one. Run it with the bench environment (``hatch run bench:all`` or
 ``python3 tools/dev.py bench``, which also builds the compiled tree for the rt-mypyc column).
 """
 

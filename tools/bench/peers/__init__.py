@@ -21,6 +21,7 @@ PEERS: dict[str, str] = {
     "rt": "rt",
     "rt-mypyc": "rt_mypyc",
     "rt-asyncio": "rt_asyncio",
+    "rt-select": "rt_select",
     "asyncio": "asyncio_",
     "uvloop": "uvloop_",
     "rloop": "rloop_",

@@ -458,3 +458,8 @@ WORKLOADS: dict[str, Callable[[Size], Any]] = {
 from . import rt_os  # noqa: E402
 
 WORKLOADS.update(rt_os.WORKLOADS)
+
+# The tls suite's rows (rt.net.tls).
+from . import rt_tls  # noqa: E402
+
+WORKLOADS.update(rt_tls.WORKLOADS)

@@ -298,3 +298,8 @@ WORKLOADS: dict[str, Callable[[Size], Any]] = {
 from . import trio_os  # noqa: E402
 
 WORKLOADS.update(trio_os.WORKLOADS)
+
+# The tls suite's rows (trio.SSLStream).
+from . import trio_tls  # noqa: E402
+
+WORKLOADS.update(trio_tls.WORKLOADS)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from . import asyncio_api, asyncio_os
+from . import asyncio_api, asyncio_os, asyncio_tls
 
 NAME = "uvloop"
 
@@ -18,4 +18,8 @@ def run(main: Coroutine[Any, Any, Any]) -> Any:
         return runner.run(main)
 
 
-WORKLOADS = {**asyncio_api.workloads(run), **asyncio_os.workloads(run)}
+WORKLOADS = {
+    **asyncio_api.workloads(run),
+    **asyncio_os.workloads(run),
+    **asyncio_tls.workloads(run),
+}
