@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, Lagged, blocking_guard
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, park
+from ._waitqueue import QueueBranch, Waiter, WaitQueue, park, wait_until
 
 if TYPE_CHECKING:
     from ._stats import BroadcastStatistics
@@ -132,16 +132,7 @@ class Sender(Generic[T]):
         Cancel safety: cancel-safe: waiting consumes nothing.
         """
         s = self._shared
-        with s.lock:
-            if s.receivers == 0:
-                w = None
-            else:
-                w = Waiter.for_task()
-                s.closed_waiters.push(w)
-        if w is None:
-            await checkpoint()
-        else:
-            await park(s.lock, s.closed_waiters, w)
+        await wait_until(s.lock, s.closed_waiters, lambda: s.receivers == 0)
 
     def clone(self) -> Sender[T]:
         """Return another sender for the same channel."""

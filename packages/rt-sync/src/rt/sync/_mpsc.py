@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 from rt.lowlevel import budget_spent, checkpoint, current_task
 
 from ._errors import ChannelClosed, ChannelEmpty, ChannelFull, SendTimeout, blocking_guard
-from ._waitqueue import CallbackWaiter, Waiter, WaitQueue, park
+from ._waitqueue import CallbackWaiter, Waiter, WaitQueue, park, wait_until
 
 if TYPE_CHECKING:
     from ._stats import ChannelStatistics
@@ -236,16 +236,7 @@ class _SenderBase(Generic[T]):
         Cancel safety: cancel-safe: waiting consumes nothing.
         """
         ch = self._chan
-        with ch.lock:
-            if ch.closed:
-                w = None
-            else:
-                w = Waiter(current_task())
-                ch.closed_waiters.push(w)
-        if w is None:
-            await checkpoint()
-        else:
-            await park(ch.lock, ch.closed_waiters, w)
+        await wait_until(ch.lock, ch.closed_waiters, lambda: ch.closed)
 
     def same_channel(self, other: object) -> bool:
         """Return whether ``other`` is a sender or receiver of the same channel."""

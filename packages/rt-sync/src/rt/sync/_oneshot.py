@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, blocking_guard
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, park
+from ._waitqueue import QueueBranch, Waiter, WaitQueue, park, wait_until
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -100,16 +100,7 @@ class Sender(Generic[T]):
         Cancel safety: cancel-safe: waiting consumes nothing.
         """
         o = self._once
-        with o.lock:
-            if o.rx_closed:
-                w = None
-            else:
-                w = Waiter.for_task()
-                o.closed_waiters.push(w)
-        if w is None:
-            await checkpoint()
-        else:
-            await park(o.lock, o.closed_waiters, w)
+        await wait_until(o.lock, o.closed_waiters, lambda: o.rx_closed)
 
     def __del__(self) -> None:
         if hasattr(self, "_once"):

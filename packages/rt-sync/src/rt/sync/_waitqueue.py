@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
 from typing import Any, Final, Generic, Protocol, TypeVar
 
-from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+from rt.lowlevel import Abort, checkpoint, current_task, reschedule, wait_task_rescheduled
 
 
 class Waiter:
@@ -252,3 +252,21 @@ def park(lock: threading.RLock, queue: WaitQueue, waiter: Waiter) -> Awaitable[N
     waiter._lock = lock
     waiter._queue = queue
     return wait_task_rescheduled(waiter)
+
+
+async def wait_until(lock: threading.RLock, queue: WaitQueue, done: Callable[[], bool]) -> None:
+    """Wait until ``done()`` (looked at under ``lock``) holds; whoever makes it hold drains
+    ``queue`` and wakes it. Every channel's ``Sender.closed()`` is this.
+
+    Cancel safety: cancel-safe: waiting consumes nothing.
+    """
+    with lock:
+        if done():
+            w = None
+        else:
+            w = Waiter.for_task()
+            queue.push(w)
+    if w is None:
+        await checkpoint()
+    else:
+        await park(lock, queue, w)

@@ -15,10 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
-from rt.lowlevel import checkpoint
-
 from ._errors import ChannelClosed
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, park
+from ._waitqueue import QueueBranch, Waiter, WaitQueue, park, wait_until
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -173,16 +171,7 @@ class Sender(Generic[T]):
         Cancel safety: cancel-safe: waiting consumes nothing.
         """
         s = self._shared
-        with s.lock:
-            if s.receivers == 0:
-                w = None
-            else:
-                w = Waiter.for_task()
-                s.closed_waiters.push(w)
-        if w is None:
-            await checkpoint()
-        else:
-            await park(s.lock, s.closed_waiters, w)
+        await wait_until(s.lock, s.closed_waiters, lambda: s.receivers == 0)
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
