@@ -39,20 +39,6 @@ LAZY = {
 
 MODULES = public_api.public_modules()
 
-# Public modules whose packages have not adopted rt._exports.public yet (their distributions
-# are being reworked on other branches): strict, so the marker must go once they are clean.
-NOT_YET_CLEAN: set[str] = set()
-
-
-def _modules(check: str) -> list[Any]:
-    marks = pytest.mark.xfail(
-        strict=True, reason=f"{check}: the package does not call rt._exports.public() yet"
-    )
-    return [
-        pytest.param(m, id=m.__name__, marks=[marks] if m.__name__ in NOT_YET_CLEAN else [])
-        for m in MODULES
-    ]
-
 
 def _installed(part: str) -> bool:
     try:
@@ -97,7 +83,7 @@ def test_every_public_module_class_and_function_has_a_docstring(module: Any) -> 
     assert missing == []
 
 
-@pytest.mark.parametrize("module", _modules("dir()"))
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_dir_of_a_public_module_lists_its_public_names_only(module: Any) -> None:
     allowed = set(module.__all__)
     if module is rt:
