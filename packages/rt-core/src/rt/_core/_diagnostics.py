@@ -1,10 +1,10 @@
 """Task hooks, the slow-poll detector and the console endpoint, for runtimes that ask for them.
 
 A runtime built with any of ``on_task_spawn``, ``on_task_terminate``, ``on_before_task_poll``,
-``on_after_task_poll``, ``slow_poll_threshold`` (or ``RT_SLOW_POLL``) or ``console`` (or
-``RT_CONSOLE``) gets one :class:`Diagnostics`; every other runtime has none, and its spawn and
-step paths are exactly as they are without this module (one ``is None`` test on the spawn path
-sends a diagnosed runtime's spawns down the general path).
+``on_after_task_poll``, ``slow_poll_threshold`` (or ``RT_SLOW_POLL``), ``console`` (or
+``RT_CONSOLE``) or ``poll_time_histogram`` gets one :class:`Diagnostics`; every other runtime
+has none, and its spawn and step paths are exactly as they are without this module (one
+``is None`` test on the spawn path sends a diagnosed runtime's spawns down the general path).
 
 **How a step is observed.** At spawn, the task's coroutine is wrapped in an
 :class:`Instrumented` coroutine when a poll or terminate hook is set or the console is on: its
@@ -13,9 +13,10 @@ the terminate hook. The schedulers' loops stay as they are: they call ``task._co
 whatever ``_coro`` is. The wrapper forwards the introspection attributes (``cr_frame``,
 ``cr_await``, ``cr_running``, ``cr_suspended``, ``cr_code``) so dumps and "did it start" checks
 see the real coroutine. Each observed step counts in the task's polls; from the first time a
-client attaches to the console, it is also timed: into the task's busy and idle time (which the
-console shows) and the running thread's poll-time histogram (powers of two from 1 µs), which
-``Runtime.metrics()`` reports. Timing is left off until then because, in pure Python, two clock
+client attaches to the console (or from the start, with ``poll_time_histogram=True``, Tokio's
+``enable_metrics_poll_time_histogram``), it is also timed: into the task's busy and idle time
+(which the console shows) and the running thread's poll-time histogram (powers of two from
+1 µs), which ``Runtime.metrics()`` reports. Timing is opt-in because, in pure Python, two clock
 reads cost about as much as a short step.
 
 **The slow-poll detector** is a watchdog thread that costs nothing per step: it wakes every
@@ -294,6 +295,7 @@ class Diagnostics:
         hooks: dict[str, Hook | None],
         slow_poll_threshold: float | None,
         console_path: str | None,
+        poll_time_histogram: bool = False,
     ) -> None:
         self.on_spawn = hooks.get("on_task_spawn")
         self.on_terminate = hooks.get("on_task_terminate")
@@ -303,12 +305,15 @@ class Diagnostics:
         self.console_path = console_path
         #: whether each step goes through an Instrumented wrapper (hooks and the console need
         #: it); the detector samples the schedulers instead, at no cost per step
-        self.observe_steps = console_path is not None or any(
-            h is not None for h in (self.on_terminate, self.on_before, self.on_after)
+        self.observe_steps = (
+            poll_time_histogram
+            or console_path is not None
+            or any(h is not None for h in (self.on_terminate, self.on_before, self.on_after))
         )
         #: whether observed steps are timed (the console's counters, the poll-time histogram):
-        #: from the first time a client attaches to the console
-        self.timed = False
+        #: from the start with ``poll_time_histogram=True``, else from the first time a client
+        #: attaches to the console
+        self.timed = poll_time_histogram
         self._sched: Scheduler | None = None
         #: sampling mode: thread id -> (task, batch counter, first seen)
         self._seen: dict[int, tuple[object, int, float]] = {}

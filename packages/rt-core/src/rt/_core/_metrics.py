@@ -32,8 +32,9 @@ class WorkerMetrics:
     busy_time: float
     """Seconds the worker spent running tasks and drivers, not parked."""
     poll_time_histogram: tuple[int, ...] = ()
-    """Task steps by duration, when the runtime times each step (from the first time a client
-    attaches to its console; empty otherwise): entry ``i`` counts steps that took less than
+    """Task steps by duration, when the runtime times each step (built with
+    ``poll_time_histogram=True``, or from the first time a client attaches to its console;
+    empty otherwise): entry ``i`` counts steps that took less than
     ``2**i`` µs (and at least half that), the last entry every longer one."""
 
 

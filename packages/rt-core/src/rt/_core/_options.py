@@ -53,6 +53,7 @@ def build_scheduler(o: dict[str, Any]) -> Scheduler:
         },
         o["slow_poll_threshold"],
         o["console"],
+        o["poll_time_histogram"],
     )
     flavor = o["flavor"]
     global_queue_interval = o["global_queue_interval"]
@@ -135,12 +136,15 @@ def build_scheduler(o: dict[str, Any]) -> Scheduler:
 
 
 def _diagnostics_for(
-    hooks: dict[str, object], slow_poll_threshold: object, console: object
+    hooks: dict[str, object], slow_poll_threshold: object, console: object, histogram: object
 ) -> Diagnostics | None:
     """Validate the diagnostics options; build the runtime's Diagnostics if any is on."""
+    if not isinstance(histogram, bool):
+        raise TypeError(f"poll_time_histogram must be True or False, got {histogram!r}")
     if (
         slow_poll_threshold is None
         and console is None
+        and not histogram
         and all(hook is None for hook in hooks.values())
         and not os.environ.get("RT_SLOW_POLL")
         and not os.environ.get("RT_CONSOLE")
@@ -152,11 +156,16 @@ def _diagnostics_for(
     checked = {name: check_hook(name, hook) for name, hook in hooks.items()}
     threshold = parse_threshold(slow_poll_threshold)
     path = resolve_setting(console)
-    if threshold is None and path is None and not any(checked.values()):
+    if threshold is None and path is None and not histogram and not any(checked.values()):
         return None
     from ._diagnostics import Diagnostics
 
-    return Diagnostics(hooks=checked, slow_poll_threshold=threshold, console_path=path)
+    return Diagnostics(
+        hooks=checked,
+        slow_poll_threshold=threshold,
+        console_path=path,
+        poll_time_histogram=histogram,
+    )
 
 
 def _start_diagnostics(sched: Scheduler, diag: Diagnostics) -> None:

@@ -84,9 +84,29 @@ class Runtime:
             Trade-off: garbage in reference cycles (tracebacks, cancelled frames) lives longer
             and peak memory grows; each collection that does run takes longer; and a frozen
             object that later becomes cyclic garbage is not reclaimed until shutdown.
+        on_task_spawn: Called with a :class:`rt.TaskMeta` on the spawning thread as each
+            task is spawned.
+        on_task_terminate: Called with a :class:`rt.TaskMeta` whose ``outcome`` is set
+            (``"ok"``, ``"error"`` or ``"cancelled"``) as each task ends, on its thread.
+        on_before_task_poll: Called with the task's :class:`rt.TaskMeta` before each step,
+            on the thread that runs it.
+        on_after_task_poll: Called with the task's :class:`rt.TaskMeta` after each step.
+            A hook that raises is logged through the ``rt`` logger and the runtime goes on.
+        slow_poll_threshold: Seconds one task step may hold a runtime thread before a
+            watchdog logs the task and the blocking frame's stack, while it still blocks
+            (``None``: the ``RT_SLOW_POLL`` environment variable, else off). Counted in
+            :attr:`RuntimeMetrics.slow_polls`.
+        console: A diagnostics endpoint that ``python -m rt ps|pstree|console`` attach to:
+            ``True`` for a per-process Unix socket, a path for a socket there (``None``: the
+            ``RT_CONSOLE`` environment variable, else off).
+        poll_time_histogram: Time every task step into the per-worker
+            ``poll_time_histogram`` of :meth:`metrics` from the start (Tokio's
+            ``enable_metrics_poll_time_histogram``); otherwise steps are timed only once a
+            console client attaches. Costs two clock reads per step.
 
     Raises:
         ValueError: an option is out of range or unknown.
+        TypeError: ``poll_time_histogram`` is not a bool.
         ImportError: a driver was required (``True``) but its distribution is missing.
     """
 
@@ -118,6 +138,7 @@ class Runtime:
         slow_poll_threshold: SupportsFloat | None = None,
         console: bool | str | os.PathLike[str] | None = None,
         gc: object = None,
+        poll_time_histogram: bool = False,
     ) -> None:
         self._sched: Scheduler | None = None
         self._gc: GcSetting | None = None
@@ -143,6 +164,7 @@ class Runtime:
                 "slow_poll_threshold": slow_poll_threshold,
                 "console": console,
                 "gc": gc,
+                "poll_time_histogram": poll_time_histogram,
             }
         )
         if gc is not None:  # once the scheduler is built: nothing is left to fail
