@@ -1,17 +1,12 @@
-"""rt.io: BufReader, BufWriter, copy, copy_bidirectional, duplex, AsyncFd."""
+"""rt.io.BufReader and BufWriter: lines, delimiters, cancel safety, batching and flushing."""
 
 from __future__ import annotations
-
-import errno
-import os
-import threading
 
 import pytest
 
 import rt
 import rt.io
-from rt.io import AsyncFd, BufReader, BufWriter, copy, copy_bidirectional, duplex
-from rt.net import TcpListener, TcpStream
+from rt.io import BufReader, BufWriter, copy, duplex
 
 
 async def test_buf_reader_lines_and_read_line_keep_endings_as_documented() -> None:
@@ -78,118 +73,3 @@ class _Sink:
 
     async def shutdown(self) -> None:
         pass
-
-
-async def test_duplex_backpressure_blocks_the_writer_until_the_reader_drains() -> None:
-    a, b = duplex(4)
-    writer = rt.spawn(a.write_all(b"0123456789"))
-    await rt.yield_now()
-    assert not writer.is_finished()
-    got = b""
-    while len(got) < 10:
-        got += await b.read(3)
-    await writer
-    assert got == b"0123456789"
-
-
-async def test_duplex_close_gives_eof_to_the_reader_and_broken_pipe_to_the_writer() -> None:
-    a, b = duplex(8)
-    reader = rt.spawn(b.read())
-    await rt.yield_now()
-    a.close()
-    assert await reader == b""
-    with pytest.raises(BrokenPipeError):
-        await b.write(b"x")
-    with pytest.raises(OSError, match="closed") as info:
-        await a.read()
-    assert info.value.errno == errno.EBADF
-
-
-async def test_dropping_one_duplex_end_gives_the_other_eof() -> None:
-    a, b = duplex(8)
-    del a
-    assert await b.read() == b""
-
-
-async def test_duplex_between_a_task_and_a_plain_thread_in_another_runtime(
-    flavor: str | None,
-) -> None:
-    a, b = duplex(16)
-
-    def other_runtime() -> bytes:
-        async def main() -> bytes:
-            await b.write_all(b"y" * 10_000)
-            await b.shutdown()
-            return b"done"
-
-        return rt.run(main(), flavor=flavor)
-
-    t = rt.spawn_blocking(other_runtime)
-    total = 0
-    while chunk := await a.read():
-        total += len(chunk)
-    assert total == 10_000
-    assert await t == b"done"
-
-
-async def test_copy_bidirectional_passes_half_closes_and_counts_both_ways() -> None:
-    """A proxy: client <-> duplex <-> copy_bidirectional <-> TCP <-> echo server."""
-    async with await TcpListener.bind("127.0.0.1:0") as listener:
-        upstream = await TcpStream.connect(listener.local_addr())
-        echo_side, _ = await listener.accept()
-
-        async def echo() -> None:
-            while data := await echo_side.read():
-                await echo_side.write_all(data)
-            await echo_side.shutdown()
-
-        client, proxy_side = duplex(1024)
-        e = rt.spawn(echo())
-        proxy = rt.spawn(copy_bidirectional(proxy_side, upstream))
-        payload = os.urandom(50_000)
-
-        async def send() -> None:
-            await client.write_all(payload)
-            await client.shutdown()
-
-        s = rt.spawn(send())
-        got = b""
-        while chunk := await client.read():
-            got += chunk
-        await s
-        assert got == payload
-        assert await proxy == (50_000, 50_000)
-        await e
-        echo_side.close()
-        upstream.close()
-
-
-async def test_copy_bidirectional_raises_the_first_error_itself() -> None:
-    a, b = duplex(8)
-    c, d = duplex(8)
-    d.close()  # writes to c now fail with BrokenPipeError
-    await a.write_all(b"x")
-    with pytest.raises(BrokenPipeError):
-        await copy_bidirectional(b, c)
-
-
-async def test_async_fd_reads_a_pipe_written_by_a_plain_thread() -> None:
-    r, w = os.pipe()
-    os.set_blocking(r, False)
-    afd = AsyncFd(r)
-    t = threading.Thread(target=os.write, args=(w, b"through a pipe"))
-    t.start()
-    data = await afd.read_with(lambda: os.read(r, 100))
-    t.join()
-    assert data == b"through a pipe"
-    reader = rt.spawn(afd.readable())
-    await rt.yield_now()
-    afd.close()  # closes r, wakes the waiter
-    with pytest.raises(rt.JoinError) as info:
-        await reader
-    assert isinstance(info.value.exception, OSError)
-    with pytest.raises(OSError, match="closed"):
-        await afd.readable()
-    os.close(w)
-    with pytest.raises(TypeError, match="fileno"):
-        AsyncFd(object())
