@@ -1,8 +1,9 @@
 """The multi-thread flavor: workers, stealing, pinning, hooks, metrics, shutdown.
 
-The whole suite also runs on this flavor (``RT_FLAVOR=multi_thread``, see ``tools/dev.py``);
-these tests cover what only this flavor has. No test here relies on timing: parallelism is
-shown with a ``threading.Barrier`` that only opens when two workers run at once.
+The whole suite also runs on this flavor (the pytest plugin's ``rt_flavors`` ini option, the
+flavor in each test id); these tests cover what only this flavor has. No test here relies on
+timing: parallelism is shown with a ``threading.Barrier`` that only opens when two workers run
+at once.
 """
 
 from __future__ import annotations

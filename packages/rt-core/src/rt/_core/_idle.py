@@ -8,7 +8,8 @@ reactor, the others wait on their own event. A push wakes at most one parked wor
 if no worker is already searching (:func:`notify_parked`: no thundering herd); a searcher that
 finds work and was the last one searching wakes the next (:func:`stop_searching`).
 
-The queues and the step loop are in ``_multi``; the run-state transitions in ``_state``.
+The queues are in ``_multi``, the step loop in ``_worker_loop``; the run-state transitions
+in ``_state``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ make sure it is stepped by one thread at a time and queued at most once::
 The transitions, by name. "Lock" is the scheduler's lock (``MultiThreadScheduler._lock``):
 every transition that races with a waker takes it.
 
+* **spawn** (no lock): a new task is SCHEDULED from birth (``JoinHandle.__init__``); its
+  spawner queues it.
 * **schedule** (a wake-up, :func:`schedule`; lock): IDLE → SCHEDULED, and the waker queues the
   task; RUNNING → NOTIFIED; otherwise nothing (already queued, or done).
 * **begin step** (no lock): SCHEDULED → RUNNING, by the worker that took the task out of a
@@ -30,9 +32,10 @@ every transition that races with a waker takes it.
   (the caller requeues it) or RUNNING → IDLE (a wake-up is on its way).
 * **finish** (no lock): → DONE, after ``_harness.settle``.
 
-The step loop (``_multi._run_worker``) and the wake-up from a step (``_wake_from_step``)
-inline *schedule* and *end step, parked*, under one lock round trip; the functions below are
-the same transitions for the cold paths.
+The step loop (``_worker_loop.run_worker``) inlines *begin step*, and *end step, parked*
+together with *schedule* for the wake-up its step deferred, under one lock round trip; the
+wake-up from a step (``_multi.MultiThreadScheduler._wake_from_step``) inlines *schedule*.
+The functions below are the same transitions for the cold paths.
 """
 
 from __future__ import annotations

@@ -1,0 +1,62 @@
+"""rt.io.duplex: the in-memory pipe pair, its backpressure and how its ends close."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+import rt
+from rt.io import duplex
+
+
+async def test_duplex_backpressure_blocks_the_writer_until_the_reader_drains() -> None:
+    a, b = duplex(4)
+    writer = rt.spawn(a.write_all(b"0123456789"))
+    await rt.yield_now()
+    assert not writer.is_finished()
+    got = b""
+    while len(got) < 10:
+        got += await b.read(3)
+    await writer
+    assert got == b"0123456789"
+
+
+async def test_duplex_close_gives_eof_to_the_reader_and_broken_pipe_to_the_writer() -> None:
+    a, b = duplex(8)
+    reader = rt.spawn(b.read())
+    await rt.yield_now()
+    a.close()
+    assert await reader == b""
+    with pytest.raises(BrokenPipeError):
+        await b.write(b"x")
+    with pytest.raises(OSError, match="closed") as info:
+        await a.read()
+    assert info.value.errno == errno.EBADF
+
+
+async def test_dropping_one_duplex_end_gives_the_other_eof() -> None:
+    a, b = duplex(8)
+    del a
+    assert await b.read() == b""
+
+
+async def test_duplex_between_a_task_and_a_plain_thread_in_another_runtime(
+    flavor: str | None,
+) -> None:
+    a, b = duplex(16)
+
+    def other_runtime() -> bytes:
+        async def main() -> bytes:
+            await b.write_all(b"y" * 10_000)
+            await b.shutdown()
+            return b"done"
+
+        return rt.run(main(), flavor=flavor)
+
+    t = rt.spawn_blocking(other_runtime)
+    total = 0
+    while chunk := await a.read():
+        total += len(chunk)
+    assert total == 10_000
+    assert await t == b"done"
