@@ -720,6 +720,44 @@ def test_failed_tasks_reported_at_interpreter_exit_print_no_import_error(
     assert "meta_path" not in out.stderr
 
 
+def test_a_runtime_abandoned_at_interpreter_exit_prints_no_import_error(
+    flavor: str | None,
+) -> None:
+    # Never shut down, holding a parked task and tasks never started: collected while the
+    # interpreter finalizes, when an import inside __del__ fails with "sys.meta_path is None".
+    program = textwrap.dedent(
+        """
+        import sys
+
+        import rt
+
+        RUNTIME = rt.Runtime(flavor=sys.argv[1])
+
+        async def park():
+            await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+
+        async def boom():
+            raise ValueError("boom")
+
+        async def main():
+            rt.spawn(park())
+            return [rt.spawn(boom()) for _ in range(3)]
+
+        KEEP = RUNTIME.block_on(main())
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program, flavor or "current_thread"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "ImportError" not in out.stderr
+    assert "meta_path" not in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_a_task_spawned_during_shutdown_is_cancelled_before_it_runs_on_every_flavor(
     flavor: str | None,
 ) -> None:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, SupportsFloat, TypeVar, final
@@ -247,8 +248,8 @@ class Runtime:
     def __del__(self) -> None:
         sched = getattr(self, "_sched", None)
         if sched is not None and not sched.closed and sched._thread_id is None:
-            import warnings
-
+            # ``warnings`` is imported at the top: an import here fails while the
+            # interpreter finalizes, which is when an abandoned runtime is often collected.
             warnings.warn(
                 "rt.Runtime was garbage-collected without shutdown(); use `with rt.Runtime()` "
                 "or call shutdown()",
