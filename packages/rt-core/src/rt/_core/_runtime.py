@@ -17,6 +17,7 @@ from ._current import STATE, current_task_or_raise, outside_error
 from ._driver import KNOWN_LAYERS, Driver
 from ._gc import GcSetting
 from ._handle import Handle, _dump, _new_handle, _sched_spawn_blocking
+from ._harness import not_a_function
 from ._options import FLAVORS, build_scheduler, default_flavor
 from ._task import JoinHandle
 from ._task import JoinHandle as Task
@@ -336,6 +337,8 @@ def spawn_blocking(fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
     """
     st = STATE.get(None)
     if st is None:
+        if not callable(fn):
+            raise not_a_function(fn, "rt.spawn_blocking()")
         raise outside_error("rt.spawn_blocking()")
     return _sched_spawn_blocking(st._sched, fn, args)
 
