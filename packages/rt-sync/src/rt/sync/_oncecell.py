@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Generic, TypeVar, final
@@ -54,9 +55,27 @@ class OnceCell(Generic[T]):
     async def get_or_init(self, init: Callable[[], Awaitable[T]]) -> T:
         """Return the value, running ``await init()`` first if the cell is empty.
 
+        Args:
+            init: An async function (``fetch``, not the coroutine ``fetch()``), called only
+                by the caller that initializes the cell.
+
+        Returns:
+            The cell's value.
+
+        Raises:
+            TypeError: ``init`` is not callable (a coroutine object is closed, not run).
+            BaseException: whatever ``init()`` raised (the cell stays empty).
+
         Cancel safety: cancel-safe: a cancelled caller that was running the initializer leaves
         the cell empty for the next one.
         """
+        if not callable(init):
+            if inspect.iscoroutine(init):
+                init.close()  # refused: no "never awaited" warning on top of the error
+            raise TypeError(
+                f"OnceCell.get_or_init() takes an async function, got {type(init).__name__} "
+                f"{init!r:.60}: pass the function itself (get_or_init(fetch), not fetch())"
+            )
         if self._set:
             return self._value  # type: ignore[return-value]
         async with self._init.acquire():
