@@ -495,6 +495,62 @@ def test_shutdown_honours_shields_and_runs_async_cleanup_to_the_end(flavor: str 
     assert sorted(log) == ["async cleanup done", "shielded work done"]
 
 
+def test_shutdown_with_a_timeout_waits_for_cleanup_that_finishes_within_it(
+    flavor: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Symptom: shutdown(0.5) returned at once and closed the tasks mid-cleanup.
+    log: list[str] = []
+    release = threading.Event()
+
+    async def main() -> None:
+        job = rt.spawn_blocking(release.wait, 60)
+
+        async def with_slow_cleanup() -> None:
+            try:
+                await Gate().wait()
+            finally:
+                with rt.CancelScope(shield=True):
+                    await job  # ends on another thread: only a shutdown that waits sees it
+                    log.append("async cleanup done")
+
+        rt.spawn(with_slow_cleanup())
+        await rt.yield_now()
+
+    runtime = rt.Runtime(flavor=flavor)
+    runtime.block_on(main())
+    threading.Thread(target=release.set, daemon=True).start()
+    runtime.shutdown(timeout=60)
+    assert log == ["async cleanup done"]
+    assert not any("shutdown timeout" in r.getMessage() for r in caplog.records)
+
+
+def test_shielded_cleanup_at_shutdown_can_still_use_the_blocking_pool(flavor: str | None) -> None:
+    # A task spawned while shutdown runs starts cancelled, but the one awaiting a blocking
+    # job runs: cleanup that writes a file (rt.fs) or calls to_thread must not fail.
+    log: list[object] = []
+
+    async def cleanup_on_the_pool() -> None:
+        try:
+            await Gate().wait()
+        finally:
+            with rt.CancelScope(shield=True):
+                log.append(await rt.to_thread(lambda: "to_thread"))
+                log.append(await rt.spawn_blocking(lambda: "spawn_blocking"))
+                js = rt.JoinSet[str]()
+                js.spawn_blocking(lambda: "JoinSet.spawn_blocking")
+                log.append(await js.join_next())
+
+    async def main() -> None:
+        for _ in range(3):
+            rt.spawn(cleanup_on_the_pool())
+        await rt.yield_now()
+
+    rt.run(main(), flavor=flavor)
+    assert sorted(map(str, log)) == sorted(
+        ["to_thread", "spawn_blocking", "JoinSet.spawn_blocking"] * 3
+    )
+
+
 def test_shutdown_timeout_warns_naming_the_tasks_still_alive_then_closes_them(
     flavor: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
