@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import threading
+import types
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Generic, TypeVar, final
 
@@ -70,7 +70,7 @@ class OnceCell(Generic[T]):
         the cell empty for the next one.
         """
         if not callable(init):
-            if inspect.iscoroutine(init):
+            if isinstance(init, types.CoroutineType):
                 init.close()  # refused: no "never awaited" warning on top of the error
             raise TypeError(
                 f"OnceCell.get_or_init() takes an async function, got {type(init).__name__} "
