@@ -70,12 +70,7 @@ class OnceCell(Generic[T]):
         the cell empty for the next one.
         """
         if not callable(init):
-            if isinstance(init, types.CoroutineType):
-                init.close()  # refused: no "never awaited" warning on top of the error
-            raise TypeError(
-                f"OnceCell.get_or_init() takes an async function, got {type(init).__name__} "
-                f"{init!r:.60}: pass the function itself (get_or_init(fetch), not fetch())"
-            )
+            raise _not_an_async_function(init)
         if self._set:
             return self._value  # type: ignore[return-value]
         async with self._init.acquire():
@@ -92,3 +87,14 @@ class OnceCell(Generic[T]):
         from ._stats import OnceCellStatistics
 
         return OnceCellStatistics(self._set, self._init.statistics().waiters)
+
+
+def _not_an_async_function(init: object) -> TypeError:
+    """The error for a ``get_or_init`` argument that cannot be called; a coroutine object
+    (``fetch()`` for ``fetch``) is closed, so no "never awaited" warning comes on top."""
+    if isinstance(init, types.CoroutineType):
+        init.close()
+    return TypeError(
+        f"OnceCell.get_or_init() takes an async function, got {type(init).__name__} "
+        f"{init!r:.60}: pass the function itself (get_or_init(fetch), not fetch())"
+    )
