@@ -63,20 +63,21 @@ class Scheduler(ABC):
 
     @abstractmethod
     def spawn(
-        self,
-        coro: object,
-        name: str | None,
-        what: str = "rt.spawn()",
-        pinned: Any = None,
-        blocking: bool = False,
+        self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
     ) -> Task[Any]:
         """Create a task for ``coro`` and make it runnable; safe from any thread.
 
         ``what`` names the API the user called, for error messages; ``pinned`` is the
-        :class:`rt.LocalSet` the task must stay in (its thread), if any. ``blocking`` marks
-        the task awaiting a ``spawn_blocking`` job: spawned by a task while shutdown runs, it
-        runs (a shielded cleanup may still use the blocking pool, which shutdown joins last)
-        instead of being cancelled before it starts.
+        :class:`rt.LocalSet` the task must stay in (its thread), if any.
+        """
+
+    @abstractmethod
+    def _spawn(
+        self, coro: object, name: str | None, what: str, pinned: Any, blocking: bool
+    ) -> Task[Any]:
+        """:meth:`spawn`; ``blocking`` marks the task awaiting a ``spawn_blocking`` job:
+        spawned by a task while shutdown runs, it runs (a shielded cleanup may still use the
+        blocking pool, which shutdown joins last) instead of being cancelled before it starts.
         """
 
     @abstractmethod

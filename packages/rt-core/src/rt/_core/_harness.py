@@ -174,7 +174,7 @@ def spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]
     ctx = copy_context()
     ctx.run(STATE.set, sched._blocking_state)
     job = BlockingJob(sched._blocking, fn, args, ctx)
-    return sched.spawn(_run_blocking(job), None, "rt.spawn_blocking()", blocking=True)
+    return sched._spawn(_run_blocking(job), None, "rt.spawn_blocking()", None, True)
 
 
 def bad_yield_error(task: Task[Any], trap: object) -> TypeError:

@@ -259,15 +259,15 @@ class MultiThreadScheduler(Scheduler):
         return task
 
     def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
-        return self.spawn(coro, name)
+        return self._spawn(coro, name, "rt.spawn()", None, False)
 
     def spawn(
-        self,
-        coro: object,
-        name: str | None,
-        what: str = "rt.spawn()",
-        pinned: Any = None,
-        blocking: bool = False,
+        self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
+    ) -> Task[Any]:
+        return self._spawn(coro, name, what, pinned, False)
+
+    def _spawn(
+        self, coro: object, name: str | None, what: str, pinned: Any, blocking: bool
     ) -> Task[Any]:
         task = self.new_task(coro, name, what)
         task._pinned = pinned
