@@ -200,7 +200,9 @@ class Runtime:
         coroutine they were given). A task or ``block_on`` accepted before that is cancelled,
         run to completion and joinable; a ``block_on`` whose coroutine shutdown cut short
         raises ``RuntimeError`` (its ``__cause__`` the ``rt.Cancelled``). A task of the runtime
-        that spawns during shutdown (in its cleanup) gets a task cancelled before it starts.
+        that spawns during shutdown (in its cleanup) gets a task cancelled before it starts;
+        its blocking jobs (``spawn_blocking``, ``to_thread``) still run, the pool being joined
+        after the tasks.
 
         Args:
             timeout: Seconds to wait for tasks and blocking threads; ``None`` waits as long as
