@@ -56,6 +56,31 @@ async def test_redis_cli_commands_behave_as_with_redis() -> None:
     await task
 
 
+async def test_redis_cli_runs_counter_multi_key_and_transaction_commands() -> None:
+    # What redis-py sends by default (INCRBY, MSET/MGET, MULTI/EXEC), from redis-cli too.
+    server = Server(await TcpListener.bind("127.0.0.1:0"))
+    port = server.listener.local_addr()[1]
+    task = rt.spawn(server.run())
+    assert await _cli(port, "incrby", "n", "5") == "5"
+    assert await _cli(port, "decrby", "n", "2") == "3"
+    assert await _cli(port, "mset", "a", "1", "b", "2") == "OK"
+    assert (await _cli(port, "mget", "a", "missing", "b")).splitlines() == ["1", "", "2"]
+    # One connection: redis-cli reads the commands from stdin and sends them in order.
+    done = await rt.spawn_blocking(
+        lambda: subprocess.run(
+            ["redis-cli", "-p", str(port)],
+            input="MULTI\nINCRBY n 10\nGET n\nEXEC\nMULTI\nSET n 0\nDISCARD\nGET n\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["OK", "QUEUED", "QUEUED", "13", "13", "OK", "QUEUED", "OK", "13"]
+    server.shutdown()
+    await task
+
+
 async def test_redis_benchmark_runs_with_zero_errors() -> None:
     server = Server(await TcpListener.bind("127.0.0.1:0"))
     port = server.listener.local_addr()[1]

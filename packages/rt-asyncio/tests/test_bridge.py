@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import socket
 import threading
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
@@ -146,6 +149,38 @@ def test_rt_as_aio_on_another_loop_says_which_loop_it_needs() -> None:
 
     with pytest.raises(RuntimeError, match="rt's event loop"):
         asyncio.run(main())
+
+
+async def _aio_noop() -> None:
+    await asyncio.sleep(0)
+
+
+async def test_run_and_rt_as_aio_called_from_an_rt_task_close_the_coroutine_they_refuse() -> None:
+    coro = _aio_noop()
+    with pytest.raises(RuntimeError, match=r"inside a running rt task.*aio_as_rt"):
+        rt.asyncio.run(coro)
+    assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # not "never awaited"
+    coro = _aio_noop()
+    with pytest.raises(RuntimeError, match="rt's event loop, no asyncio loop runs here"):
+        await rt.asyncio.rt_as_aio(coro)
+    assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+
+
+def test_run_and_aio_as_rt_called_from_asyncio_code_close_the_coroutine_they_refuse() -> None:
+    refused: list[Coroutine[Any, Any, None]] = []
+
+    async def main() -> None:
+        coro = _aio_noop()
+        refused.append(coro)
+        with pytest.raises(RuntimeError, match="from a running event loop"):
+            rt.asyncio.run(coro)
+        coro = _aio_noop()
+        refused.append(coro)
+        with pytest.raises(RuntimeError, match="from a task running on an rt runtime"):
+            await rt.asyncio.aio_as_rt(coro)
+
+    asyncio.run(main())
+    assert [inspect.getcoroutinestate(c) for c in refused] == [inspect.CORO_CLOSED] * 2
 
 
 def test_runtime_shutdown_cancels_pending_asyncio_tasks_of_an_attached_loop(

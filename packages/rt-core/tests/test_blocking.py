@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
+from typing import Any
 
 import pytest
 from rtcore_helpers import Gate
 
 import rt
+import rt.task
 
 
 async def test_spawn_blocking_runs_on_another_thread_and_returns_the_value() -> None:
@@ -138,6 +141,31 @@ def test_spawn_blocking_refuses_async_functions_and_non_callables(flavor: str | 
     rt.run(main(), flavor=flavor)
     with pytest.raises(RuntimeError, match=r"rt\.run"):
         rt.spawn_blocking(print)
+
+
+def test_apis_taking_a_function_close_a_coroutine_handed_by_mistake(flavor: str | None) -> None:
+    async def coro_fn() -> None:
+        pass
+
+    def refused(call: Any) -> None:
+        coro = coro_fn()
+        with pytest.raises(TypeError, match=r"got the coroutine .*await it, or use rt\.spawn\(\)"):
+            call(coro)
+        assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # no "never awaited"
+
+    async def main() -> None:
+        refused(rt.spawn_blocking)
+        refused(rt.Handle.current().spawn_blocking)
+        refused(rt.JoinSet[None]().spawn_blocking)
+        refused(rt.task.block_in_place)
+        coro = coro_fn()
+        with pytest.raises(TypeError, match="got the coroutine"):
+            await rt.to_thread(coro)  # type: ignore[arg-type]
+        assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+
+    rt.run(main(), flavor=flavor)
+    refused(rt.spawn_blocking)  # outside a runtime too
+    refused(rt.JoinSet[None]().spawn_blocking)
 
 
 async def test_blocking_job_can_wake_a_task_through_a_thread_safe_gate() -> None:

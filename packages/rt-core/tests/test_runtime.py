@@ -495,6 +495,62 @@ def test_shutdown_honours_shields_and_runs_async_cleanup_to_the_end(flavor: str 
     assert sorted(log) == ["async cleanup done", "shielded work done"]
 
 
+def test_shutdown_with_a_timeout_waits_for_cleanup_that_finishes_within_it(
+    flavor: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Symptom: shutdown(0.5) returned at once and closed the tasks mid-cleanup.
+    log: list[str] = []
+    release = threading.Event()
+
+    async def main() -> None:
+        job = rt.spawn_blocking(release.wait, 60)
+
+        async def with_slow_cleanup() -> None:
+            try:
+                await Gate().wait()
+            finally:
+                with rt.CancelScope(shield=True):
+                    await job  # ends on another thread: only a shutdown that waits sees it
+                    log.append("async cleanup done")
+
+        rt.spawn(with_slow_cleanup())
+        await rt.yield_now()
+
+    runtime = rt.Runtime(flavor=flavor)
+    runtime.block_on(main())
+    threading.Thread(target=release.set, daemon=True).start()
+    runtime.shutdown(timeout=60)
+    assert log == ["async cleanup done"]
+    assert not any("shutdown timeout" in r.getMessage() for r in caplog.records)
+
+
+def test_shielded_cleanup_at_shutdown_can_still_use_the_blocking_pool(flavor: str | None) -> None:
+    # A task spawned while shutdown runs starts cancelled, but the one awaiting a blocking
+    # job runs: cleanup that writes a file (rt.fs) or calls to_thread must not fail.
+    log: list[object] = []
+
+    async def cleanup_on_the_pool() -> None:
+        try:
+            await Gate().wait()
+        finally:
+            with rt.CancelScope(shield=True):
+                log.append(await rt.to_thread(lambda: "to_thread"))
+                log.append(await rt.spawn_blocking(lambda: "spawn_blocking"))
+                js = rt.JoinSet[str]()
+                js.spawn_blocking(lambda: "JoinSet.spawn_blocking")
+                log.append(await js.join_next())
+
+    async def main() -> None:
+        for _ in range(3):
+            rt.spawn(cleanup_on_the_pool())
+        await rt.yield_now()
+
+    rt.run(main(), flavor=flavor)
+    assert sorted(map(str, log)) == sorted(
+        ["to_thread", "spawn_blocking", "JoinSet.spawn_blocking"] * 3
+    )
+
+
 def test_shutdown_timeout_warns_naming_the_tasks_still_alive_then_closes_them(
     flavor: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -718,6 +774,44 @@ def test_failed_tasks_reported_at_interpreter_exit_print_no_import_error(
     assert out.returncode == 0, out.stderr
     assert "ImportError" not in out.stderr
     assert "meta_path" not in out.stderr
+
+
+def test_a_runtime_abandoned_at_interpreter_exit_prints_no_import_error(
+    flavor: str | None,
+) -> None:
+    # Never shut down, holding a parked task and tasks never started: collected while the
+    # interpreter finalizes, when an import inside __del__ fails with "sys.meta_path is None".
+    program = textwrap.dedent(
+        """
+        import sys
+
+        import rt
+
+        RUNTIME = rt.Runtime(flavor=sys.argv[1])
+
+        async def park():
+            await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
+
+        async def boom():
+            raise ValueError("boom")
+
+        async def main():
+            rt.spawn(park())
+            return [rt.spawn(boom()) for _ in range(3)]
+
+        KEEP = RUNTIME.block_on(main())
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program, flavor or "current_thread"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "ImportError" not in out.stderr
+    assert "meta_path" not in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_a_task_spawned_during_shutdown_is_cancelled_before_it_runs_on_every_flavor(

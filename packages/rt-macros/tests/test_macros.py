@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 import rt
@@ -201,6 +203,20 @@ def test_join_returns_values_in_order_and_runs_every_branch_to_the_end() -> None
         assert "c" in finished  # join does not cancel the others
 
     body()
+
+
+async def test_join_and_try_join_refuse_a_non_awaitable_branch_before_running_any() -> None:
+    started: list[str] = []
+
+    async def branch() -> None:
+        started.append("ran")
+
+    for combinator in (rt.join, rt.try_join):
+        coro = branch()
+        with pytest.raises(TypeError, match=r"join\(\) branches must be awaitable, got 42"):
+            await combinator(coro, 42)  # type: ignore[call-overload]
+        assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # not "never awaited"
+    assert started == []
 
 
 def test_try_join_cancels_the_rest_at_the_first_error_and_raises_it() -> None:

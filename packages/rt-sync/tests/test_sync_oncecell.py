@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -97,3 +98,15 @@ def test_once_cell_retries_after_a_failed_or_cancelled_initializer(flavor: str |
         return cell.get()
 
     assert run(main(), flavor=flavor) == 7
+
+
+async def test_get_or_init_refuses_a_coroutine_object_and_closes_it() -> None:
+    async def fetch() -> int:
+        return 1
+
+    for cell in (OnceCell[int](), OnceCell[int](1, initialized=True)):
+        coro = fetch()
+        with pytest.raises(TypeError, match=r"not fetch\(\)"):
+            await cell.get_or_init(coro)  # type: ignore[arg-type]
+        assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # not "never awaited"
+    assert await OnceCell[int]().get_or_init(fetch) == 1

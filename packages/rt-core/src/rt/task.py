@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from rt._exports import public
 
 from ._core._current import STATE
+from ._core._harness import not_a_function
 
 T = TypeVar("T")
 
@@ -31,10 +32,13 @@ def block_in_place(fn: Callable[..., T], *args: Any) -> T:
         What ``fn`` returns.
 
     Raises:
+        TypeError: ``fn`` is not callable (a coroutine object is closed: await it instead).
         RuntimeError: called from a task of a current-thread runtime, which has no other
             thread to run its tasks on (use ``await rt.spawn_blocking(fn)``), as in Tokio.
         BaseException: whatever ``fn`` raises.
     """
+    if not callable(fn):
+        raise not_a_function(fn, "rt.task.block_in_place()")
     st = STATE.get(None)
     if st is None or st._current is None:
         return fn(*args)

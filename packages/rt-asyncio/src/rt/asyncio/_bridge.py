@@ -20,6 +20,7 @@ task, as they flow into any spawned task: it starts with a copy of the caller's 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -125,9 +126,20 @@ async def aio_as_rt(awaitable: Awaitable[T]) -> T:
     if it completes anyway, its result is returned (the cancellation shows at the next
     checkpoint, rt's level-triggered rule).
     """
-    me = current_task()
-    loop = _runtime_loop()
+    try:
+        me = current_task()
+        loop = _runtime_loop()
+    except BaseException:
+        _close(awaitable)
+        raise
     return await _cross(me, loop, awaitable)
+
+
+def _close(awaitable: object) -> None:
+    """Close a coroutine refused before it ran: the caller gets the error, not also a
+    "never awaited" warning."""
+    if asyncio.iscoroutine(awaitable) and inspect.getcoroutinestate(awaitable) == "CORO_CREATED":
+        awaitable.close()
 
 
 def _crossed(loop: RtEventLoop) -> None:
@@ -152,6 +164,7 @@ async def _cross(me: Any, loop: RtEventLoop, awaitable: Awaitable[T]) -> T:
             else:
                 fut = asyncio.ensure_future(awaitable, loop=loop)
         except BaseException as exc:
+            _close(awaitable)
             crossing.exc = exc
             _crossed(loop)
             reschedule(me)
@@ -203,13 +216,17 @@ async def rt_as_aio(awaitable: Awaitable[T]) -> T:
 
     Cancel safety: cancelling the asyncio task aborts the rt task and waits for it to end.
     """
-    loop = asyncio.get_running_loop()
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None  # not in asyncio code at all (a plain function, an rt task)
     if not isinstance(loop, RtEventLoop):
         close = getattr(awaitable, "close", None)
         if close is not None:
             close()  # never awaited: say so without a "never awaited" warning
+        where = "no asyncio loop runs here" if loop is None else f"not {loop!r}"
         raise RuntimeError(
-            f"rt_as_aio() needs asyncio code running on rt's event loop, not {loop!r}: "
+            f"rt_as_aio() needs asyncio code running on rt's event loop, {where}: "
             "run it with rt.asyncio.run(...) or asyncio.Runner(loop_factory="
             "rt.asyncio.new_event_loop)"
         )

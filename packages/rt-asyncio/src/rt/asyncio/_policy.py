@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+import rt
 
 from ._loop import RtEventLoop
 
@@ -35,11 +38,43 @@ def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None) -> T:
         What ``main`` returned.
 
     Raises:
-        RuntimeError: called while another asyncio loop runs in this thread.
+        RuntimeError: called while an asyncio loop runs in this thread, or from an rt task
+            (``main`` is closed, never started).
         BaseException: whatever ``main`` raised.
     """
-    with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
-        return runner.run(main)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        _close(main)
+        raise RuntimeError(
+            "rt.asyncio.run() cannot be called from a running event loop: await the "
+            "coroutine instead"
+        )
+    try:
+        rt.current_task()
+    except RuntimeError:
+        pass
+    else:
+        _close(main)
+        raise RuntimeError(
+            "rt.asyncio.run() cannot be called from inside a running rt task: await the "
+            "coroutine with rt.asyncio.aio_as_rt(...) instead"
+        )
+    try:
+        with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
+            return runner.run(main)
+    except BaseException:
+        if inspect.iscoroutine(main) and inspect.getcoroutinestate(main) == inspect.CORO_CREATED:
+            main.close()  # refused before it ran: no "never awaited" warning on top
+        raise
+
+
+def _close(awaitable: object) -> None:
+    """Close a coroutine that is refused before it ran (no "never awaited" warning)."""
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
 
 
 class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):

@@ -72,6 +72,15 @@ class Scheduler(ABC):
         """
 
     @abstractmethod
+    def _spawn(
+        self, coro: object, name: str | None, what: str, pinned: Any, blocking: bool
+    ) -> Task[Any]:
+        """:meth:`spawn`; ``blocking`` marks the task awaiting a ``spawn_blocking`` job:
+        spawned by a task while shutdown runs, it runs (a shielded cleanup may still use the
+        blocking pool, which shutdown joins last) instead of being cancelled before it starts.
+        """
+
+    @abstractmethod
     def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
         """Like :meth:`spawn`, called from a task running on this scheduler's thread."""
 
@@ -207,7 +216,8 @@ class Scheduler(ABC):
     #
     # Once ``shutdown()`` has begun (``_closed``), other threads get a RuntimeError from
     # ``spawn`` and ``block_on``; a task of the runtime that spawns (in its cleanup, say) gets
-    # a task that is cancelled before it starts. Every task accepted before is cancelled, run
+    # a task that is cancelled before it starts (but a ``spawn_blocking`` job runs, so async
+    # cleanup may use the blocking pool). Every task accepted before is cancelled, run
     # to completion (shields are honoured, async cleanup runs) and joinable. Without a timeout
     # shutdown waits as long as that takes; with one, the tasks still alive when it passes are
     # named in one warning, then closed.

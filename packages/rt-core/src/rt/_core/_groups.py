@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar, final
 from ._cancel import CancelScope
 from ._current import STATE, current_task_or_raise, outside_error
 from ._exceptions import Cancelled, chained
+from ._harness import not_a_function
 from ._task import _KEY, AbortHandle, JoinHandle
 from ._task import JoinHandle as Task
 from ._traps import Abort, wait_task_rescheduled
@@ -178,6 +179,8 @@ class JoinSet(Generic[T]):
         """
         st = STATE.get(None)
         if st is None:
+            if not callable(fn):
+                raise not_a_function(fn, "JoinSet.spawn_blocking()")
             raise outside_error("JoinSet.spawn_blocking()")
         task: Task[T] = st._sched.spawn_blocking(fn, args)
         task._supervised = True

@@ -147,10 +147,25 @@ def task_dropped(sched: Scheduler, task: Task[Any]) -> None:
         report_unhandled(sched, task, exc)
 
 
+def not_a_function(obj: object, what: str) -> TypeError:
+    """The error for ``obj`` handed where a plain function belongs; a coroutine is closed.
+
+    A coroutine object there is a mistake for ``rt.spawn`` or ``await``: closing it spares
+    the caller a "never awaited" warning on top of this error.
+    """
+    if isinstance(obj, types.CoroutineType):
+        obj.close()
+        return TypeError(
+            f"{what} expects a plain function, got the coroutine {obj.__qualname__!r}: "
+            "await it, or use rt.spawn() to run it as a task"
+        )
+    return TypeError(f"{what} expects a callable, got {describe(obj)}")
+
+
 def spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
     """Check ``fn`` and hand it to the blocking pool, awaited by a new task."""
     if not callable(fn):
-        raise TypeError(f"rt.spawn_blocking() expects a callable, got {describe(fn)}")
+        raise not_a_function(fn, "rt.spawn_blocking()")
     if isinstance(fn, types.FunctionType) and fn.__code__.co_flags & 0x180:
         raise TypeError(
             f"rt.spawn_blocking() got the async function {fn.__qualname__!r}; it runs plain "
@@ -159,7 +174,7 @@ def spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]
     ctx = copy_context()
     ctx.run(STATE.set, sched._blocking_state)
     job = BlockingJob(sched._blocking, fn, args, ctx)
-    return sched.spawn(_run_blocking(job), None, "rt.spawn_blocking()")
+    return sched._spawn(_run_blocking(job), None, "rt.spawn_blocking()", None, True)
 
 
 def bad_yield_error(task: Task[Any], trap: object) -> TypeError:

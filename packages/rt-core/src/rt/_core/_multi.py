@@ -259,20 +259,26 @@ class MultiThreadScheduler(Scheduler):
         return task
 
     def spawn_here(self, coro: object, name: str | None) -> Task[Any]:
-        return self.spawn(coro, name)
+        return self._spawn(coro, name, "rt.spawn()", None, False)
 
     def spawn(
         self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
+    ) -> Task[Any]:
+        return self._spawn(coro, name, what, pinned, False)
+
+    def _spawn(
+        self, coro: object, name: str | None, what: str, pinned: Any, blocking: bool
     ) -> Task[Any]:
         task = self.new_task(coro, name, what)
         task._pinned = pinned
         inside = self.on_runtime_thread()
         with self._lock:
             # The shutdown contract (see Scheduler): once shutdown began, another thread is
-            # refused; a task of this runtime gets a task cancelled before it starts.
+            # refused; a task of this runtime gets a task cancelled before it starts (one
+            # awaiting a blocking job runs).
             accepted = not self._stopping and (inside or not self._closed)
             if accepted:
-                if self._closed:
+                if self._closed and not blocking:
                     task._abort_requested = True
                     task._cancelled = True
                 self._tasks.add(task)
@@ -451,17 +457,18 @@ class MultiThreadScheduler(Scheduler):
                 return
             self._closed = True
         deadline = None if timeout is None else time.monotonic() + timeout
-        # Cancel every task (tasks spawned meanwhile by finishing tasks included) and wait for
-        # all of them, or the timeout.
+        # Cancel every task, then wait for all of them (those that finishing tasks spawn
+        # meanwhile included: they start cancelled, see spawn, but one awaiting a blocking
+        # job runs), or the timeout. Every task accepted before ``_closed`` is in ``_tasks``.
         core = self._core
         with core:
+            for t in list(self._tasks):
+                if not t._done and not t._abort_requested:
+                    self.abort_task(t)
             while True:
                 pending = [t for t in list(self._tasks) if not t._done]
                 if not pending:
                     break
-                for t in pending:
-                    if not t._abort_requested:
-                        self.abort_task(t)
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, SupportsFloat, TypeVar, final
@@ -16,6 +17,7 @@ from ._current import STATE, current_task_or_raise, outside_error
 from ._driver import KNOWN_LAYERS, Driver
 from ._gc import GcSetting
 from ._handle import Handle, _dump, _new_handle, _sched_spawn_blocking
+from ._harness import not_a_function
 from ._options import FLAVORS, build_scheduler, default_flavor
 from ._task import JoinHandle
 from ._task import JoinHandle as Task
@@ -220,7 +222,9 @@ class Runtime:
         coroutine they were given). A task or ``block_on`` accepted before that is cancelled,
         run to completion and joinable; a ``block_on`` whose coroutine shutdown cut short
         raises ``RuntimeError`` (its ``__cause__`` the ``rt.Cancelled``). A task of the runtime
-        that spawns during shutdown (in its cleanup) gets a task cancelled before it starts.
+        that spawns during shutdown (in its cleanup) gets a task cancelled before it starts;
+        its blocking jobs (``spawn_blocking``, ``to_thread``) still run, the pool being joined
+        after the tasks.
 
         Args:
             timeout: Seconds to wait for tasks and blocking threads; ``None`` waits as long as
@@ -269,8 +273,8 @@ class Runtime:
     def __del__(self) -> None:
         sched = getattr(self, "_sched", None)
         if sched is not None and not sched.closed and sched._thread_id is None:
-            import warnings
-
+            # ``warnings`` is imported at the top: an import here fails while the
+            # interpreter finalizes, which is when an abandoned runtime is often collected.
             warnings.warn(
                 "rt.Runtime was garbage-collected without shutdown(); use `with rt.Runtime()` "
                 "or call shutdown()",
@@ -357,6 +361,8 @@ def spawn_blocking(fn: Callable[..., T], *args: Any) -> JoinHandle[T]:
     """
     st = STATE.get(None)
     if st is None:
+        if not callable(fn):
+            raise not_a_function(fn, "rt.spawn_blocking()")
         raise outside_error("rt.spawn_blocking()")
     return _sched_spawn_blocking(st._sched, fn, args)
 

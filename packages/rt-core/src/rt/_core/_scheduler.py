@@ -182,12 +182,17 @@ class CurrentThreadScheduler(Scheduler):
     def spawn(
         self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None
     ) -> Task[Any]:
+        return self._spawn(coro, name, what, pinned, False)
+
+    def _spawn(
+        self, coro: object, name: str | None, what: str, pinned: Any, blocking: bool
+    ) -> Task[Any]:
         task = self.new_task(coro, name, what)
         task._pinned = pinned
         if self.on_runtime_thread():
             # A task (or shutdown itself) spawning: accepted, cancelled from the start once
-            # shutdown has begun (``_adopt``).
-            self._adopt(task)
+            # shutdown has begun (``_adopt``), unless it awaits a blocking job.
+            self._adopt(task, blocking)
             return task
         # Another thread: accepted only before shutdown begins. The check and the post are
         # one step under ``_core``, which shutdown takes to begin, so every accepted task is
@@ -198,8 +203,8 @@ class CurrentThreadScheduler(Scheduler):
                 return task
         raise refuse_new_task(task, what)
 
-    def _adopt(self, task: Task[Any]) -> None:
-        if self._closed and task._coro is not None and not task._abort_requested:
+    def _adopt(self, task: Task[Any], blocking: bool = False) -> None:
+        if self._closed and task._coro is not None and not task._abort_requested and not blocking:
             # Spawned while shutdown runs: it is cancelled before it starts.
             task._abort_requested = True
             task._cancelled = True

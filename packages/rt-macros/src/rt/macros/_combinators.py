@@ -171,6 +171,15 @@ def _classify(aw: object) -> tuple[int, Any]:
     return _OTHER, aw
 
 
+def _refuse_non_awaitable(branches: Sequence[object], what: str) -> None:
+    """Raise ``TypeError`` for a branch that is not awaitable, before any branch runs; the
+    coroutine branches are closed then, so none is left "never awaited"."""
+    for aw in branches:
+        if not hasattr(type(aw), "__await__") and not _is_generator_coroutine(aw):
+            _close_unstarted(branches)
+            raise TypeError(f"{what}() branches must be awaitable, got {aw!r}")
+
+
 def _is_generator_coroutine(aw: object) -> bool:
     code = getattr(aw, "gi_code", None)
     return isinstance(code, CodeType) and bool(code.co_flags & 0x100)  # CO_ITERABLE_COROUTINE
@@ -584,8 +593,13 @@ async def join(*branches: Awaitable[Any]) -> tuple[Any, ...]:
     A failing branch does not stop the others (that is :func:`try_join`); once all have
     finished, the exception of the first failed branch (in argument order) is raised.
 
+    Raises:
+        TypeError: a branch is not awaitable (no branch has started; coroutines are closed).
+        BaseException: the first failed branch's exception, in argument order.
+
     Cancel safety: cancelling ``join`` cancels and awaits every branch.
     """
+    _refuse_non_awaitable(branches, "join")
     handles: list[rt.JoinHandle[Any]] = []
     try:
         for aw in branches:
@@ -643,8 +657,13 @@ async def try_join(*branches: Awaitable[Any]) -> tuple[Any, ...]:
 
     Returns the values in argument order when every branch succeeds.
 
+    Raises:
+        TypeError: a branch is not awaitable (no branch has started; coroutines are closed).
+        BaseException: the first error a branch raised.
+
     Cancel safety: cancelling ``try_join`` cancels and awaits every branch.
     """
+    _refuse_non_awaitable(branches, "try_join")
     try:
         async with rt.TaskGroup() as tg:
             handles = [tg.spawn(_run(aw)) for aw in branches]

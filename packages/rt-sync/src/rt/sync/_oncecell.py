@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import types
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Generic, TypeVar, final
 
@@ -54,9 +55,22 @@ class OnceCell(Generic[T]):
     async def get_or_init(self, init: Callable[[], Awaitable[T]]) -> T:
         """Return the value, running ``await init()`` first if the cell is empty.
 
+        Args:
+            init: An async function (``fetch``, not the coroutine ``fetch()``), called only
+                by the caller that initializes the cell.
+
+        Returns:
+            The cell's value.
+
+        Raises:
+            TypeError: ``init`` is not callable (a coroutine object is closed, not run).
+            BaseException: whatever ``init()`` raised (the cell stays empty).
+
         Cancel safety: cancel-safe: a cancelled caller that was running the initializer leaves
         the cell empty for the next one.
         """
+        if not callable(init):
+            raise _not_an_async_function(init)
         if self._set:
             return self._value  # type: ignore[return-value]
         async with self._init.acquire():
@@ -73,3 +87,14 @@ class OnceCell(Generic[T]):
         from ._stats import OnceCellStatistics
 
         return OnceCellStatistics(self._set, self._init.statistics().waiters)
+
+
+def _not_an_async_function(init: object) -> TypeError:
+    """The error for a ``get_or_init`` argument that cannot be called; a coroutine object
+    (``fetch()`` for ``fetch``) is closed, so no "never awaited" warning comes on top."""
+    if isinstance(init, types.CoroutineType):
+        init.close()
+    return TypeError(
+        f"OnceCell.get_or_init() takes an async function, got {type(init).__name__} "
+        f"{init!r:.60}: pass the function itself (get_or_init(fetch), not fetch())"
+    )
