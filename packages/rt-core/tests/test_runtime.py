@@ -504,9 +504,11 @@ def test_shutdown_with_a_timeout_waits_for_cleanup_that_finishes_within_it(
 
     async def main() -> None:
         job = rt.spawn_blocking(release.wait, 60)
+        inside = Gate()
 
         async def with_slow_cleanup() -> None:
             try:
+                inside.open()
                 await Gate().wait()
             finally:
                 with rt.CancelScope(shield=True):
@@ -514,7 +516,9 @@ def test_shutdown_with_a_timeout_waits_for_cleanup_that_finishes_within_it(
                     log.append("async cleanup done")
 
         rt.spawn(with_slow_cleanup())
-        await rt.yield_now()
+        # in its try block before shutdown (on two workers it may not have started yet, and
+        # a task cancelled before it starts has no cleanup to run)
+        await inside.wait()
 
     runtime = rt.Runtime(flavor=flavor)
     runtime.block_on(main())
@@ -529,8 +533,11 @@ def test_shielded_cleanup_at_shutdown_can_still_use_the_blocking_pool(flavor: st
     # job runs: cleanup that writes a file (rt.fs) or calls to_thread must not fail.
     log: list[object] = []
 
-    async def cleanup_on_the_pool() -> None:
+    inside: list[Gate] = []
+
+    async def cleanup_on_the_pool(gate: Gate) -> None:
         try:
+            gate.open()
             await Gate().wait()
         finally:
             with rt.CancelScope(shield=True):
@@ -542,8 +549,10 @@ def test_shielded_cleanup_at_shutdown_can_still_use_the_blocking_pool(flavor: st
 
     async def main() -> None:
         for _ in range(3):
-            rt.spawn(cleanup_on_the_pool())
-        await rt.yield_now()
+            inside.append(Gate())
+            rt.spawn(cleanup_on_the_pool(inside[-1]))
+        for gate in inside:  # each in its try block before shutdown
+            await gate.wait()
 
     rt.run(main(), flavor=flavor)
     assert sorted(map(str, log)) == sorted(
