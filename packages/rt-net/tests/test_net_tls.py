@@ -182,7 +182,13 @@ async def test_split_halves_read_and_write_at_once_without_deadlock() -> None:
 
 
 async def test_shutdown_is_a_half_close_the_other_direction_keeps_flowing() -> None:
-    client, server = await _pair()
+    # Both ends refuse ragged EOFs: each b"" below is the peer's close_notify, not the
+    # transport's EOF that follows it.
+    a, b = duplex(1 << 20)
+    client, server = await rt.join(
+        TlsConnector(client_context(), suppress_ragged_eofs=False).connect("localhost", a),
+        TlsAcceptor(server_context(), suppress_ragged_eofs=False).accept(b),
+    )
     await client.write_all(b"request")
     await client.shutdown()
     await client.shutdown()  # idempotent
@@ -371,6 +377,44 @@ async def test_cancelled_write_flush_and_shutdown_lose_or_duplicate_nothing() ->
     assert await reader == payload
 
 
+async def test_split_halves_keep_the_cancel_safety_of_the_stream() -> None:
+    client, server = await _pair(max_buf=4096)
+    rd, wr = server.into_split()
+    rt.time.pause()
+    # The read half: read_exact cancelled half-way puts back what it had decrypted.
+    await client.write_all(b"A" * 10)
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(5, rd.read_exact(20))
+    await client.write_all(b"B" * 10)
+    assert await rd.read_exact(20) == b"A" * 10 + b"B" * 10
+    # The write half: write_all cancelled while it stalls (nobody reads) says what it
+    # committed, and the rest follows in order.
+    payload = os.urandom(1 << 20)
+    committed: int | None = None
+    with pytest.raises(rt.time.Elapsed), rt.time.timeout(5):
+        try:
+            await wr.write_all(payload)
+        except rt.Cancelled as exc:
+            committed = rt.io.bytes_written(exc)
+            raise
+    # flush cancelled while the committed ciphertext still cannot drain: it stays queued.
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(5, wr.flush())
+    rt.time.resume()
+    assert committed is not None and 0 < committed < len(payload)
+
+    async def finish() -> None:
+        await wr.write_all(payload[committed:])
+        await wr.shutdown()
+
+    sender = rt.spawn(finish())
+    assert await _read_to_eof(client) == payload
+    await sender
+    rd.close()
+    wr.close()
+    assert server.closed
+
+
 async def _read_to_eof(stream: TlsStream[Any]) -> bytes:
     got = bytearray()
     while chunk := await stream.read():
@@ -519,6 +563,30 @@ async def test_unwrap_keeps_tls_data_that_arrives_before_the_peers_close_notify(
     assert trailing == b"" and await srv == b""
     with pytest.raises(OSError, match="after unwrap"):
         await client.read()
+
+
+async def test_a_cancelled_unwrap_finishes_when_called_again_or_closes_cleanly() -> None:
+    for again in (True, False):
+        client, server = await _pair()
+        rt.time.pause()
+        # The server has not answered with its close_notify: unwrap waits, and is cancelled.
+        with pytest.raises(rt.time.Elapsed):
+            await rt.time.timeout(5, client.unwrap())
+        rt.time.resume()
+        assert not client.closed
+        assert await server.read() == b""  # the client's close_notify went out before the wait
+        if again:
+            srv = rt.spawn(server.unwrap())
+            plain, trailing = await client.unwrap()
+            assert trailing == b"" and client.closed and plain is client.get_ref()
+            server_plain, _ = await srv
+            await plain.write_all(b"plain")
+            assert await server_plain.read_exact(5) == b"plain"
+        else:
+            client.close()
+            with pytest.raises(OSError, match="closed"):
+                await client.read()
+            assert await server.get_ref().read() == b""  # the transport is closed too
 
 
 @pytest.mark.parametrize("version", TLS_VERSIONS, ids=["tls1.2", "tls1.3"])

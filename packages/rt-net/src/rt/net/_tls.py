@@ -895,8 +895,9 @@ class TlsStream(Generic[_T]):
                 kept: read it (until ``b""``) and call ``unwrap`` again.
             OSError: the stream is closed or the transport failed.
 
-        Cancel safety: not cancel-safe: when cancelled, the TLS session is half shut down;
-        close the stream.
+        Cancel safety: cancel-safe in effect: ``close_notify`` is queued at once, and a call
+        cancelled while it sends it or waits for the peer's leaves the session half shut
+        down; call ``unwrap`` again to finish, or close the stream.
         """
         if not self._done:
             await self.do_handshake()
@@ -936,8 +937,10 @@ class TlsStream(Generic[_T]):
                 self._ssl.unwrap()
             except ssl.SSLError:
                 pass
-            trailing = self._in.read()
         await self._flush()
+        # Taken only now: a call cancelled in the flush above leaves them for the next one.
+        with self._mutex:
+            trailing = self._in.read()
         self._closed = self._unwrapped = True  # the TLS stream is spent; the transport lives on
         return self._transport, trailing
 
