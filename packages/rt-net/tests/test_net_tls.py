@@ -83,6 +83,64 @@ async def test_tcp_echo_round_trips_every_byte_on_tls_1_2_and_1_3(
         await server
 
 
+class _Transport:
+    """A duplex end that counts its sends (a socket's syscalls) and can hold them back."""
+
+    def __init__(self, inner: rt.io.DuplexStream) -> None:
+        self.inner = inner
+        self.sends: list[int] = []
+        self.cork_after_first_read = False
+        self.corked: bytearray | None = None
+
+    async def read(self, n: int = 65536, /) -> bytes:
+        data = await self.inner.read(n)
+        if self.cork_after_first_read and self.corked is None:
+            self.corked = bytearray()
+        return data
+
+    async def write_all(self, data: bytes | bytearray | memoryview, /) -> None:
+        if self.corked is not None:
+            self.corked += data
+            return
+        self.sends.append(len(data))
+        await self.inner.write_all(data)
+
+    async def uncork(self) -> None:
+        held, self.corked, self.cork_after_first_read = self.corked, None, False
+        assert held
+        await self.write_all(held)
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+async def test_a_tls_1_3_server_sends_its_session_tickets_with_its_first_write() -> None:
+    a, b = duplex(1 << 16)
+    client_end, server_end = _Transport(a), _Transport(b)
+    # The client's Finished and its first request reach the server in one piece, as they
+    # usually do over TCP: the client holds its sends from the server's flight on.
+    client_end.cork_after_first_read = True
+    client = await TlsConnector(client_context()).connect(
+        "localhost", client_end, do_handshake_on_connect=False
+    )
+    server = await TlsAcceptor(server_context()).accept(server_end, do_handshake_on_connect=False)
+    handshake = rt.spawn(server.do_handshake())
+    await client.do_handshake()
+    await client.write_all(b"request")
+    await client_end.uncork()
+    await handshake
+    assert server.version() == "TLSv1.3"
+    assert len(server_end.sends) == 1  # ServerHello .. Finished; the tickets wait
+    assert await server.read_exact(7) == b"request"  # decrypted without waiting
+    await server.write_all(b"response")
+    assert len(server_end.sends) == 2  # the tickets and the response went in one send
+    assert await client.read_exact(8) == b"response"
+    assert client.session is not None and client.session.has_ticket
+
+
 async def test_connect_tls_checks_the_host_part_of_the_address_by_default() -> None:
     acceptor = TlsAcceptor(server_context())
     async with await TcpListener.bind("127.0.0.1:0") as listener:

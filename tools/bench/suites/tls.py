@@ -1,5 +1,5 @@
-"""TLS: rt.net.tls against asyncio ``ssl=``, uvloop ``ssl=`` and trio ``SSLStream``, and rt-asyncio's
-``ssl=`` (the standard library's ``sslproto`` on rt's asyncio loop) beside them.
+"""TLS: rt.net.tls against asyncio ``ssl=``, uvloop ``ssl=`` and trio ``SSLStream``, and
+rt-asyncio's ``ssl=`` (the standard library's ``sslproto`` on rt's asyncio loop) beside them.
 
 Every cell runs one peer's server in a fresh process (fresh certificates from ``trustme``, the
 same ``ssl.SSLContext`` settings, TLS 1.3) under the load of one fixed client in child

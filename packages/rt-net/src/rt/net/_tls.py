@@ -775,7 +775,10 @@ class TlsStream(Generic[_T]):
             self._check_writable("write()")
         if not data:
             return 0
-        if self._wbuf or self._out.pending:
+        if self._wbuf:
+            # Ciphertext a cancelled or stalled send left behind: wait for it before taking
+            # anything of ``data``. Output still in the BIO (a TLS 1.3 server's session
+            # tickets) goes out in the same send as ``data``'s records, in order.
             await self._flush()
         n = min(len(data), _WRITE_CHUNK)
         chunk = data if n == len(data) else memoryview(data)[:n]
@@ -806,7 +809,7 @@ class TlsStream(Generic[_T]):
         total = len(data)
         if not total:
             return
-        if self._wbuf or self._out.pending:
+        if self._wbuf:  # see write()
             await self._flush()
         mutex = self._mutex
         obj = self._ssl
