@@ -563,6 +563,23 @@ async def test_bad_arguments_get_clear_errors() -> None:
     assert "TlsStream client TLSv1.3 over DuplexStream" in repr(client)
 
 
+async def test_a_context_for_the_wrong_side_or_without_a_certificate_says_what_to_do() -> None:
+    with pytest.raises(ValueError, match=r"Purpose.CLIENT_AUTH\), then load_cert_chain"):
+        TlsAcceptor(ssl.create_default_context())
+    with pytest.raises(ValueError, match="needs a client context"):
+        TlsConnector(server_context())
+    # A server context nobody loaded a certificate into: OpenSSL only says "no shared cipher".
+    a, b = duplex(1 << 16)
+    client = rt.spawn(TlsConnector(client_context()).connect("localhost", a))
+    with pytest.raises(ssl.SSLError, match="NO_SHARED_CIPHER") as info:
+        await TlsAcceptor(ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)).accept(b)
+    assert "load_cert_chain()" in "".join(info.value.__notes__)
+    with pytest.raises(rt.JoinError) as joined:
+        await client
+    assert isinstance(joined.value.exception, ssl.SSLError)
+    assert "handshake failure" in str(joined.value.exception)
+
+
 # ----------------------------------------------------------------- STARTTLS, SNI, resumption
 
 

@@ -156,9 +156,20 @@ def _refuse_renegotiation(ctx: ssl.SSLContext) -> None:
     ctx.options |= ssl.OP_NO_RENEGOTIATION
 
 
-def _check_context(ctx: object, who: str) -> ssl.SSLContext:
+def _check_context(ctx: object, who: str, *, server_side: bool) -> ssl.SSLContext:
     if not isinstance(ctx, ssl.SSLContext):
         raise TypeError(f"{who} needs an ssl.SSLContext, got {type(ctx).__name__}")
+    if server_side and ctx.protocol == ssl.PROTOCOL_TLS_CLIENT:
+        raise ValueError(
+            "TlsAcceptor needs a server context, got a PROTOCOL_TLS_CLIENT one "
+            "(ssl.create_default_context() makes client contexts): use "
+            "ssl.create_default_context(ssl.Purpose.CLIENT_AUTH), then load_cert_chain()"
+        )
+    if not server_side and ctx.protocol == ssl.PROTOCOL_TLS_SERVER:
+        raise ValueError(
+            "TlsConnector needs a client context, got a PROTOCOL_TLS_SERVER one: use "
+            "ssl.create_default_context() (or None for the default)"
+        )
     return ctx
 
 
@@ -175,6 +186,7 @@ class TlsConnector:
 
     Raises:
         TypeError: ``ssl_context`` is not an ``ssl.SSLContext``.
+        ValueError: ``ssl_context`` is a server context (``PROTOCOL_TLS_SERVER``).
     """
 
     __slots__ = ("_ctx", "_ragged")
@@ -185,7 +197,7 @@ class TlsConnector:
         if ssl_context is None:
             self._ctx = default_client_context()
         else:
-            self._ctx = _check_context(ssl_context, "TlsConnector")
+            self._ctx = _check_context(ssl_context, "TlsConnector", server_side=False)
             _refuse_renegotiation(self._ctx)
         self._ragged = suppress_ragged_eofs
 
@@ -264,12 +276,14 @@ class TlsAcceptor:
 
     Raises:
         TypeError: ``ssl_context`` is not an ``ssl.SSLContext``.
+        ValueError: ``ssl_context`` is a client context (``PROTOCOL_TLS_CLIENT``, what
+            ``ssl.create_default_context()`` makes).
     """
 
     __slots__ = ("_ctx", "_ragged")
 
     def __init__(self, ssl_context: ssl.SSLContext, *, suppress_ragged_eofs: bool = True) -> None:
-        self._ctx = _check_context(ssl_context, "TlsAcceptor")
+        self._ctx = _check_context(ssl_context, "TlsAcceptor", server_side=True)
         _refuse_renegotiation(self._ctx)
         self._ragged = suppress_ragged_eofs
 
@@ -506,6 +520,12 @@ class TlsStream(Generic[_T]):
             try:
                 await self._drive(self._ssl.do_handshake)
             except ssl.SSLError as exc:
+                if exc.reason == "NO_SHARED_CIPHER" and self._ssl.server_side:
+                    exc.add_note(
+                        "TlsAcceptor: the client offered nothing this context accepts; if "
+                        "every client fails so, the context has no certificate: call "
+                        "load_cert_chain() on it"
+                    )
                 # Tell the peer why (OpenSSL queued an alert); a socket takes it without
                 # waiting, other transports within the caller's handshake timeout.
                 if not hasattr(self._transport, "try_write"):
