@@ -653,7 +653,9 @@ async def test_a_cancelled_unwrap_finishes_when_called_again_or_closes_cleanly()
         if again:
             srv = rt.spawn(server.unwrap())
             plain, trailing = await client.unwrap()
-            assert trailing == b"" and client.closed and plain is client.get_ref()
+            assert trailing == b"" and plain is client.get_ref()
+            with pytest.raises(OSError, match="after unwrap"):
+                await client.read()
             server_plain, _ = await srv
             await plain.write_all(b"plain")
             assert await server_plain.read_exact(5) == b"plain"
