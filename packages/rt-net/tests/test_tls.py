@@ -83,6 +83,64 @@ async def test_tcp_echo_round_trips_every_byte_on_tls_1_2_and_1_3(
         await server
 
 
+class _Transport:
+    """A duplex end that counts its sends (a socket's syscalls) and can hold them back."""
+
+    def __init__(self, inner: rt.io.DuplexStream) -> None:
+        self.inner = inner
+        self.sends: list[int] = []
+        self.cork_after_first_read = False
+        self.corked: bytearray | None = None
+
+    async def read(self, n: int = 65536, /) -> bytes:
+        data = await self.inner.read(n)
+        if self.cork_after_first_read and self.corked is None:
+            self.corked = bytearray()
+        return data
+
+    async def write_all(self, data: bytes | bytearray | memoryview, /) -> None:
+        if self.corked is not None:
+            self.corked += data
+            return
+        self.sends.append(len(data))
+        await self.inner.write_all(data)
+
+    async def uncork(self) -> None:
+        held, self.corked, self.cork_after_first_read = self.corked, None, False
+        assert held
+        await self.write_all(held)
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+async def test_a_tls_1_3_server_sends_its_session_tickets_with_its_first_write() -> None:
+    a, b = duplex(1 << 16)
+    client_end, server_end = _Transport(a), _Transport(b)
+    # The client's Finished and its first request reach the server in one piece, as they
+    # usually do over TCP: the client holds its sends from the server's flight on.
+    client_end.cork_after_first_read = True
+    client = await TlsConnector(client_context()).connect(
+        "localhost", client_end, do_handshake_on_connect=False
+    )
+    server = await TlsAcceptor(server_context()).accept(server_end, do_handshake_on_connect=False)
+    handshake = rt.spawn(server.do_handshake())
+    await client.do_handshake()
+    await client.write_all(b"request")
+    await client_end.uncork()
+    await handshake
+    assert server.version() == "TLSv1.3"
+    assert len(server_end.sends) == 1  # ServerHello .. Finished; the tickets wait
+    assert await server.read_exact(7) == b"request"  # decrypted without waiting
+    await server.write_all(b"response")
+    assert len(server_end.sends) == 2  # the tickets and the response went in one send
+    assert await client.read_exact(8) == b"response"
+    assert client.session is not None and client.session.has_ticket
+
+
 async def test_connect_tls_checks_the_host_part_of_the_address_by_default() -> None:
     acceptor = TlsAcceptor(server_context())
     async with await TcpListener.bind("127.0.0.1:0") as listener:
@@ -182,7 +240,13 @@ async def test_split_halves_read_and_write_at_once_without_deadlock() -> None:
 
 
 async def test_shutdown_is_a_half_close_the_other_direction_keeps_flowing() -> None:
-    client, server = await _pair()
+    # Both ends refuse ragged EOFs: each b"" below is the peer's close_notify, not the
+    # transport's EOF that follows it.
+    a, b = duplex(1 << 20)
+    client, server = await rt.join(
+        TlsConnector(client_context(), suppress_ragged_eofs=False).connect("localhost", a),
+        TlsAcceptor(server_context(), suppress_ragged_eofs=False).accept(b),
+    )
     await client.write_all(b"request")
     await client.shutdown()
     await client.shutdown()  # idempotent
@@ -371,6 +435,44 @@ async def test_cancelled_write_flush_and_shutdown_lose_or_duplicate_nothing() ->
     assert await reader == payload
 
 
+async def test_split_halves_keep_the_cancel_safety_of_the_stream() -> None:
+    client, server = await _pair(max_buf=4096)
+    rd, wr = server.into_split()
+    rt.time.pause()
+    # The read half: read_exact cancelled half-way puts back what it had decrypted.
+    await client.write_all(b"A" * 10)
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(5, rd.read_exact(20))
+    await client.write_all(b"B" * 10)
+    assert await rd.read_exact(20) == b"A" * 10 + b"B" * 10
+    # The write half: write_all cancelled while it stalls (nobody reads) says what it
+    # committed, and the rest follows in order.
+    payload = os.urandom(1 << 20)
+    committed: int | None = None
+    with pytest.raises(rt.time.Elapsed), rt.time.timeout(5):
+        try:
+            await wr.write_all(payload)
+        except rt.Cancelled as exc:
+            committed = rt.io.bytes_written(exc)
+            raise
+    # flush cancelled while the committed ciphertext still cannot drain: it stays queued.
+    with pytest.raises(rt.time.Elapsed):
+        await rt.time.timeout(5, wr.flush())
+    rt.time.resume()
+    assert committed is not None and 0 < committed < len(payload)
+
+    async def finish() -> None:
+        await wr.write_all(payload[committed:])
+        await wr.shutdown()
+
+    sender = rt.spawn(finish())
+    assert await _read_to_eof(client) == payload
+    await sender
+    rd.close()
+    wr.close()
+    assert server.closed
+
+
 async def _read_to_eof(stream: TlsStream[Any]) -> bytes:
     got = bytearray()
     while chunk := await stream.read():
@@ -461,6 +563,23 @@ async def test_bad_arguments_get_clear_errors() -> None:
     assert "TlsStream client TLSv1.3 over DuplexStream" in repr(client)
 
 
+async def test_a_context_for_the_wrong_side_or_without_a_certificate_says_what_to_do() -> None:
+    with pytest.raises(ValueError, match=r"Purpose.CLIENT_AUTH\), then load_cert_chain"):
+        TlsAcceptor(ssl.create_default_context())
+    with pytest.raises(ValueError, match="needs a client context"):
+        TlsConnector(server_context())
+    # A server context nobody loaded a certificate into: OpenSSL only says "no shared cipher".
+    a, b = duplex(1 << 16)
+    client = rt.spawn(TlsConnector(client_context()).connect("localhost", a))
+    with pytest.raises(ssl.SSLError, match="NO_SHARED_CIPHER") as info:
+        await TlsAcceptor(ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)).accept(b)
+    assert "load_cert_chain()" in "".join(info.value.__notes__)
+    with pytest.raises(rt.JoinError) as joined:
+        await client
+    assert isinstance(joined.value.exception, ssl.SSLError)
+    assert "handshake failure" in str(joined.value.exception)
+
+
 # ----------------------------------------------------------------- STARTTLS, SNI, resumption
 
 
@@ -519,6 +638,32 @@ async def test_unwrap_keeps_tls_data_that_arrives_before_the_peers_close_notify(
     assert trailing == b"" and await srv == b""
     with pytest.raises(OSError, match="after unwrap"):
         await client.read()
+
+
+async def test_a_cancelled_unwrap_finishes_when_called_again_or_closes_cleanly() -> None:
+    for again in (True, False):
+        client, server = await _pair()
+        rt.time.pause()
+        # The server has not answered with its close_notify: unwrap waits, and is cancelled.
+        with pytest.raises(rt.time.Elapsed):
+            await rt.time.timeout(5, client.unwrap())
+        rt.time.resume()
+        assert not client.closed
+        assert await server.read() == b""  # the client's close_notify went out before the wait
+        if again:
+            srv = rt.spawn(server.unwrap())
+            plain, trailing = await client.unwrap()
+            assert trailing == b"" and plain is client.get_ref()
+            with pytest.raises(OSError, match="after unwrap"):
+                await client.read()
+            server_plain, _ = await srv
+            await plain.write_all(b"plain")
+            assert await server_plain.read_exact(5) == b"plain"
+        else:
+            client.close()
+            with pytest.raises(OSError, match="closed"):
+                await client.read()
+            assert await server.get_ref().read() == b""  # the transport is closed too
 
 
 @pytest.mark.parametrize("version", TLS_VERSIONS, ids=["tls1.2", "tls1.3"])

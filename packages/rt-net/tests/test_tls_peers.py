@@ -239,13 +239,20 @@ async def test_openssl_s_client_talks_to_the_rt_server(
 ) -> None:
     ctx = server_context()
     ctx.set_alpn_protocols(["rt-test", "http/1.1"])
-    async with rt_tls_server(_line_reverser, ctx) as (port, errors):
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def handler(tls: TlsStream[Any]) -> None:
+        seen.append((tls.selected_alpn_protocol(), tls.version()))
+        await _line_reverser(tls)
+
+    async with rt_tls_server(handler, ctx) as (port, errors):
         done = await rt.spawn_blocking(
             _s_client, port, pems[0], b"first line\nsecond\nbye\n", version, "-alpn", "rt-test"
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout == b"enil tsrif\ndnoces\n"
         assert errors == []
+    assert seen == [("rt-test", {"-tls1_2": "TLSv1.2", "-tls1_3": "TLSv1.3"}[version])]
 
 
 def _s_client_renegotiates(port: int, ca_pem: Path) -> tuple[bytes, bytes, int]:

@@ -1,6 +1,7 @@
 """asyncio on rt's event loop (``rt.asyncio``): the asyncio-API workloads on it.
 
-The ``asyncio`` suite shows it as the ``rt`` column.
+The ``asyncio`` suite shows it as the ``rt`` column; the ``tls`` suite runs its ``ssl=`` server
+(the standard library's ``sslproto`` on rt's loop) as the ``rt-asyncio`` column.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from . import asyncio_api
+from . import asyncio_api, asyncio_tls
 
 NAME = "rt-asyncio"
 
@@ -21,4 +22,4 @@ def run(main: Coroutine[Any, Any, Any]) -> Any:
         return runner.run(main)
 
 
-WORKLOADS = asyncio_api.workloads(run)
+WORKLOADS = {**asyncio_api.workloads(run), **asyncio_tls.workloads(run)}

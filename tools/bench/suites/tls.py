@@ -1,4 +1,5 @@
-"""TLS: rt.net.tls against asyncio ``ssl=``, uvloop ``ssl=`` and trio ``SSLStream``.
+"""TLS: rt.net.tls against asyncio ``ssl=``, uvloop ``ssl=`` and trio ``SSLStream``, and
+rt-asyncio's ``ssl=`` (the standard library's ``sslproto`` on rt's asyncio loop) beside them.
 
 Every cell runs one peer's server in a fresh process (fresh certificates from ``trustme``, the
 same ``ssl.SSLContext`` settings, TLS 1.3) under the load of one fixed client in child
@@ -14,7 +15,7 @@ from ..harness import Row
 
 NAME = "tls"
 TITLE = "TLS servers (rt.net.tls)"
-PEERS = ["rt", "asyncio", "uvloop", "trio"]
+PEERS = ["rt", "asyncio", "uvloop", "trio", "rt-asyncio"]
 
 ROWS: dict[str, Row] = {
     "tlshandshake": Row(
@@ -47,7 +48,9 @@ ROWS: dict[str, Row] = {
 NOTES = f"""
 Server CPU is `time.process_time()` of the cell's process while the load runs; the client
 (stdlib `ssl` sockets in a `selectors` loop, in child processes) is the same for every peer,
-so the peers differ only in their server. OpenSSL does the cryptography for every peer
+so the peers differ only in their server. The `rt-asyncio` column is the asyncio server of
+the `asyncio` and `uvloop` columns on rt's asyncio loop (`rt.asyncio`), whose `ssl=` is the
+standard library's `sslproto`, not rt.net.tls. OpenSSL does the cryptography for every peer
 ({ssl.OPENSSL_VERSION} here); the gap between them is the overhead around it. A `--quick` run
 makes 400 connections in the handshake row, 4,000 and 1,000 requests in the echo rows, and
 uploads 32 MiB.

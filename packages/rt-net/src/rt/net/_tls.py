@@ -156,9 +156,20 @@ def _refuse_renegotiation(ctx: ssl.SSLContext) -> None:
     ctx.options |= ssl.OP_NO_RENEGOTIATION
 
 
-def _check_context(ctx: object, who: str) -> ssl.SSLContext:
+def _check_context(ctx: object, who: str, *, server_side: bool) -> ssl.SSLContext:
     if not isinstance(ctx, ssl.SSLContext):
         raise TypeError(f"{who} needs an ssl.SSLContext, got {type(ctx).__name__}")
+    if server_side and ctx.protocol == ssl.PROTOCOL_TLS_CLIENT:
+        raise ValueError(
+            "TlsAcceptor needs a server context, got a PROTOCOL_TLS_CLIENT one "
+            "(ssl.create_default_context() makes client contexts): use "
+            "ssl.create_default_context(ssl.Purpose.CLIENT_AUTH), then load_cert_chain()"
+        )
+    if not server_side and ctx.protocol == ssl.PROTOCOL_TLS_SERVER:
+        raise ValueError(
+            "TlsConnector needs a client context, got a PROTOCOL_TLS_SERVER one: use "
+            "ssl.create_default_context() (or None for the default)"
+        )
     return ctx
 
 
@@ -175,6 +186,7 @@ class TlsConnector:
 
     Raises:
         TypeError: ``ssl_context`` is not an ``ssl.SSLContext``.
+        ValueError: ``ssl_context`` is a server context (``PROTOCOL_TLS_SERVER``).
     """
 
     __slots__ = ("_ctx", "_ragged")
@@ -185,7 +197,7 @@ class TlsConnector:
         if ssl_context is None:
             self._ctx = default_client_context()
         else:
-            self._ctx = _check_context(ssl_context, "TlsConnector")
+            self._ctx = _check_context(ssl_context, "TlsConnector", server_side=False)
             _refuse_renegotiation(self._ctx)
         self._ragged = suppress_ragged_eofs
 
@@ -264,12 +276,14 @@ class TlsAcceptor:
 
     Raises:
         TypeError: ``ssl_context`` is not an ``ssl.SSLContext``.
+        ValueError: ``ssl_context`` is a client context (``PROTOCOL_TLS_CLIENT``, what
+            ``ssl.create_default_context()`` makes).
     """
 
     __slots__ = ("_ctx", "_ragged")
 
     def __init__(self, ssl_context: ssl.SSLContext, *, suppress_ragged_eofs: bool = True) -> None:
-        self._ctx = _check_context(ssl_context, "TlsAcceptor")
+        self._ctx = _check_context(ssl_context, "TlsAcceptor", server_side=True)
         _refuse_renegotiation(self._ctx)
         self._ragged = suppress_ragged_eofs
 
@@ -506,6 +520,12 @@ class TlsStream(Generic[_T]):
             try:
                 await self._drive(self._ssl.do_handshake)
             except ssl.SSLError as exc:
+                if exc.reason == "NO_SHARED_CIPHER" and self._ssl.server_side:
+                    exc.add_note(
+                        "TlsAcceptor: the client offered nothing this context accepts; if "
+                        "every client fails so, the context has no certificate: call "
+                        "load_cert_chain() on it"
+                    )
                 # Tell the peer why (OpenSSL queued an alert); a socket takes it without
                 # waiting, other transports within the caller's handshake timeout.
                 if not hasattr(self._transport, "try_write"):
@@ -775,7 +795,10 @@ class TlsStream(Generic[_T]):
             self._check_writable("write()")
         if not data:
             return 0
-        if self._wbuf or self._out.pending:
+        if self._wbuf:
+            # Ciphertext a cancelled or stalled send left behind: wait for it before taking
+            # anything of ``data``. Output still in the BIO (a TLS 1.3 server's session
+            # tickets) goes out in the same send as ``data``'s records, in order.
             await self._flush()
         n = min(len(data), _WRITE_CHUNK)
         chunk = data if n == len(data) else memoryview(data)[:n]
@@ -806,7 +829,7 @@ class TlsStream(Generic[_T]):
         total = len(data)
         if not total:
             return
-        if self._wbuf or self._out.pending:
+        if self._wbuf:  # see write()
             await self._flush()
         mutex = self._mutex
         obj = self._ssl
@@ -895,8 +918,9 @@ class TlsStream(Generic[_T]):
                 kept: read it (until ``b""``) and call ``unwrap`` again.
             OSError: the stream is closed or the transport failed.
 
-        Cancel safety: not cancel-safe: when cancelled, the TLS session is half shut down;
-        close the stream.
+        Cancel safety: cancel-safe in effect: ``close_notify`` is queued at once, and a call
+        cancelled while it sends it or waits for the peer's leaves the session half shut
+        down; call ``unwrap`` again to finish, or close the stream.
         """
         if not self._done:
             await self.do_handshake()
@@ -936,8 +960,10 @@ class TlsStream(Generic[_T]):
                 self._ssl.unwrap()
             except ssl.SSLError:
                 pass
-            trailing = self._in.read()
         await self._flush()
+        # Taken only now: a call cancelled in the flush above leaves them for the next one.
+        with self._mutex:
+            trailing = self._in.read()
         self._closed = self._unwrapped = True  # the TLS stream is spent; the transport lives on
         return self._transport, trailing
 
