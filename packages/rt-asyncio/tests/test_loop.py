@@ -269,6 +269,31 @@ def test_add_signal_handler_runs_on_the_loop() -> None:
     assert run(main) == signal.SIGUSR1
 
 
+def test_internal_fds_count_the_runtime_wakeup_fd_and_the_signal_pipe_until_close() -> None:
+    loop = rt.asyncio.new_event_loop()
+    closed = False
+    try:
+        # An owned loop's own wake-up fd is its runtime's reactor eventfd.
+        assert loop._internal_fds == 1
+
+        async def with_signal_handler() -> int:
+            loop.add_signal_handler(signal.SIGUSR2, lambda: None)
+            try:
+                return int(loop._internal_fds)
+            finally:
+                loop.remove_signal_handler(signal.SIGUSR2)
+
+        # The first signal handler adds asyncio's socket pair (the signal wakeup fd).
+        assert loop.run_until_complete(with_signal_handler()) == 2
+        loop.close()
+        closed = True
+        assert loop._internal_fds == 0
+        assert loop._ssock is None and loop._csock is None
+    finally:
+        if not closed:
+            loop.close()
+
+
 def test_runner_policy_and_run_use_rts_loop() -> None:
     async def kind() -> type:
         return type(asyncio.get_running_loop())

@@ -261,6 +261,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         else:
             self._rt_handle = _handle
         super().__init__(selector=_WatchView(self._watches))
+        if self._runtime is not None:
+            # asyncio counts the fds a loop keeps for its own wake-ups in _internal_fds (the
+            # self-pipe). An owned loop's is its runtime's reactor wake-up fd (an eventfd),
+            # open from here until close() shuts the runtime down; an attached loop owns none.
+            self._internal_fds += 1
 
     # -- the self-pipe: only for signals ---------------------------------------------------
 
@@ -627,6 +632,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         runtime = self._runtime
         if runtime is not None:
             runtime.shutdown()
+            self._internal_fds -= 1  # the reactor's wake-up fd is closed
 
     # -- time ------------------------------------------------------------------------------
 
