@@ -27,7 +27,9 @@ What is rt's and what is the standard library's:
   blocking pool unless ``set_default_executor`` installed another executor.
 * **Reused from the standard library**: transports, protocols, SSL, streams, servers,
   subprocess and signal plumbing, via ``asyncio``'s Unix selector loop class whose selector is
-  replaced by a read-only view of the watches above (transports' ``repr`` reads it).
+  replaced by a read-only view of the watches above (transports' ``repr`` reads it). The
+  socket transport is asyncio's with one change: it reads into a buffer the loop keeps
+  (``_transport``), not into a fresh 256 KiB block per read.
 
 A loop is either *owned* (``new_event_loop()``: a current-thread rt runtime of its own, driven
 by ``run_forever``/``run_until_complete`` like any asyncio loop) or *attached* to a runtime
@@ -68,6 +70,8 @@ from rt.lowlevel import (
     wait_task_rescheduled,
 )
 from rt.time._clock import duration_ns
+
+from ._transport import RecvBuffer, RtSocketTransport
 
 # The asyncio loop of each runtime: the owned loop of new_event_loop(), or one attached by
 # aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
@@ -251,6 +255,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._deferred: list[Any] = []
         self._pending_exc: BaseException | None = None
         self._local: Any = None
+        self._recv_buffer = RecvBuffer()  # the socket transports' reads (see _transport)
         self._attached = _handle is not None
         self._runtime: rt.Runtime | None = None
         if _handle is None:
@@ -283,6 +288,20 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if self._ssock is None and not self.is_closed():
             super()._make_self_pipe()
         super().add_signal_handler(sig, callback, *args)
+
+    # -- transports -------------------------------------------------------------------------
+
+    def _make_socket_transport(
+        self,
+        sock: socket.socket,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[Any] | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        server: asyncio.Server | None = None,
+    ) -> asyncio.Transport:
+        self._ensure_fd_no_transport(sock)
+        return RtSocketTransport(self, sock, protocol, waiter, extra, server)  # type: ignore[no-any-return]
 
     # -- the ready queue -------------------------------------------------------------------
 
