@@ -198,6 +198,84 @@ def test_create_server_and_connection_with_protocols_and_half_close() -> None:
     assert run(main) == b"HELLO WORLD!"
 
 
+def test_each_read_hands_the_protocol_its_own_bytes_though_the_loop_reuses_one_buffer() -> None:
+    chunks = [bytes([i]) * (1000 + i) for i in range(40)] + [b"z" * 300_000]
+
+    class Keep(asyncio.Protocol):
+        def __init__(self) -> None:
+            loop = asyncio.get_running_loop()
+            self.got: list[bytes] = []
+            self.total = 0
+            self.want = 0
+            self.arrived: asyncio.Future[None] = loop.create_future()
+            self.done: asyncio.Future[None] = loop.create_future()
+
+        def data_received(self, data: bytes) -> None:
+            assert type(data) is bytes
+            self.got.append(data)
+            self.total += len(data)
+            if self.total >= self.want and not self.arrived.done():
+                self.arrived.set_result(None)
+
+        def eof_received(self) -> bool:
+            self.done.set_result(None)
+            return False
+
+    async def main() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        b.setblocking(False)
+        transport, keep = await loop.create_connection(Keep, sock=a)
+        assert transport.max_size == 256 * 1024  # type: ignore[attr-defined]
+        with b:
+            for chunk in chunks:
+                # One chunk at a time, each read before the next is sent: the earlier bytes
+                # must survive the reuse of the loop's read buffer.
+                keep.want += len(chunk)
+                keep.arrived = loop.create_future()
+                await loop.sock_sendall(b, chunk)
+                await keep.arrived
+            b.shutdown(socket.SHUT_WR)
+            await keep.done
+        transport.close()
+        return keep.got
+
+    got = run(main)
+    assert b"".join(got) == b"".join(chunks)
+    assert got[:40] == chunks[:40]  # one read each
+    assert max(map(len, got)) <= 256 * 1024  # never more than asyncio's read size
+
+
+def test_a_transport_whose_max_size_was_changed_reads_that_many_bytes_at_most() -> None:
+    class Keep(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.got: list[bytes] = []
+            self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def data_received(self, data: bytes) -> None:
+            self.got.append(data)
+
+        def eof_received(self) -> bool:
+            self.done.set_result(None)
+            return False
+
+    async def main() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        with b:
+            b.sendall(b"q" * 1000)
+            b.shutdown(socket.SHUT_WR)
+            transport, keep = await loop.create_connection(Keep, sock=a)
+            transport.max_size = 100  # type: ignore[attr-defined]
+            await keep.done
+        transport.close()
+        return keep.got
+
+    got = run(main)
+    assert b"".join(got) == b"q" * 1000
+    assert max(map(len, got)) <= 100
+
+
 def test_unix_server_and_datagram_endpoint(tmp_path: Any) -> None:
     async def main() -> tuple[bytes, bytes]:
         async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

@@ -351,7 +351,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             handle._source_traceback = None  # type: ignore[attr-defined]
             handle._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
         self._ready.append(handle)
-        if self._tokens:
+        if self._tokens and not self._in_io:
             self._wake()
         return handle
 
@@ -815,6 +815,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
 
     _io: Any = None
     _in_del = False
+    # A readiness callback of an owned loop is running in its watcher, which runs the handles
+    # it queues itself (see _watch): call_soon need not wake the drainer meanwhile.
+    _in_io = False
 
     async def _watch(self, w: _FdWatch, direction: int) -> None:
         """Wait for ``w.fd`` in ``direction`` and run its callback, until it is removed."""
@@ -873,16 +876,28 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     else:
                         # An owned loop runs inside run_forever, which made it the running loop
                         # (on 3.11 each get/set of it is a getpid() system call: none here).
-                        # Handle._run inlined, as in _run_ready.
+                        # Handle._run inlined, as in _run_ready. While it runs, call_soon leaves
+                        # a parked drainer parked: what the callback queues (a stream's reader
+                        # task woken by the data) runs right here as one batch, as asyncio's
+                        # loop runs the handles an I/O event readied in the same iteration. That
+                        # saves the drainer a wake-up and a park per event.
+                        self._in_io = True
                         try:
-                            handle._context.run(  # type: ignore[attr-defined]
-                                handle._callback,  # type: ignore[attr-defined]
-                                *handle._args,
-                            )
-                        except (SystemExit, KeyboardInterrupt):
-                            raise
-                        except BaseException as exc:
-                            self._report_callback_error(handle, exc)
+                            try:
+                                handle._context.run(  # type: ignore[attr-defined]
+                                    handle._callback,  # type: ignore[attr-defined]
+                                    *handle._args,
+                                )
+                            except (SystemExit, KeyboardInterrupt):
+                                raise
+                            except BaseException as exc:
+                                self._report_callback_error(handle, exc)
+                            if self._tokens and self._ready:  # the drainer is parked
+                                self._run_ready()
+                        finally:
+                            self._in_io = False
+                            if self._tokens and self._ready:  # queued by that batch
+                                self._wake()
                 except BaseException as exc:  # SystemExit / KeyboardInterrupt: out of run_forever
                     self._pending_exc = exc
                     self._wake()
