@@ -301,7 +301,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         server: asyncio.Server | None = None,
     ) -> asyncio.Transport:
         self._ensure_fd_no_transport(sock)
-        return RtSocketTransport(self, sock, protocol, waiter, extra, server)  # type: ignore[no-any-return]
+        return RtSocketTransport(self, sock, protocol, waiter, extra, server)
 
     # -- the ready queue -------------------------------------------------------------------
 
