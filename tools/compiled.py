@@ -41,6 +41,13 @@ PACKAGES = ROOT / "packages"
 # are not on a per-operation path, and little of them would compile as they are (public async
 # functions, __weakref__ slots, a typing.Protocol, rt-fs's ReadDir built by object.__new__,
 # rt-asyncio's loop deriving from asyncio's Python classes).
+# rt-asyncio, tried with mypyc 2.4: it stops with an internal error before emitting any C.
+# RtEventLoop derives from asyncio's Python loop class (typed Any, so that mypy lets it use
+# asyncio's private attributes), and mypyc cannot resolve the attributes that class inherits
+# ("KeyError: 'RtEventLoop' has no attribute '_internal_fds'" at the first one it writes);
+# the Handle/TimerHandle/transport subclasses renamed after their definition (so that their
+# repr reads as asyncio's) crash it too ("KeyError: '__name__'"). Marking these classes
+# non-native would compile them as ordinary Python classes: nothing hot would be gained.
 DISTRIBUTIONS = ("rt-core", "rt-time", "rt-sync", "rt-net", "rt-macros")
 SITE = ROOT / ".hatch" / "compiled"
 STAMP = SITE / ".source-hash"

@@ -198,6 +198,84 @@ def test_create_server_and_connection_with_protocols_and_half_close() -> None:
     assert run(main) == b"HELLO WORLD!"
 
 
+def test_each_read_hands_the_protocol_its_own_bytes_though_the_loop_reuses_one_buffer() -> None:
+    chunks = [bytes([i]) * (1000 + i) for i in range(40)] + [b"z" * 300_000]
+
+    class Keep(asyncio.Protocol):
+        def __init__(self) -> None:
+            loop = asyncio.get_running_loop()
+            self.got: list[bytes] = []
+            self.total = 0
+            self.want = 0
+            self.arrived: asyncio.Future[None] = loop.create_future()
+            self.done: asyncio.Future[None] = loop.create_future()
+
+        def data_received(self, data: bytes) -> None:
+            assert type(data) is bytes
+            self.got.append(data)
+            self.total += len(data)
+            if self.total >= self.want and not self.arrived.done():
+                self.arrived.set_result(None)
+
+        def eof_received(self) -> bool:
+            self.done.set_result(None)
+            return False
+
+    async def main() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        b.setblocking(False)
+        transport, keep = await loop.create_connection(Keep, sock=a)
+        assert transport.max_size == 256 * 1024  # type: ignore[attr-defined]
+        with b:
+            for chunk in chunks:
+                # One chunk at a time, each read before the next is sent: the earlier bytes
+                # must survive the reuse of the loop's read buffer.
+                keep.want += len(chunk)
+                keep.arrived = loop.create_future()
+                await loop.sock_sendall(b, chunk)
+                await keep.arrived
+            b.shutdown(socket.SHUT_WR)
+            await keep.done
+        transport.close()
+        return keep.got
+
+    got = run(main)
+    assert b"".join(got) == b"".join(chunks)
+    assert got[:40] == chunks[:40]  # one read each
+    assert max(map(len, got)) <= 256 * 1024  # never more than asyncio's read size
+
+
+def test_a_transport_whose_max_size_was_changed_reads_that_many_bytes_at_most() -> None:
+    class Keep(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.got: list[bytes] = []
+            self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def data_received(self, data: bytes) -> None:
+            self.got.append(data)
+
+        def eof_received(self) -> bool:
+            self.done.set_result(None)
+            return False
+
+    async def main() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        with b:
+            b.sendall(b"q" * 1000)
+            b.shutdown(socket.SHUT_WR)
+            transport, keep = await loop.create_connection(Keep, sock=a)
+            transport.max_size = 100  # type: ignore[attr-defined]
+            await keep.done
+        transport.close()
+        return keep.got
+
+    got = run(main)
+    assert b"".join(got) == b"q" * 1000
+    assert max(map(len, got)) <= 100
+
+
 def test_unix_server_and_datagram_endpoint(tmp_path: Any) -> None:
     async def main() -> tuple[bytes, bytes]:
         async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -267,6 +345,31 @@ def test_add_signal_handler_runs_on_the_loop() -> None:
             assert loop.remove_signal_handler(signal.SIGUSR1)
 
     assert run(main) == signal.SIGUSR1
+
+
+def test_internal_fds_count_the_runtime_wakeup_fd_and_the_signal_pipe_until_close() -> None:
+    loop = rt.asyncio.new_event_loop()
+    closed = False
+    try:
+        # An owned loop's own wake-up fd is its runtime's reactor eventfd.
+        assert loop._internal_fds == 1
+
+        async def with_signal_handler() -> int:
+            loop.add_signal_handler(signal.SIGUSR2, lambda: None)
+            try:
+                return int(loop._internal_fds)
+            finally:
+                loop.remove_signal_handler(signal.SIGUSR2)
+
+        # The first signal handler adds asyncio's socket pair (the signal wakeup fd).
+        assert loop.run_until_complete(with_signal_handler()) == 2
+        loop.close()
+        closed = True
+        assert loop._internal_fds == 0
+        assert loop._ssock is None and loop._csock is None
+    finally:
+        if not closed:
+            loop.close()
 
 
 def test_runner_policy_and_run_use_rts_loop() -> None:

@@ -27,7 +27,9 @@ What is rt's and what is the standard library's:
   blocking pool unless ``set_default_executor`` installed another executor.
 * **Reused from the standard library**: transports, protocols, SSL, streams, servers,
   subprocess and signal plumbing, via ``asyncio``'s Unix selector loop class whose selector is
-  replaced by a read-only view of the watches above (transports' ``repr`` reads it).
+  replaced by a read-only view of the watches above (transports' ``repr`` reads it). The
+  socket transport is asyncio's with one change: it reads into a buffer the loop keeps
+  (``_transport``), not into a fresh 256 KiB block per read.
 
 A loop is either *owned* (``new_event_loop()``: a current-thread rt runtime of its own, driven
 by ``run_forever``/``run_until_complete`` like any asyncio loop) or *attached* to a runtime
@@ -68,6 +70,8 @@ from rt.lowlevel import (
     wait_task_rescheduled,
 )
 from rt.time._clock import duration_ns
+
+from ._transport import RecvBuffer, RtSocketTransport
 
 # The asyncio loop of each runtime: the owned loop of new_event_loop(), or one attached by
 # aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
@@ -251,6 +255,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._deferred: list[Any] = []
         self._pending_exc: BaseException | None = None
         self._local: Any = None
+        self._recv_buffer = RecvBuffer()  # the socket transports' reads (see _transport)
         self._attached = _handle is not None
         self._runtime: rt.Runtime | None = None
         if _handle is None:
@@ -261,6 +266,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         else:
             self._rt_handle = _handle
         super().__init__(selector=_WatchView(self._watches))
+        if self._runtime is not None:
+            # asyncio counts the fds a loop keeps for its own wake-ups in _internal_fds (the
+            # self-pipe). An owned loop's is its runtime's reactor wake-up fd (an eventfd),
+            # open from here until close() shuts the runtime down; an attached loop owns none.
+            self._internal_fds += 1
 
     # -- the self-pipe: only for signals ---------------------------------------------------
 
@@ -278,6 +288,20 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if self._ssock is None and not self.is_closed():
             super()._make_self_pipe()
         super().add_signal_handler(sig, callback, *args)
+
+    # -- transports -------------------------------------------------------------------------
+
+    def _make_socket_transport(
+        self,
+        sock: socket.socket,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[Any] | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        server: asyncio.Server | None = None,
+    ) -> asyncio.Transport:
+        self._ensure_fd_no_transport(sock)
+        return RtSocketTransport(self, sock, protocol, waiter, extra, server)
 
     # -- the ready queue -------------------------------------------------------------------
 
@@ -327,7 +351,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             handle._source_traceback = None  # type: ignore[attr-defined]
             handle._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
         self._ready.append(handle)
-        if self._tokens:
+        if self._tokens and not self._in_io:
             self._wake()
         return handle
 
@@ -627,6 +651,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         runtime = self._runtime
         if runtime is not None:
             runtime.shutdown()
+            self._internal_fds -= 1  # the reactor's wake-up fd is closed
 
     # -- time ------------------------------------------------------------------------------
 
@@ -790,6 +815,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
 
     _io: Any = None
     _in_del = False
+    # A readiness callback of an owned loop is running in its watcher, which runs the handles
+    # it queues itself (see _watch): call_soon need not wake the drainer meanwhile.
+    _in_io = False
 
     async def _watch(self, w: _FdWatch, direction: int) -> None:
         """Wait for ``w.fd`` in ``direction`` and run its callback, until it is removed."""
@@ -848,16 +876,28 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     else:
                         # An owned loop runs inside run_forever, which made it the running loop
                         # (on 3.11 each get/set of it is a getpid() system call: none here).
-                        # Handle._run inlined, as in _run_ready.
+                        # Handle._run inlined, as in _run_ready. While it runs, call_soon leaves
+                        # a parked drainer parked: what the callback queues (a stream's reader
+                        # task woken by the data) runs right here as one batch, as asyncio's
+                        # loop runs the handles an I/O event readied in the same iteration. That
+                        # saves the drainer a wake-up and a park per event.
+                        self._in_io = True
                         try:
-                            handle._context.run(  # type: ignore[attr-defined]
-                                handle._callback,  # type: ignore[attr-defined]
-                                *handle._args,
-                            )
-                        except (SystemExit, KeyboardInterrupt):
-                            raise
-                        except BaseException as exc:
-                            self._report_callback_error(handle, exc)
+                            try:
+                                handle._context.run(  # type: ignore[attr-defined]
+                                    handle._callback,  # type: ignore[attr-defined]
+                                    *handle._args,
+                                )
+                            except (SystemExit, KeyboardInterrupt):
+                                raise
+                            except BaseException as exc:
+                                self._report_callback_error(handle, exc)
+                            if self._tokens and self._ready:  # the drainer is parked
+                                self._run_ready()
+                        finally:
+                            self._in_io = False
+                            if self._tokens and self._ready:  # queued by that batch
+                                self._wake()
                 except BaseException as exc:  # SystemExit / KeyboardInterrupt: out of run_forever
                     self._pending_exc = exc
                     self._wake()
