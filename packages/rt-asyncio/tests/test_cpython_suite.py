@@ -8,7 +8,6 @@ fails that ``cpython_expected_failures.txt`` does not list with its reason.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,11 +54,6 @@ def _has_module(name: str) -> bool:
 def test_cpython_asyncio_module_passes_on_rt_loop_except_listed(
     module: str, tmp_path: Path
 ) -> None:
-    if os.environ.get("RT_FLAVOR") == "multi_thread":
-        pytest.skip(
-            "rt's loop always owns a current-thread runtime: the default flavor changes nothing "
-            "here, and the suite already ran in the current-thread pass"
-        )
     if not _has_module(module):
         pytest.skip(
             f"this Python ships no test.test_asyncio.{module} (a distribution without tests)"
