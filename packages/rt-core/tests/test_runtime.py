@@ -633,12 +633,8 @@ def test_block_on_cut_short_by_shutdown_raises_runtime_error_not_cancelled(
         except BaseException as err:
             errors.append(err)
 
-    if runtime.flavor == "current_thread":
-        # The thread in block_on drives a current-thread runtime: shutdown waits for it, so
-        # the only way in is a block_on that has not started driving yet. Covered by the
-        # race suite; here the multi-thread flavor, whose block_on only waits.
-        runtime.shutdown()
-        return
+    # On the current-thread flavor that thread drives the runtime: shutdown has it cancel
+    # every task, then takes over once its coroutine has ended.
     t = threading.Thread(target=other_thread, name="test-rt-block-on")
     t.start()
     parked.wait()
@@ -670,6 +666,10 @@ def test_apis_refusing_a_coroutine_close_it(flavor: str | None) -> None:
             runtime.handle().spawn(coro())
         with pytest.raises(RuntimeError):
             runtime.block_on(coro())
+        with pytest.raises(RuntimeError, match="shut down"):
+            runtime.handle().block_on(coro())
+        with pytest.raises(RuntimeError, match="shut down"):
+            runtime.handle().spawn_blocking(int)
         with pytest.raises(RuntimeError):
             rt.JoinSet[None]().spawn(coro())
         with pytest.raises(RuntimeError):

@@ -414,7 +414,10 @@ class CurrentThreadScheduler(Scheduler):
             if self._closed:
                 return
             self._closed = True  # from here on, other threads' spawn and block_on are refused
-            # A block_on on another thread drives the runtime: shutdown takes over after it.
+            if self._thread_id is not None:
+                # A block_on on another thread drives the runtime: it cancels every task (the
+                # post ends its park), its coroutine ends, and shutdown takes over after it.
+                self.post(self._cancel_all)
             while self._thread_id is not None:
                 core.wait()
             self._thread_id = threading.get_ident()
@@ -427,8 +430,7 @@ class CurrentThreadScheduler(Scheduler):
             inject = self._inject
             while inject:
                 self._run_callback(inject.popleft())
-            for task in list(self._tasks):
-                self.abort_task(task)
+            self._cancel_all()
             sentinel = self.new_task(self._wait_all(), "rt-shutdown", "shutdown()")
             sentinel._supervised = True
             self._tasks.add(sentinel)
@@ -446,6 +448,11 @@ class CurrentThreadScheduler(Scheduler):
             with core:
                 self._thread_id = None
                 core.notify_all()
+
+    def _cancel_all(self) -> None:
+        # Runtime thread only: shutdown's own, or a block_on's that drives when it begins.
+        for task in list(self._tasks):
+            self.abort_task(task)
 
     def _finish_leftover(self, task: Task[Any]) -> None:
         self._finish(task, None, Cancelled("the runtime shut down"))
