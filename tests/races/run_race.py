@@ -4,7 +4,9 @@
 
 Runs iterations until SECONDS (default 2, or ``RT_RACE_SECONDS``) have passed. When one
 iteration takes longer than ``HANG_AFTER`` seconds, faulthandler prints every thread's stack
-and the process exits with a non-zero code: a hang fails fast and says where it hung.
+and the process exits with a non-zero code: a hang fails fast and says where it hung. The
+watchdog stays armed while the interpreter exits (a thread left running would hang there).
+With ``RT_EXPECT_COMPILED=1`` (the compiled pass) it refuses to run rt's Python sources.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ def main() -> int:
         float(sys.argv[3]) if len(sys.argv) > 3 else float(os.environ.get("RT_RACE_SECONDS", "2"))
     )
     scenario = SCENARIOS[name]
+    from rt._core._task import COMPILED
+
+    if os.environ.get("RT_EXPECT_COMPILED") == "1" and not COMPILED:
+        print("RT_EXPECT_COMPILED=1 but rt-core was imported from its Python sources")
+        return 2
     warnings.simplefilter("error", RuntimeWarning)  # "coroutine ... was never awaited"
     sys.setswitchinterval(1e-6)
     end = time.monotonic() + seconds
@@ -35,7 +42,9 @@ def main() -> int:
         scenario(flavor)
         faulthandler.cancel_dump_traceback_later()
         n += 1
-    print(f"{name} on {flavor}: {n} iterations clean")
+    build = "compiled" if COMPILED else "pure Python"
+    print(f"{name} on {flavor} ({build}): {n} iterations clean", flush=True)
+    faulthandler.dump_traceback_later(HANG_AFTER, exit=True)  # until the process has exited
     return 0
 
 
