@@ -12,6 +12,7 @@ With ``RT_EXPECT_COMPILED=1`` (the compiled pass) it refuses to run rt's Python 
 from __future__ import annotations
 
 import faulthandler
+import logging
 import os
 import sys
 import time
@@ -20,6 +21,19 @@ import warnings
 from scenarios import SCENARIOS
 
 HANG_AFTER = 20.0
+
+
+class _Complaints(logging.Handler):
+    """Keeps what rt's logger warned about and what finalizers reported: no scenario expects
+    either (a shutdown naming tasks "not finished within the shutdown timeout" without one, a
+    task's failure, a coroutine "never awaited")."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(self.format(record))
 
 
 def main() -> int:
@@ -34,6 +48,12 @@ def main() -> int:
         print("RT_EXPECT_COMPILED=1 but rt-core was imported from its Python sources")
         return 2
     warnings.simplefilter("error", RuntimeWarning)  # "coroutine ... was never awaited"
+    complaints = _Complaints()
+    logging.getLogger("rt").addHandler(complaints)
+    # What finalizers report (the warning above, an error in a __del__) does not raise.
+    sys.unraisablehook = lambda u: complaints.messages.append(
+        f"unraisable {u.exc_type.__name__}: {u.exc_value} ({u.err_msg or ''} {u.object!r})"
+    )
     sys.setswitchinterval(1e-6)
     end = time.monotonic() + seconds
     n = 0
@@ -41,6 +61,9 @@ def main() -> int:
         faulthandler.dump_traceback_later(HANG_AFTER, exit=True)
         scenario(flavor)
         faulthandler.cancel_dump_traceback_later()
+        if complaints.messages:
+            print(f"{name} on {flavor}: iteration {n} logged:", *complaints.messages, sep="\n")
+            return 1
         n += 1
     build = "compiled" if COMPILED else "pure Python"
     print(f"{name} on {flavor} ({build}): {n} iterations clean", flush=True)
