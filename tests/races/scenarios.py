@@ -22,6 +22,16 @@ async def _noop() -> None:
     await rt.yield_now()
 
 
+def _at_once(barrier: threading.Barrier, fn: Callable[[], object]) -> Callable[[], None]:
+    """``fn``, called once every party of ``barrier`` has arrived (threads acting together)."""
+
+    def run() -> None:
+        barrier.wait()
+        fn()
+
+    return run
+
+
 def lost_wakeup_paused_time_with_blocking_job(flavor: str) -> None:
     """Paused time must not park forever while a blocking job finishes (auto-advance)."""
     release = threading.Event()
@@ -336,8 +346,10 @@ def notify_and_semaphore_wake_tasks_from_plain_threads(flavor: str) -> None:
 
 
 def spawn_blocking_finishing_as_shutdown_begins(flavor: str) -> None:
-    """A blocking job released by a plain thread as shutdown begins: the task awaiting it
-    ends (with the job's value or cancelled), and shutdown returns."""
+    """A blocking job released by a plain thread as shutdown begins: its completion (the
+    pool thread's wake-up, the drained pool's unpark) races shutdown cancelling the task and
+    closing the drivers. The task ends (cancelled, mostly, or with the job's value), and
+    shutdown returns."""
     runtime = rt.Runtime(flavor=flavor)
     started = threading.Event()
     release = threading.Event()
@@ -355,8 +367,10 @@ def spawn_blocking_finishing_as_shutdown_begins(flavor: str) -> None:
 
     h = runtime.spawn(waits_for_the_job())
     runtime.block_on(until_started())
-    t = threading.Thread(target=release.set, name="race-release")
+    both = threading.Barrier(2)
+    t = threading.Thread(target=_at_once(both, release.set), name="race-release")
     t.start()
+    both.wait()
     runtime.shutdown()
     t.join()
     assert h.is_finished()
@@ -437,9 +451,10 @@ def abort_racing_completion_joined_from_another_runtime(flavor: str) -> None:
                 outcome.append("cancelled")
             joined.set()
 
+        together = threading.Barrier(2)  # finish and abort as close together as can be
         threads = [
-            threading.Thread(target=go.set, name="race-finish"),
-            threading.Thread(target=h.abort, name="race-abort"),
+            threading.Thread(target=_at_once(together, go.set), name="race-finish"),
+            threading.Thread(target=_at_once(together, h.abort), name="race-abort"),
         ]
         for t in threads:
             t.start()
