@@ -3,13 +3,14 @@
 Each function runs one iteration on a fresh runtime of the given flavor and raises (or hangs)
 when the runtime breaks its promise. :mod:`run_race` repeats one of them under a 1 µs thread
 switch interval with a watchdog; ``test_races.py`` runs every one on both flavors. The first
-five are the bugs that this method found (each named after its symptom), then one found by the
+five are the bugs that this method found (each named after its symptom), then two found by the
 audit of those fixes; the rest ran clean and stay as guards.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Callable
 
@@ -174,6 +175,44 @@ def shutdown_cancels_a_block_on_driving_on_another_thread(flavor: str) -> None:
     if next(_iterations) % 2:
         started.wait()  # every other iteration, only once it drives (or waits)
     runtime.shutdown()
+    t.join()
+    assert errors == [], errors
+
+
+def shutdown_timeout_racing_a_shielded_block_on_on_another_thread(flavor: str) -> None:
+    """``shutdown(timeout)`` while another thread's ``block_on`` runs a shielded coroutine that
+    ends about when the timeout passes: that ``block_on`` returns its value or raises
+    RuntimeError, and shutdown returns (current-thread: it tells the driving thread to stop)."""
+    runtime = rt.Runtime(flavor=flavor)
+    started = threading.Event()
+    errors: list[BaseException] = []
+
+    async def shielded_briefly() -> int:
+        with rt.CancelScope(shield=True):
+            started.set()
+            for _ in range(300):
+                await rt.yield_now()
+        return 1
+
+    def other() -> None:
+        try:
+            assert runtime.handle().block_on(shielded_briefly()) == 1
+        except RuntimeError as err:
+            if "shut down" not in str(err):
+                errors.append(err)
+        except BaseException as err:
+            errors.append(err)
+
+    t = threading.Thread(target=other, name="race-block-on")
+    t.start()
+    started.wait()
+    log = logging.getLogger("rt")
+    level = log.level
+    log.setLevel(logging.ERROR)  # "did not finish within the shutdown timeout" is expected here
+    try:
+        runtime.shutdown(timeout=0.00005)
+    finally:
+        log.setLevel(level)
     t.join()
     assert errors == [], errors
 
@@ -474,6 +513,7 @@ SCENARIOS: dict[str, Callable[[str], None]] = {
         block_on_racing_shutdown_gets_a_result_or_runtime_error,
         timeout_firing_as_its_block_exits_does_not_leak_cancelled,
         shutdown_cancels_a_block_on_driving_on_another_thread,
+        shutdown_timeout_racing_a_shielded_block_on_on_another_thread,
         wakes_from_plain_threads,
         abort_racing_a_join_from_another_runtime,
         spawn_blocking_racing_park,

@@ -645,6 +645,43 @@ def test_block_on_cut_short_by_shutdown_raises_runtime_error_not_cancelled(
     assert isinstance(errors[0].__cause__, rt.Cancelled)
 
 
+def test_shutdown_timeout_closes_a_shielded_block_on_running_on_another_thread(
+    flavor: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # On the current-thread flavor that thread drives the runtime: once the timeout passes,
+    # shutdown has it stop driving, then closes its coroutine like any task left.
+    runtime = rt.Runtime(flavor=flavor)
+    shielded = threading.Event()
+    errors: list[BaseException] = []
+    seen: list[str] = []
+
+    async def shielded_forever() -> None:
+        with rt.CancelScope(shield=True):
+            shielded.set()
+            try:
+                await Gate().wait()
+            except GeneratorExit:
+                seen.append("closed")
+                raise
+
+    def other_thread() -> None:
+        try:
+            runtime.handle().block_on(shielded_forever())
+        except BaseException as err:
+            errors.append(err)
+
+    t = threading.Thread(target=other_thread, name="test-rt-block-on")
+    t.start()
+    shielded.wait()
+    runtime.shutdown(timeout=0.1)
+    t.join()
+    assert seen == ["closed"]
+    assert len(errors) == 1
+    assert type(errors[0]) is RuntimeError
+    assert isinstance(errors[0].__cause__, rt.Cancelled)
+    assert any("shutdown timeout" in r.getMessage() for r in caplog.records)
+
+
 def test_apis_refusing_a_coroutine_close_it(flavor: str | None) -> None:
     async def coro() -> None:
         pass
