@@ -388,3 +388,38 @@ def test_a_registration_kept_past_its_runtimes_shutdown_is_refused_clearly(
     finally:
         a.close()
         b.close()
+
+
+def test_an_unpark_racing_shutdown_never_writes_into_an_fd_that_reused_the_wakeup_fd() -> None:
+    # A plain thread unparks (a wake-up for a task) while the runtime closes its reactor: the
+    # wake-up fd's number is free again, and a socket opened right then may get it. The
+    # unpark's write must land in the wake-up fd or nowhere, never in that socket. (It did:
+    # the closed check and the write were two steps; ~2 in 3 rounds under this switch rate.)
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads between almost any two bytecodes
+    try:
+        for _ in range(300):
+            io = IoDriver(lambda task: None)
+            stop = threading.Event()
+
+            def unpark_until_stopped(io: IoDriver = io, stop: threading.Event = stop) -> None:
+                while not stop.is_set():
+                    io.unpark()
+
+            t = threading.Thread(target=unpark_until_stopped, name="test-rt-unpark")
+            t.start()
+            io.shutdown()
+            a, b = socket.socketpair()  # takes the lowest free numbers: the reactor's, often
+            stop.set()
+            t.join()
+            a.setblocking(False)
+            b.setblocking(False)
+            for end in (a, b):
+                with pytest.raises(BlockingIOError):
+                    end.recv(64)  # nothing was written into either end
+            a.close()
+            b.close()
+    finally:
+        sys.setswitchinterval(interval)

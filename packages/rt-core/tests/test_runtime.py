@@ -698,12 +698,8 @@ def test_block_on_cut_short_by_shutdown_raises_runtime_error_not_cancelled(
         except BaseException as err:
             errors.append(err)
 
-    if runtime.flavor == "current_thread":
-        # The thread in block_on drives a current-thread runtime: shutdown waits for it, so
-        # the only way in is a block_on that has not started driving yet. Covered by the
-        # race suite; here the multi-thread flavor, whose block_on only waits.
-        runtime.shutdown()
-        return
+    # On the current-thread flavor that thread drives the runtime: shutdown has it cancel
+    # every task, then takes over once its coroutine has ended.
     t = threading.Thread(target=other_thread, name="test-rt-block-on")
     t.start()
     parked.wait()
@@ -712,6 +708,43 @@ def test_block_on_cut_short_by_shutdown_raises_runtime_error_not_cancelled(
     assert len(errors) == 1
     assert type(errors[0]) is RuntimeError
     assert isinstance(errors[0].__cause__, rt.Cancelled)
+
+
+def test_shutdown_timeout_closes_a_shielded_block_on_running_on_another_thread(
+    flavor: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # On the current-thread flavor that thread drives the runtime: once the timeout passes,
+    # shutdown has it stop driving, then closes its coroutine like any task left.
+    runtime = rt.Runtime(flavor=flavor)
+    shielded = threading.Event()
+    errors: list[BaseException] = []
+    seen: list[str] = []
+
+    async def shielded_forever() -> None:
+        with rt.CancelScope(shield=True):
+            shielded.set()
+            try:
+                await Gate().wait()
+            except GeneratorExit:
+                seen.append("closed")
+                raise
+
+    def other_thread() -> None:
+        try:
+            runtime.handle().block_on(shielded_forever())
+        except BaseException as err:
+            errors.append(err)
+
+    t = threading.Thread(target=other_thread, name="test-rt-block-on")
+    t.start()
+    shielded.wait()
+    runtime.shutdown(timeout=0.1)
+    t.join()
+    assert seen == ["closed"]
+    assert len(errors) == 1
+    assert type(errors[0]) is RuntimeError
+    assert isinstance(errors[0].__cause__, rt.Cancelled)
+    assert any("shutdown timeout" in r.getMessage() for r in caplog.records)
 
 
 def test_apis_refusing_a_coroutine_close_it(flavor: str | None) -> None:
@@ -735,6 +768,10 @@ def test_apis_refusing_a_coroutine_close_it(flavor: str | None) -> None:
             runtime.handle().spawn(coro())
         with pytest.raises(RuntimeError):
             runtime.block_on(coro())
+        with pytest.raises(RuntimeError, match="shut down"):
+            runtime.handle().block_on(coro())
+        with pytest.raises(RuntimeError, match="shut down"):
+            runtime.handle().spawn_blocking(int)
         with pytest.raises(RuntimeError):
             rt.JoinSet[None]().spawn(coro())
         with pytest.raises(RuntimeError):

@@ -705,3 +705,42 @@ async def _permits_racing_close(rounds: int) -> None:
         for t in threads:
             t.join()
         assert sorted(got) == [i for i in range(3) if use[i]], r
+
+
+# -- the shutdown contract for plain threads (README, "Shutdown and other threads") ------------
+
+
+@pytest.mark.parametrize("side", ["blocking_send", "blocking_recv"])
+def test_a_plain_thread_blocked_on_a_channel_gets_channel_closed_when_shutdown_ends_the_task_holding_the_other_end(  # noqa: E501
+    side: str, flavor: str | None
+) -> None:
+    # Shutdown cancels the task holding the other end; its coroutine ends and drops that end,
+    # which closes it: the plain thread's blocking call ends with ChannelClosed, not a hang.
+    runtime = rt.Runtime(flavor=flavor)
+    tx, rx = mpsc.channel[int](1)
+    outcome: list[object] = []
+
+    async def hold(end: object) -> None:
+        await rt.sync.Event().wait()
+
+    if side == "blocking_send":
+        tx.blocking_send(0)  # full: the next send waits for the receiver
+        runtime.spawn(hold(rx))
+        del rx
+        call: Any = lambda: tx.blocking_send(1)  # noqa: E731
+    else:
+        runtime.spawn(hold(tx))
+        del tx
+        call = rx.blocking_recv
+
+    def plain_thread() -> None:
+        try:
+            outcome.append(call())
+        except ChannelClosed as err:
+            outcome.append(err)
+
+    t = threading.Thread(target=plain_thread, name="test-rt-plain")
+    t.start()
+    runtime.shutdown()
+    t.join()
+    assert len(outcome) == 1 and isinstance(outcome[0], ChannelClosed), outcome

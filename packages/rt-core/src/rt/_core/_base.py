@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class StopDriving(Exception):
+    """Raised by a callback that shutdown posts to a current-thread runtime's ``block_on``
+    driving on another thread, once the shutdown timeout passed: that thread stops driving and
+    shutdown closes what is left (the coroutine of that ``block_on`` included)."""
+
+
 class Scheduler(ABC):
     """The interface between a scheduler flavor and everything else in rt."""
 
@@ -207,6 +213,8 @@ class Scheduler(ABC):
     def _run_callback(self, callback: Callable[[], object]) -> None:
         try:
             callback()
+        except StopDriving:
+            raise
         except Exception:
             logger.exception("rt: a callback posted to the runtime raised")
 

@@ -412,7 +412,9 @@ class MultiThreadScheduler(Scheduler):
         if self._closed:
             if isinstance(coro, _CoroType):
                 coro.close()
-            raise RuntimeError("block_on(): the runtime is shut down")
+            raise RuntimeError(
+                "block_on(): the runtime is shut down (or shutting down); no new tasks"
+            )
         task = self.new_task(coro, None, "block_on()")
         task._supervised = True
         # On the main thread, wait on a socket pair that is also the signal wakeup fd: a Ctrl-C

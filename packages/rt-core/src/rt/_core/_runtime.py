@@ -218,13 +218,15 @@ class Runtime:
         nothing; the same on both flavors.
 
         Other threads: once shutdown has begun, :meth:`spawn`, :meth:`Handle.spawn`,
-        :meth:`block_on` and :meth:`Handle.block_on` raise ``RuntimeError`` (closing the
-        coroutine they were given). A task or ``block_on`` accepted before that is cancelled,
-        run to completion and joinable; a ``block_on`` whose coroutine shutdown cut short
-        raises ``RuntimeError`` (its ``__cause__`` the ``rt.Cancelled``). A task of the runtime
-        that spawns during shutdown (in its cleanup) gets a task cancelled before it starts;
-        its blocking jobs (``spawn_blocking``, ``to_thread``) still run, the pool being joined
-        after the tasks.
+        :meth:`Handle.spawn_blocking`, :meth:`block_on` and :meth:`Handle.block_on` raise
+        ``RuntimeError`` (closing the coroutine they were given). A task or ``block_on``
+        accepted before that is cancelled, run to completion and joinable; a ``block_on`` whose
+        coroutine shutdown cut short raises ``RuntimeError`` (its ``__cause__`` the
+        ``rt.Cancelled``). A task of the runtime that spawns during shutdown (in its cleanup)
+        gets a task cancelled before it starts; its blocking jobs (``spawn_blocking``,
+        ``to_thread``) still run, the pool being joined after the tasks. A plain thread blocked
+        in a channel's ``blocking_*`` call gets ``rt.sync.ChannelClosed`` once the cancelled
+        task holding the other end drops it.
 
         Args:
             timeout: Seconds to wait for tasks and blocking threads; ``None`` waits as long as

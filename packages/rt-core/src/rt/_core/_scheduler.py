@@ -29,7 +29,7 @@ from contextvars import copy_context
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ._base import Scheduler
+from ._base import Scheduler, StopDriving
 from ._current import current_task_or_raise
 from ._driver import DriverLayer
 from ._exceptions import Cancelled
@@ -386,10 +386,16 @@ class CurrentThreadScheduler(Scheduler):
             try:
                 with self._driving:
                     self._drive(task)
+            except StopDriving:
+                pass  # shutdown's timeout passed: shutdown finishes the task (see below)
             finally:
                 with core:
                     self._thread_id = None
                     core.notify_all()
+            if not task._done:
+                with core:
+                    while not task._done:
+                        core.wait()
         return self._block_on_outcome(task)
 
     def _drive(self, main: Task[Any]) -> None:
@@ -419,11 +425,21 @@ class CurrentThreadScheduler(Scheduler):
             if self._closed:
                 return
             self._closed = True  # from here on, other threads' spawn and block_on are refused
-            # A block_on on another thread drives the runtime: shutdown takes over after it.
+            deadline = None if timeout is None else time.monotonic() + timeout
+            driver = self._thread_id
+            if driver is not None:
+                # A block_on on another thread drives the runtime: it cancels every task (the
+                # post ends its park), its coroutine ends, and shutdown takes over after it.
+                # Once the timeout passes, that thread is told to stop driving instead.
+                self.post(self._cancel_all)
+            told = False
             while self._thread_id is not None:
-                core.wait()
+                remaining = None if deadline is None or told else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    self.post(partial(self._stop_driving, driver))
+                    told, remaining = True, None
+                core.wait(remaining)
             self._thread_id = threading.get_ident()
-        deadline = None if timeout is None else time.monotonic() + timeout
         self._driving.acquire()
         try:
             # Adopt what other threads spawned before shutdown began (it is cancelled before
@@ -432,8 +448,7 @@ class CurrentThreadScheduler(Scheduler):
             inject = self._inject
             while inject:
                 self._run_callback(inject.popleft())
-            for task in list(self._tasks):
-                self.abort_task(task)
+            self._cancel_all()
             sentinel = self.new_task(self._wait_all(), "rt-shutdown", "shutdown()")
             sentinel._supervised = True
             self._tasks.add(sentinel)
@@ -451,6 +466,17 @@ class CurrentThreadScheduler(Scheduler):
             with core:
                 self._thread_id = None
                 core.notify_all()
+
+    @staticmethod
+    def _stop_driving(driver: int | None) -> None:
+        # Posted by shutdown once its timeout passed; a no-op if shutdown runs it itself.
+        if threading.get_ident() == driver:
+            raise StopDriving
+
+    def _cancel_all(self) -> None:
+        # Runtime thread only: shutdown's own, or a block_on's that drives when it begins.
+        for task in list(self._tasks):
+            self.abort_task(task)
 
     def _finish_leftover(self, task: Task[Any]) -> None:
         self._finish(task, None, Cancelled("the runtime shut down"))

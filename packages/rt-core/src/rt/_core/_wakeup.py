@@ -22,10 +22,15 @@ class _Waker:
     """A wake-up fd: an eventfd, or a socket pair where there is none (or ``socket_pair``:
     the signal wakeup fd must take one-byte writes, which an eventfd refuses)."""
 
-    __slots__ = ("_closed", "_drain", "_wsock", "fd", "rsock", "wfd")
+    __slots__ = ("_closed", "_drain", "_lock", "_wsock", "fd", "rsock", "wfd")
 
     def __init__(self, *, socket_pair: bool = False) -> None:
         self._closed = False
+        # Makes a wake's closed check and its write one step against close(): otherwise a wake
+        # from another thread could pass the check, the fd be closed and its number reused by
+        # a new fd (a socket, a file), and the write land there. Re-entrant: a signal handler
+        # may wake on the thread that is inside wake() already.
+        self._lock = threading.RLock()
         self.rsock: socket.socket | None = None
         self._wsock: socket.socket | None = None
         if hasattr(os, "eventfd") and not socket_pair:
@@ -41,16 +46,17 @@ class _Waker:
             self._drain = self._drain_sock
 
     def wake(self) -> None:
-        if self._closed:
-            return
-        try:
-            if self._wsock is None:
-                os.eventfd_write(self.wfd, 1)
-            else:
-                self._wsock.send(b"\0")
-        except (BlockingIOError, OSError):
-            # Full (a wake is already pending) or closed during shutdown: nothing to do.
-            pass
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if self._wsock is None:
+                    os.eventfd_write(self.wfd, 1)
+                else:
+                    self._wsock.send(b"\0")
+            except (BlockingIOError, OSError):
+                # Full: a wake is already pending.
+                pass
 
     def drain(self) -> None:
         self._drain()
@@ -70,15 +76,16 @@ class _Waker:
             pass
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._wsock is None:
-            os.close(self.fd)
-        else:
-            assert self.rsock is not None
-            self.rsock.close()
-            self._wsock.close()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._wsock is None:
+                os.close(self.fd)
+            else:
+                assert self.rsock is not None
+                self.rsock.close()
+                self._wsock.close()
 
 
 class SignalWakeup:
@@ -96,7 +103,7 @@ class SignalWakeup:
     the application has a wakeup fd of its own (that one is left alone).
     """
 
-    __slots__ = ("_lock", "_pair", "_poller", "fd")
+    __slots__ = ("_pair", "_poller", "fd")
 
     def __init__(self) -> None:
         self._pair = _Waker(socket_pair=True)
@@ -104,9 +111,6 @@ class SignalWakeup:
         self._poller = select.poll() if hasattr(select, "poll") else None
         if self._poller is not None:
             self._poller.register(self.fd, select.POLLIN)
-        # Guards set() against close(); re-entrant because set() may run in a signal handler
-        # on a thread that is inside set() already.
-        self._lock = threading.RLock()
 
     @classmethod
     def install(cls) -> SignalWakeup | None:
@@ -136,8 +140,7 @@ class SignalWakeup:
 
     def set(self) -> None:
         """Wake :meth:`wait` (from any thread)."""
-        with self._lock:
-            self._pair.wake()  # a no-op once closed; a full buffer means a wake-up is pending
+        self._pair.wake()  # a no-op once closed (never a write after it): see _Waker
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until :meth:`set`, a signal, or ``timeout``; spurious returns are possible."""
@@ -153,8 +156,7 @@ class SignalWakeup:
         self._pair.drain()
 
     def close(self) -> None:
-        with self._lock:
-            self._pair.close()
+        self._pair.close()
 
 
 class ThreadParker:
