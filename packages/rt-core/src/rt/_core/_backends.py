@@ -77,7 +77,8 @@ class _EpollBackend:
     So a timer fires one wake-up after its deadline, plus the time the thread takes to be
     scheduled, rather than a slack later (half the median lateness of a burst of timers;
     measured in docs/design-notes.md). An epoll fd at or above ``FD_SETSIZE`` cannot go to
-    ``select``: such a process waits in whole milliseconds, rounded down, and polls the rest.
+    ``select``: such a process waits in whole milliseconds, rounded down, and polls the last
+    one.
     """
 
     __slots__ = ("_ep", "_poll", "_readers", "_slack")
@@ -119,13 +120,15 @@ class _EpollBackend:
             if readers is not None:
                 if _select(readers, (), (), timeout - lead)[0]:
                     return self._poll(0)
+                spin = slack
             else:
                 events = self._poll(math.floor((timeout - lead) * 1000) / 1000)
                 if events:
                     return events
-            if end - _monotonic() > slack:
-                return []  # a long wait, or whole milliseconds: the caller parks again
-        # The last stretch, within the timer slack: poll without blocking until it is over.
+                spin = slack + 0.001  # what is left of the last millisecond
+            if end - _monotonic() > spin:
+                return []  # a long wait, woken early: the caller parks again for the rest
+        # The last stretch, within the timer slack: poll without blocking until it ends.
         while True:
             events = self._poll(0)
             if events or _monotonic() >= end:
