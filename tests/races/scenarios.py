@@ -279,6 +279,33 @@ def spawn_blocking_racing_park(flavor: str) -> None:
     rt.run(main(), flavor=flavor)
 
 
+def spawn_blocking_aborts_racing_the_pool(flavor: str) -> None:
+    """Jobs queued at the call, their tasks aborted from a plain thread before or after they
+    first run: every handle resolves (a value, or cancelled) and paused time moves again."""
+
+    async def main() -> None:
+        rt.time.pause()
+        start = rt.time.Instant.now()
+        hs = [rt.spawn_blocking(int, i) for i in range(8)]
+
+        def abort_evens() -> None:
+            for h in hs[::2]:
+                h.abort()
+
+        t = threading.Thread(target=abort_evens, name="race-abort")
+        t.start()
+        for i, h in enumerate(hs):
+            try:
+                assert await h == i
+            except rt.JoinError as exc:
+                assert i % 2 == 0 and exc.is_cancelled()
+        t.join()
+        await rt.time.sleep(1)  # auto-advance: no job is left counting as in flight
+        assert start.elapsed() == 1.0
+
+    rt.run(main(), flavor=flavor)
+
+
 def channel_from_plain_threads_keeps_exact_counts(flavor: str) -> None:
     """Four plain threads send through a bounded channel; every value arrives once."""
     tx: mpsc.Sender[int]
@@ -517,6 +544,7 @@ SCENARIOS: dict[str, Callable[[str], None]] = {
         wakes_from_plain_threads,
         abort_racing_a_join_from_another_runtime,
         spawn_blocking_racing_park,
+        spawn_blocking_aborts_racing_the_pool,
         channel_from_plain_threads_keeps_exact_counts,
         broadcast_and_watch_wake_tasks_from_plain_threads,
         notify_and_semaphore_wake_tasks_from_plain_threads,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 from typing import Any
 
@@ -79,13 +80,11 @@ def test_aborting_a_queued_blocking_job_means_it_never_runs(flavor: str | None) 
 
     async def main() -> bool:
         first = rt.spawn_blocking(hold)
-        # A blocking job reaches the pool when its task first runs: on two workers a job
-        # spawned later could get there first, so wait until `hold` has the only thread.
         while not started.is_set():
-            await rt.yield_now()
+            await rt.yield_now()  # until `hold` has the only thread
         queued = rt.spawn_blocking(ran.append, 1)
-        while rt.Handle.current().metrics().blocking_queue_depth == 0:
-            await rt.yield_now()  # until the job is queued behind `hold`
+        assert rt.Handle.current().metrics().blocking_queue_depth == 1  # queued at the call
+        await rt.yield_now()  # its task parks on the job
         queued.abort()
         with pytest.raises(rt.JoinError) as info:
             await queued
@@ -175,3 +174,79 @@ async def test_blocking_job_can_wake_a_task_through_a_thread_safe_gate() -> None
     result = gate.is_open
     assert result
     await job  # the job's own task finishes once gate.open has returned
+
+
+def test_spawn_blocking_calls_from_one_task_run_in_call_order_on_a_one_thread_pool(
+    flavor: str | None,
+) -> None:
+    order: list[int] = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait()
+
+    async def main() -> None:
+        first = rt.spawn_blocking(hold)
+        assert started.wait(timeout=30)  # the pool's only thread is busy: the rest queue up
+        # Each job's task may be stepped, or stolen, by any worker: the jobs still reach
+        # the pool in the order of the calls.
+        handles = [rt.spawn_blocking(order.append, i) for i in range(1000)]
+        release.set()
+        await first
+        for h in handles:
+            await h
+
+    workers = {"worker_threads": 2} if flavor == "multi_thread" else {}
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # the workers take turns often: steps interleave
+    try:
+        rt.run(main(), flavor=flavor, max_blocking_threads=1, **workers)
+    finally:
+        sys.setswitchinterval(interval)
+    assert order == list(range(1000))
+
+
+def test_a_blocking_job_starts_at_the_call_and_may_finish_before_its_task_runs(
+    flavor: str | None,
+) -> None:
+    done = threading.Event()
+
+    def job() -> str:
+        done.set()
+        return "value"
+
+    async def main() -> tuple[bool, str]:
+        h = rt.spawn_blocking(job)
+        # Block this task's thread: the job's task cannot have run yet, its job runs anyway.
+        finished_first = done.wait(timeout=30)
+        return finished_first, await h
+
+    assert rt.run(main(), flavor=flavor) == (True, "value")
+
+
+def test_a_task_aborted_before_its_first_step_drops_its_queued_job(flavor: str | None) -> None:
+    ran: list[int] = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait()
+
+    async def main() -> bool:
+        first = rt.spawn_blocking(hold)
+        assert started.wait(timeout=30)
+        queued = rt.spawn_blocking(ran.append, 1)
+        queued.abort()  # before its task ever ran: it never waits for the job
+        with pytest.raises(rt.JoinError) as info:
+            await queued
+        release.set()
+        await first
+        # The pool's thread takes the dropped job next; a job queued behind it runs after.
+        await rt.spawn_blocking(ran.append, 2)
+        return info.value.is_cancelled()
+
+    assert rt.run(main(), flavor=flavor, max_blocking_threads=1)
+    assert ran == [2]

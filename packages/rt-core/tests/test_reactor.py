@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import tempfile
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -423,3 +425,40 @@ def test_an_unpark_racing_shutdown_never_writes_into_an_fd_that_reused_the_wakeu
             b.close()
     finally:
         sys.setswitchinterval(interval)
+
+
+@pytest.mark.parametrize("mode", ["select", "whole milliseconds"])
+@pytest.mark.skipif(not hasattr(select, "epoll"), reason="the epoll backend is Linux-only")
+def test_a_timed_epoll_park_never_ends_before_its_timeout(mode: str) -> None:
+    from rt._core._backends import _EpollBackend
+
+    backend = _EpollBackend()
+    if mode == "whole milliseconds":
+        backend._readers = None  # an epoll fd at or above FD_SETSIZE waits this way
+    try:
+        for timeout in (0.00002, 0.0003, 0.0017, 0.012):
+            start = time.monotonic()
+            assert backend.poll(timeout) == []
+            # A park may end early only to let the caller park again for the rest, and only
+            # for a wait too long to poll out; these end at their timeout or after it.
+            if timeout < 0.01:
+                assert time.monotonic() - start >= timeout
+    finally:
+        backend.close()
+
+
+@pytest.mark.skipif(not hasattr(select, "epoll"), reason="the epoll backend is Linux-only")
+def test_a_timed_epoll_park_returns_the_event_that_ends_it() -> None:
+    from rt._core._backends import READ, _EpollBackend
+
+    backend = _EpollBackend()
+    a, b = socket.socketpair()
+    try:
+        backend.register(a.fileno(), READ)
+        b.send(b"x")
+        events = backend.poll(30.0)  # ends with the event, long before the timeout
+        assert [fd for fd, mask in events if mask & backend.rbits] == [a.fileno()]
+    finally:
+        backend.close()
+        a.close()
+        b.close()

@@ -5,6 +5,17 @@ been idle for ``keep_alive`` seconds retires, so an idle runtime holds no blocki
 A job that has not started when its task is aborted is removed and never runs; a running job
 cannot be interrupted (Python has no safe way to), so aborting its task has no effect, as in
 Tokio. ``shutdown`` stops accepting jobs, fails the queued ones, and joins the threads.
+
+A job is queued when ``spawn_blocking`` is called, as Tokio does, not when its task first runs:
+the calls of one task reach the pool in call order, whichever worker steps their tasks. So a
+job may finish before its task has run at all, and the two meet in a handshake under the
+pool's lock: the task parks on the job only if the job is not done yet (:meth:`BlockingPool.
+wait_for` marks it ``waiting``), and the thread that finishes a job wakes its task only if it
+is waiting. A job still counts as in flight until its task is either woken or runnable, so
+paused time never jumps while a result is on its way. A task aborted before its first step
+never waits for its job: a thread that takes such a job drops it unrun, as Tokio's pool drops
+a cancelled task that has not started (if the abort comes just after a thread took the job,
+the job runs and its result is dropped with the task).
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from ._exceptions import Cancelled
 from ._traps import Abort
 
 if TYPE_CHECKING:
@@ -27,7 +39,7 @@ DONE: Final = 2
 
 
 class BlockingJob:
-    __slots__ = ("args", "ctx", "exc", "fn", "pool", "result", "state", "task")
+    __slots__ = ("args", "ctx", "exc", "fn", "pool", "result", "state", "task", "waiting")
 
     def __init__(
         self,
@@ -43,7 +55,10 @@ class BlockingJob:
         self.state = QUEUED
         self.result: Any = None
         self.exc: BaseException | None = None
+        # The task that awaits the job (set before the job is queued), and whether it is
+        # parked on it (set under the pool's lock by ``BlockingPool.wait_for``).
         self.task: Task[Any] | None = None
+        self.waiting = False
 
     def abort(self) -> Abort:
         return Abort.SUCCEEDED if self.pool._cancel(self) else Abort.FAILED
@@ -97,23 +112,44 @@ class BlockingPool:
     # -- submitting --------------------------------------------------------------------
 
     def submit(self, job: BlockingJob) -> None:
+        """Queue ``job`` (its ``task`` set); a pool that is shut down fails it instead."""
         with self._cond:
+            if job.state != QUEUED:
+                return  # its task was aborted while waiting for it to be queued
             if self._shutdown:
-                raise RuntimeError("the runtime is shut down: its blocking pool takes no new work")
-            self._queue.append(job)
-            # Idle threads take queued jobs in turn; start a thread only when they are fewer
-            # than the jobs waiting (and the bound allows it).
-            if self._idle:
-                self._cond.notify()
-            if len(self._queue) > self._idle and len(self._threads) < self._max:
-                self._counter += 1
-                t = threading.Thread(
-                    target=self._worker,
-                    name=f"{self._name}-blocking-{self._counter}",
-                    daemon=True,
+                job.state = DONE
+                job.exc = RuntimeError(
+                    "the runtime is shut down: its blocking pool takes no new work"
                 )
-                self._threads.add(t)
-                t.start()
+                # On a multi-thread runtime its task may have parked on it already.
+                wake = job.waiting
+            else:
+                wake = False
+                self._queue.append(job)
+                # Idle threads take queued jobs in turn; start a thread only when they are
+                # fewer than the jobs waiting (and the bound allows it).
+                if self._idle:
+                    self._cond.notify()
+                if len(self._queue) > self._idle and len(self._threads) < self._max:
+                    self._counter += 1
+                    t = threading.Thread(
+                        target=self._worker,
+                        name=f"{self._name}-blocking-{self._counter}",
+                        daemon=True,
+                    )
+                    self._threads.add(t)
+                    t.start()
+        if wake and job.task is not None:
+            self._wake(job.task)
+
+    def wait_for(self, job: BlockingJob) -> bool:
+        """The task side of the handshake: True when the caller (``job.task``) must park until
+        the job's thread wakes it, False when the job is done already."""
+        with self._cond:
+            if job.state == DONE:
+                return False
+            job.waiting = True
+            return True
 
     def _cancel(self, job: BlockingJob) -> bool:
         with self._cond:
@@ -145,23 +181,43 @@ class BlockingPool:
                     cond.wait(remaining)
                     self._idle -= 1
                 job = queue.popleft()
-                job.state = RUNNING
-                self._running += 1
+                task = job.task
+                dropped = not job.waiting and task is not None and task._cancelled
+                if dropped:
+                    # Aborted before its first step: the task never waits for this job (a
+                    # task aborted *in* that step finds the job done and raises this).
+                    job.state = DONE
+                    job.exc = Cancelled("the task was aborted before its blocking job started")
+                    job.fn = job.args = None  # type: ignore[assignment]
+                    drained = not self._running and not queue
+                else:
+                    job.state = RUNNING
+                    self._running += 1
+            if dropped:
+                if drained and self._on_drained is not None:
+                    self._on_drained()
+                continue
             try:
                 job.result = job.ctx.run(job.fn, *job.args)
             except BaseException as exc:  # delivered to the awaiting task
                 job.exc = exc
-            task = job.task
             job.fn = job.args = None  # type: ignore[assignment]
-            # Wake before the job stops counting as in flight: paused time auto-advances
-            # only when no task is runnable *and* no job is in flight, so in between it could
-            # jump the clock while the result is on its way.
-            if task is not None:
-                self._wake(task)
             with cond:
                 job.state = DONE
-                self._running -= 1
-                drained = not self._running and not queue
+                waiting = job.waiting
+                if not waiting:
+                    # Its task has not asked yet: it is runnable (queued or in its first
+                    # step) and finds the job done, so the job stops counting at once.
+                    self._running -= 1
+                    drained = not self._running and not queue
+            if waiting and task is not None:
+                # Wake before the job stops counting as in flight: paused time auto-advances
+                # only when no task is runnable *and* no job is in flight, so in between it
+                # could jump the clock while the result is on its way.
+                self._wake(task)
+                with cond:
+                    self._running -= 1
+                    drained = not self._running and not queue
             if drained and self._on_drained is not None:
                 self._on_drained()
 
@@ -181,14 +237,15 @@ class BlockingPool:
             self._shutdown = True
             dropped = list(self._queue)
             self._queue.clear()
+            err = RuntimeError("the runtime shut down before this blocking job started")
             for job in dropped:
                 job.state = DONE
+                job.exc = err
             threads = list(self._threads)
             self._cond.notify_all()
-        err = RuntimeError("the runtime shut down before this blocking job started")
         for job in dropped:
-            job.exc = err
-            if job.task is not None:
+            # A task not parked on its job finds it done (and the error) when it asks.
+            if job.waiting and job.task is not None:
                 self._wake(job.task)
         deadline = None if timeout is None else time.monotonic() + timeout
         for t in threads:

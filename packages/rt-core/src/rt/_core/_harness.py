@@ -163,7 +163,11 @@ def not_a_function(obj: object, what: str) -> TypeError:
 
 
 def spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
-    """Check ``fn`` and hand it to the blocking pool, awaited by a new task."""
+    """Check ``fn`` and hand it to the blocking pool now, awaited by a new task.
+
+    The job is queued at the call, before its task runs (see ``_blocking``): two calls from
+    one task reach the pool in call order on every flavor.
+    """
     if not callable(fn):
         raise not_a_function(fn, "rt.spawn_blocking()")
     if isinstance(fn, types.FunctionType) and fn.__code__.co_flags & 0x180:
@@ -174,7 +178,10 @@ def spawn_blocking(sched: Scheduler, fn: Callable[..., T], args: tuple[Any, ...]
     ctx = copy_context()
     ctx.run(STATE.set, sched._blocking_state)
     job = BlockingJob(sched._blocking, fn, args, ctx)
-    return sched._spawn(_run_blocking(job), None, "rt.spawn_blocking()", None, True)
+    task: Task[T] = sched._spawn(_run_blocking(job), None, "rt.spawn_blocking()", None, True)
+    job.task = task
+    job.pool.submit(job)
+    return task
 
 
 def bad_yield_error(task: Task[Any], trap: object) -> TypeError:
@@ -394,9 +401,8 @@ async def _wait_any(targets: list[Task[Any]]) -> None:
 
 
 async def _run_blocking(job: BlockingJob) -> Any:
-    job.task = current_task_or_raise("spawn_blocking")
-    job.pool.submit(job)
-    await wait_task_rescheduled(job.abort)
+    if job.pool.wait_for(job):
+        await wait_task_rescheduled(job.abort)
     exc = job.exc
     if exc is not None:
         job.exc = None

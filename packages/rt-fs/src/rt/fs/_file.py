@@ -631,7 +631,14 @@ class File:
                 chunks.append(extra)
         rewind = self._rewind
         self._rewind = 0
-        self._job = rt.spawn_blocking(_job, box, rewind, chunks, op, arg)
+        # spawn_blocking hands the job to the pool at once, under the pool's lock, which may
+        # let another worker's task run meanwhile: it must find this File in use, not start
+        # an operation of its own.
+        self._busy = True
+        try:
+            self._job = rt.spawn_blocking(_job, box, rewind, chunks, op, arg)
+        finally:
+            self._busy = False
         self._on_done = on_done
 
     async def _settle(self) -> Any:

@@ -10,10 +10,10 @@ Time is integer nanoseconds here (see ``_clock``); only the timeout handed to th
 is float seconds.
 
 Precision: the park sleeps to the earliest deadline itself (the wheel keeps exact deadlines),
-not to a tick, and wakes once for it. (Blocking until shortly before the deadline and polling
-the rest, to beat the kernel's 50 µs timer slack, halved the median lateness but raised the
-p99 of a burst of timers on a busy machine, where the polling spends the process's share of
-the CPU: not done.)
+not to a tick, and wakes once for it. The reactor below ends a timed park at its end rather
+than a timer slack later (it blocks until the end minus the kernel's slack and polls the rest
+only when the kernel wakes it early: see rt-core's epoll backend); a park that ends a hair
+early fires nothing and parks again, so a timer never fires before its deadline.
 
 Threads: timers are armed and cancelled by tasks (on any worker of a multi-thread runtime) while
 another thread may be parked here, so the wheel is guarded by a lock that is never held across
