@@ -250,3 +250,28 @@ def test_a_task_aborted_before_its_first_step_drops_its_queued_job(flavor: str |
 
     assert rt.run(main(), flavor=flavor, max_blocking_threads=1)
     assert ran == [2]
+
+
+def test_an_abort_after_a_thread_took_the_job_leaves_the_result_standing(
+    flavor: str | None,
+) -> None:
+    # The job is queued at the call; once a pool thread has taken it, aborting its task has
+    # no effect, as in Tokio, even when the task has not run its first step yet.
+    started = threading.Event()
+    release = threading.Event()
+
+    def job() -> str:
+        started.set()
+        release.wait()
+        return "done"
+
+    async def main() -> str:
+        handle = rt.spawn_blocking(job)
+        # Block this thread (and so, on current_thread, the handle's task) until a pool
+        # thread runs the job: the abort below lands before the task's first step there.
+        assert started.wait(timeout=30)
+        handle.abort()
+        release.set()
+        return await handle
+
+    assert rt.run(main(), flavor=flavor) == "done"

@@ -14,8 +14,10 @@ wait_for` marks it ``waiting``), and the thread that finishes a job wakes its ta
 is waiting. A job still counts as in flight until its task is either woken or runnable, so
 paused time never jumps while a result is on its way. A task aborted before its first step
 never waits for its job: a thread that takes such a job drops it unrun, as Tokio's pool drops
-a cancelled task that has not started (if the abort comes just after a thread took the job,
-the job runs and its result is dropped with the task).
+a cancelled task that has not started. If the abort comes just after a thread took the job,
+the job runs and its result stands: the task is never cancelled before its first step
+(``_task.STARTED_AT_CALL``), so the abort reaches it in its wait, where withdrawing a running
+job fails.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from ._blocking import BlockingJob
 from ._current import STATE, RunState, current_task_or_raise
 from ._exceptions import Cancelled
 from ._state import DONE
-from ._task import _KEY, _WAITERS_LOCK
+from ._task import _KEY, _WAITERS_LOCK, STARTED_AT_CALL
 from ._task import JoinHandle as Task
 from ._traps import Abort, Withdrawable, wait_task_rescheduled
 
@@ -410,3 +410,7 @@ async def _run_blocking(job: BlockingJob) -> Any:
     result = job.result
     job.result = None
     return result
+
+
+# Its job is queued at the call: an abort before its first step must go through the job.
+STARTED_AT_CALL.add(_run_blocking.__code__)

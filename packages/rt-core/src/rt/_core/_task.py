@@ -66,6 +66,13 @@ _NOT_BUILT_BY_USERS: Final = (
 )
 
 
+#: Code of the coroutines whose work starts at the spawn call, not at their task's first step:
+#: the task that awaits a ``spawn_blocking`` job (queued at the call). A cancel never stops
+#: such a task before its first step; it reaches it in its wait, which withdraws the job only
+#: if no thread has taken it (a job that started runs to its end and its result stands).
+STARTED_AT_CALL: Final[set[types.CodeType]] = set()
+
+
 @final
 class JoinHandle(Generic[T_co]):
     """A task on an rt runtime, and the owned permission to await its result.
@@ -262,6 +269,7 @@ class JoinHandle(Generic[T_co]):
             and coro.cr_frame is not None
             and not coro.cr_running
             and not coro.cr_suspended
+            and coro.cr_code not in STARTED_AT_CALL
         )
 
     # -- completion ----------------------------------------------------------------------
