@@ -218,14 +218,6 @@ def _open_job(path: str | bytes, flags: int, mode: int) -> tuple[int, os.stat_re
     return fd, st
 
 
-async def _let_the_job_start() -> None:
-    # ``rt.spawn_blocking`` hands the job to the pool from a task of its own: yield once so
-    # that task runs now and the pool writes this batch while the caller fills the next one.
-    # Shielded: the batch is already taken, so a cancellation must not land here.
-    with rt.CancelScope(shield=True):
-        await rt.yield_now()
-
-
 @final
 class OpenOptions:
     """Build the options a file is opened with (Tokio's ``OpenOptions``).
@@ -889,7 +881,6 @@ class File:
             if self._job is not None:
                 await self._settle()
             self._submit(box, None, extra=data if isinstance(data, bytes) else bytes(data))
-            await _let_the_job_start()
             return n
         if end > WRITE_BATCH:
             # A full batch: hand it to the pool and return while it writes (one job in
@@ -897,7 +888,6 @@ class File:
             if self._job is not None:
                 await self._settle()
             self._submit(box, None)
-            await _let_the_job_start()
             wbuf = self._wbuf
             end = n
         if wbuf is None or len(wbuf) < end:
