@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import subprocess
 import sys
@@ -185,8 +186,15 @@ def main() -> int:
     parser.add_argument(
         "--bound", type=float, help="seconds per module, each in a subprocess (see the notes)"
     )
+    parser.add_argument(
+        "--watchdog",
+        type=float,
+        help="after this many seconds, print every thread's stack to stderr and exit (a hang)",
+    )
     parser.add_argument("modules", nargs="*")
     args = parser.parse_args()
+    if args.watchdog is not None:
+        faulthandler.dump_traceback_later(args.watchdog, exit=True)
     names = args.modules or MODULES
     if args.bound is not None:
         t0 = time.monotonic()

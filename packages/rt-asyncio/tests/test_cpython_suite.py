@@ -59,14 +59,27 @@ def test_cpython_asyncio_module_passes_on_rt_loop_except_listed(
             f"this Python ships no test.test_asyncio.{module} (a distribution without tests)"
         )
     out = tmp_path / "result.json"
+    # Verbose, so a hang's report names the test that was running; the watchdog prints every
+    # thread's stack before the bound kills the runner.
     proc = subprocess.run(
-        [sys.executable, str(HERE / "cpython_suite.py"), "--json", str(out), module],
+        [
+            sys.executable,
+            str(HERE / "cpython_suite.py"),
+            "--verbose",
+            "--watchdog",
+            str(BOUND - 10),
+            "--json",
+            str(out),
+            module,
+        ],
         capture_output=True,
         text=True,
         timeout=BOUND,
         cwd=tmp_path,
     )
-    assert out.exists(), f"the suite runner crashed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    assert out.exists(), (
+        f"the suite runner crashed or hung:\n{proc.stdout[-3000:]}\n{proc.stderr[-12000:]}"
+    )
     result = json.loads(out.read_text())
     outcomes: dict[str, str] = result["outcomes"]
     assert outcomes, f"no test ran:\n{proc.stderr[-3000:]}"
