@@ -347,6 +347,43 @@ def test_add_signal_handler_runs_on_the_loop() -> None:
     assert run(main) == signal.SIGUSR1
 
 
+def test_a_signal_landing_while_the_loop_starts_running_still_runs_its_handler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # rt's runtime looks for an application's signal wakeup fd (here asyncio's, installed by
+    # add_signal_handler) by putting its own in place for a moment: a signal in that moment
+    # must still reach asyncio's handler. The signal is raised exactly then.
+    loop = rt.asyncio.new_event_loop()
+    caught: list[int] = []
+    try:
+
+        def handler() -> None:
+            caught.append(signal.SIGUSR1)
+            loop.stop()
+
+        loop.add_signal_handler(signal.SIGUSR1, handler)
+        real = signal.set_wakeup_fd
+        assert loop._csock is not None  # made by add_signal_handler
+        asyncios = loop._csock.fileno()
+
+        def racing(fd: int, **kwargs: Any) -> int:
+            old = real(fd, **kwargs)
+            if fd not in (asyncios, -1):
+                signal.raise_signal(signal.SIGUSR1)
+            return old
+
+        monkeypatch.setattr(signal, "set_wakeup_fd", racing)
+        stopper = loop.call_later(60, loop.stop)  # a lost signal fails the test, not hangs it
+        loop.run_forever()
+        stopper.cancel()
+        monkeypatch.undo()
+        assert caught == [signal.SIGUSR1]
+    finally:
+        monkeypatch.undo()
+        loop.remove_signal_handler(signal.SIGUSR1)
+        loop.close()
+
+
 def test_internal_fds_count_the_runtime_wakeup_fd_and_the_signal_pipe_until_close() -> None:
     loop = rt.asyncio.new_event_loop()
     closed = False

@@ -376,6 +376,93 @@ def test_the_signal_wakeup_fd_is_rts_only_while_it_drives_the_main_thread(flavor
         w.close()
 
 
+class _SignalInTheSwap:
+    """The application's own signal wakeup fd (a socket pair, as asyncio's loop keeps), and a
+    ``signal.set_wakeup_fd`` that raises SIGUSR1 whenever any other fd (or none) is put in
+    place: the moment rt holds the wakeup fd while it looks for the application's."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import signal
+        import socket
+
+        self.r, self.w = socket.socketpair()
+        self.r.setblocking(False)
+        self.w.setblocking(False)
+        self._real = real = signal.set_wakeup_fd
+        self._handler = signal.signal(signal.SIGUSR1, lambda *_: None)
+        self._monkeypatch = monkeypatch
+
+        def racing(fd: int, **kwargs: Any) -> int:
+            old = real(fd, **kwargs)
+            if fd != self.w.fileno():
+                signal.raise_signal(signal.SIGUSR1)  # the C handler writes its byte now
+            return old
+
+        self.racing = racing
+
+    def take_over(self) -> None:
+        """Install the application's fd, then start racing."""
+        import signal
+
+        self._real(self.w.fileno())
+        self._monkeypatch.setattr(signal, "set_wakeup_fd", self.racing)
+
+    def received(self) -> bytes:
+        try:
+            return self.r.recv(64)
+        except BlockingIOError:
+            return b""
+
+    def close(self) -> None:
+        import signal
+
+        self._monkeypatch.undo()
+        self._real(-1)
+        signal.signal(signal.SIGUSR1, self._handler)
+        self.r.close()
+        self.w.close()
+
+
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_a_signal_while_rt_looks_for_the_applications_wakeup_fd_still_reaches_that_fd(
+    flavor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    race = _SignalInTheSwap(monkeypatch)
+    try:
+        race.take_over()
+
+        async def main() -> None:
+            return None
+
+        rt.run(main(), flavor=flavor)
+        # The signal's byte landed on rt's fd in the swap: rt passed it on to the application's.
+        assert race.received() == bytes([signal.SIGUSR1])
+    finally:
+        race.close()
+
+
+def test_a_signal_while_rt_gives_the_wakeup_fd_back_still_reaches_the_applications_fd(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import signal
+
+    race = _SignalInTheSwap(monkeypatch)
+    try:
+
+        async def main() -> None:
+            # rt holds the wakeup fd while it drives the main thread (current-thread flavor
+            # only runs tasks there); the application takes it over, as asyncio's loop does
+            # in its first add_signal_handler.
+            race.take_over()
+
+        rt.run(main(), flavor="current_thread")
+        assert race.received() == bytes([signal.SIGUSR1])
+    finally:
+        race.close()
+
+
 @pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
 def test_ctrl_c_reaches_a_runtime_asleep_in_the_reactor(flavor: str) -> None:
     import os

@@ -67,6 +67,19 @@ class _Waker:
         except BlockingIOError:
             pass
 
+    def take(self) -> bytes:
+        """Read and return what was written (a socket pair's bytes; an eventfd's are counts)."""
+        if self.rsock is None:
+            self._drain_eventfd()
+            return b""
+        chunks = []
+        try:
+            while chunk := self.rsock.recv(4096):
+                chunks.append(chunk)
+        except BlockingIOError:
+            pass
+        return b"".join(chunks)
+
     def _drain_sock(self) -> None:
         assert self.rsock is not None
         try:
@@ -101,6 +114,12 @@ class SignalWakeup:
     It doubles as a thread-safe event (:meth:`set` / :meth:`wait`) for a main thread that
     waits for worker threads. :meth:`install` returns ``None`` off the main thread, or when
     the application has a wakeup fd of its own (that one is left alone).
+
+    Python can read the wakeup fd only by replacing it, so finding out whether the application
+    has one (asyncio's loop does while it handles signals: it learns *which* signal arrived
+    from the bytes) means installing ours for a moment and putting theirs back. A signal that
+    lands in that moment leaves its byte with us: :meth:`install` and :meth:`uninstall` pass
+    such bytes on to the application's fd once it is back, so its handler still runs.
     """
 
     __slots__ = ("_pair", "_poller", "fd")
@@ -124,19 +143,36 @@ class SignalWakeup:
             return None
         if previous != -1:
             signal.set_wakeup_fd(previous)
+            self._hand_over(previous)
             self.close()
             return None
         return self
 
     def uninstall(self) -> None:
         """Stop being the wakeup fd (if still it) and close the pair."""
+        ours = self._pair.wfd
         try:
-            current = signal.set_wakeup_fd(-1)
-            if current != self._pair.wfd:
+            # Swapped for ours, not for -1: a signal landing before theirs is back (when
+            # someone replaced ours meanwhile) leaves its byte with us, not nowhere.
+            current = signal.set_wakeup_fd(ours, warn_on_full_buffer=False)
+            if current in (ours, -1):
+                signal.set_wakeup_fd(-1)
+            else:
                 signal.set_wakeup_fd(current)  # someone replaced it meanwhile: keep theirs
+                self._hand_over(current)
         except (ValueError, OSError):  # pragma: no cover - interpreter shutting down
             pass
         self.close()
+
+    def _hand_over(self, fd: int) -> None:
+        """Pass the signal bytes that reached us to ``fd``, the application's wakeup fd."""
+        # A zero byte is a set() of ours, not a signal (no signal is numbered 0).
+        data = self._pair.take().replace(b"\0", b"")
+        if data:
+            try:
+                os.write(fd, data)
+            except OSError:  # full (a wake-up is pending there already) or gone
+                pass
 
     def set(self) -> None:
         """Wake :meth:`wait` (from any thread)."""
