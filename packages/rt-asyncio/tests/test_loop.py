@@ -88,6 +88,72 @@ def test_cancelled_timer_frees_its_wheel_slot() -> None:
     assert run(main) == 0
 
 
+def test_call_later_handle_is_due_at_loop_time_plus_delay_and_never_runs_before_it() -> None:
+    # Paused time: the clock moves only when the loop has nothing else to do, straight to the
+    # next deadline, so "when" and "ran at" are exact readings, not durations.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        import rt.time
+
+        rt.time.pause()
+        ran_at: list[float] = []
+        done = loop.create_future()
+        t0 = loop.time()
+        handles = [loop.call_later(d, lambda: ran_at.append(loop.time())) for d in (5, 0.25)]
+        assert [h.when() for h in handles] == [t0 + 5, t0 + 0.25]
+        loop.call_later(6, done.set_result, None)
+        await done
+        assert len(ran_at) == 2
+        assert ran_at[0] >= handles[1].when()
+        assert ran_at[1] >= handles[0].when()
+
+    run(main)
+
+
+def test_call_later_of_a_passed_delay_runs_after_the_callbacks_already_queued() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        seen: list[str] = []
+        done = loop.create_future()
+        loop.call_later(-1, seen.append, "due")
+        loop.call_soon(seen.append, "soon")
+        loop.call_later(0, done.set_result, None)
+        await done
+        return seen
+
+    # asyncio's own loop: a due timer joins the ready queue after what is already in it.
+    assert asyncio.run(main()) == ["soon", "due"]
+    assert run(main) == ["soon", "due"]
+
+
+def test_call_later_refuses_nan_and_takes_inf_as_never_holding_no_wheel_slot() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        import rt.time
+
+        with pytest.raises(ValueError, match="nan"):
+            loop.call_later(float("nan"), lambda: None)
+        before = rt.time.statistics().armed_timers
+        never = loop.call_later(float("inf"), lambda: None)
+        assert never.when() == float("inf")
+        assert rt.time.statistics().armed_timers == before
+        never.cancel()
+        with pytest.raises(TypeError):
+            loop.call_later(None, lambda: None)  # type: ignore[arg-type]
+
+    run(main)
+
+
+def test_call_later_on_a_closed_loop_raises_asyncios_error() -> None:
+    loop = rt.asyncio.new_event_loop()
+    loop.run_until_complete(asyncio.sleep(0.001))  # attached to its wheel: the fast path
+    loop.close()
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_later(1, lambda: None)
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_at(loop.time() + 1, lambda: None)
+
+
 def test_call_soon_threadsafe_wakes_a_parked_loop_from_another_thread() -> None:
     async def main() -> str:
         loop = asyncio.get_running_loop()

@@ -90,6 +90,9 @@ _IN_LOOP: contextvars.ContextVar[RtEventLoop] = contextvars.ContextVar("rt.async
 _Task = asyncio.Task
 _copy_context = contextvars.copy_context
 _deadline = operator.attrgetter("_when")
+_true_div = operator.truediv  # int / int, correctly rounded (see rt.time._clock.to_seconds)
+_NS = 1_000_000_000
+_FAR_S = 1e9  # call_later delays at or beyond this (~32 years) take the checked path
 
 # Ready handles the drainer runs in one rt task step before it yields to rt's scheduler (rt's
 # cooperative budget): batches queued while it runs (one per round trip of a queue ping-pong)
@@ -658,6 +661,50 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     def time(self) -> float:
         return self._clock()
 
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> events.TimerHandle:
+        timers = self._timers
+        if (
+            timers is None
+            or self._debug
+            or self._closed
+            or (delay.__class__ is not float and delay.__class__ is not int)
+            or not delay < _FAR_S  # inf, NaN, or too far for the wheel
+        ):
+            # base_events' call_later (here, so a debug handle's traceback ends in the caller).
+            if delay is None:
+                raise TypeError("delay must not be None")
+            timer = self.call_at(self.time() + delay, callback, *args, context=context)
+            if timer._source_traceback:  # type: ignore[attr-defined]
+                del timer._source_traceback[-1]  # type: ignore[attr-defined]
+            return timer
+        # The hot path of asyncio.sleep, wait_for and timeout: base_events' call_later and
+        # this loop's call_at and _arm, written out, reading the clock once (a burst of new
+        # tasks that each sleep waits for its slowest arm: the timers benchmark's tail).
+        when = _true_div(timers.clock.now_ns(), _NS) + delay  # self.time() + delay
+        timer = _new_timer(_RtTimerHandle)
+        timer._callback = callback  # type: ignore[attr-defined]
+        timer._args = args
+        timer._cancelled = False
+        timer._loop = self
+        timer._repr = None  # type: ignore[attr-defined]
+        timer._source_traceback = None  # type: ignore[attr-defined]
+        timer._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
+        timer._when = when  # type: ignore[attr-defined]
+        timer._scheduled = True
+        # As in _arm: the first nanosecond that reads as at least ``when``.
+        entry = timers.arm(duration_ns(when) if when > 0 else 0, None, timer._fire)
+        timer._entry = entry
+        self._armed += 1
+        if entry is None:  # already due
+            timer._fire()
+        return timer
+
     def call_at(
         self,
         when: float,
@@ -667,7 +714,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     ) -> events.TimerHandle:
         if when is None:
             raise TypeError("when cannot be None")
-        self._check_closed()
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_at")

@@ -300,7 +300,9 @@ class Sleep:
             if self._task is not None:
                 raise RuntimeError("this rt.time.Sleep is already awaited by another task")
             deadline = self._deadline
-            self._entry = entry = None if deadline is None else driver.arm(deadline, task)
+            self._entry = entry = (
+                None if deadline is None else driver._arm_locked(deadline, task, None)
+            )
             parked = deadline is None or entry is not None
             if parked:
                 self._task = task
