@@ -493,8 +493,10 @@ class Timeout:
             self._deadline = driver.clock.now_ns() + self._wait
         self._scope = scope = CancelScope()
         scope.__enter__()
-        if self._deadline is not None:
-            self._entry = driver.arm(self._deadline, callback=self._fire)
+        deadline = self._deadline
+        if deadline is not None:
+            with driver._lock:
+                self._entry = driver._arm_locked(deadline, None, self._fire)
             if self._entry is None:
                 self._fire()
         return self
