@@ -71,21 +71,81 @@ def test_timers_fire_in_deadline_order_not_before_their_time() -> None:
     run(main)
 
 
-def test_cancelled_timer_frees_its_wheel_slot() -> None:
+def test_loop_timers_hold_one_wheel_slot_freed_when_all_are_cancelled() -> None:
     async def main() -> int:
         loop = asyncio.get_running_loop()
         import rt.time
 
         before = rt.time.statistics().armed_timers
-        handles = [loop.call_later(100, lambda: None) for _ in range(50)]
+        handles = [loop.call_later(100 + i, lambda: None) for i in range(50)]
         during = rt.time.statistics().armed_timers
         for h in handles:
             h.cancel()
         after = rt.time.statistics().armed_timers
-        assert during - before == 50
+        assert during - before == 1  # the wheel's timer for the earliest deadline
         return after - before
 
     assert run(main) == 0
+
+
+def test_cancelling_the_earliest_timer_leaves_the_later_ones_on_time() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        import rt.time
+
+        rt.time.pause()
+        seen: list[str] = []
+        done = loop.create_future()
+        first = loop.call_later(1, seen.append, "first")
+        loop.call_later(2, seen.append, "second")
+        many = [loop.call_later(3 + i, seen.append, "never") for i in range(300)]
+        first.cancel()
+        for h in many:  # mostly cancelled: the heap is rebuilt without them
+            h.cancel()
+        loop.call_later(4, done.set_result, None)
+        await done
+        assert loop.time() >= first.when() + 3
+        return seen
+
+    assert run(main) == ["second"]
+
+
+def test_cancelling_handles_of_timers_that_ran_never_drops_pending_timers() -> None:
+    # asyncio.sleep cancels its timer's handle once it has run; that must not count against
+    # the timers still pending.
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        import rt.time
+
+        rt.time.pause()
+        seen: list[str] = []
+        done = loop.create_future()
+        ran = [loop.call_later(0.1, seen.append, "ran") for _ in range(3)]
+        loop.call_later(5, done.set_result, None)
+        await asyncio.sleep(1)
+        for h in ran:
+            h.cancel()
+            h.cancel()
+        assert rt.time.statistics().armed_timers == 1  # the one for done's timer
+        await done
+        return seen
+
+    assert run(main) == ["ran", "ran", "ran"]
+
+
+def test_timers_with_equal_deadlines_run_in_the_order_they_were_scheduled() -> None:
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        seen: list[int] = []
+        done = loop.create_future()
+        when = loop.time() + 0.01
+        for i in range(20):
+            loop.call_at(when, seen.append, i)
+        loop.call_at(when, done.set_result, None)
+        await done
+        return seen
+
+    assert run(main) == list(range(20))
 
 
 def test_call_later_handle_is_due_at_loop_time_plus_delay_and_never_runs_before_it() -> None:
