@@ -793,7 +793,13 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             self._drop_timers()  # none left: free the wheel's slot too
         elif cancelled > _MIN_CANCELLED and cancelled * 2 > len(heap):
             # Mostly cancelled handles: rebuild the heap without them (asyncio does too).
-            heap[:] = [t for t in heap if t[2] is not handle and not t[2]._cancelled]
+            live = []
+            for t in heap:
+                if t[2] is handle or t[2]._cancelled:
+                    t[2]._scheduled = False
+                else:
+                    live.append(t)
+            heap[:] = live
             heapq.heapify(heap)
             self._timers_cancelled = 0
 
