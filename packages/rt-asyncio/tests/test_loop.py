@@ -71,21 +71,147 @@ def test_timers_fire_in_deadline_order_not_before_their_time() -> None:
     run(main)
 
 
-def test_cancelled_timer_frees_its_wheel_slot() -> None:
+def test_loop_timers_hold_one_wheel_slot_freed_when_all_are_cancelled() -> None:
     async def main() -> int:
         loop = asyncio.get_running_loop()
         import rt.time
 
         before = rt.time.statistics().armed_timers
-        handles = [loop.call_later(100, lambda: None) for _ in range(50)]
+        handles = [loop.call_later(100 + i, lambda: None) for i in range(50)]
         during = rt.time.statistics().armed_timers
         for h in handles:
             h.cancel()
         after = rt.time.statistics().armed_timers
-        assert during - before == 50
+        assert during - before == 1  # the wheel's timer for the earliest deadline
         return after - before
 
     assert run(main) == 0
+
+
+def test_cancelling_the_earliest_timer_leaves_the_later_ones_on_time() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        import rt.time
+
+        rt.time.pause()
+        seen: list[str] = []
+        done = loop.create_future()
+        first = loop.call_later(1, seen.append, "first")
+        loop.call_later(2, seen.append, "second")
+        many = [loop.call_later(3 + i, seen.append, "never") for i in range(300)]
+        first.cancel()
+        for h in many:  # mostly cancelled: the heap is rebuilt without them
+            h.cancel()
+        loop.call_later(4, done.set_result, None)
+        await done
+        assert loop.time() >= first.when() + 3
+        return seen
+
+    assert run(main) == ["second"]
+
+
+def test_cancelling_handles_of_timers_that_ran_never_drops_pending_timers() -> None:
+    # asyncio.sleep cancels its timer's handle once it has run; that must not count against
+    # the timers still pending.
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        import rt.time
+
+        rt.time.pause()
+        seen: list[str] = []
+        done = loop.create_future()
+        ran = [loop.call_later(0.1, seen.append, "ran") for _ in range(3)]
+        loop.call_later(5, done.set_result, None)
+        await asyncio.sleep(1)
+        for h in ran:
+            h.cancel()
+            h.cancel()
+        assert rt.time.statistics().armed_timers == 1  # the one for done's timer
+        await done
+        return seen
+
+    assert run(main) == ["ran", "ran", "ran"]
+
+
+def test_timers_with_equal_deadlines_run_in_the_order_they_were_scheduled() -> None:
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        seen: list[int] = []
+        done = loop.create_future()
+        when = loop.time() + 0.01
+        for i in range(20):
+            loop.call_at(when, seen.append, i)
+        loop.call_at(when, done.set_result, None)
+        await done
+        return seen
+
+    assert run(main) == list(range(20))
+
+
+def test_call_later_handle_is_due_at_loop_time_plus_delay_and_never_runs_before_it() -> None:
+    # Paused time: the clock moves only when the loop has nothing else to do, straight to the
+    # next deadline, so "when" and "ran at" are exact readings, not durations.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        import rt.time
+
+        rt.time.pause()
+        ran_at: list[float] = []
+        done = loop.create_future()
+        t0 = loop.time()
+        handles = [loop.call_later(d, lambda: ran_at.append(loop.time())) for d in (5, 0.25)]
+        assert [h.when() for h in handles] == [t0 + 5, t0 + 0.25]
+        loop.call_later(6, done.set_result, None)
+        await done
+        assert len(ran_at) == 2
+        assert ran_at[0] >= handles[1].when()
+        assert ran_at[1] >= handles[0].when()
+
+    run(main)
+
+
+def test_call_later_of_a_passed_delay_runs_after_the_callbacks_already_queued() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        seen: list[str] = []
+        done = loop.create_future()
+        loop.call_later(-1, seen.append, "due")
+        loop.call_soon(seen.append, "soon")
+        loop.call_later(0, done.set_result, None)
+        await done
+        return seen
+
+    # asyncio's own loop: a due timer joins the ready queue after what is already in it.
+    assert asyncio.run(main()) == ["soon", "due"]
+    assert run(main) == ["soon", "due"]
+
+
+def test_call_later_refuses_nan_and_takes_inf_as_never_holding_no_wheel_slot() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        import rt.time
+
+        with pytest.raises(ValueError, match="nan"):
+            loop.call_later(float("nan"), lambda: None)
+        before = rt.time.statistics().armed_timers
+        never = loop.call_later(float("inf"), lambda: None)
+        assert never.when() == float("inf")
+        assert rt.time.statistics().armed_timers == before
+        never.cancel()
+        with pytest.raises(TypeError):
+            loop.call_later(None, lambda: None)  # type: ignore[arg-type]
+
+    run(main)
+
+
+def test_call_later_on_a_closed_loop_raises_asyncios_error() -> None:
+    loop = rt.asyncio.new_event_loop()
+    loop.run_until_complete(asyncio.sleep(0.001))  # attached to its wheel: the fast path
+    loop.close()
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_later(1, lambda: None)
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_at(loop.time() + 1, lambda: None)
 
 
 def test_call_soon_threadsafe_wakes_a_parked_loop_from_another_thread() -> None:

@@ -157,6 +157,20 @@ def test_sleep_of_zero_runs_without_a_timer_driver(flavor: str | None) -> None:
     assert rt.run(main(), enable_time=False, flavor=flavor)
 
 
+def test_a_sleep_from_a_runtime_that_shut_down_refuses_to_arm(flavor: str | None) -> None:
+    async def make() -> Sleep:
+        return rtt.sleep(5)
+
+    old = rt.run(make(), flavor=flavor)
+
+    async def use() -> None:
+        with pytest.raises(RuntimeError, match="timer driver is shut down"):
+            await old
+        assert rtt.statistics().armed_timers == 0
+
+    rt.run(use(), flavor=flavor)
+
+
 @pytest.mark.rt(start_paused=True)
 async def test_reset_takes_only_an_instant() -> None:
     s = rtt.sleep(1)

@@ -13,10 +13,15 @@ What is rt's and what is the standard library's:
   protocol is lock-free: the drainer puts one token in ``_tokens`` before it parks, and
   whoever pops the token (a waker, or the drainer itself when it finds work after all) owns
   the one wake-up, so the task is rescheduled exactly once.
-* **Timers** (``call_later`` / ``call_at``) are entries of rt-time's hierarchical timer wheel,
-  the one the runtime's ``rt.time.sleep`` uses: firing one queues its handle (the drainer moves
-  the timers that fired into the ready queue in deadline order) and wakes the
-  drainer; cancelling a handle frees its slot at once. ``loop.time()`` is the wheel's clock
+* **Timers** (``call_later`` / ``call_at``) wait in a heap of the loop's own, ordered by
+  deadline and then by scheduling order, as asyncio's loop keeps them; rt-time's timer wheel
+  (the one the runtime's ``rt.time.sleep`` uses) holds one timer per loop, for the heap's
+  earliest deadline. When it fires, the drainer moves every due handle to the ready queue and
+  points the wheel's timer at the next deadline. Arming a handle is a heap push (plus a wheel
+  re-arm only when it is the new earliest): a third of what a wheel entry per handle cost, and
+  what a burst of new tasks that each sleep pays per task. A cancelled handle stays in the heap
+  until it surfaces, or until cancelled ones are the majority (asyncio's rule); when every
+  handle is cancelled the wheel's timer is disarmed too. ``loop.time()`` is the wheel's clock
   (``time.monotonic()`` unless rt's time is paused).
 * **Readiness** (``add_reader`` / ``add_writer`` and everything built on them: transports,
   ``sock_*``, pipes, the signal self-pipe) comes from rt's reactor: each watched fd direction
@@ -43,6 +48,7 @@ import asyncio
 import collections
 import contextvars
 import errno
+import heapq
 import math
 import operator
 import selectors
@@ -89,7 +95,13 @@ _IN_LOOP: contextvars.ContextVar[RtEventLoop] = contextvars.ContextVar("rt.async
 
 _Task = asyncio.Task
 _copy_context = contextvars.copy_context
-_deadline = operator.attrgetter("_when")
+_heappush = heapq.heappush
+_heappop = heapq.heappop
+_INF = math.inf
+_MIN_CANCELLED = 100  # asyncio's threshold for rebuilding a heap of mostly cancelled timers
+_true_div = operator.truediv  # int / int, correctly rounded (see rt.time._clock.to_seconds)
+_NS = 1_000_000_000
+_FAR_S = 1e9  # call_later delays at or beyond this (~32 years) take the checked path
 
 # Ready handles the drainer runs in one rt task step before it yields to rt's scheduler (rt's
 # cooperative budget): batches queued while it runs (one per round trip of a queue ping-pong)
@@ -148,22 +160,12 @@ def _fileno(fd: Any) -> int:
 
 
 class _RtTimerHandle(events.TimerHandle):
-    """A ``TimerHandle`` that owns a slot of rt's timer wheel."""
+    """A ``TimerHandle`` in this loop's timer heap (see the module notes)."""
 
-    __slots__ = ("_entry",)
+    __slots__ = ()
 
     _loop: RtEventLoop
-    _entry: Any
-
-    def _fire(self) -> None:
-        """Called by the timer wheel (on a runtime thread) when the deadline passed."""
-        self._entry = None
-        self._scheduled = False
-        loop = self._loop
-        loop._armed -= 1
-        loop._due.append(self)
-        if loop._tokens:
-            loop._wake()
+    _scheduled: bool
 
 
 # Its repr reads as asyncio's (the class name is part of TimerHandle.__repr__).
@@ -245,11 +247,17 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._drainer: Any = None
         self._timers: _Timers | None = None
         self._clock: Callable[[], float] = time.monotonic
-        self._unarmed: list[_RtTimerHandle] = []
-        # Timers that fired, not yet in the ready queue: the drainer moves them there in
-        # deadline order (the wheel may fire the timers due in one park in another order).
-        self._due: list[_RtTimerHandle] = []
-        self._armed = 0  # timers in the wheel
+        # The timers (call_later / call_at), earliest first: (when, sequence, handle), as
+        # asyncio's loop keeps them; rt's wheel holds one timer for the earliest (_wake_*).
+        self._timer_heap: list[tuple[float, int, _RtTimerHandle]] = []
+        self._timer_seq = 0
+        self._timers_cancelled = 0  # cancelled handles still in the heap
+        self._wake_entry: Any = None  # the wheel's timer for the heap's earliest deadline
+        self._wake_when = _INF  # its deadline (loop time); _INF: none armed
+        # Non-empty once that wheel timer fired (the drainer then moves what is due to the
+        # ready queue); appended to from whichever runtime thread fired it.
+        self._due: list[None] = []
+        self._on_wheel = self._wheel_fired  # the wheel's callback, bound once
         self._crossings = 0  # aio_as_rt calls under way (attached loops)
         self._crossed: list[Any] = []  # their rt tasks, resumed after the batch
         self._deferred: list[Any] = []
@@ -437,15 +445,50 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 self._report_callback_error(handle, exc)
         return n
 
+    def _wheel_fired(self) -> None:
+        """The wheel's timer for the earliest deadline fired (on any runtime thread)."""
+        self._wake_entry = None
+        self._wake_when = _INF
+        self._due.append(None)
+        if self._tokens:
+            self._wake()
+
+    def _set_wake(self, when: float) -> None:
+        """Point the wheel's timer at ``when``, the heap's earliest deadline (loop thread)."""
+        timers = self._timers
+        assert timers is not None
+        old = self._wake_entry
+        if old is not None:
+            timers.cancel(old)
+        # The wheel counts integer nanoseconds; a callback is due once loop.time() >= when,
+        # so the wheel's deadline is the first nanosecond that reads as at least ``when``.
+        entry = timers.arm(duration_ns(when) if when > 0 else 0, None, self._on_wheel)
+        if entry is None:  # due already
+            self._wheel_fired()
+        else:
+            self._wake_entry = entry
+            self._wake_when = when
+
     def _take_due(self) -> None:
-        """Queue the timers that fired, earliest deadline first (as asyncio's loop does)."""
-        due = self._due
-        n = len(due)
-        fired = due[:n]
-        del due[:n]  # a timer firing meanwhile (another thread) stays for the next batch
-        if n > 1:
-            fired.sort(key=_deadline)
-        self._ready.extend(fired)
+        """Queue the timers that are due, earliest deadline first (as asyncio's loop does),
+        and point the wheel's timer at the next one."""
+        self._due.clear()  # a wheel timer firing from here on appends again
+        heap = self._timer_heap
+        ready = self._ready
+        now = self._clock()
+        while heap and heap[0][0] <= now:
+            handle = _heappop(heap)[2]
+            if handle._cancelled:
+                self._timers_cancelled -= 1
+                continue
+            handle._scheduled = False
+            ready.append(handle)
+        if heap:
+            top = heap[0][0]
+            # A wheel timer that should have fired by now has fired (maybe on another
+            # thread, after this loop pointed it there): point a new one at the top.
+            if top < self._wake_when or self._wake_when <= now:
+                self._set_wake(top)
 
     def _report_callback_error(self, handle: events.Handle, exc: BaseException) -> None:
         cb = format_helpers._format_callback_source(
@@ -561,10 +604,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         timers: Any = current_driver("time")
         self._timers = timers
         self._clock = timers.clock.now
-        unarmed, self._unarmed = self._unarmed, []
-        for handle in unarmed:
-            if not handle._cancelled:
-                self._arm(handle)
+        heap = self._timer_heap
+        if heap:
+            self._set_wake(heap[0][0])
 
     def _start_watchers(self) -> None:
         for w in self._watches.values():
@@ -579,7 +621,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             not self._ready
             and not self._due
             and not self._crossings
-            and not self._armed
+            and len(self._timer_heap) == self._timers_cancelled
             and not any(w.events for w in self._watches.values())
             and not any(not t.done() for t in asyncio.all_tasks(self))
         )
@@ -639,10 +681,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if self.is_closed():
             return
         super().close()
-        self._due.clear()
-        for handle in self._unarmed:
-            handle._scheduled = False
-        self._unarmed.clear()
+        self._drop_timers()
         for w in list(self._watches.values()):
             self._unwatch(w)
         self._watches.clear()
@@ -658,6 +697,48 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     def time(self) -> float:
         return self._clock()
 
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> events.TimerHandle:
+        timers = self._timers
+        if (
+            timers is None
+            or self._debug
+            or self._closed
+            or (delay.__class__ is not float and delay.__class__ is not int)
+            or not delay < _FAR_S  # inf, NaN, or too far for the wheel
+        ):
+            # base_events' call_later (here, so a debug handle's traceback ends in the caller).
+            if delay is None:
+                raise TypeError("delay must not be None")
+            timer = self.call_at(self.time() + delay, callback, *args, context=context)
+            if timer._source_traceback:  # type: ignore[attr-defined]
+                del timer._source_traceback[-1]  # type: ignore[attr-defined]
+            return timer
+        # The hot path of asyncio.sleep, wait_for and timeout: base_events' call_later and
+        # this loop's call_at, written out, reading the clock once (in a burst of new tasks
+        # that each sleep, the first timers wait for the whole burst: the timers row's tail).
+        when = _true_div(timers.clock.now_ns(), _NS) + delay  # self.time() + delay
+        timer = _new_timer(_RtTimerHandle)
+        timer._callback = callback  # type: ignore[attr-defined]
+        timer._args = args
+        timer._cancelled = False
+        timer._loop = self
+        timer._repr = None  # type: ignore[attr-defined]
+        timer._source_traceback = None  # type: ignore[attr-defined]
+        timer._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
+        timer._when = when  # type: ignore[attr-defined]
+        timer._scheduled = True
+        self._timer_seq = seq = self._timer_seq + 1
+        _heappush(self._timer_heap, (when, seq, timer))
+        if when < self._wake_when:
+            self._set_wake(when)
+        return timer
+
     def call_at(
         self,
         when: float,
@@ -667,7 +748,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     ) -> events.TimerHandle:
         if when is None:
             raise TypeError("when cannot be None")
-        self._check_closed()
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_at")
@@ -686,44 +768,53 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             timer._source_traceback = None  # type: ignore[attr-defined]
             timer._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
             timer._when = when  # type: ignore[attr-defined]
-        timer._entry = None
         timer._scheduled = True
-        if self._timers is None:
-            self._unarmed.append(timer)
-        else:
-            self._arm(timer)
-        return timer
-
-    def _arm(self, timer: _RtTimerHandle) -> None:
-        when = timer._when  # type: ignore[attr-defined]
-        timers = self._timers
-        assert timers is not None
         if math.isnan(when):
             raise ValueError("when must be a number, got nan")
-        if math.isinf(when):
-            if when > 0:
-                return  # never due: holds no slot
-            entry = None
-        else:
-            # The wheel counts integer nanoseconds; a callback is due once loop.time() >= when,
-            # so round the deadline up to the first nanosecond that reads as at least `when`.
-            entry = timers.arm(duration_ns(when) if when > 0 else 0, None, timer._fire)
-        self._armed += 1
-        if entry is None:  # already due
-            timer._fire()
-        else:
-            timer._entry = entry
+        if when == _INF:
+            return timer  # never due: not in the heap, holds no wheel slot
+        self._timer_seq = seq = self._timer_seq + 1
+        _heappush(self._timer_heap, (when, seq, timer))
+        if when < self._wake_when and self._timers is not None:
+            self._set_wake(when)  # (before the first run, _attach points it at the top)
+        return timer
 
     def _timer_handle_cancelled(self, handle: events.TimerHandle) -> None:
-        if isinstance(handle, _RtTimerHandle):
-            entry = handle._entry
-            if entry is not None:
-                handle._entry = None
-                timers = self._timers
-                if timers is not None and timers.cancel(entry):
-                    self._armed -= 1
-            elif handle in self._unarmed:
-                self._unarmed.remove(handle)
+        # Called by TimerHandle.cancel() before it marks the handle cancelled, also for one
+        # that ran already (asyncio.sleep cancels its timer on the way out): only a handle
+        # still scheduled is in the heap (a never-due one, at infinity, is not).
+        if (
+            not isinstance(handle, _RtTimerHandle) or not handle._scheduled or handle._when == _INF  # type: ignore[attr-defined]
+        ):
+            return
+        heap = self._timer_heap
+        self._timers_cancelled = cancelled = self._timers_cancelled + 1
+        if cancelled == len(heap):
+            self._drop_timers()  # none left: free the wheel's slot too
+        elif cancelled > _MIN_CANCELLED and cancelled * 2 > len(heap):
+            # Mostly cancelled handles: rebuild the heap without them (asyncio does too).
+            live = []
+            for t in heap:
+                if t[2] is handle or t[2]._cancelled:
+                    t[2]._scheduled = False
+                else:
+                    live.append(t)
+            heap[:] = live
+            heapq.heapify(heap)
+            self._timers_cancelled = 0
+
+    def _drop_timers(self) -> None:
+        """Forget every timer in the heap and disarm the wheel's timer."""
+        for _, _, handle in self._timer_heap:
+            handle._scheduled = False
+        self._timer_heap.clear()
+        self._timers_cancelled = 0
+        entry = self._wake_entry
+        self._wake_entry = None
+        self._wake_when = _INF
+        timers = self._timers
+        if entry is not None and timers is not None:
+            timers.cancel(entry)
 
     # -- readiness -------------------------------------------------------------------------
 

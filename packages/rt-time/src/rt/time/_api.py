@@ -300,7 +300,9 @@ class Sleep:
             if self._task is not None:
                 raise RuntimeError("this rt.time.Sleep is already awaited by another task")
             deadline = self._deadline
-            self._entry = entry = None if deadline is None else driver.arm(deadline, task)
+            self._entry = entry = (
+                None if deadline is None else driver._arm_locked(deadline, task, None)
+            )
             parked = deadline is None or entry is not None
             if parked:
                 self._task = task
@@ -491,8 +493,10 @@ class Timeout:
             self._deadline = driver.clock.now_ns() + self._wait
         self._scope = scope = CancelScope()
         scope.__enter__()
-        if self._deadline is not None:
-            self._entry = driver.arm(self._deadline, callback=self._fire)
+        deadline = self._deadline
+        if deadline is not None:
+            with driver._lock:
+                self._entry = driver._arm_locked(deadline, None, self._fire)
             if self._entry is None:
                 self._fire()
         return self

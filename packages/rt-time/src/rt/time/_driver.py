@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from rt.lowlevel import Driver, DriverContext, reschedule
 
-from ._clock import NS_PER_S, Clock
+from ._clock import NS_PER_S, Clock, _monotonic_ns
 from ._wheel import TimerEntry, Wheel
 
 # Without the GIL, an unlocked read of the wheel's count is not ordered after our write of
@@ -83,20 +83,27 @@ class TimeDriver:
         # ``deadline`` is typed ``object`` so that the check below sees what the caller passed:
         # compiled by mypyc, an ``int`` parameter refuses a float with its own TypeError (not
         # this one, which says what to pass instead) and turns ``True`` into 1.
-        if self._closed:
-            raise RuntimeError("the runtime's timer driver is shut down")
         if type(deadline) is not int:
             raise TypeError(
                 "TimeDriver.arm() takes the deadline in integer nanoseconds of its clock "
                 f"(clock.now_ns() + ...), got {deadline!r}"
             )
-        when: int = deadline  # unboxed once, compiled
-        if when <= self.clock.now_ns():
-            return None
-        entry = TimerEntry(when, task, callback)
         with self._lock:
-            if not self._wheel.insert(entry):
-                return None
+            return self._arm_locked(deadline, task, callback)
+
+    def _arm_locked(
+        self, when: int, task: Any, callback: Callable[[], object] | None
+    ) -> TimerEntry | None:
+        """:meth:`arm` for a caller that holds the lock and passes an int (``rt.time``'s
+        ``Sleep`` does: a second acquisition of the re-entrant lock per sleep is not free)."""
+        if self._closed:
+            raise RuntimeError("the runtime's timer driver is shut down")
+        clock = self.clock
+        if when <= (clock._frozen if clock._paused else _monotonic_ns() + clock._offset):
+            return None  # (clock.now_ns(), written out: this runs for every timer armed)
+        entry = TimerEntry(when, task, callback)
+        if not self._wheel.insert(entry):
+            return None
         parked_until = self._parked_until
         if parked_until is not None and when < parked_until:
             self._inner.unpark()  # the parked thread sleeps past this timer: re-plan
