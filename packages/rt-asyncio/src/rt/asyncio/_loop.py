@@ -88,6 +88,7 @@ _IN_LOOP: contextvars.ContextVar[RtEventLoop] = contextvars.ContextVar("rt.async
 
 
 _Task = asyncio.Task
+_get_ident = threading.get_ident
 _copy_context = contextvars.copy_context
 _deadline = operator.attrgetter("_when")
 
@@ -207,19 +208,45 @@ class _FdWatch:
 
     def read_ready(self) -> None:
         """The reactor's callback: the fd is readable (any runtime thread)."""
-        self.rstate = _FIRED  # before the append: the drainer reads it once it sees the watch
         loop = self.loop
-        loop._fired.append(self)
-        if loop._tokens:
-            loop._wake()
+        if _get_ident() == loop._thread_id:
+            # The loop's own thread, polling between task steps: no batch is running, so the
+            # handle goes straight to the ready queue (what _take_fired would do).
+            self.rstate = _TAKEN
+            handle = self.reader
+            if handle is not None:
+                loop._ready.append(handle)
+            loop._rearm.append(self)
+        else:
+            self.rstate = _FIRED  # before the append: the drainer reads it once it sees us
+            loop._fired.append(self)
+        tokens = loop._tokens
+        if tokens:  # the drainer is parked: wake it (RtEventLoop._wake, inlined)
+            try:
+                tokens.pop()
+            except IndexError:  # another waker got it
+                return
+            reschedule(loop._drainer)
 
     def write_ready(self) -> None:
         """The reactor's callback: the fd is writable (any runtime thread)."""
-        self.wstate = _FIRED
         loop = self.loop
-        loop._fired.append(self)
-        if loop._tokens:
-            loop._wake()
+        if _get_ident() == loop._thread_id:
+            self.wstate = _TAKEN
+            handle = self.writer
+            if handle is not None:
+                loop._ready.append(handle)
+            loop._rearm.append(self)
+        else:
+            self.wstate = _FIRED
+            loop._fired.append(self)
+        tokens = loop._tokens
+        if tokens:
+            try:
+                tokens.pop()
+            except IndexError:
+                return
+            reschedule(loop._drainer)
 
 
 class _WatchView(Mapping[Any, selectors.SelectorKey]):
@@ -504,6 +531,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             self._attach()
         self._arm_watches()
         ready = self._ready
+        popleft = ready.popleft
         due = self._due
         fired = self._fired
         rearm = self._rearm
@@ -526,7 +554,26 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 if due:
                     self._take_due()
                 if ready:
-                    if prev is self:  # an owned loop: run_forever made it the running loop
+                    if prev is self and not self._debug:
+                        # An owned loop (run_forever made it the running loop): _run_ready
+                        # inlined, as one I/O event per batch is the common case of a server.
+                        n = len(ready)
+                        spent += n
+                        while n:
+                            n -= 1
+                            handle = popleft()
+                            if handle._cancelled:
+                                continue
+                            try:
+                                handle._context.run(  # type: ignore[attr-defined]
+                                    handle._callback,  # type: ignore[attr-defined]
+                                    *handle._args,
+                                )
+                            except (SystemExit, KeyboardInterrupt):
+                                raise
+                            except BaseException as exc:
+                                self._report_callback_error(handle, exc)
+                    elif prev is self:
                         spent += self._run_ready()
                     else:
                         events._set_running_loop(self)
@@ -600,9 +647,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 self._arm(handle)
 
     def _arm_watches(self) -> None:
-        """Arm what was added while the loop was not running (runs as the drainer starts)."""
-        if self._rearm:
-            self._arm_taken()
+        """Arm what was added while the loop was not running (runs as the drainer starts).
+
+        Directions whose handles are queued but have not run (``_rearm``) wait for the end of
+        the first batch, as always.
+        """
         for w in list(self._watches.values()):
             if w.reader is not None and w.rstate == _IDLE:
                 self._arm_reported(w, READ)
@@ -938,17 +987,29 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         """After the batch that ran them: arm again the directions whose handles it ran."""
         rearm = self._rearm
         watches = self._watches
+        on_ready = self._io.on_ready
         while rearm:
             w = rearm.pop()
             watched = watches.get(w.fd) is w
+            # _arm_fd inlined (one event each): the state first, as there.
             if w.rstate == _TAKEN:
                 if watched and w.reader is not None:
-                    self._arm_reported(w, READ)
+                    w.rstate = _ARMED
+                    try:
+                        on_ready(w.fd, READ, w.read_ready)
+                    except BaseException:
+                        w.rstate = _IDLE
+                        self._arm_reported(w, READ)  # says why, or finds the fd closed
                 else:
                     w.rstate = _IDLE
             if w.wstate == _TAKEN:
                 if watched and w.writer is not None:
-                    self._arm_reported(w, WRITE)
+                    w.wstate = _ARMED
+                    try:
+                        on_ready(w.fd, WRITE, w.write_ready)
+                    except BaseException:
+                        w.wstate = _IDLE
+                        self._arm_reported(w, WRITE)
                 else:
                     w.wstate = _IDLE
 
