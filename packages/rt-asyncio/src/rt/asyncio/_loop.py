@@ -19,10 +19,14 @@ What is rt's and what is the standard library's:
   drainer; cancelling a handle frees its slot at once. ``loop.time()`` is the wheel's clock
   (``time.monotonic()`` unless rt's time is paused).
 * **Readiness** (``add_reader`` / ``add_writer`` and everything built on them: transports,
-  ``sock_*``, pipes, the signal self-pipe) comes from rt's reactor: each watched fd direction
-  has a small rt task parked in ``Registration.wait``; when the fd is ready it runs the
-  callback in place (one task step per event, no extra hop through the ready queue) while the
-  loop runs, and waits for the next run otherwise.
+  ``sock_*``, pipes, the signal self-pipe) comes from rt's reactor, as a selector's events
+  come to asyncio's loop: each watched fd direction is armed with
+  :meth:`rt.lowlevel.IoDriver.on_ready`, a one-shot callback the reactor calls when the fd is
+  ready (no rt task per fd). The callback puts the direction's handle in the ready queue (on
+  the loop's own thread; another worker of a multi-thread runtime hands it over through
+  ``_fired``) and wakes the drainer; the drainer arms the direction again once the batch that
+  ran the handle is over, so an fd whose callback has not run yet is not reported twice. The
+  handle runs in its batch like any other, in asyncio's order.
 * **The executor**: ``run_in_executor(None, ...)`` (and so ``getaddrinfo``) runs on rt's
   blocking pool unless ``set_default_executor`` installed another executor.
 * **Reused from the standard library**: transports, protocols, SSL, streams, servers,
