@@ -187,11 +187,13 @@ class _FdWatch:
     """The callbacks watching one fd, and where each direction stands with rt's reactor.
 
     A direction is armed with :meth:`rt.lowlevel.IoDriver.on_ready`, one readiness at a time:
-    the reactor calls :meth:`read_ready` / :meth:`write_ready` (on whichever thread polled it),
-    which only marks the direction and hands the watch to the loop's ``_fired`` list; the
-    drainer turns that into the direction's handle in the ready queue, and arms the
-    direction again once the batch that ran it is over (so a level-triggered fd whose
-    callback has not run yet is not reported twice).
+    the reactor calls the watch itself (reading) or :meth:`write_ready` on the thread that
+    polled. On the loop's own thread (between task steps, never inside a batch) that puts the
+    direction's handle in the ready queue; on another worker of a multi-thread runtime it
+    marks the direction and hands the watch to the loop's ``_fired`` list, which the drainer
+    turns into the handle. Either way the drainer arms the direction again once the batch
+    that ran the handle is over (so a level-triggered fd whose handle has not run yet is not
+    queued twice).
     """
 
     __slots__ = ("fd", "loop", "reader", "rstate", "writer", "wstate")
@@ -210,8 +212,12 @@ class _FdWatch:
             selectors.EVENT_WRITE if self.writer is not None else 0
         )
 
-    def read_ready(self) -> None:
-        """The reactor's callback: the fd is readable (any runtime thread)."""
+    def __call__(self) -> None:
+        """The reactor's read callback: the fd is readable (on the thread that polled).
+
+        The watch itself is what reading arms (``on_ready(fd, READ, watch)``): an idle
+        connection's watch costs no bound method while it waits.
+        """
         loop = self.loop
         if _get_ident() == loop._thread_id:
             # The loop's own thread, polling between task steps: no batch is running, so the
@@ -233,7 +239,7 @@ class _FdWatch:
             reschedule(loop._drainer)
 
     def write_ready(self) -> None:
-        """The reactor's callback: the fd is writable (any runtime thread)."""
+        """The reactor's write callback: the fd is writable (on the thread that polled)."""
         loop = self.loop
         if _get_ident() == loop._thread_id:
             self.wstate = _TAKEN
@@ -931,7 +937,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if direction == READ:
             w.rstate = _ARMED
             try:
-                io.on_ready(w.fd, READ, w.read_ready)
+                io.on_ready(w.fd, READ, w)
             except BaseException:
                 w.rstate = _IDLE
                 raise
@@ -1000,7 +1006,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 if watched and w.reader is not None:
                     w.rstate = _ARMED
                     try:
-                        on_ready(w.fd, READ, w.read_ready)
+                        on_ready(w.fd, READ, w)
                     except BaseException:
                         w.rstate = _IDLE
                         self._arm_reported(w, READ)  # says why, or finds the fd closed
