@@ -55,8 +55,13 @@ async def reader_fires_and_removal_stops_it() -> list[bytes]:
         await asyncio.wait_for(first, LIMIT)
         assert loop.remove_reader(a) is True
         assert loop.remove_reader(a) is False  # asyncio's answer for an fd not watched
+
         # Both fds ready for the same poll: a's callback would run in the batch c's runs in.
-        loop.add_reader(c, lambda: marker.done() or marker.set_result(c.recv(100)))
+        def on_c() -> None:
+            if not marker.done():
+                marker.set_result(c.recv(100))
+
+        loop.add_reader(c, on_c)
         b.send(b"two")
         d.send(b"mark")
         assert await asyncio.wait_for(marker, LIMIT) == b"mark"
@@ -158,11 +163,16 @@ def test_an_fd_closed_while_watched_is_removed_as_asyncio_does_and_its_number_wo
             c.close()
             d.close()
             c, d = pair()
-        got = loop.create_future()
+        got: asyncio.Future[bytes] = loop.create_future()
+
+        def on_c() -> None:
+            if not got.done():
+                got.set_result(c.recv(100))
+
         try:
-            loop.add_reader(c, lambda: got.done() or got.set_result(c.recv(100)))
+            loop.add_reader(c, on_c)
             d.send(b"again")
-            return await asyncio.wait_for(got, LIMIT)  # type: ignore[no-any-return]
+            return await asyncio.wait_for(got, LIMIT)
         finally:
             loop.remove_reader(c)
             c.close()
