@@ -462,3 +462,132 @@ def test_a_timed_epoll_park_returns_the_event_that_ends_it() -> None:
         backend.close()
         a.close()
         b.close()
+
+
+# -- readiness callbacks (IoDriver.on_ready) --------------------------------------------------
+
+
+async def _poll_through(c: socket.socket) -> None:
+    """Make the reactor poll at least once more: wait for ``c`` (which has data) to be read."""
+    await wait_readable(c)
+    c.recv(16)
+
+
+async def test_on_ready_calls_the_callback_once_per_arming_on_a_runtime_thread() -> None:
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    io = current_io()
+    calls: list[int] = []
+    called = threading.Event()
+
+    def ready() -> None:
+        calls.append(threading.get_ident())
+        called.set()
+
+    try:
+        io.on_ready(a.fileno(), READ, ready)
+        b.send(b"x")
+        assert await rt.to_thread(called.wait, 10)
+        # Still readable (nobody read it), but the callback is not armed any more: a later
+        # poll that sees the fd ready again does not call it.
+        d.send(b"y")
+        await _poll_through(c)
+        assert len(calls) == 1
+        called.clear()
+        io.on_ready(a.fileno(), READ, ready)  # armed again: level-triggered, fires at once
+        assert await rt.to_thread(called.wait, 10)
+        assert len(calls) == 2
+        assert a.recv(16) == b"x"
+    finally:
+        for s in (a, b, c, d):
+            io.close(s)
+
+
+async def test_on_ready_write_callback_fires_for_a_writable_socket() -> None:
+    a, b = socket.socketpair()
+    io = current_io()
+    called = threading.Event()
+    try:
+        io.on_ready(a.fileno(), WRITE, called.set)
+        assert await rt.to_thread(called.wait, 10)
+    finally:
+        io.close(a)
+        io.close(b)
+
+
+async def test_notify_closing_drops_an_armed_callback_uncalled() -> None:
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    io = current_io()
+    calls: list[str] = []
+    try:
+        io.on_ready(a.fileno(), READ, lambda: calls.append("dropped"))
+        notify_closing(a)
+        b.send(b"x")
+        d.send(b"y")
+        await _poll_through(c)
+        assert calls == []
+        # A new arming registers the fd afresh.
+        called = threading.Event()
+        io.on_ready(a.fileno(), READ, called.set)
+        assert await rt.to_thread(called.wait, 10)
+        assert calls == []
+    finally:
+        for s in (a, b, c, d):
+            io.close(s)
+
+
+async def test_a_task_waiting_in_the_same_direction_is_woken_first_the_callback_stays_armed() -> (
+    None
+):
+    a, b = socket.socketpair()
+    io = current_io()
+    called = threading.Event()
+    try:
+        io.on_ready(a.fileno(), READ, called.set)
+        b.send(b"x")
+        await wait_readable(a)  # the task gets this readiness; the callback may get the next
+        assert await rt.to_thread(called.wait, 10)
+    finally:
+        io.close(a)
+        io.close(b)
+
+
+async def test_on_ready_refuses_a_second_callback_a_bad_direction_and_a_regular_file() -> None:
+    a, b = socket.socketpair()
+    io = current_io()
+    try:
+        io.on_ready(a.fileno(), READ, lambda: None)
+        with pytest.raises(RuntimeError, match=f"already armed for fd {a.fileno()}"):
+            io.on_ready(a.fileno(), READ, lambda: None)
+        with pytest.raises(ValueError, match="READ or WRITE"):
+            io.on_ready(b.fileno(), 3, lambda: None)
+        with (
+            tempfile.TemporaryFile() as f,
+            pytest.raises(OSError, match="regular files are always ready"),
+        ):
+            io.on_ready(f.fileno(), READ, lambda: None)
+        closed = os.open(os.devnull, os.O_RDONLY)
+        os.close(closed)
+        with pytest.raises(OSError) as info:
+            io.on_ready(closed, READ, lambda: None)
+        assert info.value.errno == errno.EBADF
+    finally:
+        io.close(a)
+        io.close(b)
+
+
+def test_shutdown_drops_armed_callbacks_uncalled(flavor: str | None) -> None:
+    a, b = socket.socketpair()
+    calls: list[str] = []
+
+    async def main() -> None:
+        current_io().on_ready(a.fileno(), READ, lambda: calls.append("called"))
+
+    try:
+        rt.run(main(), flavor=flavor)
+        b.send(b"x")  # after shutdown: the reactor is gone, nothing may call back
+        assert calls == []
+    finally:
+        a.close()
+        b.close()

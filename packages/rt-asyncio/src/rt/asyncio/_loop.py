@@ -24,10 +24,14 @@ What is rt's and what is the standard library's:
   handle is cancelled the wheel's timer is disarmed too. ``loop.time()`` is the wheel's clock
   (``time.monotonic()`` unless rt's time is paused).
 * **Readiness** (``add_reader`` / ``add_writer`` and everything built on them: transports,
-  ``sock_*``, pipes, the signal self-pipe) comes from rt's reactor: each watched fd direction
-  has a small rt task parked in ``Registration.wait``; when the fd is ready it runs the
-  callback in place (one task step per event, no extra hop through the ready queue) while the
-  loop runs, and waits for the next run otherwise.
+  ``sock_*``, pipes, the signal self-pipe) comes from rt's reactor, as a selector's events
+  come to asyncio's loop: each watched fd direction is armed with
+  :meth:`rt.lowlevel.IoDriver.on_ready`, a one-shot callback the reactor calls when the fd is
+  ready (no rt task per fd). The callback puts the direction's handle in the ready queue (on
+  the loop's own thread; another worker of a multi-thread runtime hands it over through
+  ``_fired``) and wakes the drainer; the drainer arms the direction again once the batch that
+  ran the handle is over, so an fd whose callback has not run yet is not reported twice. The
+  handle runs in its batch like any other, in asyncio's order.
 * **The executor**: ``run_in_executor(None, ...)`` (and so ``getaddrinfo``) runs on rt's
   blocking pool unless ``set_default_executor`` installed another executor.
 * **Reused from the standard library**: transports, protocols, SSL, streams, servers,
@@ -58,7 +62,7 @@ import threading
 import time
 import weakref
 from asyncio import base_events, events, format_helpers, futures
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, final
 
 import rt
@@ -94,6 +98,7 @@ _IN_LOOP: contextvars.ContextVar[RtEventLoop] = contextvars.ContextVar("rt.async
 
 
 _Task = asyncio.Task
+_get_ident = threading.get_ident
 _copy_context = contextvars.copy_context
 _heappush = heapq.heappush
 _heappop = heapq.heappop
@@ -173,26 +178,87 @@ _RtTimerHandle.__name__ = _RtTimerHandle.__qualname__ = "TimerHandle"
 _new_timer = _RtTimerHandle.__new__
 
 
+# The state of one direction of an _FdWatch, as far as rt's reactor is concerned.
+_IDLE = 0  # no callback armed in the reactor
+_ARMED = 1  # the reactor holds the watch's callback for this direction
+_FIRED = 2  # the reactor called it: the event waits in the loop's _fired list
+_TAKEN = 3  # the drainer queued the handle; the direction is armed again after the batch
+
+
 class _FdWatch:
-    """The callbacks watching one fd, and the rt tasks waiting for it on their behalf."""
+    """The callbacks watching one fd, and where each direction stands with rt's reactor.
 
-    __slots__ = ("fd", "reader", "reg", "rparked", "rtask", "wparked", "writer", "wtask")
+    A direction is armed with :meth:`rt.lowlevel.IoDriver.on_ready`, one readiness at a time:
+    the reactor calls the watch itself (reading) or :meth:`write_ready` on the thread that
+    polled. On the loop's own thread (between task steps, never inside a batch) that puts the
+    direction's handle in the ready queue; on another worker of a multi-thread runtime it
+    marks the direction and hands the watch to the loop's ``_fired`` list, which the drainer
+    turns into the handle. Either way the drainer arms the direction again once the batch
+    that ran the handle is over (so a level-triggered fd whose handle has not run yet is not
+    queued twice).
+    """
 
-    def __init__(self, fd: int) -> None:
+    __slots__ = ("fd", "loop", "reader", "rstate", "writer", "wstate")
+
+    def __init__(self, loop: RtEventLoop, fd: int) -> None:
         self.fd = fd
+        self.loop = loop
         self.reader: events.Handle | None = None
         self.writer: events.Handle | None = None
-        self.rtask: rt.JoinHandle[None] | None = None
-        self.wtask: rt.JoinHandle[None] | None = None
-        self.rparked = False
-        self.wparked = False
-        self.reg: Any = None
+        self.rstate = _IDLE
+        self.wstate = _IDLE
 
     @property
     def events(self) -> int:
         return (selectors.EVENT_READ if self.reader is not None else 0) | (
             selectors.EVENT_WRITE if self.writer is not None else 0
         )
+
+    def __call__(self) -> None:
+        """The reactor's read callback: the fd is readable (on the thread that polled).
+
+        The watch itself is what reading arms (``on_ready(fd, READ, watch)``): an idle
+        connection's watch costs no bound method while it waits.
+        """
+        loop = self.loop
+        if _get_ident() == loop._thread_id:
+            # The loop's own thread, polling between task steps: no batch is running, so the
+            # handle goes straight to the ready queue (what _take_fired would do).
+            self.rstate = _TAKEN
+            handle = self.reader
+            if handle is not None:
+                loop._ready.append(handle)
+            loop._rearm.append(self)
+        else:
+            self.rstate = _FIRED  # before the append: the drainer reads it once it sees us
+            loop._fired.append(self)
+        tokens = loop._tokens
+        if tokens:  # the drainer is parked: wake it (RtEventLoop._wake, inlined)
+            try:
+                tokens.pop()
+            except IndexError:  # another waker got it
+                return
+            reschedule(loop._drainer)
+
+    def write_ready(self) -> None:
+        """The reactor's write callback: the fd is writable (on the thread that polled)."""
+        loop = self.loop
+        if _get_ident() == loop._thread_id:
+            self.wstate = _TAKEN
+            handle = self.writer
+            if handle is not None:
+                loop._ready.append(handle)
+            loop._rearm.append(self)
+        else:
+            self.wstate = _FIRED
+            loop._fired.append(self)
+        tokens = loop._tokens
+        if tokens:
+            try:
+                tokens.pop()
+            except IndexError:
+                return
+            reschedule(loop._drainer)
 
 
 class _WatchView(Mapping[Any, selectors.SelectorKey]):
@@ -260,8 +326,12 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._on_wheel = self._wheel_fired  # the wheel's callback, bound once
         self._crossings = 0  # aio_as_rt calls under way (attached loops)
         self._crossed: list[Any] = []  # their rt tasks, resumed after the batch
-        self._deferred: list[Any] = []
-        self._pending_exc: BaseException | None = None
+        # Watches whose fd the reactor reported ready (appended on any runtime thread), and
+        # those whose handles the current batch runs, to be armed again after it.
+        self._fired: list[_FdWatch] = []
+        self._rearm: list[_FdWatch] = []
+        self._io: Any = None  # the runtime's reactor, from the first run on
+        self._park_abort = self._abort_park  # bound once: the drainer parks with it often
         self._local: Any = None
         self._recv_buffer = RecvBuffer()  # the socket transports' reads (see _transport)
         self._attached = _handle is not None
@@ -359,7 +429,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             handle._source_traceback = None  # type: ignore[attr-defined]
             handle._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
         self._ready.append(handle)
-        if self._tokens and not self._in_io:
+        if self._tokens:
             self._wake()
         return handle
 
@@ -512,30 +582,51 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         leaving_idle = False
         if self._timers is None:
             self._attach()
-        self._start_watchers()
-        if self._deferred:
-            deferred, self._deferred = self._deferred, []
-            for task in deferred:
-                reschedule(task)
+        self._arm_watches()
         ready = self._ready
+        popleft = ready.popleft
         due = self._due
+        fired = self._fired
+        rearm = self._rearm
         tokens = self._tokens
+        park_abort = self._park_abort
         prev = events._get_running_loop()
         # Each run starts as an iteration of asyncio's loop does: poll I/O once without
-        # blocking, run the handles queued before the poll, then the I/O callbacks it readied
-        # (their watchers run at the checkpoint after the first batch), and only then look at
-        # stop(). So a run that stops in its first batch (run_until_complete of a finished
-        # future, run_forever() after stop()) still handles the I/O that was ready.
-        first = not forever
-        if first:
+        # blocking, then run the handles queued before the poll and the I/O callbacks it
+        # readied, and only then look at stop(). So a run that stops in its first batch
+        # (run_until_complete of a finished future, run_forever() after stop()) still handles
+        # the I/O that was ready.
+        if not forever:
             self._poll_now()
         spent = 0  # handles run since the drainer last yielded to rt's scheduler
         try:
             while True:
+                # As in asyncio's iteration: the I/O callbacks first, then the timers due.
+                if fired:
+                    self._take_fired()
                 if due:
                     self._take_due()
                 if ready:
-                    if prev is self:  # an owned loop: run_forever made it the running loop
+                    if prev is self and not self._debug:
+                        # An owned loop (run_forever made it the running loop): _run_ready
+                        # inlined, as one I/O event per batch is the common case of a server.
+                        n = len(ready)
+                        spent += n
+                        while n:
+                            n -= 1
+                            handle = popleft()
+                            if handle._cancelled:
+                                continue
+                            try:
+                                handle._context.run(  # type: ignore[attr-defined]
+                                    handle._callback,  # type: ignore[attr-defined]
+                                    *handle._args,
+                                )
+                            except (SystemExit, KeyboardInterrupt):
+                                raise
+                            except BaseException as exc:
+                                self._report_callback_error(handle, exc)
+                    elif prev is self:
                         spent += self._run_ready()
                     else:
                         events._set_running_loop(self)
@@ -545,19 +636,14 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                             events._set_running_loop(prev)
                     if self._crossed and not (forever and self._idle()):
                         self._flush_crossed()
-                if first:
-                    first = False
-                    await checkpoint()
-                exc = self._pending_exc
-                if exc is not None:
-                    self._pending_exc = None
-                    raise exc
+                if rearm:
+                    self._arm_taken()
                 if self._stopping:
                     if forever:
                         self._stopping = False
                     else:
                         return
-                if ready or due:
+                if ready or due or fired:
                     if spent >= _BUDGET:
                         spent = 0
                         await checkpoint()
@@ -569,13 +655,13 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     return
                 spent = 0
                 tokens.append(None)
-                if ready or due or self._stopping or self._pending_exc is not None:
+                if ready or due or fired or self._stopping:
                     try:
                         tokens.pop()
                     except IndexError:  # a waker took the token: its wake-up is on the way
-                        await wait_task_rescheduled(self._abort_park)
+                        await wait_task_rescheduled(park_abort)
                     continue
-                await wait_task_rescheduled(self._abort_park)
+                await wait_task_rescheduled(park_abort)
         finally:
             self._drainer = None
             if not leaving_idle:
@@ -603,23 +689,33 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         """Runs in the drainer on first start: reach rt's timer wheel and arm queued timers."""
         timers: Any = current_driver("time")
         self._timers = timers
+        try:
+            self._io = current_io()
+        except RuntimeError:  # a runtime built with enable_io=False: add_reader says so
+            self._io = None
         self._clock = timers.clock.now
         heap = self._timer_heap
         if heap:
             self._set_wake(heap[0][0])
 
-    def _start_watchers(self) -> None:
-        for w in self._watches.values():
-            if w.reader is not None and w.rtask is None:
-                w.rtask = self._spawn(self._watch(w, READ))
-            if w.writer is not None and w.wtask is None:
-                w.wtask = self._spawn(self._watch(w, WRITE))
+    def _arm_watches(self) -> None:
+        """Arm what was added while the loop was not running (runs as the drainer starts).
+
+        Directions whose handles are queued but have not run (``_rearm``) wait for the end of
+        the first batch, as always.
+        """
+        for w in list(self._watches.values()):
+            if w.reader is not None and w.rstate == _IDLE:
+                self._arm_reported(w, READ)
+            if w.writer is not None and w.wstate == _IDLE:
+                self._arm_reported(w, WRITE)
 
     def _idle(self) -> bool:
         """Has an attached loop nothing to wait for (no task, timer or fd)?"""
         return (
             not self._ready
             and not self._due
+            and not self._fired
             and not self._crossings
             and len(self._timer_heap) == self._timers_cancelled
             and not any(w.events for w in self._watches.values())
@@ -682,6 +778,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             return
         super().close()
         self._drop_timers()
+        self._due.clear()
+        self._fired.clear()
+        self._rearm.clear()
         for w in list(self._watches.values()):
             self._unwatch(w)
         self._watches.clear()
@@ -818,11 +917,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
 
     # -- readiness -------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> rt.JoinHandle[None]:
-        local = self._local
-        if local is not None:
-            return local.spawn_local(coro)  # type: ignore[no-any-return]
-        return self._rt_handle.spawn(coro)
+    _io: Any = None
+    _in_del = False
 
     def _add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> events.Handle:
         self._check_closed()
@@ -830,13 +926,13 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         handle = events.Handle(callback, args, self, None)
         w = self._watches.get(n)
         if w is None:
-            w = self._watches[n] = _FdWatch(n)
+            w = self._watches[n] = _FdWatch(self, n)
         old = w.reader
         w.reader = handle
         if old is not None:
             old.cancel()
-        if w.rtask is None and self._timers is not None:  # else _attach starts it
-            w.rtask = self._spawn(self._watch(w, READ))
+        if w.rstate == _IDLE:
+            self._arm_now(w, READ)
         return handle
 
     def _add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> events.Handle:
@@ -845,16 +941,18 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         handle = events.Handle(callback, args, self, None)
         w = self._watches.get(n)
         if w is None:
-            w = self._watches[n] = _FdWatch(n)
+            w = self._watches[n] = _FdWatch(self, n)
         old = w.writer
         w.writer = handle
         if old is not None:
             old.cancel()
-        if w.wtask is None and self._timers is not None:  # else _attach starts it
-            w.wtask = self._spawn(self._watch(w, WRITE))
+        if w.wstate == _IDLE:
+            self._arm_now(w, WRITE)
         return handle
 
     def _remove_reader(self, fd: Any) -> bool:
+        # A direction that stays armed in the reactor is left armed: if it fires, the drainer
+        # finds no handle and lets it go (the reactor then drops the interest).
         if self.is_closed():
             return False
         w = self._watches.get(_fileno(fd))
@@ -862,9 +960,6 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             return False
         w.reader.cancel()
         w.reader = None
-        if w.rparked and w.rtask is not None:
-            w.rtask.abort()
-            w.rtask = None
         if w.writer is None:
             self._unwatch(w)
         return True
@@ -877,139 +972,148 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             return False
         w.writer.cancel()
         w.writer = None
-        if w.wparked and w.wtask is not None:
-            w.wtask.abort()
-            w.wtask = None
         if w.reader is None:
             self._unwatch(w)
         return True
 
     def _unwatch(self, w: _FdWatch) -> None:
-        """Forget ``w``: stop its watchers and drop the fd from rt's reactor."""
+        """Forget ``w`` and drop its fd (and its armed callbacks) from rt's reactor."""
         for handle in (w.reader, w.writer):
             if handle is not None:
                 handle.cancel()
         w.reader = w.writer = None
-        for task in (w.rtask, w.wtask):
-            if task is not None:
-                task.abort()
-        w.rtask = w.wtask = None
         if self._watches.get(w.fd) is w:
             del self._watches[w.fd]
-        if w.reg is not None:
+        # A fired event still on its way finds the watch gone and is dropped.
+        w.rstate = w.wstate = _IDLE
+        io = self._io
+        if io is not None:
             # The fd may be closed and its number reused right after this: the reactor must
             # not keep believing it is registered.
-            w.reg = None
-            io = self._io
-            if io is not None:
-                io.notify_closing(w.fd)
+            io.notify_closing(w.fd)
 
-    _io: Any = None
-    _in_del = False
-    # A readiness callback of an owned loop is running in its watcher, which runs the handles
-    # it queues itself (see _watch): call_soon need not wake the drainer meanwhile.
-    _in_io = False
-
-    async def _watch(self, w: _FdWatch, direction: int) -> None:
-        """Wait for ``w.fd`` in ``direction`` and run its callback, until it is removed."""
-        me = current_task()
-        reading = direction == READ
-        attached = self._attached
-        try:
-            if w.reg is None:
-                io = current_io()
-                self._io = io
-                w.reg = io.register(w.fd)
-            reg = w.reg
-            while True:
-                handle = w.reader if reading else w.writer
-                if handle is None or w.reg is not reg:
-                    return
-                if reading:
-                    w.rparked = True
-                else:
-                    w.wparked = True
-                try:
-                    await reg.wait(direction)
-                except OSError as exc:
-                    if exc.errno != errno.EBADF:
-                        raise
-                    return  # the fd was closed or forgotten
-                except RuntimeError:
-                    # The previous watcher of this direction has not let go yet.
-                    await checkpoint()
-                    continue
-                finally:
-                    if reading:
-                        w.rparked = False
-                    else:
-                        w.wparked = False
-                handle = w.reader if reading else w.writer
-                if handle is None:
-                    return
-                if self._drainer is None:  # the loop is not running: wait until it does
-                    self._deferred.append(me)
-                    await wait_task_rescheduled(self._abort_deferred(me))
-                    handle = w.reader if reading else w.writer
-                    if handle is None:
-                        return
-                try:
-                    if attached:
-                        # The thread's running loop is this one only while its code runs.
-                        prev = events._get_running_loop()
-                        events._set_running_loop(self)
-                        try:
-                            self._run_handle(handle)
-                        finally:
-                            events._set_running_loop(prev)
-                    elif self._debug:
-                        self._run_handle(handle)
-                    else:
-                        # An owned loop runs inside run_forever, which made it the running loop
-                        # (on 3.11 each get/set of it is a getpid() system call: none here).
-                        # Handle._run inlined, as in _run_ready. While it runs, call_soon leaves
-                        # a parked drainer parked: what the callback queues (a stream's reader
-                        # task woken by the data) runs right here as one batch, as asyncio's
-                        # loop runs the handles an I/O event readied in the same iteration. That
-                        # saves the drainer a wake-up and a park per event.
-                        self._in_io = True
-                        try:
-                            try:
-                                handle._context.run(  # type: ignore[attr-defined]
-                                    handle._callback,  # type: ignore[attr-defined]
-                                    *handle._args,
-                                )
-                            except (SystemExit, KeyboardInterrupt):
-                                raise
-                            except BaseException as exc:
-                                self._report_callback_error(handle, exc)
-                            if self._tokens and self._ready:  # the drainer is parked
-                                self._run_ready()
-                        finally:
-                            self._in_io = False
-                            if self._tokens and self._ready:  # queued by that batch
-                                self._wake()
-                except BaseException as exc:  # SystemExit / KeyboardInterrupt: out of run_forever
-                    self._pending_exc = exc
-                    self._wake()
-        except rt.Cancelled:
+    def _arm_now(self, w: _FdWatch, direction: int) -> None:
+        """Arm a direction ``add_reader`` / ``add_writer`` just wanted, if the reactor may be
+        touched from here; else the drainer arms it (see ``_arm_watches``)."""
+        if self._drainer is None:
+            return  # not running: armed as the next run starts
+        if threading.get_ident() != self._thread_id:
+            # Another thread (asyncio's add_reader is not thread-safe; rt's reactor is
+            # touched by the loop's own thread): hand the arming over to the loop.
+            self.call_soon_threadsafe(self._arm_handed_over, w, direction)
             return
-        finally:
-            if reading:
-                if w.rtask is not None and w.rtask.id == me.id:
-                    w.rtask = None
-            elif w.wtask is not None and w.wtask.id == me.id:
-                w.wtask = None
+        try:
+            self._arm_fd(w, direction)
+        except BaseException:
+            if direction == READ:
+                w.reader = None
+            else:
+                w.writer = None
+            if w.reader is None and w.writer is None:
+                self._unwatch(w)
+            raise
 
-    def _abort_deferred(self, task: Any) -> Callable[[], Abort]:
-        def abort() -> Abort:
+    def _arm_handed_over(self, w: _FdWatch, direction: int) -> None:
+        if self._watches.get(w.fd) is w and (w.rstate if direction == READ else w.wstate) == _IDLE:
+            self._arm_reported(w, direction)
+
+    def _arm_fd(self, w: _FdWatch, direction: int) -> None:
+        """Hand ``w``'s ``direction`` to rt's reactor (on the loop's thread, while it runs)."""
+        io = self._io
+        if io is None:
+            raise RuntimeError(
+                "this event loop's rt runtime has no I/O driver: build it with enable_io=True "
+                "to use add_reader, add_writer, sockets or transports"
+            )
+        # The state first: on a multi-thread runtime the fd may fire before on_ready returns.
+        if direction == READ:
+            w.rstate = _ARMED
             try:
-                self._deferred.remove(task)
-            except ValueError:
-                return Abort.FAILED
-            return Abort.SUCCEEDED
+                io.on_ready(w.fd, READ, w)
+            except BaseException:
+                w.rstate = _IDLE
+                raise
+        else:
+            w.wstate = _ARMED
+            try:
+                io.on_ready(w.fd, WRITE, w.write_ready)
+            except BaseException:
+                w.wstate = _IDLE
+                raise
 
-        return abort
+    def _arm_reported(self, w: _FdWatch, direction: int) -> None:
+        """Arm ``direction`` where no caller can be told of a failure: report it instead."""
+        try:
+            self._arm_fd(w, direction)
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                return  # closed without remove_reader/remove_writer: as asyncio, never fires
+            self._report_arm_error(w, exc)
+        except RuntimeError as exc:
+            self._report_arm_error(w, exc)
+
+    def _report_arm_error(self, w: _FdWatch, exc: BaseException) -> None:
+        self.call_exception_handler(
+            {
+                "message": f"Cannot watch file descriptor {w.fd} for readiness",
+                "exception": exc,
+            }
+        )
+
+    def _take_fired(self) -> None:
+        """Queue the handles of the fds the reactor reported (asyncio's ``_process_events``)."""
+        fired = self._fired
+        n = len(fired)
+        batch = fired[:n]
+        del fired[:n]  # a watch firing meanwhile (another thread) stays for the next batch
+        ready = self._ready
+        rearm = self._rearm
+        for w in batch:
+            took = False
+            if w.rstate == _FIRED:
+                w.rstate = _TAKEN
+                took = True
+                handle = w.reader
+                if handle is not None:
+                    ready.append(handle)
+            if w.wstate == _FIRED:
+                w.wstate = _TAKEN
+                took = True
+                handle = w.writer
+                if handle is not None:
+                    ready.append(handle)
+            if took:
+                rearm.append(w)
+
+    def _arm_taken(self) -> None:
+        """After the batch that ran them: arm again the directions whose handles it ran."""
+        rearm = self._rearm
+        watches = self._watches
+        on_ready = self._io.on_ready
+        while rearm:
+            w = rearm.pop()
+            watched = watches.get(w.fd) is w
+            # _arm_fd inlined (one event each): the state first, as there.
+            if w.rstate == _TAKEN:
+                if watched and w.reader is not None:
+                    w.rstate = _ARMED
+                    try:
+                        on_ready(w.fd, READ, w)
+                    except BaseException:
+                        w.rstate = _IDLE
+                        self._arm_reported(w, READ)  # says why, or finds the fd closed
+                else:
+                    w.rstate = _IDLE
+            if w.wstate == _TAKEN:
+                if watched and w.writer is not None:
+                    w.wstate = _ARMED
+                    try:
+                        on_ready(w.fd, WRITE, w.write_ready)
+                    except BaseException:
+                        w.wstate = _IDLE
+                        self._arm_reported(w, WRITE)
+                else:
+                    w.wstate = _IDLE
 
     # -- executor --------------------------------------------------------------------------
 

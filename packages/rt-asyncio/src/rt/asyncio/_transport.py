@@ -47,7 +47,9 @@ class RtSocketTransport(_Base):  # type: ignore[misc]
     def _read_ready__data_received(self) -> None:
         if self._conn_lost:
             return
-        view = self._loop._recv_buffer.get()
+        view = self._loop._recv_buffer.view  # RecvBuffer.get() inlined: one call per read
+        if view is None:
+            view = self._loop._recv_buffer.get()
         if self.max_size != READ_SIZE:  # changed on this transport: asyncio's own read
             super()._read_ready__data_received()
             return

@@ -76,13 +76,17 @@ class _FdState:
     task calls :meth:`_withdraw`.
     """
 
-    __slots__ = ("fd", "lock", "mask", "owner", "reader", "writer")
+    __slots__ = ("fd", "lock", "mask", "on_read", "on_write", "owner", "reader", "writer")
 
     def __init__(
         self, fd: int, owner: weakref.ref[Any] | None, lock: threading.RLock | None
     ) -> None:
         self.reader: Task[Any] | None = None
         self.writer: Task[Any] | None = None
+        # Readiness callbacks (IoDriver.on_ready): looked at only when no task waits in that
+        # direction, so the task path pays nothing for them.
+        self.on_read: Callable[[], object] | None = None
+        self.on_write: Callable[[], object] | None = None
         self.mask = 0
         self.fd = fd
         self.owner = owner
@@ -242,14 +246,24 @@ class IoDriver:
                     st.reader = None
                     wake(task)
                 else:
-                    idle = READ
+                    callback = st.on_read
+                    if callback is not None:
+                        st.on_read = None
+                        callback()
+                    else:
+                        idle = READ
             if mask & wbits:
                 task = st.writer
                 if task is not None:
                     st.writer = None
                     wake(task)
                 else:
-                    idle |= WRITE
+                    callback = st.on_write
+                    if callback is not None:
+                        st.on_write = None
+                        callback()
+                    else:
+                        idle |= WRITE
             if idle:
                 self._narrow(fd, st, st.mask & ~idle)
 
@@ -264,6 +278,7 @@ class IoDriver:
             err = OSError(errno.EBADF, "the runtime shut down while this task waited for I/O")
             for st in self._fds.values():
                 st.fd = -1
+                st.on_read = st.on_write = None
                 for task in (st.reader, st.writer):
                     if task is not None:
                         task._throw = err
@@ -339,6 +354,69 @@ class IoDriver:
         """
         return Registration(self, fd_like)
 
+    def on_ready(self, fd: int, direction: int, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once, the next time ``fd`` is ready in ``direction``.
+
+        The readiness counterpart of a task's wait, for an event loop of another kind that
+        queues its own work (rt-asyncio's loop queues the fd's asyncio handle): no task is
+        parked and none is woken. ``callback`` is called by the thread that polls the reactor,
+        while it dispatches (holding the reactor's lock on the multi-thread flavor), so it
+        must be quick, must not block or raise, and must not call back into the reactor: hand
+        the event over (append to a queue, :func:`reschedule` the task that drains it). One
+        call per arming: call ``on_ready`` again to hear about the next readiness (the
+        interest stays registered with the OS meanwhile, as after a task's wait). A task
+        waiting in the same direction takes precedence: it is woken and the callback stays
+        armed. :meth:`notify_closing` and :meth:`close` drop an armed callback uncalled.
+
+        Call it on the runtime: from a task or a callback of one of its threads (the
+        current-thread reactor takes no lock: only the thread driving the runtime may touch
+        it).
+
+        Args:
+            fd: The file descriptor (an int: this path keeps no ownership check; call
+                :meth:`notify_closing` before the fd is closed).
+            direction: ``READ`` or ``WRITE``.
+            callback: Called with no arguments.
+
+        Raises:
+            RuntimeError: a callback is already armed for ``fd`` in ``direction``, or the
+                reactor is shut down.
+            ValueError: ``direction`` is neither ``READ`` nor ``WRITE``.
+            OSError: the OS refused to watch ``fd`` (``EBADF`` for a closed fd, ``EPERM``
+                for a regular file).
+        """
+        lock = self._lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            st = self._fds.get(fd)
+            if st is None:
+                st = self._state_for(fd, fd)
+            if direction == READ:
+                if st.on_read is not None:
+                    raise RuntimeError(f"a readiness callback is already armed for fd {fd}")
+                st.on_read = callback
+            elif direction == WRITE:
+                if st.on_write is not None:
+                    raise RuntimeError(f"a readiness callback is already armed for fd {fd}")
+                st.on_write = callback
+            else:
+                raise ValueError(f"direction must be READ or WRITE, got {direction!r}")
+            if not st.mask & direction:
+                try:
+                    self._register(fd, st, direction)
+                except BaseException:
+                    if direction == READ:
+                        st.on_read = None
+                    else:
+                        st.on_write = None
+                    if not st.mask:
+                        self._drop(fd)
+                    raise
+        finally:
+            if lock is not None:
+                lock.release()
+
     def _state_for(self, fd: int, fd_like: object) -> _FdState:
         """The state of ``fd`` in the table, created if need be (lock held)."""
         if self._closed:
@@ -397,6 +475,7 @@ class IoDriver:
                 task._throw = reschedule_err
                 self._wake(task)
         st.reader = st.writer = None
+        st.on_read = st.on_write = None  # dropped uncalled: their owner let the fd go
 
     def close(self, fileobj: Any) -> None:
         """Stop watching ``fileobj``'s fd, wake its waiters with ``EBADF``, and close it.

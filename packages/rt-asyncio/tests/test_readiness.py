@@ -1,0 +1,291 @@
+"""fd readiness on rt's asyncio loop: add_reader / add_writer through rt's reactor callbacks.
+
+Readiness reaches the loop as asyncio's selector loop has it: the reactor calls the fd's watch
+(``IoDriver.on_ready``), the handle joins the ready queue, and the direction is armed again
+after the batch that ran it. These tests run on an owned loop (a current-thread runtime of its
+own) and, through ``aio_as_rt``, on a loop attached to each flavor's runtime (on the
+multi-thread flavor another worker may be the one that sees the fd ready).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+
+import rt
+import rt.asyncio
+
+# A bound on each wait, so a lost readiness fails the test instead of hanging it.
+LIMIT = 10
+
+
+def run(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return rt.asyncio.run(main())
+
+
+def pair() -> tuple[socket.socket, socket.socket]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    return a, b
+
+
+async def reader_fires_and_removal_stops_it() -> list[bytes]:
+    loop = asyncio.get_running_loop()
+    a, b = pair()
+    c, d = pair()  # a second fd, to know a poll has seen both
+    got: list[bytes] = []
+    first = loop.create_future()
+    marker = loop.create_future()
+    try:
+
+        def on_a() -> None:
+            got.append(a.recv(100))
+            if not first.done():
+                first.set_result(None)
+
+        loop.add_reader(a, on_a)
+        b.send(b"one")
+        await asyncio.wait_for(first, LIMIT)
+        assert loop.remove_reader(a) is True
+        assert loop.remove_reader(a) is False  # asyncio's answer for an fd not watched
+
+        # Both fds ready for the same poll: a's callback would run in the batch c's runs in.
+        def on_c() -> None:
+            if not marker.done():
+                marker.set_result(c.recv(100))
+
+        loop.add_reader(c, on_c)
+        b.send(b"two")
+        d.send(b"mark")
+        assert await asyncio.wait_for(marker, LIMIT) == b"mark"
+        await asyncio.sleep(0)
+        loop.remove_reader(c)
+        assert a.recv(100) == b"two"  # still there: nobody read it
+        return got
+    finally:
+        for s in (a, b, c, d):
+            s.close()
+
+
+def test_a_reader_callback_fires_for_a_socketpair_and_removing_it_stops_it() -> None:
+    assert run(reader_fires_and_removal_stops_it) == [b"one"]
+
+
+async def test_a_reader_callback_fires_on_a_loop_attached_to_either_flavor() -> None:
+    assert await rt.asyncio.aio_as_rt(reader_fires_and_removal_stops_it()) == [b"one"]
+
+
+async def writer_fires_until_removed() -> int:
+    loop = asyncio.get_running_loop()
+    a, b = pair()
+    done = loop.create_future()
+    calls = 0
+    try:
+
+        def on_writable() -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 3:  # level-triggered: a writable fd keeps firing while watched
+                loop.remove_writer(a)
+                done.set_result(None)
+
+        loop.add_writer(a, on_writable)
+        await asyncio.wait_for(done, LIMIT)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return calls
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_writer_callback_fires_while_writable_until_removed() -> None:
+    assert run(writer_fires_until_removed) == 3
+
+
+async def test_a_writer_callback_fires_on_a_loop_attached_to_either_flavor() -> None:
+    assert await rt.asyncio.aio_as_rt(writer_fires_until_removed()) == 3
+
+
+def test_a_reader_added_from_another_thread_fires_on_the_loops_thread() -> None:
+    async def main() -> tuple[bytes, bool]:
+        loop = asyncio.get_running_loop()
+        a, b = pair()
+        got: asyncio.Future[tuple[bytes, bool]] = loop.create_future()
+        loop_thread = threading.get_ident()
+        try:
+
+            def on_a() -> None:
+                if not got.done():
+                    got.set_result((a.recv(100), threading.get_ident() == loop_thread))
+
+            added = threading.Event()
+
+            def register() -> None:
+                loop.add_reader(a, on_a)
+                added.set()
+
+            t = threading.Thread(target=register)
+            t.start()
+            await loop.run_in_executor(None, t.join)
+            assert added.is_set()
+            b.send(b"from afar")
+            return await asyncio.wait_for(got, LIMIT)
+        finally:
+            loop.remove_reader(a)
+            a.close()
+            b.close()
+
+    assert run(main) == (b"from afar", True)
+
+
+def test_an_fd_closed_while_watched_is_removed_as_asyncio_does_and_its_number_works_again() -> None:
+    async def main() -> bytes:
+        loop = asyncio.get_running_loop()
+        a, b = pair()
+        fd = a.fileno()
+        loop.add_reader(fd, lambda: None)
+        a.close()  # behind the loop's back: the kernel forgets the epoll interest
+        b.close()
+        assert loop.remove_reader(fd) is True  # asyncio's answer too
+        # The OS hands the number out again: the new socket is watched afresh.
+        c, d = pair()
+        for _ in range(8):
+            if fd in (c.fileno(), d.fileno()):
+                break
+            c.close()
+            d.close()
+            c, d = pair()
+        got: asyncio.Future[bytes] = loop.create_future()
+
+        def on_c() -> None:
+            if not got.done():
+                got.set_result(c.recv(100))
+
+        try:
+            loop.add_reader(c, on_c)
+            d.send(b"again")
+            return await asyncio.wait_for(got, LIMIT)
+        finally:
+            loop.remove_reader(c)
+            c.close()
+            d.close()
+
+    assert run(main) == b"again"
+
+
+def test_add_reader_for_a_closed_fd_raises_as_asyncio_does() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        a, b = pair()
+        fd = a.fileno()
+        a.close()
+        b.close()
+        with pytest.raises(OSError) as info:
+            loop.add_reader(fd, lambda: None)
+        assert info.value.errno == errno.EBADF
+        assert loop.remove_reader(fd) is False  # nothing was left registered
+
+    run(main)
+
+
+def test_a_reader_that_raises_is_reported_and_stays_registered() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        a, b = pair()
+        reported: list[str] = []
+        second = loop.create_future()
+        loop.set_exception_handler(lambda _loop, ctx: reported.append(str(ctx["exception"])))
+        calls = 0
+
+        def on_a() -> None:
+            nonlocal calls
+            calls += 1
+            a.recv(100)
+            if calls == 1:
+                raise ValueError("boom")
+            second.set_result(None)
+
+        try:
+            loop.add_reader(a, on_a)
+            b.send(b"1")
+            async with asyncio.timeout(LIMIT):
+                while not reported:
+                    await asyncio.sleep(0)
+            b.send(b"2")
+            await asyncio.wait_for(second, LIMIT)
+            return reported
+        finally:
+            loop.remove_reader(a)
+            a.close()
+            b.close()
+
+    assert run(main) == ["boom"]
+
+
+def test_an_io_callback_runs_after_the_callbacks_queued_before_the_poll_and_before_the_next() -> (
+    None
+):
+    # asyncio's order: one iteration polls, then runs what was queued before the poll, then the
+    # I/O callbacks the poll readied; what those queue runs in the next iteration.
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        a, b = pair()
+        order: list[str] = []
+        done = loop.create_future()
+        b.send(b"x")  # readable before the loop polls again
+
+        def on_a() -> None:
+            a.recv(1)
+            loop.remove_reader(a)
+            order.append("io")
+            loop.call_soon(order.append, "queued by io")
+            loop.call_soon(done.set_result, None)
+
+        loop.add_reader(a, on_a)
+        loop.call_soon(order.append, "queued before")
+        await asyncio.wait_for(done, LIMIT)
+        a.close()
+        b.close()
+        return order
+
+    assert run(main) == ["queued before", "io", "queued by io"]
+
+
+def test_a_transport_survives_pause_and_resume_reading_and_echoes() -> None:
+    async def main() -> bytes:
+        loop = asyncio.get_running_loop()
+        a, b = pair()
+        got = bytearray()
+        done = loop.create_future()
+
+        class P(asyncio.Protocol):
+            def connection_made(self, transport: Any) -> None:
+                self.t = transport
+
+            def data_received(self, data: bytes) -> None:
+                got.extend(data)
+                self.t.pause_reading()  # drops the fd's read interest
+                loop.call_soon(self.t.resume_reading)  # and takes it again
+                if len(got) >= 6:
+                    done.set_result(None)
+
+        t, _ = await loop.create_connection(P, sock=a)
+        for chunk in (b"ab", b"cd", b"ef"):
+            b.send(chunk)
+            async with asyncio.timeout(LIMIT):
+                while len(got) < {b"ab": 2, b"cd": 4, b"ef": 6}[chunk]:
+                    await asyncio.sleep(0)
+        await asyncio.wait_for(done, LIMIT)
+        t.close()
+        b.close()
+        return bytes(got)
+
+    assert run(main) == b"abcdef"
