@@ -385,7 +385,7 @@ class IoDriver:
             OSError: the OS refused to watch ``fd`` (``EBADF`` for a closed fd, ``EPERM``
                 for a regular file).
         """
-        if direction != READ and direction != WRITE:  # before the fd gets a state in the table
+        if direction not in (READ, WRITE):  # before the fd gets a state in the table
             raise ValueError(f"direction must be READ or WRITE, got {direction!r}")
         lock = self._lock
         if lock is not None:
