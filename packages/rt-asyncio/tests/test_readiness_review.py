@@ -56,8 +56,8 @@ async def churn(keep_writer: bool) -> tuple[int, int]:
         b.send(b"x")
 
     if keep_writer:
-        # A writer keeps the fd's watch alive across the reader's remove/add.
-        loop.add_writer(a, lambda: loop.remove_writer(a) and None)
+        # A writer keeps the fd's watch alive across the reader's remove/add (it fires while
+        # the socket is writable: every batch).
         loop.add_writer(a, lambda: None)
     try:
         loop.add_reader(a, on_a)
@@ -183,10 +183,15 @@ async def test_an_attached_loop_leaves_no_fd_in_rts_reactor_after_remove_reader_
     async def main() -> None:
         loop = asyncio.get_running_loop()
         a, b = pair()
-        readable = loop.create_future()
-        writable = loop.create_future()
-        loop.add_reader(a, lambda: readable.done() or readable.set_result(None))
-        loop.add_writer(a, lambda: writable.done() or writable.set_result(None))
+        readable: asyncio.Future[None] = loop.create_future()
+        writable: asyncio.Future[None] = loop.create_future()
+
+        def settle(fut: asyncio.Future[None]) -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        loop.add_reader(a, settle, readable)
+        loop.add_writer(a, settle, writable)
         b.send(b"x")
         await asyncio.wait_for(asyncio.gather(readable, writable), LIMIT)
         loop.remove_reader(a)
