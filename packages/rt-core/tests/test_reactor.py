@@ -577,6 +577,19 @@ async def test_on_ready_refuses_a_second_callback_a_bad_direction_and_a_regular_
         io.close(b)
 
 
+async def test_on_ready_refusing_a_bad_direction_leaves_the_fd_out_of_the_table() -> None:
+    a, b = socket.socketpair()
+    io = current_io()
+    before = io.registered_fds()
+    try:
+        with pytest.raises(ValueError, match="READ or WRITE"):
+            io.on_ready(a.fileno(), 3, lambda: None)
+        assert io.registered_fds() == before
+    finally:
+        a.close()
+        b.close()
+
+
 def test_shutdown_drops_armed_callbacks_uncalled(flavor: str | None) -> None:
     a, b = socket.socketpair()
     calls: list[str] = []

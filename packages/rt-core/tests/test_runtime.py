@@ -463,6 +463,33 @@ def test_a_signal_while_rt_gives_the_wakeup_fd_back_still_reaches_the_applicatio
         race.close()
 
 
+def test_a_signal_from_before_the_application_took_the_wakeup_fd_is_not_passed_on_to_it() -> None:
+    import signal
+    import socket
+
+    r, w = socket.socketpair()
+    r.setblocking(False)
+    w.setblocking(False)
+    previous = signal.signal(signal.SIGUSR2, lambda *_: None)
+    try:
+
+        async def main() -> None:
+            # rt's fd holds the wakeup fd: this signal's byte lands there, and rt polls no
+            # more before the application installs its own fd (as asyncio's loop does in its
+            # first add_signal_handler). That signal was never the application's to see.
+            signal.raise_signal(signal.SIGUSR2)
+            signal.set_wakeup_fd(w.fileno())
+
+        rt.run(main(), flavor="current_thread")
+        with pytest.raises(BlockingIOError):
+            r.recv(64)
+    finally:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGUSR2, previous)
+        r.close()
+        w.close()
+
+
 @pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
 def test_ctrl_c_reaches_a_runtime_asleep_in_the_reactor(flavor: str) -> None:
     import os

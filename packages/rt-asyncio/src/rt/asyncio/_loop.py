@@ -528,8 +528,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         timers = self._timers
         assert timers is not None
         old = self._wake_entry
-        if old is not None:
-            timers.cancel(old)
+        if old is not None and not timers.cancel(old):
+            # It fired: its _wheel_fired (maybe still to run, on another worker) forgets the
+            # wheel's timer and has the drainer point a new one at the heap's top. Arming one
+            # here would be forgotten by it: a second timer nobody disarms.
+            return
         # The wheel counts integer nanoseconds; a callback is due once loop.time() >= when,
         # so the wheel's deadline is the first nanosecond that reads as at least ``when``.
         entry = timers.arm(duration_ns(when) if when > 0 else 0, None, self._on_wheel)

@@ -385,6 +385,8 @@ class IoDriver:
             OSError: the OS refused to watch ``fd`` (``EBADF`` for a closed fd, ``EPERM``
                 for a regular file).
         """
+        if direction not in (READ, WRITE):  # before the fd gets a state in the table
+            raise ValueError(f"direction must be READ or WRITE, got {direction!r}")
         lock = self._lock
         if lock is not None:
             lock.acquire()
@@ -396,12 +398,10 @@ class IoDriver:
                 if st.on_read is not None:
                     raise RuntimeError(f"a readiness callback is already armed for fd {fd}")
                 st.on_read = callback
-            elif direction == WRITE:
+            else:
                 if st.on_write is not None:
                     raise RuntimeError(f"a readiness callback is already armed for fd {fd}")
                 st.on_write = callback
-            else:
-                raise ValueError(f"direction must be READ or WRITE, got {direction!r}")
             if not st.mask & direction:
                 try:
                     self._register(fd, st, direction)

@@ -151,6 +151,9 @@ class SignalWakeup:
     def uninstall(self) -> None:
         """Stop being the wakeup fd (if still it) and close the pair."""
         ours = self._pair.wfd
+        # What reached us so far was ours (the application's fd, if any, got the signals since
+        # it took over): only what lands in the swap below is passed on.
+        self._pair.drain()
         try:
             # Swapped for ours, not for -1: a signal landing before theirs is back (when
             # someone replaced ours meanwhile) leaves its byte with us, not nowhere.
