@@ -289,3 +289,42 @@ def test_a_transport_survives_pause_and_resume_reading_and_echoes() -> None:
         return bytes(got)
 
     assert run(main) == b"abcdef"
+
+
+async def readiness_seen_again_before_the_handle_ran() -> list[str]:
+    loop = asyncio.get_running_loop()
+    a, b = pair()
+    seq: list[str] = []
+    stop = False
+
+    def tick() -> None:  # once per batch: each run queues the next batch's
+        seq.append("T")
+        if not stop:
+            loop.call_soon(tick)
+
+    async def spin() -> None:  # rt tasks ahead of the drainer: the runtime polls between them
+        while not stop:
+            await rt.yield_now()
+
+    try:
+        spinners = [rt.spawn(spin()) for _ in range(100)]
+        loop.add_reader(a, seq.append, "R")  # never read: a stays readable
+        b.send(b"x")
+        loop.call_soon(tick)
+        while seq.count("R") < 200:
+            await asyncio.sleep(0)
+        stop = True
+        loop.remove_reader(a)
+        for h in spinners:
+            await rt.asyncio.rt_as_aio(h)
+        return seq
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_readable_fd_reported_again_before_its_handle_ran_is_queued_once_per_batch() -> None:
+    # asyncio runs an fd's callback at most once per iteration; a poll that sees the fd ready
+    # again before the batch holding its handle ran (rt tasks ran in between) adds no copy.
+    seq = run(readiness_seen_again_before_the_handle_ran)
+    assert "RR" not in "".join(seq)

@@ -503,6 +503,33 @@ async def test_on_ready_calls_the_callback_once_per_arming_on_a_runtime_thread()
             io.close(s)
 
 
+async def test_an_on_ready_callback_returning_true_stays_armed_until_it_returns_false() -> None:
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    io = current_io()
+    calls: list[int] = []
+    twice = threading.Event()
+
+    def ready() -> bool:
+        calls.append(1)
+        if len(calls) == 2:
+            twice.set()
+        return len(calls) < 2  # True once (stays armed), then False (dropped)
+
+    try:
+        io.on_ready(a.fileno(), READ, ready)
+        b.send(b"x")  # never read: a's readiness stays, each poll reports it
+        assert await rt.to_thread(twice.wait, 10)  # called again without a new arming
+        for _ in range(3):  # later polls see a still ready, but the callback was dropped
+            d.send(b"y")
+            await _poll_through(c)
+        assert len(calls) == 2
+        io.on_ready(a.fileno(), READ, ready)  # and it can be armed afresh
+    finally:
+        for s in (a, b, c, d):
+            io.close(s)
+
+
 async def test_on_ready_write_callback_fires_for_a_writable_socket() -> None:
     a, b = socket.socketpair()
     io = current_io()

@@ -26,12 +26,14 @@ What is rt's and what is the standard library's:
 * **Readiness** (``add_reader`` / ``add_writer`` and everything built on them: transports,
   ``sock_*``, pipes, the signal self-pipe) comes from rt's reactor, as a selector's events
   come to asyncio's loop: each watched fd direction is armed with
-  :meth:`rt.lowlevel.IoDriver.on_ready`, a one-shot callback the reactor calls when the fd is
-  ready (no rt task per fd). The callback puts the direction's handle in the ready queue (on
-  the loop's own thread; another worker of a multi-thread runtime hands it over through
-  ``_fired``) and wakes the drainer; the drainer arms the direction again once the batch that
-  ran the handle is over, so an fd whose callback has not run yet is not reported twice. The
-  handle runs in its batch like any other, in asyncio's order.
+  :meth:`rt.lowlevel.IoDriver.on_ready`, a callback the reactor calls when the fd is ready
+  (no rt task per fd). The callback puts the direction's handle in the ready queue (on the
+  loop's own thread; another worker of a multi-thread runtime hands it over through
+  ``_fired``) and wakes the drainer. On an owned loop the callback stays armed (it returns
+  ``True``) and ignores a readiness reported again before the drainer batch that runs the
+  handle is over; on an attached loop it is one-shot and the drainer arms the direction
+  again once the batch that ran the handle is over. Either way an fd whose handle has not run
+  yet is not queued twice. The handle runs in its batch like any other, in asyncio's order.
 * **The executor**: ``run_in_executor(None, ...)`` (and so ``getaddrinfo``) runs on rt's
   blocking pool unless ``set_default_executor`` installed another executor.
 * **Reused from the standard library**: transports, protocols, SSL, streams, servers,
@@ -81,7 +83,7 @@ from rt.lowlevel import (
 )
 from rt.time._clock import duration_ns
 
-from ._transport import RecvBuffer, RtSocketTransport
+from ._transport import RtSocketTransport, new_recv_view
 
 # The asyncio loop of each runtime: the owned loop of new_event_loop(), or one attached by
 # aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
@@ -196,9 +198,18 @@ class _FdWatch:
     turns into the handle. Either way the drainer arms the direction again once the batch
     that ran the handle is over (so a level-triggered fd whose handle has not run yet is not
     queued twice).
+
+    On an owned loop (``_keep_armed``) the callback on the loop's thread returns ``True``
+    instead, which keeps it armed in the reactor: no re-arming call per event. It records
+    the count of the drainer's finished batches when it queued the handle (``rbatch`` /
+    ``wbatch``, against the loop's ``_batch``) and ignores the fd until the count moves on,
+    once the batch that ran the handle is over. Its current-thread
+    runtime polls only between the drainer's steps, so no other thread sees the fd ready
+    meanwhile; if another thread polls that runtime while the loop is not running, the
+    callback goes back to one-shot for that event.
     """
 
-    __slots__ = ("fd", "loop", "reader", "rstate", "writer", "wstate")
+    __slots__ = ("fd", "loop", "rbatch", "reader", "rstate", "wbatch", "writer", "wstate")
 
     def __init__(self, loop: RtEventLoop, fd: int) -> None:
         self.fd = fd
@@ -207,6 +218,8 @@ class _FdWatch:
         self.writer: events.Handle | None = None
         self.rstate = _IDLE
         self.wstate = _IDLE
+        # The loop's ``_batch`` when a kept callback last queued the handle.
+        self.rbatch = self.wbatch = -1
 
     @property
     def events(self) -> int:
@@ -214,41 +227,96 @@ class _FdWatch:
             selectors.EVENT_WRITE if self.writer is not None else 0
         )
 
-    def __call__(self) -> None:
+    def __call__(self) -> bool:
         """The reactor's read callback: the fd is readable (on the thread that polled).
 
         The watch itself is what reading arms (``on_ready(fd, READ, watch)``): an idle
         connection's watch costs no bound method while it waits.
+
+        Returns:
+            ``True`` to stay armed in the reactor (an owned loop, see ``_keep_armed``).
         """
         loop = self.loop
         if _get_ident() == loop._thread_id:
             # The loop's own thread, polling between task steps: no batch is running, so the
             # handle goes straight to the ready queue (what _take_fired would do).
+            if loop._keep_armed:
+                batch = loop._batch
+                if self.rbatch == batch:
+                    return True  # its handle is queued and has not run: reported once
+                handle = self.reader
+                if handle is None:  # removed while armed: let the reactor drop the interest
+                    self.rstate = _IDLE
+                    return False
+                self.rbatch = batch
+                loop._ready.append(handle)
+                tokens = loop._tokens
+                if tokens:  # the drainer is parked: wake it (RtEventLoop._wake, inlined)
+                    try:
+                        tokens.pop()
+                    except IndexError:  # another waker got it
+                        return True
+                    reschedule(loop._drainer)
+                return True
             self.rstate = _TAKEN
             handle = self.reader
             if handle is not None:
                 loop._ready.append(handle)
             loop._rearm.append(self)
+        elif self.rbatch == loop._batch:
+            # An owned loop's runtime polled by another thread while the loop is not running,
+            # the handle still queued: the reactor drops the callback, and the drainer arms
+            # the direction again after the batch that runs the handle.
+            self.rstate = _TAKEN
+            loop._rearm.append(self)
+            return False
         else:
             self.rstate = _FIRED  # before the append: the drainer reads it once it sees us
             loop._fired.append(self)
         tokens = loop._tokens
-        if tokens:  # the drainer is parked: wake it (RtEventLoop._wake, inlined)
+        if tokens:
             try:
                 tokens.pop()
-            except IndexError:  # another waker got it
-                return
+            except IndexError:
+                return False
             reschedule(loop._drainer)
+        return False
 
-    def write_ready(self) -> None:
-        """The reactor's write callback: the fd is writable (on the thread that polled)."""
+    def write_ready(self) -> bool:
+        """The reactor's write callback: the fd is writable (on the thread that polled).
+
+        Returns:
+            ``True`` to stay armed in the reactor (an owned loop, see ``_keep_armed``).
+        """
         loop = self.loop
         if _get_ident() == loop._thread_id:
+            if loop._keep_armed:
+                batch = loop._batch
+                if self.wbatch == batch:
+                    return True
+                handle = self.writer
+                if handle is None:
+                    self.wstate = _IDLE
+                    return False
+                self.wbatch = batch
+                loop._ready.append(handle)
+                tokens = loop._tokens
+                if tokens:
+                    try:
+                        tokens.pop()
+                    except IndexError:
+                        return True
+                    reschedule(loop._drainer)
+                return True
             self.wstate = _TAKEN
             handle = self.writer
             if handle is not None:
                 loop._ready.append(handle)
             loop._rearm.append(self)
+        elif self.wbatch == loop._batch:
+            self.wstate = _TAKEN
+            loop._rearm.append(self)
+            return False
         else:
             self.wstate = _FIRED
             loop._fired.append(self)
@@ -257,8 +325,9 @@ class _FdWatch:
             try:
                 tokens.pop()
             except IndexError:
-                return
+                return False
             reschedule(loop._drainer)
+        return False
 
 
 class _WatchView(Mapping[Any, selectors.SelectorKey]):
@@ -333,8 +402,17 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._io: Any = None  # the runtime's reactor, from the first run on
         self._park_abort = self._abort_park  # bound once: the drainer parks with it often
         self._local: Any = None
-        self._recv_buffer = RecvBuffer()  # the socket transports' reads (see _transport)
+        # The socket transports' reads (see _transport), made with the first of them.
+        self._recv_view: memoryview | None = None
         self._attached = _handle is not None
+        # Readiness callbacks stay armed between events (see _FdWatch): only on an owned loop,
+        # whose current-thread runtime never polls while the drainer is in a step. Another
+        # worker of a multi-thread runtime would see a queued fd ready again and again.
+        self._keep_armed = not self._attached
+        # Counts the drainer's finished batches: a kept callback that queued its handle when
+        # the count was b ignores the fd's readiness until the count passes b, after the
+        # batch that ran the handle (an fd reported again before it ran is queued once).
+        self._batch = 0
         self._runtime: rt.Runtime | None = None
         if _handle is None:
             self._runtime = rt.Runtime(flavor="current_thread", enable_io=True, enable_time=True)
@@ -379,6 +457,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         server: asyncio.Server | None = None,
     ) -> asyncio.Transport:
         self._ensure_fd_no_transport(sock)
+        if self._recv_view is None:
+            self._recv_view = new_recv_view()
         return RtSocketTransport(self, sock, protocol, waiter, extra, server)
 
     # -- the ready queue -------------------------------------------------------------------
@@ -637,6 +717,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                             spent += self._run_ready()
                         finally:
                             events._set_running_loop(prev)
+                    # The handles kept callbacks queued have run (not counted when a handle
+                    # raised SystemExit or KeyboardInterrupt: the rest stay queued).
+                    self._batch += 1
                     if self._crossed and not (forever and self._idle()):
                         self._flush_crossed()
                 if rearm:
@@ -667,6 +750,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 await wait_task_rescheduled(park_abort)
         finally:
             self._drainer = None
+            # A handle that raised SystemExit or KeyboardInterrupt ended a batch early: the
+            # kept callbacks must not go on ignoring fds whose handles ran in it (their
+            # readiness would never be queued again); a handle still queued may be queued a
+            # second time by the next run's poll.
+            self._batch += 1
             if not leaving_idle:
                 self._flush_crossed()
 

@@ -24,19 +24,10 @@ _Base: Any = selector_events._SelectorSocketTransport  # type: ignore[attr-defin
 READ_SIZE = 256 * 1024
 
 
-class RecvBuffer:
-    """The loop's read buffer, made on the first read (a loop without sockets never pays)."""
-
-    __slots__ = ("view",)
-
-    def __init__(self) -> None:
-        self.view: memoryview | None = None
-
-    def get(self) -> memoryview:
-        view = self.view
-        if view is None:
-            view = self.view = memoryview(bytearray(READ_SIZE))
-        return view
+def new_recv_view() -> memoryview:
+    """The loop's read buffer, made with its first socket transport (a loop without sockets
+    never pays for it)."""
+    return memoryview(bytearray(READ_SIZE))
 
 
 class RtSocketTransport(_Base):  # type: ignore[misc]
@@ -47,9 +38,7 @@ class RtSocketTransport(_Base):  # type: ignore[misc]
     def _read_ready__data_received(self) -> None:
         if self._conn_lost:
             return
-        view = self._loop._recv_buffer.view  # RecvBuffer.get() inlined: one call per read
-        if view is None:
-            view = self._loop._recv_buffer.get()
+        view = self._loop._recv_view  # made before this transport was
         if self.max_size != READ_SIZE:  # changed on this transport: asyncio's own read
             super()._read_ready__data_received()
             return

@@ -248,8 +248,8 @@ class IoDriver:
                 else:
                     callback = st.on_read
                     if callback is not None:
-                        st.on_read = None
-                        callback()
+                        if callback() is not True:  # True: it stays armed (see on_ready)
+                            st.on_read = None
                     else:
                         idle = READ
             if mask & wbits:
@@ -260,8 +260,8 @@ class IoDriver:
                 else:
                     callback = st.on_write
                     if callback is not None:
-                        st.on_write = None
-                        callback()
+                        if callback() is not True:
+                            st.on_write = None
                     else:
                         idle |= WRITE
             if idle:
@@ -364,7 +364,10 @@ class IoDriver:
         must be quick, must not block or raise, and must not call back into the reactor: hand
         the event over (append to a queue, :func:`reschedule` the task that drains it). One
         call per arming: call ``on_ready`` again to hear about the next readiness (the
-        interest stays registered with the OS meanwhile, as after a task's wait). A task
+        interest stays registered with the OS meanwhile, as after a task's wait); a callback
+        that returns ``True`` (exactly) stays armed instead and is called at every readiness
+        until it returns something else (the fd is level-triggered: an owner that is not done
+        with an event must return ``True`` without queuing it twice). A task
         waiting in the same direction takes precedence: it is woken and the callback stays
         armed. :meth:`notify_closing` and :meth:`close` drop an armed callback uncalled.
 
