@@ -614,10 +614,15 @@ def test_shutdown_with_a_timeout_waits_for_cleanup_that_finishes_within_it(
 ) -> None:
     # Symptom: shutdown(0.5) returned at once and closed the tasks mid-cleanup.
     log: list[str] = []
+    running = threading.Event()
     release = threading.Event()
 
+    def work() -> None:
+        running.set()
+        release.wait(60)
+
     async def main() -> None:
-        job = rt.spawn_blocking(release.wait, 60)
+        job = rt.spawn_blocking(work)
         inside = Gate()
 
         async def with_slow_cleanup() -> None:
@@ -636,6 +641,9 @@ def test_shutdown_with_a_timeout_waits_for_cleanup_that_finishes_within_it(
 
     runtime = rt.Runtime(flavor=flavor)
     runtime.block_on(main())
+    # A job no pool thread has taken yet is dropped by shutdown, its task cancelled (as
+    # Tokio's pool does): under load the thread may start late, so wait for it.
+    assert running.wait(60)
     threading.Thread(target=release.set, daemon=True).start()
     runtime.shutdown(timeout=60)
     assert log == ["async cleanup done"]
