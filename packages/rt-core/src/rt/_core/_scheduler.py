@@ -7,8 +7,8 @@ The step loop is the product; keep it lean (measure before adding anything to it
 
 * The run queue is a ``deque`` of tasks. One step is ``ctx.run(CoroutineType.send, coro,
   None)`` (the unbound method: no bound method allocated per step; ``coro.send`` for a task
-  whose coroutine is a wrapper, or ``throw``) and a look at what the coroutine yielded: ``YIELD`` requeues it, ``PARK`` leaves it
-  with whoever will wake it (see ``_traps``).
+  whose coroutine is a wrapper, or ``throw``) and a look at what the coroutine yielded:
+  ``YIELD`` requeues it, ``PARK`` leaves it with whoever will wake it (see ``_traps``).
 * Tasks run in batches of at most ``event_interval`` steps; between batches the driver stack
   is polled without blocking (Tokio polls I/O every 61 ticks too), and posted callbacks run.
   When the queue is empty the driver parks, blocking.
@@ -240,7 +240,8 @@ class CurrentThreadScheduler(Scheduler):
         append = ready.append
         interval = self._event_interval
         tasks_discard = self._tasks.discard
-        waiters_lock = _WAITERS_LOCK
+        waiters_acquire = _WAITERS_LOCK.acquire
+        waiters_release = _WAITERS_LOCK.release
         since_poll = 0
         yield_trap = YIELD
         park_trap = PARK
@@ -277,11 +278,14 @@ class CurrentThreadScheduler(Scheduler):
                         task._exc = None
                         task._coro = None
                         task._ctx = None  # type: ignore[assignment]
-                        with waiters_lock:
+                        try:
+                            waiters_acquire()
                             task._done = True
                             joiner = task._joiner
                             waiters = task._waiters
                             task._joiner = task._waiters = None
+                        finally:
+                            waiters_release()
                         # </generated: settle_value>
                         if joiner is not None:
                             if joiner._sched is self:

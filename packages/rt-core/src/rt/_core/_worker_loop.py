@@ -80,7 +80,8 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
     coro_type = _CoroType
     coro_send = _CoroType.send
     tasks_discard = sched._tasks.discard
-    waiters_lock = _WAITERS_LOCK
+    waiters_acquire = _WAITERS_LOCK.acquire
+    waiters_release = _WAITERS_LOCK.release
     since_event = 0
     while not sched._stopping:
         if local or w.lifo is not None:
@@ -143,11 +144,14 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 task._exc = None
                 task._coro = None
                 task._ctx = None  # type: ignore[assignment]
-                with waiters_lock:
+                try:
+                    waiters_acquire()
                     task._done = True
                     joiner = task._joiner
                     waiters = task._waiters
                     task._joiner = task._waiters = None
+                finally:
+                    waiters_release()
                 # </generated: settle_value>
                 task._state = DONE
                 if joiner is not None or waiters is not None:
