@@ -5,9 +5,10 @@ interface and the shared state and shutdown contract are ``_base``.
 
 The step loop is the product; keep it lean (measure before adding anything to it):
 
-* The run queue is a ``deque`` of tasks. One step is ``ctx.run(task._send, None)`` (or
-  ``throw``) and a look at what the coroutine yielded: ``YIELD`` requeues it, ``PARK`` leaves it
-  with whoever will wake it (see ``_traps``).
+* The run queue is a ``deque`` of tasks. One step is ``ctx.run(CoroutineType.send, coro,
+  None)`` (the unbound method: no bound method allocated per step; ``coro.send`` for a task
+  whose coroutine is a wrapper, or ``throw``) and a look at what the coroutine yielded:
+  ``YIELD`` requeues it, ``PARK`` leaves it with whoever will wake it (see ``_traps``).
 * Tasks run in batches of at most ``event_interval`` steps; between batches the driver stack
   is polled without blocking (Tokio polls I/O every 61 ticks too), and posted callbacks run.
   When the queue is empty the driver parks, blocking.
@@ -239,23 +240,33 @@ class CurrentThreadScheduler(Scheduler):
         append = ready.append
         interval = self._event_interval
         tasks_discard = self._tasks.discard
-        waiters_lock = _WAITERS_LOCK
+        waiters_acquire = _WAITERS_LOCK.acquire
+        waiters_release = _WAITERS_LOCK.release
         since_poll = 0
         yield_trap = YIELD
         park_trap = PARK
+        coro_type = _CoroType
+        coro_send = _CoroType.send
         while not main._done:
             n = len(ready)
             if n:
                 if n > interval:  # noqa: PLR1730 - min() is a call on the hot path
                     n = interval
-                for _ in range(n):
+                left = n
+                while left:  # not ``range(n)``: a batch is often one step (chain, ping-pong)
+                    left -= 1
                     task = popleft()
                     self._current = task
                     task._abort_fn = None  # it runs: whatever it waited on is over
                     exc = task._throw
                     try:
                         if exc is None:
-                            trap = task._ctx.run(task._coro.send, None)  # type: ignore[union-attr]
+                            coro = task._coro
+                            if type(coro) is coro_type:
+                                # The unbound ``send``: no bound method allocated per step.
+                                trap = task._ctx.run(coro_send, coro, None)
+                            else:
+                                trap = task._ctx.run(coro.send, None)  # type: ignore[union-attr]
                         else:
                             task._throw = None
                             trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
@@ -267,11 +278,14 @@ class CurrentThreadScheduler(Scheduler):
                         task._exc = None
                         task._coro = None
                         task._ctx = None  # type: ignore[assignment]
-                        with waiters_lock:
+                        try:
+                            waiters_acquire()
                             task._done = True
                             joiner = task._joiner
                             waiters = task._waiters
                             task._joiner = task._waiters = None
+                        finally:
+                            waiters_release()
                         # </generated: settle_value>
                         if joiner is not None:
                             if joiner._sched is self:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 from ._blocking import block_async_signals
 from ._current import STATE
 from ._exceptions import Cancelled
-from ._harness import bad_yield_error, logger
+from ._harness import _CoroType, bad_yield_error, logger
 from ._idle import Worker, notify_parked, park, pop_global, run_callbacks, search, stop_searching
 from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
 from ._task import _WAITERS_LOCK
@@ -77,8 +77,11 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
     event_interval = sched._event_interval
     yield_trap = YIELD
     park_trap = PARK
+    coro_type = _CoroType
+    coro_send = _CoroType.send
     tasks_discard = sched._tasks.discard
-    waiters_lock = _WAITERS_LOCK
+    waiters_acquire = _WAITERS_LOCK.acquire
+    waiters_release = _WAITERS_LOCK.release
     since_event = 0
     while not sched._stopping:
         if local or w.lifo is not None:
@@ -121,7 +124,12 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         exc = Cancelled("the task was aborted before it started")
                         trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
                     else:
-                        trap = task._ctx.run(task._coro.send, None)  # type: ignore[union-attr]
+                        coro = task._coro
+                        if type(coro) is coro_type:
+                            # The unbound ``send``: no bound method allocated per step.
+                            trap = task._ctx.run(coro_send, coro, None)
+                        else:
+                            trap = task._ctx.run(coro.send, None)  # type: ignore[union-attr]
                 else:
                     task._throw = None
                     trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
@@ -136,11 +144,14 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 task._exc = None
                 task._coro = None
                 task._ctx = None  # type: ignore[assignment]
-                with waiters_lock:
+                try:
+                    waiters_acquire()
                     task._done = True
                     joiner = task._joiner
                     waiters = task._waiters
                     task._joiner = task._waiters = None
+                finally:
+                    waiters_release()
                 # </generated: settle_value>
                 task._state = DONE
                 if joiner is not None or waiters is not None:
