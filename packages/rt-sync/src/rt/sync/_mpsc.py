@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
-from rt.lowlevel import budget_spent, checkpoint, current_task
+from rt.lowlevel import budget_spent, checkpoint, current_task, reschedule
 
 from ._errors import ChannelClosed, ChannelEmpty, ChannelFull, SendTimeout, blocking_guard
 from ._waitqueue import CallbackWaiter, Waiter, WaitQueue, park, wait_until
@@ -374,7 +374,12 @@ class Sender(_SenderBase[T]):
                 w.value = value
                 woken = ch.enqueue_sender(w)
         if w is None:
-            r.wake()
+            task = r.task
+            if task is None:
+                r.wake()  # a thread in blocking_recv, or a select branch polled in place
+            else:  # Waiter.wake written out: every round trip through a channel comes here
+                r.woken = True
+                reschedule(task)
             return
         _wake_all_but(woken, w)
         if w not in woken:  # else it was served by our own look again
@@ -772,7 +777,11 @@ class Receiver(Generic[T]):
                     value = buf.popleft()
                     woken = ch.refill() if ch.send_waiters else None
                     break
-                w = self._register()
+                if ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
+                    w = self._register()  # the checks and errors, in full
+                else:  # the common case, written out: nothing can end the wait early
+                    w = Waiter(current_task())
+                    ch.recv_waiters[w] = None
             await park(ch.lock, ch.recv_waiters, w)
             if w.n == _HANDOFF:
                 return w.value  # type: ignore[no-any-return]
@@ -906,10 +915,14 @@ class Receiver(Generic[T]):
                     value = buf.popleft()
                     woken = ch.refill() if ch.send_waiters else None
                     break
-                try:
-                    w = self._register()
-                except ChannelClosed:
-                    raise StopAsyncIteration from None
+                if ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
+                    try:
+                        w = self._register()  # the checks and errors, in full (see recv)
+                    except ChannelClosed:
+                        raise StopAsyncIteration from None
+                else:
+                    w = Waiter(current_task())
+                    ch.recv_waiters[w] = None
             await park(ch.lock, ch.recv_waiters, w)
             if w.n == _HANDOFF:
                 return w.value  # type: ignore[no-any-return]
