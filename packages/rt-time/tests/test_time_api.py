@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import pytest
 
 import rt
+import rt.lowlevel
 import rt.time as rtt
 from rt.time import Elapsed, Instant, MissedTickBehavior
 from rt.time._driver import TimeDriver
@@ -430,3 +431,21 @@ def test_paused_auto_advance_on_workers_never_runs_past_a_woken_tasks_next_deadl
 
     results = [rt.run(scenario(), flavor="multi_thread", worker_threads=2) for _ in range(100)]
     assert [r for r in results if r != [30.0]] == []
+
+
+async def test_timeout_refused_by_a_shut_down_timer_driver_leaves_no_scope_entered() -> None:
+    driver = rt.lowlevel.current_driver("time")
+    assert isinstance(driver, TimeDriver)
+    with rt.CancelScope() as outer:
+        driver._closed = True  # as after the runtime shut its timer driver down
+        try:
+            with pytest.raises(RuntimeError, match="shut down"), rtt.timeout(5):
+                pass  # pragma: no cover - the block is never entered
+        finally:
+            driver._closed = False
+        # The refused block's scope is gone: cancelling the outer scope reaches this task,
+        # and the outer block exits in order (a leftover inner scope would misnest it).
+        outer.cancel()
+        await rt.lowlevel.checkpoint()
+        raise AssertionError("the outer scope's cancellation did not arrive")
+    assert outer.cancelled_caught

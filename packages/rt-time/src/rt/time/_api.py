@@ -495,8 +495,13 @@ class Timeout:
         scope.__enter__()
         deadline = self._deadline
         if deadline is not None:
-            with driver._lock:
-                self._entry = driver._arm_locked(deadline, None, self._fire)
+            try:
+                with driver._lock:
+                    self._entry = driver._arm_locked(deadline, None, self._fire)
+            except BaseException:
+                # The block is not entered (the driver is shut down): nor is its scope.
+                scope.__exit__(None, None, None)
+                raise
             if self._entry is None:
                 self._fire()
         return self
