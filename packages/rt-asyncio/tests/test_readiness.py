@@ -11,29 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import socket
 import threading
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from loop_helpers import LIMIT, pair, run
 
 import rt
 import rt.asyncio
-
-# A bound on each wait, so a lost readiness fails the test instead of hanging it.
-LIMIT = 10
-
-
-def run(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    return rt.asyncio.run(main())
-
-
-def pair() -> tuple[socket.socket, socket.socket]:
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    return a, b
 
 
 async def reader_fires_and_removal_stops_it() -> list[bytes]:

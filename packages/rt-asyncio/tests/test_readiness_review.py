@@ -13,23 +13,13 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from loop_helpers import LIMIT, pair, run
+
 import rt
 import rt.asyncio
 from rt.lowlevel import current_driver, current_io
 
-LIMIT = 10
 ROUNDS = 300
-
-
-def run(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    return rt.asyncio.run(main())
-
-
-def pair() -> tuple[socket.socket, socket.socket]:
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    return a, b
 
 
 async def churn(keep_writer: bool) -> tuple[int, int]:
