@@ -313,3 +313,29 @@ def test_a_readable_fd_reported_again_before_its_handle_ran_is_queued_once_per_b
     # again before the batch holding its handle ran (rt tasks ran in between) adds no copy.
     seq = run(readiness_seen_again_before_the_handle_ran)
     assert "RR" not in "".join(seq)
+
+
+def test_the_read_and_write_readiness_callbacks_are_the_same_code_for_their_direction() -> None:
+    # _FdWatch.__call__ (reading) and write_ready are written out twice, for speed: every
+    # readiness event of every connection runs one of them. They must not drift apart.
+    import ast
+    import inspect
+    import textwrap
+
+    from rt.asyncio._loop import _FdWatch
+
+    def body(method: Any, rename: dict[str, str]) -> str:
+        func = ast.parse(textwrap.dedent(inspect.getsource(method))).body[0]
+        assert isinstance(func, ast.FunctionDef)
+        func.name = "callback"
+        func.body = func.body[1:]  # the docstring
+        code = ast.unparse(func)
+        for old, new in rename.items():
+            code = code.replace(old, new)
+        return code
+
+    read = body(_FdWatch.__call__, {"rbatch": "DIR_batch", "rstate": "DIR_state"})
+    write = body(_FdWatch.write_ready, {"wbatch": "DIR_batch", "wstate": "DIR_state"})
+    read = read.replace("self.reader", "self.DIR_handle")
+    write = write.replace("self.writer", "self.DIR_handle")
+    assert read == write
