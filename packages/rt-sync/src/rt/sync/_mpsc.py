@@ -42,7 +42,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
-from rt.lowlevel import budget_spent, checkpoint, current_task, reschedule
+from rt.lowlevel import (
+    budget_spent,
+    checkpoint,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
 
 from ._errors import ChannelClosed, ChannelEmpty, ChannelFull, SendTimeout, blocking_guard
 from ._waitqueue import CallbackWaiter, Waiter, WaitQueue, park, wait_until
@@ -383,7 +389,9 @@ class Sender(_SenderBase[T]):
             return
         _wake_all_but(woken, w)
         if w not in woken:  # else it was served by our own look again
-            await park(ch.lock, ch.send_waiters, w)
+            w._lock = ch.lock  # park(), written out (as in Receiver.recv)
+            w._queue = ch.send_waiters
+            await wait_task_rescheduled(w)
         if w.value is not _SENT:
             raise ChannelClosed("the receiver is closed", value=value)
 
@@ -782,7 +790,9 @@ class Receiver(Generic[T]):
                 else:  # the common case, written out: nothing can end the wait early
                     w = Waiter(current_task())
                     ch.recv_waiters[w] = None
-            await park(ch.lock, ch.recv_waiters, w)
+            w._lock = ch.lock  # park(), written out: one call less per receive that waits
+            w._queue = ch.recv_waiters
+            await wait_task_rescheduled(w)
             if w.n == _HANDOFF:
                 return w.value  # type: ignore[no-any-return]
         if woken:
@@ -923,7 +933,9 @@ class Receiver(Generic[T]):
                 else:
                     w = Waiter(current_task())
                     ch.recv_waiters[w] = None
-            await park(ch.lock, ch.recv_waiters, w)
+            w._lock = ch.lock  # park(), written out: one call less per receive that waits
+            w._queue = ch.recv_waiters
+            await wait_task_rescheduled(w)
             if w.n == _HANDOFF:
                 return w.value  # type: ignore[no-any-return]
         if woken:
