@@ -96,15 +96,14 @@ NOT_COMPILED: dict[str, str] = {
     "rt/sync/_mpsc.py": "__weakref__ slots (WeakSender); tuple subclasses; break in with",
     "rt/sync/_watch.py": "__weakref__ slots: mypyc frees the weakref list early",
     "rt/sync/_broadcast.py": "__weakref__ slots: mypyc frees the weakref list early",
-    "rt/net/_socket.py": "__weakref__ slots: mypyc frees the weakref list early",
-    "rt/io/_fd.py": "__weakref__ slots: mypyc frees the weakref list early",
-    "rt/io/_std.py": "__weakref__ slots: mypyc frees the weakref list early",
-    "rt/net/_tls.py": "__weakref__ slots (and Protocol defaults: compiled, it fails to import)",
-    # Subclasses of rt.net's SocketResource, which stays Python (above): a compiled class
-    # cannot derive from a Python class with __slots__ ("mypyc classes can't have __slots__").
-    "rt/net/_dgram.py": "subclasses SocketResource, which stays Python",
-    "rt/net/_tcp.py": "subclasses SocketStream/SocketListener, which stay Python",
-    "rt/net/_unix.py": "subclasses SocketStream/SocketListener, which stay Python",
+    # rt-net's sockets (rt.net._socket, _tcp, _unix, _dgram) and rt.io._fd compile: their
+    # classes gave up the __weakref__ slot, which nothing used (the reactor's ownership check
+    # holds a weakref to the socket.socket inside; see docs/design-notes.md, "rt-net compiled").
+    # Objects made by object.__new__ (their __init__ refuses direct construction): a compiled
+    # class made that way gets no vtable. TlsStream also has Protocol defaults (compiled, the
+    # module fails to import). Neither is on the per-request path of a plain socket.
+    "rt/io/_std.py": "Stdin/Stdout/Stderr are made by object.__new__ (no vtable compiled)",
+    "rt/net/_tls.py": "TlsStream made by object.__new__; Protocol defaults fail to import",
     # Public async functions: compiled, mypyc's function objects report no __module__ (None)
     # and refuse a new one, so rt.io.copy, copy_bidirectional and rt.net.lookup_host could
     # not present their public home (tests/test_exports.py checks it).

@@ -14,7 +14,7 @@ from rt.net import TcpSocket, TcpStream, lookup_host
 )
 async def test_unparsable_addresses_are_value_errors_quoting_them(bad: object) -> None:
     with pytest.raises(ValueError, match="invalid address"):
-        await TcpStream.connect(bad)  # type: ignore[arg-type]
+        await TcpStream.connect(bad)  # type: ignore[type-var]
 
 
 async def test_unknown_host_is_a_gaierror_naming_it() -> None:

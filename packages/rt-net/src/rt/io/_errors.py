@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, TypeVar
+
+_E = TypeVar("_E", bound=BaseException)
 
 _WRITTEN_ATTR: Final = "bytes_written"
 
@@ -75,6 +77,15 @@ def record_written(exc: BaseException, written: int, total: int) -> None:
     except AttributeError:  # pragma: no cover - exceptions with __slots__
         return
     exc.add_note(f"write_all wrote {written} of {total} bytes before this")
+
+
+def chained(err: _E, cause: BaseException | None) -> _E:
+    """Return ``err`` with ``cause`` chained: ``raise chained(err, c)`` is ``raise err from c``.
+
+    rt-net's compiled modules spell it this way: mypyc does not chain on ``raise ... from``.
+    """
+    err.__cause__ = cause  # also sets __suppress_context__, as ``from`` does
+    return err
 
 
 def closed_error(what: str, op: str) -> OSError:

@@ -44,7 +44,7 @@ class AsyncFd(Generic[T]):
     without closing. Regular files are always "ready": use ``rt.spawn_blocking`` for them.
     """
 
-    __slots__ = ("__weakref__", "_closed", "_inner", "_io")
+    __slots__ = ("_closed", "_inner", "_io")
 
     def __init__(self, inner: T) -> None:
         fileno = getattr(inner, "fileno", None)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import functools
 import socket
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import rt
 
 Address: TypeAlias = "str | tuple[str, int] | tuple[str, int, int, int]"
+# What the compiled modules' address parameters are typed as: a value-constrained TypeVar
+# checks like ``Address`` for mypy, but mypyc compiles it as ``object``, so a malformed
+# address reaches parse_addr's ValueError in both builds (mypyc would refuse it with its own
+# TypeError first).
+AddressArg = TypeVar("AddressArg", Address, str)
 """``"host:port"``, ``"[v6]:port"``, ``(host, port)`` or a 4-tuple IPv6 socket address."""
 
 SockAddr: TypeAlias = "tuple[Any, ...]"

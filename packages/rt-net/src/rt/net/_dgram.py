@@ -7,9 +7,10 @@ import os
 import socket
 from typing import Any
 
+from rt.io._errors import chained
 from rt.lowlevel import READ, WRITE, budget_spent, checkpoint, current_io
 
-from ._addr import Address, SockAddr, format_addr, resolve
+from ._addr import AddressArg, SockAddr, format_addr, resolve
 from ._socket import DEFAULT_READ, SocketResource, check_size
 
 
@@ -29,21 +30,21 @@ class DatagramSocket(SocketResource):
             except BlockingIOError:
                 await self._reg.wait(WRITE)
 
-    async def recv_from(self, n: int = DEFAULT_READ) -> tuple[bytes, Any]:
+    async def recv_from(self, n: object = DEFAULT_READ) -> tuple[bytes, Any]:
         """Receive one datagram (truncated to ``n`` bytes) and the address it came from.
 
         The address is a ``(host, port)`` tuple for UDP, a path string for Unix sockets.
 
         Cancel safety: cancel-safe: a cancelled ``recv_from`` received nothing.
         """
-        check_size(n, "recv_from")
+        size = check_size(n, "recv_from")
         if budget_spent():
             await checkpoint()
         self._check_open("recv_from()")
         sock = self._sock
         while True:
             try:
-                data, addr = sock.recvfrom(n)
+                data, addr = sock.recvfrom(size)
                 return data, addr
             except BlockingIOError:
                 await self._reg.wait(READ)
@@ -71,25 +72,29 @@ class DatagramSocket(SocketResource):
                 await self._reg.wait(WRITE)
             except OSError as exc:
                 if exc.errno == errno.EDESTADDRREQ:
-                    raise OSError(
-                        exc.errno,
-                        "send() needs a connected socket: call connect() or use send_to()",
-                    ) from None
+                    # mypyc ignores `raise ... from`: chained() sets the cause in both builds
+                    raise chained(  # noqa: B904
+                        OSError(
+                            exc.errno,
+                            "send() needs a connected socket: call connect() or use send_to()",
+                        ),
+                        None,
+                    )
                 raise
 
-    async def recv(self, n: int = DEFAULT_READ) -> bytes:
+    async def recv(self, n: object = DEFAULT_READ) -> bytes:
         """Receive one datagram from the connected peer.
 
         Cancel safety: cancel-safe: a cancelled ``recv`` received nothing.
         """
-        check_size(n, "recv")
+        size = check_size(n, "recv")
         if budget_spent():
             await checkpoint()
         self._check_open("recv()")
         sock = self._sock
         while True:
             try:
-                return sock.recv(n)
+                return sock.recv(size)
             except BlockingIOError:
                 await self._reg.wait(READ)
             except OSError:
@@ -111,7 +116,7 @@ class UdpSocket(DatagramSocket):
     _kind = "UdpSocket"
 
     @classmethod
-    async def bind(cls, addr: Address) -> UdpSocket:
+    async def bind(cls, addr: AddressArg) -> UdpSocket:
         """Bind a UDP socket to ``addr`` (port ``0`` picks one).
 
         Raises:
@@ -133,7 +138,7 @@ class UdpSocket(DatagramSocket):
         assert last is not None
         raise last
 
-    async def connect(self, addr: Address) -> None:
+    async def connect(self, addr: AddressArg) -> None:
         """Set the default peer: ``send`` goes there, and only its datagrams are received.
 
         Cancel safety: cancel-safe.
@@ -145,7 +150,7 @@ class UdpSocket(DatagramSocket):
             raise OSError(errno.EAFNOSUPPORT, f"{addr!r} has no address of this socket's family")
         self._sock.connect(addrs[0])
 
-    async def send_to(self, data: bytes | bytearray | memoryview, addr: Address) -> int:
+    async def send_to(self, data: bytes | bytearray | memoryview, addr: AddressArg) -> int:
         """Send one datagram to ``addr``; returns the bytes sent.
 
         Cancel safety: cancel-safe: a cancelled ``send_to`` sent nothing.

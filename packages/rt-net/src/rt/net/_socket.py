@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Final, Generic, TypeVar
 
-from rt.io._errors import closed_error, read_exact_from, record_written
+from rt.io._errors import chained, closed_error, read_exact_from, record_written
 from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
 
 from ._addr import SockAddr
@@ -49,7 +49,7 @@ def check_size(n: object, what: str = "read") -> int:
 class SocketResource:
     """A socket owned by rt: non-blocking, watched by the reactor of the runtime that made it."""
 
-    __slots__ = ("__weakref__", "_closed", "_io", "_reg", "_sock")
+    __slots__ = ("_closed", "_io", "_reg", "_sock")
 
     _kind = "socket"
 
@@ -143,7 +143,8 @@ async def connect_socket(io: IoDriver, sock: socket.socket, target: Any, label: 
     except BlockingIOError:
         pass
     except OSError as exc:
-        raise OSError(exc.errno, f"{exc.strerror} (connecting to {label})") from None
+        # mypyc ignores `raise ... from`: chained() sets the cause in both builds
+        raise chained(OSError(exc.errno, f"{exc.strerror} (connecting to {label})"), None)  # noqa: B904
     await io.wait(sock, WRITE)
     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if err:
@@ -169,12 +170,16 @@ class SocketListener(SocketResource):
             except OSError as exc:
                 self._check_open("accept()")
                 if exc.errno in OUT_OF_FDS:
-                    raise OSError(
-                        exc.errno,
-                        f"{exc.strerror}: cannot accept a connection now. It stays queued and "
-                        "the listener stays usable: close some fds or raise RLIMIT_NOFILE, "
-                        "then accept again",
-                    ) from None
+                    # mypyc ignores `raise ... from`: chained() sets the cause in both builds
+                    raise chained(  # noqa: B904
+                        OSError(
+                            exc.errno,
+                            f"{exc.strerror}: cannot accept a connection now. It stays queued "
+                            "and the listener stays usable: close some fds or raise "
+                            "RLIMIT_NOFILE, then accept again",
+                        ),
+                        None,
+                    )
                 raise
 
 
@@ -302,17 +307,22 @@ class SocketStream(SocketResource):
         self._pending = data[n:]
         return data[:n]
 
-    async def read_exact(self, n: int) -> bytes:
+    async def read_exact(self, n: object) -> bytes:
         """Read exactly ``n`` bytes.
 
+        Args:
+            n: How many bytes (an ``int >= 0``; typed ``object`` so that the compiled build
+                reports a bool or float with the same ``ValueError`` as the pure one).
+
         Raises:
+            ValueError: ``n`` is not an ``int >= 0``.
             IncompleteReadError: EOF came first (an ``EOFError``; ``.partial`` has the bytes).
 
         Cancel safety: cancel-safe: if cancelled part-way, the bytes read so far are put back
         and the next read returns them first.
         """
-        check_size(n, "read_exact")
-        return await read_exact_from(self.read, n, self._unread)
+        size = check_size(n, "read_exact")
+        return await read_exact_from(self.read, size, self._unread)
 
     def _unread(self, data: bytes) -> None:
         self._pending = data + self._pending
@@ -499,7 +509,7 @@ class ReadHalf(_Half):
         """See :meth:`TcpStream.try_read`."""
         return self._stream("try_read()").try_read(n)
 
-    async def read_exact(self, n: int) -> bytes:
+    async def read_exact(self, n: object) -> bytes:
         """See :meth:`TcpStream.read_exact`.
 
         Cancel safety: cancel-safe: bytes read before a cancellation are put back.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rt.lowlevel import IoDriver, current_io
 
-from ._addr import Address, SockAddr, format_addr, parse_addr, resolve
+from ._addr import AddressArg, SockAddr, format_addr, parse_addr, resolve
 from ._socket import Incoming, SocketListener, SocketStream, connect_socket
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class TcpStream(SocketStream):
     _kind = "TcpStream"
 
     @classmethod
-    async def connect(cls, addr: Address) -> TcpStream:
+    async def connect(cls, addr: AddressArg) -> TcpStream:
         """Connect to ``addr``, trying every address it resolves to in order (as Tokio does).
 
         Raises:
@@ -64,7 +64,7 @@ class TcpStream(SocketStream):
     @classmethod
     async def connect_tls(
         cls,
-        addr: Address,
+        addr: AddressArg,
         *,
         server_hostname: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -128,7 +128,7 @@ class TcpListener(SocketListener):
 
     @classmethod
     async def bind(
-        cls, addr: Address, *, backlog: int = 1024, reuse_address: bool = True
+        cls, addr: AddressArg, *, backlog: int = 1024, reuse_address: bool = True
     ) -> TcpListener:
         """Bind to ``addr`` (``"host:port"``, ``"[::1]:0"``, ``(host, port)``) and listen.
 
@@ -255,7 +255,7 @@ class TcpSocket:
         self._sock = None
         return TcpListener(sock)
 
-    async def connect(self, addr: Address) -> TcpStream:
+    async def connect(self, addr: AddressArg) -> TcpStream:
         """Connect to one address (an IP literal or a name resolving to this family).
 
         Cancel safety: cancel-safe: a cancelled connect closes the socket.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
+from rt.io._errors import chained
 from rt.lowlevel import current_io
 
 from ._dgram import _path
@@ -66,7 +67,8 @@ class UnixListener(SocketListener):
             sock.listen(backlog)
         except OSError as exc:
             sock.close()
-            raise OSError(exc.errno, f"{exc.strerror} (binding {path!r})") from None
+            # mypyc ignores `raise ... from`: chained() sets the cause in both builds
+            raise chained(OSError(exc.errno, f"{exc.strerror} (binding {path!r})"), None)  # noqa: B904
         return cls(sock)
 
     async def accept(self) -> tuple[UnixStream, object]:
