@@ -37,7 +37,7 @@ from ._blocking import BlockingJob
 from ._current import STATE, RunState, current_task_or_raise
 from ._exceptions import Cancelled
 from ._state import DONE
-from ._task import _KEY, _WAITERS_LOCK, STARTED_AT_CALL
+from ._task import _WAITERS_LOCK, STARTED_AT_CALL, new_handle
 from ._task import JoinHandle as Task
 from ._traps import Abort, Withdrawable, wait_task_rescheduled
 
@@ -295,7 +295,7 @@ def new_task(sched: Scheduler, obj: object, name: object, what: str, home: RunSt
         coro = diag.instrument(
             coro, task_id, cast("str | None", name), parent._id if parent else None
         )
-    return Task(_KEY, coro, cast("str | None", name), sched, ctx, task_id)
+    return new_handle(coro, cast("str | None", name), sched, ctx, task_id)
 
 
 def finish(

@@ -115,7 +115,40 @@ class JoinHandle(Generic[T_co]):
         "_waiters",
     )
 
-    def __init__(  # noqa: PLR0917 - the internal callers pass positions (the spawn path)
+    # What each field holds (they are set where a task is built: ``__init__`` and
+    # ``new_handle`` here, and the schedulers' ``spawn_here``, from one generated block).
+    _coro: Coroutine[Any, Any, T_co] | None
+    _ctx: Context
+    _sched: Scheduler
+    _id: int
+    _name: str | None
+    _throw: BaseException | None
+    # How to withdraw the current wait when the task is cancelled: a function of no arguments,
+    # or the awaited handle / fd state (see ``_traps``); the scheduler clears it when it steps
+    # the task again.
+    _abort_fn: Callable[[], Abort] | Withdrawable | None
+    _cancelled: bool
+    _abort_requested: bool
+    _scopes: list[CancelScope] | None
+    _done: bool
+    # _result and _exc are first written when the task finishes, and read only after; leaving
+    # them unset saves two stores on every spawn.
+    _result: Any
+    _exc: BaseException | None
+    # The task awaiting this one's handle (the common case, kept out of a list), then further
+    # tasks to wake or callbacks to call once this task is done.
+    _joiner: JoinHandle[Any] | None
+    _waiters: list[JoinHandle[Any] | Callable[[JoinHandle[Any]], None]] | None
+    _coop: int
+    _supervised: bool
+    _retrieved: bool
+    # Multi-thread flavor only: the run state (``SCHEDULED`` when created), the worker whose
+    # ``STATE`` the task's context holds, and the LocalSet pinning it to a thread.
+    _state: int
+    _home: Any
+    _pinned: Any
+
+    def __init__(  # noqa: PLR0917 - the internal callers pass positions
         self,
         key: object = None,
         coro: Any = None,
@@ -124,40 +157,33 @@ class JoinHandle(Generic[T_co]):
         ctx: Any = None,
         task_id: int = 0,
     ) -> None:
-        # rt-core passes ``_KEY`` first; any other caller is told where handles come from.
+        # rt-core passes ``_KEY`` first (the compiled build, where calling the class is how a
+        # task is made; see ``new_handle``); any other caller is told where handles come from.
         if key is not _KEY:
             self._retrieved = True  # what __del__ reads first
             raise TypeError(_NOT_BUILT_BY_USERS.format("JoinHandle"))
-        self._coro: Coroutine[Any, Any, T_co] | None = coro
-        self._ctx: Context = ctx
-        self._sched: Scheduler = sched
-        self._id = task_id
-        self._name = name
-        self._throw: BaseException | None = None
-        # How to withdraw the current wait when the task is cancelled: a function of no
-        # arguments, or the awaited handle / fd state (see ``_traps``); the scheduler clears
-        # it when it steps the task again.
-        self._abort_fn: Callable[[], Abort] | Withdrawable | None = None
-        self._cancelled = False
-        self._abort_requested = False
-        self._scopes: list[CancelScope] | None = None
-        self._done = False
-        # _result and _exc are first written when the task finishes, and read only after;
-        # leaving them unset saves two stores on every spawn.
-        self._result: Any
-        self._exc: BaseException | None
-        # The task awaiting this one's handle (the common case, kept out of a list), then
-        # further tasks to wake or callbacks to call once this task is done.
-        self._joiner: JoinHandle[Any] | None = None
-        self._waiters: list[JoinHandle[Any] | Callable[[JoinHandle[Any]], None]] | None = None
-        self._coop = 0
-        self._supervised = False
-        self._retrieved = False
-        # Multi-thread flavor only: the run state (``SCHEDULED`` when created), the worker
-        # whose ``STATE`` the task's context holds, and the LocalSet pinning it to a thread.
-        self._state = SCHEDULED
-        self._home: Any = None
-        self._pinned: Any = None
+        task = self
+        # <generated: task_fields>
+        task._coro = coro
+        task._ctx = ctx
+        task._sched = sched
+        task._id = task_id
+        task._name = name
+        task._throw = None
+        task._abort_fn = None
+        task._cancelled = False
+        task._abort_requested = False
+        task._scopes = None
+        task._done = False
+        task._joiner = None
+        task._waiters = None
+        task._coop = 0
+        task._supervised = False
+        task._retrieved = False
+        task._state = SCHEDULED
+        task._home = None
+        task._pinned = None
+        # </generated: task_fields>
 
     @property
     def id(self) -> int:
@@ -338,6 +364,47 @@ class JoinHandle(Generic[T_co]):
 
     def _describe(self) -> str:
         return f"task #{self._id}" + (f" {self._name!r}" if self._name else "")
+
+
+#: Makes an object of a class without calling it (so without ``__init__``).
+new_object: Final = object.__new__
+
+
+def new_handle(
+    coro: Coroutine[Any, Any, T], name: str | None, sched: Scheduler, ctx: Context, task_id: int
+) -> JoinHandle[T]:
+    """Build the task for ``coro``: how rt-core makes a ``JoinHandle``.
+
+    As Python, the object is made without calling the class and its fields are set here:
+    calling it runs ``__init__`` from C, which costs about as much again as setting the
+    fields, once per spawn. The compiled build calls the class, which is cheap there and the
+    only way to make one of its objects. (The spawn hot paths inline this.)
+    """
+    if COMPILED:
+        return JoinHandle(_KEY, coro, name, sched, ctx, task_id)
+    task: JoinHandle[T] = new_object(JoinHandle)
+    # <generated: task_fields>
+    task._coro = coro
+    task._ctx = ctx
+    task._sched = sched
+    task._id = task_id
+    task._name = name
+    task._throw = None
+    task._abort_fn = None
+    task._cancelled = False
+    task._abort_requested = False
+    task._scopes = None
+    task._done = False
+    task._joiner = None
+    task._waiters = None
+    task._coop = 0
+    task._supervised = False
+    task._retrieved = False
+    task._state = SCHEDULED
+    task._home = None
+    task._pinned = None
+    # </generated: task_fields>
+    return task
 
 
 @final
