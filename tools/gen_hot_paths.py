@@ -48,7 +48,7 @@ sched._tasks.add(task)
     # A new task's fields (``JoinHandle.__init__``, ``_task.new_handle`` and the spawn
     # paths above), from ``coro``, ``name``, ``sched``, ``ctx`` and ``task_id``: see
     # ``JoinHandle`` for what each one holds. ``_result`` and ``_exc`` stay unset until the
-    # task finishes.
+    # task finishes; ``_state`` and ``_home`` are the multi-thread flavor's, which sets them.
     "task_fields": """\
 task._coro = coro
 task._ctx = ctx
@@ -66,8 +66,6 @@ task._waiters = None
 task._coop = 0
 task._supervised = False
 task._retrieved = False
-task._state = SCHEDULED
-task._home = None
 task._pinned = None
 """,
     # ``_harness.settle(sched, task, value, None)``, inlined: the common completion. The

@@ -145,11 +145,10 @@ class Worker:
             task._coop = 0
             task._supervised = False
             task._retrieved = False
-            task._state = SCHEDULED
-            task._home = None
             task._pinned = None
         sched._tasks.add(task)
         # </generated: spawn_here>
+        task._state = SCHEDULED
         task._home = self
         self.spawned += 1
         self.local.append(task)

@@ -49,7 +49,6 @@ from ._harness import (
     run_waiters,
 )
 from ._reactor import IoDriver
-from ._state import SCHEDULED
 from ._task import _KEY, _WAITERS_LOCK, COMPILED, new_object
 from ._task import JoinHandle as Task
 from ._traps import PARK, YIELD
@@ -196,8 +195,6 @@ class CurrentThreadScheduler(Scheduler):
             task._coop = 0
             task._supervised = False
             task._retrieved = False
-            task._state = SCHEDULED
-            task._home = None
             task._pinned = None
         sched._tasks.add(task)
         # </generated: spawn_here>

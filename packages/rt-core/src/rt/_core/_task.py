@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from ._current import COOP_BUDGET, STATE, outside_error
 from ._exceptions import Cancelled, JoinError, chained
-from ._state import SCHEDULED
 from ._traps import PARK, YIELD, Abort, Withdrawable
 
 if TYPE_CHECKING:
@@ -142,10 +141,12 @@ class JoinHandle(Generic[T_co]):
     _coop: int
     _supervised: bool
     _retrieved: bool
-    # Multi-thread flavor only: the run state (``SCHEDULED`` when created), the worker whose
-    # ``STATE`` the task's context holds, and the LocalSet pinning it to a thread.
+    # Multi-thread flavor only, set by it when it makes the task (never read on the
+    # current-thread flavor, where they stay unset): the run state (``SCHEDULED`` when
+    # created) and the worker whose ``STATE`` the task's context holds.
     _state: int
     _home: Any
+    # The LocalSet pinning the task to a thread.
     _pinned: Any
 
     def __init__(  # noqa: PLR0917 - the internal callers pass positions
@@ -180,8 +181,6 @@ class JoinHandle(Generic[T_co]):
         task._coop = 0
         task._supervised = False
         task._retrieved = False
-        task._state = SCHEDULED
-        task._home = None
         task._pinned = None
         # </generated: task_fields>
 
@@ -264,7 +263,7 @@ class JoinHandle(Generic[T_co]):
                 me._coop = 0
                 yield YIELD
         if task._exc is None:
-            task._retrieved = True
+            # Not marked retrieved: only an unread *failure* is ever reported.
             return task._result  # type: ignore[no-any-return]
         return task._outcome()
 
@@ -400,8 +399,6 @@ def new_handle(
     task._coop = 0
     task._supervised = False
     task._retrieved = False
-    task._state = SCHEDULED
-    task._home = None
     task._pinned = None
     # </generated: task_fields>
     return task
