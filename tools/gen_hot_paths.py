@@ -65,7 +65,7 @@ task._joiner = None
 task._waiters = None
 task._coop = 0
 task._supervised = False
-task._retrieved = False
+task._unread = None
 task._pinned = None
 """,
     # ``_harness.settle(sched, task, value, None)``, inlined: the common completion. The

@@ -23,7 +23,7 @@ from ._blocking import BlockingPool
 from ._current import STATE
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled, chained
-from ._harness import _BlockingState, logger, spawn_blocking, task_dropped
+from ._harness import _BlockingState, logger, spawn_blocking
 from ._reactor import IoDriver
 from ._task import JoinHandle as Task
 from ._wakeup import ThreadParker
@@ -189,10 +189,6 @@ class Scheduler(ABC):
             logger.warning("rt: blocking thread %s still running after shutdown", thread.name)
         self._driver.shutdown()
 
-    def task_dropped(self, task: Task[Any]) -> None:
-        """The last reference to ``task``, finished with an exception nobody read, went away."""
-        task_dropped(self, task)
-
     # -- blocking pool ---------------------------------------------------------------------
 
     def spawn_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> Task[T]:
@@ -233,7 +229,7 @@ class Scheduler(ABC):
     def _block_on_outcome(self, task: Task[Any]) -> Any:
         """The value ``block_on`` returns for its finished ``task``, or the error it raises."""
         exc = task._exc
-        task._retrieved = True
+        task._mark_read()
         if exc is None:
             return task._result
         if isinstance(exc, Cancelled) and self._closed and self._sigint_main is not task:

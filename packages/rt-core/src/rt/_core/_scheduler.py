@@ -194,7 +194,7 @@ class CurrentThreadScheduler(Scheduler):
             task._waiters = None
             task._coop = 0
             task._supervised = False
-            task._retrieved = False
+            task._unread = None
             task._pinned = None
         sched._tasks.add(task)
         # </generated: spawn_here>

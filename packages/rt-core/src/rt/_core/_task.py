@@ -32,6 +32,7 @@ from ._traps import PARK, YIELD, Abort, Withdrawable
 if TYPE_CHECKING:
     from ._base import Scheduler
     from ._cancel import CancelScope
+    from ._harness import UnreadFailure
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -105,12 +106,12 @@ class JoinHandle(Generic[T_co]):
         "_name",
         "_pinned",
         "_result",
-        "_retrieved",
         "_sched",
         "_scopes",
         "_state",
         "_supervised",
         "_throw",
+        "_unread",
         "_waiters",
     )
 
@@ -140,7 +141,9 @@ class JoinHandle(Generic[T_co]):
     _waiters: list[JoinHandle[Any] | Callable[[JoinHandle[Any]], None]] | None
     _coop: int
     _supervised: bool
-    _retrieved: bool
+    # Set (before ``_done``) when the task failed with an error that is reported if nobody
+    # reads it: the report is made when this object goes, with the task (see ``_harness``).
+    _unread: UnreadFailure | None
     # Multi-thread flavor only, set by it when it makes the task (never read on the
     # current-thread flavor, where they stay unset): the run state (``SCHEDULED`` when
     # created) and the worker whose ``STATE`` the task's context holds.
@@ -161,7 +164,6 @@ class JoinHandle(Generic[T_co]):
         # rt-core passes ``_KEY`` first (the compiled build, where calling the class is how a
         # task is made; see ``new_handle``); any other caller is told where handles come from.
         if key is not _KEY:
-            self._retrieved = True  # what __del__ reads first
             raise TypeError(_NOT_BUILT_BY_USERS.format("JoinHandle"))
         task = self
         # <generated: task_fields>
@@ -180,7 +182,7 @@ class JoinHandle(Generic[T_co]):
         task._waiters = None
         task._coop = 0
         task._supervised = False
-        task._retrieved = False
+        task._unread = None
         task._pinned = None
         # </generated: task_fields>
 
@@ -263,15 +265,15 @@ class JoinHandle(Generic[T_co]):
                 me._coop = 0
                 yield YIELD
         if task._exc is None:
-            # Not marked retrieved: only an unread *failure* is ever reported.
             return task._result  # type: ignore[no-any-return]
         return task._outcome()
 
-    def __del__(self) -> None:
-        # The last reference went: the runtime's (it holds a task until it finishes) and every
-        # user's. A failure nobody read is reported now, or never.
-        if not self._retrieved and self._done and self._exc is not None:
-            self._sched.task_dropped(self)
+    def _mark_read(self) -> None:
+        """The task's outcome was read: its failure is no longer reported when it goes."""
+        unread = self._unread
+        if unread is not None:
+            unread.disarm()
+            self._unread = None
 
     # -- cancellation -------------------------------------------------------------------
 
@@ -339,8 +341,8 @@ class JoinHandle(Generic[T_co]):
         return Abort.FAILED
 
     def _outcome(self) -> T_co:
-        """Return the result or raise :class:`JoinError`; marks the outcome as retrieved."""
-        self._retrieved = True
+        """Return the result or raise :class:`JoinError`; marks the outcome as read."""
+        self._mark_read()
         exc = self._exc
         if exc is None:
             return self._result  # type: ignore[no-any-return]
@@ -398,7 +400,7 @@ def new_handle(
     task._waiters = None
     task._coop = 0
     task._supervised = False
-    task._retrieved = False
+    task._unread = None
     task._pinned = None
     # </generated: task_fields>
     return task
