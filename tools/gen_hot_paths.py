@@ -48,7 +48,8 @@ sched._tasks.add(task)
     # A new task's fields (``JoinHandle.__init__``, ``_task.new_handle`` and the spawn
     # paths above), from ``coro``, ``name``, ``sched``, ``ctx`` and ``task_id``: see
     # ``JoinHandle`` for what each one holds. ``_result`` and ``_exc`` stay unset until the
-    # task finishes; ``_state`` and ``_home`` are the multi-thread flavor's, which sets them.
+    # task finishes, ``_supervised`` and ``_unread`` unless the task has them; ``_state`` and
+    # ``_home`` are the multi-thread flavor's, which sets them.
     "task_fields": """\
 task._coro = coro
 task._ctx = ctx
@@ -64,8 +65,6 @@ task._done = False
 task._joiner = None
 task._waiters = None
 task._coop = 0
-task._supervised = False
-task._unread = None
 task._pinned = None
 """,
     # ``_harness.settle(sched, task, value, None)``, inlined: the common completion. The

@@ -172,9 +172,9 @@ def watch_unread(task: Task[Any]) -> None:
     exc = task._exc
     if (
         exc is not None
-        and not task._supervised
+        and not getattr(task, "_supervised", False)
         and not isinstance(exc, _NOT_REPORTED)
-        and task._unread is None
+        and getattr(task, "_unread", None) is None
     ):
         task._unread = UnreadFailure(task._sched, task._describe(), exc)
 

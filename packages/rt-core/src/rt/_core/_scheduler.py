@@ -193,8 +193,6 @@ class CurrentThreadScheduler(Scheduler):
             task._joiner = None
             task._waiters = None
             task._coop = 0
-            task._supervised = False
-            task._unread = None
             task._pinned = None
         sched._tasks.add(task)
         # </generated: spawn_here>

@@ -140,9 +140,11 @@ class JoinHandle(Generic[T_co]):
     _joiner: JoinHandle[Any] | None
     _waiters: list[JoinHandle[Any] | Callable[[JoinHandle[Any]], None]] | None
     _coop: int
+    # Set (True) on a task that a JoinSet, a TaskGroup or ``block_on`` owns, and set (before
+    # ``_done``) on a task that failed with an error reported if nobody reads it (the report
+    # is made when this object goes, with the task; see ``_harness.UnreadFailure``). Both stay
+    # unset on every other task (read with ``getattr``), which saves two stores per spawn.
     _supervised: bool
-    # Set (before ``_done``) when the task failed with an error that is reported if nobody
-    # reads it: the report is made when this object goes, with the task (see ``_harness``).
     _unread: UnreadFailure | None
     # Multi-thread flavor only, set by it when it makes the task (never read on the
     # current-thread flavor, where they stay unset): the run state (``SCHEDULED`` when
@@ -181,8 +183,6 @@ class JoinHandle(Generic[T_co]):
         task._joiner = None
         task._waiters = None
         task._coop = 0
-        task._supervised = False
-        task._unread = None
         task._pinned = None
         # </generated: task_fields>
 
@@ -270,7 +270,7 @@ class JoinHandle(Generic[T_co]):
 
     def _mark_read(self) -> None:
         """The task's outcome was read: its failure is no longer reported when it goes."""
-        unread = self._unread
+        unread = getattr(self, "_unread", None)
         if unread is not None:
             unread.disarm()
             self._unread = None
@@ -399,8 +399,6 @@ def new_handle(
     task._joiner = None
     task._waiters = None
     task._coop = 0
-    task._supervised = False
-    task._unread = None
     task._pinned = None
     # </generated: task_fields>
     return task
