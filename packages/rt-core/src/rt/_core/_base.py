@@ -23,7 +23,7 @@ from ._blocking import BlockingPool
 from ._current import STATE
 from ._driver import Driver, DriverLayer
 from ._exceptions import Cancelled, chained
-from ._harness import _BlockingState, logger, spawn_blocking
+from ._harness import _BlockingState, logger, spawn_blocking, task_dropped
 from ._reactor import IoDriver
 from ._task import JoinHandle as Task
 from ._wakeup import ThreadParker
@@ -188,6 +188,10 @@ class Scheduler(ABC):
         for thread in self._blocking.shutdown(remaining):
             logger.warning("rt: blocking thread %s still running after shutdown", thread.name)
         self._driver.shutdown()
+
+    def task_dropped(self, task: Task[Any]) -> None:
+        """The last reference to ``task``, finished with an exception nobody read, went away."""
+        task_dropped(self, task)
 
     # -- blocking pool ---------------------------------------------------------------------
 

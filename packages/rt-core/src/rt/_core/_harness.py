@@ -167,6 +167,21 @@ class UnreadFailure:
         report_unhandled(sched, self._what, self._exc)
 
 
+def task_dropped(sched: Scheduler, task: Task[Any]) -> None:
+    """The last reference to ``task``, finished with an exception nobody read, went away.
+
+    (What ``UnreadFailure`` does for rt-core's own tasks, for a scheduler told directly.)
+    """
+    exc = task._exc
+    if (
+        exc is not None
+        and not getattr(task, "_supervised", False)
+        and not isinstance(exc, _NOT_REPORTED)
+        and not sys.is_finalizing()
+    ):
+        report_unhandled(sched, task._describe(), exc)
+
+
 def watch_unread(task: Task[Any]) -> None:
     """Arm the report of ``task``'s failure (its ``_exc`` is set) in case nobody reads it."""
     exc = task._exc
