@@ -5,10 +5,11 @@
 
 The current-thread loop (``_scheduler.py``) and the multi-thread one (``_worker_loop.py``)
 inline a few lines where a function call would cost a measurable share of a spawn: checking a
-freshly spawned coroutine, and settling a task that returned a value (what
-``_harness.settle`` does, without the call). They are not kept by hand in two places: each
-copy sits between ``# <generated: NAME>`` and ``# </generated: NAME>`` lines and is written
-here from :data:`BLOCKS`, at the indentation of its markers.
+freshly spawned coroutine and building its task (whose fields ``_task.py`` sets in two more
+places), and settling a task that returned a value (what ``_harness.settle`` does, without
+the call). They are not kept by hand in two places: each copy sits between
+``# <generated: NAME>`` and ``# </generated: NAME>`` lines and is written here from
+:data:`BLOCKS`, at the indentation of its markers.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ BLOCKS: dict[str, str] = {
     # built and owned by the runtime; what is left is the flavor's own queueing. (Not
     # ``cr_frame``: reading it makes a frame object that the task keeps for its whole life,
     # about 200 bytes. A coroutine that has already finished fails at its first step instead,
-    # with the TypeError ``_harness.finish`` makes of it.)
+    # with the TypeError ``_harness.finish`` makes of it.) As Python the task is made without
+    # calling the class, its fields set in place (``_task.new_handle`` says why); the compiled
+    # build calls the class. A ``# <NAME>`` line inside a block is block NAME.
     "spawn_here": """\
 if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
     coro: Coroutine[Any, Any, Any] = obj
@@ -33,8 +36,36 @@ else:
     coro = coerce_coroutine(obj, "rt.spawn()")
 if sched._closed or name is not None or sched._diag is not None:
     return sched.spawn(coro, name)
-task: Task[Any] = Task(_KEY, coro, None, sched, copy_context(), next(_task_ids))
+task_id = next(_task_ids)
+ctx = copy_context()
+if COMPILED:
+    task: Task[Any] = Task(_KEY, coro, None, sched, ctx, task_id)
+else:
+    task = new_object(Task)
+    # <task_fields>
 sched._tasks.add(task)
+""",
+    # A new task's fields (``JoinHandle.__init__``, ``_task.new_handle`` and the spawn
+    # paths above), from ``coro``, ``name``, ``sched``, ``ctx`` and ``task_id``: see
+    # ``JoinHandle`` for what each one holds. ``_result`` and ``_exc`` stay unset until the
+    # task finishes, ``_supervised`` and ``_unread`` unless the task has them; ``_state`` and
+    # ``_home`` are the multi-thread flavor's, which sets them.
+    "task_fields": """\
+task._coro = coro
+task._ctx = ctx
+task._sched = sched
+task._id = task_id
+task._name = name
+task._throw = None
+task._abort_fn = None
+task._cancelled = False
+task._abort_requested = False
+task._scopes = None
+task._done = False
+task._joiner = None
+task._waiters = None
+task._coop = 0
+task._pinned = None
 """,
     # ``_harness.settle(sched, task, value, None)``, inlined: the common completion. The
     # waiters lock is taken through its bound ``acquire`` and ``release`` (locals of the loop),
@@ -59,7 +90,7 @@ finally:
 """,
 }
 
-FILES = ("_scheduler.py", "_worker_loop.py", "_idle.py")
+FILES = ("_scheduler.py", "_worker_loop.py", "_idle.py", "_task.py")
 
 _BLOCK = re.compile(
     r"^(?P<indent>[ \t]*)# <generated: (?P<name>\w+)>\n"
@@ -69,14 +100,25 @@ _BLOCK = re.compile(
 )
 
 
+def _expand(block: str) -> list[str]:
+    """The lines of ``block``, with a ``# <NAME>`` line replaced by block NAME (indented)."""
+    out = []
+    for line in block.splitlines(True):
+        name = line.strip()[3:-1] if line.strip().startswith("# <") else ""
+        if name in BLOCKS:
+            pad = line[: len(line) - len(line.lstrip())]
+            out += [pad + inner if inner.strip() else inner for inner in _expand(BLOCKS[name])]
+        else:
+            out.append(line)
+    return out
+
+
 def render(text: str) -> str:
     """Return ``text`` with every generated block rewritten from :data:`BLOCKS`."""
 
     def one(m: re.Match[str]) -> str:
         indent, name = m.group("indent"), m.group("name")
-        body = "".join(
-            indent + line if line.strip() else line for line in BLOCKS[name].splitlines(True)
-        )
+        body = "".join(indent + line if line.strip() else line for line in _expand(BLOCKS[name]))
         return f"{indent}# <generated: {name}>\n{body}{indent}# </generated: {name}>\n"
 
     return _BLOCK.sub(one, text)

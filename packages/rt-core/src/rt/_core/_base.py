@@ -233,7 +233,7 @@ class Scheduler(ABC):
     def _block_on_outcome(self, task: Task[Any]) -> Any:
         """The value ``block_on`` returns for its finished ``task``, or the error it raises."""
         exc = task._exc
-        task._retrieved = True
+        task._mark_read()
         if exc is None:
             return task._result
         if isinstance(exc, Cancelled) and self._closed and self._sigint_main is not task:

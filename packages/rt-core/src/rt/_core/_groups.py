@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar, final
 from ._cancel import CancelScope
 from ._current import STATE, current_task_or_raise, outside_error
 from ._exceptions import Cancelled, chained
-from ._harness import not_a_function
+from ._harness import not_a_function, watch_unread
 from ._task import _KEY, AbortHandle, JoinHandle
 from ._task import JoinHandle as Task
 from ._traps import Abort, wait_task_rescheduled
@@ -307,6 +307,8 @@ class JoinSet(Generic[T]):
             self._done.clear()
         for task in tasks:
             task._supervised = False
+            if task._done:
+                watch_unread(task)  # finished, never joined: reported if dropped unread
 
     async def shutdown(self) -> None:
         """Abort every task and wait until all have finished; the set is empty afterwards.
@@ -322,7 +324,7 @@ class JoinSet(Generic[T]):
                     while self._done:
                         task = self._done.popleft()
                         del self._tasks[task]
-                        task._retrieved = True
+                        task._mark_read()
                     if not self._tasks:
                         return
                 await waiters.wait(self._has_news)
@@ -403,7 +405,7 @@ class TaskGroup:
         with waiters.lock:
             self._tasks.discard(task)
             if failed:
-                task._retrieved = True
+                task._mark_read()
                 self._errors.append(exc)  # type: ignore[arg-type]
             woken = waiters.take_all() if not self._tasks else []
         if failed:

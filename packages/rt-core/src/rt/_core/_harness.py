@@ -16,7 +16,7 @@ queues and loops and call into this module for everything a task goes through:
   :func:`withdraw`, which calls its abort function (one that raises is logged and counts as
   FAILED); the run-state transitions around it are named in ``_state``;
 * **failures**: :func:`task_failed` (KeyboardInterrupt and SystemExit stop the runtime),
-  :func:`task_dropped` and :func:`report_unhandled` (the ``unhandled_error`` policy, never
+  :class:`UnreadFailure` and :func:`report_unhandled` (the ``unhandled_error`` policy, never
   while the interpreter finalizes);
 * **blocking hand-off**: :func:`spawn_blocking` and the task that awaits the job.
 
@@ -37,7 +37,7 @@ from ._blocking import BlockingJob
 from ._current import STATE, RunState, current_task_or_raise
 from ._exceptions import Cancelled
 from ._state import DONE
-from ._task import _KEY, _WAITERS_LOCK, STARTED_AT_CALL
+from ._task import _WAITERS_LOCK, STARTED_AT_CALL, new_handle
 from ._task import JoinHandle as Task
 from ._traps import Abort, Withdrawable, wait_task_rescheduled
 
@@ -135,16 +135,63 @@ class _BlockingState:
         return self._sched.spawn(coro, name)
 
 
-def task_dropped(sched: Scheduler, task: Task[Any]) -> None:
-    """The last reference to ``task``, finished with an exception nobody read, went away."""
-    exc = task._exc
-    if exc is not None and not task._supervised and not isinstance(exc, _NOT_REPORTED):
+class UnreadFailure:
+    """Reports a failed task's error when the task goes away and nobody read it.
+
+    A failed task that is not supervised (by a JoinSet, a TaskGroup, ``block_on``) holds one
+    (``Task._unread``), and nothing else does: it goes when the last reference to the task
+    goes, which is when the failure is reported, unless reading the outcome disarmed it. A
+    finalizer here rather than on the task class keeps that call off every task that
+    succeeds.
+    """
+
+    __slots__ = ("_exc", "_sched", "_what")
+
+    def __init__(self, sched: Scheduler, what: str, exc: BaseException) -> None:
+        self._sched: Scheduler | None = sched
+        self._what = what
+        self._exc = exc
+
+    def disarm(self) -> None:
+        self._sched = None
+
+    def __del__(self) -> None:
+        sched = self._sched
+        if sched is None:
+            return
         if sys.is_finalizing():
             # The interpreter is tearing down (handles dropped with the modules holding
             # them): imports fail and the logger may be half gone. Reporting would print
             # an ImportError instead of the task's error, so report nothing.
             return
-        report_unhandled(sched, task, exc)
+        report_unhandled(sched, self._what, self._exc)
+
+
+def task_dropped(sched: Scheduler, task: Task[Any]) -> None:
+    """The last reference to ``task``, finished with an exception nobody read, went away.
+
+    (What ``UnreadFailure`` does for rt-core's own tasks, for a scheduler told directly.)
+    """
+    exc = task._exc
+    if (
+        exc is not None
+        and not getattr(task, "_supervised", False)
+        and not isinstance(exc, _NOT_REPORTED)
+        and not sys.is_finalizing()
+    ):
+        report_unhandled(sched, task._describe(), exc)
+
+
+def watch_unread(task: Task[Any]) -> None:
+    """Arm the report of ``task``'s failure (its ``_exc`` is set) in case nobody reads it."""
+    exc = task._exc
+    if (
+        exc is not None
+        and not getattr(task, "_supervised", False)
+        and not isinstance(exc, _NOT_REPORTED)
+        and getattr(task, "_unread", None) is None
+    ):
+        task._unread = UnreadFailure(task._sched, task._describe(), exc)
 
 
 def not_a_function(obj: object, what: str) -> TypeError:
@@ -195,7 +242,7 @@ def bad_yield_error(task: Task[Any], trap: object) -> TypeError:
 
 def task_failed(sched: Scheduler, task: Task[Any], exc: BaseException) -> None:
     """A task raised ``exc`` (not a cancellation)."""
-    # A failure nobody reads is reported when the task goes away (``task_dropped``); these
+    # A failure nobody reads is reported when the task goes away (``UnreadFailure``); these
     # two stop the runtime whoever reads them.
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         if sched._fatal is None:
@@ -204,8 +251,8 @@ def task_failed(sched: Scheduler, task: Task[Any], exc: BaseException) -> None:
         return
 
 
-def report_unhandled(sched: Scheduler, task: Task[Any], exc: BaseException) -> None:
-    """Apply the ``unhandled_error`` policy to a failure nobody read."""
+def report_unhandled(sched: Scheduler, what: str, exc: BaseException) -> None:
+    """Apply the ``unhandled_error`` policy to a failure nobody read (of the task ``what``)."""
     policy = sched._unhandled
     if policy == "ignore":
         return
@@ -216,7 +263,7 @@ def report_unhandled(sched: Scheduler, task: Task[Any], exc: BaseException) -> N
         return
     logger.error(
         "rt: %s raised %s and nobody awaited it (its JoinHandle was dropped)",
-        task._describe(),
+        what,
         type(exc).__name__,
         exc_info=(type(exc), exc, exc.__traceback__),
     )
@@ -295,7 +342,7 @@ def new_task(sched: Scheduler, obj: object, name: object, what: str, home: RunSt
         coro = diag.instrument(
             coro, task_id, cast("str | None", name), parent._id if parent else None
         )
-    return Task(_KEY, coro, cast("str | None", name), sched, ctx, task_id)
+    return new_handle(coro, cast("str | None", name), sched, ctx, task_id)
 
 
 def finish(
@@ -354,6 +401,9 @@ def settle(
     sched._tasks.discard(task)
     task._result = result
     task._exc = exc
+    if exc is not None:
+        # Armed before the task is seen done: whoever reads its outcome then disarms it.
+        watch_unread(task)
     task._coro = None
     task._ctx = None  # type: ignore[assignment]
     with _WAITERS_LOCK:

@@ -23,7 +23,8 @@ from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final
 
 from ._harness import _CoroType, _task_ids, coerce_coroutine
-from ._task import _KEY
+from ._state import SCHEDULED
+from ._task import _KEY, COMPILED, new_object
 from ._task import JoinHandle as Task
 
 if TYPE_CHECKING:
@@ -122,9 +123,30 @@ class Worker:
             coro = coerce_coroutine(obj, "rt.spawn()")
         if sched._closed or name is not None or sched._diag is not None:
             return sched.spawn(coro, name)
-        task: Task[Any] = Task(_KEY, coro, None, sched, copy_context(), next(_task_ids))
+        task_id = next(_task_ids)
+        ctx = copy_context()
+        if COMPILED:
+            task: Task[Any] = Task(_KEY, coro, None, sched, ctx, task_id)
+        else:
+            task = new_object(Task)
+            task._coro = coro
+            task._ctx = ctx
+            task._sched = sched
+            task._id = task_id
+            task._name = name
+            task._throw = None
+            task._abort_fn = None
+            task._cancelled = False
+            task._abort_requested = False
+            task._scopes = None
+            task._done = False
+            task._joiner = None
+            task._waiters = None
+            task._coop = 0
+            task._pinned = None
         sched._tasks.add(task)
         # </generated: spawn_here>
+        task._state = SCHEDULED
         task._home = self
         self.spawned += 1
         self.local.append(task)

@@ -255,6 +255,7 @@ class MultiThreadScheduler(Scheduler):
         st = STATE.get(None)
         home = st if type(st) is Worker and st._sched is self else self._workers[0]
         task = new_task(self, obj, name, what, home)
+        task._state = SCHEDULED
         task._home = home
         return task
 

@@ -49,7 +49,7 @@ from ._harness import (
     run_waiters,
 )
 from ._reactor import IoDriver
-from ._task import _KEY, _WAITERS_LOCK
+from ._task import _KEY, _WAITERS_LOCK, COMPILED, new_object
 from ._task import JoinHandle as Task
 from ._traps import PARK, YIELD
 from ._wakeup import SignalWakeup
@@ -173,7 +173,27 @@ class CurrentThreadScheduler(Scheduler):
             coro = coerce_coroutine(obj, "rt.spawn()")
         if sched._closed or name is not None or sched._diag is not None:
             return sched.spawn(coro, name)
-        task: Task[Any] = Task(_KEY, coro, None, sched, copy_context(), next(_task_ids))
+        task_id = next(_task_ids)
+        ctx = copy_context()
+        if COMPILED:
+            task: Task[Any] = Task(_KEY, coro, None, sched, ctx, task_id)
+        else:
+            task = new_object(Task)
+            task._coro = coro
+            task._ctx = ctx
+            task._sched = sched
+            task._id = task_id
+            task._name = name
+            task._throw = None
+            task._abort_fn = None
+            task._cancelled = False
+            task._abort_requested = False
+            task._scopes = None
+            task._done = False
+            task._joiner = None
+            task._waiters = None
+            task._coop = 0
+            task._pinned = None
         sched._tasks.add(task)
         # </generated: spawn_here>
         self._spawned += 1

@@ -16,8 +16,8 @@ make sure it is stepped by one thread at a time and queued at most once::
 The transitions, by name. "Lock" is the scheduler's lock (``MultiThreadScheduler._lock``):
 every transition that races with a waker takes it.
 
-* **spawn** (no lock): a new task is SCHEDULED from birth (``JoinHandle.__init__``); its
-  spawner queues it.
+* **spawn** (no lock): a new task is SCHEDULED from birth (``MultiThreadScheduler.new_task``,
+  ``Worker.spawn_here``); its spawner queues it.
 * **schedule** (a wake-up, :func:`schedule`; lock): IDLE → SCHEDULED, and the waker queues the
   task; RUNNING → NOTIFIED; otherwise nothing (already queued, or done).
 * **begin step** (no lock): SCHEDULED → RUNNING, by the worker that took the task out of a

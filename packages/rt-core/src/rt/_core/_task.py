@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from ._current import COOP_BUDGET, STATE, outside_error
 from ._exceptions import Cancelled, JoinError, chained
-from ._state import SCHEDULED
 from ._traps import PARK, YIELD, Abort, Withdrawable
 
 if TYPE_CHECKING:
     from ._base import Scheduler
     from ._cancel import CancelScope
+    from ._harness import UnreadFailure
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -106,16 +106,55 @@ class JoinHandle(Generic[T_co]):
         "_name",
         "_pinned",
         "_result",
-        "_retrieved",
         "_sched",
         "_scopes",
         "_state",
         "_supervised",
         "_throw",
+        "_unread",
         "_waiters",
     )
 
-    def __init__(  # noqa: PLR0917 - the internal callers pass positions (the spawn path)
+    # What each field holds (they are set where a task is built: ``__init__`` and
+    # ``new_handle`` here, and the schedulers' ``spawn_here``, from one generated block).
+    _coro: Coroutine[Any, Any, T_co] | None
+    _ctx: Context
+    _sched: Scheduler
+    _id: int
+    _name: str | None
+    _throw: BaseException | None
+    # How to withdraw the current wait when the task is cancelled: a function of no arguments,
+    # or the awaited handle / fd state (see ``_traps``); the scheduler clears it when it steps
+    # the task again.
+    _abort_fn: Callable[[], Abort] | Withdrawable | None
+    _cancelled: bool
+    _abort_requested: bool
+    _scopes: list[CancelScope] | None
+    _done: bool
+    # _result and _exc are first written when the task finishes, and read only after; leaving
+    # them unset saves two stores on every spawn.
+    _result: Any
+    _exc: BaseException | None
+    # The task awaiting this one's handle (the common case, kept out of a list), then further
+    # tasks to wake or callbacks to call once this task is done.
+    _joiner: JoinHandle[Any] | None
+    _waiters: list[JoinHandle[Any] | Callable[[JoinHandle[Any]], None]] | None
+    _coop: int
+    # Set (True) on a task that a JoinSet, a TaskGroup or ``block_on`` owns, and set (before
+    # ``_done``) on a task that failed with an error reported if nobody reads it (the report
+    # is made when this object goes, with the task; see ``_harness.UnreadFailure``). Both stay
+    # unset on every other task (read with ``getattr``), which saves two stores per spawn.
+    _supervised: bool
+    _unread: UnreadFailure | None
+    # Multi-thread flavor only, set by it when it makes the task (never read on the
+    # current-thread flavor, where they stay unset): the run state (``SCHEDULED`` when
+    # created) and the worker whose ``STATE`` the task's context holds.
+    _state: int
+    _home: Any
+    # The LocalSet pinning the task to a thread.
+    _pinned: Any
+
+    def __init__(  # noqa: PLR0917 - the internal callers pass positions
         self,
         key: object = None,
         coro: Any = None,
@@ -124,40 +163,28 @@ class JoinHandle(Generic[T_co]):
         ctx: Any = None,
         task_id: int = 0,
     ) -> None:
-        # rt-core passes ``_KEY`` first; any other caller is told where handles come from.
+        # rt-core passes ``_KEY`` first (the compiled build, where calling the class is how a
+        # task is made; see ``new_handle``); any other caller is told where handles come from.
         if key is not _KEY:
-            self._retrieved = True  # what __del__ reads first
             raise TypeError(_NOT_BUILT_BY_USERS.format("JoinHandle"))
-        self._coro: Coroutine[Any, Any, T_co] | None = coro
-        self._ctx: Context = ctx
-        self._sched: Scheduler = sched
-        self._id = task_id
-        self._name = name
-        self._throw: BaseException | None = None
-        # How to withdraw the current wait when the task is cancelled: a function of no
-        # arguments, or the awaited handle / fd state (see ``_traps``); the scheduler clears
-        # it when it steps the task again.
-        self._abort_fn: Callable[[], Abort] | Withdrawable | None = None
-        self._cancelled = False
-        self._abort_requested = False
-        self._scopes: list[CancelScope] | None = None
-        self._done = False
-        # _result and _exc are first written when the task finishes, and read only after;
-        # leaving them unset saves two stores on every spawn.
-        self._result: Any
-        self._exc: BaseException | None
-        # The task awaiting this one's handle (the common case, kept out of a list), then
-        # further tasks to wake or callbacks to call once this task is done.
-        self._joiner: JoinHandle[Any] | None = None
-        self._waiters: list[JoinHandle[Any] | Callable[[JoinHandle[Any]], None]] | None = None
-        self._coop = 0
-        self._supervised = False
-        self._retrieved = False
-        # Multi-thread flavor only: the run state (``SCHEDULED`` when created), the worker
-        # whose ``STATE`` the task's context holds, and the LocalSet pinning it to a thread.
-        self._state = SCHEDULED
-        self._home: Any = None
-        self._pinned: Any = None
+        task = self
+        # <generated: task_fields>
+        task._coro = coro
+        task._ctx = ctx
+        task._sched = sched
+        task._id = task_id
+        task._name = name
+        task._throw = None
+        task._abort_fn = None
+        task._cancelled = False
+        task._abort_requested = False
+        task._scopes = None
+        task._done = False
+        task._joiner = None
+        task._waiters = None
+        task._coop = 0
+        task._pinned = None
+        # </generated: task_fields>
 
     @property
     def id(self) -> int:
@@ -238,15 +265,15 @@ class JoinHandle(Generic[T_co]):
                 me._coop = 0
                 yield YIELD
         if task._exc is None:
-            task._retrieved = True
             return task._result  # type: ignore[no-any-return]
         return task._outcome()
 
-    def __del__(self) -> None:
-        # The last reference went: the runtime's (it holds a task until it finishes) and every
-        # user's. A failure nobody read is reported now, or never.
-        if not self._retrieved and self._done and self._exc is not None:
-            self._sched.task_dropped(self)
+    def _mark_read(self) -> None:
+        """The task's outcome was read: its failure is no longer reported when it goes."""
+        unread = getattr(self, "_unread", None)
+        if unread is not None:
+            unread.disarm()
+            self._unread = None
 
     # -- cancellation -------------------------------------------------------------------
 
@@ -314,8 +341,8 @@ class JoinHandle(Generic[T_co]):
         return Abort.FAILED
 
     def _outcome(self) -> T_co:
-        """Return the result or raise :class:`JoinError`; marks the outcome as retrieved."""
-        self._retrieved = True
+        """Return the result or raise :class:`JoinError`; marks the outcome as read."""
+        self._mark_read()
         exc = self._exc
         if exc is None:
             return self._result  # type: ignore[no-any-return]
@@ -338,6 +365,43 @@ class JoinHandle(Generic[T_co]):
 
     def _describe(self) -> str:
         return f"task #{self._id}" + (f" {self._name!r}" if self._name else "")
+
+
+#: Makes an object of a class without calling it (so without ``__init__``).
+new_object: Final = object.__new__
+
+
+def new_handle(
+    coro: Coroutine[Any, Any, T], name: str | None, sched: Scheduler, ctx: Context, task_id: int
+) -> JoinHandle[T]:
+    """Build the task for ``coro``: how rt-core makes a ``JoinHandle``.
+
+    As Python, the object is made without calling the class and its fields are set here:
+    calling it runs ``__init__`` from C, which costs about as much again as setting the
+    fields, once per spawn. The compiled build calls the class, which is cheap there and the
+    only way to make one of its objects. (The spawn hot paths inline this.)
+    """
+    if COMPILED:
+        return JoinHandle(_KEY, coro, name, sched, ctx, task_id)
+    task: JoinHandle[T] = new_object(JoinHandle)
+    # <generated: task_fields>
+    task._coro = coro
+    task._ctx = ctx
+    task._sched = sched
+    task._id = task_id
+    task._name = name
+    task._throw = None
+    task._abort_fn = None
+    task._cancelled = False
+    task._abort_requested = False
+    task._scopes = None
+    task._done = False
+    task._joiner = None
+    task._waiters = None
+    task._coop = 0
+    task._pinned = None
+    # </generated: task_fields>
+    return task
 
 
 @final

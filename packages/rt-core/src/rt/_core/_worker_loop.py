@@ -165,7 +165,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                     sched._flush_deferred(w)
                 sched._finish(task, None, err, w)
                 # Let go of the task now, so that an unread failure is reported at once
-                # if nobody else holds it (see JoinHandle.__del__).
+                # if nobody else holds it (see _harness.UnreadFailure).
                 del task
                 continue
             w._current = None
