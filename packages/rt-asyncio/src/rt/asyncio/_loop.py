@@ -597,6 +597,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             self._current_handle = None  # type: ignore[assignment]
         else:
             handle._run()
+        # As asyncio's loop does: a frame kept by a traceback (an exception raised in a
+        # callback, stored in a future) must not keep the handle, its arguments and their
+        # exception alive with it.
+        handle = None  # type: ignore[assignment]
 
     def _run_ready(self) -> int:
         """Run the handles queued when the batch starts (asyncio's ``_run_once`` tail).
@@ -611,6 +615,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 handle = ready.popleft()
                 if not handle._cancelled:
                     self._run_handle(handle)
+            handle = None  # type: ignore[assignment]  # no reference cycle (_run_handle)
             return n
         popleft = ready.popleft
         left = n
@@ -626,6 +631,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 raise
             except BaseException as exc:
                 self._report_callback_error(handle, exc)
+        handle = None  # type: ignore[assignment]  # no reference cycle (see _run_handle)
         return n
 
     def _wheel_fired(self) -> None:
@@ -742,6 +748,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                                 raise
                             except BaseException as exc:
                                 self._report_callback_error(handle, exc)
+                        # Not kept while the drainer waits: the handle holds its arguments.
+                        handle = None  # type: ignore[assignment]
                     elif prev is self:
                         spent += self._run_ready()
                     else:
