@@ -200,6 +200,31 @@ async def test_a_socket_closed_while_watched_leaves_no_fd_in_rts_reactor_once_re
     assert io.registered_fds() == before
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+def test_a_task_spinning_on_sleep_zero_sees_io_within_one_budget_of_handles(debug: bool) -> None:
+    # anyio's test_send_after_eof spins on checkpoint() until a server's reply arrives. Left
+    # to rt's scheduler, a loop that is never idle saw I/O only every event_interval (61)
+    # budgets of handles, and the test's 1 s ran out on a loaded machine.
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        a, b = pair()
+        readable: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(a, lambda: readable.done() or readable.set_result(None))
+        b.send(b"x")
+        spins = 0
+        try:
+            while not readable.done():
+                spins += 1
+                await asyncio.sleep(0)
+        finally:
+            loop.remove_reader(a)
+            a.close()
+            b.close()
+        return spins
+
+    assert rt.asyncio.run(main(), debug=debug) <= 2 * rt.lowlevel.COOP_BUDGET
+
+
 def test_add_reader_for_a_closed_fd_raises_as_asyncio_does() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -773,6 +773,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 if ready or due or fired:
                     if spent >= _BUDGET:
                         spent = 0
+                        # asyncio polls I/O once per iteration; rt's scheduler polls its
+                        # drivers every event_interval steps when tasks keep running, so a
+                        # loop always busy (a task spinning on sleep(0)) would see I/O once
+                        # per event_interval budgets. Poll here, once per budget.
+                        self._poll_now()
                         await checkpoint()
                     continue
                 if forever and self._idle():
