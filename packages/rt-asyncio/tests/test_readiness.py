@@ -209,7 +209,12 @@ def test_a_task_spinning_on_sleep_zero_sees_io_within_one_budget_of_handles(debu
         loop = asyncio.get_running_loop()
         a, b = pair()
         readable: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(a, lambda: readable.done() or readable.set_result(None))
+
+        def on_a() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        loop.add_reader(a, on_a)
         b.send(b"x")
         spins = 0
         try:
