@@ -7,10 +7,13 @@ subprocesses, task groups and cancellation, synchronization, ``to_thread`` and
 ``from_thread`` portals, signals, file I/O, the loop's entry points) in a subprocess, with
 rt's loop behind every loop anyio and its tests build, and anyio's own configuration.
 
-A test that fails on rt's loop is then run again on the default asyncio loop: the test fails
-when a test fails on rt's loop, passes on the default one, and ``anyio_expected_failures.txt``
-does not list it with its reason. A test failing on both loops (say, ``localhost`` without an
-IPv6 address on this machine) says nothing about rt's loop and is only reported.
+The tests that fail on rt's loop are then run again, on rt's loop and on the default asyncio
+loop: the test fails when an anyio test fails on rt's loop both times, passes on the default
+one, and ``anyio_expected_failures.txt`` does not list it with its reason. A test failing on
+both loops (say, ``localhost`` without an IPv6 address on this machine) says nothing about
+rt's loop, nor does one that passes when run again on rt's loop (a few of anyio's tests count
+the process's threads or wait for the collector, and fail now and then on the default loop
+too): both are only reported.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from anyio_suite import MODULES, fetch_tests, run  # noqa: E402
 
 sys.path.remove(str(HERE))
 
-# Seconds for the run on rt's loop (about 40 s on a busy 2-core machine; anyio's own
-# configuration bounds each test at 20 s), and for the default loop's rerun of its failures.
+# Seconds for the run on rt's loop (about 30 s on a busy 2-core machine; anyio's own
+# configuration bounds each test at 20 s), and for each rerun of its failures.
 BOUND = 200
 
 
@@ -83,7 +86,7 @@ def _outcomes(
     return result["outcomes"], proc
 
 
-@pytest.mark.timeout(2 * BOUND + 30)
+@pytest.mark.timeout(3 * BOUND + 30)
 def test_anyio_suite_passes_on_rt_loop_wherever_it_passes_on_the_default_loop(
     anyio_tests: Path, tmp_path: Path
 ) -> None:
@@ -96,14 +99,18 @@ def test_anyio_suite_passes_on_rt_loop_wherever_it_passes_on_the_default_loop(
     assert len(failed) < len(on_rt) // 2, (
         f"most of anyio's tests fail on rt's loop: {failed[:20]}\n{proc.stdout[-8000:]}"
     )
+    again: dict[str, str] = {}
     on_default: dict[str, str] = {}
     if failed:
+        again, _ = _outcomes("rt", anyio_tests, tmp_path / "again.json", failed)
         on_default, _ = _outcomes("default", anyio_tests, tmp_path / "default.json", failed)
     expected = expected_failures()
-    regressions = [
-        t for t in failed if on_default.get(t) not in ("FAIL", "ERROR") and t not in expected
-    ]
-    both = [t for t in failed if on_default.get(t) in ("FAIL", "ERROR")]
+    bad = ("FAIL", "ERROR")
+    flaky = [t for t in failed if again.get(t) not in bad]
+    both = [t for t in failed if t not in flaky and on_default.get(t) in bad]
+    regressions = [t for t in failed if t not in flaky and t not in both and t not in expected]
+    if flaky:
+        print(f"{len(flaky)} anyio test(s) failed once on rt's loop, then passed: {flaky}")
     if both:
         print(f"{len(both)} anyio test(s) fail on the default loop too (this machine): {both}")
     assert not regressions, (
