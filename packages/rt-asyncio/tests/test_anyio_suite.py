@@ -62,6 +62,7 @@ def expected_failures() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def anyio_tests(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("anyio", reason="anyio is a test dependency (hatch.toml)")
     cache = getattr(request.config, "cache", None)
     where = cache.mkdir("anyio-sdist") if cache is not None else tmp_path_factory.mktemp("anyio")
     try:
