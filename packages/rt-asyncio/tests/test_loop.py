@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -713,6 +714,42 @@ def test_keyboard_interrupt_in_a_callback_leaves_run_until_complete() -> None:
             loop.run_until_complete(task)
     finally:
         loop.close()
+
+
+async def exception_referrers() -> list[str]:
+    """The types of what refers to an exception a finished task raised from a future, once
+    it is caught.
+
+    The task's frame, kept by the exception's traceback, links back to the frames that ran
+    its wake-up handle (whose arguments hold the future, which holds the exception).
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+
+    async def waiter(box: list[asyncio.Future[None]]) -> None:
+        await box.pop()  # no frame of ours keeps the future
+
+    task = loop.create_task(waiter([fut]))
+    await asyncio.sleep(0)
+    fut.set_exception(ValueError("stored in a future"))
+    del fut
+    exc = None
+    try:
+        await task
+    except ValueError as caught:
+        exc = caught
+    del task
+    return sorted(type(r).__name__ for r in gc.get_referrers(exc))
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+def test_the_loop_leaves_no_reference_cycle_to_an_exception_raised_in_a_callback(
+    debug: bool,
+) -> None:
+    # anyio's refcycle tests: asyncio's own loop drops the handle it ran, so nothing but
+    # the catching frame refers to the exception.
+    on_asyncio = asyncio.run(exception_referrers(), debug=debug)
+    assert rt.asyncio.run(exception_referrers(), debug=debug) == on_asyncio
 
 
 def test_tls_server_client_and_start_tls_with_stdlib_ssl() -> None:

@@ -19,6 +19,7 @@ from loop_helpers import LIMIT, pair, run
 
 import rt
 import rt.asyncio
+import rt.lowlevel
 
 
 async def reader_fires_and_removal_stops_it() -> list[bytes]:
@@ -164,6 +165,69 @@ def test_an_fd_closed_while_watched_is_removed_as_asyncio_does_and_its_number_wo
             d.close()
 
     assert run(main) == b"again"
+
+
+async def socket_closed_while_watched_is_removed_by_the_socket() -> list[object]:
+    """anyio's raw-socket streams close the socket, then remove its reader or writer."""
+    loop = asyncio.get_running_loop()
+    seen: list[object] = []
+    for add, remove in (
+        (loop.add_reader, loop.remove_reader),
+        (loop.add_writer, loop.remove_writer),
+    ):
+        a, b = pair()
+        waiting: asyncio.Future[None] = loop.create_future()
+        add(a, waiting.set_result, None)
+        a.close()  # its fileno() is -1 from here on
+        seen.append(remove(a))  # found by identity, as asyncio's selector finds its key
+        with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+            remove(a)  # nothing watches it any more: asyncio's error for a closed socket
+        b.close()
+    return seen
+
+
+def test_remove_reader_and_writer_of_a_socket_closed_while_watched_drop_it_as_asyncio_does() -> (
+    None
+):
+    assert run(socket_closed_while_watched_is_removed_by_the_socket) == [True, True]
+
+
+async def test_a_socket_closed_while_watched_leaves_no_fd_in_rts_reactor_once_removed() -> None:
+    io = rt.lowlevel.current_io()
+    before = io.registered_fds()
+    seen = await rt.asyncio.aio_as_rt(socket_closed_while_watched_is_removed_by_the_socket())
+    assert seen == [True, True]
+    assert io.registered_fds() == before
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+def test_a_task_spinning_on_sleep_zero_sees_io_within_one_budget_of_handles(debug: bool) -> None:
+    # anyio's test_send_after_eof spins on checkpoint() until a server's reply arrives. Left
+    # to rt's scheduler, a loop that is never idle saw I/O only every event_interval (61)
+    # budgets of handles, and the test's 1 s ran out on a loaded machine.
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        a, b = pair()
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def on_a() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        loop.add_reader(a, on_a)
+        b.send(b"x")
+        spins = 0
+        try:
+            while not readable.done():
+                spins += 1
+                await asyncio.sleep(0)
+        finally:
+            loop.remove_reader(a)
+            a.close()
+            b.close()
+        return spins
+
+    assert rt.asyncio.run(main(), debug=debug) <= 2 * rt.lowlevel.COOP_BUDGET
 
 
 def test_add_reader_for_a_closed_fd_raises_as_asyncio_does() -> None:

@@ -209,10 +209,23 @@ class _FdWatch:
     callback goes back to one-shot for that event.
     """
 
-    __slots__ = ("fd", "loop", "rbatch", "reader", "rstate", "wbatch", "writer", "wstate")
+    __slots__ = (
+        "fd",
+        "fileobj",
+        "loop",
+        "rbatch",
+        "reader",
+        "rstate",
+        "wbatch",
+        "writer",
+        "wstate",
+    )
 
-    def __init__(self, loop: RtEventLoop, fd: int) -> None:
+    def __init__(self, loop: RtEventLoop, fd: int, fileobj: Any) -> None:
         self.fd = fd
+        # What add_reader / add_writer was given: a file object closed while watched (its
+        # fileno() now -1) is still found by identity, as a selector finds it.
+        self.fileobj = fileobj
         self.loop = loop
         self.reader: events.Handle | None = None
         self.writer: events.Handle | None = None
@@ -330,6 +343,26 @@ class _FdWatch:
         return False
 
 
+def _watch_of(watches: dict[int, _FdWatch], fd: Any) -> _FdWatch | None:
+    """The watch of ``fd`` (an fd or a file object), if any.
+
+    A file object closed while watched has no fd any more (``fileno()`` is -1): its watch is
+    found by identity, as asyncio's selector finds its key, so ``remove_reader(sock)`` after
+    ``sock.close()`` still drops it.
+
+    Raises:
+        ValueError: ``fd`` is neither an fd nor a file object with one, and nothing watches it.
+    """
+    try:
+        return watches.get(_fileno(fd))
+    except ValueError:
+        if not isinstance(fd, int):
+            for w in watches.values():
+                if w.fileobj is fd:
+                    return w
+        raise
+
+
 class _WatchView(Mapping[Any, selectors.SelectorKey]):
     """The loop's ``_selector``: a read-only, selector-shaped view of the fd watches.
 
@@ -341,7 +374,7 @@ class _WatchView(Mapping[Any, selectors.SelectorKey]):
         self._watches = watches
 
     def get_key(self, fileobj: Any) -> selectors.SelectorKey:
-        w = self._watches.get(_fileno(fileobj))
+        w = _watch_of(self._watches, fileobj)
         if w is None or not w.events:
             raise KeyError(f"{fileobj!r} is not registered")
         return selectors.SelectorKey(w.fd, w.fd, w.events, (w.reader, w.writer))
@@ -564,6 +597,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             self._current_handle = None  # type: ignore[assignment]
         else:
             handle._run()
+        # As asyncio's loop does: a frame kept by a traceback (an exception raised in a
+        # callback, stored in a future) must not keep the handle, its arguments and their
+        # exception alive with it.
+        handle = None  # type: ignore[assignment]
 
     def _run_ready(self) -> int:
         """Run the handles queued when the batch starts (asyncio's ``_run_once`` tail).
@@ -578,6 +615,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 handle = ready.popleft()
                 if not handle._cancelled:
                     self._run_handle(handle)
+            handle = None  # type: ignore[assignment]  # no reference cycle (_run_handle)
             return n
         popleft = ready.popleft
         left = n
@@ -593,6 +631,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 raise
             except BaseException as exc:
                 self._report_callback_error(handle, exc)
+        handle = None  # type: ignore[assignment]  # no reference cycle (see _run_handle)
         return n
 
     def _wheel_fired(self) -> None:
@@ -709,6 +748,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                                 raise
                             except BaseException as exc:
                                 self._report_callback_error(handle, exc)
+                        # Not kept while the drainer waits: the handle holds its arguments.
+                        handle = None  # type: ignore[assignment]
                     elif prev is self:
                         spent += self._run_ready()
                     else:
@@ -732,6 +773,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 if ready or due or fired:
                     if spent >= _BUDGET:
                         spent = 0
+                        # asyncio polls I/O once per iteration; rt's scheduler polls its
+                        # drivers every event_interval steps when tasks keep running, so a
+                        # loop always busy (a task spinning on sleep(0)) would see I/O once
+                        # per event_interval budgets. Poll here, once per budget.
+                        self._poll_now()
                         await checkpoint()
                     continue
                 if forever and self._idle():
@@ -1017,7 +1063,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         handle = events.Handle(callback, args, self, None)
         w = self._watches.get(n)
         if w is None:
-            w = self._watches[n] = _FdWatch(self, n)
+            w = self._watches[n] = _FdWatch(self, n, fd)
+        elif not isinstance(fd, int):
+            w.fileobj = fd
         old = w.reader
         w.reader = handle
         if old is not None:
@@ -1032,7 +1080,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         handle = events.Handle(callback, args, self, None)
         w = self._watches.get(n)
         if w is None:
-            w = self._watches[n] = _FdWatch(self, n)
+            w = self._watches[n] = _FdWatch(self, n, fd)
+        elif not isinstance(fd, int):
+            w.fileobj = fd
         old = w.writer
         w.writer = handle
         if old is not None:
@@ -1046,7 +1096,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         # finds no handle and lets it go (the reactor then drops the interest).
         if self.is_closed():
             return False
-        w = self._watches.get(_fileno(fd))
+        w = _watch_of(self._watches, fd)
         if w is None or w.reader is None:
             return False
         w.reader.cancel()
@@ -1058,7 +1108,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     def _remove_writer(self, fd: Any) -> bool:
         if self.is_closed():
             return False
-        w = self._watches.get(_fileno(fd))
+        w = _watch_of(self._watches, fd)
         if w is None or w.writer is None:
             return False
         w.writer.cancel()
