@@ -744,3 +744,38 @@ def test_a_plain_thread_blocked_on_a_channel_gets_channel_closed_when_shutdown_e
     runtime.shutdown()
     t.join()
     assert len(outcome) == 1 and isinstance(outcome[0], ChannelClosed), outcome
+
+
+def test_recv_and_async_iteration_are_the_same_receive_written_out_twice() -> None:
+    # Receiver.recv and Receiver.__anext__ each write the whole receive out (no helper call on
+    # every consumer's hot path). They differ only where the channel has ended: recv raises
+    # ChannelClosed, iteration stops. Anything else that differs is drift.
+    import ast
+    import inspect
+    import textwrap
+
+    from rt.sync._mpsc import Receiver
+
+    def body(method: object) -> str:
+        func = ast.parse(textwrap.dedent(inspect.getsource(method))).body[0]  # type: ignore[arg-type]
+        assert isinstance(func, ast.AsyncFunctionDef)
+        func.name = "receive"
+        func.body = func.body[1:]  # the docstring
+
+        class EndedAsRecv(ast.NodeTransformer):
+            # ``try: w = self._register() except ChannelClosed: raise StopAsyncIteration``
+            # -> ``w = self._register()`` (recv lets ChannelClosed through).
+            def visit_Try(self, node: ast.Try) -> ast.AST:
+                handlers = node.handlers
+                if (
+                    len(handlers) == 1
+                    and isinstance(handlers[0].type, ast.Name)
+                    and handlers[0].type.id == "ChannelClosed"
+                    and isinstance(handlers[0].body[0], ast.Raise)
+                ):
+                    return node.body[0]
+                return self.generic_visit(node)
+
+        return ast.unparse(EndedAsRecv().visit(func))
+
+    assert body(Receiver.recv) == body(Receiver.__anext__)
