@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from loop_helpers import expected_failures
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -36,28 +36,6 @@ sys.path.remove(str(HERE))
 # Seconds for the run on rt's loop (about 30 s on a busy 2-core machine; anyio's own
 # configuration bounds each test at 20 s), and for each rerun of its failures.
 BOUND = 200
-
-
-def expected_failures() -> dict[str, str]:
-    """The listed test ids that apply to this Python, with their reasons.
-
-    A line is ``[3.12:] TEST_ID  # reason``: with a version prefix it applies to that minor
-    version only.
-    """
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    out: dict[str, str] = {}
-    for raw in (HERE / "anyio_expected_failures.txt").read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        only = re.match(r"(\d+\.\d+):\s*", line)
-        if only is not None:
-            if only.group(1) != version:
-                continue
-            line = line[only.end() :]
-        test_id, _, reason = line.partition("#")
-        out[test_id.strip()] = reason.strip()
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +83,7 @@ def test_anyio_suite_passes_on_rt_loop_wherever_it_passes_on_the_default_loop(
     if failed:
         again, _ = _outcomes("rt", anyio_tests, tmp_path / "again.json", failed)
         on_default, _ = _outcomes("default", anyio_tests, tmp_path / "default.json", failed)
-    expected = expected_failures()
+    expected = expected_failures(HERE / "anyio_expected_failures.txt")
     bad = ("FAIL", "ERROR")
     flaky = [t for t in failed if again.get(t) not in bad]
     both = [t for t in failed if t not in flaky and on_default.get(t) in bad]

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from loop_helpers import expected_failures
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -22,23 +23,6 @@ sys.path.remove(str(HERE))
 
 # Seconds per module: the slowest (test_tasks) takes about 30 s on a busy 2-core machine.
 BOUND = 110
-
-
-def expected_failures() -> dict[str, str]:
-    """The listed test ids that apply to this Python, with their reasons."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    out: dict[str, str] = {}
-    for raw in (HERE / "cpython_expected_failures.txt").read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if ":" in line.split()[0]:
-            only, _, line = line.partition(":")
-            if only != version:
-                continue
-        test_id, _, reason = line.partition("#")
-        out[test_id.strip()] = reason.strip()
-    return out
 
 
 def _has_module(name: str) -> bool:
@@ -83,7 +67,7 @@ def test_cpython_asyncio_module_passes_on_rt_loop_except_listed(
     result = json.loads(out.read_text())
     outcomes: dict[str, str] = result["outcomes"]
     assert outcomes, f"no test ran:\n{proc.stderr[-3000:]}"
-    expected = expected_failures()
+    expected = expected_failures(HERE / "cpython_expected_failures.txt")
     regressions = sorted(
         test_id
         for test_id, outcome in outcomes.items()
