@@ -172,26 +172,26 @@ def task_dropped(sched: Scheduler, task: Task[Any]) -> None:
 
     (What ``UnreadFailure`` does for rt-core's own tasks, for a scheduler told directly.)
     """
-    exc = task._exc
-    if (
-        exc is not None
-        and not getattr(task, "_supervised", False)
-        and not isinstance(exc, _NOT_REPORTED)
-        and not sys.is_finalizing()
-    ):
-        report_unhandled(sched, task._describe(), exc)
+    if _failure_reported_unread(task) and not sys.is_finalizing():
+        report_unhandled(sched, task._describe(), task._exc)  # type: ignore[arg-type]
 
 
 def watch_unread(task: Task[Any]) -> None:
     """Arm the report of ``task``'s failure (its ``_exc`` is set) in case nobody reads it."""
+    if _failure_reported_unread(task) and getattr(task, "_unread", None) is None:
+        task._unread = UnreadFailure(task._sched, task._describe(), task._exc)  # type: ignore[arg-type]
+
+
+def _failure_reported_unread(task: Task[Any]) -> bool:
+    """Whether ``task`` failed with an error that is reported if nobody reads it: it is not
+    supervised (a JoinSet, a TaskGroup, ``block_on`` read their tasks' errors) and the error
+    is not a cancellation, nor KeyboardInterrupt or SystemExit (they stop the runtime)."""
     exc = task._exc
-    if (
+    return (
         exc is not None
         and not getattr(task, "_supervised", False)
         and not isinstance(exc, _NOT_REPORTED)
-        and getattr(task, "_unread", None) is None
-    ):
-        task._unread = UnreadFailure(task._sched, task._describe(), exc)
+    )
 
 
 def not_a_function(obj: object, what: str) -> TypeError:
