@@ -631,3 +631,59 @@ def test_shutdown_drops_armed_callbacks_uncalled(flavor: str | None) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_readiness_is_seen_while_a_task_keeps_the_run_queue_from_running_dry(
+    flavor: str | None,
+) -> None:
+    # A task that yields for ever leaves exactly one task queued after each step, so the
+    # scheduler never goes idle: the reactor must still be polled (every event_interval
+    # steps), or the reader below would never wake.
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+
+    async def main() -> bytes:
+        stop = False
+
+        async def spinner() -> int:
+            spins = 0
+            while not stop:
+                if spins == 1:
+                    b.send(b"ready")  # after main parked on the reactor
+                spins += 1
+                await rt.yield_now()
+            return spins
+
+        handle = rt.spawn(spinner())
+        await wait_readable(a)
+        stop = True
+        assert await handle > 1
+        return a.recv(16)
+
+    try:
+        assert rt.run(main(), flavor=flavor) == b"ready"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_polls_count_every_step_of_tasks_that_hand_off_one_at_a_time(
+    flavor: str | None,
+) -> None:
+    async def link(n: int) -> int:
+        if n == 0:
+            return 0
+        return await rt.spawn(link(n - 1)) + 1
+
+    async def main() -> int:
+        await rt.yield_now()
+        return await link(300)
+
+    with rt.Runtime(flavor=flavor) as runtime:
+        before = runtime.metrics().polls
+        assert runtime.block_on(main()) == 300
+        # main: 3 steps (yield; run link(300) up to its spawn and park; resume and return);
+        # each of the 299 spawned links that spawn in turn: 2 (spawn and park; resume);
+        # the last link: 1.
+        assert runtime.metrics().polls - before == 3 + 299 * 2 + 1

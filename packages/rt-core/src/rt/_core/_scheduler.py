@@ -273,72 +273,89 @@ class CurrentThreadScheduler(Scheduler):
                 if n > interval:  # noqa: PLR1730 - min() is a call on the hot path
                     n = interval
                 left = n
-                while left:  # not ``range(n)``: a batch is often one step (chain, ping-pong)
-                    left -= 1
-                    task = popleft()
-                    self._current = task
-                    task._abort_fn = None  # it runs: whatever it waited on is over
-                    exc = task._throw
-                    try:
-                        if exc is None:
-                            coro = task._coro
-                            if type(coro) is coro_type:
-                                # The unbound ``send``: no bound method allocated per step.
-                                trap = task._ctx.run(coro_send, coro, None)
-                            else:
-                                trap = task._ctx.run(coro.send, None)  # type: ignore[union-attr]
-                        else:
-                            task._throw = None
-                            trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
-                    except StopIteration as stop:
-                        # The common completion, inlined: a value, at most one joiner.
-                        # <generated: settle_value>
-                        tasks_discard(task)
-                        task._result = stop.value
-                        task._exc = None
-                        task._coro = None
-                        task._ctx = None  # type: ignore[assignment]
+                while True:
+                    while left:  # not ``range(n)``: a segment is often one step (chain, ping-pong)
+                        left -= 1
+                        task = popleft()
+                        self._current = task
+                        task._abort_fn = None  # it runs: whatever it waited on is over
+                        exc = task._throw
                         try:
-                            waiters_acquire()
-                            task._done = True
-                            joiner = task._joiner
-                            waiters = task._waiters
-                            task._joiner = task._waiters = None
-                        finally:
-                            waiters_release()
-                        # </generated: settle_value>
-                        if joiner is not None:
-                            if joiner._sched is self:
-                                append(joiner)
+                            if exc is None:
+                                coro = task._coro
+                                if type(coro) is coro_type:
+                                    # The unbound ``send``: no bound method allocated per step.
+                                    trap = task._ctx.run(coro_send, coro, None)
+                                else:
+                                    trap = task._ctx.run(coro.send, None)  # type: ignore[union-attr]
                             else:
-                                joiner._sched.wake(joiner)
-                        if waiters is not None:
+                                task._throw = None
+                                trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
+                        except StopIteration as stop:
+                            # The common completion, inlined: a value, at most one joiner.
+                            # <generated: settle_value>
+                            tasks_discard(task)
+                            task._result = stop.value
+                            task._exc = None
+                            task._coro = None
+                            task._ctx = None  # type: ignore[assignment]
+                            try:
+                                waiters_acquire()
+                                task._done = True
+                                joiner = task._joiner
+                                waiters = task._waiters
+                                task._joiner = task._waiters = None
+                            finally:
+                                waiters_release()
+                            # </generated: settle_value>
+                            if joiner is not None:
+                                if joiner._sched is self:
+                                    append(joiner)
+                                else:
+                                    joiner._sched.wake(joiner)
+                            if waiters is not None:
+                                self._current = None
+                                run_waiters(task, waiters)
+                            continue
+                        except BaseException as err:
                             self._current = None
-                            run_waiters(task, waiters)
-                        continue
-                    except BaseException as err:
-                        self._current = None
-                        self._finish(task, None, err)
-                        # Let go of the task now: if nobody else holds it, it is dropped here
-                        # and an unread failure reported before this batch ends.
-                        del task
-                        continue
-                    if trap is yield_trap:
-                        if task._cancelled:
-                            task._throw = Cancelled()
-                        append(task)
-                    elif trap is not park_trap:
-                        self._bad_yield(task, trap)
-                    elif task._cancelled:
-                        self.deliver_cancel(task)
+                            self._finish(task, None, err)
+                            # Let go of the task now: if nobody else holds it, it is dropped here
+                            # and an unread failure reported before this batch ends.
+                            del task
+                            continue
+                        if trap is yield_trap:
+                            if task._cancelled:
+                                task._throw = Cancelled()
+                            append(task)
+                        elif trap is not park_trap:
+                            self._bad_yield(task, trap)
+                        elif task._cancelled:
+                            self.deliver_cancel(task)
+                    # The segment ran out: the tasks queued while it ran (in a chain or a
+                    # ping-pong, one at a time) run next, in the same batch while the budget
+                    # between two driver polls lasts. Polls are counted per segment: the
+                    # slow-poll detector relies on a segment running each task at most once.
+                    self._polls += n
+                    since_poll += n
+                    if (
+                        not ready
+                        or since_poll >= interval
+                        or main._done
+                        or deadline is not None
+                        or self._fatal is not None
+                    ):
+                        break
+                    n = len(ready)
+                    if n > interval:  # noqa: PLR1730 - min() is a call on the hot path
+                        n = interval
+                    left = n
                 self._current = None
-                self._polls += n
                 if self._fatal is not None:
                     self._raise_fatal()
                 if deadline is not None and time.monotonic() >= deadline:
                     return
                 if ready:
-                    since_poll += n
                     if since_poll < interval:
                         continue
                 else:
