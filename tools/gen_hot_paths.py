@@ -5,7 +5,8 @@
 
 The current-thread loop (``_scheduler.py``) and the multi-thread one (``_worker_loop.py``)
 inline a few lines where a function call would cost a measurable share of a spawn: checking a
-freshly spawned coroutine and building its task (whose fields ``_task.py`` sets in two more
+freshly spawned coroutine and building its task (in each flavor's ``spawn_here`` and in
+``rt.spawn`` itself, ``_runtime.py``; ``_task.py`` sets the task's fields in two more
 places), and settling a task that returned a value (what ``_harness.settle`` does, without
 the call). They are not kept by hand in two places: each copy sits between
 ``# <generated: NAME>`` and ``# </generated: NAME>`` lines and is written here from
@@ -21,8 +22,10 @@ from pathlib import Path
 CORE = Path(__file__).resolve().parent.parent / "packages" / "rt-core" / "src" / "rt" / "_core"
 
 BLOCKS: dict[str, str] = {
-    # ``rt.spawn`` from a running task (each flavor's ``spawn_here``, with ``sched`` the
-    # scheduler): a coroutine object that is not running skips the full check, and the task is
+    # ``rt.spawn`` from a running task (each flavor's ``spawn_here``, and ``rt.spawn`` itself
+    # on the current-thread flavor, one Python call less per spawn; ``sched`` is the scheduler,
+    # ``obj`` what was passed, and ``coro`` the coroutine, its type declared by the host): a
+    # coroutine object that is not running skips the full check, and the task is
     # built and owned by the runtime; what is left is the flavor's own queueing. (Not
     # ``cr_frame``: reading it makes a frame object that the task keeps for its whole life,
     # about 200 bytes. A coroutine that has already finished fails at its first step instead,
@@ -31,7 +34,7 @@ BLOCKS: dict[str, str] = {
     # build calls the class. A ``# <NAME>`` line inside a block is block NAME.
     "spawn_here": """\
 if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
-    coro: Coroutine[Any, Any, Any] = obj
+    coro = obj
 else:
     coro = coerce_coroutine(obj, "rt.spawn()")
 if sched._closed or name is not None or sched._diag is not None:
@@ -90,7 +93,7 @@ finally:
 """,
 }
 
-FILES = ("_scheduler.py", "_worker_loop.py", "_idle.py", "_task.py")
+FILES = ("_scheduler.py", "_worker_loop.py", "_idle.py", "_task.py", "_runtime.py")
 
 _BLOCK = re.compile(
     r"^(?P<indent>[ \t]*)# <generated: (?P<name>\w+)>\n"

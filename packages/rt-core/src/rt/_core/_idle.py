@@ -116,9 +116,10 @@ class Worker:
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """``rt.spawn`` from a task running on this worker: straight onto the local queue."""
         sched = self._mt
+        coro: Coroutine[Any, Any, Any]
         # <generated: spawn_here>
         if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
-            coro: Coroutine[Any, Any, Any] = obj
+            coro = obj
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
         if sched._closed or name is not None or sched._diag is not None:

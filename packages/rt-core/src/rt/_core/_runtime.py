@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import copy_context
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, SupportsFloat, TypeVar, final
 
@@ -17,9 +18,10 @@ from ._current import STATE, current_task_or_raise, outside_error
 from ._driver import KNOWN_LAYERS, Driver
 from ._gc import GcSetting
 from ._handle import Handle, _dump, _new_handle, _sched_spawn_blocking
-from ._harness import not_a_function
+from ._harness import _CoroType, _task_ids, coerce_coroutine, not_a_function
 from ._options import FLAVORS, build_scheduler, default_flavor
-from ._task import JoinHandle
+from ._scheduler import CurrentThreadScheduler
+from ._task import _KEY, COMPILED, JoinHandle, new_object
 from ._task import JoinHandle as Task
 
 if TYPE_CHECKING:
@@ -338,6 +340,44 @@ def spawn(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         RuntimeError: outside a runtime, or the runtime is shutting down.
     """
     st = STATE.get(None)
+    if type(st) is CurrentThreadScheduler and st._current is not None:
+        # From a task on the current-thread flavor: its scheduler's ``spawn_here``, inlined
+        # (one Python call less per spawn).
+        sched = st
+        obj: object = coro
+        # <generated: spawn_here>
+        if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
+            coro = obj
+        else:
+            coro = coerce_coroutine(obj, "rt.spawn()")
+        if sched._closed or name is not None or sched._diag is not None:
+            return sched.spawn(coro, name)
+        task_id = next(_task_ids)
+        ctx = copy_context()
+        if COMPILED:
+            task: Task[Any] = Task(_KEY, coro, None, sched, ctx, task_id)
+        else:
+            task = new_object(Task)
+            task._coro = coro
+            task._ctx = ctx
+            task._sched = sched
+            task._id = task_id
+            task._name = name
+            task._throw = None
+            task._abort_fn = None
+            task._cancelled = False
+            task._abort_requested = False
+            task._scopes = None
+            task._done = False
+            task._joiner = None
+            task._waiters = None
+            task._coop = 0
+            task._pinned = None
+        sched._tasks.add(task)
+        # </generated: spawn_here>
+        sched._spawned += 1
+        sched._ready.append(task)
+        return task
     if st is None:
         if hasattr(coro, "close"):
             coro.close()

@@ -166,9 +166,10 @@ class CurrentThreadScheduler(Scheduler):
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
         sched = self
+        coro: Coroutine[Any, Any, Any]
         # <generated: spawn_here>
         if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
-            coro: Coroutine[Any, Any, Any] = obj
+            coro = obj
         else:
             coro = coerce_coroutine(obj, "rt.spawn()")
         if sched._closed or name is not None or sched._diag is not None:
