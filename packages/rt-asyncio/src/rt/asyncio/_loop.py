@@ -199,14 +199,15 @@ class _FdWatch:
     that ran the handle is over (so a level-triggered fd whose handle has not run yet is not
     queued twice).
 
-    On an owned loop (``_keep_armed``) the callback on the loop's thread returns ``True``
+    On an owned loop, while it runs (the loop's ``_kept``), the callback returns ``True``
     instead, which keeps it armed in the reactor: no re-arming call per event. It records
     the count of the drainer's finished batches when it queued the handle (``rbatch`` /
     ``wbatch``, against the loop's ``_batch``) and ignores the fd until the count moves on,
-    once the batch that ran the handle is over. Its current-thread
-    runtime polls only between the drainer's steps, so no other thread sees the fd ready
-    meanwhile; if another thread polls that runtime while the loop is not running, the
-    callback goes back to one-shot for that event.
+    once the batch that ran the handle is over. Its current-thread runtime is then driven
+    by the loop's thread alone (``run_forever``'s ``block_on``), which polls only between
+    the drainer's steps, so the callback needs no look at which thread called it and no
+    other thread sees the fd ready meanwhile; if another thread polls that runtime while the
+    loop is not running, the callback goes back to one-shot for that event.
     """
 
     __slots__ = (
@@ -247,30 +248,34 @@ class _FdWatch:
         connection's watch costs no bound method while it waits.
 
         Returns:
-            ``True`` to stay armed in the reactor (an owned loop, see ``_keep_armed``).
+            ``True`` to stay armed in the reactor (an owned loop, see ``_kept``).
         """
         loop = self.loop
+        if loop._kept:
+            # An owned loop, running: only its own thread polls the runtime, between task
+            # steps (never inside a batch). The handle goes straight to the ready queue (what
+            # _take_fired would do) and the callback stays armed.
+            batch = loop._batch
+            if self.rbatch == batch:
+                return True  # its handle is queued and has not run: reported once
+            handle = self.reader
+            if handle is None:  # removed while armed: let the reactor drop the interest
+                self.rstate = _IDLE
+                return False
+            self.rbatch = batch
+            loop._ready.append(handle)
+            tokens = loop._tokens
+            if tokens:  # the drainer is parked: wake it (RtEventLoop._wake, inlined)
+                try:
+                    tokens.pop()
+                except IndexError:  # another waker got it
+                    return True
+                reschedule(loop._drainer)
+            return True
         if _get_ident() == loop._thread_id:
-            # The loop's own thread, polling between task steps: no batch is running, so the
-            # handle goes straight to the ready queue (what _take_fired would do).
-            if loop._keep_armed:
-                batch = loop._batch
-                if self.rbatch == batch:
-                    return True  # its handle is queued and has not run: reported once
-                handle = self.reader
-                if handle is None:  # removed while armed: let the reactor drop the interest
-                    self.rstate = _IDLE
-                    return False
-                self.rbatch = batch
-                loop._ready.append(handle)
-                tokens = loop._tokens
-                if tokens:  # the drainer is parked: wake it (RtEventLoop._wake, inlined)
-                    try:
-                        tokens.pop()
-                    except IndexError:  # another waker got it
-                        return True
-                    reschedule(loop._drainer)
-                return True
+            # An attached loop's own thread, polling between task steps: no batch is running,
+            # so the handle goes straight to the ready queue; the direction is armed again
+            # after the batch that runs it.
             self.rstate = _TAKEN
             handle = self.reader
             if handle is not None:
@@ -299,28 +304,28 @@ class _FdWatch:
         """The reactor's write callback: the fd is writable (on the thread that polled).
 
         Returns:
-            ``True`` to stay armed in the reactor (an owned loop, see ``_keep_armed``).
+            ``True`` to stay armed in the reactor (an owned loop, see ``_kept``).
         """
         loop = self.loop
-        if _get_ident() == loop._thread_id:
-            if loop._keep_armed:
-                batch = loop._batch
-                if self.wbatch == batch:
-                    return True
-                handle = self.writer
-                if handle is None:
-                    self.wstate = _IDLE
-                    return False
-                self.wbatch = batch
-                loop._ready.append(handle)
-                tokens = loop._tokens
-                if tokens:
-                    try:
-                        tokens.pop()
-                    except IndexError:
-                        return True
-                    reschedule(loop._drainer)
+        if loop._kept:
+            batch = loop._batch
+            if self.wbatch == batch:
                 return True
+            handle = self.writer
+            if handle is None:
+                self.wstate = _IDLE
+                return False
+            self.wbatch = batch
+            loop._ready.append(handle)
+            tokens = loop._tokens
+            if tokens:
+                try:
+                    tokens.pop()
+                except IndexError:
+                    return True
+                reschedule(loop._drainer)
+            return True
+        if _get_ident() == loop._thread_id:
             self.wstate = _TAKEN
             handle = self.writer
             if handle is not None:
@@ -442,6 +447,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         # whose current-thread runtime never polls while the drainer is in a step. Another
         # worker of a multi-thread runtime would see a queued fd ready again and again.
         self._keep_armed = not self._attached
+        # True while the drainer of an owned loop runs (run_forever's block_on drives the
+        # runtime from the loop's thread): the readiness callbacks' fast path.
+        self._kept = False
         # Counts the drainer's finished batches: a kept callback that queued its handle when
         # the count was b ignores the fd's readiness until the count passes b, after the
         # batch that ran the handle (an fd reported again before it ran is queued once).
@@ -700,6 +708,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     async def _drain(self, *, forever: bool) -> None:
         """The drainer: run ready handles until ``stop()`` (or forever, when attached)."""
         self._drainer = current_task()
+        self._kept = self._keep_armed
         self._flush_crossed()
         leaving_idle = False
         if self._timers is None:
@@ -796,6 +805,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 await wait_task_rescheduled(park_abort)
         finally:
             self._drainer = None
+            self._kept = False
             # A handle that raised SystemExit or KeyboardInterrupt ended a batch early: the
             # kept callbacks must not go on ignoring fds whose handles ran in it (their
             # readiness would never be queued again); a handle still queued may be queued a
