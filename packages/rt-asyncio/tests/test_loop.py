@@ -403,9 +403,7 @@ def test_a_transport_whose_max_size_was_changed_reads_that_many_bytes_at_most() 
     assert max(map(len, got)) <= 100
 
 
-def test_a_write_the_kernel_takes_part_of_buffers_the_rest_pauses_the_protocol_and_arrives_whole() -> (
-    None
-):
+def test_a_write_the_kernel_takes_part_of_buffers_the_rest_and_pauses_the_protocol() -> None:
     # write() sends at once when nothing is buffered; what the kernel does not take must be
     # buffered as asyncio buffers it (the writer armed, the high-water mark obeyed).
     payload = bytes(range(256)) * (16 * 1024)  # 4 MiB: more than a socket buffer holds

@@ -39,8 +39,10 @@ What is rt's and what is the standard library's:
 * **Reused from the standard library**: transports, protocols, SSL, streams, servers,
   subprocess and signal plumbing, via ``asyncio``'s Unix selector loop class whose selector is
   replaced by a read-only view of the watches above (transports' ``repr`` reads it). The
-  socket transport is asyncio's with one change: it reads into a buffer the loop keeps
-  (``_transport``), not into a fresh 256 KiB block per read.
+  socket transport is asyncio's with a shorter path per request (``_transport``): it reads
+  into a buffer the loop keeps, not into a fresh 256 KiB block per read, reads for a plain
+  ``Protocol`` without asyncio's dispatch call, and returns from a ``write`` the kernel took
+  whole without asyncio's slicing.
 
 A loop is either *owned* (``new_event_loop()``: a current-thread rt runtime of its own, driven
 by ``run_forever``/``run_until_complete`` like any asyncio loop) or *attached* to a runtime
@@ -116,10 +118,10 @@ _FAR_S = 1e9  # call_later delays at or beyond this (~32 years) take the checked
 # per batch. rt polls I/O and timers between task steps as before.
 _BUDGET = COOP_BUDGET
 
-# _CALL_NOTE: the drainer runs a handle as ``handle._context.run(callback, *args)`` would, but
-# calls ``run`` with the arguments written out when there are none (a transport's read, a
+# _CALL_NOTE: the drainer runs a handle as ``handle._context.run(callback, *args)`` (asyncio's
+# Handle._run) would, but writes the arguments out when there are none (a transport's read, a
 # task's step) or one (a future's done callback): a star-call builds a list and a tuple per
-# handle, and was half the cost of running a handle that takes no arguments.
+# handle, half the cost of running a handle that takes no arguments.
 
 
 class _Handle(events.Handle):
@@ -760,7 +762,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                             handle = popleft()
                             if handle._cancelled:
                                 continue
-                            try:
+                            try:  # as in _run_ready (see _CALL_NOTE)
                                 args = handle._args
                                 if not args:
                                     handle._context.run(handle._callback)  # type: ignore[attr-defined]
