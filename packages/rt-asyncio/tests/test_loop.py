@@ -403,6 +403,84 @@ def test_a_transport_whose_max_size_was_changed_reads_that_many_bytes_at_most() 
     assert max(map(len, got)) <= 100
 
 
+def test_a_write_the_kernel_takes_part_of_buffers_the_rest_and_pauses_the_protocol() -> None:
+    # write() sends at once when nothing is buffered; what the kernel does not take must be
+    # buffered as asyncio buffers it (the writer armed, the high-water mark obeyed).
+    payload = bytes(range(256)) * (16 * 1024)  # 4 MiB: more than a socket buffer holds
+
+    class Writer(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.paused = 0
+            self.resumed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def pause_writing(self) -> None:
+            self.paused += 1
+
+        def resume_writing(self) -> None:
+            if not self.resumed.done():
+                self.resumed.set_result(None)
+
+    async def main() -> tuple[int, int, bytes]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        b.setblocking(False)
+        transport, writer = await loop.create_connection(Writer, sock=a)
+        transport.set_write_buffer_limits(high=64 * 1024)
+        transport.write(payload)
+        buffered = transport.get_write_buffer_size()
+        got = bytearray()
+        with b:
+            async with asyncio.timeout(60):  # a lost rest fails here instead of hanging
+                while len(got) < len(payload):
+                    got += await loop.sock_recv(b, 1 << 20)
+                await writer.resumed
+        transport.close()
+        return buffered, writer.paused, bytes(got)
+
+    buffered, paused, got = run(main)
+    assert 0 < buffered < len(payload)
+    assert paused == 1
+    assert got == payload
+
+
+def test_a_transport_switched_to_a_buffered_protocol_reads_into_its_buffer() -> None:
+    class Plain(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            raise AssertionError("the plain protocol was replaced before any data arrived")
+
+    class Buffered(asyncio.BufferedProtocol):
+        def __init__(self) -> None:
+            self.buf = bytearray(16)
+            self.got = bytearray()
+            self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def get_buffer(self, sizehint: int) -> bytearray:
+            return self.buf
+
+        def buffer_updated(self, nbytes: int) -> None:
+            self.got += self.buf[:nbytes]
+
+        def eof_received(self) -> bool:
+            self.done.set_result(None)
+            return False
+
+    async def main() -> bytes:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        with b:
+            transport, _ = await loop.create_connection(Plain, sock=a)
+            buffered = Buffered()
+            transport.set_protocol(buffered)
+            b.sendall(b"p" * 100)
+            b.shutdown(socket.SHUT_WR)
+            async with asyncio.timeout(60):
+                await buffered.done
+        transport.close()
+        return bytes(buffered.got)
+
+    assert run(main) == b"p" * 100
+
+
 def test_unix_server_and_datagram_endpoint(tmp_path: Any) -> None:
     async def main() -> tuple[bytes, bytes]:
         async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

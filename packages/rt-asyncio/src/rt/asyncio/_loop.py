@@ -39,8 +39,10 @@ What is rt's and what is the standard library's:
 * **Reused from the standard library**: transports, protocols, SSL, streams, servers,
   subprocess and signal plumbing, via ``asyncio``'s Unix selector loop class whose selector is
   replaced by a read-only view of the watches above (transports' ``repr`` reads it). The
-  socket transport is asyncio's with one change: it reads into a buffer the loop keeps
-  (``_transport``), not into a fresh 256 KiB block per read.
+  socket transport is asyncio's with a shorter path per request (``_transport``): it reads
+  into a buffer the loop keeps, not into a fresh 256 KiB block per read, reads for a plain
+  ``Protocol`` without asyncio's dispatch call, and returns from a ``write`` the kernel took
+  whole without asyncio's slicing.
 
 A loop is either *owned* (``new_event_loop()``: a current-thread rt runtime of its own, driven
 by ``run_forever``/``run_until_complete`` like any asyncio loop) or *attached* to a runtime
@@ -115,6 +117,11 @@ _FAR_S = 1e9  # call_later delays at or beyond this (~32 years) take the checked
 # are run back to back up to this count, so rt's task switch is paid once per budget, not once
 # per batch. rt polls I/O and timers between task steps as before.
 _BUDGET = COOP_BUDGET
+
+# _CALL_NOTE: the drainer runs a handle as ``handle._context.run(callback, *args)`` (asyncio's
+# Handle._run) would, but writes the arguments out when there are none (a transport's read, a
+# task's step) or one (a future's done callback): a star-call builds a list and a tuple per
+# handle, half the cost of running a handle that takes no arguments.
 
 
 class _Handle(events.Handle):
@@ -199,14 +206,15 @@ class _FdWatch:
     that ran the handle is over (so a level-triggered fd whose handle has not run yet is not
     queued twice).
 
-    On an owned loop (``_keep_armed``) the callback on the loop's thread returns ``True``
+    On an owned loop, while it runs (the loop's ``_kept``), the callback returns ``True``
     instead, which keeps it armed in the reactor: no re-arming call per event. It records
     the count of the drainer's finished batches when it queued the handle (``rbatch`` /
     ``wbatch``, against the loop's ``_batch``) and ignores the fd until the count moves on,
-    once the batch that ran the handle is over. Its current-thread
-    runtime polls only between the drainer's steps, so no other thread sees the fd ready
-    meanwhile; if another thread polls that runtime while the loop is not running, the
-    callback goes back to one-shot for that event.
+    once the batch that ran the handle is over. Its current-thread runtime is then driven
+    by the loop's thread alone (``run_forever``'s ``block_on``), which polls only between
+    the drainer's steps, so the callback needs no look at which thread called it and no
+    other thread sees the fd ready meanwhile; if another thread polls that runtime while the
+    loop is not running, the callback goes back to one-shot for that event.
     """
 
     __slots__ = (
@@ -247,30 +255,34 @@ class _FdWatch:
         connection's watch costs no bound method while it waits.
 
         Returns:
-            ``True`` to stay armed in the reactor (an owned loop, see ``_keep_armed``).
+            ``True`` to stay armed in the reactor (an owned loop, see ``_kept``).
         """
         loop = self.loop
+        if loop._kept:
+            # An owned loop, running: only its own thread polls the runtime, between task
+            # steps (never inside a batch). The handle goes straight to the ready queue (what
+            # _take_fired would do) and the callback stays armed.
+            batch = loop._batch
+            if self.rbatch == batch:
+                return True  # its handle is queued and has not run: reported once
+            handle = self.reader
+            if handle is None:  # removed while armed: let the reactor drop the interest
+                self.rstate = _IDLE
+                return False
+            self.rbatch = batch
+            loop._ready.append(handle)
+            tokens = loop._tokens
+            if tokens:  # the drainer is parked: wake it (RtEventLoop._wake, inlined)
+                try:
+                    tokens.pop()
+                except IndexError:  # another waker got it
+                    return True
+                reschedule(loop._drainer)
+            return True
         if _get_ident() == loop._thread_id:
-            # The loop's own thread, polling between task steps: no batch is running, so the
-            # handle goes straight to the ready queue (what _take_fired would do).
-            if loop._keep_armed:
-                batch = loop._batch
-                if self.rbatch == batch:
-                    return True  # its handle is queued and has not run: reported once
-                handle = self.reader
-                if handle is None:  # removed while armed: let the reactor drop the interest
-                    self.rstate = _IDLE
-                    return False
-                self.rbatch = batch
-                loop._ready.append(handle)
-                tokens = loop._tokens
-                if tokens:  # the drainer is parked: wake it (RtEventLoop._wake, inlined)
-                    try:
-                        tokens.pop()
-                    except IndexError:  # another waker got it
-                        return True
-                    reschedule(loop._drainer)
-                return True
+            # An attached loop's own thread, polling between task steps: no batch is running,
+            # so the handle goes straight to the ready queue; the direction is armed again
+            # after the batch that runs it.
             self.rstate = _TAKEN
             handle = self.reader
             if handle is not None:
@@ -299,28 +311,28 @@ class _FdWatch:
         """The reactor's write callback: the fd is writable (on the thread that polled).
 
         Returns:
-            ``True`` to stay armed in the reactor (an owned loop, see ``_keep_armed``).
+            ``True`` to stay armed in the reactor (an owned loop, see ``_kept``).
         """
         loop = self.loop
-        if _get_ident() == loop._thread_id:
-            if loop._keep_armed:
-                batch = loop._batch
-                if self.wbatch == batch:
-                    return True
-                handle = self.writer
-                if handle is None:
-                    self.wstate = _IDLE
-                    return False
-                self.wbatch = batch
-                loop._ready.append(handle)
-                tokens = loop._tokens
-                if tokens:
-                    try:
-                        tokens.pop()
-                    except IndexError:
-                        return True
-                    reschedule(loop._drainer)
+        if loop._kept:
+            batch = loop._batch
+            if self.wbatch == batch:
                 return True
+            handle = self.writer
+            if handle is None:
+                self.wstate = _IDLE
+                return False
+            self.wbatch = batch
+            loop._ready.append(handle)
+            tokens = loop._tokens
+            if tokens:
+                try:
+                    tokens.pop()
+                except IndexError:
+                    return True
+                reschedule(loop._drainer)
+            return True
+        if _get_ident() == loop._thread_id:
             self.wstate = _TAKEN
             handle = self.writer
             if handle is not None:
@@ -442,6 +454,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         # whose current-thread runtime never polls while the drainer is in a step. Another
         # worker of a multi-thread runtime would see a queued fd ready again and again.
         self._keep_armed = not self._attached
+        # True while the drainer of an owned loop runs (run_forever's block_on drives the
+        # runtime from the loop's thread): the readiness callbacks' fast path.
+        self._kept = False
         # Counts the drainer's finished batches: a kept callback that queued its handle when
         # the count was b ignores the fd's readiness until the count passes b, after the
         # batch that ran the handle (an fd reported again before it ran is queued once).
@@ -624,14 +639,21 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             handle = popleft()
             if handle._cancelled:
                 continue
-            # Handle._run inlined: one Python call less per callback.
+            # Handle._run inlined: one Python call less per callback, and no star-call for
+            # the common arities (see _CALL_NOTE).
             try:
-                handle._context.run(handle._callback, *handle._args)  # type: ignore[attr-defined]
+                args = handle._args
+                if not args:
+                    handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                elif len(args) == 1:
+                    handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
+                else:
+                    handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
                 self._report_callback_error(handle, exc)
-        handle = None  # type: ignore[assignment]  # no reference cycle (see _run_handle)
+        handle = args = None  # type: ignore[assignment]  # no reference cycle (_run_handle)
         return n
 
     def _wheel_fired(self) -> None:
@@ -700,6 +722,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     async def _drain(self, *, forever: bool) -> None:
         """The drainer: run ready handles until ``stop()`` (or forever, when attached)."""
         self._drainer = current_task()
+        self._kept = self._keep_armed
         self._flush_crossed()
         leaving_idle = False
         if self._timers is None:
@@ -739,17 +762,20 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                             handle = popleft()
                             if handle._cancelled:
                                 continue
-                            try:
-                                handle._context.run(  # type: ignore[attr-defined]
-                                    handle._callback,  # type: ignore[attr-defined]
-                                    *handle._args,
-                                )
+                            try:  # as in _run_ready (see _CALL_NOTE)
+                                args = handle._args
+                                if not args:
+                                    handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                                elif len(args) == 1:
+                                    handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
+                                else:
+                                    handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
                             except (SystemExit, KeyboardInterrupt):
                                 raise
                             except BaseException as exc:
                                 self._report_callback_error(handle, exc)
                         # Not kept while the drainer waits: the handle holds its arguments.
-                        handle = None  # type: ignore[assignment]
+                        handle = args = None  # type: ignore[assignment]
                     elif prev is self:
                         spent += self._run_ready()
                     else:
@@ -796,6 +822,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 await wait_task_rescheduled(park_abort)
         finally:
             self._drainer = None
+            self._kept = False
             # A handle that raised SystemExit or KeyboardInterrupt ended a batch early: the
             # kept callbacks must not go on ignoring fds whose handles ran in it (their
             # readiness would never be queued again); a handle still queued may be queued a
