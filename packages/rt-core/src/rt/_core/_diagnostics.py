@@ -144,15 +144,6 @@ _ident: Final = threading.get_ident
 _LAST: Final = HISTOGRAM_BUCKETS - 1
 
 
-def _outcome(exc: BaseException) -> str | None:
-    """How a step that raised ``exc`` leaves the task: ended (how), or None when it goes on."""
-    if isinstance(exc, StopIteration):
-        return OK
-    if isinstance(exc, Cancelled):
-        return CANCELLED
-    return ERROR
-
-
 class Instrumented:
     """A task's coroutine, observed step by step (see the module notes).
 
@@ -198,16 +189,26 @@ class Instrumented:
             try:
                 out = self._coro.send(value)
             except BaseException as exc:
-                self._stepped(diag, began, _outcome(exc))
+                self._last_step(diag, began, exc)
                 raise
-            self._stepped(diag, began, None)
-            return out
-        try:
-            out = self._coro.send(value)
-        except BaseException as exc:
-            self._stepped(diag, None, _outcome(exc))
-            raise
-        self.polls += 1
+            # _stepped, written out: this runs on every step while the console is attached
+            now = _clock()
+            took = now - began
+            self.polls += 1
+            self.busy_ns += took
+            self.last_end_ns = now
+            hist = diag.histograms.get(_ident())
+            if hist is None:
+                hist = diag.new_histogram()
+            bucket = (took // 1000).bit_length()
+            hist[bucket if bucket < _LAST else _LAST] += 1
+        else:
+            try:
+                out = self._coro.send(value)
+            except BaseException as exc:
+                self._last_step(diag, None, exc)
+                raise
+            self.polls += 1
         hook = diag.on_after
         if hook is not None:
             try:
@@ -224,14 +225,27 @@ class Instrumented:
         try:
             out = self._coro.throw(exc)
         except BaseException as raised:
-            self._stepped(diag, began, _outcome(raised))
+            self._last_step(diag, began, raised)
             raise
-        self._stepped(diag, began, None)
+        self._stepped(diag, began)
         return out
 
-    def _stepped(self, diag: Diagnostics, began: int | None, outcome: str | None) -> None:
-        """End a step that began at ``began`` (None: not timed): every timed step, and the
-        last or thrown-into steps of untimed ones."""
+    def _last_step(self, diag: Diagnostics, began: int | None, exc: BaseException) -> None:
+        """End the step that raised ``exc``, and with it the task (a coroutine that raises,
+        ``StopIteration`` included, is finished): count it, run the after-poll hook, then the
+        terminate hook with how the task ended."""
+        self._stepped(diag, began)
+        if isinstance(exc, StopIteration):
+            outcome = OK
+        elif isinstance(exc, Cancelled):
+            outcome = CANCELLED
+        else:
+            outcome = ERROR
+        self._end(outcome)
+
+    def _stepped(self, diag: Diagnostics, began: int | None) -> None:
+        """Count a step that began at ``began`` (None: not timed) and run the after-poll
+        hook: the thrown-into and last steps (``send`` has its own copy for the others)."""
         self.polls += 1
         if began is not None:
             now = _clock()
@@ -244,8 +258,6 @@ class Instrumented:
             hist[min(_LAST, (took // 1000).bit_length())] += 1
         if diag.on_after is not None:
             diag.call_hook("on_after_task_poll", diag.on_after, self._meta)
-        if outcome is not None:
-            self._end(outcome)
 
     def close(self) -> None:
         try:
