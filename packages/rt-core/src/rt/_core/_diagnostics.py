@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._diag import CANCELLED, ERROR, OK, TaskMeta
 from ._exceptions import Cancelled
+from ._task import COMPILED
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -88,14 +89,51 @@ def _is_library(entry: str) -> bool:
 _LIBRARY_DIRS: Final = _library_dirs()
 
 
+#: How deep spawn_location's walk starts: past its own caller ``instrument`` (1), the one
+#: function that calls that, ``_harness.new_task`` (2), the schedulers' ``new_task`` methods
+#: that call it (3) and their only callers, ``_spawn`` and ``block_on`` (4), all rt's own. In
+#: the compiled build those are native functions, with no Python frames to skip.
+_FIRST_CALLER: Final = 2 if COMPILED else 5
+
+#: per source file seen in a spawn walk: whether it is rt's own (skipped) or the program's
+_rt_file: dict[str, bool] = {}
+#: (id of a code object, offset in it) -> (that code object, kept so the id stays its own;
+#: the ``file:line`` there), for spawn sites seen before
+_sites: dict[tuple[int, int], tuple[object, str]] = {}
+#: a bound on both caches (a program that compiles code on the fly has no end of files)
+_CACHE_LIMIT: Final = 4096
+
+
 def spawn_location() -> str | None:
     """``file:line`` of the code that called into rt to spawn (the first frame outside rt's
-    runtime package, skipping rt-macros' and rt-core's own frames)."""
-    frame: FrameType | None = sys._getframe(2)
+    runtime package, skipping rt-macros' and rt-core's own frames).
+
+    It runs on every spawn of a diagnosed runtime, so it touches as few frames as it can
+    (each frame object Python makes for it costs as much as a small spawn) and remembers
+    which files are rt's and where each spawn site's line is.
+    """
+    try:
+        frame: FrameType | None = sys._getframe(_FIRST_CALLER)
+    except ValueError:  # a shallower stack than any rt spawn path makes
+        return None
+    rt_file = _rt_file
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_RT_DIR) or "/tests/" in filename:
-            return f"{filename}:{frame.f_lineno}"
+        code = frame.f_code
+        filename = code.co_filename
+        own = rt_file.get(filename)
+        if own is None:
+            own = filename.startswith(_RT_DIR) and "/tests/" not in filename
+            if len(rt_file) >= _CACHE_LIMIT:
+                rt_file.clear()
+            rt_file[filename] = own
+        if not own:
+            key = (id(code), frame.f_lasti)
+            site = _sites.get(key)
+            if site is None:
+                if len(_sites) >= _CACHE_LIMIT:
+                    _sites.clear()
+                site = _sites[key] = (code, f"{filename}:{frame.f_lineno}")
+            return site[1]
         frame = frame.f_back
     return None
 
@@ -235,13 +273,12 @@ class Instrumented:
         ``StopIteration`` included, is finished): count it, run the after-poll hook, then the
         terminate hook with how the task ended."""
         self._stepped(diag, began)
-        if isinstance(exc, StopIteration):
-            outcome = OK
-        elif isinstance(exc, Cancelled):
-            outcome = CANCELLED
-        else:
-            outcome = ERROR
-        self._end(outcome)
+        if not self._ended:
+            self._ended = True
+            if isinstance(exc, StopIteration):
+                diag.terminated(self._meta, OK)
+            else:
+                diag.terminated(self._meta, CANCELLED if isinstance(exc, Cancelled) else ERROR)
 
     def _stepped(self, diag: Diagnostics, began: int | None) -> None:
         """Count a step that began at ``began`` (None: not timed) and run the after-poll
@@ -256,8 +293,12 @@ class Instrumented:
             if hist is None:
                 hist = diag.new_histogram()
             hist[min(_LAST, (took // 1000).bit_length())] += 1
-        if diag.on_after is not None:
-            diag.call_hook("on_after_task_poll", diag.on_after, self._meta)
+        hook = diag.on_after
+        if hook is not None:
+            try:
+                hook(self._meta)
+            except Exception:
+                diag.hook_failed("on_after_task_poll", self._meta)
 
     def close(self) -> None:
         try:
@@ -331,7 +372,8 @@ class Diagnostics:
         self._seen: dict[int, tuple[object, int, float]] = {}
         #: task id -> (spawn location, parent task id), for dumps
         self.meta: dict[int, tuple[str | None, int | None]] = {}
-        #: task id -> its observed coroutine, while the task lives (the console's counters)
+        #: task id -> its observed coroutine, while the task lives (the console's counters;
+        #: kept only for a runtime with a console)
         self.live: dict[int, Instrumented] = {}
         #: thread id -> poll-time histogram
         self.histograms: dict[int, list[int]] = {}
@@ -350,11 +392,17 @@ class Diagnostics:
         location = spawn_location()
         self.meta[task_id] = (location, parent)
         meta = TaskMeta(task_id, name, location)
-        if self.on_spawn is not None:
-            self.call_hook("on_task_spawn", self.on_spawn, meta)
+        hook = self.on_spawn
+        if hook is not None:
+            try:
+                hook(meta)
+            except Exception:
+                self.hook_failed("on_task_spawn", meta)
         if not self.observe_steps:
             return coro
-        observed = self.live[task_id] = Instrumented(coro, self, meta)
+        observed = Instrumented(coro, self, meta)
+        if self.console_path is not None:
+            self.live[task_id] = observed
         return observed  # type: ignore[return-value]
 
     # -- steps ----------------------------------------------------------------------------
@@ -365,11 +413,18 @@ class Diagnostics:
         return hist
 
     def terminated(self, meta: TaskMeta, outcome: str) -> None:
-        self.meta.pop(meta.id, None)
-        self.live.pop(meta.id, None)
-        if self.on_terminate is not None:
-            done = TaskMeta(meta.id, meta.name, meta.location, outcome)
-            self.call_hook("on_task_terminate", self.on_terminate, done)
+        """Forget an ended task; run ``on_task_terminate``."""
+        task_id = meta.id
+        self.meta.pop(task_id, None)
+        if self.console_path is not None:
+            self.live.pop(task_id, None)
+        hook = self.on_terminate
+        if hook is not None:
+            done = TaskMeta(task_id, meta.name, meta.location, outcome)
+            try:
+                hook(done)
+            except Exception:
+                self.hook_failed("on_task_terminate", done)
 
     def call_hook(self, what: str, hook: Hook, meta: TaskMeta) -> None:
         """Run ``hook(meta)``; if it raises, log it and go on."""
