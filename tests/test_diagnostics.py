@@ -99,6 +99,45 @@ def test_task_hooks_see_spawn_polls_and_terminate_with_meta_on_the_task_thread(
         assert all(ident != threading.get_ident() for _, _, ident in polls)
 
 
+def test_spawn_location_is_the_spawning_line_through_every_way_to_spawn(
+    flavor: str | None,
+) -> None:
+    seen: dict[str | None, str | None] = {}
+
+    def on_spawn(meta: rt.TaskMeta) -> None:
+        seen[meta.name] = meta.location
+
+    async def child() -> None:
+        pass
+
+    async def main() -> None:
+        await rt.spawn(child(), name="rt.spawn")  # spawn-site: rt.spawn
+        async with rt.TaskGroup() as tg:
+            tg.spawn(child(), name="TaskGroup")  # spawn-site: TaskGroup
+        async with rt.JoinSet[None]() as js:
+            js.spawn(child(), name="JoinSet")  # spawn-site: JoinSet
+            await js.join_next()
+        async with rt.LocalSet() as local:
+            await local.spawn_local(child(), name="LocalSet")  # spawn-site: LocalSet
+        for _ in range(2):  # the second time, a spawn site seen before
+            await rt.spawn(child(), name="again")  # spawn-site: again
+        handle = rt.Handle.current()
+
+        def from_thread() -> None:
+            handle.spawn(child(), name="Handle")  # spawn-site: Handle
+
+        thread = threading.Thread(target=from_thread)
+        thread.start()
+        thread.join()
+
+    with rt.Runtime(flavor=flavor, on_task_spawn=on_spawn) as runtime:
+        runtime.block_on(main())  # spawn-site: block_on
+        runtime.spawn(child(), name="Runtime")  # spawn-site: Runtime
+    for name in ("rt.spawn", "TaskGroup", "JoinSet", "LocalSet", "again", "Handle", "Runtime"):
+        assert seen[name] == f"{HERE}:{_line_of(f'# spawn-site: {name}')}", name
+    assert seen[None] == f"{HERE}:{_line_of('# spawn-site: block_on')}"
+
+
 def test_a_hook_that_raises_is_logged_and_the_runtime_goes_on(
     flavor: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:

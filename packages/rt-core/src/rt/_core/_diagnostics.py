@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._diag import CANCELLED, ERROR, OK, TaskMeta
 from ._exceptions import Cancelled
+from ._task import COMPILED
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -88,14 +89,51 @@ def _is_library(entry: str) -> bool:
 _LIBRARY_DIRS: Final = _library_dirs()
 
 
+#: How deep spawn_location's walk starts: past its own caller ``instrument`` (1), the one
+#: function that calls that, ``_harness.new_task`` (2), the schedulers' ``new_task`` methods
+#: that call it (3) and their only callers, ``_spawn`` and ``block_on`` (4), all rt's own. In
+#: the compiled build those are native functions, with no Python frames to skip.
+_FIRST_CALLER: Final = 2 if COMPILED else 5
+
+#: per source file seen in a spawn walk: whether it is rt's own (skipped) or the program's
+_rt_file: dict[str, bool] = {}
+#: (id of a code object, offset in it) -> (that code object, kept so the id stays its own;
+#: the ``file:line`` there), for spawn sites seen before
+_sites: dict[tuple[int, int], tuple[object, str]] = {}
+#: a bound on both caches (a program that compiles code on the fly has no end of files)
+_CACHE_LIMIT: Final = 4096
+
+
 def spawn_location() -> str | None:
     """``file:line`` of the code that called into rt to spawn (the first frame outside rt's
-    runtime package, skipping rt-macros' and rt-core's own frames)."""
-    frame: FrameType | None = sys._getframe(2)
+    runtime package, skipping rt-macros' and rt-core's own frames).
+
+    It runs on every spawn of a diagnosed runtime, so it touches as few frames as it can
+    (each frame object Python makes for it costs as much as a small spawn) and remembers
+    which files are rt's and where each spawn site's line is.
+    """
+    try:
+        frame: FrameType | None = sys._getframe(_FIRST_CALLER)
+    except ValueError:  # a shallower stack than any rt spawn path makes
+        return None
+    rt_file = _rt_file
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_RT_DIR) or "/tests/" in filename:
-            return f"{filename}:{frame.f_lineno}"
+        code = frame.f_code
+        filename = code.co_filename
+        own = rt_file.get(filename)
+        if own is None:
+            own = filename.startswith(_RT_DIR) and "/tests/" not in filename
+            if len(rt_file) >= _CACHE_LIMIT:
+                rt_file.clear()
+            rt_file[filename] = own
+        if not own:
+            key = (id(code), frame.f_lasti)
+            site = _sites.get(key)
+            if site is None:
+                if len(_sites) >= _CACHE_LIMIT:
+                    _sites.clear()
+                site = _sites[key] = (code, f"{filename}:{frame.f_lineno}")
+            return site[1]
         frame = frame.f_back
     return None
 
@@ -139,18 +177,8 @@ def check_hook(name: str, hook: object) -> Hook | None:
 
 
 _clock: Final = time.perf_counter_ns
-_ident: Final = threading.get_ident
 #: the last histogram bucket (steps of ``2**(HISTOGRAM_BUCKETS - 2)`` µs and longer)
 _LAST: Final = HISTOGRAM_BUCKETS - 1
-
-
-def _outcome(exc: BaseException) -> str | None:
-    """How a step that raised ``exc`` leaves the task: ended (how), or None when it goes on."""
-    if isinstance(exc, StopIteration):
-        return OK
-    if isinstance(exc, Cancelled):
-        return CANCELLED
-    return ERROR
 
 
 class Instrumented:
@@ -179,10 +207,10 @@ class Instrumented:
         self._meta = meta
         self._ended = False
         #: steps taken; time spent in timed steps (ns) and when the last one ended
-        #: (``perf_counter_ns``)
+        #: (``perf_counter_ns``; the console's idle and age: 0 without a console)
         self.polls = 0
         self.busy_ns = 0
-        self.started_ns = self.last_end_ns = _clock()
+        self.started_ns = self.last_end_ns = _clock() if diag.console_path is not None else 0
 
     # the step, observed
     def send(self, value: Any) -> Any:
@@ -198,16 +226,27 @@ class Instrumented:
             try:
                 out = self._coro.send(value)
             except BaseException as exc:
-                self._stepped(diag, began, _outcome(exc))
+                self._last_step(diag, began, exc)
                 raise
-            self._stepped(diag, began, None)
-            return out
-        try:
-            out = self._coro.send(value)
-        except BaseException as exc:
-            self._stepped(diag, None, _outcome(exc))
-            raise
-        self.polls += 1
+            # _stepped, written out: this runs on every step while the console is attached
+            now = _clock()
+            took = now - began
+            self.polls += 1
+            self.busy_ns += took
+            self.last_end_ns = now
+            try:
+                hist = diag.thread_local.histogram
+            except AttributeError:
+                hist = diag.new_histogram()
+            bucket = (took // 1000).bit_length()
+            hist[bucket if bucket < _LAST else _LAST] += 1
+        else:
+            try:
+                out = self._coro.send(value)
+            except BaseException as exc:
+                self._last_step(diag, None, exc)
+                raise
+            self.polls += 1
         hook = diag.on_after
         if hook is not None:
             try:
@@ -224,28 +263,43 @@ class Instrumented:
         try:
             out = self._coro.throw(exc)
         except BaseException as raised:
-            self._stepped(diag, began, _outcome(raised))
+            self._last_step(diag, began, raised)
             raise
-        self._stepped(diag, began, None)
+        self._stepped(diag, began)
         return out
 
-    def _stepped(self, diag: Diagnostics, began: int | None, outcome: str | None) -> None:
-        """End a step that began at ``began`` (None: not timed): every timed step, and the
-        last or thrown-into steps of untimed ones."""
+    def _last_step(self, diag: Diagnostics, began: int | None, exc: BaseException) -> None:
+        """End the step that raised ``exc``, and with it the task (a coroutine that raises,
+        ``StopIteration`` included, is finished): count it, run the after-poll hook, then the
+        terminate hook with how the task ended."""
+        self._stepped(diag, began)
+        if not self._ended:
+            self._ended = True
+            if isinstance(exc, StopIteration):
+                diag.terminated(self._meta, OK)
+            else:
+                diag.terminated(self._meta, CANCELLED if isinstance(exc, Cancelled) else ERROR)
+
+    def _stepped(self, diag: Diagnostics, began: int | None) -> None:
+        """Count a step that began at ``began`` (None: not timed) and run the after-poll
+        hook: the thrown-into and last steps (``send`` has its own copy for the others)."""
         self.polls += 1
         if began is not None:
             now = _clock()
             took = now - began
             self.busy_ns += took
             self.last_end_ns = now
-            hist = diag.histograms.get(_ident())
-            if hist is None:
+            try:
+                hist = diag.thread_local.histogram
+            except AttributeError:
                 hist = diag.new_histogram()
             hist[min(_LAST, (took // 1000).bit_length())] += 1
-        if diag.on_after is not None:
-            diag.call_hook("on_after_task_poll", diag.on_after, self._meta)
-        if outcome is not None:
-            self._end(outcome)
+        hook = diag.on_after
+        if hook is not None:
+            try:
+                hook(self._meta)
+            except Exception:
+                diag.hook_failed("on_after_task_poll", self._meta)
 
     def close(self) -> None:
         try:
@@ -319,10 +373,13 @@ class Diagnostics:
         self._seen: dict[int, tuple[object, int, float]] = {}
         #: task id -> (spawn location, parent task id), for dumps
         self.meta: dict[int, tuple[str | None, int | None]] = {}
-        #: task id -> its observed coroutine, while the task lives (the console's counters)
+        #: task id -> its observed coroutine, while the task lives (the console's counters;
+        #: kept only for a runtime with a console)
         self.live: dict[int, Instrumented] = {}
-        #: thread id -> poll-time histogram
+        #: thread id -> poll-time histogram (read by metrics); a step finds its thread's in
+        #: ``thread_local.histogram``, cheaper than a lookup by thread id
         self.histograms: dict[int, list[int]] = {}
+        self.thread_local = threading.local()
         self.slow_polls = 0
         self.console: ConsoleServer | None = None
         self._watchdog: threading.Thread | None = None
@@ -338,26 +395,44 @@ class Diagnostics:
         location = spawn_location()
         self.meta[task_id] = (location, parent)
         meta = TaskMeta(task_id, name, location)
-        if self.on_spawn is not None:
-            self.call_hook("on_task_spawn", self.on_spawn, meta)
+        hook = self.on_spawn
+        if hook is not None:
+            try:
+                hook(meta)
+            except Exception:
+                self.hook_failed("on_task_spawn", meta)
         if not self.observe_steps:
             return coro
-        observed = self.live[task_id] = Instrumented(coro, self, meta)
+        observed = Instrumented(coro, self, meta)
+        if self.console_path is not None:
+            self.live[task_id] = observed
         return observed  # type: ignore[return-value]
 
     # -- steps ----------------------------------------------------------------------------
 
     def new_histogram(self) -> list[int]:
-        """The running thread's poll-time histogram, created on its first observed step."""
-        hist = self.histograms[threading.get_ident()] = [0] * HISTOGRAM_BUCKETS
+        """The running thread's poll-time histogram, on its first timed step: created (or, for
+        a thread that reuses an ended one's id, that one's) and kept in ``thread_local``."""
+        ident = threading.get_ident()
+        hist = self.histograms.get(ident)
+        if hist is None:
+            hist = self.histograms[ident] = [0] * HISTOGRAM_BUCKETS
+        self.thread_local.histogram = hist
         return hist
 
     def terminated(self, meta: TaskMeta, outcome: str) -> None:
-        self.meta.pop(meta.id, None)
-        self.live.pop(meta.id, None)
-        if self.on_terminate is not None:
-            done = TaskMeta(meta.id, meta.name, meta.location, outcome)
-            self.call_hook("on_task_terminate", self.on_terminate, done)
+        """Forget an ended task; run ``on_task_terminate``."""
+        task_id = meta.id
+        self.meta.pop(task_id, None)
+        if self.console_path is not None:
+            self.live.pop(task_id, None)
+        hook = self.on_terminate
+        if hook is not None:
+            done = TaskMeta(task_id, meta.name, meta.location, outcome)
+            try:
+                hook(done)
+            except Exception:
+                self.hook_failed("on_task_terminate", done)
 
     def call_hook(self, what: str, hook: Hook, meta: TaskMeta) -> None:
         """Run ``hook(meta)``; if it raises, log it and go on."""
