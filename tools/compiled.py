@@ -90,10 +90,10 @@ NOT_COMPILED: dict[str, str] = {
     # __weakref__ slot in a compiled class"). The handles and resources below declare one.
     # (tests/test_exports.py checks that no compiled class declares one.)
     "rt/sync/_oneshot.py": "__weakref__ slots: mypyc frees the weakref list early",
-    # mpsc also breaks out of loops inside `with` blocks (unimplemented) and its channel()
-    # and unbounded_channel() are tuple subclasses (a builtin mypyc cannot inherit from); its
-    # senders and receiver are weakly referenced (WeakSender), so the slot cannot go either.
-    "rt/sync/_mpsc.py": "__weakref__ slots (WeakSender); tuple subclasses; break in with",
+    # mpsc's channel compiles (rt.sync._mpsc: its handles gave up their unused __weakref__
+    # slots, its loops break no longer out of `with`); its constructors channel() and
+    # unbounded_channel() are tuple subclasses, a builtin mypyc cannot inherit from.
+    "rt/sync/_mpsc_channel.py": "channel(), unbounded_channel(): tuple subclasses",
     "rt/sync/_watch.py": "__weakref__ slots: mypyc frees the weakref list early",
     "rt/sync/_broadcast.py": "__weakref__ slots: mypyc frees the weakref list early",
     # rt-net's sockets (rt.net._socket, _tcp, _unix, _dgram) and rt.io._fd compile: their

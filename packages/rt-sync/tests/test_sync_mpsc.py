@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import types
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -158,9 +159,9 @@ async def test_try_reserve_many_is_all_or_nothing_and_rejects_impossible_counts(
         p.release()
     for bad in (-1, 4, True, 1.0):
         with pytest.raises(ValueError, match="reserve"):
-            tx.try_reserve_many(bad)  # type: ignore[arg-type]
+            tx.try_reserve_many(bad)  # type: ignore[type-var]
         with pytest.raises(ValueError, match="reserve"):
-            await tx.reserve_many(bad)  # type: ignore[arg-type]
+            await tx.reserve_many(bad)  # type: ignore[type-var]
 
 
 async def test_a_sender_queued_behind_a_cancelled_reserve_many_gets_the_room() -> None:
@@ -755,6 +756,9 @@ def test_recv_and_async_iteration_are_the_same_receive_written_out_twice() -> No
     import textwrap
 
     from rt.sync._mpsc import Receiver
+
+    if not isinstance(Receiver.recv, types.FunctionType):
+        pytest.skip("compiled build: mypyc keeps no source; the pure-Python pass checks it")
 
     def body(method: object) -> str:
         func = ast.parse(textwrap.dedent(inspect.getsource(method))).body[0]  # type: ignore[arg-type]

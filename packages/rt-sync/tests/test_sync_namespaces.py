@@ -12,6 +12,9 @@ import pytest
 import rt.sync
 from rt.sync import broadcast, mpsc, oneshot, watch
 
+# Whether the channels come from the optional compiled build (tools/compiled.py).
+_COMPILED = not isinstance(mpsc.Receiver.recv, types.FunctionType)
+
 
 @pytest.mark.parametrize("module", [mpsc, oneshot, broadcast, watch], ids=lambda m: m.__name__)
 def test_dir_of_a_channel_module_lists_only_its_public_names(module: types.ModuleType) -> None:
@@ -19,7 +22,8 @@ def test_dir_of_a_channel_module_lists_only_its_public_names(module: types.Modul
     for name in module.__all__:
         obj = getattr(module, name)
         assert obj.__module__ == module.__name__, name
-        assert (obj.__doc__ or "").strip(), name
+        if not _COMPILED:  # mypyc drops docstrings; the pure-Python pass checks them
+            assert (obj.__doc__ or "").strip(), name
     assert "channel" in module.__all__
 
 

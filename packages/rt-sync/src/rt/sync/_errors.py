@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+_E = TypeVar("_E", bound=BaseException)
 
 
 class ChannelError(Exception):
@@ -71,3 +73,12 @@ def blocking_guard(what: str) -> None:
         f"{what} blocks the calling thread, and this is a task on rt's runtime thread: use the "
         "async form (await ...) inside tasks, or call it from a plain thread or spawn_blocking"
     )
+
+
+def chained(err: _E, cause: BaseException | None) -> _E:
+    """Return ``err`` with ``cause`` chained: ``raise chained(err, c)`` is ``raise err from c``.
+
+    rt-sync's compiled modules spell it this way: mypyc does not chain on ``raise ... from``.
+    """
+    err.__cause__ = cause  # also sets __suppress_context__, as ``from`` does
+    return err

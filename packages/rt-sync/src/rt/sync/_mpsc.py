@@ -36,10 +36,12 @@ free-threaded builds keep the receiver under the lock (``_LOCK_FREE_RECEIVE``).
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from rt.lowlevel import (
@@ -50,21 +52,25 @@ from rt.lowlevel import (
     wait_task_rescheduled,
 )
 
-from ._errors import ChannelClosed, ChannelEmpty, ChannelFull, SendTimeout, blocking_guard
+from ._errors import (
+    ChannelClosed,
+    ChannelEmpty,
+    ChannelFull,
+    SendTimeout,
+    blocking_guard,
+    chained,
+)
 from ._waitqueue import CallbackWaiter, Waiter, WaitQueue, park, wait_until
 
 if TYPE_CHECKING:
     from ._stats import ChannelStatistics
 
 T = TypeVar("T")
-if TYPE_CHECKING:
-    # The constructors' type parameter defaults to Any, so the plain call keeps its old type
-    # (PEP 696; a plain TypeVar at run time, where the default means nothing).
-    from typing_extensions import TypeVar as _TypeVarWithDefault
-
-    TD = _TypeVarWithDefault("TD", default=Any)
-else:
-    TD = TypeVar("TD")
+# What the count parameters (reserve_many, try_reserve_many, recv_many) are typed as: a
+# value-constrained TypeVar checks like ``int`` for mypy, but mypyc compiles it as ``object``,
+# so True or 1.5 still reaches the ValueError below in both builds (a compiled ``int``
+# parameter would take True as 1 and refuse a float with its own TypeError).
+_Count = TypeVar("_Count", int, bool)
 
 _SENT: Final = object()  # a send waiter's value was moved into the buffer
 _GRANTED: Final = object()  # a reserve waiter got its slot
@@ -186,7 +192,7 @@ def _wake_all_but(waiters: list[Waiter], me: Waiter) -> None:
 
 
 class _SenderBase(Generic[T]):
-    __slots__ = ("__weakref__", "_chan", "_closed", "_ops")
+    __slots__ = ("_chan", "_closed", "_ops")
 
     def __init__(self, chan: _Chan[T]) -> None:
         self._chan = chan
@@ -426,15 +432,18 @@ class Sender(_SenderBase[T]):
             from rt.time import Elapsed
             from rt.time import timeout as deadline
         except ImportError:
-            raise ImportError(
-                "mpsc.Sender.send_timeout() needs rt-time, which is not installed: "
-                "pip install 'rt[time]' (or use send() inside your own timeout)"
-            ) from None
+            raise chained(  # noqa: B904
+                ImportError(
+                    "mpsc.Sender.send_timeout() needs rt-time, which is not installed: "
+                    "pip install 'rt[time]' (or use send() inside your own timeout)"
+                ),
+                None,
+            )
         try:
             with deadline(timeout):
                 await self.send(value)
         except Elapsed:
-            raise SendTimeout(value=value) from None
+            raise chained(SendTimeout(value=value), None)  # noqa: B904
 
     def try_reserve(self) -> Permit[T]:
         """Reserve one slot if there is room right now.
@@ -448,7 +457,7 @@ class Sender(_SenderBase[T]):
         """
         return self.try_reserve_many(1)[0]
 
-    def try_reserve_many(self, n: int) -> list[Permit[T]]:
+    def try_reserve_many(self, n: _Count) -> list[Permit[T]]:
         """Reserve ``n`` slots at once if there is room for all of them right now.
 
         Args:
@@ -463,14 +472,14 @@ class Sender(_SenderBase[T]):
             ValueError: ``n`` is negative or above the channel's capacity.
         """
         ch = self._chan
-        n = self._check_many(n)
+        count = self._check_many(n)
         with ch.lock:
             if self._closed or ch.closed:
                 raise ChannelClosed("the channel is closed")
-            if ch.send_waiters or len(ch.buf) + ch.reserved + n > ch.cap:  # type: ignore[operator]
+            if ch.send_waiters or len(ch.buf) + ch.reserved + count > ch.cap:  # type: ignore[operator]
                 raise ChannelFull("not enough room in the channel to reserve")
-            ch.reserved += n
-        return [Permit(ch) for _ in range(n)]
+            ch.reserved += count
+        return [Permit(ch) for _ in range(count)]
 
     async def reserve(self) -> Permit[T]:
         """Wait for room and reserve one slot; the :class:`Permit` sends without waiting.
@@ -483,7 +492,7 @@ class Sender(_SenderBase[T]):
         """
         return (await self._reserve(1))[0]
 
-    async def reserve_many(self, n: int) -> list[Permit[T]]:
+    async def reserve_many(self, n: _Count) -> list[Permit[T]]:
         """Wait until ``n`` slots are free and reserve them all at once.
 
         Args:
@@ -502,7 +511,7 @@ class Sender(_SenderBase[T]):
         """
         return await self._reserve(self._check_many(n))
 
-    def _check_many(self, n: int) -> int:
+    def _check_many(self, n: object) -> int:
         cap = self._chan.cap
         assert cap is not None
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= cap:
@@ -692,7 +701,7 @@ class WeakUnboundedSender(_WeakBase[T]):
 class Receiver(Generic[T]):
     """The receiving half of an mpsc channel (one receiver; iterate it with ``async for``)."""
 
-    __slots__ = ("__weakref__", "_chan", "_closed", "_ops")
+    __slots__ = ("_chan", "_closed", "_ops")
 
     def __init__(self, chan: _Chan[T]) -> None:
         self._chan = chan
@@ -784,22 +793,23 @@ class Receiver(Generic[T]):
                 if buf:
                     value = buf.popleft()
                     woken = ch.refill() if ch.send_waiters else None
-                    break
-                if ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
+                    w = None  # (no `break` inside `with`: mypyc does not implement it)
+                elif ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
                     w = self._register()  # the checks and errors, in full
                 else:  # the common case, written out: nothing can end the wait early
                     w = Waiter(current_task())
                     ch.recv_waiters[w] = None
+            if w is None:
+                if woken:
+                    _wake_all(woken)
+                return value
             w._lock = ch.lock  # park(), written out: one call less per receive that waits
             w._queue = ch.recv_waiters
             await wait_task_rescheduled(w)
             if w.n == _HANDOFF:
                 return w.value  # type: ignore[no-any-return]
-        if woken:
-            _wake_all(woken)
-        return value
 
-    async def recv_many(self, limit: int) -> list[T]:
+    async def recv_many(self, limit: _Count) -> list[T]:
         """Wait for at least one value, then return up to ``limit`` values at once.
 
         Raises:
@@ -878,7 +888,8 @@ class Receiver(Generic[T]):
 
     def __rt_select__(self, awaitable: object) -> _RecvBranch[T] | None:
         """Let ``rt.select`` poll ``rx.recv()`` in place (no task, nothing taken if it loses)."""
-        if getattr(awaitable, "cr_code", None) is _RECV_CODE:
+        code = getattr(awaitable, "cr_code", None)
+        if code is not None and code is _RECV_CODE:
             return _RecvBranch(self)
         return None
 
@@ -924,23 +935,24 @@ class Receiver(Generic[T]):
                 if buf:
                     value = buf.popleft()
                     woken = ch.refill() if ch.send_waiters else None
-                    break
-                if ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
+                    w = None
+                elif ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
                     try:
                         w = self._register()  # the checks and errors, in full (see recv)
                     except ChannelClosed:
-                        raise StopAsyncIteration from None
+                        raise chained(StopAsyncIteration(), None)  # noqa: B904
                 else:
                     w = Waiter(current_task())
                     ch.recv_waiters[w] = None
+            if w is None:
+                if woken:
+                    _wake_all(woken)
+                return value
             w._lock = ch.lock  # park(), written out: one call less per receive that waits
             w._queue = ch.recv_waiters
             await wait_task_rescheduled(w)
             if w.n == _HANDOFF:
                 return w.value  # type: ignore[no-any-return]
-        if woken:
-            _wake_all(woken)
-        return value
 
     def __del__(self) -> None:
         chan = getattr(self, "_chan", None)
@@ -956,7 +968,9 @@ class Receiver(Generic[T]):
         return f"<rt.sync.mpsc.Receiver queued={len(self._chan.buf)}>"
 
 
-_RECV_CODE: Final = Receiver.recv.__code__
+# The code of ``rx.recv()``'s coroutine, which ``rt.select`` hands to ``__rt_select__``; None
+# in the compiled build, whose coroutines have no code object (see _select_compiled_recv).
+_RECV_CODE: Final = getattr(Receiver.recv, "__code__", None)
 
 UnboundedReceiver = Receiver
 
@@ -1002,46 +1016,30 @@ class _RecvBranch(Generic[T]):
                 ch.recv_waiters.remove(w)
 
 
-@final
-class channel(tuple[Sender[TD], Receiver[TD]]):
-    """Create a bounded channel holding at most ``capacity`` values: ``tx, rx = channel(8)``.
+def _select_compiled_recv(coro: object, awaitable: object) -> _RecvBranch[Any] | None:
+    """``rt.select``'s hook on the compiled build's ``rx.recv()`` coroutine: poll it in place.
 
-    Subscript it to type the values (as trio's ``open_memory_channel[int]``):
-    ``tx, rx = mpsc.channel[int](8)`` gives a ``Sender[int]`` and a ``Receiver[int]``; the
-    plain call gives ``Sender[Any]`` / ``Receiver[Any]``. The result is a plain tuple.
-
-    Args:
-        capacity: How many values the channel buffers before ``send`` waits (``>= 1``).
-
-    Calling it gives the pair ``(Sender, Receiver)``.
-
-    Raises:
-        ValueError: ``capacity`` is not an int ``>= 1``.
+    ``rt.select`` finds the receiver of a Python coroutine in its frame (``__rt_select__``
+    above); a compiled coroutine has no frame. The collector's view of it tells the same:
+    before it first runs it refers to its receiver (``self``) and to nothing else, and once
+    started it refers to its locals as well (then it runs as an ordinary branch).
     """
-
-    __slots__ = ()
-
-    def __new__(cls, capacity: int) -> tuple[Sender[TD], Receiver[TD]]:  # type: ignore[misc]
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ValueError(f"mpsc.channel needs a capacity >= 1, got {capacity!r}")
-        ch: _Chan[TD] = _Chan(capacity)
-        return Sender(ch), Receiver(ch)
-
-    def __init__(self, capacity: int) -> None:  # never runs: __new__ returns a plain tuple
-        pass
+    refs = gc.get_referents(coro)
+    if len(refs) == 1 and isinstance(refs[0], Receiver):
+        return _RecvBranch(refs[0])
+    return None
 
 
-@final
-class unbounded_channel(tuple[UnboundedSender[TD], Receiver[TD]]):
-    """Create a channel without a bound: ``send`` never waits (memory is the limit).
+def _hook_compiled_recv() -> None:
+    """In the compiled build, let ``rt.select`` poll ``rx.recv()`` in place as it does in
+    Python: the hook goes on the class of the coroutines ``Receiver.recv`` returns, where
+    ``rt.select`` looks for ``__rt_select__`` on an awaitable that is not a Python coroutine."""
+    rx: Receiver[Any] = Receiver(_Chan(None))
+    probe = rx.recv()
+    kind = type(probe)
+    probe.close()
+    if kind is not CoroutineType:
+        setattr(kind, "__rt_select__", _select_compiled_recv)  # noqa: B010 - a native class
 
-    ``mpsc.unbounded_channel[int]()`` types the values (see :class:`channel`).
 
-    Calling it gives the pair ``(UnboundedSender, Receiver)``.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls) -> tuple[UnboundedSender[TD], Receiver[TD]]:  # type: ignore[misc]
-        ch: _Chan[TD] = _Chan(None)
-        return UnboundedSender(ch), Receiver(ch)
+_hook_compiled_recv()

@@ -21,9 +21,8 @@ from ._mpsc import (
     UnboundedSender,
     WeakSender,
     WeakUnboundedSender,
-    channel,
-    unbounded_channel,
 )
+from ._mpsc_channel import channel, unbounded_channel
 
 __all__ = [
     "ChannelStatistics",
