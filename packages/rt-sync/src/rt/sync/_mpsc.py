@@ -70,7 +70,7 @@ T = TypeVar("T")
 # value-constrained TypeVar checks like ``int`` for mypy, but mypyc compiles it as ``object``,
 # so True or 1.5 still reaches the ValueError below in both builds (a compiled ``int``
 # parameter would take True as 1 and refuse a float with its own TypeError).
-_Count = TypeVar("_Count", int, bool)
+Count = TypeVar("Count", int, bool)
 
 _SENT: Final = object()  # a send waiter's value was moved into the buffer
 _GRANTED: Final = object()  # a reserve waiter got its slot
@@ -457,7 +457,7 @@ class Sender(_SenderBase[T]):
         """
         return self.try_reserve_many(1)[0]
 
-    def try_reserve_many(self, n: _Count) -> list[Permit[T]]:
+    def try_reserve_many(self, n: Count) -> list[Permit[T]]:
         """Reserve ``n`` slots at once if there is room for all of them right now.
 
         Args:
@@ -492,7 +492,7 @@ class Sender(_SenderBase[T]):
         """
         return (await self._reserve(1))[0]
 
-    async def reserve_many(self, n: _Count) -> list[Permit[T]]:
+    async def reserve_many(self, n: Count) -> list[Permit[T]]:
         """Wait until ``n`` slots are free and reserve them all at once.
 
         Args:
@@ -809,7 +809,7 @@ class Receiver(Generic[T]):
             if w.n == _HANDOFF:
                 return w.value  # type: ignore[no-any-return]
 
-    async def recv_many(self, limit: _Count) -> list[T]:
+    async def recv_many(self, limit: Count) -> list[T]:
         """Wait for at least one value, then return up to ``limit`` values at once.
 
         Raises:
