@@ -7,6 +7,7 @@ import itertools
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -476,6 +477,30 @@ def test_the_endpoint_answers_hello_and_refuses_unknown_commands(
         assert diagnostics_request(path, "hello")["pid"] == os.getpid()
         with pytest.raises(RuntimeError, match="unknown command"):
             diagnostics_request(path, "reboot")
+
+
+def test_a_console_client_that_resets_its_connection_ends_quietly(
+    tmp_path: Path, flavor: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client killed mid-conversation: it leaves the endpoint's reply unread, so the
+    # endpoint's next read gets ECONNRESET. That ends the conversation, not in a traceback.
+    crashes: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)
+    path = str(tmp_path / "rt.sock")
+    with rt.Runtime(console=path, flavor=flavor):
+        before = set(threading.enumerate())
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(path)
+        client.sendall(b'{"cmd": "hello"}\n')
+        assert client.recv(1, socket.MSG_PEEK)  # the reply is here, and stays unread
+        (serving,) = [
+            t for t in set(threading.enumerate()) - before if t.name == "rt-console-client"
+        ]
+        client.close()
+        serving.join(timeout=30)
+        assert not serving.is_alive()
+        assert diagnostics_request(path, "hello")["pid"] == os.getpid()  # still serving
+    assert crashes == []
 
 
 # -- logging ----------------------------------------------------------------------------------

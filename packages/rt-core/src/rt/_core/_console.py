@@ -157,17 +157,19 @@ class ConsoleServer:
                 self._clients.pop(conn, None)
 
     def _converse(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rwb") as f:
-            for line in f:
-                try:
-                    reply = self._answer(json.loads(line))
-                except Exception as exc:  # a broken request must not end the endpoint
-                    reply = {"ok": False, "error": repr(exc)}
-                try:
+        # A client that goes away mid-conversation (killed, or closed with a reply unread:
+        # the next read is reset, a write hits a broken pipe) just ends it.
+        try:
+            with conn, conn.makefile("rwb") as f:
+                for line in f:
+                    try:
+                        reply = self._answer(json.loads(line))
+                    except Exception as exc:  # a broken request must not end the endpoint
+                        reply = {"ok": False, "error": repr(exc)}
                     f.write(json.dumps(reply).encode() + b"\n")
                     f.flush()
-                except OSError:
-                    return
+        except OSError:
+            return
 
     def close(self) -> None:
         """Stop serving and remove the socket file; idempotent."""
