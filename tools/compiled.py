@@ -2,6 +2,7 @@
 
     python tools/compiled.py build          # compile into .hatch/compiled (always rebuilds)
     python tools/compiled.py test [ARGS]    # build (if the sources changed), then pytest ARGS
+                                            # (the whole suite unless ARGS name test paths)
     python tools/compiled.py path           # build if needed; print the build's directory
 
 Run it with the workspace's default environment (``hatch run test-compiled`` does; so do
@@ -250,7 +251,15 @@ def main(argv: list[str]) -> int:
     if command == "path":
         print(site)
         return 0
-    pytest = [sys.executable, "-m", "pytest", "packages", "tests", "examples"]
+    # Test paths among ARGS (``packages/rt-sync``, ``tests/test_x.py::test_y``) narrow the run
+    # to them; without any, the whole suite runs.
+    chosen = [a for a in extra if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()]
+    pytest = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *([] if chosen else ["packages", "tests", "examples"]),
+    ]
     # The packaging test builds pure wheels of every member; it runs in the pure pass.
     pytest += ["--deselect", "tests/test_packaging.py", "-q", *extra]
     return subprocess.run(pytest, cwd=ROOT, env=compiled_env(site), check=False).returncode
