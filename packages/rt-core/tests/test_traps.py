@@ -153,3 +153,38 @@ def test_the_hot_paths_inlined_in_both_loops_match_their_generator() -> None:
         text=True,
     )
     assert out.returncode == 0, out.stderr
+
+
+async def test_wait_task_rescheduled_given_the_running_task_parks_it_until_rescheduled() -> None:
+    from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+    me = current_task()
+    aborts: list[str] = []
+
+    def abort() -> Abort:
+        aborts.append("abort")
+        return Abort.SUCCEEDED
+
+    def wake_later() -> None:
+        reschedule(me)
+
+    waker = threading.Thread(target=wake_later)
+    waker.start()
+    await wait_task_rescheduled(abort, me)  # woken by the thread, not cancelled
+    waker.join()
+    assert aborts == []
+
+    started = Gate()
+
+    async def parks() -> None:
+        task = current_task()
+        started.open()
+        await wait_task_rescheduled(abort, task)
+
+    h = rt.spawn(parks())
+    await started.wait()  # it runs: the abort finds it parking or parked, never unstarted
+    h.abort()
+    with pytest.raises(rt.JoinError) as info:
+        await h
+    assert info.value.is_cancelled()
+    assert aborts == ["abort"]  # the cancellation reached the parked task through abort_fn

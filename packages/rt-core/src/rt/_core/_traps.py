@@ -112,13 +112,19 @@ class Trap(Protocol):
     def __iter__(self) -> Generator[Any, None, None]: ...
 
 
-def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Trap:
+def wait_task_rescheduled(abort_fn: Callable[[], Abort], task: Task[Any] | None = None) -> Trap:
     """Park the running task until :func:`reschedule` is called on it.
 
     ``await wait_task_rescheduled(abort_fn)``. The caller must have registered the task
     somewhere a waker will find it *before* calling this; ``abort_fn`` undoes that
     registration when the task is cancelled meanwhile. It returns the shared one-shot park
     awaitable (no generator per wait; ``yield from`` works too).
+
+    Args:
+        abort_fn: Called if the task is cancelled while parked; see ``Abort``.
+        task: The running task, when the caller already holds it (what
+            :func:`current_task` returned in this same step, e.g. the task it registered):
+            it saves looking it up again on a hot path. Passing any other task is a bug.
 
     Raises:
         RuntimeError: when called outside a task running on rt.
@@ -127,7 +133,8 @@ def wait_task_rescheduled(abort_fn: Callable[[], Abort]) -> Trap:
     only through ``abort_fn``; if that returns ``Abort.SUCCEEDED`` the wait had no effect and
     ``rt.Cancelled`` is raised here.
     """
-    task = current_task_or_raise("wait_task_rescheduled()")
+    if task is None:
+        task = current_task_or_raise("wait_task_rescheduled()")
     task._abort_fn = abort_fn
     task._coop = 0
     return PARK_ONCE

@@ -397,7 +397,7 @@ class Sender(_SenderBase[T]):
         if w not in woken:  # else it was served by our own look again
             w._lock = ch.lock  # park(), written out (as in Receiver.recv)
             w._queue = ch.send_waiters
-            await wait_task_rescheduled(w)
+            await wait_task_rescheduled(w, w.task)
         if w.value is not _SENT:
             raise ChannelClosed("the receiver is closed", value=value)
 
@@ -805,7 +805,7 @@ class Receiver(Generic[T]):
                 return value
             w._lock = ch.lock  # park(), written out: one call less per receive that waits
             w._queue = ch.recv_waiters
-            await wait_task_rescheduled(w)
+            await wait_task_rescheduled(w, w.task)
             if w.n == _HANDOFF:
                 return w.value  # type: ignore[no-any-return]
 
@@ -950,7 +950,7 @@ class Receiver(Generic[T]):
                 return value
             w._lock = ch.lock  # park(), written out: one call less per receive that waits
             w._queue = ch.recv_waiters
-            await wait_task_rescheduled(w)
+            await wait_task_rescheduled(w, w.task)
             if w.n == _HANDOFF:
                 return w.value  # type: ignore[no-any-return]
 

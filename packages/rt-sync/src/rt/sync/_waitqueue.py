@@ -251,7 +251,7 @@ def park(lock: threading.RLock, queue: WaitQueue, waiter: Waiter) -> Awaitable[N
     # method per contended wait.
     waiter._lock = lock
     waiter._queue = queue
-    return wait_task_rescheduled(waiter)
+    return wait_task_rescheduled(waiter, waiter.task)
 
 
 async def wait_until(lock: threading.RLock, queue: WaitQueue, done: Callable[[], bool]) -> None:

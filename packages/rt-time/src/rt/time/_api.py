@@ -310,7 +310,7 @@ class Sleep:
             yield from checkpoint()  # type: ignore[misc]
             return
         try:
-            yield from wait_task_rescheduled(self._abort)
+            yield from wait_task_rescheduled(self._abort, task)
         finally:
             # Woken by the timer, reset() or a cancellation: the wait is over. (A reset()
             # that sees the old, fired entry leaves it alone, so one store is enough.)
