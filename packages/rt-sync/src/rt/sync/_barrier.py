@@ -10,6 +10,10 @@ from ._waitqueue import Waiter, WaitQueue, park
 if TYPE_CHECKING:
     from ._stats import BarrierStatistics
 
+# Hot paths take their lock as ``lock.acquire()`` / ``try`` / ``finally: lock.release()``
+# rather than ``with lock:``: half the instructions per lock on CPython 3.11-3.13
+# (docs/design-notes.md, "Locks without with"); cold paths keep ``with``.
+
 
 @final
 class BarrierWaitResult:
@@ -57,7 +61,8 @@ class Barrier:
 
         Cancel safety: cancel-safe. A party cancelled while waiting is no longer counted.
         """
-        with self._lock:
+        self._lock.acquire()
+        try:
             if len(self._waiters) + 1 >= self._n:
                 released = self._waiters.drain()
                 self._generation += 1
@@ -65,6 +70,8 @@ class Barrier:
             else:
                 w = Waiter.for_task()
                 self._waiters.push(w)
+        finally:
+            self._lock.release()
         if w is None:
             for other in released:
                 other.wake()

@@ -13,6 +13,10 @@ from ._waitqueue import Waiter, WaitQueue, park
 if TYPE_CHECKING:
     from ._stats import EventStatistics
 
+# Hot paths take their lock as ``lock.acquire()`` / ``try`` / ``finally: lock.release()``
+# rather than ``with lock:``: half the instructions per lock on CPython 3.11-3.13
+# (docs/design-notes.md, "Locks without with"); cold paths keep ``with``.
+
 
 @final
 class Event:
@@ -46,12 +50,15 @@ class Event:
 
         Cancel safety: cancel-safe; waiting consumes nothing.
         """
-        with self._lock:
+        self._lock.acquire()
+        try:
             if self._flag:
                 w = None
             else:
                 w = Waiter.for_task()
                 self._waiters.push(w)
+        finally:
+            self._lock.release()
         if w is None:
             await checkpoint()
         else:

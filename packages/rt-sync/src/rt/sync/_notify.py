@@ -10,6 +10,10 @@ from ._waitqueue import Waiter, WaitQueue, park
 if TYPE_CHECKING:
     from ._stats import NotifyStatistics
 
+# Hot paths take their lock as ``lock.acquire()`` / ``try`` / ``finally: lock.release()``
+# rather than ``with lock:``: half the instructions per lock on CPython 3.11-3.13
+# (docs/design-notes.md, "Locks without with"); cold paths keep ``with``.
+
 
 @final
 class Notify:
@@ -34,12 +38,15 @@ class Notify:
         Cancel safety: cancel-safe. A notification that reached this waiter just before its
         cancellation is handed to the next waiter (or stored), never lost.
         """
-        with self._lock:
+        self._lock.acquire()
+        try:
             if self._permit:
                 self._permit = False
                 return
             w = Waiter.for_task()
             self._waiters.push(w)
+        finally:
+            self._lock.release()
         try:
             await park(self._lock, self._waiters, w)
         except BaseException:
@@ -49,18 +56,24 @@ class Notify:
 
     def notify_one(self) -> None:
         """Wake the longest waiter, or store one permit if nobody waits."""
-        with self._lock:
+        self._lock.acquire()
+        try:
             w = self._waiters.pop_first()
             if w is None:
                 self._permit = True
                 return
             w.value = "one"
+        finally:
+            self._lock.release()
         w.wake()
 
     def notify_waiters(self) -> None:
         """Wake every current waiter; store no permit."""
-        with self._lock:
+        self._lock.acquire()
+        try:
             waiters = self._waiters.drain()
+        finally:
+            self._lock.release()
         for w in waiters:
             w.value = "all"
             w.wake()

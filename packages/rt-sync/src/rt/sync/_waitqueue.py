@@ -32,6 +32,10 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from rt.lowlevel import Abort, checkpoint, current_task, reschedule, wait_task_rescheduled
 
+# Hot paths take their lock as ``lock.acquire()`` / ``try`` / ``finally: lock.release()``
+# rather than ``with lock:``: half the instructions per lock on CPython 3.11-3.13
+# (docs/design-notes.md, "Locks without with"); cold paths keep ``with``.
+
 
 class Waiter:
     """One party waiting: a task, or a plain thread blocked on a lock."""
@@ -76,9 +80,12 @@ class Waiter:
 
     def _abort(self) -> Abort:
         """The abort function of :func:`park`: take this waiter out of its queue if still in."""
-        with self._lock:
+        self._lock.acquire()
+        try:
             if self._queue.remove(self):
                 return Abort.SUCCEEDED
+        finally:
+            self._lock.release()
         return Abort.FAILED
 
     # The waiter is its own abort function: no bound method made (and held) per wait.
@@ -218,23 +225,32 @@ class QueueBranch:
         self._w: CallbackWaiter | None = None
 
     def poll(self) -> tuple[bool, Any]:
-        with self._lock:
+        self._lock.acquire()
+        try:
             return self._poll()
+        finally:
+            self._lock.release()
 
     def arm(self, wake: Callable[[], object]) -> bool:
-        with self._lock:
+        self._lock.acquire()
+        try:
             if self._ready():
                 return False
             w = self._w = CallbackWaiter(wake)
             self._queue.push(w)
+        finally:
+            self._lock.release()
         return True
 
     def disarm(self) -> None:
         w = self._w
         if w is not None:
             self._w = None
-            with self._lock:
+            self._lock.acquire()
+            try:
                 self._queue.remove(w)
+            finally:
+                self._lock.release()
 
 
 def park(lock: threading.RLock, queue: WaitQueue, waiter: Waiter) -> Awaitable[None]:

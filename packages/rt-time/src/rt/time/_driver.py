@@ -35,6 +35,10 @@ from rt.lowlevel import Driver, DriverContext, reschedule
 from ._clock import NS_PER_S, Clock, _monotonic_ns
 from ._wheel import TimerEntry, Wheel
 
+# Hot paths take their lock as ``lock.acquire()`` / ``try`` / ``finally: lock.release()``
+# rather than ``with lock:``: half the instructions per lock on CPython 3.11-3.13
+# (docs/design-notes.md, "Locks without with"); cold paths keep ``with``.
+
 # Without the GIL, an unlocked read of the wheel's count is not ordered after our write of
 # ``_parked_until``; the park then always looks at the wheel under its lock.
 _FREE_THREADED: Final = not getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -88,8 +92,11 @@ class TimeDriver:
                 "TimeDriver.arm() takes the deadline in integer nanoseconds of its clock "
                 f"(clock.now_ns() + ...), got {deadline!r}"
             )
-        with self._lock:
+        self._lock.acquire()
+        try:
             return self._arm_locked(deadline, task, callback)
+        finally:
+            self._lock.release()
 
     def _arm_locked(
         self, when: int, task: Any, callback: Callable[[], object] | None
@@ -111,13 +118,16 @@ class TimeDriver:
 
     def cancel(self, entry: TimerEntry) -> bool:
         """Disarm ``entry``; False if it already fired. Frees its slot at once."""
-        with self._lock:
+        self._lock.acquire()
+        try:
             if entry.state != TimerEntry.PENDING:
                 return False
             entry.state = TimerEntry.CANCELLED
             if entry.level != -1:
                 self._wheel.remove(entry)
             return True
+        finally:
+            self._lock.release()
 
     def pause(self) -> None:
         """Freeze the clock."""
@@ -144,7 +154,8 @@ class TimeDriver:
             return 0
         now = self.clock.now_ns()
         due: list[TimerEntry] = []
-        with self._lock:
+        self._lock.acquire()
+        try:
             self._wheel.poll(now, due)
             if due:
                 self._fired += 1
@@ -154,6 +165,8 @@ class TimeDriver:
                     due.sort(key=_deadline)
             for entry in due:  # under the lock: cancel() must see them fired
                 entry.state = TimerEntry.FIRED
+        finally:
+            self._lock.release()
         if due:
             self._fire_all(due)
         return len(due)
@@ -178,9 +191,12 @@ class TimeDriver:
         if timeout != 0 and self.process() and self._ctx.has_runnable_tasks():
             timeout = 0
         if timeout != 0:
-            with self._lock:
+            self._lock.acquire()
+            try:
                 nxt = wheel.next_deadline()
                 fired = self._fired
+            finally:
+                self._lock.release()
             if nxt is not None:
                 clock = self.clock
                 if clock.paused:
@@ -226,8 +242,11 @@ class TimeDriver:
             # a timer armed after this read sees ``_parked_until``, set above, and unparks us.
             # Without the GIL the lock also orders our write before our read.)
             if self._wheel.count or _FREE_THREADED:
-                with self._lock:
+                self._lock.acquire()
+                try:
                     nxt = self._wheel.next_deadline()
+                finally:
+                    self._lock.release()
                 if nxt is not None and nxt < until:
                     timeout = 0
             self._inner.park(timeout)
