@@ -85,17 +85,14 @@ NOT_COMPILED: dict[str, str] = {
     # typing.Protocol classes whose methods have `...` defaults: compiled, the module fails
     # to import ("int object expected; got ellipsis"); protocols do no work at run time.
     "rt/io/_traits.py": "Protocol classes: compiled, the module fails to import",
-    # Classes with a __weakref__ slot: mypyc 2.4 on 3.11 mismanages the weakref list of such a
-    # class (a use after free found in rt-core's JoinSet; see docs/design-notes.md, "No
-    # __weakref__ slot in a compiled class"). The handles and resources below declare one.
-    # (tests/test_exports.py checks that no compiled class declares one.)
-    "rt/sync/_oneshot.py": "__weakref__ slots: mypyc frees the weakref list early",
-    # mpsc's channel compiles (rt.sync._mpsc: its handles gave up their unused __weakref__
-    # slots, its loops break no longer out of `with`); its constructors channel() and
-    # unbounded_channel() are tuple subclasses, a builtin mypyc cannot inherit from.
+    # The channels compile (rt.sync._mpsc, _oneshot, _watch, _broadcast: their handles gave
+    # up their unused __weakref__ slots, which mypyc 2.4 on 3.11 mismanages; see
+    # docs/design-notes.md, "No __weakref__ slot in a compiled class"); their constructors
+    # are tuple subclasses, a builtin mypyc cannot inherit from, so they live apart.
     "rt/sync/_mpsc_channel.py": "channel(), unbounded_channel(): tuple subclasses",
-    "rt/sync/_watch.py": "__weakref__ slots: mypyc frees the weakref list early",
-    "rt/sync/_broadcast.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/sync/_oneshot_channel.py": "oneshot.channel(): a tuple subclass",
+    "rt/sync/_watch_channel.py": "watch.channel(): a tuple subclass",
+    "rt/sync/_broadcast_channel.py": "broadcast.channel(): a tuple subclass",
     # rt-net's sockets (rt.net._socket, _tcp, _unix, _dgram) and rt.io._fd compile: their
     # classes gave up the __weakref__ slot, which nothing used (the reactor's ownership check
     # holds a weakref to the socket.socket inside; see docs/design-notes.md, "rt-net compiled").

@@ -24,10 +24,11 @@ cancelled waiter from the middle.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from rt.lowlevel import Abort, checkpoint, current_task, reschedule, wait_task_rescheduled
@@ -146,6 +147,7 @@ class Releasable(Protocol):
 
 
 G = TypeVar("G", bound=Releasable)
+_O = TypeVar("_O")
 
 
 class Acquisition(Generic[G]):
@@ -270,3 +272,30 @@ async def wait_until(lock: threading.RLock, queue: WaitQueue, done: Callable[[],
         await checkpoint()
     else:
         await park(lock, queue, w)
+
+
+def hook_compiled_select(
+    probe: Coroutine[Any, Any, Any], owner: type[_O], branch: Callable[[_O], object]
+) -> None:
+    """In the compiled build, let ``rt.select`` poll a compiled method's coroutine in place.
+
+    ``rt.select`` finds the object a Python coroutine was called on in its frame and asks its
+    ``__rt_select__``; a coroutine compiled by mypyc has no frame, so ``rt.select`` looks for
+    ``__rt_select__`` on its class instead. ``probe`` is one such coroutine (closed here), made
+    by the method of ``owner`` that ``branch(obj)`` stands in for. The collector's view of the
+    coroutine tells what it was called on: before it first runs it refers to its ``self`` and
+    to nothing else (once started it refers to its locals too, and then it runs as an ordinary
+    branch). A no-op in pure Python, whose coroutines ``rt.select`` reads directly.
+    """
+    kind = type(probe)
+    probe.close()
+    if kind is CoroutineType:
+        return
+
+    def select_hook(coro: object, awaitable: object) -> object:
+        refs = gc.get_referents(coro)
+        if len(refs) == 1 and isinstance(refs[0], owner):
+            return branch(refs[0])
+        return None
+
+    setattr(kind, "__rt_select__", select_hook)  # noqa: B010 - a native class

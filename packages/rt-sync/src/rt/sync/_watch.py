@@ -7,24 +7,21 @@ value's version moves past the last one the receiver marked as seen.
 
 Senders can be cloned; the channel closes for receivers when every sender is closed or
 garbage-collected. ``Sender.closed()`` waits until every receiver is gone.
+
+This module compiles in the optional mypyc build; ``channel`` (a ``tuple`` subclass, which mypyc
+cannot compile) lives in :mod:`rt.sync._watch_channel`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+from typing import Final, Generic, TypeVar, final
 
 from ._errors import ChannelClosed
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, park, wait_until
+from ._waitqueue import QueueBranch, Waiter, WaitQueue, hook_compiled_select, park, wait_until
 
 T = TypeVar("T")
-if TYPE_CHECKING:
-    from typing_extensions import TypeVar as _TypeVarWithDefault
-
-    TD = _TypeVarWithDefault("TD", default=Any)  # the plain call keeps its type (PEP 696)
-else:
-    TD = TypeVar("TD")
 
 
 class _Shared(Generic[T]):
@@ -54,7 +51,7 @@ class _Shared(Generic[T]):
 class Sender(Generic[T]):
     """The sending half of a watch channel; :meth:`clone` it for more senders."""
 
-    __slots__ = ("__weakref__", "_closed", "_shared")
+    __slots__ = ("_closed", "_shared")
 
     def __init__(self, shared: _Shared[T]) -> None:
         self._shared = shared
@@ -182,7 +179,7 @@ class Sender(Generic[T]):
 class Receiver(Generic[T]):
     """One watcher of a watch channel."""
 
-    __slots__ = ("__weakref__", "_closed", "_seen", "_shared")
+    __slots__ = ("_closed", "_seen", "_shared")
 
     def __init__(self, shared: _Shared[T], seen: int) -> None:
         self._shared = shared
@@ -242,8 +239,12 @@ class Receiver(Generic[T]):
 
     def __rt_select__(self, awaitable: object) -> QueueBranch | None:
         """Let ``rt.select`` poll ``rx.changed()`` in place (a losing branch marks nothing)."""
-        if getattr(awaitable, "cr_code", None) is not _CHANGED_CODE:
+        code = getattr(awaitable, "cr_code", None)
+        if code is None or code is not _CHANGED_CODE:
             return None
+        return self._branch()
+
+    def _branch(self) -> QueueBranch:
         s = self._shared
         return QueueBranch(
             s.lock, s.waiters, lambda: s.version != self._seen or s.closed, self._poll_changed
@@ -287,27 +288,8 @@ class Receiver(Generic[T]):
             self.close()
 
 
-_CHANGED_CODE = Receiver.changed.__code__
+# The code of ``rx.changed()``'s coroutine, which ``rt.select`` hands to ``__rt_select__``;
+# None in the compiled build, whose coroutines have no code object (the hook below stands in).
+_CHANGED_CODE: Final = getattr(Receiver.changed, "__code__", None)
 
-
-@final
-class channel(tuple[Sender[TD], Receiver[TD]]):
-    """Create a watch channel holding ``initial``: ``tx, rx = watch.channel(0)``.
-
-    The value type is inferred from ``initial``; ``watch.channel[float](0)`` states it.
-    The result is a plain tuple.
-
-    Args:
-        initial: The first value (already seen by the returned receiver).
-
-    Calling it gives the pair ``(Sender, Receiver)``.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, initial: TD) -> tuple[Sender[TD], Receiver[TD]]:  # type: ignore[misc]
-        shared = _Shared(initial)
-        return Sender(shared), Receiver(shared, 0)
-
-    def __init__(self, initial: TD) -> None:  # never runs: __new__ returns a plain tuple
-        pass
+hook_compiled_select(Receiver(_Shared(None), 0).changed(), Receiver, Receiver._branch)
