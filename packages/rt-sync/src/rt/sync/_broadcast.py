@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, Lagged, blocking_guard, chained
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, hook_compiled_select, park, wait_until
+from ._plain import WaitQueue
+from ._waitqueue import QueueBranch, Waiter, hook_compiled_select, park, wait_until
 
 if TYPE_CHECKING:
     from ._stats import BroadcastStatistics

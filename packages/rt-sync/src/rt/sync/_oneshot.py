@@ -19,7 +19,8 @@ from typing import Any, Final, Generic, TypeVar, final
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, blocking_guard
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, hook_compiled_select, park, wait_until
+from ._plain import WaitQueue
+from ._waitqueue import QueueBranch, Waiter, hook_compiled_select, park, wait_until
 
 T = TypeVar("T")
 

@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Generator
-from types import CoroutineType, TracebackType
-from typing import Any, Final, Generic, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from types import CoroutineType
+from typing import Any, Final, Protocol, TypeVar
 
 from rt.lowlevel import Abort, checkpoint, current_task, reschedule, wait_task_rescheduled
+
+from ._plain import WaitQueue
+
+_O = TypeVar("_O")
 
 
 class Waiter:
@@ -75,15 +78,15 @@ class Waiter:
         assert self._block is not None
         self._block.acquire()
 
-    def _abort(self) -> Abort:
-        """The abort function of :func:`park`: take this waiter out of its queue if still in."""
+    def __call__(self) -> Abort:
+        """The abort function of :func:`park`: take this waiter out of its queue if still in.
+
+        The waiter is its own abort function: no bound method made (and held) per wait.
+        """
         with self._lock:
             if self._queue.remove(self):
                 return Abort.SUCCEEDED
         return Abort.FAILED
-
-    # The waiter is its own abort function: no bound method made (and held) per wait.
-    __call__ = _abort
 
 
 class CallbackWaiter(Waiter):
@@ -105,79 +108,6 @@ class CallbackWaiter(Waiter):
 # Waiter.n of a CallbackWaiter: primitives that hand values to woken waiters must not do it
 # for this kind (the value would be lost if the branch loses the select).
 POLL: Final = -2
-
-
-class WaitQueue(OrderedDict[Waiter, None]):
-    """A FIFO of waiters; every method must be called with the owner's lock held.
-
-    An ``OrderedDict`` subclass, so that ``if queue:`` and ``len(queue)`` on the hot paths of
-    every primitive are C-level checks rather than Python method calls.
-    """
-
-    __slots__ = ()
-
-    def push(self, w: Waiter) -> None:
-        self[w] = None
-
-    def first(self) -> Waiter | None:
-        for w in self:
-            return w
-        return None
-
-    def pop_first(self) -> Waiter | None:
-        if not self:
-            return None
-        return self.popitem(last=False)[0]
-
-    def remove(self, w: Waiter) -> bool:
-        try:
-            del self[w]
-        except KeyError:
-            return False
-        return True
-
-    def drain(self) -> list[Waiter]:
-        out = list(self)
-        self.clear()
-        return out
-
-
-class Releasable(Protocol):
-    def release(self) -> None: ...
-
-
-G = TypeVar("G", bound=Releasable)
-_O = TypeVar("_O")
-
-
-class Acquisition(Generic[G]):
-    """What ``lock()`` / ``acquire()`` / ``read()`` / ``write()`` return.
-
-    ``await`` it for the guard (the caller releases it), or use it in ``async with`` (the
-    guard is released on the way out, also when the body is cancelled).
-    """
-
-    __slots__ = ("_acquire", "_guard")
-
-    def __init__(self, acquire: Callable[[], Coroutine[Any, Any, G]]) -> None:
-        self._acquire = acquire
-        self._guard: G | None = None
-
-    def __await__(self) -> Generator[Any, None, G]:
-        return self._acquire().__await__()
-
-    async def __aenter__(self) -> G:
-        self._guard = await self._acquire()
-        return self._guard
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._guard is not None:
-            self._guard.release()
 
 
 class SelectBranch(Protocol):

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Final, Generic, TypeVar, final
 
 from ._errors import ChannelClosed
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, hook_compiled_select, park, wait_until
+from ._plain import WaitQueue
+from ._waitqueue import QueueBranch, Waiter, hook_compiled_select, park, wait_until
 
 T = TypeVar("T")
 
