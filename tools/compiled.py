@@ -38,9 +38,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ROOT / "packages"
 # The runtime distributions. rt-fs, rt-process, rt-signal and rt-asyncio stay Python: they
-# are not on a per-operation path, and little of them would compile as they are (public async
-# functions, __weakref__ slots, a typing.Protocol, rt-fs's ReadDir built by object.__new__,
-# rt-asyncio's loop deriving from asyncio's Python classes).
+# are not on a per-operation path (a file operation is a round trip to the blocking pool, a
+# child or a signal an event, not a stream of them), and most of their modules would not
+# compile as they are (read from the sources, not tried with mypyc). Module by module:
+# rt.fs._ops: public async functions (compiled, they report no __module__, see _copy below);
+# rt.fs._file: File declares a __weakref__ slot and is built by object.__new__; rt.fs._read_dir:
+# ReadDir and DirEntry are built by object.__new__ (only rt.fs._pool, two private helpers,
+# has none of these). rt.process._proc: a typing.Protocol; _child: a __weakref__ slot and
+# object.__new__; _pipe: __weakref__ slots; _command: object.__new__ (only _reaper has none).
+# rt.signal: ctrl_c is a public async function; unix: a __weakref__ slot and object.__new__;
+# _registry: __weakref__ slots, and its listeners are held in a WeakSet, so the slot is used.
+# rt-asyncio's loop derives from asyncio's Python classes (below).
 # rt-asyncio, tried with mypyc 2.4: it stops with an internal error before emitting any C.
 # RtEventLoop derives from asyncio's Python loop class (typed Any, so that mypy lets it use
 # asyncio's private attributes), and mypyc cannot resolve the attributes that class inherits
