@@ -39,9 +39,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ROOT / "packages"
 # The runtime distributions. rt-fs, rt-process, rt-signal and rt-asyncio stay Python: they
-# are not on a per-operation path, and little of them would compile as they are (public async
-# functions, __weakref__ slots, a typing.Protocol, rt-fs's ReadDir built by object.__new__,
-# rt-asyncio's loop deriving from asyncio's Python classes).
+# are not on a per-operation path (a file operation is a round trip to the blocking pool, a
+# child or a signal an event, not a stream of them), and most of their modules would not
+# compile as they are (read from the sources, not tried with mypyc). Module by module:
+# rt.fs._ops: public async functions (compiled, they report no __module__, see _copy below);
+# rt.fs._file: File declares a __weakref__ slot and is built by object.__new__; rt.fs._read_dir:
+# ReadDir and DirEntry are built by object.__new__ (only rt.fs._pool, two private helpers,
+# has none of these). rt.process._proc: a typing.Protocol; _child: a __weakref__ slot and
+# object.__new__; _pipe: __weakref__ slots; _command: object.__new__ (only _reaper has none).
+# rt.signal: ctrl_c is a public async function; unix: a __weakref__ slot and object.__new__;
+# _registry: __weakref__ slots, and its listeners are held in a WeakSet, so the slot is used.
+# rt-asyncio's loop derives from asyncio's Python classes (below).
 # rt-asyncio, tried with mypyc 2.4: it stops with an internal error before emitting any C.
 # RtEventLoop derives from asyncio's Python loop class (typed Any, so that mypy lets it use
 # asyncio's private attributes), and mypyc cannot resolve the attributes that class inherits
@@ -86,17 +94,20 @@ NOT_COMPILED: dict[str, str] = {
     # typing.Protocol classes whose methods have `...` defaults: compiled, the module fails
     # to import ("int object expected; got ellipsis"); protocols do no work at run time.
     "rt/io/_traits.py": "Protocol classes: compiled, the module fails to import",
-    # Classes with a __weakref__ slot: mypyc 2.4 on 3.11 mismanages the weakref list of such a
-    # class (a use after free found in rt-core's JoinSet; see docs/design-notes.md, "No
-    # __weakref__ slot in a compiled class"). The handles and resources below declare one.
-    # (tests/test_exports.py checks that no compiled class declares one.)
-    "rt/sync/_oneshot.py": "__weakref__ slots: mypyc frees the weakref list early",
-    # mpsc's channel compiles (rt.sync._mpsc: its handles gave up their unused __weakref__
-    # slots, its loops break no longer out of `with`); its constructors channel() and
-    # unbounded_channel() are tuple subclasses, a builtin mypyc cannot inherit from.
+    # The channels compile (rt.sync._mpsc, _oneshot, _watch, _broadcast: their handles gave
+    # up their unused __weakref__ slots, which mypyc 2.4 on 3.11 mismanages; see
+    # docs/design-notes.md, "No __weakref__ slot in a compiled class"); their constructors
+    # are tuple subclasses, a builtin mypyc cannot inherit from, so they live apart.
     "rt/sync/_mpsc_channel.py": "channel(), unbounded_channel(): tuple subclasses",
-    "rt/sync/_watch.py": "__weakref__ slots: mypyc frees the weakref list early",
-    "rt/sync/_broadcast.py": "__weakref__ slots: mypyc frees the weakref list early",
+    "rt/sync/_oneshot_channel.py": "oneshot.channel(): a tuple subclass",
+    "rt/sync/_watch_channel.py": "watch.channel(): a tuple subclass",
+    "rt/sync/_broadcast_channel.py": "broadcast.channel(): a tuple subclass",
+    # rt.sync._waitqueue compiles (Waiter, park, the select branches); two of its classes
+    # live apart, in rt.sync._plain. WaitQueue is an OrderedDict subclass: compiled by mypyc
+    # 2.4, the first item set in one crashes the interpreter (a segfault, reproduced with a
+    # five-line class). Acquisition (what lock()/acquire() return): a compiled __aenter__
+    # coroutine hides what it awaits, so rt.dump() no longer said a task waits on a Mutex.
+    "rt/sync/_plain.py": "WaitQueue: OrderedDict subclass segfaults; Acquisition: see above",
     # rt-net's sockets (rt.net._socket, _tcp, _unix, _dgram) and rt.io._fd compile: their
     # classes gave up the __weakref__ slot, which nothing used (the reactor's ownership check
     # holds a weakref to the socket.socket inside; see docs/design-notes.md, "rt-net compiled").
@@ -113,9 +124,6 @@ NOT_COMPILED: dict[str, str] = {
     # Compiled, a cancelled select crashed the interpreter in a garbage collection (a
     # segfault in test_cancelled_select_cancels_and_awaits_its_branches).
     "rt/macros/_combinators.py": "compiled, a cancelled select segfaulted in a collection",
-    # An OrderedDict subclass: compiled, it hung a receiver when this was last tried (see
-    # docs/design-notes.md, "What it buys"); every rt-sync primitive queues its waiters here.
-    "rt/sync/_waitqueue.py": "an OrderedDict subclass: compiled, it hung a receiver",
 }
 
 

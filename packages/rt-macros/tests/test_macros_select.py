@@ -235,6 +235,32 @@ async def test_select_over_broadcast_oneshot_and_watch_takes_nothing_when_it_los
         assert wrx.has_changed()
 
 
+@pytest.mark.rt(start_paused=True)
+async def test_select_polls_broadcast_oneshot_and_watch_receives_in_place() -> None:
+    # No task per branch, in either build (a second coroutine branch would need one): a
+    # compiled recv()/changed() is recognised by the hook on its coroutine's class.
+    btx, brx = broadcast.channel[int](4)
+    brx2 = btx.subscribe()
+    otx, orx = oneshot.channel[str]()
+    _, orx2 = oneshot.channel[str]()
+    wtx, wrx = watch.channel(0)
+    wrx2 = wrx.clone()
+    before = spawned()
+    assert await rt.select(brx.recv(), brx2.recv(), rt.sleep(1)) == (2, None)
+    assert await rt.select(orx.recv(), orx2.recv(), rt.sleep(1)) == (2, None)
+    assert await rt.select(orx, orx2, rt.sleep(1)) == (2, None)
+    assert await rt.select(wrx.changed(), wrx2.changed(), rt.sleep(1)) == (2, None)
+    btx.send(1)
+    assert await rt.select(brx2.recv(), brx.recv()) == (0, 1)
+    otx.send("once")
+    assert await rt.select(orx2.recv(), orx.recv()) == (1, "once")
+    wtx.send(2)
+    assert await rt.select(wrx2.changed(), wrx.changed()) == (0, None)
+    assert spawned() == before
+    assert brx.try_recv() == 1  # the losers took nothing
+    assert wrx.has_changed()
+
+
 async def test_a_recv_branch_on_an_ended_channel_raises_its_error() -> None:
     tx, rx = mpsc.channel[int](1)
     tx.close()

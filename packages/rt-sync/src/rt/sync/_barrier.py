@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, SupportsIndex, final
 
-from ._waitqueue import Waiter, WaitQueue, park
+from ._plain import WaitQueue
+from ._waitqueue import Waiter, park
 
 if TYPE_CHECKING:
     from ._stats import BarrierStatistics

@@ -14,29 +14,31 @@ count reaches zero is dropped as Tokio drops it: such slots always form a prefix
 (a receiver that has not read a value has not read the later ones it was counted in), so they
 are popped from the left and the value is released at once instead of when newer sends
 overwrite it.
+
+This module compiles in the optional mypyc build; ``channel`` (a ``tuple`` subclass, which mypyc
+cannot compile) lives in :mod:`rt.sync._broadcast_channel`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
-from ._errors import ChannelClosed, ChannelEmpty, Lagged, blocking_guard
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, park, wait_until
+from ._errors import ChannelClosed, ChannelEmpty, Lagged, blocking_guard, chained
+from ._plain import WaitQueue
+from ._waitqueue import QueueBranch, Waiter, hook_compiled_select, park, wait_until
 
 if TYPE_CHECKING:
     from ._stats import BroadcastStatistics
 
-T = TypeVar("T")
-if TYPE_CHECKING:
-    from typing_extensions import TypeVar as _TypeVarWithDefault
+# Hot paths take their lock as ``lock.acquire()`` / ``try`` / ``finally: lock.release()``
+# rather than ``with lock:``: half the instructions per lock on CPython 3.11-3.13
+# (docs/design-notes.md, "Locks without with"); cold paths keep ``with``.
 
-    TD = _TypeVarWithDefault("TD", default=Any)  # the plain call keeps its type (PEP 696)
-else:
-    TD = TypeVar("TD")
+T = TypeVar("T")
 
 
 class _Slot:
@@ -82,7 +84,7 @@ class _Shared(Generic[T]):
 class Sender(Generic[T]):
     """The sending half; :meth:`subscribe` makes receivers, :meth:`clone` more senders."""
 
-    __slots__ = ("__weakref__", "_closed", "_shared")
+    __slots__ = ("_closed", "_shared")
 
     def __init__(self, shared: _Shared[T]) -> None:
         self._shared = shared
@@ -96,7 +98,8 @@ class Sender(Generic[T]):
                 was closed.
         """
         s = self._shared
-        with s.lock:
+        s.lock.acquire()
+        try:
             if self._closed:
                 raise ChannelClosed("this sender was closed", value=value)
             if s.receivers == 0:
@@ -107,6 +110,8 @@ class Sender(Generic[T]):
             s.next_seq += 1
             n = s.receivers
             waiters = s.waiters.drain()
+        finally:
+            s.lock.release()
         for w in waiters:
             w.wake()
         return n
@@ -173,7 +178,7 @@ class Sender(Generic[T]):
 class Receiver(Generic[T]):
     """One subscriber's view of a broadcast channel."""
 
-    __slots__ = ("__weakref__", "_closed", "_next", "_shared")
+    __slots__ = ("_closed", "_next", "_shared")
 
     def __init__(self, shared: _Shared[T], next_seq: int) -> None:
         self._shared = shared
@@ -211,19 +216,26 @@ class Receiver(Generic[T]):
         if budget_spent():
             await checkpoint()
         while True:
-            with s.lock:
+            s.lock.acquire()
+            try:
                 ok, value = self._poll()
                 if not ok:
                     w = Waiter.for_task()
                     s.waiters.push(w)
+            finally:
+                s.lock.release()
             if ok:
                 return value  # type: ignore[return-value]
             await park(s.lock, s.waiters, w)
 
     def __rt_select__(self, awaitable: object) -> QueueBranch | None:
         """Let ``rt.select`` poll ``rx.recv()`` in place (a losing branch reads nothing)."""
-        if getattr(awaitable, "cr_code", None) is not _RECV_CODE:
+        code = getattr(awaitable, "cr_code", None)
+        if code is None or code is not _RECV_CODE:
             return None
+        return self._branch()
+
+    def _branch(self) -> QueueBranch:
         s = self._shared
         return QueueBranch(
             s.lock,
@@ -238,8 +250,11 @@ class Receiver(Generic[T]):
         Raises:
             ChannelEmpty: nothing new; Lagged, ChannelClosed: as :meth:`recv`.
         """
-        with self._shared.lock:
+        self._shared.lock.acquire()
+        try:
             ok, value = self._poll()
+        finally:
+            self._shared.lock.release()
         if not ok:
             raise ChannelEmpty("no new value")
         return value  # type: ignore[return-value]
@@ -297,39 +312,15 @@ class Receiver(Generic[T]):
         try:
             return await self.recv()
         except ChannelClosed:
-            raise StopAsyncIteration from None
+            raise chained(StopAsyncIteration(), None)  # noqa: B904 - mypyc ignores `from`
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             self.close()
 
 
-_RECV_CODE = Receiver.recv.__code__
+# The code of ``rx.recv()``'s coroutine, which ``rt.select`` hands to ``__rt_select__``; None
+# in the compiled build, whose coroutines have no code object (the hook below stands in).
+_RECV_CODE: Final = getattr(Receiver.recv, "__code__", None)
 
-
-@final
-class channel(tuple[Sender[TD], Receiver[TD]]):
-    """Create a broadcast channel that retains the last ``capacity`` values.
-
-    ``broadcast.channel[int](16)`` types the values; the plain call gives ``Any``. The result
-    is a plain tuple.
-
-    Args:
-        capacity: How many values are kept for slow receivers (``>= 1``).
-
-    Calling it gives the pair ``(Sender, Receiver)``.
-
-    Raises:
-        ValueError: ``capacity`` is not an int ``>= 1``.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, capacity: int) -> tuple[Sender[TD], Receiver[TD]]:  # type: ignore[misc]
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ValueError(f"broadcast.channel needs a capacity >= 1, got {capacity!r}")
-        shared: _Shared[TD] = _Shared(capacity)
-        return Sender(shared), Receiver(shared, 0)
-
-    def __init__(self, capacity: int) -> None:  # never runs: __new__ returns a plain tuple
-        pass
+hook_compiled_select(Receiver(_Shared(1), 0).recv(), Receiver, Receiver._branch)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, final
 from rt.lowlevel import checkpoint
 
 from ._errors import blocking_guard
-from ._waitqueue import Waiter, WaitQueue, park
+from ._plain import WaitQueue
+from ._waitqueue import Waiter, park
 
 if TYPE_CHECKING:
     from ._stats import EventStatistics

@@ -60,7 +60,8 @@ from ._errors import (
     blocking_guard,
     chained,
 )
-from ._waitqueue import CallbackWaiter, Waiter, WaitQueue, park, wait_until
+from ._plain import WaitQueue
+from ._waitqueue import CallbackWaiter, Waiter, park, wait_until
 
 if TYPE_CHECKING:
     from ._stats import ChannelStatistics

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar, final
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import blocking_guard
-from ._waitqueue import Acquisition, Waiter, WaitQueue, park
+from ._plain import Acquisition, WaitQueue
+from ._waitqueue import Waiter, park
 
 if TYPE_CHECKING:
     from ._stats import MutexStatistics

@@ -5,26 +5,28 @@ A channel for exactly one value.
 The receiver is awaited directly (``await rx``) or with ``await rx.recv()``. If the sender is
 closed or garbage-collected without sending, the receiver gets :class:`ChannelClosed`; if the
 receiver is closed or gone, ``send`` raises :class:`ChannelClosed` carrying the value.
+
+This module compiles in the optional mypyc build; ``channel`` (a ``tuple`` subclass, which mypyc
+cannot compile) lives in :mod:`rt.sync._oneshot_channel`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+from typing import Any, Final, Generic, TypeVar, final
 
 from rt.lowlevel import budget_spent, checkpoint
 
 from ._errors import ChannelClosed, ChannelEmpty, blocking_guard
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, park, wait_until
+from ._plain import WaitQueue
+from ._waitqueue import QueueBranch, Waiter, hook_compiled_select, park, wait_until
+
+# Hot paths take their lock as ``lock.acquire()`` / ``try`` / ``finally: lock.release()``
+# rather than ``with lock:``: half the instructions per lock on CPython 3.11-3.13
+# (docs/design-notes.md, "Locks without with"); cold paths keep ``with``.
 
 T = TypeVar("T")
-if TYPE_CHECKING:
-    from typing_extensions import TypeVar as _TypeVarWithDefault
-
-    TD = _TypeVarWithDefault("TD", default=Any)  # the plain call keeps its type (PEP 696)
-else:
-    TD = TypeVar("TD")
 
 
 class _Once(Generic[T]):
@@ -54,7 +56,7 @@ class _Once(Generic[T]):
 class Sender(Generic[T]):
     """The sending half: :meth:`send` once."""
 
-    __slots__ = ("__weakref__", "_once")
+    __slots__ = ("_once",)
 
     def __init__(self, once: _Once[T]) -> None:
         self._once = once
@@ -67,7 +69,8 @@ class Sender(Generic[T]):
                 value is in ``.value``.
         """
         o = self._once
-        with o.lock:
+        o.lock.acquire()
+        try:
             if o.rx_closed:
                 raise ChannelClosed("the receiver is closed", value=value)
             if o.tx_closed:
@@ -76,6 +79,8 @@ class Sender(Generic[T]):
             o.has_value = True
             o.tx_closed = True
             waiters = o.waiters.drain()
+        finally:
+            o.lock.release()
         for w in waiters:
             w.wake()
 
@@ -111,7 +116,7 @@ class Sender(Generic[T]):
 class Receiver(Generic[T]):
     """The receiving half: ``await rx`` (or ``await rx.recv()``) for the value."""
 
-    __slots__ = ("__weakref__", "_once")
+    __slots__ = ("_once",)
 
     def __init__(self, once: _Once[T]) -> None:
         self._once = once
@@ -141,11 +146,14 @@ class Receiver(Generic[T]):
         if budget_spent():
             await checkpoint()
         while True:
-            with o.lock:
+            o.lock.acquire()
+            try:
                 done, value = self._poll()
                 if not done:
                     w = Waiter.for_task()
                     o.waiters.push(w)
+            finally:
+                o.lock.release()
             if done:
                 return value  # type: ignore[return-value]
             await park(o.lock, o.waiters, w)
@@ -159,8 +167,13 @@ class Receiver(Generic[T]):
 
     def __rt_select__(self, awaitable: object) -> QueueBranch | None:
         """Let ``rt.select`` poll ``rx`` or ``rx.recv()`` in place (a loser takes nothing)."""
-        if awaitable is not self and getattr(awaitable, "cr_code", None) is not _RECV_CODE:
-            return None
+        if awaitable is not self:
+            code = getattr(awaitable, "cr_code", None)
+            if code is None or code is not _RECV_CODE:
+                return None
+        return self._branch()
+
+    def _branch(self) -> QueueBranch:
         o = self._once
         return QueueBranch(
             o.lock, o.waiters, lambda: o.has_value or o.tx_closed or o.rx_closed, self._poll
@@ -173,8 +186,11 @@ class Receiver(Generic[T]):
             ChannelEmpty: not sent yet.
             ChannelClosed: the sender is gone without sending (or the value was taken).
         """
-        with self._once.lock:
+        self._once.lock.acquire()
+        try:
             done, value = self._poll()
+        finally:
+            self._once.lock.release()
         if not done:
             raise ChannelEmpty("no value has been sent yet")
         return value  # type: ignore[return-value]
@@ -215,21 +231,8 @@ class Receiver(Generic[T]):
             self.close()
 
 
-_RECV_CODE = Receiver.recv.__code__
+# The code of ``rx.recv()``'s coroutine, which ``rt.select`` hands to ``__rt_select__``; None
+# in the compiled build, whose coroutines have no code object (the hook below stands in).
+_RECV_CODE: Final = getattr(Receiver.recv, "__code__", None)
 
-
-@final
-class channel(tuple[Sender[TD], Receiver[TD]]):
-    """Create a oneshot channel: ``tx, rx = oneshot.channel()``.
-
-    ``oneshot.channel[int]()`` types the value (``Sender[int]``, ``Receiver[int]``); the plain
-    call gives ``Any``. The result is a plain tuple.
-
-    Calling it gives the pair ``(Sender, Receiver)``.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls) -> tuple[Sender[TD], Receiver[TD]]:  # type: ignore[misc]
-        once: _Once[TD] = _Once()
-        return Sender(once), Receiver(once)
+hook_compiled_select(Receiver(_Once()).recv(), Receiver, Receiver._branch)

@@ -24,17 +24,21 @@ cancelled waiter from the middle.
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Generator
-from types import TracebackType
-from typing import Any, Final, Generic, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from types import CoroutineType
+from typing import Any, Final, Protocol, TypeVar
 
 from rt.lowlevel import Abort, checkpoint, current_task, reschedule, wait_task_rescheduled
+
+from ._plain import WaitQueue
 
 # Hot paths take their lock as ``lock.acquire()`` / ``try`` / ``finally: lock.release()``
 # rather than ``with lock:``: half the instructions per lock on CPython 3.11-3.13
 # (docs/design-notes.md, "Locks without with"); cold paths keep ``with``.
+
+_O = TypeVar("_O")
 
 
 class Waiter:
@@ -78,8 +82,11 @@ class Waiter:
         assert self._block is not None
         self._block.acquire()
 
-    def _abort(self) -> Abort:
-        """The abort function of :func:`park`: take this waiter out of its queue if still in."""
+    def __call__(self) -> Abort:
+        """The abort function of :func:`park`: take this waiter out of its queue if still in.
+
+        The waiter is its own abort function: no bound method made (and held) per wait.
+        """
         self._lock.acquire()
         try:
             if self._queue.remove(self):
@@ -87,9 +94,6 @@ class Waiter:
         finally:
             self._lock.release()
         return Abort.FAILED
-
-    # The waiter is its own abort function: no bound method made (and held) per wait.
-    __call__ = _abort
 
 
 class CallbackWaiter(Waiter):
@@ -111,78 +115,6 @@ class CallbackWaiter(Waiter):
 # Waiter.n of a CallbackWaiter: primitives that hand values to woken waiters must not do it
 # for this kind (the value would be lost if the branch loses the select).
 POLL: Final = -2
-
-
-class WaitQueue(OrderedDict[Waiter, None]):
-    """A FIFO of waiters; every method must be called with the owner's lock held.
-
-    An ``OrderedDict`` subclass, so that ``if queue:`` and ``len(queue)`` on the hot paths of
-    every primitive are C-level checks rather than Python method calls.
-    """
-
-    __slots__ = ()
-
-    def push(self, w: Waiter) -> None:
-        self[w] = None
-
-    def first(self) -> Waiter | None:
-        for w in self:
-            return w
-        return None
-
-    def pop_first(self) -> Waiter | None:
-        if not self:
-            return None
-        return self.popitem(last=False)[0]
-
-    def remove(self, w: Waiter) -> bool:
-        try:
-            del self[w]
-        except KeyError:
-            return False
-        return True
-
-    def drain(self) -> list[Waiter]:
-        out = list(self)
-        self.clear()
-        return out
-
-
-class Releasable(Protocol):
-    def release(self) -> None: ...
-
-
-G = TypeVar("G", bound=Releasable)
-
-
-class Acquisition(Generic[G]):
-    """What ``lock()`` / ``acquire()`` / ``read()`` / ``write()`` return.
-
-    ``await`` it for the guard (the caller releases it), or use it in ``async with`` (the
-    guard is released on the way out, also when the body is cancelled).
-    """
-
-    __slots__ = ("_acquire", "_guard")
-
-    def __init__(self, acquire: Callable[[], Coroutine[Any, Any, G]]) -> None:
-        self._acquire = acquire
-        self._guard: G | None = None
-
-    def __await__(self) -> Generator[Any, None, G]:
-        return self._acquire().__await__()
-
-    async def __aenter__(self) -> G:
-        self._guard = await self._acquire()
-        return self._guard
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._guard is not None:
-            self._guard.release()
 
 
 class SelectBranch(Protocol):
@@ -286,3 +218,30 @@ async def wait_until(lock: threading.RLock, queue: WaitQueue, done: Callable[[],
         await checkpoint()
     else:
         await park(lock, queue, w)
+
+
+def hook_compiled_select(
+    probe: Coroutine[Any, Any, Any], owner: type[_O], branch: Callable[[_O], object]
+) -> None:
+    """In the compiled build, let ``rt.select`` poll a compiled method's coroutine in place.
+
+    ``rt.select`` finds the object a Python coroutine was called on in its frame and asks its
+    ``__rt_select__``; a coroutine compiled by mypyc has no frame, so ``rt.select`` looks for
+    ``__rt_select__`` on its class instead. ``probe`` is one such coroutine (closed here), made
+    by the method of ``owner`` that ``branch(obj)`` stands in for. The collector's view of the
+    coroutine tells what it was called on: before it first runs it refers to its ``self`` and
+    to nothing else (once started it refers to its locals too, and then it runs as an ordinary
+    branch). A no-op in pure Python, whose coroutines ``rt.select`` reads directly.
+    """
+    kind = type(probe)
+    probe.close()
+    if kind is CoroutineType:
+        return
+
+    def select_hook(coro: object, awaitable: object) -> object:
+        refs = gc.get_referents(coro)
+        if len(refs) == 1 and isinstance(refs[0], owner):
+            return branch(refs[0])
+        return None
+
+    setattr(kind, "__rt_select__", select_hook)  # noqa: B010 - a native class

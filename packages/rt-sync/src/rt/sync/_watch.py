@@ -7,24 +7,26 @@ value's version moves past the last one the receiver marked as seen.
 
 Senders can be cloned; the channel closes for receivers when every sender is closed or
 garbage-collected. ``Sender.closed()`` waits until every receiver is gone.
+
+This module compiles in the optional mypyc build; ``channel`` (a ``tuple`` subclass, which mypyc
+cannot compile) lives in :mod:`rt.sync._watch_channel`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+from typing import Final, Generic, TypeVar, final
 
 from ._errors import ChannelClosed
-from ._waitqueue import QueueBranch, Waiter, WaitQueue, park, wait_until
+from ._plain import WaitQueue
+from ._waitqueue import QueueBranch, Waiter, hook_compiled_select, park, wait_until
+
+# Hot paths take their lock as ``lock.acquire()`` / ``try`` / ``finally: lock.release()``
+# rather than ``with lock:``: half the instructions per lock on CPython 3.11-3.13
+# (docs/design-notes.md, "Locks without with"); cold paths keep ``with``.
 
 T = TypeVar("T")
-if TYPE_CHECKING:
-    from typing_extensions import TypeVar as _TypeVarWithDefault
-
-    TD = _TypeVarWithDefault("TD", default=Any)  # the plain call keeps its type (PEP 696)
-else:
-    TD = TypeVar("TD")
 
 
 class _Shared(Generic[T]):
@@ -54,7 +56,7 @@ class _Shared(Generic[T]):
 class Sender(Generic[T]):
     """The sending half of a watch channel; :meth:`clone` it for more senders."""
 
-    __slots__ = ("__weakref__", "_closed", "_shared")
+    __slots__ = ("_closed", "_shared")
 
     def __init__(self, shared: _Shared[T]) -> None:
         self._shared = shared
@@ -79,36 +81,48 @@ class Sender(Generic[T]):
                 stored). Use :meth:`send_replace` to store it regardless.
         """
         s = self._shared
-        with s.lock:
+        s.lock.acquire()
+        try:
             if s.receivers == 0:
                 raise ChannelClosed("there is no receiver", value=value)
             s.value = value
             self._publish()
+        finally:
+            s.lock.release()
 
     def send_replace(self, value: T) -> T:
         """Replace the value even without receivers; return the old value."""
         s = self._shared
-        with s.lock:
+        s.lock.acquire()
+        try:
             old = s.value
             s.value = value
             self._publish()
             return old
+        finally:
+            s.lock.release()
 
     def send_modify(self, fn: Callable[[T], object]) -> None:
         """Call ``fn(value)`` to change the value in place, then notify the watchers."""
         s = self._shared
-        with s.lock:
+        s.lock.acquire()
+        try:
             fn(s.value)
             self._publish()
+        finally:
+            s.lock.release()
 
     def send_if_modified(self, fn: Callable[[T], bool]) -> bool:
         """Call ``fn(value)``; notify the watchers only if it returns True. Return that."""
         s = self._shared
-        with s.lock:
+        s.lock.acquire()
+        try:
             modified = bool(fn(s.value))
             if modified:
                 self._publish()
             return modified
+        finally:
+            s.lock.release()
 
     def borrow(self) -> T:
         """Return the current value."""
@@ -182,7 +196,7 @@ class Sender(Generic[T]):
 class Receiver(Generic[T]):
     """One watcher of a watch channel."""
 
-    __slots__ = ("__weakref__", "_closed", "_seen", "_shared")
+    __slots__ = ("_closed", "_seen", "_shared")
 
     def __init__(self, shared: _Shared[T], seen: int) -> None:
         self._shared = shared
@@ -196,9 +210,12 @@ class Receiver(Generic[T]):
     def borrow_and_update(self) -> T:
         """Return the current value and mark it seen."""
         s = self._shared
-        with s.lock:
+        s.lock.acquire()
+        try:
             self._seen = s.version
             return s.value
+        finally:
+            s.lock.release()
 
     def has_changed(self) -> bool:
         """Return whether the value changed since it was last marked seen.
@@ -221,7 +238,8 @@ class Receiver(Generic[T]):
         """
         s = self._shared
         while True:
-            with s.lock:
+            s.lock.acquire()
+            try:
                 if s.version != self._seen:
                     self._seen = s.version
                     return
@@ -229,6 +247,8 @@ class Receiver(Generic[T]):
                     raise ChannelClosed("the sender is closed")
                 w = Waiter.for_task()
                 s.waiters.push(w)
+            finally:
+                s.lock.release()
             await park(s.lock, s.waiters, w)
 
     def _poll_changed(self) -> tuple[bool, None]:
@@ -242,8 +262,12 @@ class Receiver(Generic[T]):
 
     def __rt_select__(self, awaitable: object) -> QueueBranch | None:
         """Let ``rt.select`` poll ``rx.changed()`` in place (a losing branch marks nothing)."""
-        if getattr(awaitable, "cr_code", None) is not _CHANGED_CODE:
+        code = getattr(awaitable, "cr_code", None)
+        if code is None or code is not _CHANGED_CODE:
             return None
+        return self._branch()
+
+    def _branch(self) -> QueueBranch:
         s = self._shared
         return QueueBranch(
             s.lock, s.waiters, lambda: s.version != self._seen or s.closed, self._poll_changed
@@ -287,27 +311,8 @@ class Receiver(Generic[T]):
             self.close()
 
 
-_CHANGED_CODE = Receiver.changed.__code__
+# The code of ``rx.changed()``'s coroutine, which ``rt.select`` hands to ``__rt_select__``;
+# None in the compiled build, whose coroutines have no code object (the hook below stands in).
+_CHANGED_CODE: Final = getattr(Receiver.changed, "__code__", None)
 
-
-@final
-class channel(tuple[Sender[TD], Receiver[TD]]):
-    """Create a watch channel holding ``initial``: ``tx, rx = watch.channel(0)``.
-
-    The value type is inferred from ``initial``; ``watch.channel[float](0)`` states it.
-    The result is a plain tuple.
-
-    Args:
-        initial: The first value (already seen by the returned receiver).
-
-    Calling it gives the pair ``(Sender, Receiver)``.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, initial: TD) -> tuple[Sender[TD], Receiver[TD]]:  # type: ignore[misc]
-        shared = _Shared(initial)
-        return Sender(shared), Receiver(shared, 0)
-
-    def __init__(self, initial: TD) -> None:  # never runs: __new__ returns a plain tuple
-        pass
+hook_compiled_select(Receiver(_Shared(None), 0).changed(), Receiver, Receiver._branch)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._broadcast import Receiver, Sender, channel
+from ._broadcast import Receiver, Sender
+from ._broadcast_channel import channel
 
 __all__ = ["BroadcastStatistics", "Receiver", "Sender", "channel"]
 

@@ -9,7 +9,8 @@ and ``await tx.closed()`` returns.
 
 from __future__ import annotations
 
-from ._oneshot import Receiver, Sender, channel
+from ._oneshot import Receiver, Sender
+from ._oneshot_channel import channel
 
 __all__ = ["Receiver", "Sender", "channel"]
 

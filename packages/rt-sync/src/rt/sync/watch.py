@@ -8,7 +8,8 @@ seen. Senders can be cloned; receivers see the channel closed once every sender 
 
 from __future__ import annotations
 
-from ._watch import Receiver, Sender, channel
+from ._watch import Receiver, Sender
+from ._watch_channel import channel
 
 __all__ = ["Receiver", "Sender", "channel"]
 
