@@ -40,7 +40,6 @@ from ._harness import (
     logger,
     new_task,
     refuse_new_task,
-    run_waiters,
 )
 from ._idle import (
     Worker,
@@ -380,19 +379,6 @@ class MultiThreadScheduler(Scheduler):
         """A task finished while shutdown waits for the last ones: let it look again."""
         with self._core:
             self._core.notify_all()
-
-    def _wake_joiners(
-        self,
-        task: Task[Any],
-        joiner: Task[Any] | None,
-        waiters: list[Task[Any] | Callable[[Task[Any]], None]] | None,
-        w: Worker,
-    ) -> None:
-        """Wake what waited for ``task`` (now done), after the step loop's inlined settle."""
-        if joiner is not None:
-            self._wake_joiner(w, joiner)
-        if waiters is not None:
-            run_waiters(task, waiters)
 
     def _wake_joiner(self, w: Worker, joiner: Task[Any]) -> None:
         if joiner._sched is self:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 from ._blocking import block_async_signals
 from ._current import STATE
 from ._exceptions import Cancelled
-from ._harness import _CoroType, bad_yield_error, logger
+from ._harness import _CoroType, bad_yield_error, logger, run_waiters
 from ._idle import Worker, notify_parked, park, pop_global, run_callbacks, search, stop_searching
 from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
 from ._task import _WAITERS_LOCK
@@ -154,8 +154,27 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                     waiters_release()
                 # </generated: settle_value>
                 task._state = DONE
-                if joiner is not None or waiters is not None:
-                    sched._wake_joiners(task, joiner, waiters, w)
+                if joiner is not None:
+                    if joiner._sched is sched and joiner._pinned is None:
+                        # *schedule* the joiner (``_wake_from_step(w, joiner, lifo=False)``,
+                        # inlined): to the back of the local queue, as on the current-thread
+                        # flavor.
+                        acquire()
+                        state = joiner._state
+                        if state == IDLE:
+                            joiner._state = SCHEDULED
+                            release()
+                            append(joiner)
+                            if idle:
+                                notify_parked(sched)
+                        else:
+                            if state == RUNNING:
+                                joiner._state = NOTIFIED  # its worker requeues it
+                            release()
+                    else:
+                        sched._wake_joiner(w, joiner)
+                if waiters is not None:
+                    run_waiters(task, waiters)
                 if sched._closed:
                     sched._notify_closed()
                 continue
