@@ -204,14 +204,18 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         if state == RUNNING:
                             woken._state = NOTIFIED
                         woken = None
-                if task._state == NOTIFIED:  # woken during its own step
+                # The common case first: neither woken during its step nor cancelled.
+                if task._state == RUNNING and not task._cancelled:
+                    task._state = IDLE
+                    requeue = False
+                elif task._state == NOTIFIED:  # woken during its own step
                     task._state = SCHEDULED
-                    action = 1
-                elif task._cancelled and task._abort_fn is not None:
-                    action = 2  # stays RUNNING (claimed) while we abort its wait
+                    requeue = True
+                elif task._abort_fn is not None:  # cancelled, with a wait to withdraw
+                    requeue = True  # stays RUNNING (claimed) while we abort its wait
                 else:
                     task._state = IDLE
-                    action = 0
+                    requeue = False
                 release()
                 if woken is not None:  # into the LIFO slot, as _wake_from_step does
                     prev = w.lifo
@@ -220,10 +224,11 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         append(prev)
                         if idle:
                             notify_parked(sched)
-                if action == 1:
-                    append(task)
-                elif action == 2:
-                    sched._cancel_claimed(task)
+                if requeue:
+                    if task._state == SCHEDULED:
+                        append(task)
+                    else:
+                        sched._cancel_claimed(task)
                 continue
             if trap is not yield_trap:
                 task._throw = bad_yield_error(task, trap)
