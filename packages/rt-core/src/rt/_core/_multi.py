@@ -114,6 +114,8 @@ class MultiThreadScheduler(Scheduler):
         )
         # The reactor locks its own state, so closing an fd can run on any thread (no post).
         self._build_driver_stack(IoDriver(self.wake) if enable_io else None, layers)
+        # Each worker by its thread's ident, filled in once they have all started (``wake``).
+        self._by_ident: dict[int, Worker] = {}
         self._workers = [Worker(self, i, f"{thread_name}-{i}") for i in range(worker_threads)]
         started = threading.Semaphore(0)
         for w in self._workers:
@@ -125,6 +127,7 @@ class MultiThreadScheduler(Scheduler):
         for _ in self._workers:
             started.acquire()
         self._idents = frozenset(w.ident for w in self._workers)
+        self._by_ident = {w.ident: w for w in self._workers}
 
     # -- DriverContext -----------------------------------------------------------------
 
@@ -145,13 +148,11 @@ class MultiThreadScheduler(Scheduler):
         return _get_ident() in self._idents
 
     def wake(self, task: Task[Any]) -> None:
-        st = STATE.get(None)
-        if (
-            type(st) is Worker
-            and st._current is not None
-            and st._sched is self
-            and st.ident == _get_ident()
-        ):
+        # The worker whose thread this is, if it is one of ours: found by the thread's ident
+        # rather than through ``STATE`` (a context variable, plus checks that the worker in
+        # the context is this runtime's and runs on this thread: more work per wake-up).
+        st = self._by_ident.get(_get_ident())
+        if st is not None and st._current is not None:
             # The common case: woken by the step running on this worker. The first such
             # wake-up of a step is deferred to the end of the step, where the worker applies
             # it under the lock it takes anyway for the step's own park: one lock round trip
@@ -207,11 +208,10 @@ class MultiThreadScheduler(Scheduler):
 
     def _push(self, task: Task[Any], lifo: bool) -> None:
         """Queue a SCHEDULED task where it will run soonest."""
-        st = STATE.get(None)
+        w = self._by_ident.get(_get_ident())  # this thread's worker, if it is one of ours
         pinned = task._pinned
         home: Worker | None = pinned._worker if pinned is not None else None
-        if type(st) is Worker and st._sched is self and st.ident == _get_ident():
-            w = st
+        if w is not None:
             if home is not None and home is not w:
                 self._to_inbox(home, task)
                 return
