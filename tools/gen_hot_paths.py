@@ -24,7 +24,8 @@ CORE = Path(__file__).resolve().parent.parent / "packages" / "rt-core" / "src" /
 BLOCKS: dict[str, str] = {
     # ``rt.spawn`` from a running task (each flavor's ``spawn_here``, and ``rt.spawn`` itself
     # on the current-thread flavor, one Python call less per spawn; ``sched`` is the scheduler,
-    # ``obj`` what was passed, and ``coro`` the coroutine, its type declared by the host): a
+    # ``obj`` what was passed, and ``coro`` the coroutine and ``task`` the task, their types
+    # declared by the host): a
     # coroutine object that is not running skips the full check, and the task is
     # built and owned by the runtime; what is left is the flavor's own queueing. (Not
     # ``cr_frame``: reading it makes a frame object that the task keeps for its whole life,
@@ -42,11 +43,23 @@ if sched._closed or name is not None or sched._diag is not None:
 task_id = next(_task_ids)
 ctx = copy_context()
 if COMPILED:
-    task: Task[Any] = Task(_KEY, coro, None, sched, ctx, task_id)
+    task = Task(_KEY, coro, None, sched, ctx, task_id)
 else:
     task = new_object(Task)
     # <task_fields>
 sched._tasks.add(task)
+""",
+    # The multi-thread flavor's queueing of a task ``spawn_here`` just built (``Worker.spawn_here``
+    # and ``rt.spawn`` itself; ``w`` is the spawning worker, ``sched`` its scheduler): onto the
+    # back of ``w``'s local queue, and a parked worker is woken to steal it.
+    "worker_queue_spawned": """\
+task._state = SCHEDULED
+task._home = w
+w.spawned += 1
+w.local.append(task)
+if sched._idle:
+    notify_parked(sched)
+return task
 """,
     # A new task's fields (``JoinHandle.__init__``, ``_task.new_handle`` and the spawn
     # paths above), from ``coro``, ``name``, ``sched``, ``ctx`` and ``task_id``: see

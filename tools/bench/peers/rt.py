@@ -153,7 +153,11 @@ def pingpong(size: Size) -> float:
         async def player(me: str, other: str, first: bool) -> None:
             box[me] = current_task()
             if first:
-                await rt.yield_now()
+                # Let the other player register first (one yield on the current-thread
+                # flavor; on two workers the other may start later, and a first round run
+                # before it registered would leave both parked for ever).
+                while other not in box:
+                    await rt.yield_now()
             for _ in range(size["rounds"]):
                 if not first:
                     await wait_task_rescheduled(lambda: Abort.SUCCEEDED)

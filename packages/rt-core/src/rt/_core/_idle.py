@@ -116,7 +116,9 @@ class Worker:
     def spawn_here(self, obj: object, name: str | None) -> Task[Any]:
         """``rt.spawn`` from a task running on this worker: straight onto the local queue."""
         sched = self._mt
+        w = self
         coro: Coroutine[Any, Any, Any]
+        task: Task[Any]
         # <generated: spawn_here>
         if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
             coro = obj
@@ -127,7 +129,7 @@ class Worker:
         task_id = next(_task_ids)
         ctx = copy_context()
         if COMPILED:
-            task: Task[Any] = Task(_KEY, coro, None, sched, ctx, task_id)
+            task = Task(_KEY, coro, None, sched, ctx, task_id)
         else:
             task = new_object(Task)
             task._coro = coro
@@ -147,13 +149,15 @@ class Worker:
             task._pinned = None
         sched._tasks.add(task)
         # </generated: spawn_here>
+        # <generated: worker_queue_spawned>
         task._state = SCHEDULED
-        task._home = self
-        self.spawned += 1
-        self.local.append(task)
+        task._home = w
+        w.spawned += 1
+        w.local.append(task)
         if sched._idle:
             notify_parked(sched)
         return task
+        # </generated: worker_queue_spawned>
 
     def __repr__(self) -> str:
         return f"<rt worker {self.name}>"

@@ -40,7 +40,6 @@ from ._harness import (
     logger,
     new_task,
     refuse_new_task,
-    run_waiters,
 )
 from ._idle import (
     Worker,
@@ -115,6 +114,8 @@ class MultiThreadScheduler(Scheduler):
         )
         # The reactor locks its own state, so closing an fd can run on any thread (no post).
         self._build_driver_stack(IoDriver(self.wake) if enable_io else None, layers)
+        # Each worker by its thread's ident, filled in once they have all started (``wake``).
+        self._by_ident: dict[int, Worker] = {}
         self._workers = [Worker(self, i, f"{thread_name}-{i}") for i in range(worker_threads)]
         started = threading.Semaphore(0)
         for w in self._workers:
@@ -126,6 +127,7 @@ class MultiThreadScheduler(Scheduler):
         for _ in self._workers:
             started.acquire()
         self._idents = frozenset(w.ident for w in self._workers)
+        self._by_ident = {w.ident: w for w in self._workers}
 
     # -- DriverContext -----------------------------------------------------------------
 
@@ -146,13 +148,11 @@ class MultiThreadScheduler(Scheduler):
         return _get_ident() in self._idents
 
     def wake(self, task: Task[Any]) -> None:
-        st = STATE.get(None)
-        if (
-            type(st) is Worker
-            and st._current is not None
-            and st._sched is self
-            and st.ident == _get_ident()
-        ):
+        # The worker whose thread this is, if it is one of ours: found by the thread's ident
+        # rather than through ``STATE`` (a context variable, plus checks that the worker in
+        # the context is this runtime's and runs on this thread: more work per wake-up).
+        st = self._by_ident.get(_get_ident())
+        if st is not None and st._current is not None:
             # The common case: woken by the step running on this worker. The first such
             # wake-up of a step is deferred to the end of the step, where the worker applies
             # it under the lock it takes anyway for the step's own park: one lock round trip
@@ -208,11 +208,10 @@ class MultiThreadScheduler(Scheduler):
 
     def _push(self, task: Task[Any], lifo: bool) -> None:
         """Queue a SCHEDULED task where it will run soonest."""
-        st = STATE.get(None)
+        w = self._by_ident.get(_get_ident())  # this thread's worker, if it is one of ours
         pinned = task._pinned
         home: Worker | None = pinned._worker if pinned is not None else None
-        if type(st) is Worker and st._sched is self and st.ident == _get_ident():
-            w = st
+        if w is not None:
             if home is not None and home is not w:
                 self._to_inbox(home, task)
                 return
@@ -380,19 +379,6 @@ class MultiThreadScheduler(Scheduler):
         """A task finished while shutdown waits for the last ones: let it look again."""
         with self._core:
             self._core.notify_all()
-
-    def _wake_joiners(
-        self,
-        task: Task[Any],
-        joiner: Task[Any] | None,
-        waiters: list[Task[Any] | Callable[[Task[Any]], None]] | None,
-        w: Worker,
-    ) -> None:
-        """Wake what waited for ``task`` (now done), after the step loop's inlined settle."""
-        if joiner is not None:
-            self._wake_joiner(w, joiner)
-        if waiters is not None:
-            run_waiters(task, waiters)
 
     def _wake_joiner(self, w: Worker, joiner: Task[Any]) -> None:
         if joiner._sched is self:

@@ -19,8 +19,10 @@ from ._driver import KNOWN_LAYERS, Driver
 from ._gc import GcSetting
 from ._handle import Handle, _dump, _new_handle, _sched_spawn_blocking
 from ._harness import _CoroType, _task_ids, coerce_coroutine, not_a_function
+from ._idle import Worker, notify_parked
 from ._options import FLAVORS, build_scheduler, default_flavor
 from ._scheduler import CurrentThreadScheduler
+from ._state import SCHEDULED
 from ._task import _KEY, COMPILED, JoinHandle, new_object
 from ._task import JoinHandle as Task
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from ._diag import TaskMeta
     from ._dump import TaskDump
     from ._metrics import RuntimeMetrics
+    from ._multi import MultiThreadScheduler
 
 __all__ = [
     "FLAVORS",
@@ -340,6 +343,8 @@ def spawn(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         RuntimeError: outside a runtime, or the runtime is shutting down.
     """
     st = STATE.get(None)
+    sched: CurrentThreadScheduler | MultiThreadScheduler
+    task: Task[Any]
     if type(st) is CurrentThreadScheduler and st._current is not None:
         # From a task on the current-thread flavor: its scheduler's ``spawn_here``, inlined
         # (one Python call less per spawn).
@@ -355,7 +360,7 @@ def spawn(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         task_id = next(_task_ids)
         ctx = copy_context()
         if COMPILED:
-            task: Task[Any] = Task(_KEY, coro, None, sched, ctx, task_id)
+            task = Task(_KEY, coro, None, sched, ctx, task_id)
         else:
             task = new_object(Task)
             task._coro = coro
@@ -378,6 +383,50 @@ def spawn(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         sched._spawned += 1
         sched._ready.append(task)
         return task
+    if type(st) is Worker and st._current is not None:
+        # From a task on a multi-thread worker: ``Worker.spawn_here``, inlined likewise.
+        w = st
+        sched = st._mt
+        obj = coro
+        # <generated: spawn_here>
+        if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
+            coro = obj
+        else:
+            coro = coerce_coroutine(obj, "rt.spawn()")
+        if sched._closed or name is not None or sched._diag is not None:
+            return sched.spawn(coro, name)
+        task_id = next(_task_ids)
+        ctx = copy_context()
+        if COMPILED:
+            task = Task(_KEY, coro, None, sched, ctx, task_id)
+        else:
+            task = new_object(Task)
+            task._coro = coro
+            task._ctx = ctx
+            task._sched = sched
+            task._id = task_id
+            task._name = name
+            task._throw = None
+            task._abort_fn = None
+            task._cancelled = False
+            task._abort_requested = False
+            task._scopes = None
+            task._done = False
+            task._joiner = None
+            task._waiters = None
+            task._coop = 0
+            task._pinned = None
+        sched._tasks.add(task)
+        # </generated: spawn_here>
+        # <generated: worker_queue_spawned>
+        task._state = SCHEDULED
+        task._home = w
+        w.spawned += 1
+        w.local.append(task)
+        if sched._idle:
+            notify_parked(sched)
+        return task
+        # </generated: worker_queue_spawned>
     if st is None:
         if hasattr(coro, "close"):
             coro.close()

@@ -167,6 +167,7 @@ class CurrentThreadScheduler(Scheduler):
         """Spawn from a task running on this scheduler (so on its thread): the hot path."""
         sched = self
         coro: Coroutine[Any, Any, Any]
+        task: Task[Any]
         # <generated: spawn_here>
         if type(obj) is _CoroType and not obj.cr_running and not obj.cr_suspended:
             coro = obj
@@ -177,7 +178,7 @@ class CurrentThreadScheduler(Scheduler):
         task_id = next(_task_ids)
         ctx = copy_context()
         if COMPILED:
-            task: Task[Any] = Task(_KEY, coro, None, sched, ctx, task_id)
+            task = Task(_KEY, coro, None, sched, ctx, task_id)
         else:
             task = new_object(Task)
             task._coro = coro

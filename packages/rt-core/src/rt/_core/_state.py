@@ -33,8 +33,9 @@ every transition that races with a waker takes it.
 * **finish** (no lock): → DONE, after ``_harness.settle``.
 
 The step loop (``_worker_loop.run_worker``) inlines *begin step*, and *end step, parked*
-together with *schedule* for the wake-up its step deferred, under one lock round trip; the
-wake-up from a step (``_multi.MultiThreadScheduler._wake_from_step``) inlines *schedule*.
+together with *schedule* for the wake-up its step deferred, under one lock round trip, and
+*schedule* for the joiner of a task that returned; the wake-up from a step
+(``_multi.MultiThreadScheduler._wake_from_step``) inlines *schedule*.
 The functions below are the same transitions for the cold paths.
 """
 

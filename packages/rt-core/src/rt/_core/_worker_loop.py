@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 from ._blocking import block_async_signals
 from ._current import STATE
 from ._exceptions import Cancelled
-from ._harness import _CoroType, bad_yield_error, logger
+from ._harness import _CoroType, bad_yield_error, logger, run_waiters
 from ._idle import Worker, notify_parked, park, pop_global, run_callbacks, search, stop_searching
 from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
 from ._task import _WAITERS_LOCK
@@ -154,8 +154,27 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                     waiters_release()
                 # </generated: settle_value>
                 task._state = DONE
-                if joiner is not None or waiters is not None:
-                    sched._wake_joiners(task, joiner, waiters, w)
+                if joiner is not None:
+                    if joiner._sched is sched and joiner._pinned is None:
+                        # *schedule* the joiner (``_wake_from_step(w, joiner, lifo=False)``,
+                        # inlined): to the back of the local queue, as on the current-thread
+                        # flavor.
+                        acquire()
+                        state = joiner._state
+                        if state == IDLE:
+                            joiner._state = SCHEDULED
+                            release()
+                            append(joiner)
+                            if idle:
+                                notify_parked(sched)
+                        else:
+                            if state == RUNNING:
+                                joiner._state = NOTIFIED  # its worker requeues it
+                            release()
+                    else:
+                        sched._wake_joiner(w, joiner)
+                if waiters is not None:
+                    run_waiters(task, waiters)
                 if sched._closed:
                     sched._notify_closed()
                 continue
@@ -185,14 +204,18 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         if state == RUNNING:
                             woken._state = NOTIFIED
                         woken = None
-                if task._state == NOTIFIED:  # woken during its own step
+                # The common case first: neither woken during its step nor cancelled.
+                if task._state == RUNNING and not task._cancelled:
+                    task._state = IDLE
+                    requeue = False
+                elif task._state == NOTIFIED:  # woken during its own step
                     task._state = SCHEDULED
-                    action = 1
-                elif task._cancelled and task._abort_fn is not None:
-                    action = 2  # stays RUNNING (claimed) while we abort its wait
+                    requeue = True
+                elif task._abort_fn is not None:  # cancelled, with a wait to withdraw
+                    requeue = True  # stays RUNNING (claimed) while we abort its wait
                 else:
                     task._state = IDLE
-                    action = 0
+                    requeue = False
                 release()
                 if woken is not None:  # into the LIFO slot, as _wake_from_step does
                     prev = w.lifo
@@ -201,10 +224,11 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         append(prev)
                         if idle:
                             notify_parked(sched)
-                if action == 1:
-                    append(task)
-                elif action == 2:
-                    sched._cancel_claimed(task)
+                if requeue:
+                    if task._state == SCHEDULED:
+                        append(task)
+                    else:
+                        sched._cancel_claimed(task)
                 continue
             if trap is not yield_trap:
                 task._throw = bad_yield_error(task, trap)
