@@ -72,6 +72,7 @@ def echo_requests(requests: int) -> None:
         thread = threading.Thread(target=client)
         done = loop.create_future()
         thread.start()
+
         # Wait for the client without a thread-safe wake-up per request (what is counted):
         # one call_soon_threadsafe at the end.
         def wait_for_client() -> None:
