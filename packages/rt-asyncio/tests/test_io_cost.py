@@ -1,10 +1,13 @@
-"""What one echoed request costs an owned loop's server in reactor calls.
+"""What one echoed request costs an owned loop's server in reactor calls and wake-ups.
 
 The TCP echo rows of the asyncio benchmark were profiled for extra system calls (re-arming an fd
 with ``epoll_ctl`` per read, a wake-up write to the eventfd when the loop's own thread queues
 work, a non-blocking poll before each blocking one): there were none, and these tests keep it
-so. A plain blocking client in a thread (it never touches the loop) echoes through a
-``Protocol`` server on rt's loop; the reactor's methods are counted while it does.
+so. What the server did pay per request was a wake-up of the drainer task (``reschedule``, a
+task step, a park): an idle owned loop now waits in the runtime's drivers from the drainer
+(``rt.lowlevel.idle_parker``), so an event is queued without one. A plain blocking client in a
+thread (it never touches the loop) echoes through a ``Protocol`` server on rt's loop; the
+reactor's methods and the loop's ``reschedule`` calls are counted while it does.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 import pytest
 from loop_helpers import LIMIT, run
 
+import rt.asyncio._loop
+import rt.lowlevel
 from rt._core import _backends
 from rt.lowlevel import IoDriver
 
@@ -38,6 +43,17 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, cls: type, name: str, calls: Co
         return original(self, *args)
 
     monkeypatch.setattr(cls, name, counted)
+
+
+def counting_reschedule(calls: Counter[str]) -> Callable[..., None]:
+    """rt's ``reschedule``, counting its calls in ``calls``."""
+    reschedule = rt.lowlevel.reschedule  # what the loop module imported
+
+    def counted(task: Any, exc: BaseException | None = None) -> None:
+        calls["reschedule"] += 1
+        reschedule(task, exc)
+
+    return counted
 
 
 def echo_requests(requests: int) -> None:
@@ -82,7 +98,7 @@ def echo_requests(requests: int) -> None:
 
         waiter = threading.Thread(target=wait_for_client)
         waiter.start()
-        await asyncio.wait_for(done, LIMIT)
+        await done  # no timer: an idle loop with one waits as before (see the loop)
         waiter.join()
         server.close()
         await server.wait_closed()
@@ -103,6 +119,7 @@ def test_an_echoed_request_costs_no_rearm_no_wakeup_write_and_no_extra_poll(
                 count_calls(m, IoDriver, name, calls)
             for name in ("register", "modify", "unregister"):
                 count_calls(m, _backends._EpollBackend, name, calls)
+            m.setattr(rt.asyncio._loop, "reschedule", counting_reschedule(calls))
             echo_requests(requests)
         costs.append(calls)
     small, large = costs
@@ -110,6 +127,8 @@ def test_an_echoed_request_costs_no_rearm_no_wakeup_write_and_no_extra_poll(
     # Readiness callbacks stay armed: no on_ready (and no epoll_ctl) per request.
     for name in ("on_ready", "register", "modify", "unregister"):
         assert per_request.get(name, 0) <= 0, (name, small, large)
+    # The drainer waits in the drivers itself: an event is queued without rescheduling it.
+    assert per_request.get("reschedule", 0) <= 0, (small, large)
     # Work queued by the loop's own thread never writes to the reactor's wake-up fd: the one
     # write a run may make is the client's end, reported with call_soon_threadsafe.
     assert small["unpark"] <= 1 and large["unpark"] <= 1, (small, large)
@@ -117,3 +136,47 @@ def test_an_echoed_request_costs_no_rearm_no_wakeup_write_and_no_extra_poll(
     # few parks more or less come with setting the connection up and closing it.)
     assert per_request.get("park(0)", 0) <= 0, (small, large)
     assert large["park(blocking)"] - small["park(blocking)"] <= REQUESTS + 10, (small, large)
+
+
+def test_call_soon_threadsafe_ends_the_idle_wait_of_an_owned_loop() -> None:
+    # The drainer of an idle owned loop waits in the drivers, not parked: a callback queued
+    # from another thread must end that wait (no timer is armed: a lost wake-up hangs until
+    # the test's timeout). Repeated to land in the wait often.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for i in range(50):
+            fut: asyncio.Future[int] = loop.create_future()
+            go = threading.Event()
+
+            def other_thread(
+                fut: asyncio.Future[int] = fut, go: threading.Event = go, i: int = i
+            ) -> None:
+                go.wait()
+                loop.call_soon_threadsafe(fut.set_result, i)
+
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            loop.call_soon(go.set)  # from the loop, just before it goes idle
+            assert await fut == i
+            thread.join()
+
+    run(main)
+
+
+def test_stop_from_another_thread_ends_the_idle_wait_of_an_owned_loop() -> None:
+    loop = rt.asyncio.new_event_loop()
+    try:
+        for _ in range(20):
+            go = threading.Event()
+
+            def other_thread(go: threading.Event = go) -> None:
+                go.wait()
+                loop.call_soon_threadsafe(loop.stop)
+
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            loop.call_soon(go.set)
+            loop.run_forever()  # returns once the stop arrives (or the test times out)
+            thread.join()
+    finally:
+        loop.close()
