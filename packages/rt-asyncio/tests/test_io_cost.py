@@ -180,3 +180,25 @@ def test_stop_from_another_thread_ends_the_idle_wait_of_an_owned_loop() -> None:
             thread.join()
     finally:
         loop.close()
+
+
+def test_a_timer_due_as_the_idle_wait_starts_still_fires() -> None:
+    # The handle below keeps the drainer busy until the timer's deadline has passed, so the
+    # wheel fires it only when the drainer next waits in the drivers: as rt-time's park
+    # starts, after which it blocks unless something ends the wait (nothing else is armed:
+    # a timer slept through hangs until the test's timeout).
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            fired: asyncio.Future[None] = loop.create_future()
+            deadline = loop.time() + 0.001
+            loop.call_at(deadline, fired.set_result, None)
+
+            def busy_until_due(deadline: float = deadline) -> None:
+                while loop.time() < deadline:  # the clock itself, not a sleep
+                    pass
+
+            loop.call_soon(busy_until_due)
+            await fired
+
+    run(main)

@@ -15,9 +15,9 @@ What is rt's and what is the standard library's:
   the one wake-up, so the task is rescheduled exactly once. An *owned* loop's drainer, when
   nothing else on its runtime is runnable, does not park: it waits in the runtime's drivers
   itself (:func:`rt.lowlevel.idle_parker`, the scheduler's idle wait), as asyncio's loop
-  selects, so a readiness or a timer only queues its handle, with no wake-up, task step and
-  scheduler turn per event; meanwhile (``_polling``) a wake-up from another thread unparks
-  the reactor instead of rescheduling the drainer.
+  selects, so a readiness only queues its handle, with no wake-up, task step and scheduler
+  turn per event; meanwhile (``_polling``) a wake-up from another thread, and the loop's
+  wheel timer when it fires, unpark the reactor instead of rescheduling the drainer.
 * **Timers** (``call_later`` / ``call_at``) wait in a heap of the loop's own, ordered by
   deadline and then by scheduling order, as asyncio's loop keeps them; rt-time's timer wheel
   (the one the runtime's ``rt.time.sleep`` uses) holds one timer per loop, for the heap's
@@ -673,7 +673,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._wake_entry = None
         self._wake_when = _INF
         self._due.append(None)
-        if self._tokens:
+        if self._tokens or self._polling:
+            # Also while the drainer waits in the drivers (_polling): rt-time's park fires
+            # what is due as it starts and then blocks unless a task became runnable; the
+            # reactor's wake-up ends that wait (see the drainer).
             self._wake()
 
     def _set_wake(self, when: float) -> None:
@@ -826,16 +829,15 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     leaving_idle = True
                     return
                 spent = 0
-                if park_idle is not None and self._wake_when == _INF and not self._debug:
-                    # An owned loop, running, with no timer in the wheel: wait in the drivers
-                    # here, as asyncio's loop selects, rather than park and be woken (no
-                    # reschedule, task step or scheduler turn per event). A readiness callback
-                    # finds no token and only queues (on this thread: the runtime is ours);
-                    # _wake (another thread: call_soon_threadsafe, stop) finds _polling and
-                    # unparks the reactor, so what it queued before that is looked at here.
-                    # Not with a wheel timer armed: rt-time's park blocks on after firing a
-                    # timer at its start unless a *task* became runnable, and the wheel's
-                    # callback (_wheel_fired) only queues (see docs/design-notes.md).
+                if park_idle is not None and not self._debug:
+                    # An owned loop, running: wait in the drivers here, as asyncio's loop
+                    # selects, rather than park and be woken (no reschedule, task step or
+                    # scheduler turn per event). A readiness callback finds no token and only
+                    # queues (on this thread: the runtime is ours); _wake (another thread:
+                    # call_soon_threadsafe, stop) finds _polling and unparks the reactor, so
+                    # what it queued before that is looked at here. The wheel's callback
+                    # (_wheel_fired) unparks it too: rt-time's park fires what is due as it
+                    # starts and then blocks on unless a *task* became runnable.
                     self._polling = True
                     if ready or self._stopping:
                         self._polling = False
