@@ -18,6 +18,11 @@ own (``reg = io.register(sock)``, as Tokio's I/O resources hold theirs): ``await
 reg.wait(READ)`` skips the fd table lookup that ``await io.wait(sock, READ)`` does each time.
 They close through :meth:`IoDriver.close`, which is safe from any thread.
 
+**Another event loop as a task.** A task that runs an event loop of another kind (rt-asyncio's
+drainer) may wait in the runtime's drivers itself when nothing else is runnable, through the
+function :func:`idle_parker` returns (current-thread flavor): the scheduler's idle wait,
+without a park, a wake-up and a scheduler turn of the task per event.
+
 **Drivers.** A distribution adds a layer to every runtime's driver stack by exposing a
 :class:`DriverLayer` under an entry point of the ``rt.drivers`` group (see ``_driver``'s
 documentation, reproduced on :class:`Driver`); :func:`current_driver` returns the built layer.
@@ -26,6 +31,7 @@ documentation, reproduced on :class:`Driver`); :func:`current_driver` returns th
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._core._base import Scheduler
@@ -70,6 +76,7 @@ __all__ = [
     "current_io",
     "current_task",
     "diagnostics_request",
+    "idle_parker",
     "notify_closing",
     "outside_task_context",
     "reschedule",
@@ -151,6 +158,43 @@ def diagnostics_request(target: str, cmd: str, timeout: float = 5.0) -> dict[str
     from ._core._console import request
 
     return request(target, cmd, timeout)
+
+
+def idle_parker() -> Callable[[], bool | None] | None:
+    """Return the running runtime's *idle park* for a task that is itself an event loop.
+
+    For a task that runs an event loop of another kind (rt-asyncio's drainer): calling the
+    returned function from that task, when no other task is runnable and no callback is
+    posted, blocks in the runtime's driver stack until an fd is ready, a timer is due or
+    another thread wakes the runtime, and dispatches what became ready (tasks rescheduled,
+    readiness callbacks called), without parking the calling task: the wait the scheduler
+    makes when it is idle, minus the task's park, its wake-up and the scheduler's turn between
+    them (one of each per event otherwise). Wake-ups and posts from other threads end it as
+    they end the scheduler's own park; a wake-up meant for the calling task itself must come
+    through the driver (``current_io().unpark()``), since the task is not parked.
+
+    The function returns ``None`` at once, without waiting, when another task is runnable, a
+    callback is posted, or the runtime is shutting down or keeps diagnostics (the slow-poll
+    detector would count the wait as the task's own time): the caller then parks as usual.
+    After a wait it returns whether a task or a posted callback became runnable meanwhile:
+    the caller must then yield to them soon (``await checkpoint()``). Call it only from the
+    task that asked for it, on the runtime's thread.
+
+    Returns:
+        The function, or ``None`` on a runtime that cannot park from a task (the
+        multi-thread flavor, whose workers park on their own).
+
+    Raises:
+        RuntimeError: outside a task running on rt.
+    """
+    st = STATE.get(None)
+    if st is None or st._current is None:
+        raise RuntimeError("idle_parker() must be called from a task running on an rt runtime")
+    sched: Scheduler = st._sched
+    if sched.flavor != "current_thread":
+        return None
+    park: Callable[[], bool | None] = sched.park_idle
+    return park
 
 
 class _OutsideTask:

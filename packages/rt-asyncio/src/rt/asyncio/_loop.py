@@ -12,7 +12,12 @@ What is rt's and what is the standard library's:
   (rt's eventfd unparks the runtime when the wake comes from another thread). The wake-up
   protocol is lock-free: the drainer puts one token in ``_tokens`` before it parks, and
   whoever pops the token (a waker, or the drainer itself when it finds work after all) owns
-  the one wake-up, so the task is rescheduled exactly once.
+  the one wake-up, so the task is rescheduled exactly once. An *owned* loop's drainer, when
+  nothing else on its runtime is runnable, does not park: it waits in the runtime's drivers
+  itself (:func:`rt.lowlevel.idle_parker`, the scheduler's idle wait), as asyncio's loop
+  selects, so a readiness only queues its handle, with no wake-up, task step and scheduler
+  turn per event; meanwhile (``_polling``) a wake-up from another thread, and the loop's
+  wheel timer when it fires, unpark the reactor instead of rescheduling the drainer.
 * **Timers** (``call_later`` / ``call_at``) wait in a heap of the loop's own, ordered by
   deadline and then by scheduling order, as asyncio's loop keeps them; rt-time's timer wheel
   (the one the runtime's ``rt.time.sleep`` uses) holds one timer per loop, for the heap's
@@ -79,6 +84,7 @@ from rt.lowlevel import (
     current_driver,
     current_io,
     current_task,
+    idle_parker,
     outside_task_context,
     reschedule,
     wait_task_rescheduled,
@@ -457,6 +463,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         # True while the drainer of an owned loop runs (run_forever's block_on drives the
         # runtime from the loop's thread): the readiness callbacks' fast path.
         self._kept = False
+        # True while an owned loop's drainer waits in the runtime's drivers itself (park_idle)
+        # instead of parking: a wake-up from another thread then unparks the reactor.
+        self._polling = False
         # Counts the drainer's finished batches: a kept callback that queued its handle when
         # the count was b ignores the fd's readiness until the count passes b, after the
         # batch that ran the handle (an fd reported again before it ran is queued once).
@@ -512,7 +521,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
     # -- the ready queue -------------------------------------------------------------------
 
     def _wake(self) -> None:
-        """Reschedule the parked drainer; safe from any thread and from signal handlers."""
+        """Reschedule the parked drainer, or end the drivers' wait it is in (``_polling``);
+        safe from any thread and from signal handlers."""
         tokens = self._tokens
         if tokens:
             try:
@@ -520,6 +530,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             except IndexError:  # another waker got it
                 return
             reschedule(self._drainer)
+        elif self._polling:
+            self._io.unpark()
 
     def _abort_park(self) -> Abort:
         try:
@@ -661,7 +673,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._wake_entry = None
         self._wake_when = _INF
         self._due.append(None)
-        if self._tokens:
+        if self._tokens or self._polling:
+            # Also while the drainer waits in the drivers (_polling): rt-time's park fires
+            # what is due as it starts and then blocks unless a task became runnable; the
+            # reactor's wake-up ends that wait (see the drainer).
             self._wake()
 
     def _set_wake(self, when: float) -> None:
@@ -736,6 +751,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         tokens = self._tokens
         park_abort = self._park_abort
         prev = events._get_running_loop()
+        # An owned loop waits in the drivers itself when it has nothing to run (see below).
+        park_idle = idle_parker() if self._kept else None
         # Each run starts as an iteration of asyncio's loop does: poll I/O once without
         # blocking, then run the handles queued before the poll and the I/O callbacks it
         # readied, and only then look at stop(). So a run that stops in its first batch
@@ -812,6 +829,26 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     leaving_idle = True
                     return
                 spent = 0
+                if park_idle is not None and not self._debug:
+                    # An owned loop, running: wait in the drivers here, as asyncio's loop
+                    # selects, rather than park and be woken (no reschedule, task step or
+                    # scheduler turn per event). A readiness callback finds no token and only
+                    # queues (on this thread: the runtime is ours); _wake (another thread:
+                    # call_soon_threadsafe, stop) finds _polling and unparks the reactor, so
+                    # what it queued before that is looked at here. The wheel's callback
+                    # (_wheel_fired) unparks it too: rt-time's park fires what is due as it
+                    # starts and then blocks on unless a *task* became runnable.
+                    self._polling = True
+                    if ready or self._stopping:
+                        self._polling = False
+                        continue
+                    others = park_idle()
+                    self._polling = False
+                    if others is not None:
+                        if others:  # rt tasks woken, or callbacks posted, by that wait
+                            spent = 0
+                            await checkpoint()
+                        continue
                 tokens.append(None)
                 if ready or due or fired or self._stopping:
                     try:
@@ -823,6 +860,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         finally:
             self._drainer = None
             self._kept = False
+            self._polling = False
             # A handle that raised SystemExit or KeyboardInterrupt ended a batch early: the
             # kept callbacks must not go on ignoring fds whose handles ran in it (their
             # readiness would never be queued again); a handle still queued may be queued a

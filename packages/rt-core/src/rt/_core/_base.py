@@ -67,6 +67,10 @@ class Scheduler(ABC):
     def on_runtime_thread(self) -> bool:
         """Whether the caller is the thread currently running this scheduler."""
 
+    def park_idle(self) -> bool | None:
+        """The idle park of ``rt.lowlevel.idle_parker`` (see there); None: it did not wait."""
+        return None
+
     @abstractmethod
     def spawn(
         self, coro: object, name: str | None, what: str = "rt.spawn()", pinned: Any = None

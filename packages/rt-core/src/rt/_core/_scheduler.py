@@ -398,6 +398,36 @@ class CurrentThreadScheduler(Scheduler):
             while inject:
                 self._run_callback(inject.popleft())
 
+    def park_idle(self) -> bool | None:
+        """Park the drivers from the running task, as the idle turn of ``_run_until`` does
+        (``rt.lowlevel.idle_parker``).
+
+        Only when nothing else could run meanwhile (no other task runnable, no callback
+        posted), the runtime is not shutting down and keeps no diagnostics (the slow-poll
+        detector would count the park as the task's own time). Flagged as parked like the idle
+        turn, so that wake-ups and posts from other threads end it.
+
+        Returns:
+            None when it did not park; else whether a task or a posted callback became
+            runnable meanwhile (the caller must then yield to them).
+        """
+        if self._closed or self._diag is not None or self._fatal is not None:
+            return None
+        self._parked = True  # before the look, as in the idle turn: a waker then unparks
+        ready = self._ready
+        inject = self._inject
+        if ready or inject:
+            self._parked = False
+            return None
+        t0 = time.perf_counter()
+        try:
+            self._driver.park(None)
+        finally:
+            self._parked = False
+            self._park_count += 1
+            self._parked_time += time.perf_counter() - t0
+        return bool(ready or inject) or self._fatal is not None
+
     def _bad_yield(self, task: Task[Any], trap: object) -> None:
         task._throw = bad_yield_error(task, trap)
         self._ready.append(task)
