@@ -99,6 +99,106 @@ def test_task_hooks_see_spawn_polls_and_terminate_with_meta_on_the_task_thread(
         assert all(ident != threading.get_ident() for _, _, ident in polls)
 
 
+def test_every_step_is_bracketed_by_one_before_and_one_after_hook_then_terminate(
+    flavor: str | None,
+) -> None:
+    # Per task, in order: spawn, (before, after) once per step (the first, those thrown into,
+    # the last one), then terminate with the outcome. A task aborted before its first step
+    # never runs its body; the cancel thrown into it is its one step.
+    events: dict[int, list[str]] = {}
+    names: dict[int, str | None] = {}
+    outcomes: dict[str | None, str | None] = {}
+    lock = threading.Lock()
+    ran: list[str] = []
+
+    def hook(kind: str) -> Any:
+        def record(meta: rt.TaskMeta) -> None:
+            with lock:
+                events.setdefault(meta.id, []).append(kind)
+                names[meta.id] = meta.name
+                if kind == "terminate":
+                    outcomes[meta.name] = meta.outcome
+
+        return record
+
+    async def stepper(n: int) -> int:
+        for _ in range(n):
+            await rt.yield_now()
+        return n
+
+    async def parked() -> None:
+        ran.append("parked")
+        await rt.sleep(3600)
+
+    async def never() -> None:
+        ran.append("never")
+
+    async def fails() -> None:
+        await rt.yield_now()
+        raise ValueError("boom")
+
+    async def main() -> None:
+        five = rt.spawn(stepper(5), name="stepper")
+        p = rt.spawn(parked(), name="parked")
+        n = rt.spawn(never(), name="never")
+        n.abort()  # before its first step
+        f = rt.spawn(fails(), name="fails")
+        assert await five == 5
+        while "parked" not in ran:
+            await rt.yield_now()
+        p.abort()  # parked: the cancel is thrown into it
+        for handle in (p, n, f):
+            with pytest.raises(rt.JoinError):
+                await handle
+
+    rt.run(
+        main(),
+        flavor=flavor,
+        on_task_spawn=hook("spawn"),
+        on_task_terminate=hook("terminate"),
+        on_before_task_poll=hook("before"),
+        on_after_task_poll=hook("after"),
+    )
+    by_name = {names[i]: seq for i, seq in events.items()}
+    steps = {"stepper": 6, "parked": 2, "never": 1, "fails": 2}
+    for name, count in steps.items():
+        assert by_name[name] == ["spawn", *["before", "after"] * count, "terminate"], name
+    assert outcomes == {
+        "stepper": "ok",
+        "parked": "cancelled",
+        "never": "cancelled",
+        "fails": "error",
+        None: "ok",  # main
+    }
+    assert "never" not in ran
+
+
+def test_the_console_counts_each_task_s_timed_steps(flavor: str | None, tmp_path: Path) -> None:
+    # With steps timed (the console attached, or poll_time_histogram), each task's polls count
+    # its steps and its busy time is what its steps took.
+    path = str(tmp_path / "console.sock")
+
+    async def stepper() -> None:
+        for _ in range(9):
+            await rt.yield_now()
+        await rt.sleep(3600)
+
+    async def main() -> dict[str, Any]:
+        handle = rt.spawn(stepper())
+        for _ in range(30):
+            await rt.yield_now()
+        stats: dict[str, Any] = await rt.spawn_blocking(diagnostics_request, path, "stats")
+        handle.abort()
+        row: dict[str, Any] = stats["stats"][str(handle.id)]
+        return row
+
+    with rt.Runtime(flavor=flavor, console=path, poll_time_histogram=True) as runtime:
+        row = runtime.block_on(main())
+    assert row["polls"] == 10
+    assert row["busy"] > 0
+    assert row["age"] >= row["busy"]
+
+
 def test_spawn_location_is_the_spawning_line_through_every_way_to_spawn(
     flavor: str | None,
 ) -> None:
