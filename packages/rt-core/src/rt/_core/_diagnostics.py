@@ -6,18 +6,24 @@ A runtime built with any of ``on_task_spawn``, ``on_task_terminate``, ``on_befor
 has none, and its spawn and step paths are exactly as they are without this module (one
 ``is None`` test on the spawn path sends a diagnosed runtime's spawns down the general path).
 
-**How a step is observed.** At spawn, the task's coroutine is wrapped in an
-:class:`Instrumented` coroutine when a poll or terminate hook is set or the console is on: its
-``send``/``throw`` run the before-poll hook, the step, the after-poll hook, and on completion
-the terminate hook. The schedulers' loops stay as they are: they call ``task._coro.send``
-whatever ``_coro`` is. The wrapper forwards the introspection attributes (``cr_frame``,
-``cr_await``, ``cr_running``, ``cr_suspended``, ``cr_code``) so dumps and "did it start" checks
-see the real coroutine. Each observed step counts in the task's polls; from the first time a
-client attaches to the console (or from the start, with ``poll_time_histogram=True``, Tokio's
-``enable_metrics_poll_time_histogram``), it is also timed: into the task's busy and idle time
-(which the console shows) and the running thread's poll-time histogram (powers of two from
-1 µs), which ``Runtime.metrics()`` reports. Timing is opt-in because, in pure Python, two clock
-reads cost about as much as a short step.
+**How a step is observed.** Each task of a diagnosed runtime has a :class:`TaskRecord` in
+the side table ``Diagnostics.records`` (its ``TaskMeta``, parent, and the console's counters),
+never a field of the task. When a poll or terminate hook is set or the console is on, the
+current-thread flavor runs a diagnosed copy of its loop (``_run_until_diagnosed``, generated
+from the same template as the plain one and chosen once per ``block_on``): it looks the record
+up, runs the before-poll hook, steps the raw coroutine, times the step if asked, runs the
+after-poll hook, and on completion the terminate hook. The multi-thread flavor wraps the
+task's coroutine at spawn in an :class:`Instrumented` coroutine whose ``send``/``throw`` do
+the same around the step; its loop calls ``task._coro.send`` whatever ``_coro`` is, and the
+wrapper forwards the introspection attributes (``cr_frame``, ``cr_await``, ``cr_running``,
+``cr_suspended``, ``cr_code``) so dumps and "did it start" checks see the real coroutine.
+A task that ends outside a step (refused at shutdown, closed when the shutdown timeout
+passes) gets its terminate hook from ``_harness``. From the first time a client attaches to
+the console (or from the start, with ``poll_time_histogram=True``, Tokio's
+``enable_metrics_poll_time_histogram``), steps are timed: into the task's polls, busy and
+idle time (which the console shows) and the running thread's poll-time histogram (powers of
+two from 1 µs), which ``Runtime.metrics()`` reports. Timing is opt-in because, in pure
+Python, the clock read and the integer bookkeeping cost about half a short step.
 
 **The slow-poll detector** is a watchdog thread that costs nothing per step: it wakes every
 ``threshold / 4`` and samples, per worker thread, the task the scheduler is stepping and the

@@ -7,8 +7,12 @@ The step loop is the product; keep it lean (measure before adding anything to it
 
 * The run queue is a ``deque`` of tasks. One step is ``ctx.run(CoroutineType.send, coro,
   None)`` (the unbound method: no bound method allocated per step; ``coro.send`` for a task
-  whose coroutine is a wrapper, or ``throw``) and a look at what the coroutine yielded:
+  whose coroutine is some other type, or ``throw``) and a look at what the coroutine yielded:
   ``YIELD`` requeues it, ``PARK`` leaves it with whoever will wake it (see ``_traps``).
+* A runtime whose steps are observed (task hooks, the console) runs ``_run_until_diagnosed``
+  instead, a copy of the loop with the hooks and the step's timing around the raw coroutine's
+  step; ``tools/gen_hot_paths.py`` writes both from one template, and the choice is made once
+  per ``_run_until``, so the plain loop has no test for it.
 * Tasks run in batches of at most ``event_interval`` steps; between batches the driver stack
   is polled without blocking (Tokio polls I/O every 61 ticks too), and posted callbacks run.
   When the queue is empty the driver parks, blocking.
