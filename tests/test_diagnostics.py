@@ -252,9 +252,19 @@ def test_a_hook_that_raises_is_logged_and_the_runtime_goes_on(
         return await rt.spawn(child())
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        assert rt.run(main(), flavor=flavor, on_before_task_poll=bad, on_task_spawn=bad) == 7
-    assert any("on_before_task_poll hook raised" in r.getMessage() for r in caplog.records)
-    assert any("on_task_spawn hook raised" in r.getMessage() for r in caplog.records)
+        assert (
+            rt.run(
+                main(),
+                flavor=flavor,
+                on_before_task_poll=bad,
+                on_after_task_poll=bad,
+                on_task_spawn=bad,
+                on_task_terminate=bad,
+            )
+            == 7
+        )
+    for hook in ("on_before_task_poll", "on_after_task_poll", "on_task_spawn", "on_task_terminate"):
+        assert any(f"{hook} hook raised" in r.getMessage() for r in caplog.records), hook
 
 
 @pytest.mark.parametrize(
