@@ -437,7 +437,8 @@ class CurrentThreadScheduler(Scheduler):
         on_before = diag.on_before
         on_after = diag.on_after
         clock = _clock
-        hist = diag.new_histogram()
+        # the thread's poll-time histogram, taken at the first timed step
+        hist: list[int] = []
         mark = 0
         rec: TaskRecord | None
         while not main._done:
@@ -452,6 +453,8 @@ class CurrentThreadScheduler(Scheduler):
                 # batch's start).
                 timed = diag.timed
                 if timed:
+                    if not hist:
+                        hist = diag.new_histogram()
                     mark = clock()
                 while True:
                     while left:  # not ``range(n)``: a segment is often one step (chain, ping-pong)
@@ -584,6 +587,7 @@ class CurrentThreadScheduler(Scheduler):
                     if not timed:
                         timed = diag.timed
                         if timed:
+                            hist = diag.new_histogram()
                             mark = clock()
                     n = len(ready)
                     if n > interval:  # noqa: PLR1730 - min() is a call on the hot path
