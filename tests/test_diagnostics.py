@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,24 @@ def test_the_console_counts_each_task_s_timed_steps(flavor: str | None, tmp_path
     assert row["polls"] == 10
     assert row["busy"] > 0
     assert row["age"] >= row["busy"]
+
+
+def test_the_current_thread_flavor_observes_steps_without_wrapping_coroutines(
+    flavor: str | None,
+) -> None:
+    # The current-thread flavor runs a diagnosed copy of its loop around the raw coroutine;
+    # the multi-thread flavor wraps each task's coroutine.
+    polls = itertools.count()
+
+    async def main() -> type:
+        return type(rt.current_task()._coro)
+
+    kind = rt.run(main(), flavor=flavor, on_before_task_poll=lambda _: next(polls))
+    assert next(polls) >= 1
+    if flavor == "multi_thread":
+        assert kind.__name__ == "Instrumented"
+    else:
+        assert kind is types.CoroutineType
 
 
 def test_spawn_location_is_the_spawning_line_through_every_way_to_spawn(
