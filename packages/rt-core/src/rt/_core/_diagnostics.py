@@ -97,9 +97,12 @@ _LIBRARY_DIRS: Final = _library_dirs()
 
 #: How deep spawn_location's walk starts: past its own caller ``instrument`` (1), the one
 #: function that calls that, ``_harness.new_task`` (2), the schedulers' ``new_task`` methods
-#: that call it (3) and their only callers, ``_spawn`` and ``block_on`` (4), all rt's own. In
-#: the compiled build those are native functions, with no Python frames to skip.
-_FIRST_CALLER: Final = 2 if COMPILED else 5
+#: that call it (3), their only callers, ``_spawn`` and ``block_on`` (4), and the callers of
+#: those (5: the schedulers' ``spawn`` and ``spawn_here``, ``_harness.spawn_blocking``,
+#: ``Runtime.block_on`` and the handle's), all rt's own: each frame the walk starts past is a
+#: frame object not made on every spawn. In the compiled build those are native functions,
+#: with no Python frames to skip.
+_FIRST_CALLER: Final = 2 if COMPILED else 6
 
 #: per source file seen in a spawn walk: whether it is rt's own (skipped) or the program's
 _rt_file: dict[str, bool] = {}
