@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,130 @@ def test_task_hooks_see_spawn_polls_and_terminate_with_meta_on_the_task_thread(
         assert all(ident != threading.get_ident() for _, _, ident in polls)
 
 
+def test_every_step_is_bracketed_by_one_before_and_one_after_hook_then_terminate(
+    flavor: str | None,
+) -> None:
+    # Per task, in order: spawn, (before, after) once per step (the first, those thrown into,
+    # the last one), then terminate with the outcome. A task aborted before its first step
+    # never runs its body; the cancel thrown into it is its one step.
+    events: dict[int, list[str]] = {}
+    names: dict[int, str | None] = {}
+    outcomes: dict[str | None, str | None] = {}
+    lock = threading.Lock()
+    ran: list[str] = []
+
+    def hook(kind: str) -> Any:
+        def record(meta: rt.TaskMeta) -> None:
+            with lock:
+                events.setdefault(meta.id, []).append(kind)
+                names[meta.id] = meta.name
+                if kind == "terminate":
+                    outcomes[meta.name] = meta.outcome
+
+        return record
+
+    async def stepper(n: int) -> int:
+        for _ in range(n):
+            await rt.yield_now()
+        return n
+
+    async def parked() -> None:
+        ran.append("parked")
+        await rt.sleep(3600)
+
+    async def never() -> None:
+        ran.append("never")
+
+    async def fails() -> None:
+        await rt.yield_now()
+        raise ValueError("boom")
+
+    async def main() -> None:
+        five = rt.spawn(stepper(5), name="stepper")
+        p = rt.spawn(parked(), name="parked")
+        f = rt.spawn(fails(), name="fails")
+        async with rt.LocalSet() as local:
+            # pinned to this thread, which does not step it before the abort on any flavor
+            n = local.spawn_local(never(), name="never")
+            n.abort()  # before its first step
+            with pytest.raises(rt.JoinError):
+                await n
+        assert await five == 5
+        while "parked" not in ran:
+            await rt.yield_now()
+        p.abort()  # parked: the cancel is thrown into it
+        for handle in (p, f):
+            with pytest.raises(rt.JoinError):
+                await handle
+
+    rt.run(
+        main(),
+        flavor=flavor,
+        on_task_spawn=hook("spawn"),
+        on_task_terminate=hook("terminate"),
+        on_before_task_poll=hook("before"),
+        on_after_task_poll=hook("after"),
+    )
+    by_name = {names[i]: seq for i, seq in events.items()}
+    steps = {"stepper": 6, "parked": 2, "never": 1, "fails": 2}
+    for name, count in steps.items():
+        assert by_name[name] == ["spawn", *["before", "after"] * count, "terminate"], name
+    assert outcomes == {
+        "stepper": "ok",
+        "parked": "cancelled",
+        "never": "cancelled",
+        "fails": "error",
+        None: "ok",  # main
+    }
+    assert "never" not in ran
+
+
+def test_the_console_counts_each_task_s_timed_steps(flavor: str | None, tmp_path: Path) -> None:
+    # With steps timed (the console attached, or poll_time_histogram), each task's polls count
+    # its steps and its busy time is what its steps took.
+    path = str(tmp_path / "console.sock")
+
+    async def stepper() -> None:
+        for _ in range(9):
+            await rt.yield_now()
+        await rt.sleep(3600)
+
+    async def main() -> dict[str, Any]:
+        handle = rt.spawn(stepper())
+        while True:  # until its ten steps are counted (it then sleeps: no more are)
+            stats = await rt.spawn_blocking(diagnostics_request, path, "stats")
+            row: dict[str, Any] = stats["stats"][str(handle.id)]
+            if row["polls"] >= 10:
+                break
+            await rt.sleep(0.01)
+        handle.abort()
+        return row
+
+    with rt.Runtime(flavor=flavor, console=path, poll_time_histogram=True) as runtime:
+        row = runtime.block_on(main())
+    assert row["polls"] == 10
+    assert row["busy"] > 0
+    assert row["age"] >= row["busy"]
+
+
+def test_the_current_thread_flavor_observes_steps_without_wrapping_coroutines(
+    flavor: str | None,
+) -> None:
+    # The current-thread flavor runs a diagnosed copy of its loop around the raw coroutine;
+    # the multi-thread flavor wraps each task's coroutine.
+    polls = itertools.count()
+
+    async def main() -> type:
+        return type(rt.current_task()._coro)
+
+    kind = rt.run(main(), flavor=flavor, on_before_task_poll=lambda _: next(polls))
+    assert next(polls) >= 1
+    if flavor == "multi_thread":
+        assert kind.__name__ == "Instrumented"
+    else:
+        assert kind is types.CoroutineType
+
+
 def test_spawn_location_is_the_spawning_line_through_every_way_to_spawn(
     flavor: str | None,
 ) -> None:
@@ -153,9 +278,19 @@ def test_a_hook_that_raises_is_logged_and_the_runtime_goes_on(
         return await rt.spawn(child())
 
     with caplog.at_level(logging.ERROR, logger="rt"):
-        assert rt.run(main(), flavor=flavor, on_before_task_poll=bad, on_task_spawn=bad) == 7
-    assert any("on_before_task_poll hook raised" in r.getMessage() for r in caplog.records)
-    assert any("on_task_spawn hook raised" in r.getMessage() for r in caplog.records)
+        assert (
+            rt.run(
+                main(),
+                flavor=flavor,
+                on_before_task_poll=bad,
+                on_after_task_poll=bad,
+                on_task_spawn=bad,
+                on_task_terminate=bad,
+            )
+            == 7
+        )
+    for hook in ("on_before_task_poll", "on_after_task_poll", "on_task_spawn", "on_task_terminate"):
+        assert any(f"{hook} hook raised" in r.getMessage() for r in caplog.records), hook
 
 
 @pytest.mark.parametrize(
@@ -265,6 +400,23 @@ def test_poll_time_histogram_option_times_every_step_without_a_console(
     assert steps + 1 <= taken <= steps + 2
     assert sum(map(sum, rows)) == taken
     assert all(len(h) == len(rows[0]) for h in rows)
+
+
+def test_hooks_alone_time_no_step_and_report_no_poll_time_histogram(
+    flavor: str | None,
+) -> None:
+    polls = itertools.count()
+
+    async def main() -> None:
+        await rt.spawn(rt.yield_now())
+
+    with rt.Runtime(flavor=flavor, on_after_task_poll=lambda _: next(polls)) as runtime:
+        runtime.block_on(main())
+        metrics = runtime.metrics()
+    assert next(polls) >= 3
+    assert [w.poll_time_histogram for w in metrics.worker_metrics] == [
+        () for _ in metrics.worker_metrics
+    ]
 
 
 def test_poll_time_histogram_option_refuses_a_non_bool(flavor: str | None) -> None:

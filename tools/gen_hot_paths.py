@@ -106,6 +106,221 @@ finally:
 """,
 }
 
+# The current-thread loop (``CurrentThreadScheduler._run_until``) and its diagnosed copy
+# (``_run_until_diagnosed``), from one template: a line ending in ``  #+`` is the diagnosed
+# copy's only (the marker dropped), every other line is in both. A runtime that observes
+# steps (a poll or terminate hook, the console, the poll-time histogram) runs the diagnosed
+# copy, chosen once per ``_run_until``: it calls the hooks and reads the clock around the
+# raw coroutine's step, with the task's ``TaskRecord`` from the diagnostics' side table
+# (``diag`` is the runtime's ``Diagnostics``), so the plain loop has no test for it.
+# ``diag_stepped`` ends an observed step: timed (the step's time runs from the end of the
+# one before it in the batch, so one clock read per step), then the after-poll hook.
+CT_LOOP = """\
+ready = self._ready
+inject = self._inject
+popleft = ready.popleft
+append = ready.append
+interval = self._event_interval
+tasks_discard = self._tasks.discard
+waiters_acquire = _WAITERS_LOCK.acquire
+waiters_release = _WAITERS_LOCK.release
+since_poll = 0
+yield_trap = YIELD
+park_trap = PARK
+coro_type = _CoroType
+coro_send = _CoroType.send
+records = diag.records  #+
+on_before = diag.on_before  #+
+on_after = diag.on_after  #+
+clock = _clock  #+
+# the thread's poll-time histogram, taken at the first timed step  #+
+hist: list[int] = []  #+
+mark = 0  #+
+rec: TaskRecord | None  #+
+while not main._done:
+    n = len(ready)
+    if n:
+        if n > interval:  # noqa: PLR1730 - min() is a call on the hot path
+            n = interval
+        left = n
+        # Whether steps are timed is read per batch and, until they are, per segment (a  #+
+        # console client may attach meanwhile). A timed step reads the clock once, where it  #+
+        # ends: its time runs from the end of the step before it in the batch (or from the  #+
+        # batch's start).  #+
+        timed = diag.timed  #+
+        if timed:  #+
+            if not hist:  #+
+                hist = diag.new_histogram()  #+
+            mark = clock()  #+
+        while True:
+            while left:  # not ``range(n)``: a segment is often one step (chain, ping-pong)
+                left -= 1
+                task = popleft()
+                self._current = task
+                task._abort_fn = None  # it runs: whatever it waited on is over
+                try:  #+
+                    rec = records[task._id]  #+
+                except KeyError:  # the runtime's own shutdown sentinel is not observed  #+
+                    rec = None  #+
+                else:  #+
+                    if on_before is not None:  #+
+                        try:  #+
+                            on_before(rec.meta)  #+
+                        except Exception:  #+
+                            diag.hook_failed("on_before_task_poll", rec.meta)  #+
+                exc = task._throw
+                try:
+                    if exc is None:
+                        coro = task._coro
+                        if type(coro) is coro_type:
+                            # The unbound ``send``: no bound method allocated per step.
+                            trap = task._ctx.run(coro_send, coro, None)
+                        else:
+                            trap = task._ctx.run(coro.send, None)  # type: ignore[union-attr]
+                    else:
+                        task._throw = None
+                        trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
+                except StopIteration as stop:
+                    if rec is not None:  #+
+                        # <diag_stepped>  #+
+                        diag.terminated(rec, OK)  #+
+                    # The common completion, inlined: a value, at most one joiner.
+                    # <settle_value>
+                    if joiner is not None:
+                        if joiner._sched is self:
+                            append(joiner)
+                        else:
+                            joiner._sched.wake(joiner)
+                    if waiters is not None:
+                        self._current = None
+                        run_waiters(task, waiters)
+                    continue
+                except BaseException as err:
+                    if rec is not None:  #+
+                        # <diag_stepped>  #+
+                    # (``finish`` runs the terminate hook, with the outcome ``err`` makes)  #+
+                    self._current = None
+                    self._finish(task, None, err)
+                    # Let go of the task now: if nobody else holds it, it is dropped here
+                    # and an unread failure reported before this batch ends.
+                    del task
+                    continue
+                if rec is not None:  #+
+                    # <diag_stepped>  #+
+                if trap is yield_trap:
+                    if task._cancelled:
+                        task._throw = Cancelled()
+                    append(task)
+                elif trap is not park_trap:
+                    self._bad_yield(task, trap)
+                elif task._cancelled:
+                    self.deliver_cancel(task)
+            # The segment ran out: the tasks queued while it ran (in a chain or a
+            # ping-pong, one at a time) run next, in the same batch while the budget
+            # between two driver polls lasts. Polls are counted per segment: the
+            # slow-poll detector relies on a segment running each task at most once.
+            self._polls += n
+            since_poll += n
+            if (
+                not ready
+                or since_poll >= interval
+                or main._done
+                or deadline is not None
+                or self._fatal is not None
+            ):
+                break
+            if not timed:  #+
+                timed = diag.timed  #+
+                if timed:  #+
+                    hist = diag.new_histogram()  #+
+                    mark = clock()  #+
+            n = len(ready)
+            if n > interval:  # noqa: PLR1730 - min() is a call on the hot path
+                n = interval
+            left = n
+        self._current = None
+        if self._fatal is not None:
+            self._raise_fatal()
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        if ready:
+            if since_poll < interval:
+                continue
+        else:
+            # The queue ran dry: the idle path below parks in the driver right away,
+            # which polls I/O and timers anyway. A poll here first would be a second
+            # epoll_wait per idle turn (one per request on a lightly loaded server).
+            since_poll = 0
+            continue
+        since_poll = 0
+        self._driver.park(0)
+        while inject:
+            self._run_callback(inject.popleft())
+        continue
+    # Nothing runnable: run posted callbacks, then sleep in the driver.
+    while inject:
+        self._run_callback(inject.popleft())
+    if self._fatal is not None:
+        self._raise_fatal()
+    if ready or main._done:
+        continue
+    self._parked = True
+    if ready or inject:
+        self._parked = False
+        continue
+    timeout = None
+    if deadline is not None:
+        timeout = deadline - time.monotonic()
+        if timeout <= 0:
+            self._parked = False
+            return
+    t0 = time.perf_counter()
+    try:
+        self._driver.park(timeout)
+    finally:
+        self._parked = False
+        self._park_count += 1
+        self._parked_time += time.perf_counter() - t0
+    while inject:
+        self._run_callback(inject.popleft())
+
+"""
+
+DIAG_STEPPED = """\
+if timed:
+    now = clock()
+    took = now - mark
+    mark = now
+    rec.polls += 1
+    rec.busy_ns += took
+    rec.last_end_ns = now
+    bucket = (took // 1000).bit_length()
+    hist[bucket if bucket < _LAST else _LAST] += 1
+if on_after is not None:
+    try:
+        on_after(rec.meta)
+    except Exception:
+        diag.hook_failed("on_after_task_poll", rec.meta)
+"""
+
+
+def _variant(template: str, diagnosed: bool) -> str:
+    """``template`` with its ``  #+`` lines kept (marker dropped) or left out."""
+    out = []
+    for line in template.splitlines(True):
+        if line.rstrip("\n").endswith("  #+"):
+            if diagnosed:
+                out.append(line.rstrip("\n")[:-4] + "\n")
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+BLOCKS["ct_run_until"] = _variant(CT_LOOP, diagnosed=False)
+BLOCKS["ct_run_until_diagnosed"] = _variant(CT_LOOP, diagnosed=True)
+BLOCKS["diag_stepped"] = DIAG_STEPPED
+
+
 FILES = ("_scheduler.py", "_worker_loop.py", "_idle.py", "_task.py", "_runtime.py")
 
 _BLOCK = re.compile(

@@ -6,18 +6,24 @@ A runtime built with any of ``on_task_spawn``, ``on_task_terminate``, ``on_befor
 has none, and its spawn and step paths are exactly as they are without this module (one
 ``is None`` test on the spawn path sends a diagnosed runtime's spawns down the general path).
 
-**How a step is observed.** At spawn, the task's coroutine is wrapped in an
-:class:`Instrumented` coroutine when a poll or terminate hook is set or the console is on: its
-``send``/``throw`` run the before-poll hook, the step, the after-poll hook, and on completion
-the terminate hook. The schedulers' loops stay as they are: they call ``task._coro.send``
-whatever ``_coro`` is. The wrapper forwards the introspection attributes (``cr_frame``,
-``cr_await``, ``cr_running``, ``cr_suspended``, ``cr_code``) so dumps and "did it start" checks
-see the real coroutine. Each observed step counts in the task's polls; from the first time a
-client attaches to the console (or from the start, with ``poll_time_histogram=True``, Tokio's
-``enable_metrics_poll_time_histogram``), it is also timed: into the task's busy and idle time
-(which the console shows) and the running thread's poll-time histogram (powers of two from
-1 µs), which ``Runtime.metrics()`` reports. Timing is opt-in because, in pure Python, two clock
-reads cost about as much as a short step.
+**How a step is observed.** Each task of a diagnosed runtime has a :class:`TaskRecord` in
+the side table ``Diagnostics.records`` (its ``TaskMeta``, parent, and the console's counters),
+never a field of the task. When a poll or terminate hook is set or the console is on, the
+current-thread flavor runs a diagnosed copy of its loop (``_run_until_diagnosed``, generated
+from the same template as the plain one and chosen once per ``block_on``): it looks the record
+up, runs the before-poll hook, steps the raw coroutine, times the step if asked, runs the
+after-poll hook, and on completion the terminate hook. The multi-thread flavor wraps the
+task's coroutine at spawn in an :class:`Instrumented` coroutine whose ``send``/``throw`` do
+the same around the step; its loop calls ``task._coro.send`` whatever ``_coro`` is, and the
+wrapper forwards the introspection attributes (``cr_frame``, ``cr_await``, ``cr_running``,
+``cr_suspended``, ``cr_code``) so dumps and "did it start" checks see the real coroutine.
+A task that ends outside a step (refused at shutdown, closed when the shutdown timeout
+passes) gets its terminate hook from ``_harness``. From the first time a client attaches to
+the console (or from the start, with ``poll_time_histogram=True``, Tokio's
+``enable_metrics_poll_time_histogram``), steps are timed: into the task's polls, busy and
+idle time (which the console shows) and the running thread's poll-time histogram (powers of
+two from 1 µs), which ``Runtime.metrics()`` reports. Timing is opt-in because, in pure
+Python, the clock read and the integer bookkeeping cost about half a short step.
 
 **The slow-poll detector** is a watchdog thread that costs nothing per step: it wakes every
 ``threshold / 4`` and samples, per worker thread, the task the scheduler is stepping and the
@@ -91,9 +97,12 @@ _LIBRARY_DIRS: Final = _library_dirs()
 
 #: How deep spawn_location's walk starts: past its own caller ``instrument`` (1), the one
 #: function that calls that, ``_harness.new_task`` (2), the schedulers' ``new_task`` methods
-#: that call it (3) and their only callers, ``_spawn`` and ``block_on`` (4), all rt's own. In
-#: the compiled build those are native functions, with no Python frames to skip.
-_FIRST_CALLER: Final = 2 if COMPILED else 5
+#: that call it (3), their only callers, ``_spawn`` and ``block_on`` (4), and the callers of
+#: those (5: the schedulers' ``spawn`` and ``spawn_here``, ``_harness.spawn_blocking``,
+#: ``Runtime.block_on`` and the handle's), all rt's own: each frame the walk starts past is a
+#: frame object not made on every spawn. In the compiled build those are native functions,
+#: with no Python frames to skip.
+_FIRST_CALLER: Final = 2 if COMPILED else 6
 
 #: per source file seen in a spawn walk: whether it is rt's own (skipped) or the program's
 _rt_file: dict[str, bool] = {}
@@ -163,6 +172,14 @@ def parse_threshold(value: object) -> float | None:
     return float(value)
 
 
+def outcome_of(exc: BaseException | None) -> str:
+    """``on_task_terminate``'s outcome for a task that ended with ``exc`` (``StopIteration``
+    or None: it returned)."""
+    if exc is None or isinstance(exc, StopIteration):
+        return OK
+    return CANCELLED if isinstance(exc, Cancelled) else ERROR
+
+
 def check_hook(name: str, hook: object) -> Hook | None:
     """Validate a hook option at construction.
 
@@ -181,8 +198,26 @@ _clock: Final = time.perf_counter_ns
 _LAST: Final = HISTOGRAM_BUCKETS - 1
 
 
+class TaskRecord:
+    """What a diagnosed runtime keeps about a live task, in its side table (``records``, by
+    task id; never in a task slot, so undiagnosed tasks stay as small as they are): the
+    ``TaskMeta`` hooks get, the parent's id (dumps), and the console's counters."""
+
+    __slots__ = ("busy_ns", "last_end_ns", "meta", "parent", "polls", "started_ns")
+
+    def __init__(self, meta: TaskMeta, parent: int | None, started_ns: int) -> None:
+        self.meta = meta
+        self.parent = parent
+        #: timed steps; time spent in them (ns) and when the last one ended
+        #: (``perf_counter_ns``; the console's idle and age: 0 without a console)
+        self.polls = 0
+        self.busy_ns = 0
+        self.started_ns = self.last_end_ns = started_ns
+
+
 class Instrumented:
-    """A task's coroutine, observed step by step (see the module notes).
+    """A task's coroutine, observed step by step (see the module notes): the multi-thread
+    flavor's way (the current-thread flavor runs a diagnosed copy of its loop instead).
 
     ``send`` is the one call per step, so it is written out in full: every frame or lookup it
     saves is saved on every poll. Steps are timed (the thread's poll-time histogram and the
@@ -190,27 +225,14 @@ class Instrumented:
     runtime's console: in pure Python two clock reads cost about as much as a short step.
     """
 
-    __slots__ = (
-        "_coro",
-        "_diag",
-        "_ended",
-        "_meta",
-        "busy_ns",
-        "last_end_ns",
-        "polls",
-        "started_ns",
-    )
+    __slots__ = ("_coro", "_diag", "_ended", "_meta", "_rec")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], diag: Diagnostics, meta: TaskMeta) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], diag: Diagnostics, rec: TaskRecord) -> None:
         self._coro: Any = coro
         self._diag = diag
-        self._meta = meta
+        self._rec = rec
+        self._meta = rec.meta
         self._ended = False
-        #: steps taken; time spent in timed steps (ns) and when the last one ended
-        #: (``perf_counter_ns``; the console's idle and age: 0 without a console)
-        self.polls = 0
-        self.busy_ns = 0
-        self.started_ns = self.last_end_ns = _clock() if diag.console_path is not None else 0
 
     # the step, observed
     def send(self, value: Any) -> Any:
@@ -231,9 +253,10 @@ class Instrumented:
             # _stepped, written out: this runs on every step while the console is attached
             now = _clock()
             took = now - began
-            self.polls += 1
-            self.busy_ns += took
-            self.last_end_ns = now
+            rec = self._rec
+            rec.polls += 1
+            rec.busy_ns += took
+            rec.last_end_ns = now
             try:
                 hist = diag.thread_local.histogram
             except AttributeError:
@@ -246,7 +269,6 @@ class Instrumented:
             except BaseException as exc:
                 self._last_step(diag, None, exc)
                 raise
-            self.polls += 1
         hook = diag.on_after
         if hook is not None:
             try:
@@ -273,22 +295,18 @@ class Instrumented:
         ``StopIteration`` included, is finished): count it, run the after-poll hook, then the
         terminate hook with how the task ended."""
         self._stepped(diag, began)
-        if not self._ended:
-            self._ended = True
-            if isinstance(exc, StopIteration):
-                diag.terminated(self._meta, OK)
-            else:
-                diag.terminated(self._meta, CANCELLED if isinstance(exc, Cancelled) else ERROR)
+        self._end(outcome_of(exc))
 
     def _stepped(self, diag: Diagnostics, began: int | None) -> None:
-        """Count a step that began at ``began`` (None: not timed) and run the after-poll
+        """Count a timed step that began at ``began`` (None: not timed) and run the after-poll
         hook: the thrown-into and last steps (``send`` has its own copy for the others)."""
-        self.polls += 1
         if began is not None:
             now = _clock()
             took = now - began
-            self.busy_ns += took
-            self.last_end_ns = now
+            rec = self._rec
+            rec.polls += 1
+            rec.busy_ns += took
+            rec.last_end_ns = now
             try:
                 hist = diag.thread_local.histogram
             except AttributeError:
@@ -310,7 +328,7 @@ class Instrumented:
     def _end(self, outcome: str) -> None:
         if not self._ended:
             self._ended = True
-            self._diag.terminated(self._meta, outcome)
+            self._diag.terminated(self._rec, outcome)
 
     # introspection, forwarded
     @property
@@ -357,8 +375,9 @@ class Diagnostics:
         self.on_after = hooks.get("on_after_task_poll")
         self.threshold = slow_poll_threshold
         self.console_path = console_path
-        #: whether each step goes through an Instrumented wrapper (hooks and the console need
-        #: it); the detector samples the schedulers instead, at no cost per step
+        #: whether each step is observed (hooks and the console need it): by the current-thread
+        #: flavor's diagnosed loop, or through an Instrumented wrapper on the multi-thread
+        #: flavor; the detector samples the schedulers instead, at no cost per step
         self.observe_steps = (
             poll_time_histogram
             or console_path is not None
@@ -371,11 +390,12 @@ class Diagnostics:
         self._sched: Scheduler | None = None
         #: sampling mode: thread id -> (task, batch counter, first seen)
         self._seen: dict[int, tuple[object, int, float]] = {}
-        #: task id -> (spawn location, parent task id), for dumps
-        self.meta: dict[int, tuple[str | None, int | None]] = {}
-        #: task id -> its observed coroutine, while the task lives (the console's counters;
-        #: kept only for a runtime with a console)
-        self.live: dict[int, Instrumented] = {}
+        #: task id -> what is kept about it (spawn location, parent, counters), while the
+        #: task lives: hooks, dumps, the detector's report and the console read it
+        self.records: dict[int, TaskRecord] = {}
+        #: whether steps are observed through an Instrumented wrapper: the flavors whose
+        #: loop has no diagnosed copy (set by ``start``)
+        self.wrap_steps = self.observe_steps
         #: thread id -> poll-time histogram (read by metrics); a step finds its thread's in
         #: ``thread_local.histogram``, cheaper than a lookup by thread id
         self.histograms: dict[int, list[int]] = {}
@@ -391,22 +411,22 @@ class Diagnostics:
     def instrument(
         self, coro: Coroutine[Any, Any, Any], task_id: int, name: str | None, parent: int | None
     ) -> Coroutine[Any, Any, Any]:
-        """Record the new task's location and parent, run ``on_task_spawn``, wrap its coroutine."""
+        """Record the new task (location, parent), run ``on_task_spawn``; on a flavor whose
+        loop has no diagnosed copy, wrap its coroutine."""
         location = spawn_location()
-        self.meta[task_id] = (location, parent)
         meta = TaskMeta(task_id, name, location)
+        rec = self.records[task_id] = TaskRecord(
+            meta, parent, _clock() if self.console_path is not None else 0
+        )
         hook = self.on_spawn
         if hook is not None:
             try:
                 hook(meta)
             except Exception:
                 self.hook_failed("on_task_spawn", meta)
-        if not self.observe_steps:
+        if not self.wrap_steps:
             return coro
-        observed = Instrumented(coro, self, meta)
-        if self.console_path is not None:
-            self.live[task_id] = observed
-        return observed  # type: ignore[return-value]
+        return Instrumented(coro, self, rec)  # type: ignore[return-value]
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -420,19 +440,25 @@ class Diagnostics:
         self.thread_local.histogram = hist
         return hist
 
-    def terminated(self, meta: TaskMeta, outcome: str) -> None:
+    def terminated(self, rec: TaskRecord, outcome: str) -> None:
         """Forget an ended task; run ``on_task_terminate``."""
-        task_id = meta.id
-        self.meta.pop(task_id, None)
-        if self.console_path is not None:
-            self.live.pop(task_id, None)
+        meta = rec.meta
+        if self.records.pop(meta.id, None) is None:
+            return  # already ended (a wrapper's close, then the loop's finish)
         hook = self.on_terminate
         if hook is not None:
-            done = TaskMeta(task_id, meta.name, meta.location, outcome)
+            done = TaskMeta(meta.id, meta.name, meta.location, outcome)
             try:
                 hook(done)
             except Exception:
                 self.hook_failed("on_task_terminate", done)
+
+    def ended(self, task_id: int, exc: BaseException | None) -> None:
+        """Task ``task_id`` ended without the diagnosed loop's own completion path (an error
+        or a cancellation, a task refused or closed at shutdown): as :meth:`terminated`, once."""
+        rec = self.records.get(task_id)
+        if rec is not None:
+            self.terminated(rec, outcome_of(exc))
 
     def call_hook(self, what: str, hook: Hook, meta: TaskMeta) -> None:
         """Run ``hook(meta)``; if it raises, log it and go on."""
@@ -455,7 +481,7 @@ class Diagnostics:
                 "idle": (now - t.last_end_ns) / 1e9,
                 "age": (now - t.started_ns) / 1e9,
             }
-            for tid, t in list(self.live.items())
+            for tid, t in list(self.records.items())
         }
 
     # -- watchdog ---------------------------------------------------------------------------
@@ -464,6 +490,8 @@ class Diagnostics:
         """Start the slow-poll watchdog for ``sched`` (if a threshold is set); give the console
         the live tasks' counters."""
         self._sched = sched
+        # The current-thread flavor observes steps in a diagnosed copy of its loop.
+        self.wrap_steps = self.observe_steps and sched.flavor != "current_thread"
         if self.console is not None:
             self.console.task_stats = self.task_stats
             self.console.attached = self._time_steps
@@ -508,7 +536,8 @@ class Diagnostics:
                 continue
             self._reported.add(key)
             self.slow_polls += 1
-            location = self.meta.get(task._id, (None, None))[0]  # type: ignore[attr-defined]
+            rec = self.records.get(task._id)  # type: ignore[attr-defined]
+            location = rec.meta.location if rec is not None else None
             self._report(ident, TaskMeta(task._id, task._name, location), held)  # type: ignore[attr-defined]
         if len(self._reported) > 1024:
             self._reported = {(i, s[2]) for i, s in self._seen.items()}

@@ -404,7 +404,7 @@ def take_dump(sched: Scheduler) -> TaskDump:
     """Snapshot every live task of ``sched`` (see the module docstring)."""
     running = _running(sched)
     diag = sched._diag
-    meta = diag.meta if diag is not None else None
+    records = diag.records if diag is not None else None
     cache: dict[tuple[Any, int], FrameInfo] = {}
     said: dict[Any, str] = {}
     infos: list[TaskInfo] = []
@@ -426,7 +426,8 @@ def take_dump(sched: Scheduler) -> TaskDump:
         else:
             state = RUNNABLE
             frames = await_chain(task._coro, cache)
-        location, parent = meta.get(task._id, (None, None)) if meta is not None else (None, None)
+        rec = records.get(task._id) if records is not None else None
+        location, parent = (rec.meta.location, rec.parent) if rec is not None else (None, None)
         infos.append(
             TaskInfo(
                 task._id,

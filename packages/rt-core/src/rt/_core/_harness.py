@@ -275,6 +275,9 @@ def refuse_new_task(task: Task[Any], what: str) -> RuntimeError:
     task._coro = None
     if coro is not None:
         coro.close()
+    diag = task._sched._diag
+    if diag is not None:
+        diag.ended(task._id, Cancelled())
     return RuntimeError(f"{what}: the runtime is shut down (or shutting down); no new tasks")
 
 
@@ -356,6 +359,9 @@ def finish(
     waiters, and apply the failure policy to an error that is not a cancellation."""
     if type(exc) is RuntimeError:
         exc = reused_coroutine(task, exc)
+    diag = sched._diag
+    if diag is not None:  # the terminate hook, before anyone sees the task done
+        diag.ended(task._id, exc)
     joiner, waiters = settle(sched, task, result, exc)
     task._state = DONE
     if joiner is not None:
