@@ -655,6 +655,52 @@ def test_a_console_client_that_resets_its_connection_ends_quietly(
     assert crashes == []
 
 
+_STACK_READER = """
+import gc, sys, threading
+from rt._core._diagnostics import thread_frame
+
+def garbage_holding_a_thread_local():
+    class Holder:
+        pass
+    h = Holder()
+    h.me = h
+    h.local = threading.local()
+    h.local.x = 1
+
+stop = False
+
+def busy():
+    def step(n):
+        return n + 1
+    while not stop:
+        step(1)
+
+threads = [threading.Thread(target=busy) for _ in range(3)]
+for t in threads:
+    t.start()
+sys.setswitchinterval(1e-5)
+gc.set_threshold(1)  # every allocation of a tracked object collects
+for _ in range(5000):
+    garbage_holding_a_thread_local()
+    thread_frame(threads[0].ident)
+stop = True
+for t in threads:
+    t.join()
+print("read every stack")
+"""
+
+
+def test_reading_a_thread_s_stack_survives_a_collection_that_frees_a_thread_local() -> None:
+    # The detector and dumps read other threads' stacks through sys._current_frames(), which
+    # holds CPython's thread-list lock while it makes frame objects; a collection there that
+    # frees a threading.local needs that lock too, and the interpreter hung on itself.
+    result = subprocess.run(
+        [sys.executable, "-c", _STACK_READER], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "read every stack" in result.stdout
+
+
 # -- logging ----------------------------------------------------------------------------------
 
 

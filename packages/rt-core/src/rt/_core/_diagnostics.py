@@ -39,6 +39,7 @@ in Tokio). A hook that raises is logged through the ``rt`` logger and otherwise 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -73,6 +74,26 @@ HISTOGRAM_BUCKETS: Final = 24
 
 _CORE_DIR: Final = os.path.dirname(os.path.abspath(__file__))
 _RT_DIR: Final = os.path.dirname(_CORE_DIR)
+
+
+def thread_frame(ident: int) -> FrameType | None:
+    """The frame a live thread is running (``None`` when it is gone), with the collector
+    paused while ``sys._current_frames()`` runs.
+
+    That call holds the interpreter's thread-list lock while it allocates; a collection
+    started by one of those allocations can free a ``threading.local``, whose clean-up takes
+    the same lock: the calling thread then deadlocks on itself, holding the GIL (seen as a
+    hung slow-poll report). No collection, no deadlock.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        frames = sys._current_frames()
+    finally:
+        if paused:
+            gc.enable()
+    return frames.get(ident)
 
 
 def _library_dirs() -> tuple[str, ...]:
@@ -543,7 +564,7 @@ class Diagnostics:
             self._reported = {(i, s[2]) for i, s in self._seen.items()}
 
     def _report(self, ident: int, meta: TaskMeta, held: float) -> None:
-        frame = sys._current_frames().get(ident)
+        frame = thread_frame(ident)
         stack: list[str] = []
         while frame is not None:
             code = frame.f_code

@@ -27,7 +27,7 @@ import types
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, final
 
-from ._diagnostics import Instrumented
+from ._diagnostics import Instrumented, thread_frame
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -306,7 +306,7 @@ def thread_frames(thread_id: int, start: object = None) -> tuple[FrameInfo, ...]
     With ``start`` (a code object), the stack begins at the outermost frame running that code:
     for a task, its coroutine's own frame, leaving out the scheduler below it.
     """
-    frame = sys._current_frames().get(thread_id)
+    frame: FrameType | None = thread_frame(thread_id)
     stack: list[FrameType] = []
     while frame is not None:
         stack.append(frame)
