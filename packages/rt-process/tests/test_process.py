@@ -426,6 +426,32 @@ async def test_streams_can_be_open_files_or_fds(tmp_path: Path) -> None:
     assert out.stdout == b"from a file\n"
 
 
+async def test_a_wait_whose_exit_fd_another_task_closed_before_it_waited_returns_the_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On the multi-thread flavor a waiter can look (child running), and before it starts its
+    # wait on the exit fd another task, on another thread, collects the exit and closes that
+    # fd. Replayed here in one task: the first look reports the child running, after the
+    # collection that closes the fd has happened behind it.
+    child = Command("sleep").arg("1000").spawn()
+    child.start_kill()
+    pid = child.id
+    assert pid is not None
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # it has exited; not reaped yet
+    collect = Child._collect
+    looks: list[int | None] = []
+
+    def look_that_loses_the_race(self: Child) -> int | None:
+        if not looks:
+            looks.append(collect(self))  # the other task's collection, closing the exit fd
+            return None  # what this task's own look saw a moment before
+        return collect(self)
+
+    monkeypatch.setattr(Child, "_collect", look_that_loses_the_race)
+    assert await child.wait() == -signal.SIGKILL
+    assert looks == [-signal.SIGKILL]
+
+
 # -- the SIGCHLD watcher (the fallback without pidfds) ---------------------------------------
 
 

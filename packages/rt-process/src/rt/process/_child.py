@@ -179,9 +179,11 @@ class Child:
                 continue
             try:
                 await self._reg.wait(READ)
-            except OSError:
-                # Another task collected the exit meanwhile and closed the pidfd under us
-                # (EBADF): the code is there. Anything else (the runtime shut down) is raised.
+            except (OSError, ValueError):
+                # Another task collected the exit meanwhile and closed the exit fd: while we
+                # waited on it (EBADF), or before our wait began (on another thread, between
+                # our look and this wait: the closed fd is refused up front, ValueError). The
+                # code is there. Anything else (the runtime shut down) is raised.
                 if self.returncode is None:
                     raise
             finally:
