@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -435,9 +436,10 @@ async def test_a_wait_whose_exit_fd_another_task_closed_before_it_waited_returns
     # collection that closes the fd has happened behind it.
     child = Command("sleep").arg("1000").spawn()
     child.start_kill()
-    pid = child.id
-    assert pid is not None
-    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # it has exited; not reaped yet
+    # Block until the exit fd is readable: the child exited (pidfd), or the SIGCHLD watcher
+    # collected it (its pipe). Either way the next collection finds the code.
+    readable, _, _ = select.select([child._exit.fileno()], [], [], 60)
+    assert readable
     collect = Child._collect
     looks: list[int | None] = []
 
