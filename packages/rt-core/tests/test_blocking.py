@@ -69,6 +69,24 @@ def test_idle_blocking_threads_retire_after_keep_alive(flavor: str | None) -> No
         assert runtime.metrics().blocking_threads == 0
 
 
+def test_jobs_submitted_while_idle_threads_retire_all_run(flavor: str | None) -> None:
+    # A keep-alive of 10 µs: threads retire between almost any two jobs, so a job is often
+    # submitted just as the idle thread it would go to gives up waiting. Each job must run
+    # (on that thread or a new one), never wait for a thread that has retired.
+    async def caller(n: int) -> int:
+        total = 0
+        for i in range(n):
+            total += await rt.spawn_blocking(abs, -i)
+        return total
+
+    async def main() -> list[int]:
+        handles = [rt.spawn(caller(150)) for _ in range(4)]
+        return [await h for h in handles]
+
+    with rt.Runtime(flavor=flavor, thread_keep_alive=1e-5, max_blocking_threads=2) as runtime:
+        assert runtime.block_on(main()) == [sum(range(150))] * 4
+
+
 def test_aborting_a_queued_blocking_job_means_it_never_runs(flavor: str | None) -> None:
     ran: list[int] = []
     started = threading.Event()

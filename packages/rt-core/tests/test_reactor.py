@@ -427,6 +427,78 @@ def test_an_unpark_racing_shutdown_never_writes_into_an_fd_that_reused_the_wakeu
         sys.setswitchinterval(interval)
 
 
+def _parks_end(io: IoDriver, parks: int, unpark_each: bool) -> bool:
+    """Park ``io`` ``parks`` times without a timeout on a thread of its own; whether every park
+    ended within the (generous) wait. ``unpark_each``: unpark twice before each park."""
+
+    def park_many() -> None:
+        for _ in range(parks):
+            if unpark_each:
+                io.unpark()
+                io.unpark()  # nothing to add to the first: skipped, and must not be lost later
+            io.park(None)
+
+    t = threading.Thread(target=park_many, name="test-rt-parker", daemon=True)
+    t.start()
+    t.join(timeout=30)  # a lost wake-up leaves it parked for ever (a daemon, so not a hang)
+    return not t.is_alive()
+
+
+def test_each_park_after_unparks_ends_also_when_a_second_unpark_added_nothing() -> None:
+    io = IoDriver(lambda task: None)
+    try:
+        assert _parks_end(io, 50, unpark_each=True)
+    finally:
+        io.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(os, "eventfd"), reason="the wake-up fd is an eventfd on Linux")
+def test_an_unpark_landing_while_a_park_drains_the_wakeup_fd_is_not_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The drain reads the fd, then forgets that a wake-up was pending: in the other order, an
+    # unpark landing in between would be read away and leave the flag set, and every later
+    # unpark would skip its write (the next park would never end).
+    io = IoDriver(lambda task: None)
+    read = os.eventfd_read
+
+    def read_as_an_unpark_lands(fd: int) -> int:
+        io.unpark()  # another thread's wake-up, arriving while the park drains
+        return read(fd)
+
+    monkeypatch.setattr(os, "eventfd_read", read_as_an_unpark_lands)
+    try:
+        assert _parks_end(io, 3, unpark_each=True)
+    finally:
+        io.shutdown()
+
+
+def test_unparks_from_another_thread_racing_the_parks_drain_end_every_park() -> None:
+    # A plain thread unparks without pause while this one parks again and again: an unpark
+    # lands before, during and after each park's drain of the wake-up fd. An unpark skipped
+    # because one was pending must never leave the next park without a wake-up.
+    import sys
+
+    io = IoDriver(lambda task: None)
+    stop = threading.Event()
+
+    def unpark_until_stopped() -> None:
+        while not stop.is_set():
+            io.unpark()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads between almost any two bytecodes
+    t = threading.Thread(target=unpark_until_stopped, name="test-rt-unpark")
+    t.start()
+    try:
+        assert _parks_end(io, 3000, unpark_each=False)
+    finally:
+        stop.set()
+        t.join()
+        sys.setswitchinterval(interval)
+        io.shutdown()
+
+
 @pytest.mark.parametrize("mode", ["select", "whole milliseconds"])
 @pytest.mark.skipif(not hasattr(select, "epoll"), reason="the epoll backend is Linux-only")
 def test_a_timed_epoll_park_never_ends_before_its_timeout(mode: str) -> None:

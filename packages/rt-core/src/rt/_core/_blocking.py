@@ -103,10 +103,17 @@ class BlockingPool:
         self._name = thread_name
         self._wake = wake
         self._keep_alive = keep_alive
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._queue: deque[BlockingJob] = deque()
         self._threads: set[threading.Thread] = set()
-        self._idle = 0
+        # The idle threads' wake-up locks, the most recently idle last: a thread waits by
+        # acquiring its own lock (held while it works), and ``submit`` wakes the last one by
+        # releasing it under ``_lock`` (see ``_worker``). Rather than a ``Condition``, whose
+        # ``wait`` and ``notify`` are Python code that runs on every round trip (a wait
+        # allocates a lock, a notify slices the waiters), most of it after the job's task was
+        # woken, holding the GIL its runtime thread needs next. Waking the most recently idle
+        # thread first also lets the others reach their keep-alive and retire.
+        self._idle: list[Any] = []
         self._running = 0
         self._counter = 0
         self._shutdown = False
@@ -115,7 +122,7 @@ class BlockingPool:
 
     def submit(self, job: BlockingJob) -> None:
         """Queue ``job`` (its ``task`` set); a pool that is shut down fails it instead."""
-        with self._cond:
+        with self._lock:
             if job.state != QUEUED:
                 return  # its task was aborted while waiting for it to be queued
             if self._shutdown:
@@ -128,11 +135,12 @@ class BlockingPool:
             else:
                 wake = False
                 self._queue.append(job)
-                # Idle threads take queued jobs in turn; start a thread only when they are
-                # fewer than the jobs waiting (and the bound allows it).
+                # An idle thread takes it; without one, start a thread if the bound allows
+                # (else a busy thread takes it when its job ends). A woken thread leaves
+                # ``_idle`` here, so a second job submitted before it runs starts another.
                 if self._idle:
-                    self._cond.notify()
-                if len(self._queue) > self._idle and len(self._threads) < self._max:
+                    self._idle.pop().release()
+                elif len(self._threads) < self._max:
                     self._counter += 1
                     t = threading.Thread(
                         target=self._worker,
@@ -147,14 +155,14 @@ class BlockingPool:
     def wait_for(self, job: BlockingJob) -> bool:
         """The task side of the handshake: True when the caller (``job.task``) must park until
         the job's thread wakes it, False when the job is done already."""
-        with self._cond:
+        with self._lock:
             if job.state == DONE:
                 return False
             job.waiting = True
             return True
 
     def _cancel(self, job: BlockingJob) -> bool:
-        with self._cond:
+        with self._lock:
             if job.state == QUEUED:
                 job.state = DONE
                 try:
@@ -169,59 +177,76 @@ class BlockingPool:
     def _worker(self) -> None:
         block_async_signals()
         me = threading.current_thread()
-        cond = self._cond
+        # Held while this thread works; it waits by acquiring it again, ``submit`` (or
+        # ``shutdown``) wakes it by releasing it. Worker threads get no signals (above), so
+        # the pool's lock is taken with bare acquire/release: nothing can interrupt in between.
+        wake = threading.Lock()
+        wake.acquire()
+        lock = self._lock
         queue = self._queue
+        idle = self._idle
+        monotonic = time.monotonic
+        lock.acquire()
         while True:
-            with cond:
-                deadline = time.monotonic() + self._keep_alive
+            # ``lock`` is held here.
+            if not queue:
+                deadline = monotonic() + self._keep_alive
                 while not queue:
-                    remaining = deadline - time.monotonic()
-                    if self._shutdown or remaining <= 0:
-                        self._threads.discard(me)
-                        return
-                    self._idle += 1
-                    cond.wait(remaining)
-                    self._idle -= 1
-                job = queue.popleft()
-                task = job.task
-                dropped = not job.waiting and task is not None and task._cancelled
-                if dropped:
-                    # Aborted before its first step: the task never waits for this job (a
-                    # task aborted *in* that step finds the job done and raises this).
-                    job.state = DONE
-                    job.exc = Cancelled("the task was aborted before its blocking job started")
-                    job.fn = job.args = None  # type: ignore[assignment]
-                    drained = not self._running and not queue
-                else:
-                    job.state = RUNNING
-                    self._running += 1
-            if dropped:
-                if drained and self._on_drained is not None:
-                    self._on_drained()
-                continue
-            try:
-                job.result = job.ctx.run(job.fn, *job.args)
-            except BaseException as exc:  # delivered to the awaiting task
-                job.exc = exc
-            job.fn = job.args = None  # type: ignore[assignment]
-            with cond:
+                    if self._shutdown:
+                        break
+                    remaining = deadline - monotonic()
+                    if remaining <= 0:
+                        break
+                    idle.append(wake)
+                    lock.release()
+                    woken = wake.acquire(True, remaining)
+                    lock.acquire()
+                    if not woken:
+                        try:
+                            idle.remove(wake)  # timed out: no longer idle
+                        except ValueError:
+                            # ``submit`` took it off the list just now and released it,
+                            # under the lock we now hold: take that wake-up back.
+                            wake.acquire()
+                if not queue:  # shut down, or idle for ``keep_alive``: retire
+                    self._threads.discard(me)
+                    lock.release()
+                    return
+            job = queue.popleft()
+            task = job.task
+            if not job.waiting and task is not None and task._cancelled:
+                # Aborted before its first step: the task never waits for this job (a
+                # task aborted *in* that step finds the job done and raises this).
                 job.state = DONE
-                waiting = job.waiting
-                if not waiting:
-                    # Its task has not asked yet: it is runnable (queued or in its first
-                    # step) and finds the job done, so the job stops counting at once.
-                    self._running -= 1
-                    drained = not self._running and not queue
-            if waiting and task is not None:
-                # Wake before the job stops counting as in flight: paused time auto-advances
-                # only when no task is runnable *and* no job is in flight, so in between it
-                # could jump the clock while the result is on its way.
-                self._wake(task)
-                with cond:
-                    self._running -= 1
-                    drained = not self._running and not queue
+                job.exc = Cancelled("the task was aborted before its blocking job started")
+                job.fn = job.args = None  # type: ignore[assignment]
+                drained = not self._running and not queue
+            else:
+                job.state = RUNNING
+                self._running += 1
+                lock.release()
+                try:
+                    job.result = job.ctx.run(job.fn, *job.args)
+                except BaseException as exc:  # delivered to the awaiting task
+                    job.exc = exc
+                job.fn = job.args = None  # type: ignore[assignment]
+                lock.acquire()
+                job.state = DONE
+                if job.waiting and task is not None:
+                    # Wake before the job stops counting as in flight: paused time
+                    # auto-advances only when no task is runnable *and* no job is in flight,
+                    # so in between it could jump the clock while the result is on its way.
+                    lock.release()
+                    self._wake(task)
+                    lock.acquire()
+                # Else its task has not asked yet: it is runnable (queued or in its first
+                # step) and finds the job done, so the job stops counting at once.
+                self._running -= 1
+                drained = not self._running and not queue
             if drained and self._on_drained is not None:
+                lock.release()
                 self._on_drained()
+                lock.acquire()
 
     # -- observing and stopping -------------------------------------------------------------
 
@@ -230,12 +255,12 @@ class BlockingPool:
 
     def stats(self) -> tuple[int, int, int]:
         """Return (threads, idle threads, queued jobs)."""
-        with self._cond:
-            return len(self._threads), self._idle, len(self._queue)
+        with self._lock:
+            return len(self._threads), len(self._idle), len(self._queue)
 
     def shutdown(self, timeout: float | None) -> list[threading.Thread]:
         """Stop the pool; return the threads still running after ``timeout``."""
-        with self._cond:
+        with self._lock:
             self._shutdown = True
             dropped = list(self._queue)
             self._queue.clear()
@@ -244,7 +269,8 @@ class BlockingPool:
                 job.state = DONE
                 job.exc = err
             threads = list(self._threads)
-            self._cond.notify_all()
+            while self._idle:  # every idle thread wakes, finds the pool shut down, retires
+                self._idle.pop().release()
         for job in dropped:
             # A task not parked on its job finds it done (and the error) when it asks.
             if job.waiting and job.task is not None:

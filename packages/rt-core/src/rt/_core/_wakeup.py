@@ -22,10 +22,18 @@ class _Waker:
     """A wake-up fd: an eventfd, or a socket pair where there is none (or ``socket_pair``:
     the signal wakeup fd must take one-byte writes, which an eventfd refuses)."""
 
-    __slots__ = ("_closed", "_drain", "_lock", "_wsock", "fd", "rsock", "wfd")
+    __slots__ = ("_closed", "_drain", "_lock", "_pending", "_wsock", "fd", "rsock", "wfd")
 
     def __init__(self, *, socket_pair: bool = False) -> None:
         self._closed = False
+        # Set by a wake before it writes; cleared by a drain *after* it has read. While it is
+        # set, a wake-up is on its way to the reader or not yet seen by it, so another wake
+        # has nothing to add and skips the write (a system call, which also lets go of the
+        # GIL mid-wake): wakes from another thread often come in pairs (a blocking job's task
+        # woken, then the pool drained) or bursts. A wake that finds it set after the reader
+        # has read but before it cleared it is not lost: the reader is awake and looks at its
+        # queues after the drain, and the waker filled those before it woke.
+        self._pending = False
         # Makes a wake's closed check and its write one step against close(): otherwise a wake
         # from another thread could pass the check, the fd be closed and its number reused by
         # a new fd (a socket, a file), and the write land there. Re-entrant: a signal handler
@@ -46,9 +54,12 @@ class _Waker:
             self._drain = self._drain_sock
 
     def wake(self) -> None:
+        if self._pending:
+            return
         with self._lock:
             if self._closed:
                 return
+            self._pending = True
             try:
                 if self._wsock is None:
                     os.eventfd_write(self.wfd, 1)
@@ -66,6 +77,7 @@ class _Waker:
             os.eventfd_read(self.fd)
         except BlockingIOError:
             pass
+        self._pending = False  # after the read (see __init__)
 
     def take(self) -> bytes:
         """Read and return what was written (a socket pair's bytes; an eventfd's are counts)."""
@@ -78,6 +90,7 @@ class _Waker:
                 chunks.append(chunk)
         except BlockingIOError:
             pass
+        self._pending = False
         return b"".join(chunks)
 
     def _drain_sock(self) -> None:
@@ -87,6 +100,7 @@ class _Waker:
                 pass
         except BlockingIOError:
             pass
+        self._pending = False
 
     def close(self) -> None:
         with self._lock:
