@@ -1,0 +1,193 @@
+"""Hostile cancellation edges: a select branch, a timeout or a cancel scope whose cancel lands at
+the same instant as the work it cancels (a plain thread completes it, or paused time makes both
+due together).
+
+Either side may win; what must hold is that nothing is lost (a message stays in its channel),
+no cancellation leaks past the block that caught it, and ``biased=True`` means the lowest
+ready index wins.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
+from typing import TypeVar
+
+import pytest
+
+import rt
+import rt.time
+from rt.sync import Event, mpsc
+
+T = TypeVar("T")
+
+ROUNDS = 150
+LIMIT = 10.0
+
+
+@pytest.fixture(autouse=True)
+def _switch_often() -> Iterator[None]:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(5e-6)
+    yield
+    sys.setswitchinterval(old)
+
+
+async def bounded(aw: Awaitable[T], what: str) -> T:
+    try:
+        return await rt.time.timeout(LIMIT, aw)
+    except rt.time.Elapsed:
+        raise AssertionError(f"hung: {what}") from None
+
+
+def start(fn: Callable[[], object]) -> threading.Thread:
+    t = threading.Thread(target=fn, name="hostile-plain-thread")
+    t.start()
+    return t
+
+
+async def finished(t: threading.Thread, what: str) -> None:
+    await rt.spawn_blocking(t.join, LIMIT)
+    assert not t.is_alive(), f"hung: {what}"
+
+
+def send_when(go: threading.Event, tx: mpsc.UnboundedSender[int], value: int) -> None:
+    assert go.wait(LIMIT)
+    tx.send(value)
+
+
+async def test_select_recv_losing_to_a_branch_as_a_thread_sends_keeps_the_message() -> None:
+    tx, rx = mpsc.unbounded_channel[int]()
+
+    async def release_the_sender(go: threading.Event) -> str:
+        go.set()
+        await rt.yield_now()
+        return "other"
+
+    for i in range(ROUNDS):
+        go = threading.Event()
+        t = start(partial(send_when, go, tx, i))
+        index, value = await bounded(rt.select(rx.recv(), release_the_sender(go)), "select")
+        await finished(t, "the sending thread")
+        if index == 0:
+            assert value == i
+        else:
+            assert await bounded(rx.recv(), "the message select's losing recv took") == i
+        assert rx.statistics().queued == 0
+
+
+async def test_timeout_expiring_as_a_thread_sends_leaves_the_message_in_the_channel() -> None:
+    tx, rx = mpsc.unbounded_channel[int]()
+    for i in range(ROUNDS):
+        go = threading.Event()
+        t = start(partial(send_when, go, tx, i))
+        try:
+            with rt.time.timeout(0):
+                go.set()
+                assert await rx.recv() == i
+        except rt.time.Elapsed:
+            assert await bounded(rx.recv(), "the message the timed-out recv took") == i
+        await finished(t, "the sending thread")
+        await rt.yield_now()  # no cancellation leaked out of the timeout block
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_timeout_due_with_its_body_returns_a_result_and_leaks_no_cancellation() -> None:
+    for _ in range(20):
+        try:
+            await rt.time.timeout(1, rt.time.sleep(1))
+        except rt.time.Elapsed:
+            pass
+        await rt.yield_now()
+        with rt.time.timeout(1):
+            await rt.time.sleep(1)
+        await rt.time.sleep(0)
+
+
+async def sleep_then(seconds: float, value: str) -> str:
+    await rt.time.sleep(seconds)
+    return value
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_biased_select_lets_a_timer_win_over_a_coroutine_due_at_the_same_instant() -> None:
+    assert await rt.select(rt.time.sleep(1), sleep_then(1, "later"), biased=True) == (0, None)
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_biased_select_lets_a_timer_win_over_coroutine_tasks_due_at_the_same_instant() -> (
+    None
+):
+    got = await rt.select(
+        rt.time.sleep(1), sleep_then(1, "b"), sleep_then(1, "c"), sleep_then(9, "d"), biased=True
+    )
+    assert got == (0, None)
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_biased_select_lets_the_first_coroutine_win_over_a_timer_due_with_it() -> None:
+    assert await rt.select(sleep_then(1, "first"), rt.time.sleep(1), biased=True) == (0, "first")
+
+
+async def test_cancel_scope_cancelled_from_a_thread_as_its_body_finishes_leaks_nothing() -> None:
+    for _ in range(ROUNDS):
+        woken = Event()
+        scope = rt.CancelScope()
+        finisher = start(woken.set)
+        canceller = start(scope.cancel)
+        body_done = False
+        with scope:
+            await woken.wait()
+            body_done = True
+        await finished(finisher, "Event.set")
+        await finished(canceller, "CancelScope.cancel")
+        assert scope.cancel_called
+        assert scope.cancelled_caught is not body_done
+        await rt.yield_now()  # the scope's cancellation stays inside it
+
+
+async def test_cancel_scope_cancelled_from_a_thread_spares_its_shielded_inner_scope() -> None:
+    async def body(scopes: list[rt.CancelScope], inside: Event, release: Event) -> bool:
+        shielded_done = False
+        with rt.CancelScope() as outer:
+            scopes.append(outer)
+            with rt.CancelScope(shield=True):
+                inside.set()
+                await release.wait()
+                shielded_done = True
+            await rt.yield_now()  # the outer cancellation lands here
+            raise AssertionError("the cancelled scope's body went on past a checkpoint")
+        assert outer.cancelled_caught
+        return shielded_done
+
+    for _ in range(ROUNDS // 3):
+        scopes: list[rt.CancelScope] = []
+        inside, release = Event(), Event()
+        task = rt.spawn(body(scopes, inside, release))
+        await bounded(inside.wait(), "the body entering its shielded scope")
+        t = start(scopes[0].cancel)
+        await finished(t, "CancelScope.cancel")
+        release.set()
+        assert await bounded(task, "the shielded body") is True
+
+
+async def test_abort_from_a_thread_racing_completion_gives_the_value_or_a_cancelled_join() -> None:
+    async def wait_for(g: Event) -> str:
+        await g.wait()
+        return "done"
+
+    for _ in range(ROUNDS):
+        gate = Event()
+        task = rt.spawn(wait_for(gate))
+        await rt.yield_now()
+        opener = start(gate.set)
+        aborter = start(task.abort)
+        try:
+            assert await bounded(task, "a task aborted from a thread as it finished") == "done"
+        except rt.JoinError as err:
+            assert err.is_cancelled(), err
+        await finished(opener, "Event.set")
+        await finished(aborter, "JoinHandle.abort")
+        assert task.is_finished()
