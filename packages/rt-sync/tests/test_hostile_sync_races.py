@@ -368,3 +368,82 @@ async def test_broadcast_blocking_recv_in_a_thread_gets_every_value_in_order() -
             await rt.yield_now()
     await finished(t, "broadcast blocking_recv")
     assert got == list(range(ROUNDS))
+
+
+async def test_semaphore_shared_by_blocking_threads_and_tasks_never_exceeds_its_permits() -> None:
+    sem = Semaphore(2)
+    lock = threading.Lock()
+    inside = [0, 0]  # now, peak
+
+    def enter() -> None:
+        with lock:
+            inside[0] += 1
+            inside[1] = max(inside)
+
+    def leave() -> None:
+        with lock:
+            inside[0] -= 1
+
+    def in_thread() -> None:
+        for _ in range(ROUNDS):
+            permit = sem.blocking_acquire()
+            enter()
+            leave()
+            permit.release()
+
+    async def in_task() -> None:
+        for _ in range(ROUNDS):
+            async with sem.acquire():
+                enter()
+                await rt.yield_now()
+                leave()
+
+    threads = [start(in_thread) for _ in range(3)]
+    await bounded(rt.join(in_task(), in_task(), in_task()), "tasks sharing with threads")
+    for t in threads:
+        await finished(t, "blocking_acquire sharing with tasks")
+    assert inside[1] <= 2, f"{inside[1]} holders of a 2-permit semaphore"
+    assert sem.statistics().available_permits == 2
+
+
+async def test_mutex_shared_by_blocking_threads_and_tasks_loses_no_update() -> None:
+    mutex = Mutex(0)
+
+    def in_thread() -> None:
+        for _ in range(ROUNDS):
+            guard = mutex.blocking_lock()
+            guard.value += 1
+            guard.release()
+
+    async def in_task() -> None:
+        for _ in range(ROUNDS):
+            async with mutex.lock() as guard:
+                seen = guard.value
+                await rt.yield_now()  # hold it across a switch
+                guard.value = seen + 1
+
+    threads = [start(in_thread) for _ in range(3)]
+    await bounded(rt.join(in_task(), in_task(), in_task()), "tasks sharing with threads")
+    for t in threads:
+        await finished(t, "blocking_lock sharing with tasks")
+    guard = mutex.try_lock()
+    assert guard is not None and guard.value == 6 * ROUNDS
+
+
+async def test_mpsc_recv_many_gets_every_plain_thread_senders_values_in_order() -> None:
+    tx, rx = mpsc.channel[tuple[int, int]](3)
+
+    def send_all(k: int) -> None:
+        for i in range(ROUNDS):
+            tx.blocking_send((k, i))
+
+    threads = [start(partial(send_all, k)) for k in range(4)]
+    last = dict.fromkeys(range(4), -1)
+    total = 0
+    while total < 4 * ROUNDS:
+        for k, i in await bounded(rx.recv_many(5), "recv_many with senders still sending"):
+            assert i == last[k] + 1, f"sender {k}: {i} after {last[k]}"
+            last[k] = i
+            total += 1
+    for t in threads:
+        await finished(t, "blocking_send")
