@@ -447,3 +447,67 @@ async def test_mpsc_recv_many_gets_every_plain_thread_senders_values_in_order() 
             total += 1
     for t in threads:
         await finished(t, "blocking_send")
+
+
+async def test_aborting_the_semaphore_waiter_at_the_head_wakes_the_one_behind_it() -> None:
+    sem = Semaphore(1)
+    big = rt.spawn(_acquire(sem, 2))
+    await until(lambda: sem.statistics().waiters == 1)
+    small = rt.spawn(_acquire(sem, 1))
+    await until(lambda: sem.statistics().waiters == 2)
+    big.abort()
+    assert await outcome(big) == (False, None)
+    assert await bounded(small, "the waiter behind an aborted head") == 1
+
+
+async def _acquire(sem: Semaphore, n: int) -> int:
+    permit = await sem.acquire(n)
+    return permit.permits
+
+
+async def test_aborting_a_queued_writer_lets_a_plain_threads_blocking_read_through() -> None:
+    lock = RwLock(0)
+    held = await lock.read()
+
+    async def write() -> None:
+        async with lock.write():
+            pass
+
+    writer = rt.spawn(write())
+    await until(lambda: lock.statistics().waiters == 1)
+    got: list[object] = []
+    t = start(lambda: got.append(lock.blocking_read()))
+    await until(lambda: lock.statistics().waiters == 2)
+    writer.abort()
+    await outcome(writer)
+    await finished(t, "blocking_read queued behind an aborted writer")
+    assert len(got) == 1
+    held.release()
+
+
+@pytest.mark.parametrize("primitive", ["semaphore", "mpsc-receiver", "mpsc-sender"])
+async def test_closing_from_a_plain_thread_wakes_the_parked_task_with_a_closed_error(
+    primitive: str,
+) -> None:
+    closed_error: type[Exception]
+    if primitive == "semaphore":
+        sem = Semaphore(0)
+        task: rt.JoinHandle[Any] = rt.spawn(_acquire(sem, 1))
+        await until(lambda: sem.statistics().waiters == 1)
+        close, closed_error = sem.close, rt.sync.SemaphoreClosed
+    elif primitive == "mpsc-receiver":
+        tx, rx = mpsc.channel[int](1)
+        task = rt.spawn(rx.recv())
+        await until(lambda: rx.statistics().receiver_waiting)
+        close, closed_error = tx.close, rt.sync.ChannelClosed
+    else:
+        tx, rx = mpsc.channel[int](1)
+        tx.try_send(0)
+        task = rt.spawn(tx.send(1))
+        await until(lambda: rx.statistics().waiting_senders == 1)
+        close, closed_error = rx.close, rt.sync.ChannelClosed
+    t = start(close)
+    with pytest.raises(rt.JoinError) as info:
+        await bounded(task, f"{primitive} closed from a plain thread")
+    await finished(t, "close")
+    assert isinstance(info.value.exception, closed_error), info.value.exception
