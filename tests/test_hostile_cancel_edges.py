@@ -191,3 +191,46 @@ async def test_abort_from_a_thread_racing_completion_gives_the_value_or_a_cancel
         await finished(opener, "Event.set")
         await finished(aborter, "JoinHandle.abort")
         assert task.is_finished()
+
+
+def test_abort_from_a_thread_that_returned_before_the_task_resumed_cancels_its_next_checkpoint(
+    flavor: str | None, request: pytest.FixtureRequest
+) -> None:
+    if flavor in (None, "current_thread"):
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="current_thread: JoinHandle.abort() from a foreign thread is only posted "
+                "to the injection queue (Scheduler.abort_task -> post), which the loop drains "
+                "every event_interval polls or when the ready queue is empty; a task woken "
+                "after abort() returned runs its next checkpoints (and can finish) without "
+                "seeing Cancelled, against abort()'s 'sees rt.Cancelled at its next checkpoint'",
+            )
+        )
+    steps: list[str] = []
+
+    async def body(resume: Event) -> None:
+        await resume.wait()
+        for _ in range(3):
+            await rt.yield_now()  # each one a checkpoint after the abort
+        steps.append("ran past three checkpoints after abort() returned")
+
+    async def main() -> bool:
+        resume = Event()
+        task = rt.spawn(body(resume))
+        await rt.yield_now()  # the body parks on resume
+        aborted = threading.Event()
+        t = start(lambda: (task.abort(), aborted.set()))
+        # Block this (runtime) thread until abort() has returned: the abort happens before
+        # the wake below, so the woken task's next checkpoint must raise Cancelled.
+        assert aborted.wait(LIMIT)
+        resume.set()
+        try:
+            await bounded(task, "the aborted task")
+        except rt.JoinError as err:
+            return err.is_cancelled()
+        finally:
+            await finished(t, "the aborting thread")
+        return False
+
+    assert rt.run(main(), flavor=flavor) is True, steps

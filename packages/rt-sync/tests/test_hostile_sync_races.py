@@ -511,3 +511,51 @@ async def test_closing_from_a_plain_thread_wakes_the_parked_task_with_a_closed_e
         await bounded(task, f"{primitive} closed from a plain thread")
     await finished(t, "close")
     assert isinstance(info.value.exception, closed_error), info.value.exception
+
+
+async def test_oncecell_set_from_a_thread_during_get_or_init_is_refused_and_the_value_kept() -> (
+    None
+):
+    cell = OnceCell[int]()
+    running, release = Event(), Event()
+
+    async def init() -> int:
+        running.set()
+        await release.wait()
+        return 1
+
+    initializer = rt.spawn(cell.get_or_init(init))
+    await running.wait()
+    errors: list[BaseException] = []
+
+    def set_in_thread() -> None:
+        try:
+            cell.set(3)
+        except RuntimeError as err:
+            errors.append(err)
+
+    t = start(set_in_thread)
+    await finished(t, "OnceCell.set")
+    release.set()
+    assert await bounded(initializer, "the initializer") == 1
+    assert cell.get() == 1, "the cell's value changed after it was set"
+    assert len(errors) == 1 and "being initialized" in str(errors[0])
+
+
+async def test_oncecell_set_from_many_threads_at_once_succeeds_exactly_once() -> None:
+    def race(cell: OnceCell[int], barrier: threading.Barrier, wins: list[int], k: int) -> None:
+        barrier.wait(LIMIT)
+        try:
+            cell.set(k)
+            wins.append(k)
+        except RuntimeError:
+            pass
+
+    for _ in range(ROUNDS // 10):
+        cell = OnceCell[int]()
+        barrier = threading.Barrier(4)
+        wins: list[int] = []
+        threads = [start(partial(race, cell, barrier, wins, k)) for k in range(4)]
+        for t in threads:
+            await finished(t, "OnceCell.set racing")
+        assert len(wins) == 1 and cell.get() == wins[0], wins
