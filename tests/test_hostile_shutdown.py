@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -25,6 +25,10 @@ from rt.signal.unix import SignalKind
 from rt.sync import broadcast, mpsc, oneshot
 
 LIMIT = 10.0
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
 
 
 def open_fds() -> dict[int, str]:
@@ -64,6 +68,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+async def parked_on(aw: Awaitable[Any], *owned: Closable) -> None:
+    """Wait on ``aw`` (until shutdown cancels it), closing what the task owns on the way out."""
+    try:
+        await aw
+    finally:
+        for thing in owned:
+            thing.close()
+
+
 async def use_every_driver(hostname: Path) -> None:
     """Leave a task parked on each kind of resource, after using each once."""
     listener = await rt.net.TcpListener.bind("127.0.0.1:0")
@@ -71,10 +84,10 @@ async def use_every_driver(hostname: Path) -> None:
     server, _ = await listener.accept()
     await client.write_all(b"ping")
     assert await server.read_exact(4) == b"ping"
-    rt.spawn(server.read(10))  # parked on the reactor
-    rt.spawn(listener.accept())
+    rt.spawn(parked_on(server.read(10), server, client))  # parked on the reactor
+    rt.spawn(parked_on(listener.accept(), listener))
     udp = await rt.net.UdpSocket.bind("127.0.0.1:0")
-    rt.spawn(udp.recv(10))
+    rt.spawn(parked_on(udp.recv(10), udp))
     rt.spawn(rt.time.sleep(1000))  # parked on the timer wheel
     assert await rt.spawn_blocking(lambda: 41 + 1) == 42  # the blocking pool has a thread
     assert await rt.fs.read(hostname) == b"rt\n"
@@ -86,7 +99,7 @@ async def use_every_driver(hostname: Path) -> None:
     sleeper.start_kill()
     await sleeper.wait()
     listener_usr1 = rt.signal.unix.signal(SignalKind.user_defined1())
-    rt.spawn(listener_usr1.recv())  # parked on the signal driver
+    rt.spawn(parked_on(listener_usr1.recv(), listener_usr1))  # parked on the signal driver
     for _ in range(5):
         await rt.yield_now()
 
