@@ -220,7 +220,12 @@ def test_abort_from_a_thread_that_returned_before_the_task_resumed_cancels_its_n
         task = rt.spawn(body(resume))
         await rt.yield_now()  # the body parks on resume
         aborted = threading.Event()
-        t = start(lambda: (task.abort(), aborted.set()))
+
+        def abort_then_say_so() -> None:
+            task.abort()
+            aborted.set()
+
+        t = start(abort_then_say_so)
         # Block this (runtime) thread until abort() has returned: the abort happens before
         # the wake below, so the woken task's next checkpoint must raise Cancelled.
         assert aborted.wait(LIMIT)
@@ -268,7 +273,12 @@ def test_cancel_scope_cancelled_from_a_thread_before_its_task_resumed_cancels_th
         task = rt.spawn(body(resume, scopes))
         await rt.yield_now()  # the body enters its scope and parks on resume
         cancelled = threading.Event()
-        t = start(lambda: (scopes[0].cancel(), cancelled.set()))
+
+        def cancel_then_say_so() -> None:
+            scopes[0].cancel()
+            cancelled.set()
+
+        t = start(cancel_then_say_so)
         # Block this (runtime) thread until cancel() has returned: the cancel happens before
         # the wake below.
         assert cancelled.wait(LIMIT)
