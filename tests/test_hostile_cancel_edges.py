@@ -106,29 +106,33 @@ async def test_timeout_due_with_its_body_returns_a_result_and_leaks_no_cancellat
         await rt.time.sleep(0)
 
 
-async def sleep_then(seconds: float, value: str) -> str:
-    await rt.time.sleep(seconds)
-    return value
+@pytest.mark.rt(start_paused=True)
+async def test_a_select_timer_due_with_an_interval_tick_never_loses_the_tick() -> None:
+    start_at = rt.time.Instant.now()
+    ticks = rt.time.interval(1)
+    await ticks.tick()  # the first tick is immediate
+    for n in range(1, 6):
+        index, _ = await rt.select(rt.time.sleep(1), ticks.tick(), biased=n % 2 == 0)
+        if index == 0:  # the timer won: the tick due at this instant is still there
+            await ticks.tick()
+        assert rt.time.Instant.now() - start_at == n, "a tick was lost (or came early)"
 
 
 @pytest.mark.rt(start_paused=True)
-async def test_biased_select_lets_a_timer_win_over_a_coroutine_due_at_the_same_instant() -> None:
-    assert await rt.select(rt.time.sleep(1), sleep_then(1, "later"), biased=True) == (0, None)
+async def test_a_select_timer_due_with_a_branch_that_finished_never_drops_its_value() -> None:
+    tx, rx = mpsc.unbounded_channel[int]()
 
+    async def take_after(seconds: float) -> int:
+        await rt.time.sleep(seconds)
+        return await rx.recv()
 
-@pytest.mark.rt(start_paused=True)
-async def test_biased_select_lets_a_timer_win_over_coroutine_tasks_due_at_the_same_instant() -> (
-    None
-):
-    got = await rt.select(
-        rt.time.sleep(1), sleep_then(1, "b"), sleep_then(1, "c"), sleep_then(9, "d"), biased=True
-    )
-    assert got == (0, None)
-
-
-@pytest.mark.rt(start_paused=True)
-async def test_biased_select_lets_the_first_coroutine_win_over_a_timer_due_with_it() -> None:
-    assert await rt.select(sleep_then(1, "first"), rt.time.sleep(1), biased=True) == (0, "first")
+    for i in range(10):
+        tx.send(i)
+        index, value = await rt.select(rt.time.sleep(1), take_after(1), biased=i % 2 == 0)
+        if index == 0:
+            assert rx.try_recv() == i, "the value the losing branch took is lost"
+        else:
+            assert value == i
 
 
 async def test_cancel_scope_cancelled_from_a_thread_as_its_body_finishes_leaks_nothing() -> None:

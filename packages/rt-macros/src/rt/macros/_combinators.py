@@ -209,12 +209,6 @@ class _Timer:
         return t
 
 
-def _now() -> Any:
-    import rt.time
-
-    return rt.time.Instant.now()
-
-
 class _Waker:
     """Where the branches of one ``select`` report: a finish order, and one wake of its task.
 
@@ -450,9 +444,6 @@ async def _wait(
                             if not deadline.expired:
                                 raise
                         expired = deadline.expired
-                        if biased and not expired:
-                            # due, its timer entry not fired yet: it is ready as select looks
-                            expired = deadline.deadline <= _now()
                     elif in_place is not None:
                         outcome = await _drive(st, *in_place)
                         in_place = None
@@ -515,8 +506,6 @@ def _pick(
 ) -> _Outcome | int | tuple[int, Any] | None:
     """Choose the winner after a wake: a branch that already finished beats one that was
     only woken (polling that one would take something, e.g. a value, a loser must not take).
-    With ``biased``, the lowest index that is ready wins instead: an expired timer or a
-    finished branch, or a woken branch whose poll finds it ready.
 
     Returns an :class:`_Outcome` (the branch driven in place, or a polled branch), the index
     of a finished task branch, ``(index, None)`` for the expired timer ``timer``, or None:
@@ -526,43 +515,27 @@ def _pick(
         order = list(dict.fromkeys(st.fired))
     if timer is not None:
         order.append(timer)
-    by_index = dict(polls)
     if biased:
-        if outcome is not None and outcome.index not in order:
-            order.append(outcome.index)
         order.sort()
-        for i in order:
-            if outcome is not None and i == outcome.index:
-                return outcome
-            if i in handles or i == timer:
-                return i if i in handles else (i, None)
-            polled = _poll(by_index.get(i), i)
-            if polled is not None:
-                return polled
-        return None
     for i in order:
         if outcome is not None and i == outcome.index:
             return outcome
         if i in handles:  # a task branch reports as it returns: it has finished
             return i
+    by_index = dict(polls)
     for i in order:
         if i == timer:
             return i, None
-        polled = _poll(by_index.get(i), i)
-        if polled is not None:
-            return polled
+        branch = by_index.get(i)
+        if branch is None:
+            continue
+        try:
+            done, value = branch.poll()
+        except BaseException as exc:  # its error: it finished
+            return _Outcome(i, error=exc)
+        if done:
+            return _Outcome(i, value)
     return None
-
-
-def _poll(branch: SelectBranch | None, i: int) -> _Outcome | None:
-    """Poll the woken branch ``i`` (None: not a polled branch): its outcome if it finished."""
-    if branch is None:
-        return None
-    try:
-        done, value = branch.poll()
-    except BaseException as exc:  # its error: it finished
-        return _Outcome(i, error=exc)
-    return _Outcome(i, value) if done else None
 
 
 async def _stop(
