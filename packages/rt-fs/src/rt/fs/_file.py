@@ -204,7 +204,32 @@ def _op_metadata(fd: int, _: object) -> os.stat_result:
     return os.fstat(fd)
 
 
-def _open_job(path: str | bytes, flags: int, mode: int) -> tuple[int, os.stat_result]:
+class _Opening:
+    """The hand-over of an fd opened on the pool to the task that asked for it.
+
+    The task may be cancelled while the job runs: then whichever side comes second (the job
+    finishing, or the task giving up) closes the fd, so an abandoned open leaks nothing.
+    """
+
+    __slots__ = ("abandoned", "fd", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.abandoned = False
+        self.fd: int | None = None
+
+    def abandon(self) -> None:
+        """The task gave up: close the fd if the job already handed one over."""
+        with self.lock:
+            self.abandoned = True
+            fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+def _open_job(
+    opening: _Opening, path: str | bytes, flags: int, mode: int
+) -> tuple[int, os.stat_result]:
     fd = os.open(path, flags, mode)
     try:
         st = os.fstat(fd)
@@ -212,9 +237,16 @@ def _open_job(path: str | bytes, flags: int, mode: int) -> tuple[int, os.stat_re
             raise IsADirectoryError(
                 21, "Is a directory (use rt.fs.read_dir to list it)", os.fsdecode(path)
             )
+        with opening.lock:
+            abandoned = opening.abandoned
+            if not abandoned:
+                opening.fd = fd
     except BaseException:
         os.close(fd)
         raise
+    if abandoned:  # nobody takes the result
+        os.close(fd)
+        return -1, st
     return fd, st
 
 
@@ -401,7 +433,12 @@ class OpenOptions:
         """
         p = fspath(path)
         flags = self._os_flags()
-        fd, st = await join(rt.spawn_blocking(_open_job, p, flags, self._mode))
+        opening = _Opening()
+        try:
+            fd, st = await join(rt.spawn_blocking(_open_job, opening, p, flags, self._mode))
+        except BaseException:
+            opening.abandon()  # closes the fd if the job opened it after all
+            raise
         return File._new(fd, p, st, flags)
 
     def __repr__(self) -> str:

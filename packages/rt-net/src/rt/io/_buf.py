@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._errors import IncompleteReadError
+from ._errors import IncompleteReadError, check_read_size
 from ._traits import AsyncRead, AsyncWrite
 
 DEFAULT_CAPACITY = 8192
+
+
+def _stream(inner: object, method: str, role: str) -> None:
+    if not callable(getattr(inner, method, None)):
+        raise TypeError(
+            f"{role} wraps a stream with an async {method}() method (a TcpStream, an rt.fs.File, "
+            f"a DuplexStream, ...), got {type(inner).__name__}"
+        )
 
 
 def _capacity(capacity: object) -> int:
@@ -27,6 +35,7 @@ class BufReader:
     __slots__ = ("_buf", "_cap", "_inner")
 
     def __init__(self, inner: AsyncRead, capacity: int = DEFAULT_CAPACITY) -> None:
+        _stream(inner, "read", "BufReader")
         self._inner = inner
         self._cap = _capacity(capacity)
         self._buf = bytearray()
@@ -49,8 +58,15 @@ class BufReader:
     async def read(self, n: int = DEFAULT_CAPACITY) -> bytes:
         """Up to ``n`` bytes: from the buffer if it has any, else one read of the inner stream.
 
+        Raises:
+            ValueError: ``n`` is not an int >= 0.
+
         Cancel safety: cancel-safe.
         """
+        if n.__class__ is not int or n <= 0:
+            check_read_size(n)
+            if not n:
+                return b""  # as TcpStream.read(0): no wait, and not EOF
         if not self._buf:
             if n >= self._cap:
                 return await self._inner.read(n)
@@ -65,9 +81,11 @@ class BufReader:
 
         Raises:
             IncompleteReadError: EOF first (``.partial`` has what arrived).
+            ValueError: ``n`` is not an int >= 0.
 
         Cancel safety: cancel-safe: nothing is consumed unless it returns.
         """
+        check_read_size(n, "read_exact")
         while len(self._buf) < n:
             if not await self._fill():
                 partial = bytes(self._buf)
@@ -142,6 +160,7 @@ class BufWriter:
     __slots__ = ("_buf", "_cap", "_inner")
 
     def __init__(self, inner: AsyncWrite, capacity: int = DEFAULT_CAPACITY) -> None:
+        _stream(inner, "write_all", "BufWriter")
         self._inner = inner
         self._cap = _capacity(capacity)
         self._buf = bytearray()

@@ -15,7 +15,7 @@ from rt.lowlevel import (
     wait_task_rescheduled,
 )
 
-from ._errors import closed_error, read_exact_from, record_written
+from ._errors import check_read_size, closed_error, read_exact_from, record_written
 
 
 class _Pipe:
@@ -126,9 +126,7 @@ class DuplexStream:
             await checkpoint()
         if self._closed:
             raise closed_error("DuplexStream", "read()")
-        if n <= 0:
-            if n < 0:
-                raise ValueError(f"read size must be >= 0, got {n}")
+        if (n.__class__ is not int or n <= 0) and check_read_size(n) == 0:
             return b""
         return await self._rx.read(n)
 

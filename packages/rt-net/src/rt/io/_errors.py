@@ -11,6 +11,13 @@ _E = TypeVar("_E", bound=BaseException)
 _WRITTEN_ATTR: Final = "bytes_written"
 
 
+def check_read_size(n: object, what: str = "read") -> int:
+    """``n`` as a byte count for a read, or a ``ValueError`` saying what a size must be."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"{what} size must be an int >= 0, got {n!r}")
+    return n
+
+
 class IncompleteReadError(EOFError):
     """``read_exact(n)`` reached end of stream before ``n`` bytes arrived.
 
@@ -38,6 +45,7 @@ async def read_exact_from(
     Raises:
         IncompleteReadError: EOF came first (the partial bytes are in the error, consumed).
     """
+    check_read_size(n, "read_exact")
     parts: list[bytes] = []
     got = 0
     try:

@@ -44,13 +44,28 @@ class OnceCell(Generic[T]):
         """Store ``value``.
 
         Raises:
-            RuntimeError: the cell already holds a value.
+            RuntimeError: the cell already holds a value, or a :meth:`get_or_init` caller is
+                running its initializer (as Tokio's ``SetError::InitializingError``).
         """
-        with self._lock:
+        # Setting takes the initializer's permit, so it cannot slip in under a running
+        # initializer (which would then overwrite the value), and the callers queued behind
+        # that permit see the value as soon as it is released.
+        permit = self._init.try_acquire()
+        if permit is None:
             if self._set:
                 raise RuntimeError("this OnceCell is already initialized")
-            self._value = value
-            self._set = True
+            raise RuntimeError(
+                "this OnceCell is being initialized by a get_or_init() caller: "
+                "await get_or_init() to get its value instead"
+            )
+        try:
+            with self._lock:
+                if self._set:
+                    raise RuntimeError("this OnceCell is already initialized")
+                self._value = value
+                self._set = True
+        finally:
+            permit.release()
 
     async def get_or_init(self, init: Callable[[], Awaitable[T]]) -> T:
         """Return the value, running ``await init()`` first if the cell is empty.

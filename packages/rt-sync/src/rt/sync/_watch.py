@@ -29,6 +29,11 @@ from ._waitqueue import QueueBranch, Waiter, hook_compiled_select, park, wait_un
 T = TypeVar("T")
 
 
+def _check_callable(fn: object, what: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"watch {what} takes a function of the value, got {type(fn).__name__}")
+
+
 class _Shared(Generic[T]):
     __slots__ = (
         "closed",
@@ -103,7 +108,12 @@ class Sender(Generic[T]):
             s.lock.release()
 
     def send_modify(self, fn: Callable[[T], object]) -> None:
-        """Call ``fn(value)`` to change the value in place, then notify the watchers."""
+        """Call ``fn(value)`` to change the value in place, then notify the watchers.
+
+        Raises:
+            TypeError: ``fn`` is not callable.
+        """
+        _check_callable(fn, "send_modify()")
         s = self._shared
         s.lock.acquire()
         try:
@@ -113,7 +123,12 @@ class Sender(Generic[T]):
             s.lock.release()
 
     def send_if_modified(self, fn: Callable[[T], bool]) -> bool:
-        """Call ``fn(value)``; notify the watchers only if it returns True. Return that."""
+        """Call ``fn(value)``; notify the watchers only if it returns True. Return that.
+
+        Raises:
+            TypeError: ``fn`` is not callable.
+        """
+        _check_callable(fn, "send_if_modified()")
         s = self._shared
         s.lock.acquire()
         try:
@@ -278,9 +293,11 @@ class Receiver(Generic[T]):
 
         Raises:
             ChannelClosed: the sender closed before the predicate held.
+            TypeError: ``predicate`` is not callable.
 
         Cancel safety: cancel-safe.
         """
+        _check_callable(predicate, "wait_for()")
         while True:
             value = self.borrow_and_update()
             if predicate(value):
