@@ -131,12 +131,6 @@ async def test_watch_wait_for_refuses_a_predicate_that_is_not_callable() -> None
     await refused(lambda: rx.wait_for(bad(42)), TypeError, "function")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TcpStream.read('x') compares the size before checking it (its fast path does "
-    "`n <= 0` / `n > 0` first) and raises \"'<=' not supported between instances of 'str' "
-    "and 'int'\" instead of check_size's 'read size must be an int >= 0'",
-)
 async def test_tcp_read_refuses_a_size_that_is_not_an_int_with_a_message_naming_the_size() -> None:
     listener = await rt.net.TcpListener.bind("127.0.0.1:0")
     client = await rt.net.TcpStream.connect(listener.local_addr())

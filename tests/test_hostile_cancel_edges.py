@@ -198,19 +198,8 @@ async def test_abort_from_a_thread_racing_completion_gives_the_value_or_a_cancel
 
 
 def test_abort_from_a_thread_that_returned_before_the_task_resumed_cancels_its_next_checkpoint(
-    flavor: str | None, request: pytest.FixtureRequest
+    flavor: str | None,
 ) -> None:
-    if flavor in (None, "current_thread"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="current_thread: JoinHandle.abort() from a foreign thread is only posted "
-                "to the injection queue (Scheduler.abort_task -> post), which the loop drains "
-                "every event_interval polls or when the ready queue is empty; a task woken "
-                "after abort() returned runs its next checkpoints (and can finish) without "
-                "seeing Cancelled, against abort()'s 'sees rt.Cancelled at its next checkpoint'",
-            )
-        )
     steps: list[str] = []
 
     async def body(resume: Event) -> None:
@@ -246,23 +235,8 @@ def test_abort_from_a_thread_that_returned_before_the_task_resumed_cancels_its_n
 
 
 def test_cancel_scope_cancelled_from_a_thread_before_its_task_resumed_cancels_the_next_checkpoint(
-    flavor: str | None, request: pytest.FixtureRequest
+    flavor: str | None,
 ) -> None:
-    if flavor == "multi_thread":
-        pytest.skip(
-            "multi_thread shows the same bug only sometimes (the posted update races the "
-            "worker), so a strict xfail would be flaky; the current_thread case pins it"
-        )
-    request.applymarker(
-        pytest.mark.xfail(
-            strict=True,
-            reason="CancelScope.cancel() from a foreign thread only posts _update_task to the "
-            "runtime thread; the task's cancelled state changes when the loop drains its "
-            "injection queue, so a task woken after cancel() returned passes its next "
-            "checkpoints and leaves the scope without seeing Cancelled",
-        )
-    )
-
     async def body(resume: Event, scopes: list[rt.CancelScope]) -> bool:
         with rt.CancelScope() as scope:
             scopes.append(scope)

@@ -17,6 +17,7 @@ import time
 import types
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._blocking import BlockingPool
@@ -101,6 +102,14 @@ class Scheduler(ABC):
     @abstractmethod
     def deliver_cancel(self, task: Task[Any]) -> None:
         """Cancel ``task``'s current wait if it is parked (runtime thread only)."""
+
+    def deliver_cancel_from_any_thread(self, task: Task[Any]) -> None:
+        """:meth:`deliver_cancel`, callable from any thread: at once on the runtime thread,
+        else posted to it (a flavor whose delivery is thread-safe runs it at once)."""
+        if self.on_runtime_thread():
+            self.deliver_cancel(task)
+        else:
+            self.post(partial(self.deliver_cancel, task))
 
     # -- shared by the flavors -----------------------------------------------------------
 

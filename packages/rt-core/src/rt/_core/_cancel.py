@@ -87,12 +87,12 @@ class CancelScope:
         task = self._task
         if task is None or self._exited:
             return
-        sched = task._sched
-        if sched.on_runtime_thread():
-            if task._recompute_cancelled():
-                sched.deliver_cancel(task)
-        else:
-            sched.post(self._update_task)
+        # The task's cancelled state is recomputed here, whichever thread this is (under the
+        # lock its own scope changes take: see __enter__ and __exit__), so that once
+        # ``cancel()`` has returned the task's next checkpoint raises even if something else
+        # wakes it first; withdrawing its current wait may be left to the runtime thread.
+        if task._recompute_cancelled():
+            task._sched.deliver_cancel_from_any_thread(task)
 
     def __enter__(self) -> CancelScope:
         if self._entered:

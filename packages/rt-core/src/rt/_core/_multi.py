@@ -302,6 +302,9 @@ class MultiThreadScheduler(Scheduler):
         if claim(self._lock, task):
             self._cancel_claimed(task)
 
+    def deliver_cancel_from_any_thread(self, task: Task[Any]) -> None:
+        self.deliver_cancel(task)  # it claims the task under the lock: any thread may
+
     def _cancel_claimed(self, task: Task[Any]) -> None:
         """Call the abort function of a parked task this thread has claimed (RUNNING).
 

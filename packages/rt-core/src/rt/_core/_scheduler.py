@@ -242,17 +242,25 @@ class CurrentThreadScheduler(Scheduler):
         self._ready.append(task)
 
     def abort_task(self, task: Task[Any]) -> None:
-        if not self.on_runtime_thread():
-            self.post(lambda: self.abort_task(task))
-            return
+        # From any thread, the task is marked cancelled at once (the lock of
+        # ``_recompute_cancelled`` orders it with the task's own scope changes): once
+        # ``abort()`` has returned, the task's next checkpoint raises, even if something
+        # else wakes it first. Only withdrawing its current wait is the runtime thread's.
         if task._done or task._abort_requested:
             return
         task._abort_requested = True
         if task._recompute_cancelled():
-            if task._throw is None and task._is_unstarted():
-                task._throw = Cancelled("the task was aborted before it started")
+            if self.on_runtime_thread():
+                self._deliver_abort(task)
             else:
-                self.deliver_cancel(task)
+                self.post(partial(self._deliver_abort, task))
+
+    def _deliver_abort(self, task: Task[Any]) -> None:
+        if task._throw is None and task._is_unstarted():
+            if not task._done:
+                task._throw = Cancelled("the task was aborted before it started")
+        else:
+            self.deliver_cancel(task)
 
     def deliver_cancel(self, task: Task[Any]) -> None:
         if cancel_wait(task):

@@ -333,7 +333,10 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     outlives it. If the first branch to finish raised, the others are cancelled and awaited,
     then its exception propagates. With ``biased=True``, when several branches have finished
     by the time ``select`` looks, the one with the lowest index wins (Tokio's ``biased;``);
-    otherwise the first to finish wins.
+    otherwise the first to finish wins. A sleep branch has finished once the timer wheel has
+    fired it, not as soon as its deadline passes: a branch that finished while a lower-index
+    sleep was due but not yet fired wins, so that what it took (a message, say) is never
+    dropped.
 
     Channel receives (``rx.recv()`` of rt.sync's mpsc, broadcast and oneshot channels) and
     ``rt.sleep`` / ``rt.time.sleep_until`` run without a task, and so does one other branch

@@ -238,39 +238,46 @@ class SocketStream(SocketResource):
         Cancel safety: cancel-safe: a cancelled ``read`` consumed no bytes. Use it freely in a
         ``select`` loop.
         """
-        if self._drained and n > 0 and not self._pending:
-            # The last recv returned less than asked: the kernel buffer was empty then, so a
-            # recv now would most likely fail with EAGAIN (a syscall plus an exception). Wait
-            # for readiness first; level triggering returns at once if data came meanwhile.
-            # The wait parks, which renews the task's budget: nothing to charge here.
-            if self._closed:
-                raise closed_error(self._kind, "read()")
-            await self._reg.wait(READ)
-        else:
-            ops = self._ops + 1
-            if ops < _BATCH:
-                self._ops = ops
-            else:
-                self._ops = 0
-                if budget_spent(_BATCH):
-                    await checkpoint()
-            if n <= 0:
-                check_size(n)
-                return b""  # read(0) must not look like EOF by asking the kernel for nothing
-            if self._pending:
-                return self._take_pending(n)
-        sock = self._sock
-        while True:
-            try:
-                data = sock.recv(n)
-            except BlockingIOError:
+        try:
+            if self._drained and n > 0 and not self._pending:
+                # The last recv returned less than asked: the kernel buffer was empty then, so
+                # a recv now would most likely fail with EAGAIN (a syscall plus an exception).
+                # Wait for readiness first; level triggering returns at once if data came
+                # meanwhile. The wait parks, which renews the task's budget: nothing to charge.
+                if self._closed:
+                    raise closed_error(self._kind, "read()")
                 await self._reg.wait(READ)
-                continue
-            except OSError:
-                self._check_open("read()")
-                raise
-            self._drained = len(data) < n
-            return data
+            else:
+                ops = self._ops + 1
+                if ops < _BATCH:
+                    self._ops = ops
+                else:
+                    self._ops = 0
+                    if budget_spent(_BATCH):
+                        await checkpoint()
+                if n <= 0:
+                    check_size(n)
+                    # read(0) must not look like EOF by asking the kernel for nothing
+                    return b""
+                if self._pending:
+                    return self._take_pending(n)
+            sock = self._sock
+            while True:
+                try:
+                    data = sock.recv(n)
+                except BlockingIOError:
+                    await self._reg.wait(READ)
+                    continue
+                except OSError:
+                    self._check_open("read()")
+                    raise
+                self._drained = len(data) < n
+                return data
+        except TypeError:
+            # A size that is not an int fails the fast path's comparisons: say what is wrong
+            # with it (an int size re-raises the original error).
+            check_size(n)
+            raise
 
     def try_read(self, n: int = DEFAULT_READ) -> bytes:
         """Read what is available now without waiting; ``b""`` at EOF.
