@@ -62,6 +62,7 @@ import collections
 import contextvars
 import errno
 import heapq
+import itertools
 import math
 import operator
 import selectors
@@ -112,6 +113,7 @@ _get_ident = threading.get_ident
 _copy_context = contextvars.copy_context
 _heappush = heapq.heappush
 _heappop = heapq.heappop
+_repeat = itertools.repeat
 _INF = math.inf
 _MIN_CANCELLED = 100  # asyncio's threshold for rebuilding a heap of mostly cancelled timers
 _true_div = operator.truediv  # int / int, correctly rounded (see rt.time._clock.to_seconds)
@@ -674,9 +676,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             handle = None  # type: ignore[assignment]  # no reference cycle (_run_handle)
             return n
         popleft = ready.popleft
-        left = n
-        while left:
-            left -= 1
+        for _ in _repeat(None, n):
             handle = popleft()
             if handle._cancelled:
                 continue
@@ -803,8 +803,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                         # inlined, as one I/O event per batch is the common case of a server.
                         n = len(ready)
                         spent += n
-                        while n:
-                            n -= 1
+                        for _ in _repeat(None, n):  # (counts in C: no int per handle)
                             handle = popleft()
                             if handle._cancelled:
                                 continue
