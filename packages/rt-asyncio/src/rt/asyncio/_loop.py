@@ -62,7 +62,6 @@ import collections
 import contextvars
 import errno
 import heapq
-import itertools
 import math
 import operator
 import selectors
@@ -113,7 +112,6 @@ _get_ident = threading.get_ident
 _copy_context = contextvars.copy_context
 _heappush = heapq.heappush
 _heappop = heapq.heappop
-_repeat = itertools.repeat
 _INF = math.inf
 _MIN_CANCELLED = 100  # asyncio's threshold for rebuilding a heap of mostly cancelled timers
 _true_div = operator.truediv  # int / int, correctly rounded (see rt.time._clock.to_seconds)
@@ -130,6 +128,13 @@ _BUDGET = COOP_BUDGET
 # Handle._run) would, but writes the arguments out when there are none (a transport's read, a
 # task's step) or one (a future's done callback): a star-call builds a list and a tuple per
 # handle, half the cost of running a handle that takes no arguments.
+
+
+# _BATCH_NOTE: a batch is the handles queued when it starts, as in asyncio's iteration; the
+# drainer runs them until it has run the one that was last when the batch started (no count to
+# keep per handle). A handle object queued twice in one batch (asyncio queues a signal's handle
+# each time the signal arrives) ends the batch at its first run: the rest, the second one
+# included, run first thing in the next batch, in the same order.
 
 
 # The two slots of asyncio's Handle that only a repr, a debug-mode cancel() or an error report
@@ -676,25 +681,27 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             handle = None  # type: ignore[assignment]  # no reference cycle (_run_handle)
             return n
         popleft = ready.popleft
-        for _ in _repeat(None, n):
+        last = ready[-1]  # the batch ends with it (see _BATCH_NOTE)
+        while True:
             handle = popleft()
-            if handle._cancelled:
-                continue
-            # Handle._run inlined: one Python call less per callback, and no star-call for
-            # the common arities (see _CALL_NOTE).
-            try:
-                args = handle._args
-                if not args:
-                    handle._context.run(handle._callback)  # type: ignore[attr-defined]
-                elif len(args) == 1:
-                    handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
-                else:
-                    handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._report_callback_error(handle, exc)
-        handle = args = None  # type: ignore[assignment]  # no reference cycle (_run_handle)
+            if not handle._cancelled:
+                # Handle._run inlined: one Python call less per callback, and no star-call for
+                # the common arities (see _CALL_NOTE).
+                try:
+                    args = handle._args
+                    if not args:
+                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                    elif len(args) == 1:
+                        handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
+                    else:
+                        handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    self._report_callback_error(handle, exc)
+            if handle is last:
+                break
+        handle = last = args = None  # type: ignore[assignment]  # no cycle (_run_handle)
         return n
 
     def _wheel_fired(self) -> None:
@@ -801,26 +808,27 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     if prev is self and not self._debug:
                         # An owned loop (run_forever made it the running loop): _run_ready
                         # inlined, as one I/O event per batch is the common case of a server.
-                        n = len(ready)
-                        spent += n
-                        for _ in _repeat(None, n):  # (counts in C: no int per handle)
+                        spent += len(ready)
+                        last = ready[-1]  # the batch ends with it (see _BATCH_NOTE)
+                        while True:
                             handle = popleft()
-                            if handle._cancelled:
-                                continue
-                            try:  # as in _run_ready (see _CALL_NOTE)
-                                args = handle._args
-                                if not args:
-                                    handle._context.run(handle._callback)  # type: ignore[attr-defined]
-                                elif len(args) == 1:
-                                    handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
-                                else:
-                                    handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
-                            except (SystemExit, KeyboardInterrupt):
-                                raise
-                            except BaseException as exc:
-                                self._report_callback_error(handle, exc)
+                            if not handle._cancelled:
+                                try:  # as in _run_ready (see _CALL_NOTE)
+                                    args = handle._args
+                                    if not args:
+                                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                                    elif len(args) == 1:
+                                        handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
+                                    else:
+                                        handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
+                                except (SystemExit, KeyboardInterrupt):
+                                    raise
+                                except BaseException as exc:
+                                    self._report_callback_error(handle, exc)
+                            if handle is last:
+                                break
                         # Not kept while the drainer waits: the handle holds its arguments.
-                        handle = args = None  # type: ignore[assignment]
+                        handle = last = args = None  # type: ignore[assignment]
                     elif prev is self:
                         spent += self._run_ready()
                     else:
