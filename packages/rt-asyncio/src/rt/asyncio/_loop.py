@@ -267,8 +267,10 @@ class _FdWatch:
         "loop",
         "rbatch",
         "reader",
+        "rinline",
         "rstate",
         "wbatch",
+        "winline",
         "writer",
         "wstate",
     )
@@ -281,6 +283,8 @@ class _FdWatch:
         self.loop = loop
         self.reader: events.Handle | None = None
         self.writer: events.Handle | None = None
+        # The direction's callback is a socket transport's: run where it fires (__call__).
+        self.rinline = self.winline = False
         self.rstate = _IDLE
         self.wstate = _IDLE
         # The loop's ``_batch`` when a kept callback last queued the handle.
@@ -313,6 +317,21 @@ class _FdWatch:
             if handle is None:  # removed while armed: let the reactor drop the interest
                 self.rstate = _IDLE
                 return False
+            if loop._polling and self.rinline:
+                # The drainer waits in the drivers (so the ready queue was empty when it began
+                # to) and this is a socket transport's own callback: run it here, as the
+                # drainer would run it first thing after the poll. asyncio's order holds: what
+                # it queues runs after every I/O callback of this poll, the timers due after
+                # them. (A transport closes its socket in a later callback, never in this one:
+                # the reactor's dispatch never sees this fd closed and reused under it.)
+                if not handle._cancelled:
+                    try:
+                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        loop._report_callback_error(handle, exc)
+                return True
             self.rbatch = batch
             loop._ready.append(handle)
             tokens = loop._tokens
@@ -366,6 +385,15 @@ class _FdWatch:
             if handle is None:
                 self.wstate = _IDLE
                 return False
+            if loop._polling and self.winline:
+                if not handle._cancelled:
+                    try:
+                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        loop._report_callback_error(handle, exc)
+                return True
             self.wbatch = batch
             loop._ready.append(handle)
             tokens = loop._tokens
@@ -879,6 +907,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                         self._polling = False
                         continue
                     others = park_idle()
+                    # A poll whose events were all transport reads run where they fired
+                    # (_FdWatch.__call__) that queued nothing: straight back to the drivers.
+                    while others is False and not (ready or due or fired or self._stopping):
+                        others = park_idle()
                     self._polling = False
                     if others is not None:
                         if others:  # rt tasks woken, or callbacks posted, by that wait
@@ -1169,6 +1201,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             w.fileobj = fd
         old = w.reader
         w.reader = handle
+        w.rinline = not args and getattr(callback, "__self__", None).__class__ is RtSocketTransport
         if old is not None:
             old.cancel()
         if w.rstate == _IDLE:
@@ -1186,6 +1219,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             w.fileobj = fd
         old = w.writer
         w.writer = handle
+        w.winline = not args and getattr(callback, "__self__", None).__class__ is RtSocketTransport
         if old is not None:
             old.cancel()
         if w.wstate == _IDLE:
