@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import threading
 from typing import Any
 
@@ -323,12 +324,16 @@ def test_transport_reads_of_one_poll_all_run_before_what_they_queue() -> None:
             def data_received(self, data: bytes) -> None:
                 order.append(f"read {self.name}")
                 loop.call_soon(order.append, f"queued by {self.name}")
-                loop.call_soon(lambda: len(order) == 4 and done.set_result(None))
+                loop.call_soon(self.check)
+
+            def check(self) -> None:
+                if len(order) == 4:
+                    done.set_result(None)
 
         socks = [pair(), pair()]
         transports = []
-        for name, (a, _) in zip("xy", socks):
-            t, _ = await loop.create_connection(lambda name=name: P(name), sock=a)
+        for name, (a, _) in zip("xy", socks, strict=True):
+            t, _ = await loop.create_connection(functools.partial(P, name), sock=a)
             transports.append(t)
         await asyncio.sleep(0)
         for _, b in socks:

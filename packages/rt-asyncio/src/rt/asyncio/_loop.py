@@ -627,11 +627,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             if self._closed:
                 raise RuntimeError("Event loop is closed")
             handle = _Handle()
-            handle._callback = callback  # type: ignore[attr-defined]
+            handle._callback = callback
             handle._args = args
             handle._cancelled = False
-            handle._loop = self  # type: ignore[attr-defined]
-            handle._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
+            handle._loop = self
+            handle._context = _copy_context() if context is None else context
         self._ready.append(handle)
         if self._tokens:
             self._wake()

@@ -49,20 +49,12 @@ class RtSocketTransport(_Base):  # type: ignore[misc]
     # True while the protocol is a plain Protocol: _read_ready reads for data_received itself.
     _plain = False
 
-    def __init__(
-        self,
-        loop: Any,
-        sock: Any,
-        protocol: Any,
-        waiter: Any = None,
-        extra: Any = None,
-        server: Any = None,
-    ) -> None:
+    def __init__(self, loop: Any, *args: Any) -> None:
         # Both read by every _read_ready: as attributes of the instance (asyncio's max_size is
         # the class's) they are specialized loads on 3.11, not a look through the classes.
         self.max_size = READ_SIZE
         self._view: memoryview = loop._recv_view  # the loop's buffer, made before us
-        super().__init__(loop, sock, protocol, waiter, extra, server)
+        super().__init__(loop, *args)  # (sock, protocol, waiter, extra, server)
 
     def set_protocol(self, protocol: Any) -> None:
         super().set_protocol(protocol)
