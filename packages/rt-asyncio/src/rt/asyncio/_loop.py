@@ -38,7 +38,10 @@ What is rt's and what is the standard library's:
   ``True``) and ignores a readiness reported again before the drainer batch that runs the
   handle is over; on an attached loop it is one-shot and the drainer arms the direction
   again once the batch that ran the handle is over. Either way an fd whose handle has not run
-  yet is not queued twice. The handle runs in its batch like any other, in asyncio's order.
+  yet is not queued twice. The handle runs in its batch like any other, in asyncio's order;
+  except that while an owned loop's drainer waits in the drivers (the ready queue was empty
+  when it began to), a socket transport's own read or write callback runs in the reactor's
+  dispatch, where the drainer would have run it first thing after the poll (same order).
 * **The executor**: ``run_in_executor(None, ...)`` (and so ``getaddrinfo``) runs on rt's
   blocking pool unless ``set_default_executor`` installed another executor.
 * **Reused from the standard library**: transports, protocols, SSL, streams, servers,
