@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import threading
 from typing import Any
 
@@ -308,6 +309,48 @@ def test_an_io_callback_runs_after_the_callbacks_queued_before_the_poll_and_befo
     assert run(main) == ["queued before", "io", "queued by io"]
 
 
+def test_transport_reads_of_one_poll_all_run_before_what_they_queue() -> None:
+    # The same order for transports, whose reads run where the poll reports them while the
+    # loop waits in rt's drivers: every read of the poll first, then what the reads queued.
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        order: list[str] = []
+        done = loop.create_future()
+
+        class P(asyncio.Protocol):
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def data_received(self, data: bytes) -> None:
+                order.append(f"read {self.name}")
+                loop.call_soon(order.append, f"queued by {self.name}")
+                loop.call_soon(self.check)
+
+            def check(self) -> None:
+                if len(order) == 4:
+                    done.set_result(None)
+
+        socks = [pair(), pair()]
+        transports = []
+        for name, (a, _) in zip("xy", socks, strict=True):
+            t, _ = await loop.create_connection(functools.partial(P, name), sock=a)
+            transports.append(t)
+        await asyncio.sleep(0)
+        for _, b in socks:
+            b.send(b"!")  # both readable before the loop polls again
+        await asyncio.wait_for(done, LIMIT)
+        for t in transports:
+            t.close()
+        for _, b in socks:
+            b.close()
+        return order
+
+    order = run(main)
+    assert sorted(order[:2]) == ["read x", "read y"]
+    assert [o.split()[-1] for o in order[2:]] == [o.split()[-1] for o in order[:2]]
+    assert all(o.startswith("queued by") for o in order[2:])
+
+
 def test_a_transport_survives_pause_and_resume_reading_and_echoes() -> None:
     async def main() -> bytes:
         loop = asyncio.get_running_loop()
@@ -398,8 +441,14 @@ def test_the_read_and_write_readiness_callbacks_are_the_same_code_for_their_dire
             code = code.replace(old, new)
         return code
 
-    read = body(_FdWatch.__call__, {"rbatch": "DIR_batch", "rstate": "DIR_state"})
-    write = body(_FdWatch.write_ready, {"wbatch": "DIR_batch", "wstate": "DIR_state"})
+    read = body(
+        _FdWatch.__call__,
+        {"rbatch": "DIR_batch", "rstate": "DIR_state", "rinline": "DIR_inline"},
+    )
+    write = body(
+        _FdWatch.write_ready,
+        {"wbatch": "DIR_batch", "wstate": "DIR_state", "winline": "DIR_inline"},
+    )
     read = read.replace("self.reader", "self.DIR_handle")
     write = write.replace("self.writer", "self.DIR_handle")
     assert read == write

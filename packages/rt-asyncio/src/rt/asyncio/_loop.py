@@ -38,7 +38,10 @@ What is rt's and what is the standard library's:
   ``True``) and ignores a readiness reported again before the drainer batch that runs the
   handle is over; on an attached loop it is one-shot and the drainer arms the direction
   again once the batch that ran the handle is over. Either way an fd whose handle has not run
-  yet is not queued twice. The handle runs in its batch like any other, in asyncio's order.
+  yet is not queued twice. The handle runs in its batch like any other, in asyncio's order;
+  except that while an owned loop's drainer waits in the drivers (the ready queue was empty
+  when it began to), a socket transport's own read or write callback runs in the reactor's
+  dispatch, where the drainer would have run it first thing after the poll (same order).
 * **The executor**: ``run_in_executor(None, ...)`` (and so ``getaddrinfo``) runs on rt's
   blocking pool unless ``set_default_executor`` installed another executor.
 * **Reused from the standard library**: transports, protocols, SSL, streams, servers,
@@ -130,20 +133,58 @@ _BUDGET = COOP_BUDGET
 # handle, half the cost of running a handle that takes no arguments.
 
 
+# _BATCH_NOTE: a batch is the handles queued when it starts, as in asyncio's iteration; the
+# drainer runs them until it has run the one that was last when the batch started (no count to
+# keep per handle). A handle object queued twice in one batch (asyncio queues a signal's handle
+# each time the signal arrives) ends the batch at its first run: the rest, the second one
+# included, run first thing in the next batch, in the same order.
+
+
+# The two slots of asyncio's Handle that only a repr, a debug-mode cancel() or an error report
+# reads: a _Handle leaves them unset until then (see _Handle).
+_REPR_SLOT: Any = events.Handle.__dict__["_repr"]
+_TRACEBACK_SLOT: Any = events.Handle.__dict__["_source_traceback"]
+
+
 class _Handle(events.Handle):
     """The handle ``call_soon`` makes outside debug mode: asyncio's, built without its checks.
 
     ``events.Handle.__init__`` asks the loop for its debug flag on every call; outside debug
-    mode the answer is known, so ``call_soon`` allocates the object and fills its slots in
-    place (no ``__init__`` frame: a sixth of the cost of a ``call_soon`` on 3.11).
+    mode the answer is known, so ``call_soon`` makes the object with C's constructor (no
+    ``__init__`` frame: a sixth of the cost of a ``call_soon`` on 3.11) and fills its slots in
+    place. ``_repr`` and ``_source_traceback`` read as ``None`` until they are set (properties
+    over asyncio's slots): two stores less per ``call_soon``.
     """
 
     __slots__ = ()
 
+    __init__ = object.__init__  # _Handle(): allocation only, the slots are filled by call_soon
+
+    @property
+    def _repr(self) -> str | None:
+        try:
+            return _REPR_SLOT.__get__(self)  # type: ignore[no-any-return]
+        except AttributeError:
+            return None
+
+    @_repr.setter
+    def _repr(self, value: str | None) -> None:
+        _REPR_SLOT.__set__(self, value)
+
+    @property
+    def _source_traceback(self) -> Any:
+        try:
+            return _TRACEBACK_SLOT.__get__(self)
+        except AttributeError:
+            return None
+
+    @_source_traceback.setter
+    def _source_traceback(self, value: Any) -> None:
+        _TRACEBACK_SLOT.__set__(self, value)
+
 
 # Its repr reads as asyncio's (the class name is part of Handle.__repr__).
 _Handle.__name__ = _Handle.__qualname__ = "Handle"
-_new_handle = _Handle.__new__
 
 
 def unregister(loop: RtEventLoop) -> None:
@@ -229,8 +270,10 @@ class _FdWatch:
         "loop",
         "rbatch",
         "reader",
+        "rinline",
         "rstate",
         "wbatch",
+        "winline",
         "writer",
         "wstate",
     )
@@ -243,6 +286,8 @@ class _FdWatch:
         self.loop = loop
         self.reader: events.Handle | None = None
         self.writer: events.Handle | None = None
+        # The direction's callback is a socket transport's: run where it fires (__call__).
+        self.rinline = self.winline = False
         self.rstate = _IDLE
         self.wstate = _IDLE
         # The loop's ``_batch`` when a kept callback last queued the handle.
@@ -275,6 +320,21 @@ class _FdWatch:
             if handle is None:  # removed while armed: let the reactor drop the interest
                 self.rstate = _IDLE
                 return False
+            if loop._polling and self.rinline:
+                # The drainer waits in the drivers (so the ready queue was empty when it began
+                # to) and this is a socket transport's own callback: run it here, as the
+                # drainer would run it first thing after the poll. asyncio's order holds: what
+                # it queues runs after every I/O callback of this poll, the timers due after
+                # them. (A transport closes its socket in a later callback, never in this one:
+                # the reactor's dispatch never sees this fd closed and reused under it.)
+                if not handle._cancelled:
+                    try:
+                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        loop._report_callback_error(handle, exc)
+                return True
             self.rbatch = batch
             loop._ready.append(handle)
             tokens = loop._tokens
@@ -328,6 +388,15 @@ class _FdWatch:
             if handle is None:
                 self.wstate = _IDLE
                 return False
+            if loop._polling and self.winline:
+                if not handle._cancelled:
+                    try:
+                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        loop._report_callback_error(handle, exc)
+                return True
             self.wbatch = batch
             loop._ready.append(handle)
             tokens = loop._tokens
@@ -560,14 +629,12 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         else:
             if self._closed:
                 raise RuntimeError("Event loop is closed")
-            handle = _new_handle(_Handle)
-            handle._callback = callback  # type: ignore[attr-defined]
+            handle = _Handle()
+            handle._callback = callback
             handle._args = args
             handle._cancelled = False
-            handle._loop = self  # type: ignore[attr-defined]
-            handle._repr = None  # type: ignore[attr-defined]
-            handle._source_traceback = None  # type: ignore[attr-defined]
-            handle._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
+            handle._loop = self
+            handle._context = _copy_context() if context is None else context
         self._ready.append(handle)
         if self._tokens:
             self._wake()
@@ -645,27 +712,27 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             handle = None  # type: ignore[assignment]  # no reference cycle (_run_handle)
             return n
         popleft = ready.popleft
-        left = n
-        while left:
-            left -= 1
+        last = ready[-1]  # the batch ends with it (see _BATCH_NOTE)
+        while True:
             handle = popleft()
-            if handle._cancelled:
-                continue
-            # Handle._run inlined: one Python call less per callback, and no star-call for
-            # the common arities (see _CALL_NOTE).
-            try:
-                args = handle._args
-                if not args:
-                    handle._context.run(handle._callback)  # type: ignore[attr-defined]
-                elif len(args) == 1:
-                    handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
-                else:
-                    handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._report_callback_error(handle, exc)
-        handle = args = None  # type: ignore[assignment]  # no reference cycle (_run_handle)
+            if not handle._cancelled:
+                # Handle._run inlined: one Python call less per callback, and no star-call for
+                # the common arities (see _CALL_NOTE).
+                try:
+                    args = handle._args
+                    if not args:
+                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                    elif len(args) == 1:
+                        handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
+                    else:
+                        handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    self._report_callback_error(handle, exc)
+            if handle is last:
+                break
+        handle = last = args = None  # type: ignore[assignment]  # no cycle (_run_handle)
         return n
 
     def _wheel_fired(self) -> None:
@@ -772,27 +839,27 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     if prev is self and not self._debug:
                         # An owned loop (run_forever made it the running loop): _run_ready
                         # inlined, as one I/O event per batch is the common case of a server.
-                        n = len(ready)
-                        spent += n
-                        while n:
-                            n -= 1
+                        spent += len(ready)
+                        last = ready[-1]  # the batch ends with it (see _BATCH_NOTE)
+                        while True:
                             handle = popleft()
-                            if handle._cancelled:
-                                continue
-                            try:  # as in _run_ready (see _CALL_NOTE)
-                                args = handle._args
-                                if not args:
-                                    handle._context.run(handle._callback)  # type: ignore[attr-defined]
-                                elif len(args) == 1:
-                                    handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
-                                else:
-                                    handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
-                            except (SystemExit, KeyboardInterrupt):
-                                raise
-                            except BaseException as exc:
-                                self._report_callback_error(handle, exc)
+                            if not handle._cancelled:
+                                try:  # as in _run_ready (see _CALL_NOTE)
+                                    args = handle._args
+                                    if not args:
+                                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
+                                    elif len(args) == 1:
+                                        handle._context.run(handle._callback, args[0])  # type: ignore[attr-defined]
+                                    else:
+                                        handle._context.run(handle._callback, *args)  # type: ignore[attr-defined]
+                                except (SystemExit, KeyboardInterrupt):
+                                    raise
+                                except BaseException as exc:
+                                    self._report_callback_error(handle, exc)
+                            if handle is last:
+                                break
                         # Not kept while the drainer waits: the handle holds its arguments.
-                        handle = args = None  # type: ignore[assignment]
+                        handle = last = args = None  # type: ignore[assignment]
                     elif prev is self:
                         spent += self._run_ready()
                     else:
@@ -843,6 +910,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                         self._polling = False
                         continue
                     others = park_idle()
+                    # A poll whose events were all transport reads run where they fired
+                    # (_FdWatch.__call__) that queued nothing: straight back to the drivers.
+                    while others is False and not (ready or due or fired or self._stopping):
+                        others = park_idle()
                     self._polling = False
                     if others is not None:
                         if others:  # rt tasks woken, or callbacks posted, by that wait
@@ -1133,6 +1204,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             w.fileobj = fd
         old = w.reader
         w.reader = handle
+        w.rinline = not args and getattr(callback, "__self__", None).__class__ is RtSocketTransport
         if old is not None:
             old.cancel()
         if w.rstate == _IDLE:
@@ -1150,6 +1222,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             w.fileobj = fd
         old = w.writer
         w.writer = handle
+        w.winline = not args and getattr(callback, "__self__", None).__class__ is RtSocketTransport
         if old is not None:
             old.cancel()
         if w.wstate == _IDLE:

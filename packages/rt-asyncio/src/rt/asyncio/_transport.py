@@ -49,6 +49,13 @@ class RtSocketTransport(_Base):  # type: ignore[misc]
     # True while the protocol is a plain Protocol: _read_ready reads for data_received itself.
     _plain = False
 
+    def __init__(self, loop: Any, *args: Any) -> None:
+        # Both read by every _read_ready: as attributes of the instance (asyncio's max_size is
+        # the class's) they are specialized loads on 3.11, not a look through the classes.
+        self.max_size = READ_SIZE
+        self._view: memoryview = loop._recv_view  # the loop's buffer, made before us
+        super().__init__(loop, *args)  # (sock, protocol, waiter, extra, server)
+
     def set_protocol(self, protocol: Any) -> None:
         super().set_protocol(protocol)
         # asyncio picks the read callback by the protocol's kind (its __init__ comes here too).
@@ -62,7 +69,7 @@ class RtSocketTransport(_Base):  # type: ignore[misc]
             return
         if self._conn_lost:
             return
-        view = self._loop._recv_view  # made before this transport was
+        view = self._view
         try:
             n = self._sock.recv_into(view)
         except (BlockingIOError, InterruptedError):
