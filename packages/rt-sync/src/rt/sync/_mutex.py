@@ -26,6 +26,8 @@ class MutexGuard(Generic[T]):
     """Proof of holding a :class:`Mutex`: read and write the protected value as ``.value``.
 
     Release it by leaving its ``with`` / ``async with`` block, or with :meth:`release`.
+    Unlike a Tokio guard, dropping it does not unlock (Python has no deterministic drop): the
+    mutex stays locked until :meth:`release`.
     """
 
     __slots__ = ("_mutex", "_released")

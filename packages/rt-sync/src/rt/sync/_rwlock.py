@@ -69,12 +69,20 @@ class _Guard(Generic[T]):
 
 @final
 class RwLockReadGuard(_Guard[T]):
-    """Shared access: ``.value`` is readable."""
+    """Shared access: ``.value`` is readable.
+
+    Release it by leaving its ``with`` block or with ``release()``; dropping it does not
+    (Python has no deterministic drop), so the lock stays read-locked until then.
+    """
 
 
 @final
 class RwLockWriteGuard(_Guard[T]):
-    """Exclusive access: ``.value`` is readable and assignable."""
+    """Exclusive access: ``.value`` is readable and assignable.
+
+    Release it by leaving its ``with`` block or with ``release()``; dropping it does not
+    (Python has no deterministic drop), so the lock stays write-locked until then.
+    """
 
     @property
     def value(self) -> T:

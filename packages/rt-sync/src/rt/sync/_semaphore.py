@@ -32,7 +32,12 @@ _MAX_PERMITS: Final = (2**64 - 1) >> 3
 
 @final
 class SemaphorePermit:
-    """``n`` permits held from a :class:`Semaphore`; released on exit or :meth:`release`."""
+    """``n`` permits held from a :class:`Semaphore`; released on exit or :meth:`release`.
+
+    Unlike a Tokio permit, dropping it does not give the permits back (Python has no
+    deterministic drop): a permit neither released nor used in ``with`` stays taken, as after
+    :meth:`forget`.
+    """
 
     __slots__ = ("_n", "_released", "_sem")
 
