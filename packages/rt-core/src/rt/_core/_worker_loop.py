@@ -84,6 +84,9 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
     waiters_acquire = _WAITERS_LOCK.acquire
     waiters_release = _WAITERS_LOCK.release
     since_event = 0
+    # The run states and the LIFO limit as locals: the loop reads them on every step.
+    st_idle, st_scheduled, st_running, st_notified = IDLE, SCHEDULED, RUNNING, NOTIFIED
+    max_lifo_polls = MAX_LIFO_POLLS
     while not sched._stopping:
         if local or w.lifo is not None:
             w.parked = False  # about to take a task out of our own queue
@@ -97,7 +100,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
             if task is not None:
                 w.lifo = None
                 lifo_polls += 1
-                if local and lifo_polls > MAX_LIFO_POLLS:  # let the queue behind it run
+                if local and lifo_polls > max_lifo_polls:  # let the queue behind it run
                     append(task)
                     lifo_polls = 0
                     continue
@@ -112,7 +115,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 # Work is queued behind this step and a worker is idle: wake it to steal,
                 # in case this step runs long (Tokio's "notify others before polling").
                 notify_parked(sched)
-            task._state = RUNNING
+            task._state = st_running
             if task._home is not w:
                 task._ctx.run(STATE.set, w)
                 task._home = w
@@ -162,15 +165,15 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         # flavor.
                         acquire()
                         state = joiner._state
-                        if state == IDLE:
-                            joiner._state = SCHEDULED
+                        if state == st_idle:
+                            joiner._state = st_scheduled
                             release()
                             append(joiner)
                             if idle:
                                 notify_parked(sched)
                         else:
-                            if state == RUNNING:
-                                joiner._state = NOTIFIED  # its worker requeues it
+                            if state == st_running:
+                                joiner._state = st_notified  # its worker requeues it
                             release()
                     else:
                         sched._wake_joiner(w, joiner)
@@ -198,14 +201,14 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 # parked task (a ping-pong). Anything else goes to ``end_park``.
                 woken = w.deferred
                 acquire()
-                if task._state == RUNNING and not task._cancelled:
+                if task._state == st_running and not task._cancelled:
                     if woken is None:
-                        task._state = IDLE
+                        task._state = st_idle
                         release()
                         continue
-                    if woken._state == IDLE:
-                        woken._state = SCHEDULED
-                        task._state = IDLE
+                    if woken._state == st_idle:
+                        woken._state = st_scheduled
+                        task._state = st_idle
                         release()
                         w.deferred = None
                         # into the LIFO slot, as _wake_from_step does
@@ -227,7 +230,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 sched._flush_deferred(w)
             # No lock: a task that yields registered no waiter in this step, so no waker
             # targets it (a wake-up that raced in anyway is absorbed: it runs again).
-            task._state = SCHEDULED
+            task._state = st_scheduled
             append(task)
         ran = batch_size - budget
         w.polls += ran
