@@ -153,10 +153,11 @@ class MultiThreadScheduler(Scheduler):
         # rather than through ``STATE`` (a context variable, plus checks that the worker in
         # the context is this runtime's and runs on this thread: more work per wake-up).
         # Most wake-ups come from the worker the task last ran on (a ping-pong pair, a
-        # channel's two ends): its ``_home``, checked first, saves the dict lookup.
-        ident = _get_ident()
-        home: Worker = task._home
-        st = home if home.ident == ident else self._by_ident.get(ident)
+        # channel's two ends): its ``_home`` (never None: set at spawn), checked first,
+        # saves the dict lookup.
+        st: Worker | None = task._home
+        if st.ident != _get_ident():  # type: ignore[union-attr]
+            st = self._by_ident.get(_get_ident())
         if st is not None and st._current is not None:
             # The common case: woken by the step running on this worker. The first such
             # wake-up of a step is deferred to the end of the step, where the worker applies
