@@ -168,6 +168,12 @@ class Worker:
 
 def notify_parked(sched: MultiThreadScheduler) -> None:
     """Wake one parked worker, unless one is already searching for work."""
+    # A look without the lock first: the common answer (a worker is searching already, or
+    # none is idle) costs no lock round trip. Reading it unlocked loses no wake-up: work is
+    # queued before this is called, and a searcher that stops before taking it re-checks the
+    # queues after it stops (``park``) or wakes the next one (``stop_searching``).
+    if sched._searching or not sched._idle:
+        return
     with sched._lock:
         idle = sched._idle
         if sched._searching or not idle:

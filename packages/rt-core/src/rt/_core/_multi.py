@@ -89,9 +89,10 @@ class MultiThreadScheduler(Scheduler):
         on_thread_stop: Callable[[], object] | None = None,
     ) -> None:
         self._thread_id = None  # block_on never drives this flavor: the workers do
+        # Keep this class under 30 instance attributes: past that CPython stops sharing the
+        # keys of its instances' dicts, and every method call on the scheduler (``wake``
+        # from every ``reschedule``) takes the interpreter's slow, unspecialized path.
         self._lock = threading.RLock()
-        self._acquire = self._lock.acquire
-        self._release = self._lock.release
         self._core = threading.Condition(threading.Lock())
         self._inject: deque[Task[Any]] = deque()
         self._callbacks: deque[Callable[[], object]] = deque()
@@ -151,7 +152,12 @@ class MultiThreadScheduler(Scheduler):
         # The worker whose thread this is, if it is one of ours: found by the thread's ident
         # rather than through ``STATE`` (a context variable, plus checks that the worker in
         # the context is this runtime's and runs on this thread: more work per wake-up).
-        st = self._by_ident.get(_get_ident())
+        # Most wake-ups come from the worker the task last ran on (a ping-pong pair, a
+        # channel's two ends): its ``_home`` (never None: set at spawn), checked first,
+        # saves the dict lookup.
+        st: Worker | None = task._home
+        if st.ident != _get_ident():  # type: ignore[union-attr]
+            st = self._by_ident.get(_get_ident())
         if st is not None and st._current is not None:
             # The common case: woken by the step running on this worker. The first such
             # wake-up of a step is deferred to the end of the step, where the worker applies
@@ -177,15 +183,16 @@ class MultiThreadScheduler(Scheduler):
         or, with ``lifo=False``, by a completion (to the back of the local queue)."""
         # Worker threads get no signals, so a bare acquire/release (half the cost of
         # ``with``) cannot be left half done.
-        self._acquire()
+        lock = self._lock
+        lock.acquire()
         state = task._state
         if state != IDLE:
             if state == RUNNING:
                 task._state = NOTIFIED  # its worker requeues it after the step
-            self._release()
+            lock.release()
             return
         task._state = SCHEDULED
-        self._release()
+        lock.release()
         if task._pinned is None:
             if lifo:
                 prev = st.lifo

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._blocking import block_async_signals
 from ._current import STATE
@@ -26,6 +26,7 @@ from ._traps import PARK, YIELD
 
 if TYPE_CHECKING:
     from ._multi import MultiThreadScheduler
+    from ._task import JoinHandle as Task
 
 _get_ident: Final = threading.get_ident
 
@@ -83,6 +84,9 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
     waiters_acquire = _WAITERS_LOCK.acquire
     waiters_release = _WAITERS_LOCK.release
     since_event = 0
+    # The run states and the LIFO limit as locals: the loop reads them on every step.
+    st_idle, st_scheduled, st_running, st_notified = IDLE, SCHEDULED, RUNNING, NOTIFIED
+    max_lifo_polls = MAX_LIFO_POLLS
     while not sched._stopping:
         if local or w.lifo is not None:
             w.parked = False  # about to take a task out of our own queue
@@ -96,7 +100,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
             if task is not None:
                 w.lifo = None
                 lifo_polls += 1
-                if local and lifo_polls > MAX_LIFO_POLLS:  # let the queue behind it run
+                if local and lifo_polls > max_lifo_polls:  # let the queue behind it run
                     append(task)
                     lifo_polls = 0
                     continue
@@ -111,7 +115,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 # Work is queued behind this step and a worker is idle: wake it to steal,
                 # in case this step runs long (Tokio's "notify others before polling").
                 notify_parked(sched)
-            task._state = RUNNING
+            task._state = st_running
             if task._home is not w:
                 task._ctx.run(STATE.set, w)
                 task._home = w
@@ -161,15 +165,15 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         # flavor.
                         acquire()
                         state = joiner._state
-                        if state == IDLE:
-                            joiner._state = SCHEDULED
+                        if state == st_idle:
+                            joiner._state = st_scheduled
                             release()
                             append(joiner)
                             if idle:
                                 notify_parked(sched)
                         else:
-                            if state == RUNNING:
-                                joiner._state = NOTIFIED  # its worker requeues it
+                            if state == st_running:
+                                joiner._state = st_notified  # its worker requeues it
                             release()
                     else:
                         sched._wake_joiner(w, joiner)
@@ -189,46 +193,34 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 continue
             w._current = None
             if trap is park_trap:
-                # acquire/release rather than ``with``: half the cost, and nothing in
-                # between can raise (worker threads get no signals). The wake-up this
-                # step deferred (see ``wake``) is applied under the same lock, first, so
-                # a task that woke itself is NOTIFIED before its own transition.
+                # *end step, parked*, with *schedule* for the wake-up this step deferred (see
+                # ``wake``), under one lock round trip. acquire/release rather than ``with``:
+                # half the cost, and nothing in between can raise (worker threads get no
+                # signals). The two common cases are inlined: the task was neither woken
+                # during its step nor cancelled, and it deferred no wake-up or one of a
+                # parked task (a ping-pong). Anything else goes to ``end_park``.
                 woken = w.deferred
                 acquire()
-                if woken is not None:
-                    w.deferred = None
-                    state = woken._state
-                    if state == IDLE:
-                        woken._state = SCHEDULED
-                    else:
-                        if state == RUNNING:
-                            woken._state = NOTIFIED
-                        woken = None
-                # The common case first: neither woken during its step nor cancelled.
-                if task._state == RUNNING and not task._cancelled:
-                    task._state = IDLE
-                    requeue = False
-                elif task._state == NOTIFIED:  # woken during its own step
-                    task._state = SCHEDULED
-                    requeue = True
-                elif task._abort_fn is not None:  # cancelled, with a wait to withdraw
-                    requeue = True  # stays RUNNING (claimed) while we abort its wait
-                else:
-                    task._state = IDLE
-                    requeue = False
+                if task._state == st_running and not task._cancelled:
+                    if woken is None:
+                        task._state = st_idle
+                        release()
+                        continue
+                    if woken._state == st_idle:
+                        woken._state = st_scheduled
+                        task._state = st_idle
+                        release()
+                        w.deferred = None
+                        # into the LIFO slot, as _wake_from_step does
+                        prev = w.lifo
+                        w.lifo = woken
+                        if prev is not None:
+                            append(prev)
+                            if idle:
+                                notify_parked(sched)
+                        continue
                 release()
-                if woken is not None:  # into the LIFO slot, as _wake_from_step does
-                    prev = w.lifo
-                    w.lifo = woken
-                    if prev is not None:
-                        append(prev)
-                        if idle:
-                            notify_parked(sched)
-                if requeue:
-                    if task._state == SCHEDULED:
-                        append(task)
-                    else:
-                        sched._cancel_claimed(task)
+                end_park(sched, w, task)
                 continue
             if trap is not yield_trap:
                 task._throw = bad_yield_error(task, trap)
@@ -238,7 +230,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 sched._flush_deferred(w)
             # No lock: a task that yields registered no waiter in this step, so no waker
             # targets it (a wake-up that raced in anyway is absorbed: it runs again).
-            task._state = SCHEDULED
+            task._state = st_scheduled
             append(task)
         ran = batch_size - budget
         w.polls += ran
@@ -261,6 +253,52 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
             task = pop_global(sched, w)
             if task is not None:
                 local.appendleft(task)
+
+
+def end_park(sched: MultiThreadScheduler, w: Worker, task: Task[Any]) -> None:
+    """*end step, parked* for ``task``, which ``w`` just stepped, in the cases the loop does
+    not inline: woken or cancelled during its step, or its step deferred a wake-up of a task
+    that is not parked.
+
+    The wake-up the step deferred (see ``MultiThreadScheduler.wake``) is applied first, under
+    the same lock, so a task that woke itself is NOTIFIED before its own transition.
+    """
+    woken = w.deferred
+    w.deferred = None
+    with sched._lock:
+        if woken is not None:
+            state = woken._state
+            if state == IDLE:
+                woken._state = SCHEDULED
+            else:
+                if state == RUNNING:
+                    woken._state = NOTIFIED
+                woken = None
+        state = task._state
+        if state == RUNNING and not task._cancelled:
+            task._state = IDLE
+            requeue = False
+        elif state == NOTIFIED:  # woken during its own step
+            task._state = SCHEDULED
+            requeue = True
+        elif task._abort_fn is not None:  # cancelled, with a wait to withdraw
+            requeue = True  # stays RUNNING (claimed) while we abort its wait
+        else:
+            task._state = IDLE
+            requeue = False
+    local = w.local
+    if woken is not None:  # into the LIFO slot, as _wake_from_step does
+        prev = w.lifo
+        w.lifo = woken
+        if prev is not None:
+            local.append(prev)
+            if sched._idle:
+                notify_parked(sched)
+    if requeue:
+        if task._state == SCHEDULED:
+            local.append(task)
+        else:
+            sched._cancel_claimed(task)
 
 
 def maintenance(sched: MultiThreadScheduler) -> None:
