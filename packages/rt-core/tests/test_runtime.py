@@ -1009,3 +1009,23 @@ def test_a_task_spawned_during_shutdown_is_cancelled_before_it_runs_on_every_fla
     runtime.shutdown()
     assert ran == []
     assert len(handles) == 1 and handles[0].is_finished()
+
+
+def test_a_scheduler_keeps_its_instance_attributes_within_cpythons_shared_keys_limit(
+    flavor: str | None,
+) -> None:
+    # CPython (3.11, 3.12) shares one dict-keys table among the instances of a class only up
+    # to 30 keys; past that, every method call on the scheduler (``task._sched.wake(task)``,
+    # once per wake-up) takes the slow, unspecialized lookup. Diagnostics add one attribute.
+    from rt._core._current import STATE
+
+    async def count() -> int:
+        st = STATE.get(None)
+        sched = getattr(st, "_mt", st)  # a multi-thread worker's scheduler
+        return len(vars(sched))
+
+    plain = rt.run(count(), flavor=flavor)
+    diagnosed = rt.run(count(), flavor=flavor, on_task_spawn=lambda meta: None)
+    assert max(plain, diagnosed) <= 30, (
+        f"{plain} / {diagnosed} scheduler attributes: keep them at 30 or fewer (see the test)"
+    )
