@@ -87,6 +87,24 @@ def test_jobs_submitted_while_idle_threads_retire_all_run(flavor: str | None) ->
         assert runtime.block_on(main()) == [sum(range(150))] * 4
 
 
+@pytest.mark.timeout(30)  # the bug this pins was a hang: fail instead
+def test_an_infinite_keep_alive_keeps_an_idle_thread_that_takes_the_next_job(
+    flavor: str | None,
+) -> None:
+    # A keep-alive past the lock's TIMEOUT_MAX (float("inf"): "never retire") used to kill
+    # the idle thread with an OverflowError while it still counted as idle, so the next job
+    # was handed to it and never ran.
+    async def main() -> tuple[threading.Thread, threading.Thread]:
+        first = await rt.spawn_blocking(threading.current_thread)
+        while rt.Handle.current().metrics().idle_blocking_threads == 0:
+            await rt.yield_now()  # until the thread waits for more work
+        second = await rt.spawn_blocking(threading.current_thread)
+        return first, second
+
+    first, second = rt.run(main(), flavor=flavor, thread_keep_alive=float("inf"))
+    assert first is second
+
+
 def test_aborting_a_queued_blocking_job_means_it_never_runs(flavor: str | None) -> None:
     ran: list[int] = []
     started = threading.Event()

@@ -35,6 +35,8 @@ from ._traps import Abort
 if TYPE_CHECKING:
     from ._task import JoinHandle as Task
 
+_TIMEOUT_MAX: Final = threading.TIMEOUT_MAX
+
 QUEUED: Final = 0
 RUNNING: Final = 1
 DONE: Final = 2
@@ -199,7 +201,9 @@ class BlockingPool:
                         break
                     idle.append(wake)
                     lock.release()
-                    woken = wake.acquire(True, remaining)
+                    # (A lock wait longer than TIMEOUT_MAX overflows: an infinite keep-alive
+                    # waits that long at a time.)
+                    woken = wake.acquire(True, min(remaining, _TIMEOUT_MAX))
                     lock.acquire()
                     if not woken:
                         try:
