@@ -586,3 +586,78 @@ async def test_spawn_and_abort_handle_still_build_handles() -> None:
     assert isinstance(handle, rt.JoinHandle)
     assert isinstance(handle.abort_handle(), rt.AbortHandle)
     await handle
+
+
+@pytest.mark.skipif(
+    __import__("rt._core._task", fromlist=["COMPILED"]).COMPILED,
+    reason="replaces JoinHandle's `_done` slot descriptor, which compiled classes do not have",
+)
+@pytest.mark.parametrize("how", ["await", "callback"])
+def test_a_task_finishing_as_another_thread_registers_to_wait_for_it_still_wakes_the_waiter(
+    flavor: str | None, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A completion takes the waiters lock only when it has a waiter to take: here the task
+    finishes (and its completion reads no waiter) between the waiter's check of ``_done``
+    under the lock and its registration, by ``await handle`` on another runtime or as a
+    done-callback (what JoinSet, LocalSet and block_on register). The waiter must see it done
+    and not park (or have its callback called)."""
+    from rt._core._task import _WAITERS_LOCK, JoinHandle
+
+    slot = JoinHandle.__dict__["_done"]
+    consumer: list[int] = []  # the waiter's thread
+    armed = threading.Event()
+    gate_box: list[rt.sync.Event] = []
+    processed = threading.Event()
+
+    def get_done(task: JoinHandle[Any]) -> bool:
+        value: bool = slot.__get__(task, JoinHandle)
+        owned: bool = _WAITERS_LOCK._is_owned()  # type: ignore[attr-defined]
+        if armed.is_set() and [threading.get_ident()] == consumer and owned:
+            # The waiter read ``_done`` under the lock and is about to register: let the
+            # task finish now, on its own runtime's thread, and return what it read before.
+            armed.clear()
+            gate_box[0].set()
+            assert processed.wait(timeout=30)
+            return value
+        return value
+
+    monkeypatch.setattr(JoinHandle, "_done", property(get_done, slot.__set__))
+
+    handles: queue.SimpleQueue[rt.JoinHandle[int]] = queue.SimpleQueue()
+
+    async def producer() -> None:
+        gate = rt.sync.Event()
+        gate_box.append(gate)
+
+        async def child() -> int:
+            await gate.wait()
+            return 42
+
+        h = rt.spawn(child())
+        handles.put(h)
+        while not h.is_finished():  # its whole completion has run once this is seen
+            await rt.yield_now()
+        processed.set()
+
+    outcome: list[object] = []
+
+    called = threading.Event()
+
+    async def waiter() -> None:
+        consumer.append(threading.get_ident())
+        h = handles.get(timeout=30)
+        armed.set()
+        if how == "await":
+            outcome.append(await h)
+        elif not h._add_waiter(lambda _t: called.set()) or called.wait(timeout=5):
+            outcome.append(h._outcome())
+
+    workers = {"worker_threads": 2} if flavor == "multi_thread" else {}
+    t = threading.Thread(target=rt.run, args=(producer(),), kwargs={"flavor": flavor, **workers})
+    t.start()
+    w = threading.Thread(target=rt.run, args=(waiter(),), daemon=True)
+    w.start()
+    w.join(timeout=60)
+    t.join(timeout=60)
+    assert not w.is_alive(), "the waiter was never woken: a lost wake-up"
+    assert outcome == [42]

@@ -320,14 +320,17 @@ class CurrentThreadScheduler(Scheduler):
                             task._exc = None
                             task._coro = None
                             task._ctx = None  # type: ignore[assignment]
-                            try:
-                                waiters_acquire()
-                                task._done = True
-                                joiner = task._joiner
-                                waiters = task._waiters
-                                task._joiner = task._waiters = None
-                            finally:
-                                waiters_release()
+                            task._done = True
+                            joiner = task._joiner
+                            waiters = task._waiters
+                            if joiner is not None or waiters is not None:
+                                try:
+                                    waiters_acquire()
+                                    joiner = task._joiner
+                                    waiters = task._waiters
+                                    task._joiner = task._waiters = None
+                                finally:
+                                    waiters_release()
                             if joiner is not None:
                                 if joiner._sched is self:
                                     append(joiner)
@@ -516,14 +519,17 @@ class CurrentThreadScheduler(Scheduler):
                             task._exc = None
                             task._coro = None
                             task._ctx = None  # type: ignore[assignment]
-                            try:
-                                waiters_acquire()
-                                task._done = True
-                                joiner = task._joiner
-                                waiters = task._waiters
-                                task._joiner = task._waiters = None
-                            finally:
-                                waiters_release()
+                            task._done = True
+                            joiner = task._joiner
+                            waiters = task._waiters
+                            if joiner is not None or waiters is not None:
+                                try:
+                                    waiters_acquire()
+                                    joiner = task._joiner
+                                    waiters = task._waiters
+                                    task._joiner = task._waiters = None
+                                finally:
+                                    waiters_release()
                             if joiner is not None:
                                 if joiner._sched is self:
                                     append(joiner)

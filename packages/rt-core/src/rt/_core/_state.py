@@ -11,7 +11,7 @@ make sure it is stepped by one thread at a time and queued at most once::
     RUNNING    being stepped by exactly one worker, or *claimed* by a thread that is calling
                its abort function
     NOTIFIED   RUNNING, and woken meanwhile: whoever holds it requeues it afterwards
-    DONE       finished (``_done`` is set under ``_task._WAITERS_LOCK`` by ``_harness.settle``)
+    DONE       finished (``_done`` set before its waiters are taken: see ``_task._WAITERS_LOCK``)
 
 The transitions, by name. "Lock" is the scheduler's lock (``MultiThreadScheduler._lock``):
 every transition that races with a waker takes it.

@@ -51,8 +51,12 @@ COMPILED: Final = type(_probe) is not types.FunctionType
 # the task enters or leaves a scope on another: both recompute under it.
 _CANCEL_LOCK = threading.RLock()
 
-# Guards ``JoinHandle._waiters`` against a waiter registering from one thread while the task
-# completes on another. Held for a few loads and stores only.
+# Guards a task's joiner and waiters (``_joiner``, ``_waiters``) against a waiter registering
+# from one thread while the task completes on another. Held for a few loads and stores only,
+# and by a completion only when it has a joiner or waiters to take: a completion marks the
+# task done *before* it reads them, and a waiter registers under the lock, then reads
+# ``_done`` again and withdraws if it is set. Either the completion saw the waiter (and wakes
+# it), or the waiter saw the task done (and does not park): no wake-up is lost.
 _WAITERS_LOCK = threading.RLock()
 _WAITERS_ACQUIRE: Final = _WAITERS_LOCK.acquire
 _WAITERS_RELEASE: Final = _WAITERS_LOCK.release
@@ -253,6 +257,11 @@ class JoinHandle(Generic[T_co]):
                         task._waiters = [me]
                     else:
                         task._waiters.append(me)
+                    if task.is_finished():  # ``_done`` again (a call: mypy narrowed it)
+                        # It finished meanwhile, and its completion may have read no waiter
+                        # (it takes the lock only to take one): withdraw, do not park.
+                        self._remove_waiter(me)
+                        parked = False
             finally:
                 _WAITERS_RELEASE()
             if parked:
@@ -317,6 +326,11 @@ class JoinHandle(Generic[T_co]):
                 self._waiters = [callback]
             else:
                 self._waiters.append(callback)
+            if self.is_finished():  # ``_done`` again (a call: mypy narrowed it)
+                # Finished meanwhile: its completion may have read no waiter (see
+                # ``_WAITERS_LOCK``), so withdraw and report it finished.
+                self._remove_waiter(callback)
+                return False
             return True
 
     def _remove_waiter(self, callback: JoinHandle[Any] | Callable[[JoinHandle[Any]], None]) -> bool:

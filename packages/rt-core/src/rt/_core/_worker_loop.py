@@ -148,14 +148,17 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 task._exc = None
                 task._coro = None
                 task._ctx = None  # type: ignore[assignment]
-                try:
-                    waiters_acquire()
-                    task._done = True
-                    joiner = task._joiner
-                    waiters = task._waiters
-                    task._joiner = task._waiters = None
-                finally:
-                    waiters_release()
+                task._done = True
+                joiner = task._joiner
+                waiters = task._waiters
+                if joiner is not None or waiters is not None:
+                    try:
+                        waiters_acquire()
+                        joiner = task._joiner
+                        waiters = task._waiters
+                        task._joiner = task._waiters = None
+                    finally:
+                        waiters_release()
                 # </generated: settle_value>
                 task._state = DONE
                 if joiner is not None:
