@@ -137,6 +137,17 @@ async def test_shield_can_be_toggled_while_inside() -> None:
     assert log == ["shielded", "caught=True"]
 
 
+def test_a_shield_that_is_not_a_bool_is_refused_at_construction_and_assignment() -> None:
+    with pytest.raises(TypeError, match="shield must be True or False, got 'no'"):
+        rt.CancelScope(shield="no")  # type: ignore[arg-type]
+    scope = rt.CancelScope()
+    with pytest.raises(TypeError, match="shield must be True or False, got 1"):
+        scope.shield = 1  # type: ignore[assignment]
+    assert scope.shield is False
+    scope.shield = True
+    assert scope.shield is True
+
+
 async def test_a_task_aborted_while_suspended_at_a_checkpoint_is_cancelled_at_that_await() -> None:
     from rt.lowlevel import checkpoint
 

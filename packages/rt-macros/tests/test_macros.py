@@ -219,6 +219,25 @@ async def test_join_and_try_join_refuse_a_non_awaitable_branch_before_running_an
     assert started == []
 
 
+async def test_select_join_and_try_join_refuse_one_coroutine_given_as_two_branches() -> None:
+    started: list[str] = []
+
+    async def branch() -> str:
+        started.append("ran")
+        return "value"
+
+    for combinator in (rt.select, rt.join, rt.try_join):
+        coro = branch()
+        with pytest.raises(TypeError, match=r"the same coroutine as branches 0 and 2"):
+            await combinator(coro, rt.sleep(1), coro)  # type: ignore[operator]
+        assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # not "never awaited"
+    assert started == []
+    # an awaitable that may be awaited twice (a JoinHandle) can be given twice
+    h = rt.spawn(branch())
+    assert await rt.join(h, h) == ("value", "value")
+    assert await rt.select(h, h) == (0, "value")
+
+
 def test_try_join_cancels_the_rest_at_the_first_error_and_raises_it() -> None:
     cleaned: list[str] = []
 

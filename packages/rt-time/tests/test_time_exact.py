@@ -132,7 +132,7 @@ async def test_interval_reset_immediately_then_next_tick_is_ready_exactly_on_tim
 
 
 @pytest.mark.rt(start_paused=True)
-@pytest.mark.parametrize("bad", [math.inf, 1e300, math.nan, -1, -1e-9, -math.inf])
+@pytest.mark.parametrize("bad", [math.inf, 1e300, math.nan, -1, -1e-9, -math.inf, 10**400])
 async def test_advance_refuses_infinite_huge_nan_and_negative_durations(bad: float) -> None:
     before = Instant.now()
     with pytest.raises(ValueError, match=r"rt\.time\.advance"):
@@ -259,3 +259,17 @@ async def test_the_driver_refuses_a_deadline_in_float_seconds() -> None:
         driver.arm(driver.clock.now() + 1.0, callback=lambda: None)
     entry = driver.arm(driver.clock.now_ns() + NS_PER_S, callback=lambda: None)
     assert entry is not None and driver.cancel(entry)
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_an_int_too_large_for_a_float_counts_as_infinite_seconds() -> None:
+    # sleep(10**400) sleeps for ever (as sleep(math.inf)): the timeout ends it
+    start = Instant.now()
+    with pytest.raises(rtt.Elapsed), rtt.timeout(3600):
+        await rtt.sleep(10**400)
+    assert Instant.now() - start == 3600
+    await rtt.sleep(-(10**400))  # no wait, as any negative duration
+    with pytest.raises(ValueError, match="finite"):
+        Instant(10**400)
+    with pytest.raises(ValueError, match="finite"):
+        rtt.interval(10**400)

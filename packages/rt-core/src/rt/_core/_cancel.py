@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from ._task import JoinHandle as Task
 
 
+def _check_shield(value: object) -> bool:
+    if type(value) is not bool:
+        raise TypeError(f"shield must be True or False, got {value!r}")
+    return value
+
+
 @final
 class CancelScope:
     """A region of a task that can be cancelled as a unit, with a plain ``with`` block.
@@ -40,12 +46,16 @@ class CancelScope:
         shield: When true, cancellation from *outside* the scope (an enclosing scope, or an
             abort of the task) does not reach the code inside it. The scope's own
             :meth:`cancel` still does.
+
+    Raises:
+        TypeError: ``shield`` is not a ``bool`` (as trio's does: ``shield="no"`` would be
+            true).
     """
 
     __slots__ = ("_cancel_called", "_cancelled_caught", "_entered", "_exited", "_shield", "_task")
 
     def __init__(self, *, shield: bool = False) -> None:
-        self._shield = shield
+        self._shield = _check_shield(shield)
         self._cancel_called = False
         self._cancelled_caught = False
         self._task: Task[Any] | None = None
@@ -69,7 +79,7 @@ class CancelScope:
 
     @shield.setter
     def shield(self, value: bool) -> None:
-        self._shield = bool(value)
+        self._shield = _check_shield(value)
         self._update_task()
 
     def cancel(self) -> None:

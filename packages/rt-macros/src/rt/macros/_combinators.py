@@ -172,12 +172,31 @@ def _classify(aw: object) -> tuple[int, Any]:
 
 
 def _refuse_non_awaitable(branches: Sequence[object], what: str) -> None:
-    """Raise ``TypeError`` for a branch that is not awaitable, before any branch runs; the
-    coroutine branches are closed then, so none is left "never awaited"."""
+    """Raise ``TypeError`` for a branch that is not awaitable, or for one coroutine given as
+    two branches, before any branch runs; the coroutine branches are closed then, so none is
+    left "never awaited"."""
     for aw in branches:
         if not hasattr(type(aw), "__await__") and not _is_generator_coroutine(aw):
             _close_unstarted(branches)
             raise TypeError(f"{what}() branches must be awaitable, got {aw!r}")
+    _refuse_reused_coroutine(branches, what)
+
+
+def _refuse_reused_coroutine(branches: Sequence[object], what: str) -> None:
+    """Raise ``TypeError`` if one coroutine object is two branches: it can be awaited only
+    once, so the second branch would fail (and, for ``select``, be logged as a lost error).
+    Other awaitables (a ``JoinHandle``, an event's future) may be given twice."""
+    if len(branches) < 2 or len({id(aw) for aw in branches}) == len(branches):
+        return
+    seen: dict[int, int] = {}
+    for i, aw in enumerate(branches):
+        first = seen.setdefault(id(aw), i)
+        if first != i and (isinstance(aw, CoroutineType) or _is_generator_coroutine(aw)):
+            _close_unstarted(branches)
+            raise TypeError(
+                f"{what}() got the same coroutine as branches {first} and {i}: a coroutine "
+                "can be awaited only once; call the async function again for each branch"
+            )
 
 
 def _is_generator_coroutine(aw: object) -> bool:
@@ -351,7 +370,7 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
 
     Raises:
         ValueError: no branch was given.
-        TypeError: a branch is not awaitable.
+        TypeError: a branch is not awaitable, or one coroutine is given as two branches.
         RuntimeError: outside a task on rt.
 
     Cancel safety: ``select`` itself is cancel-safe only if every branch is: the losing
@@ -361,6 +380,7 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     """
     if not branches:
         raise ValueError("select() needs at least one awaitable")
+    _refuse_reused_coroutine(branches, "select")
     try:
         me = current_task()
         kinds = [_classify(aw) for aw in branches]
@@ -597,7 +617,8 @@ async def join(*branches: Awaitable[Any]) -> tuple[Any, ...]:
     finished, the exception of the first failed branch (in argument order) is raised.
 
     Raises:
-        TypeError: a branch is not awaitable (no branch has started; coroutines are closed).
+        TypeError: a branch is not awaitable, or one coroutine is given as two branches (no
+            branch has started; coroutines are closed).
         BaseException: the first failed branch's exception, in argument order.
 
     Cancel safety: cancelling ``join`` cancels and awaits every branch.
@@ -661,7 +682,8 @@ async def try_join(*branches: Awaitable[Any]) -> tuple[Any, ...]:
     Returns the values in argument order when every branch succeeds.
 
     Raises:
-        TypeError: a branch is not awaitable (no branch has started; coroutines are closed).
+        TypeError: a branch is not awaitable, or one coroutine is given as two branches (no
+            branch has started; coroutines are closed).
         BaseException: the first error a branch raised.
 
     Cancel safety: cancelling ``try_join`` cancels and awaits every branch.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
@@ -30,6 +31,7 @@ from ._wheel import TimerEntry
 
 T = TypeVar("T")
 
+_FLOAT_MAX: Final = sys.float_info.max
 _TOLERANCE_NS: Final = 5_000_000  # an interval tick later than this counts as missed (Tokio)
 
 
@@ -43,12 +45,21 @@ def _driver(what: str) -> TimeDriver:
 
 
 def _seconds(value: object, what: str) -> float:
+    """``value`` as seconds: a float or an int (exact). An int too large for a float counts
+    as infinite (``sleep(10**400)`` sleeps for ever, ``Instant(10**400)`` is refused as not
+    finite), rather than failing in a float conversion with an ``OverflowError``."""
+    if type(value) is float:
+        if math.isnan(value):
+            raise ValueError(f"{what} got NaN seconds")
+        return value
+    if type(value) is int:
+        if -_FLOAT_MAX <= value <= _FLOAT_MAX:
+            return value
+        return math.inf if value > 0 else -math.inf
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{what} takes seconds as an int or float, got {type(value).__name__}")
-    seconds = float(value) if isinstance(value, float) else value
-    if math.isnan(seconds):
-        raise ValueError(f"{what} got NaN seconds")
-    return seconds
+    # a subclass (an IntEnum, numpy's float64): as the plain value
+    return _seconds(float(value) if isinstance(value, float) else int(value), what)
 
 
 def _wait_ns(value: object, what: str) -> int | None:
