@@ -89,11 +89,9 @@ task._pinned = None
     # checks ``_done`` again after registering and withdraws if it is set (``JoinHandle``'s
     # ``__await__`` and ``_add_waiter``), so it is either seen here or not parked at all. Most
     # tasks finish before anyone awaits them, and the lock round trip cost about a twentieth
-    # of a spawn-and-join. The lock goes through its bound ``acquire`` and ``release``
-    # (locals of the loop), not ``with``: on 3.11 a ``with`` on an RLock costs about twice as
-    # much. The acquire is inside the ``try``, so an exception raised by a signal handler just
-    # after it returns still releases the lock.
-    "settle_value": """\
+    # of a spawn-and-join. (The current-thread loop also takes a joiner of its own runtime
+    # without the lock: see ``CT_LOOP``.)
+    "settle_fields": """\
 tasks_discard(task)
 task._result = stop.value
 task._exc = None
@@ -102,14 +100,25 @@ task._ctx = None  # type: ignore[assignment]
 task._done = True
 joiner = task._joiner
 waiters = task._waiters
+""",
+    # The joiner and waiters, taken under the lock (re-read: a cancelled waiter may have
+    # withdrawn since). The lock goes through its bound ``acquire`` and ``release`` (locals of
+    # the loop), not ``with``: on 3.11 a ``with`` on an RLock costs about twice as much. The
+    # acquire is inside the ``try``, so an exception raised by a signal handler just after it
+    # returns still releases the lock.
+    "take_waiters": """\
+try:
+    waiters_acquire()
+    joiner = task._joiner
+    waiters = task._waiters
+    task._joiner = task._waiters = None
+finally:
+    waiters_release()
+""",
+    "settle_value": """\
+# <settle_fields>
 if joiner is not None or waiters is not None:
-    try:
-        waiters_acquire()
-        joiner = task._joiner
-        waiters = task._waiters
-        task._joiner = task._waiters = None
-    finally:
-        waiters_release()
+    # <take_waiters>
 """,
 }
 
@@ -192,7 +201,17 @@ while not main._done:
                         # <diag_stepped>  #+
                         diag.terminated(rec, OK)  #+
                     # The common completion, inlined: a value, at most one joiner.
-                    # <settle_value>
+                    # <settle_fields>
+                    if waiters is not None or (
+                        joiner is not None and joiner._sched is not self
+                    ):
+                        # <take_waiters>
+                    elif joiner is not None:
+                        # A joiner of this runtime needs no lock either: only this thread
+                        # registers or withdraws it (a cancel from another thread is posted
+                        # here), and a waiter from another thread that registers meanwhile
+                        # goes to ``_waiters``, sees the task done and withdraws.
+                        task._joiner = None
                     if joiner is not None:
                         if joiner._sched is self:
                             append(joiner)

@@ -606,7 +606,7 @@ def test_a_task_finishing_as_another_thread_registers_to_wait_for_it_still_wakes
     slot = JoinHandle.__dict__["_done"]
     consumer: list[int] = []  # the waiter's thread
     armed = threading.Event()
-    gate_box: list[rt.sync.Event] = []
+    gate_box: list[Gate] = []
     processed = threading.Event()
 
     def get_done(task: JoinHandle[Any]) -> bool:
@@ -616,7 +616,7 @@ def test_a_task_finishing_as_another_thread_registers_to_wait_for_it_still_wakes
             # The waiter read ``_done`` under the lock and is about to register: let the
             # task finish now, on its own runtime's thread, and return what it read before.
             armed.clear()
-            gate_box[0].set()
+            gate_box[0].open()
             assert processed.wait(timeout=30)
             return value
         return value
@@ -626,7 +626,7 @@ def test_a_task_finishing_as_another_thread_registers_to_wait_for_it_still_wakes
     handles: queue.SimpleQueue[rt.JoinHandle[int]] = queue.SimpleQueue()
 
     async def producer() -> None:
-        gate = rt.sync.Event()
+        gate = Gate()
         gate_box.append(gate)
 
         async def child() -> int:
@@ -661,3 +661,53 @@ def test_a_task_finishing_as_another_thread_registers_to_wait_for_it_still_wakes
     t.join(timeout=60)
     assert not w.is_alive(), "the waiter was never woken: a lost wake-up"
     assert outcome == [42]
+
+
+@pytest.mark.parametrize("how", ["abort", "scope"])
+def test_a_joiner_cancelled_from_another_thread_is_withdrawn_on_the_runtime_thread(
+    monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The current-thread loop takes a finished task's joiner of its own runtime without the
+    waiters lock, which is sound only if such a joiner is withdrawn (its wait cancelled) on
+    the runtime's thread alone, never on the thread that cancels it."""
+    from rt._core._task import JoinHandle
+
+    withdrawn_on: list[int] = []
+    real_withdraw = JoinHandle._withdraw
+
+    def withdraw(self: JoinHandle[Any], waiter: JoinHandle[Any]) -> Any:
+        withdrawn_on.append(threading.get_ident())
+        return real_withdraw(self, waiter)
+
+    monkeypatch.setattr(JoinHandle, "_withdraw", withdraw)
+
+    async def main() -> tuple[int, bool]:
+        gate = Gate()
+
+        async def child() -> None:
+            await gate.wait()
+
+        async def joiner(scope: rt.CancelScope) -> None:
+            with scope:
+                await h
+
+        h = rt.spawn(child())
+        scope = rt.CancelScope()
+        j = rt.spawn(joiner(scope))
+        await rt.yield_now()  # the joiner parks on h
+        cancel = j.abort if how == "abort" else scope.cancel
+        t = threading.Thread(target=cancel)
+        t.start()
+        t.join()
+        if how == "abort":
+            with pytest.raises(rt.JoinError):
+                await j
+        else:
+            await j
+        gate.open()
+        await h
+        return threading.get_ident(), scope.cancelled_caught or how == "abort"
+
+    runtime_thread, cancelled = rt.run(main(), flavor="current_thread")
+    assert cancelled
+    assert withdrawn_on == [runtime_thread]

@@ -323,7 +323,9 @@ class CurrentThreadScheduler(Scheduler):
                             task._done = True
                             joiner = task._joiner
                             waiters = task._waiters
-                            if joiner is not None or waiters is not None:
+                            if waiters is not None or (
+                                joiner is not None and joiner._sched is not self
+                            ):
                                 try:
                                     waiters_acquire()
                                     joiner = task._joiner
@@ -331,6 +333,12 @@ class CurrentThreadScheduler(Scheduler):
                                     task._joiner = task._waiters = None
                                 finally:
                                     waiters_release()
+                            elif joiner is not None:
+                                # A joiner of this runtime needs no lock either: only this thread
+                                # registers or withdraws it (a cancel from another thread is posted
+                                # here), and a waiter from another thread that registers meanwhile
+                                # goes to ``_waiters``, sees the task done and withdraws.
+                                task._joiner = None
                             if joiner is not None:
                                 if joiner._sched is self:
                                     append(joiner)
@@ -522,7 +530,9 @@ class CurrentThreadScheduler(Scheduler):
                             task._done = True
                             joiner = task._joiner
                             waiters = task._waiters
-                            if joiner is not None or waiters is not None:
+                            if waiters is not None or (
+                                joiner is not None and joiner._sched is not self
+                            ):
                                 try:
                                     waiters_acquire()
                                     joiner = task._joiner
@@ -530,6 +540,12 @@ class CurrentThreadScheduler(Scheduler):
                                     task._joiner = task._waiters = None
                                 finally:
                                     waiters_release()
+                            elif joiner is not None:
+                                # A joiner of this runtime needs no lock either: only this thread
+                                # registers or withdraws it (a cancel from another thread is posted
+                                # here), and a waiter from another thread that registers meanwhile
+                                # goes to ``_waiters``, sees the task done and withdraws.
+                                task._joiner = None
                             if joiner is not None:
                                 if joiner._sched is self:
                                     append(joiner)
