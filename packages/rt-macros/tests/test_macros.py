@@ -229,7 +229,7 @@ async def test_select_join_and_try_join_refuse_one_coroutine_given_as_two_branch
     for combinator in (rt.select, rt.join, rt.try_join):
         coro = branch()
         with pytest.raises(TypeError, match=r"the same coroutine as branches 0 and 2"):
-            await combinator(coro, rt.sleep(1), coro)  # type: ignore[operator]
+            await combinator(coro, rt.sleep(1), coro)
         assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # not "never awaited"
     assert started == []
     # an awaitable that may be awaited twice (a JoinHandle) can be given twice
