@@ -139,10 +139,10 @@ async def test_shield_can_be_toggled_while_inside() -> None:
 
 def test_a_shield_that_is_not_a_bool_is_refused_at_construction_and_assignment() -> None:
     # (the compiled build refuses it at the call, with mypyc's own TypeError)
-    with pytest.raises(TypeError, match="shield must be True or False, got 'no'|bool object"):
+    with pytest.raises(TypeError, match=r"shield must be True or False, got 'no'|bool object"):
         rt.CancelScope(shield="no")  # type: ignore[arg-type]
     scope = rt.CancelScope()
-    with pytest.raises(TypeError, match="shield must be True or False, got 1|bool object"):
+    with pytest.raises(TypeError, match=r"shield must be True or False, got 1|bool object"):
         scope.shield = 1  # type: ignore[assignment]
     assert scope.shield is False
     scope.shield = True
