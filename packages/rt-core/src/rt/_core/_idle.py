@@ -153,8 +153,9 @@ class Worker:
         task._state = SCHEDULED
         task._home = w
         w.spawned += 1
-        w.local.append(task)
-        if sched._idle:
+        local = w.local
+        local.append(task)
+        if sched._idle and len(local) > 1:
             notify_parked(sched)
         return task
         # </generated: worker_queue_spawned>

@@ -155,10 +155,15 @@ class MultiThreadScheduler(Scheduler):
         # Most wake-ups come from the worker the task last ran on (a ping-pong pair, a
         # channel's two ends): its ``_home`` (never None: set at spawn), checked first,
         # saves the dict lookup.
-        st: Worker | None = task._home
-        if st.ident != _get_ident():  # type: ignore[union-attr]
-            st = self._by_ident.get(_get_ident())
-        if st is not None and st._current is not None:
+        st: Worker = task._home
+        if st.ident != _get_ident():
+            found = self._by_ident.get(_get_ident())
+            if found is None:  # not one of our workers
+                if schedule(self._lock, task):
+                    self._push(task, True)
+                return
+            st = found
+        if st._current is not None:
             # The common case: woken by the step running on this worker. The first such
             # wake-up of a step is deferred to the end of the step, where the worker applies
             # it under the lock it takes anyway for the step's own park: one lock round trip
@@ -435,6 +440,11 @@ class MultiThreadScheduler(Scheduler):
                 done.wait()
                 if self._fatal is not None:
                     self._raise_fatal()
+            if self._fatal is not None:
+                # A task failed fatally (KeyboardInterrupt, SystemExit) while the main task
+                # was finishing, before this thread looked: raise it all the same, as the
+                # current-thread flavor does.
+                self._raise_fatal()
         finally:
             if restore is not None:
                 import signal

@@ -100,10 +100,11 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
             if task is not None:
                 w.lifo = None
                 lifo_polls += 1
-                if local and lifo_polls > max_lifo_polls:  # let the queue behind it run
-                    append(task)
+                if lifo_polls > max_lifo_polls:
                     lifo_polls = 0
-                    continue
+                    if local:  # let the queue behind it run
+                        append(task)
+                        continue
             else:
                 lifo_polls = 0
                 try:
@@ -191,7 +192,11 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 # if nobody else holds it (see _harness.UnreadFailure).
                 del task
                 continue
-            w._current = None
+            # ``w._current`` stays set until the next step or the end of the batch (one store
+            # per step less, as on the current-thread flavor). ``wake`` defers a wake-up made
+            # on this thread while it is set: the cold paths below clear it before anything
+            # that may wake a task, and one deferred between two steps anyway (a finalizer)
+            # is applied at the end of the next step or of the batch.
             if trap is park_trap:
                 # *end step, parked*, with *schedule* for the wake-up this step deferred (see
                 # ``wake``), under one lock round trip. acquire/release rather than ``with``:
@@ -220,6 +225,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                                 notify_parked(sched)
                         continue
                 release()
+                w._current = None
                 end_park(sched, w, task)
                 continue
             if trap is not yield_trap:
@@ -227,11 +233,17 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
             elif task._cancelled:
                 task._throw = Cancelled()
             if w.deferred is not None:
+                w._current = None
                 sched._flush_deferred(w)
             # No lock: a task that yields registered no waiter in this step, so no waker
             # targets it (a wake-up that raced in anyway is absorbed: it runs again).
             task._state = st_scheduled
             append(task)
+        w._current = None
+        if w.deferred is not None:
+            # A wake-up made between two steps while ``_current`` was still set (a finalizer
+            # run by the collector, say) was deferred: apply it before going on.
+            sched._flush_deferred(w)
         ran = batch_size - budget
         w.polls += ran
         since_event += ran
