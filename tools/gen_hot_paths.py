@@ -51,18 +51,13 @@ sched._tasks.add(task)
 """,
     # The multi-thread flavor's queueing of a task ``spawn_here`` just built (``Worker.spawn_here``
     # and ``rt.spawn`` itself; ``w`` is the spawning worker, ``sched`` its scheduler): onto the
-    # back of ``w``'s local queue. A parked worker is woken to steal only when the queue holds
-    # more than this one task (Tokio wakes one only when its LIFO slot overflows): a step that
-    # spawns one task usually goes on to await it (a chain), and a worker woken for that task
-    # alone would only take turns with this one for the GIL. A step that starts with tasks
-    # queued behind it still wakes one (``_worker_loop``: Tokio's "notify before polling").
+    # back of ``w``'s local queue, and a parked worker is woken to steal it.
     "worker_queue_spawned": """\
 task._state = SCHEDULED
 task._home = w
 w.spawned += 1
-local = w.local
-local.append(task)
-if sched._idle and len(local) > 1:
+w.local.append(task)
+if sched._idle:
     notify_parked(sched)
 return task
 """,

@@ -4,8 +4,9 @@
 the injection queue and its inbox between batches, polls the driver stack every
 ``event_interval`` steps (:func:`maintenance`), and searches or parks (``_idle``) when it runs
 dry. Per step it does only what a step needs (measure before adding to it): the run-state
-store, the migration check, ``Context.run``, and, after a ``PARK``, the state transition under
-the lock that wakers also take (``_state``: *end step, parked*, inlined). The scheduler's
+store, ``Context.run``, and, after a ``PARK``, the state transition under the lock that wakers
+also take (``_state``: *end step, parked*, inlined). A task that comes from another worker is
+adopted as it arrives (``_idle.adopt``), not checked for at every step. The scheduler's
 queues and entry points are in ``_multi``; a task's life around the step in ``_harness``.
 """
 
@@ -19,7 +20,16 @@ from ._blocking import block_async_signals
 from ._current import STATE
 from ._exceptions import Cancelled
 from ._harness import _CoroType, bad_yield_error, logger, run_waiters
-from ._idle import Worker, notify_parked, park, pop_global, run_callbacks, search, stop_searching
+from ._idle import (
+    Worker,
+    adopt,
+    notify_parked,
+    park,
+    pop_global,
+    run_callbacks,
+    search,
+    stop_searching,
+)
 from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
 from ._task import _WAITERS_LOCK
 from ._traps import PARK, YIELD
@@ -63,8 +73,8 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
     look at the injection queue and inbox; drivers every ``event_interval`` steps.
 
     Per step it does only what a step needs (measure before adding to it): the run-state
-    store, the migration check, ``Context.run``, and, after a ``PARK``, the state
-    transition under the lock that wakers also take.
+    store, ``Context.run``, and, after a ``PARK``, the state transition under the lock
+    that wakers also take.
     """
     local = w.local
     popleft = local.popleft
@@ -116,10 +126,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 # Work is queued behind this step and a worker is idle: wake it to steal,
                 # in case this step runs long (Tokio's "notify others before polling").
                 notify_parked(sched)
-            task._state = st_running
-            if task._home is not w:
-                task._ctx.run(STATE.set, w)
-                task._home = w
+            task._state = st_running  # a task in our queues is ours: adopted as it came
             w._current = task
             task._abort_fn = None  # it runs: whatever it waited on is over
             exc = task._throw
@@ -169,6 +176,8 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         if state == st_idle:
                             joiner._state = st_scheduled
                             release()
+                            if joiner._home is not w:
+                                adopt(w, joiner)
                             append(joiner)
                             if idle:
                                 notify_parked(sched)
@@ -216,6 +225,8 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         task._state = st_idle
                         release()
                         w.deferred = None
+                        if woken._home is not w:
+                            adopt(w, woken)
                         # into the LIFO slot, as _wake_from_step does
                         prev = w.lifo
                         w.lifo = woken
@@ -300,6 +311,8 @@ def end_park(sched: MultiThreadScheduler, w: Worker, task: Task[Any]) -> None:
             requeue = False
     local = w.local
     if woken is not None:  # into the LIFO slot, as _wake_from_step does
+        if woken._home is not w:
+            adopt(w, woken)
         prev = w.lifo
         w.lifo = woken
         if prev is not None:
