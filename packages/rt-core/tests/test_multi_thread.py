@@ -474,3 +474,22 @@ def test_tasks_woken_by_readiness_stay_on_the_worker_that_saw_it() -> None:
     assert len(seen) == 2 * rounds
     moves = sum(1 for x, y in itertools.pairwise(seen) if x != y)
     assert moves <= rounds // 10, f"{moves} hand-offs between workers in {2 * rounds} wake-ups"
+
+
+def test_block_on_raises_a_fatal_task_error_that_landed_as_its_main_task_finished() -> None:
+    # One worker: the failing task runs first, then the main task finishes in the same
+    # batch, usually before the thread in block_on wakes up to look.
+    async def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    async def main() -> str:
+        rt.spawn(interrupted())
+        await rt.yield_now()
+        return "finished"
+
+    for _ in range(20):
+        with (
+            rt.Runtime(flavor="multi_thread", worker_threads=1) as runtime,
+            pytest.raises(KeyboardInterrupt),
+        ):
+            runtime.block_on(main())

@@ -22,6 +22,7 @@ from collections.abc import Coroutine
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, Final
 
+from ._current import STATE
 from ._harness import _CoroType, _task_ids, coerce_coroutine
 from ._state import SCHEDULED
 from ._task import _KEY, COMPILED, new_object
@@ -163,6 +164,18 @@ class Worker:
         return f"<rt worker {self.name}>"
 
 
+def adopt(w: Worker, task: Task[Any]) -> None:
+    """Make ``w`` the home of ``task``, which arrives on it from another worker.
+
+    Called by ``w``'s thread before it makes the task visible in its queues (a thief could
+    take it from there), with the task SCHEDULED: its context is entered nowhere. Every path
+    that brings a task to a worker calls it (``_multi`` wake-ups and pushes, :func:`search`,
+    :func:`pop_global`, the step loop's inlined wake-ups), so the loop needs no check per step.
+    """
+    task._ctx.run(STATE.set, w)
+    task._home = w
+
+
 # -- idle, searching, parking ------------------------------------------------------------
 
 
@@ -296,6 +309,8 @@ def search(sched: MultiThreadScheduler, w: Worker) -> Task[Any] | None:
             if pinned is not None and pinned._worker is not w:
                 sched._to_inbox(pinned._worker, t)
                 continue
+            if t._home is not w:
+                adopt(w, t)
             stolen.append(t)
         if stolen:
             w.steals += len(stolen)
@@ -305,17 +320,21 @@ def search(sched: MultiThreadScheduler, w: Worker) -> Task[Any] | None:
 
 
 def pop_global(sched: MultiThreadScheduler, w: Worker) -> Task[Any] | None:
+    """Take a task from ``w``'s inbox or the injection queue, adopted by ``w``."""
+    task = None
     if w.inbox:
         try:
-            return w.inbox.popleft()
+            task = w.inbox.popleft()
         except IndexError:
             pass
-    if sched._inject:
+    if task is None and sched._inject:
         try:
-            return sched._inject.popleft()
+            task = sched._inject.popleft()
         except IndexError:
             pass
-    return None
+    if task is not None and task._home is not w:
+        adopt(w, task)
+    return task
 
 
 def run_callbacks(sched: MultiThreadScheduler) -> None:

@@ -15,9 +15,11 @@ delivery, ``block_on``, ``shutdown``). Elsewhere: the loop each worker runs in
 a time; a wake-up during a step only sets NOTIFIED; a cancel *claims* a parked task) in
 ``_state``; a task's life around a step in ``_harness``.
 
-**Context migration.** A task's context holds ``STATE`` = the worker running it (its
-``_current`` is the running task). A task that moves to another worker gets ``STATE`` re-set in
-its context before its first step there: one ``Context.run`` per migration, nothing per step.
+**Context migration.** A task's context holds ``STATE`` = its worker (``Task._home``; the
+worker's ``_current`` is the running task). A task that moves to another worker is *adopted*
+(``_idle.adopt``: ``STATE`` re-set in its context) by that worker's thread as it arrives there,
+before it is visible in the worker's queues: woken onto it, pushed to it, stolen by it, or taken
+from the injection queue or its inbox. One ``Context.run`` per migration, nothing per step.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from ._harness import (
 )
 from ._idle import (
     Worker,
+    adopt,
     notify_parked,
     unpark_worker,
 )
@@ -155,10 +158,15 @@ class MultiThreadScheduler(Scheduler):
         # Most wake-ups come from the worker the task last ran on (a ping-pong pair, a
         # channel's two ends): its ``_home`` (never None: set at spawn), checked first,
         # saves the dict lookup.
-        st: Worker | None = task._home
-        if st.ident != _get_ident():  # type: ignore[union-attr]
-            st = self._by_ident.get(_get_ident())
-        if st is not None and st._current is not None:
+        st: Worker = task._home
+        if st.ident != _get_ident():
+            found = self._by_ident.get(_get_ident())
+            if found is None:  # not one of our workers
+                if schedule(self._lock, task):
+                    self._push(task, True)
+                return
+            st = found
+        if st._current is not None:
             # The common case: woken by the step running on this worker. The first such
             # wake-up of a step is deferred to the end of the step, where the worker applies
             # it under the lock it takes anyway for the step's own park: one lock round trip
@@ -194,6 +202,8 @@ class MultiThreadScheduler(Scheduler):
         task._state = SCHEDULED
         lock.release()
         if task._pinned is None:
+            if task._home is not st:
+                adopt(st, task)
             if lifo:
                 prev = st.lifo
                 st.lifo = task
@@ -222,6 +232,8 @@ class MultiThreadScheduler(Scheduler):
             if home is not None and home is not w:
                 self._to_inbox(home, task)
                 return
+            if task._home is not w:
+                adopt(w, task)
             if lifo and w._current is not None:
                 prev = w.lifo
                 w.lifo = task
@@ -435,6 +447,11 @@ class MultiThreadScheduler(Scheduler):
                 done.wait()
                 if self._fatal is not None:
                     self._raise_fatal()
+            if self._fatal is not None:
+                # A task failed fatally (KeyboardInterrupt, SystemExit) while the main task
+                # was finishing, before this thread looked: raise it all the same, as the
+                # current-thread flavor does.
+                self._raise_fatal()
         finally:
             if restore is not None:
                 import signal

@@ -4,8 +4,9 @@
 the injection queue and its inbox between batches, polls the driver stack every
 ``event_interval`` steps (:func:`maintenance`), and searches or parks (``_idle``) when it runs
 dry. Per step it does only what a step needs (measure before adding to it): the run-state
-store, the migration check, ``Context.run``, and, after a ``PARK``, the state transition under
-the lock that wakers also take (``_state``: *end step, parked*, inlined). The scheduler's
+store, ``Context.run``, and, after a ``PARK``, the state transition under the lock that wakers
+also take (``_state``: *end step, parked*, inlined). A task that comes from another worker is
+adopted as it arrives (``_idle.adopt``), not checked for at every step. The scheduler's
 queues and entry points are in ``_multi``; a task's life around the step in ``_harness``.
 """
 
@@ -19,7 +20,16 @@ from ._blocking import block_async_signals
 from ._current import STATE
 from ._exceptions import Cancelled
 from ._harness import _CoroType, bad_yield_error, logger, run_waiters
-from ._idle import Worker, notify_parked, park, pop_global, run_callbacks, search, stop_searching
+from ._idle import (
+    Worker,
+    adopt,
+    notify_parked,
+    park,
+    pop_global,
+    run_callbacks,
+    search,
+    stop_searching,
+)
 from ._state import DONE, IDLE, NOTIFIED, RUNNING, SCHEDULED
 from ._task import _WAITERS_LOCK
 from ._traps import PARK, YIELD
@@ -63,8 +73,8 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
     look at the injection queue and inbox; drivers every ``event_interval`` steps.
 
     Per step it does only what a step needs (measure before adding to it): the run-state
-    store, the migration check, ``Context.run``, and, after a ``PARK``, the state
-    transition under the lock that wakers also take.
+    store, ``Context.run``, and, after a ``PARK``, the state transition under the lock
+    that wakers also take.
     """
     local = w.local
     popleft = local.popleft
@@ -100,10 +110,11 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
             if task is not None:
                 w.lifo = None
                 lifo_polls += 1
-                if local and lifo_polls > max_lifo_polls:  # let the queue behind it run
-                    append(task)
+                if lifo_polls > max_lifo_polls:
                     lifo_polls = 0
-                    continue
+                    if local:  # let the queue behind it run
+                        append(task)
+                        continue
             else:
                 lifo_polls = 0
                 try:
@@ -115,10 +126,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 # Work is queued behind this step and a worker is idle: wake it to steal,
                 # in case this step runs long (Tokio's "notify others before polling").
                 notify_parked(sched)
-            task._state = st_running
-            if task._home is not w:
-                task._ctx.run(STATE.set, w)
-                task._home = w
+            task._state = st_running  # a task in our queues is ours: adopted as it came
             w._current = task
             task._abort_fn = None  # it runs: whatever it waited on is over
             exc = task._throw
@@ -171,6 +179,8 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         if state == st_idle:
                             joiner._state = st_scheduled
                             release()
+                            if joiner._home is not w:
+                                adopt(w, joiner)
                             append(joiner)
                             if idle:
                                 notify_parked(sched)
@@ -194,7 +204,11 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                 # if nobody else holds it (see _harness.UnreadFailure).
                 del task
                 continue
-            w._current = None
+            # ``w._current`` stays set until the next step or the end of the batch (one store
+            # per step less, as on the current-thread flavor). ``wake`` defers a wake-up made
+            # on this thread while it is set: the cold paths below clear it before anything
+            # that may wake a task, and one deferred between two steps anyway (a finalizer)
+            # is applied at the end of the next step or of the batch.
             if trap is park_trap:
                 # *end step, parked*, with *schedule* for the wake-up this step deferred (see
                 # ``wake``), under one lock round trip. acquire/release rather than ``with``:
@@ -214,6 +228,8 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                         task._state = st_idle
                         release()
                         w.deferred = None
+                        if woken._home is not w:
+                            adopt(w, woken)
                         # into the LIFO slot, as _wake_from_step does
                         prev = w.lifo
                         w.lifo = woken
@@ -223,6 +239,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                                 notify_parked(sched)
                         continue
                 release()
+                w._current = None
                 end_park(sched, w, task)
                 continue
             if trap is not yield_trap:
@@ -230,11 +247,17 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
             elif task._cancelled:
                 task._throw = Cancelled()
             if w.deferred is not None:
+                w._current = None
                 sched._flush_deferred(w)
             # No lock: a task that yields registered no waiter in this step, so no waker
             # targets it (a wake-up that raced in anyway is absorbed: it runs again).
             task._state = st_scheduled
             append(task)
+        w._current = None
+        if w.deferred is not None:
+            # A wake-up made between two steps while ``_current`` was still set (a finalizer
+            # run by the collector, say) was deferred: apply it before going on.
+            sched._flush_deferred(w)
         ran = batch_size - budget
         w.polls += ran
         since_event += ran
@@ -291,6 +314,8 @@ def end_park(sched: MultiThreadScheduler, w: Worker, task: Task[Any]) -> None:
             requeue = False
     local = w.local
     if woken is not None:  # into the LIFO slot, as _wake_from_step does
+        if woken._home is not w:
+            adopt(w, woken)
         prev = w.lifo
         w.lifo = woken
         if prev is not None:
