@@ -715,3 +715,28 @@ def test_a_joiner_cancelled_from_another_thread_is_withdrawn_on_the_runtime_thre
     runtime_thread, cancelled = rt.run(main(), flavor="current_thread")
     assert cancelled
     assert withdrawn_on == [runtime_thread]
+
+
+def test_a_task_aborted_from_another_thread_before_its_first_step_never_runs(
+    flavor: str | None,
+) -> None:
+    ran: list[str] = []
+
+    async def child() -> None:
+        ran.append("body")
+
+    async def main() -> bool:
+        h = rt.spawn(child())
+        # From a plain thread, while the child waits in the run queue (one worker on the
+        # multi-thread flavor, so nothing can start it meanwhile): on the current-thread
+        # flavor the abort's delivery is posted, and the child's step may come first.
+        t = threading.Thread(target=h.abort)
+        t.start()
+        t.join()
+        with pytest.raises(rt.JoinError) as info:
+            await h
+        return info.value.is_cancelled()
+
+    workers = {"worker_threads": 1} if flavor == "multi_thread" else {}
+    assert rt.run(main(), flavor=flavor, **workers)
+    assert ran == []

@@ -304,12 +304,18 @@ class CurrentThreadScheduler(Scheduler):
                         exc = task._throw
                         try:
                             if exc is None:
-                                coro = task._coro
-                                if type(coro) is coro_type:
-                                    # The unbound ``send``: no bound method allocated per step.
-                                    trap = task._ctx.run(coro_send, coro, None)
+                                if task._cancelled and task._is_unstarted():
+                                    # Aborted from another thread before its first step (the
+                                    # posted delivery may come later): it never runs.
+                                    exc = Cancelled("the task was aborted before it started")
+                                    trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
                                 else:
-                                    trap = task._ctx.run(coro.send, None)  # type: ignore[union-attr]
+                                    coro = task._coro
+                                    if type(coro) is coro_type:
+                                        # The unbound ``send``: no bound method allocated per step.
+                                        trap = task._ctx.run(coro_send, coro, None)
+                                    else:
+                                        trap = task._ctx.run(coro.send, None)  # type: ignore[union-attr]
                             else:
                                 task._throw = None
                                 trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
@@ -495,12 +501,18 @@ class CurrentThreadScheduler(Scheduler):
                         exc = task._throw
                         try:
                             if exc is None:
-                                coro = task._coro
-                                if type(coro) is coro_type:
-                                    # The unbound ``send``: no bound method allocated per step.
-                                    trap = task._ctx.run(coro_send, coro, None)
+                                if task._cancelled and task._is_unstarted():
+                                    # Aborted from another thread before its first step (the
+                                    # posted delivery may come later): it never runs.
+                                    exc = Cancelled("the task was aborted before it started")
+                                    trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
                                 else:
-                                    trap = task._ctx.run(coro.send, None)  # type: ignore[union-attr]
+                                    coro = task._coro
+                                    if type(coro) is coro_type:
+                                        # The unbound ``send``: no bound method allocated per step.
+                                        trap = task._ctx.run(coro_send, coro, None)
+                                    else:
+                                        trap = task._ctx.run(coro.send, None)  # type: ignore[union-attr]
                             else:
                                 task._throw = None
                                 trap = task._ctx.run(task._coro.throw, exc)  # type: ignore[union-attr]
