@@ -423,7 +423,7 @@ def test_a_readable_fd_reported_again_before_its_handle_ran_is_queued_once_per_b
 
 
 def test_the_read_and_write_readiness_callbacks_are_the_same_code_for_their_direction() -> None:
-    # _FdWatch.__call__ (reading) and write_ready are written out twice, for speed: every
+    # _FdWatch.read_ready and write_ready are written out twice, for speed: every
     # readiness event of every connection runs one of them. They must not drift apart. Only
     # their first branch differs: a transport's callback run where it fires (the read one
     # reads for a plain Protocol itself).
@@ -447,7 +447,7 @@ def test_the_read_and_write_readiness_callbacks_are_the_same_code_for_their_dire
         return code
 
     read = body(
-        _FdWatch.__call__,
+        _FdWatch.read_ready,
         {"rbatch": "DIR_batch", "rstate": "DIR_state", "rinline": "DIR_inline"},
     )
     write = body(
