@@ -66,6 +66,7 @@ import contextvars
 import errno
 import heapq
 import math
+import mmap
 import operator
 import selectors
 import socket
@@ -96,7 +97,7 @@ from rt.time._clock import duration_ns
 
 from ._transport import PROTOCOL_ERROR as _PROTOCOL_ERROR
 from ._transport import READ_ERROR as _READ_ERROR
-from ._transport import RtSocketTransport, new_recv_view
+from ._transport import RtSocketTransport, new_recv_buffer
 
 # The asyncio loop of each runtime: the owned loop of new_event_loop(), or one attached by
 # aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
@@ -334,9 +335,9 @@ class _FdWatch:
             if handle._cancelled:
                 return True
             if t._read_ready_cb is None and not t._conn_lost:
-                view = loop._recv_view
+                buf = loop._recv_buf
                 try:
-                    n = t._sock.recv_into(view)
+                    n = t._sock.recv_into(buf)
                 except (BlockingIOError, InterruptedError):
                     return True
                 except (SystemExit, KeyboardInterrupt):
@@ -346,7 +347,7 @@ class _FdWatch:
                     return True
                 if n:
                     try:
-                        handle._context.run(t._protocol.data_received, view[:n].tobytes())
+                        handle._context.run(t._protocol.data_received, buf[:n])
                     except (SystemExit, KeyboardInterrupt):
                         raise
                     except BaseException as exc:
@@ -562,7 +563,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._park_abort = self._abort_park  # bound once: the drainer parks with it often
         self._local: Any = None
         # The socket transports' reads (see _transport), made with the first of them.
-        self._recv_view: memoryview | None = None
+        self._recv_buf: mmap.mmap | None = None
         self._attached = _handle is not None
         # Readiness callbacks stay armed between events (see _FdWatch): only on an owned loop,
         # whose current-thread runtime never polls while the drainer is in a step. Another
@@ -622,8 +623,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         server: asyncio.Server | None = None,
     ) -> asyncio.Transport:
         self._ensure_fd_no_transport(sock)
-        if self._recv_view is None:
-            self._recv_view = new_recv_view()
+        if self._recv_buf is None:
+            self._recv_buf = new_recv_buffer()
         return RtSocketTransport(self, sock, protocol, waiter, extra, server)
 
     # -- the ready queue -------------------------------------------------------------------

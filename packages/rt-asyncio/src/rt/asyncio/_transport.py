@@ -53,11 +53,12 @@ PROTOCOL_ERROR = "Fatal error: protocol.data_received() call failed."
 _DATA_RECEIVED: Any = _Base._read_ready__data_received
 
 
-def new_recv_view() -> memoryview:
+def new_recv_buffer() -> mmap.mmap:
     """The loop's read buffer, made with its first socket transport (a loop without sockets
     never pays for it): anonymous pages, resident once a read fills them; private, so a
-    forked child's reads never land in its parent's buffer."""
-    return memoryview(mmap.mmap(-1, READ_SIZE, flags=mmap.MAP_PRIVATE))
+    forked child's reads never land in its parent's buffer. A slice of it is the ``bytes``
+    handed to the protocol (one copy, no intermediate ``memoryview``)."""
+    return mmap.mmap(-1, READ_SIZE, flags=mmap.MAP_PRIVATE)
 
 
 class RtSocketTransport(_Base):  # type: ignore[misc]
@@ -99,9 +100,9 @@ class RtSocketTransport(_Base):  # type: ignore[misc]
             return
         if self._conn_lost:
             return
-        view = self._loop._recv_view
+        buf = self._loop._recv_buf
         try:
-            n = self._sock.recv_into(view)
+            n = self._sock.recv_into(buf)
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):
@@ -112,7 +113,7 @@ class RtSocketTransport(_Base):  # type: ignore[misc]
         if not n:
             self._read_ready__on_eof()
             return
-        data: Any = view[:n].tobytes()
+        data = buf[:n]
         try:
             self._protocol.data_received(data)
         except (SystemExit, KeyboardInterrupt):
