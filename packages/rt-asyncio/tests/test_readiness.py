@@ -439,7 +439,8 @@ def test_the_read_and_write_readiness_callbacks_are_the_same_code_for_their_dire
         func.name = "callback"
         stmts = func.body[1:]  # the docstring
         inline = next(i for i, st in enumerate(stmts) if isinstance(st, ast.If))
-        assert "loop._polling" in ast.unparse(stmts[inline].test)
+        first = stmts[inline]
+        assert isinstance(first, ast.If) and "loop._polling" in ast.unparse(first.test)
         func.body = stmts[:1] + stmts[inline + 1 :]  # loop = self.loop, then the rest
         code = ast.unparse(func)
         for old, new in rename.items():

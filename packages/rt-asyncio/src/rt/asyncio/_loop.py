@@ -335,7 +335,7 @@ class _FdWatch:
             if handle._cancelled:
                 return True
             if t._read_ready_cb is None and not t._conn_lost:
-                buf = loop._recv_buf
+                buf: Any = loop._recv_buf  # made with the first transport
                 try:
                     n = t._sock.recv_into(buf)
                 except (BlockingIOError, InterruptedError):

@@ -67,6 +67,8 @@ class RtSocketTransport(_Base):  # type: ignore[misc]
     # asyncio's read size until max_size is set on the transport (a class attribute: the
     # instance holds one only then).
     _max_size = READ_SIZE
+    # asyncio's read callback for the protocol's kind; None: a plain Protocol read here.
+    _read_ready_cb: Any
 
     @property
     def max_size(self) -> int:
