@@ -132,7 +132,9 @@ class RtSocketTransport(_Base):  # type: ignore[misc]
             or self._eof
             or self._empty_waiter is not None
         ):
-            super().write(data)  # every check and every buffered case: asyncio's
+            # Every check and every buffered case: asyncio's (called by name: a super() would
+            # give this method a closure cell to set up on every call).
+            _Base.write(self, data)
             return
         # asyncio's "try to send now", when the whole of it was sent.
         try:
