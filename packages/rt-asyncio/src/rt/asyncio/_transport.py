@@ -36,6 +36,7 @@ what it costs on asyncio's loop.
 from __future__ import annotations
 
 import mmap
+import sys
 from asyncio import selector_events
 from typing import Any
 
@@ -58,6 +59,8 @@ def new_recv_buffer() -> mmap.mmap:
     never pays for it): anonymous pages, resident once a read fills them; private, so a
     forked child's reads never land in its parent's buffer. A slice of it is the ``bytes``
     handed to the protocol (one copy, no intermediate ``memoryview``)."""
+    if sys.platform == "win32":  # anonymous memory there too, and no fork to guard against
+        return mmap.mmap(-1, READ_SIZE)
     return mmap.mmap(-1, READ_SIZE, flags=mmap.MAP_PRIVATE)
 
 
