@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import os
 import signal
@@ -479,6 +480,158 @@ def test_a_transport_switched_to_a_buffered_protocol_reads_into_its_buffer() -> 
         return bytes(buffered.got)
 
     assert run(main) == b"p" * 100
+
+
+_SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="unset")
+
+
+async def contexts_seen_by_data_received() -> list[str]:
+    """What a plain Protocol's data_received sees of a context variable it also sets, across
+    a pause_reading / resume_reading made from another task's context."""
+    loop = asyncio.get_running_loop()
+    seen: list[str] = []
+    arrived: asyncio.Queue[None] = asyncio.Queue()
+
+    class Recorder(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            seen.append(f"{_SEEN.get()} -> {data.decode()}")
+            _SEEN.set(f"set by {data.decode()}")
+            arrived.put_nowait(None)
+
+    a, b = socket.socketpair()
+    _SEEN.set("creator")
+    with b:
+        transport, _ = await loop.create_connection(Recorder, sock=a)
+        _SEEN.set("main")
+        for chunk in (b"1", b"2"):
+            b.sendall(chunk)
+            await asyncio.wait_for(arrived.get(), 60)
+        transport.pause_reading()
+        b.sendall(b"3")
+
+        async def resume() -> None:
+            _SEEN.set("resumer")
+            transport.resume_reading()
+
+        await asyncio.create_task(resume())
+        await asyncio.wait_for(arrived.get(), 60)  # the 3 sent while paused
+        b.sendall(b"4")
+        await asyncio.wait_for(arrived.get(), 60)
+        seen.append(f"main sees {_SEEN.get()}")
+    transport.close()
+    return seen
+
+
+def test_data_received_runs_in_its_transports_context_as_on_asyncios_loop() -> None:
+    # The loop reads a plain Protocol's socket where the reactor reports it ready; the
+    # protocol must still run in the context asyncio gives it: a copy taken when reading
+    # started (when the transport was made, then at resume_reading), kept between reads.
+    expected = [
+        "creator -> 1",
+        "set by 1 -> 2",
+        "resumer -> 3",
+        "set by 3 -> 4",
+        "main sees main",
+    ]
+    assert asyncio.run(contexts_seen_by_data_received()) == expected
+    assert run(contexts_seen_by_data_received) == expected
+
+
+def test_reading_paused_in_data_received_resumes_with_nothing_lost_or_reordered() -> None:
+    # pause_reading drops the fd's reader and resume_reading adds a new one while the loop
+    # reads where the fd fires: every byte must still arrive once, in order.
+    class Pausing(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.got = bytearray()
+            self.paused = 0
+            self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            self.got += data
+            self.paused += 1
+            self.transport.pause_reading()
+            asyncio.get_running_loop().call_soon(self.transport.resume_reading)
+
+        def eof_received(self) -> bool:
+            self.done.set_result(None)
+            return False
+
+    payload = bytes(range(256)) * 4096  # 1 MiB: many reads
+
+    async def main() -> tuple[bytes, int]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        b.setblocking(False)
+        transport, proto = await loop.create_connection(Pausing, sock=a)
+        with b:
+            await loop.sock_sendall(b, payload)
+            b.shutdown(socket.SHUT_WR)
+            await asyncio.wait_for(proto.done, 60)
+        transport.close()
+        return bytes(proto.got), proto.paused
+
+    got, reads = run(main)
+    assert got == payload
+    assert reads > 1
+
+
+def test_a_transports_max_size_set_back_to_asyncios_reads_that_much_again() -> None:
+    class Keep(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.got: list[bytes] = []
+            self.total = 0
+            self.arrived: asyncio.Future[None] | None = None
+
+        def data_received(self, data: bytes) -> None:
+            self.got.append(data)
+            self.total += len(data)
+            if self.total % 1000 == 0 and self.arrived is not None:
+                self.arrived.set_result(None)
+
+    async def main() -> tuple[list[bytes], list[bytes]]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        with b:
+            transport, keep = await loop.create_connection(Keep, sock=a)
+            rounds: list[list[bytes]] = []
+            for size in (100, 256 * 1024):
+                transport.max_size = size  # type: ignore[attr-defined]
+                assert transport.max_size == size  # type: ignore[attr-defined]
+                keep.got = []
+                keep.arrived = loop.create_future()
+                b.sendall(b"m" * 1000)
+                await asyncio.wait_for(keep.arrived, 60)
+                rounds.append(keep.got)
+        transport.close()
+        return rounds[0], rounds[1]
+
+    small, whole = run(main)
+    assert b"".join(small) == b"m" * 1000
+    assert max(map(len, small)) <= 100
+    assert whole == [b"m" * 1000]  # one read: asyncio's size again
+
+
+def test_a_plain_protocols_transport_holds_asyncios_attributes_and_no_bound_read_callback() -> None:
+    # What an idle connection costs: the transport keeps the instance attributes asyncio's
+    # keeps, and none of them a bound method for reading (a plain Protocol's read is the
+    # loop's own).
+    async def attributes() -> tuple[list[str], Any]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        with b:
+            transport, _ = await loop.create_connection(asyncio.Protocol, sock=a)
+            names = sorted(vars(transport))
+            callback = vars(transport)["_read_ready_cb"]
+            transport.close()
+        return names, callback
+
+    names, callback = run(attributes)
+    assert names == asyncio.run(attributes())[0]
+    assert callback is None
 
 
 def test_unix_server_and_datagram_endpoint(tmp_path: Any) -> None:

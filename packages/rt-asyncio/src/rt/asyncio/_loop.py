@@ -66,6 +66,7 @@ import contextvars
 import errno
 import heapq
 import math
+import mmap
 import operator
 import selectors
 import socket
@@ -94,7 +95,9 @@ from rt.lowlevel import (
 )
 from rt.time._clock import duration_ns
 
-from ._transport import RtSocketTransport, new_recv_view
+from ._transport import PROTOCOL_ERROR as _PROTOCOL_ERROR
+from ._transport import READ_ERROR as _READ_ERROR
+from ._transport import RtSocketTransport, new_recv_buffer
 
 # The asyncio loop of each runtime: the owned loop of new_event_loop(), or one attached by
 # aio_as_rt. Keyed by rt.Handle (equal for the same runtime).
@@ -234,6 +237,10 @@ _RtTimerHandle.__name__ = _RtTimerHandle.__qualname__ = "TimerHandle"
 _new_timer = _RtTimerHandle.__new__
 
 
+# The read callback of rt's socket transport: a reader running it is read inline (_FdWatch).
+_TRANSPORT_READ: Any = RtSocketTransport._read_ready
+
+
 # The state of one direction of an _FdWatch, as far as rt's reactor is concerned.
 _IDLE = 0  # no callback armed in the reactor
 _ARMED = 1  # the reactor holds the watch's callback for this direction
@@ -245,7 +252,7 @@ class _FdWatch:
     """The callbacks watching one fd, and where each direction stands with rt's reactor.
 
     A direction is armed with :meth:`rt.lowlevel.IoDriver.on_ready`, one readiness at a time:
-    the reactor calls the watch itself (reading) or :meth:`write_ready` on the thread that
+    the reactor calls :meth:`read_ready` or :meth:`write_ready` on the thread that
     polled. On the loop's own thread (between task steps, never inside a batch) that puts the
     direction's handle in the ready queue; on another worker of a multi-thread runtime it
     marks the direction and hands the watch to the loop's ``_fired`` list, which the drainer
@@ -286,8 +293,10 @@ class _FdWatch:
         self.loop = loop
         self.reader: events.Handle | None = None
         self.writer: events.Handle | None = None
-        # The direction's callback is a socket transport's: run where it fires (__call__).
-        self.rinline = self.winline = False
+        # The direction's callback is a socket transport's, run where it fires (read_ready):
+        # for reading the transport itself (its _read_ready is the reader), else None.
+        self.rinline: RtSocketTransport | None = None
+        self.winline = False
         self.rstate = _IDLE
         self.wstate = _IDLE
         # The loop's ``_batch`` when a kept callback last queued the handle.
@@ -299,16 +308,60 @@ class _FdWatch:
             selectors.EVENT_WRITE if self.writer is not None else 0
         )
 
-    def __call__(self) -> bool:
+    def read_ready(self) -> bool:
         """The reactor's read callback: the fd is readable (on the thread that polled).
 
-        The watch itself is what reading arms (``on_ready(fd, READ, watch)``): an idle
-        connection's watch costs no bound method while it waits.
+        Armed as a bound method (``on_ready(fd, READ, watch.read_ready)``), not as the watch
+        itself with a ``__call__``: the reactor's call of a bound method is specialized by
+        the interpreter (a frame pushed in place), a callable instance's goes through
+        ``tp_call`` and a nested interpreter loop, about 460 instructions more per event.
 
         Returns:
             ``True`` to stay armed in the reactor (an owned loop, see ``_kept``).
         """
         loop = self.loop
+        t = self.rinline
+        if t is not None and loop._polling:
+            # The drainer of an owned loop waits in the drivers (so the ready queue was empty
+            # when it began to, and every handle a kept callback queued has run) and this is a
+            # socket transport's own read: run it here, as the drainer would run it first
+            # thing after the poll. asyncio's order holds: what it queues runs after every I/O
+            # callback of this poll, the timers due after them. (A transport closes its socket
+            # in a later callback, never in this one: the reactor's dispatch never sees this
+            # fd closed and reused under it.) For a plain Protocol the transport's
+            # _read_ready is written out (one Python call less per read), the protocol called
+            # in the handle's context as _read_ready would be; anything else runs the handle.
+            handle: Any = self.reader
+            if handle._cancelled:
+                return True
+            if t._read_ready_cb is None and not t._conn_lost:
+                buf: Any = loop._recv_buf  # made with the first transport
+                try:
+                    n = t._sock.recv_into(buf)
+                except (BlockingIOError, InterruptedError):
+                    return True
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    loop._run_inline(handle, t._fatal_error, exc, _READ_ERROR)
+                    return True
+                if n:
+                    try:
+                        handle._context.run(t._protocol.data_received, buf[:n])
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        loop._run_inline(handle, t._fatal_error, exc, _PROTOCOL_ERROR)
+                else:
+                    loop._run_inline(handle, t._read_ready__on_eof)
+                return True
+            try:
+                handle._context.run(handle._callback)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                loop._report_callback_error(handle, exc)
+            return True
         if loop._kept:
             # An owned loop, running: only its own thread polls the runtime, between task
             # steps (never inside a batch). The handle goes straight to the ready queue (what
@@ -320,21 +373,6 @@ class _FdWatch:
             if handle is None:  # removed while armed: let the reactor drop the interest
                 self.rstate = _IDLE
                 return False
-            if loop._polling and self.rinline:
-                # The drainer waits in the drivers (so the ready queue was empty when it began
-                # to) and this is a socket transport's own callback: run it here, as the
-                # drainer would run it first thing after the poll. asyncio's order holds: what
-                # it queues runs after every I/O callback of this poll, the timers due after
-                # them. (A transport closes its socket in a later callback, never in this one:
-                # the reactor's dispatch never sees this fd closed and reused under it.)
-                if not handle._cancelled:
-                    try:
-                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
-                    except (SystemExit, KeyboardInterrupt):
-                        raise
-                    except BaseException as exc:
-                        loop._report_callback_error(handle, exc)
-                return True
             self.rbatch = batch
             loop._ready.append(handle)
             tokens = loop._tokens
@@ -380,6 +418,17 @@ class _FdWatch:
             ``True`` to stay armed in the reactor (an owned loop, see ``_kept``).
         """
         loop = self.loop
+        if self.winline and loop._polling:
+            # As in read_ready: a socket transport's own write callback runs where it fires.
+            handle: Any = self.writer
+            if not handle._cancelled:
+                try:
+                    handle._context.run(handle._callback)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    loop._report_callback_error(handle, exc)
+            return True
         if loop._kept:
             batch = loop._batch
             if self.wbatch == batch:
@@ -388,15 +437,6 @@ class _FdWatch:
             if handle is None:
                 self.wstate = _IDLE
                 return False
-            if loop._polling and self.winline:
-                if not handle._cancelled:
-                    try:
-                        handle._context.run(handle._callback)  # type: ignore[attr-defined]
-                    except (SystemExit, KeyboardInterrupt):
-                        raise
-                    except BaseException as exc:
-                        loop._report_callback_error(handle, exc)
-                return True
             self.wbatch = batch
             loop._ready.append(handle)
             tokens = loop._tokens
@@ -523,7 +563,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._park_abort = self._abort_park  # bound once: the drainer parks with it often
         self._local: Any = None
         # The socket transports' reads (see _transport), made with the first of them.
-        self._recv_view: memoryview | None = None
+        self._recv_buf: mmap.mmap | None = None
         self._attached = _handle is not None
         # Readiness callbacks stay armed between events (see _FdWatch): only on an owned loop,
         # whose current-thread runtime never polls while the drainer is in a step. Another
@@ -583,8 +623,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         server: asyncio.Server | None = None,
     ) -> asyncio.Transport:
         self._ensure_fd_no_transport(sock)
-        if self._recv_view is None:
-            self._recv_view = new_recv_view()
+        if self._recv_buf is None:
+            self._recv_buf = new_recv_buffer()
         return RtSocketTransport(self, sock, protocol, waiter, extra, server)
 
     # -- the ready queue -------------------------------------------------------------------
@@ -801,6 +841,16 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             context["source_traceback"] = tb
         self.call_exception_handler(context)
 
+    def _run_inline(self, handle: Any, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` in ``handle``'s context, where the reactor's dispatch called
+        the handle's fd callback (``_FdWatch``): errors go where the handle's would."""
+        try:
+            handle._context.run(fn, *args)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._report_callback_error(handle, exc)
+
     async def _drain(self, *, forever: bool) -> None:
         """The drainer: run ready handles until ``stop()`` (or forever, when attached)."""
         self._drainer = current_task()
@@ -911,7 +961,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                         continue
                     others = park_idle()
                     # A poll whose events were all transport reads run where they fired
-                    # (_FdWatch.__call__) that queued nothing: straight back to the drivers.
+                    # (_FdWatch.read_ready) that queued nothing: straight back to the drivers.
                     while others is False and not (ready or due or fired or self._stopping):
                         others = park_idle()
                     self._polling = False
@@ -1204,7 +1254,14 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             w.fileobj = fd
         old = w.reader
         w.reader = handle
-        w.rinline = not args and getattr(callback, "__self__", None).__class__ is RtSocketTransport
+        owner = getattr(callback, "__self__", None)
+        w.rinline = (
+            owner
+            if not args
+            and owner.__class__ is RtSocketTransport
+            and getattr(callback, "__func__", None) is _TRANSPORT_READ
+            else None
+        )
         if old is not None:
             old.cancel()
         if w.rstate == _IDLE:
@@ -1238,7 +1295,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if w is None or w.reader is None:
             return False
         w.reader.cancel()
-        w.reader = None
+        w.reader = w.rinline = None
         if w.writer is None:
             self._unwatch(w)
         return True
@@ -1251,6 +1308,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             return False
         w.writer.cancel()
         w.writer = None
+        w.winline = False
         if w.reader is None:
             self._unwatch(w)
         return True
@@ -1260,7 +1318,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         for handle in (w.reader, w.writer):
             if handle is not None:
                 handle.cancel()
-        w.reader = w.writer = None
+        w.reader = w.writer = w.rinline = None
+        w.winline = False
         if self._watches.get(w.fd) is w:
             del self._watches[w.fd]
         # A fired event still on its way finds the watch gone and is dropped.
@@ -1285,9 +1344,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             self._arm_fd(w, direction)
         except BaseException:
             if direction == READ:
-                w.reader = None
+                w.reader = w.rinline = None
             else:
                 w.writer = None
+                w.winline = False
             if w.reader is None and w.writer is None:
                 self._unwatch(w)
             raise
@@ -1308,7 +1368,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if direction == READ:
             w.rstate = _ARMED
             try:
-                io.on_ready(w.fd, READ, w)
+                io.on_ready(w.fd, READ, w.read_ready)
             except BaseException:
                 w.rstate = _IDLE
                 raise
@@ -1377,7 +1437,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 if watched and w.reader is not None:
                     w.rstate = _ARMED
                     try:
-                        on_ready(w.fd, READ, w)
+                        on_ready(w.fd, READ, w.read_ready)
                     except BaseException:
                         w.rstate = _IDLE
                         self._arm_reported(w, READ)  # says why, or finds the fd closed

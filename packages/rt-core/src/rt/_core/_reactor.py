@@ -207,7 +207,7 @@ class IoDriver:
     # -- Driver ----------------------------------------------------------------------------
 
     def park(self, timeout: float | None) -> None:
-        if timeout == 0 and not self._fds:
+        if timeout is not None and timeout == 0 and not self._fds:  # None: no rich compare
             return
         raw = self._epoll_wait
         # The idle wait of every server calls epoll directly, skipping the backend's wrapper.

@@ -176,7 +176,7 @@ class TimeDriver:
         if not wheel.count:
             # No timer: ``_park_inner(timeout, _NEVER)`` written out (every idle turn of an
             # I/O server comes here). A timer armed after the second look sees _parked_until.
-            if timeout == 0:
+            if timeout is not None and timeout == 0:  # None first: no rich compare
                 self._inner.park(0)
                 return
             if _FREE_THREADED:
