@@ -231,6 +231,10 @@ async def test_select_join_and_try_join_refuse_one_coroutine_given_as_two_branch
         with pytest.raises(TypeError, match=r"the same coroutine as branches 0 and 2"):
             await combinator(coro, rt.sleep(1), coro)
         assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # not "never awaited"
+        coro = branch()
+        with pytest.raises(TypeError, match=r"the same coroutine as branches 0 and 1"):
+            await combinator(coro, coro)
+        assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
     assert started == []
     # an awaitable that may be awaited twice (a JoinHandle) can be given twice
     h = rt.spawn(branch())

@@ -186,8 +186,9 @@ def _refuse_reused_coroutine(branches: Sequence[object], what: str) -> None:
     """Raise ``TypeError`` if one coroutine object is two branches: it can be awaited only
     once, so the second branch would fail (and, for ``select``, be logged as a lost error).
     Other awaitables (a ``JoinHandle``, an event's future) may be given twice."""
-    if len(branches) < 2 or len({id(aw) for aw in branches}) == len(branches):
-        return
+    n = len(branches)
+    if n < 2 or (branches[0] is not branches[1] if n == 2 else len(set(map(id, branches))) == n):
+        return  # all distinct (the common case, checked without a Python-level loop)
     seen: dict[int, int] = {}
     for i, aw in enumerate(branches):
         first = seen.setdefault(id(aw), i)
