@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 import pytest
+from rtcore_helpers import Gate
 
 import rt
 
@@ -318,19 +319,20 @@ def test_a_task_spawned_during_shutdown_is_cancelled_before_it_runs() -> None:
     async def late() -> None:
         ran.append("late")
 
+    started = Gate()
+
     async def spawner() -> None:
         try:
+            started.open()
             await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
         finally:
             handles.append(rt.spawn(late()))
 
     runtime = rt.Runtime(**MT)
     runtime.spawn(spawner())
-
-    async def settle() -> None:
-        await rt.yield_now()
-
-    runtime.block_on(settle())
+    # The spawner runs on whichever worker took it: wait until it has started, or shutdown
+    # cancels it before its first step and nothing is spawned during shutdown at all.
+    runtime.block_on(started.wait())
     runtime.shutdown()
     assert ran == []
     assert len(handles) == 1 and handles[0].is_finished()

@@ -687,9 +687,12 @@ def test_shutdown_timeout_warns_naming_the_tasks_still_alive_then_closes_them(
 ) -> None:
     seen: list[str] = []
 
+    started = Gate()
+
     async def stubborn() -> None:
         with rt.CancelScope(shield=True):
             try:
+                started.open()
                 await Gate().wait()
             except GeneratorExit:
                 seen.append("closed")
@@ -697,7 +700,9 @@ def test_shutdown_timeout_warns_naming_the_tasks_still_alive_then_closes_them(
 
     runtime = rt.Runtime(flavor=flavor)
     runtime.spawn(stubborn(), name="stubborn")
-    runtime.block_on(_value(None))  # it has started and parked
+    # Started, inside its shield (on the multi-thread flavor it runs on another worker, so
+    # a step of the main task says nothing about it).
+    runtime.block_on(started.wait())
     runtime.shutdown(timeout=0.1)
     assert seen == ["closed"]
     [record] = [r for r in caplog.records if "shutdown timeout" in r.getMessage()]
@@ -993,19 +998,20 @@ def test_a_task_spawned_during_shutdown_is_cancelled_before_it_runs_on_every_fla
     async def late() -> None:
         ran.append("late")
 
+    started = Gate()
+
     async def spawner() -> None:
         try:
+            started.open()
             await rt.lowlevel.wait_task_rescheduled(lambda: rt.lowlevel.Abort.SUCCEEDED)
         finally:
             handles.append(rt.spawn(late()))
 
     runtime = rt.Runtime(flavor=flavor)
     runtime.spawn(spawner())
-
-    async def settle() -> None:
-        await rt.yield_now()
-
-    runtime.block_on(settle())
+    # On the multi-thread flavor the spawner may run on another worker: wait until it has
+    # started (shutdown would otherwise cancel it before its first step, and nothing spawns).
+    runtime.block_on(started.wait())
     runtime.shutdown()
     assert ran == []
     assert len(handles) == 1 and handles[0].is_finished()
