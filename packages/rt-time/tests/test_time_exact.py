@@ -273,3 +273,24 @@ async def test_an_int_too_large_for_a_float_counts_as_infinite_seconds() -> None
         Instant(10**400)
     with pytest.raises(ValueError, match="finite"):
         rtt.interval(10**400)
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_an_int_too_long_to_print_is_refused_naming_its_size() -> None:
+    # Python will not turn an int of more than 4,300 digits into a string: the error message
+    # describes it instead of failing in its own repr with an unrelated ValueError.
+    huge = 10**5000
+    now = Instant.now()
+    for refuse in (
+        lambda: Instant(huge),
+        lambda: now + huge,
+        lambda: now - huge,
+        lambda: rtt.interval(huge),
+        lambda: rtt.sleep_until(huge),
+    ):
+        with pytest.raises(ValueError, match=r"finite.*an int of about 10\*\*5000"):
+            refuse()
+    with pytest.raises(ValueError, match=r"rt\.time\.advance.*an int of about 10\*\*5000"):
+        await rtt.advance(huge)
+    with pytest.raises(ValueError, match=r"back in time \(an int of about 10\*\*5000\)"):
+        await rtt.advance(-huge)

@@ -62,6 +62,14 @@ def _seconds(value: object, what: str) -> float:
     return _seconds(float(value) if isinstance(value, float) else int(value), what)
 
 
+def _shown(value: object) -> str:
+    """``repr(value)`` for an error message, or a description of an int too long to print
+    (Python refuses to turn an int of more than 4,300 digits into a string)."""
+    if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        return f"an int of about 10**{int(abs(value).bit_length() * 0.30103)}"
+    return repr(value)
+
+
 def _wait_ns(value: object, what: str) -> int | None:
     """Nanoseconds to wait for ``value`` seconds: 0 when not positive, None for ever (inf,
     or longer than ~146 years)."""
@@ -77,7 +85,7 @@ def _offset_ns(value: object, what: str) -> int:
     """Signed nanoseconds for ``Instant ± value``: at least ``|value|`` away."""
     s = _seconds(value, what)
     if not math.isfinite(s):
-        raise ValueError(f"{what} needs a finite number of seconds, got {value!r}")
+        raise ValueError(f"{what} needs a finite number of seconds, got {_shown(value)}")
     if s == 0:
         return 0
     return duration_ns(s) if s > 0 else -duration_ns(-s)
@@ -104,7 +112,7 @@ class Instant:
     def __init__(self, seconds: float) -> None:
         s = _seconds(seconds, "rt.time.Instant()")
         if not math.isfinite(s):
-            raise ValueError(f"rt.time.Instant() needs finite seconds, got {seconds!r}")
+            raise ValueError(f"rt.time.Instant() needs finite seconds, got {_shown(seconds)}")
         self._ns = point_ns(s)
 
     @classmethod
@@ -181,7 +189,7 @@ def _deadline_of(deadline: Instant | float, what: str) -> int:
         return deadline._ns
     s = _seconds(deadline, what)
     if not math.isfinite(s):
-        raise ValueError(f"{what} needs a finite deadline, got {deadline!r}")
+        raise ValueError(f"{what} needs a finite deadline, got {_shown(deadline)}")
     if s <= 0:
         return point_ns(s)
     return duration_ns(s) if s <= MAX_DURATION_S else point_ns(s)
@@ -774,7 +782,7 @@ class Interval:
 def _period_ns(period: object, what: str) -> int:
     p = _seconds(period, what)
     if not p > 0 or p > MAX_DURATION_S:
-        raise ValueError(f"{what} needs a positive, finite period, got {period!r}")
+        raise ValueError(f"{what} needs a positive, finite period, got {_shown(period)}")
     return duration_ns(p)
 
 
@@ -847,11 +855,11 @@ async def advance(seconds: float) -> None:
     """
     s = _seconds(seconds, "rt.time.advance()")
     if s < 0:
-        raise ValueError(f"rt.time.advance() cannot go back in time ({seconds!r})")
+        raise ValueError(f"rt.time.advance() cannot go back in time ({_shown(seconds)})")
     if not s <= MAX_DURATION_S:
         raise ValueError(
             f"rt.time.advance() takes a finite number of seconds up to {MAX_DURATION_S:.0f} "
-            f"(about 146 years), got {seconds!r}"
+            f"(about 146 years), got {_shown(seconds)}"
         )
     driver = _driver("rt.time.advance()")
     driver.clock.advance(duration_ns(s) if s else 0)
