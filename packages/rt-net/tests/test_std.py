@@ -159,3 +159,36 @@ async def test_a_closed_stream_is_a_value_error_and_close_is_idempotent() -> Non
     assert repr(inp).startswith("<rt.io.Stdin fd=0")
     with pytest.raises(TypeError, match=r"rt\.io\.stdout\(\)"):
         rt.io.Stdout()
+
+
+HUGE_READ = r"""
+import rt, rt.io
+
+async def main():
+    inp, out = rt.io.stdin(), rt.io.stdout()
+    await out.write_all(await inp.read(1 << 40))
+    await out.flush()
+
+rt.run(main())
+"""
+
+
+@pytest.mark.parametrize("source", ["pipe", "file"])
+def test_a_read_of_a_huge_size_returns_the_input_instead_of_a_memory_error(
+    source: str, tmp_path: pathlib.Path
+) -> None:
+    # os.read allocates its whole size up front: stdin().read(2**40) raised MemoryError, on
+    # the reactor's pipes and the blocking pool's files alike.
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"some input\n")
+    with open(src, "rb") as fin:
+        stdin = subprocess.PIPE if source == "pipe" else fin
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HUGE_READ],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = proc.communicate(b"some input\n" if source == "pipe" else None, timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert out == b"some input\n"

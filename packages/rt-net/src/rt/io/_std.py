@@ -40,6 +40,10 @@ POOL_READAHEAD: Final = 256 * 1024
 Buffer = bytes | bytearray | memoryview
 
 
+# The most one read asks the OS for (a read returns "up to n" bytes anyway).
+_MAX_READ: Final = 1 << 20
+
+
 def _check_size(n: object, what: str) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"{what} size must be an int >= 0, got {n!r}")
@@ -251,7 +255,7 @@ class Stdin(_Std):
         """Read up to ``n`` bytes, waiting for at least one; ``b""`` at end of input.
 
         Args:
-            n: The most bytes to return.
+            n: The most bytes to return (any size: one read returns at most a mebibyte).
 
         Returns:
             The bytes read, or ``b""`` at end of input.
@@ -269,7 +273,8 @@ class Stdin(_Std):
             return data
         if n == 0:
             return b""
-        return await self._backend.read(n)
+        # os.read allocates its whole size up front: read(2**40) would be a MemoryError.
+        return await self._backend.read(n if n <= _MAX_READ else _MAX_READ)
 
     async def read_exact(self, n: int) -> bytes:
         """Read exactly ``n`` bytes.

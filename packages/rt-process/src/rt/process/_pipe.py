@@ -20,9 +20,23 @@ from types import TracebackType
 from typing import Final, Self, final
 
 from rt.io import IncompleteReadError
-from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint
+from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
 
 DEFAULT_READ: Final = 65536
+# The most one read asks the kernel for: os.read allocates its whole size up front, so a
+# read(2**40) would fail with MemoryError; a pipe never holds more than this at once anyway.
+MAX_READ: Final = 1 << 20
+
+
+def check_runtime(io: IoDriver, what: str) -> None:
+    """Refuse to wait on ``io``'s reactor from a task of another runtime (it would hang: the
+    other runtime's reactor never hears of the fd, and this one may not be driven)."""
+    if current_io(what) is not io:
+        raise RuntimeError(
+            f"{what}: this child was spawned on another rt runtime, whose reactor watches its "
+            "pipes and its exit; await it from a task of that runtime (a Handle's spawn "
+            "reaches it), or spawn the child on the runtime that awaits it"
+        )
 
 
 class _Fd:
@@ -129,7 +143,7 @@ class _ReadPipe(_PipeEnd):
         """Read up to ``n`` bytes of the child's output; ``b""`` once the child closed it.
 
         Args:
-            n: The most bytes to return.
+            n: The most bytes to return (any size: one read returns at most a mebibyte).
 
         Returns:
             The bytes read, or ``b""`` at end of stream.
@@ -137,6 +151,8 @@ class _ReadPipe(_PipeEnd):
         Raises:
             ValueError: ``n`` is negative.
             OSError: ``EBADF`` when the pipe is (or gets) closed.
+            RuntimeError: called from a task of another runtime than the one that spawned
+                the child.
 
         Cancel safety: cancel-safe: a cancelled ``read`` consumed no bytes.
         """
@@ -155,8 +171,9 @@ class _ReadPipe(_PipeEnd):
             if fd.fd < 0:
                 raise _closed_error(self._kind, "read()")
             try:
-                return os.read(fd.fd, n)
+                return os.read(fd.fd, n if n <= MAX_READ else MAX_READ)
             except BlockingIOError:
+                check_runtime(self._io, f"{self._kind}.read()")
                 await self._reg.wait(READ)
 
     async def read_exact(self, n: int) -> bytes:
@@ -164,10 +181,13 @@ class _ReadPipe(_PipeEnd):
 
         Raises:
             rt.io.IncompleteReadError: the stream ended first (``.partial`` holds the bytes).
+            ValueError: ``n`` is negative.
 
         Cancel safety: cancel-safe: bytes read before a cancellation are put back and the
         next read returns them first.
         """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"read_exact size must be an int >= 0, got {n!r}")
         parts: list[bytes] = []
         got = 0
         try:
@@ -243,6 +263,8 @@ class ChildStdin(_PipeEnd):
         Raises:
             BrokenPipeError: the child closed its stdin (or exited).
             OSError: ``EBADF`` after :meth:`close` / :meth:`shutdown`.
+            RuntimeError: called from a task of another runtime than the one that spawned
+                the child.
 
         Cancel safety: cancel-safe: a cancelled ``write`` wrote nothing.
         """
@@ -257,6 +279,7 @@ class ChildStdin(_PipeEnd):
             try:
                 return os.write(fd.fd, data)
             except BlockingIOError:
+                check_runtime(self._io, f"{self._kind}.write()")
                 await self._reg.wait(WRITE)
 
     async def write_all(self, data: bytes | bytearray | memoryview) -> None:
