@@ -192,3 +192,50 @@ def test_a_read_of_a_huge_size_returns_the_input_instead_of_a_memory_error(
         out, err = proc.communicate(b"some input\n" if source == "pipe" else None, timeout=60)
     assert proc.returncode == 0, err.decode()
     assert out == b"some input\n"
+
+
+OTHER_RUNTIME = r"""
+import rt, rt.io
+
+async def make():
+    return rt.io.stdin()
+
+async def read(stream):
+    try:
+        await stream.read(10)
+    except RuntimeError as exc:
+        print(exc)
+
+stream = rt.run(make())
+rt.run(read(stream))  # the runtime that made it has shut down
+with rt.Runtime() as owner:
+    stream = owner.block_on(make())
+    rt.run(read(stream))  # the runtime that made it lives, but nothing drives it
+"""
+
+
+def test_a_stream_used_on_another_runtime_says_to_make_it_there_instead_of_hanging() -> None:
+    # A pipe's stream is watched by the reactor of the runtime that made it: after that
+    # runtime's shutdown a read raised a bare "the runtime's I/O driver is shut down", and
+    # with that runtime alive but not driven it parked for ever.
+    r, w = os.pipe()  # the child's stdin: empty, and open until the child is done
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", OTHER_RUNTIME],
+            stdin=r,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    finally:
+        os.close(r)
+        os.close(w)
+    assert proc.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert line.startswith("this rt.io.Stdin was made on another rt runtime"), line
+        assert "call rt.io.stdin() again in the runtime that uses it" in line

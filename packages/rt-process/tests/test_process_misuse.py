@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,35 @@ def test_a_child_awaited_from_another_runtime_raises_instead_of_hanging() -> Non
             return await child.wait()
 
         assert owner.block_on(finish()) == -9
+
+
+async def test_a_pipe_end_passed_to_a_child_says_so_when_used_again() -> None:
+    # The error said "it was closed by close()", which the user never called.
+    first = Command("echo").arg("hi").stdout(Stdio.piped()).spawn()
+    assert first.stdout is not None
+    stdout = first.stdout
+    cat = Command("cat").stdin(stdout).stdout(Stdio.piped())
+    piped = cat.spawn()
+    assert (await piped.wait_with_output()).stdout == b"hi\n"
+    with pytest.raises(OSError, match="passed to another child's stdin/stdout/stderr"):
+        cat.spawn()
+    with pytest.raises(OSError, match=r"read\(\) on a closed ChildStdout: it was passed"):
+        await stdout.read()
+    await first.wait()
+
+
+async def test_a_closed_file_or_fd_as_a_stream_is_an_error_naming_the_stream(
+    tmp_path: Path,
+) -> None:
+    # Before: a bare "I/O operation on closed file" / "Bad file descriptor" naming nothing.
+    closed = open(tmp_path / "f", "wb")  # noqa: SIM115 - closed on purpose before use
+    closed.close()
+    with pytest.raises(ValueError, match=r"stdin: .* has no open file descriptor"):
+        await Command("true").stdin(closed).status()
+    fd = 1019  # far above what this process opens (a freshly closed number could be reused)
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    with pytest.raises(OSError, match=f"stdout: fd {fd} is not open in this process"):
+        await Command("true").stdout(fd).status()
+    with pytest.raises(OSError, match=f"stderr: fd {fd} is not open in this process"):
+        Command("true").stderr(fd).spawn()

@@ -68,13 +68,25 @@ class _OwnFd:
 class _ReactorBackend:
     """A non-blocking private fd (a reopened pipe) or a socket, waited on with the reactor."""
 
-    __slots__ = ("_io", "_obj", "_reg", "_sock")
+    __slots__ = ("_io", "_name", "_obj", "_reg", "_sock")
 
-    def __init__(self, io: IoDriver, obj: _OwnFd | socket.socket) -> None:
+    def __init__(self, io: IoDriver, obj: _OwnFd | socket.socket, name: str) -> None:
         self._io = io
         self._obj = obj
         self._sock = obj if isinstance(obj, socket.socket) else None
         self._reg = io.register(obj)
+        self._name = name
+
+    def _check_runtime(self) -> None:
+        # Only the reactor of the runtime that made the stream watches its fd: a task of
+        # another runtime would park for ever (or meet a bare "I/O driver is shut down").
+        name = self._name
+        if current_io(f"rt.io.{name}") is not self._io:
+            raise RuntimeError(
+                f"this rt.io.{name} was made on another rt runtime (or one that has shut "
+                f"down), whose reactor watches its fd: call rt.io.{name.lower()}() again in "
+                "the runtime that uses it"
+            )
 
     async def read(self, n: int) -> bytes:
         if budget_spent():
@@ -86,6 +98,7 @@ class _ReactorBackend:
                     return sock.recv(n, socket.MSG_DONTWAIT)
                 return os.read(self._obj.fileno(), n)
             except BlockingIOError:
+                self._check_runtime()
                 await self._reg.wait(READ)
 
     async def write(self, data: Buffer) -> int:
@@ -98,6 +111,7 @@ class _ReactorBackend:
                     return sock.send(data, socket.MSG_DONTWAIT)
                 return os.write(self._obj.fileno(), data)
             except BlockingIOError:
+                self._check_runtime()
                 await self._reg.wait(WRITE)
 
     async def settle(self) -> None:
@@ -167,7 +181,8 @@ class _PoolBackend:
         return None  # the process's fd is not ours to close
 
 
-def _backend(fd: int, writing: bool, what: str) -> _ReactorBackend | _PoolBackend:
+def _backend(fd: int, writing: bool, name: str) -> _ReactorBackend | _PoolBackend:
+    what = f"rt.io.{name.lower()}()"
     rt.Handle.current()  # a clear error outside a runtime
     try:
         mode = os.fstat(fd).st_mode
@@ -183,10 +198,10 @@ def _backend(fd: int, writing: bool, what: str) -> _ReactorBackend | _PoolBacken
             own = os.open(f"/proc/self/fd/{fd}", flags | os.O_CLOEXEC)
         except OSError:
             return _PoolBackend(fd)
-        return _ReactorBackend(io, _OwnFd(own))
+        return _ReactorBackend(io, _OwnFd(own), name)
     if stat.S_ISSOCK(mode):
         sock = socket.socket(fileno=os.dup(fd))
-        return _ReactorBackend(io, sock)
+        return _ReactorBackend(io, sock, name)
     return _PoolBackend(fd, POOL_READAHEAD if stat.S_ISREG(mode) and not writing else 0)
 
 
@@ -205,7 +220,7 @@ class _Std:
         self._fd = fd
         self._name = name
         self._closed = True  # until there is a backend to close
-        self._backend = _backend(fd, writing, f"rt.io.{name}()")
+        self._backend = _backend(fd, writing, name)
         self._closed = False
 
     @property

@@ -68,8 +68,7 @@ def _posix_spawn(
             flags = os.O_RDONLY if target == 0 else os.O_WRONLY
             actions.append((os.POSIX_SPAWN_OPEN, target, _DEVNULL, flags, 0))
         else:
-            fd = cfg if isinstance(cfg, int) else cfg.fileno()
-            actions.append((os.POSIX_SPAWN_DUP2, fd, target))
+            actions.append((os.POSIX_SPAWN_DUP2, cfg, target))
     options: dict[str, Any] = {}
     if cmd._pgroup is not None:
         options["setpgroup"] = cmd._pgroup
@@ -184,6 +183,22 @@ def _check_stdio(name: str, cfg: object) -> StdioLike:
         f"{name}() takes Stdio.piped(), Stdio.null(), Stdio.inherit(), another child's pipe, "
         f"an open file or an fd, got {cfg!r}"
     )
+
+
+def _stdio_fd(name: str, cfg: Any) -> int:
+    """The fd behind an open file (or an fd) given as a child's stream, checked now."""
+    if isinstance(cfg, int):
+        fd = cfg
+    else:
+        try:
+            fd = cfg.fileno()
+        except (OSError, ValueError) as exc:  # a closed file: "I/O operation on closed file"
+            raise ValueError(f"{name}: {cfg!r} has no open file descriptor ({exc})") from None
+    try:
+        os.fstat(fd)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{name}: fd {fd} is not open in this process") from None
+    return fd
 
 
 def _arg(value: object, what: str) -> str | bytes:
@@ -457,7 +472,7 @@ class Command:
                     popen_stdio.append(fd)
                     parent_fds.append(-1)
                 else:
-                    popen_stdio.append(cfg)
+                    popen_stdio.append(_stdio_fd(("stdin", "stdout", "stderr")[index], cfg))
                     parent_fds.append(-1)
             # os.posix_spawn keeps the GIL while the C library spawns (about a millisecond);
             # subprocess.Popen releases it. On the scheduler's thread nothing else could run

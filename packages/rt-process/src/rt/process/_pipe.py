@@ -33,9 +33,10 @@ def check_runtime(io: IoDriver, what: str) -> None:
     other runtime's reactor never hears of the fd, and this one may not be driven)."""
     if current_io(what) is not io:
         raise RuntimeError(
-            f"{what}: this child was spawned on another rt runtime, whose reactor watches its "
-            "pipes and its exit; await it from a task of that runtime (a Handle's spawn "
-            "reaches it), or spawn the child on the runtime that awaits it"
+            f"{what}: this child was spawned on another rt runtime (or one that has shut "
+            "down), whose reactor watches its pipes and its exit; await it from a task of "
+            "that runtime (a Handle's spawn reaches it), or spawn the child on the runtime "
+            "that awaits it"
         )
 
 
@@ -67,12 +68,19 @@ class _Fd:
                 pass
 
 
-def _closed_error(what: str, op: str) -> OSError:
-    return OSError(errno.EBADF, f"{op} on a closed {what}: it was closed by close()")
+def _closed_error(end: _PipeEnd, op: str) -> OSError:
+    if end._handed:
+        why = (
+            "it was passed to another child's stdin/stdout/stderr, which owns it now (a "
+            "Command given a pipe end can be spawned once)"
+        )
+    else:
+        why = "it was closed by close()"
+    return OSError(errno.EBADF, f"{op} on a closed {end._kind}: {why}")
 
 
 class _PipeEnd:
-    __slots__ = ("__weakref__", "_fd", "_io", "_reg")
+    __slots__ = ("__weakref__", "_fd", "_handed", "_io", "_reg")
 
     _kind = "pipe"
 
@@ -81,6 +89,7 @@ class _PipeEnd:
         self._fd = _Fd(fd)
         self._io = io
         self._reg = io.register(self._fd)
+        self._handed = False  # given to another child by _detach
 
     def fileno(self) -> int:
         """The parent's fd of the pipe (``-1`` once closed)."""
@@ -102,9 +111,10 @@ class _PipeEnd:
     def _detach(self) -> int:
         """Stop watching the fd and hand it over (blocking again) to the caller."""
         if self._fd.fd < 0:
-            raise _closed_error(self._kind, "passing it to another child")
+            raise _closed_error(self, "passing it to another child")
         self._io.notify_closing(self._fd)
         fd = self._fd.detach()
+        self._handed = True
         os.set_blocking(fd, True)
         return fd
 
@@ -169,7 +179,7 @@ class _ReadPipe(_PipeEnd):
         fd = self._fd
         while True:
             if fd.fd < 0:
-                raise _closed_error(self._kind, "read()")
+                raise _closed_error(self, "read()")
             try:
                 return os.read(fd.fd, n if n <= MAX_READ else MAX_READ)
             except BlockingIOError:
@@ -275,7 +285,7 @@ class ChildStdin(_PipeEnd):
         fd = self._fd
         while True:
             if fd.fd < 0:
-                raise _closed_error(self._kind, "write()")
+                raise _closed_error(self, "write()")
             try:
                 return os.write(fd.fd, data)
             except BlockingIOError:
