@@ -138,7 +138,46 @@ def test_a_cancelled_read_on_a_terminal_loses_no_input() -> None:
         os.close(master)
     assert proc.returncode == 0, err.decode()
     assert out == b"typed\n"
-    assert _report(err)[0] == "False"  # a terminal is read on the blocking pool
+    # A terminal is read through the reactor (a description of its own, non-blocking), and
+    # fd 0 itself stays blocking.
+    assert _report(err)[0] == "True"
+    assert _report(err)[2] == "True"
+
+
+TERMINAL_TIMEOUT = r"""
+import rt, rt.io, rt.time
+
+async def main():
+    try:
+        await rt.time.timeout(0.01, rt.io.stdin().read(10))
+    except TimeoutError:
+        print("timed out", flush=True)
+
+rt.run(main())
+print("rt.run returned", flush=True)
+"""
+
+
+def test_rt_run_returns_after_a_timed_out_read_of_a_terminal() -> None:
+    # A terminal was read on the blocking pool: the cancelled read's job went on waiting for a
+    # key, and runtime shutdown waits for the pool, so rt.run never returned (nobody types).
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", TERMINAL_TIMEOUT],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        os.close(slave)
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err.decode()
+    assert out == b"timed out\nrt.run returned\n"
 
 
 def test_the_standard_streams_need_a_runtime() -> None:

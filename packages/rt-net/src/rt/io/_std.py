@@ -2,19 +2,23 @@
 
 How a stream is served is chosen once, when the object is made, from what the fd is:
 
-* **A pipe** is reopened through ``/proc/self/fd/N``: that makes a file description of our
-  own for the same pipe, which we set non-blocking and wait on with the reactor. The
-  process's fd 0/1/2 keep their flags, so ``print()``, ``input()`` and child processes that
-  share them are unaffected (setting ``O_NONBLOCK`` on the shared fd would make a plain
-  ``print`` fail with ``BlockingIOError`` when the pipe is full).
+* **A pipe or a terminal** is reopened through ``/proc/self/fd/N``: that makes a file
+  description of our own for the same pipe or terminal, which we set non-blocking and wait
+  on with the reactor. The process's fd 0/1/2 keep their flags, so ``print()``, ``input()``
+  and child processes that share them are unaffected (setting ``O_NONBLOCK`` on the shared
+  fd would make a plain ``print`` fail with ``BlockingIOError`` when the pipe is full). A
+  read of a terminal waiting for a key is then cancelled like any other wait, and leaves
+  nothing behind that runtime shutdown would wait for.
 * **A socket** is served through a duplicate of the fd, with ``MSG_DONTWAIT`` on each call
   (again: the shared flags stay as they are).
-* **Anything else** (a terminal, a regular file, ``/dev/null``), and a pipe that cannot be
+* **Anything else** (a regular file, ``/dev/null``), and a pipe or terminal that cannot be
   reopened (no ``/proc``), goes to the blocking pool, one job per operation, as in Tokio (a
   regular file behind stdin is read at least ``POOL_READAHEAD`` bytes per job).
   The job in flight finishes even when its caller is cancelled; the next operation waits for
   it, and a read's bytes are kept for the next read, so nothing is lost or reordered. A read
-  blocked on a terminal holds a pool thread until input comes (Tokio has the same limit).
+  blocked there (on a terminal or pipe that could not be reopened) holds a
+  pool thread until input comes, and runtime shutdown waits for that thread (Tokio has the
+  same limit): shut down with ``Runtime.shutdown(timeout=...)`` to bound the wait.
 
 Writes are not buffered (wrap in :class:`rt.io.BufWriter` for that): each ``write_all``
 reaches the fd before it returns. Mixing them with ``print`` needs ``sys.stdout.flush()``
@@ -192,8 +196,12 @@ def _backend(fd: int, writing: bool, name: str) -> _ReactorBackend | _PoolBacken
         io = current_io()
     except RuntimeError:  # a runtime built with enable_io=False
         return _PoolBackend(fd)
-    if stat.S_ISFIFO(mode):
-        flags = (os.O_WRONLY if writing else os.O_RDONLY) | os.O_NONBLOCK
+    if stat.S_ISFIFO(mode) or (stat.S_ISCHR(mode) and os.isatty(fd)):
+        # A terminal too: a read blocked on the pool could not be cancelled, and runtime
+        # shutdown waits for the pool, so rt.run never returned after a timed-out read of a
+        # terminal until a key was pressed. O_NOCTTY: a process without a controlling
+        # terminal must not acquire this one by opening it.
+        flags = (os.O_WRONLY if writing else os.O_RDONLY) | os.O_NONBLOCK | os.O_NOCTTY
         try:
             own = os.open(f"/proc/self/fd/{fd}", flags | os.O_CLOEXEC)
         except OSError:
@@ -225,7 +233,8 @@ class _Std:
 
     @property
     def nonblocking(self) -> bool:
-        """Whether the reactor serves this stream (a pipe or socket), not the blocking pool."""
+        """Whether the reactor serves this stream (a pipe, terminal or socket), not the
+        blocking pool."""
         return isinstance(self._backend, _ReactorBackend)
 
     def fileno(self) -> int:
@@ -336,7 +345,7 @@ class _StdWriter(_Std):
     __slots__ = ()
 
     async def write(self, data: Buffer) -> int:
-        """Write some of ``data`` (all of it on a terminal or file); return how much.
+        """Write some of ``data`` (all of it on a file); return how much.
 
         Args:
             data: The bytes.
@@ -348,8 +357,8 @@ class _StdWriter(_Std):
             ValueError: the object is closed.
             BrokenPipeError: the reading end of the pipe is closed.
 
-        Cancel safety: cancel-safe on a pipe or socket (nothing is written when cancelled);
-        on a terminal or file the write goes on in the background, and the next operation
+        Cancel safety: cancel-safe on a pipe, terminal or socket (nothing is written when
+        cancelled); on a file the write goes on in the background, and the next operation
         waits for it.
         """
         self._check("write()")
@@ -443,7 +452,7 @@ class Stderr(_StdWriter):
 def stdin() -> Stdin:
     """Return the process's standard input (fd 0) as an async reader.
 
-    A pipe or socket is served by the reactor, a terminal or file by the blocking pool (see
+    A pipe, terminal or socket is served by the reactor, a file by the blocking pool (see
     the module notes); the process's own fd and its flags are left as they are.
 
     Returns:
