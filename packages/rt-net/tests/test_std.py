@@ -138,7 +138,46 @@ def test_a_cancelled_read_on_a_terminal_loses_no_input() -> None:
         os.close(master)
     assert proc.returncode == 0, err.decode()
     assert out == b"typed\n"
-    assert _report(err)[0] == "False"  # a terminal is read on the blocking pool
+    # A terminal is read through the reactor (a description of its own, non-blocking), and
+    # fd 0 itself stays blocking.
+    assert _report(err)[0] == "True"
+    assert _report(err)[2] == "True"
+
+
+TERMINAL_TIMEOUT = r"""
+import rt, rt.io, rt.time
+
+async def main():
+    try:
+        await rt.time.timeout(0.01, rt.io.stdin().read(10))
+    except TimeoutError:
+        print("timed out", flush=True)
+
+rt.run(main())
+print("rt.run returned", flush=True)
+"""
+
+
+def test_rt_run_returns_after_a_timed_out_read_of_a_terminal() -> None:
+    # A terminal was read on the blocking pool: the cancelled read's job went on waiting for a
+    # key, and runtime shutdown waits for the pool, so rt.run never returned (nobody types).
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", TERMINAL_TIMEOUT],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        os.close(slave)
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err.decode()
+    assert out == b"timed out\nrt.run returned\n"
 
 
 def test_the_standard_streams_need_a_runtime() -> None:
@@ -159,3 +198,83 @@ async def test_a_closed_stream_is_a_value_error_and_close_is_idempotent() -> Non
     assert repr(inp).startswith("<rt.io.Stdin fd=0")
     with pytest.raises(TypeError, match=r"rt\.io\.stdout\(\)"):
         rt.io.Stdout()
+
+
+HUGE_READ = r"""
+import rt, rt.io
+
+async def main():
+    inp, out = rt.io.stdin(), rt.io.stdout()
+    await out.write_all(await inp.read(1 << 40))
+    await out.flush()
+
+rt.run(main())
+"""
+
+
+@pytest.mark.parametrize("source", ["pipe", "file"])
+def test_a_read_of_a_huge_size_returns_the_input_instead_of_a_memory_error(
+    source: str, tmp_path: pathlib.Path
+) -> None:
+    # os.read allocates its whole size up front: stdin().read(2**40) raised MemoryError, on
+    # the reactor's pipes and the blocking pool's files alike.
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"some input\n")
+    with open(src, "rb") as fin:
+        stdin = subprocess.PIPE if source == "pipe" else fin
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HUGE_READ],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = proc.communicate(b"some input\n" if source == "pipe" else None, timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert out == b"some input\n"
+
+
+OTHER_RUNTIME = r"""
+import rt, rt.io
+
+async def make():
+    return rt.io.stdin()
+
+async def read(stream):
+    try:
+        await stream.read(10)
+    except RuntimeError as exc:
+        print(exc)
+
+stream = rt.run(make())
+rt.run(read(stream))  # the runtime that made it has shut down
+with rt.Runtime() as owner:
+    stream = owner.block_on(make())
+    rt.run(read(stream))  # the runtime that made it lives, but nothing drives it
+"""
+
+
+def test_a_stream_used_on_another_runtime_says_to_make_it_there_instead_of_hanging() -> None:
+    # A pipe's stream is watched by the reactor of the runtime that made it: after that
+    # runtime's shutdown a read raised a bare "the runtime's I/O driver is shut down", and
+    # with that runtime alive but not driven it parked for ever.
+    r, w = os.pipe()  # the child's stdin: empty, and open until the child is done
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", OTHER_RUNTIME],
+            stdin=r,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    finally:
+        os.close(r)
+        os.close(w)
+    assert proc.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert line.startswith("this rt.io.Stdin was made on another rt runtime"), line
+        assert "call rt.io.stdin() again in the runtime that uses it" in line

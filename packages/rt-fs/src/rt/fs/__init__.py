@@ -16,7 +16,9 @@ Paths are ``str``, ``bytes`` or ``os.PathLike``; errors are the matching ``OSErr
 subclasses (``FileNotFoundError`` naming the path, ``IsADirectoryError``,
 ``PermissionError``, ...); a closed :class:`File` raises ``ValueError``. Every awaitable's
 docstring says what a cancellation leaves behind: work handed to the pool always finishes,
-and a File orders everything after it, so nothing is torn or reordered.
+and a File orders everything after it, so nothing is torn or reordered. A job that blocks in
+the OS (opening or reading a FIFO nobody writes to) holds its pool thread, and runtime
+shutdown waits for the pool, as in Tokio: ``Runtime.shutdown(timeout=...)`` bounds the wait.
 """
 
 from __future__ import annotations

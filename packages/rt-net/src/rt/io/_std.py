@@ -2,19 +2,23 @@
 
 How a stream is served is chosen once, when the object is made, from what the fd is:
 
-* **A pipe** is reopened through ``/proc/self/fd/N``: that makes a file description of our
-  own for the same pipe, which we set non-blocking and wait on with the reactor. The
-  process's fd 0/1/2 keep their flags, so ``print()``, ``input()`` and child processes that
-  share them are unaffected (setting ``O_NONBLOCK`` on the shared fd would make a plain
-  ``print`` fail with ``BlockingIOError`` when the pipe is full).
+* **A pipe or a terminal** is reopened through ``/proc/self/fd/N``: that makes a file
+  description of our own for the same pipe or terminal, which we set non-blocking and wait
+  on with the reactor. The process's fd 0/1/2 keep their flags, so ``print()``, ``input()``
+  and child processes that share them are unaffected (setting ``O_NONBLOCK`` on the shared
+  fd would make a plain ``print`` fail with ``BlockingIOError`` when the pipe is full). A
+  read of a terminal waiting for a key is then cancelled like any other wait, and leaves
+  nothing behind that runtime shutdown would wait for.
 * **A socket** is served through a duplicate of the fd, with ``MSG_DONTWAIT`` on each call
   (again: the shared flags stay as they are).
-* **Anything else** (a terminal, a regular file, ``/dev/null``), and a pipe that cannot be
+* **Anything else** (a regular file, ``/dev/null``), and a pipe or terminal that cannot be
   reopened (no ``/proc``), goes to the blocking pool, one job per operation, as in Tokio (a
   regular file behind stdin is read at least ``POOL_READAHEAD`` bytes per job).
   The job in flight finishes even when its caller is cancelled; the next operation waits for
   it, and a read's bytes are kept for the next read, so nothing is lost or reordered. A read
-  blocked on a terminal holds a pool thread until input comes (Tokio has the same limit).
+  blocked there (on a terminal or pipe that could not be reopened) holds a
+  pool thread until input comes, and runtime shutdown waits for that thread (Tokio has the
+  same limit): shut down with ``Runtime.shutdown(timeout=...)`` to bound the wait.
 
 Writes are not buffered (wrap in :class:`rt.io.BufWriter` for that): each ``write_all``
 reaches the fd before it returns. Mixing them with ``print`` needs ``sys.stdout.flush()``
@@ -38,6 +42,10 @@ DEFAULT_READ: Final = 65536
 POOL_READAHEAD: Final = 256 * 1024
 
 Buffer = bytes | bytearray | memoryview
+
+
+# The most one read asks the OS for (a read returns "up to n" bytes anyway).
+_MAX_READ: Final = 1 << 20
 
 
 def _check_size(n: object, what: str) -> int:
@@ -64,13 +72,25 @@ class _OwnFd:
 class _ReactorBackend:
     """A non-blocking private fd (a reopened pipe) or a socket, waited on with the reactor."""
 
-    __slots__ = ("_io", "_obj", "_reg", "_sock")
+    __slots__ = ("_io", "_name", "_obj", "_reg", "_sock")
 
-    def __init__(self, io: IoDriver, obj: _OwnFd | socket.socket) -> None:
+    def __init__(self, io: IoDriver, obj: _OwnFd | socket.socket, name: str) -> None:
         self._io = io
         self._obj = obj
         self._sock = obj if isinstance(obj, socket.socket) else None
         self._reg = io.register(obj)
+        self._name = name
+
+    def _check_runtime(self) -> None:
+        # Only the reactor of the runtime that made the stream watches its fd: a task of
+        # another runtime would park for ever (or meet a bare "I/O driver is shut down").
+        name = self._name
+        if current_io(f"rt.io.{name}") is not self._io:
+            raise RuntimeError(
+                f"this rt.io.{name} was made on another rt runtime (or one that has shut "
+                f"down), whose reactor watches its fd: call rt.io.{name.lower()}() again in "
+                "the runtime that uses it"
+            )
 
     async def read(self, n: int) -> bytes:
         if budget_spent():
@@ -82,6 +102,7 @@ class _ReactorBackend:
                     return sock.recv(n, socket.MSG_DONTWAIT)
                 return os.read(self._obj.fileno(), n)
             except BlockingIOError:
+                self._check_runtime()
                 await self._reg.wait(READ)
 
     async def write(self, data: Buffer) -> int:
@@ -94,6 +115,7 @@ class _ReactorBackend:
                     return sock.send(data, socket.MSG_DONTWAIT)
                 return os.write(self._obj.fileno(), data)
             except BlockingIOError:
+                self._check_runtime()
                 await self._reg.wait(WRITE)
 
     async def settle(self) -> None:
@@ -163,7 +185,8 @@ class _PoolBackend:
         return None  # the process's fd is not ours to close
 
 
-def _backend(fd: int, writing: bool, what: str) -> _ReactorBackend | _PoolBackend:
+def _backend(fd: int, writing: bool, name: str) -> _ReactorBackend | _PoolBackend:
+    what = f"rt.io.{name.lower()}()"
     rt.Handle.current()  # a clear error outside a runtime
     try:
         mode = os.fstat(fd).st_mode
@@ -173,16 +196,20 @@ def _backend(fd: int, writing: bool, what: str) -> _ReactorBackend | _PoolBacken
         io = current_io()
     except RuntimeError:  # a runtime built with enable_io=False
         return _PoolBackend(fd)
-    if stat.S_ISFIFO(mode):
-        flags = (os.O_WRONLY if writing else os.O_RDONLY) | os.O_NONBLOCK
+    if stat.S_ISFIFO(mode) or (stat.S_ISCHR(mode) and os.isatty(fd)):
+        # A terminal too: a read blocked on the pool could not be cancelled, and runtime
+        # shutdown waits for the pool, so rt.run never returned after a timed-out read of a
+        # terminal until a key was pressed. O_NOCTTY: a process without a controlling
+        # terminal must not acquire this one by opening it.
+        flags = (os.O_WRONLY if writing else os.O_RDONLY) | os.O_NONBLOCK | os.O_NOCTTY
         try:
             own = os.open(f"/proc/self/fd/{fd}", flags | os.O_CLOEXEC)
         except OSError:
             return _PoolBackend(fd)
-        return _ReactorBackend(io, _OwnFd(own))
+        return _ReactorBackend(io, _OwnFd(own), name)
     if stat.S_ISSOCK(mode):
         sock = socket.socket(fileno=os.dup(fd))
-        return _ReactorBackend(io, sock)
+        return _ReactorBackend(io, sock, name)
     return _PoolBackend(fd, POOL_READAHEAD if stat.S_ISREG(mode) and not writing else 0)
 
 
@@ -201,12 +228,13 @@ class _Std:
         self._fd = fd
         self._name = name
         self._closed = True  # until there is a backend to close
-        self._backend = _backend(fd, writing, f"rt.io.{name}()")
+        self._backend = _backend(fd, writing, name)
         self._closed = False
 
     @property
     def nonblocking(self) -> bool:
-        """Whether the reactor serves this stream (a pipe or socket), not the blocking pool."""
+        """Whether the reactor serves this stream (a pipe, terminal or socket), not the
+        blocking pool."""
         return isinstance(self._backend, _ReactorBackend)
 
     def fileno(self) -> int:
@@ -251,7 +279,7 @@ class Stdin(_Std):
         """Read up to ``n`` bytes, waiting for at least one; ``b""`` at end of input.
 
         Args:
-            n: The most bytes to return.
+            n: The most bytes to return (any size: one read returns at most a mebibyte).
 
         Returns:
             The bytes read, or ``b""`` at end of input.
@@ -269,7 +297,8 @@ class Stdin(_Std):
             return data
         if n == 0:
             return b""
-        return await self._backend.read(n)
+        # os.read allocates its whole size up front: read(2**40) would be a MemoryError.
+        return await self._backend.read(n if n <= _MAX_READ else _MAX_READ)
 
     async def read_exact(self, n: int) -> bytes:
         """Read exactly ``n`` bytes.
@@ -316,7 +345,7 @@ class _StdWriter(_Std):
     __slots__ = ()
 
     async def write(self, data: Buffer) -> int:
-        """Write some of ``data`` (all of it on a terminal or file); return how much.
+        """Write some of ``data`` (all of it on a file); return how much.
 
         Args:
             data: The bytes.
@@ -328,8 +357,8 @@ class _StdWriter(_Std):
             ValueError: the object is closed.
             BrokenPipeError: the reading end of the pipe is closed.
 
-        Cancel safety: cancel-safe on a pipe or socket (nothing is written when cancelled);
-        on a terminal or file the write goes on in the background, and the next operation
+        Cancel safety: cancel-safe on a pipe, terminal or socket (nothing is written when
+        cancelled); on a file the write goes on in the background, and the next operation
         waits for it.
         """
         self._check("write()")
@@ -423,7 +452,7 @@ class Stderr(_StdWriter):
 def stdin() -> Stdin:
     """Return the process's standard input (fd 0) as an async reader.
 
-    A pipe or socket is served by the reactor, a terminal or file by the blocking pool (see
+    A pipe, terminal or socket is served by the reactor, a file by the blocking pool (see
     the module notes); the process's own fd and its flags are left as they are.
 
     Returns:

@@ -32,7 +32,7 @@ from typing import Any, final
 import rt
 from rt.lowlevel import READ, Abort, IoDriver, current_task, reschedule, wait_task_rescheduled
 
-from ._pipe import ChildStderr, ChildStdin, ChildStdout, _Fd
+from ._pipe import ChildStderr, ChildStdin, ChildStdout, _Fd, check_runtime
 from ._proc import Process
 from ._reaper import REAPER, WATCHER, use_pidfd
 
@@ -154,6 +154,8 @@ class Child:
             The exit code: ``0`` for success, ``-N`` if signal ``N`` killed the child.
 
         Any number of tasks may wait at once: one waits on the reactor, the others for it.
+        They must be tasks of the runtime that spawned the child (its reactor watches the
+        exit): from another runtime, ``wait`` raises ``RuntimeError`` rather than hang.
 
         Cancel safety: cancel-safe: a cancelled ``wait`` collected nothing; call it again.
         """
@@ -178,6 +180,7 @@ class Child:
                 await wait_task_rescheduled(self._follower_abort(task))
                 continue
             try:
+                check_runtime(self._io, "Child.wait()")
                 await self._reg.wait(READ)
             except (OSError, ValueError):
                 # Another task collected the exit meanwhile and closed the exit fd: while we

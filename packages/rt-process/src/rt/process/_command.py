@@ -68,8 +68,7 @@ def _posix_spawn(
             flags = os.O_RDONLY if target == 0 else os.O_WRONLY
             actions.append((os.POSIX_SPAWN_OPEN, target, _DEVNULL, flags, 0))
         else:
-            fd = cfg if isinstance(cfg, int) else cfg.fileno()
-            actions.append((os.POSIX_SPAWN_DUP2, fd, target))
+            actions.append((os.POSIX_SPAWN_DUP2, cfg, target))
     options: dict[str, Any] = {}
     if cmd._pgroup is not None:
         options["setpgroup"] = cmd._pgroup
@@ -165,6 +164,17 @@ def _check_stdio(name: str, cfg: object) -> StdioLike:
         return cfg  # type: ignore[return-value]
     if isinstance(cfg, int) and not isinstance(cfg, bool):
         if cfg < 0:
+            # subprocess.PIPE / DEVNULL / STDOUT (asyncio.subprocess's too) are these.
+            hint = {
+                subprocess.PIPE: "subprocess.PIPE: use rt.process.Stdio.piped()",
+                subprocess.DEVNULL: "subprocess.DEVNULL: use rt.process.Stdio.null()",
+                subprocess.STDOUT: (
+                    "subprocess.STDOUT: rt.process cannot merge stderr into stdout; pass "
+                    "both the same open file, or read both pipes"
+                ),
+            }.get(cfg)
+            if hint is not None:
+                raise ValueError(f"{name}() got {hint}")
             raise ValueError(f"{name}: a file descriptor must be >= 0, got {cfg}")
         return cfg
     if callable(getattr(cfg, "fileno", None)):
@@ -175,13 +185,43 @@ def _check_stdio(name: str, cfg: object) -> StdioLike:
     )
 
 
+def _stdio_fd(name: str, cfg: Any) -> int:
+    """The fd behind an open file (or an fd) given as a child's stream, checked now."""
+    if isinstance(cfg, int):
+        fd = cfg
+    else:
+        try:
+            fd = cfg.fileno()
+        except (OSError, ValueError) as exc:  # a closed file: "I/O operation on closed file"
+            raise ValueError(f"{name}: {cfg!r} has no open file descriptor ({exc})") from None
+    try:
+        os.fstat(fd)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{name}: fd {fd} is not open in this process") from None
+    return fd
+
+
 def _arg(value: object, what: str) -> str | bytes:
     if isinstance(value, str | bytes):
-        return value
-    if isinstance(value, os.PathLike):
-        path: str | bytes = os.fspath(value)
-        return path
-    raise TypeError(f"{what} must be str, bytes or os.PathLike, got {type(value).__name__}")
+        arg: str | bytes = value
+    elif isinstance(value, os.PathLike):
+        arg = os.fspath(value)
+    else:
+        raise TypeError(
+            f"{what} must be str, bytes or os.PathLike, got {type(value).__name__} {value!r}"
+        )
+    if ("\0" if isinstance(arg, str) else b"\0") in arg:  # type: ignore[operator]
+        raise ValueError(f"{what} {arg!r} holds a NUL character, which no program can receive")
+    return arg
+
+
+def _env_key(key: object, what: str) -> str:
+    # One spelling per variable: os.environ's keys are str, so a bytes key is decoded the
+    # way os.environ decodes them; b"PATH" and "PATH" are then the same variable.
+    name = os.fsdecode(_arg(key, what))
+    if not name or "=" in name:
+        raise ValueError(f"{what} {name!r} is not a variable name (empty, or holds '=')")
+    return name
 
 
 @final
@@ -219,7 +259,7 @@ class Command:
 
     def __init__(self, program: StrOrBytesPath) -> None:
         self._argv: list[str | bytes] = [_arg(program, "program")]
-        self._env: dict[str | bytes, str | bytes | None] = {}
+        self._env: dict[str, str | bytes | None] = {}
         self._env_clear = False
         self._cwd: str | bytes | None = None
         self._stdin: StdioLike | None = None
@@ -255,10 +295,17 @@ class Command:
     def env(self, key: str | bytes, value: str | bytes) -> Self:
         """Set one environment variable of the child.
 
+        ``str`` and ``bytes`` names are the same variable (``b"PATH"`` is ``"PATH"``), as in
+        ``os.environ``.
+
         Returns:
             The command.
+
+        Raises:
+            TypeError: ``key`` or ``value`` is not a str or bytes (``str(value)`` a number).
+            ValueError: ``key`` is empty or holds ``=``, or either holds a NUL character.
         """
-        self._env[_arg(key, "env key")] = _arg(value, "env value")
+        self._env[_env_key(key, "env key")] = _arg(value, f"env value of {key!r}")
         return self
 
     def envs(self, vars: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]) -> Self:
@@ -278,7 +325,7 @@ class Command:
         Returns:
             The command.
         """
-        self._env[_arg(key, "env key")] = None
+        self._env[_env_key(key, "env key")] = None
         return self
 
     def env_clear(self) -> Self:
@@ -425,7 +472,7 @@ class Command:
                     popen_stdio.append(fd)
                     parent_fds.append(-1)
                 else:
-                    popen_stdio.append(cfg)
+                    popen_stdio.append(_stdio_fd(("stdin", "stdout", "stderr")[index], cfg))
                     parent_fds.append(-1)
             # os.posix_spawn keeps the GIL while the C library spawns (about a millisecond);
             # subprocess.Popen releases it. On the scheduler's thread nothing else could run

@@ -20,9 +20,24 @@ from types import TracebackType
 from typing import Final, Self, final
 
 from rt.io import IncompleteReadError
-from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint
+from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
 
 DEFAULT_READ: Final = 65536
+# The most one read asks the kernel for: os.read allocates its whole size up front, so a
+# read(2**40) would fail with MemoryError; a pipe never holds more than this at once anyway.
+MAX_READ: Final = 1 << 20
+
+
+def check_runtime(io: IoDriver, what: str) -> None:
+    """Refuse to wait on ``io``'s reactor from a task of another runtime (it would hang: the
+    other runtime's reactor never hears of the fd, and this one may not be driven)."""
+    if current_io(what) is not io:
+        raise RuntimeError(
+            f"{what}: this child was spawned on another rt runtime (or one that has shut "
+            "down), whose reactor watches its pipes and its exit; await it from a task of "
+            "that runtime (a Handle's spawn reaches it), or spawn the child on the runtime "
+            "that awaits it"
+        )
 
 
 class _Fd:
@@ -53,12 +68,19 @@ class _Fd:
                 pass
 
 
-def _closed_error(what: str, op: str) -> OSError:
-    return OSError(errno.EBADF, f"{op} on a closed {what}: it was closed by close()")
+def _closed_error(end: _PipeEnd, op: str) -> OSError:
+    if end._handed:
+        why = (
+            "it was passed to another child's stdin/stdout/stderr, which owns it now (a "
+            "Command given a pipe end can be spawned once)"
+        )
+    else:
+        why = "it was closed by close()"
+    return OSError(errno.EBADF, f"{op} on a closed {end._kind}: {why}")
 
 
 class _PipeEnd:
-    __slots__ = ("__weakref__", "_fd", "_io", "_reg")
+    __slots__ = ("__weakref__", "_fd", "_handed", "_io", "_reg")
 
     _kind = "pipe"
 
@@ -67,6 +89,7 @@ class _PipeEnd:
         self._fd = _Fd(fd)
         self._io = io
         self._reg = io.register(self._fd)
+        self._handed = False  # given to another child by _detach
 
     def fileno(self) -> int:
         """The parent's fd of the pipe (``-1`` once closed)."""
@@ -88,9 +111,10 @@ class _PipeEnd:
     def _detach(self) -> int:
         """Stop watching the fd and hand it over (blocking again) to the caller."""
         if self._fd.fd < 0:
-            raise _closed_error(self._kind, "passing it to another child")
+            raise _closed_error(self, "passing it to another child")
         self._io.notify_closing(self._fd)
         fd = self._fd.detach()
+        self._handed = True
         os.set_blocking(fd, True)
         return fd
 
@@ -129,7 +153,7 @@ class _ReadPipe(_PipeEnd):
         """Read up to ``n`` bytes of the child's output; ``b""`` once the child closed it.
 
         Args:
-            n: The most bytes to return.
+            n: The most bytes to return (any size: one read returns at most a mebibyte).
 
         Returns:
             The bytes read, or ``b""`` at end of stream.
@@ -137,6 +161,8 @@ class _ReadPipe(_PipeEnd):
         Raises:
             ValueError: ``n`` is negative.
             OSError: ``EBADF`` when the pipe is (or gets) closed.
+            RuntimeError: called from a task of another runtime than the one that spawned
+                the child.
 
         Cancel safety: cancel-safe: a cancelled ``read`` consumed no bytes.
         """
@@ -153,10 +179,11 @@ class _ReadPipe(_PipeEnd):
         fd = self._fd
         while True:
             if fd.fd < 0:
-                raise _closed_error(self._kind, "read()")
+                raise _closed_error(self, "read()")
             try:
-                return os.read(fd.fd, n)
+                return os.read(fd.fd, n if n <= MAX_READ else MAX_READ)
             except BlockingIOError:
+                check_runtime(self._io, f"{self._kind}.read()")
                 await self._reg.wait(READ)
 
     async def read_exact(self, n: int) -> bytes:
@@ -164,10 +191,13 @@ class _ReadPipe(_PipeEnd):
 
         Raises:
             rt.io.IncompleteReadError: the stream ended first (``.partial`` holds the bytes).
+            ValueError: ``n`` is negative.
 
         Cancel safety: cancel-safe: bytes read before a cancellation are put back and the
         next read returns them first.
         """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"read_exact size must be an int >= 0, got {n!r}")
         parts: list[bytes] = []
         got = 0
         try:
@@ -243,6 +273,8 @@ class ChildStdin(_PipeEnd):
         Raises:
             BrokenPipeError: the child closed its stdin (or exited).
             OSError: ``EBADF`` after :meth:`close` / :meth:`shutdown`.
+            RuntimeError: called from a task of another runtime than the one that spawned
+                the child.
 
         Cancel safety: cancel-safe: a cancelled ``write`` wrote nothing.
         """
@@ -253,10 +285,11 @@ class ChildStdin(_PipeEnd):
         fd = self._fd
         while True:
             if fd.fd < 0:
-                raise _closed_error(self._kind, "write()")
+                raise _closed_error(self, "write()")
             try:
                 return os.write(fd.fd, data)
             except BlockingIOError:
+                check_runtime(self._io, f"{self._kind}.write()")
                 await self._reg.wait(WRITE)
 
     async def write_all(self, data: bytes | bytearray | memoryview) -> None:

@@ -48,6 +48,14 @@ Handler = Callable[[int, types.FrameType | None], Any] | int | None
 UNCATCHABLE: Final = frozenset(
     getattr(signal, name) for name in ("SIGKILL", "SIGSTOP") if hasattr(signal, name)
 )
+# Synchronous faults: the kernel sends them for the faulting instruction, which runs again
+# (and faults again) once a handler returns; a Python handler only sets a flag and returns,
+# so the process would spin forever. Tokio refuses these too.
+FAULTS: Final = frozenset(
+    getattr(signal, name)
+    for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL")
+    if hasattr(signal, name)
+)
 
 # Generation of each signal: bumped by the handler (main thread only), read anywhere.
 _gens: list[int] = [0] * signal.NSIG
@@ -102,8 +110,25 @@ def check_signum(signum: int) -> int:
     if signum in UNCATCHABLE:
         name = signal.Signals(signum).name
         raise ValueError(f"{name} cannot be caught, blocked or ignored: no handler can see it")
-    if signum not in signal.valid_signals() or signum == _DOORBELL:
-        raise ValueError(f"signal {signum} cannot be listened for on this platform")
+    if signum in FAULTS:
+        name = signal.Signals(signum).name
+        raise ValueError(
+            f"{name} reports a fault of this process (a bad memory access or instruction): "
+            "the faulting instruction runs again once a Python-level handler returns, so "
+            "listening for it would hang the process. Use the faulthandler module to report "
+            "such crashes, or another signal (SIGUSR1, SIGUSR2, ...) to signal the process"
+        )
+    if signum == _DOORBELL:
+        raise ValueError(
+            f"signal {signum} (SIGRTMAX - 2) is used by rt.signal itself to reach the main "
+            "thread; listen for another real-time signal (SIGRTMIN ... SIGRTMAX - 3)"
+        )
+    if signum not in signal.valid_signals():
+        lo, hi = min(signal.valid_signals()), max(signal.valid_signals())
+        raise ValueError(
+            f"signal {signum} cannot be listened for: it does not exist on this platform "
+            f"(signal numbers run from {lo} to {hi}; see the signal module's SIG* names)"
+        )
     return signum
 
 
@@ -253,7 +278,17 @@ class Listener:
     generations and waits for the pipe through the runtime's reactor when nothing is new.
     """
 
-    __slots__ = ("__weakref__", "closed", "driver", "io", "rpipe", "seen", "signum", "wfd")
+    __slots__ = (
+        "__weakref__",
+        "closed",
+        "driver",
+        "io",
+        "rpipe",
+        "seen",
+        "signum",
+        "waiting",
+        "wfd",
+    )
 
     def __init__(self, signum: int, io: IoDriver, driver: SignalDriver | None) -> None:
         self.signum = signum
@@ -265,10 +300,23 @@ class Listener:
         self.rpipe = _PipeFd(rfd)
         self.seen = _gens[signum]
         self.closed = False
+        self.waiting = False  # a task is in recv(): one at a time, as Tokio's &mut self
 
     async def recv(self) -> bool:
         """Wait for a delivery since the last one seen; ``False`` once closed."""
         rpipe = self.rpipe
+        if self.waiting:
+            raise RuntimeError(
+                "another task is already waiting on this signal stream: give each task its "
+                "own rt.signal.unix.signal(...) listener (every listener sees each delivery)"
+            )
+        self.waiting = True
+        try:
+            return await self._recv(rpipe)
+        finally:
+            self.waiting = False
+
+    async def _recv(self, rpipe: _PipeFd) -> bool:
         while True:
             if self.closed:
                 return False
@@ -276,6 +324,11 @@ class Listener:
             if gen != self.seen:
                 self.seen = gen
                 return True
+            if current_io("signal stream recv()") is not self.io:
+                raise RuntimeError(
+                    "this signal stream was made on another rt runtime, whose reactor watches "
+                    "it; call rt.signal.unix.signal(...) in the runtime that awaits it"
+                )
             try:
                 await self.io.wait(rpipe, READ)
                 while os.read(rpipe.fd, 512):

@@ -144,6 +144,11 @@ class Signal:
             ``True`` for a delivery; ``False`` once the stream is closed (by :meth:`close`
             from another task or thread, or because its runtime shut down).
 
+        Raises:
+            RuntimeError: another task is already waiting on this stream (give each task a
+                :func:`signal` of its own: each sees every delivery), or the stream was made
+                on another runtime (make it on the runtime that awaits it).
+
         Cancel safety: cancel-safe: a cancelled ``recv`` consumed no delivery.
         """
         return await self._listener.recv()
@@ -208,7 +213,10 @@ def signal(kind: SignalKind) -> Signal:
         A :class:`Signal` stream. Its first ``recv()`` sees deliveries from now on.
 
     Raises:
-        ValueError: the signal cannot be caught (``SIGKILL``, ``SIGSTOP``) or does not exist.
+        ValueError: the signal cannot be caught (``SIGKILL``, ``SIGSTOP``), reports a fault
+            of this process (``SIGSEGV``, ``SIGBUS``, ``SIGFPE``, ``SIGILL``: the faulting
+            instruction would run again and again), is the one rt.signal uses itself
+            (``SIGRTMAX - 2``), or does not exist.
         TypeError: ``kind`` is not a :class:`SignalKind`.
         RuntimeError: outside a runtime; or from a thread other than the main thread when
             ``rt.signal`` was first imported off the main thread (see the package notes).

@@ -1,0 +1,155 @@
+"""rt.process misused the way a user coming from asyncio, trio or subprocess would: each test
+guards a mistake that once gave a hang, a MemoryError or an unclear error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import rt
+from rt.process import Child, Command, Stdio, _reaper
+
+PY = sys.executable
+
+
+@pytest.fixture(autouse=True, params=["pidfd", "sigchld"])
+def exit_watch(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Both ways of watching exits (as in test_process.py)."""
+    if request.param == "pidfd" and not _reaper.pidfd_works():
+        pytest.skip("this kernel has no pidfds (os.pidfd_open is missing or refused)")
+    previous = _reaper._force_sigchld
+    _reaper._force_sigchld = request.param == "sigchld"
+    try:
+        yield request.param
+    finally:
+        _reaper._force_sigchld = previous
+
+
+async def test_a_pipe_read_of_a_huge_size_returns_the_output_instead_of_a_memory_error() -> None:
+    # asyncio's StreamReader.read(n) takes any n; os.read(fd, n) allocates n bytes up front.
+    child = Command("echo").arg("hi").stdout(Stdio.piped()).spawn()
+    assert child.stdout is not None
+    assert await child.stdout.read(1 << 40) == b"hi\n"
+    assert await child.wait() == 0
+
+
+async def test_a_pipe_read_exact_of_a_negative_size_is_a_value_error() -> None:
+    child = Command("echo").arg("hi").stdout(Stdio.piped()).spawn()
+    assert child.stdout is not None
+    with pytest.raises(ValueError, match="read_exact size must be an int >= 0, got -2"):
+        await child.stdout.read_exact(-2)
+    assert await child.stdout.read_exact(3) == b"hi\n"  # nothing was consumed
+    await child.wait()
+
+
+def test_subprocess_constants_as_stdio_get_an_error_naming_the_stdio_to_use() -> None:
+    with pytest.raises(ValueError, match=r"subprocess\.PIPE: use rt\.process\.Stdio\.piped\(\)"):
+        Command("echo").stdout(subprocess.PIPE)
+    with pytest.raises(ValueError, match=r"subprocess\.DEVNULL: use rt\.process\.Stdio\.null"):
+        Command("echo").stdin(subprocess.DEVNULL)
+    with pytest.raises(ValueError, match=r"subprocess\.STDOUT: rt\.process cannot merge"):
+        Command("echo").stderr(subprocess.STDOUT)
+
+
+async def test_a_bytes_environment_name_is_the_same_variable_as_its_str_name() -> None:
+    # os.environ's keys are str: env(b"X") next to an inherited "X" gave the child X twice,
+    # and env_remove(b"X") left the inherited X in place.
+    script = "import os; print(os.environ.get('RT_T1'), os.environ.get('RT_T2'))"
+    os.environ["RT_T1"] = "inherited"
+    os.environ["RT_T2"] = "inherited"
+    try:
+        cmd = Command(PY).args(["-c", script]).env(b"RT_T1", b"set").env_remove(b"RT_T2")
+        assert (await cmd.output()).stdout == b"set None\n"
+        twice = Command("env").env_clear().env(b"RT_T1", "a").env("RT_T1", b"b")
+        assert (await twice.output()).stdout == b"RT_T1=b\n"
+    finally:
+        del os.environ["RT_T1"], os.environ["RT_T2"]
+
+
+def test_nul_characters_and_bad_environment_names_are_refused_by_the_builder() -> None:
+    # They were refused only at spawn(), by an "embedded null byte" naming nothing, and an
+    # empty name reached the child as "=value".
+    with pytest.raises(ValueError, match=r"arg 'a\\x00b' holds a NUL character"):
+        Command("echo").arg("a\0b")
+    with pytest.raises(ValueError, match="NUL character"):
+        Command("echo").env("A", b"x\0y")
+    with pytest.raises(ValueError, match=r"env key 'A=B' is not a variable name"):
+        Command("echo").env("A=B", "x")
+    with pytest.raises(ValueError, match=r"env key '' is not a variable name"):
+        Command("echo").env("", "x")
+    with pytest.raises(TypeError, match=r"env value of 'A' must be str, bytes.*got int 1"):
+        Command("echo").env("A", 1)  # type: ignore[arg-type]
+
+
+def test_a_child_awaited_from_another_runtime_raises_instead_of_hanging() -> None:
+    # Its pipes and its exit are watched by the reactor of the runtime that spawned it; a
+    # task of another runtime parked there for ever (nobody polls that reactor for it).
+    with rt.Runtime() as owner:
+
+        async def spawn() -> Child:
+            return (
+                Command(PY)
+                .args(["-c", "input()"])
+                .stdin(Stdio.piped())
+                .stdout(Stdio.piped())
+                .kill_on_drop(True)
+                .spawn()
+            )
+
+        child = owner.block_on(spawn())
+
+        async def elsewhere() -> list[str]:
+            errors = []
+            assert child.stdout is not None
+            for op in (child.stdout.read(), child.wait()):
+                with pytest.raises(RuntimeError, match="spawned on another rt runtime") as info:
+                    await op
+                errors.append(str(info.value))
+            return errors
+
+        errors = rt.run(elsewhere())
+        assert errors[0].startswith("ChildStdout.read(): ")
+        assert errors[1].startswith("Child.wait(): ")
+
+        async def finish() -> int:
+            await child.kill()
+            return await child.wait()
+
+        assert owner.block_on(finish()) == -9
+
+
+async def test_a_pipe_end_passed_to_a_child_says_so_when_used_again() -> None:
+    # The error said "it was closed by close()", which the user never called.
+    first = Command("echo").arg("hi").stdout(Stdio.piped()).spawn()
+    assert first.stdout is not None
+    stdout = first.stdout
+    cat = Command("cat").stdin(stdout).stdout(Stdio.piped())
+    piped = cat.spawn()
+    assert (await piped.wait_with_output()).stdout == b"hi\n"
+    with pytest.raises(OSError, match="passed to another child's stdin/stdout/stderr"):
+        cat.spawn()
+    with pytest.raises(OSError, match=r"read\(\) on a closed ChildStdout: it was passed"):
+        await stdout.read()
+    await first.wait()
+
+
+async def test_a_closed_file_or_fd_as_a_stream_is_an_error_naming_the_stream(
+    tmp_path: Path,
+) -> None:
+    # Before: a bare "I/O operation on closed file" / "Bad file descriptor" naming nothing.
+    closed = open(tmp_path / "f", "wb")  # noqa: SIM115 - closed on purpose before use
+    closed.close()
+    with pytest.raises(ValueError, match=r"stdin: .* has no open file descriptor"):
+        await Command("true").stdin(closed).status()
+    fd = 1019  # far above what this process opens (a freshly closed number could be reused)
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    with pytest.raises(OSError, match=f"stdout: fd {fd} is not open in this process"):
+        await Command("true").stdout(fd).status()
+    with pytest.raises(OSError, match=f"stderr: fd {fd} is not open in this process"):
+        Command("true").stderr(fd).spawn()
