@@ -616,3 +616,33 @@ def test_binding_outside_a_runtime_says_how_to_start_one_and_leaks_nothing() -> 
     with pytest.raises(RuntimeError, match=r"rt\.run"):
         asyncio.run(TcpListener.bind("127.0.0.1:0"))
     assert _fds() - before == set()
+
+
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_a_socket_awaited_from_another_runtime_raises_instead_of_hanging(flavor: str) -> None:
+    # A listener is registered with the reactor of the runtime that made it, the only one that
+    # watches its fd: a task of another runtime that waited on it parked for ever.
+    with rt.Runtime(flavor=flavor) as owner:
+
+        async def bind() -> TcpListener:
+            return await TcpListener.bind("127.0.0.1:0")
+
+        listener = owner.block_on(bind())
+
+        async def accept_elsewhere() -> str:
+            with pytest.raises(RuntimeError, match="another rt runtime") as info:
+                await listener.accept()
+            return str(info.value)
+
+        assert "Handle.spawn" in rt.run(accept_elsewhere(), flavor=flavor)
+
+        # Its own runtime still serves it: nothing was left registered by the refused wait.
+        async def accept_here() -> bytes:
+            async with listener:
+                with socket.create_connection(listener.local_addr()) as client:
+                    client.sendall(b"ok")
+                    stream, _ = await listener.accept()
+                    async with stream:
+                        return await stream.read_exact(2)
+
+        assert owner.block_on(accept_here()) == b"ok"

@@ -503,6 +503,17 @@ class IoDriver:
         return len(self._fds)
 
 
+def _foreign_reactor_error(obj: object, fd: int) -> RuntimeError:
+    """The error for a wait on a reactor that is not the waiting task's runtime's."""
+    what = f"fd {fd}" if isinstance(obj, int) else f"{obj!r}"
+    return RuntimeError(
+        f"{what} is registered with the reactor of another rt runtime (or of one that has "
+        "shut down), which is the only one that watches it: a task of this runtime would wait "
+        "for ever. Use an I/O object from tasks of the runtime that made it (Handle.spawn "
+        "reaches that runtime from anywhere), or make it again on this one."
+    )
+
+
 class Registration:
     """One object's standing registration with a reactor (:meth:`IoDriver.register`), as
     Tokio's I/O resources hold one.
@@ -534,7 +545,8 @@ class Registration:
         Raises:
             OSError: ``EBADF`` when the fd is closed through :meth:`IoDriver.notify_closing` /
                 :meth:`IoDriver.close` meanwhile, or the runtime shuts down.
-            RuntimeError: another task already waits on this fd in this direction.
+            RuntimeError: another task already waits on this fd in this direction, or the
+                waiting task belongs to another runtime than this reactor's.
 
         Cancel safety: cancel-safe; waiting consumes nothing.
         """
@@ -548,6 +560,8 @@ class Registration:
         task = state._current if state is not None else None
         if task is None:
             raise outside_error("wait_readable() / wait_writable()")
+        if task._sched._io is not io:
+            raise _foreign_reactor_error(self._obj, fd)
         lock = io._lock  # None on the current-thread flavor: see the module notes
         if lock is not None:
             lock.acquire()
