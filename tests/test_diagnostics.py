@@ -435,6 +435,41 @@ def test_poll_time_histogram_counts_each_step_of_many_tasks_once_short_or_long(
     assert sum(histogram[1:]) >= 8 * 30  # the long steps, at least
 
 
+@pytest.mark.parametrize(
+    ("step_us", "bucket"), [(0.5, 0), (1.5, 1), (3.0, 2), (6.0, 3), (1000.0, 10), (1e8, 23)]
+)
+def test_poll_time_histogram_puts_each_step_in_the_bucket_of_its_length(
+    monkeypatch: pytest.MonkeyPatch, step_us: float, bucket: int
+) -> None:
+    # Bucket i counts the steps under 2**i µs (the last one, longer steps too). A clock that
+    # advances by the same amount at each reading makes every step exactly that long on the
+    # current-thread flavor, which reads it once per timed step.
+    from rt._core import _diagnostics
+
+    readings = itertools.count()
+    monkeypatch.setattr(_diagnostics, "_clock", lambda: next(readings) * step_us * 1e-6)
+    polls = itertools.count()
+
+    async def stepper() -> None:
+        for _ in range(10):
+            await rt.yield_now()
+
+    async def main() -> None:
+        for h in [rt.spawn(stepper()) for _ in range(5)]:
+            await h
+
+    with rt.Runtime(
+        flavor="current_thread",
+        poll_time_histogram=True,
+        on_after_task_poll=lambda _: next(polls),
+    ) as runtime:
+        runtime.block_on(main())
+        (histogram,) = [w.poll_time_histogram for w in runtime.metrics().worker_metrics]
+    expected = [0] * len(histogram)
+    expected[bucket] = next(polls)
+    assert list(histogram) == expected
+
+
 def test_a_task_lets_go_of_its_diagnostics_record_when_it_ends() -> None:
     # The current-thread flavor's diagnosed loop reaches a task's record from the task itself;
     # an ended task no longer holds it, however it ended.

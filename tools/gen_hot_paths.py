@@ -335,8 +335,11 @@ if timed:
     rec.last_end = now
     if took >= 1e-06:  # (bucket 0 is counted per segment)
         other += 1
-        bucket = int(took * 1e6).bit_length()
-        hist[bucket if bucket < _LAST else _LAST] += 1
+        if took < 4e-06:  # (buckets 1 and 2 without int())
+            hist[1 if took < 2e-06 else 2] += 1
+        else:
+            bucket = int(took * 1e6).bit_length()
+            hist[bucket if bucket < _LAST else _LAST] += 1
 if on_after is not None:
     try:
         on_after(rec.meta)

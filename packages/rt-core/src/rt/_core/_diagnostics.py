@@ -291,6 +291,8 @@ class Instrumented:
                 hist = diag.new_histogram()
             if took < 1e-06:  # bucket 0, the common one: no conversion, no method call
                 hist[0] += 1
+            elif took < 4e-06:  # buckets 1 and 2 by comparison too
+                hist[1 if took < 2e-06 else 2] += 1
             else:
                 bucket = int(took * 1e6).bit_length()
                 hist[bucket if bucket < _LAST else _LAST] += 1
