@@ -3,6 +3,7 @@ diagnostics endpoint with ``python -m rt ps|pstree|console``, and ``rt.TaskLogFi
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
@@ -400,6 +401,102 @@ def test_poll_time_histogram_option_times_every_step_without_a_console(
     assert steps + 1 <= taken <= steps + 2
     assert sum(map(sum, rows)) == taken
     assert all(len(h) == len(rows[0]) for h in rows)
+
+
+def test_poll_time_histogram_counts_each_step_of_many_tasks_once_short_or_long(
+    flavor: str | None,
+) -> None:
+    # Many tasks stepped back to back (the current-thread flavor runs them in segments of
+    # several steps, and counts the steps under 1 µs per segment), some steps well over a
+    # microsecond: the histogram's buckets add up to the steps the poll hook saw, and the
+    # long steps are outside bucket 0.
+    polls = itertools.count()  # next() is atomic: hooks run on every worker
+
+    async def stepper(long: bool) -> None:
+        for _ in range(30):
+            if long:
+                sum(range(20_000))  # a step of a millisecond or so
+            await rt.yield_now()
+
+    async def main() -> None:
+        handles = [rt.spawn(stepper(i % 5 == 0)) for i in range(40)]
+        for h in handles:
+            await h
+
+    with rt.Runtime(
+        flavor=flavor, poll_time_histogram=True, on_after_task_poll=lambda _: next(polls)
+    ) as runtime:
+        runtime.block_on(main())
+        metrics = runtime.metrics()
+    rows = [w.poll_time_histogram for w in metrics.worker_metrics if w.poll_time_histogram]
+    histogram = [sum(h) for h in zip(*rows, strict=True)]
+    assert min(histogram) >= 0
+    assert sum(histogram) == next(polls)
+    assert sum(histogram[1:]) >= 8 * 30  # the long steps, at least
+
+
+@pytest.mark.parametrize(
+    ("step_us", "bucket"), [(0.5, 0), (1.5, 1), (3.0, 2), (6.0, 3), (1000.0, 10), (1e8, 23)]
+)
+def test_poll_time_histogram_puts_each_step_in_the_bucket_of_its_length(
+    monkeypatch: pytest.MonkeyPatch, step_us: float, bucket: int
+) -> None:
+    # Bucket i counts the steps under 2**i µs (the last one, longer steps too). A clock that
+    # advances by the same amount at each reading makes every step exactly that long on the
+    # current-thread flavor, which reads it once per timed step.
+    from rt._core import _diagnostics
+
+    readings = itertools.count()
+    monkeypatch.setattr(_diagnostics, "_clock", lambda: next(readings) * step_us * 1e-6)
+    polls = itertools.count()
+
+    async def stepper() -> None:
+        for _ in range(10):
+            await rt.yield_now()
+
+    async def main() -> None:
+        for h in [rt.spawn(stepper()) for _ in range(5)]:
+            await h
+
+    with rt.Runtime(
+        flavor="current_thread",
+        poll_time_histogram=True,
+        on_after_task_poll=lambda _: next(polls),
+    ) as runtime:
+        runtime.block_on(main())
+        (histogram,) = [w.poll_time_histogram for w in runtime.metrics().worker_metrics]
+    expected = [0] * len(histogram)
+    expected[bucket] = next(polls)
+    assert list(histogram) == expected
+
+
+def test_a_task_lets_go_of_its_diagnostics_record_when_it_ends() -> None:
+    # The current-thread flavor's diagnosed loop reaches a task's record from the task itself;
+    # an ended task no longer holds it, however it ended.
+    def hook(meta: rt.TaskMeta) -> None:
+        pass
+
+    def holds_a_record(task: rt.Task[Any]) -> bool:
+        return any(type(r).__name__ == "TaskRecord" for r in gc.get_referents(task))
+
+    async def ok() -> int:
+        await rt.yield_now()
+        return 1
+
+    async def fails() -> None:
+        await rt.yield_now()
+        raise ValueError("boom")
+
+    async def main() -> list[rt.Task[Any]]:
+        handles: list[rt.Task[Any]] = [rt.spawn(ok()), rt.spawn(fails())]
+        assert all(map(holds_a_record, handles))
+        await handles[0]
+        with pytest.raises(rt.JoinError):
+            await handles[1]
+        return handles
+
+    handles = rt.run(main(), flavor="current_thread", on_after_task_poll=hook)
+    assert not any(map(holds_a_record, handles))
 
 
 def test_hooks_alone_time_no_step_and_report_no_poll_time_histogram(

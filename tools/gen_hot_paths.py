@@ -127,10 +127,12 @@ if joiner is not None or waiters is not None:
 # copy's only (the marker dropped), every other line is in both. A runtime that observes
 # steps (a poll or terminate hook, the console, the poll-time histogram) runs the diagnosed
 # copy, chosen once per ``_run_until``: it calls the hooks and reads the clock around the
-# raw coroutine's step, with the task's ``TaskRecord`` from the diagnostics' side table
-# (``diag`` is the runtime's ``Diagnostics``), so the plain loop has no test for it.
-# ``diag_stepped`` ends an observed step: timed (the step's time runs from the end of the
-# one before it in the batch, so one clock read per step), then the after-poll hook.
+# raw coroutine's step, with the task's ``TaskRecord`` from the task itself (``_home``, set
+# at spawn on a diagnosed runtime's tasks; ``diag`` is the runtime's ``Diagnostics``), so
+# the plain loop has no test for it. ``diag_stepped`` ends an observed step: timed (the
+# step's time runs from the end of the one before it in the batch, so one clock read per
+# step; a step under 1 µs, the common one, touches no histogram bucket: bucket 0 gets the
+# segment's steps less the ``other`` ones when the segment ends), then the after-poll hook.
 CT_LOOP = """\
 ready = self._ready
 inject = self._inject
@@ -145,13 +147,15 @@ yield_trap = YIELD
 park_trap = PARK
 coro_type = _CoroType
 coro_send = _CoroType.send
-records = diag.records  #+
 on_before = diag.on_before  #+
 on_after = diag.on_after  #+
 clock = _clock  #+
 # the thread's poll-time histogram, taken at the first timed step  #+
 hist: list[int] = []  #+
-mark = 0  #+
+mark = 0.0  #+
+# the segment's steps that bucket 0 (under 1 µs) does not count: the longer ones and the  #+
+# unobserved; bucket 0 gets the rest when the segment ends, not a count per step  #+
+other = 0  #+
 rec: TaskRecord | None  #+
 while not main._done:
     n = len(ready)
@@ -174,16 +178,14 @@ while not main._done:
                 task = popleft()
                 self._current = task
                 task._abort_fn = None  # it runs: whatever it waited on is over
-                try:  #+
-                    rec = records[task._id]  #+
-                except KeyError:  # the runtime's own shutdown sentinel is not observed  #+
-                    rec = None  #+
-                else:  #+
-                    if on_before is not None:  #+
-                        try:  #+
-                            on_before(rec.meta)  #+
-                        except Exception:  #+
-                            diag.hook_failed("on_before_task_poll", rec.meta)  #+
+                rec = task._home  # (a diagnosed runtime's tasks: see ``Task._home``)  #+
+                if rec is None:  # the runtime's own shutdown sentinel is not observed  #+
+                    other += 1  #+
+                elif on_before is not None:  #+
+                    try:  #+
+                        on_before(rec.meta)  #+
+                    except Exception:  #+
+                        diag.hook_failed("on_before_task_poll", rec.meta)  #+
                 exc = task._throw
                 try:
                     if exc is None:
@@ -206,6 +208,7 @@ while not main._done:
                     if rec is not None:  #+
                         # <diag_stepped>  #+
                         diag.terminated(rec, OK)  #+
+                        task._home = None  # it lets go of its record  #+
                     # The common completion, inlined: a value, at most one joiner.
                     # <settle_fields>
                     if waiters is not None or (
@@ -231,6 +234,7 @@ while not main._done:
                     if rec is not None:  #+
                         # <diag_stepped>  #+
                     # (``finish`` runs the terminate hook, with the outcome ``err`` makes)  #+
+                    task._home = None  #+
                     self._current = None
                     self._finish(task, None, err)
                     # Let go of the task now: if nobody else holds it, it is dropped here
@@ -252,6 +256,9 @@ while not main._done:
             # between two driver polls lasts. Polls are counted per segment: the
             # slow-poll detector relies on a segment running each task at most once.
             self._polls += n
+            if timed:  #+
+                hist[0] += n - other  #+
+            other = 0  #+
             since_poll += n
             if (
                 not ready
@@ -324,10 +331,15 @@ if timed:
     took = now - mark
     mark = now
     rec.polls += 1
-    rec.busy_ns += took
-    rec.last_end_ns = now
-    bucket = (took // 1000).bit_length()
-    hist[bucket if bucket < _LAST else _LAST] += 1
+    rec.busy += took
+    rec.last_end = now
+    if took >= 1e-06:  # (bucket 0 is counted per segment)
+        other += 1
+        if took < 4e-06:  # (buckets 1 and 2 without int())
+            hist[1 if took < 2e-06 else 2] += 1
+        else:
+            bucket = int(took * 1e6).bit_length()
+            hist[bucket if bucket < _LAST else _LAST] += 1
 if on_after is not None:
     try:
         on_after(rec.meta)

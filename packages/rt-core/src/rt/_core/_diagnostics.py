@@ -6,14 +6,16 @@ A runtime built with any of ``on_task_spawn``, ``on_task_terminate``, ``on_befor
 has none, and its spawn and step paths are exactly as they are without this module (one
 ``is None`` test on the spawn path sends a diagnosed runtime's spawns down the general path).
 
-**How a step is observed.** Each task of a diagnosed runtime has a :class:`TaskRecord` in
-the side table ``Diagnostics.records`` (its ``TaskMeta``, parent, and the console's counters),
-never a field of the task. When a poll or terminate hook is set or the console is on, the
-current-thread flavor runs a diagnosed copy of its loop (``_run_until_diagnosed``, generated
-from the same template as the plain one and chosen once per ``block_on``): it looks the record
-up, runs the before-poll hook, steps the raw coroutine, times the step if asked, runs the
-after-poll hook, and on completion the terminate hook. The multi-thread flavor wraps the
-task's coroutine at spawn in an :class:`Instrumented` coroutine whose ``send``/``throw`` do
+**How a step is observed.** Each task of a diagnosed runtime has a :class:`TaskRecord` (its
+``TaskMeta``, parent, and the console's counters) in the side table ``Diagnostics.records``
+(the live tasks: dumps, the detector and the console read it) and, on the current-thread
+flavor, in the task's ``_home`` slot (which that flavor has no other use for). When a poll or
+terminate hook is set or the console is on, the current-thread flavor runs a diagnosed copy
+of its loop (``_run_until_diagnosed``, generated from the same template as the plain one and
+chosen once per ``block_on``): it takes the record from the task, runs the before-poll hook,
+steps the raw coroutine, times the step if asked, runs the after-poll hook, and on completion
+the terminate hook. The multi-thread flavor wraps the task's coroutine at spawn in an
+:class:`Instrumented` coroutine whose ``send``/``throw`` do
 the same around the step; its loop calls ``task._coro.send`` whatever ``_coro`` is, and the
 wrapper forwards the introspection attributes (``cr_frame``, ``cr_await``, ``cr_running``,
 ``cr_suspended``, ``cr_code``) so dumps and "did it start" checks see the real coroutine.
@@ -22,8 +24,10 @@ passes) gets its terminate hook from ``_harness``. From the first time a client 
 the console (or from the start, with ``poll_time_histogram=True``, Tokio's
 ``enable_metrics_poll_time_histogram``), steps are timed: into the task's polls, busy and
 idle time (which the console shows) and the running thread's poll-time histogram (powers of
-two from 1 µs), which ``Runtime.metrics()`` reports. Timing is opt-in because, in pure
-Python, the clock read and the integer bookkeeping cost about half a short step.
+two from 1 µs), which ``Runtime.metrics()`` reports. The current-thread loop counts bucket 0
+(steps under 1 µs, most of them) when a segment of steps ends rather than per step, so a
+reader may see it up to one segment behind. Timing is opt-in because, in pure Python, the
+clock read and the bookkeeping cost close to half a short step.
 
 **The slow-poll detector** is a watchdog thread that costs nothing per step: it wakes every
 ``threshold / 4`` and samples, per worker thread, the task the scheduler is stepping and the
@@ -214,26 +218,29 @@ def check_hook(name: str, hook: object) -> Hook | None:
     return hook
 
 
-_clock: Final = time.perf_counter_ns
+#: the steps' clock, in seconds: a float's arithmetic is a fraction of a multi-digit int's (an
+#: int nanosecond count since boot is one past a second), and a timed step does three sums
+_clock: Final = time.perf_counter
 #: the last histogram bucket (steps of ``2**(HISTOGRAM_BUCKETS - 2)`` µs and longer)
 _LAST: Final = HISTOGRAM_BUCKETS - 1
 
 
 class TaskRecord:
     """What a diagnosed runtime keeps about a live task, in its side table (``records``, by
-    task id; never in a task slot, so undiagnosed tasks stay as small as they are): the
-    ``TaskMeta`` hooks get, the parent's id (dumps), and the console's counters."""
+    task id) and, on the current-thread flavor, in the task's ``_home`` slot (which the
+    diagnosed loop reads each step): the ``TaskMeta`` hooks get, the parent's id (dumps),
+    and the console's counters."""
 
-    __slots__ = ("busy_ns", "last_end_ns", "meta", "parent", "polls", "started_ns")
+    __slots__ = ("busy", "last_end", "meta", "parent", "polls", "started")
 
-    def __init__(self, meta: TaskMeta, parent: int | None, started_ns: int) -> None:
+    def __init__(self, meta: TaskMeta, parent: int | None, started: float) -> None:
         self.meta = meta
         self.parent = parent
-        #: timed steps; time spent in them (ns) and when the last one ended
-        #: (``perf_counter_ns``; the console's idle and age: 0 without a console)
+        #: timed steps; time spent in them (seconds) and when the last one ended
+        #: (``perf_counter``; the console's idle and age: 0 without a console)
         self.polls = 0
-        self.busy_ns = 0
-        self.started_ns = self.last_end_ns = started_ns
+        self.busy = 0.0
+        self.started = self.last_end = started
 
 
 class Instrumented:
@@ -276,14 +283,19 @@ class Instrumented:
             took = now - began
             rec = self._rec
             rec.polls += 1
-            rec.busy_ns += took
-            rec.last_end_ns = now
+            rec.busy += took
+            rec.last_end = now
             try:
                 hist = diag.thread_local.histogram
             except AttributeError:
                 hist = diag.new_histogram()
-            bucket = (took // 1000).bit_length()
-            hist[bucket if bucket < _LAST else _LAST] += 1
+            if took < 1e-06:  # bucket 0, the common one: no conversion, no method call
+                hist[0] += 1
+            elif took < 4e-06:  # buckets 1 and 2 by comparison too
+                hist[1 if took < 2e-06 else 2] += 1
+            else:
+                bucket = int(took * 1e6).bit_length()
+                hist[bucket if bucket < _LAST else _LAST] += 1
         else:
             try:
                 out = self._coro.send(value)
@@ -311,14 +323,14 @@ class Instrumented:
         self._stepped(diag, began)
         return out
 
-    def _last_step(self, diag: Diagnostics, began: int | None, exc: BaseException) -> None:
+    def _last_step(self, diag: Diagnostics, began: float | None, exc: BaseException) -> None:
         """End the step that raised ``exc``, and with it the task (a coroutine that raises,
         ``StopIteration`` included, is finished): count it, run the after-poll hook, then the
         terminate hook with how the task ended."""
         self._stepped(diag, began)
         self._end(outcome_of(exc))
 
-    def _stepped(self, diag: Diagnostics, began: int | None) -> None:
+    def _stepped(self, diag: Diagnostics, began: float | None) -> None:
         """Count a timed step that began at ``began`` (None: not timed) and run the after-poll
         hook: the thrown-into and last steps (``send`` has its own copy for the others)."""
         if began is not None:
@@ -326,13 +338,13 @@ class Instrumented:
             took = now - began
             rec = self._rec
             rec.polls += 1
-            rec.busy_ns += took
-            rec.last_end_ns = now
+            rec.busy += took
+            rec.last_end = now
             try:
                 hist = diag.thread_local.histogram
             except AttributeError:
                 hist = diag.new_histogram()
-            hist[min(_LAST, (took // 1000).bit_length())] += 1
+            hist[min(_LAST, int(took * 1e6).bit_length())] += 1
         hook = diag.on_after
         if hook is not None:
             try:
@@ -431,13 +443,14 @@ class Diagnostics:
 
     def instrument(
         self, coro: Coroutine[Any, Any, Any], task_id: int, name: str | None, parent: int | None
-    ) -> Coroutine[Any, Any, Any]:
+    ) -> tuple[Coroutine[Any, Any, Any], TaskRecord]:
         """Record the new task (location, parent), run ``on_task_spawn``; on a flavor whose
-        loop has no diagnosed copy, wrap its coroutine."""
+        loop has no diagnosed copy, wrap its coroutine. Returns the coroutine to run and the
+        record (the caller keeps it in the task: see ``Task._home``)."""
         location = spawn_location()
         meta = TaskMeta(task_id, name, location)
         rec = self.records[task_id] = TaskRecord(
-            meta, parent, _clock() if self.console_path is not None else 0
+            meta, parent, _clock() if self.console_path is not None else 0.0
         )
         hook = self.on_spawn
         if hook is not None:
@@ -446,8 +459,8 @@ class Diagnostics:
             except Exception:
                 self.hook_failed("on_task_spawn", meta)
         if not self.wrap_steps:
-            return coro
-        return Instrumented(coro, self, rec)  # type: ignore[return-value]
+            return coro, rec
+        return Instrumented(coro, self, rec), rec  # type: ignore[return-value]
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -498,9 +511,9 @@ class Diagnostics:
         return {
             str(tid): {
                 "polls": t.polls,
-                "busy": t.busy_ns / 1e9,
-                "idle": (now - t.last_end_ns) / 1e9,
-                "age": (now - t.started_ns) / 1e9,
+                "busy": t.busy,
+                "idle": now - t.last_end,
+                "age": now - t.started,
             }
             for tid, t in list(self.records.items())
         }

@@ -331,7 +331,8 @@ def new_task(sched: Scheduler, obj: object, name: object, what: str, home: RunSt
 
     Its context is a copy of the caller's, with ``STATE`` set to ``home`` (the scheduler, or
     the multi-thread worker it starts on) unless the caller's already is. A diagnosed runtime
-    wraps the coroutine (not the runtime's own shutdown sentinel).
+    records the task (not the runtime's own shutdown sentinel) in ``_home`` (see ``Task``)
+    and, on the multi-thread flavor, wraps its coroutine.
     """
     coro = checked_coroutine(obj, name, what)
     st = STATE.get(None)
@@ -340,12 +341,19 @@ def new_task(sched: Scheduler, obj: object, name: object, what: str, home: RunSt
         ctx.run(STATE.set, home)
     task_id = next(_task_ids)
     diag = sched._diag
-    if diag is not None and what != "shutdown()":
+    if diag is None:
+        return new_handle(coro, cast("str | None", name), sched, ctx, task_id)
+    rec = None
+    if what != "shutdown()":
         parent = st._current if st is not None else None
-        coro = diag.instrument(
+        coro, rec = diag.instrument(
             coro, task_id, cast("str | None", name), parent._id if parent else None
         )
-    return new_handle(coro, cast("str | None", name), sched, ctx, task_id)
+    task = new_handle(coro, cast("str | None", name), sched, ctx, task_id)
+    # the current-thread flavor's diagnosed loop reads it (the multi-thread flavor's
+    # ``new_task`` then puts the task's worker there)
+    task._home = rec
+    return task
 
 
 def finish(

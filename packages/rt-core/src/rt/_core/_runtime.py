@@ -109,7 +109,8 @@ class Runtime:
         poll_time_histogram: Time every task step into the per-worker
             ``poll_time_histogram`` of :meth:`metrics` from the start (Tokio's
             ``enable_metrics_poll_time_histogram``); otherwise steps are timed only once a
-            console client attaches. Costs two clock reads per step.
+            console client attaches. Costs a clock read per step (two on the multi-thread
+            flavor).
 
     Raises:
         ValueError: an option is out of range or unknown.

@@ -459,13 +459,15 @@ class CurrentThreadScheduler(Scheduler):
         park_trap = PARK
         coro_type = _CoroType
         coro_send = _CoroType.send
-        records = diag.records
         on_before = diag.on_before
         on_after = diag.on_after
         clock = _clock
         # the thread's poll-time histogram, taken at the first timed step
         hist: list[int] = []
-        mark = 0
+        mark = 0.0
+        # the segment's steps that bucket 0 (under 1 µs) does not count: the longer ones and the
+        # unobserved; bucket 0 gets the rest when the segment ends, not a count per step
+        other = 0
         rec: TaskRecord | None
         while not main._done:
             n = len(ready)
@@ -488,16 +490,14 @@ class CurrentThreadScheduler(Scheduler):
                         task = popleft()
                         self._current = task
                         task._abort_fn = None  # it runs: whatever it waited on is over
-                        try:
-                            rec = records[task._id]
-                        except KeyError:  # the runtime's own shutdown sentinel is not observed
-                            rec = None
-                        else:
-                            if on_before is not None:
-                                try:
-                                    on_before(rec.meta)
-                                except Exception:
-                                    diag.hook_failed("on_before_task_poll", rec.meta)
+                        rec = task._home  # (a diagnosed runtime's tasks: see ``Task._home``)
+                        if rec is None:  # the runtime's own shutdown sentinel is not observed
+                            other += 1
+                        elif on_before is not None:
+                            try:
+                                on_before(rec.meta)
+                            except Exception:
+                                diag.hook_failed("on_before_task_poll", rec.meta)
                         exc = task._throw
                         try:
                             if exc is None:
@@ -523,16 +523,22 @@ class CurrentThreadScheduler(Scheduler):
                                     took = now - mark
                                     mark = now
                                     rec.polls += 1
-                                    rec.busy_ns += took
-                                    rec.last_end_ns = now
-                                    bucket = (took // 1000).bit_length()
-                                    hist[bucket if bucket < _LAST else _LAST] += 1
+                                    rec.busy += took
+                                    rec.last_end = now
+                                    if took >= 1e-06:  # (bucket 0 is counted per segment)
+                                        other += 1
+                                        if took < 4e-06:  # (buckets 1 and 2 without int())
+                                            hist[1 if took < 2e-06 else 2] += 1
+                                        else:
+                                            bucket = int(took * 1e6).bit_length()
+                                            hist[bucket if bucket < _LAST else _LAST] += 1
                                 if on_after is not None:
                                     try:
                                         on_after(rec.meta)
                                     except Exception:
                                         diag.hook_failed("on_after_task_poll", rec.meta)
                                 diag.terminated(rec, OK)
+                                task._home = None  # it lets go of its record
                             # The common completion, inlined: a value, at most one joiner.
                             tasks_discard(task)
                             task._result = stop.value
@@ -574,16 +580,22 @@ class CurrentThreadScheduler(Scheduler):
                                     took = now - mark
                                     mark = now
                                     rec.polls += 1
-                                    rec.busy_ns += took
-                                    rec.last_end_ns = now
-                                    bucket = (took // 1000).bit_length()
-                                    hist[bucket if bucket < _LAST else _LAST] += 1
+                                    rec.busy += took
+                                    rec.last_end = now
+                                    if took >= 1e-06:  # (bucket 0 is counted per segment)
+                                        other += 1
+                                        if took < 4e-06:  # (buckets 1 and 2 without int())
+                                            hist[1 if took < 2e-06 else 2] += 1
+                                        else:
+                                            bucket = int(took * 1e6).bit_length()
+                                            hist[bucket if bucket < _LAST else _LAST] += 1
                                 if on_after is not None:
                                     try:
                                         on_after(rec.meta)
                                     except Exception:
                                         diag.hook_failed("on_after_task_poll", rec.meta)
                             # (``finish`` runs the terminate hook, with the outcome ``err`` makes)
+                            task._home = None
                             self._current = None
                             self._finish(task, None, err)
                             # Let go of the task now: if nobody else holds it, it is dropped here
@@ -596,10 +608,15 @@ class CurrentThreadScheduler(Scheduler):
                                 took = now - mark
                                 mark = now
                                 rec.polls += 1
-                                rec.busy_ns += took
-                                rec.last_end_ns = now
-                                bucket = (took // 1000).bit_length()
-                                hist[bucket if bucket < _LAST else _LAST] += 1
+                                rec.busy += took
+                                rec.last_end = now
+                                if took >= 1e-06:  # (bucket 0 is counted per segment)
+                                    other += 1
+                                    if took < 4e-06:  # (buckets 1 and 2 without int())
+                                        hist[1 if took < 2e-06 else 2] += 1
+                                    else:
+                                        bucket = int(took * 1e6).bit_length()
+                                        hist[bucket if bucket < _LAST else _LAST] += 1
                             if on_after is not None:
                                 try:
                                     on_after(rec.meta)
@@ -618,6 +635,9 @@ class CurrentThreadScheduler(Scheduler):
                     # between two driver polls lasts. Polls are counted per segment: the
                     # slow-poll detector relies on a segment running each task at most once.
                     self._polls += n
+                    if timed:
+                        hist[0] += n - other
+                    other = 0
                     since_poll += n
                     if (
                         not ready

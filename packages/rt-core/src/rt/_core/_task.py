@@ -152,7 +152,11 @@ class JoinHandle(Generic[T_co]):
     _unread: UnreadFailure | None
     # Multi-thread flavor only, set by it when it makes the task (never read on the
     # current-thread flavor, where they stay unset): the run state (``SCHEDULED`` when
-    # created) and the worker whose ``STATE`` the task's context holds.
+    # created) and the worker whose ``STATE`` the task's context holds. The current-thread
+    # flavor has no homes: on a diagnosed runtime (only), ``_harness.new_task`` keeps the
+    # task's ``TaskRecord`` in ``_home`` instead (None for the runtime's own shutdown sentinel,
+    # and once the task ended through the loop), so that the diagnosed loop reaches it from
+    # the task, with no table lookup per step and no slot that every other task would carry.
     _state: int
     _home: Any
     # The LocalSet pinning the task to a thread.
