@@ -246,6 +246,55 @@ def test_run_in_executor_uses_rts_blocking_pool() -> None:
     assert threads >= 1
 
 
+def test_close_does_not_wait_for_a_default_executor_job_still_running() -> None:
+    # As asyncio's loop (its default executor's shutdown(wait=False)); rt's loop waited in its
+    # runtime's shutdown for the blocking pool. Found by uvloop's test_udp.
+    loop = rt.asyncio.new_event_loop()
+    started = threading.Event()
+    release = threading.Event()
+
+    def job() -> int:
+        started.set()
+        release.wait()
+        return 1
+
+    loop.run_in_executor(None, job)
+    closer = threading.Thread(target=loop.close)
+    try:
+        assert started.wait(10)
+        closer.start()
+        closer.join(10)  # a bound: close() returns at once, or the test fails here
+        assert not closer.is_alive(), "close() waited for the executor job"
+        assert loop.is_closed()
+    finally:
+        release.set()
+        if closer.is_alive() or closer.ident is not None:
+            closer.join()
+        if loop._closer is not None:  # the runtime's shutdown, once the job ended
+            loop._closer.join()
+
+
+def test_shutdown_default_executor_waits_for_the_jobs_still_running_and_refuses_new_ones() -> None:
+    # As asyncio's loop (its thread pool's shutdown(wait=True)); close() no longer waits.
+    release = threading.Event()
+    ended = threading.Event()
+
+    def job() -> None:
+        release.wait()
+        ended.set()
+
+    async def main() -> bool:
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(None, job)
+        loop.call_soon(release.set)  # runs once shutdown_default_executor waits
+        await loop.shutdown_default_executor()
+        with pytest.raises(RuntimeError, match="shutdown"):
+            loop.run_in_executor(None, job)
+        return ended.is_set()
+
+    assert run(main) is True
+
+
 def test_add_reader_sees_readiness_from_rts_reactor_and_remove_stops_it() -> None:
     async def main() -> list[bytes]:
         loop = asyncio.get_running_loop()
@@ -768,6 +817,54 @@ def test_internal_fds_count_the_runtime_wakeup_fd_and_the_signal_pipe_until_clos
     finally:
         if not closed:
             loop.close()
+
+
+def test_a_loop_whose_signal_pipe_the_collector_closed_first_still_closes() -> None:
+    # A loop dropped unclosed with a signal handler is collected in a cycle with its
+    # self-pipe's reader, and the collector may close the socket pair before the loop's
+    # __del__ closes the loop (found by uvloop's test_signals): close() must not fail on it.
+    loop = rt.asyncio.new_event_loop()
+    closed = False
+    try:
+        loop.add_signal_handler(signal.SIGUSR2, lambda: None)
+        assert loop._ssock is not None
+        loop._ssock.close()  # what the collector did first
+        loop.close()
+        closed = True
+        pipe: tuple[Any, Any] = (loop._ssock, loop._csock)  # close() dropped both
+        assert pipe == (None, None)
+        assert loop._internal_fds == 0
+        assert signal.getsignal(signal.SIGUSR2) is signal.SIG_DFL
+    finally:
+        if not closed:
+            loop.remove_signal_handler(signal.SIGUSR2)
+            loop._ssock = None
+            loop.close()
+
+
+def test_sigint_while_the_loop_runs_raises_keyboard_interrupt_where_the_code_is() -> None:
+    # As on asyncio's loop: run_until_complete leaves Python's SIGINT behaviour alone, so the
+    # running coroutine gets KeyboardInterrupt (rt's block_on used to turn it into cancelling
+    # the loop's driver, and the interrupt was lost). Found by uvloop's test_signals.
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("the test runner replaced Python's SIGINT handler")
+
+    async def main() -> str:
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            return "interrupted here"
+        return "not interrupted"
+
+    loop = rt.asyncio.new_event_loop()
+    try:
+        outcome = loop.run_until_complete(main())
+    except KeyboardInterrupt:
+        outcome = "KeyboardInterrupt out of run_until_complete"
+    finally:
+        loop.close()
+    assert outcome == "interrupted here"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_runner_policy_and_run_use_rts_loop() -> None:

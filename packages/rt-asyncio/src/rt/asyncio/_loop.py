@@ -69,10 +69,12 @@ import math
 import mmap
 import operator
 import selectors
+import signal
 import socket
 import sys
 import threading
 import time
+import warnings
 import weakref
 from asyncio import base_events, events, format_helpers, futures
 from collections.abc import Callable, Mapping
@@ -470,6 +472,32 @@ class _FdWatch:
         return False
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGINT while an owned loop runs: ``KeyboardInterrupt`` where the main thread is.
+
+    It does what Python's ``signal.default_int_handler`` does, as on asyncio's own loop, and is
+    not that function, so that ``Runtime.block_on`` under ``run_forever`` keeps it instead of
+    turning Ctrl-C into cancellation of the loop's driver (which ended the run quietly).
+    """
+    raise KeyboardInterrupt
+
+
+def _own_sigint() -> Any:
+    """Put :func:`_interrupt` in place of Python's default SIGINT handler; the one replaced.
+
+    ``None`` (nothing replaced) off the main thread or when another handler is installed (say
+    ``asyncio.Runner``'s, which cancels its main task): that one is left to act.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None
+        return signal.signal(signal.SIGINT, _interrupt)
+    except ValueError:  # pragma: no cover - not the main interpreter
+        return None
+
+
 def _watch_of(watches: dict[int, _FdWatch], fd: Any) -> _FdWatch | None:
     """The watch of ``fd`` (an fd or a file object), if any.
 
@@ -580,6 +608,13 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         # batch that ran the handle (an fd reported again before it ran is queued once).
         self._batch = 0
         self._runtime: rt.Runtime | None = None
+        # The default executor's jobs not finished yet (added on the loop's thread, discarded
+        # on the pool's: set operations are atomic), the future shutdown_default_executor
+        # waits on until they have, and the thread that finishes the runtime's shutdown when
+        # close() found some still running (see close).
+        self._jobs: set[object] = set()
+        self._jobs_waiter: asyncio.Future[None] | None = None
+        self._closer: threading.Thread | None = None
         if _handle is None:
             self._runtime = rt.Runtime(flavor="current_thread", enable_io=True, enable_time=True)
             self._rt_handle: rt.Handle = self._runtime.handle()
@@ -603,8 +638,20 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._csock: socket.socket | None = None
 
     def _close_self_pipe(self) -> None:
-        if self._ssock is not None:
-            super()._close_self_pipe()
+        ssock = self._ssock
+        if ssock is None:
+            return
+        if ssock.fileno() == -1:
+            # The loop was collected in a cycle with its self-pipe's reader (unclosed, as
+            # ``__del__`` closes it) and the collector closed the socket pair first: there is
+            # no fd to remove (close() drops every watch), only the objects to let go.
+            csock = self._csock
+            if csock is not None:
+                csock.close()
+            self._ssock = self._csock = None
+            self._internal_fds -= 1
+            return
+        super()._close_self_pipe()
 
     def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
         if self._ssock is None and not self.is_closed():
@@ -1064,6 +1111,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             )
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
+        old_sigint = _own_sigint()
         try:
             self._thread_id = threading.get_ident()
             sys.set_asyncgen_hooks(
@@ -1073,6 +1121,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             events._set_running_loop(self)
             runtime.block_on(self._drain(forever=False))
         finally:
+            if old_sigint is not None:
+                signal.signal(signal.SIGINT, old_sigint)
             self._stopping = False
             self._thread_id = None  # type: ignore[assignment]
             events._set_running_loop(None)
@@ -1111,8 +1161,21 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             unregister(self)
         runtime = self._runtime
         if runtime is not None:
-            runtime.shutdown()
-            self._internal_fds -= 1  # the reactor's wake-up fd is closed
+            if self._jobs:
+                # As asyncio's close() shuts its default executor down without waiting for the
+                # jobs still running: the runtime's shutdown, which joins its blocking pool,
+                # finishes on a thread of its own once they end.
+                closer = threading.Thread(
+                    target=runtime.shutdown, name="rt.asyncio loop close", daemon=True
+                )
+                try:
+                    closer.start()
+                    self._closer = closer
+                except RuntimeError:  # no new thread as the interpreter exits: wait here
+                    runtime.shutdown()
+            else:
+                runtime.shutdown()
+            self._internal_fds -= 1  # the reactor's wake-up fd is (or will be) closed
 
     # -- time ------------------------------------------------------------------------------
 
@@ -1456,6 +1519,41 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
 
     # -- executor --------------------------------------------------------------------------
 
+    def _jobs_ended(self) -> None:
+        waiter = self._jobs_waiter
+        if waiter is not None and not waiter.done() and not self._jobs:
+            waiter.set_result(None)
+
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+        """Refuse new default-executor jobs and wait for the running ones to end.
+
+        As asyncio's loop does with its thread pool; here they are jobs of rt's blocking pool
+        (an executor installed with ``set_default_executor`` is shut down as asyncio does).
+        ``timeout`` (3.12's): stop waiting after that many seconds, with a ``RuntimeWarning``.
+
+        Cancel safety: cancelling it stops the wait; the jobs run on, new ones stay refused.
+        """
+        if self._default_executor is not None:
+            if sys.version_info >= (3, 12):
+                await super().shutdown_default_executor(timeout)
+            else:
+                await super().shutdown_default_executor()
+            return
+        self._executor_shutdown_called = True
+        waiter: asyncio.Future[None] = self.create_future()
+        self._jobs_waiter = waiter
+        try:
+            if self._jobs:  # looked at after the waiter is set: a job ending now sets it
+                await asyncio.wait([waiter], timeout=timeout)
+                if not waiter.done():
+                    warnings.warn(
+                        f"the default executor's jobs did not finish within {timeout} seconds",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+        finally:
+            self._jobs_waiter = None
+
     def run_in_executor(
         self, executor: Any, func: Callable[..., Any], *args: Any
     ) -> asyncio.Future[Any]:
@@ -1477,19 +1575,35 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             else:
                 fut.set_exception(futures._convert_future_exc(value))  # type: ignore[attr-defined]
 
+        jobs = self._jobs
+
         def job() -> None:
             try:
-                result = func(*args)
-            except BaseException as exc:
                 try:
-                    self.call_soon_threadsafe(settle, False, exc)
-                except RuntimeError:  # the loop closed meanwhile
+                    result = func(*args)
+                except BaseException as exc:
+                    try:
+                        self.call_soon_threadsafe(settle, False, exc)
+                    except RuntimeError:  # the loop closed meanwhile
+                        pass
+                    return
+                try:
+                    self.call_soon_threadsafe(settle, True, result)
+                except RuntimeError:
                     pass
-                return
-            try:
-                self.call_soon_threadsafe(settle, True, result)
-            except RuntimeError:
-                pass
+            finally:
+                jobs.discard(job)
+                # Read after the discard: shutdown_default_executor sets it before it looks.
+                if not jobs and self._jobs_waiter is not None:
+                    try:
+                        self.call_soon_threadsafe(self._jobs_ended)
+                    except RuntimeError:
+                        pass
 
-        self._rt_handle.spawn_blocking(job)
+        jobs.add(job)
+        try:
+            self._rt_handle.spawn_blocking(job)
+        except BaseException:
+            jobs.discard(job)
+            raise
         return fut
