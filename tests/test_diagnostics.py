@@ -832,3 +832,110 @@ def test_task_log_filter_names_the_running_task_and_none_outside(flavor: str | N
     assert (inside.task_id, inside.task_name) == (tid, "logger-task")  # type: ignore[attr-defined]
     assert blocking.task_id is None and blocking.task_name is None  # type: ignore[attr-defined]
     assert outside.task_id is None and outside.task_name is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "option", ["on_task_spawn", "on_task_terminate", "on_before_task_poll", "on_after_task_poll"]
+)
+def test_an_async_hook_is_refused_at_construction_instead_of_never_running(option: str) -> None:
+    async def hook(meta: rt.TaskMeta) -> None:
+        pass
+
+    class AsyncCall:
+        async def __call__(self, meta: rt.TaskMeta) -> None:
+            pass
+
+    bad: object
+    for bad in (hook, AsyncCall()):
+        with pytest.raises(ValueError, match=f"{option} must be a plain function"):
+            rt.Runtime(**{option: bad})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["directory", "file"])
+def test_a_console_path_that_exists_and_is_not_a_socket_names_what_it_is(
+    tmp_path: Path, kind: str
+) -> None:
+    target = tmp_path / "taken"
+    if kind == "directory":
+        target.mkdir()
+    else:
+        target.write_text("x")
+    with pytest.raises(OSError, match=f"it exists and is a {kind}"):
+        rt.Runtime(console=str(target))
+    assert target.exists()  # left alone
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"echo", b"\xff\xfenot json\n", b"[1, 2]\n", b'{"ok": true}\n'],
+    ids=["echo", "not-json", "not-an-object", "no-dump"],
+)
+def test_python_m_rt_on_a_socket_of_another_program_says_so_without_a_traceback(
+    tmp_path: Path, reply: bytes
+) -> None:
+    path = str(tmp_path / "other.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(4)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rwb") as f:
+                line = f.readline()
+                f.write(line if reply == b"echo" else reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        for cmd in ("ps", "pstree"):
+            result = _rt_cli(cmd, path)
+            assert result.returncode == 1, result.stdout
+            assert "Traceback" not in result.stderr, result.stderr
+            assert "is not an rt diagnostics endpoint" in result.stderr
+        with pytest.raises(ConnectionError, match="is not an rt diagnostics endpoint"):
+            diagnostics_request(path, "metrics")
+    finally:
+        server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join()
+
+
+@pytest.mark.parametrize(
+    "option", ["on_task_terminate", "on_before_task_poll", "on_after_task_poll"]
+)
+def test_a_step_or_terminate_hook_may_reach_the_runtime_with_rt_dump_on_both_flavors(
+    flavor: str | None, option: str
+) -> None:
+    # Hooks run on the task's thread, in the task's context: rt.dump() and
+    # rt.Handle.current() work there on either flavor, for a task that returns or raises.
+    seen: dict[int, int] = {}
+    failures: list[str] = []
+
+    def hook(meta: rt.TaskMeta) -> None:
+        try:
+            rt.Handle.current()
+            seen[meta.id] = len(rt.dump().to_dict()["tasks"])
+        except RuntimeError as exc:
+            failures.append(str(exc))
+
+    async def fine() -> None:
+        await rt.yield_now()
+
+    async def broken() -> None:
+        await rt.yield_now()
+        raise ValueError("boom")
+
+    async def main() -> tuple[int, int]:
+        ok, bad = rt.spawn(fine()), rt.spawn(broken())
+        await ok
+        with pytest.raises(rt.JoinError):
+            await bad
+        return ok.id, bad.id
+
+    ok_id, bad_id = rt.run(main(), flavor=flavor, **{option: hook})
+    assert failures == []
+    assert ok_id in seen and bad_id in seen

@@ -183,7 +183,9 @@ while not main._done:
                     other += 1  #+
                 elif on_before is not None:  #+
                     try:  #+
-                        on_before(rec.meta)  #+
+                        # in the task's context, as the wrapped steps of the multi-thread  #+
+                        # flavor: a hook may call rt.dump(), rt.spawn(), Handle.current()  #+
+                        task._ctx.run(on_before, rec.meta)  #+
                     except Exception:  #+
                         diag.hook_failed("on_before_task_poll", rec.meta)  #+
                 exc = task._throw
@@ -207,7 +209,7 @@ while not main._done:
                 except StopIteration as stop:
                     if rec is not None:  #+
                         # <diag_stepped>  #+
-                        diag.terminated(rec, OK)  #+
+                        task._ctx.run(diag.terminated, rec, OK)  #+
                         task._home = None  # it lets go of its record  #+
                     # The common completion, inlined: a value, at most one joiner.
                     # <settle_fields>
@@ -342,7 +344,7 @@ if timed:
             hist[bucket if bucket < _LAST else _LAST] += 1
 if on_after is not None:
     try:
-        on_after(rec.meta)
+        task._ctx.run(on_after, rec.meta)
     except Exception:
         diag.hook_failed("on_after_task_poll", rec.meta)
 """

@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 import rt
-from rt.console import render
+from rt.console import render, run_console
 from rt.lowlevel import diagnostics_request
 
 
@@ -79,3 +80,19 @@ def test_render_sorts_tasks_by_busy_time_and_shows_the_chosen_chain(
     assert f"task #{light_id} await chain" in text
     assert "await chain" in text and "spin" in text
     assert "polls/s" in text
+
+
+@pytest.mark.parametrize("interval", ["-1", "nan", "0"])
+def test_python_m_rt_console_refuses_an_interval_that_is_not_a_positive_number(
+    tmp_path: Path, interval: str
+) -> None:
+    # Before: -1 and nan drew one frame, then ended in time.sleep's traceback; 0 redrew
+    # without pause, asking the program's endpoint for three answers per frame, forever.
+    path = str(tmp_path / "rt.sock")
+    with rt.Runtime(console=path):
+        result = _rt_cli("console", path, "--interval", interval)
+    assert result.returncode == 2
+    assert "--interval: must be a positive number of seconds" in result.stderr
+    assert "Traceback" not in result.stderr
+    with pytest.raises(ValueError, match="interval must be a positive, finite number"):
+        run_console(path, interval=float(interval))

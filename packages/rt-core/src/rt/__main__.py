@@ -34,6 +34,17 @@ def _ps(dump: dict[str, Any]) -> str:
     return "\n".join(line.rstrip() for line in out)
 
 
+def _seconds(text: str) -> float:
+    """``--interval``: a positive, finite number of seconds (argparse reports anything else)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``python -m rt`` command line; return the exit status."""
     parser = argparse.ArgumentParser(
@@ -48,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("target", help="process id or diagnostics socket path")
         if name == "console":
-            p.add_argument("--interval", type=float, default=1.0, help="refresh period (s)")
+            p.add_argument("--interval", type=_seconds, default=1.0, help="refresh period (s), > 0")
             p.add_argument("--once", action="store_true", help="print one frame and exit")
             p.add_argument("--task", type=int, default=None, help="show this task's await chain")
     args = parser.parse_args(argv)

@@ -152,7 +152,8 @@ def diagnostics_request(target: str, cmd: str, timeout: float = 5.0) -> dict[str
         The answer, ``{"ok": True, ...}``.
 
     Raises:
-        ConnectionError: nothing listens there; the message says how to enable the endpoint.
+        ConnectionError: nothing listens there (the message says how to enable the endpoint),
+            or what listens there is not an rt diagnostics endpoint.
         RuntimeError: the endpoint refused the command.
     """
     from ._core._console import request

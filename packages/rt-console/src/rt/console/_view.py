@@ -140,7 +140,14 @@ def run_console(
 
     Returns:
         The exit status: 0, or 1 when the endpoint went away.
+
+    Raises:
+        ValueError: ``interval`` is not a positive, finite number of seconds.
     """
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+        raise ValueError(f"interval must be a number of seconds, got {interval!r}")
+    if not 0 < interval < float("inf"):
+        raise ValueError(f"interval must be a positive, finite number of seconds, got {interval!r}")
     console = Console()
     history: deque[float] = deque(maxlen=60)
     last: tuple[float, int] | None = None

@@ -17,6 +17,7 @@ it stops, and its socket file is removed, when the runtime shuts down.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -97,7 +98,8 @@ class ConsoleServer:
                 os.makedirs(directory, mode=0o700, exist_ok=True)
             if os.path.exists(path):
                 if not stat.S_ISSOCK(os.stat(path).st_mode):
-                    raise FileExistsError(path)
+                    what = "a directory" if os.path.isdir(path) else "a file that is not a socket"
+                    raise FileExistsError(errno.EEXIST, f"it exists and is {what}")
                 os.unlink(path)  # a stale socket from a process that died
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -200,7 +202,9 @@ def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
     """Ask the endpoint at ``target`` (a socket path or a process id) for ``cmd``'s answer.
 
     Raises:
-        ConnectionError: nothing listens there; the message says how to enable the endpoint.
+        ConnectionError: nothing listens there (the message says how to enable the endpoint),
+            or what listens there does not speak the endpoint's protocol.
+        RuntimeError: the endpoint refused the command.
     """
     path = default_path(int(target)) if target.isdigit() else target
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -220,7 +224,28 @@ def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
         line = f.readline()
     if not line:
         raise ConnectionError(f"the rt diagnostics endpoint at {path} closed the connection")
-    reply: dict[str, Any] = json.loads(line)
-    if not reply.get("ok"):
+    # Something else may listen there (another program's socket): an answer that is not the
+    # protocol's is a clear error, not a decoding traceback or a key missing further on.
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        raise ConnectionError(_not_rt(path, line))
+    if not reply["ok"]:
         raise RuntimeError(f"rt diagnostics endpoint: {reply.get('error')}")
+    if cmd in _PAYLOAD and not isinstance(reply.get(cmd), dict):
+        raise ConnectionError(_not_rt(path, line))
     return reply
+
+
+#: the commands whose answer carries a dict under the command's own name
+_PAYLOAD: Final = frozenset({"dump", "metrics", "stats"})
+
+
+def _not_rt(path: str, line: bytes) -> str:
+    shown = line[:60].decode("utf-8", "replace").rstrip()
+    return (
+        f"{path} is not an rt diagnostics endpoint (it answered {shown!r}); pass the process id "
+        "of a program started with RT_CONSOLE=1, or the path it was given as RT_CONSOLE=/some/path"
+    )

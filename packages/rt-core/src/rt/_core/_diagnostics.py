@@ -43,7 +43,9 @@ in Tokio). A hook that raises is logged through the ``rt`` logger and otherwise 
 
 from __future__ import annotations
 
+import contextvars
 import gc
+import inspect
 import logging
 import os
 import sys
@@ -209,12 +211,20 @@ def check_hook(name: str, hook: object) -> Hook | None:
     """Validate a hook option at construction.
 
     Raises:
-        ValueError: ``hook`` is neither None nor callable.
+        ValueError: ``hook`` is neither None nor callable, or is an ``async def`` function (the
+            runtime calls hooks synchronously, so its coroutine would never run).
     """
     if hook is None:
         return None
     if not callable(hook):
         raise ValueError(f"{name} must be a callable taking an rt.TaskMeta (or None), got {hook!r}")
+    # (an object whose ``__call__`` is ``async def`` counts: it returns a coroutine too)
+    if inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(type(hook).__call__):
+        raise ValueError(
+            f"{name} must be a plain function, got the async function {hook!r}: the runtime "
+            "calls hooks synchronously between steps, so its coroutine would never run. Make it "
+            "a plain def that records what it needs (a list, a queue, a log call)"
+        )
     return hook
 
 
@@ -487,12 +497,25 @@ class Diagnostics:
             except Exception:
                 self.hook_failed("on_task_terminate", done)
 
-    def ended(self, task_id: int, exc: BaseException | None) -> None:
+    def ended(
+        self, task_id: int, exc: BaseException | None, ctx: contextvars.Context | None = None
+    ) -> None:
         """Task ``task_id`` ended without the diagnosed loop's own completion path (an error
-        or a cancellation, a task refused or closed at shutdown): as :meth:`terminated`, once."""
+        or a cancellation, a task refused or closed at shutdown): as :meth:`terminated`, once.
+
+        With the task's context ``ctx`` (a task that ran and ended), the hook runs in it, as
+        every hook of a task's steps does (so it may call ``rt.dump()`` or ``rt.spawn()``)."""
         rec = self.records.get(task_id)
-        if rec is not None:
-            self.terminated(rec, outcome_of(exc))
+        if rec is None:
+            return
+        if ctx is not None and self.on_terminate is not None:
+            try:
+                ctx.run(self.terminated, rec, outcome_of(exc))
+            except RuntimeError:  # the context is entered (``terminated`` lets no hook error
+                pass  # out): end the task outside it, below
+            else:
+                return
+        self.terminated(rec, outcome_of(exc))
 
     def call_hook(self, what: str, hook: Hook, meta: TaskMeta) -> None:
         """Run ``hook(meta)``; if it raises, log it and go on."""

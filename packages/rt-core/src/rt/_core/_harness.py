@@ -369,7 +369,7 @@ def finish(
         exc = reused_coroutine(task, exc)
     diag = sched._diag
     if diag is not None:  # the terminate hook, before anyone sees the task done
-        diag.ended(task._id, exc)
+        diag.ended(task._id, exc, task._ctx)
     joiner, waiters = settle(sched, task, result, exc)
     task._state = DONE
     if joiner is not None:

@@ -495,7 +495,9 @@ class CurrentThreadScheduler(Scheduler):
                             other += 1
                         elif on_before is not None:
                             try:
-                                on_before(rec.meta)
+                                # in the task's context, as the wrapped steps of the multi-thread
+                                # flavor: a hook may call rt.dump(), rt.spawn(), Handle.current()
+                                task._ctx.run(on_before, rec.meta)
                             except Exception:
                                 diag.hook_failed("on_before_task_poll", rec.meta)
                         exc = task._throw
@@ -534,10 +536,10 @@ class CurrentThreadScheduler(Scheduler):
                                             hist[bucket if bucket < _LAST else _LAST] += 1
                                 if on_after is not None:
                                     try:
-                                        on_after(rec.meta)
+                                        task._ctx.run(on_after, rec.meta)
                                     except Exception:
                                         diag.hook_failed("on_after_task_poll", rec.meta)
-                                diag.terminated(rec, OK)
+                                task._ctx.run(diag.terminated, rec, OK)
                                 task._home = None  # it lets go of its record
                             # The common completion, inlined: a value, at most one joiner.
                             tasks_discard(task)
@@ -591,7 +593,7 @@ class CurrentThreadScheduler(Scheduler):
                                             hist[bucket if bucket < _LAST else _LAST] += 1
                                 if on_after is not None:
                                     try:
-                                        on_after(rec.meta)
+                                        task._ctx.run(on_after, rec.meta)
                                     except Exception:
                                         diag.hook_failed("on_after_task_poll", rec.meta)
                             # (``finish`` runs the terminate hook, with the outcome ``err`` makes)
@@ -619,7 +621,7 @@ class CurrentThreadScheduler(Scheduler):
                                         hist[bucket if bucket < _LAST else _LAST] += 1
                             if on_after is not None:
                                 try:
-                                    on_after(rec.meta)
+                                    task._ctx.run(on_after, rec.meta)
                                 except Exception:
                                     diag.hook_failed("on_after_task_poll", rec.meta)
                         if trap is yield_trap:
