@@ -30,9 +30,12 @@ from uvloop_suite import MODULES, fetch_tests  # noqa: E402
 
 sys.path.remove(str(HERE))
 
-# Seconds for the run on rt's loop (about 40 s on a busy 2-core machine), and for each rerun of
-# its failures; the runner's watchdog prints every thread's stack 10 s before.
-BOUND = 150
+# Seconds for the run on rt's loop (about 30 s here, 60 s with two busy processes beside it),
+# and for each rerun of its failures: the runner's own watchdog then prints every thread's stack
+# and exits. The subprocess gets SLACK seconds more, so that a slow start (the watchdog is armed
+# once the runner's imports are done) cannot turn a hang into a timeout that shows nothing.
+BOUND = 200
+SLACK = 60
 
 
 @pytest.fixture(scope="module")
@@ -51,29 +54,43 @@ def uvloop_tests(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         )
 
 
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
 def _outcomes(
     loop: str, cache: Path, out: Path, targets: list[str]
 ) -> tuple[dict[str, str], subprocess.CompletedProcess[str]]:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "uvloop_suite.py"),
-            "--loop",
-            loop,
-            "--cache",
-            str(cache),
-            "--verbose",
-            "--watchdog",
-            str(BOUND - 10),
-            "--json",
-            str(out),
-            *targets,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=BOUND,
-        cwd=out.parent,
-    )
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "uvloop_suite.py"),
+                "--loop",
+                loop,
+                "--cache",
+                str(cache),
+                "--verbose",
+                "--watchdog",
+                str(BOUND),
+                "--json",
+                str(out),
+                *targets,
+            ],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,  # no test's child may wait on the terminal
+            text=True,
+            timeout=BOUND + SLACK,
+            cwd=out.parent,
+        )
+    except subprocess.TimeoutExpired as exc:
+        # Its watchdog did not end it: the process was stopped, or could not run at all.
+        pytest.fail(
+            f"uvloop's suite on the {loop} loop was still running {SLACK} s after its own "
+            f"watchdog's {BOUND} s:\n{_text(exc.stdout)[-3000:]}\n{_text(exc.stderr)[-12000:]}"
+        )
     assert out.exists(), (
         f"uvloop's suite crashed or hung on the {loop} loop:\n{proc.stdout[-3000:]}\n"
         f"{proc.stderr[-12000:]}"
@@ -85,7 +102,7 @@ def _outcomes(
     return result["outcomes"], proc
 
 
-@pytest.mark.timeout(3 * BOUND + 30)
+@pytest.mark.timeout(3 * (BOUND + SLACK) + 30)
 def test_uvloop_suite_passes_on_rt_loop_wherever_it_passes_on_the_default_loop(
     uvloop_tests: Path, tmp_path: Path
 ) -> None:
