@@ -3,10 +3,11 @@
 Usage: ``python anyio_suite.py [--loop rt|default] [--json OUT] [--cache DIR] [--all]
 [PYTEST_ARG ...]``
 
-The anyio wheel ships no tests, so :func:`fetch_tests` downloads the sdist of the installed
-anyio version from the package registry (``pip download``) and unpacks it in a cache
-directory. anyio's tests then run under pytest with anyio's own configuration (its
-``pyproject.toml``: warnings are errors, 20 s per test) plus this module as a plugin, which:
+The anyio wheel ships no tests, so :func:`fetch_tests` (through ``suite_sdist``) downloads
+the sdist of the installed anyio version from the package registry (``pip download``) and
+unpacks it in a cache directory. anyio's tests then run under pytest with anyio's own
+configuration (its ``pyproject.toml``: warnings are errors, 20 s per test) plus this module
+as a plugin, which:
 
 * with ``--loop rt`` installs rt's loop the way ``cpython_suite.install`` does (the event loop
   policy, ``asyncio.new_event_loop``, the selector and 3.13 ``EventLoop`` classes), so the
@@ -31,13 +32,13 @@ import os
 import socket
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_sdist import fetch_sdist
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,47 +69,13 @@ _ENV_LOOP = "RT_ANYIO_SUITE_LOOP"
 _ENV_JSON = "RT_ANYIO_SUITE_JSON"
 
 
-def fetch_tests(cache: Path, version: str | None = None) -> Path:
-    """Download and unpack anyio's sdist for ``version`` (the installed one); its root.
+def fetch_tests(cache: Path) -> Path:
+    """Download and unpack anyio's sdist (the installed version) once; its root.
 
     Raises:
         RuntimeError: ``pip download`` failed (its output is in the message).
     """
-    version = version or importlib.metadata.version("anyio")
-    root = cache / f"anyio-{version}"
-    if (root / "tests" / "conftest.py").exists():
-        return root
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-binary",
-                ":all:",
-                "--no-deps",
-                "--dest",
-                tmp,
-                f"anyio=={version}",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        archives = list(Path(tmp).glob("anyio-*.tar.gz"))
-        if proc.returncode != 0 or not archives:
-            raise RuntimeError(
-                f"pip download of the anyio {version} sdist failed:\n{proc.stdout}{proc.stderr}"
-            )
-        with tarfile.open(archives[0]) as tar:
-            if hasattr(tarfile, "data_filter"):  # 3.11.4+: refuse links and paths outside tmp
-                tar.extractall(tmp, filter="data")
-            else:  # pragma: no cover - an early 3.11 patch release
-                tar.extractall(tmp)  # the sdist of the installed anyio version
-        os.replace(Path(tmp) / f"anyio-{version}", root)
+    root = fetch_sdist("anyio", cache, "tests/conftest.py")
     return root
 
 

@@ -6,8 +6,9 @@ Usage: ``python uvloop_suite.py [--loop rt|default] [--json OUT] [--cache DIR] [
 uvloop's tests come in pairs built on ``uvloop._testbase`` (installed with uvloop): one class on
 ``tb.UVTestCase`` (uvloop's loop) and one on ``tb.AIOTestCase`` (asyncio's loop, built by its
 ``new_loop()``), say ``Test_UV_TCP`` and ``Test_AIO_TCP``; both hold the loop to the same
-contract. The wheel ships no tests, so :func:`fetch_tests` downloads the sdist of the installed
-uvloop version from the package registry (``pip download``) and unpacks it in a cache directory.
+contract. The wheel ships no tests, so :func:`fetch_tests` (through ``suite_sdist``) downloads
+the sdist of the installed uvloop version from the package registry (``pip download``) and
+unpacks its tests in a cache directory.
 Only the ``AIOTestCase`` classes of :data:`MODULES` run here; with ``--loop rt`` every way they
 make a loop builds rt's: ``AIOTestCase.new_loop()`` and ``new_policy()`` (their ``setUp``
 installs that policy), everything ``cpython_suite.install`` covers (``asyncio.new_event_loop``,
@@ -27,16 +28,15 @@ import faulthandler
 import importlib
 import importlib.metadata
 import json
-import os
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import types
 import unittest
 from pathlib import Path
 from typing import Any
+
+from suite_sdist import fetch_sdist
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,49 +68,13 @@ MODULES = [
 _loops: dict[str, int] = {}
 
 
-def fetch_tests(cache: Path, version: str | None = None) -> Path:
-    """Download and unpack uvloop's sdist for ``version`` (the installed one); its tests folder.
+def fetch_tests(cache: Path) -> Path:
+    """Download and unpack the tests of uvloop's sdist (the installed version); its tests.
 
     Raises:
         RuntimeError: ``pip download`` failed (its output is in the message).
     """
-    version = version or importlib.metadata.version("uvloop")
-    root = cache / f"uvloop-{version}"
-    if (root / "tests" / "test_base.py").exists():
-        return root / "tests"
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-binary",
-                ":all:",
-                "--no-deps",
-                "--dest",
-                tmp,
-                f"uvloop=={version}",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        archives = list(Path(tmp).glob("uvloop-*.tar.gz"))
-        if proc.returncode != 0 or not archives:
-            raise RuntimeError(
-                f"pip download of the uvloop {version} sdist failed:\n{proc.stdout}{proc.stderr}"
-            )
-        with tarfile.open(archives[0]) as tar:
-            # Only the tests: the rest of the sdist is uvloop's C and Cython sources (and libuv).
-            members = [m for m in tar.getmembers() if m.name.startswith(f"uvloop-{version}/tests/")]
-            if hasattr(tarfile, "data_filter"):  # 3.11.4+: refuse links and paths outside tmp
-                tar.extractall(tmp, members=members, filter="data")
-            else:  # pragma: no cover - an early 3.11 patch release
-                tar.extractall(tmp, members=members)  # the sdist of the installed uvloop
-        os.replace(Path(tmp) / f"uvloop-{version}", root)
+    root = fetch_sdist("uvloop", cache, "tests/test_base.py", only="tests/")
     return root / "tests"
 
 
