@@ -28,6 +28,7 @@ import faulthandler
 import importlib
 import importlib.metadata
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -195,6 +196,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.watchdog is not None:
         faulthandler.dump_traceback_later(args.watchdog, exit=True)
+    # A runner started with SIGHUP ignored (under nohup, as some CI agents run jobs) passes
+    # that on to every child it starts, and uvloop's test_send_signal then waits for ever for
+    # a child that SIGHUP should end (on every loop: the default one hangs there too).
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     tests_dir = fetch_tests(args.cache)
     _stub_pyopenssl()
     install(args.loop)
