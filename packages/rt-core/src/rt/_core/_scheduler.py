@@ -249,18 +249,13 @@ class CurrentThreadScheduler(Scheduler):
         if task._done or task._abort_requested:
             return
         task._abort_requested = True
+        # A task not started yet has no wait to withdraw: the loop finds it cancelled and
+        # unstarted at its first step and throws into it there.
         if task._recompute_cancelled():
             if self.on_runtime_thread():
-                self._deliver_abort(task)
+                self.deliver_cancel(task)
             else:
-                self.post(partial(self._deliver_abort, task))
-
-    def _deliver_abort(self, task: Task[Any]) -> None:
-        if task._throw is None and task._is_unstarted():
-            if not task._done:
-                task._throw = Cancelled("the task was aborted before it started")
-        else:
-            self.deliver_cancel(task)
+                self.post(partial(self.deliver_cancel, task))
 
     def deliver_cancel(self, task: Task[Any]) -> None:
         if cancel_wait(task):
