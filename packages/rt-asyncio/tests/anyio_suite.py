@@ -25,7 +25,6 @@ Without ``--all`` only :data:`MODULES` run: the ones that exercise the event loo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.metadata
 import json
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_harness import record_loops
 from suite_sdist import fetch_sdist
 
 HERE = Path(__file__).resolve().parent
@@ -126,23 +126,11 @@ _loops: dict[str, int] = {}
 _started = time.monotonic()
 
 
-def _record_loops() -> None:
-    """Count the class of every event loop built (to prove which loop the tests ran on)."""
-    original = asyncio.BaseEventLoop.__init__
-
-    def __init__(self: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> None:
-        name = f"{type(self).__module__}.{type(self).__qualname__}"
-        _loops[name] = _loops.get(name, 0) + 1
-        original(self, *args, **kwargs)
-
-    asyncio.BaseEventLoop.__init__ = __init__  # type: ignore[method-assign,assignment]
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Install the loop under test."""
     if os.environ.get(_ENV_LOOP) is None:
         return
-    _record_loops()
+    record_loops(_loops)
     if os.environ[_ENV_LOOP] == "rt":
         from cpython_suite import install
 

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from loop_helpers import expected_failures
+from suite_harness import triage
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -108,25 +108,8 @@ def test_uvloop_suite_passes_on_rt_loop_wherever_it_passes_on_the_default_loop(
 ) -> None:
     on_rt, proc = _outcomes("rt", uvloop_tests, tmp_path / "rt.json", MODULES)
     assert on_rt, f"no uvloop test ran:\n{proc.stderr[-8000:]}"
-    failed = sorted(t for t, outcome in on_rt.items() if outcome in ("FAIL", "ERROR"))
-    assert len(failed) < len(on_rt) // 2, (
-        f"most of uvloop's tests fail on rt's loop: {failed[:20]}\n{proc.stderr[-8000:]}"
-    )
-    again: dict[str, str] = {}
-    on_default: dict[str, str] = {}
-    if failed:
-        again, _ = _outcomes("rt", uvloop_tests, tmp_path / "again.json", failed)
-        on_default, _ = _outcomes("default", uvloop_tests, tmp_path / "default.json", failed)
-    expected = expected_failures(HERE / "uvloop_expected_failures.txt")
-    bad = ("FAIL", "ERROR")
-    flaky = [t for t in failed if again.get(t) not in bad]
-    both = [t for t in failed if t not in flaky and on_default.get(t) in bad]
-    regressions = [t for t in failed if t not in flaky and t not in both and t not in expected]
-    if flaky:
-        print(f"{len(flaky)} uvloop test(s) failed once on rt's loop, then passed: {flaky}")
-    if both:
-        print(f"{len(both)} uvloop test(s) fail on the default loop too (this machine): {both}")
-    assert not regressions, (
-        f"{len(regressions)} uvloop test(s) fail on rt's loop, pass on the default loop and are "
-        f"not listed in uvloop_expected_failures.txt: {regressions}\n{proc.stderr[-12000:]}"
-    )
+
+    def rerun(loop: str, label: str, targets: list[str]) -> dict[str, str]:
+        return _outcomes(loop, uvloop_tests, tmp_path / f"{label}.json", targets)[0]
+
+    triage("uvloop", on_rt, proc.stderr, rerun, HERE / "uvloop_expected_failures.txt")

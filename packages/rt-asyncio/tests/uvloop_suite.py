@@ -37,6 +37,7 @@ import unittest
 from pathlib import Path
 from typing import Any
 
+from suite_harness import record_loops
 from suite_sdist import fetch_sdist
 
 HERE = Path(__file__).resolve().parent
@@ -79,18 +80,6 @@ def fetch_tests(cache: Path) -> Path:
     return root / "tests"
 
 
-def _record_loops() -> None:
-    """Count the class of every event loop built (to prove which loop the tests ran on)."""
-    original = asyncio.BaseEventLoop.__init__
-
-    def __init__(self: asyncio.BaseEventLoop, *args: Any, **kwargs: Any) -> None:
-        name = f"{type(self).__module__}.{type(self).__qualname__}"
-        _loops[name] = _loops.get(name, 0) + 1
-        original(self, *args, **kwargs)
-
-    asyncio.BaseEventLoop.__init__ = __init__  # type: ignore[method-assign,assignment]
-
-
 class _NoPyOpenSSL(types.ModuleType):
     """Stands for pyOpenSSL's ``OpenSSL.SSL`` where it is not installed.
 
@@ -115,7 +104,7 @@ def _stub_pyopenssl() -> None:
 
 def install(loop_name: str) -> None:
     """Make ``loop_name``'s loop the one uvloop's AIO tests build."""
-    _record_loops()
+    record_loops(_loops)
     if loop_name == "default":
         return
     from cpython_suite import install as install_everywhere

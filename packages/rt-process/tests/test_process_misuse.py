@@ -6,28 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import rt
-from rt.process import Child, Command, Stdio, _reaper
+from rt.process import Child, Command, Stdio
 
 PY = sys.executable
-
-
-@pytest.fixture(autouse=True, params=["pidfd", "sigchld"])
-def exit_watch(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Both ways of watching exits (as in test_process.py)."""
-    if request.param == "pidfd" and not _reaper.pidfd_works():
-        pytest.skip("this kernel has no pidfds (os.pidfd_open is missing or refused)")
-    previous = _reaper._force_sigchld
-    _reaper._force_sigchld = request.param == "sigchld"
-    try:
-        yield request.param
-    finally:
-        _reaper._force_sigchld = previous
 
 
 async def test_a_pipe_read_of_a_huge_size_returns_the_output_instead_of_a_memory_error() -> None:

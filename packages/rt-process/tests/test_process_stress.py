@@ -12,22 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 import rt
-from rt.process import Command, Stdio, _reaper
+from rt.process import Command, Stdio
 from rt.process._reaper import REAPER
-
-
-@pytest.fixture(autouse=True, params=["pidfd", "sigchld"])
-def exit_watch(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run every test twice: children watched through pidfds, and through the SIGCHLD watcher
-    (the fallback for systems without pidfds), named in the test id."""
-    if request.param == "pidfd" and not _reaper.pidfd_works():
-        pytest.skip("this kernel has no pidfds (os.pidfd_open is missing or refused)")
-    previous = _reaper._force_sigchld
-    _reaper._force_sigchld = request.param == "sigchld"
-    try:
-        yield request.param
-    finally:
-        _reaper._force_sigchld = previous
 
 
 @pytest.fixture

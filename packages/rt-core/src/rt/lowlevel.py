@@ -16,7 +16,10 @@ waiting on: the waiter gets ``OSError(EBADF)`` instead of hanging. I/O libraries
 the runtime's :class:`IoDriver` (:func:`current_io`) and give each socket a registration of its
 own (``reg = io.register(sock)``, as Tokio's I/O resources hold theirs): ``await
 reg.wait(READ)`` skips the fd table lookup that ``await io.wait(sock, READ)`` does each time.
-They close through :meth:`IoDriver.close`, which is safe from any thread.
+They close through :meth:`IoDriver.close`, which is safe from any thread. A wait from a task of
+another runtime raises ``RuntimeError`` instead of waiting for ever (only the reactor that made
+the registration watches the fd); ``io.register(obj, what=..., fix=...)`` words that error for
+the user's object (rt-process names ``Child.wait()``, rt.io the standard stream).
 
 **Another event loop as a task.** A task that runs an event loop of another kind (rt-asyncio's
 drainer) may wait in the runtime's drivers itself when nothing else is runnable, through the

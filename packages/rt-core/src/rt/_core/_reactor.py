@@ -338,21 +338,31 @@ class IoDriver:
         Raises:
             OSError: ``EBADF`` when the fd is closed through :meth:`notify_closing` /
                 :meth:`close` meanwhile, or the runtime shuts down.
-            RuntimeError: another task already waits on this fd in this direction.
+            RuntimeError: another task already waits on this fd in this direction, or the
+                waiting task belongs to another runtime than this reactor's.
 
         Cancel safety: cancel-safe; waiting consumes nothing.
         """
         return Registration(self, fd_like).wait(direction)
 
-    def register(self, fd_like: int | Any) -> Registration:
+    def register(
+        self, fd_like: int | Any, *, what: str | None = None, fix: str | None = None
+    ) -> Registration:
         """A standing registration of ``fd_like`` (an int or an object with ``fileno()``).
 
         Its ``await reg.wait(READ)`` / ``await reg.wait(WRITE)`` waits like :meth:`wait`
         without looking the fd up each time: an I/O object makes one and keeps it. Nothing
         is registered with the OS until the first wait; closing goes through :meth:`close`
         as usual.
+
+        A wait from another runtime's task raises ``RuntimeError`` (it would wait for ever),
+        worded for the user's object by ``what``, the start of a sentence ("this rt.io.Stdin
+        was made"), and ``fix``, what to do ("call rt.io.stdin() again in the runtime that
+        uses it"); without them it names ``fd_like``.
         """
-        return Registration(self, fd_like)
+        if what is None and fix is None:
+            return Registration(self, fd_like)  # a socket's: no words, no room for them
+        return _WordedRegistration(self, fd_like, what, fix)
 
     def on_ready(self, fd: int, direction: int, callback: Callable[[], object]) -> None:
         """Call ``callback()`` once, the next time ``fd`` is ready in ``direction``.
@@ -503,14 +513,18 @@ class IoDriver:
         return len(self._fds)
 
 
-def _foreign_reactor_error(obj: object, fd: int) -> RuntimeError:
+def _foreign_reactor_error(reg: Registration, fd: int) -> RuntimeError:
     """The error for a wait on a reactor that is not the waiting task's runtime's."""
-    what = f"fd {fd}" if isinstance(obj, int) else f"{obj!r}"
+    obj = reg._obj
+    what, fix = (reg._what, reg._fix) if isinstance(reg, _WordedRegistration) else (None, None)
+    what = what or (f"fd {fd}" if isinstance(obj, int) else repr(obj)) + " was registered"
+    fix = fix or (
+        "use it from tasks of the runtime that made it (Handle.spawn reaches that runtime from "
+        "anywhere), or make it again on this one"
+    )
     return RuntimeError(
-        f"{what} is registered with the reactor of another rt runtime (or of one that has "
-        "shut down), which is the only one that watches it: a task of this runtime would wait "
-        "for ever. Use an I/O object from tasks of the runtime that made it (Handle.spawn "
-        "reaches that runtime from anywhere), or make it again on this one."
+        f"{what} on another rt runtime (or one that has shut down), whose reactor is the only "
+        f"one that watches it, so a task of this runtime would wait for ever: {fix}"
     )
 
 
@@ -561,7 +575,7 @@ class Registration:
         if task is None:
             raise outside_error("wait_readable() / wait_writable()")
         if task._sched._io is not io:
-            raise _foreign_reactor_error(self._obj, fd)
+            raise _foreign_reactor_error(self, fd)
         lock = io._lock  # None on the current-thread flavor: see the module notes
         if lock is not None:
             lock.acquire()
@@ -602,3 +616,14 @@ class Registration:
         task._abort_fn = st  # cancelling the task calls st._withdraw(task)
         task._coop = 0
         yield PARK
+
+
+class _WordedRegistration(Registration):
+    """A registration whose maker worded the error of a wait from another runtime."""
+
+    __slots__ = ("_fix", "_what")
+
+    def __init__(self, io: IoDriver, fd_like: int | Any, what: str | None, fix: str | None) -> None:
+        super().__init__(io, fd_like)
+        self._what = what
+        self._fix = fix

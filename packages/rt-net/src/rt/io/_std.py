@@ -72,25 +72,18 @@ class _OwnFd:
 class _ReactorBackend:
     """A non-blocking private fd (a reopened pipe) or a socket, waited on with the reactor."""
 
-    __slots__ = ("_io", "_name", "_obj", "_reg", "_sock")
+    __slots__ = ("_io", "_obj", "_reg", "_sock")
 
     def __init__(self, io: IoDriver, obj: _OwnFd | socket.socket, name: str) -> None:
         self._io = io
         self._obj = obj
         self._sock = obj if isinstance(obj, socket.socket) else None
-        self._reg = io.register(obj)
-        self._name = name
-
-    def _check_runtime(self) -> None:
-        # Only the reactor of the runtime that made the stream watches its fd: a task of
-        # another runtime would park for ever (or meet a bare "I/O driver is shut down").
-        name = self._name
-        if current_io(f"rt.io.{name}") is not self._io:
-            raise RuntimeError(
-                f"this rt.io.{name} was made on another rt runtime (or one that has shut "
-                f"down), whose reactor watches its fd: call rt.io.{name.lower()}() again in "
-                "the runtime that uses it"
-            )
+        # A wait from another runtime's task raises the reactor's error, in these words.
+        self._reg = io.register(
+            obj,
+            what=f"this rt.io.{name} was made",
+            fix=f"call rt.io.{name.lower()}() again in the runtime that uses it",
+        )
 
     async def read(self, n: int) -> bytes:
         if budget_spent():
@@ -102,7 +95,6 @@ class _ReactorBackend:
                     return sock.recv(n, socket.MSG_DONTWAIT)
                 return os.read(self._obj.fileno(), n)
             except BlockingIOError:
-                self._check_runtime()
                 await self._reg.wait(READ)
 
     async def write(self, data: Buffer) -> int:
@@ -115,7 +107,6 @@ class _ReactorBackend:
                     return sock.send(data, socket.MSG_DONTWAIT)
                 return os.write(self._obj.fileno(), data)
             except BlockingIOError:
-                self._check_runtime()
                 await self._reg.wait(WRITE)
 
     async def settle(self) -> None:

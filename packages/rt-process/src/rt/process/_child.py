@@ -32,7 +32,7 @@ from typing import Any, final
 import rt
 from rt.lowlevel import READ, Abort, IoDriver, current_task, reschedule, wait_task_rescheduled
 
-from ._pipe import ChildStderr, ChildStdin, ChildStdout, _Fd, check_runtime
+from ._pipe import FOREIGN_FIX, ChildStderr, ChildStdin, ChildStdout, _Fd
 from ._proc import Process
 from ._reaper import REAPER, WATCHER, use_pidfd
 
@@ -118,7 +118,8 @@ class Child:
         else:
             self._pidfd = os.pidfd_open(proc.pid)
             self._exit = _Fd(self._pidfd)
-        self._reg = io.register(self._exit)
+        what = "Child.wait(): this child was spawned"
+        self._reg = io.register(self._exit, what=what, fix=FOREIGN_FIX)
         return self
 
     @property
@@ -180,7 +181,6 @@ class Child:
                 await wait_task_rescheduled(self._follower_abort(task))
                 continue
             try:
-                check_runtime(self._io, "Child.wait()")
                 await self._reg.wait(READ)
             except (OSError, ValueError):
                 # Another task collected the exit meanwhile and closed the exit fd: while we

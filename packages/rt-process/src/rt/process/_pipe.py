@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Final, Self, final
 
 from rt.io import IncompleteReadError
-from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
+from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint
 
 DEFAULT_READ: Final = 65536
 # The most one read asks the kernel for: os.read allocates its whole size up front, so a
@@ -28,16 +28,12 @@ DEFAULT_READ: Final = 65536
 MAX_READ: Final = 1 << 20
 
 
-def check_runtime(io: IoDriver, what: str) -> None:
-    """Refuse to wait on ``io``'s reactor from a task of another runtime (it would hang: the
-    other runtime's reactor never hears of the fd, and this one may not be driven)."""
-    if current_io(what) is not io:
-        raise RuntimeError(
-            f"{what}: this child was spawned on another rt runtime (or one that has shut "
-            "down), whose reactor watches its pipes and its exit; await it from a task of "
-            "that runtime (a Handle's spawn reaches it), or spawn the child on the runtime "
-            "that awaits it"
-        )
+# The end of the reactor's error for a wait from a task of another runtime than the one that
+# spawned the child (only its reactor watches the child's pipes and exit).
+FOREIGN_FIX: Final = (
+    "await it from a task of that runtime (a Handle's spawn reaches it), or spawn the child on "
+    "the runtime that awaits it"
+)
 
 
 class _Fd:
@@ -83,12 +79,14 @@ class _PipeEnd:
     __slots__ = ("__weakref__", "_fd", "_handed", "_io", "_reg")
 
     _kind = "pipe"
+    _op = "read()"  # the one call that waits on it
 
     def __init__(self, fd: int, io: IoDriver) -> None:
         os.set_blocking(fd, False)
         self._fd = _Fd(fd)
         self._io = io
-        self._reg = io.register(self._fd)
+        what = f"{self._kind}.{self._op}: this child was spawned"
+        self._reg = io.register(self._fd, what=what, fix=FOREIGN_FIX)
         self._handed = False  # given to another child by _detach
 
     def fileno(self) -> int:
@@ -183,7 +181,6 @@ class _ReadPipe(_PipeEnd):
             try:
                 return os.read(fd.fd, n if n <= MAX_READ else MAX_READ)
             except BlockingIOError:
-                check_runtime(self._io, f"{self._kind}.read()")
                 await self._reg.wait(READ)
 
     async def read_exact(self, n: int) -> bytes:
@@ -263,6 +260,7 @@ class ChildStdin(_PipeEnd):
 
     __slots__ = ()
     _kind = "ChildStdin"
+    _op = "write()"
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """Write some prefix of ``data``, waiting until the pipe takes at least one byte.
@@ -289,7 +287,6 @@ class ChildStdin(_PipeEnd):
             try:
                 return os.write(fd.fd, data)
             except BlockingIOError:
-                check_runtime(self._io, f"{self._kind}.write()")
                 await self._reg.wait(WRITE)
 
     async def write_all(self, data: bytes | bytearray | memoryview) -> None:

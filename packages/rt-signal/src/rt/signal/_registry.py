@@ -283,6 +283,7 @@ class Listener:
         "closed",
         "driver",
         "io",
+        "reg",
         "rpipe",
         "seen",
         "signum",
@@ -298,6 +299,12 @@ class Listener:
         os.set_blocking(rfd, False)
         os.set_blocking(self.wfd, False)
         self.rpipe = _PipeFd(rfd)
+        # A wait from another runtime's task raises the reactor's error, in these words.
+        self.reg = io.register(
+            self.rpipe,
+            what="this signal stream was made",
+            fix="call rt.signal.unix.signal(...) in the runtime that awaits it",
+        )
         self.seen = _gens[signum]
         self.closed = False
         self.waiting = False  # a task is in recv(): one at a time, as Tokio's &mut self
@@ -324,13 +331,8 @@ class Listener:
             if gen != self.seen:
                 self.seen = gen
                 return True
-            if current_io("signal stream recv()") is not self.io:
-                raise RuntimeError(
-                    "this signal stream was made on another rt runtime, whose reactor watches "
-                    "it; call rt.signal.unix.signal(...) in the runtime that awaits it"
-                )
             try:
-                await self.io.wait(rpipe, READ)
+                await self.reg.wait(READ)
                 while os.read(rpipe.fd, 512):
                     pass
             except BlockingIOError:
