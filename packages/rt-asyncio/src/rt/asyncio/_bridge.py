@@ -57,48 +57,89 @@ async def _host(loop: RtEventLoop) -> None:
     fd), so a runtime that used asyncio code once keeps no task of it; the loop object stays
     the runtime's (objects bound to it keep working) and the next crossing starts it again.
     """
+    me = threading.get_ident()
     try:
         async with rt.LocalSet() as local:
             loop._local = local
-            loop._thread_id = threading.get_ident()
+            loop._thread_id = me
             try:
                 while True:
                     await loop._drain(forever=True)
                     with _LOOPS_LOCK:  # against a crossing that finds the host still here
                         if loop._idle():
+                            # From here on a crossing (or call_soon_threadsafe) starts the
+                            # next host, which may set these before this one has left.
                             loop._thread_id = None  # type: ignore[assignment]
+                            loop._local = None
                             break
-            except rt.Cancelled:
+            except BaseException:
+                # The runtime shuts down (rt.Cancelled), or a callback raised SystemExit or
+                # KeyboardInterrupt, which stop the runtime as they stop asyncio.run: the
+                # loop's tasks end and the crossings waiting on them are resumed either way.
                 with rt.CancelScope(shield=True):
                     await _wind_down(loop)
                 loop.close_attached()
                 raise
     finally:
-        loop._local = None
-        loop._thread_id = None  # type: ignore[assignment]
+        with _LOOPS_LOCK:
+            if loop._thread_id == me:  # still ours: not a next host's
+                loop._local = None
+                loop._thread_id = None  # type: ignore[assignment]
         loop._flush_crossed()
+
+
+def _revive_host(loop: RtEventLoop) -> None:
+    """Start the host of an attached loop that left for want of work (``_host``), for a
+    callback posted with ``call_soon_threadsafe``: it runs now, not at the next crossing.
+
+    Raises:
+        RuntimeError: the loop's runtime has shut down (nothing would ever run it).
+    """
+    with _LOOPS_LOCK:
+        running: int | None = loop._thread_id  # None while no host runs
+        if running is not None or loop.is_closed():
+            return  # a host runs, or is starting, and will run the callback
+        loop._thread_id = -1  # starting: no second host
+    host = _host(loop)
+    try:
+        loop._rt_handle.spawn(host, name="rt.asyncio loop")
+    except RuntimeError:
+        host.close()
+        with _LOOPS_LOCK:
+            loop._thread_id = None  # type: ignore[assignment]
+        raise RuntimeError(
+            "Event loop's rt runtime has shut down: nothing runs this loop's callbacks any "
+            "more; call it while the runtime runs (rt.run / Runtime.block_on)"
+        ) from None
 
 
 async def _wind_down(loop: RtEventLoop) -> None:
     """The runtime shuts down: cancel the loop's asyncio tasks and let them finish."""
+    loop._winding_down = True  # crossings whose asyncio task this cancels see rt.Cancelled
     tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
     for t in tasks:
         t.cancel()
-    if not tasks:
+    if not tasks and not loop._ready:
         return
-    gathered = asyncio.gather(*tasks, return_exceptions=True)
-    # A loop of its own: the host's drainer was cancelled. Stop once every task is done.
+    # A loop of its own: the host's drainer was cancelled (or a callback raised out of it).
+    # Stop once every task is done, or after the callbacks queued already (a finished task's
+    # done callbacks: a crossing's resumes its rt task).
     loop._stopping = False
-    gathered.add_done_callback(lambda _f: loop.stop())
+    if tasks:
+        gathered = asyncio.gather(*tasks, return_exceptions=True)
+        gathered.add_done_callback(lambda _f: loop.stop())
+    else:
+        loop.stop()
     await loop._drain(forever=False)
     loop._stopping = False
 
 
 class _Crossing:
-    __slots__ = ("cancelled", "exc", "fut")
+    __slots__ = ("cancelled", "exc", "fut", "woken")
 
     def __init__(self) -> None:
         self.cancelled = False
+        self.woken = False  # the asyncio side ended: the rt task's wake-up is on its way
         self.fut: asyncio.Future[Any] | None = None
         self.exc: BaseException | None = None
 
@@ -153,6 +194,7 @@ async def _cross(me: Any, loop: RtEventLoop, awaitable: Awaitable[T]) -> T:
     crossing = _Crossing()
 
     def done(_fut: asyncio.Future[Any]) -> None:
+        crossing.woken = True
         _crossed(loop)
         loop._crossed.append(me)  # the drainer resumes it after this batch
 
@@ -179,7 +221,12 @@ async def _cross(me: Any, loop: RtEventLoop, awaitable: Awaitable[T]) -> T:
 
     def abort() -> Abort:
         crossing.cancelled = True
-        loop.call_soon_threadsafe(cancel)
+        try:
+            loop.call_soon_threadsafe(cancel)
+        except RuntimeError:
+            # The loop is closed or its runtime is going away (its host left): no callback
+            # runs any more, so no asyncio end will wake us unless one already did.
+            return Abort.FAILED if crossing.woken else Abort.SUCCEEDED
         return Abort.FAILED  # the asyncio task's end wakes us
 
     if loop._thread_id == threading.get_ident():
@@ -191,7 +238,9 @@ async def _cross(me: Any, loop: RtEventLoop, awaitable: Awaitable[T]) -> T:
         raise crossing.exc
     fut = crossing.fut
     assert fut is not None
-    if fut.cancelled() and crossing.cancelled:
+    if fut.cancelled() and (crossing.cancelled or loop._winding_down):
+        # Cancelled by this task's cancellation, or by the runtime's shutdown (the loop's
+        # host cancels what is left): rt's cancellation, not an asyncio task's error.
         raise rt.Cancelled()
     return fut.result()  # type: ignore[no-any-return]
 
@@ -215,6 +264,9 @@ async def rt_as_aio(awaitable: Awaitable[T]) -> T:
         BaseException: whatever the awaitable raised.
 
     Cancel safety: cancelling the asyncio task aborts the rt task and waits for it to end.
+    A value the rt side produced in the same instant as the cancellation is dropped (the
+    caller sees ``CancelledError``): to keep it, spawn the rt side and await its
+    ``JoinHandle``, which a cancelled wait leaves running with its result.
     """
     try:
         loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -255,14 +307,44 @@ async def rt_as_aio(awaitable: Awaitable[T]) -> T:
         else:
             loop.call_soon_threadsafe(settle, True, value)
 
+    def ended() -> None:
+        if not finished.done():
+            finished.set_result(None)
+
+    def post_ended() -> None:
+        try:
+            loop.call_soon_threadsafe(ended)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    async def watch() -> None:
+        # The rt task ended, whether or not its body ever ran: one aborted before its first
+        # step never reaches settle(), and never awaited the awaitable (closed here: the
+        # caller cancelled it, no "never awaited" warning).
+        try:
+            await job
+        except rt.Cancelled:  # the runtime shuts down: stop waiting for the rt side
+            post_ended()
+            raise
+        except rt.JoinError:
+            pass
+        _close(awaitable)
+        post_ended()
+
     job = loop._rt_handle.spawn(runner())
     try:
         return await fut
     except asyncio.CancelledError:
         if not finished.done():
             job.abort()
+            watcher = watch()
             try:
-                await asyncio.shield(finished)
-            except asyncio.CancelledError:
-                pass
+                loop._rt_handle.spawn(watcher)
+            except RuntimeError:  # the runtime shuts down: nothing left to wait for
+                watcher.close()
+            else:
+                try:
+                    await asyncio.shield(finished)
+                except asyncio.CancelledError:
+                    pass
         raise

@@ -583,6 +583,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._on_wheel = self._wheel_fired  # the wheel's callback, bound once
         self._crossings = 0  # aio_as_rt calls under way (attached loops)
         self._crossed: list[Any] = []  # their rt tasks, resumed after the batch
+        self._winding_down = False  # an attached loop's host cancels its tasks (see _bridge)
         # Watches whose fd the reactor reported ready (appended on any runtime thread), and
         # those whose handles the current batch runs, to be armed again after it.
         self._fired: list[_FdWatch] = []
@@ -725,6 +726,23 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._ready.append(handle)
         if self._tokens:
             self._wake()
+        return handle
+
+    def call_soon_threadsafe(
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> events.Handle:
+        handle: events.Handle = super().call_soon_threadsafe(callback, *args, context=context)
+        host: int | None = self._thread_id  # an attached loop's: None while no host runs
+        if host is None and self._attached:
+            # An attached loop's host task left when the loop ran out of work (see _bridge):
+            # start it again, or the callback (run_coroutine_threadsafe's task, a future set
+            # from a plain thread) would wait for the next crossing.
+            from ._bridge import _revive_host
+
+            _revive_host(self)
         return handle
 
     def create_task(
