@@ -16,7 +16,7 @@ import rt
 import rt.signal
 import rt.time
 from rt.process import Command, Stdio
-from rt.signal import _registry
+from rt.signal import _handlers
 from rt.signal.unix import Signal, SignalKind
 
 USR1 = SignalKind.user_defined1()
@@ -30,8 +30,8 @@ def open_fds() -> set[int]:
 def no_listener_left() -> Iterator[None]:
     yield
     # (rt-process's SIGCHLD watcher, if a test in this process used it, keeps its listener)
-    assert _registry._counts == _registry._lifelong
-    assert _registry._installed == set(_registry._lifelong)
+    assert _handlers._counts == _handlers._lifelong
+    assert _handlers._installed == set(_handlers._lifelong)
 
 
 async def delivered(stream: Signal) -> None:
@@ -106,7 +106,7 @@ async def test_a_signal_sent_by_a_child_process_is_received() -> None:
 
 async def test_ctrl_c_completes_on_sigint_instead_of_interrupting() -> None:
     waiter = rt.spawn(rt.signal.ctrl_c())
-    while signal.SIGINT not in _registry._installed:
+    while signal.SIGINT not in _handlers._installed:
         await rt.yield_now()
     os.kill(os.getpid(), signal.SIGINT)
     await waiter  # no KeyboardInterrupt anywhere
@@ -151,7 +151,7 @@ def test_without_a_listener_ctrl_c_still_cancels_rt_run_main(flavor: str | None)
 
     async def main() -> None:
         waiter = rt.spawn(rt.signal.ctrl_c())
-        while signal.SIGINT not in _registry._installed:
+        while signal.SIGINT not in _handlers._installed:
             await rt.yield_now()
         os.kill(os.getpid(), signal.SIGINT)
         await waiter
@@ -300,8 +300,8 @@ def test_a_raw_listener_hears_its_signal_with_no_runtime_and_restores_the_handle
 
     before = signal.getsignal(signal.SIGUSR2)
     fds = open_fds()
-    listener = _registry.register_raw(signal.SIGUSR2)
-    assert signal.getsignal(signal.SIGUSR2) is _registry._on_signal
+    listener = _handlers.register_raw(signal.SIGUSR2)
+    assert signal.getsignal(signal.SIGUSR2) is _handlers._on_signal
     os.kill(os.getpid(), signal.SIGUSR2)  # handled on this (the main) thread
     readable, _, _ = select.select([listener.rfd], [], [], 30)
     assert readable == [listener.rfd]
@@ -317,9 +317,9 @@ def test_a_signal_ignored_by_default_is_not_re_raised_after_the_last_listener() 
     # In the window after the last listener left, the handler chains to the previous
     # disposition; for SIGCHLD (default: ignore) that must leave rt's handler in place rather
     # than put SIG_DFL back behind the registry's back.
-    listener = _registry.register_raw(signal.SIGCHLD)
+    listener = _handlers.register_raw(signal.SIGCHLD)
     try:
-        _registry._chain(signal.SIGCHLD, None)
-        assert signal.getsignal(signal.SIGCHLD) is _registry._on_signal
+        _handlers._chain(signal.SIGCHLD, None)
+        assert signal.getsignal(signal.SIGCHLD) is _handlers._on_signal
     finally:
         listener.close()

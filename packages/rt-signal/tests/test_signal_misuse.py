@@ -11,14 +11,14 @@ import pytest
 
 import rt
 import rt.signal
-from rt.signal import _registry
+from rt.signal import _handlers
 from rt.signal.unix import Signal, SignalKind
 
 
 @pytest.fixture(autouse=True)
 def no_listener_left() -> Iterator[None]:
     yield
-    assert _registry._counts == _registry._lifelong
+    assert _handlers._counts == _handlers._lifelong
 
 
 @pytest.mark.parametrize("name", ["SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL"])

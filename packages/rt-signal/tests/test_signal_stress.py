@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 import rt
-from rt.signal import _registry
+from rt.signal import _handlers
 from rt.signal.unix import SignalKind
 
 
@@ -58,8 +58,8 @@ def test_listener_churn_sees_every_own_delivery_and_restores_the_handler(flavor:
     options = {"worker_threads": 4} if flavor == "multi_thread" else {}
     try:
         assert rt.run(main(), flavor=flavor, **options) == [rounds] * tasks
-        assert _registry._counts == _registry._lifelong
-        assert _registry._installed == set(_registry._lifelong)
+        assert _handlers._counts == _handlers._lifelong
+        assert _handlers._installed == set(_handlers._lifelong)
         assert signal.getsignal(signal.SIGUSR1) is previous
     finally:
         signal.signal(signal.SIGUSR1, before)

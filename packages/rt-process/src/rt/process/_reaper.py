@@ -13,7 +13,7 @@ SIGCHLD-driven instead, through the *SIGCHLD watcher* (:data:`WATCHER`), as Toki
 such systems:
 
 * **One listener for the process.** The watcher registers one runtime-less listener for
-  ``SIGCHLD`` with rt-signal's registry (:func:`rt.signal._registry.register_raw`: rt-signal's
+  ``SIGCHLD`` with rt-signal's registry (:func:`rt.signal._handlers.register_raw`: rt-signal's
   handler writes a byte to its pipe) and one daemon thread waits for that pipe with
   ``poll(2)``. The thread exists while at least one watched child has not been reaped. The
   listener, and with it the ``SIGCHLD`` handler, stays for the life of the process once the
@@ -49,9 +49,15 @@ import os
 import select
 import signal
 import threading
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from rt.signal._registry import RawListener, register_raw
+# rt.signal itself is light (its driver layer and the main-thread doorbell, which importing it
+# on the main thread installs, as a program importing rt.process at the top does); its handlers
+# load when the watcher first registers SIGCHLD.
+import rt.signal  # noqa: F401
+
+if TYPE_CHECKING:
+    from rt.signal._handlers import RawListener
 
 from ._proc import Process
 
@@ -269,6 +275,8 @@ class _SigchldWatcher:
         listener = self._listener
         if listener is None:
             try:
+                from rt.signal._handlers import register_raw
+
                 listener = self._listener = register_raw(signal.SIGCHLD, lifelong=True)
             except BaseException:
                 with self._lock:

@@ -12,18 +12,35 @@ worker) that registers a signal asks the main thread to install the handler thro
 real-time "doorbell" signal (``SIGRTMAX - 2``), set up when ``rt.signal`` is imported on the
 main thread; building a runtime there imports it (rt-signal is a layer of every runtime's
 driver stack, which closes the runtime's listeners when it shuts down).
+
+Building a runtime loads only that layer and the doorbell: the handlers and listeners, and
+:mod:`rt.signal.unix`, load on first use (``ctrl_c()``, ``rt.signal.unix``), so a program that
+uses no signal does not pay for them at start-up.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rt._exports import public
 
-from . import unix
-from ._registry import install_doorbell, register
+from ._registry import install_doorbell
+
+if TYPE_CHECKING:
+    from . import unix
 
 __all__ = ["ctrl_c", "unix"]
 
 install_doorbell()
+
+
+def __getattr__(name: str) -> Any:
+    # ``rt.signal.unix`` loads on first use (the handlers with it), not with the driver layer.
+    if name == "unix":
+        import importlib
+
+        return importlib.import_module(".unix", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 async def ctrl_c() -> None:
@@ -39,6 +56,8 @@ async def ctrl_c() -> None:
     Cancel safety: cancel-safe: a cancelled ``ctrl_c()`` consumed no Ctrl-C.
     """
     import signal
+
+    from ._handlers import register
 
     listener = register(signal.SIGINT)
     try:

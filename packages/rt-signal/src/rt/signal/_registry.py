@@ -1,138 +1,45 @@
-"""The process-wide signal registry: one Python handler per signal, fanned out to listeners.
+"""rt-signal's driver layer and its main-thread doorbell: the part every runtime loads.
 
-Facts this code relies on:
+Building a runtime imports this module (the ``rt.drivers`` entry point names it), so it holds
+only what must exist before a signal is used, and imports nothing that rt-core has not loaded
+already:
 
-* **Where handlers run.** CPython runs Python signal handlers on the main thread only, between
-  two bytecodes, and only the main thread may install one (``signal.signal``). Our handler
-  (:func:`_on_signal`) therefore does almost nothing: it bumps the signal's *generation*
-  counter and writes one byte to the self-pipe of each listener of that signal. It takes no
-  lock (it may interrupt the main thread inside one of ours) and touches no scheduler: the
-  byte wakes the listener's ``recv()`` through the reactor of its runtime, on whichever thread
-  drives it.
-* **Coalescing, never losing.** A listener remembers the generation it last saw. ``recv()``
-  returns at once when the signal's generation moved since, so any number of deliveries while
-  nobody waited become one ``recv()`` (Tokio's semantics), and a delivery is never missed by
-  a listener that exists when it lands. Several listeners of one signal each see it.
-* **Installing and restoring.** The handler for a signal is installed when its first listener
-  registers and the previous handler is put back when its last listener (on any runtime) goes;
-  a runtime's shutdown closes its listeners (rt-signal's driver layer, :class:`SignalDriver`,
-  sees the shutdown). While our handler is installed and no listener is left (a short window),
-  a delivery goes to the previous handler. Registration from a thread other than the main
-  thread (a multi-thread runtime's worker, a runtime driven by another thread) asks the main
-  thread to install the handler through a *doorbell*: a real-time signal whose handler,
-  installed when ``rt.signal`` is imported on the main thread, runs queued requests. The
-  registering thread waits until the main thread has done it, so a signal sent right after
-  registration is never handled the old way.
+* **The driver layer** (:class:`SignalDriver`): it closes a runtime's listeners when the
+  runtime shuts down, so that their handlers are put back. It finds them through its
+  ``WeakSet``; a runtime on which no signal was ever registered has none.
+* **The doorbell.** Only the main thread may install a signal handler, so a thread that
+  registers a signal (a multi-thread runtime's worker) asks the main thread to do it: it
+  queues the request and sends the *doorbell*, a real-time signal (``SIGRTMAX - 2``) whose
+  handler runs queued requests. That handler must already be installed, from the main thread:
+  here, when ``rt.signal`` is first imported on it, which building a runtime there does.
+
+The handlers, the listeners and the bookkeeping of who listens for what live in
+:mod:`rt.signal._handlers`, imported on first use of a signal API (``rt.signal.ctrl_c``,
+:mod:`rt.signal.unix`) or of rt-process's ``SIGCHLD`` watcher: without cached bytecode, loading
+them costs a few milliseconds that a program which never uses a signal should not pay at
+every runtime start. The module keeps the name its entry point has always had, so that
+installed metadata (an editable install made before the split) stays valid.
 """
 
 from __future__ import annotations
 
-import errno
-import os
 import signal
 import threading
-import types
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final
-
-from rt.lowlevel import READ, Driver, DriverContext, current_driver, current_io
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from rt.lowlevel import IoDriver
+    import types
 
-Handler = Callable[[int, types.FrameType | None], Any] | int | None
+    from rt.lowlevel import Driver, DriverContext
 
-UNCATCHABLE: Final = frozenset(
-    getattr(signal, name) for name in ("SIGKILL", "SIGSTOP") if hasattr(signal, name)
-)
-# Synchronous faults: the kernel sends them for the faulting instruction, which runs again
-# (and faults again) once a handler returns; a Python handler only sets a flag and returns,
-# so the process would spin forever. Tokio refuses these too.
-FAULTS: Final = frozenset(
-    getattr(signal, name)
-    for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL")
-    if hasattr(signal, name)
-)
+    from ._handlers import Listener
 
-# Generation of each signal: bumped by the handler (main thread only), read anywhere.
-_gens: list[int] = [0] * signal.NSIG
-# Listeners per signal (all runtimes), and the handlers we replaced. Guarded by _lock;
-# the signal handler only reads _counts (a dict lookup is atomic under the GIL).
+#: Guards every piece of shared state of rt.signal (here and in ``_handlers``).
 _lock = threading.Lock()
-_counts: dict[int, int] = {}
-#: signal -> how many of ``_counts`` are lifelong raw listeners (never closed)
-_lifelong: dict[int, int] = {}
-_previous: dict[int, Handler] = {}
-_installed: set[int] = set()
-# The write ends of every listener's pipe per signal: a snapshot the handler reads.
-_pokes: dict[int, tuple[int, ...]] = {}
-
-
-def _on_signal(signum: int, frame: types.FrameType | None) -> None:
-    _gens[signum] += 1
-    if not _counts.get(signum):
-        _chain(signum, frame)  # a listener just left: behave as if we were not here
-    for fd in _pokes.get(signum, ()):
-        try:
-            os.write(fd, b"\0")
-        except OSError:  # full (a wake-up is pending anyway) or closed meanwhile
-            pass
-
-
-# Signals whose default action is to do nothing: chaining to the default does not re-raise
-# them (re-raising would put SIG_DFL back while we still count our handler as installed).
-_DEFAULT_IGNORED: Final = frozenset(
-    getattr(signal, name) for name in ("SIGCHLD", "SIGWINCH", "SIGURG") if hasattr(signal, name)
-)
-
-
-def _chain(signum: int, frame: types.FrameType | None) -> None:
-    prev = _previous.get(signum, signal.SIG_DFL)
-    if callable(prev):
-        prev(signum, frame)
-    elif prev == signal.SIG_IGN or signum in _DEFAULT_IGNORED:
-        return
-    elif signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    else:
-        # The default action (terminate, dump core, ...): let the kernel take it.
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-
-def check_signum(signum: int) -> int:
-    """Validate a signal number for registration and return it."""
-    if isinstance(signum, bool) or not isinstance(signum, int):
-        raise TypeError(f"a signal number must be an int, got {signum!r}")
-    if signum in UNCATCHABLE:
-        name = signal.Signals(signum).name
-        raise ValueError(f"{name} cannot be caught, blocked or ignored: no handler can see it")
-    if signum in FAULTS:
-        name = signal.Signals(signum).name
-        raise ValueError(
-            f"{name} reports a fault of this process (a bad memory access or instruction): "
-            "the faulting instruction runs again once a Python-level handler returns, so "
-            "listening for it would hang the process. Use the faulthandler module to report "
-            "such crashes, or another signal (SIGUSR1, SIGUSR2, ...) to signal the process"
-        )
-    if signum == _DOORBELL:
-        raise ValueError(
-            f"signal {signum} (SIGRTMAX - 2) is used by rt.signal itself to reach the main "
-            "thread; listen for another real-time signal (SIGRTMIN ... SIGRTMAX - 3)"
-        )
-    if signum not in signal.valid_signals():
-        lo, hi = min(signal.valid_signals()), max(signal.valid_signals())
-        raise ValueError(
-            f"signal {signum} cannot be listened for: it does not exist on this platform "
-            f"(signal numbers run from {lo} to {hi}; see the signal module's SIG* names)"
-        )
-    return signum
-
-
-# -- running things on the main thread -----------------------------------------------------
 
 
 class _Request:
@@ -233,255 +140,7 @@ def _on_main_thread(
         raise req.error
 
 
-def _install(signum: int) -> None:
-    # Lock held, main thread.
-    if signum in _installed or not _counts.get(signum):
-        return
-    _previous[signum] = signal.signal(signum, _on_signal)
-    _installed.add(signum)
-
-
-def _restore(signum: int) -> None:
-    # Lock held, main thread.
-    if signum not in _installed or _counts.get(signum):
-        return
-    _installed.discard(signum)
-    prev = _previous.pop(signum, signal.SIG_DFL)
-    if signal.getsignal(signum) is _on_signal:  # someone replaced ours meanwhile: keep theirs
-        signal.signal(signum, signal.SIG_DFL if prev is None else prev)
-
-
-# -- listeners and the per-runtime driver layer --------------------------------------------
-
-
-class _PipeFd:
-    """The read end of a listener's pipe, in the shape ``IoDriver.close`` takes."""
-
-    __slots__ = ("__weakref__", "fd")
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def close(self) -> None:
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            os.close(fd)
-
-
-class Listener:
-    """One registration of one signal on one runtime, with a pipe of its own.
-
-    The handler writes a byte to ``wfd`` after bumping the generation; :meth:`recv` compares
-    generations and waits for the pipe through the runtime's reactor when nothing is new.
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "closed",
-        "driver",
-        "io",
-        "rpipe",
-        "seen",
-        "signum",
-        "waiting",
-        "wfd",
-    )
-
-    def __init__(self, signum: int, io: IoDriver, driver: SignalDriver | None) -> None:
-        self.signum = signum
-        self.io = io
-        self.driver = driver
-        rfd, self.wfd = os.pipe()
-        os.set_blocking(rfd, False)
-        os.set_blocking(self.wfd, False)
-        self.rpipe = _PipeFd(rfd)
-        self.seen = _gens[signum]
-        self.closed = False
-        self.waiting = False  # a task is in recv(): one at a time, as Tokio's &mut self
-
-    async def recv(self) -> bool:
-        """Wait for a delivery since the last one seen; ``False`` once closed."""
-        rpipe = self.rpipe
-        if self.waiting:
-            raise RuntimeError(
-                "another task is already waiting on this signal stream: give each task its "
-                "own rt.signal.unix.signal(...) listener (every listener sees each delivery)"
-            )
-        self.waiting = True
-        try:
-            return await self._recv(rpipe)
-        finally:
-            self.waiting = False
-
-    async def _recv(self, rpipe: _PipeFd) -> bool:
-        while True:
-            if self.closed:
-                return False
-            gen = _gens[self.signum]
-            if gen != self.seen:
-                self.seen = gen
-                return True
-            if current_io("signal stream recv()") is not self.io:
-                raise RuntimeError(
-                    "this signal stream was made on another rt runtime, whose reactor watches "
-                    "it; call rt.signal.unix.signal(...) in the runtime that awaits it"
-                )
-            try:
-                await self.io.wait(rpipe, READ)
-                while os.read(rpipe.fd, 512):
-                    pass
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                if exc.errno == errno.EBADF and self.is_closed():
-                    return False
-                raise
-
-    def is_closed(self) -> bool:
-        """Whether :meth:`close` was called (a call: it changes while ``recv`` waits)."""
-        return self.closed
-
-    def close(self) -> None:
-        """Unregister; idempotent, any thread."""
-        global _pokes
-        with _locked():
-            if self.closed:
-                return
-            self.closed = True
-            _listeners.discard(self)
-            _pokes = _snapshot()
-            driver = self.driver
-        if driver is not None:
-            driver.forget(self)
-        self.io.close(self.rpipe)  # a waiting recv() wakes and returns False
-        wfd = self.wfd
-        # The handler writes to wfd on the main thread: close it there, after _pokes dropped
-        # it, so a handler that read the old snapshot never writes to a reused fd number.
-        _on_main_thread(lambda: os.close(wfd), wait=False, here_if_no_doorbell=True)
-        _release(self.signum)
-
-
-class RawListener:
-    """A process-wide registration of one signal on no runtime, for a helper thread.
-
-    The handler writes a byte to ``wfd`` after bumping the generation, as for a
-    :class:`Listener`; the owner waits for ``rfd`` (non-blocking) itself, e.g. with
-    ``select.poll`` in a thread of its own (rt-process's SIGCHLD watcher does). The
-    handler stays installed while it is registered.
-    """
-
-    __slots__ = ("__weakref__", "closed", "rfd", "signum", "wfd")
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        self.rfd, self.wfd = os.pipe()
-        os.set_blocking(self.rfd, False)
-        os.set_blocking(self.wfd, False)
-        self.closed = False
-
-    def drain(self) -> None:
-        """Read every pending byte from ``rfd``."""
-        try:
-            while os.read(self.rfd, 512):
-                pass
-        except BlockingIOError:
-            pass
-
-    def close(self) -> None:
-        """Unregister and close the pipe; idempotent, any thread."""
-        global _pokes
-        with _locked():
-            if self.closed:
-                return
-            self.closed = True
-            _listeners.discard(self)
-            _pokes = _snapshot()
-        os.close(self.rfd)
-        wfd = self.wfd
-        # As for Listener: the write end is closed on the main thread, where the handler runs.
-        _on_main_thread(lambda: os.close(wfd), wait=False, here_if_no_doorbell=True)
-        _release(self.signum)
-
-
-def register_raw(signum: int, *, lifelong: bool = False) -> RawListener:
-    """Register a runtime-less listener for ``signum``, installing the handler.
-
-    ``lifelong``: the caller keeps the listener for the life of the process (rt-process's
-    SIGCHLD watcher); it is counted in :data:`_lifelong` too, so checks that every listener
-    went can leave it out.
-
-    Raises:
-        ValueError: ``signum`` cannot be caught.
-        RuntimeError: called off the main thread before ``rt.signal`` was imported on it.
-    """
-    global _pokes
-    check_signum(signum)
-    listener = RawListener(signum)
-    with _locked():
-        _listeners.add(listener)
-        _pokes = _snapshot()
-        _counts[signum] = _counts.get(signum, 0) + 1
-        if lifelong:
-            _lifelong[signum] = _lifelong.get(signum, 0) + 1
-        need_install = signum not in _installed
-    if need_install:
-        try:
-            _on_main_thread(lambda: _install(signum), wait=True)
-        except BaseException:
-            listener.close()
-            raise
-    return listener
-
-
-_listeners: set[Listener | RawListener] = set()
-
-
-def _snapshot() -> dict[int, tuple[int, ...]]:
-    # Lock held.
-    out: dict[int, list[int]] = {}
-    for listener in _listeners:
-        out.setdefault(listener.signum, []).append(listener.wfd)
-    return {signum: tuple(fds) for signum, fds in out.items()}
-
-
-def register(signum: int) -> Listener:
-    """Register a listener for ``signum`` on the current runtime, installing the handler."""
-    global _pokes
-    check_signum(signum)
-    io = current_io()
-    try:
-        driver = current_driver("signal")
-    except RuntimeError:  # pragma: no cover - a runtime built before rt-signal was installed
-        driver = None
-    assert driver is None or isinstance(driver, SignalDriver)
-    listener = Listener(signum, io, driver)
-    with _locked():
-        _listeners.add(listener)
-        _pokes = _snapshot()
-        _counts[signum] = _counts.get(signum, 0) + 1
-        need_install = signum not in _installed
-    if driver is not None:
-        driver.adopt(listener)
-    if need_install:
-        try:
-            _on_main_thread(lambda: _install(signum), wait=True)
-        except BaseException:
-            listener.close()
-            raise
-    return listener
-
-
-def _release(signum: int) -> None:
-    with _locked():
-        n = _counts.get(signum, 0) - 1
-        if n > 0:
-            _counts[signum] = n
-            return
-        _counts.pop(signum, None)
-    _on_main_thread(lambda: _restore(signum), wait=False)
+# -- the per-runtime driver layer ------------------------------------------------------------
 
 
 class SignalDriver:

@@ -23,7 +23,7 @@ from typing import Self, final
 
 from rt._exports import public
 
-from ._registry import Listener, check_signum, register
+from ._handlers import Listener, check_signum, register
 
 __all__ = ["Signal", "SignalKind", "signal"]
 
