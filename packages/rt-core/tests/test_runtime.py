@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import subprocess
 import sys
 import textwrap
@@ -1039,3 +1040,50 @@ def test_a_scheduler_keeps_its_instance_attributes_within_cpythons_shared_keys_l
     assert max(plain, diagnosed) <= 30, (
         f"{plain} / {diagnosed} scheduler attributes: keep them at 30 or fewer (see the test)"
     )
+
+
+_BAD_OPTIONS = [
+    {"flavor": "fast"},
+    {"flavor": "multi_thread", "worker_threads": 0},
+    {"flavor": "multi_thread", "worker_threads": -3},
+    {"flavor": "current_thread", "worker_threads": 4},
+    {"flavor": "multi_thread", "on_thread_start": 42},
+    {"on_task_spawn": "not callable"},
+    {"max_blocking_threads": 0},
+    {"thread_name": ""},
+    {"gc": "sometimes"},
+    {"poll_time_histogram": 1},
+    {"workers": 4},
+]
+
+
+@pytest.mark.parametrize("options", _BAD_OPTIONS, ids=lambda o: ",".join(map(str, o.items())))
+def test_check_runtime_options_raises_exactly_what_runtime_raises(options: dict[str, Any]) -> None:
+    from rt.lowlevel import check_runtime_options
+
+    with pytest.raises((TypeError, ValueError)) as built:
+        rt.Runtime(**options)
+    with pytest.raises(type(built.value)) as checked:
+        check_runtime_options(**options)
+    if not COMPILED:  # compiled, Runtime's own argument checks word a wrong type their way
+        assert str(checked.value) == str(built.value).replace("Runtime.__init__()", "Runtime()")
+
+
+def test_check_runtime_options_builds_nothing() -> None:
+    from rt.lowlevel import check_runtime_options
+
+    fds, threads = open_fds(), threading.active_count()
+    check_runtime_options(flavor="multi_thread", worker_threads=3, thread_name="checked")
+    check_runtime_options()
+    assert threading.active_count() == threads
+    assert open_fds() <= fds
+
+
+def test_check_runtime_options_knows_every_option_of_runtime_with_its_default() -> None:
+    from rt._core._options import RUNTIME_DEFAULTS
+
+    try:
+        params = inspect.signature(rt.Runtime).parameters
+    except ValueError:  # pragma: no cover - a compiled build without signatures
+        pytest.skip("no signature for rt.Runtime in this build")
+    assert {name: p.default for name, p in params.items()} == RUNTIME_DEFAULTS

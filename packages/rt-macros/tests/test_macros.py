@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import os
+import re
+import threading
+from types import CoroutineType
+from typing import Any
 
 import pytest
 
 import rt
 import rt.time
+from rt._core._task import COMPILED
 from rt.sync import mpsc
 
 
@@ -259,3 +265,70 @@ def test_try_join_cancels_the_rest_at_the_first_error_and_raises_it() -> None:
         assert cleaned == ["other"]
 
     body()
+
+
+_BAD_ENTRY_OPTIONS = [
+    ({"flavor": "fast"}, ValueError, "flavor must be one of"),
+    ({"flavor": "multi_thread", "worker_threads": 0}, ValueError, "worker_threads must be an int"),
+    ({"flavor": "multi_thread", "worker_threads": -2}, ValueError, "worker_threads must be an"),
+    ({"flavor": "current_thread", "worker_threads": 2}, ValueError, "applies to flavor='multi"),
+    ({"flavor": "multi_thread", "on_thread_stop": "x"}, ValueError, "on_thread_stop must be a"),
+    ({"on_task_terminate": 3}, ValueError, "on_task_terminate must be a callable"),
+    ({"unhandled_error": "explode"}, ValueError, "unhandled_error must be one of"),
+    ({"event_intervall": 5}, TypeError, "unexpected keyword argument 'event_intervall'"),
+]
+
+
+@pytest.mark.parametrize("decorator", [rt.main, rt.test], ids=["main", "test"])
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    _BAD_ENTRY_OPTIONS,
+    ids=[str(o) for o, *_ in _BAD_ENTRY_OPTIONS],
+)
+def test_entry_decorators_refuse_a_bad_option_when_decorating(
+    decorator: Any, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    # At decoration (import), with the error rt.Runtime gives, before anything is called.
+    with pytest.raises(error, match=re.escape(message)) as raised:
+        decorator(**options)
+    with pytest.raises(error) as built:
+        rt.Runtime(**options)
+    if not COMPILED:  # compiled, Runtime's own argument checks word a wrong type their way
+        assert str(raised.value) == str(built.value).replace("Runtime.__init__()", "Runtime()")
+
+
+def test_entry_decorators_build_no_runtime_when_decorating() -> None:
+    fds = set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
+    threads = threading.active_count()
+
+    @rt.main(flavor="multi_thread", worker_threads=3)
+    async def main() -> int:
+        return 1
+
+    @rt.test(flavor="multi_thread", worker_threads=3, start_paused=True)
+    async def check() -> int:
+        return 2
+
+    assert threading.active_count() == threads
+    if fds:
+        assert set(os.listdir("/proc/self/fd")) <= fds
+    assert main() == 1 and check() == 2
+
+
+def test_rt_test_refuses_a_start_paused_that_is_not_a_bool() -> None:
+    with pytest.raises(TypeError, match="start_paused must be True or False, got 'yes'"):
+        rt.test(start_paused="yes")  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("biased", [1, 0, "no", None, [True]])
+def test_select_refuses_a_biased_that_is_not_a_bool(biased: object) -> None:
+    branch = value("a")
+    assert isinstance(branch, CoroutineType)
+    message = f"biased must be True or False, got {biased!r}"
+
+    async def main() -> None:
+        with pytest.raises(TypeError, match=re.escape(message)):
+            await rt.select(branch, biased=biased)  # type: ignore[call-overload]
+
+    rt.run(main())
+    assert branch.cr_frame is None  # closed unstarted: no "never awaited" warning

@@ -308,3 +308,61 @@ def test_runtime_scope_marker_runs_tests_on_the_scopes_runtime(pytester: pytest.
         """
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_the_rt_mark_on_a_plain_test_fails_it_saying_what_to_do(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.rt(start_paused=True)
+        def test_plain():
+            pass
+
+        @pytest.mark.rt
+        @pytest.mark.parametrize("x", [1, 2])
+        def test_plain_parametrized(x):
+            pass
+
+        class TestGroup:
+            @pytest.mark.rt
+            def test_method(self):
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.rt applies to async def tests; test_plain is a plain function: "
+            "remove the mark or make it async def*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*test_plain_parametrized is a plain function*"])
+    result.stdout.fnmatch_lines(["*test_method is a plain function*"])
+
+
+def test_a_module_or_class_rt_mark_leaves_the_plain_tests_it_reaches_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import rt
+
+        pytestmark = pytest.mark.rt
+
+        def test_plain_helper_check():
+            pass
+
+        async def test_async():
+            await rt.yield_now()
+
+        @pytest.mark.rt
+        class TestGroup:
+            def test_plain_method(self):
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)

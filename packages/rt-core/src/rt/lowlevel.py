@@ -46,6 +46,8 @@ from ._core._current import (
     current_task,
 )
 from ._core._driver import ENTRY_POINT_GROUP, Driver, DriverContext, DriverLayer
+from ._core._exceptions import check_bool
+from ._core._options import check_runtime_options as _check_runtime_options
 from ._core._reactor import READ, WRITE, IoDriver
 from ._core._runtime import current_driver
 from ._core._traps import (
@@ -72,6 +74,8 @@ __all__ = [
     "WRITE",
     "Scheduler",
     "budget_spent",
+    "check_bool",
+    "check_runtime_options",
     "checkpoint",
     "checkpoint_if_cancelled",
     "consume_budget",
@@ -87,6 +91,23 @@ __all__ = [
     "wait_task_rescheduled",
     "wait_writable",
 ]
+
+
+def check_runtime_options(**options: Any) -> None:
+    """Check keyword options for :class:`rt.Runtime` without building a runtime.
+
+    The same checks and the same errors as ``rt.Runtime(**options)``, and nothing built: no
+    thread, no fd, no driver. ``flavor=None`` is resolved as a runtime built now would resolve
+    it (``RT_FLAVOR``, then the build's default). ``@rt.main`` and ``@rt.test`` call it when
+    they decorate, so that a bad option fails at import; a library that builds runtimes later
+    from options it takes now can do the same.
+
+    Raises:
+        TypeError: an option ``Runtime`` does not take, or a flag that is not a bool.
+        ValueError: an option is out of range.
+        ImportError: a driver was required (``enable_time=True``) but is not installed.
+    """
+    _check_runtime_options(options)
 
 
 def current_io(what: str = "this call") -> IoDriver:

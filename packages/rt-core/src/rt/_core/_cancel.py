@@ -18,16 +18,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, final
 
 from ._current import current_task_or_raise
-from ._exceptions import Cancelled, chained
+from ._exceptions import Cancelled, chained, check_bool
 
 if TYPE_CHECKING:
     from ._task import JoinHandle as Task
 
 
 def _check_shield(value: object) -> bool:
-    if type(value) is not bool:
-        raise TypeError(f"shield must be True or False, got {value!r}")
-    return value
+    return check_bool("shield", value)
 
 
 @final

@@ -17,6 +17,20 @@ def chained(err: E, cause: BaseException | None) -> E:
     return err
 
 
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``; else raise rt's error for a flag.
+
+    A flag takes a bool only: a truthy stand-in (``1``, ``"no"``, an object) is far more often
+    a mistake (a value passed to the wrong keyword) than a choice.
+
+    Raises:
+        TypeError: ``value`` is not a bool; the message names ``name`` and ``value``.
+    """
+    if value is True or value is False:
+        return value
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
 @final
 class Cancelled(BaseException):
     """Raised at a checkpoint of a task whose cancellation was requested.

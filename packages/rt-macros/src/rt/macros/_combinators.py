@@ -39,6 +39,7 @@ import rt
 from rt.lowlevel import (
     Abort,
     budget_spent,
+    check_bool,
     checkpoint,
     current_task,
     reschedule,
@@ -371,7 +372,8 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
 
     Raises:
         ValueError: no branch was given.
-        TypeError: a branch is not awaitable, or one coroutine is given as two branches.
+        TypeError: a branch is not awaitable, one coroutine is given as two branches, or
+            ``biased`` is not a bool.
         RuntimeError: outside a task on rt.
 
     Cancel safety: ``select`` itself is cancel-safe only if every branch is: the losing
@@ -379,6 +381,10 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     branch's own cancel safety (see the table in the README). A ``recv`` branch polled in
     place that loses takes nothing from its channel.
     """
+    flag: object = biased  # typed bool, but a caller may pass anything
+    if flag is not True and flag is not False:
+        _close_unstarted(branches)
+        check_bool("biased", flag)
     if not branches:
         raise ValueError("select() needs at least one awaitable")
     _refuse_reused_coroutine(branches, "select")

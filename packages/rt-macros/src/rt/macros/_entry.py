@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, overload
 
 import rt
+from rt.lowlevel import check_bool, check_runtime_options
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -31,8 +32,10 @@ def main(
     fn: Callable[P, Coroutine[Any, Any, T]] | None = None,
     /,
     *,
-    flavor: str | None = None,
-    worker_threads: int | None = None,
+    # ``object`` here (the overloads say what is accepted): checked below with Runtime's
+    # messages, which the optional compiled build's own argument checks would pre-empt.
+    flavor: object = None,
+    worker_threads: object = None,
     **runtime_options: Any,
 ) -> Any:
     """Turn ``async def main(...)`` into a plain function that runs it on a fresh runtime.
@@ -42,20 +45,29 @@ def main(
     works. The runtime is shut down on return, on an exception and on Ctrl-C: Ctrl-C cancels
     the coroutine (its ``finally`` blocks run) and the process exits with status 130.
 
+    The options are checked when the function is decorated (at import), with the errors
+    ``rt.Runtime(...)`` gives, as ``#[tokio::main(...)]`` is at compile time; the runtime
+    itself is built only when the function is called.
+
     Raises:
-        TypeError: the decorated object is not an ``async def`` function.
+        TypeError: the decorated object is not an ``async def`` function, or an option
+            ``rt.Runtime`` does not take (or of the wrong type).
+        ValueError: an option ``rt.Runtime`` refuses (an unknown flavor, ``worker_threads=0``
+            or on ``current_thread``...).
+        ImportError: a driver was required (``enable_time=True``) but is not installed.
     """
+    options: dict[str, Any] = {"flavor": flavor, **runtime_options}
+    if worker_threads is not None:
+        options["worker_threads"] = worker_threads
+    check_runtime_options(**options)
 
     def decorate(f: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
         _check(f, "@rt.main")
 
         @functools.wraps(f)
         def run_main(*args: P.args, **kwargs: P.kwargs) -> T:
-            options = dict(runtime_options)
-            if worker_threads is not None:
-                options["worker_threads"] = worker_threads
             try:
-                return rt.run(f(*args, **kwargs), flavor=flavor, **options)
+                return rt.run(f(*args, **kwargs), **options)
             except KeyboardInterrupt:
                 print("interrupted", file=sys.stderr)
                 raise SystemExit(130) from None
@@ -77,8 +89,8 @@ def test(
     fn: Callable[P, Coroutine[Any, Any, T]] | None = None,
     /,
     *,
-    start_paused: bool = False,
-    flavor: str | None = None,
+    start_paused: object = False,  # ``object``: as for ``main``, checked below
+    flavor: object = None,
     **runtime_options: Any,
 ) -> Any:
     """Turn an ``async def`` test into a plain callable that runs it on a fresh runtime.
@@ -86,11 +98,19 @@ def test(
     Args:
         start_paused: Pause rt-time's clock before the test starts (Tokio's
             ``start_paused``): sleeps complete instantly and deterministically.
+        flavor, runtime_options: As for :class:`rt.Runtime`. They are checked when the test
+            is decorated (at import), with the errors ``rt.Runtime(...)`` gives; the runtime is
+            built when the test runs.
 
     Raises:
-        TypeError: the decorated object is not an ``async def`` function.
-        ImportError: ``start_paused=True`` without rt-time installed.
+        TypeError: the decorated object is not an ``async def`` function, ``start_paused``
+            is not a bool, or an option ``rt.Runtime`` does not take.
+        ValueError: an option ``rt.Runtime`` refuses.
+        ImportError: ``start_paused=True`` without rt-time installed (when the test runs).
     """
+    paused = check_bool("start_paused", start_paused)
+    options: dict[str, Any] = {"flavor": flavor, **runtime_options}
+    check_runtime_options(**options)
 
     def decorate(f: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
         _check(f, "@rt.test")
@@ -98,13 +118,13 @@ def test(
         @functools.wraps(f)
         def run_test(*args: P.args, **kwargs: P.kwargs) -> T:
             async def body() -> T:
-                if start_paused:
+                if paused:
                     import rt.time
 
                     rt.time.pause()
                 return await f(*args, **kwargs)
 
-            return rt.run(body(), flavor=flavor, **runtime_options)
+            return rt.run(body(), **options)
 
         return run_test
 

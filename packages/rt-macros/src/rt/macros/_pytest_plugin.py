@@ -10,6 +10,10 @@
   using one runs on that same runtime (pytest-asyncio's ``loop_scope``), so the fixture's tasks
   and sockets keep working inside the test. ``@pytest.mark.rt(runtime_scope="module")`` asks
   for a scope's runtime explicitly.
+* ``@pytest.mark.rt`` on a plain ``def`` test fails that test, saying to remove the mark or
+  make the test ``async def`` (it would run without a runtime otherwise, and whatever the
+  mark asked for, ``start_paused=True`` say, would silently not apply). A mark inherited from
+  a class or a module (``pytestmark``) is left alone on the plain tests it reaches.
 * An unmarked ``async def`` test in strict mode fails, saying to mark it ``@pytest.mark.rt``
   or to set ``rt_mode = auto`` (rather than pytest's generic "not natively supported").
 * Tasks still running when the test ends are reported with a warning (then cancelled by the
@@ -218,6 +222,7 @@ def pytest_fixture_setup(
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     runtime: rt.Runtime | None = getattr(pyfuncitem, _RUNTIME, None)
     if runtime is None:
+        _refuse_marked_plain_test(pyfuncitem)
         return _refuse_unmarked_async_test(pyfuncitem)
     fn: Callable[..., Any] = pyfuncitem.obj
     argnames = pyfuncitem._fixtureinfo.argnames
@@ -311,7 +316,24 @@ def _shared_runtime_for_test(
     return _scoped_runtime(request, scope)
 
 
-# -- unmarked async tests in strict mode ------------------------------------------------------
+# -- a mark on the wrong kind of test, unmarked async tests in strict mode ------------------
+
+
+def _refuse_marked_plain_test(pyfuncitem: pytest.Function) -> None:
+    """Fail a plain ``def`` test that carries ``@pytest.mark.rt`` itself.
+
+    Only the test's own mark counts: ``pytestmark = pytest.mark.rt`` on a module (or a mark on
+    a class) reaches its plain tests too, and there it means "the async tests here".
+    """
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        return
+    if not any(mark.name == "rt" for mark in pyfuncitem.own_markers):
+        return
+    pytest.fail(
+        f"@pytest.mark.rt applies to async def tests; {pyfuncitem.originalname} is a plain "
+        "function: remove the mark or make it async def",
+        pytrace=False,
+    )
 
 
 def _refuse_unmarked_async_test(pyfuncitem: pytest.Function) -> bool | None:
