@@ -735,6 +735,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         context: contextvars.Context | None = None,
     ) -> events.Handle:
         handle: events.Handle = super().call_soon_threadsafe(callback, *args, context=context)
+        tb = handle._source_traceback  # type: ignore[attr-defined]
+        if tb:
+            # Debug mode: the handle's traceback ends where the caller called, as asyncio's
+            # does (the base method dropped its own frame, this drops this override's).
+            del tb[-1]
         host: int | None = self._thread_id  # an attached loop's: None while no host runs
         if host is None and self._attached:
             # An attached loop's host task left when the loop ran out of work (see _bridge):
