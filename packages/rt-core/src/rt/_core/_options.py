@@ -79,7 +79,13 @@ def check_runtime_options(options: dict[str, Any]) -> None:
     """
     for name in options:
         if name not in RUNTIME_DEFAULTS:
-            raise TypeError(f"Runtime() got an unexpected keyword argument {name!r}")
+            import difflib  # (only here: not on the way of every runtime's start)
+
+            message = f"Runtime() got an unexpected keyword argument {name!r}"
+            close = difflib.get_close_matches(name, RUNTIME_DEFAULTS, n=1)
+            if close:  # a misspelt option (Python 3.13 suggests one too, for Runtime itself)
+                message += f". Did you mean {close[0]!r}?"
+            raise TypeError(message)
     o = dict(RUNTIME_DEFAULTS)
     o.update(options)
     _check(o)
