@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+import types
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -178,8 +179,12 @@ async def aio_as_rt(awaitable: Awaitable[T]) -> T:
 
 def _close(awaitable: object) -> None:
     """Close a coroutine refused before it ran: the caller gets the error, not also a
-    "never awaited" warning."""
-    if asyncio.iscoroutine(awaitable) and inspect.getcoroutinestate(awaitable) == "CORO_CREATED":
+    "never awaited" warning. Only Python's own coroutines warn, and only they tell whether
+    they started: a compiled one (mypyc's, Cython's) is left as it is."""
+    if (
+        isinstance(awaitable, types.CoroutineType)
+        and inspect.getcoroutinestate(awaitable) == "CORO_CREATED"
+    ):
         awaitable.close()
 
 
