@@ -98,9 +98,10 @@ def test(
     Args:
         start_paused: Pause rt-time's clock before the test starts (Tokio's
             ``start_paused``): sleeps complete instantly and deterministically.
-        flavor, runtime_options: As for :class:`rt.Runtime`. They are checked when the test
-            is decorated (at import), with the errors ``rt.Runtime(...)`` gives; the runtime is
-            built when the test runs.
+        flavor: As for :class:`rt.Runtime`.
+        runtime_options: Any other option of :class:`rt.Runtime`. The options are checked
+            when the test is decorated (at import), with the errors ``rt.Runtime(...)``
+            gives; the runtime is built when the test runs.
 
     Raises:
         TypeError: the decorated object is not an ``async def`` function, ``start_paused``
