@@ -24,10 +24,6 @@ if TYPE_CHECKING:
     from ._task import JoinHandle as Task
 
 
-def _check_shield(value: object) -> bool:
-    return check_bool("shield", value)
-
-
 @final
 class CancelScope:
     """A region of a task that can be cancelled as a unit, with a plain ``with`` block.
@@ -53,7 +49,7 @@ class CancelScope:
     __slots__ = ("_cancel_called", "_cancelled_caught", "_entered", "_exited", "_shield", "_task")
 
     def __init__(self, *, shield: bool = False) -> None:
-        self._shield = _check_shield(shield)
+        self._shield = check_bool("shield", shield)
         self._cancel_called = False
         self._cancelled_caught = False
         self._task: Task[Any] | None = None
@@ -77,7 +73,7 @@ class CancelScope:
 
     @shield.setter
     def shield(self, value: bool) -> None:
-        self._shield = _check_shield(value)
+        self._shield = check_bool("shield", value)
         self._update_task()
 
     def cancel(self) -> None:
