@@ -161,7 +161,7 @@ async def test_run_and_rt_as_aio_called_from_an_rt_task_close_the_coroutine_they
         rt.asyncio.run(coro)
     assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # not "never awaited"
     coro = _aio_noop()
-    with pytest.raises(RuntimeError, match="rt's event loop, no asyncio loop runs here"):
+    with pytest.raises(RuntimeError, match="is for asyncio code, and this is an rt task"):
         await rt.asyncio.rt_as_aio(coro)
     assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
 
@@ -176,11 +176,64 @@ def test_run_and_aio_as_rt_called_from_asyncio_code_close_the_coroutine_they_ref
             rt.asyncio.run(coro)
         coro = _aio_noop()
         refused.append(coro)
-        with pytest.raises(RuntimeError, match="from a task running on an rt runtime"):
+        with pytest.raises(RuntimeError, match="is for rt tasks, and this is asyncio code"):
             await rt.asyncio.aio_as_rt(coro)
 
     asyncio.run(main())
     assert [inspect.getcoroutinestate(c) for c in refused] == [inspect.CORO_CLOSED] * 2
+
+
+def test_rt_as_aio_outside_any_event_loop_says_how_to_run_asyncio_code_on_rt() -> None:
+    coro = _aio_noop()
+    with pytest.raises(RuntimeError, match="rt's event loop, no asyncio loop runs here"):
+        rt.asyncio.rt_as_aio(coro).send(None)
+    assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+
+
+async def test_aio_as_rt_refuses_what_is_not_awaitable_before_anything_runs() -> None:
+    with pytest.raises(TypeError, match="got the callable '_aio_noop': call it"):
+        await rt.asyncio.aio_as_rt(_aio_noop)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"expects an awaitable .* got int"):
+        await rt.asyncio.aio_as_rt(5)  # type: ignore[arg-type]
+
+
+async def test_rt_as_aio_refuses_what_is_not_awaitable_before_anything_runs() -> None:
+    async def aio() -> list[str]:
+        seen = []
+        for bad in (rt.time.sleep, 5):
+            try:
+                await rt.asyncio.rt_as_aio(bad)  # type: ignore[arg-type]
+            except TypeError as exc:
+                seen.append(str(exc))
+        return seen
+
+    assert await rt.asyncio.aio_as_rt(aio()) == [
+        "rt_as_aio() expects an awaitable, got the callable 'sleep': call it, "
+        "e.g. rt_as_aio(sleep())",
+        "rt_as_aio() expects an awaitable (a coroutine, future or task), got int",
+    ]
+
+
+async def test_asyncio_code_given_to_rt_as_aio_fails_with_a_note_naming_the_adapter() -> None:
+    async def aio() -> list[tuple[str, list[str]]]:
+        fut = asyncio.get_running_loop().create_future()
+        seen = []
+        for bad in (asyncio.sleep(1), asyncio.sleep(0), fut):
+            try:
+                await rt.asyncio.rt_as_aio(bad)
+            except (RuntimeError, TypeError) as exc:
+                seen.append((type(exc).__name__, getattr(exc, "__notes__", [])))
+        return seen
+
+    note = [
+        "rt_as_aio() runs its awaitable as an rt task, where asyncio code does not run: "
+        "await asyncio code directly in asyncio code (aio_as_rt() from rt tasks)"
+    ]
+    assert await rt.asyncio.aio_as_rt(aio()) == [
+        ("RuntimeError", note),  # asyncio.sleep(1) finds no running asyncio loop
+        ("TypeError", note),  # asyncio.sleep(0) yields None to rt
+        ("TypeError", note),  # an asyncio future yields itself to rt
+    ]
 
 
 def test_runtime_shutdown_cancels_pending_asyncio_tasks_of_an_attached_loop(

@@ -681,6 +681,37 @@ def test_system_exit_raised_in_asyncio_code_reaches_rt_run_instead_of_hanging_it
     ]
 
 
+def test_system_exit_left_to_propagate_from_asyncio_code_stops_rt_run_once_without_error_logs(
+    flavor: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The rt task awaiting the crossing lets the SystemExit through: block_on raises it, then
+    # shutdown cancels that task, which re-raises the same exception object from the
+    # crossing's future. That is not a second request to stop nor an error of the shutdown.
+    async def exits() -> None:
+        await asyncio.sleep(0)
+        raise SystemExit(3)
+
+    async def main() -> None:
+        rt.spawn(rt.asyncio.aio_as_rt(asyncio.sleep(30)))
+        await rt.asyncio.aio_as_rt(exits())
+
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            rt.run(main(), flavor=flavor)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    with caplog.at_level("WARNING", logger="rt"):
+        t.start()
+        t.join(LIMIT)
+    assert not t.is_alive(), "rt.run hung after SystemExit in asyncio code"
+    assert [(type(e), e.args) for e in outcome] == [(SystemExit, (3,))]
+    assert [r.getMessage() for r in caplog.records] == []
+
+
 def test_shutdown_while_an_rt_task_waits_on_asyncio_code_ends_both(flavor: str | None) -> None:
     seen: list[str] = []
 

@@ -159,7 +159,8 @@ async def aio_as_rt(awaitable: Awaitable[T]) -> T:
         Its result.
 
     Raises:
-        RuntimeError: outside an rt task.
+        TypeError: ``awaitable`` is not awaitable (the message says what to pass).
+        RuntimeError: outside an rt task (in asyncio code, await the awaitable directly).
         rt.Cancelled: the rt task was cancelled (the asyncio task was cancelled and finished).
         asyncio.CancelledError: the asyncio task was cancelled by someone else.
         BaseException: whatever the awaitable raised.
@@ -169,12 +170,42 @@ async def aio_as_rt(awaitable: Awaitable[T]) -> T:
     checkpoint, rt's level-triggered rule).
     """
     try:
-        me = current_task()
+        _check_awaitable(awaitable, "aio_as_rt")
+        try:
+            me = current_task()
+        except RuntimeError as exc:
+            if _running_aio_loop() is None:
+                raise
+            raise RuntimeError(
+                "aio_as_rt() is for rt tasks, and this is asyncio code: await the asyncio "
+                "awaitable directly here (rt_as_aio() is the way to await rt code from it)"
+            ) from exc
         loop = _runtime_loop()
     except BaseException:
         _close(awaitable)
         raise
     return await _cross(me, loop, awaitable)
+
+
+def _running_aio_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _check_awaitable(awaitable: object, what: str) -> None:
+    """Refuse what cannot be awaited before anything runs, saying what to pass instead."""
+    if inspect.isawaitable(awaitable):
+        return
+    kind = type(awaitable).__name__
+    if callable(awaitable):
+        name = getattr(awaitable, "__qualname__", None) or getattr(awaitable, "__name__", kind)
+        raise TypeError(
+            f"{what}() expects an awaitable, got the callable {name!r}: call it, "
+            f"e.g. {what}({name}())"
+        )
+    raise TypeError(f"{what}() expects an awaitable (a coroutine, future or task), got {kind}")
 
 
 def _close(awaitable: object) -> None:
@@ -250,6 +281,27 @@ async def _cross(me: Any, loop: RtEventLoop, awaitable: Awaitable[T]) -> T:
     return fut.result()  # type: ignore[no-any-return]
 
 
+def _note_asyncio_code_in_rt_task(exc: BaseException) -> None:
+    """Name the adapter when asyncio code was given to ``rt_as_aio``: inside the rt task it
+    finds no asyncio loop (asyncio's "no running event loop") or hands rt an asyncio future
+    (rt's "not rt's" error), neither of which says what to do instead."""
+    if (isinstance(exc, RuntimeError) and str(exc) == "no running event loop") or (
+        isinstance(exc, TypeError) and "awaited something that is not rt's" in str(exc)
+    ):
+        exc.add_note(
+            "rt_as_aio() runs its awaitable as an rt task, where asyncio code does not run: "
+            "await asyncio code directly in asyncio code (aio_as_rt() from rt tasks)"
+        )
+
+
+def _in_rt_task() -> bool:
+    try:
+        current_task()
+    except RuntimeError:
+        return False
+    return True
+
+
 async def rt_as_aio(awaitable: Awaitable[T]) -> T:
     """Await an rt awaitable (coroutine, ``JoinHandle``, ...) from asyncio code on an rt loop.
 
@@ -263,7 +315,9 @@ async def rt_as_aio(awaitable: Awaitable[T]) -> T:
         Its result.
 
     Raises:
-        RuntimeError: the running asyncio loop is not an rt loop.
+        TypeError: ``awaitable`` is not awaitable (the message says what to pass).
+        RuntimeError: the running asyncio loop is not an rt loop, or this is an rt task
+            (which awaits rt code directly).
         asyncio.CancelledError: the asyncio task was cancelled (the rt task was aborted and
             has finished), or the rt task was cancelled.
         BaseException: whatever the awaitable raised.
@@ -273,14 +327,15 @@ async def rt_as_aio(awaitable: Awaitable[T]) -> T:
     caller sees ``CancelledError``): to keep it, spawn the rt side and await its
     ``JoinHandle``, which a cancelled wait leaves running with its result.
     """
-    try:
-        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None  # not in asyncio code at all (a plain function, an rt task)
+    _check_awaitable(awaitable, "rt_as_aio")
+    loop = _running_aio_loop()  # None: not in asyncio code at all (a plain function, an rt task)
     if not isinstance(loop, RtEventLoop):
-        close = getattr(awaitable, "close", None)
-        if close is not None:
-            close()  # never awaited: say so without a "never awaited" warning
+        _close(awaitable)  # never awaited: say so without a "never awaited" warning
+        if loop is None and _in_rt_task():
+            raise RuntimeError(
+                "rt_as_aio() is for asyncio code, and this is an rt task: await the rt "
+                "awaitable directly here (aio_as_rt() is the way to await asyncio code from it)"
+            )
         where = "no asyncio loop runs here" if loop is None else f"not {loop!r}"
         raise RuntimeError(
             f"rt_as_aio() needs asyncio code running on rt's event loop, {where}: "
@@ -306,6 +361,7 @@ async def rt_as_aio(awaitable: Awaitable[T]) -> T:
         try:
             value = await awaitable
         except BaseException as exc:
+            _note_asyncio_code_in_rt_task(exc)
             loop.call_soon_threadsafe(settle, False, exc)
             if not isinstance(exc, Exception):
                 raise

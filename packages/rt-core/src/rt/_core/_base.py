@@ -310,10 +310,15 @@ class Scheduler(ABC):
     def _post_from_signal(self, callback: Callable[[], object]) -> None:
         """``post`` for a signal handler: no locks, always wakes the driver."""
 
+    #: The last fatal error ``block_on`` raised: the same exception surfacing again in another
+    #: task (one that awaited a future holding it) does not stop the runtime twice.
+    _raised_fatal: BaseException | None = None
+
     def _raise_fatal(self) -> None:
         exc = self._fatal
         self._fatal = None
         assert exc is not None
+        self._raised_fatal = exc
         raise exc
 
     _sigint_main: Task[Any] | None = None

@@ -245,7 +245,10 @@ def task_failed(sched: Scheduler, task: Task[Any], exc: BaseException) -> None:
     # A failure nobody reads is reported when the task goes away (``UnreadFailure``); these
     # two stop the runtime whoever reads them.
     if isinstance(exc, KeyboardInterrupt | SystemExit):
-        if sched._fatal is None:
+        # Not again for the one block_on already raised: a task that awaited something
+        # holding it (a bridged asyncio future, say) re-raises the same object as shutdown
+        # cancels it, and that is no new request to stop.
+        if sched._fatal is None and exc is not sched._raised_fatal:
             sched._fatal = exc
             sched._on_fatal()
         return
