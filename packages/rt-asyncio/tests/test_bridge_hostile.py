@@ -11,6 +11,8 @@ import os
 import threading
 import traceback
 import types
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 from loop_helpers import LIMIT
@@ -630,13 +632,32 @@ def test_shutdown_with_pending_asyncio_tasks_leaves_no_task_thread_fd_or_warning
     assert _fds() - fds_before == set()
 
 
+def _run_in_thread(
+    main: Callable[[], Coroutine[Any, Any, None]], flavor: str | None
+) -> list[BaseException]:
+    """``rt.run(main())`` on a thread of its own, which must end within ``LIMIT`` (a hang fails
+    the test instead of the run); what it raised, if anything."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            rt.run(main(), flavor=flavor)
+        except BaseException as exc:
+            raised.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(LIMIT)
+    assert not t.is_alive(), "rt.run hung (at shutdown, or before)"
+    return raised
+
+
 def test_system_exit_raised_in_asyncio_code_reaches_rt_run_instead_of_hanging_its_shutdown(
     flavor: str | None,
 ) -> None:
     # As asyncio.run does: the loop's other tasks are cancelled, the crossing's rt task gets
     # the error, and the runtime stops with it.
     seen: list[str] = []
-    outcome: list[BaseException] = []
 
     async def exits() -> None:
         await asyncio.sleep(0)
@@ -663,16 +684,7 @@ def test_system_exit_raised_in_asyncio_code_reaches_rt_run_instead_of_hanging_it
         except SystemExit:
             seen.append("the crossing raised SystemExit")
 
-    def run() -> None:
-        try:
-            rt.run(main(), flavor=flavor)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(LIMIT)
-    assert not t.is_alive(), "rt.run hung after SystemExit in asyncio code"
+    outcome = _run_in_thread(main, flavor)
     assert [type(e) for e in outcome] == [SystemExit]  # it stopped the runtime all the same
     assert sorted(seen) == [
         "bystander cancelled",
@@ -695,19 +707,8 @@ def test_system_exit_left_to_propagate_from_asyncio_code_stops_rt_run_once_witho
         rt.spawn(rt.asyncio.aio_as_rt(asyncio.sleep(30)))
         await rt.asyncio.aio_as_rt(exits())
 
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            rt.run(main(), flavor=flavor)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    t = threading.Thread(target=run, daemon=True)
     with caplog.at_level("WARNING", logger="rt"):
-        t.start()
-        t.join(LIMIT)
-    assert not t.is_alive(), "rt.run hung after SystemExit in asyncio code"
+        outcome = _run_in_thread(main, flavor)
     assert [(type(e), e.args) for e in outcome] == [(SystemExit, (3,))]
     assert [r.getMessage() for r in caplog.records] == []
 
@@ -733,16 +734,7 @@ def test_shutdown_while_an_rt_task_waits_on_asyncio_code_ends_both(flavor: str |
         rt.spawn(rt_waiter())
         await rt.asyncio.aio_as_rt(asyncio.sleep(0))
 
-    done = threading.Event()
-
-    def run() -> None:
-        rt.run(main(), flavor=flavor)
-        done.set()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(LIMIT)
-    assert done.is_set(), "rt.run hung at shutdown"
+    assert _run_in_thread(main, flavor) == []
     assert sorted(seen) == ["asyncio cancelled", "rt waiter cancelled"]
 
 
