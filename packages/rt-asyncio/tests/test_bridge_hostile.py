@@ -8,6 +8,7 @@ import asyncio
 import contextvars
 import inspect
 import os
+import socket
 import threading
 import traceback
 import types
@@ -533,6 +534,60 @@ async def test_a_plain_thread_submits_to_an_idle_attached_loop_with_run_coroutin
         assert await rt.spawn_blocking(from_thread)
 
 
+async def test_an_rt_task_scheduling_callbacks_on_an_idle_attached_loop_has_them_run() -> None:
+    # asyncio's loop methods called by an rt task after the loop's host left for want of
+    # work: each starts the host again, with no crossing needed to run them.
+    loop = await rt.asyncio.aio_as_rt(_running_loop())
+    assert not loop.is_running()  # the host left as the crossing ended
+    seen: list[str] = []
+    done = rt.sync.Event()
+
+    def record(what: str) -> None:
+        seen.append(what)
+        if len(seen) == 3:
+            done.set()
+
+    async def aio_task() -> None:
+        record("create_task")
+
+    loop.call_soon(record, "call_soon")
+    loop.call_later(0.001, record, "call_later")
+    task = loop.create_task(aio_task())
+    with rt.time.timeout(LIMIT):
+        await done.wait()
+    assert sorted(seen) == ["call_later", "call_soon", "create_task"]
+    assert task.done()
+
+
+async def test_a_timer_alone_on_an_idle_attached_loop_fires() -> None:
+    loop = await rt.asyncio.aio_as_rt(_running_loop())
+    assert not loop.is_running()
+    fired = rt.sync.Event()
+    loop.call_later(0.001, fired.set)
+    with rt.time.timeout(LIMIT):
+        await fired.wait()
+
+
+async def test_a_reader_added_by_an_rt_task_on_an_idle_attached_loop_is_watched() -> None:
+    loop = await rt.asyncio.aio_as_rt(_running_loop())
+    assert not loop.is_running()
+    a, b = socket.socketpair()
+    try:
+        readable = rt.sync.Event()
+
+        def on_readable() -> None:
+            loop.remove_reader(a)
+            readable.set()
+
+        loop.add_reader(a, on_readable)
+        b.send(b"x")
+        with rt.time.timeout(LIMIT):
+            await readable.wait()
+    finally:
+        a.close()
+        b.close()
+
+
 def test_call_soon_threadsafe_on_an_attached_loop_after_its_runtime_shut_down_raises(
     flavor: str | None,
 ) -> None:
@@ -802,7 +857,9 @@ async def test_running_an_attached_loop_yourself_is_refused_naming_aio_as_rt() -
     coro = asyncio.sleep(0)
     with pytest.raises(RuntimeError, match="aio_as_rt"):
         loop.run_until_complete(coro)
-    coro.close()
+    # refused before anything was scheduled: not a task of the loop, closed, no warning
+    assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+    assert not asyncio.all_tasks(loop)
 
 
 def test_new_event_loop_owns_a_current_thread_runtime_whatever_the_flavor() -> None:

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import rt
 from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
-from ._loop import _LOOPS, _LOOPS_LOCK, RtEventLoop
+from ._loop import _LOOPS, _LOOPS_LOCK, _REVIVE, RtEventLoop
 
 T = TypeVar("T")
 
@@ -72,6 +72,10 @@ async def _host(loop: RtEventLoop) -> None:
                             # next host, which may set these before this one has left.
                             loop._thread_id = None  # type: ignore[assignment]
                             loop._local = None
+                            # Work that reaches the loop later (an rt task's call_soon or
+                            # call_later, a timer, a thread) finds this token and starts
+                            # the next host (RtEventLoop._start_host).
+                            loop._tokens.append(_REVIVE)
                             break
             except BaseException:
                 # The runtime shuts down (rt.Cancelled), or a callback raised SystemExit or

@@ -76,9 +76,9 @@ import threading
 import time
 import warnings
 import weakref
-from asyncio import base_events, events, format_helpers, futures
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, final
+from asyncio import base_events, coroutines, events, format_helpers, futures
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, Protocol, TypeVar, final
 
 import rt
 from rt.lowlevel import (
@@ -121,6 +121,16 @@ _copy_context = contextvars.copy_context
 _heappush = heapq.heappush
 _heappop = heapq.heappop
 _INF = math.inf
+
+#: The token an attached loop's host leaves in ``_tokens`` as it goes for want of work: the
+#: waker that pops it starts a host again (``RtEventLoop._start_host``). The drainer's own token,
+#: put there as it parks, is ``None``.
+_REVIVE: Final = object()
+
+_ATTACHED_RUN: Final = (
+    "this event loop is attached to an rt runtime and runs as long as it does; "
+    "await asyncio code from rt tasks with rt.asyncio.aio_as_rt(...)"
+)
 _MIN_CANCELLED = 100  # asyncio's threshold for rebuilding a heap of mostly cancelled timers
 _true_div = operator.truediv  # int / int, correctly rounded (see rt.time._clock.to_seconds)
 _NS = 1_000_000_000
@@ -380,10 +390,13 @@ class _FdWatch:
             tokens = loop._tokens
             if tokens:  # the drainer is parked: wake it (RtEventLoop._wake, inlined)
                 try:
-                    tokens.pop()
+                    token = tokens.pop()
                 except IndexError:  # another waker got it
                     return True
-                reschedule(loop._drainer)
+                if token is None:
+                    reschedule(loop._drainer)
+                else:  # an attached loop whose host left
+                    loop._start_host()
             return True
         if _get_ident() == loop._thread_id:
             # An attached loop's own thread, polling between task steps: no batch is running,
@@ -407,10 +420,13 @@ class _FdWatch:
         tokens = loop._tokens
         if tokens:
             try:
-                tokens.pop()
+                token = tokens.pop()
             except IndexError:
                 return False
-            reschedule(loop._drainer)
+            if token is None:
+                reschedule(loop._drainer)
+            else:  # an attached loop whose host left
+                loop._start_host()
         return False
 
     def write_ready(self) -> bool:
@@ -444,10 +460,13 @@ class _FdWatch:
             tokens = loop._tokens
             if tokens:
                 try:
-                    tokens.pop()
+                    token = tokens.pop()
                 except IndexError:
                     return True
-                reschedule(loop._drainer)
+                if token is None:
+                    reschedule(loop._drainer)
+                else:  # an attached loop whose host left
+                    loop._start_host()
             return True
         if _get_ident() == loop._thread_id:
             self.wstate = _TAKEN
@@ -465,10 +484,13 @@ class _FdWatch:
         tokens = loop._tokens
         if tokens:
             try:
-                tokens.pop()
+                token = tokens.pop()
             except IndexError:
                 return False
-            reschedule(loop._drainer)
+            if token is None:
+                reschedule(loop._drainer)
+            else:  # an attached loop whose host left
+                loop._start_host()
         return False
 
 
@@ -552,6 +574,8 @@ class _WatchView(Mapping[Any, selectors.SelectorKey]):
 
 # Typed as Any: the loop builds on asyncio's private machinery (_ready, _check_closed, ...),
 # which typeshed leaves out; the public surface is asyncio.AbstractEventLoop's.
+T = TypeVar("T")
+
 _BaseLoop: Any = asyncio.SelectorEventLoop
 
 
@@ -566,7 +590,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
 
     def __init__(self, *, _handle: rt.Handle | None = None) -> None:
         self._watches: dict[int, _FdWatch] = {}
-        self._tokens: list[None] = []
+        self._tokens: list[object] = []
         self._drainer: Any = None
         self._timers: _Timers | None = None
         self._clock: Callable[[], float] = time.monotonic
@@ -683,12 +707,32 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         tokens = self._tokens
         if tokens:
             try:
-                tokens.pop()
+                token = tokens.pop()
             except IndexError:  # another waker got it
                 return
-            reschedule(self._drainer)
+            if token is None:
+                reschedule(self._drainer)
+            else:
+                self._start_host()
         elif self._polling:
             self._io.unpark()
+
+    def _start_host(self) -> None:
+        """A waker popped ``_REVIVE``, the token an attached loop's host left as it went for
+        want of work (the parked drainer's token is ``None``: wakers reschedule it inline).
+        New work came (an rt task's ``call_soon``, ``create_task`` or ``add_reader``, a
+        timer, another thread): start the next host."""
+        from ._bridge import _revive_host
+
+        _revive_host(self)
+
+    def _revive_if_left(self) -> None:
+        """Start the host of an attached loop that left, for an fd to watch (which does not
+        go through the ready queue): the drainer arms it as it starts. (A timer needs no
+        call: the wheel's timer for it finds the token when it fires.)"""
+        tokens = self._tokens
+        if tokens and tokens[-1] is _REVIVE:
+            self._wake()
 
     def _abort_park(self) -> Abort:
         try:
@@ -923,6 +967,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
 
     async def _drain(self, *, forever: bool) -> None:
         """The drainer: run ready handles until ``stop()`` (or forever, when attached)."""
+        # A host starting again takes back the revive token its predecessor left (a waker
+        # that popped it first finds this host started, and does nothing more).
+        self._tokens.clear()
         self._drainer = current_task()
         self._kept = self._keep_armed
         self._flush_crossed()
@@ -1128,10 +1175,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._check_running()
         runtime = self._runtime
         if runtime is None:
-            raise RuntimeError(
-                "this event loop is attached to an rt runtime and runs as long as it does; "
-                "await asyncio code from rt tasks with rt.asyncio.aio_as_rt(...)"
-            )
+            raise RuntimeError(_ATTACHED_RUN)
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
         old_sigint = _own_sigint()
@@ -1151,6 +1195,19 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             events._set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def run_until_complete(self, future: Awaitable[T]) -> T:
+        """Run until ``future`` is done and return its result (asyncio's, on an owned loop).
+
+        Raises:
+            RuntimeError: as ``run_forever``; on an attached loop before anything is
+                scheduled (``future``, a coroutine, is closed unstarted).
+        """
+        if self._attached and not self._closed and not self.is_running():
+            if coroutines.iscoroutine(future):
+                future.close()
+            raise RuntimeError(_ATTACHED_RUN)
+        return super().run_until_complete(future)  # type: ignore[no-any-return]
 
     def close_attached(self) -> None:
         """Close an attached loop as its runtime shuts down (its host task is leaving)."""
@@ -1420,6 +1477,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         """Arm a direction ``add_reader`` / ``add_writer`` just wanted, if the reactor may be
         touched from here; else the drainer arms it (see ``_arm_watches``)."""
         if self._drainer is None:
+            self._revive_if_left()  # an attached loop whose host left: it starts again
             return  # not running: armed as the next run starts
         if threading.get_ident() != self._thread_id:
             # Another thread (asyncio's add_reader is not thread-safe; rt's reactor is
