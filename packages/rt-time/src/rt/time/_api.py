@@ -203,7 +203,7 @@ class Sleep:
     ``await`` it to wait until :attr:`deadline`. Unlike a coroutine it can be kept and awaited
     again (it returns at once once elapsed), moved with :meth:`reset`, and passed to
     ``rt.select`` as a branch over and over: losing a race disarms its timer and leaves the
-    deadline as it was. One task at a time may await it.
+    deadline as it was. One task at a time may await it, a task of the runtime it was made on.
 
     Cancel safety: cancel-safe. A cancelled wait disarms its timer at once and leaves the
     deadline unchanged, so awaiting the ``Sleep`` again waits for the same deadline.
@@ -305,7 +305,8 @@ class Sleep:
         """Wait until the deadline.
 
         Raises:
-            RuntimeError: another task is awaiting this ``Sleep``.
+            RuntimeError: another task is awaiting this ``Sleep``, or the awaiting task runs
+                on another runtime than the one the sleep was made on.
 
         Cancel safety: cancel-safe; see the class.
         """
@@ -325,6 +326,8 @@ class Sleep:
         driver = self._driver
         assert driver is not None
         task = current_task()
+        if task._sched is not driver._ctx:
+            raise _foreign_sleep_error(driver)
         driver._lock.acquire()
         try:
             if self._task is not None:
@@ -349,7 +352,14 @@ class Sleep:
             self._task = None
 
     def __rt_select__(self, awaitable: object) -> _SleepBranch:
-        """Let ``rt.select`` poll this sleep in place, as one timer (no task, no coroutine)."""
+        """Let ``rt.select`` poll this sleep in place, as one timer (no task, no coroutine).
+
+        Raises:
+            RuntimeError: the sleep was made on another runtime than the calling task's.
+        """
+        driver = self._driver
+        if driver is not None and current_task()._sched is not driver._ctx:
+            raise _foreign_sleep_error(driver)
         return _SleepBranch(self)
 
     def __repr__(self) -> str:
@@ -358,6 +368,18 @@ class Sleep:
         if self._deadline is None:
             return "<rt.time.Sleep forever>"
         return f"<rt.time.Sleep until {Instant._from_ns(self._deadline)!r}>"
+
+
+def _foreign_sleep_error(driver: TimeDriver) -> RuntimeError:
+    """The error for a :class:`Sleep` awaited by a task of another runtime than its own."""
+    if driver._closed:
+        return RuntimeError("the runtime's timer driver is shut down")
+    return RuntimeError(
+        "this rt.time.Sleep was made on another rt runtime, whose timer driver is the only one "
+        "that fires it (on its own clock), so a task of this runtime could wait for ever: make "
+        "the sleep (or interval) on the runtime that awaits it, or await it there "
+        "(Handle.spawn reaches that runtime from anywhere)"
+    )
 
 
 @final
