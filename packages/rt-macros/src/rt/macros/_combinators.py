@@ -62,6 +62,9 @@ class SelectBranch(Protocol):
     ``arm(wake)`` registers ``wake`` (callable from any thread) to be called once ``poll``
     may succeed and returns True, or returns False, registering nothing, when ``poll`` may
     succeed already. ``disarm()`` withdraws the registration (a no-op without one).
+
+    A branch that can hold only one registration at a time names what it waits on as
+    ``waiter`` (the receiver, the ``Sleep``); ``select`` refuses two branches with one waiter.
     """
 
     def poll(self) -> tuple[bool, Any]: ...
@@ -198,6 +201,22 @@ def _refuse_reused_coroutine(branches: Sequence[object], what: str) -> None:
             raise TypeError(
                 f"{what}() got the same coroutine as branches {first} and {i}: a coroutine "
                 "can be awaited only once; call the async function again for each branch"
+            )
+
+
+def _refuse_shared_waiter(
+    branches: Sequence[Awaitable[Any]], polls: list[tuple[int, SelectBranch]], mine: object, i: int
+) -> None:
+    """Raise ``TypeError`` if branch ``i`` waits on ``mine`` (its ``waiter``) as an earlier
+    polled branch does: ``select(rx.recv(), rx.recv())`` on an mpsc receiver, or one ``Sleep``
+    twice, which hold one wait at a time (the second branch failed to register, saying
+    "another task" was waiting)."""
+    for j, branch in polls:
+        if getattr(branch, "waiter", None) is mine:
+            _close_unstarted(branches)
+            raise TypeError(
+                f"select() branches {j} and {i} both wait on {mine!r}, which holds one wait "
+                "at a time: give it one branch"
             )
 
 
@@ -372,8 +391,9 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
 
     Raises:
         ValueError: no branch was given.
-        TypeError: a branch is not awaitable, one coroutine is given as two branches, or
-            ``biased`` is not a bool.
+        TypeError: a branch is not awaitable, one coroutine is given as two branches, two
+            branches wait on one mpsc receiver (or one ``Sleep``), or ``biased`` is not a
+            bool.
         RuntimeError: outside a task on rt.
 
     Cancel safety: ``select`` itself is cancel-safe only if every branch is: the losing
@@ -399,6 +419,8 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     others: list[tuple[int, Awaitable[Any]]] = []
     for i, (kind, obj) in enumerate(kinds):
         if kind == _POLL:
+            if polls and getattr(obj, "waiter", None) is not None:
+                _refuse_shared_waiter(branches, polls, obj.waiter, i)
             polls.append((i, obj))
         elif kind == _TIMER and timer is None:
             timer = _Timer(i, *obj)

@@ -396,6 +396,12 @@ class _SleepBranch:
     def __init__(self, sleep: Sleep) -> None:
         self._sleep = sleep
 
+    @property
+    def waiter(self) -> Sleep:
+        """What this branch waits on: ``rt.select`` refuses a second branch on it (a sleep
+        holds one wait at a time)."""
+        return self._sleep
+
     def poll(self) -> tuple[bool, None]:
         return self._sleep.is_elapsed(), None
 
