@@ -41,3 +41,15 @@ def test_a_sleep_or_interval_from_another_live_runtime_is_refused_not_left_waiti
         rt.run(use(), flavor=flavor)
     finally:
         other.shutdown()
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_an_instant_compared_with_a_number_is_a_type_error_not_an_attribute_error() -> None:
+    now = Instant.now()
+    for op in ("<", "<=", ">", ">="):
+        with pytest.raises(TypeError, match="not supported between instances of 'Instant'"):
+            eval(f"now {op} 5.0", {"now": now})
+    with pytest.raises(TypeError, match="takes an rt.time.Instant, got float"):
+        now.duration_since(5.0)  # type: ignore[arg-type]
+    assert now != now.seconds and now == Instant.now()
+    assert sorted([now + 2, now, now + 1]) == [now, now + 1, now + 2]

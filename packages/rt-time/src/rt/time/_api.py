@@ -136,7 +136,14 @@ class Instant:
         return max(0, Instant.now()._ns - self._ns) / NS_PER_S
 
     def duration_since(self, earlier: Instant) -> float:
-        """Return the seconds from ``earlier`` to this instant (0.0 if ``earlier`` is later)."""
+        """Return the seconds from ``earlier`` to this instant (0.0 if ``earlier`` is later).
+
+        Raises:
+            TypeError: ``earlier`` is not an :class:`Instant`.
+        """
+        if not isinstance(earlier, Instant):  # for untyped callers
+            what = type(earlier).__name__  # type: ignore[unreachable]
+            raise TypeError(f"Instant.duration_since() takes an rt.time.Instant, got {what}")
         return max(0, self._ns - earlier._ns) / NS_PER_S
 
     @property
@@ -160,16 +167,26 @@ class Instant:
             return (self._ns - other._ns) / NS_PER_S
         return Instant._from_ns(self._ns - _offset_ns(other, "Instant -"))
 
+    # Ordered against instants only: ``Instant < 5`` is Python's TypeError (via NotImplemented),
+    # not an AttributeError from reading the other side's ``_ns``.
     def __lt__(self, other: Instant) -> bool:
+        if not isinstance(other, Instant):
+            return NotImplemented
         return self._ns < other._ns
 
     def __le__(self, other: Instant) -> bool:
+        if not isinstance(other, Instant):
+            return NotImplemented
         return self._ns <= other._ns
 
     def __gt__(self, other: Instant) -> bool:
+        if not isinstance(other, Instant):
+            return NotImplemented
         return self._ns > other._ns
 
     def __ge__(self, other: Instant) -> bool:
+        if not isinstance(other, Instant):
+            return NotImplemented
         return self._ns >= other._ns
 
     def __eq__(self, other: object) -> bool:
