@@ -72,3 +72,43 @@ async def test_a_spurious_wake_of_a_recv_branch_does_not_drop_the_coroutine_bran
     rt.spawn(send_and_take_back())
     got = await rt.time.timeout(10, rt.select(work(), rx.recv()))
     assert got == (0, "work")
+
+
+async def _cleanup_fails() -> None:
+    try:
+        await rt.sleep(10)
+    finally:
+        raise ValueError("cleanup failed")
+
+
+async def _idle() -> None:
+    await rt.sleep(10)
+
+
+async def _wins() -> str:
+    await rt.sleep(1)
+    return "win"
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_a_losing_branch_whose_cleanup_raises_propagates_its_error_however_it_ran() -> None:
+    tx, rx = mpsc.unbounded_channel[int]()
+
+    async def send_later() -> None:
+        await rt.sleep(1)
+        tx.send(1)
+
+    # Driven in place (one coroutine): the error propagated already, the value stayed queued.
+    rt.spawn(send_later())
+    with pytest.raises(ValueError, match="cleanup failed"):
+        await rt.select(_cleanup_fails(), rx.recv())
+    assert rx.try_recv() == 1
+    # As tasks (several coroutines): before, the error was swallowed and the winner returned.
+    for branches in ((_cleanup_fails(), _wins()), (_cleanup_fails(), _idle(), _wins())):
+        with pytest.raises(ValueError, match="cleanup failed"):
+            await rt.select(*branches)
+    rt.spawn(send_later())
+    with pytest.raises(ValueError, match="cleanup failed"):
+        await rt.select(_cleanup_fails(), _idle(), rx.recv())
+    # A loser that ends as cancelled raises nothing.
+    assert await rt.select(_idle(), _idle(), _wins()) == (2, "win")

@@ -25,6 +25,17 @@ they win), and none from the coroutine driven in place (if it completes, it wins
 branch always beats one that was merely woken). Two *task* branches can both complete before
 ``select`` looks; the loser's value is then discarded, so a ``recv`` that must not lose values
 belongs in a branch of its own (``rx.recv()`` directly), not inside a larger coroutine.
+
+A losing branch whose cleanup raises (an error instead of ending cancelled) makes ``select``
+raise that error once every loser has stopped, however the branch ran; the winner's value is
+then dropped, as a Tokio ``select!`` whose losing future panics in its drop.
+
+A known limit: the coroutine driven in place can be resumed only by cancelling it, which
+``select`` does as soon as another branch reports. A polled branch that was woken and then
+has nothing after all (another task took the value with ``try_recv``; a ``Sleep`` that fired
+was reset to later) leaves ``select`` waiting on the other branches without the coroutine
+(a strict xfail pins it). Resuming the coroutine would take ``select`` stepping it with a
+wake-up of its own.
 """
 
 from __future__ import annotations
@@ -371,7 +382,7 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
 
     Every other branch is cancelled **and awaited** before ``select`` returns, so no branch
     outlives it. If the first branch to finish raised, the others are cancelled and awaited,
-    then its exception propagates. With ``biased=True``, when several branches have finished
+    then its exception propagates; so does the error of a loser whose cleanup raised. With ``biased=True``, when several branches have finished
     by the time ``select`` looks, the one with the lowest index wins (Tokio's ``biased;``);
     otherwise the first to finish wins. A sleep branch has finished once the timer wheel has
     fired it, not as soon as its deadline passes: a branch that finished while a lower-index
@@ -525,18 +536,26 @@ async def _wait(
         _close_unstarted(driven)  # a branch ready at once won before it was driven
     with st.lock:
         st.done = True
+    # A loser whose cleanup raised: its error propagates (as the in-place branch's does, and
+    # as a panic in a dropped future does in Tokio), once every loser is stopped.
     if isinstance(winner, _Outcome):
-        await _stop(handles, tasks, keep=-1)
+        failed = await _stop(handles, tasks, keep=-1)
+        if failed is not None:
+            raise failed
         return winner.result()
     if isinstance(winner, int):  # a task branch
-        await _stop(handles, tasks, keep=winner)
+        failed = await _stop(handles, tasks, keep=winner)
+        if failed is not None:
+            raise failed
         try:
             return winner, await handles[winner]
         except rt.JoinError as err:
             if err.exception is not None:
                 raise err.exception from None
             raise
-    await _stop(handles, tasks, keep=-1)
+    failed = await _stop(handles, tasks, keep=-1)
+    if failed is not None:
+        raise failed
     return winner
 
 
@@ -592,23 +611,29 @@ def _pick(
 
 async def _stop(
     handles: dict[int, rt.JoinHandle[Any]], tasks: list[tuple[int, Awaitable[Any]]], keep: int
-) -> None:
+) -> BaseException | None:
     """Abort the unfinished task branches but ``keep``; await those (shielded) that were running.
 
     A finished task is not awaited (nothing is left to wait for); a branch whose task never
     ran never awaited its coroutine: close it, so it is not reported as "never awaited".
+
+    Returns the first error a stopped branch raised instead of ending as cancelled (its
+    cleanup failed), for the caller to raise once every branch is stopped, or None.
     """
     running = [h for i, h in handles.items() if i != keep and not h.is_finished()]
     for h in running:
         h.abort()
+    error: BaseException | None = None
     if running:
         with rt.CancelScope(shield=True):
             for h in running:
                 try:
                     await h
-                except rt.JoinError:
-                    pass
+                except rt.JoinError as err:
+                    if error is None:
+                        error = err.exception
     _close_unstarted([aw for i, aw in tasks if i != keep])
+    return error
 
 
 @overload
