@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 import rt
 import rt.time
-from rt.sync import mpsc, oneshot, watch
+from rt.sync import Event, mpsc, oneshot, watch
 
 
 @pytest.mark.rt(start_paused=True)
@@ -112,3 +110,55 @@ async def test_a_losing_branch_whose_cleanup_raises_propagates_its_error_however
         await rt.select(_cleanup_fails(), _idle(), rx.recv())
     # A loser that ends as cancelled raises nothing.
     assert await rt.select(_idle(), _idle(), _wins()) == (2, "win")
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_losing_join_handle_branches_run_as_tasks_leave_their_tasks_running() -> None:
+    gate = Event()
+
+    async def worker(v: str) -> str:
+        await gate.wait()
+        return v
+
+    h1, h2 = rt.spawn(worker("a")), rt.spawn(worker("b"))
+    # Two awaitables besides the sleep: each is awaited by a task of select's, which loses.
+    assert await rt.select(h1, h2, rt.sleep(1)) == (2, None)
+    assert not h1.is_finished() and not h2.is_finished()
+    gate.set()
+    assert await rt.join(h1, h2) == ("a", "b")
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_losers_cleanup_that_awaits_finishes_before_select_returns() -> None:
+    log: list[str] = []
+
+    async def loser(name: str) -> None:
+        try:
+            await rt.sleep(10)
+        finally:
+            with rt.CancelScope(shield=True):
+                await rt.sleep(1)  # asynchronous cleanup
+            log.append(name)
+
+    assert await rt.select(loser("a"), loser("b"), _wins()) == (2, "win")  # as tasks
+    assert sorted(log) == ["a", "b"]
+    log.clear()
+    assert await rt.select(loser("a"), rt.sleep(1)) == (1, None)  # driven in place
+    assert log == ["a"]
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_select_inside_a_timeout_inside_a_select_reports_each_level() -> None:
+    tx, rx = mpsc.unbounded_channel[int]()
+
+    async def inner() -> tuple[int, object]:
+        return await rt.time.timeout(1, rt.select(rx.recv(), rt.sleep(5)))
+
+    assert await rt.select(inner(), rt.sleep(0.5)) == (1, None)  # the outer sleep wins
+    with pytest.raises(rt.time.Elapsed):  # the timeout fires before either inner branch
+        await rt.select(inner(), rt.sleep(3))
+    tx.send(5)
+    assert await rt.select(inner(), rt.sleep(3)) == (0, (0, 5))
+    with pytest.raises(rt.time.Elapsed):  # through two selects, whose sleeps are later
+        await rt.select(rt.select(inner(), rt.sleep(3)), rt.sleep(2))
+    assert await rt.select(rt.select(inner(), rt.sleep(0.2)), rt.sleep(2)) == (0, (1, None))

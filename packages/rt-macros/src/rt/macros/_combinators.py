@@ -382,12 +382,12 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
 
     Every other branch is cancelled **and awaited** before ``select`` returns, so no branch
     outlives it. If the first branch to finish raised, the others are cancelled and awaited,
-    then its exception propagates; so does the error of a loser whose cleanup raised. With ``biased=True``, when several branches have finished
-    by the time ``select`` looks, the one with the lowest index wins (Tokio's ``biased;``);
-    otherwise the first to finish wins. A sleep branch has finished once the timer wheel has
-    fired it, not as soon as its deadline passes: a branch that finished while a lower-index
-    sleep was due but not yet fired wins, so that what it took (a message, say) is never
-    dropped.
+    then its exception propagates; so does the error of a loser whose cleanup raised. With
+    ``biased=True``, when several branches have finished by the time ``select`` looks, the one
+    with the lowest index wins (Tokio's ``biased;``); otherwise the first to finish wins. A
+    sleep branch has finished once the timer wheel has fired it, not as soon as its deadline
+    passes: a branch that finished while a lower-index sleep was due but not yet fired wins,
+    so that what it took (a message, say) is never dropped.
 
     Channel receives (``rx.recv()`` of rt.sync's mpsc, broadcast and oneshot channels) and
     ``rt.sleep`` / ``rt.time.sleep_until`` run without a task, and so does one other branch
