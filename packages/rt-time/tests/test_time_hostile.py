@@ -130,3 +130,21 @@ async def test_bad_interval_periods_are_refused_with_what_to_pass() -> None:
     tiny = rtt.interval(1e-9)  # one nanosecond: valid, and ticks
     first = await tiny.tick()
     assert (await tiny.tick()) - first == 1e-9
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_timeout_refuses_a_non_awaitable_at_the_call_saying_what_it_takes() -> None:
+    # Before: the coroutine returned, once awaited, failed with Python's "object int can't be
+    # used in 'await' expression" (and unawaited, it was "never awaited").
+    for bad in (5, None.__class__, print):
+        with pytest.raises(TypeError, match="takes an awaitable to bound"):
+            rtt.timeout(1, bad)  # type: ignore[call-overload]
+        with pytest.raises(TypeError, match="takes an awaitable to bound"):
+            rtt.timeout_at(Instant.now() + 1, bad)  # type: ignore[call-overload]
+
+    async def job() -> int:
+        return 3
+
+    h = rt.spawn(job())
+    assert await rtt.timeout(1, h) == 3  # other awaitables still work
+    assert await rtt.timeout(1, rtt.sleep(0.5)) is None

@@ -7,7 +7,7 @@ import math
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import Any, Final, TypeVar, final, overload
 
 from rt import CancelScope
@@ -633,6 +633,20 @@ class Timeout:
         return f"<rt.time.Timeout {state}>"
 
 
+def _check_awaitable(awaitable: object, what: str) -> None:
+    """Refuse, at the call, a second argument that cannot be awaited (``timeout(1, 5)``): it
+    failed only when the returned coroutine was awaited, with Python's wording."""
+    if hasattr(type(awaitable), "__await__"):
+        return
+    code = getattr(awaitable, "gi_code", None)  # a generator-based coroutine
+    if code is not None and code.co_flags & 0x100:  # CO_ITERABLE_COROUTINE
+        return
+    raise TypeError(
+        f"{what} takes an awaitable to bound (a coroutine, a Sleep, a JoinHandle...), got "
+        f"{awaitable!r}; call it with the deadline alone for a with block"
+    )
+
+
 async def _run_with(t: Timeout, awaitable: Awaitable[T]) -> T:
     try:
         t.__enter__()
@@ -668,7 +682,8 @@ def timeout(
 
     Raises:
         Elapsed: the deadline passed first (a ``TimeoutError``).
-        TypeError, ValueError: ``seconds`` is not a number, or NaN.
+        TypeError, ValueError: ``seconds`` is not a number, or NaN; ``awaitable`` is given
+            and cannot be awaited.
         RuntimeError: outside a runtime, or the runtime has no timer driver.
 
     Cancel safety: as cancel-safe as ``awaitable``. A cancellation from outside propagates as
@@ -681,6 +696,8 @@ def timeout(
         raise
     if awaitable is None:
         return t
+    if type(awaitable) is not CoroutineType:
+        _check_awaitable(awaitable, "rt.time.timeout()")
     return _run_with(t, awaitable)
 
 
@@ -697,7 +714,8 @@ def timeout_at(
 
     Raises:
         Elapsed: the deadline passed first.
-        TypeError, ValueError: ``deadline`` is not an instant or a finite number.
+        TypeError, ValueError: ``deadline`` is not an instant or a finite number;
+            ``awaitable`` is given and cannot be awaited.
         RuntimeError: outside a runtime, or the runtime has no timer driver.
 
     Cancel safety: as cancel-safe as ``awaitable``; see :func:`timeout`.
@@ -709,6 +727,8 @@ def timeout_at(
         raise
     if awaitable is None:
         return t
+    if type(awaitable) is not CoroutineType:
+        _check_awaitable(awaitable, "rt.time.timeout_at()")
     return _run_with(t, awaitable)
 
 
