@@ -162,3 +162,56 @@ async def test_select_inside_a_timeout_inside_a_select_reports_each_level() -> N
     with pytest.raises(rt.time.Elapsed):  # through two selects, whose sleeps are later
         await rt.select(rt.select(inner(), rt.sleep(3)), rt.sleep(2))
     assert await rt.select(rt.select(inner(), rt.sleep(0.2)), rt.sleep(2)) == (0, (1, None))
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_biased_select_prefers_an_earlier_ready_coroutine_over_a_ready_recv() -> None:
+    # Tokio's `biased; _ = shutdown => ..., v = rx.recv() => ...`: with both ready, shutdown.
+    tx, rx = mpsc.unbounded_channel[int]()
+    stop = Event()
+    stop.set()
+    tx.send(1)
+    # Before: the recv was polled first (it needs no driving) and won, the coroutine unrun.
+    assert await rt.select(stop.wait(), rx.recv(), biased=True) == (0, None)
+    assert rx.try_recv() == 1  # the losing recv took nothing
+
+    async def job() -> str:
+        return "job"
+
+    h = rt.spawn(job())
+    await h
+    tx.send(2)
+    assert await rt.select(h, rx.recv(), rt.sleep(1), biased=True) == (0, "job")
+    assert rx.try_recv() == 2
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_biased_select_runs_an_earlier_branch_until_it_waits_then_cancels_it() -> None:
+    tx, rx = mpsc.unbounded_channel[int]()
+    log: list[str] = []
+
+    async def not_ready() -> str:
+        log.append("started")
+        try:
+            await rt.sleep(10)
+            return "late"
+        finally:
+            log.append("cleaned")
+
+    async def yields_then_finishes() -> str:
+        await rt.yield_now()  # a checkpoint, not a wait
+        return "no wait"
+
+    tx.send(1)
+    start = rt.time.Instant.now()
+    assert await rt.select(not_ready(), rx.recv(), biased=True) == (1, 1)
+    assert log == ["started", "cleaned"]
+    assert rt.time.Instant.now() == start  # cancelled as it parked, not when its sleep ended
+    tx.send(2)
+    assert await rt.select(yields_then_finishes(), rx.recv(), biased=True) == (0, "no wait")
+    assert rx.try_recv() == 2
+    # Unbiased, a ready recv still wins without the coroutine being run at all.
+    log.clear()
+    tx.send(3)
+    assert await rt.select(not_ready(), rx.recv()) == (1, 3)
+    assert log == []

@@ -42,7 +42,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from types import CodeType, CoroutineType
 from typing import Any, Final, Protocol, TypeVar, overload
 
@@ -325,8 +326,49 @@ class _Outcome:
         return self.index, self.value
 
 
-async def _drive(st: _Waker, index: int, aw: Awaitable[Any]) -> _Outcome | None:
+_YIELD_TRAP: list[object] = []  # what a checkpoint yields to the scheduler, once looked up
+
+
+@types.coroutine
+def _first_step(aw: Awaitable[Any], scope: rt.CancelScope) -> Generator[Any, None, Any]:
+    """Await ``aw``, cancelling ``scope`` as soon as it would wait (park).
+
+    What Tokio's ``biased`` select does to a branch listed before a ready one: poll it; if it
+    is not ready, drop it. A ready wait (a set ``Event``, a finished ``JoinHandle``) finishes
+    without parking, through any checkpoints it passes (a yield is not a wait); one that parks
+    is cancelled there and unwinds, as ``scope``'s body.
+    """
+    if not _YIELD_TRAP:
+        _YIELD_TRAP.append(next(iter(checkpoint().__await__())))
+    yield_trap = _YIELD_TRAP[0]
+    it: Any = aw.__await__() if hasattr(type(aw), "__await__") else aw
+    waits = False
+    thrown: BaseException | None = None
+    while True:
+        try:
+            trap = it.send(None) if thrown is None else it.throw(thrown)
+        except StopIteration as stop:
+            return stop.value
+        thrown = None
+        if not waits and trap is not yield_trap:
+            waits = True
+            scope.cancel()  # it parks: the ready branch after it wins
+        try:
+            yield trap  # traps resume with None or have an exception thrown in
+        except GeneratorExit:
+            it.close()
+            raise
+        except BaseException as exc:  # the cancellation (or what else was thrown in)
+            thrown = exc
+
+
+async def _drive(
+    st: _Waker, index: int, aw: Awaitable[Any], *, step_first: bool = False
+) -> _Outcome | None:
     """Await ``aw`` in place until it finishes or another branch reports (then cancel it).
+
+    With ``step_first`` (a ``biased`` select whose later branch is ready), ``aw`` runs until
+    it would park before a report cancels it, so that it wins if it finishes without waiting.
 
     Returns its outcome if it finished (with a value or an error), ``None`` if it was
     cancelled because another branch won.
@@ -337,10 +379,13 @@ async def _drive(st: _Waker, index: int, aw: Awaitable[Any]) -> _Outcome | None:
             with st.lock:
                 st.scope = scope
                 early = bool(st.fired)
-            if early:
+            if early and not step_first:
                 scope.cancel()
             try:
-                outcome = _Outcome(index, await aw)
+                if early and step_first:
+                    outcome = _Outcome(index, await _first_step(aw, scope))
+                else:
+                    outcome = _Outcome(index, await aw)
             except rt.Cancelled:
                 raise  # ours (a branch won: the scope catches it) or the caller's
             except BaseException as exc:  # the branch's own error: it finished
@@ -384,7 +429,12 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     outlives it. If the first branch to finish raised, the others are cancelled and awaited,
     then its exception propagates; so does the error of a loser whose cleanup raised. With
     ``biased=True``, when several branches have finished by the time ``select`` looks, the one
-    with the lowest index wins (Tokio's ``biased;``); otherwise the first to finish wins. A
+    with the lowest index wins (Tokio's ``biased;``); otherwise the first to finish wins.
+    Biased, the branch driven in place is run before any later branch that is ready wins,
+    until it finishes (it wins) or would park (it is cancelled there): so ``select(stop.wait(),
+    rx.recv(), biased=True)`` with both ready returns the ``stop`` branch, as in Tokio;
+    unbiased, a ready receive wins without the coroutine being run. Task branches (several
+    coroutines) count once they have finished. A
     sleep branch has finished once the timer wheel has fired it, not as soon as its deadline
     passes: a branch that finished while a lower-index sleep was due but not yet fired wins,
     so that what it took (a message, say) is never dropped.
@@ -454,8 +504,12 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     try:
         if budget_spent():
             await checkpoint()
-        # Anything ready now wins without waiting (in index order).
+        # Anything ready now wins without waiting (in index order); biased, only what comes
+        # before the branch driven in place (that one is tried first: see _wait).
+        first_driven = in_place[0] if biased and in_place is not None else len(branches)
         for i, branch in polls:
+            if i > first_driven:
+                break
             done, value = branch.poll()
             if done:
                 _close_unstarted([aw for _, aw in others])
@@ -512,6 +566,11 @@ async def _wait(
                         in_place = None
                     else:
                         await st.park()
+                elif biased and in_place is not None and in_place[0] < _first_fired(st):
+                    # A later branch is ready, but biased: the one driven in place comes
+                    # first if it finishes without waiting (Tokio polls it first).
+                    outcome = await _drive(st, *in_place, step_first=True)
+                    in_place = None
             finally:
                 for branch in armed:
                     branch.disarm()
@@ -557,6 +616,11 @@ async def _wait(
     if failed is not None:
         raise failed
     return winner
+
+
+def _first_fired(st: _Waker) -> int:
+    with st.lock:
+        return min(st.fired)
 
 
 async def _report(st: _Waker, i: int, aw: Awaitable[Any]) -> Any:
