@@ -217,19 +217,22 @@ def _refuse_reused_coroutine(branches: Sequence[object], what: str) -> None:
 
 
 def _refuse_shared_waiter(
-    branches: Sequence[Awaitable[Any]], polls: list[tuple[int, SelectBranch]], mine: object, i: int
+    branches: Sequence[Awaitable[Any]], polls: list[tuple[int, SelectBranch]], mine: Any, i: int
 ) -> None:
-    """Raise ``TypeError`` if branch ``i`` waits on ``mine`` (its ``waiter``) as an earlier
-    polled branch does: ``select(rx.recv(), rx.recv())`` on an mpsc receiver, or one ``Sleep``
-    twice, which hold one wait at a time (the second branch failed to register, saying
-    "another task" was waiting)."""
+    """Raise ``TypeError`` if branch ``i`` (polled as ``mine``) waits on what an earlier
+    polled branch of its type waits on (their ``waiter``): ``select(rx.recv(), rx.recv())`` on
+    an mpsc receiver, or one ``Sleep`` twice, which hold one wait at a time (the second branch
+    failed to register, saying "another task" was waiting)."""
+    kind = type(mine)
     for j, branch in polls:
-        if getattr(branch, "waiter", None) is mine:
-            _close_unstarted(branches)
-            raise TypeError(
-                f"select() branches {j} and {i} both wait on {mine!r}, which holds one wait "
-                "at a time: give it one branch"
-            )
+        if type(branch) is kind:  # (branches of different kinds wait on different things)
+            waiter = getattr(mine, "waiter", None)
+            if waiter is not None and getattr(branch, "waiter", None) is waiter:
+                _close_unstarted(branches)
+                raise TypeError(
+                    f"select() branches {j} and {i} both wait on {waiter!r}, which holds one "
+                    "wait at a time: give it one branch"
+                )
 
 
 def _is_generator_coroutine(aw: object) -> bool:
@@ -480,8 +483,8 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     others: list[tuple[int, Awaitable[Any]]] = []
     for i, (kind, obj) in enumerate(kinds):
         if kind == _POLL:
-            if polls and getattr(obj, "waiter", None) is not None:
-                _refuse_shared_waiter(branches, polls, obj.waiter, i)
+            if polls:
+                _refuse_shared_waiter(branches, polls, obj, i)
             polls.append((i, obj))
         elif kind == _TIMER and timer is None:
             timer = _Timer(i, *obj)

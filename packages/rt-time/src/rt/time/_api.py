@@ -369,14 +369,7 @@ class Sleep:
             self._task = None
 
     def __rt_select__(self, awaitable: object) -> _SleepBranch:
-        """Let ``rt.select`` poll this sleep in place, as one timer (no task, no coroutine).
-
-        Raises:
-            RuntimeError: the sleep was made on another runtime than the calling task's.
-        """
-        driver = self._driver
-        if driver is not None and current_task()._sched is not driver._ctx:
-            raise _foreign_sleep_error(driver)
+        """Let ``rt.select`` poll this sleep in place, as one timer (no task, no coroutine)."""
         return _SleepBranch(self)
 
     def __repr__(self) -> str:
@@ -427,6 +420,8 @@ class _SleepBranch:
         driver = sleep._driver
         if driver is None:
             return False  # elapsed from the start
+        if current_task()._sched is not driver._ctx:  # (polling it is harmless; waiting is not)
+            raise _foreign_sleep_error(driver)
         driver._lock.acquire()
         try:
             if sleep._task is not None or sleep._wake is not None:
