@@ -150,3 +150,18 @@ async def test_timeout_refuses_a_non_awaitable_at_the_call_saying_what_it_takes(
     start = Instant.now()
     await rtt.timeout(1, rtt.sleep(0.5))
     assert Instant.now() - start == 0.5
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_an_interval_ticked_by_two_tasks_at_once_names_the_interval() -> None:
+    iv = rtt.interval(1)
+    await iv.tick()
+    first = rt.spawn(iv.tick())
+    while rtt.statistics().armed_timers == 0:
+        await rt.yield_now()
+    # Before: "this rt.time.Sleep is already awaited by another task", a Sleep the caller
+    # never made.
+    with pytest.raises(RuntimeError, match="Interval is already ticking in another task"):
+        await iv.tick()
+    got = await first  # the first task got its tick; the next one is a period later
+    assert (await iv.tick()) - got == 1.0

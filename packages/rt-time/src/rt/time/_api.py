@@ -770,10 +770,18 @@ class Interval:
     async def tick(self) -> Instant:
         """Wait for the next tick and return its scheduled instant. The first tick is immediate.
 
+        Raises:
+            RuntimeError: another task is waiting in ``tick()`` on this interval.
+
         Cancel safety: cancel-safe. A cancelled ``tick`` consumes no tick; the next call
         returns the same one.
         """
         sleep = self._sleep
+        if sleep._task is not None or sleep._wake is not None:  # (the sleep checks it again)
+            raise RuntimeError(
+                "this rt.time.Interval is already ticking in another task (or rt.select): "
+                "one task at a time may await tick()"
+            )
         await sleep
         scheduled = sleep._deadline
         assert scheduled is not None and sleep._driver is not None
