@@ -25,13 +25,25 @@ they win), and none from the coroutine driven in place (if it completes, it wins
 branch always beats one that was merely woken). Two *task* branches can both complete before
 ``select`` looks; the loser's value is then discarded, so a ``recv`` that must not lose values
 belongs in a branch of its own (``rx.recv()`` directly), not inside a larger coroutine.
+
+A losing branch whose cleanup raises (an error instead of ending cancelled) makes ``select``
+raise that error once every loser has stopped, however the branch ran; the winner's value is
+then dropped, as a Tokio ``select!`` whose losing future panics in its drop.
+
+A known limit: the coroutine driven in place can be resumed only by cancelling it, which
+``select`` does as soon as another branch reports. A polled branch that was woken and then
+has nothing after all (another task took the value with ``try_recv``; a ``Sleep`` that fired
+was reset to later) leaves ``select`` waiting on the other branches without the coroutine
+(a strict xfail pins it). Resuming the coroutine would take ``select`` stepping it with a
+wake-up of its own.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from types import CodeType, CoroutineType
 from typing import Any, Final, Protocol, TypeVar, overload
 
@@ -62,6 +74,9 @@ class SelectBranch(Protocol):
     ``arm(wake)`` registers ``wake`` (callable from any thread) to be called once ``poll``
     may succeed and returns True, or returns False, registering nothing, when ``poll`` may
     succeed already. ``disarm()`` withdraws the registration (a no-op without one).
+
+    A branch that can hold only one registration at a time names what it waits on as
+    ``waiter`` (the receiver, the ``Sleep``); ``select`` refuses two branches with one waiter.
     """
 
     def poll(self) -> tuple[bool, Any]: ...
@@ -201,6 +216,25 @@ def _refuse_reused_coroutine(branches: Sequence[object], what: str) -> None:
             )
 
 
+def _refuse_shared_waiter(
+    branches: Sequence[Awaitable[Any]], polls: list[tuple[int, SelectBranch]], mine: Any, i: int
+) -> None:
+    """Raise ``TypeError`` if branch ``i`` (polled as ``mine``) waits on what an earlier
+    polled branch of its type waits on (their ``waiter``): ``select(rx.recv(), rx.recv())`` on
+    an mpsc receiver, or one ``Sleep`` twice, which hold one wait at a time (the second branch
+    failed to register, saying "another task" was waiting)."""
+    kind = type(mine)
+    for j, branch in polls:
+        if type(branch) is kind:  # (branches of different kinds wait on different things)
+            waiter = getattr(mine, "waiter", None)
+            if waiter is not None and getattr(branch, "waiter", None) is waiter:
+                _close_unstarted(branches)
+                raise TypeError(
+                    f"select() branches {j} and {i} both wait on {waiter!r}, which holds one "
+                    "wait at a time: give it one branch"
+                )
+
+
 def _is_generator_coroutine(aw: object) -> bool:
     code = getattr(aw, "gi_code", None)
     return isinstance(code, CodeType) and bool(code.co_flags & 0x100)  # CO_ITERABLE_COROUTINE
@@ -295,8 +329,49 @@ class _Outcome:
         return self.index, self.value
 
 
-async def _drive(st: _Waker, index: int, aw: Awaitable[Any]) -> _Outcome | None:
+_YIELD_TRAP: list[object] = []  # what a checkpoint yields to the scheduler, once looked up
+
+
+@types.coroutine
+def _first_step(aw: Awaitable[Any], scope: rt.CancelScope) -> Generator[Any, None, Any]:
+    """Await ``aw``, cancelling ``scope`` as soon as it would wait (park).
+
+    What Tokio's ``biased`` select does to a branch listed before a ready one: poll it; if it
+    is not ready, drop it. A ready wait (a set ``Event``, a finished ``JoinHandle``) finishes
+    without parking, through any checkpoints it passes (a yield is not a wait); one that parks
+    is cancelled there and unwinds, as ``scope``'s body.
+    """
+    if not _YIELD_TRAP:
+        _YIELD_TRAP.append(next(iter(checkpoint().__await__())))
+    yield_trap = _YIELD_TRAP[0]
+    it: Any = aw.__await__() if hasattr(type(aw), "__await__") else aw
+    waits = False
+    thrown: BaseException | None = None
+    while True:
+        try:
+            trap = it.send(None) if thrown is None else it.throw(thrown)
+        except StopIteration as stop:
+            return stop.value
+        thrown = None
+        if not waits and trap is not yield_trap:
+            waits = True
+            scope.cancel()  # it parks: the ready branch after it wins
+        try:
+            yield trap  # traps resume with None or have an exception thrown in
+        except GeneratorExit:
+            it.close()
+            raise
+        except BaseException as exc:  # the cancellation (or what else was thrown in)
+            thrown = exc
+
+
+async def _drive(
+    st: _Waker, index: int, aw: Awaitable[Any], *, step_first: bool = False
+) -> _Outcome | None:
     """Await ``aw`` in place until it finishes or another branch reports (then cancel it).
+
+    With ``step_first`` (a ``biased`` select whose later branch is ready), ``aw`` runs until
+    it would park before a report cancels it, so that it wins if it finishes without waiting.
 
     Returns its outcome if it finished (with a value or an error), ``None`` if it was
     cancelled because another branch won.
@@ -307,10 +382,13 @@ async def _drive(st: _Waker, index: int, aw: Awaitable[Any]) -> _Outcome | None:
             with st.lock:
                 st.scope = scope
                 early = bool(st.fired)
-            if early:
+            if early and not step_first:
                 scope.cancel()
             try:
-                outcome = _Outcome(index, await aw)
+                if early and step_first:
+                    outcome = _Outcome(index, await _first_step(aw, scope))
+                else:
+                    outcome = _Outcome(index, await aw)
             except rt.Cancelled:
                 raise  # ours (a branch won: the scope catches it) or the caller's
             except BaseException as exc:  # the branch's own error: it finished
@@ -352,12 +430,17 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
 
     Every other branch is cancelled **and awaited** before ``select`` returns, so no branch
     outlives it. If the first branch to finish raised, the others are cancelled and awaited,
-    then its exception propagates. With ``biased=True``, when several branches have finished
-    by the time ``select`` looks, the one with the lowest index wins (Tokio's ``biased;``);
-    otherwise the first to finish wins. A sleep branch has finished once the timer wheel has
-    fired it, not as soon as its deadline passes: a branch that finished while a lower-index
-    sleep was due but not yet fired wins, so that what it took (a message, say) is never
-    dropped.
+    then its exception propagates; so does the error of a loser whose cleanup raised. With
+    ``biased=True``, when several branches have finished by the time ``select`` looks, the one
+    with the lowest index wins (Tokio's ``biased;``); otherwise the first to finish wins.
+    Biased, the branch driven in place is run before any later branch that is ready wins,
+    until it finishes (it wins) or would park (it is cancelled there): so ``select(stop.wait(),
+    rx.recv(), biased=True)`` with both ready returns the ``stop`` branch, as in Tokio;
+    unbiased, a ready receive wins without the coroutine being run. Task branches (several
+    coroutines) count once they have finished. A
+    sleep branch has finished once the timer wheel has fired it, not as soon as its deadline
+    passes: a branch that finished while a lower-index sleep was due but not yet fired wins,
+    so that what it took (a message, say) is never dropped.
 
     Channel receives (``rx.recv()`` of rt.sync's mpsc, broadcast and oneshot channels) and
     ``rt.sleep`` / ``rt.time.sleep_until`` run without a task, and so does one other branch
@@ -372,8 +455,9 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
 
     Raises:
         ValueError: no branch was given.
-        TypeError: a branch is not awaitable, one coroutine is given as two branches, or
-            ``biased`` is not a bool.
+        TypeError: a branch is not awaitable, one coroutine is given as two branches, two
+            branches wait on one mpsc receiver (or one ``Sleep``), or ``biased`` is not a
+            bool.
         RuntimeError: outside a task on rt.
 
     Cancel safety: ``select`` itself is cancel-safe only if every branch is: the losing
@@ -399,6 +483,8 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     others: list[tuple[int, Awaitable[Any]]] = []
     for i, (kind, obj) in enumerate(kinds):
         if kind == _POLL:
+            if polls:
+                _refuse_shared_waiter(branches, polls, obj, i)
             polls.append((i, obj))
         elif kind == _TIMER and timer is None:
             timer = _Timer(i, *obj)
@@ -421,8 +507,12 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     try:
         if budget_spent():
             await checkpoint()
-        # Anything ready now wins without waiting (in index order).
+        # Anything ready now wins without waiting (in index order); biased, only what comes
+        # before the branch driven in place (that one is tried first: see _wait).
+        first_driven = in_place[0] if biased and in_place is not None else len(branches)
         for i, branch in polls:
+            if i > first_driven:
+                break
             done, value = branch.poll()
             if done:
                 _close_unstarted([aw for _, aw in others])
@@ -479,6 +569,11 @@ async def _wait(
                         in_place = None
                     else:
                         await st.park()
+                elif biased and in_place is not None and in_place[0] < _first_fired(st):
+                    # A later branch is ready, but biased: the one driven in place comes
+                    # first if it finishes without waiting (Tokio polls it first).
+                    outcome = await _drive(st, *in_place, step_first=True)
+                    in_place = None
             finally:
                 for branch in armed:
                     branch.disarm()
@@ -503,19 +598,32 @@ async def _wait(
         _close_unstarted(driven)  # a branch ready at once won before it was driven
     with st.lock:
         st.done = True
+    # A loser whose cleanup raised: its error propagates (as the in-place branch's does, and
+    # as a panic in a dropped future does in Tokio), once every loser is stopped.
     if isinstance(winner, _Outcome):
-        await _stop(handles, tasks, keep=-1)
+        failed = await _stop(handles, tasks, keep=-1)
+        if failed is not None:
+            raise failed
         return winner.result()
     if isinstance(winner, int):  # a task branch
-        await _stop(handles, tasks, keep=winner)
+        failed = await _stop(handles, tasks, keep=winner)
+        if failed is not None:
+            raise failed
         try:
             return winner, await handles[winner]
         except rt.JoinError as err:
             if err.exception is not None:
                 raise err.exception from None
             raise
-    await _stop(handles, tasks, keep=-1)
+    failed = await _stop(handles, tasks, keep=-1)
+    if failed is not None:
+        raise failed
     return winner
+
+
+def _first_fired(st: _Waker) -> int:
+    with st.lock:
+        return min(st.fired)
 
 
 async def _report(st: _Waker, i: int, aw: Awaitable[Any]) -> Any:
@@ -570,23 +678,29 @@ def _pick(
 
 async def _stop(
     handles: dict[int, rt.JoinHandle[Any]], tasks: list[tuple[int, Awaitable[Any]]], keep: int
-) -> None:
+) -> BaseException | None:
     """Abort the unfinished task branches but ``keep``; await those (shielded) that were running.
 
     A finished task is not awaited (nothing is left to wait for); a branch whose task never
     ran never awaited its coroutine: close it, so it is not reported as "never awaited".
+
+    Returns the first error a stopped branch raised instead of ending as cancelled (its
+    cleanup failed), for the caller to raise once every branch is stopped, or None.
     """
     running = [h for i, h in handles.items() if i != keep and not h.is_finished()]
     for h in running:
         h.abort()
+    error: BaseException | None = None
     if running:
         with rt.CancelScope(shield=True):
             for h in running:
                 try:
                     await h
-                except rt.JoinError:
-                    pass
+                except rt.JoinError as err:
+                    if error is None:
+                        error = err.exception
     _close_unstarted([aw for i, aw in tasks if i != keep])
+    return error
 
 
 @overload

@@ -1029,6 +1029,12 @@ class _RecvBranch(Generic[T]):
         self._rx = rx
         self._w: CallbackWaiter | None = None
 
+    @property
+    def waiter(self) -> Receiver[T]:
+        """What this branch waits on: ``rt.select`` refuses a second branch on it (a receiver
+        holds one wait at a time)."""
+        return self._rx
+
     def poll(self) -> tuple[bool, Any]:
         ch = self._rx._chan
         ch.lock.acquire()

@@ -7,7 +7,7 @@ import math
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import Any, Final, TypeVar, final, overload
 
 from rt import CancelScope
@@ -136,7 +136,14 @@ class Instant:
         return max(0, Instant.now()._ns - self._ns) / NS_PER_S
 
     def duration_since(self, earlier: Instant) -> float:
-        """Return the seconds from ``earlier`` to this instant (0.0 if ``earlier`` is later)."""
+        """Return the seconds from ``earlier`` to this instant (0.0 if ``earlier`` is later).
+
+        Raises:
+            TypeError: ``earlier`` is not an :class:`Instant`.
+        """
+        if not isinstance(earlier, Instant):  # for untyped callers
+            what = type(earlier).__name__  # type: ignore[unreachable]
+            raise TypeError(f"Instant.duration_since() takes an rt.time.Instant, got {what}")
         return max(0, self._ns - earlier._ns) / NS_PER_S
 
     @property
@@ -160,16 +167,26 @@ class Instant:
             return (self._ns - other._ns) / NS_PER_S
         return Instant._from_ns(self._ns - _offset_ns(other, "Instant -"))
 
+    # Ordered against instants only: ``Instant < 5`` is Python's TypeError (via NotImplemented),
+    # not an AttributeError from reading the other side's ``_ns``.
     def __lt__(self, other: Instant) -> bool:
+        if not isinstance(other, Instant):
+            return NotImplemented
         return self._ns < other._ns
 
     def __le__(self, other: Instant) -> bool:
+        if not isinstance(other, Instant):
+            return NotImplemented
         return self._ns <= other._ns
 
     def __gt__(self, other: Instant) -> bool:
+        if not isinstance(other, Instant):
+            return NotImplemented
         return self._ns > other._ns
 
     def __ge__(self, other: Instant) -> bool:
+        if not isinstance(other, Instant):
+            return NotImplemented
         return self._ns >= other._ns
 
     def __eq__(self, other: object) -> bool:
@@ -203,7 +220,7 @@ class Sleep:
     ``await`` it to wait until :attr:`deadline`. Unlike a coroutine it can be kept and awaited
     again (it returns at once once elapsed), moved with :meth:`reset`, and passed to
     ``rt.select`` as a branch over and over: losing a race disarms its timer and leaves the
-    deadline as it was. One task at a time may await it.
+    deadline as it was. One task at a time may await it, a task of the runtime it was made on.
 
     Cancel safety: cancel-safe. A cancelled wait disarms its timer at once and leaves the
     deadline unchanged, so awaiting the ``Sleep`` again waits for the same deadline.
@@ -305,7 +322,8 @@ class Sleep:
         """Wait until the deadline.
 
         Raises:
-            RuntimeError: another task is awaiting this ``Sleep``.
+            RuntimeError: another task is awaiting this ``Sleep``, or the awaiting task runs
+                on another runtime than the one the sleep was made on.
 
         Cancel safety: cancel-safe; see the class.
         """
@@ -325,6 +343,8 @@ class Sleep:
         driver = self._driver
         assert driver is not None
         task = current_task()
+        if task._sched is not driver._ctx:
+            raise _foreign_sleep_error(driver)
         driver._lock.acquire()
         try:
             if self._task is not None:
@@ -360,6 +380,18 @@ class Sleep:
         return f"<rt.time.Sleep until {Instant._from_ns(self._deadline)!r}>"
 
 
+def _foreign_sleep_error(driver: TimeDriver) -> RuntimeError:
+    """The error for a :class:`Sleep` awaited by a task of another runtime than its own."""
+    if driver._closed:
+        return RuntimeError("the runtime's timer driver is shut down")
+    return RuntimeError(
+        "this rt.time.Sleep was made on another rt runtime, whose timer driver is the only one "
+        "that fires it (on its own clock), so a task of this runtime could wait for ever: make "
+        "the sleep (or interval) on the runtime that awaits it, or await it there "
+        "(Handle.spawn reaches that runtime from anywhere)"
+    )
+
+
 @final
 class _SleepBranch:
     """A :class:`Sleep` as an ``rt.select`` branch (``rt.macros.SelectBranch``'s protocol).
@@ -374,6 +406,12 @@ class _SleepBranch:
     def __init__(self, sleep: Sleep) -> None:
         self._sleep = sleep
 
+    @property
+    def waiter(self) -> Sleep:
+        """What this branch waits on: ``rt.select`` refuses a second branch on it (a sleep
+        holds one wait at a time)."""
+        return self._sleep
+
     def poll(self) -> tuple[bool, None]:
         return self._sleep.is_elapsed(), None
 
@@ -382,6 +420,8 @@ class _SleepBranch:
         driver = sleep._driver
         if driver is None:
             return False  # elapsed from the start
+        if current_task()._sched is not driver._ctx:  # (polling it is harmless; waiting is not)
+            raise _foreign_sleep_error(driver)
         driver._lock.acquire()
         try:
             if sleep._task is not None or sleep._wake is not None:
@@ -588,6 +628,20 @@ class Timeout:
         return f"<rt.time.Timeout {state}>"
 
 
+def _check_awaitable(awaitable: object, what: str) -> None:
+    """Refuse, at the call, a second argument that cannot be awaited (``timeout(1, 5)``): it
+    failed only when the returned coroutine was awaited, with Python's wording."""
+    if hasattr(type(awaitable), "__await__"):
+        return
+    code = getattr(awaitable, "gi_code", None)  # a generator-based coroutine
+    if code is not None and code.co_flags & 0x100:  # CO_ITERABLE_COROUTINE
+        return
+    raise TypeError(
+        f"{what} takes an awaitable to bound (a coroutine, a Sleep, a JoinHandle...), got "
+        f"{awaitable!r}; call it with the deadline alone for a with block"
+    )
+
+
 async def _run_with(t: Timeout, awaitable: Awaitable[T]) -> T:
     try:
         t.__enter__()
@@ -623,7 +677,8 @@ def timeout(
 
     Raises:
         Elapsed: the deadline passed first (a ``TimeoutError``).
-        TypeError, ValueError: ``seconds`` is not a number, or NaN.
+        TypeError, ValueError: ``seconds`` is not a number, or NaN; ``awaitable`` is given
+            and cannot be awaited.
         RuntimeError: outside a runtime, or the runtime has no timer driver.
 
     Cancel safety: as cancel-safe as ``awaitable``. A cancellation from outside propagates as
@@ -636,6 +691,8 @@ def timeout(
         raise
     if awaitable is None:
         return t
+    if type(awaitable) is not CoroutineType:
+        _check_awaitable(awaitable, "rt.time.timeout()")
     return _run_with(t, awaitable)
 
 
@@ -652,7 +709,8 @@ def timeout_at(
 
     Raises:
         Elapsed: the deadline passed first.
-        TypeError, ValueError: ``deadline`` is not an instant or a finite number.
+        TypeError, ValueError: ``deadline`` is not an instant or a finite number;
+            ``awaitable`` is given and cannot be awaited.
         RuntimeError: outside a runtime, or the runtime has no timer driver.
 
     Cancel safety: as cancel-safe as ``awaitable``; see :func:`timeout`.
@@ -664,6 +722,8 @@ def timeout_at(
         raise
     if awaitable is None:
         return t
+    if type(awaitable) is not CoroutineType:
+        _check_awaitable(awaitable, "rt.time.timeout_at()")
     return _run_with(t, awaitable)
 
 
@@ -710,10 +770,18 @@ class Interval:
     async def tick(self) -> Instant:
         """Wait for the next tick and return its scheduled instant. The first tick is immediate.
 
+        Raises:
+            RuntimeError: another task is waiting in ``tick()`` on this interval.
+
         Cancel safety: cancel-safe. A cancelled ``tick`` consumes no tick; the next call
         returns the same one.
         """
         sleep = self._sleep
+        if sleep._task is not None or sleep._wake is not None:  # (the sleep checks it again)
+            raise RuntimeError(
+                "this rt.time.Interval is already ticking in another task (or rt.select): "
+                "one task at a time may await tick()"
+            )
         await sleep
         scheduled = sleep._deadline
         assert scheduled is not None and sleep._driver is not None
