@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import rt
+import rt.lowlevel
 import rt.time
 from rt.sync import Event, mpsc, oneshot, watch
 
@@ -210,6 +211,10 @@ async def test_biased_select_runs_an_earlier_branch_until_it_waits_then_cancels_
     tx.send(2)
     assert await rt.select(yields_then_finishes(), rx.recv(), biased=True) == (0, "no wait")
     assert rx.try_recv() == 2
+    # An awaitable whose __await__ is a plain iterator (rt's checkpoint) is run first too.
+    tx.send(4)
+    assert await rt.select(rt.lowlevel.checkpoint(), rx.recv(), biased=True) == (0, None)
+    assert rx.try_recv() == 4
     # Unbiased, a ready recv still wins without the coroutine being run at all.
     log.clear()
     tx.send(3)

@@ -345,6 +345,8 @@ def _first_step(aw: Awaitable[Any], scope: rt.CancelScope) -> Generator[Any, Non
         _YIELD_TRAP.append(next(iter(checkpoint().__await__())))
     yield_trap = _YIELD_TRAP[0]
     it: Any = aw.__await__() if hasattr(type(aw), "__await__") else aw
+    if not hasattr(it, "send"):  # a plain iterator (rt's checkpoint awaits are one)
+        it = _delegate(it)
     waits = False
     thrown: BaseException | None = None
     while True:
@@ -363,6 +365,11 @@ def _first_step(aw: Awaitable[Any], scope: rt.CancelScope) -> Generator[Any, Non
             raise
         except BaseException as exc:  # the cancellation (or what else was thrown in)
             thrown = exc
+
+
+def _delegate(it: Any) -> Generator[Any, None, Any]:
+    """A generator over a plain iterator an ``__await__`` returned (one without ``send``)."""
+    return (yield from it)
 
 
 async def _drive(
