@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Any
+from typing import Any, Final
 
 from rt.io._errors import chained
 from rt.lowlevel import READ, WRITE, budget_spent, checkpoint, current_io
@@ -13,11 +13,29 @@ from rt.lowlevel import READ, WRITE, budget_spent, checkpoint, current_io
 from ._addr import AddressArg, SockAddr, format_addr, resolve
 from ._socket import DEFAULT_READ, SocketResource, check_size
 
+_RECV_FIX: Final = (
+    "one task at a time receives on a datagram socket. Receive in one task and hand the "
+    "datagrams on through an rt.sync channel"
+)
+
 
 class DatagramSocket(SocketResource):
     """Send and receive whole datagrams."""
 
     __slots__ = ()
+
+    # The largest datagram the socket type can carry: recv(n) allocates n bytes up front,
+    # so a bigger n only costs memory (and n = 2**40 would be a MemoryError).
+    _max_datagram = 1 << 24
+
+    async def _wait_read(self, op: str) -> None:
+        try:
+            await self._reg.wait(READ)
+        except RuntimeError as exc:
+            raise self._busy(exc, op, "receiving on", _RECV_FIX)  # noqa: B904
+        except OSError:
+            self._check_open(op)
+            raise
 
     async def _send_to(self, data: bytes | bytearray | memoryview, target: Any) -> int:
         if budget_spent():
@@ -38,6 +56,7 @@ class DatagramSocket(SocketResource):
         Cancel safety: cancel-safe: a cancelled ``recv_from`` received nothing.
         """
         size = check_size(n, "recv_from")
+        size = size if size <= self._max_datagram else self._max_datagram
         if budget_spent():
             await checkpoint()
         self._check_open("recv_from()")
@@ -47,7 +66,7 @@ class DatagramSocket(SocketResource):
                 data, addr = sock.recvfrom(size)
                 return data, addr
             except BlockingIOError:
-                await self._reg.wait(READ)
+                await self._wait_read("recv_from()")
             except OSError:
                 self._check_open("recv_from()")
                 raise
@@ -88,6 +107,7 @@ class DatagramSocket(SocketResource):
         Cancel safety: cancel-safe: a cancelled ``recv`` received nothing.
         """
         size = check_size(n, "recv")
+        size = size if size <= self._max_datagram else self._max_datagram
         if budget_spent():
             await checkpoint()
         self._check_open("recv()")
@@ -96,7 +116,7 @@ class DatagramSocket(SocketResource):
             try:
                 return sock.recv(size)
             except BlockingIOError:
-                await self._reg.wait(READ)
+                await self._wait_read("recv()")
             except OSError:
                 self._check_open("recv()")
                 raise
@@ -114,6 +134,7 @@ class UdpSocket(DatagramSocket):
     __slots__ = ()
 
     _kind = "UdpSocket"
+    _max_datagram = 65536  # a UDP datagram carries at most 65535 - 8 bytes
 
     @classmethod
     async def bind(cls, addr: AddressArg) -> UdpSocket:

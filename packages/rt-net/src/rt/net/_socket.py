@@ -38,6 +38,32 @@ DEFAULT_READ = 65536
 # ready reads or writes still yields after COOP_BUDGET of them, give or take a batch.
 _BATCH: Final = 32
 OUT_OF_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# One recv asks the kernel for at most this much: recv(n) allocates n bytes up front, so a
+# read(2**40) would be a MemoryError (a read returns "up to n" bytes anyway).
+MAX_READ: Final = 1 << 20
+_BUSY: Final = "another task is already waiting"
+
+
+def busy_error(exc: RuntimeError, what: str, fix: str) -> RuntimeError:
+    """``exc``, or when it is the reactor's "another task is already waiting" for this
+    socket, an error in the user's terms: ``what`` happened, and ``fix``, what to do."""
+    if not str(exc).startswith(_BUSY):
+        return exc
+    err = RuntimeError(f"{what}: {fix}")
+    err.__cause__ = exc
+    return err
+
+
+_READ_FIX: Final = (
+    "one task at a time reads a stream (Tokio's read takes &mut self for this reason). Read "
+    "in one task and hand the data on (an rt.sync channel), or into_split() the stream to "
+    "read in one task and write in another"
+)
+_WRITE_FIX: Final = (
+    "one task at a time writes a stream, or their bytes would interleave. Write from one "
+    "task (others send it the data through an rt.sync channel), or hold an rt.sync.Mutex "
+    "around each write_all"
+)
 
 
 def check_size(n: object, what: str = "read") -> int:
@@ -73,6 +99,9 @@ class SocketResource:
         if not isinstance(sock, socket.socket):
             raise TypeError(f"expected a socket.socket, got {type(sock).__name__}")
         return cls(sock)
+
+    def _busy(self, exc: RuntimeError, op: str, doing: str, fix: str) -> RuntimeError:
+        return busy_error(exc, f"{op} on a {self._kind} that another task is already {doing}", fix)
 
     def fileno(self) -> int:
         """The socket's fd (``-1`` once closed)."""
@@ -164,7 +193,18 @@ class SocketListener(SocketResource):
             try:
                 return sock.accept()
             except BlockingIOError:
-                await self._reg.wait(READ)
+                try:
+                    await self._reg.wait(READ)
+                except RuntimeError as exc:
+                    raise self._busy(  # noqa: B904 - busy_error sets the cause
+                        exc,
+                        "accept()",
+                        "accepting on",
+                        "run one accept loop and rt.spawn a task per connection it accepts",
+                    )
+                except OSError:
+                    self._check_open("accept()")
+                    raise
             except ConnectionAbortedError:
                 continue  # the peer gave up before we accepted: take the next one
             except OSError as exc:
@@ -246,7 +286,10 @@ class SocketStream(SocketResource):
                 # meanwhile. The wait parks, which renews the task's budget: nothing to charge.
                 if self._closed:
                     raise closed_error(self._kind, "read()")
-                await self._reg.wait(READ)
+                try:
+                    await self._reg.wait(READ)
+                except (RuntimeError, OSError) as exc:
+                    raise self._wait_failed(exc, "read()", False)  # noqa: B904
             else:
                 ops = self._ops + 1
                 if ops < _BATCH:
@@ -261,12 +304,16 @@ class SocketStream(SocketResource):
                     return b""
                 if self._pending:
                     return self._take_pending(n)
+            n = n if n <= MAX_READ else MAX_READ
             sock = self._sock
             while True:
                 try:
                     data = sock.recv(n)
                 except BlockingIOError:
-                    await self._reg.wait(READ)
+                    try:
+                        await self._reg.wait(READ)
+                    except (RuntimeError, OSError) as exc:
+                        raise self._wait_failed(exc, "read()", False)  # noqa: B904
                     continue
                 except OSError:
                     self._check_open("read()")
@@ -279,15 +326,28 @@ class SocketStream(SocketResource):
             check_size(n)
             raise
 
+    def _wait_failed(self, exc: Exception, op: str, writing: bool) -> Exception:
+        """What to raise when a wait for readiness failed with ``exc``: the reactor's words
+        for a second waiting task or a close meanwhile, put in this stream's terms."""
+        if isinstance(exc, RuntimeError):
+            if writing:
+                return self._busy(exc, op, "writing", _WRITE_FIX)
+            return self._busy(exc, op, "reading", _READ_FIX)
+        if self._closed:
+            return closed_error(self._kind, op)
+        return exc
+
     def try_read(self, n: int = DEFAULT_READ) -> bytes:
         """Read what is available now without waiting; ``b""`` at EOF.
 
         Raises:
             BlockingIOError: nothing is available yet (await :meth:`read` instead).
         """
+        check_size(n)
         if self._pending:
             return self._take_pending(n)
         self._check_open("try_read()")
+        n = n if n <= MAX_READ else MAX_READ
         data = self._sock.recv(n)
         self._drained = len(data) < n
         return data
@@ -360,9 +420,12 @@ class SocketStream(SocketResource):
             try:
                 return sock.send(data)
             except BlockingIOError:
-                await self._reg.wait(WRITE)
+                try:
+                    await self._reg.wait(WRITE)
+                except (RuntimeError, OSError) as exc:
+                    raise self._wait_failed(exc, "write()", True)  # noqa: B904
             except OSError:
-                self._check_open("write()")
+                self._check_writable("write()")
                 raise
 
     async def write_all(self, data: bytes | bytearray | memoryview) -> None:
@@ -384,6 +447,10 @@ class SocketStream(SocketResource):
                 await checkpoint()
         if self._closed or self._wshut:
             self._check_writable("write_all()")
+        if data.__class__ is not bytes and data.__class__ is not bytearray:
+            # Count bytes, not items: len() of an array('i') or its memoryview is 4x short,
+            # and the loop below would stop with most of it unsent.
+            data = memoryview(data).cast("B")
         sock = self._sock
         total = len(data)
         try:
@@ -391,7 +458,7 @@ class SocketStream(SocketResource):
         except BlockingIOError:
             sent = 0
         except OSError:
-            self._check_open("write_all()")
+            self._check_writable("write_all()")
             raise
         if sent == total:
             return
@@ -399,13 +466,16 @@ class SocketStream(SocketResource):
         wait = self._reg.wait
         try:
             while sent < total:
-                await wait(WRITE)
+                try:
+                    await wait(WRITE)
+                except (RuntimeError, OSError) as exc:
+                    raise self._wait_failed(exc, "write_all()", True)  # noqa: B904
                 try:
                     sent += sock.send(view[sent:])
                 except BlockingIOError:
                     continue
                 except OSError:
-                    self._check_open("write_all()")
+                    self._check_writable("write_all()")
                     raise
         except BaseException as exc:
             record_written(exc, sent, total)

@@ -45,7 +45,7 @@ from rt.io import DuplexStream, bytes_written
 from rt.io._errors import closed_error, read_exact_from
 from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
-from ._socket import SocketStream, check_size
+from ._socket import MAX_READ, SocketStream, check_size
 
 DEFAULT_READ: Final = 65536
 # Transport reads take whole records where they can (4 full TLS records plus headers).
@@ -156,6 +156,28 @@ def _refuse_renegotiation(ctx: ssl.SSLContext) -> None:
     ctx.options |= ssl.OP_NO_RENEGOTIATION
 
 
+_TRANSPORT_METHODS: Final = ("read", "write_all", "shutdown", "close")
+
+
+def _check_transport(stream: object, who: str) -> None:
+    """Refuse, before taking it over, a ``stream`` TLS cannot run over, saying what it needs."""
+    missing = [m for m in _TRANSPORT_METHODS if not callable(getattr(stream, m, None))]
+    if not missing:
+        return
+    import socket
+
+    if isinstance(stream, socket.socket):
+        raise TypeError(
+            f"{who} takes an rt stream, got a socket.socket: adopt it first with "
+            "rt.net.TcpStream.from_socket(sock) (or UnixStream.from_socket), inside the runtime"
+        )
+    raise TypeError(
+        f"{who} takes a connected rt stream (TcpStream, UnixStream, a duplex end, or an object "
+        f"with async read(n), write_all(data) and shutdown(), and close()); got a "
+        f"{type(stream).__name__}, which has no {', '.join(m + '()' for m in missing)}"
+    )
+
+
 def _check_context(ctx: object, who: str, *, server_side: bool) -> ssl.SSLContext:
     if not isinstance(ctx, ssl.SSLContext):
         raise TypeError(f"{who} needs an ssl.SSLContext, got {type(ctx).__name__}")
@@ -238,6 +260,12 @@ class TlsConnector:
         Cancel safety: not cancel-safe: a cancelled handshake closes ``stream`` (never left
         half-open); connect again.
         """
+        if server_hostname is not None and not isinstance(server_hostname, str):
+            raise TypeError(
+                "TlsConnector.connect(server_hostname, stream) takes the host name first, then "
+                f"the stream; got a {type(server_hostname).__name__} as server_hostname"
+            )
+        _check_transport(stream, "TlsConnector.connect(server_hostname, stream)")
         in_bio, out_bio = ssl.MemoryBIO(), ssl.MemoryBIO()
         try:
             if not server_hostname and self._ctx.check_hostname:
@@ -312,6 +340,7 @@ class TlsAcceptor:
 
         Cancel safety: not cancel-safe: a cancelled handshake closes ``stream``.
         """
+        _check_transport(stream, "TlsAcceptor.accept(stream)")
         in_bio, out_bio = ssl.MemoryBIO(), ssl.MemoryBIO()
         try:
             obj = self._ctx.wrap_bio(in_bio, out_bio, server_side=True)
@@ -695,11 +724,11 @@ class TlsStream(Generic[_T]):
         Cancel safety: cancel-safe: a cancelled ``read`` loses no decrypted bytes; they are
         returned by the next read.
         """
+        if (n.__class__ is not int or n <= 0) and check_size(n) == 0:
+            return b""
+        n = n if n <= MAX_READ else MAX_READ  # SSLObject.read(n) allocates n bytes up front
         if not self._done:
             await self.do_handshake()
-        if n <= 0:
-            check_size(n)
-            return b""
         mutex = self._mutex
         obj = self._ssl
         in_bio = self._in
@@ -795,6 +824,8 @@ class TlsStream(Generic[_T]):
             self._check_writable("write()")
         if not data:
             return 0
+        if data.__class__ is not bytes and data.__class__ is not bytearray:
+            data = memoryview(data).cast("B")  # count bytes, not an array's items
         if self._wbuf:
             # Ciphertext a cancelled or stalled send left behind: wait for it before taking
             # anything of ``data``. Output still in the BIO (a TLS 1.3 server's session
@@ -803,6 +834,8 @@ class TlsStream(Generic[_T]):
         n = min(len(data), _WRITE_CHUNK)
         chunk = data if n == len(data) else memoryview(data)[:n]
         with self._mutex:
+            if self._closed or self._wshut:  # by another task or thread meanwhile
+                self._check_writable("write()")
             self._ssl.write(chunk)
         try:
             await self._flush()
@@ -826,6 +859,8 @@ class TlsStream(Generic[_T]):
             await self.do_handshake()
         if self._closed or self._wshut:
             self._check_writable("write_all()")
+        if data.__class__ is not bytes and data.__class__ is not bytearray:
+            data = memoryview(data).cast("B")  # count bytes, not an array's items
         total = len(data)
         if not total:
             return
@@ -835,6 +870,8 @@ class TlsStream(Generic[_T]):
         obj = self._ssl
         if total <= _WRITE_CHUNK:
             with mutex:
+                if self._closed or self._wshut:  # by another task or thread meanwhile
+                    self._check_writable("write_all()")
                 obj.write(data)
             try:
                 await self._flush()
@@ -848,6 +885,9 @@ class TlsStream(Generic[_T]):
             while done < total:
                 n = min(total - done, _WRITE_CHUNK)
                 with mutex:
+                    if self._closed or self._wshut:
+                        # shutdown() or close() from another task or thread between chunks
+                        self._check_writable("write_all()")
                     obj.write(view[done : done + n])
                 done += n
                 await self._flush()
