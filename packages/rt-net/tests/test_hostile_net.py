@@ -23,7 +23,7 @@ import rt
 import rt.io
 import rt.sync
 import rt.time
-from rt.net import TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixStream
+from rt.net import TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream
 from rt.net.tls import TlsAcceptor, TlsConnector, TlsStream
 
 LIMIT = 10.0
@@ -320,3 +320,63 @@ async def test_tls_over_something_that_is_not_a_stream_says_what_a_transport_nee
         await client.write_all(b"plain")
         assert await server.read_exact(5) == b"plain"
     assert _fds() == before
+
+
+# ----------------------------------------------------------------- adopting sockets, Unix paths
+
+
+async def test_from_socket_refuses_a_socket_of_another_kind_or_one_not_listening() -> None:
+    before = _fds()
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(ValueError, match="takes IPv4 or IPv6 stream sockets; this one is IPv4"):
+            TcpStream.from_socket(udp)
+        with pytest.raises(ValueError, match="takes IPv4 or IPv6 datagram sockets"):
+            UdpSocket.from_socket(tcp)
+        with pytest.raises(ValueError, match="takes Unix stream sockets"):
+            UnixStream.from_socket(tcp)
+        with pytest.raises(ValueError, match="takes IPv4 or IPv6 stream sockets; this one is Unix"):
+            TcpListener.from_socket(unix)
+        with pytest.raises(ValueError, match=r"needs a listening socket: call bind\(\) and listen"):
+            TcpListener.from_socket(tcp)
+        # refused sockets stay the caller's, open and unchanged
+        assert udp.fileno() >= 0 and tcp.fileno() >= 0 and tcp.getblocking()
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen()
+        async with TcpListener.from_socket(tcp) as listener:
+            raw = socket.create_connection(listener.local_addr())
+            async with TcpStream.from_socket(raw) as client:
+                server, _ = await listener.accept()
+                async with server:
+                    await client.write_all(b"adopted")
+                    assert await server.read_exact(7) == b"adopted"
+    finally:
+        udp.close()
+        tcp.close()
+        unix.close()
+    assert _fds() == before
+
+
+async def test_a_unix_socket_path_too_long_says_how_long_it_may_be(tmp_path: Any) -> None:
+    long = str(tmp_path / ("x" * 200))
+    with pytest.raises(OSError, match="holds at most 107 bytes") as info:
+        await UnixStream.connect(long)
+    assert info.value.errno == errno.ENAMETOOLONG
+    assert "None" not in str(info.value)
+    with pytest.raises(OSError, match="holds at most 107 bytes"):
+        UnixListener.bind(long)
+    with pytest.raises(OSError, match="holds at most 107 bytes"):
+        UnixDatagram.bind(long)
+
+
+async def test_binding_a_unix_path_in_use_says_to_remove_a_stale_socket(tmp_path: Any) -> None:
+    path = str(tmp_path / "sock")
+    UnixListener.bind(path).close()  # the file stays behind, as after a crash
+    with pytest.raises(OSError) as info:
+        UnixListener.bind(path)
+    assert info.value.errno == errno.EADDRINUSE
+    assert any("os.unlink" in note for note in getattr(info.value, "__notes__", []))
+    os.unlink(path)
+    UnixListener.bind(path).close()

@@ -134,6 +134,8 @@ class UdpSocket(DatagramSocket):
     __slots__ = ()
 
     _kind = "UdpSocket"
+    _families = (socket.AF_INET, socket.AF_INET6)
+    _socktype = socket.SOCK_DGRAM
     _max_datagram = 65536  # a UDP datagram carries at most 65535 - 8 bytes
 
     @classmethod
@@ -190,10 +192,22 @@ class UdpSocket(DatagramSocket):
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, int(bool(on)))
 
 
+# sun_path holds 108 bytes on Linux, a file system path's closing NUL included.
+_SUN_PATH_MAX: Final = 107
+
+
 def _path(path: str | os.PathLike[str] | bytes) -> str | bytes:
     p = os.fspath(path)
     if not p:
         raise ValueError("a Unix socket path must not be empty")
+    raw = os.fsencode(p)
+    size = len(raw)
+    if size > _SUN_PATH_MAX and raw[:1] != b"\0":  # an abstract name may use all 108
+        raise OSError(
+            errno.ENAMETOOLONG,
+            f"a Unix socket path holds at most {_SUN_PATH_MAX} bytes, {p!r} has {size}: use a "
+            "shorter one (a short directory, or a path relative to the working directory)",
+        )
     return p
 
 
@@ -203,6 +217,8 @@ class UnixDatagram(DatagramSocket):
     __slots__ = ()
 
     _kind = "UnixDatagram"
+    _families = (socket.AF_UNIX,)
+    _socktype = socket.SOCK_DGRAM
 
     @classmethod
     def bind(cls, path: str | os.PathLike[str] | bytes) -> UnixDatagram:

@@ -24,7 +24,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from rt.io._errors import chained, closed_error, read_exact_from, record_written
 from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
@@ -66,6 +66,24 @@ _WRITE_FIX: Final = (
 )
 
 
+def _describe(families: tuple[int, ...], socktype: int) -> str:
+    names = {int(socket.AF_INET): "IPv4", int(socket.AF_INET6): "IPv6", int(socket.AF_UNIX): "Unix"}
+    kinds = {int(socket.SOCK_STREAM): "stream", int(socket.SOCK_DGRAM): "datagram"}
+    fams = " or ".join(names.get(int(f), str(f)) for f in families)
+    return f"{fams} {kinds.get(int(socktype), str(socktype))}"
+
+
+def located(exc: OSError, context: str) -> OSError:
+    """A copy of ``exc`` (same errno, so the same subclass) whose message ends in ``(context)``.
+
+    An ``OSError`` without an errno (``"AF_UNIX path too long"``) keeps its own words instead
+    of becoming ``"[Errno None] None"``.
+    """
+    if exc.errno is None:
+        return chained(OSError(f"{exc} ({context})"), None)
+    return chained(OSError(exc.errno, f"{exc.strerror} ({context})"), None)
+
+
 def check_size(n: object, what: str = "read") -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"{what} size must be an int >= 0, got {n!r}")
@@ -93,11 +111,36 @@ class SocketResource:
         self._reg = io.register(sock)
         self._closed = False
 
+    # What from_socket() accepts: socket families and type, and whether it must be listening
+    # (empty families: any). Set by each class.
+    _families: ClassVar[tuple[int, ...]] = ()
+    _socktype: ClassVar[int] = 0
+    _listening: ClassVar[bool] = False
+
     @classmethod
     def from_socket(cls: type[_S], sock: socket.socket) -> _S:
-        """Adopt an existing ``socket.socket`` (it is made non-blocking). Call inside a runtime."""
+        """Adopt an existing ``socket.socket`` (it is made non-blocking). Call inside a runtime.
+
+        Raises:
+            TypeError: ``sock`` is not a ``socket.socket``.
+            ValueError: ``sock`` is of another kind (a UDP socket for a ``TcpStream``, say),
+                or a listener's socket is not listening yet.
+        """
         if not isinstance(sock, socket.socket):
             raise TypeError(f"expected a socket.socket, got {type(sock).__name__}")
+        name = cls.__name__
+        if (cls._families and sock.family not in cls._families) or (
+            cls._socktype and sock.type != cls._socktype
+        ):
+            raise ValueError(
+                f"{name}.from_socket() takes {_describe(cls._families, cls._socktype)} sockets; "
+                f"this one is {_describe((sock.family,), sock.type)}"
+            )
+        if cls._listening and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            raise ValueError(
+                f"{name}.from_socket() needs a listening socket: call bind() and listen() on it "
+                "first"
+            )
         return cls(sock)
 
     def _busy(self, exc: RuntimeError, op: str, doing: str, fix: str) -> RuntimeError:
@@ -172,8 +215,7 @@ async def connect_socket(io: IoDriver, sock: socket.socket, target: Any, label: 
     except BlockingIOError:
         pass
     except OSError as exc:
-        # mypyc ignores `raise ... from`: chained() sets the cause in both builds
-        raise chained(OSError(exc.errno, f"{exc.strerror} (connecting to {label})"), None)  # noqa: B904
+        raise located(exc, f"connecting to {label}")  # noqa: B904 - located() unchains
     await io.wait(sock, WRITE)
     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if err:
