@@ -380,3 +380,29 @@ async def test_binding_a_unix_path_in_use_says_to_remove_a_stale_socket(tmp_path
     assert any("os.unlink" in note for note in getattr(info.value, "__notes__", []))
     os.unlink(path)
     UnixListener.bind(path).close()
+
+
+# ----------------------------------------------------------------- dropped halves
+
+
+async def test_a_dropped_write_half_gives_the_peer_eof_and_dropping_both_closes_the_socket() -> (
+    None
+):
+    before = _fds()
+    client, server = await _tcp_pair()
+    async with client:
+        read_half, write_half = server.into_split()
+        del server
+
+        async def send_and_forget(half: Any) -> None:
+            await half.write_all(b"hello")  # and the half is dropped, never closed
+
+        await rt.spawn(send_and_forget(write_half))
+        del write_half
+        assert await rt.time.timeout(LIMIT, client.read_exact(5)) == b"hello"
+        assert await rt.time.timeout(LIMIT, client.read()) == b""  # EOF, not a wait for ever
+        await client.write_all(b"back")  # the read half still reads
+        assert await rt.time.timeout(LIMIT, read_half.read_exact(4)) == b"back"
+        del read_half  # both halves gone: the socket is closed, without a ResourceWarning
+        assert _fds() == before + 1
+    assert _fds() == before

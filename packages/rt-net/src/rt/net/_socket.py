@@ -589,6 +589,15 @@ class _Half:
             self._closed = True
             self._shared.release()
 
+    def __del__(self) -> None:
+        # A half dropped without close() is released as Tokio's owned halves are on drop: a
+        # dropped write half shuts the writing direction down (the peer reads EOF instead of
+        # waiting for ever), and the socket closes once both halves are gone.
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
     def _stream(self, op: str) -> SocketStream:
         if self._closed:
             raise closed_error(f"{type(self).__name__}", op)
