@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 import pytest
+from nethelpers import ThreadPeer
 from tlshelpers import client_context, server_context
 
 import rt
@@ -405,4 +406,41 @@ async def test_a_dropped_write_half_gives_the_peer_eof_and_dropping_both_closes_
         assert await rt.time.timeout(LIMIT, read_half.read_exact(4)) == b"back"
         del read_half  # both halves gone: the socket is closed, without a ResourceWarning
         assert _fds() == before + 1
+    assert _fds() == before
+
+
+# ----------------------------------------------------------------- a peer hanging up mid-handshake
+
+
+async def test_a_peer_hanging_up_mid_handshake_is_an_eof_error_saying_who_left_and_why() -> None:
+    before = _fds()
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def hang_up_after_the_client_hello() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)  # the whole ClientHello (one write): a close then is a FIN
+
+    peer = ThreadPeer(hang_up_after_the_client_hello)
+    try:
+        stream = await TcpStream.connect(srv.getsockname())
+        with pytest.raises(ssl.SSLEOFError) as info:
+            await rt.time.timeout(
+                LIMIT, TlsConnector(client_context()).connect("localhost", stream)
+            )
+        assert stream.closed
+        notes = " ".join(getattr(info.value, "__notes__", []))
+        assert "the server closed the connection during the TLS handshake" in notes, notes
+    finally:
+        await rt.spawn_blocking(peer.join)
+        srv.close()
+
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+        probe = socket.create_connection(listener.local_addr())  # a health check: connect, leave
+        probe.close()
+        accepted, _ = await listener.accept()
+        with pytest.raises(ssl.SSLEOFError) as info:
+            await rt.time.timeout(LIMIT, TlsAcceptor(server_context()).accept(accepted))
+        notes = " ".join(getattr(info.value, "__notes__", []))
+        assert "the client closed the connection during the TLS handshake" in notes, notes
     assert _fds() == before

@@ -555,6 +555,16 @@ class TlsStream(Generic[_T]):
                         "every client fails so, the context has no certificate: call "
                         "load_cert_chain() on it"
                     )
+                elif isinstance(exc, ssl.SSLEOFError):
+                    exc.add_note(
+                        "TlsStream: the client closed the connection during the TLS handshake: "
+                        "it may have rejected this server's certificate, or not be a TLS client "
+                        "at all (a port probe or health check)"
+                        if self._ssl.server_side
+                        else "TlsStream: the server closed the connection during the TLS "
+                        "handshake: it may not speak TLS on this port, or it refused this client "
+                        "(a client certificate, TLS version or server name it does not accept)"
+                    )
                 # Tell the peer why (OpenSSL queued an alert); a socket takes it without
                 # waiting, other transports within the caller's handshake timeout.
                 if not hasattr(self._transport, "try_write"):
