@@ -187,6 +187,14 @@ async def test_a_second_task_reading_or_accepting_at_once_is_told_what_to_do() -
         await client.write_all(b"ok")
         assert await server.read() == b"ok"
 
+    client, server = await _tcp_pair()
+    async with client, server:
+        big = b"w" * 50_000_000  # more than the connection holds: both writers park
+        err = await _second_waiter_error(client.write_all(big), client.write_all(big))
+        msg = str(err)
+        assert "write_all() on a TcpStream that another task is already writing" in msg, msg
+        assert "rt.sync" in msg, msg
+
     async with await TcpListener.bind("127.0.0.1:0") as listener:
         err = await _second_waiter_error(listener.accept(), listener.accept())
         msg = str(err)
@@ -444,3 +452,24 @@ async def test_a_peer_hanging_up_mid_handshake_is_an_eof_error_saying_who_left_a
         notes = " ".join(getattr(info.value, "__notes__", []))
         assert "the client closed the connection during the TLS handshake" in notes, notes
     assert _fds() == before
+
+
+# ----------------------------------------------------------------- datagrams too long
+
+
+async def test_a_datagram_too_long_says_how_long_it_was_and_what_fits() -> None:
+    async with await UdpSocket.bind("127.0.0.1:0") as udp:
+        with pytest.raises(OSError, match="a datagram of 70000 bytes is too long") as info:
+            await udp.send_to(b"x" * 70000, udp.local_addr())
+        assert info.value.errno == errno.EMSGSIZE
+        assert "65507" in str(info.value)
+        await udp.connect(udp.local_addr())
+        with pytest.raises(OSError, match=r"send\(\): a datagram of 70000 bytes"):
+            await udp.send(b"x" * 70000)
+        assert await udp.send(b"fits") == 4
+        assert await udp.recv() == b"fits"
+    a, b = UnixDatagram.pair()
+    async with a, b:
+        big = a.socket.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) * 4
+        with pytest.raises(OSError, match="SO_SNDBUF"):
+            await a.send(b"x" * big)

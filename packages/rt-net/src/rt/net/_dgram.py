@@ -47,6 +47,27 @@ class DatagramSocket(SocketResource):
                 return sock.sendto(data, target)
             except BlockingIOError:
                 await self._reg.wait(WRITE)
+            except OSError as exc:
+                self._check_open("send_to()")
+                if exc.errno == errno.EMSGSIZE:
+                    raise self._too_big(data, "send_to()")  # noqa: B904 - _too_big unchains
+                raise
+
+    def _too_big(self, data: bytes | bytearray | memoryview, op: str) -> OSError:
+        size = memoryview(data).nbytes
+        limit = (
+            "a UDP datagram carries at most 65507 bytes over IPv4 and 65527 over IPv6"
+            if self._sock.family != socket.AF_UNIX
+            else "a Unix datagram at most about the socket's send buffer (SO_SNDBUF)"
+        )
+        return chained(
+            OSError(
+                errno.EMSGSIZE,
+                f"{op}: a datagram of {size} bytes is too long ({limit}): split the message, "
+                "or send it over a stream",
+            ),
+            None,
+        )
 
     async def recv_from(self, n: object = DEFAULT_READ) -> tuple[bytes, Any]:
         """Receive one datagram (truncated to ``n`` bytes) and the address it came from.
@@ -99,6 +120,9 @@ class DatagramSocket(SocketResource):
                         ),
                         None,
                     )
+                self._check_open("send()")
+                if exc.errno == errno.EMSGSIZE:
+                    raise self._too_big(data, "send()")  # noqa: B904 - _too_big unchains
                 raise
 
     async def recv(self, n: object = DEFAULT_READ) -> bytes:
