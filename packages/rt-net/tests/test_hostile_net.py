@@ -473,3 +473,30 @@ async def test_a_datagram_too_long_says_how_long_it_was_and_what_fits() -> None:
         big = a.socket.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) * 4
         with pytest.raises(OSError, match="SO_SNDBUF"):
             await a.send(b"x" * big)
+
+
+@pytest.mark.parametrize("how", ["closed", "dropped"])
+async def test_a_tls_write_half_closed_or_dropped_gives_the_peer_eof_while_the_read_half_reads(
+    how: str,
+) -> None:
+    before = _fds()
+    tc, ts = await _tls_pair()
+    async with tc:
+        read_half, write_half = ts.into_split()
+        del ts
+
+        async def send_and_close(half: Any) -> None:
+            if how == "closed":
+                async with half:
+                    await half.write_all(b"hello")
+            else:
+                await half.write_all(b"hello")  # and the half is dropped
+
+        await rt.spawn(send_and_close(write_half))
+        del write_half
+        assert await rt.time.timeout(LIMIT, tc.read_exact(5)) == b"hello"
+        assert await rt.time.timeout(LIMIT, tc.read()) == b""  # close_notify, not a wait
+        await tc.write_all(b"back")  # the other direction goes on
+        assert await rt.time.timeout(LIMIT, read_half.read_exact(4)) == b"back"
+        read_half.close()
+    assert _fds() == before

@@ -1041,6 +1041,39 @@ class TlsStream(Generic[_T]):
                     pass
         self._transport.close()
 
+    def _close_write_now(self) -> None:
+        """Send ``close_notify`` if the transport takes it without waiting (a write half
+        closed or dropped while the read half goes on): the peer's reads then return ``b""``.
+
+        Whatever part of it the socket does not take at once stays queued in ``_wbuf``, ahead
+        of anything a read sends later (a TLS 1.3 key update answer).
+        """
+        if self._closed or self._wshut or not self._done:
+            return
+        try_write = getattr(self._transport, "try_write", None)
+        if try_write is None or not self._slock.try_acquire():
+            return  # no way to send without waiting, or a writer is mid-record
+        try:
+            if self._wbuf:
+                return  # earlier ciphertext must go first, and that may need a wait
+            self._wshut = True
+            try:
+                self._send_close_notify()
+            except ssl.SSLError:
+                return  # a broken session: nothing to say goodbye on
+            with self._mutex:
+                data = self._out.read()
+            try:
+                sent = try_write(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return
+            if sent < len(data):
+                self._wbuf = memoryview(data)[sent:]
+        finally:
+            self._slock.release()
+
     async def __aenter__(self) -> TlsStream[_T]:
         """Return ``self``; the block closes the stream on exit.
 
@@ -1123,6 +1156,13 @@ class _Half:
             self._closed = True
             self._shared.release()
 
+    def __del__(self) -> None:
+        # Dropped without close(): released as TcpStream's halves are (see TlsWriteHalf.close).
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
     async def __aenter__(self: _H) -> _H:
         """Return ``self``; the block releases the half on exit.
 
@@ -1162,9 +1202,18 @@ class TlsReadHalf(_Half):
 
 
 class TlsWriteHalf(_Half):
-    """The writing half of a split :class:`TlsStream`."""
+    """The writing half of a split :class:`TlsStream`. Closing it ends the writing direction."""
 
     __slots__ = ()
+
+    def close(self) -> None:
+        """Send ``close_notify`` (the peer reads EOF) if the socket takes it without waiting,
+        and release this half. Idempotent. For a close that waits until ``close_notify`` is
+        out, ``await shutdown()`` first.
+        """
+        if not self._closed:
+            self._shared.stream._close_write_now()
+        super().close()
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """See :meth:`TlsStream.write`.
