@@ -500,3 +500,19 @@ async def test_a_tls_write_half_closed_or_dropped_gives_the_peer_eof_while_the_r
         assert await rt.time.timeout(LIMIT, read_half.read_exact(4)) == b"back"
         read_half.close()
     assert _fds() == before
+
+
+async def test_a_ragged_eof_the_user_asked_to_see_says_what_it_means() -> None:
+    a, b = rt.io.duplex(1 << 16)
+    client, server = await rt.join(
+        TlsConnector(client_context(), suppress_ragged_eofs=False).connect("localhost", a),
+        TlsAcceptor(server_context()).accept(b),
+    )
+    await server.write_all(b"cut")
+    server.get_ref().close()  # the transport goes away: no close_notify
+    assert await client.read_exact(3) == b"cut"
+    with pytest.raises(ssl.SSLEOFError) as info:
+        await rt.time.timeout(LIMIT, client.read())
+    notes = " ".join(getattr(info.value, "__notes__", []))
+    assert "without close_notify" in notes and "suppress_ragged_eofs=True" in notes, notes
+    client.close()

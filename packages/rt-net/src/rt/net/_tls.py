@@ -760,8 +760,14 @@ class TlsStream(Generic[_T]):
                         data = None
                     except ssl.SSLZeroReturnError:
                         data = b""
-                    except ssl.SSLEOFError:
+                    except ssl.SSLEOFError as exc:
                         if not self._ragged:
+                            exc.add_note(
+                                "TlsStream: the peer closed the connection without "
+                                "close_notify, so the data may be cut short (many peers just "
+                                "hang up); suppress_ragged_eofs=True (the default) reads b'' "
+                                "instead"
+                            )
                             raise
                         data = b""
                     if data is not None:
