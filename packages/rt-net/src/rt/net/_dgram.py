@@ -72,7 +72,12 @@ class DatagramSocket(SocketResource):
     async def recv_from(self, n: object = DEFAULT_READ) -> tuple[bytes, Any]:
         """Receive one datagram (truncated to ``n`` bytes) and the address it came from.
 
-        The address is a ``(host, port)`` tuple for UDP, a path string for Unix sockets.
+        The address is a ``(host, port)`` tuple for UDP, a path string for Unix sockets. An
+        ``n`` over the largest datagram the socket can carry (64 KiB for UDP, 16 MiB for Unix
+        sockets) asks for that much instead.
+
+        Raises:
+            RuntimeError: another task is already waiting to receive on this socket.
 
         Cancel safety: cancel-safe: a cancelled ``recv_from`` received nothing.
         """

@@ -313,9 +313,12 @@ class SocketStream(SocketResource):
     async def read(self, n: int = DEFAULT_READ) -> bytes:
         """Read up to ``n`` bytes, waiting until at least one is available; ``b""`` at EOF.
 
+        One call returns at most 1 MiB, however large ``n`` is.
+
         Raises:
             ConnectionResetError: the peer reset the connection.
             OSError: ``EBADF`` when the stream is (or gets) closed.
+            RuntimeError: another task is already waiting to read this stream.
 
         Cancel safety: cancel-safe: a cancelled ``read`` consumed no bytes. Use it freely in a
         ``select`` loop.
@@ -547,8 +550,8 @@ class SocketStream(SocketResource):
     def into_split(self) -> tuple[ReadHalf, WriteHalf]:
         """Split into a read half and a write half that two tasks can use at once.
 
-        The stream closes when both halves are closed; closing the write half shuts down the
-        writing direction first, so the peer reads EOF.
+        The stream closes when both halves are closed (or dropped); closing or dropping the
+        write half shuts down the writing direction first, so the peer reads EOF.
         """
         self._check_open("into_split()")
         shared = _Shared(self)

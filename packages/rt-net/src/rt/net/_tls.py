@@ -1102,7 +1102,9 @@ class TlsStream(Generic[_T]):
     def into_split(self) -> tuple[TlsReadHalf, TlsWriteHalf]:
         """Split into a read half and a write half that two tasks can use at once.
 
-        The stream closes when both halves are closed.
+        The stream closes when both halves are closed (or dropped). Closing or dropping the
+        write half sends ``close_notify`` if the socket takes it without waiting (the peer
+        reads EOF); ``await write_half.shutdown()`` first for a close that waits.
         """
         self._check_usable("into_split()")
         shared = _Shared(self)
