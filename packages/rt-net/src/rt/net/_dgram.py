@@ -29,6 +29,10 @@ class DatagramSocket(SocketResource):
     _max_datagram = 1 << 24
 
     async def _wait_read(self, op: str) -> None:
+        """Wait until a datagram can be received; errors in this socket's words.
+
+        Cancel safety: cancel-safe: waiting consumes nothing.
+        """
         try:
             await self._reg.wait(READ)
         except RuntimeError as exc:
