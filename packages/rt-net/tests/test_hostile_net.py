@@ -516,3 +516,23 @@ async def test_a_ragged_eof_the_user_asked_to_see_says_what_it_means() -> None:
     notes = " ".join(getattr(info.value, "__notes__", []))
     assert "without close_notify" in notes and "suppress_ragged_eofs=True" in notes, notes
     client.close()
+
+
+async def test_writing_a_str_says_to_encode_it() -> None:
+    client, server = await _tcp_pair()
+    async with client, server:
+        with pytest.raises(TypeError, match=r"write_all\(\) takes bytes, got a str: encode it"):
+            await client.write_all("text")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="takes bytes, a bytearray or another buffer, got int"):
+            await client.write_all(42)  # type: ignore[arg-type]
+        strided = memoryview(b"abcdef")[::2]
+        with pytest.raises(TypeError, match=r"not contiguous: copy it first \(bytes\(view\)\)"):
+            await client.write_all(strided)
+    tc, ts = await _tls_pair()
+    async with tc, ts:
+        with pytest.raises(TypeError, match=r"write\(\) takes bytes, got a str: encode it"):
+            await tc.write("text")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"write_all\(\) takes bytes, got a str: encode it"):
+            await tc.write_all("text")  # type: ignore[arg-type]
+        await tc.write_all(b"fine")
+        assert await ts.read_exact(4) == b"fine"

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
-from rt.io._errors import chained, closed_error, read_exact_from, record_written
+from rt.io._errors import byte_view, chained, closed_error, read_exact_from, record_written
 from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
 
 from ._addr import SockAddr
@@ -495,7 +495,7 @@ class SocketStream(SocketResource):
         if data.__class__ is not bytes and data.__class__ is not bytearray:
             # Count bytes, not items: len() of an array('i') or its memoryview is 4x short,
             # and the loop below would stop with most of it unsent.
-            data = memoryview(data).cast("B")
+            data = byte_view(data, "write_all()")
         sock = self._sock
         total = len(data)
         try:

@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from rt.io import DuplexStream, bytes_written
-from rt.io._errors import closed_error, read_exact_from
+from rt.io._errors import byte_view, closed_error, read_exact_from
 from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
 from ._socket import MAX_READ, SocketStream, check_size
@@ -841,7 +841,7 @@ class TlsStream(Generic[_T]):
         if not data:
             return 0
         if data.__class__ is not bytes and data.__class__ is not bytearray:
-            data = memoryview(data).cast("B")  # count bytes, not an array's items
+            data = byte_view(data, "write()")  # count bytes, not an array's items
         if self._wbuf:
             # Ciphertext a cancelled or stalled send left behind: wait for it before taking
             # anything of ``data``. Output still in the BIO (a TLS 1.3 server's session
@@ -876,7 +876,7 @@ class TlsStream(Generic[_T]):
         if self._closed or self._wshut:
             self._check_writable("write_all()")
         if data.__class__ is not bytes and data.__class__ is not bytearray:
-            data = memoryview(data).cast("B")  # count bytes, not an array's items
+            data = byte_view(data, "write_all()")  # count bytes, not an array's items
         total = len(data)
         if not total:
             return
