@@ -6,10 +6,12 @@ tests that need one are skipped, saying so, only where it cannot be had.
 
 from __future__ import annotations
 
+import queue
 import re
 import shutil
 import ssl
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -42,11 +44,18 @@ def pems(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 
 @contextmanager
-def s_server(pems: tuple[Path, Path, Path], *args: str) -> Iterator[tuple[int, Any]]:
-    """``openssl s_server`` on a free port; yields ``(port, process)``."""
+def s_server(
+    pems: tuple[Path, Path, Path], *args: str, line_buffered: bool = False
+) -> Iterator[tuple[int, Any]]:
+    """``openssl s_server`` on a free port; yields ``(port, process)``.
+
+    ``line_buffered``: its messages reach the pipe line by line (``stdbuf -oL``), not when its
+    stdio buffer fills, so a test can wait for one.
+    """
     _ca, cert, key = pems
     proc = subprocess.Popen(
         [
+            *(["stdbuf", "-oL"] if line_buffered else []),
             "openssl",
             "s_server",
             "-accept",
@@ -493,3 +502,48 @@ async def test_openssl_s_client_starttls_smtp_upgrades_an_rt_server_connection(
     assert said[0].startswith(b"EHLO ") and said[1] == b"STARTTLS\r\n"
     assert done.returncode == 0, done.stderr
     assert done.stdout.endswith(b"enil terces\n")
+
+
+@needs_openssl
+@pytest.mark.skipif(shutil.which("stdbuf") is None, reason="stdbuf (coreutils) is missing")
+async def test_rt_client_answers_tls_1_3_key_updates_from_openssl_s_server(
+    pems: tuple[Path, Path, Path],
+) -> None:
+    # s_server's "K" command sends a KeyUpdate that asks for one back, "k" one that does not;
+    # data keeps flowing both ways after each (rt's read sends the answer OpenSSL queued).
+    with s_server(pems, "-naccept", "1", "-tls1_3", line_buffered=True) as (port, proc):
+        assert proc.stdin is not None and proc.stdout is not None
+        lines: queue.Queue[bytes] = queue.Queue()
+        out = proc.stdout
+
+        def pump() -> None:
+            for raw in out:
+                lines.put(raw)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+        async def server_prints(text: bytes) -> None:
+            def wait() -> None:
+                while text not in lines.get(timeout=HANDSHAKE_TIMEOUT):
+                    pass
+
+            await rt.spawn_blocking(wait)
+
+        def type_in(line: bytes) -> None:  # one line per stdin read: s_server's commands
+            assert proc.stdin is not None
+            proc.stdin.write(line)
+            proc.stdin.flush()
+
+        async with await TcpStream.connect_tls(
+            ("127.0.0.1", port), server_hostname="localhost", ssl_context=client_context()
+        ) as stream:
+            await stream.write_all(b"first\n")
+            await server_prints(b"first")
+            for i, command in enumerate((b"K\n", b"k\n", b"K\n")):
+                type_in(command)
+                await server_prints(b"SSL_do_handshake -> 1")
+                type_in(b"data %d\n" % i)
+                line = await rt.time.timeout(HANDSHAKE_TIMEOUT, stream.read_exact(7))
+                assert line == b"data %d\n" % i
+                await stream.write_all(b"ping %d\n" % i)
+                await server_prints(b"ping %d" % i)

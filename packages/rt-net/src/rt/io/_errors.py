@@ -98,3 +98,20 @@ def chained(err: _E, cause: BaseException | None) -> _E:
 
 def closed_error(what: str, op: str) -> OSError:
     return OSError(errno.EBADF, f"{op} on a closed {what}: it was closed by close()")
+
+
+def byte_view(data: object, op: str) -> memoryview:
+    """``data`` as a flat view of bytes (an ``array('i')`` counts 4 per item), or a
+    ``TypeError`` that says what ``op`` takes."""
+    if isinstance(data, str):
+        raise TypeError(f"{op} takes bytes, got a str: encode it first (data.encode())")
+    try:
+        return memoryview(data).cast("B")  # type: ignore[arg-type]
+    except TypeError:
+        kind = type(data).__name__
+        if isinstance(data, memoryview):
+            kind = "a memoryview that is not contiguous: copy it first (bytes(view))"
+        # mypyc ignores `raise ... from`: chained() drops the context in both builds
+        raise chained(  # noqa: B904
+            TypeError(f"{op} takes bytes, a bytearray or another buffer, got {kind}"), None
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Any
+from typing import Any, Final
 
 from rt.io._errors import chained
 from rt.lowlevel import READ, WRITE, budget_spent, checkpoint, current_io
@@ -13,11 +13,33 @@ from rt.lowlevel import READ, WRITE, budget_spent, checkpoint, current_io
 from ._addr import AddressArg, SockAddr, format_addr, resolve
 from ._socket import DEFAULT_READ, SocketResource, check_size
 
+_RECV_FIX: Final = (
+    "one task at a time receives on a datagram socket. Receive in one task and hand the "
+    "datagrams on through an rt.sync channel"
+)
+
 
 class DatagramSocket(SocketResource):
     """Send and receive whole datagrams."""
 
     __slots__ = ()
+
+    # The largest datagram the socket type can carry: recv(n) allocates n bytes up front,
+    # so a bigger n only costs memory (and n = 2**40 would be a MemoryError).
+    _max_datagram = 1 << 24
+
+    async def _wait_read(self, op: str) -> None:
+        """Wait until a datagram can be received; errors in this socket's words.
+
+        Cancel safety: cancel-safe: waiting consumes nothing.
+        """
+        try:
+            await self._reg.wait(READ)
+        except RuntimeError as exc:
+            raise self._busy(exc, op, "receiving on", _RECV_FIX)  # noqa: B904
+        except OSError:
+            self._check_open(op)
+            raise
 
     async def _send_to(self, data: bytes | bytearray | memoryview, target: Any) -> int:
         if budget_spent():
@@ -29,15 +51,42 @@ class DatagramSocket(SocketResource):
                 return sock.sendto(data, target)
             except BlockingIOError:
                 await self._reg.wait(WRITE)
+            except OSError as exc:
+                self._check_open("send_to()")
+                if exc.errno == errno.EMSGSIZE:
+                    raise self._too_big(data, "send_to()")  # noqa: B904 - _too_big unchains
+                raise
+
+    def _too_big(self, data: bytes | bytearray | memoryview, op: str) -> OSError:
+        size = memoryview(data).nbytes
+        limit = (
+            "a UDP datagram carries at most 65507 bytes over IPv4 and 65527 over IPv6"
+            if self._sock.family != socket.AF_UNIX
+            else "a Unix datagram at most about the socket's send buffer (SO_SNDBUF)"
+        )
+        return chained(
+            OSError(
+                errno.EMSGSIZE,
+                f"{op}: a datagram of {size} bytes is too long ({limit}): split the message, "
+                "or send it over a stream",
+            ),
+            None,
+        )
 
     async def recv_from(self, n: object = DEFAULT_READ) -> tuple[bytes, Any]:
         """Receive one datagram (truncated to ``n`` bytes) and the address it came from.
 
-        The address is a ``(host, port)`` tuple for UDP, a path string for Unix sockets.
+        The address is a ``(host, port)`` tuple for UDP, a path string for Unix sockets. An
+        ``n`` over the largest datagram the socket can carry (64 KiB for UDP, 16 MiB for Unix
+        sockets) asks for that much instead.
+
+        Raises:
+            RuntimeError: another task is already waiting to receive on this socket.
 
         Cancel safety: cancel-safe: a cancelled ``recv_from`` received nothing.
         """
         size = check_size(n, "recv_from")
+        size = size if size <= self._max_datagram else self._max_datagram
         if budget_spent():
             await checkpoint()
         self._check_open("recv_from()")
@@ -47,7 +96,7 @@ class DatagramSocket(SocketResource):
                 data, addr = sock.recvfrom(size)
                 return data, addr
             except BlockingIOError:
-                await self._reg.wait(READ)
+                await self._wait_read("recv_from()")
             except OSError:
                 self._check_open("recv_from()")
                 raise
@@ -80,6 +129,9 @@ class DatagramSocket(SocketResource):
                         ),
                         None,
                     )
+                self._check_open("send()")
+                if exc.errno == errno.EMSGSIZE:
+                    raise self._too_big(data, "send()")  # noqa: B904 - _too_big unchains
                 raise
 
     async def recv(self, n: object = DEFAULT_READ) -> bytes:
@@ -88,6 +140,7 @@ class DatagramSocket(SocketResource):
         Cancel safety: cancel-safe: a cancelled ``recv`` received nothing.
         """
         size = check_size(n, "recv")
+        size = size if size <= self._max_datagram else self._max_datagram
         if budget_spent():
             await checkpoint()
         self._check_open("recv()")
@@ -96,7 +149,7 @@ class DatagramSocket(SocketResource):
             try:
                 return sock.recv(size)
             except BlockingIOError:
-                await self._reg.wait(READ)
+                await self._wait_read("recv()")
             except OSError:
                 self._check_open("recv()")
                 raise
@@ -114,6 +167,9 @@ class UdpSocket(DatagramSocket):
     __slots__ = ()
 
     _kind = "UdpSocket"
+    _families = (socket.AF_INET, socket.AF_INET6)
+    _socktype = socket.SOCK_DGRAM
+    _max_datagram = 65536  # a UDP datagram carries at most 65535 - 8 bytes
 
     @classmethod
     async def bind(cls, addr: AddressArg) -> UdpSocket:
@@ -169,10 +225,22 @@ class UdpSocket(DatagramSocket):
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, int(bool(on)))
 
 
+# sun_path holds 108 bytes on Linux, a file system path's closing NUL included.
+_SUN_PATH_MAX: Final = 107
+
+
 def _path(path: str | os.PathLike[str] | bytes) -> str | bytes:
     p = os.fspath(path)
     if not p:
         raise ValueError("a Unix socket path must not be empty")
+    raw = os.fsencode(p)
+    size = len(raw)
+    if size > _SUN_PATH_MAX and raw[:1] != b"\0":  # an abstract name may use all 108
+        raise OSError(
+            errno.ENAMETOOLONG,
+            f"a Unix socket path holds at most {_SUN_PATH_MAX} bytes, {p!r} has {size}: use a "
+            "shorter one (a short directory, or a path relative to the working directory)",
+        )
     return p
 
 
@@ -182,6 +250,8 @@ class UnixDatagram(DatagramSocket):
     __slots__ = ()
 
     _kind = "UnixDatagram"
+    _families = (socket.AF_UNIX,)
+    _socktype = socket.SOCK_DGRAM
 
     @classmethod
     def bind(cls, path: str | os.PathLike[str] | bytes) -> UnixDatagram:

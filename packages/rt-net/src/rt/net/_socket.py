@@ -24,9 +24,9 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
-from rt.io._errors import chained, closed_error, read_exact_from, record_written
+from rt.io._errors import byte_view, chained, closed_error, read_exact_from, record_written
 from rt.lowlevel import READ, WRITE, IoDriver, budget_spent, checkpoint, current_io
 
 from ._addr import SockAddr
@@ -38,6 +38,50 @@ DEFAULT_READ = 65536
 # ready reads or writes still yields after COOP_BUDGET of them, give or take a batch.
 _BATCH: Final = 32
 OUT_OF_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# One recv asks the kernel for at most this much: recv(n) allocates n bytes up front, so a
+# read(2**40) would be a MemoryError (a read returns "up to n" bytes anyway).
+MAX_READ: Final = 1 << 20
+_BUSY: Final = "another task is already waiting"
+
+
+def busy_error(exc: RuntimeError, what: str, fix: str) -> RuntimeError:
+    """``exc``, or when it is the reactor's "another task is already waiting" for this
+    socket, an error in the user's terms: ``what`` happened, and ``fix``, what to do."""
+    if not str(exc).startswith(_BUSY):
+        return exc
+    err = RuntimeError(f"{what}: {fix}")
+    err.__cause__ = exc
+    return err
+
+
+_READ_FIX: Final = (
+    "one task at a time reads a stream (Tokio's read takes &mut self for this reason). Read "
+    "in one task and hand the data on (an rt.sync channel), or into_split() the stream to "
+    "read in one task and write in another"
+)
+_WRITE_FIX: Final = (
+    "one task at a time writes a stream, or their bytes would interleave. Write from one "
+    "task (others send it the data through an rt.sync channel), or hold an rt.sync.Mutex "
+    "around each write_all"
+)
+
+
+def _describe(families: tuple[int, ...], socktype: int) -> str:
+    names = {int(socket.AF_INET): "IPv4", int(socket.AF_INET6): "IPv6", int(socket.AF_UNIX): "Unix"}
+    kinds = {int(socket.SOCK_STREAM): "stream", int(socket.SOCK_DGRAM): "datagram"}
+    fams = " or ".join(names.get(int(f), str(f)) for f in families)
+    return f"{fams} {kinds.get(int(socktype), str(socktype))}"
+
+
+def located(exc: OSError, context: str) -> OSError:
+    """A copy of ``exc`` (same errno, so the same subclass) whose message ends in ``(context)``.
+
+    An ``OSError`` without an errno (``"AF_UNIX path too long"``) keeps its own words instead
+    of becoming ``"[Errno None] None"``.
+    """
+    if exc.errno is None:
+        return chained(OSError(f"{exc} ({context})"), None)
+    return chained(OSError(exc.errno, f"{exc.strerror} ({context})"), None)
 
 
 def check_size(n: object, what: str = "read") -> int:
@@ -67,12 +111,40 @@ class SocketResource:
         self._reg = io.register(sock)
         self._closed = False
 
+    # What from_socket() accepts: socket families and type, and whether it must be listening
+    # (empty families: any). Set by each class.
+    _families: ClassVar[tuple[int, ...]] = ()
+    _socktype: ClassVar[int] = 0
+    _listening: ClassVar[bool] = False
+
     @classmethod
     def from_socket(cls: type[_S], sock: socket.socket) -> _S:
-        """Adopt an existing ``socket.socket`` (it is made non-blocking). Call inside a runtime."""
+        """Adopt an existing ``socket.socket`` (it is made non-blocking). Call inside a runtime.
+
+        Raises:
+            TypeError: ``sock`` is not a ``socket.socket``.
+            ValueError: ``sock`` is of another kind (a UDP socket for a ``TcpStream``, say),
+                or a listener's socket is not listening yet.
+        """
         if not isinstance(sock, socket.socket):
             raise TypeError(f"expected a socket.socket, got {type(sock).__name__}")
+        name = cls.__name__
+        if (cls._families and sock.family not in cls._families) or (
+            cls._socktype and sock.type != cls._socktype
+        ):
+            raise ValueError(
+                f"{name}.from_socket() takes {_describe(cls._families, cls._socktype)} sockets; "
+                f"this one is {_describe((sock.family,), sock.type)}"
+            )
+        if cls._listening and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            raise ValueError(
+                f"{name}.from_socket() needs a listening socket: call bind() and listen() on it "
+                "first"
+            )
         return cls(sock)
+
+    def _busy(self, exc: RuntimeError, op: str, doing: str, fix: str) -> RuntimeError:
+        return busy_error(exc, f"{op} on a {self._kind} that another task is already {doing}", fix)
 
     def fileno(self) -> int:
         """The socket's fd (``-1`` once closed)."""
@@ -143,8 +215,7 @@ async def connect_socket(io: IoDriver, sock: socket.socket, target: Any, label: 
     except BlockingIOError:
         pass
     except OSError as exc:
-        # mypyc ignores `raise ... from`: chained() sets the cause in both builds
-        raise chained(OSError(exc.errno, f"{exc.strerror} (connecting to {label})"), None)  # noqa: B904
+        raise located(exc, f"connecting to {label}")  # noqa: B904 - located() unchains
     await io.wait(sock, WRITE)
     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if err:
@@ -164,7 +235,18 @@ class SocketListener(SocketResource):
             try:
                 return sock.accept()
             except BlockingIOError:
-                await self._reg.wait(READ)
+                try:
+                    await self._reg.wait(READ)
+                except RuntimeError as exc:
+                    raise self._busy(  # noqa: B904 - busy_error sets the cause
+                        exc,
+                        "accept()",
+                        "accepting on",
+                        "run one accept loop and rt.spawn a task per connection it accepts",
+                    )
+                except OSError:
+                    self._check_open("accept()")
+                    raise
             except ConnectionAbortedError:
                 continue  # the peer gave up before we accepted: take the next one
             except OSError as exc:
@@ -231,9 +313,12 @@ class SocketStream(SocketResource):
     async def read(self, n: int = DEFAULT_READ) -> bytes:
         """Read up to ``n`` bytes, waiting until at least one is available; ``b""`` at EOF.
 
+        One call returns at most 1 MiB, however large ``n`` is.
+
         Raises:
             ConnectionResetError: the peer reset the connection.
             OSError: ``EBADF`` when the stream is (or gets) closed.
+            RuntimeError: another task is already waiting to read this stream.
 
         Cancel safety: cancel-safe: a cancelled ``read`` consumed no bytes. Use it freely in a
         ``select`` loop.
@@ -246,7 +331,10 @@ class SocketStream(SocketResource):
                 # meanwhile. The wait parks, which renews the task's budget: nothing to charge.
                 if self._closed:
                     raise closed_error(self._kind, "read()")
-                await self._reg.wait(READ)
+                try:
+                    await self._reg.wait(READ)
+                except (RuntimeError, OSError) as exc:
+                    raise self._wait_failed(exc, "read()", False)  # noqa: B904
             else:
                 ops = self._ops + 1
                 if ops < _BATCH:
@@ -261,12 +349,16 @@ class SocketStream(SocketResource):
                     return b""
                 if self._pending:
                     return self._take_pending(n)
+            n = n if n <= MAX_READ else MAX_READ
             sock = self._sock
             while True:
                 try:
                     data = sock.recv(n)
                 except BlockingIOError:
-                    await self._reg.wait(READ)
+                    try:
+                        await self._reg.wait(READ)
+                    except (RuntimeError, OSError) as exc:
+                        raise self._wait_failed(exc, "read()", False)  # noqa: B904
                     continue
                 except OSError:
                     self._check_open("read()")
@@ -279,15 +371,28 @@ class SocketStream(SocketResource):
             check_size(n)
             raise
 
+    def _wait_failed(self, exc: Exception, op: str, writing: bool) -> Exception:
+        """What to raise when a wait for readiness failed with ``exc``: the reactor's words
+        for a second waiting task or a close meanwhile, put in this stream's terms."""
+        if isinstance(exc, RuntimeError):
+            if writing:
+                return self._busy(exc, op, "writing", _WRITE_FIX)
+            return self._busy(exc, op, "reading", _READ_FIX)
+        if self._closed:
+            return closed_error(self._kind, op)
+        return exc
+
     def try_read(self, n: int = DEFAULT_READ) -> bytes:
         """Read what is available now without waiting; ``b""`` at EOF.
 
         Raises:
             BlockingIOError: nothing is available yet (await :meth:`read` instead).
         """
+        check_size(n)
         if self._pending:
             return self._take_pending(n)
         self._check_open("try_read()")
+        n = n if n <= MAX_READ else MAX_READ
         data = self._sock.recv(n)
         self._drained = len(data) < n
         return data
@@ -360,9 +465,12 @@ class SocketStream(SocketResource):
             try:
                 return sock.send(data)
             except BlockingIOError:
-                await self._reg.wait(WRITE)
+                try:
+                    await self._reg.wait(WRITE)
+                except (RuntimeError, OSError) as exc:
+                    raise self._wait_failed(exc, "write()", True)  # noqa: B904
             except OSError:
-                self._check_open("write()")
+                self._check_writable("write()")
                 raise
 
     async def write_all(self, data: bytes | bytearray | memoryview) -> None:
@@ -384,6 +492,10 @@ class SocketStream(SocketResource):
                 await checkpoint()
         if self._closed or self._wshut:
             self._check_writable("write_all()")
+        if data.__class__ is not bytes and data.__class__ is not bytearray:
+            # Count bytes, not items: len() of an array('i') or its memoryview is 4x short,
+            # and the loop below would stop with most of it unsent.
+            data = byte_view(data, "write_all()")
         sock = self._sock
         total = len(data)
         try:
@@ -391,7 +503,7 @@ class SocketStream(SocketResource):
         except BlockingIOError:
             sent = 0
         except OSError:
-            self._check_open("write_all()")
+            self._check_writable("write_all()")
             raise
         if sent == total:
             return
@@ -399,13 +511,16 @@ class SocketStream(SocketResource):
         wait = self._reg.wait
         try:
             while sent < total:
-                await wait(WRITE)
+                try:
+                    await wait(WRITE)
+                except (RuntimeError, OSError) as exc:
+                    raise self._wait_failed(exc, "write_all()", True)  # noqa: B904
                 try:
                     sent += sock.send(view[sent:])
                 except BlockingIOError:
                     continue
                 except OSError:
-                    self._check_open("write_all()")
+                    self._check_writable("write_all()")
                     raise
         except BaseException as exc:
             record_written(exc, sent, total)
@@ -435,8 +550,8 @@ class SocketStream(SocketResource):
     def into_split(self) -> tuple[ReadHalf, WriteHalf]:
         """Split into a read half and a write half that two tasks can use at once.
 
-        The stream closes when both halves are closed; closing the write half shuts down the
-        writing direction first, so the peer reads EOF.
+        The stream closes when both halves are closed (or dropped); closing or dropping the
+        write half shuts down the writing direction first, so the peer reads EOF.
         """
         self._check_open("into_split()")
         shared = _Shared(self)
@@ -476,6 +591,15 @@ class _Half:
         if not self._closed:
             self._closed = True
             self._shared.release()
+
+    def __del__(self) -> None:
+        # A half dropped without close() is released as Tokio's owned halves are on drop: a
+        # dropped write half shuts the writing direction down (the peer reads EOF instead of
+        # waiting for ever), and the socket closes once both halves are gone.
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
 
     def _stream(self, op: str) -> SocketStream:
         if self._closed:

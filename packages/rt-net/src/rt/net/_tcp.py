@@ -27,6 +27,8 @@ class TcpStream(SocketStream):
     __slots__ = ()
 
     _kind = "TcpStream"
+    _families = (socket.AF_INET, socket.AF_INET6)
+    _socktype = socket.SOCK_STREAM
 
     @classmethod
     async def connect(cls, addr: AddressArg) -> TcpStream:
@@ -125,6 +127,9 @@ class TcpListener(SocketListener):
     __slots__ = ()
 
     _kind = "TcpListener"
+    _families = (socket.AF_INET, socket.AF_INET6)
+    _socktype = socket.SOCK_STREAM
+    _listening = True
 
     @classmethod
     async def bind(

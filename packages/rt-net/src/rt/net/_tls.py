@@ -42,10 +42,10 @@ from types import TracebackType
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from rt.io import DuplexStream, bytes_written
-from rt.io._errors import closed_error, read_exact_from
+from rt.io._errors import byte_view, closed_error, read_exact_from
 from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
-from ._socket import SocketStream, check_size
+from ._socket import MAX_READ, SocketStream, check_size
 
 DEFAULT_READ: Final = 65536
 # Transport reads take whole records where they can (4 full TLS records plus headers).
@@ -156,6 +156,28 @@ def _refuse_renegotiation(ctx: ssl.SSLContext) -> None:
     ctx.options |= ssl.OP_NO_RENEGOTIATION
 
 
+_TRANSPORT_METHODS: Final = ("read", "write_all", "shutdown", "close")
+
+
+def _check_transport(stream: object, who: str) -> None:
+    """Refuse, before taking it over, a ``stream`` TLS cannot run over, saying what it needs."""
+    missing = [m for m in _TRANSPORT_METHODS if not callable(getattr(stream, m, None))]
+    if not missing:
+        return
+    import socket
+
+    if isinstance(stream, socket.socket):
+        raise TypeError(
+            f"{who} takes an rt stream, got a socket.socket: adopt it first with "
+            "rt.net.TcpStream.from_socket(sock) (or UnixStream.from_socket), inside the runtime"
+        )
+    raise TypeError(
+        f"{who} takes a connected rt stream (TcpStream, UnixStream, a duplex end, or an object "
+        f"with async read(n), write_all(data) and shutdown(), and close()); got a "
+        f"{type(stream).__name__}, which has no {', '.join(m + '()' for m in missing)}"
+    )
+
+
 def _check_context(ctx: object, who: str, *, server_side: bool) -> ssl.SSLContext:
     if not isinstance(ctx, ssl.SSLContext):
         raise TypeError(f"{who} needs an ssl.SSLContext, got {type(ctx).__name__}")
@@ -238,6 +260,12 @@ class TlsConnector:
         Cancel safety: not cancel-safe: a cancelled handshake closes ``stream`` (never left
         half-open); connect again.
         """
+        if server_hostname is not None and not isinstance(server_hostname, str):
+            raise TypeError(
+                "TlsConnector.connect(server_hostname, stream) takes the host name first, then "
+                f"the stream; got a {type(server_hostname).__name__} as server_hostname"
+            )
+        _check_transport(stream, "TlsConnector.connect(server_hostname, stream)")
         in_bio, out_bio = ssl.MemoryBIO(), ssl.MemoryBIO()
         try:
             if not server_hostname and self._ctx.check_hostname:
@@ -312,6 +340,7 @@ class TlsAcceptor:
 
         Cancel safety: not cancel-safe: a cancelled handshake closes ``stream``.
         """
+        _check_transport(stream, "TlsAcceptor.accept(stream)")
         in_bio, out_bio = ssl.MemoryBIO(), ssl.MemoryBIO()
         try:
             obj = self._ctx.wrap_bio(in_bio, out_bio, server_side=True)
@@ -526,6 +555,16 @@ class TlsStream(Generic[_T]):
                         "every client fails so, the context has no certificate: call "
                         "load_cert_chain() on it"
                     )
+                elif isinstance(exc, ssl.SSLEOFError):
+                    exc.add_note(
+                        "TlsStream: the client closed the connection during the TLS handshake: "
+                        "it may have rejected this server's certificate, or not be a TLS client "
+                        "at all (a port probe or health check)"
+                        if self._ssl.server_side
+                        else "TlsStream: the server closed the connection during the TLS "
+                        "handshake: it may not speak TLS on this port, or it refused this client "
+                        "(a client certificate, TLS version or server name it does not accept)"
+                    )
                 # Tell the peer why (OpenSSL queued an alert); a socket takes it without
                 # waiting, other transports within the caller's handshake timeout.
                 if not hasattr(self._transport, "try_write"):
@@ -695,11 +734,11 @@ class TlsStream(Generic[_T]):
         Cancel safety: cancel-safe: a cancelled ``read`` loses no decrypted bytes; they are
         returned by the next read.
         """
+        if (n.__class__ is not int or n <= 0) and check_size(n) == 0:
+            return b""
+        n = n if n <= MAX_READ else MAX_READ  # SSLObject.read(n) allocates n bytes up front
         if not self._done:
             await self.do_handshake()
-        if n <= 0:
-            check_size(n)
-            return b""
         mutex = self._mutex
         obj = self._ssl
         in_bio = self._in
@@ -721,8 +760,14 @@ class TlsStream(Generic[_T]):
                         data = None
                     except ssl.SSLZeroReturnError:
                         data = b""
-                    except ssl.SSLEOFError:
+                    except ssl.SSLEOFError as exc:
                         if not self._ragged:
+                            exc.add_note(
+                                "TlsStream: the peer closed the connection without "
+                                "close_notify, so the data may be cut short (many peers just "
+                                "hang up); suppress_ragged_eofs=True (the default) reads b'' "
+                                "instead"
+                            )
                             raise
                         data = b""
                     if data is not None:
@@ -795,6 +840,8 @@ class TlsStream(Generic[_T]):
             self._check_writable("write()")
         if not data:
             return 0
+        if data.__class__ is not bytes and data.__class__ is not bytearray:
+            data = byte_view(data, "write()")  # count bytes, not an array's items
         if self._wbuf:
             # Ciphertext a cancelled or stalled send left behind: wait for it before taking
             # anything of ``data``. Output still in the BIO (a TLS 1.3 server's session
@@ -803,6 +850,8 @@ class TlsStream(Generic[_T]):
         n = min(len(data), _WRITE_CHUNK)
         chunk = data if n == len(data) else memoryview(data)[:n]
         with self._mutex:
+            if self._closed or self._wshut:  # by another task or thread meanwhile
+                self._check_writable("write()")
             self._ssl.write(chunk)
         try:
             await self._flush()
@@ -826,6 +875,8 @@ class TlsStream(Generic[_T]):
             await self.do_handshake()
         if self._closed or self._wshut:
             self._check_writable("write_all()")
+        if data.__class__ is not bytes and data.__class__ is not bytearray:
+            data = byte_view(data, "write_all()")  # count bytes, not an array's items
         total = len(data)
         if not total:
             return
@@ -835,6 +886,8 @@ class TlsStream(Generic[_T]):
         obj = self._ssl
         if total <= _WRITE_CHUNK:
             with mutex:
+                if self._closed or self._wshut:  # by another task or thread meanwhile
+                    self._check_writable("write_all()")
                 obj.write(data)
             try:
                 await self._flush()
@@ -848,6 +901,9 @@ class TlsStream(Generic[_T]):
             while done < total:
                 n = min(total - done, _WRITE_CHUNK)
                 with mutex:
+                    if self._closed or self._wshut:
+                        # shutdown() or close() from another task or thread between chunks
+                        self._check_writable("write_all()")
                     obj.write(view[done : done + n])
                 done += n
                 await self._flush()
@@ -991,6 +1047,39 @@ class TlsStream(Generic[_T]):
                     pass
         self._transport.close()
 
+    def _close_write_now(self) -> None:
+        """Send ``close_notify`` if the transport takes it without waiting (a write half
+        closed or dropped while the read half goes on): the peer's reads then return ``b""``.
+
+        Whatever part of it the socket does not take at once stays queued in ``_wbuf``, ahead
+        of anything a read sends later (a TLS 1.3 key update answer).
+        """
+        if self._closed or self._wshut or not self._done:
+            return
+        try_write = getattr(self._transport, "try_write", None)
+        if try_write is None or not self._slock.try_acquire():
+            return  # no way to send without waiting, or a writer is mid-record
+        try:
+            if self._wbuf:
+                return  # earlier ciphertext must go first, and that may need a wait
+            self._wshut = True
+            try:
+                self._send_close_notify()
+            except ssl.SSLError:
+                return  # a broken session: nothing to say goodbye on
+            with self._mutex:
+                data = self._out.read()
+            try:
+                sent = try_write(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return
+            if sent < len(data):
+                self._wbuf = memoryview(data)[sent:]
+        finally:
+            self._slock.release()
+
     async def __aenter__(self) -> TlsStream[_T]:
         """Return ``self``; the block closes the stream on exit.
 
@@ -1013,7 +1102,9 @@ class TlsStream(Generic[_T]):
     def into_split(self) -> tuple[TlsReadHalf, TlsWriteHalf]:
         """Split into a read half and a write half that two tasks can use at once.
 
-        The stream closes when both halves are closed.
+        The stream closes when both halves are closed (or dropped). Closing or dropping the
+        write half sends ``close_notify`` if the socket takes it without waiting (the peer
+        reads EOF); ``await write_half.shutdown()`` first for a close that waits.
         """
         self._check_usable("into_split()")
         shared = _Shared(self)
@@ -1073,6 +1164,13 @@ class _Half:
             self._closed = True
             self._shared.release()
 
+    def __del__(self) -> None:
+        # Dropped without close(): released as TcpStream's halves are (see TlsWriteHalf.close).
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
     async def __aenter__(self: _H) -> _H:
         """Return ``self``; the block releases the half on exit.
 
@@ -1112,9 +1210,18 @@ class TlsReadHalf(_Half):
 
 
 class TlsWriteHalf(_Half):
-    """The writing half of a split :class:`TlsStream`."""
+    """The writing half of a split :class:`TlsStream`. Closing it ends the writing direction."""
 
     __slots__ = ()
+
+    def close(self) -> None:
+        """Send ``close_notify`` (the peer reads EOF) if the socket takes it without waiting,
+        and release this half. Idempotent. For a close that waits until ``close_notify`` is
+        out, ``await shutdown()`` first.
+        """
+        if not self._closed:
+            self._shared.stream._close_write_now()
+        super().close()
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """See :meth:`TlsStream.write`.

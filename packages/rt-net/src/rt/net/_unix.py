@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 
-from rt.io._errors import chained
 from rt.lowlevel import current_io
 
 from ._dgram import _path
-from ._socket import Incoming, SocketListener, SocketStream, connect_socket
+from ._socket import Incoming, SocketListener, SocketStream, connect_socket, located
 
 
 class UnixStream(SocketStream):
@@ -18,6 +18,8 @@ class UnixStream(SocketStream):
     __slots__ = ()
 
     _kind = "UnixStream"
+    _families = (socket.AF_UNIX,)
+    _socktype = socket.SOCK_STREAM
 
     @classmethod
     async def connect(cls, path: str | os.PathLike[str] | bytes) -> UnixStream:
@@ -53,6 +55,9 @@ class UnixListener(SocketListener):
     __slots__ = ()
 
     _kind = "UnixListener"
+    _families = (socket.AF_UNIX,)
+    _socktype = socket.SOCK_STREAM
+    _listening = True
 
     @classmethod
     def bind(cls, path: str | os.PathLike[str] | bytes, *, backlog: int = 1024) -> UnixListener:
@@ -67,8 +72,13 @@ class UnixListener(SocketListener):
             sock.listen(backlog)
         except OSError as exc:
             sock.close()
-            # mypyc ignores `raise ... from`: chained() sets the cause in both builds
-            raise chained(OSError(exc.errno, f"{exc.strerror} (binding {path!r})"), None)  # noqa: B904
+            err = located(exc, f"binding {path!r}")
+            if exc.errno == errno.EADDRINUSE:
+                err.add_note(
+                    "A file exists at that path. If it is the socket of a server that exited, "
+                    "remove it (os.unlink) before binding; Unix sockets are not removed on close"
+                )
+            raise err  # noqa: B904 - located() unchains
         return cls(sock)
 
     async def accept(self) -> tuple[UnixStream, object]:
