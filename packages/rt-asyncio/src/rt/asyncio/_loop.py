@@ -572,10 +572,10 @@ class _WatchView(Mapping[Any, selectors.SelectorKey]):
         pass
 
 
-# Typed as Any: the loop builds on asyncio's private machinery (_ready, _check_closed, ...),
-# which typeshed leaves out; the public surface is asyncio.AbstractEventLoop's.
 T = TypeVar("T")
 
+# Typed as Any: the loop builds on asyncio's private machinery (_ready, _check_closed, ...),
+# which typeshed leaves out; the public surface is asyncio.AbstractEventLoop's.
 _BaseLoop: Any = asyncio.SelectorEventLoop
 
 
