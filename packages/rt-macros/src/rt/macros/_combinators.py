@@ -607,24 +607,18 @@ async def _wait(
         st.done = True
     # A loser whose cleanup raised: its error propagates (as the in-place branch's does, and
     # as a panic in a dropped future does in Tokio), once every loser is stopped.
+    failed = await _stop(handles, tasks, keep=winner if isinstance(winner, int) else -1)
+    if failed is not None:
+        raise failed
     if isinstance(winner, _Outcome):
-        failed = await _stop(handles, tasks, keep=-1)
-        if failed is not None:
-            raise failed
         return winner.result()
     if isinstance(winner, int):  # a task branch
-        failed = await _stop(handles, tasks, keep=winner)
-        if failed is not None:
-            raise failed
         try:
             return winner, await handles[winner]
         except rt.JoinError as err:
             if err.exception is not None:
                 raise err.exception from None
             raise
-    failed = await _stop(handles, tasks, keep=-1)
-    if failed is not None:
-        raise failed
     return winner
 
 
