@@ -46,13 +46,13 @@ async def test_different_receivers_and_sleeps_still_share_one_select() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    raises=rt.time.Elapsed,
+    raises=RuntimeError,
     reason=(
         "known limit: the one coroutine select drives in place is interrupted by cancelling "
-        "it when a polled branch is woken; if that branch then has nothing (its value was "
-        "taken by try_recv elsewhere, its Sleep was reset later after firing), the coroutine "
-        "is gone and select waits on the other branches only. Resuming it would need select "
-        "to step the coroutine itself with a waker of its own (see the design notes)"
+        "it when a polled branch is woken; if another task then takes that branch's value "
+        "(try_recv on the same receiver), the coroutine is gone and select raises a "
+        "RuntimeError saying so. Resuming it would need select to step the coroutine itself "
+        "with a waker of its own (see the design notes)"
     ),
 )
 @pytest.mark.rt(start_paused=True)
@@ -71,6 +71,79 @@ async def test_a_spurious_wake_of_a_recv_branch_does_not_drop_the_coroutine_bran
     rt.spawn(send_and_take_back())
     got = await rt.time.timeout(10, rt.select(work(), rx.recv()))
     assert got == (0, "work")
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_a_receive_taken_from_under_select_raises_naming_the_lost_coroutine_branch() -> None:
+    # Before: select went on waiting on the receiver alone, without the coroutine it had
+    # cancelled, and the timeout below fired instead (a silent hang in a real program).
+    tx, rx = mpsc.unbounded_channel[int]()
+    unwound: list[str] = []
+
+    async def work() -> str:
+        try:
+            await rt.sleep(2)
+        finally:
+            unwound.append("work")
+        return "work"
+
+    async def send_and_take_back() -> None:
+        await rt.sleep(1)
+        tx.send(1)
+        assert rx.try_recv() == 1
+
+    rt.spawn(send_and_take_back())
+    with pytest.raises(RuntimeError, match=r"branch 1 woke select.*coroutine of branch 0") as info:
+        await rt.time.timeout(10, rt.select(work(), rx.recv()))
+    assert "one receiver in one task at a time" in str(info.value)
+    assert unwound == ["work"]
+    # The receiver is left usable: nothing stays registered on it.
+    tx.send(2)
+    assert await rx.recv() == 2
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_a_join_handle_branch_is_awaited_again_after_a_spurious_wake() -> None:
+    tx, rx = mpsc.unbounded_channel[int]()
+
+    async def work() -> str:
+        await rt.sleep(2)
+        return "work"
+
+    async def send_and_take_back() -> None:
+        await rt.sleep(1)
+        tx.send(1)
+        assert rx.try_recv() == 1
+
+    handle = rt.spawn(work())
+    rt.spawn(send_and_take_back())
+    # Before: the handle branch was dropped after the empty wake and select timed out.
+    assert await rt.time.timeout(10, rt.select(handle, rx.recv())) == (0, "work")
+
+
+@pytest.mark.rt(start_paused=True)
+async def test_a_fired_sleep_branch_reset_later_by_another_task_still_wins() -> None:
+    # The resetter's timer is armed before select's (same deadline), so at t=1 it runs first
+    # and moves the fired sleep's deadline before select looks.
+    s = rt.sleep(1)
+    ran: list[str] = []
+
+    async def work() -> str:
+        await rt.sleep(5)
+        return "work"
+
+    async def reset_after_fire() -> None:
+        await rt.sleep(1)
+        s.reset(rt.time.Instant.now() + 10)
+        ran.append("reset")
+
+    rt.spawn(reset_after_fire())
+    await rt.yield_now()  # its timer first
+    # Before: select found the sleep not elapsed, had cancelled work() for nothing, and
+    # waited on the sleep's new deadline alone (the timeout below fired).
+    assert await rt.time.timeout(8, rt.select(work(), s)) == (1, None)
+    assert ran == ["reset"]
+    assert not s.is_elapsed()  # the deadline did move
 
 
 async def _cleanup_fails() -> None:

@@ -30,12 +30,15 @@ A losing branch whose cleanup raises (an error instead of ending cancelled) make
 raise that error once every loser has stopped, however the branch ran; the winner's value is
 then dropped, as a Tokio ``select!`` whose losing future panics in its drop.
 
-A known limit: the coroutine driven in place can be resumed only by cancelling it, which
+A known limit: the coroutine driven in place can be interrupted only by cancelling it, which
 ``select`` does as soon as another branch reports. A polled branch that was woken and then
-has nothing after all (another task took the value with ``try_recv``; a ``Sleep`` that fired
-was reset to later) leaves ``select`` waiting on the other branches without the coroutine
-(a strict xfail pins it). Resuming the coroutine would take ``select`` stepping it with a
-wake-up of its own.
+has nothing after all leaves nothing to resume it with. A ``Sleep`` branch cannot do that (once
+its timer fired it has finished, even if another task resets it before ``select`` looks), a
+``JoinHandle`` driven in place is simply awaited again, and a receive that another task took
+from under ``select`` (``try_recv`` on the same receiver: one consumer at a time is the
+channel's contract) makes ``select`` raise a ``RuntimeError`` that says so, rather than wait on
+without the coroutine. Resuming the coroutine would take ``select`` stepping it with a wake-up
+of its own (a strict xfail pins that).
 """
 
 from __future__ import annotations
@@ -544,6 +547,9 @@ async def _wait(
     outcome: _Outcome | None = None
     expired = False
     driven = [in_place[1]] if in_place is not None else []
+    # The branch driven in place, once a report cancelled it: a JoinHandle is driven again
+    # after a spurious wake (awaiting it is cancel-safe), a coroutine cannot be resumed.
+    stopped: tuple[int, Awaitable[Any]] | None = None
     try:
         while True:
             armed: list[SelectBranch] = []
@@ -563,8 +569,8 @@ async def _wait(
                             with deadline:
                                 timer.deadline = deadline.deadline
                                 if in_place is not None:
-                                    outcome = await _drive(st, *in_place)
-                                    in_place = None  # finished or cancelled: never driven again
+                                    stopped, in_place = in_place, None
+                                    outcome = await _drive(st, *stopped)
                                 else:
                                     await st.park()
                         except TimeoutError:
@@ -572,15 +578,15 @@ async def _wait(
                                 raise
                         expired = deadline.expired
                     elif in_place is not None:
-                        outcome = await _drive(st, *in_place)
-                        in_place = None
+                        stopped, in_place = in_place, None
+                        outcome = await _drive(st, *stopped)
                     else:
                         await st.park()
                 elif biased and in_place is not None and in_place[0] < _first_fired(st):
                     # A later branch is ready, but biased: the one driven in place comes
                     # first if it finishes without waiting (Tokio polls it first).
-                    outcome = await _drive(st, *in_place, step_first=True)
-                    in_place = None
+                    stopped, in_place = in_place, None
+                    outcome = await _drive(st, *stopped, step_first=True)
             finally:
                 for branch in armed:
                     branch.disarm()
@@ -595,7 +601,14 @@ async def _wait(
             if winner is not None:
                 break
             with st.lock:
+                woke = list(dict.fromkeys(st.fired))
                 st.fired.clear()  # woken, but nothing was ready after all: wait again
+            if stopped is not None and outcome is None:
+                # The branch driven in place was cancelled for a branch that then had nothing.
+                if not isinstance(stopped[1], rt.JoinHandle):
+                    raise _lost_in_place(stopped[0], woke)
+                in_place = stopped  # a JoinHandle: await it again
+            stopped = None
     except BaseException:
         with st.lock:
             st.done = True
@@ -620,6 +633,19 @@ async def _wait(
                 raise err.exception from None
             raise
     return winner
+
+
+def _lost_in_place(index: int, woke: list[int]) -> RuntimeError:
+    """The error for a coroutine branch that select cancelled to look at branches that woke it
+    (``woke``), none of which had anything after all (see the module notes)."""
+    which = " and ".join(map(str, woke)) or "another branch"
+    return RuntimeError(
+        f"rt.select(): branch {which} woke select but had nothing when select looked, and the "
+        f"coroutine of branch {index}, cancelled so that select could look, cannot be resumed. "
+        "Something else took what woke it: another task receiving from the same receiver "
+        "(try_recv, recv) while select waits on it. Receive from one receiver in one task at "
+        "a time, or run that branch as its own task (rt.spawn) and select on its JoinHandle"
+    )
 
 
 def _first_fired(st: _Waker) -> int:

@@ -401,10 +401,15 @@ class _SleepBranch:
     ``await`` does.
     """
 
-    __slots__ = ("_sleep",)
+    __slots__ = ("_fired", "_sleep", "_wake")
 
     def __init__(self, sleep: Sleep) -> None:
         self._sleep = sleep
+        self._wake: Callable[[], object] | None = None
+        # Whether the timer armed for select fired: the branch has finished then, even if a
+        # reset() from another task moved the deadline before select looked (as an ``await``
+        # of the sleep ends anyway once its old deadline fired).
+        self._fired = False
 
     @property
     def waiter(self) -> Sleep:
@@ -413,7 +418,14 @@ class _SleepBranch:
         return self._sleep
 
     def poll(self) -> tuple[bool, None]:
-        return self._sleep.is_elapsed(), None
+        return self._fired or self._sleep.is_elapsed(), None
+
+    def _fire(self) -> None:
+        """The timer (or a reset() to a passed deadline) ends the wait: note it, wake select."""
+        self._fired = True
+        wake = self._wake
+        if wake is not None:
+            wake()
 
     def arm(self, wake: Callable[[], object]) -> bool:
         sleep = self._sleep
@@ -427,14 +439,16 @@ class _SleepBranch:
             if sleep._task is not None or sleep._wake is not None:
                 raise RuntimeError("this rt.time.Sleep is already awaited by another task")
             deadline = sleep._deadline
+            self._wake = wake
+            fire = self._fire
             if deadline is None:  # forever: only reset() can end it
-                sleep._wake = wake
+                sleep._wake = fire
                 return True
-            entry = driver.arm(deadline, callback=wake)
+            entry = driver.arm(deadline, callback=fire)
             if entry is None:
                 return False  # the deadline has passed
             sleep._entry = entry
-            sleep._wake = wake
+            sleep._wake = fire
             return True
         finally:
             driver._lock.release()
