@@ -468,7 +468,9 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
         TypeError: a branch is not awaitable, one coroutine is given as two branches, two
             branches wait on one mpsc receiver (or one ``Sleep``), or ``biased`` is not a
             bool.
-        RuntimeError: outside a task on rt.
+        RuntimeError: outside a task on rt; or another task took the value of a receive
+            branch after it woke ``select``, which had cancelled its coroutine branch to look
+            (see the module notes: one consumer per receiver).
 
     Cancel safety: ``select`` itself is cancel-safe only if every branch is: the losing
     branches are cancelled, and whatever a cancelled branch had in flight is governed by that
