@@ -11,8 +11,8 @@ the calling task:
   rt.sync channels, for instance. ``select`` polls it, and when it is not ready registers a
   wake-up callback instead of parking on it; only the winner is polled to completion, so a
   losing branch takes nothing (a value sent to a losing ``recv`` stays in the channel).
-* **Timers**: ``rt.sleep(d)`` / ``rt.time.sleep_until(t)`` branches become the deadline of an
-  ``rt.time.timeout`` around the wait (no task, one timer).
+* **Sleeps**: ``rt.sleep(d)`` / ``rt.time.sleep_until(t)`` return a ``Sleep``, which is polled
+  in place the same way: one timer, armed to wake ``select``, and no task.
 * **One coroutine or other awaitable** (a ``JoinHandle``, ``wait_readable``, any ``async def``)
   is driven in place inside a cancel scope; a winning in-place branch cancels that scope, so the
   coroutine is cancelled and unwound before ``select`` returns.
@@ -20,8 +20,8 @@ the calling task:
   while another branch won is not awaited again (nothing to wait for); the unfinished ones are
   aborted and awaited under a shield.
 
-Which value can be lost: none from branches polled in place or timers (they commit only when
-they win), and none from the coroutine driven in place (if it completes, it wins: a completed
+Which value can be lost: none from branches polled in place (they commit only when they
+win), and none from the coroutine driven in place (if it completes, it wins: a completed
 branch always beats one that was merely woken). Two *task* branches can both complete before
 ``select`` looks; the loser's value is then discarded, so a ``recv`` that must not lose values
 belongs in a branch of its own (``rx.recv()`` directly), not inside a larger coroutine.
@@ -43,7 +43,6 @@ of its own (a strict xfail pins that).
 
 from __future__ import annotations
 
-import sys
 import threading
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
@@ -135,32 +134,12 @@ def _close_unstarted(branches: Sequence[object]) -> None:
 
 # -- recognising branches that need no task ------------------------------------------------
 
-_SLEEP_CODES: dict[CodeType, str] = {}  # rt.time.sleep / sleep_until -> their argument's name
-
-
-def _sleep_arg(code: CodeType) -> str | None:
-    """The argument name if ``code`` is rt.time's ``sleep`` or ``sleep_until``, else None."""
-    if not _SLEEP_CODES:
-        time = sys.modules.get("rt.time")
-        if time is None:
-            return None
-        for name, arg in (("sleep", "seconds"), ("sleep_until", "deadline")):
-            fn_code = getattr(getattr(time, name, None), "__code__", None)
-            if isinstance(fn_code, CodeType) and arg in fn_code.co_varnames:
-                _SLEEP_CODES[fn_code] = arg
-        if not _SLEEP_CODES:
-            _SLEEP_CODES[_sleep_arg.__code__] = ""  # rt.time has no such functions: look no more
-    return _SLEEP_CODES.get(code)
-
-
 _POLL: Final = 0
-_TIMER: Final = 1
 _OTHER: Final = 2
 
 
 def _classify(aw: object) -> tuple[int, Any]:
-    """Say how ``select`` runs ``aw``: ``(_POLL, branch)``, ``(_TIMER, (arg, when))`` or
-    ``(_OTHER, aw)``.
+    """Say how ``select`` runs ``aw``: ``(_POLL, branch)`` or ``(_OTHER, aw)``.
 
     Raises:
         TypeError: ``aw`` is not awaitable.
@@ -169,10 +148,6 @@ def _classify(aw: object) -> tuple[int, Any]:
         frame = aw.cr_frame
         if frame is not None and _unstarted(aw):
             code = aw.cr_code
-            if code.co_name in ("sleep", "sleep_until"):
-                arg = _sleep_arg(code)
-                if arg:
-                    return _TIMER, (arg, frame.f_locals[arg])
             owner = frame.f_locals.get("self") if code.co_argcount else None
             hook = getattr(type(owner), "__rt_select__", None) if owner is not None else None
             if hook is not None:
@@ -241,30 +216,6 @@ def _refuse_shared_waiter(
 def _is_generator_coroutine(aw: object) -> bool:
     code = getattr(aw, "gi_code", None)
     return isinstance(code, CodeType) and bool(code.co_flags & 0x100)  # CO_ITERABLE_COROUTINE
-
-
-class _Timer:
-    """A sleep branch as the deadline of an ``rt.time`` timeout around the wait.
-
-    The deadline is fixed when the first timeout is entered (as a sleep starts counting
-    when first awaited); waiting again after a spurious wake re-uses it.
-    """
-
-    __slots__ = ("deadline", "index", "seconds", "when")
-
-    def __init__(self, index: int, arg: str, when: Any) -> None:
-        self.index = index
-        self.seconds = arg == "seconds"
-        self.when = when
-        self.deadline: Any = None
-
-    def timeout(self) -> Any:
-        import rt.time
-
-        if self.deadline is not None:
-            return rt.time.timeout_at(self.deadline)
-        t = rt.time.timeout(self.when) if self.seconds else rt.time.timeout_at(self.when)
-        return t
 
 
 class _Waker:
@@ -491,18 +442,12 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
         _close_unstarted(branches)
         raise
     polls: list[tuple[int, SelectBranch]] = []
-    timer: _Timer | None = None
     others: list[tuple[int, Awaitable[Any]]] = []
     for i, (kind, obj) in enumerate(kinds):
         if kind == _POLL:
             if polls:
                 _refuse_shared_waiter(branches, polls, obj, i)
             polls.append((i, obj))
-        elif kind == _TIMER and timer is None:
-            timer = _Timer(i, *obj)
-        elif kind == _TIMER:
-            others.append((i, branches[i]))  # a second timer: runs as a task
-            continue
         else:
             others.append((i, obj))
             continue
@@ -532,14 +477,13 @@ async def select(*branches: Awaitable[Any], biased: bool = False) -> tuple[int, 
     except BaseException:
         _close_unstarted([aw for _, aw in others])
         raise
-    return await _wait(me, polls=polls, timer=timer, in_place=in_place, tasks=tasks, biased=biased)
+    return await _wait(me, polls=polls, in_place=in_place, tasks=tasks, biased=biased)
 
 
 async def _wait(
     me: Any,
     *,
     polls: list[tuple[int, SelectBranch]],
-    timer: _Timer | None,
     in_place: tuple[int, Awaitable[Any]] | None,
     tasks: list[tuple[int, Awaitable[Any]]],
     biased: bool,
@@ -547,7 +491,6 @@ async def _wait(
     st = _Waker(me)
     handles: dict[int, rt.JoinHandle[Any]] = {}
     outcome: _Outcome | None = None
-    expired = False
     driven = [in_place[1]] if in_place is not None else []
     # The branch driven in place, once a report cancelled it: a JoinHandle is driven again
     # after a spurious wake (awaiting it is cancel-safe), a coroutine cannot be resumed.
@@ -565,21 +508,7 @@ async def _wait(
                     if not handles:
                         for i, aw in tasks:
                             handles[i] = rt.spawn(_report(st, i, aw))
-                    if timer is not None and not expired:
-                        deadline = timer.timeout()
-                        try:
-                            with deadline:
-                                timer.deadline = deadline.deadline
-                                if in_place is not None:
-                                    stopped, in_place = in_place, None
-                                    outcome = await _drive(st, *stopped)
-                                else:
-                                    await st.park()
-                        except TimeoutError:
-                            if not deadline.expired:
-                                raise
-                        expired = deadline.expired
-                    elif in_place is not None:
+                    if in_place is not None:
                         stopped, in_place = in_place, None
                         outcome = await _drive(st, *stopped)
                     else:
@@ -592,14 +521,7 @@ async def _wait(
             finally:
                 for branch in armed:
                     branch.disarm()
-            winner = _pick(
-                st,
-                polls=polls,
-                timer=timer.index if timer is not None and expired else None,
-                handles=handles,
-                outcome=outcome,
-                biased=biased,
-            )
+            winner = _pick(st, polls=polls, handles=handles, outcome=outcome, biased=biased)
             if winner is not None:
                 break
             with st.lock:
@@ -627,14 +549,12 @@ async def _wait(
         raise failed
     if isinstance(winner, _Outcome):
         return winner.result()
-    if isinstance(winner, int):  # a task branch
-        try:
-            return winner, await handles[winner]
-        except rt.JoinError as err:
-            if err.exception is not None:
-                raise err.exception from None
-            raise
-    return winner
+    try:  # a task branch
+        return winner, await handles[winner]
+    except rt.JoinError as err:
+        if err.exception is not None:
+            raise err.exception from None
+        raise
 
 
 def _lost_in_place(index: int, woke: list[int]) -> RuntimeError:
@@ -666,22 +586,18 @@ def _pick(
     st: _Waker,
     *,
     polls: list[tuple[int, SelectBranch]],
-    timer: int | None,
     handles: dict[int, rt.JoinHandle[Any]],
     outcome: _Outcome | None,
     biased: bool,
-) -> _Outcome | int | tuple[int, Any] | None:
+) -> _Outcome | int | None:
     """Choose the winner after a wake: a branch that already finished beats one that was
     only woken (polling that one would take something, e.g. a value, a loser must not take).
 
     Returns an :class:`_Outcome` (the branch driven in place, or a polled branch), the index
-    of a finished task branch, ``(index, None)`` for the expired timer ``timer``, or None:
-    wait again.
+    of a finished task branch, or None: wait again.
     """
     with st.lock:
         order = list(dict.fromkeys(st.fired))
-    if timer is not None:
-        order.append(timer)
     if biased:
         order.sort()
     for i in order:
@@ -691,8 +607,6 @@ def _pick(
             return i
     by_index = dict(polls)
     for i in order:
-        if i == timer:
-            return i, None
         branch = by_index.get(i)
         if branch is None:
             continue
