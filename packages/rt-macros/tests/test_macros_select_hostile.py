@@ -44,6 +44,21 @@ async def test_different_receivers_and_sleeps_still_share_one_select() -> None:
     assert await rt.select(rx2.recv(), rx1.recv(), rt.sleep(1), rt.sleep(1)) == (1, 7)
 
 
+async def _work(unwound: list[str] | None = None) -> str:
+    try:
+        await rt.sleep(2)
+    finally:
+        if unwound is not None:
+            unwound.append("work")
+    return "work"
+
+
+async def _send_and_take_back(tx: mpsc.UnboundedSender[int], rx: mpsc.Receiver[int]) -> None:
+    await rt.sleep(1)
+    tx.send(1)  # wakes select's recv branch...
+    assert rx.try_recv() == 1  # ...and takes the value back before select looks
+
+
 @pytest.mark.xfail(
     strict=True,
     raises=RuntimeError,
@@ -58,18 +73,8 @@ async def test_different_receivers_and_sleeps_still_share_one_select() -> None:
 @pytest.mark.rt(start_paused=True)
 async def test_a_spurious_wake_of_a_recv_branch_does_not_drop_the_coroutine_branch() -> None:
     tx, rx = mpsc.unbounded_channel[int]()
-
-    async def work() -> str:
-        await rt.sleep(2)
-        return "work"
-
-    async def send_and_take_back() -> None:
-        await rt.sleep(1)
-        tx.send(1)  # wakes select's recv branch...
-        assert rx.try_recv() == 1  # ...and takes the value back before select looks
-
-    rt.spawn(send_and_take_back())
-    got = await rt.time.timeout(10, rt.select(work(), rx.recv()))
+    rt.spawn(_send_and_take_back(tx, rx))
+    got = await rt.time.timeout(10, rt.select(_work(), rx.recv()))
     assert got == (0, "work")
 
 
@@ -79,22 +84,9 @@ async def test_a_receive_taken_from_under_select_raises_naming_the_lost_coroutin
     # cancelled, and the timeout below fired instead (a silent hang in a real program).
     tx, rx = mpsc.unbounded_channel[int]()
     unwound: list[str] = []
-
-    async def work() -> str:
-        try:
-            await rt.sleep(2)
-        finally:
-            unwound.append("work")
-        return "work"
-
-    async def send_and_take_back() -> None:
-        await rt.sleep(1)
-        tx.send(1)
-        assert rx.try_recv() == 1
-
-    rt.spawn(send_and_take_back())
+    rt.spawn(_send_and_take_back(tx, rx))
     with pytest.raises(RuntimeError, match=r"branch 1 woke select.*coroutine of branch 0") as info:
-        await rt.time.timeout(10, rt.select(work(), rx.recv()))
+        await rt.time.timeout(10, rt.select(_work(unwound), rx.recv()))
     assert "one receiver in one task at a time" in str(info.value)
     assert unwound == ["work"]
     # The receiver is left usable: nothing stays registered on it.
@@ -105,18 +97,8 @@ async def test_a_receive_taken_from_under_select_raises_naming_the_lost_coroutin
 @pytest.mark.rt(start_paused=True)
 async def test_a_join_handle_branch_is_awaited_again_after_a_spurious_wake() -> None:
     tx, rx = mpsc.unbounded_channel[int]()
-
-    async def work() -> str:
-        await rt.sleep(2)
-        return "work"
-
-    async def send_and_take_back() -> None:
-        await rt.sleep(1)
-        tx.send(1)
-        assert rx.try_recv() == 1
-
-    handle = rt.spawn(work())
-    rt.spawn(send_and_take_back())
+    handle = rt.spawn(_work())
+    rt.spawn(_send_and_take_back(tx, rx))
     # Before: the handle branch was dropped after the empty wake and select timed out.
     assert await rt.time.timeout(10, rt.select(handle, rx.recv())) == (0, "work")
 
