@@ -275,3 +275,19 @@ async def test_biased_select_runs_an_earlier_branch_until_it_waits_then_cancels_
     tx.send(3)
     assert await rt.select(not_ready(), rx.recv()) == (1, 3)
     assert log == []
+
+
+@pytest.mark.parametrize("combinator", ["select", "join", "try_join"])
+async def test_an_async_function_given_uncalled_as_a_branch_is_refused_saying_to_call_it(
+    combinator: str,
+) -> None:
+    async def fetch() -> int:
+        return 1
+
+    run = getattr(rt, combinator)
+    # Before: "branches must be awaitable, got <function ...fetch at 0x...>".
+    with pytest.raises(
+        TypeError, match=rf"got the function '.*fetch': call it, e\.g\. {combinator}\("
+    ):
+        await run(fetch, rt.sleep(1))
+    assert await run(fetch(), fetch()) in ((0, 1), (1, 1))  # select: either index

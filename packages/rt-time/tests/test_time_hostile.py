@@ -152,6 +152,19 @@ async def test_timeout_refuses_a_non_awaitable_at_the_call_saying_what_it_takes(
     assert Instant.now() - start == 0.5
 
 
+async def test_timeout_given_an_async_function_uncalled_says_to_call_it() -> None:
+    async def fetch() -> int:
+        return 1
+
+    # Before: "... got <function ...fetch at 0x...>; call it with the deadline alone for a
+    # with block", which points at the wrong fix.
+    with pytest.raises(TypeError, match=r"got the function '.*fetch': call it, e\.g\. "):
+        rtt.timeout(1, fetch)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match=r"rt\.time\.timeout_at\(\.\.\., .*fetch\(\)\)"):
+        rtt.timeout_at(Instant.now() + 1, fetch)  # type: ignore[call-overload]
+    assert await rtt.timeout(1, fetch()) == 1
+
+
 @pytest.mark.rt(start_paused=True)
 async def test_an_interval_ticked_by_two_tasks_at_once_names_the_interval() -> None:
     iv = rtt.interval(1)

@@ -161,8 +161,20 @@ def _classify(aw: object) -> tuple[int, Any]:
         if branch is not None:
             return _POLL, branch
     if not hasattr(type(aw), "__await__") and not _is_generator_coroutine(aw):
-        raise TypeError(f"select() branches must be awaitable, got {aw!r}")
+        raise _not_awaitable(aw, "select")
     return _OTHER, aw
+
+
+def _not_awaitable(aw: object, what: str) -> TypeError:
+    """The error for a branch that is not awaitable; for a function (an ``async def`` not
+    called, the usual slip) it says to call it."""
+    if callable(aw) and not isinstance(aw, type):
+        name = getattr(aw, "__qualname__", None) or getattr(aw, "__name__", None) or repr(aw)
+        return TypeError(
+            f"{what}() branches must be awaitable, got the function {name!r}: call it, "
+            f"e.g. {what}({name}(), ...)"
+        )
+    return TypeError(f"{what}() branches must be awaitable, got {aw!r}")
 
 
 def _refuse_non_awaitable(branches: Sequence[object], what: str) -> None:
@@ -172,7 +184,7 @@ def _refuse_non_awaitable(branches: Sequence[object], what: str) -> None:
     for aw in branches:
         if not hasattr(type(aw), "__await__") and not _is_generator_coroutine(aw):
             _close_unstarted(branches)
-            raise TypeError(f"{what}() branches must be awaitable, got {aw!r}")
+            raise _not_awaitable(aw, what)
     _refuse_reused_coroutine(branches, what)
 
 

@@ -650,6 +650,12 @@ def _check_awaitable(awaitable: object, what: str) -> None:
     code = getattr(awaitable, "gi_code", None)  # a generator-based coroutine
     if code is not None and code.co_flags & 0x100:  # CO_ITERABLE_COROUTINE
         return
+    if callable(awaitable) and not isinstance(awaitable, type):
+        name = getattr(awaitable, "__qualname__", None) or repr(awaitable)
+        raise TypeError(
+            f"{what} takes an awaitable to bound (a coroutine, a Sleep, a JoinHandle...), got "
+            f"the function {name!r}: call it, e.g. {what.removesuffix('()')}(..., {name}())"
+        )
     raise TypeError(
         f"{what} takes an awaitable to bound (a coroutine, a Sleep, a JoinHandle...), got "
         f"{awaitable!r}; call it with the deadline alone for a with block"
