@@ -135,6 +135,7 @@ _MIN_CANCELLED = 100  # asyncio's threshold for rebuilding a heap of mostly canc
 _true_div = operator.truediv  # int / int, correctly rounded (see rt.time._clock.to_seconds)
 _NS = 1_000_000_000
 _FAR_S = 1e9  # call_later delays at or beyond this (~32 years) take the checked path
+_FAR_WHEN = 1e15  # loop time (~32 million years) past which the wheel is armed here
 
 # Ready handles the drainer runs in one rt task step before it yields to rt's scheduler (rt's
 # cooperative budget): batches queued while it runs (one per round trip of a queue ping-pong)
@@ -912,7 +913,14 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             return
         # The wheel counts integer nanoseconds; a callback is due once loop.time() >= when,
         # so the wheel's deadline is the first nanosecond that reads as at least ``when``.
-        entry = timers.arm(duration_ns(when) if when > 0 else 0, None, self._on_wheel)
+        # A deadline past _FAR_WHEN (finite, as call_later(1e300) makes: its nanoseconds
+        # overflow a float) is armed at _FAR_WHEN: the wheel fires there, finds nothing due
+        # and points the next timer at the heap's top again, as asyncio waits on for it.
+        entry = timers.arm(
+            duration_ns(when if when < _FAR_WHEN else _FAR_WHEN) if when > 0 else 0,
+            None,
+            self._on_wheel,
+        )
         if entry is None:  # due already
             self._wheel_fired()
         else:
@@ -1653,8 +1661,15 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 return
             if ok:
                 fut.set_result(value)
-            else:
-                fut.set_exception(futures._convert_future_exc(value))  # type: ignore[attr-defined]
+                return
+            if isinstance(value, StopIteration):
+                # A future refuses StopIteration (it would end the awaiting coroutine's frame
+                # instead of raising there): asyncio's loop leaves the future pending for
+                # ever. It becomes a RuntimeError, as it does when a coroutine raises one.
+                error = RuntimeError(f"{func!r} raised StopIteration in the executor")
+                error.__cause__ = value
+                value = error
+            fut.set_exception(futures._convert_future_exc(value))  # type: ignore[attr-defined]
 
         jobs = self._jobs
 
