@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import inspect
 import os
 import socket
 import threading
@@ -35,6 +36,28 @@ def _stale_pair() -> tuple[int, int]:
 # -- timers -----------------------------------------------------------------------------------
 
 
+def test_call_at_of_an_int_beyond_a_floats_range_is_taken_as_asyncios_loop_takes_it() -> None:
+    # A NaN check turned 10**400 into a float and raised OverflowError out of rt; asyncio
+    # takes the deadline (never due) and one in the far past (due at once).
+    loop = rt.asyncio.new_event_loop()
+    try:
+        ran: list[str] = []
+
+        async def main() -> None:
+            never = loop.call_at(10**400, ran.append, "never")
+            loop.call_at(-(10**400), ran.append, "past")
+            near = loop.create_future()
+            loop.call_later(0, near.set_result, None)
+            await asyncio.wait_for(near, LIMIT)
+            assert never.when() == 10**400
+            never.cancel()
+
+        loop.run_until_complete(main())
+        assert ran == ["past"]
+    finally:
+        loop.close()
+
+
 def test_call_later_and_call_at_far_beyond_the_wheel_wait_on_as_asyncios_loop_does() -> None:
     # 1e300 seconds is finite (asyncio takes it) but its nanoseconds overflow a float: the
     # wheel's timer for it raised OverflowError out of rt, at call_later while the loop ran
@@ -59,6 +82,34 @@ def test_call_later_and_call_at_far_beyond_the_wheel_wait_on_as_asyncios_loop_do
         assert loop.run_until_complete(asyncio.sleep(0, "again")) == "again"
     finally:
         loop.close()
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def test_an_owned_loop_run_from_an_rt_task_is_refused_naming_aio_as_rt_and_closes_the_coro() -> (
+    None
+):
+    # It raised rt's block_on error, which names neither the loop nor what to use, and left
+    # the coroutine it had made a task of never awaited.
+    async def job() -> int:
+        return 1
+
+    async def main() -> None:
+        loop = rt.asyncio.new_event_loop()
+        try:
+            coro = job()
+            with pytest.raises(RuntimeError, match=r"inside a running rt task.*aio_as_rt"):
+                loop.run_until_complete(coro)
+            # Closed, never started: no "never awaited" warning.
+            assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+            with pytest.raises(RuntimeError, match=r"inside a running rt task.*aio_as_rt"):
+                loop.run_forever()
+            assert not loop.is_running()
+        finally:
+            loop.close()
+
+    rt.run(main())
 
 
 # -- the executor -----------------------------------------------------------------------------
@@ -116,9 +167,7 @@ def test_add_reader_of_a_stale_fd_the_runtime_reused_for_signals_is_refused_and_
     assert _open_fds() <= fds
 
 
-def test_add_writer_of_a_stale_fd_the_runtime_reused_for_its_wakeups_keeps_them_working() -> (
-    None
-):
+def test_add_writer_of_a_stale_fd_the_runtime_reused_for_its_wakeups_keeps_them_working() -> None:
     # The fds closed just before a loop is made are reused by its runtime (epoll, eventfd).
     # Watching the eventfd's number took it over and remove_writer then dropped it from the
     # reactor: a call_soon_threadsafe from another thread, made while the loop waited in the
