@@ -131,10 +131,16 @@ _ATTACHED_RUN: Final = (
     "this event loop is attached to an rt runtime and runs as long as it does; "
     "await asyncio code from rt tasks with rt.asyncio.aio_as_rt(...)"
 )
+_IN_RT_TASK: Final = (
+    "an rt.asyncio event loop cannot be run from inside a running rt task (it would block the "
+    "thread that runs the task's runtime): await the asyncio code with "
+    "rt.asyncio.aio_as_rt(...) instead"
+)
 _MIN_CANCELLED = 100  # asyncio's threshold for rebuilding a heap of mostly cancelled timers
 _true_div = operator.truediv  # int / int, correctly rounded (see rt.time._clock.to_seconds)
 _NS = 1_000_000_000
 _FAR_S = 1e9  # call_later delays at or beyond this (~32 years) take the checked path
+_FAR_WHEN = 1e15  # loop time (~32 million years) past which the wheel is armed here
 
 # Ready handles the drainer runs in one rt task step before it yields to rt's scheduler (rt's
 # cooperative budget): batches queued while it runs (one per round trip of a queue ping-pong)
@@ -502,6 +508,15 @@ def _interrupt(signum: int, frame: Any) -> None:
     turning Ctrl-C into cancellation of the loop's driver (which ended the run quietly).
     """
     raise KeyboardInterrupt
+
+
+def _in_rt_task() -> bool:
+    """Is an rt task running in this thread (whose runtime an owned loop's run would block)?"""
+    try:
+        current_task()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _own_sigint() -> Any:
@@ -912,7 +927,14 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             return
         # The wheel counts integer nanoseconds; a callback is due once loop.time() >= when,
         # so the wheel's deadline is the first nanosecond that reads as at least ``when``.
-        entry = timers.arm(duration_ns(when) if when > 0 else 0, None, self._on_wheel)
+        # A deadline past _FAR_WHEN (finite, as call_later(1e300) makes: its nanoseconds
+        # overflow a float) is armed at _FAR_WHEN: the wheel fires there, finds nothing due
+        # and points the next timer at the heap's top again, as asyncio waits on for it.
+        entry = timers.arm(
+            duration_ns(when if when < _FAR_WHEN else _FAR_WHEN) if when > 0 else 0,
+            None,
+            self._on_wheel,
+        )
         if entry is None:  # due already
             self._wheel_fired()
         else:
@@ -1169,13 +1191,16 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
 
         Raises:
             RuntimeError: the loop is closed or already running, another loop runs in this
-                thread, or the loop is attached to a runtime that rt code drives.
+                thread, the loop is attached to a runtime that rt code drives, or this is an
+                rt task (use ``rt.asyncio.aio_as_rt``).
         """
         self._check_closed()
         self._check_running()
         runtime = self._runtime
         if runtime is None:
             raise RuntimeError(_ATTACHED_RUN)
+        if _in_rt_task():
+            raise RuntimeError(_IN_RT_TASK)
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
         old_sigint = _own_sigint()
@@ -1200,13 +1225,19 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         """Run until ``future`` is done and return its result (asyncio's, on an owned loop).
 
         Raises:
-            RuntimeError: as ``run_forever``; on an attached loop before anything is
-                scheduled (``future``, a coroutine, is closed unstarted).
+            RuntimeError: as ``run_forever``; on an attached loop or from an rt task before
+                anything is scheduled (``future``, a coroutine, is closed unstarted).
         """
-        if self._attached and not self._closed and not self.is_running():
-            if coroutines.iscoroutine(future):
-                future.close()
-            raise RuntimeError(_ATTACHED_RUN)
+        if not self._closed and not self.is_running():
+            refused = None
+            if self._attached:
+                refused = _ATTACHED_RUN
+            elif events._get_running_loop() is None and _in_rt_task():
+                refused = _IN_RT_TASK  # (before asyncio makes the coroutine a task)
+            if refused is not None:
+                if coroutines.iscoroutine(future):
+                    future.close()
+                raise RuntimeError(refused)
         return super().run_until_complete(future)  # type: ignore[no-any-return]
 
     def close_attached(self) -> None:
@@ -1334,7 +1365,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             timer._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
             timer._when = when  # type: ignore[attr-defined]
         timer._scheduled = True
-        if math.isnan(when):
+        try:
+            nan = math.isnan(when)  # (a TypeError for what is not a real number)
+        except OverflowError:  # an int beyond a float's range: finite, as asyncio takes it
+            nan = False
+        if nan:
             raise ValueError("when must be a number, got nan")
         if when == _INF:
             return timer  # never due: not in the heap, holds no wheel slot
@@ -1653,8 +1688,15 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                 return
             if ok:
                 fut.set_result(value)
-            else:
-                fut.set_exception(futures._convert_future_exc(value))  # type: ignore[attr-defined]
+                return
+            if isinstance(value, StopIteration):
+                # A future refuses StopIteration (it would end the awaiting coroutine's frame
+                # instead of raising there): asyncio's loop leaves the future pending for
+                # ever. It becomes a RuntimeError, as it does when a coroutine raises one.
+                error = RuntimeError(f"{func!r} raised StopIteration in the executor")
+                error.__cause__ = value
+                value = error
+            fut.set_exception(futures._convert_future_exc(value))  # type: ignore[attr-defined]
 
         jobs = self._jobs
 

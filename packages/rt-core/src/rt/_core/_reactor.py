@@ -317,6 +317,7 @@ class IoDriver:
                 try:
                     backend.register(fd, new)
                 except FileExistsError:
+                    self._refuse_own(fd)
                     backend.modify(fd, new)
         except OSError as exc:
             if exc.errno == errno.EPERM:
@@ -327,6 +328,19 @@ class IoDriver:
                 ) from None
             raise
         st.mask = new
+
+    def _refuse_own(self, fd: int) -> None:
+        """Refuse ``fd`` if it is one of the reactor's own (its wake-up fd, or the signal
+        wake-up fd it watches while driven): a caller holding that number holds a stale fd
+        (closed, its number reused by the runtime), and taking it over would lose the
+        runtime's wake-ups and fail its shutdown."""
+        signals = self._signals
+        if fd == self._waker.fd or (signals is not None and fd == signals.fd):
+            raise OSError(
+                errno.EBADF,
+                f"fd {fd} is the runtime's own wake-up fd: the fd given was closed and its "
+                "number reused; stop watching an fd before closing it",
+            )
 
     def wait(self, fd_like: int | Any, direction: int) -> Awaitable[None]:
         """Park until ``fd_like`` is ready in ``direction`` (``READ`` or ``WRITE``).
