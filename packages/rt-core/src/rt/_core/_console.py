@@ -22,12 +22,16 @@ import json
 import os
 import socket
 import stat
+import sys
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
 PROTOCOL: Final = 1
+#: the longest request line the endpoint reads (requests are ``{"cmd": NAME}``)
+MAX_REQUEST: Final = 64 * 1024
 
 
 def default_path(pid: int | None = None) -> str:
@@ -54,7 +58,14 @@ def resolve_setting(console: object) -> str | None:
     if console is True:
         return default_path()
     if isinstance(console, (str, os.PathLike)):
-        return os.fspath(console)
+        path = os.fspath(console)
+        if isinstance(path, str) and path and "\0" not in path:
+            return path
+        raise ValueError(
+            f"console must be a socket path (or True), got {console!r}: "
+            + ("an empty path" if not path else "a path holds no NUL byte")
+            + "; pass Runtime(console=True) for the default path, or a file path"
+        )
     raise ValueError(
         f"console must be True, a socket path, or None; got {console!r} "
         "(RT_CONSOLE=1 or RT_CONSOLE=/path/to/socket in the environment)"
@@ -63,6 +74,46 @@ def resolve_setting(console: object) -> str | None:
 
 def _nothing() -> None:
     pass
+
+
+#: the longest Unix socket path (``sun_path`` holds 108 bytes on Linux, 104 on the BSDs and
+#: macOS, one of them the terminating NUL)
+_MAX_PATH: Final = 107 if sys.platform.startswith("linux") else 103
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None: there is none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _remove(path: str, identity: tuple[int, int] | None) -> None:
+    """Remove the socket file at ``path`` if it is still the one with ``identity`` (not one
+    that another process has since put there)."""
+    if identity is not None and _identity(path) == identity:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _listening(path: str) -> bool:
+    """Whether a process accepts connections on the Unix socket at ``path`` (a socket file
+    left by a process that died refuses them)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+    except TimeoutError:  # a listener whose backlog is full: it lives
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 class ConsoleServer:
@@ -87,6 +138,10 @@ class ConsoleServer:
         self._clients: dict[socket.socket, threading.Thread] = {}
         self._lock = threading.Lock()
         self._sock = self._bind(path)
+        #: the socket file's identity, so close removes only the file this endpoint made
+        self._file = _identity(path)
+        # A program that exits without shutting its runtime down still removes the file.
+        self._remove = weakref.finalize(self, _remove, path, self._file)
         self._thread = threading.Thread(target=self._serve, name="rt-console", daemon=True)
         self._thread.start()
 
@@ -100,6 +155,11 @@ class ConsoleServer:
                 if not stat.S_ISSOCK(os.stat(path).st_mode):
                     what = "a directory" if os.path.isdir(path) else "a file that is not a socket"
                     raise FileExistsError(errno.EEXIST, f"it exists and is {what}")
+                if _listening(path):  # another runtime's (or program's) live endpoint
+                    raise FileExistsError(
+                        errno.EADDRINUSE,
+                        "a live process listens on it (another runtime given the same path?)",
+                    )
                 os.unlink(path)  # a stale socket from a process that died
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -113,11 +173,14 @@ class ConsoleServer:
             except BaseException:
                 sock.close()
                 raise
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if "too long" in reason:
+                reason += f" (a Unix socket path holds at most {_MAX_PATH} bytes)"
             raise OSError(
-                exc.errno,
+                getattr(exc, "errno", None) or errno.EINVAL,
                 f"rt console: cannot open the diagnostics endpoint at {path!r}: "
-                f"{exc.strerror or exc}; pick another path with Runtime(console='/some/path') "
+                f"{reason}; pick another path with Runtime(console='/some/path') "
                 "or RT_CONSOLE=/some/path",
             ) from None
         return sock
@@ -163,7 +226,17 @@ class ConsoleServer:
         # the next read is reset, a write hits a broken pipe) just ends it.
         try:
             with conn, conn.makefile("rwb") as f:
-                for line in f:
+                while True:
+                    # A request is a line of a few bytes: one longer than MAX_REQUEST (a client
+                    # sending without end, or not this protocol) is refused, not buffered.
+                    line = f.readline(MAX_REQUEST + 1)
+                    if not line:
+                        return  # the client closed
+                    if len(line) > MAX_REQUEST:
+                        error = f"a request is one JSON line of at most {MAX_REQUEST} bytes"
+                        f.write(json.dumps({"ok": False, "error": error}).encode() + b"\n")
+                        f.flush()
+                        return
                     try:
                         reply = self._answer(json.loads(line))
                     except Exception as exc:  # a broken request must not end the endpoint
@@ -192,10 +265,7 @@ class ConsoleServer:
             except OSError:
                 pass
             t.join()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        self._remove()
 
 
 def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -222,8 +292,12 @@ def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
         f.write(json.dumps({"cmd": cmd}).encode() + b"\n")
         f.flush()
         line = f.readline()
-    if not line:
-        raise ConnectionError(f"the rt diagnostics endpoint at {path} closed the connection")
+    if not line.endswith(b"\n"):  # nothing, or an answer cut short
+        raise ConnectionError(
+            f"the rt diagnostics endpoint at {path} closed the connection "
+            + ("before answering" if not line else "in the middle of its answer")
+            + " (did the program exit or shut its runtime down?)"
+        )
     # Something else may listen there (another program's socket): an answer that is not the
     # protocol's is a clear error, not a decoding traceback or a key missing further on.
     try:

@@ -281,6 +281,8 @@ class Instrumented:
                 hook(self._meta)
             except Exception:
                 diag.hook_failed("on_before_task_poll", self._meta)
+            except BaseException as exc:
+                self._abandon(exc)
         if diag.timed:
             began = _clock()
             try:
@@ -318,12 +320,32 @@ class Instrumented:
                 hook(self._meta)
             except Exception:
                 diag.hook_failed("on_after_task_poll", self._meta)
+            except BaseException as exc:
+                self._abandon(exc)
         return out
+
+    def _abandon(self, exc: BaseException) -> None:
+        """A hook raised ``exc``, a BaseException that is not an Exception (KeyboardInterrupt,
+        SystemExit, GeneratorExit): it ends the task, as if the task had raised it. Close the
+        task's coroutine first, so its ``finally`` blocks and context managers run now, then
+        end the task (its terminate hook) and raise ``exc`` for the scheduler to finish it
+        with. (Raised through as it was, it left the coroutine suspended and never closed.)"""
+        try:
+            self._coro.close()
+        except BaseException:  # a coroutine that will not close: it is dropped all the same
+            pass
+        self._end(outcome_of(exc))
+        raise exc
 
     def throw(self, exc: BaseException) -> Any:
         diag = self._diag
         if diag.on_before is not None:
-            diag.call_hook("on_before_task_poll", diag.on_before, self._meta)
+            try:
+                diag.on_before(self._meta)
+            except Exception:
+                diag.hook_failed("on_before_task_poll", self._meta)
+            except BaseException as hook_exc:
+                self._abandon(hook_exc)
         began = _clock() if diag.timed else None
         try:
             out = self._coro.throw(exc)
@@ -337,8 +359,10 @@ class Instrumented:
         """End the step that raised ``exc``, and with it the task (a coroutine that raises,
         ``StopIteration`` included, is finished): count it, run the after-poll hook, then the
         terminate hook with how the task ended."""
-        self._stepped(diag, began)
-        self._end(outcome_of(exc))
+        try:
+            self._stepped(diag, began)
+        finally:  # (an after-poll hook that raises a KeyboardInterrupt ends it all the same)
+            self._end(outcome_of(exc))
 
     def _stepped(self, diag: Diagnostics, began: float | None) -> None:
         """Count a timed step that began at ``began`` (None: not timed) and run the after-poll
@@ -361,6 +385,10 @@ class Instrumented:
                 hook(self._meta)
             except Exception:
                 diag.hook_failed("on_after_task_poll", self._meta)
+            except BaseException as exc:
+                if getattr(self._coro, "cr_frame", None) is not None:  # not its last step
+                    self._abandon(exc)
+                raise
 
     def close(self) -> None:
         try:
@@ -468,6 +496,9 @@ class Diagnostics:
                 hook(meta)
             except Exception:
                 self.hook_failed("on_task_spawn", meta)
+            except BaseException:  # (a KeyboardInterrupt) the spawn fails: keep no record
+                del self.records[task_id]
+                raise
         if not self.wrap_steps:
             return coro, rec
         return Instrumented(coro, self, rec), rec  # type: ignore[return-value]
@@ -561,7 +592,9 @@ class Diagnostics:
     def _watch(self) -> None:
         threshold = self.threshold
         assert threshold is not None
-        period = max(threshold / 4, 0.001)
+        # (at most a minute: a wait of days overflows the platform's timeout; the detector
+        # measures what a step held from its clock, so a shorter period reports the same)
+        period = min(max(threshold / 4, 0.001), 60.0)
         while not self._stop.wait(period):
             self._sample(time.perf_counter(), threshold)
 
