@@ -328,13 +328,12 @@ class Instrumented:
         """A hook raised ``exc``, a BaseException that is not an Exception (KeyboardInterrupt,
         SystemExit, GeneratorExit): it ends the task, as if the task had raised it. Close the
         task's coroutine first, so its ``finally`` blocks and context managers run now, then
-        end the task (its terminate hook) and raise ``exc`` for the scheduler to finish it
-        with. (Raised through as it was, it left the coroutine suspended and never closed.)"""
+        raise ``exc`` for the scheduler to finish the task with (its terminate hook runs
+        then). Raised through as it was, it left the coroutine suspended, never closed."""
         try:
             self._coro.close()
         except BaseException:  # a coroutine that will not close: it is dropped all the same
             pass
-        self._end(outcome_of(exc))
         raise exc
 
     def throw(self, exc: BaseException) -> Any:
@@ -359,10 +358,8 @@ class Instrumented:
         """End the step that raised ``exc``, and with it the task (a coroutine that raises,
         ``StopIteration`` included, is finished): count it, run the after-poll hook, then the
         terminate hook with how the task ended."""
-        try:
-            self._stepped(diag, began)
-        finally:  # (an after-poll hook that raises a KeyboardInterrupt ends it all the same)
-            self._end(outcome_of(exc))
+        self._stepped(diag, began)
+        self._end(outcome_of(exc))
 
     def _stepped(self, diag: Diagnostics, began: float | None) -> None:
         """Count a timed step that began at ``began`` (None: not timed) and run the after-poll
@@ -580,6 +577,11 @@ class Diagnostics:
         self._sched = sched
         # The current-thread flavor observes steps in a diagnosed copy of its loop.
         self.wrap_steps = self.observe_steps and sched.flavor != "current_thread"
+        if sched.flavor == "current_thread":
+            if self.on_before is not None:
+                self.on_before = self._into_task(self.on_before, "on_before_task_poll", sched)
+            if self.on_after is not None:
+                self.on_after = self._into_task(self.on_after, "on_after_task_poll", sched)
         if self.console is not None:
             self.console.task_stats = self.task_stats
             self.console.attached = self._time_steps
@@ -588,6 +590,41 @@ class Diagnostics:
                 target=self._watch, name="rt-slow-poll-watchdog", daemon=True
             )
             self._watchdog.start()
+
+    def _into_task(self, hook: Hook, what: str, sched: Scheduler) -> Hook:
+        """``hook`` for the current-thread flavor's diagnosed loop, raising a BaseException
+        that is not an Exception (KeyboardInterrupt, SystemExit) in the task it was called for.
+
+        Out of the loop, it left the task it was stepping in no queue: never stepped again, it
+        held ``shutdown()`` forever. Instead it is thrown into the task at its next step (the
+        step about to run, for ``on_before_task_poll``), so the task ends with it, its
+        ``finally`` blocks run, and ``block_on`` raises it as it does a task's own
+        KeyboardInterrupt (the multi-thread flavor's wrapper does the same). After the task's
+        last step there is no step to raise it in: it is logged. (Outside the generated loop,
+        whose hot path stays as it is.)
+        """
+
+        def run(meta: TaskMeta) -> object:
+            try:
+                return hook(meta)
+            except Exception:
+                raise  # the loop logs it and goes on
+            except BaseException as exc:
+                task: Any = sched._current
+                coro = task._coro if task is not None and not task._done else None
+                # (a coroutine whose frame is gone has returned: that was its last step)
+                if coro is not None and getattr(coro, "cr_frame", True) is not None:
+                    task._throw = exc
+                    return None
+                logger.error(
+                    "rt: the %s hook raised %r after task %s's last step; dropped",
+                    what,
+                    exc,
+                    meta.id,
+                )
+                return None
+
+        return run
 
     def _watch(self) -> None:
         threshold = self.threshold
