@@ -43,6 +43,26 @@ def test_a_second_runtime_given_a_live_console_path_is_refused_and_the_first_kee
     assert not os.path.exists(path)
 
 
+def test_two_runtimes_under_rt_console_1_each_serve_the_first_at_the_pid_s_path(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rt._core._console import default_path
+
+    monkeypatch.setenv("RT_CONSOLE", "1")
+    first_path = default_path()
+    second_path = first_path.removesuffix(".sock") + "-2.sock"
+    with rt.Runtime() as first, caplog.at_level(logging.WARNING, logger="rt"):
+        with rt.Runtime() as second:
+            assert diagnostics_request(str(os.getpid()), "hello")["ok"] is True
+            assert diagnostics_request(second_path, "hello")["ok"] is True
+            assert any(second_path in r.getMessage() for r in caplog.records)
+            second.shutdown()
+        assert not os.path.exists(second_path)
+        assert diagnostics_request(str(os.getpid()), "hello")["ok"] is True
+        first.shutdown()
+    assert not os.path.exists(first_path)
+
+
 def test_a_stale_console_socket_of_a_process_that_died_is_replaced(tmp_path: Path) -> None:
     path = str(tmp_path / "c.sock")
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -119,6 +139,55 @@ def test_the_endpoint_refuses_a_request_line_without_end_and_goes_on_serving(
         assert reply["ok"] is False
         assert "one JSON line of at most" in reply["error"]
         assert diagnostics_request(path, "hello")["ok"] is True
+
+
+def test_an_endpoint_whose_backlog_is_full_is_called_busy_not_missing(tmp_path: Path) -> None:
+    # A Unix socket whose backlog is full refuses a connect at once (EAGAIN): that was
+    # reported as "no rt diagnostics endpoint ... start the program with RT_CONSOLE=1".
+    path = str(tmp_path / "busy.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(0)
+    queued: list[socket.socket] = []
+    try:
+        while True:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            queued.append(c)
+            try:
+                c.connect(path)
+            except BlockingIOError:
+                break
+        with pytest.raises(ConnectionError, match=r"accepted no connection within .*try again"):
+            diagnostics_request(path, "hello", timeout=0.05)
+    finally:
+        for c in queued:
+            c.close()
+        listener.close()
+
+
+def test_many_clients_at_once_leave_no_thread_fd_or_socket_file_after_shutdown(
+    flavor: str | None, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "c.sock")
+    threads = set(threading.enumerate())
+    fds = set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
+    clients: list[socket.socket] = []
+    with rt.Runtime(flavor=flavor, console=path) as runtime:
+        for i in range(100):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            clients.append(c)
+            c.connect(path)
+            # a third ask and never read, a third stop mid-request, a third say nothing
+            c.sendall([b'{"cmd": "dump"}\n', b'{"cmd": "du', b""][i % 3])
+        assert diagnostics_request(path, "hello", timeout=30)["ok"] is True
+        runtime.shutdown()
+    for c in clients:
+        c.close()
+    assert not os.path.exists(path)
+    assert [t.name for t in set(threading.enumerate()) - threads] == []
+    if fds:
+        assert set(os.listdir("/proc/self/fd")) - fds == set()
 
 
 def _one_shot_server(path: str, answer: bytes) -> threading.Thread:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import socket
 import stat
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, Final
@@ -100,6 +102,29 @@ def _remove(path: str, identity: tuple[int, int] | None) -> None:
             pass
 
 
+def _free_default(path: str) -> str:
+    """The default path ``path`` (``PID.sock``), or, when another runtime of this process
+    serves there (``RT_CONSOLE=1`` gives every runtime the default), ``PID-2.sock`` and on:
+    the first runtime keeps the path ``python -m rt ps PID`` opens, a later one is logged
+    with its own path rather than refused (an environment variable should not make building
+    a second runtime fail) or taking the first one's."""
+    if not _listening(path):
+        return path
+    stem = path.removesuffix(".sock")
+    for n in range(2, 1000):
+        candidate = f"{stem}-{n}.sock"
+        if not _listening(candidate):
+            logging.getLogger("rt").warning(
+                "rt console: %s is another runtime's of this process; this runtime's "
+                "endpoint is %s (python -m rt ps %s)",
+                path,
+                candidate,
+                candidate,
+            )
+            return candidate
+    return path  # (refused by _bind, which says why)
+
+
 def _listening(path: str) -> bool:
     """Whether a process accepts connections on the Unix socket at ``path`` (a socket file
     left by a process that died refuses them)."""
@@ -126,6 +151,8 @@ class ConsoleServer:
         dump: Callable[[], dict[str, Any]],
         metrics: Callable[[], dict[str, Any]],
     ) -> None:
+        if path == default_path():
+            path = _free_default(path)
         self.path = path
         self._flavor = flavor
         self._dump = dump
@@ -169,7 +196,7 @@ class ConsoleServer:
                 finally:
                     os.umask(old)
                 os.chmod(path, 0o600)
-                sock.listen(8)
+                sock.listen(64)
             except BaseException:
                 sock.close()
                 raise
@@ -277,17 +304,30 @@ def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
         RuntimeError: the endpoint refused the command.
     """
     path = default_path(int(target)) if target.isdigit() else target
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(path)
-    except OSError as exc:
-        sock.close()
-        raise ConnectionError(
-            f"no rt diagnostics endpoint at {path} ({exc.strerror or exc}). Start the program "
-            "with RT_CONSOLE=1 in its environment (or Runtime(console=True)) and pass its "
-            "process id, or RT_CONSOLE=/some/path and pass that path"
-        ) from None
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+            break
+        except BlockingIOError:
+            # The endpoint's backlog is full (many clients at once, or its thread has not run
+            # yet): a Unix socket refuses at once rather than wait. Try again until the timeout.
+            sock.close()
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"the rt diagnostics endpoint at {path} accepted no connection within "
+                    f"{timeout} s (too many clients at once?); try again"
+                ) from None
+            time.sleep(0.005)
+        except OSError as exc:
+            sock.close()
+            raise ConnectionError(
+                f"no rt diagnostics endpoint at {path} ({exc.strerror or exc}). Start the "
+                "program with RT_CONSOLE=1 in its environment (or Runtime(console=True)) and "
+                "pass its process id, or RT_CONSOLE=/some/path and pass that path"
+            ) from None
     with sock, sock.makefile("rwb") as f:
         f.write(json.dumps({"cmd": cmd}).encode() + b"\n")
         f.flush()
