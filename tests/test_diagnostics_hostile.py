@@ -19,6 +19,7 @@ import pytest
 
 import rt
 import rt.sync
+import rt.time
 from rt.lowlevel import diagnostics_request
 
 
@@ -319,6 +320,33 @@ def test_a_poll_hook_raising_a_base_exception_ends_its_task_and_shutdown_does_no
     assert not [r for r in caplog.records if "did not finish" in r.getMessage()]
     assert cleaned == ["finally"]
     assert terminated.count(victim_id[0]) == 1
+
+
+def test_an_after_poll_hook_raising_keyboard_interrupt_reaches_a_task_that_parked_for_long(
+    flavor: str | None,
+) -> None:
+    # On the current-thread flavor, the exception waited in the task for its next step: an
+    # hour away here (block_on joined it for that long).
+    cleaned: list[str] = []
+
+    def hook(meta: rt.TaskMeta) -> None:
+        if meta.name == "victim":
+            raise KeyboardInterrupt("from a hook")
+
+    async def victim() -> None:
+        try:
+            await rt.sleep(3600)
+        finally:
+            cleaned.append("finally")
+
+    async def main() -> None:
+        handle = rt.spawn(victim(), name="victim")
+        async with rt.time.timeout(10):  # (the bug: it fires, rt.time.Elapsed)
+            await handle
+
+    with pytest.raises(KeyboardInterrupt, match="from a hook"):
+        rt.run(main(), flavor=flavor, on_after_task_poll=hook)
+    assert cleaned == ["finally"]
 
 
 def test_a_spawn_hook_raising_keyboard_interrupt_fails_the_spawn_and_keeps_no_record(

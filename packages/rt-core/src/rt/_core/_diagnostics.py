@@ -615,6 +615,16 @@ class Diagnostics:
                 # (a coroutine whose frame is gone has returned: that was its last step)
                 if coro is not None and getattr(coro, "cr_frame", True) is not None:
                     task._throw = exc
+                    # After a step that parked the task: withdraw its wait and wake it, as a
+                    # cancellation does, so the exception does not wait for the wake-up.
+                    fn = task._abort_fn
+                    if fn is not None:
+                        from ._harness import withdraw
+                        from ._traps import Abort
+
+                        if withdraw(task, fn) is Abort.SUCCEEDED:
+                            task._abort_fn = None
+                            task._sched.wake(task)
                     return None
                 logger.error(
                     "rt: the %s hook raised %r after task %s's last step; dropped",
