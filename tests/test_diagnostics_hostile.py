@@ -191,6 +191,19 @@ def test_many_clients_at_once_leave_no_thread_fd_or_socket_file_after_shutdown(
         assert set(os.listdir("/proc/self/fd")) - fds == set()
 
 
+def test_an_endpoint_that_accepts_and_never_answers_is_named_in_the_timeout(
+    tmp_path: Path,
+) -> None:
+    # Before: a bare TimeoutError, "python -m rt ps: timed out".
+    path = str(tmp_path / "mute.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    with listener:
+        with pytest.raises(ConnectionError, match=r"mute.sock did not answer 'dump' within"):
+            diagnostics_request(path, "dump", timeout=0.05)
+
+
 def _one_shot_server(path: str, answer: bytes) -> threading.Thread:
     """A socket at ``path`` that reads one request, writes ``answer`` and closes."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

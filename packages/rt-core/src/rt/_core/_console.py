@@ -12,7 +12,11 @@ and ``stats`` (per-task poll counts and busy time; the runtime starts timing ste
 first client attaches, so busy time counts from then).
 
 The endpoint is a thread of its own, so it answers while a task blocks the runtime's thread;
-it stops, and its socket file is removed, when the runtime shuts down.
+it stops, and its socket file is removed, when the runtime shuts down (or, for a runtime never
+shut down, when the program exits), if the file is still its own. A path where a live process
+listens is refused (a socket file left by a process that died is replaced); under
+``RT_CONSOLE=1`` a second runtime of the same process serves at ``PID-2.sock``. A request line
+is at most :data:`MAX_REQUEST` bytes.
 """
 
 from __future__ import annotations
@@ -300,7 +304,9 @@ def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
 
     Raises:
         ConnectionError: nothing listens there (the message says how to enable the endpoint),
-            or what listens there does not speak the endpoint's protocol.
+            what listens there does not speak the endpoint's protocol, it accepted no
+            connection within ``timeout`` (its backlog stayed full) or gave no answer within
+            it, or it closed the connection before its answer ended.
         RuntimeError: the endpoint refused the command.
     """
     path = default_path(int(target)) if target.isdigit() else target
@@ -328,10 +334,15 @@ def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
                 "program with RT_CONSOLE=1 in its environment (or Runtime(console=True)) and "
                 "pass its process id, or RT_CONSOLE=/some/path and pass that path"
             ) from None
-    with sock, sock.makefile("rwb") as f:
-        f.write(json.dumps({"cmd": cmd}).encode() + b"\n")
-        f.flush()
-        line = f.readline()
+    try:
+        with sock, sock.makefile("rwb") as f:
+            f.write(json.dumps({"cmd": cmd}).encode() + b"\n")
+            f.flush()
+            line = f.readline()
+    except TimeoutError:  # (a bare "timed out" named neither the endpoint nor the wait)
+        raise ConnectionError(
+            f"the rt diagnostics endpoint at {path} did not answer {cmd!r} within {timeout} s"
+        ) from None
     if not line.endswith(b"\n"):  # nothing, or an answer cut short
         raise ConnectionError(
             f"the rt diagnostics endpoint at {path} closed the connection "
