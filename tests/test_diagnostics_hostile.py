@@ -199,9 +199,8 @@ def test_an_endpoint_that_accepts_and_never_answers_is_named_in_the_timeout(
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(1)
-    with listener:
-        with pytest.raises(ConnectionError, match=r"mute.sock did not answer 'dump' within"):
-            diagnostics_request(path, "dump", timeout=0.05)
+    with listener, pytest.raises(ConnectionError, match=r"mute.sock did not answer 'dump'"):
+        diagnostics_request(path, "dump", timeout=0.05)
 
 
 def _one_shot_server(path: str, answer: bytes) -> threading.Thread:
