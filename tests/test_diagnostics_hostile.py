@@ -44,6 +44,31 @@ def test_a_second_runtime_given_a_live_console_path_is_refused_and_the_first_kee
     assert not os.path.exists(path)
 
 
+def test_a_probe_of_a_live_console_path_does_not_start_timing_the_runtime_s_steps(
+    flavor: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Steps are timed (a cost on every step) from a console client's first request; the
+    # connection another runtime makes to see whether the path is live is not one.
+    from rt._core._console import ConsoleServer
+
+    served = threading.Event()
+    serve_client = ConsoleServer._client
+
+    def client_then_signal(self: ConsoleServer, conn: socket.socket) -> None:
+        serve_client(self, conn)
+        served.set()  # the conversation is over: whatever it did to the runtime is done
+
+    monkeypatch.setattr(ConsoleServer, "_client", client_then_signal)
+    path = str(tmp_path / "c.sock")
+    with rt.Runtime(flavor=flavor, console=path) as first:
+        with pytest.raises(OSError, match="a live process listens on it"):
+            rt.Runtime(console=path)
+        assert served.wait(30)
+        assert first.metrics().worker_metrics[0].poll_time_histogram == ()
+        assert diagnostics_request(path, "hello")["ok"] is True
+        assert first.metrics().worker_metrics[0].poll_time_histogram != ()
+
+
 def test_two_runtimes_under_rt_console_1_each_serve_the_first_at_the_pid_s_path(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -163,7 +163,7 @@ class ConsoleServer:
         self._metrics = metrics
         #: per live task counters, set by the runtime's Diagnostics when it starts
         self.task_stats: Callable[[], dict[str, dict[str, float]]] = dict
-        #: called when a client attaches (the runtime starts timing steps)
+        #: called when a client sends its first request (the runtime starts timing steps)
         self.attached: Callable[[], None] = _nothing
         self._stop = threading.Event()
         self._clients: dict[socket.socket, threading.Thread] = {}
@@ -245,7 +245,6 @@ class ConsoleServer:
         return {"ok": False, "error": f"unknown command {cmd!r}"}
 
     def _client(self, conn: socket.socket) -> None:
-        self.attached()
         try:
             self._converse(conn)
         finally:
@@ -256,6 +255,7 @@ class ConsoleServer:
         # A client that goes away mid-conversation (killed, or closed with a reply unread:
         # the next read is reset, a write hits a broken pipe) just ends it.
         try:
+            first = True
             with conn, conn.makefile("rwb") as f:
                 while True:
                     # A request is a line of a few bytes: one longer than MAX_REQUEST (a client
@@ -263,6 +263,9 @@ class ConsoleServer:
                     line = f.readline(MAX_REQUEST + 1)
                     if not line:
                         return  # the client closed
+                    if first:  # a client that asks (not a probe that only connects, as a
+                        first = False  # runtime checking whether a path is live does)
+                        self.attached()
                     if len(line) > MAX_REQUEST:
                         error = f"a request is one JSON line of at most {MAX_REQUEST} bytes"
                         f.write(json.dumps({"ok": False, "error": error}).encode() + b"\n")
