@@ -99,3 +99,44 @@ def test_python_m_rt_console_refuses_an_interval_that_is_not_a_positive_number(
     assert "Traceback" not in result.stderr
     with pytest.raises(ValueError, match="interval must be a positive, finite number"):
         run_console(path, interval=float(interval))
+
+
+def test_python_m_rt_console_draws_a_task_whose_name_looks_like_markup_or_has_escapes(
+    tmp_path: Path, flavor: str | None
+) -> None:
+    # Before: a name such as "conn [/]" was read as rich markup: the view ended in a
+    # MarkupError traceback; an escape sequence in a name restyled the reader's terminal.
+    path = str(tmp_path / "rt.sock")
+    out: list[subprocess.CompletedProcess[str]] = []
+
+    async def sleeper() -> None:
+        await rt.sleep(3600)
+
+    async def main() -> None:
+        t = rt.spawn(sleeper(), name="conn [/] \x1b[31mred")
+        await rt.yield_now()
+        out.append(await rt.to_thread(_rt_cli, "console", path, "--once"))
+        t.abort()
+
+    rt.run(main(), console=path, flavor=flavor)
+    (result,) = out
+    assert result.returncode == 0, result.stderr
+    assert "conn [/]" in result.stdout
+    assert "\x1b" not in result.stdout
+
+
+def test_run_console_reports_an_endpoint_that_does_not_answer_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before: only ConnectionError and RuntimeError were caught; a read that timed out (an
+    # endpoint that accepts but does not answer) ended the view in a TimeoutError traceback.
+    import rt.console._view as view
+
+    def stuck(target: str, cmd: str, timeout: float = 5.0) -> dict[str, object]:
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(view, "diagnostics_request", stuck)
+    printed = io.StringIO()
+    monkeypatch.setattr(view, "Console", lambda: Console(file=printed, width=200))
+    assert run_console("unused.sock", once=True) == 1
+    assert "python -m rt console: timed out" in printed.getvalue()

@@ -16,15 +16,19 @@ from typing import Any
 
 
 def _ps(dump: dict[str, Any]) -> str:
+    from ._core._dump import NAME_LIMIT, printable
+
+    # Each cell on one line and a name cut to NAME_LIMIT: the columns are padded to the widest
+    # cell, so one huge or multi-line name would otherwise blow up or split every row.
     rows = [("ID", "NAME", "STATE", "WAITING ON", "SPAWNED AT")]
     for t in dump["tasks"]:
         rows.append(
             (
                 str(t["id"]),
-                t["name"] or "-",
-                t["state"],
-                t["waiting_on"] or "-",
-                t["location"] or "-",
+                printable(t["name"], NAME_LIMIT) if t["name"] else "-",
+                printable(t["state"]),
+                printable(t["waiting_on"], 2 * NAME_LIMIT) if t["waiting_on"] else "-",
+                printable(t["location"]) if t["location"] else "-",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

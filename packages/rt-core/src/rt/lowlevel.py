@@ -177,7 +177,8 @@ def diagnostics_request(target: str, cmd: str, timeout: float = 5.0) -> dict[str
 
     Raises:
         ConnectionError: nothing listens there (the message says how to enable the endpoint),
-            or what listens there is not an rt diagnostics endpoint.
+            what listens there is not an rt diagnostics endpoint, or it did not accept or
+            answer within ``timeout``, or closed the connection before its answer ended.
         RuntimeError: the endpoint refused the command.
     """
     from ._core._console import request

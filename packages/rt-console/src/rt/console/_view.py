@@ -32,6 +32,16 @@ def _short(where: str | None) -> str:
     return where[len(here) :] if where.startswith(here) else where
 
 
+def _cell(text: str | None) -> Text:
+    """A table cell of text the program chose (a task name, what it waits on, a path): plain
+    ``Text``, never read as rich markup (a name like ``conn [/]`` is not a closing tag), with
+    line breaks and control characters shown as escapes, so each task stays one row."""
+    text = text or ""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return Text(text)
+
+
 def _seconds(s: float) -> str:
     if s >= 1:
         return f"{s:.2f}s"
@@ -103,13 +113,13 @@ def render(
         s = stats.get(str(t["id"]), {})
         tasks.add_row(
             str(t["id"]),
-            t["name"] or "",
-            t["state"],
+            _cell(t["name"]),
+            _cell(t["state"]),
             str(s.get("polls", "")),
             _seconds(s["busy"]) if "busy" in s else "",
             _seconds(s["idle"]) if "idle" in s else "",
-            t["waiting_on"] or "",
-            _short(t["location"]),
+            _cell(t["waiting_on"]),
+            _cell(_short(t["location"])),
         )
     parts: list[RenderableType] = [head, summary]
     if rows:
@@ -173,6 +183,6 @@ def run_console(
                 live.update(frame())
     except KeyboardInterrupt:
         return 0
-    except (ConnectionError, RuntimeError) as exc:
-        console.print(f"python -m rt console: {exc}")
+    except (OSError, RuntimeError) as exc:  # OSError: ConnectionError, or a read timed out
+        console.print(Text(f"python -m rt console: {exc}"))
         return 1

@@ -12,22 +12,32 @@ and ``stats`` (per-task poll counts and busy time; the runtime starts timing ste
 first client attaches, so busy time counts from then).
 
 The endpoint is a thread of its own, so it answers while a task blocks the runtime's thread;
-it stops, and its socket file is removed, when the runtime shuts down.
+it stops, and its socket file is removed, when the runtime shuts down (or, for a runtime never
+shut down, when the program exits), if the file is still its own. A path where a live process
+listens is refused (a socket file left by a process that died is replaced); under
+``RT_CONSOLE=1`` a second runtime of the same process serves at ``PID-2.sock``. A request line
+is at most :data:`MAX_REQUEST` bytes.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import socket
 import stat
+import sys
 import tempfile
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
 PROTOCOL: Final = 1
+#: the longest request line the endpoint reads (requests are ``{"cmd": NAME}``)
+MAX_REQUEST: Final = 64 * 1024
 
 
 def default_path(pid: int | None = None) -> str:
@@ -54,7 +64,14 @@ def resolve_setting(console: object) -> str | None:
     if console is True:
         return default_path()
     if isinstance(console, (str, os.PathLike)):
-        return os.fspath(console)
+        path = os.fspath(console)
+        if isinstance(path, str) and path and "\0" not in path:
+            return path
+        raise ValueError(
+            f"console must be a socket path (or True), got {console!r}: "
+            + ("an empty path" if not path else "a path holds no NUL byte")
+            + "; pass Runtime(console=True) for the default path, or a file path"
+        )
     raise ValueError(
         f"console must be True, a socket path, or None; got {console!r} "
         "(RT_CONSOLE=1 or RT_CONSOLE=/path/to/socket in the environment)"
@@ -63,6 +80,69 @@ def resolve_setting(console: object) -> str | None:
 
 def _nothing() -> None:
     pass
+
+
+#: the longest Unix socket path (``sun_path`` holds 108 bytes on Linux, 104 on the BSDs and
+#: macOS, one of them the terminating NUL)
+_MAX_PATH: Final = 107 if sys.platform.startswith("linux") else 103
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None: there is none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _remove(path: str, identity: tuple[int, int] | None) -> None:
+    """Remove the socket file at ``path`` if it is still the one with ``identity`` (not one
+    that another process has since put there)."""
+    if identity is not None and _identity(path) == identity:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _free_default(path: str) -> str:
+    """The default path ``path`` (``PID.sock``), or, when another runtime of this process
+    serves there (``RT_CONSOLE=1`` gives every runtime the default), ``PID-2.sock`` and on:
+    the first runtime keeps the path ``python -m rt ps PID`` opens, a later one is logged
+    with its own path rather than refused (an environment variable should not make building
+    a second runtime fail) or taking the first one's."""
+    if not _listening(path):
+        return path
+    stem = path.removesuffix(".sock")
+    for n in range(2, 1000):
+        candidate = f"{stem}-{n}.sock"
+        if not _listening(candidate):
+            logging.getLogger("rt").warning(
+                "rt console: %s is another runtime's of this process; this runtime's "
+                "endpoint is %s (python -m rt ps %s)",
+                path,
+                candidate,
+                candidate,
+            )
+            return candidate
+    return path  # (refused by _bind, which says why)
+
+
+def _listening(path: str) -> bool:
+    """Whether a process accepts connections on the Unix socket at ``path`` (a socket file
+    left by a process that died refuses them)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+    except TimeoutError:  # a listener whose backlog is full: it lives
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 class ConsoleServer:
@@ -75,18 +155,24 @@ class ConsoleServer:
         dump: Callable[[], dict[str, Any]],
         metrics: Callable[[], dict[str, Any]],
     ) -> None:
+        if path == default_path():
+            path = _free_default(path)
         self.path = path
         self._flavor = flavor
         self._dump = dump
         self._metrics = metrics
         #: per live task counters, set by the runtime's Diagnostics when it starts
         self.task_stats: Callable[[], dict[str, dict[str, float]]] = dict
-        #: called when a client attaches (the runtime starts timing steps)
+        #: called when a client sends its first request (the runtime starts timing steps)
         self.attached: Callable[[], None] = _nothing
         self._stop = threading.Event()
         self._clients: dict[socket.socket, threading.Thread] = {}
         self._lock = threading.Lock()
         self._sock = self._bind(path)
+        #: the socket file's identity, so close removes only the file this endpoint made
+        self._file = _identity(path)
+        # A program that exits without shutting its runtime down still removes the file.
+        self._remove = weakref.finalize(self, _remove, path, self._file)
         self._thread = threading.Thread(target=self._serve, name="rt-console", daemon=True)
         self._thread.start()
 
@@ -100,6 +186,11 @@ class ConsoleServer:
                 if not stat.S_ISSOCK(os.stat(path).st_mode):
                     what = "a directory" if os.path.isdir(path) else "a file that is not a socket"
                     raise FileExistsError(errno.EEXIST, f"it exists and is {what}")
+                if _listening(path):  # another runtime's (or program's) live endpoint
+                    raise FileExistsError(
+                        errno.EADDRINUSE,
+                        "a live process listens on it (another runtime given the same path?)",
+                    )
                 os.unlink(path)  # a stale socket from a process that died
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -109,15 +200,18 @@ class ConsoleServer:
                 finally:
                     os.umask(old)
                 os.chmod(path, 0o600)
-                sock.listen(8)
+                sock.listen(64)
             except BaseException:
                 sock.close()
                 raise
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if "too long" in reason:
+                reason += f" (a Unix socket path holds at most {_MAX_PATH} bytes)"
             raise OSError(
-                exc.errno,
+                getattr(exc, "errno", None) or errno.EINVAL,
                 f"rt console: cannot open the diagnostics endpoint at {path!r}: "
-                f"{exc.strerror or exc}; pick another path with Runtime(console='/some/path') "
+                f"{reason}; pick another path with Runtime(console='/some/path') "
                 "or RT_CONSOLE=/some/path",
             ) from None
         return sock
@@ -151,7 +245,6 @@ class ConsoleServer:
         return {"ok": False, "error": f"unknown command {cmd!r}"}
 
     def _client(self, conn: socket.socket) -> None:
-        self.attached()
         try:
             self._converse(conn)
         finally:
@@ -162,8 +255,22 @@ class ConsoleServer:
         # A client that goes away mid-conversation (killed, or closed with a reply unread:
         # the next read is reset, a write hits a broken pipe) just ends it.
         try:
+            first = True
             with conn, conn.makefile("rwb") as f:
-                for line in f:
+                while True:
+                    # A request is a line of a few bytes: one longer than MAX_REQUEST (a client
+                    # sending without end, or not this protocol) is refused, not buffered.
+                    line = f.readline(MAX_REQUEST + 1)
+                    if not line:
+                        return  # the client closed
+                    if first:  # a client that asks (not a probe that only connects, as a
+                        first = False  # runtime checking whether a path is live does)
+                        self.attached()
+                    if len(line) > MAX_REQUEST:
+                        error = f"a request is one JSON line of at most {MAX_REQUEST} bytes"
+                        f.write(json.dumps({"ok": False, "error": error}).encode() + b"\n")
+                        f.flush()
+                        return
                     try:
                         reply = self._answer(json.loads(line))
                     except Exception as exc:  # a broken request must not end the endpoint
@@ -192,10 +299,7 @@ class ConsoleServer:
             except OSError:
                 pass
             t.join()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        self._remove()
 
 
 def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -203,27 +307,51 @@ def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
 
     Raises:
         ConnectionError: nothing listens there (the message says how to enable the endpoint),
-            or what listens there does not speak the endpoint's protocol.
+            what listens there does not speak the endpoint's protocol, it accepted no
+            connection within ``timeout`` (its backlog stayed full) or gave no answer within
+            it, or it closed the connection before its answer ended.
         RuntimeError: the endpoint refused the command.
     """
     path = default_path(int(target)) if target.isdigit() else target
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+            break
+        except BlockingIOError:
+            # The endpoint's backlog is full (many clients at once, or its thread has not run
+            # yet): a Unix socket refuses at once rather than wait. Try again until the timeout.
+            sock.close()
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"the rt diagnostics endpoint at {path} accepted no connection within "
+                    f"{timeout} s (too many clients at once?); try again"
+                ) from None
+            time.sleep(0.005)
+        except OSError as exc:
+            sock.close()
+            raise ConnectionError(
+                f"no rt diagnostics endpoint at {path} ({exc.strerror or exc}). Start the "
+                "program with RT_CONSOLE=1 in its environment (or Runtime(console=True)) and "
+                "pass its process id, or RT_CONSOLE=/some/path and pass that path"
+            ) from None
     try:
-        sock.connect(path)
-    except OSError as exc:
-        sock.close()
+        with sock, sock.makefile("rwb") as f:
+            f.write(json.dumps({"cmd": cmd}).encode() + b"\n")
+            f.flush()
+            line = f.readline()
+    except TimeoutError:  # (a bare "timed out" named neither the endpoint nor the wait)
         raise ConnectionError(
-            f"no rt diagnostics endpoint at {path} ({exc.strerror or exc}). Start the program "
-            "with RT_CONSOLE=1 in its environment (or Runtime(console=True)) and pass its "
-            "process id, or RT_CONSOLE=/some/path and pass that path"
+            f"the rt diagnostics endpoint at {path} did not answer {cmd!r} within {timeout} s"
         ) from None
-    with sock, sock.makefile("rwb") as f:
-        f.write(json.dumps({"cmd": cmd}).encode() + b"\n")
-        f.flush()
-        line = f.readline()
-    if not line:
-        raise ConnectionError(f"the rt diagnostics endpoint at {path} closed the connection")
+    if not line.endswith(b"\n"):  # nothing, or an answer cut short
+        raise ConnectionError(
+            f"the rt diagnostics endpoint at {path} closed the connection "
+            + ("before answering" if not line else "in the middle of its answer")
+            + " (did the program exit or shut its runtime down?)"
+        )
     # Something else may listen there (another program's socket): an answer that is not the
     # protocol's is a clear error, not a decoding traceback or a key missing further on.
     try:

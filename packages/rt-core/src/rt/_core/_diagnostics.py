@@ -281,6 +281,8 @@ class Instrumented:
                 hook(self._meta)
             except Exception:
                 diag.hook_failed("on_before_task_poll", self._meta)
+            except BaseException as exc:
+                self._abandon(exc)
         if diag.timed:
             began = _clock()
             try:
@@ -318,12 +320,31 @@ class Instrumented:
                 hook(self._meta)
             except Exception:
                 diag.hook_failed("on_after_task_poll", self._meta)
+            except BaseException as exc:
+                self._abandon(exc)
         return out
+
+    def _abandon(self, exc: BaseException) -> None:
+        """A hook raised ``exc``, a BaseException that is not an Exception (KeyboardInterrupt,
+        SystemExit, GeneratorExit): it ends the task, as if the task had raised it. Close the
+        task's coroutine first, so its ``finally`` blocks and context managers run now, then
+        raise ``exc`` for the scheduler to finish the task with (its terminate hook runs
+        then). Raised through as it was, it left the coroutine suspended, never closed."""
+        try:
+            self._coro.close()
+        except BaseException:  # a coroutine that will not close: it is dropped all the same
+            pass
+        raise exc
 
     def throw(self, exc: BaseException) -> Any:
         diag = self._diag
         if diag.on_before is not None:
-            diag.call_hook("on_before_task_poll", diag.on_before, self._meta)
+            try:
+                diag.on_before(self._meta)
+            except Exception:
+                diag.hook_failed("on_before_task_poll", self._meta)
+            except BaseException as hook_exc:
+                self._abandon(hook_exc)
         began = _clock() if diag.timed else None
         try:
             out = self._coro.throw(exc)
@@ -361,6 +382,10 @@ class Instrumented:
                 hook(self._meta)
             except Exception:
                 diag.hook_failed("on_after_task_poll", self._meta)
+            except BaseException as exc:
+                if getattr(self._coro, "cr_frame", None) is not None:  # not its last step
+                    self._abandon(exc)
+                raise
 
     def close(self) -> None:
         try:
@@ -468,6 +493,9 @@ class Diagnostics:
                 hook(meta)
             except Exception:
                 self.hook_failed("on_task_spawn", meta)
+            except BaseException:  # (a KeyboardInterrupt) the spawn fails: keep no record
+                del self.records[task_id]
+                raise
         if not self.wrap_steps:
             return coro, rec
         return Instrumented(coro, self, rec), rec  # type: ignore[return-value]
@@ -549,6 +577,11 @@ class Diagnostics:
         self._sched = sched
         # The current-thread flavor observes steps in a diagnosed copy of its loop.
         self.wrap_steps = self.observe_steps and sched.flavor != "current_thread"
+        if sched.flavor == "current_thread":
+            if self.on_before is not None:
+                self.on_before = self._into_task(self.on_before, "on_before_task_poll", sched)
+            if self.on_after is not None:
+                self.on_after = self._into_task(self.on_after, "on_after_task_poll", sched)
         if self.console is not None:
             self.console.task_stats = self.task_stats
             self.console.attached = self._time_steps
@@ -558,10 +591,57 @@ class Diagnostics:
             )
             self._watchdog.start()
 
+    def _into_task(self, hook: Hook, what: str, sched: Scheduler) -> Hook:
+        """``hook`` for the current-thread flavor's diagnosed loop, raising a BaseException
+        that is not an Exception (KeyboardInterrupt, SystemExit) in the task it was called for.
+
+        Out of the loop, it left the task it was stepping in no queue: never stepped again, it
+        held ``shutdown()`` forever. Instead it is thrown into the task at its next step (the
+        step about to run, for ``on_before_task_poll``), so the task ends with it, its
+        ``finally`` blocks run, and ``block_on`` raises it as it does a task's own
+        KeyboardInterrupt (the multi-thread flavor's wrapper does the same). After the task's
+        last step there is no step to raise it in: it is logged. (Outside the generated loop,
+        whose hot path stays as it is.)
+        """
+
+        def run(meta: TaskMeta) -> object:
+            try:
+                return hook(meta)
+            except Exception:
+                raise  # the loop logs it and goes on
+            except BaseException as exc:
+                task: Any = sched._current
+                coro = task._coro if task is not None and not task._done else None
+                # (a coroutine whose frame is gone has returned: that was its last step)
+                if coro is not None and getattr(coro, "cr_frame", True) is not None:
+                    task._throw = exc
+                    # After a step that parked the task: withdraw its wait and wake it, as a
+                    # cancellation does, so the exception does not wait for the wake-up.
+                    fn = task._abort_fn
+                    if fn is not None:
+                        from ._harness import withdraw
+                        from ._traps import Abort
+
+                        if withdraw(task, fn) is Abort.SUCCEEDED:
+                            task._abort_fn = None
+                            task._sched.wake(task)
+                    return None
+                logger.error(
+                    "rt: the %s hook raised %r after task %s's last step; dropped",
+                    what,
+                    exc,
+                    meta.id,
+                )
+                return None
+
+        return run
+
     def _watch(self) -> None:
         threshold = self.threshold
         assert threshold is not None
-        period = max(threshold / 4, 0.001)
+        # (at most a minute: a wait of days overflows the platform's timeout; the detector
+        # measures what a step held from its clock, so a shorter period reports the same)
+        period = min(max(threshold / 4, 0.001), 60.0)
         while not self._stop.wait(period):
             self._sample(time.perf_counter(), threshold)
 

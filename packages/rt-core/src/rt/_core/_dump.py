@@ -41,6 +41,24 @@ PARKED: Final = "parked"
 DONE: Final = "done"
 
 
+#: how much of a task name a line of ``ps`` or of the tree shows (the dump keeps it whole)
+NAME_LIMIT: Final = 60
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` for one line of a terminal: line breaks, escape sequences and other control
+    characters shown as escapes (``\\n``, ``\\x1b``), cut to ``limit`` characters with ``…``.
+
+    A task name is the program's to choose; printed raw, a newline in it splits a row of
+    ``python -m rt ps`` in two and an escape sequence restyles the reader's terminal.
+    """
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
 @final
 class FrameInfo:
     """One frame of a task's await chain (or of the thread running it)."""
@@ -100,13 +118,14 @@ class TaskInfo:
         return f"<TaskInfo #{self.id} {self.name or ''} {self.state}>"
 
     def headline(self) -> str:
-        """One line: id, name, state and what it waits on, spawn location."""
+        """One line: id, name, state and what it waits on, spawn location (a name's line
+        breaks and control characters escaped, so the line stays one line)."""
         text = f"#{self.id}"
         if self.name:
-            text += f" {self.name}"
+            text += f" {printable(self.name, NAME_LIMIT)}"
         text += f" [{self.state}"
         if self.waiting_on:
-            text += f": {self.waiting_on}"
+            text += f": {printable(self.waiting_on)}"
         text += "]"
         if self.location:
             text += f" spawned at {self.location}"

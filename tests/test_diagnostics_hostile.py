@@ -1,0 +1,515 @@
+"""A hostile pass on diagnostics: hooks that raise what they should not, console paths and
+clients that misbehave, task names that are not one tidy line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rt
+import rt.sync
+import rt.time
+from rt.lowlevel import diagnostics_request
+
+
+def _rt_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rt", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+# -- the console's socket file ----------------------------------------------------------------
+
+
+def test_a_second_runtime_given_a_live_console_path_is_refused_and_the_first_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "c.sock")
+    with rt.Runtime(console=path) as first:
+        with pytest.raises(OSError, match="a live process listens on it"):
+            rt.Runtime(console=path)
+        assert diagnostics_request(path, "hello")["pid"] == os.getpid()
+        first.shutdown()
+    assert not os.path.exists(path)
+
+
+def test_a_probe_of_a_live_console_path_does_not_start_timing_the_runtime_s_steps(
+    flavor: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Steps are timed (a cost on every step) from a console client's first request; the
+    # connection another runtime makes to see whether the path is live is not one.
+    from rt._core._console import ConsoleServer
+
+    served = threading.Event()
+    serve_client = ConsoleServer._client
+
+    def client_then_signal(self: ConsoleServer, conn: socket.socket) -> None:
+        serve_client(self, conn)
+        served.set()  # the conversation is over: whatever it did to the runtime is done
+
+    monkeypatch.setattr(ConsoleServer, "_client", client_then_signal)
+    path = str(tmp_path / "c.sock")
+    with rt.Runtime(flavor=flavor, console=path) as first:
+        with pytest.raises(OSError, match="a live process listens on it"):
+            rt.Runtime(console=path)
+        assert served.wait(30)
+        assert first.metrics().worker_metrics[0].poll_time_histogram == ()
+        assert diagnostics_request(path, "hello")["ok"] is True
+        assert first.metrics().worker_metrics[0].poll_time_histogram != ()
+
+
+def test_two_runtimes_under_rt_console_1_each_serve_the_first_at_the_pid_s_path(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rt._core._console import default_path
+
+    monkeypatch.setenv("RT_CONSOLE", "1")
+    first_path = default_path()
+    second_path = first_path.removesuffix(".sock") + "-2.sock"
+    with rt.Runtime() as first, caplog.at_level(logging.WARNING, logger="rt"):
+        with rt.Runtime() as second:
+            assert diagnostics_request(str(os.getpid()), "hello")["ok"] is True
+            assert diagnostics_request(second_path, "hello")["ok"] is True
+            assert any(second_path in r.getMessage() for r in caplog.records)
+            second.shutdown()
+        assert not os.path.exists(second_path)
+        assert diagnostics_request(str(os.getpid()), "hello")["ok"] is True
+        first.shutdown()
+    assert not os.path.exists(first_path)
+
+
+def test_a_stale_console_socket_of_a_process_that_died_is_replaced(tmp_path: Path) -> None:
+    path = str(tmp_path / "c.sock")
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)
+    stale.close()  # the file stays, nothing listens
+    with rt.Runtime(console=path):
+        assert diagnostics_request(path, "hello")["ok"] is True
+
+
+def test_shutdown_leaves_a_socket_file_that_is_no_longer_the_endpoint_s_own(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "c.sock")
+    runtime = rt.Runtime(console=path)
+    os.unlink(path)  # someone removed it and put their own socket there
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        other.bind(path)
+        other.listen(1)
+        runtime.shutdown()
+        assert os.path.exists(path)
+    finally:
+        other.close()
+
+
+def test_a_program_that_exits_without_shutting_down_removes_its_console_socket(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "c.sock")
+    script = textwrap.dedent(
+        f"""
+        import rt
+        from rt.lowlevel import diagnostics_request
+        runtime = rt.Runtime(console={path!r})
+        assert diagnostics_request({path!r}, "hello")["ok"]
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize("bad", ["", "with\0nul"], ids=["empty", "nul"])
+def test_an_empty_or_nul_console_path_is_refused_with_what_to_pass(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"console must be a socket path .*console=True"):
+        rt.Runtime(console=bad)
+
+
+def test_a_console_path_too_long_for_a_unix_socket_says_the_limit(tmp_path: Path) -> None:
+    path = str(tmp_path / ("x" * 200 + ".sock"))
+    with pytest.raises(OSError, match=r"at most 10\d bytes\).*pick another path") as info:
+        rt.Runtime(console=path)
+    assert "Errno None" not in str(info.value)
+
+
+# -- the endpoint's protocol ------------------------------------------------------------------
+
+
+def test_the_endpoint_refuses_a_request_line_without_end_and_goes_on_serving(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "c.sock")
+    with rt.Runtime(console=path):
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(path)
+        client.settimeout(60)  # (a hang here is the bug: the endpoint kept reading)
+        with client, client.makefile("rb") as replies:
+            try:
+                for _ in range(64):  # 64 MiB, no newline: buffered, it would all be kept
+                    client.sendall(b"x" * (1 << 20))
+            except OSError:  # refused: the endpoint closed the conversation
+                pass
+            reply = json.loads(replies.readline())
+        assert reply["ok"] is False
+        assert "one JSON line of at most" in reply["error"]
+        assert diagnostics_request(path, "hello")["ok"] is True
+
+
+def test_an_endpoint_whose_backlog_is_full_is_called_busy_not_missing(tmp_path: Path) -> None:
+    # A Unix socket whose backlog is full refuses a connect at once (EAGAIN): that was
+    # reported as "no rt diagnostics endpoint ... start the program with RT_CONSOLE=1".
+    path = str(tmp_path / "busy.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(0)
+    queued: list[socket.socket] = []
+    try:
+        while True:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            queued.append(c)
+            try:
+                c.connect(path)
+            except BlockingIOError:
+                break
+        with pytest.raises(ConnectionError, match=r"accepted no connection within .*try again"):
+            diagnostics_request(path, "hello", timeout=0.05)
+    finally:
+        for c in queued:
+            c.close()
+        listener.close()
+
+
+def test_many_clients_at_once_leave_no_thread_fd_or_socket_file_after_shutdown(
+    flavor: str | None, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "c.sock")
+    threads = set(threading.enumerate())
+    fds = set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
+    clients: list[socket.socket] = []
+    with rt.Runtime(flavor=flavor, console=path) as runtime:
+        for i in range(100):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            clients.append(c)
+            c.connect(path)
+            # a third ask and never read, a third stop mid-request, a third say nothing
+            c.sendall([b'{"cmd": "dump"}\n', b'{"cmd": "du', b""][i % 3])
+        assert diagnostics_request(path, "hello", timeout=30)["ok"] is True
+        runtime.shutdown()
+    for c in clients:
+        c.close()
+    assert not os.path.exists(path)
+    assert [t.name for t in set(threading.enumerate()) - threads] == []
+    if fds:
+        assert set(os.listdir("/proc/self/fd")) - fds == set()
+
+
+def test_an_endpoint_that_accepts_and_never_answers_is_named_in_the_timeout(
+    tmp_path: Path,
+) -> None:
+    # Before: a bare TimeoutError, "python -m rt ps: timed out".
+    path = str(tmp_path / "mute.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    with listener, pytest.raises(ConnectionError, match=r"mute.sock did not answer 'dump'"):
+        diagnostics_request(path, "dump", timeout=0.05)
+
+
+def _one_shot_server(path: str, answer: bytes) -> threading.Thread:
+    """A socket at ``path`` that reads one request, writes ``answer`` and closes."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def serve() -> None:
+        with server:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(answer)
+
+    t = threading.Thread(target=serve)
+    t.start()
+    return t
+
+
+def test_a_request_whose_answer_is_cut_short_says_the_endpoint_closed_mid_answer(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "c.sock")
+    server = _one_shot_server(path, b'{"ok": true, "dump": {"tasks": [')
+    try:
+        with pytest.raises(ConnectionError, match="in the middle of its answer"):
+            diagnostics_request(path, "dump")
+    finally:
+        server.join()
+
+
+# -- the slow-poll detector -------------------------------------------------------------------
+
+
+def _watchdog() -> threading.Thread:
+    (t,) = [t for t in threading.enumerate() if t.name == "rt-slow-poll-watchdog"]
+    return t
+
+
+def _waiting(t: threading.Thread) -> bool:
+    frame = sys._current_frames().get(t.ident or 0)
+    while frame is not None:
+        if frame.f_code.co_name == "wait" and "threading" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@pytest.mark.parametrize("threshold", [1e300, 1e12])
+def test_a_huge_slow_poll_threshold_keeps_the_watchdog_alive(threshold: float) -> None:
+    # threshold / 4 as the watchdog's wait overflowed the platform's timeout: the thread died
+    # with a traceback on stderr and the detector was off for good.
+    with rt.Runtime(slow_poll_threshold=threshold):
+        t = _watchdog()
+        deadline = time.monotonic() + 30
+        while t.is_alive() and not _waiting(t) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert t.is_alive()
+
+
+# -- hooks that raise a BaseException ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", ["woken", "cancelled"])
+@pytest.mark.parametrize("hook_name", ["on_before_task_poll", "on_after_task_poll"])
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, SystemExit, GeneratorExit])
+def test_a_poll_hook_raising_a_base_exception_ends_its_task_and_shutdown_does_not_wait_for_it(
+    flavor: str | None,
+    hook_name: str,
+    raised: type[BaseException],
+    step: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # It is raised in the task, which ends with it (finally blocks run, the terminate hook
+    # once). The multi-thread flavor raised it out of the step and dropped the suspended
+    # coroutine unclosed: its finally blocks never ran. The current-thread flavor raised it out
+    # of its loop with the task in no queue: shutdown() waited for it forever (here: until
+    # its timeout, then closed it).
+    cleaned: list[str] = []
+    terminated: list[int] = []
+    armed = threading.Event()
+    victim_id: list[int] = []
+
+    def hook(meta: rt.TaskMeta) -> None:
+        if meta.name == "victim" and armed.is_set():
+            armed.clear()
+            raise raised("from a hook")
+
+    def on_terminate(meta: rt.TaskMeta) -> None:
+        terminated.append(meta.id)
+
+    async def victim(started: rt.sync.Event) -> None:
+        try:
+            started.set()
+            try:
+                await rt.sleep(0.01 if step == "woken" else 3600)
+            except rt.Cancelled:  # the step a cancellation throws into goes on awaiting
+                await rt.sleep(0.01)
+                raise
+            await rt.sleep(0.01)
+        finally:
+            cleaned.append("finally")
+
+    async def main() -> None:
+        started = rt.sync.Event()
+        handle = rt.spawn(victim(started), name="victim")
+        victim_id.append(handle.id)
+        await started.wait()
+        armed.set()
+        if step == "cancelled":
+            handle.abort()
+        try:
+            await handle
+        except (rt.JoinError, rt.Cancelled):
+            pass
+
+    runtime = rt.Runtime(
+        flavor=flavor,
+        on_task_terminate=on_terminate,
+        **{hook_name: hook},  # type: ignore[arg-type]
+    )
+    try:
+        runtime.block_on(main())
+    except BaseException as exc:  # the hook's KeyboardInterrupt may end block_on
+        assert isinstance(exc, raised)
+    with caplog.at_level(logging.WARNING, logger="rt"):
+        runtime.shutdown(timeout=10)
+    assert not [r for r in caplog.records if "did not finish" in r.getMessage()]
+    assert cleaned == ["finally"]
+    assert terminated.count(victim_id[0]) == 1
+
+
+def test_an_after_poll_hook_raising_keyboard_interrupt_reaches_a_task_that_parked_for_long(
+    flavor: str | None,
+) -> None:
+    # On the current-thread flavor, the exception waited in the task for its next step: an
+    # hour away here (block_on joined it for that long).
+    cleaned: list[str] = []
+
+    def hook(meta: rt.TaskMeta) -> None:
+        if meta.name == "victim":
+            raise KeyboardInterrupt("from a hook")
+
+    async def victim() -> None:
+        try:
+            await rt.sleep(3600)
+        finally:
+            cleaned.append("finally")
+
+    async def main() -> None:
+        handle = rt.spawn(victim(), name="victim")
+        async with rt.time.timeout(10):  # (the bug: it fires, rt.time.Elapsed)
+            await handle
+
+    with pytest.raises(KeyboardInterrupt, match="from a hook"):
+        rt.run(main(), flavor=flavor, on_after_task_poll=hook)
+    assert cleaned == ["finally"]
+
+
+def test_a_spawn_hook_raising_keyboard_interrupt_fails_the_spawn_and_keeps_no_record(
+    flavor: str | None, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "c.sock")
+    refused: list[int] = []
+
+    def on_spawn(meta: rt.TaskMeta) -> None:
+        if meta.name == "refused":
+            refused.append(meta.id)
+            raise KeyboardInterrupt
+
+    async def child() -> None:
+        pass
+
+    async def main() -> dict[str, Any]:
+        coro = child()
+        try:
+            rt.spawn(coro, name="refused")
+        except KeyboardInterrupt:
+            coro.close()
+        reply = await rt.spawn_blocking(diagnostics_request, path, "stats")
+        stats: dict[str, Any] = reply["stats"]
+        return stats
+
+    stats = rt.run(main(), flavor=flavor, console=path, on_task_spawn=on_spawn)
+    (task_id,) = refused
+    assert str(task_id) not in stats  # the refused task left no record for the console
+    assert str(task_id - 1) in stats  # (main, spawned just before it, has one)
+
+
+# -- task names in ps, pstree and str(dump) ---------------------------------------------------
+
+
+def test_ps_and_pstree_keep_each_task_on_one_short_line_whatever_its_name(
+    flavor: str | None, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "c.sock")
+    out: list[subprocess.CompletedProcess[str]] = []
+
+    async def sleeper() -> None:
+        await rt.sleep(3600)
+
+    async def main() -> str:
+        a = rt.spawn(sleeper(), name="two\nlines\x1b[31m")
+        b = rt.spawn(sleeper(), name="h" * 100_000)
+        await rt.yield_now()
+        for cmd in ("ps", "pstree"):
+            out.append(await rt.to_thread(_rt_cli, cmd, path))
+        text = str(rt.dump())
+        a.abort()
+        b.abort()
+        return text
+
+    tree = rt.run(main(), flavor=flavor, console=path)
+    ps, pstree = out
+    assert ps.returncode == 0, ps.stderr
+    assert pstree.returncode == 0, pstree.stderr
+    rows = ps.stdout.splitlines()
+    assert len(rows) == 2 + 4  # headline, column heads; main, two sleepers, to_thread
+    assert all(len(row) < 400 for row in rows)
+    assert "two\\nlines\\x1b[31m" in ps.stdout
+    for text in (ps.stdout, pstree.stdout, tree):
+        assert "\x1b" not in text
+        assert "h" * 1000 not in text
+    assert "two\\nlines" in pstree.stdout and "two\\nlines" in tree
+
+
+def test_a_dump_keeps_the_whole_name_in_to_dict(flavor: str | None) -> None:
+    name = "line\none " + "x" * 5000
+
+    async def sleeper() -> None:
+        await rt.sleep(3600)
+
+    async def main() -> dict[str, Any]:
+        t = rt.spawn(sleeper(), name=name)
+        await rt.yield_now()
+        data = rt.dump().to_dict()
+        t.abort()
+        return data
+
+    data = rt.run(main(), flavor=flavor)
+    assert [t["name"] for t in data["tasks"] if t["name"]] == [name]
+    json.dumps(data)
+
+
+# -- TaskLogFilter ----------------------------------------------------------------------------
+
+
+def test_task_log_filter_names_the_task_in_a_task_and_nothing_elsewhere(
+    flavor: str | None,
+) -> None:
+    seen: list[tuple[str, object, object]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.getMessage(), record.task_id, record.task_name))  # type: ignore[attr-defined]
+
+    handler = Keep()
+    handler.addFilter(rt.TaskLogFilter())
+    log = logging.getLogger("rt-hostile-test")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        log.info("outside")
+
+        async def task() -> None:
+            log.info("in task")
+            await rt.spawn_blocking(log.info, "in blocking pool")
+            thread = threading.Thread(target=log.info, args=("in plain thread",))
+            thread.start()
+            thread.join()
+
+        async def main() -> int:
+            handle = rt.spawn(task(), name="logger")
+            await handle
+            return handle.id
+
+        tid = rt.run(main(), flavor=flavor)
+    finally:
+        log.removeHandler(handler)
+    assert seen == [
+        ("outside", None, None),
+        ("in task", tid, "logger"),
+        ("in blocking pool", None, None),
+        ("in plain thread", None, None),
+    ]
