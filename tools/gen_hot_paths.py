@@ -188,6 +188,9 @@ while not main._done:
                         task._ctx.run(on_before, rec.meta)  #+
                     except Exception:  #+
                         diag.hook_failed("on_before_task_poll", rec.meta)  #+
+                    # KeyboardInterrupt...: see hook_raised  #+
+                    except BaseException as raised:  #+
+                        diag.hook_raised(task, raised, rec.meta)  #+
                 exc = task._throw
                 try:
                     if exc is None:
@@ -347,6 +350,9 @@ if on_after is not None:
         task._ctx.run(on_after, rec.meta)
     except Exception:
         diag.hook_failed("on_after_task_poll", rec.meta)
+    # KeyboardInterrupt...: see hook_raised
+    except BaseException as raised:
+        diag.hook_raised(task, raised, rec.meta)
 """
 
 

@@ -577,11 +577,6 @@ class Diagnostics:
         self._sched = sched
         # The current-thread flavor observes steps in a diagnosed copy of its loop.
         self.wrap_steps = self.observe_steps and sched.flavor != "current_thread"
-        if sched.flavor == "current_thread":
-            if self.on_before is not None:
-                self.on_before = self._into_task(self.on_before, "on_before_task_poll", sched)
-            if self.on_after is not None:
-                self.on_after = self._into_task(self.on_after, "on_after_task_poll", sched)
         if self.console is not None:
             self.console.task_stats = self.task_stats
             self.console.attached = self._time_steps
@@ -591,50 +586,39 @@ class Diagnostics:
             )
             self._watchdog.start()
 
-    def _into_task(self, hook: Hook, what: str, sched: Scheduler) -> Hook:
-        """``hook`` for the current-thread flavor's diagnosed loop, raising a BaseException
-        that is not an Exception (KeyboardInterrupt, SystemExit) in the task it was called for.
+    def hook_raised(self, task: Any, exc: BaseException, meta: TaskMeta) -> None:
+        """A step hook of the current-thread flavor's diagnosed loop raised ``exc``, a
+        BaseException that is not an Exception (KeyboardInterrupt, SystemExit, GeneratorExit),
+        for ``task``: raise it in the task (the loop's ``except`` clause calls this, so the
+        hot path pays nothing for it).
 
-        Out of the loop, it left the task it was stepping in no queue: never stepped again, it
-        held ``shutdown()`` forever. Instead it is thrown into the task at its next step (the
-        step about to run, for ``on_before_task_poll``), so the task ends with it, its
-        ``finally`` blocks run, and ``block_on`` raises it as it does a task's own
+        Left to escape the loop, it left the task it was stepping in no queue: never stepped
+        again, it held ``shutdown()`` forever. Instead it is thrown into the task at its next
+        step (the step about to run, for ``on_before_task_poll``), so the task ends with it,
+        its ``finally`` blocks run, and ``block_on`` raises it as it does a task's own
         KeyboardInterrupt (the multi-thread flavor's wrapper does the same). After the task's
-        last step there is no step to raise it in: it is logged. (Outside the generated loop,
-        whose hot path stays as it is.)
+        last step there is no step to raise it in: it is logged.
         """
+        coro = task._coro if not task._done else None
+        # (a coroutine whose frame is gone has returned: that was its last step)
+        if coro is not None and getattr(coro, "cr_frame", True) is not None:
+            task._throw = exc
+            # After a step that parked the task: withdraw its wait and wake it, as a
+            # cancellation does, so the exception does not wait for the wake-up.
+            fn = task._abort_fn
+            if fn is not None:
+                from ._harness import withdraw
+                from ._traps import Abort
 
-        def run(meta: TaskMeta) -> object:
-            try:
-                return hook(meta)
-            except Exception:
-                raise  # the loop logs it and goes on
-            except BaseException as exc:
-                task: Any = sched._current
-                coro = task._coro if task is not None and not task._done else None
-                # (a coroutine whose frame is gone has returned: that was its last step)
-                if coro is not None and getattr(coro, "cr_frame", True) is not None:
-                    task._throw = exc
-                    # After a step that parked the task: withdraw its wait and wake it, as a
-                    # cancellation does, so the exception does not wait for the wake-up.
-                    fn = task._abort_fn
-                    if fn is not None:
-                        from ._harness import withdraw
-                        from ._traps import Abort
-
-                        if withdraw(task, fn) is Abort.SUCCEEDED:
-                            task._abort_fn = None
-                            task._sched.wake(task)
-                    return None
-                logger.error(
-                    "rt: the %s hook raised %r after task %s's last step; dropped",
-                    what,
-                    exc,
-                    meta.id,
-                )
-                return None
-
-        return run
+                if withdraw(task, fn) is Abort.SUCCEEDED:
+                    task._abort_fn = None
+                    task._sched.wake(task)
+            return
+        logger.error(
+            "rt: the on_after_task_poll hook raised %r after task %s's last step; dropped",
+            exc,
+            meta.id,
+        )
 
     def _watch(self) -> None:
         threshold = self.threshold

@@ -495,6 +495,9 @@ class CurrentThreadScheduler(Scheduler):
                                 task._ctx.run(on_before, rec.meta)
                             except Exception:
                                 diag.hook_failed("on_before_task_poll", rec.meta)
+                            # KeyboardInterrupt...: see hook_raised
+                            except BaseException as raised:
+                                diag.hook_raised(task, raised, rec.meta)
                         exc = task._throw
                         try:
                             if exc is None:
@@ -534,6 +537,9 @@ class CurrentThreadScheduler(Scheduler):
                                         task._ctx.run(on_after, rec.meta)
                                     except Exception:
                                         diag.hook_failed("on_after_task_poll", rec.meta)
+                                    # KeyboardInterrupt...: see hook_raised
+                                    except BaseException as raised:
+                                        diag.hook_raised(task, raised, rec.meta)
                                 task._ctx.run(diag.terminated, rec, OK)
                                 task._home = None  # it lets go of its record
                             # The common completion, inlined: a value, at most one joiner.
@@ -591,6 +597,9 @@ class CurrentThreadScheduler(Scheduler):
                                         task._ctx.run(on_after, rec.meta)
                                     except Exception:
                                         diag.hook_failed("on_after_task_poll", rec.meta)
+                                    # KeyboardInterrupt...: see hook_raised
+                                    except BaseException as raised:
+                                        diag.hook_raised(task, raised, rec.meta)
                             # (``finish`` runs the terminate hook, with the outcome ``err`` makes)
                             task._home = None
                             self._current = None
@@ -619,6 +628,9 @@ class CurrentThreadScheduler(Scheduler):
                                     task._ctx.run(on_after, rec.meta)
                                 except Exception:
                                     diag.hook_failed("on_after_task_poll", rec.meta)
+                                # KeyboardInterrupt...: see hook_raised
+                                except BaseException as raised:
+                                    diag.hook_raised(task, raised, rec.meta)
                         if trap is yield_trap:
                             if task._cancelled:
                                 task._throw = Cancelled()
