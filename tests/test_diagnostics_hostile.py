@@ -89,6 +89,31 @@ def test_two_runtimes_under_rt_console_1_each_serve_the_first_at_the_pid_s_path(
     assert not os.path.exists(first_path)
 
 
+@pytest.mark.parametrize("word", ["0", "False", "OFF", " no ", "FALSE"])
+def test_rt_console_and_rt_slow_poll_switched_off_in_any_spelling_are_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, word: str
+) -> None:
+    # Before: RT_CONSOLE=False (or OFF) opened a socket named "False" in the working directory,
+    # and RT_SLOW_POLL=0 refused to build the runtime where RT_CONSOLE=0 means off.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RT_CONSOLE", word)
+    monkeypatch.setenv("RT_SLOW_POLL", word)
+    with rt.Runtime() as runtime:
+        assert runtime._live()._diag is None
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("word", ["True", "ON", " yes "])
+def test_rt_console_switched_on_in_any_spelling_serves_at_the_pid_s_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, word: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RT_CONSOLE", word)
+    with rt.Runtime():
+        assert diagnostics_request(str(os.getpid()), "hello")["ok"] is True
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_stale_console_socket_of_a_process_that_died_is_replaced(tmp_path: Path) -> None:
     path = str(tmp_path / "c.sock")
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

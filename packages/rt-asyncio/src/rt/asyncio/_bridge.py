@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import rt
 from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
-from ._loop import _LOOPS, _LOOPS_LOCK, _REVIVE, RtEventLoop
+from ._loop import _LOOPS, _LOOPS_LOCK, _REVIVE, RtEventLoop, _in_rt_task
 
 T = TypeVar("T")
 
@@ -296,14 +296,6 @@ def _note_asyncio_code_in_rt_task(exc: BaseException) -> None:
             "rt_as_aio() runs its awaitable as an rt task, where asyncio code does not run: "
             "await asyncio code directly in asyncio code (aio_as_rt() from rt tasks)"
         )
-
-
-def _in_rt_task() -> bool:
-    try:
-        current_task()
-    except RuntimeError:
-        return False
-    return True
 
 
 async def rt_as_aio(awaitable: Awaitable[T]) -> T:

@@ -55,9 +55,10 @@ def resolve_setting(console: object) -> str | None:
     """
     if console is None:
         console = os.environ.get("RT_CONSOLE") or None
-        if console in ("0", "false", "no", "off"):
+        word = console.strip().lower() if console is not None else None
+        if word in ("", "0", "false", "no", "off"):  # (any case: RT_CONSOLE=False is off)
             return None
-        if console in ("1", "true", "yes", "on"):
+        if word in ("1", "true", "yes", "on"):
             console = True
     if console is None or console is False:
         return None

@@ -183,8 +183,8 @@ def parse_threshold(value: object) -> float | None:
     source = "slow_poll_threshold"
     if value is None:
         env = os.environ.get("RT_SLOW_POLL")
-        if not env:
-            return None
+        if not env or env.strip().lower() in ("", "0", "false", "no", "off"):
+            return None  # off, as RT_CONSOLE=0 is (the option itself wants a positive number)
         source, value = "RT_SLOW_POLL", env
         try:
             value = float(env)
