@@ -545,13 +545,6 @@ class Diagnostics:
                 return
         self.terminated(rec, outcome_of(exc))
 
-    def call_hook(self, what: str, hook: Hook, meta: TaskMeta) -> None:
-        """Run ``hook(meta)``; if it raises, log it and go on."""
-        try:
-            hook(meta)
-        except Exception:
-            self.hook_failed(what, meta)
-
     def hook_failed(self, what: str, meta: TaskMeta) -> None:
         """Log the exception a hook raised (call inside its ``except`` block)."""
         logger.exception("rt: the %s hook raised (task %s); the runtime goes on", what, meta.id)
