@@ -51,13 +51,15 @@ sched._tasks.add(task)
 """,
     # The multi-thread flavor's queueing of a task ``spawn_here`` just built (``Worker.spawn_here``
     # and ``rt.spawn`` itself; ``w`` is the spawning worker, ``sched`` its scheduler): onto the
-    # back of ``w``'s local queue, and a parked worker is woken to steal it.
+    # back of ``w``'s local queue; a parked worker is woken to steal only when the queue holds
+    # more than this task (a lone task runs here next: see ``_idle``'s module docstring).
     "worker_queue_spawned": """\
 task._state = SCHEDULED
 task._home = w
 w.spawned += 1
-w.local.append(task)
-if sched._idle:
+local = w.local
+local.append(task)
+if sched._idle and len(local) > 1:
     notify_parked(sched)
 return task
 """,

@@ -210,8 +210,9 @@ class MultiThreadScheduler(Scheduler):
                 if prev is None:
                     return
                 task = prev
-            st.local.append(task)
-            if self._idle:
+            local = st.local
+            local.append(task)
+            if self._idle and len(local) > 1:  # a backlog (see SPREAD_AT)
                 notify_parked(self)
             return
         self._push(task, lifo)

@@ -423,8 +423,9 @@ def spawn(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         task._state = SCHEDULED
         task._home = w
         w.spawned += 1
-        w.local.append(task)
-        if sched._idle:
+        local = w.local
+        local.append(task)
+        if sched._idle and len(local) > 1:
             notify_parked(sched)
         return task
         # </generated: worker_queue_spawned>
