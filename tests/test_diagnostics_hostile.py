@@ -3,6 +3,7 @@ clients that misbehave, task names that are not one tidy line."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -11,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +220,8 @@ def test_an_endpoint_whose_backlog_is_full_is_called_busy_not_missing(tmp_path: 
 def test_many_clients_at_once_leave_no_thread_fd_or_socket_file_after_shutdown(
     flavor: str | None, tmp_path: Path
 ) -> None:
+    from rt._core._console import MAX_CLIENTS
+
     path = str(tmp_path / "c.sock")
     threads = set(threading.enumerate())
     fds = set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
@@ -231,7 +233,12 @@ def test_many_clients_at_once_leave_no_thread_fd_or_socket_file_after_shutdown(
             c.connect(path)
             # a third ask and never read, a third stop mid-request, a third say nothing
             c.sendall([b'{"cmd": "dump"}\n', b'{"cmd": "du', b""][i % 3])
-        assert diagnostics_request(path, "hello", timeout=30)["ok"] is True
+        # Answered, so every client before it was accepted: the first MAX_CLIENTS are served
+        # (a thread each), the others and this one refused.
+        with pytest.raises(RuntimeError, match="too many clients"):
+            diagnostics_request(path, "hello", timeout=30)
+        serving = [t for t in threading.enumerate() if t.name == "rt-console-client"]
+        assert len(serving) == MAX_CLIENTS
         runtime.shutdown()
     for c in clients:
         c.close()
@@ -239,6 +246,71 @@ def test_many_clients_at_once_leave_no_thread_fd_or_socket_file_after_shutdown(
     assert [t.name for t in set(threading.enumerate()) - threads] == []
     if fds:
         assert set(os.listdir("/proc/self/fd")) - fds == set()
+
+
+def _ask(client: socket.socket, cmd: str) -> bytes:
+    """Send ``cmd`` on a connected client and read until its answer's newline or the end."""
+    try:
+        client.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+    except BrokenPipeError:  # closed before reading the request: its answer is still there
+        pass
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = client.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_a_console_client_beyond_the_cap_is_refused_with_one_line_and_a_freed_place_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: one thread per connection, without bound: a local process opening thousands of
+    # connections made the runtime's process start thousands of threads.
+    from rt._core._console import MAX_CLIENTS, ConsoleServer
+
+    ended = threading.Semaphore(0)
+    serve_client = ConsoleServer._client
+
+    def client_then_signal(self: ConsoleServer, conn: socket.socket) -> None:
+        serve_client(self, conn)
+        ended.release()  # the conversation is over and its place given back
+
+    monkeypatch.setattr(ConsoleServer, "_client", client_then_signal)
+    path = str(tmp_path / "c.sock")
+    clients: list[socket.socket] = []
+    try:
+        with rt.Runtime(console=path):
+            for _ in range(MAX_CLIENTS):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                clients.append(c)
+                c.settimeout(60)  # (a hang here is a bug)
+                c.connect(path)
+                assert json.loads(_ask(c, "hello"))["ok"] is True  # served, and stays
+            extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            extra.settimeout(60)
+            with extra:
+                extra.connect(path)
+                reply = json.loads(_ask(extra, "hello"))
+                assert reply["ok"] is False
+                busy = f"too many clients at once (the endpoint serves at most {MAX_CLIENTS}"
+                assert busy in reply["error"]
+                try:  # and closed (reset: the request it sent was left unread)
+                    rest = extra.recv(4096)
+                except ConnectionResetError:
+                    rest = b""
+                assert rest == b""
+            serving = [t for t in threading.enumerate() if t.name == "rt-console-client"]
+            assert len(serving) == MAX_CLIENTS  # no thread for the refused one
+            with pytest.raises(RuntimeError, match="too many clients at once"):
+                diagnostics_request(path, "hello")
+            clients.pop().close()
+            assert ended.acquire(timeout=60)
+            assert diagnostics_request(path, "hello")["ok"] is True
+    finally:
+        for c in clients:
+            c.close()
 
 
 def test_an_endpoint_that_accepts_and_never_answers_is_named_in_the_timeout(
@@ -286,30 +358,58 @@ def test_a_request_whose_answer_is_cut_short_says_the_endpoint_closed_mid_answer
 # -- the slow-poll detector -------------------------------------------------------------------
 
 
-def _watchdog() -> threading.Thread:
-    (t,) = [t for t in threading.enumerate() if t.name == "rt-slow-poll-watchdog"]
-    return t
+class _WatchedStop:
+    """An event for the watchdog's stop that says when the watchdog waits on it (``waiting``)
+    and how each of its waits ended (``outcomes``: True when stopped, or what it raised)."""
 
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._flag = False
+        self.waiting = threading.Event()
+        self.outcomes: list[object] = []
 
-def _waiting(t: threading.Thread) -> bool:
-    frame = sys._current_frames().get(t.ident or 0)
-    while frame is not None:
-        if frame.f_code.co_name == "wait" and "threading" in frame.f_code.co_filename:
-            return True
-        frame = frame.f_back
-    return False
+    def set(self) -> None:
+        with self._cond:
+            self._flag = True
+            self._cond.notify_all()
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._cond:
+            # (``set`` takes the same lock: it lands once this wait blocks, or has raised)
+            self.waiting.set()
+            try:
+                ended = self._flag or self._cond.wait(timeout)
+            except BaseException as exc:
+                self.outcomes.append(exc)
+                raise
+            self.outcomes.append(ended)
+            return ended
 
 
 @pytest.mark.parametrize("threshold", [1e300, 1e12])
-def test_a_huge_slow_poll_threshold_keeps_the_watchdog_alive(threshold: float) -> None:
+def test_a_huge_slow_poll_threshold_keeps_the_watchdog_alive(
+    threshold: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # threshold / 4 as the watchdog's wait overflowed the platform's timeout: the thread died
     # with a traceback on stderr and the detector was off for good.
+    from rt._core._diagnostics import Diagnostics
+
+    stop = _WatchedStop()
+    start = Diagnostics.start
+
+    def start_watched(self: Diagnostics, sched: Any) -> None:
+        self._stop = stop  # type: ignore[assignment]
+        start(self, sched)
+
+    monkeypatch.setattr(Diagnostics, "start", start_watched)
     with rt.Runtime(slow_poll_threshold=threshold):
-        t = _watchdog()
-        deadline = time.monotonic() + 30
-        while t.is_alive() and not _waiting(t) and time.monotonic() < deadline:
-            time.sleep(0.001)
-        assert t.is_alive()
+        assert stop.waiting.wait(30)
+        assert "rt-slow-poll-watchdog" in [t.name for t in threading.enumerate()]
+    # its one wait lasted until shutdown stopped it, and raised nothing
+    assert stop.outcomes == [True]
 
 
 # -- hooks that raise a BaseException ---------------------------------------------------------
@@ -409,6 +509,85 @@ def test_an_after_poll_hook_raising_keyboard_interrupt_reaches_a_task_that_parke
     with pytest.raises(KeyboardInterrupt, match="from a hook"):
         rt.run(main(), flavor=flavor, on_after_task_poll=hook)
     assert cleaned == ["finally"]
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, SystemExit])
+@pytest.mark.parametrize("ending", ["returns", "raises"])
+def test_an_after_poll_hook_raising_after_a_task_s_last_step_keeps_its_outcome_and_reaches_block_on(
+    flavor: str | None, raised: type[BaseException], ending: str
+) -> None:
+    # After the step that completes the task there is no step left to raise it in. The
+    # current-thread flavor logged it and dropped it (a Ctrl-C swallowed); the multi-thread
+    # flavor raised it out of the step in place of the task's own outcome (the task's result
+    # lost, its joiner given the hook's exception). Now: the task keeps its outcome and
+    # block_on raises the hook's exception, as for a hook raising during an earlier step.
+    terminated: list[tuple[int, str | None]] = []
+    handles: list[rt.JoinHandle[int]] = []
+    last_step = threading.Event()
+
+    def hook(meta: rt.TaskMeta) -> None:
+        if meta.name == "child" and last_step.is_set():
+            raise raised("from a hook")
+
+    async def child() -> int:
+        await rt.yield_now()  # (an earlier step, whose hook raises nothing)
+        last_step.set()
+        if ending == "raises":
+            raise ValueError("the task's own error")
+        return 42
+
+    async def main() -> None:
+        handles.append(rt.spawn(child(), name="child"))
+        with contextlib.suppress(rt.JoinError):
+            await handles[0]
+
+    runtime = rt.Runtime(
+        flavor=flavor,
+        on_after_task_poll=hook,
+        on_task_terminate=lambda meta: terminated.append((meta.id, meta.outcome)),
+    )
+    try:
+        with pytest.raises(raised, match="from a hook"):
+            runtime.block_on(main())
+
+        async def join() -> int:
+            return await handles[0]
+
+        if ending == "returns":
+            assert runtime.block_on(join()) == 42
+        else:
+            with pytest.raises(rt.JoinError) as info:
+                runtime.block_on(join())
+            assert isinstance(info.value.exception, ValueError)
+    finally:
+        runtime.shutdown(timeout=10)
+    outcome = "ok" if ending == "returns" else "error"
+    assert terminated.count((handles[0].id, outcome)) == 1
+
+
+def test_an_after_poll_hook_raising_generator_exit_after_a_task_s_last_step_is_logged(
+    flavor: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Not a request to stop the program: logged as a hook's Exception is, and the task keeps
+    # its result (the multi-thread flavor failed the task with it).
+    last_step = threading.Event()
+
+    def hook(meta: rt.TaskMeta) -> None:
+        if meta.name == "child" and last_step.is_set():
+            raise GeneratorExit("from a hook")
+
+    async def child() -> int:
+        await rt.yield_now()
+        last_step.set()
+        return 42
+
+    async def main() -> int:
+        return await rt.spawn(child(), name="child")
+
+    with caplog.at_level(logging.ERROR, logger="rt"):
+        assert rt.run(main(), flavor=flavor, on_after_task_poll=hook) == 42
+    (record,) = [r for r in caplog.records if "after task" in r.getMessage()]
+    assert "GeneratorExit('from a hook')" in record.getMessage()
 
 
 def test_a_spawn_hook_raising_keyboard_interrupt_fails_the_spawn_and_keeps_no_record(

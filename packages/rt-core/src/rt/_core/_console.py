@@ -17,6 +17,12 @@ shut down, when the program exits), if the file is still its own. A path where a
 listens is refused (a socket file left by a process that died is replaced); under
 ``RT_CONSOLE=1`` a second runtime of the same process serves at ``PID-2.sock``. A request line
 is at most :data:`MAX_REQUEST` bytes.
+
+Each client is served by a thread of its own, at most :data:`MAX_CLIENTS` at once: a client
+beyond that gets one error line (``{"ok": false, "error": "... too many clients ..."}``) and
+is closed at once, from the accepting thread, so no local process can make the runtime's
+process start a thread per connection it opens. ``python -m rt`` opens one connection per
+request and closes it, so the cap is reached only by clients that stay connected.
 """
 
 from __future__ import annotations
@@ -38,6 +44,18 @@ from typing import Any, Final
 PROTOCOL: Final = 1
 #: the longest request line the endpoint reads (requests are ``{"cmd": NAME}``)
 MAX_REQUEST: Final = 64 * 1024
+#: the most clients served at once (one thread each); one more is refused with :data:`_BUSY`
+MAX_CLIENTS: Final = 16
+_BUSY: Final = (
+    json.dumps(
+        {
+            "ok": False,
+            "error": f"too many clients at once (the endpoint serves at most {MAX_CLIENTS} "
+            "together); try again once one has disconnected",
+        }
+    ).encode()
+    + b"\n"
+)
 
 
 def default_path(pid: int | None = None) -> str:
@@ -225,13 +243,20 @@ class ConsoleServer:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
-            t = threading.Thread(target=self._client, args=(conn,), name="rt-console-client")
             with self._lock:
                 if self._stop.is_set():
                     conn.close()
                     return
-                self._clients[conn] = t
-            t.start()
+                full = len(self._clients) >= MAX_CLIENTS
+                if not full:
+                    t = threading.Thread(
+                        target=self._client, args=(conn,), name="rt-console-client"
+                    )
+                    self._clients[conn] = t
+            if full:
+                _refuse(conn)
+            else:
+                t.start()
 
     def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         cmd = request.get("cmd")
@@ -303,6 +328,18 @@ class ConsoleServer:
         self._remove()
 
 
+def _refuse(conn: socket.socket) -> None:
+    """Answer a client beyond :data:`MAX_CLIENTS` with the error line and close it, without
+    waiting on it (its request, if any, is left unread: a client that sent one still reads
+    the answer before the end of the stream)."""
+    with conn:
+        try:
+            conn.setblocking(False)
+            conn.send(_BUSY)  # (a fresh socket's buffer holds a line this short)
+        except OSError:
+            pass
+
+
 def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
     """Ask the endpoint at ``target`` (a socket path or a process id) for ``cmd``'s answer.
 
@@ -339,9 +376,11 @@ def request(target: str, cmd: str, timeout: float = 5.0) -> dict[str, Any]:
                 "pass its process id, or RT_CONSOLE=/some/path and pass that path"
             ) from None
     try:
-        with sock, sock.makefile("rwb") as f:
-            f.write(json.dumps({"cmd": cmd}).encode() + b"\n")
-            f.flush()
+        with sock, sock.makefile("rb") as f:
+            try:
+                sock.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # closed before reading it (too many clients): its answer says why
             line = f.readline()
     except TimeoutError:  # (a bare "timed out" named neither the endpoint nor the wait)
         raise ConnectionError(

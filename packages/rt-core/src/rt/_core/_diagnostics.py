@@ -38,7 +38,11 @@ threshold is a step holding its thread: it logs one warning per incident (``rt``
 stack from ``sys._current_frames``, and counts it for ``Runtime.metrics().slow_polls``.
 
 **Hooks** run on the thread that runs the task (``on_task_spawn``: on the spawning thread, as
-in Tokio). A hook that raises is logged through the ``rt`` logger and otherwise ignored.
+in Tokio). A hook that raises is logged through the ``rt`` logger and otherwise ignored. A
+step hook's KeyboardInterrupt or SystemExit is raised in its task (``Instrumented._abandon``,
+``Diagnostics.hook_raised``); after the task's last step, which leaves no step to raise it
+in, the task keeps its outcome and ``block_on`` raises it (``raised_after_last_step``), on
+both flavors.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from ._diag import CANCELLED, ERROR, OK, TaskMeta
 from ._exceptions import Cancelled
@@ -324,7 +328,7 @@ class Instrumented:
                 self._abandon(exc)
         return out
 
-    def _abandon(self, exc: BaseException) -> None:
+    def _abandon(self, exc: BaseException) -> NoReturn:
         """A hook raised ``exc``, a BaseException that is not an Exception (KeyboardInterrupt,
         SystemExit, GeneratorExit): it ends the task, as if the task had raised it. Close the
         task's coroutine first, so its ``finally`` blocks and context managers run now, then
@@ -351,19 +355,24 @@ class Instrumented:
         except BaseException as raised:
             self._last_step(diag, began, raised)
             raise
-        self._stepped(diag, began)
+        self._stepped(diag, began, False)
         return out
 
     def _last_step(self, diag: Diagnostics, began: float | None, exc: BaseException) -> None:
         """End the step that raised ``exc``, and with it the task (a coroutine that raises,
         ``StopIteration`` included, is finished): count it, run the after-poll hook, then the
         terminate hook with how the task ended."""
-        self._stepped(diag, began)
+        self._stepped(diag, began, True)
         self._end(outcome_of(exc))
 
-    def _stepped(self, diag: Diagnostics, began: float | None) -> None:
+    def _stepped(self, diag: Diagnostics, began: float | None, last: bool) -> None:
         """Count a timed step that began at ``began`` (None: not timed) and run the after-poll
-        hook: the thrown-into and last steps (``send`` has its own copy for the others)."""
+        hook: the thrown-into and ``last`` steps (``send`` has its own copy for the others).
+
+        A hook's BaseException that is not an Exception ends the task (see :meth:`_abandon`);
+        after its last step, the task keeps its outcome and the hook's exception goes to
+        :meth:`Diagnostics.raised_after_last_step` (raised out of the step, it took the place
+        of the task's result or error)."""
         if began is not None:
             now = _clock()
             took = now - began
@@ -383,9 +392,9 @@ class Instrumented:
             except Exception:
                 diag.hook_failed("on_after_task_poll", self._meta)
             except BaseException as exc:
-                if getattr(self._coro, "cr_frame", None) is not None:  # not its last step
+                if not last:
                     self._abandon(exc)
-                raise
+                diag.raised_after_last_step(exc, self._meta)
 
     def close(self) -> None:
         try:
@@ -590,7 +599,7 @@ class Diagnostics:
         step (the step about to run, for ``on_before_task_poll``), so the task ends with it,
         its ``finally`` blocks run, and ``block_on`` raises it as it does a task's own
         KeyboardInterrupt (the multi-thread flavor's wrapper does the same). After the task's
-        last step there is no step to raise it in: it is logged.
+        last step there is no step to raise it in: see :meth:`raised_after_last_step`.
         """
         coro = task._coro if not task._done else None
         # (a coroutine whose frame is gone has returned: that was its last step)
@@ -607,10 +616,31 @@ class Diagnostics:
                     task._abort_fn = None
                     task._sched.wake(task)
             return
+        self.raised_after_last_step(exc, meta)
+
+    def raised_after_last_step(self, exc: BaseException, meta: TaskMeta) -> None:
+        """``on_after_task_poll`` raised ``exc``, a BaseException that is not an Exception,
+        after the step that ended its task (both flavors call this).
+
+        There is no step left to raise it in, and the task keeps its own outcome: its result
+        or error (its joiner gets that, and its terminate hook that outcome). A
+        KeyboardInterrupt or SystemExit stops the runtime as a task's own does: the running
+        ``block_on`` raises it, as it does when a hook raises it during an earlier step (a
+        Ctrl-C that lands in a hook is not lost). Anything else (a GeneratorExit) is logged,
+        as a hook's ``Exception`` is.
+        """
+        sched = self._sched
+        if isinstance(exc, KeyboardInterrupt | SystemExit) and sched is not None:
+            from ._harness import stop_runtime
+
+            stop_runtime(sched, exc)
+            return
         logger.error(
-            "rt: the on_after_task_poll hook raised %r after task %s's last step; dropped",
+            "rt: the on_after_task_poll hook raised %r after task %s's last step; the runtime "
+            "goes on",
             exc,
             meta.id,
+            exc_info=(type(exc), exc, exc.__traceback__),
         )
 
     def _watch(self) -> None:

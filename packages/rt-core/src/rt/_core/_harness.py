@@ -15,7 +15,8 @@ queues and loops and call into this module for everything a task goes through:
 * **cancellation**: :func:`cancel_wait` withdraws a parked task's wait through
   :func:`withdraw`, which calls its abort function (one that raises is logged and counts as
   FAILED); the run-state transitions around it are named in ``_state``;
-* **failures**: :func:`task_failed` (KeyboardInterrupt and SystemExit stop the runtime),
+* **failures**: :func:`task_failed` (KeyboardInterrupt and SystemExit stop the runtime:
+  :func:`stop_runtime`),
   :class:`UnreadFailure` and :func:`report_unhandled` (the ``unhandled_error`` policy, never
   while the interpreter finalizes);
 * **blocking hand-off**: :func:`spawn_blocking` and the task that awaits the job.
@@ -245,13 +246,19 @@ def task_failed(sched: Scheduler, task: Task[Any], exc: BaseException) -> None:
     # A failure nobody reads is reported when the task goes away (``UnreadFailure``); these
     # two stop the runtime whoever reads them.
     if isinstance(exc, KeyboardInterrupt | SystemExit):
-        # Not again for the one block_on already raised: a task that awaited something
-        # holding it (a bridged asyncio future, say) re-raises the same object as shutdown
-        # cancels it, and that is no new request to stop.
-        if sched._fatal is None and exc is not sched._raised_fatal:
-            sched._fatal = exc
-            sched._on_fatal()
-        return
+        stop_runtime(sched, exc)
+
+
+def stop_runtime(sched: Scheduler, exc: BaseException) -> None:
+    """Make the running (or next) ``block_on`` of ``sched`` raise ``exc``, a
+    KeyboardInterrupt or SystemExit that a task raised (or a step hook after the task's last
+    step: see ``Diagnostics.hook_raised``); any thread."""
+    # Not again for the one block_on already raised: a task that awaited something holding
+    # it (a bridged asyncio future, say) re-raises the same object as shutdown cancels it,
+    # and that is no new request to stop.
+    if sched._fatal is None and exc is not sched._raised_fatal:
+        sched._fatal = exc
+        sched._on_fatal()
 
 
 def report_unhandled(sched: Scheduler, what: str, exc: BaseException) -> None:

@@ -98,7 +98,10 @@ class Runtime:
         on_before_task_poll: Called with the task's :class:`rt.TaskMeta` before each step,
             on the thread that runs it.
         on_after_task_poll: Called with the task's :class:`rt.TaskMeta` after each step.
-            A hook that raises is logged through the ``rt`` logger and the runtime goes on.
+            A hook that raises is logged through the ``rt`` logger and the runtime goes on. A
+            ``KeyboardInterrupt`` or ``SystemExit`` from a step hook is raised in the task
+            (which ends with it); after the task's last step the task keeps its own result
+            or error and :meth:`block_on` raises it.
         slow_poll_threshold: Seconds one task step may hold a runtime thread before a
             watchdog logs the task and the blocking frame's stack, while it still blocks
             (``None``: the ``RT_SLOW_POLL`` environment variable, else off). Counted in
