@@ -1,11 +1,13 @@
-"""What rt's asyncio loop leaves behind when a run is refused or ends with an exception: no
-task reported destroyed pending, no coroutine never awaited, no socket left open, no hang."""
+"""What rt's asyncio loop leaves behind when a run is refused or ends with an exception, or
+the loop cannot be built: no task reported destroyed pending, no coroutine never awaited, no
+error from a destructor, no socket left open, no hang."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import gc
 import logging
 import select
@@ -296,3 +298,21 @@ def test_a_fatal_exit_from_a_protocol_callback_keeps_no_socket_open_once_the_loo
     finally:
         ours.close()
         peer.close()
+
+
+# -- a loop whose construction failed ---------------------------------------------------------
+
+
+def test_a_loop_whose_runtime_could_not_be_built_raises_that_and_leaves_no_error_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Building the loop's runtime can fail (no fd left, rt-time not installed): the error
+    # reached the caller, and collecting the half-built loop then raised AttributeError
+    # ('_closed') from its __del__, printed as "Exception ignored in ...".
+    def no_runtime(**options: Any) -> rt.Runtime:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(rt, "Runtime", no_runtime)
+    with _watch() as seen, pytest.raises(OSError, match="Too many open files"):
+        rt.asyncio.new_event_loop()
+    assert seen.reported() == []

@@ -1318,6 +1318,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self.close()
 
     def __del__(self, _warn: Any = None) -> None:
+        if "_closed" not in self.__dict__:
+            # __init__ failed before asyncio's part (building the runtime raised, and the
+            # caller got that error): there is nothing of asyncio's to close or warn about.
+            return
         if self._attached:
             if not self.is_closed() and not self.is_running():
                 # An attached loop is managed: no "unclosed loop" warning. Its registry
