@@ -444,6 +444,42 @@ def _parks_end(io: IoDriver, parks: int, unpark_each: bool) -> bool:
     return not t.is_alive()
 
 
+_BACKENDS = [
+    pytest.param(
+        True,
+        id="epoll",
+        marks=pytest.mark.skipif(not hasattr(select, "epoll"), reason="Linux's backend"),
+    ),
+    pytest.param(False, id="selectors"),  # the backend where epoll does not exist
+]
+
+
+@pytest.mark.parametrize("use_epoll", _BACKENDS)
+def test_watching_the_reactors_own_wakeup_fds_is_refused_on_either_backend(
+    use_epoll: bool,
+) -> None:
+    # A caller holding a stale fd number the runtime reused for its own wake-up fd or signal
+    # wake-up fd is refused with EBADF and what to do (the selectors backend raised a bare
+    # KeyError), and the reactor's wake-ups still end its parks.
+    from rt._core._wakeup import SignalWakeup
+
+    io = IoDriver(lambda task: None, use_epoll=use_epoll)
+    signals = SignalWakeup()  # not installed: only its fd, watched as a driven runtime does
+    try:
+        io.watch_signals(signals)
+        for fd in (io._waker.fd, signals.fd):
+            for direction in (READ, WRITE):
+                with pytest.raises(OSError, match="runtime's own wake-up fd") as info:
+                    io.on_ready(fd, direction, lambda: None)
+                assert info.value.errno == errno.EBADF
+                assert "stop watching an fd before closing it" in str(info.value)
+        assert io.registered_fds() == 0
+        assert _parks_end(io, 3, unpark_each=True)
+    finally:
+        io.shutdown()
+        signals.close()
+
+
 def test_each_park_after_unparks_ends_also_when_a_second_unpark_added_nothing() -> None:
     io = IoDriver(lambda task: None)
     try:

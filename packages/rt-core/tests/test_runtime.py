@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import warnings
+import weakref
 from typing import Any
 
 import pytest
@@ -300,6 +301,42 @@ def test_keyboard_interrupt_in_a_task_stops_block_on(flavor: str | None) -> None
 
     with pytest.raises(KeyboardInterrupt):
         rt.run(main(), flavor=flavor)
+
+
+class _Held:
+    """Something a failing task's frame refers to (a transport, a socket)."""
+
+
+def test_a_fatal_error_is_let_go_once_the_runtime_it_stopped_is_shut_down(
+    flavor: str | None,
+) -> None:
+    # The scheduler keeps the fatal error block_on raised (so that the same object, re-raised
+    # by a task that awaited it, does not stop the runtime twice). It kept it, and through its
+    # traceback whatever the failing frame held, for as long as the runtime object lived.
+    refs: list[weakref.ref[_Held]] = []
+
+    async def fails() -> None:
+        held = _Held()
+        refs.append(weakref.ref(held))
+        raise SystemExit("stop")
+
+    async def main() -> None:
+        rt.spawn(fails())
+        for _ in range(10):
+            await rt.yield_now()
+
+    runtime = rt.Runtime(flavor=flavor)
+    try:
+        try:
+            runtime.block_on(main())
+        except SystemExit:
+            pass  # the caller is done with it here
+        else:
+            pytest.fail("block_on did not raise the task's SystemExit")
+    finally:
+        runtime.shutdown()
+    gc.collect()
+    assert refs[0]() is None  # gone while the runtime object (``runtime``) is still here
 
 
 def test_sigint_cancels_the_main_task_and_runs_its_finally(flavor: str | None) -> None:

@@ -62,9 +62,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextvars
 import errno
 import heapq
+import inspect
 import math
 import mmap
 import operator
@@ -239,6 +241,34 @@ def _fileno(fd: Any) -> int:
     if n < 0:
         raise ValueError(f"Invalid file descriptor: {n}")
     return n
+
+
+_BaseFuture: Any = asyncio.Future
+
+
+class _ExecutorFuture(_BaseFuture):  # type: ignore[misc]
+    """The future of ``run_in_executor`` on an executor given by the user.
+
+    A future refuses ``StopIteration`` (it would end the awaiting coroutine's frame instead of
+    raising there): asyncio's ``wrap_future`` reports a ``TypeError`` from its callback and
+    leaves the future pending for ever. Here it becomes a ``RuntimeError`` chained from the
+    ``StopIteration``, as with rt's own default executor.
+    """
+
+    __slots__ = ("_func",)
+
+    _func: Any
+
+    def set_exception(self, exception: Any) -> None:
+        if isinstance(exception, StopIteration):
+            error = RuntimeError(f"{self._func!r} raised StopIteration in the executor")
+            error.__cause__ = exception
+            exception = error
+        super().set_exception(exception)
+
+
+# Its repr reads as asyncio's (the class name is part of Future.__repr__).
+_ExecutorFuture.__name__ = _ExecutorFuture.__qualname__ = "Future"
 
 
 class _RtTimerHandle(events.TimerHandle):
@@ -519,6 +549,12 @@ def _in_rt_task() -> bool:
     return True
 
 
+def _unstarted(task: asyncio.Task[Any]) -> bool:
+    """Has ``task``'s coroutine not started (never run a step)?"""
+    coro = task.get_coro()
+    return inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
+
+
 def _own_sigint() -> Any:
     """Put :func:`_interrupt` in place of Python's default SIGINT handler; the one replaced.
 
@@ -655,6 +691,9 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._jobs: set[object] = set()
         self._jobs_waiter: asyncio.Future[None] | None = None
         self._closer: threading.Thread | None = None
+        # The tasks that waited for a run refused from an rt task, never started: close()
+        # lets them go quietly (see _refuse_in_rt_task).
+        self._unrun: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         if _handle is None:
             self._runtime = rt.Runtime(flavor="current_thread", enable_io=True, enable_time=True)
             self._rt_handle: rt.Handle = self._runtime.handle()
@@ -1192,7 +1231,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         Raises:
             RuntimeError: the loop is closed or already running, another loop runs in this
                 thread, the loop is attached to a runtime that rt code drives, or this is an
-                rt task (use ``rt.asyncio.aio_as_rt``).
+                rt task (use ``rt.asyncio.aio_as_rt``; the loop's tasks that were waiting for
+                the run and are still unstarted when it closes are let go quietly).
         """
         self._check_closed()
         self._check_running()
@@ -1200,7 +1240,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if runtime is None:
             raise RuntimeError(_ATTACHED_RUN)
         if _in_rt_task():
-            raise RuntimeError(_IN_RT_TASK)
+            self._refuse_in_rt_task()
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
         old_sigint = _own_sigint()
@@ -1226,7 +1266,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
 
         Raises:
             RuntimeError: as ``run_forever``; on an attached loop or from an rt task before
-                anything is scheduled (``future``, a coroutine, is closed unstarted).
+                anything is scheduled (``future``, a coroutine, is closed unstarted; a task,
+                asyncio.Runner's say, is let go quietly if the loop closes before it starts).
         """
         if not self._closed and not self.is_running():
             refused = None
@@ -1237,8 +1278,39 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             if refused is not None:
                 if coroutines.iscoroutine(future):
                     future.close()
+                if refused is _IN_RT_TASK:
+                    self._refuse_in_rt_task()  # (raises, having noted the tasks left waiting)
                 raise RuntimeError(refused)
         return super().run_until_complete(future)  # type: ignore[no-any-return]
+
+    def _refuse_in_rt_task(self) -> None:
+        """Refuse a run from an rt task, and note the tasks that waited for it.
+
+        ``asyncio.Runner`` (and 3.12's ``asyncio.run(loop_factory=...)``) makes the task of
+        its coroutine before it runs the loop: refused, that task would be destroyed pending
+        ("Task was destroyed but it is pending!" from the loop's exception handler) and its
+        coroutine never awaited (a ``RuntimeWarning``). The tasks of this loop that have not
+        started are noted here; those still not started when the loop is closed (as the
+        runner closes it) never will be: ``close()`` closes their coroutines and lets them go
+        quietly. If the loop runs them before that (from outside rt tasks), they run as usual.
+
+        Raises:
+            RuntimeError: always (what to use instead).
+        """
+        for task in asyncio.all_tasks(self):
+            if _unstarted(task):
+                self._unrun.add(task)
+        raise RuntimeError(_IN_RT_TASK)
+
+    def _drop_unrun(self) -> None:
+        """As the loop closes: let the tasks a refused run left unstarted go (see
+        ``_refuse_in_rt_task``), with no "destroyed but pending" or "never awaited" report."""
+        unrun = list(self._unrun)
+        self._unrun.clear()
+        for task in unrun:
+            if not task.done() and _unstarted(task):
+                task._log_destroy_pending = False  # type: ignore[attr-defined]
+                task.get_coro().close()
 
     def close_attached(self) -> None:
         """Close an attached loop as its runtime shuts down (its host task is leaving)."""
@@ -1246,6 +1318,10 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self.close()
 
     def __del__(self, _warn: Any = None) -> None:
+        if "_closed" not in self.__dict__:
+            # __init__ failed before asyncio's part (building the runtime raised, and the
+            # caller got that error): there is nothing of asyncio's to close or warn about.
+            return
         if self._attached:
             if not self.is_closed() and not self.is_running():
                 # An attached loop is managed: no "unclosed loop" warning. Its registry
@@ -1261,6 +1337,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         if self.is_closed():
             return
         super().close()
+        if self._unrun:
+            self._drop_unrun()
         self._drop_timers()
         self._due.clear()
         self._fired.clear()
@@ -1678,9 +1756,16 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             self._check_callback(func, "run_in_executor")
         if executor is None:
             executor = self._default_executor
+            self._check_default_executor()
         if executor is not None:
-            return super().run_in_executor(executor, func, *args)  # type: ignore[no-any-return]
-        self._check_default_executor()
+            # asyncio's wrap_future, into a future that takes StopIteration (_ExecutorFuture).
+            source = executor.submit(func, *args)
+            if not isinstance(source, concurrent.futures.Future):
+                return futures.wrap_future(source, loop=self)  # (its error, or its future)
+            chained = _ExecutorFuture(loop=self)
+            chained._func = func
+            futures._chain_future(source, chained)  # type: ignore[attr-defined]
+            return chained
         fut: asyncio.Future[Any] = self.create_future()
 
         def settle(ok: bool, value: Any) -> None:

@@ -157,7 +157,12 @@ class _SelectorBackend:
         )
 
     def register(self, fd: int, mask: int) -> None:
-        self._sel.register(fd, self._mask(mask))
+        try:
+            self._sel.register(fd, self._mask(mask))
+        except KeyError:
+            # Registered already (the reactor's own wake-up fds are, outside its fd table):
+            # epoll's error, which the reactor reads (its _refuse_own), not a bare KeyError.
+            raise FileExistsError(errno.EEXIST, f"fd {fd} is registered already") from None
 
     def modify(self, fd: int, mask: int) -> None:
         try:

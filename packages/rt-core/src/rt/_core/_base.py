@@ -201,6 +201,10 @@ class Scheduler(ABC):
         for thread in self._blocking.shutdown(remaining):
             logger.warning("rt: blocking thread %s still running after shutdown", thread.name)
         self._driver.shutdown()
+        # No task runs any more, so the fatal error block_on raised cannot surface again: let
+        # it go. Its traceback's frames (a protocol callback's, say) would keep what they
+        # refer to, sockets included, alive as long as the runtime object.
+        self._raised_fatal = None
 
     def task_dropped(self, task: Task[Any]) -> None:
         """The last reference to ``task``, finished with an exception nobody read, went away."""
