@@ -51,15 +51,13 @@ sched._tasks.add(task)
 """,
     # The multi-thread flavor's queueing of a task ``spawn_here`` just built (``Worker.spawn_here``
     # and ``rt.spawn`` itself; ``w`` is the spawning worker, ``sched`` its scheduler): onto the
-    # back of ``w``'s local queue; a parked worker is woken to steal only when the queue holds
-    # more than this task (a lone task runs here next: see ``_idle``'s module docstring).
+    # back of ``w``'s local queue, and a parked worker is woken to steal it.
     "worker_queue_spawned": """\
 task._state = SCHEDULED
 task._home = w
 w.spawned += 1
-local = w.local
-local.append(task)
-if sched._idle and len(local) > 1:
+w.local.append(task)
+if sched._idle:
     notify_parked(sched)
 return task
 """,

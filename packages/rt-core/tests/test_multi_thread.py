@@ -478,58 +478,6 @@ def test_tasks_woken_by_readiness_stay_on_the_worker_that_saw_it() -> None:
     assert moves <= rounds // 10, f"{moves} hand-offs between workers in {2 * rounds} wake-ups"
 
 
-def test_a_lone_spawned_task_runs_where_it_was_spawned_and_wakes_no_parked_worker() -> None:
-    # A task spawns a child and waits for it, again and again (the ``spawn`` row of the ``mt``
-    # benchmark): the child is the only task queued, so no parked worker is woken to steal it
-    # (under the GIL it would only take turns with this one, a hand-off per spawn), and the
-    # finished child's joiner goes back to the same queue without waking one either.
-    rounds = 20_000
-    seen: list[int] = []
-
-    async def child() -> None:
-        seen.append(threading.get_ident())
-
-    async def main() -> None:
-        for _ in range(rounds):
-            await rt.spawn(child())
-
-    async def started() -> None:
-        pass
-
-    async def on_a_worker() -> None:
-        await rt.spawn(main())  # (block_on's own task runs on the thread that called it)
-
-    with rt.Runtime(flavor="multi_thread", worker_threads=2) as runtime:
-        runtime.block_on(started())  # both workers have started and parked
-        parks = runtime.metrics().park_count
-        runtime.block_on(on_a_worker())
-        parked = runtime.metrics().park_count - parks
-    assert len(seen) == rounds
-    # Each worker parks once as the main task ends (and the one that did not run it once as
-    # the task arrived); waking a parked worker per spawn made it park 9 to 60 times here,
-    # each time after stealing the child or its parent (a hand-off).
-    assert parked <= 5, f"{parked} parks in {rounds} spawns"
-    moves = sum(1 for x, y in itertools.pairwise(seen) if x != y)
-    assert moves <= 5, f"{moves} hand-offs between workers in {rounds} spawns"
-
-
-def test_a_burst_of_spawned_tasks_is_spread_over_the_parked_workers() -> None:
-    # Two tasks spawned in one step, each blocking its worker (outside the GIL) until the
-    # other arrives: they meet only if the second spawn woke the parked worker to take one.
-    barrier = threading.Barrier(2)
-
-    async def meet() -> int:
-        barrier.wait(timeout=10)
-        return threading.get_ident()
-
-    async def main() -> set[int]:
-        first, second = rt.spawn(meet()), rt.spawn(meet())
-        return {await first, await second}
-
-    with rt.Runtime(flavor="multi_thread", worker_threads=2) as runtime:
-        assert len(runtime.block_on(main())) == 2
-
-
 def test_block_on_raises_a_fatal_task_error_that_landed_as_its_main_task_finished() -> None:
     # One worker: the failing task runs first, then the main task finishes in the same
     # batch, usually before the thread in block_on wakes up to look.

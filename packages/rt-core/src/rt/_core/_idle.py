@@ -8,14 +8,6 @@ reactor, the others wait on their own event. A push wakes at most one parked wor
 if no worker is already searching (:func:`notify_parked`: no thundering herd); a searcher that
 finds work and was the last one searching wakes the next (:func:`stop_searching`).
 
-A push from a step (a spawn, a finished task's joiner, a wake-up that misses the LIFO slot)
-wakes one only when the worker's local queue then holds more than that one task: a lone task
-runs on this worker as soon as the step ends, as one in Tokio's LIFO slot does, and under the
-GIL a second worker would only take turns with this one, a hand-off each time. A backlog is
-still spread: the second task queued wakes a parked worker, and so does every step that
-starts with tasks left behind it. A wake-up from the drivers waits for a larger backlog
-(``SPREAD_AT``, in ``_multi``).
-
 The queues are in ``_multi``, the step loop in ``_worker_loop``; the run-state transitions
 in ``_state``.
 """
@@ -162,9 +154,8 @@ class Worker:
         task._state = SCHEDULED
         task._home = w
         w.spawned += 1
-        local = w.local
-        local.append(task)
-        if sched._idle and len(local) > 1:
+        w.local.append(task)
+        if sched._idle:
             notify_parked(sched)
         return task
         # </generated: worker_queue_spawned>

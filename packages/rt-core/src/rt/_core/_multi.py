@@ -210,9 +210,8 @@ class MultiThreadScheduler(Scheduler):
                 if prev is None:
                     return
                 task = prev
-            local = st.local
-            local.append(task)
-            if self._idle and len(local) > 1:  # a backlog (see SPREAD_AT)
+            st.local.append(task)
+            if self._idle:
                 notify_parked(self)
             return
         self._push(task, lifo)

@@ -426,9 +426,8 @@ def spawn(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         task._state = SCHEDULED
         task._home = w
         w.spawned += 1
-        local = w.local
-        local.append(task)
-        if sched._idle and len(local) > 1:
+        w.local.append(task)
+        if sched._idle:
             notify_parked(sched)
         return task
         # </generated: worker_queue_spawned>

@@ -182,7 +182,7 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                             if joiner._home is not w:
                                 adopt(w, joiner)
                             append(joiner)
-                            if idle and len(local) > 1:  # a backlog (see SPREAD_AT)
+                            if idle:
                                 notify_parked(sched)
                         else:
                             if state == st_running:
