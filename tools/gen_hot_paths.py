@@ -56,6 +56,10 @@ sched._tasks.add(task)
 task._state = SCHEDULED
 task._home = w
 w.spawned += 1
+if w.in_place:  # spawned inside rt.task.block_in_place: for the other workers
+    sched._inject.append(task)
+    notify_parked(sched)
+    return task
 w.local.append(task)
 if sched._idle:
     notify_parked(sched)
@@ -309,6 +313,7 @@ while not main._done:
     if ready or main._done:
         continue
     self._parked = True
+    self._bottom._pre_block = True  # until the wait is over: see ``wake``
     if ready or inject:
         self._parked = False
         continue

@@ -441,41 +441,51 @@ def test_tasks_woken_by_readiness_stay_on_the_worker_that_saw_it() -> None:
     # Two tasks answer each other through a socket pair: every wake-up comes from the reactor,
     # never from a step. The worker that polled the readiness keeps the woken task (another
     # worker would only take turns with it under the GIL, at the price of a hand-off), so the
-    # round trips run on one thread, bar the rare moment the driver changes hands.
+    # round trips run on one thread, bar the moments the driver changes hands. Those depend
+    # on how the two threads were scheduled: about one run in twenty here has both workers
+    # take turns at the driver for a while (a hundred hand-offs or more). So the best of up to
+    # three runs is judged; waking a parked worker for each such wake-up (the policy broken)
+    # moves 58 to 339 of them in every run.
     import socket
 
     from rt.lowlevel import wait_readable
 
     rounds = 300
-    seen: list[int] = []
 
-    async def player(me: socket.socket, serve: bool) -> None:
-        if serve:
-            me.send(b"x")
-        for _ in range(rounds):
-            while True:
-                try:
-                    me.recv(1)
-                    break
-                except BlockingIOError:
-                    await wait_readable(me)
-            seen.append(threading.get_ident())
-            me.send(b"x")
+    def hand_offs() -> int:
+        seen: list[int] = []
 
-    async def main() -> None:
-        a, b = socket.socketpair()
-        with a, b:
-            a.setblocking(False)
-            b.setblocking(False)
-            one = rt.spawn(player(a, True))
-            two = rt.spawn(player(b, False))
-            await one
-            await two
+        async def player(me: socket.socket, serve: bool) -> None:
+            if serve:
+                me.send(b"x")
+            for _ in range(rounds):
+                while True:
+                    try:
+                        me.recv(1)
+                        break
+                    except BlockingIOError:
+                        await wait_readable(me)
+                seen.append(threading.get_ident())
+                me.send(b"x")
 
-    rt.run(main(), **MT)
-    assert len(seen) == 2 * rounds
-    moves = sum(1 for x, y in itertools.pairwise(seen) if x != y)
-    assert moves <= rounds // 10, f"{moves} hand-offs between workers in {2 * rounds} wake-ups"
+        async def main() -> None:
+            a, b = socket.socketpair()
+            with a, b:
+                a.setblocking(False)
+                b.setblocking(False)
+                one = rt.spawn(player(a, True))
+                two = rt.spawn(player(b, False))
+                await one
+                await two
+
+        rt.run(main(), **MT)
+        assert len(seen) == 2 * rounds
+        return sum(1 for x, y in itertools.pairwise(seen) if x != y)
+
+    runs: list[int] = []
+    while len(runs) < 3 and (not runs or min(runs) > rounds // 10):
+        runs.append(hand_offs())
+    assert min(runs) <= rounds // 10, f"hand-offs between workers in {2 * rounds} wake-ups: {runs}"
 
 
 def test_block_on_raises_a_fatal_task_error_that_landed_as_its_main_task_finished() -> None:
@@ -495,3 +505,77 @@ def test_block_on_raises_a_fatal_task_error_that_landed_as_its_main_task_finishe
             pytest.raises(KeyboardInterrupt),
         ):
             runtime.block_on(main())
+
+
+def test_tasks_pushed_while_the_last_searcher_gives_up_are_found_by_it() -> None:
+    # A push that finds a worker searching wakes nobody (that searcher will find the task):
+    # the searcher here has already looked everywhere, found nothing, and parks. As the last
+    # searcher to give up it looks at the other workers' queues once more and takes one of
+    # the two tasks, which runs while the step that pushed them still blocks its worker.
+    from rt._core._task import COMPILED
+
+    if COMPILED:
+        pytest.skip("compiled build: the profile hook that holds the searcher sees no frames")
+    held, go, armed, ran = (threading.Event() for _ in range(4))
+    pusher: list[int] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        # Hold the searcher right after a fruitless search, until the tasks are pushed.
+        if (
+            event == "return"
+            and arg is None
+            and armed.is_set()
+            and not held.is_set()
+            and frame.f_code.co_name == "search"
+            and frame.f_code.co_filename.endswith("_idle.py")
+            and threading.get_ident() not in pusher
+        ):
+            held.set()
+            go.wait(10)
+
+    async def first() -> None:
+        ran.set()
+
+    async def second() -> None:
+        pass
+
+    async def started() -> None:
+        pass
+
+    async def main(runtime: rt.Runtime) -> bool:
+        pusher.append(threading.get_ident())
+        armed.set()
+        # A posted callback wakes the parked worker as a searcher, and gives it nothing to run.
+        sched = runtime._sched
+        assert sched is not None
+        sched.post(lambda: None)
+        assert held.wait(10), "the searcher was not caught"
+        rt.spawn(first())
+        rt.spawn(second())  # two queued: a worker is searching, so nobody is woken
+        go.set()
+        return ran.wait(10)  # this step blocks its worker until one of them runs elsewhere
+
+    threading.setprofile(profile)
+    try:
+        with rt.Runtime(flavor="multi_thread", worker_threads=2) as runtime:
+            runtime.block_on(started())
+            assert runtime.block_on(main(runtime)), "the pushed tasks waited for the blocked step"
+    finally:
+        threading.setprofile(None)
+
+
+def test_a_burst_of_spawned_tasks_is_spread_over_the_parked_workers() -> None:
+    # Two tasks spawned in one step, each blocking its worker (outside the GIL) until the
+    # other arrives: they meet only if the burst woke the parked worker to take one.
+    barrier = threading.Barrier(2)
+
+    async def meet() -> int:
+        barrier.wait(timeout=10)
+        return threading.get_ident()
+
+    async def main() -> set[int]:
+        first, second = rt.spawn(meet()), rt.spawn(meet())
+        return {await first, await second}
+
+    with rt.Runtime(flavor="multi_thread", worker_threads=2) as runtime:
+        assert len(runtime.block_on(main())) == 2

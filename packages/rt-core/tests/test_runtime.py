@@ -339,6 +339,53 @@ def test_a_fatal_error_is_let_go_once_the_runtime_it_stopped_is_shut_down(
     assert refs[0]() is None  # gone while the runtime object (``runtime``) is still here
 
 
+def test_a_fatal_error_a_task_raises_as_shutdown_cancels_it_is_logged_and_let_go(
+    flavor: str | None,
+) -> None:
+    # A task's ``finally`` raises SystemExit as shutdown cancels the task: no block_on is left
+    # to raise it in. Both flavors report it and keep nothing of it (the multi-thread flavor
+    # kept it unreported, and with it the frames of its traceback).
+    import logging
+
+    refs: list[weakref.ref[_Held]] = []
+    parked = threading.Event()
+    reported: list[tuple[str, type[BaseException] | None]] = []
+
+    class Seen(logging.Handler):  # keeps what was said, not the record (it holds the error)
+        def emit(self, record: logging.LogRecord) -> None:
+            exc = record.exc_info[0] if record.exc_info else None
+            reported.append((record.getMessage(), exc))
+
+    async def stubborn() -> None:
+        held = _Held()
+        refs.append(weakref.ref(held))
+        try:
+            parked.set()
+            await rt.sleep(3600)
+        finally:
+            raise SystemExit("from a finally")
+
+    async def main() -> None:
+        rt.spawn(stubborn())
+        while not parked.is_set():
+            await rt.yield_now()
+
+    runtime = rt.Runtime(flavor=flavor)
+    runtime.block_on(main())
+    handler = Seen(logging.ERROR)
+    log = logging.getLogger("rt")
+    log.addHandler(handler)
+    log.propagate = False  # (pytest's capture of the run's log keeps the records)
+    try:
+        runtime.shutdown()
+    finally:
+        log.propagate = True
+        log.removeHandler(handler)
+    assert ("rt: error while shutting down the runtime", SystemExit) in reported
+    gc.collect()
+    assert refs[0]() is None  # gone while the runtime object (``runtime``) is still here
+
+
 def test_sigint_cancels_the_main_task_and_runs_its_finally(flavor: str | None) -> None:
     import os
     import signal
@@ -1145,3 +1192,75 @@ def test_check_runtime_options_knows_every_option_of_runtime_with_its_default() 
     except ValueError:  # pragma: no cover - a compiled build without signatures
         pytest.skip("no signature for rt.Runtime in this build")
     assert {name: p.default for name, p in params.items()} == RUNTIME_DEFAULTS
+
+
+class _WakeAsItParks:
+    """Wraps a runtime's top driver: on the first ``park`` after ``armed`` is set, runs
+    ``fn`` on the parking thread before parking below. That is where a finalizer (the
+    collector can run one at any allocation) or a signal handler would run on its way to the
+    blocking wait, after the loop's last look at its queues."""
+
+    def __init__(self, inner: Any, fn: Any) -> None:
+        self.inner = inner
+        self.fn = fn
+        self.armed = threading.Event()
+        self.fired = threading.Event()
+
+    def park(self, timeout: float | None) -> None:
+        if self.armed.is_set() and not self.fired.is_set():
+            self.fired.set()
+            self.fn()
+        self.inner.park(timeout)
+
+    def unpark(self) -> None:
+        self.inner.unpark()
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
+@pytest.mark.parametrize("enable_io", [True, False], ids=["reactor", "thread-parker"])
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_a_task_woken_on_the_runtime_thread_as_it_parks_is_not_left_waiting(
+    flavor: str, enable_io: bool
+) -> None:
+    # A wake-up made on a runtime thread after its loop found nothing to run, before the
+    # driver blocks (a finalizer waking a receiver, say): the park must end for it, as for a
+    # wake-up from another thread. Without that the woken task waits for whatever wakes the
+    # thread next, here nothing.
+    notify = rt.sync.Notify()
+    options: dict[str, Any] = {"worker_threads": 1} if flavor == "multi_thread" else {}
+    options["enable_io"] = enable_io
+    runtime = rt.Runtime(flavor=flavor, **options)
+    sched = runtime._sched
+    assert sched is not None
+    hook = _WakeAsItParks(sched._driver, notify.notify_one)
+    sched._driver = hook
+    done = threading.Event()
+
+    async def victim() -> None:
+        await notify.notified()
+
+    async def main() -> None:
+        waiting = rt.spawn(victim())
+        for _ in range(3):
+            await rt.yield_now()  # the victim runs first and waits on the Notify (one thread)
+        hook.armed.set()
+        await waiting
+
+    def run() -> None:
+        runtime.block_on(main())
+        done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert hook.fired.wait(30), "the runtime never parked"
+        woke = done.wait(10)
+    finally:
+        if not done.is_set():
+            notify.notify_one()  # from this thread: unparks it
+            hook.inner.unpark()
+        thread.join(30)
+        runtime.shutdown()
+    assert woke, "the task woken as its runtime parked stayed parked until something else woke it"

@@ -266,7 +266,10 @@ def test_unhandled_error_policy_raise_stops_block_on_with_the_error(flavor: str 
     async def main() -> None:
         rt.spawn(boom())
         gc.collect()
-        for _ in range(10):
+        # Busy until the error stops block_on: on two workers the failing task may run on
+        # the other one, which a loaded machine can start late (ten yields were not always
+        # enough). The bound only keeps a regression from spinning for ever.
+        for _ in range(1_000_000):
             await rt.yield_now()
 
     with pytest.raises(LookupError, match="fatal"):
@@ -552,6 +555,50 @@ def test_block_in_place_runs_the_function_while_other_tasks_keep_running() -> No
         return await rt.spawn(blocker())
 
     assert rt.run(main(), flavor="multi_thread", worker_threads=2) == "done"
+
+
+@pytest.mark.parametrize("how", ["spawns", "wakes"])
+def test_a_task_the_block_in_place_function_spawns_or_wakes_runs_while_it_blocks(
+    how: str,
+) -> None:
+    # What the function starts goes to the other workers: this one runs nothing else until
+    # the function returns (a wake-up made there used to wait for the end of the step, in
+    # this worker's LIFO slot; a spawn could stay in its local queue).
+    import rt.sync
+    import rt.task
+
+    ran = threading.Event()
+    notify = rt.sync.Notify()
+
+    async def child() -> None:
+        ran.set()
+
+    async def waiter() -> None:
+        await notify.notified()
+        ran.set()
+
+    def fn() -> bool:
+        if how == "spawns":
+            rt.spawn(child())
+        else:
+            notify.notify_one()
+        return ran.wait(30)
+
+    async def main() -> bool:
+        h = rt.spawn(waiter()) if how == "wakes" else None
+        for _ in range(5):
+            await rt.yield_now()  # (the waiter is parked on the Notify)
+        result = rt.task.block_in_place(fn)
+        if h is not None:
+            await h
+        return result
+
+    async def started() -> None:
+        pass
+
+    with rt.Runtime(flavor="multi_thread", worker_threads=2) as runtime:
+        runtime.block_on(started())
+        assert runtime.block_on(main()), "the task waited for the function to return"
 
 
 def test_block_in_place_on_a_current_thread_runtime_says_to_use_spawn_blocking() -> None:

@@ -143,6 +143,7 @@ class Scheduler(ABC):
     # -- the state and driver stack every flavor builds -------------------------------------
 
     _io: IoDriver | None
+    _bottom: IoDriver | ThreadParker
     _driver: Driver
     _drivers: dict[str, Driver]
 
@@ -174,6 +175,9 @@ class Scheduler(ABC):
         bottom layer. ``_driver`` is the top, the one the loops park in."""
         self._io = io
         bottom: IoDriver | ThreadParker = io if io is not None else ThreadParker()
+        # Its ``_pre_block``: a thread of this runtime is on its way to block in the drivers
+        # (see the loops' park and ``wake``).
+        self._bottom = bottom
         driver: Driver = bottom
         self._drivers = {}
         for layer in sorted(layers, key=lambda lay: lay.order):
@@ -205,6 +209,18 @@ class Scheduler(ABC):
         # it go. Its traceback's frames (a protocol callback's, say) would keep what they
         # refer to, sockets included, alive as long as the runtime object.
         self._raised_fatal = None
+        fatal = self._fatal
+        if fatal is not None:
+            # A KeyboardInterrupt or SystemExit raised by a task as shutdown cancelled it (in
+            # a ``finally`` block, say), after the last block_on: no block_on is left to raise
+            # it in. Reported as the current-thread loop reports one it raises while shutting
+            # down, and let go for the same reason as the one above.
+            self._fatal = None
+            logger.error(
+                "rt: error while shutting down the runtime",
+                exc_info=(type(fatal), fatal, fatal.__traceback__),
+            )
+            del fatal
 
     def task_dropped(self, task: Task[Any]) -> None:
         """The last reference to ``task``, finished with an exception nobody read, went away."""

@@ -66,6 +66,7 @@ class Worker:
         "event",
         "ident",
         "in_driver",
+        "in_place",
         "inbox",
         "index",
         "lifo",
@@ -99,6 +100,8 @@ class Worker:
         self.inbox: deque[Task[Any]] = deque()
         self.event = threading.Event()
         self.in_driver = False
+        # True while rt.task.block_in_place runs its function on this worker's thread.
+        self.in_place = False
         # True while the worker holds no task and takes none out of a queue (it is parking,
         # parked, or between parks): paused time may then auto-advance. Read by other threads.
         self.parked = False
@@ -154,6 +157,10 @@ class Worker:
         task._state = SCHEDULED
         task._home = w
         w.spawned += 1
+        if w.in_place:  # spawned inside rt.task.block_in_place: for the other workers
+            sched._inject.append(task)
+            notify_parked(sched)
+            return task
         w.local.append(task)
         if sched._idle:
             notify_parked(sched)
@@ -226,15 +233,19 @@ def park(sched: MultiThreadScheduler, w: Worker) -> None:
     # Cleared before we are listed as idle: nobody notifies us in between, except for a
     # pinned task's inbox, which the re-check below looks at.
     w.event.clear()
+    last_searcher = False
     with sched._lock:
         if w.searching:
             w.searching = False
             sched._searching -= 1
+            last_searcher = sched._searching == 0
         if sched._stopping:
             return
         sched._idle.append(w)
     # Re-check after advertising ourselves as idle: a push that saw no idle worker must
-    # have queued its task where we look now.
+    # have queued its task where we look now. The last searcher to give up looks at the
+    # other workers' queues too: a push there that found a worker searching woke nobody
+    # (``notify_parked``), counting on that searcher, which may have looked before it.
     if (
         sched._inject
         or sched._callbacks
@@ -242,18 +253,24 @@ def park(sched: MultiThreadScheduler, w: Worker) -> None:
         or w.local
         or w.lifo is not None
         or sched._stopping
+        or (last_searcher and any(v.local for v in sched._workers if v is not w))
     ):
         unidle(sched, w)
         return
     w.park_count += 1
     t0 = time.perf_counter()
     if sched._driver_lock.acquire(blocking=False):
+        bottom = sched._bottom
         try:
+            # Before in_driver: a push on this thread sets our event until then, and unparks
+            # the driver from then on until the wait is over (``MultiThreadScheduler._push``).
+            bottom._pre_block = True
             w.in_driver = True
             if not w.event.is_set():
                 sched._driver.park(None)
         finally:
             w.in_driver = False
+            bottom._pre_block = False
             sched._driver_lock.release()
     else:
         w.event.wait()

@@ -130,7 +130,6 @@ class MultiThreadScheduler(Scheduler):
             t.start()
         for _ in self._workers:
             started.acquire()
-        self._idents = frozenset(w.ident for w in self._workers)
         self._by_ident = {w.ident: w for w in self._workers}
 
     # -- DriverContext -----------------------------------------------------------------
@@ -149,7 +148,7 @@ class MultiThreadScheduler(Scheduler):
     # -- thread-safe entry points -------------------------------------------------------
 
     def on_runtime_thread(self) -> bool:
-        return _get_ident() in self._idents
+        return _get_ident() in self._by_ident
 
     def wake(self, task: Task[Any]) -> None:
         # The worker whose thread this is, if it is one of ours: found by the thread's ident
@@ -166,7 +165,7 @@ class MultiThreadScheduler(Scheduler):
                     self._push(task, True)
                 return
             st = found
-        if st._current is not None:
+        if st._current is not None and not st.in_place:
             # The common case: woken by the step running on this worker. The first such
             # wake-up of a step is deferred to the end of the step, where the worker applies
             # it under the lock it takes anyway for the step's own park: one lock round trip
@@ -232,6 +231,10 @@ class MultiThreadScheduler(Scheduler):
             if home is not None and home is not w:
                 self._to_inbox(home, task)
                 return
+            if w.in_place and home is None:  # inside block_in_place: see there
+                self._inject.append(task)
+                notify_parked(self)
+                return
             if task._home is not w:
                 adopt(w, task)
             if lifo and w._current is not None:
@@ -248,6 +251,10 @@ class MultiThreadScheduler(Scheduler):
             # the queue shows the worker saturated (or by spawns and wakes from steps).
             if self._idle and (w._current is not None or len(local) > SPREAD_AT):
                 notify_parked(self)
+            if w.parked and w._current is None and (not w.in_driver or self._bottom._pre_block):
+                # Queued on its own thread as it parks (not by the driver's dispatch, once
+                # its wait is over): see _unpark_own.
+                self._unpark_own(w)
             return
         if home is not None:
             self._to_inbox(home, task)
@@ -262,6 +269,19 @@ class MultiThreadScheduler(Scheduler):
     def post(self, callback: Callable[[], object]) -> None:
         self._callbacks.append(callback)
         notify_parked(self)
+        w = self._by_ident.get(_get_ident())
+        if w is not None and w.parked and w._current is None:
+            self._unpark_own(w)
+
+    def _unpark_own(self, w: Worker) -> None:
+        """Something was queued for ``w`` on its own thread while it parks, outside a step (a
+        finalizer run by the collector, say): end its park, as a push from another thread
+        would. The wake-ups the driver dispatches once its wait is over need none: the worker
+        looks at its queues when the park returns."""
+        if not w.in_driver:
+            w.event.set()  # (it waits on its event, or is about to)
+        elif self._bottom._pre_block:
+            self._driver.unpark()
 
     def _post_from_signal(self, callback: Callable[[], object]) -> None:
         # When every worker is idle, one of them sleeps in the driver: the eventfd reaches it.
@@ -365,6 +385,13 @@ class MultiThreadScheduler(Scheduler):
             if moved:
                 self._inject.extend(moved)
                 notify_parked(self)
+            # While ``fn`` runs this worker runs nothing else: what ``fn`` wakes or spawns goes
+            # to the injection queue, for the other workers (``wake``, ``_push``, spawns).
+            w.in_place = True
+            try:
+                return fn(*args)
+            finally:
+                w.in_place = False
         return fn(*args)
 
     # -- parking and waking workers ------------------------------------------------------

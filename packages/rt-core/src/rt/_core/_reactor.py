@@ -153,6 +153,7 @@ class IoDriver:
         "_epoll_wait",
         "_fds",
         "_lock",
+        "_pre_block",
         "_run_exclusive",
         "_signals",
         "_wake",
@@ -190,6 +191,11 @@ class IoDriver:
         self._run_exclusive = run_exclusive
         self._closed = False
         self._lock: threading.RLock | None = threading.RLock() if run_exclusive is None else None
+        # Set by a scheduler as a thread starts to park (before its last look at its queues),
+        # cleared here once the wait is over: while it is set, a wake-up made on that thread
+        # (a finalizer, a layer's code above) must unpark, as one from another thread does;
+        # once it is clear, the wake-ups this park dispatches are seen without one.
+        self._pre_block = False
         self._signals: SignalWakeup | None = None
 
     def watch_signals(self, signals: SignalWakeup | None) -> None:
@@ -208,10 +214,12 @@ class IoDriver:
 
     def park(self, timeout: float | None) -> None:
         if timeout is not None and timeout == 0 and not self._fds:  # None: no rich compare
+            self._pre_block = False
             return
         raw = self._epoll_wait
         # The idle wait of every server calls epoll directly, skipping the backend's wrapper.
         events = raw(-1) if timeout is None and raw is not None else self._backend.poll(timeout)
+        self._pre_block = False  # the wait is over (see __init__)
         if not events:
             return
         lock = self._lock

@@ -426,6 +426,10 @@ def spawn(coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         task._state = SCHEDULED
         task._home = w
         w.spawned += 1
+        if w.in_place:  # spawned inside rt.task.block_in_place: for the other workers
+            sched._inject.append(task)
+            notify_parked(sched)
+            return task
         w.local.append(task)
         if sched._idle:
             notify_parked(sched)

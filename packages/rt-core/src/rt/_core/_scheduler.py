@@ -127,13 +127,15 @@ class CurrentThreadScheduler(Scheduler):
     def wake(self, task: Task[Any]) -> None:
         self._ready.append(task)
         # Drivers dispatch (timers fire, fds become ready) on the runtime thread while it is
-        # still flagged as parked: only another thread needs to interrupt the park.
-        if self._parked and self._thread_id != threading.get_ident():
+        # still flagged as parked, once the wait is over (``_pre_block`` clear): that needs no
+        # unpark. Another thread, or this one before the wait begins (a finalizer run by the
+        # collector, after the loop's last look at its queues), must end the park.
+        if self._parked and (self._thread_id != threading.get_ident() or self._bottom._pre_block):
             self._driver.unpark()
 
     def post(self, callback: Callable[[], object]) -> None:
         self._inject.append(callback)
-        if self._parked and self._thread_id != threading.get_ident():
+        if self._parked and (self._thread_id != threading.get_ident() or self._bottom._pre_block):
             self._driver.unpark()
 
     def _blocking_drained(self) -> None:
@@ -240,6 +242,8 @@ class CurrentThreadScheduler(Scheduler):
         self._tasks.add(task)
         self._spawned += 1
         self._ready.append(task)
+        if self._parked and self._bottom._pre_block:  # spawned as the thread parks (see wake)
+            self._driver.unpark()
 
     def abort_task(self, task: Task[Any]) -> None:
         # From any thread, the task is marked cancelled at once (the lock of
@@ -409,6 +413,7 @@ class CurrentThreadScheduler(Scheduler):
             if ready or main._done:
                 continue
             self._parked = True
+            self._bottom._pre_block = True  # until the wait is over: see ``wake``
             if ready or inject:
                 self._parked = False
                 continue
@@ -692,6 +697,7 @@ class CurrentThreadScheduler(Scheduler):
             if ready or main._done:
                 continue
             self._parked = True
+            self._bottom._pre_block = True  # until the wait is over: see ``wake``
             if ready or inject:
                 self._parked = False
                 continue
@@ -729,6 +735,7 @@ class CurrentThreadScheduler(Scheduler):
         if self._closed or self._diag is not None or self._fatal is not None:
             return None
         self._parked = True  # before the look, as in the idle turn: a waker then unparks
+        self._bottom._pre_block = True
         ready = self._ready
         inject = self._inject
         if ready or inject:

@@ -215,7 +215,7 @@ class SignalWakeup:
 class ThreadParker:
     """The bottom layer when I/O is disabled: park on a condition variable."""
 
-    __slots__ = ("_cond", "_notified", "_signals")
+    __slots__ = ("_cond", "_notified", "_pre_block", "_signals")
 
     name = "park"
 
@@ -227,6 +227,9 @@ class ThreadParker:
         self._cond = threading.Condition(threading.RLock())
         self._notified = False
         self._signals: SignalWakeup | None = None
+        # As the reactor's (IoDriver._pre_block): set by a scheduler starting to park, cleared
+        # once the wait is over.
+        self._pre_block = False
 
     def watch_signals(self, signals: SignalWakeup | None) -> None:
         """Park on ``signals`` (a signal ends the park) instead of the condition variable."""
@@ -234,6 +237,12 @@ class ThreadParker:
             self._signals = signals
 
     def park(self, timeout: float | None) -> None:
+        try:
+            self._park(timeout)
+        finally:
+            self._pre_block = False
+
+    def _park(self, timeout: float | None) -> None:
         with self._cond:
             signals = self._signals
             if signals is None:
