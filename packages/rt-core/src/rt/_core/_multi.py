@@ -280,7 +280,10 @@ class MultiThreadScheduler(Scheduler):
         looks at its queues when the park returns."""
         if not w.in_driver:
             w.event.set()  # (it waits on its event, or is about to)
-        elif self._bottom._pre_block:
+            return
+        bottom = self._bottom
+        if bottom._pre_block:
+            bottom._pre_block = False  # once: the wait will end
             self._driver.unpark()
 
     def _post_from_signal(self, callback: Callable[[], object]) -> None:

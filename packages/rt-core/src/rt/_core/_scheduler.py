@@ -126,16 +126,29 @@ class CurrentThreadScheduler(Scheduler):
 
     def wake(self, task: Task[Any]) -> None:
         self._ready.append(task)
-        # Drivers dispatch (timers fire, fds become ready) on the runtime thread while it is
-        # still flagged as parked, once the wait is over (``_pre_block`` clear): that needs no
-        # unpark. Another thread, or this one before the wait begins (a finalizer run by the
-        # collector, after the loop's last look at its queues), must end the park.
-        if self._parked and (self._thread_id != threading.get_ident() or self._bottom._pre_block):
-            self._driver.unpark()
+        if self._parked:
+            self._end_park()
 
     def post(self, callback: Callable[[], object]) -> None:
         self._inject.append(callback)
-        if self._parked and (self._thread_id != threading.get_ident() or self._bottom._pre_block):
+        if self._parked:
+            self._end_park()
+
+    def _end_park(self) -> None:
+        """Something was queued while the runtime thread parks: end the park if it must.
+
+        Drivers dispatch (fds become ready, timers fire) on the runtime thread while it is
+        still flagged as parked, once the wait is over (``_pre_block`` clear): that needs no
+        unpark. Another thread must end the park, and so must this one before the wait begins
+        (a finalizer run by the collector after the loop's last look at its queues, a driver
+        layer's code): once, as the wait will then end (``_pre_block`` cleared here).
+        """
+        if self._thread_id != threading.get_ident():
+            self._driver.unpark()
+            return
+        bottom = self._bottom
+        if bottom._pre_block:
+            bottom._pre_block = False
             self._driver.unpark()
 
     def _blocking_drained(self) -> None:
@@ -242,8 +255,8 @@ class CurrentThreadScheduler(Scheduler):
         self._tasks.add(task)
         self._spawned += 1
         self._ready.append(task)
-        if self._parked and self._bottom._pre_block:  # spawned as the thread parks (see wake)
-            self._driver.unpark()
+        if self._parked:  # (on the runtime thread: a spawn as it parks, see _end_park)
+            self._end_park()
 
     def abort_task(self, task: Task[Any]) -> None:
         # From any thread, the task is marked cancelled at once (the lock of
