@@ -557,9 +557,10 @@ def test_block_in_place_runs_the_function_while_other_tasks_keep_running() -> No
     assert rt.run(main(), flavor="multi_thread", worker_threads=2) == "done"
 
 
+@pytest.mark.parametrize("nested", [False, True], ids=["", "after-a-nested-call"])
 @pytest.mark.parametrize("how", ["spawns", "wakes"])
 def test_a_task_the_block_in_place_function_spawns_or_wakes_runs_while_it_blocks(
-    how: str,
+    how: str, nested: bool
 ) -> None:
     # What the function starts goes to the other workers: this one runs nothing else until
     # the function returns (a wake-up made there used to wait for the end of the step, in
@@ -578,6 +579,8 @@ def test_a_task_the_block_in_place_function_spawns_or_wakes_runs_while_it_blocks
         ran.set()
 
     def fn() -> bool:
+        if nested:  # a nested call returned: this one still hands off
+            assert rt.task.block_in_place(lambda: 1) == 1
         if how == "spawns":
             rt.spawn(child())
         else:

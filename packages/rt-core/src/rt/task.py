@@ -22,8 +22,10 @@ def block_in_place(fn: Callable[..., T], *args: Any) -> T:
     Unlike :func:`rt.spawn_blocking` it needs no thread hand-off and ``fn`` may use the
     calling task's context (``rt.Handle.current()``, ``rt.spawn``), but the calling task (and
     anything pinned to its thread by a ``LocalSet``) waits for ``fn``. The tasks ``fn`` spawns
-    or wakes run on the other workers meanwhile, so ``fn`` may wait for them. Outside a task
-    (a plain thread, a blocking-pool thread) it just calls ``fn``.
+    or wakes run on the other workers meanwhile, so ``fn`` may wait for them (not on a
+    runtime with one worker, which has no other; nor, with time paused, for a task that
+    sleeps: the clock does not advance while ``fn`` runs, as while a blocking job is in
+    flight). Outside a task (a plain thread, a blocking-pool thread) it just calls ``fn``.
 
     Args:
         fn: A plain function.

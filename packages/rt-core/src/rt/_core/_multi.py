@@ -283,8 +283,7 @@ class MultiThreadScheduler(Scheduler):
             return
         bottom = self._bottom
         if bottom._pre_block:
-            bottom._pre_block = False  # once: the wait will end
-            self._driver.unpark()
+            bottom._mark_woken()  # its wait polls instead of blocking (see IoDriver)
 
     def _post_from_signal(self, callback: Callable[[], object]) -> None:
         # When every worker is idle, one of them sleeps in the driver: the eventfd reaches it.
@@ -390,11 +389,12 @@ class MultiThreadScheduler(Scheduler):
                 notify_parked(self)
             # While ``fn`` runs this worker runs nothing else: what ``fn`` wakes or spawns goes
             # to the injection queue, for the other workers (``wake``, ``_push``, spawns).
+            outer = w.in_place  # (a nested call leaves the outer one's hand-off on)
             w.in_place = True
             try:
                 return fn(*args)
             finally:
-                w.in_place = False
+                w.in_place = outer
         return fn(*args)
 
     # -- parking and waking workers ------------------------------------------------------

@@ -158,6 +158,7 @@ class IoDriver:
         "_signals",
         "_wake",
         "_waker",
+        "_woken",
     )
 
     name = "io"
@@ -192,10 +193,13 @@ class IoDriver:
         self._closed = False
         self._lock: threading.RLock | None = threading.RLock() if run_exclusive is None else None
         # Set by a scheduler as a thread starts to park (before its last look at its queues),
-        # cleared here once the wait is over: while it is set, a wake-up made on that thread
-        # (a finalizer, a layer's code above) must unpark, as one from another thread does;
-        # once it is clear, the wake-ups this park dispatches are seen without one.
+        # cleared here once a wait that could block is over. While it is set, a wake-up made
+        # on that thread (a finalizer run by the collector, a driver layer's code above) calls
+        # _mark_woken, and the wait about to begin polls instead of blocking; once it is
+        # clear, the wake-ups this park dispatches need nothing (the loop looks at its queues
+        # when the park returns). No system call either way (an unpark writes the eventfd).
         self._pre_block = False
+        self._woken = False
         self._signals: SignalWakeup | None = None
 
     def watch_signals(self, signals: SignalWakeup | None) -> None:
@@ -213,13 +217,24 @@ class IoDriver:
     # -- Driver ----------------------------------------------------------------------------
 
     def park(self, timeout: float | None) -> None:
-        if timeout is not None and timeout == 0 and not self._fds:  # None: no rich compare
-            self._pre_block = False
-            return
-        raw = self._epoll_wait
-        # The idle wait of every server calls epoll directly, skipping the backend's wrapper.
-        events = raw(-1) if timeout is None and raw is not None else self._backend.poll(timeout)
-        self._pre_block = False  # the wait is over (see __init__)
+        if timeout is not None and timeout == 0:  # None first: no rich compare
+            # A poll: what woke a task before it is runnable now (the caller looks), and a
+            # wait that may follow in the same park is still covered (_pre_block stays).
+            self._woken = False
+            if not self._fds:
+                return
+            events = self._backend.poll(0)
+        elif self._woken:  # woken on this thread as it came to park (see __init__)
+            events = self._backend.poll(0)
+            self._pre_block = self._woken = False
+        else:
+            raw = self._epoll_wait
+            # The idle wait of every server calls epoll directly, skipping the backend's
+            # wrapper. Nothing between the look at _woken and the system call allocates, so
+            # no finalizer runs there. (A timed wait's wrapper does: a wake-up made in it waits
+            # at most until the timeout.)
+            events = raw(-1) if timeout is None and raw is not None else self._backend.poll(timeout)
+            self._pre_block = self._woken = False
         if not events:
             return
         lock = self._lock
@@ -277,6 +292,11 @@ class IoDriver:
 
     def unpark(self) -> None:
         self._waker.wake()
+
+    def _mark_woken(self) -> None:
+        """A task became runnable on the parking thread before its wait (see ``_pre_block``):
+        the wait polls instead."""
+        self._woken = True
 
     def shutdown(self) -> None:
         with self._lock or _NO_LOCK:

@@ -138,18 +138,17 @@ class CurrentThreadScheduler(Scheduler):
         """Something was queued while the runtime thread parks: end the park if it must.
 
         Drivers dispatch (fds become ready, timers fire) on the runtime thread while it is
-        still flagged as parked, once the wait is over (``_pre_block`` clear): that needs no
-        unpark. Another thread must end the park, and so must this one before the wait begins
-        (a finalizer run by the collector after the loop's last look at its queues, a driver
-        layer's code): once, as the wait will then end (``_pre_block`` cleared here).
+        still flagged as parked, once the wait is over (``_pre_block`` clear): that needs
+        nothing. Another thread must unpark; this one, before the wait begins (a finalizer run
+        by the collector after the loop's last look at its queues, a driver layer's code),
+        marks the bottom driver, whose wait then polls instead of blocking.
         """
         if self._thread_id != threading.get_ident():
             self._driver.unpark()
             return
         bottom = self._bottom
         if bottom._pre_block:
-            bottom._pre_block = False
-            self._driver.unpark()
+            bottom._mark_woken()
 
     def _blocking_drained(self) -> None:
         # The last blocking job finished (after waking its task): a driver that parked

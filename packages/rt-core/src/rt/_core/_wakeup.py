@@ -240,7 +240,12 @@ class ThreadParker:
         try:
             self._park(timeout)
         finally:
-            self._pre_block = False
+            if timeout != 0:
+                self._pre_block = False
+
+    def _mark_woken(self) -> None:
+        """As the reactor's: the wait about to begin returns at once (no system call here)."""
+        self.unpark()
 
     def _park(self, timeout: float | None) -> None:
         with self._cond:
