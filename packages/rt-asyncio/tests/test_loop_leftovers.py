@@ -10,7 +10,6 @@ import contextlib
 import errno
 import gc
 import logging
-import select
 import socket
 import sys
 import threading
@@ -211,47 +210,6 @@ def test_run_in_executor_of_a_user_executor_cancelled_cancels_the_job_not_starte
 
     rt.asyncio.run(main())
     assert ran == []  # the pool's shutdown waited for every job it had not cancelled
-
-
-# -- stale fds on the selectors backend -------------------------------------------------------
-
-
-def test_a_stale_fd_the_runtime_reused_is_refused_on_the_selectors_backend_too(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Where epoll does not exist the reactor runs over the selectors module: watching the
-    # stale number of its wake-up fd raised a bare KeyError there (epoll's backend refuses
-    # it with EBADF and what to do), and a wake-up from another thread still reaches the loop.
-    monkeypatch.delattr(select, "epoll", raising=False)  # the runtime picks selectors
-    a, b = socket.socketpair()
-    stale = a.fileno(), b.fileno()
-    a.close()
-    b.close()
-    loop = rt.asyncio.new_event_loop()  # its runtime's fds reuse those numbers
-
-    async def main() -> list[str]:
-        refused: list[str] = []
-        for fd in stale:
-            try:
-                loop.add_writer(fd, print)
-            except OSError as exc:
-                refused.append(str(exc))
-            else:
-                assert loop.remove_writer(fd)
-        woken = loop.create_future()
-        thread = threading.Thread(target=loop.call_soon_threadsafe, args=(woken.set_result, 1))
-        thread.start()
-        try:
-            await asyncio.wait_for(woken, LIMIT)
-        finally:
-            thread.join()
-        return refused
-
-    try:
-        refused = loop.run_until_complete(main())
-    finally:
-        loop.close()
-    assert any("runtime's own wake-up fd" in r for r in refused), refused
 
 
 # -- a fatal exit from a protocol callback ----------------------------------------------------
