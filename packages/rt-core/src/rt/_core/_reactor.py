@@ -230,9 +230,9 @@ class IoDriver:
         else:
             raw = self._epoll_wait
             # The idle wait of every server calls epoll directly, skipping the backend's
-            # wrapper. Nothing between the look at _woken and the system call allocates, so
-            # no finalizer runs there. (A timed wait's wrapper does: a wake-up made in it waits
-            # at most until the timeout.)
+            # wrapper. On epoll nothing between the look at _woken and the system call makes
+            # an object the collector tracks (a timed wait makes floats only), so no finalizer
+            # runs there; the selectors backend's does (see _mark_woken).
             events = raw(-1) if timeout is None and raw is not None else self._backend.poll(timeout)
             self._pre_block = self._woken = False
         if not events:
@@ -295,8 +295,12 @@ class IoDriver:
 
     def _mark_woken(self) -> None:
         """A task became runnable on the parking thread before its wait (see ``_pre_block``):
-        the wait polls instead."""
+        the wait polls instead. Without epoll the wait's Python wrapper (``selectors``) makes
+        lists before its system call, where a finalizer may run after the look at the mark:
+        there the wake-up fd is written too."""
         self._woken = True
+        if self._epoll_wait is None:
+            self.unpark()
 
     def shutdown(self) -> None:
         with self._lock or _NO_LOCK:

@@ -244,7 +244,8 @@ class ThreadParker:
                 self._pre_block = False
 
     def _mark_woken(self) -> None:
-        """As the reactor's: the wait about to begin returns at once (no system call here)."""
+        """As the reactor's: the wait about to begin returns at once (an unpark: a condition
+        variable, or a byte on the signal socket pair when the parker waits on that)."""
         self.unpark()
 
     def _park(self, timeout: float | None) -> None:
