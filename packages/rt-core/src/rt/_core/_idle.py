@@ -262,8 +262,9 @@ def park(sched: MultiThreadScheduler, w: Worker) -> None:
     if sched._driver_lock.acquire(blocking=False):
         bottom = sched._bottom
         try:
-            # Before in_driver: a push on this thread sets our event until then, and unparks
-            # the driver from then on until the wait is over (``MultiThreadScheduler._push``).
+            # Before in_driver: a push on this thread sets our event until then, and marks the
+            # driver from then on until the wait is over, so that the wait polls instead
+            # (``MultiThreadScheduler._unpark_own``).
             bottom._pre_block = True
             w.in_driver = True
             if not w.event.is_set():

@@ -275,9 +275,10 @@ class MultiThreadScheduler(Scheduler):
 
     def _unpark_own(self, w: Worker) -> None:
         """Something was queued for ``w`` on its own thread while it parks, outside a step (a
-        finalizer run by the collector, say): end its park, as a push from another thread
-        would. The wake-ups the driver dispatches once its wait is over need none: the worker
-        looks at its queues when the park returns."""
+        finalizer run by the collector, say): make sure its park ends, as a push from another
+        thread would (its event set, or the driver marked so that its wait polls). The
+        wake-ups the driver dispatches once its wait is over need nothing: the worker looks at
+        its queues when the park returns."""
         if not w.in_driver:
             w.event.set()  # (it waits on its event, or is about to)
             return
