@@ -202,3 +202,26 @@ def test_a_timer_due_as_the_idle_wait_starts_still_fires() -> None:
             await fired
 
     run(main)
+
+
+def test_timers_of_an_owned_loop_fire_without_writing_the_reactors_wakeup_fd(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The wheel's timer fires on the loop's own thread inside the drainer's idle wait
+    # (rt-time's park): before the reactor's wait it makes that wait a poll, after it nothing
+    # is needed. Either way no unpark (an eventfd write, and a read to drain it).
+    calls: Counter[str] = Counter()
+
+    async def main() -> None:
+        async def sleeper(i: int) -> None:
+            await asyncio.sleep(0.0005 * (i % 5))
+
+        for _ in range(20):
+            await asyncio.gather(*(sleeper(i) for i in range(10)))
+
+    with monkeypatch.context() as m:
+        count_calls(m, IoDriver, "unpark", calls)
+        count_calls(m, IoDriver, "unpark_local", calls)
+        run(main)
+    assert calls["unpark_local"] > 0, calls  # the path under test was taken
+    assert calls["unpark"] == 0, calls

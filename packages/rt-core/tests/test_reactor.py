@@ -509,6 +509,43 @@ def test_an_unpark_landing_while_a_park_drains_the_wakeup_fd_is_not_lost(
         io.shutdown()
 
 
+@pytest.mark.parametrize("use_epoll", _BACKENDS)
+def test_unpark_local_before_the_wait_makes_the_wait_a_poll_without_an_epoll_wakeup_write(
+    use_epoll: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A callback the park runs on its own thread before the wait (a timer's, fired as the
+    # time driver's park starts) calls unpark_local: the wait that follows polls and returns
+    # (a blocking wait with nothing armed would never end). On epoll with no write to the
+    # wake-up fd; the selectors backend writes it (its wrapper may run a finalizer late).
+    from rt._core._wakeup import _Waker
+
+    writes = []
+    wake = _Waker.wake
+
+    def counted(self: _Waker) -> None:
+        writes.append(self)
+        wake(self)
+
+    monkeypatch.setattr(_Waker, "wake", counted)
+    io = IoDriver(lambda task: None, use_epoll=use_epoll)
+
+    def park_once() -> None:
+        io._pre_block = True  # as a scheduler sets it when it starts to park
+        io.unpark_local()
+        io.park(None)
+
+    try:
+        t = threading.Thread(target=park_once, name="test-rt-parker", daemon=True)
+        t.start()
+        t.join(timeout=30)  # a lost wake-up leaves it parked for ever (a daemon, not a hang)
+        assert not t.is_alive()
+        assert len(writes) == (0 if use_epoll else 1)
+        assert not io._pre_block and not io._woken  # the wait is over: nothing left marked
+    finally:
+        io.unpark()
+        io.shutdown()
+
+
 def test_unparks_from_another_thread_racing_the_parks_drain_end_every_park() -> None:
     # A plain thread unparks without pause while this one parks again and again: an unpark
     # lands before, during and after each park's drain of the wake-up fd. An unpark skipped

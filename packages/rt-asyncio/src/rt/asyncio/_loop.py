@@ -948,9 +948,14 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._wake_entry = None
         self._wake_when = _INF
         self._due.append(None)
-        if self._tokens or self._polling:
-            # Also while the drainer waits in the drivers (_polling): rt-time's park fires
-            # what is due as it starts and then blocks unless a task became runnable; the
+        if self._polling and _get_ident() == self._thread_id:
+            # The drainer waits in the drivers (owned loop) and this is its thread: rt-time's
+            # park fired this as it started, before the reactor's wait (which then polls, with
+            # no write to the wake-up fd), or after it (the drainer looks at _due when
+            # park_idle returns): IoDriver.unpark_local.
+            self._io.unpark_local()
+        elif self._tokens or self._polling:
+            # Also while the drainer waits in the drivers from another thread's view: the
             # reactor's wake-up ends that wait (see the drainer).
             self._wake()
 

@@ -197,7 +197,8 @@ class IoDriver:
         # on that thread (a finalizer run by the collector, a driver layer's code above) calls
         # _mark_woken, and the wait about to begin polls instead of blocking; once it is
         # clear, the wake-ups this park dispatches need nothing (the loop looks at its queues
-        # when the park returns). No system call either way (an unpark writes the eventfd).
+        # when the park returns). On epoll no system call either way (an unpark writes the
+        # eventfd); the selectors backend needs one (see _mark_woken).
         self._pre_block = False
         self._woken = False
         self._signals: SignalWakeup | None = None
@@ -224,16 +225,19 @@ class IoDriver:
             if not self._fds:
                 return
             events = self._backend.poll(0)
-        elif self._woken:  # woken on this thread as it came to park (see __init__)
-            events = self._backend.poll(0)
-            self._pre_block = self._woken = False
         else:
-            raw = self._epoll_wait
-            # The idle wait of every server calls epoll directly, skipping the backend's
-            # wrapper. On epoll nothing between the look at _woken and the system call makes
-            # an object the collector tracks (a timed wait makes floats only), so no finalizer
-            # runs there; the selectors backend's does (see _mark_woken).
-            events = raw(-1) if timeout is None and raw is not None else self._backend.poll(timeout)
+            if self._woken:  # woken on this thread as it came to park (see __init__)
+                events = self._backend.poll(0)
+            else:
+                raw = self._epoll_wait
+                # The idle wait of every server calls epoll directly, skipping the backend's
+                # wrapper. On epoll nothing between the look at _woken and the system call
+                # makes an object the collector tracks (a timed wait makes floats only), so no
+                # finalizer runs there; the selectors backend's does (see _mark_woken).
+                if timeout is None and raw is not None:
+                    events = raw(-1)
+                else:
+                    events = self._backend.poll(timeout)
             self._pre_block = self._woken = False
         if not events:
             return
@@ -292,6 +296,15 @@ class IoDriver:
 
     def unpark(self) -> None:
         self._waker.wake()
+
+    def unpark_local(self) -> None:
+        """:meth:`unpark` for code running on the thread that parks this driver, inside its
+        park (a timer's callback, a readiness callback): a wait not begun yet polls instead
+        of blocking, with no write to the wake-up fd; a wait already over needs nothing, the
+        park is returning to a caller that looks at its queues. From any other thread, call
+        :meth:`unpark`."""
+        if self._pre_block:
+            self._mark_woken()
 
     def _mark_woken(self) -> None:
         """A task became runnable on the parking thread before its wait (see ``_pre_block``):
