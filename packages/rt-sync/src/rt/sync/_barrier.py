@@ -69,6 +69,8 @@ class Barrier:
                 self._generation += 1
                 w = None
             else:
+                # No look again after queueing (see _waitqueue): only another task's wait()
+                # releases a barrier, never a finalizer or signal handler run on this thread.
                 w = Waiter.for_task()
                 self._waiters.push(w)
         finally:

@@ -185,6 +185,11 @@ class Receiver(Generic[T]):
         self._next = next_seq
         self._closed = False
 
+    def _ready(self) -> bool:
+        """Whether :meth:`_poll` would complete or raise (lock held)."""
+        s = self._shared
+        return self._next != s.next_seq or s.senders == 0 or self._closed
+
     def _poll(self) -> tuple[bool, T | None]:
         """Lock held. (True, value), or (False, None) to wait; raises Lagged / ChannelClosed."""
         s = self._shared
@@ -215,6 +220,7 @@ class Receiver(Generic[T]):
         s = self._shared
         if budget_spent():
             await checkpoint()
+        w: Waiter | None
         while True:
             s.lock.acquire()
             try:
@@ -222,11 +228,14 @@ class Receiver(Generic[T]):
                 if not ok:
                     w = Waiter.for_task()
                     s.waiters.push(w)
+                    if self._ready() and s.waiters.remove(w):  # look again (see _waitqueue)
+                        w = None
             finally:
                 s.lock.release()
             if ok:
                 return value  # type: ignore[return-value]
-            await park(s.lock, s.waiters, w)
+            if w is not None:
+                await park(s.lock, s.waiters, w)
 
     def __rt_select__(self, awaitable: object) -> QueueBranch | None:
         """Let ``rt.select`` poll ``rx.recv()`` in place (a losing branch reads nothing)."""
@@ -237,12 +246,7 @@ class Receiver(Generic[T]):
 
     def _branch(self) -> QueueBranch:
         s = self._shared
-        return QueueBranch(
-            s.lock,
-            s.waiters,
-            lambda: self._next != s.next_seq or s.senders == 0 or self._closed,
-            self._poll,
-        )
+        return QueueBranch(s.lock, s.waiters, self._ready, self._poll)
 
     def try_recv(self) -> T:
         """Receive the next value if there is one.
@@ -267,15 +271,19 @@ class Receiver(Generic[T]):
         """
         blocking_guard("broadcast.Receiver.blocking_recv()")
         s = self._shared
+        w: Waiter | None
         while True:
             with s.lock:
                 ok, value = self._poll()
                 if not ok:
                     w = Waiter.for_thread()
                     s.waiters.push(w)
+                    if self._ready() and s.waiters.remove(w):  # look again (see _waitqueue)
+                        w = None
             if ok:
                 return value  # type: ignore[return-value]
-            w.block()
+            if w is not None:
+                w.block()
 
     def resubscribe(self) -> Receiver[T]:
         """Return a new receiver starting at the newest position."""

@@ -58,6 +58,8 @@ class Event:
             else:
                 w = Waiter.for_task()
                 self._waiters.push(w)
+                if self.is_set() and self._waiters.remove(w):  # look again (see _waitqueue)
+                    w = None
         finally:
             self._lock.release()
         if w is None:
@@ -77,6 +79,8 @@ class Event:
                 return
             w = Waiter.for_thread()
             self._waiters.push(w)
+            if self.is_set() and self._waiters.remove(w):  # look again (see _waitqueue)
+                return
         w.block()
 
     def statistics(self) -> EventStatistics:

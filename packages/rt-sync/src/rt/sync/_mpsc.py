@@ -83,6 +83,9 @@ _RESERVE: Final = 2  # Waiter.n of a reserve() waiter; its value is the number o
 _SEND: Final = 1
 _RECV: Final = 1  # Waiter.n of a parked receiver task or thread: may be handed a value
 _HANDOFF: Final = -1  # Waiter.n of a receiver that was handed a value directly
+# What a receive loop holds instead of its waiter when it withdrew it before parking (a value
+# or the end came while it was being queued, see ``Receiver._withdrawn``): go round again.
+_AGAIN: Final = Waiter(None)
 
 # Each handle counts its operations and charges the running task's cooperative budget once per
 # _BATCH of them (finding the running task is most of the cost of charging): a task in a hot
@@ -164,9 +167,14 @@ class _Chan(Generic[T]):
         have appeared since, with the receiver looking for waiters before ours was queued. So
         look again now that it is: of two threads that each write then read, at least one sees
         the other's write. If there is room, hand it out (possibly to ``w`` itself: then ``w``
-        is in the returned list and must not park).
+        is in the returned list and must not park). The look again also catches what a
+        finalizer or signal handler on this thread did while ``w`` was being queued (see
+        ``_waitqueue``): if it closed the receiver, which failed the waiting senders before
+        ``w`` was among them, ``w`` is withdrawn and returned unserved (its sender fails).
         """
         self.send_waiters[w] = None
+        if self.closed and self.send_waiters.remove(w):
+            return [w]
         return self.refill() if self.has_room() else []
 
     def stats(self) -> ChannelStatistics:
@@ -763,24 +771,36 @@ class Receiver(Generic[T]):
         ch.recv_waiters[w] = None
         return w
 
+    def _withdrawn(self, w: Waiter) -> bool:
+        """Look again once the receiver's ``w`` is queued (lock held; see ``_waitqueue``): a
+        finalizer or signal handler on this thread may have sent, or ended the channel, while
+        ``w`` was being queued, finding no receiver to wake. Then withdraw ``w`` (True): the
+        caller takes the value, or the end, as if it had not waited."""
+        ch = self._chan
+        return bool(ch.buf or ch.ended()) and ch.recv_waiters.remove(w)
+
     async def _recv(self, limit: int) -> list[T]:
         ch = self._chan
         if budget_spent():
             await checkpoint()
+        w: Waiter | None
         while True:
             ch.lock.acquire()
             try:
                 values, woken, _ = self._take(limit)
                 if not values:
                     w = self._register()  # raises ChannelClosed when the channel has ended
+                    if self._withdrawn(w):
+                        w = None
             finally:
                 ch.lock.release()
             if values:
                 _wake_all(woken)
                 return values
-            await park(ch.lock, ch.recv_waiters, w)
-            if w.n == _HANDOFF:
-                return [w.value]
+            if w is not None:
+                await park(ch.lock, ch.recv_waiters, w)
+                if w.n == _HANDOFF:
+                    return [w.value]
 
     async def recv(self) -> T:
         """Receive the next value, waiting for one.
@@ -829,20 +849,26 @@ class Receiver(Generic[T]):
                     w = None  # (no `break` inside `try`: mypyc does not implement it)
                 elif ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
                     w = self._register()  # the checks and errors, in full
-                else:  # the common case, written out: nothing can end the wait early
+                    if self._withdrawn(w):
+                        w = _AGAIN
+                else:  # the common case, written out: only a send or a close ends the wait
                     w = Waiter(current_task())
                     ch.recv_waiters[w] = None
+                    # Look again (``_withdrawn``, cheaper): one made while w was being queued.
+                    if (buf or ch.closed or not ch.senders) and ch.recv_waiters.remove(w):
+                        w = _AGAIN
             finally:
                 ch.lock.release()
             if w is None:
                 if woken:
                     _wake_all(woken)
                 return value
-            w._lock = ch.lock  # park(), written out: one call less per receive that waits
-            w._queue = ch.recv_waiters
-            await wait_task_rescheduled(w, w.task)
-            if w.n == _HANDOFF:
-                return w.value  # type: ignore[no-any-return]
+            if w is not _AGAIN:
+                w._lock = ch.lock  # park(), written out: one call less per receive that waits
+                w._queue = ch.recv_waiters
+                await wait_task_rescheduled(w, w.task)
+                if w.n == _HANDOFF:
+                    return w.value  # type: ignore[no-any-return]
 
     async def recv_many(self, limit: Count) -> list[T]:
         """Wait for at least one value, then return up to ``limit`` values at once.
@@ -886,20 +912,24 @@ class Receiver(Generic[T]):
         """
         blocking_guard("Receiver.blocking_recv()")
         ch = self._chan
+        w: Waiter | None
         while True:
             with ch.lock:
                 values, woken, ended = self._take(1)
                 if not values and not ended:
                     w = Waiter.for_thread()
                     ch.recv_waiters.push(w)
+                    if self._withdrawn(w):
+                        w = None
             if values:
                 _wake_all(woken)
                 return values[0]
             if ended:
                 raise ChannelClosed("the channel is closed and drained")
-            w.block()
-            if w.n == _HANDOFF:
-                return w.value  # type: ignore[no-any-return]
+            if w is not None:
+                w.block()
+                if w.n == _HANDOFF:
+                    return w.value  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close the channel for senders; buffered values can still be received.
@@ -983,20 +1013,25 @@ class Receiver(Generic[T]):
                         w = self._register()  # the checks and errors, in full (see recv)
                     except ChannelClosed:
                         raise chained(StopAsyncIteration(), None)  # noqa: B904
+                    if self._withdrawn(w):
+                        w = _AGAIN
                 else:
                     w = Waiter(current_task())
                     ch.recv_waiters[w] = None
+                    if (buf or ch.closed or not ch.senders) and ch.recv_waiters.remove(w):
+                        w = _AGAIN  # look again, as in recv
             finally:
                 ch.lock.release()
             if w is None:
                 if woken:
                     _wake_all(woken)
                 return value
-            w._lock = ch.lock  # park(), written out: one call less per receive that waits
-            w._queue = ch.recv_waiters
-            await wait_task_rescheduled(w, w.task)
-            if w.n == _HANDOFF:
-                return w.value  # type: ignore[no-any-return]
+            if w is not _AGAIN:
+                w._lock = ch.lock  # park(), written out: one call less per receive that waits
+                w._queue = ch.recv_waiters
+                await wait_task_rescheduled(w, w.task)
+                if w.n == _HANDOFF:
+                    return w.value  # type: ignore[no-any-return]
 
     def __del__(self) -> None:
         chan = getattr(self, "_chan", None)
@@ -1057,8 +1092,11 @@ class _RecvBranch(Generic[T]):
                 return False
             if ch.recv_waiters:
                 raise RuntimeError("another task is already receiving on this channel")
-            w = self._w = CallbackWaiter(wake)
+            w = CallbackWaiter(wake)
             ch.recv_waiters[w] = None
+            if self._rx._withdrawn(w):  # look again (see _waitqueue)
+                return False
+            self._w = w
         finally:
             ch.lock.release()
         return True

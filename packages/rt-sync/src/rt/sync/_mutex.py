@@ -113,7 +113,7 @@ class Mutex(Generic[T]):
             else:
                 w = Waiter.for_task()
                 self._waiters.push(w)
-                fast = False
+                fast = self._unlocked_for(w)
         finally:
             self._lock.release()
         if fast:
@@ -150,8 +150,20 @@ class Mutex(Generic[T]):
                 return MutexGuard(self)
             w = Waiter.for_thread()
             self._waiters.push(w)
+            if self._unlocked_for(w):
+                return MutexGuard(self)
         w.block()
         return MutexGuard(self)
+
+    def _unlocked_for(self, w: Waiter) -> bool:
+        """Look again once ``w`` is queued (lock held; see ``_waitqueue``): if the mutex was
+        unlocked while ``w`` was being queued (by a finalizer or signal handler on this thread,
+        which found nobody to hand it to), take it for ``w`` and withdraw ``w``."""
+        if self._locked or self._waiters.first() is not w:
+            return False
+        self._waiters.remove(w)
+        self._locked = True
+        return True
 
     def _unlock(self) -> None:
         self._lock.acquire()

@@ -26,12 +26,15 @@ class Notify:
     and stores nothing. Safe from any thread.
     """
 
-    __slots__ = ("_lock", "_permit", "_waiters")
+    __slots__ = ("_lock", "_permit", "_round", "_waiters")
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._permit = False
         self._waiters = WaitQueue()
+        # Counts notify_waiters() calls: a wait that started before one and was not yet queued
+        # when it ran (a finalizer or signal handler on the waiting thread) sees it changed.
+        self._round = 0
 
     async def notified(self) -> None:
         """Wait for a notification (or consume the stored permit).
@@ -44,8 +47,14 @@ class Notify:
             if self._permit:
                 self._permit = False
                 return
+            seen = self._round
             w = Waiter.for_task()
             self._waiters.push(w)
+            # Look again (see _waitqueue): a notification sent while w was being queued.
+            if (self._permit or self._round != seen) and self._waiters.remove(w):
+                if self._round == seen:
+                    self._permit = False
+                return
         finally:
             self._lock.release()
         try:
@@ -72,6 +81,7 @@ class Notify:
         """Wake every current waiter; store no permit."""
         self._lock.acquire()
         try:
+            self._round += 1
             waiters = self._waiters.drain()
         finally:
             self._lock.release()

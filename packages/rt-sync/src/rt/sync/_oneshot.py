@@ -121,6 +121,11 @@ class Receiver(Generic[T]):
     def __init__(self, once: _Once[T]) -> None:
         self._once = once
 
+    def _ready(self) -> bool:
+        """Whether :meth:`_poll` would complete (lock held)."""
+        o = self._once
+        return o.has_value or o.tx_closed or o.rx_closed
+
     def _poll(self) -> tuple[bool, T | None]:
         o = self._once
         if o.has_value:
@@ -145,6 +150,7 @@ class Receiver(Generic[T]):
         o = self._once
         if budget_spent():
             await checkpoint()
+        w: Waiter | None
         while True:
             o.lock.acquire()
             try:
@@ -152,11 +158,14 @@ class Receiver(Generic[T]):
                 if not done:
                     w = Waiter.for_task()
                     o.waiters.push(w)
+                    if self._ready() and o.waiters.remove(w):  # look again (see _waitqueue)
+                        w = None
             finally:
                 o.lock.release()
             if done:
                 return value  # type: ignore[return-value]
-            await park(o.lock, o.waiters, w)
+            if w is not None:
+                await park(o.lock, o.waiters, w)
 
     def __await__(self) -> Generator[Any, None, T]:
         """Wait for the value: ``await rx`` is ``await rx.recv()``.
@@ -175,9 +184,7 @@ class Receiver(Generic[T]):
 
     def _branch(self) -> QueueBranch:
         o = self._once
-        return QueueBranch(
-            o.lock, o.waiters, lambda: o.has_value or o.tx_closed or o.rx_closed, self._poll
-        )
+        return QueueBranch(o.lock, o.waiters, self._ready, self._poll)
 
     def try_recv(self) -> T:
         """Return the value if it has arrived.
@@ -204,15 +211,19 @@ class Receiver(Generic[T]):
         """
         blocking_guard("oneshot.Receiver.blocking_recv()")
         o = self._once
+        w: Waiter | None
         while True:
             with o.lock:
                 done, value = self._poll()
                 if not done:
                     w = Waiter.for_thread()
                     o.waiters.push(w)
+                    if self._ready() and o.waiters.remove(w):  # look again (see _waitqueue)
+                        w = None
             if done:
                 return value  # type: ignore[return-value]
-            w.block()
+            if w is not None:
+                w.block()
 
     def close(self) -> None:
         """Refuse the value: a later ``send`` raises ChannelClosed with its value.

@@ -255,6 +255,8 @@ class RwLock(Generic[T]):
             else:
                 w = Waiter.for_task(_WRITE if write else _READ)
                 self._waiters.push(w)
+                if self._granted_to(w):
+                    w = None
         finally:
             self._lock.release()
         if w is None:
@@ -279,6 +281,8 @@ class RwLock(Generic[T]):
                 return self._make(write)
             w = Waiter.for_thread(_WRITE if write else _READ)
             self._waiters.push(w)
+            if self._granted_to(w):
+                return self._make(write)
         w.block()
         return self._make(write)
 
@@ -293,6 +297,18 @@ class RwLock(Generic[T]):
         g = self._blocking(True)
         assert isinstance(g, RwLockWriteGuard)
         return g
+
+    def _granted_to(self, w: Waiter) -> bool:
+        """Look again once ``w`` is queued (lock held; see ``_waitqueue``): if the lock was
+        released while ``w`` was being queued (a finalizer or signal handler on this thread,
+        which found nobody to grant it to) and ``w`` is first in line, take it and withdraw
+        ``w``."""
+        write = w.n == _WRITE
+        if not self._grantable(write) or self._waiters.first() is not w:
+            return False
+        self._waiters.remove(w)
+        self._take(write)
+        return True
 
     def _release(self, write: bool) -> None:
         self._lock.acquire()

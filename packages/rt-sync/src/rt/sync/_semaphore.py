@@ -197,6 +197,8 @@ class Semaphore:
             else:
                 w = Waiter.for_task(n)
                 self._waiters.push(w)
+                if self._permits_for(w):
+                    w = None
         finally:
             self._lock.release()
         if w is None:
@@ -249,10 +251,29 @@ class Semaphore:
                 return SemaphorePermit(self, n)
             w = Waiter.for_thread(n)
             self._waiters.push(w)
+            if self._permits_for(w):
+                return SemaphorePermit(self, n)
         w.block()
         if w.value is not None:
             raise SemaphoreClosed(_CLOSED)
         return SemaphorePermit(self, n)
+
+    def _permits_for(self, w: Waiter) -> bool:
+        """Look again once ``w`` is queued (lock held; see ``_waitqueue``), for what a
+        finalizer or signal handler on this thread did while ``w`` was being queued, finding
+        nobody to hand it to: if it returned permits and ``w`` is first in line, take them and
+        withdraw ``w`` (True); if it closed the semaphore, withdraw ``w`` and raise.
+
+        Raises:
+            SemaphoreClosed: the semaphore was closed meanwhile.
+        """
+        if self._closed and self._waiters.remove(w):
+            raise SemaphoreClosed(_CLOSED)
+        if self._permits < w.n or self._waiters.first() is not w:
+            return False
+        self._waiters.remove(w)
+        self._permits -= w.n
+        return True
 
     def add_permits(self, n: SupportsIndex) -> None:
         """Add ``n`` permits, handing them to waiters in order.

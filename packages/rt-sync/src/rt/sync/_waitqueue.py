@@ -14,6 +14,17 @@ is no longer there, a waker got there first and whatever it handed over (a lock,
 value) belongs to the task, which resumes normally and sees its cancellation at the next
 checkpoint. So a cancelled wait either had no effect, or completed.
 
+**Look again after queueing.** The lock is re-entrant, so code run on the waiting thread
+*inside* its locked section can take the waking side: a finalizer that the collector runs
+while the waiter is being allocated, or a signal handler (any bytecode boundary on the main
+thread). Such a ``set()`` / ``release()`` / ``send()`` finds the queue without our waiter,
+wakes nobody, and the wait would last for ever. So every wait, once its waiter is in the queue
+and still under the lock, checks its condition again: ``if <ready> and queue.remove(w):`` the
+condition came true before the waiter was queued, and the wait takes its fast-path outcome
+instead of parking. (A waker that ran after the push has taken the waiter out, handing it
+whatever it hands over: ``remove`` fails and the wait parks and resumes as usual.) The check
+costs nothing on the fast path, which never queues.
+
 Fast paths (the operation completes without waiting) spend the cooperative budget *first*:
 ``if budget_spent(): await checkpoint()``, then take the value, lock or permits. The yield is a
 checkpoint, so a cancellation landing on it must find nothing taken.
@@ -168,8 +179,11 @@ class QueueBranch:
         try:
             if self._ready():
                 return False
-            w = self._w = CallbackWaiter(wake)
+            w = CallbackWaiter(wake)
             self._queue.push(w)
+            if self._ready() and self._queue.remove(w):  # look again (module docstring)
+                return False
+            self._w = w
         finally:
             self._lock.release()
         return True
@@ -214,6 +228,8 @@ async def wait_until(lock: threading.RLock, queue: WaitQueue, done: Callable[[],
         else:
             w = Waiter.for_task()
             queue.push(w)
+            if done() and queue.remove(w):  # look again (module docstring)
+                w = None
     if w is None:
         await checkpoint()
     else:

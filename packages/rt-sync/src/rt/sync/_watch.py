@@ -252,6 +252,7 @@ class Receiver(Generic[T]):
         Cancel safety: cancel-safe: a cancelled ``changed`` marks nothing as seen.
         """
         s = self._shared
+        w: Waiter | None
         while True:
             s.lock.acquire()
             try:
@@ -262,9 +263,17 @@ class Receiver(Generic[T]):
                     raise ChannelClosed("the sender is closed")
                 w = Waiter.for_task()
                 s.waiters.push(w)
+                if self._ready() and s.waiters.remove(w):  # look again (see _waitqueue)
+                    w = None
             finally:
                 s.lock.release()
-            await park(s.lock, s.waiters, w)
+            if w is not None:
+                await park(s.lock, s.waiters, w)
+
+    def _ready(self) -> bool:
+        """Whether :meth:`changed` would return or raise now (lock held)."""
+        s = self._shared
+        return s.version != self._seen or s.closed
 
     def _poll_changed(self) -> tuple[bool, None]:
         s = self._shared
@@ -284,9 +293,7 @@ class Receiver(Generic[T]):
 
     def _branch(self) -> QueueBranch:
         s = self._shared
-        return QueueBranch(
-            s.lock, s.waiters, lambda: s.version != self._seen or s.closed, self._poll_changed
-        )
+        return QueueBranch(s.lock, s.waiters, self._ready, self._poll_changed)
 
     async def wait_for(self, predicate: Callable[[T], bool]) -> T:
         """Wait until ``predicate(value)`` holds (checking the current value first); return it.
