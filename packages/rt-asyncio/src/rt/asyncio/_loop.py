@@ -771,6 +771,21 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         elif self._polling:
             self._io.unpark()
 
+    def _wake_polling(self) -> None:
+        """``call_soon`` while the drainer waits in the runtime's drivers (``_polling``).
+
+        On this thread, so either before the wait begins (a finalizer the collector ran on
+        the way there, a signal handler) or while the drivers dispatch after it (a readiness
+        or timer callback). Before, the reactor is still flagged as about to block (the
+        drainer flags it before its last look at the ready queue, rt-core's scheduler as it
+        parks): marked, its wait polls instead, so the handle runs now rather than at the
+        next event. After, nothing is needed (the drainer looks at the queue once the wait
+        returns) and nothing is paid: no eventfd write per callback a dispatch queues.
+        """
+        io = self._io
+        if io is not None and io._pre_block:
+            io._mark_woken()
+
     def _start_host(self) -> None:
         """A waker popped ``_REVIVE``, the token an attached loop's host left as it went for
         want of work (the parked drainer's token is ``None``: wakers reschedule it inline).
@@ -824,6 +839,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._ready.append(handle)
         if self._tokens:
             self._wake()
+        elif self._polling:
+            self._wake_polling()
         return handle
 
     def call_soon_threadsafe(
@@ -1132,15 +1149,25 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     # call_soon_threadsafe, stop) finds _polling and unparks the reactor, so
                     # what it queued before that is looked at here. The wheel's callback
                     # (_wheel_fired) unparks it too: rt-time's park fires what is due as it
-                    # starts and then blocks on unless a *task* became runnable.
+                    # starts and then blocks on unless a *task* became runnable. A call_soon
+                    # on this thread before the wait begins (a finalizer the collector runs
+                    # there, a signal handler) marks the reactor (_wake_polling), flagged as
+                    # about to block before each look here.
+                    io = self._io
                     self._polling = True
+                    if io is not None:
+                        io._pre_block = True
                     if ready or self._stopping:
                         self._polling = False
                         continue
                     others = park_idle()
                     # A poll whose events were all transport reads run where they fired
                     # (_FdWatch.read_ready) that queued nothing: straight back to the drivers.
-                    while others is False and not (ready or due or fired or self._stopping):
+                    while others is False:
+                        if io is not None:
+                            io._pre_block = True
+                        if ready or due or fired or self._stopping:
+                            break
                         others = park_idle()
                     self._polling = False
                     if others is not None:
