@@ -8,6 +8,7 @@ at once.
 
 from __future__ import annotations
 
+import _thread
 import contextvars
 import itertools
 import os
@@ -579,3 +580,74 @@ def test_a_burst_of_spawned_tasks_is_spread_over_the_parked_workers() -> None:
 
     with rt.Runtime(flavor="multi_thread", worker_threads=2) as runtime:
         assert len(runtime.block_on(main())) == 2
+
+
+class _HookedRLock:
+    """An ``RLock`` that runs a one-shot hook on its owner's thread right after a release:
+    where a finalizer runs when the collector is due (from 3.12 on, at the end of the call)."""
+
+    armed: tuple[_HookedRLock, int, Any] | None = None  # (lock, thread ident, hook)
+
+    def __init__(self) -> None:
+        self._inner = _thread.RLock()  # not threading's: the test puts this class there
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._inner.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._inner.release()
+        armed = _HookedRLock.armed
+        if armed is not None and armed[0] is self and armed[1] == threading.get_ident():
+            _HookedRLock.armed = None
+            armed[2]()
+
+    def __enter__(self) -> bool:
+        return self._inner.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_a_task_woken_on_a_worker_as_it_hands_off_a_deferred_wake_up_is_not_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A step wakes a parked task (deferred to the step's end) and parks; the worker hands the
+    # deferred wake-up over under its lock. A finalizer run on that thread at the lock's
+    # release wakes another parked task, which is deferred in turn: it must still run.
+    import rt.time as rtt
+    from rt.lowlevel import Abort, reschedule, wait_task_rescheduled
+
+    monkeypatch.setattr(threading, "RLock", _HookedRLock)  # for the scheduler's lock
+    runtime = rt.Runtime(flavor="multi_thread", worker_threads=1)
+    monkeypatch.undo()
+    sched_lock: Any = runtime._sched._lock  # type: ignore[union-attr]
+    assert isinstance(sched_lock, _HookedRLock)
+
+    async def parked(box: list[Any]) -> str:
+        box.append(rt.current_task())
+        await wait_task_rescheduled(lambda: Abort.SUCCEEDED)
+        return "woken"
+
+    async def wake_then_park(b: Any, c: Any) -> None:
+        reschedule(b)  # deferred to the end of this step
+        _HookedRLock.armed = (sched_lock, threading.get_ident(), lambda: reschedule(c))
+        await wait_task_rescheduled(lambda: Abort.SUCCEEDED)
+
+    async def main() -> None:
+        b_box: list[Any] = []
+        c_box: list[Any] = []
+        b = rt.spawn(parked(b_box))
+        c = rt.spawn(parked(c_box))
+        while not (b_box and c_box):  # both parked (each parks in the step that fills its box)
+            await rt.yield_now()
+        a = rt.spawn(wake_then_park(b_box[0], c_box[0]))
+        assert await rtt.timeout(10, b) == "woken"
+        assert await rtt.timeout(10, c) == "woken"
+        assert _HookedRLock.armed is None, "the hook did not run"
+        a.abort()
+
+    try:
+        runtime.block_on(main())
+    finally:
+        _HookedRLock.armed = None
+        runtime.shutdown()

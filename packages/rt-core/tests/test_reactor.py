@@ -530,7 +530,7 @@ def test_unpark_local_before_the_wait_makes_the_wait_a_poll_without_an_epoll_wak
     io = IoDriver(lambda task: None, use_epoll=use_epoll)
 
     def park_once() -> None:
-        io._pre_block = True  # as a scheduler sets it when it starts to park
+        io.about_to_park()  # as a scheduler flags it when it starts to park
         io.unpark_local()
         io.park(None)
 

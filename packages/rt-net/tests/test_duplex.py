@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 import pytest
 
 import rt
-from rt.io import duplex
+import rt.time as rtt
+from rt.io import _duplex, duplex
 
 
 async def test_duplex_backpressure_blocks_the_writer_until_the_reader_drains() -> None:
@@ -60,3 +62,52 @@ async def test_duplex_between_a_task_and_a_plain_thread_in_another_runtime(
         total += len(chunk)
     assert total == 10_000
     assert await t == b"done"
+
+
+# A close or shutdown made on the waiting task's own thread while it registers (what the other
+# end's ``__del__``, run by the cyclic collector there, or a signal handler does) re-enters the
+# pipe's lock and finds no waiter yet: the waiter must see it and not park for ever.
+
+
+def _on_registering(monkeypatch: pytest.MonkeyPatch, fn: Any) -> list[None]:
+    """Run ``fn()`` inside the next ``current_task()`` the duplex calls (under its lock)."""
+    calls: list[None] = []
+
+    def current_task() -> Any:
+        task = rt.current_task()
+        if not calls:
+            calls.append(None)
+            fn()
+        return task
+
+    monkeypatch.setattr(_duplex, "current_task", current_task)
+    return calls
+
+
+async def test_a_duplex_end_closed_on_the_readers_thread_as_it_registers_gives_it_eof(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = duplex(8)
+    calls = _on_registering(monkeypatch, a.close)
+    assert await rtt.timeout(10, b.read()) == b""
+    assert calls
+
+
+async def test_a_duplex_end_shut_down_on_the_readers_thread_as_it_registers_gives_it_eof(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = duplex(8)
+    calls = _on_registering(monkeypatch, a._tx.shut_write)
+    assert await rtt.timeout(10, b.read()) == b""
+    assert calls
+
+
+async def test_a_duplex_reader_closed_on_the_writers_thread_as_it_registers_breaks_its_pipe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = duplex(4)
+    assert await a.write(b"full") == 4
+    calls = _on_registering(monkeypatch, b.close)
+    with pytest.raises(BrokenPipeError):
+        await rtt.timeout(10, a.write(b"more"))
+    assert calls

@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -526,3 +527,94 @@ def test_the_sigchld_watcher_serves_a_runtime_driven_by_another_thread(
     assert got == [[6, -9]]
     assert REAPER.wait_idle(30)
     assert zombie_children() == []
+
+
+# ``Child.__del__`` hands an unreaped child to the reapers (``REAPER.adopt``). The collector
+# may run it on a thread that is inside one of the reapers' own locked sections (making their
+# thread allocates a lot): that must neither deadlock nor lose the child.
+
+
+def _waiting_children(n: int) -> list[subprocess.Popen[bytes]]:
+    """Children that exit once their stdin is closed."""
+    code = "import sys; sys.stdin.read()"
+    return [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE) for _ in range(n)]
+
+
+def _adopt_while_making_the_thread(
+    monkeypatch: pytest.MonkeyPatch, first: Callable[[], object], adopt_other: Callable[[], object]
+) -> bool:
+    """Call ``first()`` on a helper thread, with ``adopt_other()`` run inside the first
+    ``threading.Thread(...)`` made meanwhile (where a finalizer may run); whether it returned
+    (within 30 s: a deadlock does not)."""
+    import threading
+
+    helper = threading.Thread(target=first, daemon=True)  # made before the hook is in place
+    real = threading.Thread
+    calls: list[None] = []
+
+    def thread(*args: object, **kwargs: object) -> threading.Thread:
+        if not calls:
+            calls.append(None)
+            adopt_other()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(threading, "Thread", thread)
+    try:
+        helper.start()
+        helper.join(30)
+    finally:
+        monkeypatch.undo()
+    assert calls, "no thread was made"
+    return not helper.is_alive()
+
+
+def _let_go(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.close()
+
+
+def test_a_child_dropped_while_the_orphan_reaper_starts_its_thread_is_reaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not _reaper.pidfd_works():
+        pytest.skip("no pidfds: the orphan reaper is not used")
+    assert REAPER.wait_idle(30)  # no reaper thread: the next adoption makes one
+    children = _waiting_children(2)
+    try:
+        assert _adopt_while_making_the_thread(
+            monkeypatch,
+            lambda: REAPER.adopt(children[0], watched=False),
+            lambda: REAPER.adopt(children[1], watched=False),
+        ), "adopting a child deadlocked"
+    finally:
+        _let_go(children)
+    assert REAPER.wait_idle(30)
+    assert [c.returncode for c in children] == [0, 0]
+    assert REAPER.pending() == 0
+
+
+def test_a_child_dropped_while_the_sigchld_watcher_starts_its_thread_is_reaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert REAPER.wait_idle(30)  # no watcher thread: the next child watched makes one
+    children = _waiting_children(2)
+    fds: list[int] = []
+    try:
+        assert _adopt_while_making_the_thread(
+            monkeypatch,
+            lambda: fds.append(_reaper.WATCHER.watch(children[0])),
+            lambda: _reaper.WATCHER.adopt(children[1]),
+        ), "watching a child deadlocked"
+    finally:
+        _let_go(children)
+    try:
+        assert fds
+        # The first child's pipe reads end of file once its exit is collected.
+        assert select.select(fds, [], [], 30)[0] == fds
+        assert os.read(fds[0], 1) == b""
+        assert REAPER.wait_idle(30)
+        assert [c.returncode for c in children] == [0, 0]
+    finally:
+        for fd in fds:
+            os.close(fd)

@@ -824,6 +824,11 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         self._ready.append(handle)
         if self._tokens:
             self._wake()
+        elif self._polling:
+            # The drainer waits in the drivers and this is its thread (a finalizer the collector
+            # ran on the way there, a signal handler, a callback the drivers dispatch): see
+            # IoDriver.unpark_local. The drainer flags the reactor before its last look.
+            self._io.unpark_local()
         return handle
 
     def call_soon_threadsafe(
@@ -1137,15 +1142,25 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     # call_soon_threadsafe, stop) finds _polling and unparks the reactor, so
                     # what it queued before that is looked at here. The wheel's callback
                     # (_wheel_fired) unparks it too: rt-time's park fires what is due as it
-                    # starts and then blocks on unless a *task* became runnable.
+                    # starts and then blocks on unless a *task* became runnable. A call_soon
+                    # on this thread before the wait begins (a finalizer the collector runs
+                    # there, a signal handler) marks the reactor (IoDriver.unpark_local),
+                    # flagged as about to park before each look here.
+                    io = self._io
                     self._polling = True
+                    if io is not None:
+                        io.about_to_park()
                     if ready or self._stopping:
                         self._polling = False
                         continue
                     others = park_idle()
                     # A poll whose events were all transport reads run where they fired
                     # (_FdWatch.read_ready) that queued nothing: straight back to the drivers.
-                    while others is False and not (ready or due or fired or self._stopping):
+                    while others is False:
+                        if io is not None:
+                            io.about_to_park()
+                        if ready or due or fired or self._stopping:
+                            break
                         others = park_idle()
                     self._polling = False
                     if others is not None:

@@ -297,6 +297,14 @@ class IoDriver:
     def unpark(self) -> None:
         self._waker.wake()
 
+    def about_to_park(self) -> None:
+        """Flag this driver as about to be parked by the calling thread, before the caller's
+        last look at its own queues (as the schedulers flag it when they start to park): from
+        then on until the wait is over, :meth:`unpark_local` on this thread makes the wait a
+        poll. For code that parks the runtime's drivers itself
+        (``rt.lowlevel.idle_parker``)."""
+        self._pre_block = True
+
     def unpark_local(self) -> None:
         """:meth:`unpark` for code running on the thread that parks this driver, inside its
         park (a timer's callback, a readiness callback): a wait not begun yet polls instead

@@ -226,8 +226,10 @@ def run_worker(sched: MultiThreadScheduler, w: Worker) -> None:
                     if woken._state == st_idle:
                         woken._state = st_scheduled
                         task._state = st_idle
-                        release()
+                        # Taken before the release: a finalizer run there (the collector runs
+                        # at the call's end from 3.12 on) may defer a wake-up of its own.
                         w.deferred = None
+                        release()
                         if woken._home is not w:
                             adopt(w, woken)
                         # into the LIFO slot, as _wake_from_step does

@@ -19,7 +19,13 @@ from ._errors import check_read_size, closed_error, read_exact_from, record_writ
 
 
 class _Pipe:
-    """One direction: a bounded buffer, at most one waiting reader and one waiting writer."""
+    """One direction: a bounded buffer, at most one waiting reader and one waiting writer.
+
+    A waiter registers under the lock and then looks at what it waits for again before it
+    parks: code run on its own thread while it registers (a finalizer, such as the other
+    end's ``__del__`` run by the collector, or a signal handler) re-enters the lock, and a
+    close or shutdown made there finds no waiter to wake.
+    """
 
     __slots__ = ("buf", "cap", "eof", "lock", "reader", "reader_gone", "writer")
 
@@ -56,6 +62,10 @@ class _Pipe:
                 if self.reader is not None:
                     raise RuntimeError("two tasks are reading one DuplexStream at once")
                 task = self.reader = current_task()
+                if self.buf or self.eof:
+                    # Changed while registering (see the class notes): look again.
+                    self.reader = None
+                    continue
             await wait_task_rescheduled(self._abort_for("reader", task))
         if woken is not None:
             reschedule(woken)
@@ -81,6 +91,10 @@ class _Pipe:
                 if self.writer is not None:
                     raise RuntimeError("two tasks are writing one DuplexStream at once")
                 task = self.writer = current_task()
+                if self.reader_gone or self.eof or len(self.buf) < self.cap:
+                    # Changed while registering (see the class notes): look again.
+                    self.writer = None
+                    continue
             await wait_task_rescheduled(self._abort_for("writer", task))
         if woken is not None:
             reschedule(woken)

@@ -86,10 +86,13 @@ class _OrphanReaper:
     """One daemon thread reaping dropped children (see the module notes)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant, and nothing that allocates much runs under it: ``Child.__del__`` calls
+        # adopt(), and the collector may run it on a thread inside one of these sections.
+        self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._orphans: dict[int, Process] = {}  # pidfd -> child
         self._thread: threading.Thread | None = None
+        self._starting = False  # a thread is being made (with the lock released)
         self._wake_r = self._wake_w = -1
 
     def adopt(self, proc: Process) -> None:
@@ -103,30 +106,38 @@ class _OrphanReaper:
             return
         with self._lock:
             self._orphans[pidfd] = proc
-            if self._thread is None:
-                self._wake_r, self._wake_w = os.pipe()
-                self._thread = threading.Thread(
-                    target=self._run, name="rt-process-reaper", daemon=True
-                )
-                self._thread.start()
-            else:
+            if self._thread is not None:
                 os.write(self._wake_w, b"\0")
+                return
+            if self._starting:
+                return  # the thread being made looks at every orphan as it starts
+            self._starting = True
+        # The thread is made with the lock released: making it allocates, and a finalizer
+        # run there may adopt another child (it finds ``_starting`` and only adds it).
+        wake_r, wake_w = os.pipe()
+        thread = threading.Thread(
+            target=self._run, args=(wake_r,), name="rt-process-reaper", daemon=True
+        )
+        with self._lock:
+            self._wake_r, self._wake_w = wake_r, wake_w
+            self._thread = thread
+            self._starting = False
+        thread.start()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no orphan is left (and the thread has ended); for tests and shutdown."""
         with self._idle:
-            return self._idle.wait_for(lambda: self._thread is None, timeout)
+            return self._idle.wait_for(lambda: self._thread is None and not self._starting, timeout)
 
     def pending(self) -> int:
         """Number of orphans not reaped yet."""
         with self._lock:
             return len(self._orphans)
 
-    def _run(self) -> None:
+    def _run(self, wake_r: int) -> None:
         _block_signals()
         poller = select.poll()
         watched: set[int] = set()
-        wake_r = self._wake_r
         poller.register(wake_r, select.POLLIN)
         while True:
             with self._lock:
@@ -181,7 +192,9 @@ class _SigchldWatcher:
     """The SIGCHLD-driven exit watcher (see the module notes)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant, as the orphan reaper's (``Child.__del__`` calls adopt()); the thread is
+        # made with it released.
+        self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._children: dict[int, _Watched] = {}  # pid -> child
         self._thread: threading.Thread | None = None  # the current thread, once started
@@ -279,17 +292,18 @@ class _SigchldWatcher:
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
+        thread = threading.Thread(  # lock released: see _OrphanReaper.adopt
+            target=self._run,
+            args=(listener, wake_r, wake_w),
+            name="rt-process-sigchld",
+            daemon=True,
+        )
         with self._lock:
             self._starting = False
             self._wake_w = wake_w
             self._threads += 1
-            self._thread = threading.Thread(
-                target=self._run,
-                args=(listener, wake_r, wake_w),
-                name="rt-process-sigchld",
-                daemon=True,
-            )
-            self._thread.start()
+            self._thread = thread
+        thread.start()
 
     def _done(self, entry: _Watched) -> None:
         # Lock held: close the pipe's write end, which wakes the owner's reactor once the

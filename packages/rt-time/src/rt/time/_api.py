@@ -349,10 +349,18 @@ class Sleep:
         try:
             if self._task is not None:
                 raise RuntimeError("this rt.time.Sleep is already awaited by another task")
-            deadline = self._deadline
-            self._entry = entry = (
-                None if deadline is None else driver._arm_locked(deadline, task, None)
-            )
+            while True:
+                deadline = self._deadline
+                entry = None if deadline is None else driver._arm_locked(deadline, task, None)
+                if self._deadline is deadline:
+                    break
+                # Moved while the timer was armed: a reset() on this thread (a finalizer the
+                # collector ran at the timer's allocation, a signal handler) re-entered the
+                # lock and, seeing no waiter yet, only stored the new deadline. Arm for that
+                # one instead (a passed deadline wakes at once; a later one is not cut short).
+                if entry is not None:
+                    driver.cancel(entry)
+            self._entry = entry
             parked = deadline is None or entry is not None
             if parked:
                 self._task = task
@@ -438,13 +446,19 @@ class _SleepBranch:
         try:
             if sleep._task is not None or sleep._wake is not None:
                 raise RuntimeError("this rt.time.Sleep is already awaited by another task")
-            deadline = sleep._deadline
             self._wake = wake
             fire = self._fire
-            if deadline is None:  # forever: only reset() can end it
-                sleep._wake = fire
-                return True
-            entry = driver.arm(deadline, callback=fire)
+            while True:
+                deadline = sleep._deadline
+                if deadline is None:  # forever: only reset() can end it
+                    sleep._wake = fire
+                    return True
+                entry = driver.arm(deadline, callback=fire)
+                if sleep._deadline is deadline:
+                    break
+                # Moved while the timer was armed (a reset() on this thread: see Sleep._wait).
+                if entry is not None:
+                    driver.cancel(entry)
             if entry is None:
                 return False  # the deadline has passed
             sleep._entry = entry
