@@ -618,3 +618,65 @@ def test_a_child_dropped_while_the_sigchld_watcher_starts_its_thread_is_reaped(
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _pipe_failing_at(call: int) -> Callable[[], tuple[int, int]]:
+    """``os.pipe`` whose ``call``-th call (from 0) fails as when out of fds."""
+    real = os.pipe
+    calls: list[None] = []
+
+    def pipe() -> tuple[int, int]:
+        calls.append(None)
+        if len(calls) - 1 == call:
+            raise OSError(24, "Too many open files (made by the test)")
+        return real()
+
+    return pipe
+
+
+def test_the_orphan_reaper_starts_its_thread_at_the_next_adoption_after_failing_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not _reaper.pidfd_works():
+        pytest.skip("no pidfds: the orphan reaper is not used")
+    assert REAPER.wait_idle(30)  # no reaper thread: the next adoption makes one
+    children = _waiting_children(2)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(os, "pipe", _pipe_failing_at(0))
+            with pytest.raises(OSError, match="Too many open files"):
+                REAPER.adopt(children[0], watched=False)
+        assert REAPER.pending() == 1  # kept: the next thread looks at it
+        REAPER.adopt(children[1], watched=False)
+    finally:
+        _let_go(children)
+    assert REAPER.wait_idle(30)  # a thread stuck "starting" never lets this return
+    assert [c.returncode for c in children] == [0, 0]
+    assert REAPER.pending() == 0
+
+
+def test_the_sigchld_watcher_starts_its_thread_for_the_next_child_after_failing_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert REAPER.wait_idle(30)  # no watcher thread: the next child watched makes one
+    children = _waiting_children(2)
+    fds: list[int] = []
+    try:
+        with monkeypatch.context() as m:
+            # watch() makes the child's pipe first, then the thread's: the second fails.
+            m.setattr(os, "pipe", _pipe_failing_at(1))
+            with pytest.raises(OSError, match="Too many open files"):
+                _reaper.WATCHER.watch(children[0])
+        fds.append(_reaper.WATCHER.watch(children[1]))
+    finally:
+        _let_go(children)
+    try:
+        # The second child's pipe reads end of file once the (new) thread collects its exit.
+        assert select.select(fds, [], [], 30)[0] == fds
+        assert os.read(fds[0], 1) == b""
+        assert children[0].wait(30) == 0  # the refused one is the caller's to wait for
+        assert REAPER.wait_idle(30)
+        assert children[1].returncode == 0
+    finally:
+        for fd in fds:
+            os.close(fd)

@@ -68,6 +68,22 @@ class WakeWhileQueueing(WaitQueue):
         super().__setitem__(w, value)
 
 
+class WakeAlsoWhileWithdrawing(WakeWhileQueueing):
+    """:class:`WakeWhileQueueing` that also runs ``on_remove()`` once at the entry of
+    ``remove``: where a signal handler (or, from 3.12 on, the collector) can run while the look
+    again withdraws the waiter, and hand it what was freed before ``remove`` takes it out."""
+
+    def __init__(self, wake: Callable[[], object], on_remove: Callable[[], object]) -> None:
+        super().__init__(wake)
+        self.on_remove: Callable[[], object] | None = on_remove
+
+    def remove(self, w: Waiter) -> bool:
+        on_remove, self.on_remove = self.on_remove, None
+        if on_remove is not None:
+            on_remove()
+        return super().remove(w)
+
+
 def on_a_thread(fn: Callable[[], T], rescue: Callable[[], object]) -> T:
     """Run the blocking ``fn`` on a plain thread; if it is still blocked after ``HANG``
     seconds, ``rescue()`` it and fail."""
@@ -292,6 +308,19 @@ async def test_semaphore_acquire_behind_a_bigger_waiter_still_waits_its_turn() -
         assert (await small).permits == 1
 
 
+async def test_semaphore_acquire_counts_permits_handed_to_its_waiter_as_it_withdraws_once() -> None:
+    # Two releases on the waiting thread: one while the waiter is queued (the look again
+    # finds the permit), one as the look again withdraws the waiter (it is handed that permit
+    # and taken out of the queue first). The wait holds one permit; the other stays free.
+    s = Semaphore(0)
+    s._waiters = WakeAlsoWhileWithdrawing(lambda: s.add_permits(1), lambda: s.add_permits(1))
+    with timeout(HANG):
+        permit = await s.acquire()
+    assert s.available_permits() == 1 and s.statistics().waiters == 0
+    permit.release()
+    assert s.available_permits() == 2
+
+
 async def _acquire(s: Semaphore, n: int) -> Any:
     return await s.acquire(n)
 
@@ -319,6 +348,22 @@ async def test_rwlock_read_takes_a_lock_whose_writer_left_while_its_waiter_is_qu
         reader = await rw.read()
     assert rw.statistics().readers == 1 and rw.statistics().waiters == 0
     reader.release()
+
+
+async def test_rwlock_read_counts_a_grant_made_as_it_withdraws_its_waiter_once() -> None:
+    # As for the semaphore above: the second reader's release, at the look again's withdrawal,
+    # grants the queued reader the lock; it must not take a second read share on top.
+    rw = RwLock(0, max_readers=2)
+    r1 = await rw.read()
+    r2 = await rw.read()
+    rw._waiters = WakeAlsoWhileWithdrawing(r1.release, r2.release)
+    with timeout(HANG):
+        guard = await rw.read()
+    assert rw.statistics().readers == 1
+    guard.release()
+    assert rw.statistics().readers == 0
+    with timeout(HANG):
+        (await rw.write()).release()
 
 
 def test_rwlock_blocking_write_takes_a_lock_released_while_its_waiter_is_queued() -> None:

@@ -82,6 +82,13 @@ def use_pidfd() -> bool:
     return not _force_sigchld and pidfd_works()
 
 
+def _close_fds(*fds: int) -> None:
+    """Close those of ``fds`` that are open (not -1)."""
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
+
+
 class _OrphanReaper:
     """One daemon thread reaping dropped children (see the module notes)."""
 
@@ -114,10 +121,20 @@ class _OrphanReaper:
             self._starting = True
         # The thread is made with the lock released: making it allocates, and a finalizer
         # run there may adopt another child (it finds ``_starting`` and only adds it).
-        wake_r, wake_w = os.pipe()
-        thread = threading.Thread(
-            target=self._run, args=(wake_r,), name="rt-process-reaper", daemon=True
-        )
+        wake_r = wake_w = -1
+        try:
+            wake_r, wake_w = os.pipe()
+            thread = threading.Thread(
+                target=self._run, args=(wake_r,), name="rt-process-reaper", daemon=True
+            )
+        except BaseException:
+            # Out of fds or memory: no thread is being made any more. The orphans stay
+            # listed, and the next adoption tries again (its thread looks at every one).
+            _close_fds(wake_r, wake_w)
+            with self._lock:
+                self._starting = False
+                self._idle.notify_all()
+            raise
         with self._lock:
             self._wake_r, self._wake_w = wake_r, wake_w
             self._thread = thread
@@ -289,15 +306,24 @@ class _SigchldWatcher:
                     self._starting = False
                     self._idle.notify_all()
                 raise
-        wake_r, wake_w = os.pipe()
-        os.set_blocking(wake_r, False)
-        os.set_blocking(wake_w, False)
-        thread = threading.Thread(  # lock released: see _OrphanReaper.adopt
-            target=self._run,
-            args=(listener, wake_r, wake_w),
-            name="rt-process-sigchld",
-            daemon=True,
-        )
+        wake_r = wake_w = -1
+        try:
+            wake_r, wake_w = os.pipe()
+            os.set_blocking(wake_r, False)
+            os.set_blocking(wake_w, False)
+            thread = threading.Thread(  # lock released: see _OrphanReaper.adopt
+                target=self._run,
+                args=(listener, wake_r, wake_w),
+                name="rt-process-sigchld",
+                daemon=True,
+            )
+        except BaseException:  # as a failed registration above: the next child tries again
+            _close_fds(wake_r, wake_w)
+            with self._lock:
+                self._children.pop(pid, None)
+                self._starting = False
+                self._idle.notify_all()
+            raise
         with self._lock:
             self._starting = False
             self._wake_w = wake_w

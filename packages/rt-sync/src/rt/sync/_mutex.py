@@ -159,9 +159,10 @@ class Mutex(Generic[T]):
         """Look again once ``w`` is queued (lock held; see ``_waitqueue``): if the mutex was
         unlocked while ``w`` was being queued (by a finalizer or signal handler on this thread,
         which found nobody to hand it to), take it for ``w`` and withdraw ``w``."""
-        if self._locked or self._waiters.first() is not w:
+        # ``remove`` last and tested, as in Semaphore._permits_for: an unlock at its entry may
+        # hand w the mutex first.
+        if self._locked or self._waiters.first() is not w or not self._waiters.remove(w):
             return False
-        self._waiters.remove(w)
         self._locked = True
         return True
 

@@ -304,9 +304,14 @@ class RwLock(Generic[T]):
         which found nobody to grant it to) and ``w`` is first in line, take it and withdraw
         ``w``."""
         write = w.n == _WRITE
-        if not self._grantable(write) or self._waiters.first() is not w:
+        # ``remove`` last and tested, as in Semaphore._permits_for: a release at its entry may
+        # grant w the lock first.
+        if (
+            not self._grantable(write)
+            or self._waiters.first() is not w
+            or not self._waiters.remove(w)
+        ):
             return False
-        self._waiters.remove(w)
         self._take(write)
         return True
 

@@ -269,9 +269,11 @@ class Semaphore:
         """
         if self._closed and self._waiters.remove(w):
             raise SemaphoreClosed(_CLOSED)
-        if self._permits < w.n or self._waiters.first() is not w:
+        # ``remove`` last, its result part of the test: a release run at its entry (a signal
+        # handler, or the collector from 3.12 on) may hand w the permits first; then w is
+        # gone from the queue, holds them, and parks to be resumed as usual.
+        if self._permits < w.n or self._waiters.first() is not w or not self._waiters.remove(w):
             return False
-        self._waiters.remove(w)
         self._permits -= w.n
         return True
 

@@ -15,15 +15,18 @@ value) belongs to the task, which resumes normally and sees its cancellation at 
 checkpoint. So a cancelled wait either had no effect, or completed.
 
 **Look again after queueing.** The lock is re-entrant, so code run on the waiting thread
-*inside* its locked section can take the waking side: a finalizer that the collector runs
-while the waiter is being allocated, or a signal handler (any bytecode boundary on the main
-thread). Such a ``set()`` / ``release()`` / ``send()`` finds the queue without our waiter,
-wakes nobody, and the wait would last for ever. So every wait, once its waiter is in the queue
-and still under the lock, checks its condition again: ``if <ready> and queue.remove(w):`` the
-condition came true before the waiter was queued, and the wait takes its fast-path outcome
-instead of parking. (A waker that ran after the push has taken the waiter out, handing it
-whatever it hands over: ``remove`` fails and the wait parks and resumes as usual.) The check
-costs nothing on the fast path, which never queues.
+*inside* its locked section can take the waking side: a finalizer that the collector runs while
+the waiter is being allocated (or, from Python 3.12 on, where the interpreter checks for
+pending work: a call's entry or end, a backward jump), or a signal handler (those same points,
+on the main thread). Such a ``set()`` / ``release()`` / ``send()`` finds the queue without our
+waiter, wakes nobody, and the wait would last for ever. So every wait, once its waiter is in
+the queue and still under the lock, checks its condition again:
+``if <ready> and queue.remove(w):`` the condition came true before the waiter was queued, and
+the wait takes its fast-path outcome instead of parking. (A waker that ran after the push has
+taken the waiter out, handing it whatever it hands over: ``remove`` fails and the wait parks
+and resumes as usual. That holds also when the waker runs at ``remove``'s own entry, so
+``remove`` comes last in the test and its result decides.) The check costs nothing on the fast
+path, which never queues.
 
 Fast paths (the operation completes without waiting) spend the cooperative budget *first*:
 ``if budget_spent(): await checkpoint()``, then take the value, lock or permits. The yield is a
