@@ -297,17 +297,10 @@ class _SigchldWatcher:
             # register with the lock released, marked as starting.
             self._starting = True
         listener = self._listener
-        if listener is None:
-            try:
-                listener = self._listener = register_raw(signal.SIGCHLD, lifelong=True)
-            except BaseException:
-                with self._lock:
-                    self._children.pop(pid, None)
-                    self._starting = False
-                    self._idle.notify_all()
-                raise
         wake_r = wake_w = -1
         try:
+            if listener is None:
+                listener = self._listener = register_raw(signal.SIGCHLD, lifelong=True)
             wake_r, wake_w = os.pipe()
             os.set_blocking(wake_r, False)
             os.set_blocking(wake_w, False)
@@ -317,7 +310,10 @@ class _SigchldWatcher:
                 name="rt-process-sigchld",
                 daemon=True,
             )
-        except BaseException:  # as a failed registration above: the next child tries again
+        except BaseException:
+            # Registering failed, or making the thread did (out of fds or memory): this child
+            # is not watched (the caller gets the error), nothing is starting any more, and
+            # the next child tries again.
             _close_fds(wake_r, wake_w)
             with self._lock:
                 self._children.pop(pid, None)
