@@ -1141,15 +1141,15 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     # queues (on this thread: the runtime is ours); _wake (another thread:
                     # call_soon_threadsafe, stop) finds _polling and unparks the reactor, so
                     # what it queued before that is looked at here. The wheel's callback
-                    # (_wheel_fired) unparks it too: rt-time's park fires what is due as it
-                    # starts and then blocks on unless a *task* became runnable. A call_soon
-                    # on this thread before the wait begins (a finalizer the collector runs
-                    # there, a signal handler) marks the reactor (IoDriver.unpark_local),
-                    # flagged as about to park before each look here.
+                    # (_wheel_fired, on this thread) and a call_soon here (a finalizer the
+                    # collector runs, a signal handler) call IoDriver.unpark_local: rt-time's
+                    # park fires what is due as it starts and then blocks on unless a *task*
+                    # became runnable, so the reactor is flagged as about to park before each
+                    # look here, and a wait not begun yet then polls. (An owned loop's runtime
+                    # always has the reactor: _io is set.)
                     io = self._io
                     self._polling = True
-                    if io is not None:
-                        io.about_to_park()
+                    io.about_to_park()
                     if ready or self._stopping:
                         self._polling = False
                         continue
@@ -1157,8 +1157,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
                     # A poll whose events were all transport reads run where they fired
                     # (_FdWatch.read_ready) that queued nothing: straight back to the drivers.
                     while others is False:
-                        if io is not None:
-                            io.about_to_park()
+                        io.about_to_park()
                         if ready or due or fired or self._stopping:
                             break
                         others = park_idle()
