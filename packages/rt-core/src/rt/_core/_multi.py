@@ -282,9 +282,7 @@ class MultiThreadScheduler(Scheduler):
         if not w.in_driver:
             w.event.set()  # (it waits on its event, or is about to)
             return
-        bottom = self._bottom
-        if bottom._pre_block:
-            bottom._mark_woken()  # its wait polls instead of blocking (see IoDriver)
+        self._bottom.unpark_local()  # its wait polls instead of blocking (see IoDriver)
 
     def _post_from_signal(self, callback: Callable[[], object]) -> None:
         # When every worker is idle, one of them sleeps in the driver: the eventfd reaches it.

@@ -146,9 +146,7 @@ class CurrentThreadScheduler(Scheduler):
         if self._thread_id != threading.get_ident():
             self._driver.unpark()
             return
-        bottom = self._bottom
-        if bottom._pre_block:
-            bottom._mark_woken()
+        self._bottom.unpark_local()
 
     def _blocking_drained(self) -> None:
         # The last blocking job finished (after waking its task): a driver that parked

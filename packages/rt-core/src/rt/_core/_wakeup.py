@@ -243,10 +243,12 @@ class ThreadParker:
             if timeout != 0:
                 self._pre_block = False
 
-    def _mark_woken(self) -> None:
-        """As the reactor's: the wait about to begin returns at once (an unpark: a condition
-        variable, or a byte on the signal socket pair when the parker waits on that)."""
-        self.unpark()
+    def unpark_local(self) -> None:
+        """As the reactor's (``IoDriver.unpark_local``): before the wait begins, the wait
+        returns at once (an unpark: a condition variable, or a byte on the signal socket pair
+        when the parker waits on that); once it is over, nothing."""
+        if self._pre_block:
+            self.unpark()
 
     def _park(self, timeout: float | None) -> None:
         with self._cond:
