@@ -514,6 +514,36 @@ def test_an_after_poll_hook_raising_keyboard_interrupt_reaches_a_task_that_parke
     assert cleaned == ["finally"]
 
 
+def test_a_before_poll_hook_raising_keyboard_interrupt_ends_its_task_at_the_step_it_precedes(
+    flavor: str | None,
+) -> None:
+    # The step the hook precedes does not run as a plain step: the exception ends the task
+    # there (raised at its await, or the coroutine closed there), so nothing after that await
+    # runs; block_on raises it.
+    armed = threading.Event()
+    reached: list[str] = []
+
+    def hook(meta: rt.TaskMeta) -> None:
+        if meta.name == "victim" and armed.is_set():
+            armed.clear()
+            raise KeyboardInterrupt("from a hook")
+
+    async def victim() -> None:
+        try:
+            armed.set()
+            await rt.yield_now()
+            reached.append("the code after the await")
+        finally:
+            reached.append("finally")
+
+    async def main() -> None:
+        await rt.spawn(victim(), name="victim")
+
+    with pytest.raises(KeyboardInterrupt, match="from a hook"):
+        rt.run(main(), flavor=flavor, on_before_task_poll=hook)
+    assert reached == ["finally"]
+
+
 @pytest.mark.parametrize("raised", [KeyboardInterrupt, SystemExit])
 @pytest.mark.parametrize("ending", ["returns", "raises"])
 def test_an_after_poll_hook_raising_after_a_task_s_last_step_keeps_its_outcome_and_reaches_block_on(
