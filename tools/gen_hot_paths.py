@@ -1,16 +1,26 @@
-"""Write the hot paths that rt-core's two schedulers inline, from one source.
+"""Write the hot paths that rt inlines in more than one place, from one source.
 
     python tools/gen_hot_paths.py          # rewrite the generated blocks
-    python tools/gen_hot_paths.py --check  # exit 1 if a block differs (the test suite runs it)
+    python tools/gen_hot_paths.py --check  # exit 1 if a block differs or is missing (the test
+                                           # suite runs it: rt-core's and rt-sync's tests)
 
 The current-thread loop (``_scheduler.py``) and the multi-thread one (``_worker_loop.py``)
 inline a few lines where a function call would cost a measurable share of a spawn: checking a
 freshly spawned coroutine and building its task (in each flavor's ``spawn_here`` and in
 ``rt.spawn`` itself, ``_runtime.py``; ``_task.py`` sets the task's fields in two more
 places), and settling a task that returned a value (what ``_harness.settle`` does, without
-the call). They are not kept by hand in two places: each copy sits between
-``# <generated: NAME>`` and ``# </generated: NAME>`` lines and is written here from
-:data:`BLOCKS`, at the indentation of its markers.
+the call). rt-sync's mpsc receiver writes its whole receive out twice, in ``Receiver.recv``
+and ``Receiver.__anext__`` (``async for``), which differ only in how they end: ``recv``
+raises ``ChannelClosed`` on an ended channel, iteration stops (``MPSC_RECEIVE``). None of
+these is kept by hand in two places: each copy sits between ``# <generated: NAME>`` and
+``# </generated: NAME>`` lines and is written here from :data:`BLOCKS`, at the indentation
+of its markers. :data:`TARGETS` names the files and the blocks each must hold, so a copy
+whose markers were removed (to hand-edit it) fails the check as well.
+
+Rules for a template: a ``# <NAME>`` line inside a block is block NAME, indented as that
+line; ``_variant`` and ``_ending`` make several blocks from one template, where the copies
+must differ. The generated text is the text a careful hand would write (same statements, so
+the same bytecode: only comments and line numbers may move); edit it here, never in place.
 """
 
 from __future__ import annotations
@@ -19,7 +29,9 @@ import re
 import sys
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parent.parent / "packages" / "rt-core" / "src" / "rt" / "_core"
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "packages" / "rt-core" / "src" / "rt" / "_core"
+SYNC = ROOT / "packages" / "rt-sync" / "src" / "rt" / "sync"
 
 BLOCKS: dict[str, str] = {
     # ``rt.spawn`` from a running task (each flavor's ``spawn_here``, and ``rt.spawn`` itself
@@ -378,7 +390,120 @@ BLOCKS["ct_run_until_diagnosed"] = _variant(CT_LOOP, diagnosed=True)
 BLOCKS["diag_stepped"] = DIAG_STEPPED
 
 
-FILES = ("_scheduler.py", "_worker_loop.py", "_idle.py", "_task.py", "_runtime.py")
+# rt-sync's mpsc receive (``Receiver.recv`` and ``Receiver.__anext__``, ``_mpsc.py``), from
+# one template: the whole receive written out, no helper call on every consumer's hot path
+# (the budget charged first, a checkpoint then finding nothing taken; the lock-free take of a
+# buffered value; then under the lock a value, the full checks, or the common wait written
+# out, each wait looking again once queued; a parked receiver handed its value returns it).
+# The ``# <ENDED>`` line is where the two differ: ``_register`` raises ``ChannelClosed`` when
+# the channel has ended, which ``recv`` lets through and ``async for`` turns into the end of
+# the iteration (``MPSC_ENDED``).
+MPSC_RECEIVE = """\
+ch = self._chan
+# The whole receive is written out here (no helper calls): it is every consumer's
+# hot path, in ``recv`` and in ``async for`` (tools/gen_hot_paths.py writes both
+# from one template). The budget is charged first (a checkpoint must find nothing
+# taken).
+ops = self._ops + 1
+if ops < _BATCH:
+    self._ops = ops
+else:
+    self._ops = 0
+    if budget_spent(_BATCH):
+        await checkpoint()
+# Lock-free when a value is buffered: only the receiver removes values, and deque
+# operations are atomic. Senders decide about room under the lock and look again
+# after queueing themselves (``_Chan.enqueue_sender``); we look for them after taking.
+buf = ch.buf
+if buf and _LOCK_FREE_RECEIVE:
+    try:
+        value = buf.popleft()
+    except IndexError:  # another task receives concurrently (misuse): slow path
+        pass
+    else:
+        if ch.send_waiters:
+            ch.lock.acquire()
+            try:
+                refilled = ch.refill()
+            finally:
+                ch.lock.release()
+            _wake_all(refilled)
+        return value
+while True:
+    ch.lock.acquire()
+    try:
+        buf = ch.buf
+        if buf:
+            value = buf.popleft()
+            woken = ch.refill() if ch.send_waiters else None
+            w = None  # (no `break` inside `try`: mypyc does not implement it)
+        elif ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
+            # <ENDED>
+            if self._withdrawn(w):
+                w = _AGAIN
+        else:  # the common case, written out: only a send or a close ends the wait
+            w = Waiter(current_task())
+            ch.recv_waiters[w] = None
+            # Look again (``_withdrawn``, cheaper): one made while w was being queued.
+            if (buf or ch.closed or not ch.senders) and ch.recv_waiters.remove(w):
+                w = _AGAIN
+    finally:
+        ch.lock.release()
+    if w is None:
+        if woken:
+            _wake_all(woken)
+        return value
+    if w is not _AGAIN:
+        w._lock = ch.lock  # park(), written out: one call less per receive that waits
+        w._queue = ch.recv_waiters
+        await wait_task_rescheduled(w, w.task)
+        if w.n == _HANDOFF:
+            return w.value  # type: ignore[no-any-return]
+"""
+
+# How each copy of ``MPSC_RECEIVE`` meets an ended channel (its ``# <ENDED>`` line).
+MPSC_ENDED = {
+    "mpsc_recv": """\
+w = self._register()  # the checks and errors, in full (ChannelClosed: ended)
+""",
+    "mpsc_anext": """\
+try:
+    w = self._register()  # the checks and errors, in full
+except ChannelClosed:  # the channel ended: so does the iteration
+    raise chained(StopAsyncIteration(), None)  # noqa: B904
+""",
+}
+
+
+def _ending(template: str, ending: str) -> str:
+    """``template`` with its ``# <ENDED>`` line replaced by ``ending``, at that line's indent."""
+    out = []
+    slots = 0
+    for line in template.splitlines(True):
+        if line.strip() == "# <ENDED>":
+            slots += 1
+            pad = line[: len(line) - len(line.lstrip())]
+            out += [pad + inner if inner.strip() else inner for inner in ending.splitlines(True)]
+        else:
+            out.append(line)
+    if slots != 1:
+        raise ValueError(f"a template needs one '# <ENDED>' line, this one has {slots}")
+    return "".join(out)
+
+
+for _name, _ended in MPSC_ENDED.items():
+    BLOCKS[_name] = _ending(MPSC_RECEIVE, _ended)
+
+
+# The files holding generated blocks, and the blocks each must hold (at least one copy each).
+TARGETS: dict[Path, tuple[str, ...]] = {
+    CORE / "_scheduler.py": ("spawn_here", "ct_run_until", "ct_run_until_diagnosed"),
+    CORE / "_worker_loop.py": ("settle_value",),
+    CORE / "_idle.py": ("spawn_here", "worker_queue_spawned"),
+    CORE / "_task.py": ("task_fields",),
+    CORE / "_runtime.py": ("spawn_here", "worker_queue_spawned"),
+    SYNC / "_mpsc.py": ("mpsc_recv", "mpsc_anext"),
+}
 
 _BLOCK = re.compile(
     r"^(?P<indent>[ \t]*)# <generated: (?P<name>\w+)>\n"
@@ -412,25 +537,39 @@ def render(text: str) -> str:
     return _BLOCK.sub(one, text)
 
 
+def missing(text: str, names: tuple[str, ...]) -> list[str]:
+    """The blocks among ``names`` that ``text`` holds no generated copy of."""
+    held = {m.group("name") for m in _BLOCK.finditer(text)}
+    return [name for name in names if name not in held]
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
-    for name in FILES:
-        path = CORE / name
+    lost = []
+    for path, names in TARGETS.items():
+        rel = path.relative_to(ROOT).as_posix()
         text = path.read_text()
+        lost += [f"{rel}: {name}" for name in missing(text, names)]
         new = render(text)
         if new != text:
-            stale.append(name)
+            stale.append(rel)
             if not check:
                 path.write_text(new)
+    if lost:
+        print(
+            f"generated blocks missing (their markers were removed): {', '.join(lost)}; put "
+            "back the '# <generated: NAME>' / '# </generated: NAME>' lines, then run "
+            "python tools/gen_hot_paths.py",
+            file=sys.stderr,
+        )
     if check and stale:
         print(
             f"generated hot paths out of date in {', '.join(stale)}: "
-            "run python tools/gen_hot_paths.py",
+            "run python tools/gen_hot_paths.py (edit the templates there, not the copies)",
             file=sys.stderr,
         )
-        return 1
-    return 0
+    return 1 if lost or (check and stale) else 0
 
 
 if __name__ == "__main__":

@@ -788,3 +788,176 @@ def test_recv_and_async_iteration_are_the_same_receive_written_out_twice() -> No
         return ast.unparse(EndedAsRecv().visit(func))
 
     assert body(Receiver.recv) == body(Receiver.__anext__)
+
+
+# -- recv() and async for: one receive, generated twice (tools/gen_hot_paths.py) --------------
+# ``Receiver.recv`` and ``Receiver.__anext__`` are two generated copies of one template that
+# differ only in how an ended channel ends them. The tests below hold each behaviour of the
+# receive to both ways of receiving (each async test runs on both scheduler flavors).
+
+RECEIVE_WAYS = ["recv", "async_for"]
+
+
+def _generator() -> types.ModuleType:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "tools" / "gen_hot_paths.py"
+    spec = importlib.util.spec_from_file_location("gen_hot_paths", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_receive_copies_are_generated_and_a_hand_edit_to_one_fails_the_check() -> None:
+    gen = _generator()
+    path = gen.SYNC / "_mpsc.py"
+    names = gen.TARGETS[path]
+    assert set(names) >= {"mpsc_recv", "mpsc_anext"}
+    text = path.read_text()
+    # The generator's --check on rt-sync's target: both copies there, and up to date.
+    assert gen.missing(text, names) == []
+    assert gen.render(text) == text, "run python tools/gen_hot_paths.py"
+    # A hand edit to either copy is what the check reports (rendering undoes it) ...
+    for name in ("mpsc_recv", "mpsc_anext"):
+        start = text.index(f"# <generated: {name}>")
+        look_again = text.index("if (buf or ch.closed or not ch.senders)", start)
+        edited = text[:look_again] + "if (buf or not ch.senders)" + text[look_again + 38 :]
+        assert gen.render(edited) == text
+    # ... and so is a copy taken out of the generator by deleting its markers.
+    unmarked = text.replace("# <generated: mpsc_anext>\n", "").replace(
+        "# </generated: mpsc_anext>\n", ""
+    )
+    assert gen.missing(unmarked, names) == ["mpsc_anext"]
+
+
+def test_the_two_generated_receives_differ_only_where_the_channel_has_ended() -> None:
+    import difflib
+
+    gen = _generator()
+    recv = gen.BLOCKS["mpsc_recv"].splitlines()
+    anext = gen.BLOCKS["mpsc_anext"].splitlines()
+    changed = [
+        line[0] + line[1:].strip()
+        for line in difflib.unified_diff(recv, anext, lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert changed == [
+        "-w = self._register()  # the checks and errors, in full (ChannelClosed: ended)",
+        "+try:",
+        "+w = self._register()  # the checks and errors, in full",
+        "+except ChannelClosed:  # the channel ended: so does the iteration",
+        "+raise chained(StopAsyncIteration(), None)  # noqa: B904",
+    ]
+
+
+async def _receive_all(rx: mpsc.Receiver[Any], way: str) -> list[Any]:
+    """Receive until the channel ends: ``recv`` until ChannelClosed, or ``async for``."""
+    got: list[Any] = []
+    if way == "recv":
+        while True:
+            try:
+                got.append(await rx.recv())
+            except ChannelClosed:
+                return got
+    async for value in rx:
+        got.append(value)
+    return got
+
+
+async def _receive_for_ever(rx: mpsc.Receiver[Any], way: str, got: list[Any]) -> None:
+    if way == "recv":
+        while True:
+            got.append(await rx.recv())
+    async for value in rx:
+        got.append(value)
+
+
+@pytest.mark.parametrize("way", RECEIVE_WAYS)
+@pytest.mark.parametrize("bounded", [True, False], ids=["bounded", "unbounded"])
+async def test_recv_and_async_for_receive_every_value_in_order_then_end(
+    way: str, bounded: bool
+) -> None:
+    # Bounded with room for 2: the producer waits for room and the receiver parks, in turns.
+    tx, rx = mpsc.channel[int](2) if bounded else mpsc.unbounded_channel[int]()
+
+    async def produce() -> None:
+        for i in range(50):
+            if isinstance(tx, mpsc.Sender):
+                await tx.send(i)
+            else:
+                tx.send(i)
+                if i % 7 == 0:
+                    await rt.yield_now()
+        tx.close()
+
+    producer = rt.spawn(produce())
+    assert await _receive_all(rx, way) == list(range(50))
+    await producer
+
+
+@pytest.mark.parametrize("way", RECEIVE_WAYS)
+async def test_recv_and_async_for_drain_the_values_buffered_when_the_receiver_closes(
+    way: str,
+) -> None:
+    tx, rx = mpsc.channel[str](4)
+    for value in "abc":
+        await tx.send(value)
+    rx.close()
+    with pytest.raises(ChannelClosed):
+        await tx.send("after the close")
+    assert await _receive_all(rx, way) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("way", RECEIVE_WAYS)
+async def test_recv_and_async_for_parked_on_an_empty_channel_end_when_the_receiver_closes(
+    way: str,
+) -> None:
+    tx, rx = mpsc.channel[str](4)
+    receiver = rt.spawn(_receive_all(rx, way))
+    await until(lambda: rx.statistics().receiver_waiting)
+    rx.close()
+    assert await receiver == []
+    assert tx.is_closed()
+
+
+@pytest.mark.parametrize("way", RECEIVE_WAYS)
+async def test_recv_and_async_for_end_when_the_last_sender_is_dropped_after_its_values(
+    way: str,
+) -> None:
+    tx, rx = mpsc.channel[str](4)
+    last = tx.clone()
+    receiver = rt.spawn(_receive_all(rx, way))
+    await until(lambda: rx.statistics().receiver_waiting)
+    tx.close()  # another sender is left: the receiver keeps waiting
+    assert rx.statistics().receiver_waiting
+    await last.send("x")
+    await until(lambda: rx.statistics().receiver_waiting)
+    last.try_send("y")
+    del last  # the last sender, dropped unclosed: "y" is still received, then the end
+    assert await receiver == ["x", "y"]
+
+
+@pytest.mark.parametrize("way", RECEIVE_WAYS)
+@pytest.mark.parametrize("sent_first", [False, True], ids=["cancel_then_send", "send_then_cancel"])
+async def test_a_receive_cancelled_while_parked_loses_no_value_for_recv_and_async_for(
+    way: str, sent_first: bool
+) -> None:
+    tx, rx = mpsc.channel[int](4)
+    got: list[int] = []
+    receiver = rt.spawn(_receive_for_ever(rx, way, got))
+    await until(lambda: rx.statistics().receiver_waiting)
+    if sent_first:
+        # Handed to the parked receiver, cancelled before it runs: it still returns the value.
+        tx.try_send(1)
+        await cancelled(receiver)
+    else:
+        await cancelled(receiver)
+        assert not rx.statistics().receiver_waiting  # the cancelled wait withdrew
+        tx.try_send(1)
+    tx.try_send(2)
+    tx.close()
+    # Whatever the cancelled receive did not take goes to the next receives, in order.
+    got += await _receive_all(rx, way)
+    assert got == [1, 2]

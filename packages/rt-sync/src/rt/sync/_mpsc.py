@@ -811,9 +811,12 @@ class Receiver(Generic[T]):
         Cancel safety: cancel-safe: a cancelled ``recv`` took no value from the channel.
         Use it freely as a ``select`` branch.
         """
+        # <generated: mpsc_recv>
         ch = self._chan
         # The whole receive is written out here (no helper calls): it is every consumer's
-        # hot path. The budget is charged first (a checkpoint must find nothing taken).
+        # hot path, in ``recv`` and in ``async for`` (tools/gen_hot_paths.py writes both
+        # from one template). The budget is charged first (a checkpoint must find nothing
+        # taken).
         ops = self._ops + 1
         if ops < _BATCH:
             self._ops = ops
@@ -848,7 +851,7 @@ class Receiver(Generic[T]):
                     woken = ch.refill() if ch.send_waiters else None
                     w = None  # (no `break` inside `try`: mypyc does not implement it)
                 elif ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
-                    w = self._register()  # the checks and errors, in full
+                    w = self._register()  # the checks and errors, in full (ChannelClosed: ended)
                     if self._withdrawn(w):
                         w = _AGAIN
                 else:  # the common case, written out: only a send or a close ends the wait
@@ -869,6 +872,7 @@ class Receiver(Generic[T]):
                 await wait_task_rescheduled(w, w.task)
                 if w.n == _HANDOFF:
                     return w.value  # type: ignore[no-any-return]
+        # </generated: mpsc_recv>
 
     async def recv_many(self, limit: Count) -> list[T]:
         """Wait for at least one value, then return up to ``limit`` values at once.
@@ -977,19 +981,27 @@ class Receiver(Generic[T]):
 
         Cancel safety: cancel-safe, like ``recv``.
         """
+        # <generated: mpsc_anext>
         ch = self._chan
-        ops = self._ops + 1  # as in ``recv``
+        # The whole receive is written out here (no helper calls): it is every consumer's
+        # hot path, in ``recv`` and in ``async for`` (tools/gen_hot_paths.py writes both
+        # from one template). The budget is charged first (a checkpoint must find nothing
+        # taken).
+        ops = self._ops + 1
         if ops < _BATCH:
             self._ops = ops
         else:
             self._ops = 0
             if budget_spent(_BATCH):
                 await checkpoint()
+        # Lock-free when a value is buffered: only the receiver removes values, and deque
+        # operations are atomic. Senders decide about room under the lock and look again
+        # after queueing themselves (``_Chan.enqueue_sender``); we look for them after taking.
         buf = ch.buf
         if buf and _LOCK_FREE_RECEIVE:
             try:
                 value = buf.popleft()
-            except IndexError:
+            except IndexError:  # another task receives concurrently (misuse): slow path
                 pass
             else:
                 if ch.send_waiters:
@@ -1007,19 +1019,20 @@ class Receiver(Generic[T]):
                 if buf:
                     value = buf.popleft()
                     woken = ch.refill() if ch.send_waiters else None
-                    w = None
+                    w = None  # (no `break` inside `try`: mypyc does not implement it)
                 elif ch.recv_waiters or ch.reserved or ch.closed or not ch.senders:
                     try:
-                        w = self._register()  # the checks and errors, in full (see recv)
-                    except ChannelClosed:
+                        w = self._register()  # the checks and errors, in full
+                    except ChannelClosed:  # the channel ended: so does the iteration
                         raise chained(StopAsyncIteration(), None)  # noqa: B904
                     if self._withdrawn(w):
                         w = _AGAIN
-                else:
+                else:  # the common case, written out: only a send or a close ends the wait
                     w = Waiter(current_task())
                     ch.recv_waiters[w] = None
+                    # Look again (``_withdrawn``, cheaper): one made while w was being queued.
                     if (buf or ch.closed or not ch.senders) and ch.recv_waiters.remove(w):
-                        w = _AGAIN  # look again, as in recv
+                        w = _AGAIN
             finally:
                 ch.lock.release()
             if w is None:
@@ -1032,6 +1045,7 @@ class Receiver(Generic[T]):
                 await wait_task_rescheduled(w, w.task)
                 if w.n == _HANDOFF:
                     return w.value  # type: ignore[no-any-return]
+        # </generated: mpsc_anext>
 
     def __del__(self) -> None:
         chan = getattr(self, "_chan", None)
