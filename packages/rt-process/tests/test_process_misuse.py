@@ -207,3 +207,33 @@ def _waits_on(end: object) -> bool:
     """Whether a task is parked on ``end``'s pipe in the reactor (to read or to write)."""
     st = end._reg._st  # type: ignore[attr-defined]
     return st is not None and (st.reader is not None or st.writer is not None)
+
+
+def _script(directory: Path, name: str, body: str, mode: int = 0o755) -> Path:
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("change", ["made not executable", "removed"])
+async def test_a_program_on_path_that_changes_after_a_spawn_is_looked_up_again(
+    tmp_path: Path, change: str
+) -> None:
+    # spawn() remembers where it found a program on PATH; once that copy was removed or
+    # made not executable, it kept failing (PermissionError, or FileNotFoundError once)
+    # although PATH still held another copy, which execvp (and output()) would run.
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    old = _script(first, "prog", "echo first")
+    _script(second, "prog", "echo second")
+    cmd = Command("prog").env("PATH", f"{first}:{second}").stdout(Stdio.piped())
+    assert (await cmd.spawn().wait_with_output()).stdout == b"first\n"
+    if change == "removed":
+        old.unlink()
+    else:
+        old.chmod(0o644)
+    for _ in range(2):
+        assert (await cmd.spawn().wait_with_output()).stdout == b"second\n"
+    assert (await cmd.output()).stdout == b"second\n"

@@ -59,6 +59,8 @@ def _environ() -> Mapping[Any, Any]:
 def _posix_spawn(
     argv: list[str | bytes], stdio: list[Any], env: dict[Any, Any] | None, cmd: Command
 ) -> Process:
+    key = (argv[0], (os.environ if env is None else env).get("PATH", os.defpath))
+    remembered = key in _resolved
     program = _which(argv[0], env)
     actions: list[tuple[Any, ...]] = []
     for target, cfg in enumerate(stdio):
@@ -74,23 +76,31 @@ def _posix_spawn(
         options["setpgroup"] = cmd._pgroup
     if cmd._new_session:
         options["setsid"] = True
-    try:
-        # setsigmask=(): rt's worker threads block the asynchronous signals (they are for the
-        # main thread) and a child inherits its parent thread's mask; start it with none, as
-        # Rust's Command does, so it can be stopped with SIGTERM.
-        pid = os.posix_spawn(
-            program,
-            argv,
-            _environ() if env is None else env,
-            file_actions=actions,
-            setsigmask=(),
-            setsigdef=_RESET_SIGNALS,
-            **options,
-        )
-    except FileNotFoundError:
-        _resolved.pop((argv[0], (os.environ if env is None else env).get("PATH", os.defpath)), None)
-        raise
-    return SpawnedProcess(pid)
+    while True:
+        try:
+            # setsigmask=(): rt's worker threads block the asynchronous signals (they are for
+            # the main thread) and a child inherits its parent thread's mask; start it with
+            # none, as Rust's Command does, so it can be stopped with SIGTERM.
+            pid = os.posix_spawn(
+                program,
+                argv,
+                _environ() if env is None else env,
+                file_actions=actions,
+                setsigmask=(),
+                setsigdef=_RESET_SIGNALS,
+                **options,
+            )
+        except (FileNotFoundError, PermissionError):
+            # Where an earlier spawn found the program may be gone or no longer executable
+            # while PATH holds another copy (execvp would run that one): look it up again,
+            # once. A lookup made just now is not repeated.
+            _resolved.pop(key, None)
+            if not remembered:
+                raise
+            remembered = False
+            program = _which(argv[0], env)
+            continue
+        return SpawnedProcess(pid)
 
 
 _INHERIT: Final = 0
