@@ -237,3 +237,26 @@ async def test_a_program_on_path_that_changes_after_a_spawn_is_looked_up_again(
     for _ in range(2):
         assert (await cmd.spawn().wait_with_output()).stdout == b"second\n"
     assert (await cmd.output()).stdout == b"second\n"
+
+
+@pytest.mark.parametrize("how", ["spawn", "spawn with cwd", "output"])
+async def test_a_script_whose_interpreter_is_missing_names_the_interpreter(
+    tmp_path: Path, how: str
+) -> None:
+    # The kernel says ENOENT for the script itself, so the error read "No such file or
+    # directory: '.../script'" about a file that is plainly there (subprocess's too).
+    script = tmp_path / "script"
+    script.write_text("#!/no/such/interpreter -x\necho hi\n")
+    script.chmod(0o755)
+    cmd = Command(script)
+    with pytest.raises(FileNotFoundError) as caught:
+        if how == "spawn":
+            cmd.spawn()
+        elif how == "spawn with cwd":
+            cmd.cwd(tmp_path).spawn()
+        else:
+            await cmd.output()
+    err = caught.value
+    assert err.errno == errno.ENOENT
+    assert err.filename == str(script)
+    assert "/no/such/interpreter" in str(err) and "#!" in str(err)
