@@ -270,6 +270,32 @@ async def test_sigterm_sent_to_a_child_running_rt_signal_shuts_it_down_gracefull
     assert await child.wait() == 0
 
 
+AFTER_MAIN_RETURNS = textwrap.dedent(
+    """
+    import os, signal, threading
+    import rt, rt.signal
+    from rt.signal.unix import SignalKind
+
+    async def main():
+        # The main thread is done with the program and waits for this thread to end.
+        await rt.spawn_blocking(threading.main_thread().join, 30)
+        stream = rt.signal.unix.signal(SignalKind.user_defined1())
+        os.kill(os.getpid(), signal.SIGUSR1)
+        print(await stream.recv())
+        stream.close()
+
+    threading.Thread(target=rt.run, args=(main(),)).start()
+    """
+)
+
+
+async def test_a_runtime_thread_can_listen_after_the_main_thread_returned() -> None:
+    # The main thread then waits in threading's shutdown, where it still runs signal
+    # handlers; registering said "import rt.signal on the main thread", which it was.
+    out = await Command(sys.executable).args(["-c", AFTER_MAIN_RETURNS]).output()
+    assert (out.returncode, out.stdout) == (0, b"True\n"), out.stderr
+
+
 LAZY_IMPORT_ON_A_WORKER = textwrap.dedent(
     """
     import os, signal, rt
