@@ -1,9 +1,11 @@
 """Hostile cancellation of rt.fs opens: an open aborted while its pool job runs (or before the
-pool took it) leaves no fd behind once the runtime has shut down, on both flavors.
+pool took it) leaves no fd behind once the runtime has shut down, on both flavors; so does
+runtime shutdown cancelling tasks that hold open files.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 import rt
 import rt.fs
+import rt.sync
 
 ROUNDS = 120
 
@@ -66,3 +69,40 @@ def test_an_open_aborted_at_any_point_leaves_no_fd_open_on_the_file(
     with rt.Runtime(flavor=flavor) as runtime:
         runtime.block_on(main())
     assert fds_on(path) == [], "an aborted open left its fd open"
+
+
+def test_writes_buffered_by_a_task_that_shutdown_cancels_reach_the_file_and_no_fd_stays(
+    flavor: str | None, tmp_path: Path
+) -> None:
+    # The task holds an open File with bytes collected but not yet handed to the OS, and
+    # another reads a big file, when the runtime shuts down: the bytes reach the file (as an
+    # io.BufferedWriter's do when it is dropped) and neither file stays open.
+    written, read = tmp_path / "written", tmp_path / "read"
+    read.write_bytes(b"r" * (4 << 20))
+    ready: list[str] = []
+
+    async def writer() -> None:
+        f = await rt.fs.File.create(written)
+        await f.write(b"kept")
+        ready.append("writer")
+        await rt.sync.Event().wait()  # until shutdown cancels it
+
+    async def reader() -> None:
+        async with await rt.fs.File.open(read) as f:
+            ready.append("reader")
+            while await f.read(1 << 16):
+                pass
+            await rt.sync.Event().wait()
+
+    async def main() -> None:
+        rt.spawn(writer())
+        rt.spawn(reader())
+        while len(ready) < 2:
+            await rt.yield_now()
+
+    with pytest.warns(ResourceWarning, match="was never closed"):
+        with rt.Runtime(flavor=flavor) as runtime:
+            runtime.block_on(main())
+        gc.collect()
+    assert written.read_bytes() == b"kept"
+    assert fds_on(written) == [] and fds_on(read) == []

@@ -278,3 +278,57 @@ def test_a_stream_used_on_another_runtime_says_to_make_it_there_instead_of_hangi
     for line in lines:
         assert line.startswith("this rt.io.Stdin was made on another rt runtime"), line
         assert "call rt.io.stdin() again in the runtime that uses it" in line
+
+
+BUSY_AND_CLOSED = r"""
+import rt, rt.io
+
+def parked(stream):
+    st = stream._backend._reg._st
+    return st is not None and st.reader is not None
+
+async def main():
+    inp = rt.io.stdin()
+    first = rt.spawn(inp.read(10))
+    while not parked(inp):
+        await rt.yield_now()
+    try:
+        await inp.read(10)
+    except RuntimeError as exc:
+        print("second:", exc)
+    inp.close()
+    try:
+        await first
+    except rt.JoinError as exc:
+        print("first:", type(exc.exception).__name__, exc.exception)
+
+rt.run(main())
+"""
+
+
+def test_a_pipe_read_waiting_when_another_task_reads_or_closes_says_so_in_the_streams_terms() -> (
+    None
+):
+    # The reactor's words were "another task is already waiting for fd 3 to be readable" and
+    # "fd 3 was closed while a task was waiting on it", naming neither rt.io.Stdin nor a fix.
+    r, w = os.pipe()  # the child's stdin: empty, and open until the child is done
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", BUSY_AND_CLOSED],
+            stdin=r,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    finally:
+        os.close(r)
+        os.close(w)
+    assert proc.returncode == 0, err.decode()
+    second, first = out.decode().splitlines()
+    assert second.startswith("second: read() on an rt.io.Stdin that another task is already")
+    assert "one task at a time" in second
+    assert first.startswith("first: OSError [Errno 9] read() on a closed rt.io.Stdin")
+    assert "it was closed by close()" in first

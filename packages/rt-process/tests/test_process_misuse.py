@@ -3,6 +3,7 @@ guards a mistake that once gave a hang, a MemoryError or an unclear error."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -139,3 +140,123 @@ async def test_a_closed_file_or_fd_as_a_stream_is_an_error_naming_the_stream(
         await Command("true").stdout(fd).status()
     with pytest.raises(OSError, match=f"stderr: fd {fd} is not open in this process"):
         Command("true").stderr(fd).spawn()
+
+
+async def test_a_write_waiting_when_wait_closes_stdin_says_wait_closed_it() -> None:
+    # asyncio's proc.wait() leaves stdin alone; rt's (as Tokio's) closes a stdin still held
+    # as child.stdin. A writer blocked on it got "fd N was closed while a task was waiting on
+    # it", naming neither the pipe nor wait().
+    child = Command("sleep").arg("1000").stdin(Stdio.piped()).spawn()
+    stdin = child.stdin
+    assert stdin is not None
+    writer = rt.spawn(stdin.write_all(b"x" * (1 << 22)))  # more than a pipe holds
+    while not _waits_on(stdin):
+        await rt.yield_now()
+    waiter = rt.spawn(child.wait())
+    while stdin.fileno() >= 0:
+        await rt.yield_now()
+    child.start_kill()
+    assert await waiter == -9
+    with pytest.raises(rt.JoinError) as caught:
+        await writer
+    err = caught.value.exception
+    assert isinstance(err, OSError)
+    assert err.errno == errno.EBADF
+    message = str(err)
+    assert "write() on a closed ChildStdin" in message
+    assert "Child.wait()" in message and "take it first" in message
+
+
+async def test_a_read_waiting_when_another_task_closes_the_pipe_names_the_pipe() -> None:
+    child = Command("sleep").arg("1000").stdout(Stdio.piped()).kill_on_drop(True).spawn()
+    stdout = child.stdout
+    assert stdout is not None
+    reader = rt.spawn(stdout.read())
+    while not _waits_on(stdout):
+        await rt.yield_now()
+    stdout.close()
+    with pytest.raises(rt.JoinError) as caught:
+        await reader
+    err = caught.value.exception
+    assert isinstance(err, OSError)
+    assert err.errno == errno.EBADF
+    assert "read() on a closed ChildStdout: it was closed by close()" in str(err)
+    await child.kill()
+
+
+async def test_a_second_task_reading_or_writing_a_pipe_is_told_to_use_one_task() -> None:
+    # The reactor's words were "another task is already waiting for fd 9 to be readable".
+    child = Command("sleep").arg("1000").stdin(Stdio.piped()).stdout(Stdio.piped()).spawn()
+    stdin, stdout = child.stdin, child.stdout
+    assert stdin is not None and stdout is not None
+    reader = rt.spawn(stdout.read())
+    writer = rt.spawn(stdin.write_all(b"x" * (1 << 22)))
+    while not (_waits_on(stdout) and _waits_on(stdin)):
+        await rt.yield_now()
+    with pytest.raises(RuntimeError, match=r"read\(\) on a ChildStdout that another task is"):
+        await stdout.read()
+    with pytest.raises(RuntimeError, match=r"write\(\) on a ChildStdin that another task is"):
+        await stdin.write(b"y")
+    await child.kill()
+    assert await reader == b""  # the first reader and writer were left alone
+    with pytest.raises(rt.JoinError):
+        await writer
+
+
+def _waits_on(end: object) -> bool:
+    """Whether a task is parked on ``end``'s pipe in the reactor (to read or to write)."""
+    st = end._reg._st  # type: ignore[attr-defined]
+    return st is not None and (st.reader is not None or st.writer is not None)
+
+
+def _script(directory: Path, name: str, body: str, mode: int = 0o755) -> Path:
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("change", ["made not executable", "removed"])
+async def test_a_program_on_path_that_changes_after_a_spawn_is_looked_up_again(
+    tmp_path: Path, change: str
+) -> None:
+    # spawn() remembers where it found a program on PATH; once that copy was removed or
+    # made not executable, it kept failing (PermissionError, or FileNotFoundError once)
+    # although PATH still held another copy, which execvp (and output()) would run.
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    old = _script(first, "prog", "echo first")
+    _script(second, "prog", "echo second")
+    cmd = Command("prog").env("PATH", f"{first}:{second}").stdout(Stdio.piped())
+    assert (await cmd.spawn().wait_with_output()).stdout == b"first\n"
+    if change == "removed":
+        old.unlink()
+    else:
+        old.chmod(0o644)
+    for _ in range(2):
+        assert (await cmd.spawn().wait_with_output()).stdout == b"second\n"
+    assert (await cmd.output()).stdout == b"second\n"
+
+
+@pytest.mark.parametrize("how", ["spawn", "spawn with cwd", "output"])
+async def test_a_script_whose_interpreter_is_missing_names_the_interpreter(
+    tmp_path: Path, how: str
+) -> None:
+    # The kernel says ENOENT for the script itself, so the error read "No such file or
+    # directory: '.../script'" about a file that is plainly there (subprocess's too).
+    script = tmp_path / "script"
+    script.write_text("#!/no/such/interpreter -x\necho hi\n")
+    script.chmod(0o755)
+    cmd = Command(script)
+    with pytest.raises(FileNotFoundError) as caught:
+        if how == "spawn":
+            cmd.spawn()
+        elif how == "spawn with cwd":
+            cmd.cwd(tmp_path).spawn()
+        else:
+            await cmd.output()
+    err = caught.value
+    assert err.errno == errno.ENOENT
+    assert err.filename == str(script)
+    assert "/no/such/interpreter" in str(err) and "#!" in str(err)

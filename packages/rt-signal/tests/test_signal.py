@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import signal
 import sys
@@ -14,6 +16,7 @@ import pytest
 
 import rt
 import rt.signal
+import rt.sync
 import rt.time
 from rt.process import Command, Stdio
 from rt.signal import _registry
@@ -102,6 +105,35 @@ async def test_a_signal_sent_by_a_child_process_is_received() -> None:
     assert status == 0
     assert await stream.recv()
     stream.close()
+
+
+async def test_a_burst_of_signals_loses_neither_the_last_one_nor_the_other_listener() -> None:
+    # A child sends 500 SIGUSR1 as fast as it can while one listener loops on recv() and a
+    # second, dropped half way, stays unread. Coalescing is fine; what must hold: once the
+    # burst is over, a delivery after it is still seen (the stream is not wedged), and the
+    # drop left the other listener and the handler in place.
+    looping = rt.signal.unix.signal(USR1)
+    dropped = rt.signal.unix.signal(USR1)
+    tx, rx = rt.sync.mpsc.unbounded_channel[int]()
+
+    async def consume() -> None:
+        while await looping.recv():
+            tx.send(1)
+
+    consumer = rt.spawn(consume())
+    burst = Command("sh").args(["-c", f"for i in $(seq 500); do kill -USR1 {os.getpid()}; done"])
+    sender = rt.spawn(burst.status())
+    assert await rt.time.timeout(30, rx.recv()) == 1  # the burst is arriving
+    del dropped
+    gc.collect()
+    assert await rt.time.timeout(30, sender) == 0
+    with contextlib.suppress(rt.sync.ChannelEmpty):
+        while True:
+            rx.try_recv()  # what the burst brought (a delivery may still be on its way)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    assert await rt.time.timeout(30, rx.recv()) == 1
+    looping.close()
+    await consumer
 
 
 async def test_ctrl_c_completes_on_sigint_instead_of_interrupting() -> None:
@@ -268,6 +300,40 @@ async def test_sigterm_sent_to_a_child_running_rt_signal_shuts_it_down_gracefull
     os.kill(child.id, signal.SIGTERM)
     assert await child.stdout.read_to_end() == b"graceful\n"
     assert await child.wait() == 0
+
+
+AFTER_MAIN_RETURNS = textwrap.dedent(
+    """
+    import signal, threading
+    import rt, rt.signal, rt.time
+    from rt.signal.unix import SignalKind
+
+    async def main():
+        # The main thread is done with the program and waits for this thread to end.
+        await rt.spawn_blocking(threading.main_thread().join, 30)
+        stream = rt.signal.unix.signal(SignalKind.user_defined1())
+        print(signal.getsignal(signal.SIGUSR1) is rt.signal._registry._on_signal)
+        # A signal landing as the main thread goes back to its wait is handled when it next
+        # wakes (as for any Python handler): each send wakes it, so send until one is seen.
+        for _ in range(100):
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
+            try:
+                print(await rt.time.timeout(0.5, stream.recv()))
+                break
+            except rt.time.Elapsed:
+                pass
+        stream.close()
+
+    threading.Thread(target=rt.run, args=(main(),)).start()
+    """
+)
+
+
+async def test_a_runtime_thread_can_listen_after_the_main_thread_returned() -> None:
+    # The main thread then waits in threading's shutdown, where it still runs signal
+    # handlers; registering said "import rt.signal on the main thread", which it was.
+    out = await Command(sys.executable).args(["-c", AFTER_MAIN_RETURNS]).output()
+    assert (out.returncode, out.stdout) == (0, b"True\nTrue\n"), out.stderr
 
 
 LAZY_IMPORT_ON_A_WORKER = textwrap.dedent(

@@ -27,6 +27,7 @@ first, as for any two writers of one fd.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
@@ -69,14 +70,31 @@ class _OwnFd:
         os.close(self.fd)
 
 
+# The start of the reactor's error for a second task waiting on one fd in one direction.
+_BUSY: Final = "another task is already waiting for fd"
+_BUSY_FIX: Final = {
+    "reading": (
+        "one task at a time reads a stream (Tokio's read takes &mut self for this reason). "
+        "Read in one task and hand the data on (an rt.sync channel)"
+    ),
+    "writing": (
+        "one task at a time writes a stream, or their bytes would interleave. Write from one "
+        "task (others send it the data through an rt.sync channel), or hold an "
+        "rt.sync.Mutex around each write_all"
+    ),
+}
+
+
 class _ReactorBackend:
     """A non-blocking private fd (a reopened pipe) or a socket, waited on with the reactor."""
 
-    __slots__ = ("_io", "_obj", "_reg", "_sock")
+    __slots__ = ("_closed", "_io", "_name", "_obj", "_reg", "_sock")
 
     def __init__(self, io: IoDriver, obj: _OwnFd | socket.socket, name: str) -> None:
         self._io = io
         self._obj = obj
+        self._name = name
+        self._closed = False
         self._sock = obj if isinstance(obj, socket.socket) else None
         # A wait from another runtime's task raises the reactor's error, in these words.
         self._reg = io.register(
@@ -95,7 +113,11 @@ class _ReactorBackend:
                     return sock.recv(n, socket.MSG_DONTWAIT)
                 return os.read(self._obj.fileno(), n)
             except BlockingIOError:
+                pass
+            try:
                 await self._reg.wait(READ)
+            except (RuntimeError, OSError) as exc:
+                raise self._wait_failed(exc, "read()", "reading")  # noqa: B904 - cause set
 
     async def write(self, data: Buffer) -> int:
         if budget_spent():
@@ -107,12 +129,37 @@ class _ReactorBackend:
                     return sock.send(data, socket.MSG_DONTWAIT)
                 return os.write(self._obj.fileno(), data)
             except BlockingIOError:
+                pass
+            try:
                 await self._reg.wait(WRITE)
+            except (RuntimeError, OSError) as exc:
+                raise self._wait_failed(exc, "write()", "writing")  # noqa: B904 - cause set
+
+    def _wait_failed(self, exc: Exception, op: str, doing: str) -> Exception:
+        """What to raise when a wait for readiness failed with ``exc``: the reactor's words
+        for a second waiting task or a close meanwhile, put in this stream's terms."""
+        err: Exception
+        if isinstance(exc, RuntimeError):
+            if not str(exc).startswith(_BUSY):
+                return exc  # e.g. a task of another runtime: its words name the fix
+            err = RuntimeError(
+                f"{op} on an rt.io.{self._name} that another task is already {doing}: "
+                f"{_BUSY_FIX[doing]}"
+            )
+        elif self._closed:
+            err = OSError(
+                errno.EBADF, f"{op} on a closed rt.io.{self._name}: it was closed by close()"
+            )
+        else:
+            return exc  # the runtime shut down while the task waited
+        err.__cause__ = exc
+        return err
 
     async def settle(self) -> None:
         return None
 
     def close(self) -> None:
+        self._closed = True
         self._io.close(self._obj)
 
 
@@ -277,6 +324,9 @@ class Stdin(_Std):
 
         Raises:
             ValueError: the object is closed, or ``n`` is negative.
+            OSError: ``EBADF`` when it is closed while this read waits.
+            RuntimeError: another task is already waiting to read it (a pipe, terminal or
+                socket: one task at a time reads a stream).
 
         Cancel safety: cancel-safe: no byte is lost (bytes a cancelled read's pool job
         brings are returned by the next read).
@@ -347,6 +397,9 @@ class _StdWriter(_Std):
         Raises:
             ValueError: the object is closed.
             BrokenPipeError: the reading end of the pipe is closed.
+            OSError: ``EBADF`` when it is closed while this write waits.
+            RuntimeError: another task is already waiting to write it (a pipe, terminal or
+                socket).
 
         Cancel safety: cancel-safe on a pipe, terminal or socket (nothing is written when
         cancelled); on a file the write goes on in the background, and the next operation

@@ -36,6 +36,13 @@ from ._pipe import FOREIGN_FIX, ChildStderr, ChildStdin, ChildStdout, _Fd
 from ._proc import Process
 from ._reaper import REAPER, WATCHER, use_pidfd
 
+# What the error of a write to a stdin that wait() closed says (a task may still hold it).
+_STDIN_CLOSER = (
+    "Child.{}, which first closes the stdin still held as child.stdin (as Tokio's does, so "
+    "that a child reading to end of file can exit); to go on writing while waiting, take it "
+    "first: stdin, child.stdin = child.stdin, None"
+)
+
 
 @final
 class Child:
@@ -149,7 +156,10 @@ class Child:
         """Close the child's stdin (if piped), then wait for it to exit.
 
         Closing stdin first (as Tokio does) keeps a child that reads until end of file from
-        waiting for a parent that waits for it. Waiting again returns the same code.
+        waiting for a parent that waits for it. Waiting again returns the same code. To keep
+        writing stdin (from another task) while waiting, take it off the child first:
+        ``stdin, child.stdin = child.stdin, None``; a write left waiting on ``child.stdin``
+        fails with ``OSError(EBADF)`` saying ``wait()`` closed it.
 
         Returns:
             The exit code: ``0`` for success, ``-N`` if signal ``N`` killed the child.
@@ -164,7 +174,7 @@ class Child:
         if rc is not None:
             return rc
         if self.stdin is not None:
-            self.stdin.close()
+            self.stdin._close(_STDIN_CLOSER.format("wait()"))
             self.stdin = None
         while True:
             rc = self._collect()
@@ -256,7 +266,7 @@ class Child:
         keeps running unless it was spawned with ``kill_on_drop(True)`` and is dropped).
         """
         if self.stdin is not None:
-            self.stdin.close()
+            self.stdin._close(_STDIN_CLOSER.format("wait_with_output()"))
             self.stdin = None
         stdout, stderr = self.stdout, self.stderr
         self.stdout = self.stderr = None

@@ -48,6 +48,44 @@ def _which(program: str | bytes, env: dict[Any, Any] | None) -> str | bytes:
     return found
 
 
+def _interpreter_missing(
+    exc: FileNotFoundError, program: str | bytes, env: dict[Any, Any] | None, cwd: Any
+) -> FileNotFoundError | None:
+    """The error to raise instead of ``exc`` when the program exists: the kernel says
+    ``ENOENT`` about the program when the interpreter it names is missing (a script's ``#!``
+    line, a binary's dynamic loader). ``None`` when ``exc`` means what it says."""
+    if cwd is not None and not os.path.isdir(cwd):
+        return None  # the missing file is the working directory
+    name = os.fsdecode(program)
+    if "/" not in name:
+        path = (os.environ if env is None else env).get("PATH", os.defpath)
+        found = shutil.which(name, path=os.fsdecode(path))
+        if found is None:
+            return None
+        name = found
+    elif cwd is not None:
+        name = os.path.join(os.fsdecode(cwd), name)
+    try:
+        with open(name, "rb") as file:
+            head = file.read(256)
+    except OSError:
+        return None  # it is missing (or unreadable): exc is right
+    if head.startswith(b"#!"):
+        line = head[2:].split(b"\n", 1)[0].split()
+        interp = os.fsdecode(line[0]) if line else "(none)"
+        why = f"the interpreter its #! line names, {interp}, does not exist"
+    elif head.startswith(b"\x7fELF"):
+        why = (
+            "its dynamic loader (ELF interpreter) does not exist: it was built for another "
+            "system or C library"
+        )
+    else:
+        return None
+    better = FileNotFoundError(errno.ENOENT, f"the program exists but {why}", name)
+    better.__cause__ = exc
+    return better
+
+
 def _environ() -> Mapping[Any, Any]:
     # posix_spawn converts its env mapping item by item: through os.environ's Python-level
     # decode/encode that costs more than the rest of a spawn's Python code together. The
@@ -59,6 +97,8 @@ def _environ() -> Mapping[Any, Any]:
 def _posix_spawn(
     argv: list[str | bytes], stdio: list[Any], env: dict[Any, Any] | None, cmd: Command
 ) -> Process:
+    key = (argv[0], (os.environ if env is None else env).get("PATH", os.defpath))
+    remembered = key in _resolved
     program = _which(argv[0], env)
     actions: list[tuple[Any, ...]] = []
     for target, cfg in enumerate(stdio):
@@ -74,23 +114,31 @@ def _posix_spawn(
         options["setpgroup"] = cmd._pgroup
     if cmd._new_session:
         options["setsid"] = True
-    try:
-        # setsigmask=(): rt's worker threads block the asynchronous signals (they are for the
-        # main thread) and a child inherits its parent thread's mask; start it with none, as
-        # Rust's Command does, so it can be stopped with SIGTERM.
-        pid = os.posix_spawn(
-            program,
-            argv,
-            _environ() if env is None else env,
-            file_actions=actions,
-            setsigmask=(),
-            setsigdef=_RESET_SIGNALS,
-            **options,
-        )
-    except FileNotFoundError:
-        _resolved.pop((argv[0], (os.environ if env is None else env).get("PATH", os.defpath)), None)
-        raise
-    return SpawnedProcess(pid)
+    while True:
+        try:
+            # setsigmask=(): rt's worker threads block the asynchronous signals (they are for
+            # the main thread) and a child inherits its parent thread's mask; start it with
+            # none, as Rust's Command does, so it can be stopped with SIGTERM.
+            pid = os.posix_spawn(
+                program,
+                argv,
+                _environ() if env is None else env,
+                file_actions=actions,
+                setsigmask=(),
+                setsigdef=_RESET_SIGNALS,
+                **options,
+            )
+        except (FileNotFoundError, PermissionError):
+            # Where an earlier spawn found the program may be gone or no longer executable
+            # while PATH holds another copy (execvp would run that one): look it up again,
+            # once. A lookup made just now is not repeated.
+            _resolved.pop(key, None)
+            if not remembered:
+                raise
+            remembered = False
+            program = _which(argv[0], env)
+            continue
+        return SpawnedProcess(pid)
 
 
 _INHERIT: Final = 0
@@ -429,7 +477,8 @@ class Command:
             The :class:`Child`.
 
         Raises:
-            FileNotFoundError: the program (or ``cwd``) does not exist; the error names it.
+            FileNotFoundError: the program (or ``cwd``, or the interpreter a script's ``#!``
+                line names) does not exist; the error names it.
             PermissionError: the program is not executable (or is a directory).
             OSError: the child could not be started (out of processes or fds, ...).
             RuntimeError: outside a runtime, or the runtime was built with ``enable_io=False``.
@@ -482,10 +531,14 @@ class Command:
                 proc: Process = _posix_spawn(self._argv, popen_stdio, env, self)
             else:
                 proc = self._popen(popen_stdio, env)
-        except BaseException:
+        except BaseException as exc:
             for fd in parent_fds:
                 if fd >= 0:
                     os.close(fd)
+            if isinstance(exc, FileNotFoundError):
+                better = _interpreter_missing(exc, self._argv[0], env, self._cwd)
+                if better is not None:
+                    raise better from exc
             raise
         finally:
             for fd in child_fds:
@@ -548,7 +601,8 @@ class Command:
             not an error: check ``returncode`` or call ``check_returncode()``.
 
         Raises:
-            FileNotFoundError: the program (or ``cwd``) does not exist; the error names it.
+            FileNotFoundError: the program (or ``cwd``, or the interpreter a script's ``#!``
+                line names) does not exist; the error names it.
             PermissionError: the program is not executable.
 
         Cancel safety: not cancel-safe: the output is lost; the child keeps running (and is
@@ -562,7 +616,8 @@ class Command:
         exit code (``-N`` if signal ``N`` killed it).
 
         Raises:
-            FileNotFoundError: the program (or ``cwd``) does not exist; the error names it.
+            FileNotFoundError: the program (or ``cwd``, or the interpreter a script's ``#!``
+                line names) does not exist; the error names it.
             PermissionError: the program is not executable.
 
         Cancel safety: cancel-safe as far as this process goes: a cancelled ``status`` leaves

@@ -71,12 +71,27 @@ def _closed_error(end: _PipeEnd, op: str) -> OSError:
             "Command given a pipe end can be spawned once)"
         )
     else:
-        why = "it was closed by close()"
+        why = f"it was closed by {end._closer}"
     return OSError(errno.EBADF, f"{op} on a closed {end._kind}: {why}")
 
 
+# The start of the reactor's error for a second task waiting on one fd in one direction.
+_BUSY: Final = "another task is already waiting for fd"
+_BUSY_FIX: Final = {
+    "reading": (
+        "one task at a time reads a pipe (Tokio's read takes &mut self for this reason). "
+        "Read in one task and hand the data on (an rt.sync channel)"
+    ),
+    "writing": (
+        "one task at a time writes a pipe, or their bytes would interleave. Write from one "
+        "task (others send it the data through an rt.sync channel), or hold an "
+        "rt.sync.Mutex around each write_all"
+    ),
+}
+
+
 class _PipeEnd:
-    __slots__ = ("__weakref__", "_fd", "_handed", "_io", "_reg")
+    __slots__ = ("__weakref__", "_closer", "_fd", "_handed", "_io", "_reg")
 
     _kind = "pipe"
     _op = "read()"  # the one call that waits on it
@@ -88,6 +103,7 @@ class _PipeEnd:
         what = f"{self._kind}.{self._op}: this child was spawned"
         self._reg = io.register(self._fd, what=what, fix=FOREIGN_FIX)
         self._handed = False  # given to another child by _detach
+        self._closer = "close()"  # what closed it, for the error of a later (or waiting) use
 
     def fileno(self) -> int:
         """The parent's fd of the pipe (``-1`` once closed)."""
@@ -103,8 +119,31 @@ class _PipeEnd:
 
         Idempotent, and safe from any thread.
         """
+        self._close("close()")
+
+    def _close(self, closer: str) -> None:
+        """Close the pipe, naming ``closer`` in the errors of later (and waiting) uses."""
         if self._fd.fd >= 0:
+            self._closer = closer
             self._io.close(self._fd)
+
+    def _wait_failed(self, exc: Exception, op: str) -> Exception:
+        """What to raise when a wait for readiness failed with ``exc``: the reactor's words
+        for a second waiting task or a close meanwhile, put in this pipe's terms."""
+        if isinstance(exc, RuntimeError):
+            if not str(exc).startswith(_BUSY):
+                return exc  # e.g. a task of another runtime: its words name the fix
+            doing = "writing" if self._op == "write()" else "reading"
+            err = RuntimeError(
+                f"{op} on a {self._kind} that another task is already {doing}: {_BUSY_FIX[doing]}"
+            )
+            err.__cause__ = exc
+            return err
+        if self._fd.fd < 0:
+            err_closed = _closed_error(self, op)
+            err_closed.__cause__ = exc
+            return err_closed
+        return exc  # the runtime shut down while the task waited
 
     def _detach(self) -> int:
         """Stop watching the fd and hand it over (blocking again) to the caller."""
@@ -159,8 +198,8 @@ class _ReadPipe(_PipeEnd):
         Raises:
             ValueError: ``n`` is negative.
             OSError: ``EBADF`` when the pipe is (or gets) closed.
-            RuntimeError: called from a task of another runtime than the one that spawned
-                the child.
+            RuntimeError: another task is already reading it, or called from a task of
+                another runtime than the one that spawned the child.
 
         Cancel safety: cancel-safe: a cancelled ``read`` consumed no bytes.
         """
@@ -181,7 +220,11 @@ class _ReadPipe(_PipeEnd):
             try:
                 return os.read(fd.fd, n if n <= MAX_READ else MAX_READ)
             except BlockingIOError:
+                pass
+            try:
                 await self._reg.wait(READ)
+            except (RuntimeError, OSError) as exc:
+                raise self._wait_failed(exc, "read()")  # noqa: B904 - it sets the cause
 
     async def read_exact(self, n: int) -> bytes:
         """Read exactly ``n`` bytes.
@@ -270,9 +313,11 @@ class ChildStdin(_PipeEnd):
 
         Raises:
             BrokenPipeError: the child closed its stdin (or exited).
-            OSError: ``EBADF`` after :meth:`close` / :meth:`shutdown`.
-            RuntimeError: called from a task of another runtime than the one that spawned
-                the child.
+            OSError: ``EBADF`` when the pipe is (or gets) closed: by :meth:`close` /
+                :meth:`shutdown`, or by ``Child.wait()`` while it was still ``child.stdin``
+                (the error says which).
+            RuntimeError: another task is already writing it, or called from a task of
+                another runtime than the one that spawned the child.
 
         Cancel safety: cancel-safe: a cancelled ``write`` wrote nothing.
         """
@@ -287,7 +332,11 @@ class ChildStdin(_PipeEnd):
             try:
                 return os.write(fd.fd, data)
             except BlockingIOError:
+                pass
+            try:
                 await self._reg.wait(WRITE)
+            except (RuntimeError, OSError) as exc:
+                raise self._wait_failed(exc, "write()")  # noqa: B904 - it sets the cause
 
     async def write_all(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of ``data``.
@@ -323,4 +372,4 @@ class ChildStdin(_PipeEnd):
 
         Cancel safety: cancel-safe (it does not wait).
         """
-        self.close()
+        self._close("shutdown()")

@@ -211,7 +211,7 @@ def _on_main_thread(
         with _locked():
             fn()
         return
-    if not _doorbell_ready or not main.is_alive():
+    if not _doorbell_ready:
         if not wait:
             return  # a restore we cannot do: our handler chains to the previous one anyway
         raise RuntimeError(
