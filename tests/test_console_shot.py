@@ -61,6 +61,10 @@ task #5 await chain:
   Server._connection (examples/mini-redis/mini_redis/server.py:169)
 tasks (busiest first)
 │ 20 │ │ parked │ 6399 │ 103.9ms │ 1.4ms │ fd 25 readable│ examples/mini-redis/mini_redis/server.… │
+│ 21 │ │ runnable │ 6311 │ 101.2ms │ 0.1ms │ │ examples/mini-redis/mini_redis/server.… │
+│ 22 │ │ parked │ 6290 │ 100.8ms │ 1.2ms │ fd 27 readable│ examples/mini-redis/mini_redis/server.… │
+│ 23 │ │ parked │ 6203 │ 99.7ms │ 1.3ms │ fd 28 readable│ examples/mini-redis/mini_redis/server.… │
+│ 24 │ │ parked │ 6188 │ 99.1ms │ 1.1ms │ fd 29 readable│ examples/mini-redis/mini_redis/server.… │
 """
 
 
@@ -70,6 +74,22 @@ def test_view_is_ready_once_connection_tasks_chain_and_sparkline_show() -> None:
     assert not view_is_ready(SCREEN.replace("Server._connection", "Server.run"))
     assert not view_is_ready(SCREEN.partition("│ 20")[0])  # no task rows yet
     assert not view_is_ready("")
+
+
+def test_view_is_ready_waits_for_five_connection_rows_and_one_waiting_on_its_socket() -> None:
+    # (the screenshot test reads these from the picture: a capture taken before they show,
+    # or a later capture than the one checked, failed it)
+    assert not view_is_ready(SCREEN.partition("│ 24")[0])  # four connection rows
+    assert not view_is_ready(re.sub(r"fd \d+ readable", "", SCREEN))  # none on a socket
+    assert view_is_ready(SCREEN.replace("fd 25 readable", "fd 25 (woken)"))
+
+
+def test_view_is_ready_reads_a_coloured_capture_as_its_text() -> None:
+    coloured = SCREEN.replace("parked", "\x1b[33mparked\x1b[0m").replace(
+        "rt console", "\x1b[1mrt console\x1b[0m"
+    )
+    assert view_is_ready(coloured)
+    assert not view_is_ready(coloured.partition("│ 22")[0])
 
 
 @pytest.mark.skipif(

@@ -165,16 +165,28 @@ class Tmux:
         )
 
 
-def view_is_ready(screen: str, *, samples: int = 4) -> bool:
-    """Whether a capture of the console shows mini-redis at work: the header, the chosen
-    connection task's await chain, its connection tasks in the table and a polls/s sparkline
-    of at least ``samples`` refreshes."""
+#: SGR escapes (colours, bold) in a coloured capture
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+
+
+def view_is_ready(screen: str, *, samples: int = 4, rows: int = 5) -> bool:
+    """Whether a capture of the console (its SGR escapes are ignored) shows mini-redis at
+    work: the header, the chosen connection task's await chain, at least ``rows`` of its
+    connection tasks in the table, one of them waiting on its socket (or just woken by it),
+    and a polls/s sparkline of at least ``samples`` refreshes."""
+    screen = _SGR.sub("", screen)
     spark = re.search(r"^polls/s\s+\d+\s+([▁▂▃▄▅▆▇█]+)", screen, re.M)
+    table = [
+        line
+        for line in screen.partition("tasks (busiest first)")[2].splitlines()
+        if line.startswith("│") and "mini_redis/server" in line
+    ]
     return (
         "rt console — pid" in screen
         and "await chain:" in screen
         and CONNECTION in screen
-        and "mini_redis/server" in screen.partition("tasks (busiest first)")[2]
+        and len(table) >= rows
+        and any(re.search(r"│ fd \d+ (readable|\(woken\))", line) for line in table)
         and spark is not None
         and len(spark.group(1)) >= samples
     )
@@ -267,16 +279,18 @@ def shoot(
         tmux.start([*console, "--task", str(task)], cwd=ROOT, env=env)
 
         def screen() -> str:
-            text = tmux.capture()
+            # One capture, with its colours, is both checked and drawn: the view refreshes
+            # between two captures, and the picture must be the screen that was checked.
+            text = tmux.capture(colours=True)
             if tmux.dead():
                 raise ShotError(f"python -m rt console exited; its terminal showed:\n{text}")
             return text if view_is_ready(text) else ""
 
         try:
-            _wait_for("the console to show the connection tasks", screen, timeout)
+            shown = _wait_for("the console to show the connection tasks", screen, timeout)
         except ShotError as exc:
             raise ShotError(f"{exc}\nlast screen:\n{tmux.capture()}") from None
-        svg = ansi_to_svg(tmux.capture(colours=True), width=columns)
+        svg = ansi_to_svg(shown, width=columns)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(svg)
     return time.monotonic() - started
