@@ -353,6 +353,76 @@ class TlsAcceptor:
         return tls
 
 
+def _version_name(v: ssl.TLSVersion) -> str:
+    if v is ssl.TLSVersion.MINIMUM_SUPPORTED:
+        return "the oldest OpenSSL allows"
+    if v is ssl.TLSVersion.MAXIMUM_SUPPORTED:
+        return "the newest OpenSSL knows"
+    return v.name.replace("_", ".")
+
+
+def _hung_up_note(server_side: bool) -> str:
+    if server_side:
+        return (
+            "TlsStream: the client closed the connection during the TLS handshake: it may have "
+            "rejected this server's certificate, or not be a TLS client at all (a port probe "
+            "or health check)"
+        )
+    return (
+        "TlsStream: the server closed the connection during the TLS handshake: it may not "
+        "speak TLS on this port, or it refused this client (a client certificate, TLS version "
+        "or server name it does not accept)"
+    )
+
+
+def _handshake_advice(exc: ssl.SSLError, obj: ssl.SSLObject) -> str | None:
+    """What to do about a failed handshake (or an alert that ends one in the first read),
+    for the failures whose OpenSSL reason alone does not say it."""
+    reason = exc.reason
+    server = obj.server_side
+    if isinstance(exc, ssl.SSLEOFError):
+        return _hung_up_note(server)
+    if reason == "NO_SHARED_CIPHER" and server:
+        return (
+            "TlsAcceptor: the client offered nothing this context accepts; if every client "
+            "fails so, the context has no certificate: call load_cert_chain() on it"
+        )
+    if reason in ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST") and server:
+        return (
+            "TlsStream: the client sent a plaintext HTTP request to this TLS port: it should "
+            "connect with https:// (TLS), or to the server's plaintext port"
+        )
+    if reason == "WRONG_VERSION_NUMBER":
+        if server:
+            return (
+                "TlsStream: the client sent something that is not a TLS handshake: it may speak "
+                "plaintext to this TLS port"
+            )
+        return (
+            "TlsStream: the server answered with something that is not TLS: this port may "
+            "serve plaintext (connect without TLS, or to the server's TLS port)"
+        )
+    if reason in ("UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE"):
+        ctx = obj.context
+        return (
+            "TlsStream: the two sides have no TLS version in common; this side accepts "
+            f"{_version_name(ctx.minimum_version)} to {_version_name(ctx.maximum_version)} "
+            "(the ssl context's minimum_version and maximum_version): widen that range, or "
+            "the peer's"
+        )
+    if reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED" and not server:
+        return (
+            "TlsStream: the server requires a client certificate: load one into the client's "
+            "ssl context with load_cert_chain()"
+        )
+    if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE" and server:
+        return (
+            "TlsAcceptor: this context requires a client certificate (verify_mode is "
+            "CERT_REQUIRED) and the client sent none"
+        )
+    return None
+
+
 class TlsStream(Generic[_T]):
     """A TLS connection over a plain rt stream, with the reader/writer API of ``TcpStream``.
 
@@ -549,32 +619,21 @@ class TlsStream(Generic[_T]):
             try:
                 await self._drive(self._ssl.do_handshake)
             except ssl.SSLError as exc:
-                if exc.reason == "NO_SHARED_CIPHER" and self._ssl.server_side:
-                    exc.add_note(
-                        "TlsAcceptor: the client offered nothing this context accepts; if "
-                        "every client fails so, the context has no certificate: call "
-                        "load_cert_chain() on it"
-                    )
-                elif isinstance(exc, ssl.SSLEOFError):
-                    exc.add_note(
-                        "TlsStream: the client closed the connection during the TLS handshake: "
-                        "it may have rejected this server's certificate, or not be a TLS client "
-                        "at all (a port probe or health check)"
-                        if self._ssl.server_side
-                        else "TlsStream: the server closed the connection during the TLS "
-                        "handshake: it may not speak TLS on this port, or it refused this client "
-                        "(a client certificate, TLS version or server name it does not accept)"
-                    )
+                note = _handshake_advice(exc, self._ssl)
+                if note is not None:
+                    exc.add_note(note)
                 # Tell the peer why (OpenSSL queued an alert); a socket takes it without
                 # waiting, other transports within the caller's handshake timeout.
                 if not hasattr(self._transport, "try_write"):
                     try:
-                        await self._flush()
+                        await self._flush("do_handshake()")
                     except (OSError, ssl.SSLError):
                         pass
                 self._fail(exc)
                 raise
             except BaseException as exc:
+                if isinstance(exc, ConnectionError) and not self._closed:
+                    exc.add_note(_hung_up_note(self._ssl.server_side))
                 self._fail(exc)
                 raise
             self._done = True
@@ -601,7 +660,7 @@ class TlsStream(Generic[_T]):
                     # before the first read that waits), saving a send per connection.
                     pending = pending if self._ssl.version() != "TLSv1.3" else 0
             if pending or self._wbuf:
-                await self._flush()
+                await self._flush("do_handshake()")
             if done:
                 return result
             await self._receive(count)
@@ -671,8 +730,9 @@ class TlsStream(Generic[_T]):
         finally:
             lock.release()
 
-    async def _flush(self) -> None:
-        """Send every ciphertext byte produced so far, in order.
+    async def _flush(self, op: str = "write()") -> None:
+        """Send every ciphertext byte produced so far, in order (``op`` names the caller in
+        the error a :meth:`close` from another task causes).
 
         Cancel safety: cancel-safe: what was not sent stays in ``_wbuf`` and goes first next time.
         """
@@ -680,11 +740,11 @@ class TlsStream(Generic[_T]):
         if not lock.try_acquire():
             await lock.acquire()
         try:
-            await self._flush_locked()
+            await self._flush_locked(op)
         finally:
             lock.release()
 
-    async def _flush_locked(self) -> None:
+    async def _flush_locked(self, op: str = "write()") -> None:
         transport = self._transport
         while True:
             buf = self._wbuf
@@ -697,6 +757,10 @@ class TlsStream(Generic[_T]):
             try:
                 await transport.write_all(buf)
             except BaseException as exc:
+                if self._closed and isinstance(exc, OSError) and self._failure is None:
+                    # close() from another task or thread while this send waited: say so
+                    # about this stream, not about the transport under it.
+                    raise self._closed_error(op) from None
                 sent = bytes_written(exc)
                 if sent is None and not isinstance(transport, SocketStream | DuplexStream):
                     # A transport that does not say how much it sent: resending could
@@ -714,7 +778,7 @@ class TlsStream(Generic[_T]):
         """
         self._check_usable("flush()")
         if self._wbuf or self._out.pending:
-            await self._flush()
+            await self._flush("flush()")
 
     # ----------------------------------------------------------------- reading
 
@@ -770,6 +834,12 @@ class TlsStream(Generic[_T]):
                             )
                             raise
                         data = b""
+                    except ssl.SSLError as exc:
+                        if exc.reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
+                            # TLS 1.3: a client finishes its handshake before the server
+                            # checks its certificate, and hears of a refusal only here.
+                            exc.add_note(_handshake_advice(exc, obj) or "")
+                        raise
                     if data is not None:
                         if not data:
                             self._eof = True
@@ -782,7 +852,7 @@ class TlsStream(Generic[_T]):
                 # tickets). A writer holding the send lock sends it anyway; never wait for it
                 # here. A peer that is gone is the next receive's news, not this read's error.
                 try:
-                    await self._flush_locked()
+                    await self._flush_locked("read()")
                 except OSError:
                     pass
                 finally:
@@ -846,7 +916,7 @@ class TlsStream(Generic[_T]):
             # Ciphertext a cancelled or stalled send left behind: wait for it before taking
             # anything of ``data``. Output still in the BIO (a TLS 1.3 server's session
             # tickets) goes out in the same send as ``data``'s records, in order.
-            await self._flush()
+            await self._flush("write()")
         n = min(len(data), _WRITE_CHUNK)
         chunk = data if n == len(data) else memoryview(data)[:n]
         with self._mutex:
@@ -854,7 +924,7 @@ class TlsStream(Generic[_T]):
                 self._check_writable("write()")
             self._ssl.write(chunk)
         try:
-            await self._flush()
+            await self._flush("write()")
         except BaseException as exc:
             _committed(exc, n, len(data))
             raise
@@ -881,7 +951,7 @@ class TlsStream(Generic[_T]):
         if not total:
             return
         if self._wbuf:  # see write()
-            await self._flush()
+            await self._flush("write_all()")
         mutex = self._mutex
         obj = self._ssl
         if total <= _WRITE_CHUNK:
@@ -890,7 +960,7 @@ class TlsStream(Generic[_T]):
                     self._check_writable("write_all()")
                 obj.write(data)
             try:
-                await self._flush()
+                await self._flush("write_all()")
             except BaseException as exc:
                 _committed(exc, total, total)
                 raise
@@ -906,7 +976,7 @@ class TlsStream(Generic[_T]):
                         self._check_writable("write_all()")
                     obj.write(view[done : done + n])
                 done += n
-                await self._flush()
+                await self._flush("write_all()")
         except BaseException as exc:
             _committed(exc, done, total)
             raise
@@ -938,7 +1008,7 @@ class TlsStream(Generic[_T]):
                     self._out.read()
                 self._wbuf = b""
         if self._wbuf or self._out.pending:
-            await self._flush()
+            await self._flush("shutdown()")
         await self._transport.shutdown()
 
     def _send_close_notify(self) -> bool:
@@ -989,7 +1059,7 @@ class TlsStream(Generic[_T]):
         if not self._wshut:
             self._wshut = True
             self._send_close_notify()
-        await self._flush()
+        await self._flush("unwrap()")
         while not self._eof:
             count = self._rcount
             with self._mutex:
@@ -1016,7 +1086,7 @@ class TlsStream(Generic[_T]):
                 self._ssl.unwrap()
             except ssl.SSLError:
                 pass
-        await self._flush()
+        await self._flush("unwrap()")
         # Taken only now: a call cancelled in the flush above leaves them for the next one.
         with self._mutex:
             trailing = self._in.read()
