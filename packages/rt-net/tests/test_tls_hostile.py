@@ -240,6 +240,27 @@ async def test_no_tls_version_in_common_says_which_range_this_side_accepts() -> 
     assert "to TLSv1.2" in " ".join(info.value.__notes__)
 
 
+async def test_a_client_rejecting_the_servers_certificate_tells_the_server_why() -> None:
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+
+        def distrustful_client() -> None:  # trusts the system's CAs, not the test CA
+            ctx = ssl.create_default_context()
+            with (
+                socket.create_connection(listener.local_addr(), timeout=LIMIT) as sock,
+                pytest.raises(ssl.SSLCertVerificationError),
+            ):
+                ctx.wrap_socket(sock, server_hostname="localhost")
+
+        client = rt.spawn_blocking(distrustful_client)
+        stream, _ = await listener.accept()
+        with pytest.raises(ssl.SSLError, match="UNKNOWN_CA") as info:
+            await rt.time.timeout(LIMIT, TlsAcceptor(server_context()).accept(stream))
+        await client
+    assert "does not trust the CA that issued this side's certificate" in " ".join(
+        info.value.__notes__
+    )
+
+
 async def test_a_tls_1_3_client_refused_for_lack_of_a_certificate_is_told_to_load_one() -> None:
     from tlshelpers import ca
 
@@ -411,6 +432,21 @@ class _Signalling:
         self.inner.close()
 
 
+async def test_close_from_another_task_ends_a_waiting_handshake_naming_it() -> None:
+    a, b = duplex(1 << 14)  # nobody answers at b
+    transport = _Signalling(a)
+    tls = await TlsConnector(client_context()).connect(
+        "localhost", transport, do_handshake_on_connect=False
+    )
+    handshake = rt.spawn(tls.do_handshake())
+    await rt.time.timeout(LIMIT, transport.writing.wait())  # the ClientHello is out
+    tls.close()
+    with pytest.raises(rt.JoinError) as info:
+        await rt.time.timeout(LIMIT, handshake)
+    assert "do_handshake() on a closed TlsStream" in str(info.value.__cause__)
+    b.close()
+
+
 async def test_close_from_another_task_wakes_a_blocked_write_naming_the_tls_stream() -> None:
     a, b = duplex(1 << 14)
     transport = _Signalling(a)
@@ -430,6 +466,38 @@ async def test_close_from_another_task_wakes_a_blocked_write_naming_the_tls_stre
     assert "write_all() on a closed TlsStream" in str(err)
     assert client.closed
     server.close()
+
+
+async def test_closing_a_write_half_while_its_write_waits_fails_that_write_instead_of_hanging() -> (
+    None
+):
+    heard, cut = threading.Event(), threading.Event()
+
+    def stalled(sock: socket.socket) -> str:
+        BioServer(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        assert sock.recv(1)  # the write has begun; nothing more is read until it failed
+        heard.set()
+        assert cut.wait(LIMIT)
+        try:
+            while sock.recv(65536):
+                pass
+        except ConnectionResetError:  # closed with the session tickets unread
+            pass
+        return "ended"
+
+    with peer(stalled) as p:
+        tls = await rt.time.timeout(LIMIT, _connect(p.addr))
+        read_half, write_half = tls.into_split()
+        writer = rt.spawn(write_half.write_all(b"x" * (64 << 20)))
+        assert await rt.spawn_blocking(heard.wait, LIMIT)
+        write_half.close()  # as a TcpStream write half's close wakes its waiting write
+        with pytest.raises(rt.JoinError) as info:
+            await rt.time.timeout(LIMIT, writer)
+        assert isinstance(info.value.__cause__, BrokenPipeError)
+        cut.set()
+        read_half.close()
+        assert await p.join() == "ended"
 
 
 def test_runtime_shutdown_ends_tasks_blocked_in_tls_and_leaves_no_fd(flavor: str | None) -> None:

@@ -207,6 +207,11 @@ class DuplexStream:
         """
         self._tx.shut_write()
 
+    def _shut_write_now(self) -> None:
+        """``shutdown()`` without the ``await``: a write of this end waiting for room fails
+        with ``BrokenPipeError`` (what a TLS write half cut mid-write relies on)."""
+        self._tx.shut_write()
+
     def close(self) -> None:
         """Shut down both directions: the other end reads EOF and its writes fail."""
         if self._closed:

@@ -410,6 +410,21 @@ def _handshake_advice(exc: ssl.SSLError, obj: ssl.SSLObject) -> str | None:
             "(the ssl context's minimum_version and maximum_version): widen that range, or "
             "the peer's"
         )
+    if reason == "TLSV1_ALERT_UNKNOWN_CA":
+        return (
+            "TlsStream: the peer does not trust the CA that issued this side's certificate: "
+            "give the peer that CA, or use a certificate from a CA it trusts (with its "
+            "intermediate certificates in the file given to load_cert_chain())"
+        )
+    if reason in (
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+    ):
+        return (
+            "TlsStream: the peer rejected this side's certificate: check that it is valid "
+            "today and issued for the host name the peer connects to"
+        )
     if reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED" and not server:
         return (
             "TlsStream: the server requires a client certificate: load one into the client's "
@@ -455,6 +470,7 @@ class TlsStream(Generic[_T]):
         "_transport",
         "_unwrapped",
         "_wbuf",
+        "_wcut",
         "_wshut",
     )
 
@@ -472,6 +488,7 @@ class TlsStream(Generic[_T]):
     _done: bool
     _eof: bool
     _wshut: bool
+    _wcut: bool
     _closed: bool
     _failure: BaseException | None
     _ragged: bool
@@ -507,6 +524,7 @@ class TlsStream(Generic[_T]):
         self._done = False  # handshake complete
         self._eof = False  # close_notify (or a tolerated ragged EOF) received
         self._wshut = False  # close_notify sent
+        self._wcut = False  # the write half was closed mid-write: no close_notify can follow
         self._closed = False
         self._failure = None
         self._unwrapped = False
@@ -643,7 +661,7 @@ class TlsStream(Generic[_T]):
     async def _drive(self, op: Any) -> Any:
         """Run ``op`` on the SSL object until it stops asking for input, moving ciphertext."""
         if self._ssl.server_side and self._rcount == 0:
-            await self._receive(0)  # nothing to do before the ClientHello arrives
+            await self._receive(0, "do_handshake()")  # nothing to do before the ClientHello
         while True:
             count = self._rcount
             with self._mutex:
@@ -663,7 +681,7 @@ class TlsStream(Generic[_T]):
                 await self._flush("do_handshake()")
             if done:
                 return result
-            await self._receive(count)
+            await self._receive(count, "do_handshake()")
 
     def _fail(self, exc: BaseException) -> None:
         """A handshake failed or was cancelled: send the alert if it fits, then close."""
@@ -705,8 +723,9 @@ class TlsStream(Generic[_T]):
 
     # ----------------------------------------------------------------- moving ciphertext
 
-    async def _receive(self, count: int) -> None:
-        """Read the transport once into the incoming BIO (unless another task just did)."""
+    async def _receive(self, count: int, op: str = "read()") -> None:
+        """Read the transport once into the incoming BIO (unless another task just did);
+        ``op`` names the caller in the error a :meth:`close` from another task causes."""
         lock = self._rlock
         if not lock.try_acquire():
             await lock.acquire()
@@ -714,12 +733,12 @@ class TlsStream(Generic[_T]):
             if self._rcount != count:
                 return  # another task fed the BIO meanwhile: retry OpenSSL first
             if self._closed:
-                raise self._closed_error("read()")
+                raise self._closed_error(op)
             try:
                 data = await self._transport.read(_RECV_SIZE)
             except OSError:
                 if self._closed:
-                    raise self._closed_error("read()") from None
+                    raise self._closed_error(op) from None
                 raise
             with self._mutex:
                 if data:
@@ -761,6 +780,8 @@ class TlsStream(Generic[_T]):
                     # close() from another task or thread while this send waited: say so
                     # about this stream, not about the transport under it.
                     raise self._closed_error(op) from None
+                if self._wcut and isinstance(exc, OSError):
+                    raise self._cut_error(op) from None
                 sent = bytes_written(exc)
                 if sent is None and not isinstance(transport, SocketStream | DuplexStream):
                     # A transport that does not say how much it sent: resending could
@@ -889,8 +910,17 @@ class TlsStream(Generic[_T]):
     def _check_writable(self, op: str) -> None:
         if self._closed:
             raise self._closed_error(op)
+        if self._wcut:
+            raise self._cut_error(op)
         if self._wshut:
             raise BrokenPipeError(errno.EPIPE, f"{op} after shutdown(): close_notify was sent")
+
+    def _cut_error(self, op: str) -> BrokenPipeError:
+        return BrokenPipeError(
+            errno.EPIPE,
+            f"{op}: the TlsWriteHalf was closed while a write on it was under way, so the "
+            "writing direction was cut without close_notify",
+        )
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """Encrypt and send a prefix of ``data`` (up to 256 KiB); return its length.
@@ -1070,7 +1100,7 @@ class TlsStream(Generic[_T]):
                 except ssl.SSLZeroReturnError:
                     data = b""
             if data is None:
-                await self._receive(count)
+                await self._receive(count, "unwrap()")
                 continue
             if not data:
                 self._eof = True
@@ -1126,9 +1156,20 @@ class TlsStream(Generic[_T]):
         """
         if self._closed or self._wshut or not self._done:
             return
+        if not self._slock.try_acquire():
+            # A write is under way on the closed half, maybe waiting on a peer that does not
+            # read: cut the transport's writing direction so that it fails instead of waiting
+            # for ever (as a TcpStream write half's does). Its record is cut off mid-way, so
+            # the peer sees the connection end without close_notify.
+            shut = getattr(self._transport, "_shut_write_now", None)
+            if shut is not None:
+                self._wshut = self._wcut = True
+                shut()
+            return
         try_write = getattr(self._transport, "try_write", None)
-        if try_write is None or not self._slock.try_acquire():
-            return  # no way to send without waiting, or a writer is mid-record
+        if try_write is None:
+            self._slock.release()
+            return  # no way to send without waiting
         try:
             if self._wbuf:
                 return  # earlier ciphertext must go first, and that may need a wait
