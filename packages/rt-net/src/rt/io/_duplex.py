@@ -213,7 +213,8 @@ class DuplexStream:
         self._tx.shut_write()
 
     def close(self) -> None:
-        """Shut down both directions: the other end reads EOF and its writes fail."""
+        """Shut down both directions: the other end reads EOF and its writes fail; a read or
+        write of this end still waiting fails with ``OSError`` (``EBADF``) saying so."""
         if self._closed:
             return
         self._closed = True
