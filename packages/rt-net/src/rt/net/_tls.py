@@ -1329,6 +1329,10 @@ class TlsWriteHalf(_Half):
         """Send ``close_notify`` (the peer reads EOF) if the socket takes it without waiting,
         and release this half. Idempotent. For a close that waits until ``close_notify`` is
         out, ``await shutdown()`` first.
+
+        Closed while a write on this half is under way (waiting for a peer that does not
+        read), it cuts the transport's writing direction instead: that write fails with
+        ``BrokenPipeError``, and the peer sees the connection end without ``close_notify``.
         """
         if not self._closed:
             self._shared.stream._close_write_now()
