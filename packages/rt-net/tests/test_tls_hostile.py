@@ -387,6 +387,21 @@ async def test_many_small_writes_reach_a_python_ssl_peer_whole_and_in_order() ->
         assert await p.join() == (int(total), digest.hexdigest())
 
 
+async def test_unwrap_against_a_peer_that_hangs_up_without_close_notify_says_so() -> None:
+    def hang_up_at_close_notify(sock: socket.socket) -> None:
+        BioServer(sock).read_until_close_notify()  # answered with a bare FIN
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(65536):
+            pass
+
+    with peer(hang_up_at_close_notify) as p:
+        async with await rt.time.timeout(LIMIT, _connect(p.addr)) as tls:
+            with pytest.raises(ssl.SSLEOFError) as info:
+                await rt.time.timeout(LIMIT, tls.unwrap())
+        await p.join()
+    assert "no plain stream left" in " ".join(info.value.__notes__)
+
+
 # ----------------------------------------------------------------- peers that stop or vanish
 
 

@@ -1072,6 +1072,7 @@ class TlsStream(Generic[_T]):
         Raises:
             ssl.SSLError: application data arrived before the peer's ``close_notify``; it is
                 kept: read it (until ``b""``) and call ``unwrap`` again.
+            ssl.SSLEOFError: the peer closed the connection without ``close_notify``.
             OSError: the stream is closed or the transport failed.
 
         Cancel safety: cancel-safe in effect: ``close_notify`` is queued at once, and a call
@@ -1099,6 +1100,12 @@ class TlsStream(Generic[_T]):
                     data = None
                 except ssl.SSLZeroReturnError:
                     data = b""
+                except ssl.SSLEOFError as exc:
+                    exc.add_note(
+                        "unwrap(): the peer closed the connection without close_notify, so "
+                        "there is no plain stream left to go on with; close this stream"
+                    )
+                    raise
             if data is None:
                 await self._receive(count, "unwrap()")
                 continue
