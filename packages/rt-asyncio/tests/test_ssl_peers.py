@@ -261,3 +261,52 @@ def test_a_peer_that_stops_reading_then_resets_ends_a_large_write_alike_on_both_
         return outcome
 
     assert _on_both_loops(scenario) == dict.fromkeys(LOOPS, "ConnectionResetError")
+
+
+def test_start_tls_against_a_plaintext_answer_or_cancelled_ends_alike_on_both_loops() -> None:
+    def answers_plaintext(sock: socket.socket) -> bytes:
+        assert sock.recv(100) == b"STARTTLS\n"
+        sock.sendall(b"OK\n")
+        assert sock.recv(65536)  # the ClientHello
+        sock.sendall(b"-ERR not TLS\r\n")
+        return sock.recv(100)
+
+    def silent_after_hello(sock: socket.socket) -> bytes:
+        assert sock.recv(100) == b"STARTTLS\n"
+        sock.sendall(b"OK\n")
+        assert sock.recv(65536)
+        heard.set()
+        return sock.recv(100)
+
+    heard = threading.Event()
+
+    async def upgrade(behaviour: Callable[[socket.socket], Any], cancel: bool) -> tuple[str, Any]:
+        heard.clear()
+        peer = _Peer(behaviour)
+        reader, writer = await asyncio.open_connection("127.0.0.1", peer.port)
+        writer.write(b"STARTTLS\n")
+        assert await reader.readline() == b"OK\n"
+        task = asyncio.ensure_future(writer.start_tls(_client_ctx(), server_hostname="localhost"))
+        if cancel:
+            await asyncio.to_thread(heard.wait, LIMIT)
+            task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, ssl.SSLError) as exc:
+            outcome = f"{type(exc).__name__}: {exc}"
+        else:
+            outcome = "upgraded"
+        writer.close()
+        # Not wait_closed(): after a failed or cancelled start_tls it never returns on either
+        # loop (asyncio's StreamWriter keeps waiting on the replaced transport's protocol).
+        # The socket is closed all the same: the peer reads EOF.
+        return outcome, await asyncio.to_thread(peer.join)
+
+    async def scenario() -> tuple[tuple[str, Any], tuple[str, Any]]:
+        return await upgrade(answers_plaintext, False), await upgrade(silent_after_hello, True)
+
+    results = _on_both_loops(scenario)
+    assert results["rt"] == results["asyncio"]
+    (refused, eof), cancelled = results["rt"]
+    assert refused.startswith("SSLError: [SSL: WRONG_VERSION_NUMBER]") and eof == b""
+    assert cancelled == ("CancelledError: ", b"")
