@@ -37,6 +37,40 @@ async def test_duplex_close_gives_eof_to_the_reader_and_broken_pipe_to_the_write
     assert info.value.errno == errno.EBADF
 
 
+async def test_closing_a_duplex_end_wakes_its_own_waiting_read_and_write_with_a_closed_error() -> (
+    None
+):
+    a, b = duplex(4)
+    assert await a.write(b"full") == 4
+    reader = rt.spawn(a.read())
+    writer = rt.spawn(a.write_all(b"more"))  # waits for room nobody makes (b never reads)
+    while a._rx.reader is None or a._tx.writer is None:  # both parked
+        await rt.yield_now()
+    a.close()
+    for task, op in ((reader, "read()"), (writer, "write()")):
+        with pytest.raises(rt.JoinError) as info:
+            await rtt.timeout(10, task)
+        err = info.value.__cause__
+        assert isinstance(err, OSError) and err.errno == errno.EBADF
+        assert f"{op} on a closed DuplexStream" in str(err)
+    assert await b.read() == b"full"  # what was written before the close still arrives
+    assert await b.read() == b""
+
+
+async def test_shutting_down_a_duplex_end_breaks_the_pipe_of_its_own_waiting_write() -> None:
+    a, b = duplex(4)
+    assert await a.write(b"full") == 4
+    writer = rt.spawn(a.write_all(b"more"))
+    while a._tx.writer is None:
+        await rt.yield_now()
+    await a.shutdown()
+    with pytest.raises(rt.JoinError) as info:
+        await rtt.timeout(10, writer)
+    assert isinstance(info.value.__cause__, BrokenPipeError)
+    assert await b.read() == b"full"
+    assert await b.read() == b""
+
+
 async def test_dropping_one_duplex_end_gives_the_other_eof() -> None:
     a, b = duplex(8)
     del a

@@ -27,7 +27,7 @@ class _Pipe:
     close or shutdown made there finds no waiter to wake.
     """
 
-    __slots__ = ("buf", "cap", "eof", "lock", "reader", "reader_gone", "writer")
+    __slots__ = ("buf", "cap", "eof", "lock", "reader", "reader_gone", "writer", "writer_gone")
 
     def __init__(self, cap: int) -> None:
         self.lock = threading.RLock()
@@ -35,6 +35,7 @@ class _Pipe:
         self.cap = cap
         self.eof = False  # the writing end shut down or closed
         self.reader_gone = False  # the reading end closed
+        self.writer_gone = False  # the writing end closed
         self.reader: Any = None
         self.writer: Any = None
 
@@ -51,6 +52,8 @@ class _Pipe:
     async def read(self, n: int) -> bytes:
         while True:
             with self.lock:
+                if self.reader_gone:  # this end was closed, maybe while this read waited
+                    raise closed_error("DuplexStream", "read()")
                 buf = self.buf
                 if buf:
                     data = bytes(buf[:n])
@@ -62,7 +65,7 @@ class _Pipe:
                 if self.reader is not None:
                     raise RuntimeError("two tasks are reading one DuplexStream at once")
                 task = self.reader = current_task()
-                if self.buf or self.eof:
+                if self.buf or self.eof or self.reader_gone:
                     # Changed while registering (see the class notes): look again.
                     self.reader = None
                     continue
@@ -78,6 +81,8 @@ class _Pipe:
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         while True:
             with self.lock:
+                if self.writer_gone:  # this end was closed, maybe while this write waited
+                    raise closed_error("DuplexStream", "write()")
                 if self.reader_gone:
                     raise BrokenPipeError(errno.EPIPE, "the other end of the duplex was closed")
                 if self.eof:
@@ -100,20 +105,30 @@ class _Pipe:
             reschedule(woken)
         return n
 
-    def shut_write(self) -> None:
+    def shut_write(self, closing: bool = False) -> None:
+        """The writing end shut down (or closed): wake the reader for its EOF, and a writer
+        of that end still waiting for room, which then fails saying why."""
         with self.lock:
             self.eof = True
+            if closing:
+                self.writer_gone = True
             woken, self.reader = self.reader, None
+            writer, self.writer = self.writer, None
         if woken is not None:
             reschedule(woken)
+        if writer is not None:
+            reschedule(writer)
 
     def shut_read(self) -> None:
         with self.lock:
             self.reader_gone = True
             self.buf.clear()
             woken, self.writer = self.writer, None
+            reader, self.reader = self.reader, None  # this end's own read, closed under it
         if woken is not None:
             reschedule(woken)
+        if reader is not None:
+            reschedule(reader)
 
 
 class DuplexStream:
@@ -192,12 +207,18 @@ class DuplexStream:
         """
         self._tx.shut_write()
 
+    def _shut_write_now(self) -> None:
+        """``shutdown()`` without the ``await``: a write of this end waiting for room fails
+        with ``BrokenPipeError`` (what a TLS write half cut mid-write relies on)."""
+        self._tx.shut_write()
+
     def close(self) -> None:
-        """Shut down both directions: the other end reads EOF and its writes fail."""
+        """Shut down both directions: the other end reads EOF and its writes fail; a read or
+        write of this end still waiting fails with ``OSError`` (``EBADF``) saying so."""
         if self._closed:
             return
         self._closed = True
-        self._tx.shut_write()
+        self._tx.shut_write(closing=True)
         self._rx.shut_read()
 
     def __del__(self) -> None:

@@ -541,6 +541,17 @@ class SocketStream(SocketResource):
             if exc.errno != errno.ENOTCONN:  # the peer already reset the connection
                 raise
 
+    def _shut_write_now(self) -> None:
+        """``shutdown()`` without the ``await``, best effort: a send waiting on this socket
+        wakes and fails with ``BrokenPipeError`` (a write half closed, a TLS write half cut)."""
+        if self._closed or self._wshut:
+            return
+        self._wshut = True
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
     def _check_writable(self, op: str) -> None:
         if self._closed:
             raise closed_error(self._kind, op)
@@ -681,11 +692,5 @@ class WriteHalf(_Half):
     def close(self) -> None:
         """Shut down writing (the peer reads EOF) and release this half. Idempotent."""
         if not self._closed:
-            stream = self._shared.stream
-            if not stream.closed and not stream._wshut:
-                stream._wshut = True
-                try:
-                    stream._sock.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
+            self._shared.stream._shut_write_now()
         super().close()

@@ -353,6 +353,91 @@ class TlsAcceptor:
         return tls
 
 
+def _version_name(v: ssl.TLSVersion) -> str:
+    if v is ssl.TLSVersion.MINIMUM_SUPPORTED:
+        return "the oldest OpenSSL allows"
+    if v is ssl.TLSVersion.MAXIMUM_SUPPORTED:
+        return "the newest OpenSSL knows"
+    return v.name.replace("_", ".")
+
+
+def _hung_up_note(server_side: bool) -> str:
+    if server_side:
+        return (
+            "TlsStream: the client closed the connection during the TLS handshake: it may have "
+            "rejected this server's certificate, or not be a TLS client at all (a port probe "
+            "or health check)"
+        )
+    return (
+        "TlsStream: the server closed the connection during the TLS handshake: it may not "
+        "speak TLS on this port, or it refused this client (a client certificate, TLS version "
+        "or server name it does not accept)"
+    )
+
+
+def _handshake_advice(exc: ssl.SSLError, obj: ssl.SSLObject) -> str | None:
+    """What to do about a failed handshake (or an alert that ends one in the first read),
+    for the failures whose OpenSSL reason alone does not say it."""
+    reason = exc.reason
+    server = obj.server_side
+    if isinstance(exc, ssl.SSLEOFError):
+        return _hung_up_note(server)
+    if reason == "NO_SHARED_CIPHER" and server:
+        return (
+            "TlsAcceptor: the client offered nothing this context accepts; if every client "
+            "fails so, the context has no certificate: call load_cert_chain() on it"
+        )
+    if reason in ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST") and server:
+        return (
+            "TlsStream: the client sent a plaintext HTTP request to this TLS port: it should "
+            "connect with https:// (TLS), or to the server's plaintext port"
+        )
+    if reason == "WRONG_VERSION_NUMBER":
+        if server:
+            return (
+                "TlsStream: the client sent something that is not a TLS handshake: it may speak "
+                "plaintext to this TLS port"
+            )
+        return (
+            "TlsStream: the server answered with something that is not TLS: this port may "
+            "serve plaintext (connect without TLS, or to the server's TLS port)"
+        )
+    if reason in ("UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE"):
+        ctx = obj.context
+        return (
+            "TlsStream: the two sides have no TLS version in common; this side accepts "
+            f"{_version_name(ctx.minimum_version)} to {_version_name(ctx.maximum_version)} "
+            "(the ssl context's minimum_version and maximum_version): widen that range, or "
+            "the peer's"
+        )
+    if reason == "TLSV1_ALERT_UNKNOWN_CA":
+        return (
+            "TlsStream: the peer does not trust the CA that issued this side's certificate: "
+            "give the peer that CA, or use a certificate from a CA it trusts (with its "
+            "intermediate certificates in the file given to load_cert_chain())"
+        )
+    if reason in (
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+    ):
+        return (
+            "TlsStream: the peer rejected this side's certificate: check that it is valid "
+            "today and issued for the host name the peer connects to"
+        )
+    if reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED" and not server:
+        return (
+            "TlsStream: the server requires a client certificate: load one into the client's "
+            "ssl context with load_cert_chain()"
+        )
+    if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE" and server:
+        return (
+            "TlsAcceptor: this context requires a client certificate (verify_mode is "
+            "CERT_REQUIRED) and the client sent none"
+        )
+    return None
+
+
 class TlsStream(Generic[_T]):
     """A TLS connection over a plain rt stream, with the reader/writer API of ``TcpStream``.
 
@@ -385,6 +470,7 @@ class TlsStream(Generic[_T]):
         "_transport",
         "_unwrapped",
         "_wbuf",
+        "_wcut",
         "_wshut",
     )
 
@@ -402,6 +488,7 @@ class TlsStream(Generic[_T]):
     _done: bool
     _eof: bool
     _wshut: bool
+    _wcut: bool
     _closed: bool
     _failure: BaseException | None
     _ragged: bool
@@ -437,6 +524,7 @@ class TlsStream(Generic[_T]):
         self._done = False  # handshake complete
         self._eof = False  # close_notify (or a tolerated ragged EOF) received
         self._wshut = False  # close_notify sent
+        self._wcut = False  # the write half was closed mid-write: no close_notify can follow
         self._closed = False
         self._failure = None
         self._unwrapped = False
@@ -549,32 +637,21 @@ class TlsStream(Generic[_T]):
             try:
                 await self._drive(self._ssl.do_handshake)
             except ssl.SSLError as exc:
-                if exc.reason == "NO_SHARED_CIPHER" and self._ssl.server_side:
-                    exc.add_note(
-                        "TlsAcceptor: the client offered nothing this context accepts; if "
-                        "every client fails so, the context has no certificate: call "
-                        "load_cert_chain() on it"
-                    )
-                elif isinstance(exc, ssl.SSLEOFError):
-                    exc.add_note(
-                        "TlsStream: the client closed the connection during the TLS handshake: "
-                        "it may have rejected this server's certificate, or not be a TLS client "
-                        "at all (a port probe or health check)"
-                        if self._ssl.server_side
-                        else "TlsStream: the server closed the connection during the TLS "
-                        "handshake: it may not speak TLS on this port, or it refused this client "
-                        "(a client certificate, TLS version or server name it does not accept)"
-                    )
+                note = _handshake_advice(exc, self._ssl)
+                if note is not None:
+                    exc.add_note(note)
                 # Tell the peer why (OpenSSL queued an alert); a socket takes it without
                 # waiting, other transports within the caller's handshake timeout.
                 if not hasattr(self._transport, "try_write"):
                     try:
-                        await self._flush()
+                        await self._flush("do_handshake()")
                     except (OSError, ssl.SSLError):
                         pass
                 self._fail(exc)
                 raise
             except BaseException as exc:
+                if isinstance(exc, ConnectionError) and not self._closed:
+                    exc.add_note(_hung_up_note(self._ssl.server_side))
                 self._fail(exc)
                 raise
             self._done = True
@@ -584,7 +661,7 @@ class TlsStream(Generic[_T]):
     async def _drive(self, op: Any) -> Any:
         """Run ``op`` on the SSL object until it stops asking for input, moving ciphertext."""
         if self._ssl.server_side and self._rcount == 0:
-            await self._receive(0)  # nothing to do before the ClientHello arrives
+            await self._receive(0, "do_handshake()")  # nothing to do before the ClientHello
         while True:
             count = self._rcount
             with self._mutex:
@@ -601,10 +678,10 @@ class TlsStream(Generic[_T]):
                     # before the first read that waits), saving a send per connection.
                     pending = pending if self._ssl.version() != "TLSv1.3" else 0
             if pending or self._wbuf:
-                await self._flush()
+                await self._flush("do_handshake()")
             if done:
                 return result
-            await self._receive(count)
+            await self._receive(count, "do_handshake()")
 
     def _fail(self, exc: BaseException) -> None:
         """A handshake failed or was cancelled: send the alert if it fits, then close."""
@@ -646,8 +723,9 @@ class TlsStream(Generic[_T]):
 
     # ----------------------------------------------------------------- moving ciphertext
 
-    async def _receive(self, count: int) -> None:
-        """Read the transport once into the incoming BIO (unless another task just did)."""
+    async def _receive(self, count: int, op: str = "read()") -> None:
+        """Read the transport once into the incoming BIO (unless another task just did);
+        ``op`` names the caller in the error a :meth:`close` from another task causes."""
         lock = self._rlock
         if not lock.try_acquire():
             await lock.acquire()
@@ -655,12 +733,12 @@ class TlsStream(Generic[_T]):
             if self._rcount != count:
                 return  # another task fed the BIO meanwhile: retry OpenSSL first
             if self._closed:
-                raise self._closed_error("read()")
+                raise self._closed_error(op)
             try:
                 data = await self._transport.read(_RECV_SIZE)
             except OSError:
                 if self._closed:
-                    raise self._closed_error("read()") from None
+                    raise self._closed_error(op) from None
                 raise
             with self._mutex:
                 if data:
@@ -671,8 +749,9 @@ class TlsStream(Generic[_T]):
         finally:
             lock.release()
 
-    async def _flush(self) -> None:
-        """Send every ciphertext byte produced so far, in order.
+    async def _flush(self, op: str = "write()") -> None:
+        """Send every ciphertext byte produced so far, in order (``op`` names the caller in
+        the error a :meth:`close` from another task causes).
 
         Cancel safety: cancel-safe: what was not sent stays in ``_wbuf`` and goes first next time.
         """
@@ -680,11 +759,11 @@ class TlsStream(Generic[_T]):
         if not lock.try_acquire():
             await lock.acquire()
         try:
-            await self._flush_locked()
+            await self._flush_locked(op)
         finally:
             lock.release()
 
-    async def _flush_locked(self) -> None:
+    async def _flush_locked(self, op: str = "write()") -> None:
         transport = self._transport
         while True:
             buf = self._wbuf
@@ -697,6 +776,12 @@ class TlsStream(Generic[_T]):
             try:
                 await transport.write_all(buf)
             except BaseException as exc:
+                if self._closed and isinstance(exc, OSError) and self._failure is None:
+                    # close() from another task or thread while this send waited: say so
+                    # about this stream, not about the transport under it.
+                    raise self._closed_error(op) from None
+                if self._wcut and isinstance(exc, OSError):
+                    raise self._cut_error(op) from None
                 sent = bytes_written(exc)
                 if sent is None and not isinstance(transport, SocketStream | DuplexStream):
                     # A transport that does not say how much it sent: resending could
@@ -714,7 +799,7 @@ class TlsStream(Generic[_T]):
         """
         self._check_usable("flush()")
         if self._wbuf or self._out.pending:
-            await self._flush()
+            await self._flush("flush()")
 
     # ----------------------------------------------------------------- reading
 
@@ -770,6 +855,12 @@ class TlsStream(Generic[_T]):
                             )
                             raise
                         data = b""
+                    except ssl.SSLError as exc:
+                        if exc.reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
+                            # TLS 1.3: a client finishes its handshake before the server
+                            # checks its certificate, and hears of a refusal only here.
+                            exc.add_note(_handshake_advice(exc, obj) or "")
+                        raise
                     if data is not None:
                         if not data:
                             self._eof = True
@@ -782,7 +873,7 @@ class TlsStream(Generic[_T]):
                 # tickets). A writer holding the send lock sends it anyway; never wait for it
                 # here. A peer that is gone is the next receive's news, not this read's error.
                 try:
-                    await self._flush_locked()
+                    await self._flush_locked("read()")
                 except OSError:
                     pass
                 finally:
@@ -819,8 +910,17 @@ class TlsStream(Generic[_T]):
     def _check_writable(self, op: str) -> None:
         if self._closed:
             raise self._closed_error(op)
+        if self._wcut:
+            raise self._cut_error(op)
         if self._wshut:
             raise BrokenPipeError(errno.EPIPE, f"{op} after shutdown(): close_notify was sent")
+
+    def _cut_error(self, op: str) -> BrokenPipeError:
+        return BrokenPipeError(
+            errno.EPIPE,
+            f"{op}: the TlsWriteHalf was closed while a write on it was under way, so the "
+            "writing direction was cut without close_notify",
+        )
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """Encrypt and send a prefix of ``data`` (up to 256 KiB); return its length.
@@ -846,7 +946,7 @@ class TlsStream(Generic[_T]):
             # Ciphertext a cancelled or stalled send left behind: wait for it before taking
             # anything of ``data``. Output still in the BIO (a TLS 1.3 server's session
             # tickets) goes out in the same send as ``data``'s records, in order.
-            await self._flush()
+            await self._flush("write()")
         n = min(len(data), _WRITE_CHUNK)
         chunk = data if n == len(data) else memoryview(data)[:n]
         with self._mutex:
@@ -854,7 +954,7 @@ class TlsStream(Generic[_T]):
                 self._check_writable("write()")
             self._ssl.write(chunk)
         try:
-            await self._flush()
+            await self._flush("write()")
         except BaseException as exc:
             _committed(exc, n, len(data))
             raise
@@ -881,7 +981,7 @@ class TlsStream(Generic[_T]):
         if not total:
             return
         if self._wbuf:  # see write()
-            await self._flush()
+            await self._flush("write_all()")
         mutex = self._mutex
         obj = self._ssl
         if total <= _WRITE_CHUNK:
@@ -890,7 +990,7 @@ class TlsStream(Generic[_T]):
                     self._check_writable("write_all()")
                 obj.write(data)
             try:
-                await self._flush()
+                await self._flush("write_all()")
             except BaseException as exc:
                 _committed(exc, total, total)
                 raise
@@ -906,7 +1006,7 @@ class TlsStream(Generic[_T]):
                         self._check_writable("write_all()")
                     obj.write(view[done : done + n])
                 done += n
-                await self._flush()
+                await self._flush("write_all()")
         except BaseException as exc:
             _committed(exc, done, total)
             raise
@@ -938,7 +1038,7 @@ class TlsStream(Generic[_T]):
                     self._out.read()
                 self._wbuf = b""
         if self._wbuf or self._out.pending:
-            await self._flush()
+            await self._flush("shutdown()")
         await self._transport.shutdown()
 
     def _send_close_notify(self) -> bool:
@@ -972,6 +1072,7 @@ class TlsStream(Generic[_T]):
         Raises:
             ssl.SSLError: application data arrived before the peer's ``close_notify``; it is
                 kept: read it (until ``b""``) and call ``unwrap`` again.
+            ssl.SSLEOFError: the peer closed the connection without ``close_notify``.
             OSError: the stream is closed or the transport failed.
 
         Cancel safety: cancel-safe in effect: ``close_notify`` is queued at once, and a call
@@ -989,7 +1090,7 @@ class TlsStream(Generic[_T]):
         if not self._wshut:
             self._wshut = True
             self._send_close_notify()
-        await self._flush()
+        await self._flush("unwrap()")
         while not self._eof:
             count = self._rcount
             with self._mutex:
@@ -999,8 +1100,14 @@ class TlsStream(Generic[_T]):
                     data = None
                 except ssl.SSLZeroReturnError:
                     data = b""
+                except ssl.SSLEOFError as exc:
+                    exc.add_note(
+                        "unwrap(): the peer closed the connection without close_notify, so "
+                        "there is no plain stream left to go on with; close this stream"
+                    )
+                    raise
             if data is None:
-                await self._receive(count)
+                await self._receive(count, "unwrap()")
                 continue
             if not data:
                 self._eof = True
@@ -1016,7 +1123,7 @@ class TlsStream(Generic[_T]):
                 self._ssl.unwrap()
             except ssl.SSLError:
                 pass
-        await self._flush()
+        await self._flush("unwrap()")
         # Taken only now: a call cancelled in the flush above leaves them for the next one.
         with self._mutex:
             trailing = self._in.read()
@@ -1056,9 +1163,20 @@ class TlsStream(Generic[_T]):
         """
         if self._closed or self._wshut or not self._done:
             return
+        if not self._slock.try_acquire():
+            # A write is under way on the closed half, maybe waiting on a peer that does not
+            # read: cut the transport's writing direction so that it fails instead of waiting
+            # for ever (as a TcpStream write half's does). Its record is cut off mid-way, so
+            # the peer sees the connection end without close_notify.
+            shut = getattr(self._transport, "_shut_write_now", None)
+            if shut is not None:
+                self._wshut = self._wcut = True
+                shut()
+            return
         try_write = getattr(self._transport, "try_write", None)
-        if try_write is None or not self._slock.try_acquire():
-            return  # no way to send without waiting, or a writer is mid-record
+        if try_write is None:
+            self._slock.release()
+            return  # no way to send without waiting
         try:
             if self._wbuf:
                 return  # earlier ciphertext must go first, and that may need a wait
@@ -1218,6 +1336,10 @@ class TlsWriteHalf(_Half):
         """Send ``close_notify`` (the peer reads EOF) if the socket takes it without waiting,
         and release this half. Idempotent. For a close that waits until ``close_notify`` is
         out, ``await shutdown()`` first.
+
+        Closed while a write on this half is under way (waiting for a peer that does not
+        read), it cuts the transport's writing direction instead: that write fails with
+        ``BrokenPipeError``, and the peer sees the connection end without ``close_notify``.
         """
         if not self._closed:
             self._shared.stream._close_write_now()

@@ -1,0 +1,567 @@
+"""rt.net.tls against hostile and clumsy peers: Python's own ``ssl`` on blocking sockets in a
+thread, which can hang up, reset, stall or pack records as it likes.
+
+Every wait is bounded (``rt.time.timeout`` on rt's side, a socket timeout on the peer's), so a
+lost wake-up fails a test instead of hanging the suite; the bounds are never asserted.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from tlshelpers import client_context, server_context
+
+import rt
+import rt.io
+import rt.time
+from rt.io import duplex
+from rt.net import TcpListener, TcpStream
+from rt.net.tls import TlsAcceptor, TlsConnector
+from rt.sync import Event
+
+LIMIT = 20.0  # bounds every wait; a loaded 2-core machine, never asserted
+
+
+def _fds() -> set[int]:
+    return {int(n) for n in os.listdir("/proc/self/fd")}
+
+
+class Peer:
+    """A TCP peer on a blocking socket in a thread, running ``behaviour(sock)`` once."""
+
+    def __init__(self, behaviour: Callable[[socket.socket], Any]) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.addr = self._listener.getsockname()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.sock: socket.socket | None = None
+        self._behaviour = behaviour
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self._listener.settimeout(LIMIT)
+        try:
+            sock, _ = self._listener.accept()
+        except OSError as exc:
+            self.error = exc
+            return
+        finally:
+            self._listener.close()
+        self.sock = sock
+        sock.settimeout(LIMIT)
+        try:
+            self.result = self._behaviour(sock)
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+
+    async def join(self) -> Any:
+        await rt.spawn_blocking(self._thread.join, LIMIT)
+        assert not self._thread.is_alive(), "the peer thread did not finish"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+@contextmanager
+def peer(behaviour: Callable[[socket.socket], Any]) -> Iterator[Peer]:
+    p = Peer(behaviour)
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with a TCP RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class BioServer:
+    """A TLS server on memory BIOs over a blocking socket: the test decides what goes out in
+    which segment (records, ``close_notify``, nothing at all)."""
+
+    def __init__(self, sock: socket.socket, ctx: ssl.SSLContext | None = None) -> None:
+        self.sock = sock
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = (ctx or server_context()).wrap_bio(self.inc, self.out, server_side=True)
+        while True:
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.send_pending()
+                self.feed()
+        self.send_pending()
+
+    def send_pending(self) -> None:
+        if self.out.pending:
+            self.sock.sendall(self.out.read())
+
+    def feed(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            self.inc.write_eof()
+            return False
+        self.inc.write(data)
+        return True
+
+    def queue_close_notify(self) -> None:
+        try:
+            self.obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+
+    def read_until_close_notify(self) -> bytes:
+        got = bytearray()
+        while True:
+            try:
+                data = self.obj.read(65536)
+            except ssl.SSLWantReadError:
+                if not self.feed():
+                    raise EOFError("the transport ended before close_notify") from None
+                continue
+            except ssl.SSLZeroReturnError:
+                return bytes(got)
+            if not data:  # SSLObject.read says close_notify so
+                return bytes(got)
+            got += data
+
+
+def _connect(addr: Any, **kw: Any) -> Any:
+    ctx = kw.pop("ssl_context", None) or client_context()
+    return TcpStream.connect_tls(addr, server_hostname="localhost", ssl_context=ctx, **kw)
+
+
+# ----------------------------------------------------------------- handshakes that go wrong
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
+async def test_a_server_hanging_up_mid_handshake_fails_connect_with_advice_and_no_fd_left(
+    how: str,
+) -> None:
+    def hang_up(sock: socket.socket) -> None:
+        assert sock.recv(65536)  # the ClientHello
+        if how == "rst":
+            reset(sock)
+        else:
+            sock.close()
+
+    before = _fds()
+    with peer(hang_up) as p:
+        with pytest.raises(OSError) as info:  # SSLEOFError after a FIN, a reset after a RST
+            await rt.time.timeout(LIMIT, _connect(p.addr))
+        await p.join()
+    notes = " ".join(getattr(info.value, "__notes__", []))
+    assert "closed the connection during the TLS handshake" in notes
+    assert "may not speak TLS on this port" in notes
+    assert _fds() == before
+
+
+async def test_plaintext_on_either_end_of_a_handshake_is_named_as_such() -> None:
+    # A plaintext server answers the ClientHello with an HTTP error.
+    def http_server(sock: socket.socket) -> None:
+        sock.recv(65536)
+        sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    with peer(http_server) as p:
+        with pytest.raises(ssl.SSLError) as info:
+            await rt.time.timeout(LIMIT, _connect(p.addr))
+        await p.join()
+    assert "not TLS: this port may serve plaintext" in " ".join(info.value.__notes__)
+
+    # A plaintext HTTP client on rt's TLS port.
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+
+        def http_client() -> bytes:
+            with socket.create_connection(listener.local_addr(), timeout=LIMIT) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                return sock.recv(100)
+
+        client = rt.spawn_blocking(http_client)
+        stream, _ = await listener.accept()
+        with pytest.raises(ssl.SSLError) as info:
+            await rt.time.timeout(LIMIT, TlsAcceptor(server_context()).accept(stream))
+        assert not (await client).startswith(b"HTTP")
+    assert "https://" in " ".join(info.value.__notes__)
+
+
+async def test_no_tls_version_in_common_says_which_range_this_side_accepts() -> None:
+    def tls12_server(sock: socket.socket) -> None:
+        with pytest.raises(ssl.SSLError):
+            server_context(maximum_version=ssl.TLSVersion.TLSv1_2).wrap_socket(
+                sock, server_side=True
+            )
+
+    with peer(tls12_server) as p:
+        with pytest.raises(ssl.SSLError) as info:
+            await rt.time.timeout(
+                LIMIT,
+                _connect(
+                    p.addr, ssl_context=client_context(minimum_version=ssl.TLSVersion.TLSv1_3)
+                ),
+            )
+        await p.join()
+    notes = " ".join(info.value.__notes__)
+    assert "no TLS version in common" in notes and "accepts TLSv1.3 to" in notes
+
+    # The server's side of the same refusal.
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+
+        def tls13_client() -> None:
+            ctx = client_context(minimum_version=ssl.TLSVersion.TLSv1_3)
+            with (
+                socket.create_connection(listener.local_addr(), timeout=LIMIT) as sock,
+                pytest.raises(ssl.SSLError),
+            ):
+                ctx.wrap_socket(sock, server_hostname="localhost")
+
+        client = rt.spawn_blocking(tls13_client)
+        stream, _ = await listener.accept()
+        acceptor = TlsAcceptor(server_context(maximum_version=ssl.TLSVersion.TLSv1_2))
+        with pytest.raises(ssl.SSLError) as info:
+            await rt.time.timeout(LIMIT, acceptor.accept(stream))
+        await client
+    assert "to TLSv1.2" in " ".join(info.value.__notes__)
+
+
+async def test_a_client_rejecting_the_servers_certificate_tells_the_server_why() -> None:
+    async with await TcpListener.bind("127.0.0.1:0") as listener:
+
+        def distrustful_client() -> None:  # trusts the system's CAs, not the test CA
+            ctx = ssl.create_default_context()
+            with (
+                socket.create_connection(listener.local_addr(), timeout=LIMIT) as sock,
+                pytest.raises(ssl.SSLCertVerificationError),
+            ):
+                ctx.wrap_socket(sock, server_hostname="localhost")
+
+        client = rt.spawn_blocking(distrustful_client)
+        stream, _ = await listener.accept()
+        with pytest.raises(ssl.SSLError, match="UNKNOWN_CA") as info:
+            await rt.time.timeout(LIMIT, TlsAcceptor(server_context()).accept(stream))
+        await client
+    assert "does not trust the CA that issued this side's certificate" in " ".join(
+        info.value.__notes__
+    )
+
+
+async def test_a_tls_1_3_client_refused_for_lack_of_a_certificate_is_told_to_load_one() -> None:
+    from tlshelpers import ca
+
+    def strict_server(sock: socket.socket) -> None:
+        ctx = server_context(verify_mode=ssl.CERT_REQUIRED)
+        ca().configure_trust(ctx)
+        with pytest.raises(ssl.SSLError, match="PEER_DID_NOT_RETURN_A_CERTIFICATE"):
+            ctx.wrap_socket(sock, server_side=True)
+
+    with peer(strict_server) as p:
+        # TLS 1.3: the client's handshake completes; the refusal comes with its first read.
+        async with await rt.time.timeout(LIMIT, _connect(p.addr)) as tls:
+            with pytest.raises(ssl.SSLError) as info:
+                await rt.time.timeout(LIMIT, tls.read())
+        await p.join()
+    assert "load_cert_chain()" in " ".join(info.value.__notes__)
+
+
+async def test_cancelling_a_handshake_with_a_real_peer_closes_the_socket_at_once() -> None:
+    heard = threading.Event()
+
+    def silent_after_hello(sock: socket.socket) -> bytes:
+        assert sock.recv(65536)  # the ClientHello
+        heard.set()
+        return sock.recv(65536)  # then the client's FIN: b""
+
+    before = _fds()
+    with peer(silent_after_hello) as p:
+        task = rt.spawn(_connect(p.addr))
+        assert await rt.spawn_blocking(heard.wait, LIMIT)
+        task.abort()
+        with pytest.raises(rt.JoinError) as info:
+            await task
+        assert info.value.is_cancelled()
+        assert await p.join() == b""  # closed, not left half-open
+    assert _fds() == before
+
+
+# ----------------------------------------------------------------- data in, data out
+
+
+SIZES = [1, 16383, 16384, 16385, 5, 100_000, 7]
+
+
+@pytest.mark.parametrize("reads", ["read(7)", "read_exact_at_boundaries", "read(16384)"])
+async def test_records_of_every_size_with_close_notify_in_the_same_segment_arrive_whole(
+    reads: str,
+) -> None:
+    blob = os.urandom(sum(SIZES))
+
+    def one_segment(sock: socket.socket) -> bytes:
+        server = BioServer(sock)
+        offset = 0
+        for n in SIZES:  # one TLS record per write (the largest split at 16 KiB)
+            server.obj.write(blob[offset : offset + n])
+            offset += n
+        server.queue_close_notify()
+        server.send_pending()  # every record and close_notify in one sendall
+        return server.read_until_close_notify()
+
+    with peer(one_segment) as p:
+        async with await rt.time.timeout(LIMIT, _connect(p.addr)) as tls:
+            got = bytearray()
+            if reads == "read_exact_at_boundaries":
+                for n in SIZES:
+                    got += await rt.time.timeout(LIMIT, tls.read_exact(n))
+            else:
+                size = 7 if reads == "read(7)" else 16384
+                while data := await rt.time.timeout(LIMIT, tls.read(size)):
+                    assert len(data) <= size
+                    got += data
+            assert bytes(got) == blob
+            assert await tls.read() == b""  # EOF stays EOF
+            await tls.shutdown()
+        assert await p.join() == b""
+
+
+async def test_a_bare_fin_after_data_keeps_every_byte_then_reports_the_ragged_eof() -> None:
+    blob = os.urandom(200_000)
+
+    def data_then_fin(sock: socket.socket) -> None:
+        server = BioServer(sock)
+        server.obj.write(blob)
+        server.send_pending()
+        sock.shutdown(socket.SHUT_WR)  # no close_notify
+        while sock.recv(65536):
+            pass
+
+    with peer(data_then_fin) as p:
+        stream = await rt.time.timeout(LIMIT, TcpStream.connect(p.addr))
+        connector = TlsConnector(client_context(), suppress_ragged_eofs=False)
+        async with await rt.time.timeout(LIMIT, connector.connect("localhost", stream)) as tls:
+            got = bytearray()
+            with pytest.raises(ssl.SSLEOFError):
+                while True:
+                    got += await rt.time.timeout(LIMIT, tls.read(1000))
+            assert bytes(got) == blob
+        await p.join()
+
+
+async def test_many_small_writes_reach_a_python_ssl_peer_whole_and_in_order() -> None:
+    def python_ssl_reader(sock: socket.socket) -> tuple[int, str]:
+        ctx = server_context()
+        with ctx.wrap_socket(sock, server_side=True) as tls:
+            digest = hashlib.sha256()
+            total = 0
+            while data := tls.recv(65536):  # b"" at close_notify
+                digest.update(data)
+                total += len(data)
+            tls.sendall(b"%d" % total)
+            tls.unwrap()
+            return total, digest.hexdigest()
+
+    digest = hashlib.sha256()
+    with peer(python_ssl_reader) as p:
+        async with await rt.time.timeout(LIMIT, _connect(p.addr)) as tls:
+            for i in range(3000):
+                chunk = bytes([i % 251]) * (i % 97 + 1)
+                digest.update(chunk)
+                await tls.write_all(chunk) if i % 2 else await tls.write(chunk)
+            await tls.shutdown()  # a half-close: the peer's answer still comes in
+            total = await rt.time.timeout(LIMIT, tls.read())
+            assert await rt.time.timeout(LIMIT, tls.read()) == b""
+        assert await p.join() == (int(total), digest.hexdigest())
+
+
+async def test_unwrap_against_a_peer_that_hangs_up_without_close_notify_says_so() -> None:
+    def hang_up_at_close_notify(sock: socket.socket) -> None:
+        BioServer(sock).read_until_close_notify()  # answered with a bare FIN
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(65536):
+            pass
+
+    with peer(hang_up_at_close_notify) as p:
+        async with await rt.time.timeout(LIMIT, _connect(p.addr)) as tls:
+            with pytest.raises(ssl.SSLEOFError) as info:
+                await rt.time.timeout(LIMIT, tls.unwrap())
+        await p.join()
+    assert "no plain stream left" in " ".join(info.value.__notes__)
+
+
+# ----------------------------------------------------------------- peers that stop or vanish
+
+
+async def test_a_peer_that_stops_reading_then_resets_fails_a_large_write_instead_of_hanging() -> (
+    None
+):
+    def stall_then_reset(sock: socket.socket) -> None:
+        BioServer(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        assert sock.recv(1)  # the write has begun; nothing more is read
+        reset(sock)
+
+    before = _fds()
+    with peer(stall_then_reset) as p:
+        async with await rt.time.timeout(LIMIT, _connect(p.addr)) as tls:
+            with pytest.raises((ConnectionResetError, BrokenPipeError)) as info:
+                await rt.time.timeout(LIMIT, tls.write_all(b"x" * (64 << 20)))
+            assert 0 < rt.io.bytes_written(info.value) < 64 << 20  # type: ignore[operator]
+            with pytest.raises(OSError):  # the connection is gone for the next write too
+                await rt.time.timeout(LIMIT, tls.write_all(b"more"))
+        await p.join()
+    assert _fds() == before
+
+
+class _Signalling:
+    """A transport that sets ``writing`` once a send is under way."""
+
+    def __init__(self, inner: rt.io.DuplexStream) -> None:
+        self.inner = inner
+        self.writing = Event()
+
+    async def read(self, n: int = 65536) -> bytes:
+        return await self.inner.read(n)
+
+    async def write_all(self, data: bytes | bytearray | memoryview) -> None:
+        self.writing.set()
+        await self.inner.write_all(data)
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+async def test_close_from_another_task_ends_a_waiting_handshake_naming_it() -> None:
+    a, b = duplex(1 << 14)  # nobody answers at b
+    transport = _Signalling(a)
+    tls = await TlsConnector(client_context()).connect(
+        "localhost", transport, do_handshake_on_connect=False
+    )
+    handshake = rt.spawn(tls.do_handshake())
+    await rt.time.timeout(LIMIT, transport.writing.wait())  # the ClientHello is out
+    tls.close()
+    with pytest.raises(rt.JoinError) as info:
+        await rt.time.timeout(LIMIT, handshake)
+    assert "do_handshake() on a closed TlsStream" in str(info.value.__cause__)
+    b.close()
+
+
+async def test_close_from_another_task_wakes_a_blocked_write_naming_the_tls_stream() -> None:
+    a, b = duplex(1 << 14)
+    transport = _Signalling(a)
+    client, server = await rt.join(
+        TlsConnector(client_context()).connect("localhost", transport),
+        TlsAcceptor(server_context()).accept(b),
+    )
+    transport.writing = Event()
+    # Nobody reads the server end: the write fills the duplex and waits in the transport.
+    writer = rt.spawn(client.write_all(b"x" * (4 << 20)))
+    await rt.time.timeout(LIMIT, transport.writing.wait())
+    client.close()
+    with pytest.raises(rt.JoinError) as info:
+        await rt.time.timeout(LIMIT, writer)
+    err = info.value.__cause__
+    assert isinstance(err, OSError)
+    assert "write_all() on a closed TlsStream" in str(err)
+    assert client.closed
+    server.close()
+
+
+async def test_closing_a_write_half_while_its_write_waits_fails_that_write_instead_of_hanging() -> (
+    None
+):
+    heard, cut = threading.Event(), threading.Event()
+
+    def stalled(sock: socket.socket) -> str:
+        BioServer(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        assert sock.recv(1)  # the write has begun; nothing more is read until it failed
+        heard.set()
+        assert cut.wait(LIMIT)
+        try:
+            while sock.recv(65536):
+                pass
+        except ConnectionResetError:  # closed with the session tickets unread
+            pass
+        return "ended"
+
+    with peer(stalled) as p:
+        tls = await rt.time.timeout(LIMIT, _connect(p.addr))
+        read_half, write_half = tls.into_split()
+        writer = rt.spawn(write_half.write_all(b"x" * (64 << 20)))
+        assert await rt.spawn_blocking(heard.wait, LIMIT)
+        write_half.close()  # as a TcpStream write half's close wakes its waiting write
+        with pytest.raises(rt.JoinError) as info:
+            await rt.time.timeout(LIMIT, writer)
+        assert isinstance(info.value.__cause__, BrokenPipeError)
+        cut.set()
+        read_half.close()
+        assert await p.join() == "ended"
+
+
+def test_runtime_shutdown_ends_tasks_blocked_in_tls_and_leaves_no_fd(flavor: str | None) -> None:
+    before = _fds()
+    stop = threading.Event()
+
+    def idle_tls_peer(sock: socket.socket) -> None:
+        BioServer(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stop.wait(LIMIT)
+
+    def silent_peer(sock: socket.socket) -> None:
+        sock.recv(65536)
+        stop.wait(LIMIT)
+
+    peers = [Peer(idle_tls_peer), Peer(idle_tls_peer), Peer(silent_peer)]
+    runtime = rt.Runtime(flavor=flavor) if flavor else rt.Runtime()
+    try:
+
+        async def main() -> None:
+            # Each job says when its handshake is done; the silent peer's never is.
+            started = [Event(), Event()]
+
+            async def reader() -> None:
+                async with await _connect(peers[0].addr) as tls:
+                    started[0].set()
+                    await tls.read()
+
+            async def writer() -> None:
+                async with await _connect(peers[1].addr) as tls:
+                    started[1].set()
+                    await tls.write_all(b"x" * (64 << 20))
+
+            async def handshaker() -> None:
+                async with await _connect(peers[2].addr):
+                    pass
+
+            for job in (reader, writer, handshaker):
+                runtime.spawn(job())
+            for event in started:
+                await event.wait()
+
+        runtime.block_on(rt.time.timeout(LIMIT, main()))
+    finally:
+        runtime.shutdown(timeout=LIMIT)
+        stop.set()
+        for p in peers:
+            p._thread.join(LIMIT)
+            p.close()
+    assert runtime.metrics().alive_tasks == 0
+    gc.collect()
+    assert _fds() == before
