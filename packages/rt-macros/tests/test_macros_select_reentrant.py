@@ -113,7 +113,9 @@ def _run_bounded(
     t.join(HANG)
     if t.is_alive():
         for st in wakers:
-            lock = st.lock.lock if isinstance(st.lock, _HookedLock) else st.lock
+            lock: Any = st.lock
+            if isinstance(lock, _HookedLock):
+                lock = lock.lock
             with contextlib.suppress(RuntimeError):
                 lock.release()  # a plain lock may be freed by any thread
         t.join(HANG)

@@ -410,7 +410,9 @@ def test_a_stream_collected_while_the_runtime_adopts_another_is_closed_without_a
         listener = (dropped := rt.signal.unix.signal(USR1))._listener
         _Dropped(dropped)
         del dropped
-        driver = rt.lowlevel.current_driver("signal")
+        found = rt.lowlevel.current_driver("signal")
+        assert isinstance(found, _registry.SignalDriver)
+        driver: _registry.SignalDriver = found
         drivers.append(driver)
         real = driver._listeners
 
