@@ -221,7 +221,10 @@ def _close_left() -> None:
             listener = _left.popleft()
         except IndexError:
             return
-        listener.close()
+        try:
+            listener.close()
+        except Exception:  # a finalizer's close: as in Signal.__del__, nobody to tell
+            pass
 
 
 def install_doorbell() -> None:
