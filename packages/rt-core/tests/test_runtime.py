@@ -1285,7 +1285,7 @@ def test_a_task_spawned_by_a_finalizer_as_block_on_posts_its_own_runs(
     handle = runtime.handle()
     ran: list[str] = []
     spawned: list[rt.JoinHandle[None]] = []
-    real = _scheduler.partial
+    real: Any = vars(_scheduler)["partial"]
 
     async def cleanup() -> None:
         ran.append("cleanup")

@@ -742,6 +742,11 @@ def test_a_kill_made_inside_the_poll_that_collects_a_child_signals_no_pid(
     os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet collected
     sent: list[int] = []
     real_kill = os.kill
-    monkeypatch.setattr(os, "kill", lambda pid, sig: sent.append(pid) or real_kill(pid, sig))
+
+    def kill(pid: int, sig: int) -> None:
+        sent.append(pid)
+        real_kill(pid, sig)
+
+    monkeypatch.setattr(os, "kill", kill)
     assert _collect_with_a_kill_inside_waitpid(monkeypatch, proc, proc.poll) == [0]
     assert sent == []  # the pid was collected: it may belong to another process now
