@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import sys
 import threading
+import types
 from typing import Any
 
 import pytest
@@ -311,3 +312,59 @@ def test_an_abort_after_a_thread_took_the_job_leaves_the_result_standing(
         return await handle
 
     assert rt.run(main(), flavor=flavor) == "done"
+
+
+def test_a_blocking_job_spawned_by_a_finalizer_as_the_pool_makes_a_thread_runs_within_the_bound(
+    flavor: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pool makes its thread holding its lock; a collection there may run a finalizer that
+    # spawns a blocking job (or aborts one) on the same thread, which takes the lock again.
+    # The finalizer's call is made at exactly that point: inside the first thread the pool
+    # makes. Before, the lock was not re-entrant and the runtime's thread deadlocked.
+    from rt._core import _blocking
+
+    if not isinstance(_blocking.BlockingPool.submit, types.FunctionType):
+        pytest.skip("compiled by mypyc: no Python frame of BlockingPool.submit to hook")
+    ran_on: list[str] = []
+    threads: list[int] = []
+    nested: list[rt.JoinHandle[None]] = []
+    real = threading.Thread
+    submit = _blocking.BlockingPool.submit.__code__
+
+    def job() -> None:
+        ran_on.append(threading.current_thread().name)
+
+    hooked: list[None] = []
+
+    def thread(*args: Any, **kwargs: Any) -> threading.Thread:
+        if not hooked and sys._getframe(1).f_code is submit:
+            hooked.append(None)
+            nested.append(rt.spawn_blocking(job))  # what the finalizer does
+        return real(*args, **kwargs)
+
+    async def main() -> None:
+        monkeypatch.setattr(threading, "Thread", thread)
+        try:
+            first = rt.spawn_blocking(job)
+        finally:
+            monkeypatch.undo()
+        threads.append(rt.Handle.current().metrics().blocking_threads)  # made so far
+        await first
+        await nested[0]
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            rt.run(main(), max_blocking_threads=1, flavor=flavor)
+        except BaseException as exc:
+            errors.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(30)
+    assert not runner.is_alive(), "spawning a blocking job inside the pool's lock deadlocked"
+    if errors:
+        raise errors[0]
+    assert len(ran_on) == 2
+    assert threads == [1]  # one thread, as max_blocking_threads says

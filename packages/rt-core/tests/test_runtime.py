@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 import subprocess
 import sys
 import textwrap
 import threading
+import types
 import warnings
 import weakref
 from typing import Any
@@ -1264,3 +1266,57 @@ def test_a_task_woken_on_the_runtime_thread_as_it_parks_is_not_left_waiting(
         thread.join(30)
         runtime.shutdown()
     assert woke, "the task woken as its runtime parked stayed parked until something else woke it"
+
+
+def test_a_task_spawned_by_a_finalizer_as_block_on_posts_its_own_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The current-thread block_on posts its task holding the scheduler's lock, and allocates
+    # there (a partial): a finalizer run by the collector at that point may spawn on the same
+    # runtime through a handle it kept, from that same thread, which takes the lock again to
+    # post. The spawn is made at exactly that point. Before, the lock was not re-entrant and
+    # the thread deadlocked.
+    from rt._core import _scheduler
+
+    block_on = _scheduler.CurrentThreadScheduler.block_on
+    if COMPILED or not isinstance(block_on, types.FunctionType):
+        pytest.skip("compiled by mypyc: no Python frame of block_on to hook")
+    runtime = rt.Runtime(flavor="current_thread")
+    handle = runtime.handle()
+    ran: list[str] = []
+    spawned: list[rt.JoinHandle[None]] = []
+    real: Any = vars(_scheduler)["partial"]
+
+    async def cleanup() -> None:
+        ran.append("cleanup")
+
+    async def main() -> None:
+        await spawned[0]
+
+    def partial(*args: Any, **kwargs: Any) -> Any:
+        if not spawned and sys._getframe(1).f_code is block_on.__code__:
+            spawned.append(handle.spawn(cleanup()))  # what the finalizer does
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_scheduler, "partial", partial)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runtime.block_on(main())
+            runtime.shutdown()
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(30)
+    if t.is_alive():
+        sched: Any = runtime._sched
+        with contextlib.suppress(RuntimeError):
+            sched._core._lock.release()  # a plain lock may be freed by any thread
+        t.join(30)
+        pytest.fail("spawning inside block_on's locked lines deadlocked the thread")
+    if errors:
+        raise errors[0]
+    assert ran == ["cleanup"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
+import threading
+from collections import deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -888,6 +892,113 @@ async def test_the_send_and_receive_lock_serialises_tasks_and_survives_cancellat
     assert entered >= 300 - cancelled and inside == 0
     assert lock.try_acquire()  # free at the end: no hand-off was lost
     lock.release()
+
+
+class _ReleasesInside(deque[Any]):
+    """A TLS lock's waiter queue that runs ``release()`` on the waiting thread once, right
+    after it queues a waiter (``on="append"``) or as the abort withdraws one
+    (``on="remove"``): inside the lock's guarded lines, where a finalizer run by the collector
+    or a signal handler could end the holder's critical section."""
+
+    def __init__(self, release: Callable[[], object], on: str) -> None:
+        super().__init__()
+        self.release: Callable[[], object] | None = release
+        self.on = on
+
+    def _fire(self, where: str) -> None:
+        release, self.release = self.release, None
+        if where == self.on and release is not None:
+            release()
+        elif release is not None:
+            self.release = release
+
+    def append(self, x: Any) -> None:
+        super().append(x)
+        self._fire("append")
+
+    def remove(self, x: Any) -> None:
+        self._fire("remove")
+        super().remove(x)
+
+
+def _run_or_rescue(
+    main: Callable[[], Coroutine[Any, Any, None]], flavor: str | None, guard: Any
+) -> None:
+    """``rt.run(main())`` on a helper thread; if it is still running after 10 s (deadlocked on
+    the lock's guard), free the guard from here so that the thread ends, and fail."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            rt.run(main(), flavor=flavor)
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        with contextlib.suppress(RuntimeError):
+            guard.release()  # a plain lock may be freed by any thread
+        t.join(10)
+        pytest.fail("a release made inside the lock's guarded lines deadlocked its thread")
+    if errors:
+        raise errors[0]
+
+
+def test_the_tls_lock_goes_to_a_waiter_freed_for_as_it_queues_itself(flavor: str | None) -> None:
+    from rt.net._tls import _Lock
+
+    lock = _Lock()
+    guard = lock._guard
+    got: list[bool] = []
+
+    async def main() -> None:
+        assert lock.try_acquire()  # the holder, whose release runs while the waiter queues
+        lock._waiters = _ReleasesInside(lock.release, on="append")
+        with rt.time.timeout(10):
+            await lock.acquire()
+        got.append(True)
+        assert not lock.try_acquire()  # the waiter holds it
+        lock.release()
+
+    _run_or_rescue(main, flavor, guard)
+    assert got
+    assert lock.try_acquire()  # free again, nobody queued
+    assert not lock._waiters
+
+
+def test_the_tls_lock_handed_to_a_waiter_as_its_cancel_withdraws_it_is_released_after(
+    flavor: str | None,
+) -> None:
+    from rt.net._tls import _Lock
+
+    lock = _Lock()
+    guard = lock._guard
+    outcome: list[str] = []
+
+    async def main() -> None:
+        assert lock.try_acquire()
+        lock._waiters = _ReleasesInside(lock.release, on="remove")
+
+        async def waiter() -> None:
+            await lock.acquire()
+            try:
+                outcome.append("acquired")
+            finally:
+                lock.release()
+
+        h = rt.spawn(waiter())
+        with rt.time.timeout(10):
+            while not lock._waiters:
+                await rt.yield_now()
+        h.abort()  # the abort withdraws the waiter; the release runs inside it
+        with contextlib.suppress(rt.JoinError), rt.time.timeout(10):
+            await h
+
+    _run_or_rescue(main, flavor, guard)
+    assert lock.try_acquire()  # whoever got it released it; no hand-off was lost
+    assert not lock._waiters
 
 
 async def test_tls_1_3_post_handshake_client_authentication_flows_through_reads() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import select
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -680,3 +682,71 @@ def test_the_sigchld_watcher_starts_its_thread_for_the_next_child_after_failing_
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _spawned(*argv: str) -> Any:
+    from rt.process._proc import SpawnedProcess
+
+    return SpawnedProcess(os.posix_spawnp(argv[0], list(argv), dict(os.environ)))
+
+
+def _collect_with_a_kill_inside_waitpid(
+    monkeypatch: pytest.MonkeyPatch, proc: Any, collect: Callable[[], object]
+) -> list[object]:
+    """Run ``collect()`` on a helper thread, ``proc.kill()`` made on that thread just after
+    its ``waitpid`` returned (where the collector may run a dropped ``Child``'s finalizer);
+    what ``collect()`` returned. Fails (after freeing the lock) if it deadlocked."""
+    import threading
+
+    real = os.waitpid
+    hooked: list[None] = []
+
+    def waitpid(pid: int, flags: int) -> tuple[int, int]:
+        result = real(pid, flags)
+        if pid == proc.pid and not hooked:
+            hooked.append(None)
+            proc.kill()
+        return result
+
+    monkeypatch.setattr(os, "waitpid", waitpid)
+    out: list[object] = []
+    t = threading.Thread(target=lambda: out.append(collect()), daemon=True)
+    t.start()
+    t.join(30)
+    monkeypatch.undo()
+    if t.is_alive():
+        with contextlib.suppress(RuntimeError):
+            proc._lock.release()  # a plain lock may be freed by any thread
+        t.join(30)
+        pytest.fail("a kill made inside the child's collection deadlocked its thread")
+    assert hooked
+    return out
+
+
+def test_a_kill_made_inside_a_poll_of_a_running_child_is_sent_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proc = _spawned("sleep", "60")
+    try:
+        assert _collect_with_a_kill_inside_waitpid(monkeypatch, proc, proc.poll) == [None]
+    finally:
+        if proc.returncode is None:
+            os.kill(proc.pid, signal.SIGTERM)  # only if the kill was lost: end the test's child
+    assert proc.wait() == -signal.SIGKILL
+
+
+def test_a_kill_made_inside_the_poll_that_collects_a_child_signals_no_pid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proc = _spawned("true")
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet collected
+    sent: list[int] = []
+    real_kill = os.kill
+
+    def kill(pid: int, sig: int) -> None:
+        sent.append(pid)
+        real_kill(pid, sig)
+
+    monkeypatch.setattr(os, "kill", kill)
+    assert _collect_with_a_kill_inside_waitpid(monkeypatch, proc, proc.poll) == [0]
+    assert sent == []  # the pid was collected: it may belong to another process now

@@ -10,11 +10,14 @@ import sys
 import textwrap
 import threading
 import types
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import pytest
 
 import rt
+import rt.lowlevel
 import rt.signal
 import rt.sync
 import rt.time
@@ -389,3 +392,107 @@ def test_a_signal_ignored_by_default_is_not_re_raised_after_the_last_listener() 
         assert signal.getsignal(signal.SIGCHLD) is _registry._on_signal
     finally:
         listener.close()
+
+
+class _Dropped:
+    """A signal stream left in a reference cycle, for the collector to close."""
+
+    def __init__(self, stream: Signal) -> None:
+        self.stream = stream
+        self.cycle = self
+
+
+def _run_on_a_thread(
+    main: Callable[[], Coroutine[Any, Any, None]], rescue: Callable[[], Any]
+) -> None:
+    """``rt.run(main())`` on a helper thread; if it is still running after 30 s (deadlocked
+    on the plain lock ``rescue()`` returns), free that lock from here and fail."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            rt.run(main())
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(30)
+    if t.is_alive():
+        with contextlib.suppress(RuntimeError):
+            rescue().release()  # a plain lock may be freed by any thread
+        t.join(30)
+        pytest.fail("a stream collected inside a locked section deadlocked its thread")
+    if errors:
+        raise errors[0]
+
+
+def test_a_stream_collected_while_another_registers_is_closed_without_a_deadlock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Registering takes the registry's lock and allocates under it (_snapshot): a collection
+    # there runs the finalizer of a stream dropped without close() on that same thread,
+    # which closes it and so takes the lock again. The collection is made at that point.
+    closed: list[bool] = []
+    real = _registry._snapshot
+
+    async def main() -> None:
+        listener = (dropped := rt.signal.unix.signal(USR1))._listener
+        _Dropped(dropped)
+        del dropped
+        calls: list[None] = []
+
+        def snapshot() -> dict[int, tuple[int, ...]]:
+            if not calls:
+                calls.append(None)
+                gc.collect()  # the collector, inside the registry's locked section
+            return real()
+
+        monkeypatch.setattr(_registry, "_snapshot", snapshot)
+        try:
+            rt.signal.unix.signal(SignalKind.user_defined2()).close()
+        finally:
+            monkeypatch.undo()
+        closed.append(listener.closed)
+
+    gc.disable()  # only the collection made above
+    try:
+        _run_on_a_thread(main, lambda: _registry._lock)
+    finally:
+        gc.enable()
+    assert closed == [True]
+
+
+def test_a_stream_collected_while_the_runtime_adopts_another_is_closed_without_a_deadlock() -> None:
+    # The runtime's signal layer keeps its listeners in a weak set under a lock of its own;
+    # adding one allocates (a weak reference), where a collection may close a dropped stream
+    # on that same thread, which forgets it under that lock.
+    closed: list[bool] = []
+    drivers: list[Any] = []
+
+    async def main() -> None:
+        listener = (dropped := rt.signal.unix.signal(USR1))._listener
+        _Dropped(dropped)
+        del dropped
+        found = rt.lowlevel.current_driver("signal")
+        assert isinstance(found, _registry.SignalDriver)
+        driver: _registry.SignalDriver = found
+        drivers.append(driver)
+        real = driver._listeners
+
+        class CollectingOnAdd(weakref.WeakSet[Any]):
+            def add(self, item: Any) -> None:
+                driver._listeners = real
+                gc.collect()  # the collector, inside the layer's locked section
+                real.add(item)
+
+        driver._listeners = CollectingOnAdd()
+        rt.signal.unix.signal(SignalKind.user_defined2()).close()
+        closed.append(listener.closed)
+
+    gc.disable()
+    try:
+        _run_on_a_thread(main, lambda: drivers[0]._lock)
+    finally:
+        gc.enable()
+    assert closed == [True]

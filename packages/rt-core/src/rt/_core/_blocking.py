@@ -105,9 +105,16 @@ class BlockingPool:
         self._name = thread_name
         self._wake = wake
         self._keep_alive = keep_alive
-        self._lock = threading.Lock()
+        # Re-entrant: a finalizer run by the collector inside a locked section (making a
+        # thread allocates a lot; so does failing a job) may spawn a blocking job or abort
+        # one on the same thread, which takes it again. A plain lock deadlocked that thread.
+        self._lock = threading.RLock()
         self._queue: deque[BlockingJob] = deque()
         self._threads: set[threading.Thread] = set()
+        # Threads being made under the lock: they count against ``max_threads`` before they
+        # join ``_threads``, so a job submitted meanwhile (by such a finalizer) cannot start
+        # one more than the bound.
+        self._starting = 0
         # The idle threads' wake-up locks, the most recently idle last: a thread waits by
         # acquiring its own lock (held while it works), and ``submit`` wakes the last one by
         # releasing it under ``_lock`` (see ``_worker``). Rather than a ``Condition``, whose
@@ -142,13 +149,17 @@ class BlockingPool:
                 # ``_idle`` here, so a second job submitted before it runs starts another.
                 if self._idle:
                     self._idle.pop().release()
-                elif len(self._threads) < self._max:
+                elif len(self._threads) + self._starting < self._max:
                     self._counter += 1
-                    t = threading.Thread(
-                        target=self._worker,
-                        name=f"{self._name}-blocking-{self._counter}",
-                        daemon=True,
-                    )
+                    self._starting += 1
+                    try:
+                        t = threading.Thread(
+                            target=self._worker,
+                            name=f"{self._name}-blocking-{self._counter}",
+                            daemon=True,
+                        )
+                    finally:
+                        self._starting -= 1
                     self._threads.add(t)
                     t.start()
         if wake and job.task is not None:

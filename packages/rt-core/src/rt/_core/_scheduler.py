@@ -91,7 +91,10 @@ class CurrentThreadScheduler(Scheduler):
         )
         self._event_interval = event_interval
         self._thread_id: int | None = None
-        self._core = threading.Condition(threading.Lock())
+        # Re-entrant: a finalizer run by the collector inside block_on's or shutdown's locked
+        # lines (block_on allocates there) may spawn on this runtime from that same thread (a
+        # handle it kept), which takes it again to post the task. A plain lock deadlocked.
+        self._core = threading.Condition(threading.RLock())
         # Held by the thread driving the runtime (block_on, shutdown) for as long as it does,
         # and by _run_exclusive while it runs a callback on some other thread.
         self._driving = threading.RLock()

@@ -234,28 +234,43 @@ class _Waker:
     """Where the branches of one ``select`` report: a finish order, and one wake of its task.
 
     Branches may report from other threads (a channel send, a task on another worker): the
-    order and the "parked" flag change together under the lock, so a report landing between
+    order and the park's token change together under the lock, so a report landing between
     the caller's last look and its park still wakes it, and one landing after ``select`` is
     done is ignored (``done``) instead of waking the task in the middle of something else.
+
+    A report can also come from the waiting thread itself, inside any of the locked lines (a
+    finalizer run by the collector, a signal handler, that sends to a channel ``select``
+    receives on): the lock is re-entrant, and ``parked`` holds one token while the task parks,
+    which exactly one of the report, the abort and the park's own look again takes
+    (``list.pop`` is one step, which such code cannot split). The park puts its token out
+    *before* it looks at ``fired`` again, so a report made between its first look and its
+    park is seen (the token still out: not woken, do not park) or wakes it (the token taken).
     """
 
     __slots__ = ("done", "fired", "lock", "parked", "scope", "task")
 
     def __init__(self, task: Any) -> None:
         self.task = task
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.fired: list[int] = []
-        self.parked = False
+        self.parked: list[None] = []  # the park's token while the task parks
         self.done = False
         self.scope: rt.CancelScope | None = None  # around a coroutine driven in place
+
+    def _claim(self) -> bool:
+        """Take the park's token: True for the one caller that gets it."""
+        try:
+            self.parked.pop()
+        except IndexError:
+            return False
+        return True
 
     def fire(self, i: int) -> None:
         with self.lock:
             if self.done:
                 return
             self.fired.append(i)
-            wake = self.parked
-            self.parked = False
+            wake = bool(self.parked) and self._claim()
             scope = self.scope
         if wake:
             reschedule(self.task)
@@ -267,17 +282,16 @@ class _Waker:
 
     def abort(self) -> Abort:
         with self.lock:
-            if self.parked:
-                self.parked = False
-                return Abort.SUCCEEDED
-            return Abort.FAILED
+            return Abort.SUCCEEDED if self._claim() else Abort.FAILED
 
     async def park(self) -> None:
         """Wait for a report (returns at once if one came already)."""
         with self.lock:
             if self.fired:
                 return
-            self.parked = True
+            self.parked.append(None)
+            if self.fired and self._claim():  # look again: a report made on this thread
+                return
         await wait_task_rescheduled(self.abort)
 
 

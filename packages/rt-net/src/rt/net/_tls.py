@@ -96,13 +96,20 @@ class _Lock:
     ``Lock.release`` and a deque length check. A waiter is handed the flag already held, so
     one cancelled after the hand-off still owns the lock when it resumes and releases it in
     its ``finally``.
+
+    ``_guard`` is re-entrant: a release can run on a waiting thread inside ``acquire``'s or
+    the abort's locked lines (a finalizer run by the collector there, a signal handler, that
+    ends the holder's critical section). It then hands the flag to the waiter being queued (the
+    running task, woken before it parks: its ``_flag.acquire`` fails and it parks already
+    rescheduled) or to the one being withdrawn (whose abort then fails: the lock is its).
+    With a plain lock that release blocked its own thread for ever.
     """
 
     __slots__ = ("_flag", "_guard", "_waiters")
 
     def __init__(self) -> None:
         self._flag = threading.Lock()
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()
         self._waiters: deque[Any] = deque()
 
     def try_acquire(self) -> bool:

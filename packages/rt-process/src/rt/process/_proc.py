@@ -32,28 +32,43 @@ class Process(Protocol):
 class SpawnedProcess:
     """A child started by ``os.posix_spawn``; exit codes as ``subprocess`` reports them."""
 
-    __slots__ = ("_lock", "pid", "returncode")
+    __slots__ = ("_kill_owed", "_lock", "_reaping", "pid", "returncode")
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.returncode: int | None = None
-        self._lock = threading.Lock()
+        # Re-entrant: the collector may run a finalizer inside ``_reap`` (``waitpid``'s result
+        # is a tuple, an allocation) that kills this child (a ``Child`` dropped with
+        # ``kill_on_drop``; the SIGCHLD watcher polls live children on its thread). A plain
+        # lock deadlocked that thread. Such a kill is owed (``_reaping``), not sent there:
+        # the pid may be collected already, and a reused pid must never be signalled.
+        self._lock = threading.RLock()
+        self._reaping = False
+        self._kill_owed = False
 
     def _reap(self, flags: int) -> int | None:
         with self._lock:
             if self.returncode is not None:
                 return self.returncode
+            self._reaping = True
             try:
-                pid, status = os.waitpid(self.pid, flags)
-            except ChildProcessError:
-                # Collected behind our back (a SIGCHLD handler set to SIG_IGN, an os.wait()
-                # elsewhere): the status is lost; report success, as subprocess does.
-                self.returncode = 0
-                return 0
-            if pid == 0:
-                return None
-            self.returncode = os.waitstatus_to_exitcode(status)
-            return self.returncode
+                try:
+                    pid, status = os.waitpid(self.pid, flags)
+                except ChildProcessError:
+                    # Collected behind our back (a SIGCHLD handler set to SIG_IGN, an
+                    # os.wait() elsewhere): the status is lost; report success, as
+                    # subprocess does.
+                    self.returncode = 0
+                    return 0
+                if pid != 0:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+                    return self.returncode
+            finally:
+                self._reaping = False
+            if self._kill_owed:  # asked for inside the waitpid above: the child still runs
+                self._kill_owed = False
+                os.kill(self.pid, signal.SIGKILL)
+            return None
 
     def poll(self) -> int | None:
         """Collect the exit status if the child has exited (``waitpid(WNOHANG)``)."""
@@ -68,5 +83,9 @@ class SpawnedProcess:
     def kill(self) -> None:
         """Send ``SIGKILL`` unless the exit was collected (then the pid may be reused)."""
         with self._lock:
-            if self.returncode is None:
-                os.kill(self.pid, signal.SIGKILL)
+            if self.returncode is not None:
+                return
+            if self._reaping:  # on this thread, inside _reap: see __init__
+                self._kill_owed = True
+                return
+            os.kill(self.pid, signal.SIGKILL)

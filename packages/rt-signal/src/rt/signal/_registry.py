@@ -172,11 +172,14 @@ def _on_doorbell(signum: int, frame: types.FrameType | None) -> None:
             req.done.set()
     finally:
         _lock.release()
+    if _left:
+        _close_left()
 
 
 @contextmanager
 def _locked() -> Iterator[None]:
-    """``with _lock``, then ring the doorbell again if one came while the lock was held."""
+    """``with _lock``, then ring the doorbell again if one came while the lock was held, and
+    run the closes finalizers left meanwhile (:func:`close_from_finalizer`)."""
     _lock.acquire()
     try:
         yield
@@ -187,6 +190,41 @@ def _locked() -> Iterator[None]:
                 _on_doorbell(_DOORBELL, None)
             else:
                 signal.pthread_kill(threading.main_thread().ident or 0, _DOORBELL)
+        if _left:
+            _close_left()
+
+
+# Listeners whose stream was collected while ``_lock`` was taken: whoever holds it closes
+# them as it releases it (``_locked``).
+_left: deque[Listener] = deque()
+
+
+def close_from_finalizer(listener: Listener) -> None:
+    """Close ``listener`` for a finalizer (a stream collected without ``close()``).
+
+    Never waits for ``_lock``: the collector runs finalizers at allocations, and the thread
+    it interrupts may hold that lock itself (``_snapshot`` allocates under it), which a
+    blocking wait would deadlock. A close that finds the lock taken is left to its holder,
+    who runs it as it releases (the note is left before trying, so a holder that releases
+    meanwhile sees it, or this try succeeds).
+    """
+    _left.append(listener)
+    _close_left()
+
+
+def _close_left() -> None:
+    while _left:
+        if not _lock.acquire(blocking=False):
+            return  # the holder closes them as it releases
+        _lock.release()  # free: this thread does not hold it, so close() may wait for it
+        try:
+            listener = _left.popleft()
+        except IndexError:
+            return
+        try:
+            listener.close()
+        except Exception:  # a finalizer's close: as in Signal.__del__, nobody to tell
+            pass
 
 
 def install_doorbell() -> None:
@@ -502,8 +540,15 @@ class SignalDriver:
             self._listeners.add(listener)
 
     def forget(self, listener: Listener) -> None:
-        with self._lock:
-            self._listeners.discard(listener)
+        # Never waits: a stream collected inside ``adopt`` or ``shutdown`` (the weak set
+        # allocates) is closed by its finalizer on this same thread, lock held. Skipped, the
+        # weak set drops the listener once it is collected, and a shutdown that closes it
+        # again does nothing.
+        if self._lock.acquire(blocking=False):
+            try:
+                self._listeners.discard(listener)
+            finally:
+                self._lock.release()
 
     def shutdown(self) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ from typing import Self, final
 
 from rt._exports import public
 
-from ._registry import Listener, check_signum, register
+from ._registry import Listener, check_signum, close_from_finalizer, register
 
 __all__ = ["Signal", "SignalKind", "signal"]
 
@@ -194,7 +194,7 @@ class Signal:
         listener = getattr(self, "_listener", None)
         if listener is not None and not listener.closed:
             try:
-                listener.close()
+                close_from_finalizer(listener)
             except Exception:  # pragma: no cover - interpreter shutdown
                 pass
 
