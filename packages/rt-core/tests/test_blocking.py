@@ -368,3 +368,63 @@ def test_a_blocking_job_spawned_by_a_finalizer_as_the_pool_makes_a_thread_runs_w
         raise errors[0]
     assert len(ran_on) == 2
     assert threads == [1]  # one thread, as max_blocking_threads says
+
+
+def _fail_next_pool_thread_start(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make the next blocking-pool thread's ``start()`` fail as at the OS's thread limit;
+    returns the names of the threads refused."""
+    refused: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if not refused and "-blocking-" in self.name:
+            refused.append(self.name)
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    return refused
+
+
+def test_a_blocking_job_whose_thread_cannot_start_fails_saying_so_and_the_next_one_runs(
+    flavor: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No pool thread exists and none can be started: the job's task fails, naming the
+    # thread limit (a RuntimeError, its JoinError's cause). Before, the job stayed queued for a thread that never came (its task
+    # waited for ever) and the thread that failed to start kept counting against the bound.
+    async def main() -> tuple[str, int]:
+        refused = _fail_next_pool_thread_start(monkeypatch)
+        with pytest.raises(rt.JoinError, match="could not start a thread") as failed:
+            async with rt.time.timeout(30):
+                await rt.spawn_blocking(abs, -1)
+        assert refused
+        async with rt.time.timeout(30):
+            return str(failed.value), await rt.spawn_blocking(abs, -2)
+
+    message, second = rt.run(main(), max_blocking_threads=1, flavor=flavor)
+    assert "RuntimeError" in message and "thread limit" in message
+    assert "max_blocking_threads" in message
+    assert second == 2
+
+
+def test_a_blocking_job_whose_thread_cannot_start_waits_for_a_busy_pool_thread(
+    flavor: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pool thread exists (busy): the job stays queued and that thread runs it next, as
+    # when the pool is at its bound.
+    release = threading.Event()
+
+    def busy() -> str:
+        assert release.wait(30)
+        return "busy"
+
+    async def main() -> list[str]:
+        first = rt.spawn_blocking(busy)
+        refused = _fail_next_pool_thread_start(monkeypatch)
+        second = rt.spawn_blocking(lambda: "queued")
+        assert refused
+        release.set()
+        async with rt.time.timeout(30):
+            return [await first, await second]
+
+    assert rt.run(main(), max_blocking_threads=2, flavor=flavor) == ["busy", "queued"]

@@ -161,7 +161,23 @@ class BlockingPool:
                     finally:
                         self._starting -= 1
                     self._threads.add(t)
-                    t.start()
+                    try:
+                        t.start()
+                    except RuntimeError as exc:  # "can't start new thread": the OS's limit
+                        self._threads.discard(t)  # (kept, it counted as a thread for ever)
+                        if not self._threads:
+                            # No thread will ever take the job: fail it as a shut-down pool
+                            # does (its task raises this), rather than leave it queued.
+                            self._queue.remove(job)
+                            job.state = DONE
+                            job.exc = RuntimeError(
+                                f"the blocking pool could not start a thread ({exc}): the "
+                                "process is at its thread limit. Lower max_blocking_threads, "
+                                "run fewer threads, or raise the limit (ulimit -u)"
+                            )
+                            job.exc.__cause__ = exc
+                            wake = job.waiting
+                        # else one of the pool's busy threads takes it when its job ends
         if wake and job.task is not None:
             self._wake(job.task)
 
