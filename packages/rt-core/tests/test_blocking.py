@@ -390,8 +390,9 @@ def test_a_blocking_job_whose_thread_cannot_start_fails_saying_so_and_the_next_o
     flavor: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No pool thread exists and none can be started: the job's task fails, naming the
-    # thread limit (a RuntimeError, its JoinError's cause). Before, the job stayed queued for a thread that never came (its task
-    # waited for ever) and the thread that failed to start kept counting against the bound.
+    # thread limit (a RuntimeError, its JoinError's cause). Before, the job stayed queued
+    # for a thread that never came (its task waited for ever) and the thread that failed
+    # to start kept counting against the bound.
     async def main() -> tuple[str, int]:
         refused = _fail_next_pool_thread_start(monkeypatch)
         with pytest.raises(rt.JoinError, match="could not start a thread") as failed:
@@ -399,7 +400,8 @@ def test_a_blocking_job_whose_thread_cannot_start_fails_saying_so_and_the_next_o
                 await rt.spawn_blocking(abs, -1)
         assert refused
         async with rt.time.timeout(30):
-            return str(failed.value), await rt.spawn_blocking(abs, -2)
+            second = await rt.spawn_blocking(abs, -2)
+        return str(failed.value), second
 
     message, second = rt.run(main(), max_blocking_threads=1, flavor=flavor)
     assert "RuntimeError" in message and "thread limit" in message
@@ -425,6 +427,7 @@ def test_a_blocking_job_whose_thread_cannot_start_waits_for_a_busy_pool_thread(
         assert refused
         release.set()
         async with rt.time.timeout(30):
-            return [await first, await second]
+            results = [await first, await second]
+        return results
 
     assert rt.run(main(), max_blocking_threads=2, flavor=flavor) == ["busy", "queued"]
