@@ -397,10 +397,14 @@ class TaskGroup:
     from outside, the tasks are cancelled too and the cancellation propagates.
     """
 
-    __slots__ = ("_closed", "_entered", "_errors", "_scope", "_tasks", "_waiters")
+    __slots__ = ("_aborting", "_closed", "_entered", "_errors", "_scope", "_tasks", "_waiters")
 
     def __init__(self) -> None:
         self._scope = CancelScope()
+        # Set once the children are aborted (an error, or the block cancelled): a task
+        # spawned after that (from a child's cleanup, say) is aborted at once, as trio
+        # cancels a task started in a cancelled nursery; else the block waits for it.
+        self._aborting = False
         self._tasks: set[Task[Any]] = set()
         self._errors: list[BaseException] = []
         self._waiters = _Waiters()
@@ -409,6 +413,10 @@ class TaskGroup:
 
     def spawn(self, coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` into the group and return its :class:`JoinHandle`.
+
+        Once the group is shutting down (a task or the block failed, or the block was
+        cancelled), the new task is cancelled before it runs: awaiting its handle raises a
+        cancelled :class:`rt.JoinError`.
 
         Raises:
             RuntimeError: the group is not active (before ``async with`` or after it ended).
@@ -423,8 +431,11 @@ class TaskGroup:
         self._waiters.lock.acquire()
         try:
             self._tasks.add(task)
+            aborting = self._aborting
         finally:
             self._waiters.lock.release()
+        if aborting:
+            task._sched.abort_task(task)
         if not task._add_waiter(self._on_done):
             self._on_done(task)  # it finished on another worker already
         return task
@@ -450,6 +461,7 @@ class TaskGroup:
     def _abort_children(self) -> None:
         self._waiters.lock.acquire()
         try:
+            self._aborting = True
             tasks = list(self._tasks)
         finally:
             self._waiters.lock.release()
