@@ -18,6 +18,11 @@ async def _forever() -> None:
     await wait_task_rescheduled(lambda: Abort.SUCCEEDED)
 
 
+async def _seven() -> int:
+    await rt.yield_now()
+    return 7
+
+
 async def test_task_group_child_spawned_while_the_group_aborts_is_cancelled_not_awaited() -> None:
     # A child cancelled by the failing block spawns a sibling from its cleanup: the group is
     # shutting down, so that sibling must be cancelled too, or leaving the block waits for it
@@ -43,3 +48,54 @@ async def test_task_group_child_spawned_while_the_group_aborts_is_cancelled_not_
     with pytest.raises(rt.JoinError) as join:
         await spawned[0]
     assert join.value.is_cancelled()
+
+
+async def test_local_set_task_spawned_while_the_set_aborts_is_cancelled_not_awaited() -> None:
+    # The same shape for a LocalSet: its block fails, a local task's cleanup spawns another
+    # local task, and leaving the block must not wait for that one for ever.
+    spawned: list[rt.JoinHandle[None]] = []
+    running = Event()
+
+    async def local_task() -> None:
+        running.set()
+        try:
+            await _forever()
+        except rt.Cancelled:
+            spawned.append(rt.spawn_local(_forever()))
+            raise
+
+    with pytest.raises(ValueError, match="boom"):
+        async with rt.LocalSet() as local:
+            local.spawn_local(local_task())
+            await running.wait()
+            raise ValueError("boom")
+    assert len(spawned) == 1 and spawned[0].is_finished()
+    with pytest.raises(rt.JoinError) as join:
+        await spawned[0]
+    assert join.value.is_cancelled()
+
+
+async def test_join_set_shutdown_cancels_a_task_spawned_into_the_set_while_it_waits() -> None:
+    # An aborted task's cleanup spawns another task into the set: shutdown() aborts "every
+    # task" and returns with the set empty, so it must abort that one too, not wait for it.
+    js: rt.JoinSet[int | None] = rt.JoinSet()
+    spawned: list[rt.AbortHandle] = []
+    running = Event()
+
+    async def task() -> None:
+        running.set()
+        try:
+            await _forever()
+        except rt.Cancelled:
+            spawned.append(js.spawn(_forever()))
+            raise
+
+    js.spawn(task())
+    await running.wait()
+    await js.shutdown()
+    assert len(js) == 0
+    assert len(spawned) == 1 and spawned[0].is_finished()
+    # The set is usable again afterwards, as Tokio's is: a new task runs to its end.
+    js.spawn(_seven())
+    assert await js.join_next() == 7
+    assert await js.join_next() is None
