@@ -6,6 +6,8 @@ Waits are bounded by the suite's pytest timeout: a hang is the failure.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 import rt
@@ -99,3 +101,48 @@ async def test_join_set_shutdown_cancels_a_task_spawned_into_the_set_while_it_wa
     js.spawn(_seven())
     assert await js.join_next() == 7
     assert await js.join_next() is None
+
+
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_a_second_shutdown_from_another_thread_returns_only_once_the_runtime_is_shut_down(
+    flavor: str,
+) -> None:
+    # Thread A's shutdown is waiting for a task's (shielded) cleanup when the main thread
+    # calls shutdown() too, as a `with` block's exit would: when that returns, the runtime
+    # must hold no task and no thread, as the docstring promises; it used to return at once.
+    runtime = rt.Runtime(flavor=flavor)
+    in_cleanup = threading.Event()
+    second_called = threading.Event()
+    release = Event()
+    finished: list[str] = []
+
+    async def stubborn() -> None:
+        try:
+            await _forever()
+        finally:
+            in_cleanup.set()
+            with rt.CancelScope(shield=True):
+                await release.wait()
+            finished.append("cleanup")
+
+    async def start() -> None:
+        runtime.spawn(stubborn())
+        await rt.yield_now()
+
+    runtime.block_on(start())
+    first = threading.Thread(target=runtime.shutdown, name="first-shutdown")
+    first.start()
+    in_cleanup.wait()
+
+    def open_later() -> None:
+        second_called.wait()
+        release.set()
+
+    opener = threading.Thread(target=open_later)
+    opener.start()
+    second_called.set()
+    runtime.shutdown()
+    assert finished == ["cleanup"]
+    assert [t for t in threading.enumerate() if t.name.startswith("rt-")] == []
+    first.join()
+    opener.join()
