@@ -7,6 +7,7 @@ Waits are bounded by the suite's pytest timeout: a hang is the failure.
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -146,3 +147,82 @@ def test_a_second_shutdown_from_another_thread_returns_only_once_the_runtime_is_
     assert [t for t in threading.enumerate() if t.name.startswith("rt-")] == []
     first.join()
     opener.join()
+
+
+async def test_a_cancel_scope_left_in_another_task_raises_instead_of_swallowing_its_abort() -> None:
+    # An async generator enters a scope in one task and is resumed in another: the scope
+    # belongs to the first task, so it cannot have caused the second task's rt.Cancelled.
+    # It used to pop the first task's stack and swallow the second task's abort (the
+    # generator ran on to its next value); trio refuses this too.
+    scope = rt.CancelScope()
+
+    async def gen() -> AsyncGenerator[int]:
+        with scope:
+            yield 1
+            await _forever()
+        yield 2
+
+    agen = gen()
+
+    async def first() -> int:
+        return await agen.__anext__()
+
+    assert await rt.spawn(first()) == 1
+    scope.cancel()
+    running = Event()
+
+    async def second() -> int:
+        running.set()
+        return await agen.__anext__()
+
+    task = rt.spawn(second())
+    await running.wait()
+    task.abort()
+    with pytest.raises(rt.JoinError) as info:
+        await task
+    assert info.value.is_panic()
+    assert isinstance(info.value.exception, RuntimeError)
+    assert "another task" in str(info.value.exception)
+    await agen.aclose()
+
+
+async def test_two_tasks_draining_one_join_set_get_every_result_exactly_once() -> None:
+    # Held up: the set is shared by two joiners on (possibly) two workers; a result is never
+    # lost or delivered twice, and both see None once it is empty.
+    js: rt.JoinSet[int] = rt.JoinSet()
+
+    async def value(i: int) -> int:
+        for _ in range(i % 3):
+            await rt.yield_now()
+        return i
+
+    for i in range(300):
+        js.spawn(value(i))
+
+    async def drain() -> list[int]:
+        out: list[int] = []
+        while (v := await js.join_next()) is not None:
+            out.append(v)
+        return out
+
+    a, b = rt.spawn(drain()), rt.spawn(drain())
+    assert sorted(await a + await b) == list(range(300))
+    assert len(js) == 0
+
+
+async def test_a_handle_of_another_runtimes_task_is_awaited_across_runtimes() -> None:
+    # Held up: the task finishes on another (multi-thread) runtime's worker, woken from a
+    # plain thread, and wakes this runtime's waiter; awaiting again gives the value again.
+    gate = Event()
+
+    async def work() -> int:
+        await gate.wait()
+        return 42
+
+    with rt.Runtime(flavor="multi_thread", worker_threads=1) as other:
+        handle = other.spawn(work())
+        opener = threading.Thread(target=gate.set)
+        opener.start()
+        assert await handle == 42
+        assert await handle == 42
+        opener.join()
