@@ -226,3 +226,30 @@ async def test_a_handle_of_another_runtimes_task_is_awaited_across_runtimes() ->
         assert await handle == 42
         assert await handle == 42
         opener.join()
+
+
+@pytest.mark.parametrize("flavor", ["current_thread", "multi_thread"])
+def test_leaving_a_runtimes_with_block_while_another_thread_shuts_it_down_leaves_no_thread(
+    flavor: str,
+) -> None:
+    # A signal-handling thread shuts the runtime down while the main thread is in
+    # `with rt.Runtime() as runtime: runtime.block_on(main())`: block_on is cut short, and the
+    # `with` block's own shutdown() must not return before the other one has finished (it
+    # used to leave the multi-thread flavor's workers running, in about half the runs; the
+    # test above pins the same fix deterministically).
+    stopper: list[threading.Thread] = []
+    runtime = rt.Runtime(flavor=flavor)
+
+    async def main() -> None:
+        runtime.spawn(_forever())
+        stopper.append(threading.Thread(target=runtime.shutdown))
+        stopper[0].start()
+        await _forever()
+
+    with (
+        pytest.raises(RuntimeError, match="shut down before the coroutine finished"),
+        runtime,
+    ):
+        runtime.block_on(main())
+    assert [t for t in threading.enumerate() if t.name.startswith("rt-")] == []
+    stopper[0].join()
