@@ -17,7 +17,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, final
 
-from ._current import current_task_or_raise
+from ._current import STATE, current_task_or_raise
 from ._exceptions import Cancelled, chained, check_bool
 
 if TYPE_CHECKING:
@@ -40,6 +40,10 @@ class CancelScope:
         shield: When true, cancellation from *outside* the scope (an enclosing scope, or an
             abort of the task) does not reach the code inside it. The scope's own
             :meth:`cancel` still does.
+
+    A scope belongs to the task that enters it and must be left by that task: leaving it in
+    another (an async generator inside the block resumed from a second task) raises
+    ``RuntimeError``.
 
     Raises:
         TypeError: ``shield`` is not a ``bool`` (as trio's does: ``shield="no"`` would be
@@ -124,6 +128,25 @@ class CancelScope:
         task = self._task
         assert task is not None and task._scopes is not None
         scopes = task._scopes
+        st = STATE.get(None)
+        other = None if st is None else st._current
+        if other is not None and other is not task and not isinstance(exc, GeneratorExit):
+            # Left in another task (an async generator resumed elsewhere, say): the scope
+            # cannot have caused that task's rt.Cancelled, so it must not catch it; take it
+            # off its own task's stack and say so. (A coroutine closed from outside its
+            # task, by shutdown or the garbage collector, leaves with GeneratorExit: fine.)
+            if self in scopes:
+                scopes.remove(self)
+            task._recompute_cancelled()
+            self._exited = True
+            raise chained(
+                RuntimeError(
+                    f"CancelScope entered in {task._describe()} was left in another task: "
+                    "a scope (and a timeout) must be entered and left by the same task; do "
+                    "not resume an async generator that is inside one from another task"
+                ),
+                exc,
+            )
         if not scopes or scopes[-1] is not self:
             # Leaving scopes out of order means an ``async with`` / ``with`` was interleaved
             # across tasks or generators; say so instead of corrupting the stack.

@@ -164,7 +164,7 @@ class JoinSet(Generic[T]):
                 print(value)
     """
 
-    __slots__ = ("_done", "_tasks", "_waiters")
+    __slots__ = ("_done", "_shutting_down", "_tasks", "_waiters")
 
     def __init__(self) -> None:
         # Never rebound: the completion callbacks (_JoinSetDone) hold these three, not the
@@ -172,6 +172,9 @@ class JoinSet(Generic[T]):
         self._tasks: dict[Task[T], None] = {}
         self._done: deque[Task[T]] = deque()
         self._waiters = _Waiters()
+        # How many shutdown() calls are waiting: a task spawned meanwhile (from an aborted
+        # task's cleanup, say) is aborted at once, or shutdown would wait for it.
+        self._shutting_down = 0
 
     def spawn(self, coro: Awaitable[T], *, name: str | None = None) -> AbortHandle:
         """Spawn ``coro`` into the set; return an :class:`AbortHandle` for it.
@@ -206,8 +209,11 @@ class JoinSet(Generic[T]):
         self._waiters.lock.acquire()
         try:
             self._tasks[task] = None
+            shutting_down = self._shutting_down
         finally:
             self._waiters.lock.release()
+        if shutting_down:
+            task._sched.abort_task(task)
         on_done = _JoinSetDone(self._tasks, self._done, self._waiters)
         if not task._add_waiter(on_done):
             on_done(task)  # it finished on another worker already
@@ -341,21 +347,29 @@ class JoinSet(Generic[T]):
     async def shutdown(self) -> None:
         """Abort every task and wait until all have finished; the set is empty afterwards.
 
+        A task spawned into the set while ``shutdown`` waits is aborted at once too.
+
         Cancel safety: the waiting is shielded: once called, it completes before a
         cancellation of the caller is seen (at the next checkpoint).
         """
-        self.abort_all()
         waiters = self._waiters
-        with CancelScope(shield=True):
-            while True:
-                with waiters.lock:
-                    while self._done:
-                        task = self._done.popleft()
-                        del self._tasks[task]
-                        task._mark_read()
-                    if not self._tasks:
-                        return
-                await waiters.wait(self._has_news)
+        with waiters.lock:
+            self._shutting_down += 1
+        try:
+            self.abort_all()
+            with CancelScope(shield=True):
+                while True:
+                    with waiters.lock:
+                        while self._done:
+                            task = self._done.popleft()
+                            del self._tasks[task]
+                            task._mark_read()
+                        if not self._tasks:
+                            return
+                    await waiters.wait(self._has_news)
+        finally:
+            with waiters.lock:
+                self._shutting_down -= 1
 
     async def __aenter__(self) -> JoinSet[T]:
         """Return the set; leaving the block aborts and awaits every task still in it.
@@ -397,10 +411,14 @@ class TaskGroup:
     from outside, the tasks are cancelled too and the cancellation propagates.
     """
 
-    __slots__ = ("_closed", "_entered", "_errors", "_scope", "_tasks", "_waiters")
+    __slots__ = ("_aborting", "_closed", "_entered", "_errors", "_scope", "_tasks", "_waiters")
 
     def __init__(self) -> None:
         self._scope = CancelScope()
+        # Set once the children are aborted (an error, or the block cancelled): a task
+        # spawned after that (from a child's cleanup, say) is aborted at once, as trio
+        # cancels a task started in a cancelled nursery; else the block waits for it.
+        self._aborting = False
         self._tasks: set[Task[Any]] = set()
         self._errors: list[BaseException] = []
         self._waiters = _Waiters()
@@ -409,6 +427,10 @@ class TaskGroup:
 
     def spawn(self, coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` into the group and return its :class:`JoinHandle`.
+
+        Once the group is shutting down (a task or the block failed, or the block was
+        cancelled), the new task is cancelled before it runs: awaiting its handle raises a
+        cancelled :class:`rt.JoinError`.
 
         Raises:
             RuntimeError: the group is not active (before ``async with`` or after it ended).
@@ -423,8 +445,11 @@ class TaskGroup:
         self._waiters.lock.acquire()
         try:
             self._tasks.add(task)
+            aborting = self._aborting
         finally:
             self._waiters.lock.release()
+        if aborting:
+            task._sched.abort_task(task)
         if not task._add_waiter(self._on_done):
             self._on_done(task)  # it finished on another worker already
         return task
@@ -450,6 +475,7 @@ class TaskGroup:
     def _abort_children(self) -> None:
         self._waiters.lock.acquire()
         try:
+            self._aborting = True
             tasks = list(self._tasks)
         finally:
             self._waiters.lock.release()

@@ -46,10 +46,22 @@ class LocalSet:
     task's).
     """
 
-    __slots__ = ("_closed", "_entered", "_owner", "_prev", "_tasks", "_waiters", "_worker")
+    __slots__ = (
+        "_aborting",
+        "_closed",
+        "_entered",
+        "_owner",
+        "_prev",
+        "_tasks",
+        "_waiters",
+        "_worker",
+    )
 
     def __init__(self) -> None:
         self._worker: Any = None
+        # Set once the set's tasks are aborted: a task spawned after that (from a local
+        # task's cleanup, say) is aborted at once, or leaving the block would wait for it.
+        self._aborting = False
         self._tasks: set[Task[Any]] = set()
         self._waiters = _Waiters()
         self._entered = False
@@ -59,6 +71,9 @@ class LocalSet:
 
     def spawn_local(self, coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` as a task that always runs on this set's thread.
+
+        Once the set is aborting its tasks (its block raised or was cancelled), the new task
+        is cancelled before it runs.
 
         Raises:
             RuntimeError: the set is not active (outside its ``async with`` block).
@@ -77,8 +92,11 @@ class LocalSet:
         self._waiters.lock.acquire()
         try:
             self._tasks.add(task)
+            aborting = self._aborting
         finally:
             self._waiters.lock.release()
+        if aborting:
+            task._sched.abort_task(task)
         if not task._add_waiter(self._on_done):
             self._on_done(task)
         return task
@@ -96,6 +114,7 @@ class LocalSet:
     def _abort_all(self) -> None:
         self._waiters.lock.acquire()
         try:
+            self._aborting = True
             tasks = list(self._tasks)
         finally:
             self._waiters.lock.release()

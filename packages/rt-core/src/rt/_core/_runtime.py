@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import copy_context
@@ -121,7 +122,7 @@ class Runtime:
         ImportError: a driver was required (``True``) but its distribution is missing.
     """
 
-    __slots__ = ("_gc", "_sched")
+    __slots__ = ("_gc", "_sched", "_shut_down", "_shutdown_begun")
 
     def __init__(
         self,
@@ -153,6 +154,10 @@ class Runtime:
     ) -> None:
         self._sched: Scheduler | None = None
         self._gc: GcSetting | None = None
+        # The first shutdown() call does the work; a call from another thread meanwhile
+        # waits for ``_shut_down`` (see shutdown), so it too returns with nothing left.
+        self._shutdown_begun = False
+        self._shut_down = threading.Event()
         # Every option is checked (and the scheduler built) in ``_options``.
         self._sched = build_scheduler(
             {
@@ -224,7 +229,9 @@ class Runtime:
         Every task sees :class:`rt.Cancelled` and runs to its end: ``finally`` blocks run,
         async cleanup included, and shielded scopes (``CancelScope(shield=True)``) finish
         first. Afterwards the runtime holds no thread, fd or task. Calling it again does
-        nothing; the same on both flavors.
+        nothing; the same on both flavors. A call from another thread while a shutdown is
+        under way waits for that one to finish (up to its own ``timeout``), so it too
+        returns with nothing left.
 
         Other threads: once shutdown has begun, :meth:`spawn`, :meth:`Handle.spawn`,
         :meth:`Handle.spawn_blocking`, :meth:`block_on` and :meth:`Handle.block_on` raise
@@ -249,6 +256,18 @@ class Runtime:
         if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
             raise ValueError(f"timeout must be None or a number >= 0, got {timeout!r}")
         sched = self._sched
+        if sched is not None:
+            sched._refuse_shutdown_from_inside()
+            with _SHUTDOWN_LOCK:
+                begun, self._shutdown_begun = self._shutdown_begun, True
+            if begun:
+                # Another thread is shutting the runtime down (or has): wait for it to finish,
+                # unless this is one of the runtime's own blocking threads, which that
+                # shutdown may be waiting for.
+                st = STATE.get(None)
+                if st is None or st._sched is not sched:
+                    self._shut_down.wait(timeout)
+                return
         try:
             if sched is not None:
                 try:
@@ -260,6 +279,7 @@ class Runtime:
             setting, self._gc = self._gc, None
             if setting is not None:
                 setting.restore()
+            self._shut_down.set()
 
     def dump(self) -> TaskDump:
         """Return a snapshot of every live task (see :meth:`Handle.dump`)."""
@@ -300,6 +320,10 @@ class Runtime:
     def __repr__(self) -> str:
         state = "closed" if self._sched is None or self._sched.closed else "open"
         return f"<rt.Runtime {state}>"
+
+
+# Decides which shutdown() call does the work (a cold path: one lock for every runtime).
+_SHUTDOWN_LOCK = threading.Lock()
 
 
 def run(coro: Coroutine[Any, Any, T], *, flavor: str | None = None, **options: Any) -> T:
