@@ -149,6 +149,36 @@ def test_a_second_shutdown_from_another_thread_returns_only_once_the_runtime_is_
     opener.join()
 
 
+def test_a_shutdown_called_again_on_the_thread_already_shutting_down_returns_at_once(
+    flavor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A signal handler or a finalizer that runs inside shutdown() on the thread doing it and
+    # calls shutdown() again must not wait for the shutdown it interrupted (itself).
+    from rt._core._task import COMPILED
+
+    if COMPILED:
+        pytest.skip("compiled build: the schedulers are native classes (their shutdown is fixed)")
+    runtime = rt.Runtime(flavor=flavor)
+    sched = runtime._sched
+    assert sched is not None
+    real = type(sched).shutdown
+    inner: list[str] = []
+
+    def shutdown(self: object, timeout: float | None) -> None:
+        if not inner:
+            inner.append("called")
+            runtime.shutdown()  # what the handler does, at this point
+            inner.append("returned")
+        real(self, timeout)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(sched), "shutdown", shutdown)
+    done = threading.Thread(target=runtime.shutdown, daemon=True)
+    done.start()
+    done.join(30)
+    assert not done.is_alive(), "the inner shutdown() waited for the one it ran inside"
+    assert inner == ["called", "returned"]
+
+
 async def test_a_cancel_scope_left_in_another_task_raises_instead_of_swallowing_its_abort() -> None:
     # An async generator enters a scope in one task and is resumed in another: the scope
     # belongs to the first task, so it cannot have caused the second task's rt.Cancelled.

@@ -122,7 +122,7 @@ class Runtime:
         ImportError: a driver was required (``True``) but its distribution is missing.
     """
 
-    __slots__ = ("_gc", "_sched", "_shut_down", "_shutdown_begun")
+    __slots__ = ("_gc", "_sched", "_shut_down", "_shutdown_begun", "_shutdown_thread")
 
     def __init__(
         self,
@@ -157,6 +157,7 @@ class Runtime:
         # The first shutdown() call does the work; a call from another thread meanwhile
         # waits for ``_shut_down`` (see shutdown), so it too returns with nothing left.
         self._shutdown_begun = False
+        self._shutdown_thread: int | None = None  # the thread doing it
         self._shut_down = threading.Event()
         # Every option is checked (and the scheduler built) in ``_options``.
         self._sched = build_scheduler(
@@ -260,12 +261,17 @@ class Runtime:
             sched._refuse_shutdown_from_inside()
             with _SHUTDOWN_LOCK:
                 begun, self._shutdown_begun = self._shutdown_begun, True
+                if not begun:
+                    self._shutdown_thread = threading.get_ident()
             if begun:
                 # Another thread is shutting the runtime down (or has): wait for it to finish,
                 # unless this is one of the runtime's own blocking threads, which that
-                # shutdown may be waiting for.
+                # shutdown may be waiting for, or the very thread doing it (a signal handler
+                # or a finalizer run inside that shutdown), which would wait on itself.
                 st = STATE.get(None)
-                if st is None or st._sched is not sched:
+                if (st is None or st._sched is not sched) and (
+                    self._shutdown_thread != threading.get_ident()
+                ):
                     self._shut_down.wait(timeout)
                 return
         try:
