@@ -14,8 +14,8 @@ and ``Receiver.__anext__`` (``async for``), which differ only in how they end: `
 raises ``ChannelClosed`` on an ended channel, iteration stops (``MPSC_RECEIVE``). None of
 these is kept by hand in two places: each copy sits between ``# <generated: NAME>`` and
 ``# </generated: NAME>`` lines and is written here from :data:`BLOCKS`, at the indentation
-of its markers. :data:`TARGETS` names the files and the blocks each must hold, so a copy
-whose markers were removed (to hand-edit it) fails the check as well.
+of its markers. :data:`TARGETS` names the files and the blocks each must hold (a name once
+per copy), so a copy whose markers were removed (to hand-edit it) fails the check as well.
 
 Rules for a template: a ``# <NAME>`` line inside a block is block NAME, indented as that
 line; ``_variant`` and ``_ending`` make several blocks from one template, where the copies
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -495,13 +496,13 @@ for _name, _ended in MPSC_ENDED.items():
     BLOCKS[_name] = _ending(MPSC_RECEIVE, _ended)
 
 
-# The files holding generated blocks, and the blocks each must hold (at least one copy each).
+# The files holding generated blocks, and the blocks each must hold (a name once per copy).
 TARGETS: dict[Path, tuple[str, ...]] = {
     CORE / "_scheduler.py": ("spawn_here", "ct_run_until", "ct_run_until_diagnosed"),
     CORE / "_worker_loop.py": ("settle_value",),
     CORE / "_idle.py": ("spawn_here", "worker_queue_spawned"),
-    CORE / "_task.py": ("task_fields",),
-    CORE / "_runtime.py": ("spawn_here", "worker_queue_spawned"),
+    CORE / "_task.py": ("task_fields", "task_fields"),
+    CORE / "_runtime.py": ("spawn_here", "spawn_here", "worker_queue_spawned"),
     SYNC / "_mpsc.py": ("mpsc_recv", "mpsc_anext"),
 }
 
@@ -538,9 +539,13 @@ def render(text: str) -> str:
 
 
 def missing(text: str, names: tuple[str, ...]) -> list[str]:
-    """The blocks among ``names`` that ``text`` holds no generated copy of."""
-    held = {m.group("name") for m in _BLOCK.finditer(text)}
-    return [name for name in names if name not in held]
+    """The blocks among ``names`` (a name once per copy the file must hold) that ``text``
+    holds fewer generated copies of, once per copy missing."""
+    held = Counter(m.group("name") for m in _BLOCK.finditer(text))
+    lost = []
+    for name, want in Counter(names).items():
+        lost += [name] * max(0, want - held[name])
+    return lost
 
 
 def main(argv: list[str]) -> int:

@@ -155,6 +155,34 @@ def test_the_hot_paths_inlined_in_both_loops_match_their_generator() -> None:
     assert out.returncode == 0, out.stderr
 
 
+def test_the_generator_check_reports_one_of_two_copies_in_a_file_taken_out_by_its_markers() -> None:
+    # _runtime.py holds two spawn_here copies: deleting one's markers (to hand-edit it) left
+    # the other to satisfy a check that looked for the name only once.
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    tool = root / "tools" / "gen_hot_paths.py"
+    spec = importlib.util.spec_from_file_location("gen_hot_paths", tool)
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    path = gen.CORE / "_runtime.py"
+    names = gen.TARGETS[path]
+    text = path.read_text()
+    assert gen.missing(text, names) == []
+    opens = list(re.finditer(r"^[ \t]*# <generated: spawn_here>\n", text, re.M))
+    closes = list(re.finditer(r"^[ \t]*# </generated: spawn_here>\n", text, re.M))
+    assert len(opens) == len(closes) == 2
+    unmarked = (
+        text[: opens[1].start()]
+        + text[opens[1].end() : closes[1].start()]
+        + text[closes[1].end() :]
+    )
+    assert gen.missing(unmarked, names) == ["spawn_here"]
+
+
 async def test_wait_task_rescheduled_given_the_running_task_parks_it_until_rescheduled() -> None:
     from rt.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
