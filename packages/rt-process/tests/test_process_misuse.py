@@ -260,3 +260,36 @@ async def test_a_script_whose_interpreter_is_missing_names_the_interpreter(
     assert err.errno == errno.ENOENT
     assert err.filename == str(script)
     assert "/no/such/interpreter" in str(err) and "#!" in str(err)
+
+
+async def test_a_script_with_windows_line_endings_is_told_so_not_that_its_interpreter_is_missing(
+    tmp_path: Path,
+) -> None:
+    # The kernel looks for "/bin/sh\r": the interpreter named exists, the line ending is the
+    # fault (the error said /bin/sh did not exist).
+    script = tmp_path / "script"
+    script.write_bytes(b"#!/bin/sh\r\necho hi\r\n")
+    script.chmod(0o755)
+    with pytest.raises(FileNotFoundError) as caught:
+        Command(script).spawn()
+    message = str(caught.value)
+    assert "CRLF" in message and "carriage return" in message
+    assert "does not exist" not in message
+
+
+async def test_a_script_whose_interpreter_exists_but_cannot_run_does_not_call_it_missing(
+    tmp_path: Path,
+) -> None:
+    # The #! line names a second script whose own interpreter is missing: the one named
+    # exists.
+    inner = tmp_path / "inner"
+    inner.write_text("#!/no/such/interpreter\n")
+    inner.chmod(0o755)
+    outer = tmp_path / "outer"
+    outer.write_text(f"#!{inner}\necho hi\n")
+    outer.chmod(0o755)
+    with pytest.raises(FileNotFoundError) as caught:
+        Command(outer).spawn()
+    message = str(caught.value)
+    assert str(inner) in message and "could not be run itself" in message
+    assert "does not exist" not in message

@@ -71,9 +71,27 @@ def _interpreter_missing(
     except OSError:
         return None  # it is missing (or unreadable): exc is right
     if head.startswith(b"#!"):
-        line = head[2:].split(b"\n", 1)[0].split()
-        interp = os.fsdecode(line[0]) if line else "(none)"
-        why = f"the interpreter its #! line names, {interp}, does not exist"
+        # As the kernel reads it: up to the newline, split at spaces and tabs only (a
+        # carriage return stays in the name).
+        words = head[2:].split(b"\n", 1)[0].replace(b"\t", b" ").split(b" ")
+        raw = next((w for w in words if w), b"")
+        interp = os.fsdecode(raw)
+        if raw.endswith(b"\r"):
+            why = (
+                f"its #! line ends in a carriage return, so the interpreter looked for is "
+                f"{interp!r}: the file has Windows (CRLF) line endings; convert it to LF "
+                "(dos2unix, or sed -i 's/\\r$//')"
+            )
+        elif not raw:
+            why = "its #! line names no interpreter"
+        elif os.path.exists(interp):
+            why = (
+                f"the interpreter its #! line names, {interp}, could not be run itself (a "
+                "script whose own #! interpreter is missing, or a program whose dynamic "
+                "loader is)"
+            )
+        else:
+            why = f"the interpreter its #! line names, {interp}, does not exist"
     elif head.startswith(b"\x7fELF"):
         why = (
             "its dynamic loader (ELF interpreter) does not exist: it was built for another "
