@@ -308,12 +308,19 @@ async def test_sigterm_sent_to_a_child_running_rt_signal_shuts_it_down_gracefull
 AFTER_MAIN_RETURNS = textwrap.dedent(
     """
     import signal, threading
-    import rt, rt.signal, rt.time
+    import rt, rt.signal, rt.sync, rt.time
     from rt.signal.unix import SignalKind
 
+    main_returned = rt.sync.Event()
+
+    def watch_main():
+        threading.main_thread().join()
+        main_returned.set()
+
     async def main():
-        # The main thread is done with the program and waits for this thread to end.
-        await rt.spawn_blocking(threading.main_thread().join, 30)
+        # The main thread is done with the program and waits for this thread to end. (Told
+        # by a thread started before: Python 3.12 starts no new thread once it has returned.)
+        await main_returned.wait()
         stream = rt.signal.unix.signal(SignalKind.user_defined1())
         print(signal.getsignal(signal.SIGUSR1) is rt.signal._registry._on_signal)
         # A signal landing as the main thread goes back to its wait is handled when it next
@@ -327,6 +334,7 @@ AFTER_MAIN_RETURNS = textwrap.dedent(
                 pass
         stream.close()
 
+    threading.Thread(target=watch_main, daemon=True).start()
     threading.Thread(target=rt.run, args=(main(),)).start()
     """
 )

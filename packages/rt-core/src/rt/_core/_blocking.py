@@ -170,10 +170,17 @@ class BlockingPool:
                             # does (its task raises this), rather than leave it queued.
                             self._queue.remove(job)
                             job.state = DONE
+                            why = (
+                                "the interpreter is shutting down (its main thread returned), "
+                                "when Python starts no new thread: keep the main thread "
+                                "alive, joining the thread that runs rt, until rt's work ends"
+                                if "shutdown" in str(exc)
+                                else "the process is at its thread limit. Lower "
+                                "max_blocking_threads, run fewer threads, or raise the limit "
+                                "(ulimit -u)"
+                            )
                             job.exc = RuntimeError(
-                                f"the blocking pool could not start a thread ({exc}): the "
-                                "process is at its thread limit. Lower max_blocking_threads, "
-                                "run fewer threads, or raise the limit (ulimit -u)"
+                                f"the blocking pool could not start a thread ({exc}): {why}"
                             )
                             job.exc.__cause__ = exc
                             wake = job.waiting
