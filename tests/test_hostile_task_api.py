@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 import pytest
 
 import rt
+import rt.task
 from rt.lowlevel import Abort, wait_task_rescheduled
 from rt.sync import Event
 
@@ -283,3 +284,164 @@ def test_leaving_a_runtimes_with_block_while_another_thread_shuts_it_down_leaves
         runtime.block_on(main())
     assert [t for t in threading.enumerate() if t.name.startswith("rt-")] == []
     stopper[0].join()
+
+
+class _PausingLock:
+    """A group's lock that, armed from one thread, holds that thread's next ``acquire`` until
+    ``go`` is set, after saying so with ``at_lock`` (an rt Event for a task on a worker, a
+    threading one for a plain thread): a spawn stopped right where it would take the
+    group's lock."""
+
+    def __init__(self, real: object, at_lock: Event | threading.Event) -> None:
+        self._real = real
+        self._at_lock = at_lock
+        self.armed_for: int | None = None
+        self.go = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self.armed_for == threading.get_ident():
+            self.armed_for = None
+            self._at_lock.set()
+            if isinstance(self._at_lock, Event):  # a task: let the other worker run the block
+                rt.task.block_in_place(self.go.wait, 30)
+            else:  # a plain thread
+                self.go.wait(30)
+        return self._real.acquire(blocking, timeout)  # type: ignore[attr-defined, no-any-return]
+
+    def release(self) -> None:
+        self._real.release()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@pytest.mark.rt(flavor="multi_thread", worker_threads=2)
+async def test_task_group_spawn_from_another_worker_racing_the_block_end_is_refused() -> None:
+    # A task outside the group spawns into it on another worker at the instant the block
+    # ends: it is stopped just before it takes the group's lock while the block ends. The
+    # spawn used to read "ended" without the lock (before that pause), then add its task
+    # to a group nobody waited on any more: the task ran after `async with` had returned.
+    # Now the end and the spawn's check are one section of the lock: the spawn is refused.
+    at_lock = Event()
+    child_started: list[bool] = []
+
+    async def child() -> None:
+        child_started.append(True)
+
+    async def spawner(tg: rt.TaskGroup, lock: _PausingLock) -> str:
+        lock.armed_for = threading.get_ident()
+        try:
+            tg.spawn(child())
+        except RuntimeError as e:
+            return str(e)
+        return "spawned"
+
+    async with rt.TaskGroup() as tg:
+        lock = _PausingLock(tg._waiters.lock, at_lock)
+        tg._waiters.lock = lock  # type: ignore[assignment]
+        outside = rt.spawn(spawner(tg, lock))
+        await at_lock.wait()
+    lock.go.set()  # the block has returned: let the spawn go on
+    outcome = await outside
+    assert "has already finished" in outcome
+    assert child_started == []  # refused before it was spawned: its coroutine was closed
+
+
+@pytest.mark.rt(flavor="multi_thread", worker_threads=2)
+async def test_local_set_spawn_from_another_thread_racing_the_block_end_is_refused() -> None:
+    # The same race for a LocalSet: another thread calls spawn_local on it as its block
+    # ends (a plain thread here, so it never shares the set's pinned worker).
+    at_lock = threading.Event()
+    child_started: list[bool] = []
+    outcome: list[str] = []
+
+    async def child() -> None:
+        child_started.append(True)
+
+    def spawner(local: rt.LocalSet, lock: _PausingLock) -> None:
+        lock.armed_for = threading.get_ident()
+        try:
+            local.spawn_local(child())
+        except RuntimeError as e:
+            outcome.append(str(e))
+        else:
+            outcome.append("spawned")
+
+    async with rt.LocalSet() as local:
+        lock = _PausingLock(local._waiters.lock, at_lock)
+        local._waiters.lock = lock  # type: ignore[assignment]
+        thread = threading.Thread(target=spawner, args=(local, lock), daemon=True)
+        thread.start()
+        assert await rt.spawn_blocking(at_lock.wait, 30)
+    lock.go.set()  # the block has returned: let the spawn go on
+    await rt.spawn_blocking(thread.join, 30)
+    assert len(outcome) == 1 and "has already finished" in outcome[0]
+    assert child_started == []
+
+
+async def test_cancel_on_a_scope_left_in_another_task_does_not_cancel_the_entering_task() -> None:
+    # A scope entered by task A (inside an async generator) is left by task B, which raises.
+    # A runs on; a later scope.cancel() must not reach A (trio: cancelling a scope that has
+    # been exited only sets cancel_called).
+    scope = rt.CancelScope()
+
+    async def gen() -> AsyncGenerator[int]:
+        with scope:
+            yield 1
+        yield 2
+
+    agen = gen()
+    entered = Event()
+    go_on = Event()
+
+    async def entering() -> str:
+        assert await agen.__anext__() == 1
+        entered.set()
+        await go_on.wait()
+        await rt.yield_now()
+        return "ran on"
+
+    a = rt.spawn(entering())
+    await entered.wait()
+
+    async def leaving() -> int:
+        return await agen.__anext__()
+
+    with pytest.raises(rt.JoinError) as info:
+        await rt.spawn(leaving())
+    assert isinstance(info.value.exception, RuntimeError)
+    scope.cancel()
+    assert scope.cancel_called and not scope.cancelled_caught
+    go_on.set()
+    assert await a == "ran on"
+    await agen.aclose()
+
+
+async def test_cancel_on_an_exited_scope_only_sets_cancel_called() -> None:
+    scope = rt.CancelScope()
+    with scope:
+        await rt.yield_now()
+    scope.cancel()
+    assert scope.cancel_called and not scope.cancelled_caught
+    await rt.yield_now()  # the task that left it is not cancelled
+    with rt.CancelScope() as later:
+        await rt.yield_now()
+    assert not later.cancelled_caught
+
+
+def test_run_raises_cancelled_when_the_root_task_aborts_itself(flavor: str | None) -> None:
+    # As asyncio.run raises CancelledError when the main task cancels itself.
+    reached: list[str] = []
+
+    async def main() -> int:
+        rt.current_task().abort()
+        await rt.yield_now()
+        reached.append("after the checkpoint")
+        return 1
+
+    with pytest.raises(rt.Cancelled):
+        rt.run(main(), flavor=flavor)
+    assert reached == []

@@ -84,7 +84,9 @@ class CancelScope:
         """Cancel the code inside this scope; safe from any thread, idempotent.
 
         Cancelling a scope that has not been entered yet makes its body cancelled from the
-        start; cancelling one that has been left does nothing.
+        start; cancelling one that has been left (however it was left, by its own task or,
+        wrongly, by another) only sets :attr:`cancel_called`, as in trio: the task that
+        entered it is not cancelled.
         """
         if self._cancel_called:
             return

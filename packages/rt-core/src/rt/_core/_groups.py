@@ -42,17 +42,90 @@ def _spawn_supervised(coro: object, name: str | None, what: str) -> Task[Any]:
 
 
 class _Waiters:
-    """Tasks waiting for a group to change; woken all at once, each re-checks its condition.
+    """A group's lock, membership rules and waiting list (shared by JoinSet, TaskGroup and
+    LocalSet).
 
     ``lock`` also guards the group's own state: mutate it and call :meth:`take_all` under the
-    lock, then wake what it returned after releasing it.
+    lock, then wake what it returned after releasing it. Waiting tasks are woken all at once
+    and each re-checks its condition.
+
+    Besides the waiting tasks it holds the state every group's spawn reads under the lock:
+    ``aborting`` (nonzero: a task added now is aborted at once, as the group is cancelling its
+    tasks), ``closed`` (a structured block has ended: no task may join any more) and
+    ``pending`` (spawns under way that :meth:`reserve` let in, which keep the block open).
     """
 
-    __slots__ = ("_tasks", "lock")
+    __slots__ = ("_tasks", "aborting", "closed", "lock", "pending")
 
     def __init__(self) -> None:
         self._tasks: deque[Task[Any]] = deque()
         self.lock = threading.RLock()
+        # A TaskGroup or LocalSet sets it once, for good; a JoinSet counts its shutdown()
+        # calls under way (it is usable again afterwards).
+        self.aborting = 0
+        self.closed = False
+        self.pending = 0
+
+    def reserve(self) -> bool:
+        """Let one spawn in, unless the block has ended; it keeps the block open until
+        :meth:`admit` (or :meth:`unreserve`). False: the group is closed.
+
+        Read under the lock that :meth:`drain` closes the group under, so a spawn from
+        another worker either is waited for or is refused: it never outlives the block.
+        """
+        self.lock.acquire()
+        try:
+            if self.closed:
+                return False
+            self.pending += 1
+            return True
+        finally:
+            self.lock.release()
+
+    def unreserve(self, members: dict[Task[Any], None]) -> None:
+        """Give back a reservation whose spawn failed (waking the block if it waits on it)."""
+        self.lock.acquire()
+        try:
+            self.pending -= 1
+            woken = self.take_all() if not members and not self.pending else []
+        finally:
+            self.lock.release()
+        self.wake(woken)
+
+    def admit(
+        self,
+        members: dict[Task[Any], None],
+        task: Task[Any],
+        on_done: Callable[[Task[Any]], None],
+        reserved: bool,
+    ) -> None:
+        """Add the spawned ``task`` to ``members`` (ending its reservation, if ``reserved``),
+        abort it if the group is aborting, and have ``on_done(task)`` called when it finishes.
+        """
+        self.lock.acquire()
+        try:
+            members[task] = None
+            if reserved:
+                self.pending -= 1
+            aborting = self.aborting
+        finally:
+            self.lock.release()
+        if aborting:
+            task._sched.abort_task(task)
+        if not task._add_waiter(on_done):
+            on_done(task)  # it finished on another worker already
+
+    def abort_members(self, members: dict[Task[Any], None]) -> None:
+        """Abort every task in ``members``, and from now on each task added (a structured
+        block that failed or was cancelled)."""
+        self.lock.acquire()
+        try:
+            self.aborting = 1
+            tasks = list(members)
+        finally:
+            self.lock.release()
+        for t in tasks:
+            t._sched.abort_task(t)
 
     def take_all(self) -> list[Task[Any]]:
         """Remove and return every waiter (lock held)."""
@@ -90,19 +163,25 @@ class _Waiters:
         await wait_task_rescheduled(abort)
 
     async def drain(
-        self, all_done: Callable[[], bool], abort_children: Callable[[], None], aborted: bool
+        self, members: dict[Task[Any], None], abort_children: Callable[[], None], aborted: bool
     ) -> Cancelled | None:
-        """Wait until ``all_done()`` (children of a structured block); return the outer
-        cancellation if one arrived meanwhile.
+        """Wait until the children of a structured block have all finished (no ``members``,
+        no spawn under way), then close the group in the same section of the lock; return
+        the outer cancellation if one arrived meanwhile.
 
         Once ``aborted`` (the block failed, or the waiting task was cancelled, which aborts
         the children) the wait is shielded, so no child outlives the block.
         """
+
+        def all_done() -> bool:
+            return not members and not self.pending
+
         outer: Cancelled | None = None
         while True:
             self.lock.acquire()
             try:
                 if all_done():
+                    self.closed = True
                     return outer
             finally:
                 self.lock.release()
@@ -116,6 +195,14 @@ class _Waiters:
                 outer = cancelled
                 aborted = True
                 abort_children()
+
+
+def inactive_error(coro: object, group: str, entered: bool, hint: str) -> RuntimeError:
+    """Close ``coro`` and return the error for a spawn into a group outside its block."""
+    if isinstance(coro, Coroutine):
+        coro.close()
+    state = "has not been entered" if not entered else "has already finished"
+    return RuntimeError(f"this {group} {state}: {hint}")
 
 
 @final
@@ -164,17 +251,16 @@ class JoinSet(Generic[T]):
                 print(value)
     """
 
-    __slots__ = ("_done", "_shutting_down", "_tasks", "_waiters")
+    __slots__ = ("_done", "_tasks", "_waiters")
 
     def __init__(self) -> None:
         # Never rebound: the completion callbacks (_JoinSetDone) hold these three, not the
-        # set, so dropping the set runs __del__ (which aborts what still runs).
+        # set, so dropping the set runs __del__ (which aborts what still runs). The waiters'
+        # ``aborting`` counts the shutdown() calls under way: a task spawned meanwhile (from
+        # an aborted task's cleanup, say) is aborted at once, or shutdown would wait for it.
         self._tasks: dict[Task[T], None] = {}
         self._done: deque[Task[T]] = deque()
         self._waiters = _Waiters()
-        # How many shutdown() calls are waiting: a task spawned meanwhile (from an aborted
-        # task's cleanup, say) is aborted at once, or shutdown would wait for it.
-        self._shutting_down = 0
 
     def spawn(self, coro: Awaitable[T], *, name: str | None = None) -> AbortHandle:
         """Spawn ``coro`` into the set; return an :class:`AbortHandle` for it.
@@ -206,17 +292,9 @@ class JoinSet(Generic[T]):
         return self._adopt(task)
 
     def _adopt(self, task: Task[T]) -> AbortHandle:
-        self._waiters.lock.acquire()
-        try:
-            self._tasks[task] = None
-            shutting_down = self._shutting_down
-        finally:
-            self._waiters.lock.release()
-        if shutting_down:
-            task._sched.abort_task(task)
-        on_done = _JoinSetDone(self._tasks, self._done, self._waiters)
-        if not task._add_waiter(on_done):
-            on_done(task)  # it finished on another worker already
+        waiters = self._waiters
+        on_done = _JoinSetDone(self._tasks, self._done, waiters)
+        waiters.admit(self._tasks, task, on_done, False)
         return AbortHandle(_KEY, task)
 
     def __len__(self) -> int:
@@ -354,7 +432,7 @@ class JoinSet(Generic[T]):
         """
         waiters = self._waiters
         with waiters.lock:
-            self._shutting_down += 1
+            waiters.aborting += 1
         try:
             self.abort_all()
             with CancelScope(shield=True):
@@ -369,7 +447,7 @@ class JoinSet(Generic[T]):
                     await waiters.wait(self._has_news)
         finally:
             with waiters.lock:
-                self._shutting_down -= 1
+                waiters.aborting -= 1
 
     async def __aenter__(self) -> JoinSet[T]:
         """Return the set; leaving the block aborts and awaits every task still in it.
@@ -411,19 +489,18 @@ class TaskGroup:
     from outside, the tasks are cancelled too and the cancellation propagates.
     """
 
-    __slots__ = ("_aborting", "_closed", "_entered", "_errors", "_scope", "_tasks", "_waiters")
+    __slots__ = ("_entered", "_errors", "_scope", "_tasks", "_waiters")
 
     def __init__(self) -> None:
         self._scope = CancelScope()
-        # Set once the children are aborted (an error, or the block cancelled): a task
-        # spawned after that (from a child's cleanup, say) is aborted at once, as trio
-        # cancels a task started in a cancelled nursery; else the block waits for it.
-        self._aborting = False
-        self._tasks: set[Task[Any]] = set()
+        # The waiters' ``aborting`` is set once the children are aborted (an error, or the
+        # block cancelled): a task spawned after that (from a child's cleanup, say) is
+        # aborted at once, as trio cancels a task started in a cancelled nursery; else the
+        # block waits for it. Their ``closed`` is set when the block has ended.
+        self._tasks: dict[Task[Any], None] = {}
         self._errors: list[BaseException] = []
         self._waiters = _Waiters()
         self._entered = False
-        self._closed = False
 
     def spawn(self, coro: Awaitable[T], *, name: str | None = None) -> JoinHandle[T]:
         """Spawn ``coro`` into the group and return its :class:`JoinHandle`.
@@ -436,22 +513,17 @@ class TaskGroup:
             RuntimeError: the group is not active (before ``async with`` or after it ended).
             TypeError: ``coro`` is not a coroutine.
         """
-        if not self._entered or self._closed:
-            if isinstance(coro, Coroutine):
-                coro.close()
-            state = "has not been entered" if not self._entered else "has already finished"
-            raise RuntimeError(f"this TaskGroup {state}: spawn inside `async with rt.TaskGroup()`")
-        task: Task[T] = _spawn_supervised(coro, name, "TaskGroup.spawn()")
-        self._waiters.lock.acquire()
+        waiters = self._waiters
+        if not self._entered or not waiters.reserve():
+            raise inactive_error(
+                coro, "TaskGroup", self._entered, "spawn inside `async with rt.TaskGroup()`"
+            )
         try:
-            self._tasks.add(task)
-            aborting = self._aborting
-        finally:
-            self._waiters.lock.release()
-        if aborting:
-            task._sched.abort_task(task)
-        if not task._add_waiter(self._on_done):
-            self._on_done(task)  # it finished on another worker already
+            task: Task[T] = _spawn_supervised(coro, name, "TaskGroup.spawn()")
+        except BaseException:
+            waiters.unreserve(self._tasks)
+            raise
+        waiters.admit(self._tasks, task, self._on_done, True)
         return task
 
     def _on_done(self, task: Task[Any]) -> None:
@@ -460,11 +532,11 @@ class TaskGroup:
         waiters = self._waiters
         waiters.lock.acquire()
         try:
-            self._tasks.discard(task)
+            self._tasks.pop(task, None)
             if failed:
                 task._mark_read()
                 self._errors.append(exc)  # type: ignore[arg-type]
-            woken = waiters.take_all() if not self._tasks else []
+            woken = waiters.take_all() if not self._tasks and not waiters.pending else []
         finally:
             waiters.lock.release()
         if failed:
@@ -473,17 +545,7 @@ class TaskGroup:
         waiters.wake(woken)
 
     def _abort_children(self) -> None:
-        self._waiters.lock.acquire()
-        try:
-            self._aborting = True
-            tasks = list(self._tasks)
-        finally:
-            self._waiters.lock.release()
-        for t in tasks:
-            t._sched.abort_task(t)
-
-    def _all_done(self) -> bool:
-        return not self._tasks
+        self._waiters.abort_members(self._tasks)
 
     async def __aenter__(self) -> TaskGroup:
         """Open the group (once per instance).
@@ -511,10 +573,9 @@ class TaskGroup:
         if exc is not None:
             self._abort_children()
         outer_cancel = await self._waiters.drain(
-            self._all_done, self._abort_children, aborted=exc is not None
+            self._tasks, self._abort_children, aborted=exc is not None
         )
-        with self._waiters.lock:
-            self._closed = True
+        with self._waiters.lock:  # (drain closed the group)
             errors = list(self._errors)
         if body_error is not None:
             errors.insert(0, body_error)
@@ -528,5 +589,5 @@ class TaskGroup:
         return self._scope.__exit__(exc_type, exc, tb)
 
     def __repr__(self) -> str:
-        state = "active" if self._entered and not self._closed else "idle"
+        state = "active" if self._entered and not self._waiters.closed else "idle"
         return f"<rt.TaskGroup {state} tasks={len(self._tasks)}>"

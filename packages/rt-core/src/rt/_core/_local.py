@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, TypeVar, final
 
 from ._current import STATE, current_task_or_raise
-from ._groups import _Waiters
+from ._groups import _Waiters, inactive_error
 from ._task import JoinHandle
 from ._task import JoinHandle as Task
 
@@ -46,26 +46,16 @@ class LocalSet:
     task's).
     """
 
-    __slots__ = (
-        "_aborting",
-        "_closed",
-        "_entered",
-        "_owner",
-        "_prev",
-        "_tasks",
-        "_waiters",
-        "_worker",
-    )
+    __slots__ = ("_entered", "_owner", "_prev", "_tasks", "_waiters", "_worker")
 
     def __init__(self) -> None:
         self._worker: Any = None
-        # Set once the set's tasks are aborted: a task spawned after that (from a local
-        # task's cleanup, say) is aborted at once, or leaving the block would wait for it.
-        self._aborting = False
-        self._tasks: set[Task[Any]] = set()
+        # The waiters' ``aborting`` is set once the set's tasks are aborted: a task spawned
+        # after that (from a local task's cleanup, say) is aborted at once, or leaving the
+        # block would wait for it. Their ``closed`` is set when the block has ended.
+        self._tasks: dict[Task[Any], None] = {}
         self._waiters = _Waiters()
         self._entered = False
-        self._closed = False
         self._owner: Task[Any] | None = None
         self._prev: LocalSet | None = None
 
@@ -79,50 +69,33 @@ class LocalSet:
             RuntimeError: the set is not active (outside its ``async with`` block).
             TypeError: ``coro`` is not a coroutine.
         """
-        if not self._entered or self._closed:
-            if isinstance(coro, Coroutine):
-                coro.close()
-            state = "has not been entered" if not self._entered else "has already finished"
-            raise RuntimeError(
-                f"this LocalSet {state}: spawn_local inside `async with rt.LocalSet()`"
+        waiters = self._waiters
+        if not self._entered or not waiters.reserve():
+            raise inactive_error(
+                coro, "LocalSet", self._entered, "spawn_local inside `async with rt.LocalSet()`"
             )
         owner = self._owner
         assert owner is not None
-        task: Task[T] = owner._sched.spawn(coro, name, "LocalSet.spawn_local()", pinned=self)
-        self._waiters.lock.acquire()
         try:
-            self._tasks.add(task)
-            aborting = self._aborting
-        finally:
-            self._waiters.lock.release()
-        if aborting:
-            task._sched.abort_task(task)
-        if not task._add_waiter(self._on_done):
-            self._on_done(task)
+            task: Task[T] = owner._sched.spawn(coro, name, "LocalSet.spawn_local()", pinned=self)
+        except BaseException:
+            waiters.unreserve(self._tasks)
+            raise
+        waiters.admit(self._tasks, task, self._on_done, True)
         return task
 
     def _on_done(self, task: Task[Any]) -> None:
         waiters = self._waiters
         waiters.lock.acquire()
         try:
-            self._tasks.discard(task)
-            woken = waiters.take_all() if not self._tasks else []
+            self._tasks.pop(task, None)
+            woken = waiters.take_all() if not self._tasks and not waiters.pending else []
         finally:
             waiters.lock.release()
         waiters.wake(woken)
 
     def _abort_all(self) -> None:
-        self._waiters.lock.acquire()
-        try:
-            self._aborting = True
-            tasks = list(self._tasks)
-        finally:
-            self._waiters.lock.release()
-        for t in tasks:
-            t._sched.abort_task(t)
-
-    def _all_done(self) -> bool:
-        return not self._tasks
+        self._waiters.abort_members(self._tasks)
 
     async def __aenter__(self) -> LocalSet:
         """Pin the calling task to its current thread and open the set (once per instance).
@@ -156,10 +129,10 @@ class LocalSet:
         if exc is not None:
             self._abort_all()
         try:
-            outer = await self._waiters.drain(self._all_done, self._abort_all, exc is not None)
+            outer = await self._waiters.drain(self._tasks, self._abort_all, exc is not None)
         finally:
             with self._waiters.lock:
-                self._closed = True
+                self._waiters.closed = True  # (drain did, unless it raised)
             owner = self._owner
             assert owner is not None
             owner._pinned = self._prev
@@ -170,7 +143,7 @@ class LocalSet:
         return len(self._tasks)
 
     def __repr__(self) -> str:
-        state = "active" if self._entered and not self._closed else "idle"
+        state = "active" if self._entered and not self._waiters.closed else "idle"
         return f"<rt.LocalSet {state} tasks={len(self._tasks)}>"
 
 

@@ -204,6 +204,8 @@ class Runtime:
         Raises:
             RuntimeError: called from inside a running task (nested ``block_on``), or after
                 :meth:`shutdown`.
+            rt.Cancelled: ``coro``'s task was cancelled (it aborted itself, say) and let the
+                cancellation propagate.
             BaseException: whatever ``coro`` raises.
         """
         return self._live().block_on(coro)  # type: ignore[no-any-return]
@@ -339,6 +341,9 @@ def run(coro: Coroutine[Any, Any, T], *, flavor: str | None = None, **options: A
 
     Raises:
         RuntimeError: called from inside a running task.
+        rt.Cancelled: the root task was cancelled and let it propagate, for instance after
+            aborting itself (``rt.current_task().abort()``), as ``asyncio.run`` raises
+            ``CancelledError`` when its main task cancels itself.
         BaseException: whatever ``coro`` raises (after the runtime is shut down).
     """
     st = STATE.get(None)
