@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from loop_helpers import LIMIT
+from rescued_run import run_in_thread
 
 import rt
 import rt.asyncio
@@ -692,17 +693,7 @@ def _run_in_thread(
 ) -> list[BaseException]:
     """``rt.run(main())`` on a thread of its own, which must end within ``LIMIT`` (a hang fails
     the test instead of the run); what it raised, if anything."""
-    raised: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            rt.run(main(), flavor=flavor)
-        except BaseException as exc:
-            raised.append(exc)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(LIMIT)
+    t, raised = run_in_thread(main, flavor, LIMIT)
     assert not t.is_alive(), "rt.run hung (at shutdown, or before)"
     return raised
 

@@ -138,6 +138,38 @@ def test_a_run_refused_from_an_rt_task_leaves_no_pending_task_or_unawaited_corou
     assert seen.reported() == []
 
 
+@pytest.mark.parametrize("refused_run", _REFUSED_RUNS[:2])
+def test_a_runner_refused_in_an_rt_task_raises_one_error_saying_to_await_the_code(
+    refused_run: Callable[[_Leftovers], None], flavor: str | None
+) -> None:
+    # The runner's clean-up (cancel its tasks, gather them, shut the async generators and the
+    # executor down) ran the loop again and was refused again: a second RuntimeError, raised
+    # from the runner's __exit__ with the first as its context, the same message twice.
+    loops: list[rt.asyncio.RtEventLoop] = []
+    caught: list[BaseException] = []
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError) as info:
+            refused_run(seen)
+        caught.append(info.value)
+
+    with _watch() as seen:
+        new_loop = seen.new_loop
+
+        def tracked() -> rt.asyncio.RtEventLoop:
+            loops.append(new_loop())
+            return loops[-1]
+
+        seen.new_loop = tracked  # type: ignore[method-assign]
+        rt.run(main(), flavor=flavor)
+    [err] = caught
+    assert "inside a running rt task" in str(err)
+    assert "await rt.asyncio.aio_as_rt(coro)" in str(err)  # what to do instead
+    assert err.__context__ is None and err.__cause__ is None  # one error, not two
+    assert [loop.is_closed() for loop in loops] == [True]  # the runner still closed its loop
+    assert seen.reported() == []
+
+
 def test_a_task_left_by_a_refused_run_still_runs_when_the_loop_is_run_outside_rt_tasks() -> None:
     # The refusal only notes the task: closing the loop lets it go, running the loop runs it.
     with _watch() as seen:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 from collections.abc import Callable, Coroutine
 from types import CodeType, FunctionType
 from typing import Any
 
 import pytest
+from rescued_run import run_or_rescue
 
 import rt
 import rt.time
@@ -100,28 +100,18 @@ def _run_bounded(
 ) -> None:
     """``rt.run(main())`` on a helper thread; if it is still running after ``HANG`` seconds
     (a deadlock on a waker's lock), free the lock from here and fail."""
-    errors: list[BaseException] = []
 
-    def target() -> None:
-        try:
-            rt.run(main(), flavor=flavor)
-        except BaseException as exc:
-            errors.append(exc)
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(HANG)
-    if t.is_alive():
+    def free() -> None:
         for st in wakers:
             lock: Any = st.lock
             if isinstance(lock, _HookedLock):
                 lock = lock.lock
             with contextlib.suppress(RuntimeError):
                 lock.release()  # a plain lock may be freed by any thread
-        t.join(HANG)
-        pytest.fail("a report made inside select's locked lines deadlocked its thread")
-    if errors:
-        raise errors[0]
+
+    run_or_rescue(
+        main, flavor, free, "a report made inside select's locked lines deadlocked its thread", HANG
+    )
 
 
 def test_select_sees_a_value_sent_on_its_thread_between_its_last_look_and_its_park(

@@ -71,6 +71,30 @@ async def test_shutting_down_a_duplex_end_breaks_the_pipe_of_its_own_waiting_wri
     assert await b.read() == b""
 
 
+async def test_duplex_try_write_takes_what_fits_without_waiting_and_wakes_the_reader() -> None:
+    a, b = duplex(8)
+    reader = rt.spawn(b.read())
+    await rt.yield_now()  # (the reader may or may not be parked: either way it gets the bytes)
+    assert a.try_write(b"") == 0
+    assert a.try_write(b"hello") == 5
+    assert await rtt.timeout(10, reader) == b"hello"
+    assert a.try_write(memoryview(b"0123456789")) == 8  # what fits
+    with pytest.raises(BlockingIOError):
+        a.try_write(b"x")  # full: never a wait
+    assert await b.read() == b"01234567"
+    await a.shutdown()
+    with pytest.raises(BrokenPipeError, match="after shutdown"):
+        a.try_write(b"x")
+    c, d = duplex(8)
+    d.close()
+    with pytest.raises(BrokenPipeError, match="other end"):
+        c.try_write(b"x")
+    a.close()
+    with pytest.raises(OSError, match="closed DuplexStream") as info:
+        a.try_write(b"x")
+    assert info.value.errno == errno.EBADF
+
+
 async def test_dropping_one_duplex_end_gives_the_other_eof() -> None:
     a, b = duplex(8)
     del a

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
-import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from rescued_run import run_or_rescue
 from tlshelpers import client_context, server_context
 
 import rt
@@ -926,24 +926,14 @@ def _run_or_rescue(
 ) -> None:
     """``rt.run(main())`` on a helper thread; if it is still running after 10 s (deadlocked on
     the lock's guard), free the guard from here so that the thread ends, and fail."""
-    errors: list[BaseException] = []
 
-    def target() -> None:
-        try:
-            rt.run(main(), flavor=flavor)
-        except BaseException as exc:
-            errors.append(exc)
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(10)
-    if t.is_alive():
+    def free() -> None:
         with contextlib.suppress(RuntimeError):
             guard.release()  # a plain lock may be freed by any thread
-        t.join(10)
-        pytest.fail("a release made inside the lock's guarded lines deadlocked its thread")
-    if errors:
-        raise errors[0]
+
+    run_or_rescue(
+        main, flavor, free, "a release made inside the lock's guarded lines deadlocked its thread"
+    )
 
 
 def test_the_tls_lock_goes_to_a_waiter_freed_for_as_it_queues_itself(flavor: str | None) -> None:

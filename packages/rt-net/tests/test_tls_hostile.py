@@ -515,6 +515,109 @@ async def test_closing_a_write_half_while_its_write_waits_fails_that_write_inste
         assert await p.join() == "ended"
 
 
+async def _duplex_pair(
+    client_end: Any, server_end: Any, *, version: ssl.TLSVersion | None = None
+) -> tuple[Any, Any]:
+    """A TLS client and server (rt's own, both) over two duplex ends; the client treats an
+    EOF without ``close_notify`` as an error, so a truncation cannot pass for a clean close."""
+    cctx = client_context()
+    if version is not None:
+        cctx.minimum_version = cctx.maximum_version = version
+    return await rt.join(
+        TlsConnector(cctx, suppress_ragged_eofs=False).connect("localhost", client_end),
+        TlsAcceptor(server_context()).accept(server_end),
+    )
+
+
+@pytest.mark.parametrize("how", ["closed", "dropped"])
+async def test_a_tls_write_half_over_a_duplex_closed_idle_sends_close_notify(how: str) -> None:
+    # The duplex had no try_write, so the close sent nothing: the peer waited for as long as
+    # the read half lived, and then read a ragged EOF.
+    a, b = duplex(1 << 16)
+    client, server = await _duplex_pair(a, b)
+    read_half, write_half = server.into_split()
+    del server
+    await write_half.write_all(b"hello")
+    if how == "closed":
+        write_half.close()
+    del write_half
+    assert await rt.time.timeout(LIMIT, client.read_exact(5)) == b"hello"
+    assert await rt.time.timeout(LIMIT, client.read()) == b""  # close_notify, not SSLEOFError
+    await client.write_all(b"back")  # the other direction goes on
+    assert await rt.time.timeout(LIMIT, read_half.read_exact(4)) == b"back"
+    await client.shutdown()
+    assert await rt.time.timeout(LIMIT, read_half.read()) == b""
+    read_half.close()
+    client.close()
+
+
+async def test_a_tls_stream_over_a_duplex_closed_idle_sends_close_notify() -> None:
+    a, b = duplex(1 << 16)
+    client, server = await _duplex_pair(a, b)
+    await server.write_all(b"bye")
+    server.close()
+    assert await rt.time.timeout(LIMIT, client.read_exact(3)) == b"bye"
+    assert await rt.time.timeout(LIMIT, client.read()) == b""  # close_notify, not SSLEOFError
+    client.close()
+
+
+class _Gated:
+    """A duplex end whose ``write_all`` waits at a gate while it is shut (``writing`` is set
+    then), with the duplex's ``try_write`` and ``_shut_write_now`` passed through."""
+
+    def __init__(self, inner: rt.io.DuplexStream) -> None:
+        self.inner = inner
+        self.gate: Event | None = None
+        self.writing = Event()
+
+    async def read(self, n: int = 65536) -> bytes:
+        return await self.inner.read(n)
+
+    async def write_all(self, data: bytes | bytearray | memoryview) -> None:
+        gate = self.gate
+        if gate is not None:
+            self.writing.set()
+            await gate.wait()
+        await self.inner.write_all(data)
+
+    def try_write(self, data: bytes | bytearray | memoryview) -> int:
+        return self.inner.try_write(data)
+
+    def _shut_write_now(self) -> None:
+        self.inner._shut_write_now()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+async def test_a_write_half_closed_while_the_read_half_sends_ends_cleanly_after_that_send() -> None:
+    # A TLS 1.3 server's session tickets go out with its first read that waits: that read
+    # holds the send lock while it sends them. Closing the write half then cut the writing
+    # direction under the read (as for a write on the closed half, which must not hang):
+    # the read failed, and the peer saw a truncated record and no close_notify.
+    a, b = duplex(1 << 16)
+    server_end = _Gated(b)
+    client, server = await _duplex_pair(a, server_end, version=ssl.TLSVersion.TLSv1_3)
+    read_half, write_half = server.into_split()
+    del server
+    server_end.gate = gate = Event()
+    reader = rt.spawn(read_half.read())  # sends the tickets first, and waits at the gate
+    await rt.time.timeout(LIMIT, server_end.writing.wait())
+    write_half.close()
+    server_end.gate = None
+    gate.set()
+    assert await rt.time.timeout(LIMIT, client.read()) == b""  # tickets, then close_notify
+    await client.write_all(b"ping")  # the read half was not harmed
+    assert await rt.time.timeout(LIMIT, reader) == b"ping"
+    await client.shutdown()
+    assert await rt.time.timeout(LIMIT, read_half.read()) == b""
+    read_half.close()
+    client.close()
+
+
 def test_runtime_shutdown_ends_tasks_blocked_in_tls_and_leaves_no_fd(flavor: str | None) -> None:
     before = _fds()
     stop = threading.Event()

@@ -24,6 +24,7 @@ import rt
 import rt.time
 from rt.net import TcpListener, TcpStream
 from rt.net.tls import TlsAcceptor, TlsConnector, TlsStream
+from rt.sync import Event
 
 needs_openssl = pytest.mark.skipif(
     shutil.which("openssl") is None,
@@ -262,6 +263,34 @@ async def test_openssl_s_client_talks_to_the_rt_server(
         assert done.stdout == b"enil tsrif\ndnoces\n"
         assert errors == []
     assert seen == [("rt-test", {"-tls1_2": "TLSv1.2", "-tls1_3": "TLSv1.3"}[version])]
+
+
+@needs_openssl
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+async def test_openssl_s_client_sees_close_notify_from_a_closed_write_half_of_the_rt_server(
+    pems: tuple[Path, Path, Path], version: str
+) -> None:
+    # s_client -quiet ignores its stdin's end and leaves when the server's close_notify
+    # arrives; the read half is still open then, so only the write half's close can end it.
+    ended: list[bytes] = []
+    finished = Event()
+
+    async def handler(tls: TlsStream[Any]) -> None:
+        read_half, write_half = tls.into_split()
+        assert await read_half.read_exact(3) == b"go\n"
+        await write_half.write_all(b"hello\n")
+        write_half.close()
+        ended.append(await read_half.read())  # s_client, gone after close_notify
+        read_half.close()
+        finished.set()
+
+    async with rt_tls_server(handler) as (port, errors):
+        done = await rt.spawn_blocking(_s_client, port, pems[0], b"go\n", version)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == b"hello\n"
+        await rt.time.timeout(HANDSHAKE_TIMEOUT, finished.wait())  # a bound, not asserted
+        assert errors == []
+    assert ended == [b""]
 
 
 def _s_client_renegotiates(port: int, ca_pem: Path) -> tuple[bytes, bytes, int]:

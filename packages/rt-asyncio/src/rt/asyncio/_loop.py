@@ -134,9 +134,9 @@ _ATTACHED_RUN: Final = (
     "await asyncio code from rt tasks with rt.asyncio.aio_as_rt(...)"
 )
 _IN_RT_TASK: Final = (
-    "an rt.asyncio event loop cannot be run from inside a running rt task (it would block the "
-    "thread that runs the task's runtime): await the asyncio code with "
-    "rt.asyncio.aio_as_rt(...) instead"
+    "an rt.asyncio event loop cannot be run from inside a running rt task (run_until_complete, "
+    "asyncio.Runner and asyncio.run would block the thread that runs the task's runtime): "
+    "await the asyncio code from the rt task instead, as `await rt.asyncio.aio_as_rt(coro)`"
 )
 _MIN_CANCELLED = 100  # asyncio's threshold for rebuilding a heap of mostly cancelled timers
 _true_div = operator.truediv  # int / int, correctly rounded (see rt.time._clock.to_seconds)
@@ -694,6 +694,7 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         # The tasks that waited for a run refused from an rt task, never started: close()
         # lets them go quietly (see _refuse_in_rt_task).
         self._unrun: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        self._refused = False  # a run from an rt task was refused (see _after_refusal)
         if _handle is None:
             self._runtime = rt.Runtime(flavor="current_thread", enable_io=True, enable_time=True)
             self._rt_handle: rt.Handle = self._runtime.handle()
@@ -1295,6 +1296,8 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
             elif events._get_running_loop() is None and _in_rt_task():
                 refused = _IN_RT_TASK  # (before asyncio makes the coroutine a task)
             if refused is not None:
+                if refused is _IN_RT_TASK and self._refused and self._after_refusal(future):
+                    return None  # type: ignore[return-value]  # (asyncio.Runner ignores it)
                 if coroutines.iscoroutine(future):
                     future.close()
                 if refused is _IN_RT_TASK:
@@ -1316,10 +1319,62 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         Raises:
             RuntimeError: always (what to use instead).
         """
+        self._refused = True
         for task in asyncio.all_tasks(self):
             if _unstarted(task):
                 self._unrun.add(task)
         raise RuntimeError(_IN_RT_TASK)
+
+    def _after_refusal(self, future: Any) -> bool:
+        """Settle, without running the loop, what ``asyncio.Runner.close()`` runs after a run
+        of its was refused from an rt task; False (refuse it too) for anything else.
+
+        The runner's clean-up cancels its tasks and runs ``gather`` of them, then this loop's
+        ``shutdown_asyncgens()`` and ``shutdown_default_executor()``. Refused again, each
+        raised the same ``RuntimeError`` a second time on top of the first (from the
+        runner's ``__exit__``, with the first as its context). None of it needs user code:
+        the gathered tasks are ones the refusal noted, never started and now cancelled, so
+        their step only marks them cancelled (a coroutine that never started runs nothing
+        when an exception is thrown into it); the two coroutines return at once on a loop
+        that never ran (if one needs to wait, it is closed: ``close()`` ends an executor
+        without waiting).
+        """
+        if coroutines.iscoroutine(future):
+            codes = (
+                type(self).shutdown_asyncgens.__code__,
+                type(self).shutdown_default_executor.__code__,
+            )
+            frame = getattr(future, "cr_frame", None)
+            if getattr(future, "cr_code", None) not in codes or frame is None:
+                return False
+            if frame.f_locals.get("self") is not self:
+                return False
+            try:
+                future.send(None)
+            except StopIteration:
+                return True
+            future.close()
+            return True
+        children = getattr(future, "_children", None)  # a gather's future (Runner's)
+        if not isinstance(future, asyncio.Future) or future.get_loop() is not self:
+            return False
+        if not children or type(future).__name__ != "_GatheringFuture":
+            return False
+        pending = [t for t in children if not t.done()]
+        if not all(t in self._unrun and _unstarted(t) and t.cancelling() for t in pending):
+            return False
+        steps = {id(t): t for t in pending}
+        handles = [
+            h
+            for h in self._ready
+            if id(getattr(getattr(h, "_callback", None), "__self__", None)) in steps
+        ]
+        if len(handles) != len(pending):
+            return False
+        for handle in handles:
+            self._ready.remove(handle)
+            handle._run()  # the task's step: it ends cancelled
+        return True
 
     def _drop_unrun(self) -> None:
         """As the loop closes: let the tasks a refused run left unstarted go (see

@@ -81,12 +81,10 @@ class _Pipe:
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         while True:
             with self.lock:
-                if self.writer_gone:  # this end was closed, maybe while this write waited
-                    raise closed_error("DuplexStream", "write()")
-                if self.reader_gone:
-                    raise BrokenPipeError(errno.EPIPE, "the other end of the duplex was closed")
-                if self.eof:
-                    raise BrokenPipeError(errno.EPIPE, "write after shutdown() on a DuplexStream")
+                # This end was closed (maybe while this write waited), the other end was, or
+                # this end shut down.
+                if self.writer_gone or self.reader_gone or self.eof:
+                    self._refuse_write("write()")
                 room = self.cap - len(self.buf)
                 if room > 0:
                     n = min(room, len(data))
@@ -101,6 +99,29 @@ class _Pipe:
                     self.writer = None
                     continue
             await wait_task_rescheduled(self._abort_for("writer", task))
+        if woken is not None:
+            reschedule(woken)
+        return n
+
+    def _refuse_write(self, op: str) -> None:
+        """Raise the error of a write to a pipe that takes no more (under the lock)."""
+        if self.writer_gone:
+            raise closed_error("DuplexStream", op)
+        if self.reader_gone:
+            raise BrokenPipeError(errno.EPIPE, "the other end of the duplex was closed")
+        raise BrokenPipeError(errno.EPIPE, f"{op} after shutdown() on a DuplexStream")
+
+    def try_write(self, data: bytes | bytearray | memoryview) -> int:
+        """What fits now, never waiting; ``BlockingIOError`` when the buffer is full."""
+        with self.lock:
+            if self.writer_gone or self.reader_gone or self.eof:
+                self._refuse_write("try_write()")
+            room = self.cap - len(self.buf)
+            if room <= 0:
+                raise BlockingIOError(errno.EAGAIN, "the DuplexStream's buffer is full")
+            n = min(room, len(data))
+            self.buf += data[:n]
+            woken, self.reader = self.reader, None
         if woken is not None:
             reschedule(woken)
         return n
@@ -185,6 +206,23 @@ class DuplexStream:
             return 0
         return await self._tx.write(data)
 
+    def try_write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write what fits in the other end's buffer now, without waiting; return the count.
+
+        Never a suspension point (as :meth:`rt.net.TcpStream.try_write`): a ``TlsStream`` over
+        a duplex sends ``close_notify`` with it as it closes.
+
+        Raises:
+            BlockingIOError: the buffer is full.
+            BrokenPipeError: the other end closed, or this end shut down.
+            OSError: ``EBADF``: this end is closed.
+        """
+        if self._closed:
+            raise closed_error("DuplexStream", "try_write()")
+        if not data:
+            return 0
+        return self._tx.try_write(memoryview(data).cast("B"))
+
     async def write_all(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of ``data``, waiting for the reader to make room.
 
@@ -205,7 +243,7 @@ class DuplexStream:
 
         Cancel safety: cancel-safe.
         """
-        self._tx.shut_write()
+        self._shut_write_now()
 
     def _shut_write_now(self) -> None:
         """``shutdown()`` without the ``await``: a write of this end waiting for room fails

@@ -472,6 +472,7 @@ class TlsStream(Generic[_T]):
         "_rbuf",
         "_rcount",
         "_rlock",
+        "_rsend",
         "_slock",
         "_ssl",
         "_transport",
@@ -492,6 +493,7 @@ class TlsStream(Generic[_T]):
     _rbuf: bytes
     _wbuf: bytes | memoryview
     _rcount: int
+    _rsend: bool
     _done: bool
     _eof: bool
     _wshut: bool
@@ -528,6 +530,7 @@ class TlsStream(Generic[_T]):
         self._rbuf = b""
         self._wbuf = b""
         self._rcount = 0
+        self._rsend = False  # a read holds the send lock, sending output OpenSSL made for it
         self._done = False  # handshake complete
         self._eof = False  # close_notify (or a tolerated ragged EOF) received
         self._wshut = False  # close_notify sent
@@ -875,16 +878,21 @@ class TlsStream(Generic[_T]):
                 pending = self._out.pending
             if self._closed:
                 raise self._closed_error("read()")
-            if (pending or self._wbuf) and self._slock.try_acquire():
+            while (pending or self._wbuf) and self._slock.try_acquire():
                 # Output OpenSSL made while reading (a TLS 1.3 key update answer, session
                 # tickets). A writer holding the send lock sends it anyway; never wait for it
                 # here. A peer that is gone is the next receive's news, not this read's error.
+                self._rsend = True
                 try:
                     await self._flush_locked("read()")
                 except OSError:
-                    pass
+                    break
                 finally:
+                    self._rsend = False
                     self._slock.release()
+                # A write half closed during that send queued close_notify behind it and left
+                # it to this read (see _close_write_now): it may have come after the last look.
+                pending = self._out.pending
             await self._receive(count)
 
     def _take(self, n: int) -> bytes:
@@ -1165,35 +1173,42 @@ class TlsStream(Generic[_T]):
         """Send ``close_notify`` if the transport takes it without waiting (a write half
         closed or dropped while the read half goes on): the peer's reads then return ``b""``.
 
-        Whatever part of it the socket does not take at once stays queued in ``_wbuf``, ahead
-        of anything a read sends later (a TLS 1.3 key update answer).
+        Whatever part of it the transport does not take at once stays queued in ``_wbuf``,
+        ahead of anything a read sends later (a TLS 1.3 key update answer). If a read holds
+        the send lock, sending its own output, ``close_notify`` is queued behind that output
+        and the read sends it.
         """
         if self._closed or self._wshut or not self._done:
             return
-        if not self._slock.try_acquire():
-            # A write is under way on the closed half, maybe waiting on a peer that does not
-            # read: cut the transport's writing direction so that it fails instead of waiting
-            # for ever (as a TcpStream write half's does). Its record is cut off mid-way, so
-            # the peer sees the connection end without close_notify.
-            shut = getattr(self._transport, "_shut_write_now", None)
-            if shut is not None:
-                self._wshut = self._wcut = True
-                shut()
-            return
-        try_write = getattr(self._transport, "try_write", None)
-        if try_write is None:
-            self._slock.release()
-            return  # no way to send without waiting
+        slock = self._slock
+        if not slock.try_acquire():
+            if not self._rsend:
+                # A write is under way on the closed half, maybe waiting on a peer that does
+                # not read: cut the transport's writing direction so that it fails instead of
+                # waiting for ever (as a TcpStream write half's does). Its record is cut off
+                # mid-way, so the peer sees the connection end without close_notify.
+                shut = getattr(self._transport, "_shut_write_now", None)
+                if shut is not None:
+                    self._wshut = self._wcut = True
+                    shut()
+                return
+            # The read half is sending (an answer OpenSSL made while reading): nothing on this
+            # half waits to be freed, so end the writing direction cleanly instead of cutting
+            # the read's record. close_notify goes in the outgoing BIO behind that output; the
+            # read's send loop takes it, and looks again after it lets the lock go.
+            if not self._queue_close_notify():
+                return
+            if not slock.try_acquire():
+                return  # still held: the holder (or its look after releasing) sends it
         try:
-            if self._wbuf:
-                return  # earlier ciphertext must go first, and that may need a wait
-            self._wshut = True
-            try:
-                self._send_close_notify()
-            except ssl.SSLError:
-                return  # a broken session: nothing to say goodbye on
+            if not self._wshut and not self._queue_close_notify():
+                return
+            try_write = getattr(self._transport, "try_write", None)
+            if try_write is None:
+                return  # no way to send without waiting; a later read or flush sends it
             with self._mutex:
-                data = self._out.read()
+                data = bytes(self._wbuf) + self._out.read()
+            self._wbuf = b""
             try:
                 sent = try_write(data)
             except BlockingIOError:
@@ -1203,7 +1218,17 @@ class TlsStream(Generic[_T]):
             if sent < len(data):
                 self._wbuf = memoryview(data)[sent:]
         finally:
-            self._slock.release()
+            slock.release()
+
+    def _queue_close_notify(self) -> bool:
+        """Mark the writing direction shut and put ``close_notify`` in the outgoing BIO;
+        False on a broken session (nothing to say goodbye on)."""
+        self._wshut = True
+        try:
+            self._send_close_notify()
+        except ssl.SSLError:
+            return False
+        return True
 
     async def __aenter__(self) -> TlsStream[_T]:
         """Return ``self``; the block closes the stream on exit.
@@ -1347,6 +1372,8 @@ class TlsWriteHalf(_Half):
         Closed while a write on this half is under way (waiting for a peer that does not
         read), it cuts the transport's writing direction instead: that write fails with
         ``BrokenPipeError``, and the peer sees the connection end without ``close_notify``.
+        Closed while the read half is sending (output OpenSSL made for a read, such as a TLS
+        1.3 key update answer), it cuts nothing: ``close_notify`` goes out after that output.
         """
         if not self._closed:
             self._shared.stream._close_write_now()
