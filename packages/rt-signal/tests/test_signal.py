@@ -504,3 +504,111 @@ def test_a_stream_collected_while_the_runtime_adopts_another_is_closed_without_a
     finally:
         gc.enable()
     assert closed == [True]
+
+
+# -- a doorbell that finds the registry's lock taken by a finalizer's close ------------------
+
+
+class _LockWithHook:
+    """The registry's lock, running ``hook`` once inside ``_close_left``'s try-lock (with the
+    lock held), as a doorbell landing at that moment would find it."""
+
+    def __init__(self, inner: Any, hook: Callable[[], None]) -> None:
+        self.inner = inner
+        self.hook: Callable[[], None] | None = hook
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        got: bool = self.inner.acquire(blocking, timeout)
+        if got and self.hook is not None:
+            if sys._getframe(1).f_code is _registry._close_left.__code__:
+                hook, self.hook = self.hook, None
+                hook()
+        return got
+
+    def release(self) -> None:
+        self.inner.release()
+
+
+def _close_with_hook(
+    monkeypatch: pytest.MonkeyPatch, hook: Callable[[], None]
+) -> _registry.RawListener:
+    """Close a listener through ``close_from_finalizer`` with ``hook`` run while
+    ``_close_left`` holds the registry's lock; there another thread's ``_close_left`` (as
+    this one's hook) takes the listener first, so this one finds nothing left to close and
+    ``close()`` takes no lock after the try (it would ring again and hide a lost ring).
+    Returns the listener, still open: the caller closes it once it has checked."""
+    listener = _registry.register_raw(signal.SIGUSR1)
+    taken: list[Any] = []
+
+    def hook_then_take() -> None:
+        hook()
+        taken.append(_registry._left.popleft())
+
+    monkeypatch.setattr(_registry, "_lock", _LockWithHook(_registry._lock, hook_then_take))
+    try:
+        _registry.close_from_finalizer(listener)
+    finally:
+        monkeypatch.undo()
+    assert taken == [listener] and not listener.closed
+    return listener
+
+
+def test_a_doorbell_missed_while_a_finalizer_close_held_the_lock_is_rung_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The doorbell's handler, landing while _close_left holds the lock, only leaves its note
+    # (_missed) for the holder: _close_left's release must ring again, as _locked's does.
+    ran: list[bool] = []
+    req = _registry._Request(lambda: ran.append(True))
+
+    def doorbell_lands() -> None:
+        _registry._requests.append(req)
+        _registry._on_doorbell(_registry._DOORBELL, None)  # what the signal would run
+        assert _registry._missed and not req.done.is_set()
+
+    listener = _close_with_hook(monkeypatch, doorbell_lands)
+    try:
+        assert req.done.is_set() and ran == [True]
+        assert not _registry._missed and not _registry._requests
+    finally:
+        listener.close()
+
+
+def test_a_request_from_another_thread_whose_doorbell_found_a_finalizer_close_holding_the_lock_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # End to end: another thread asks the main thread to run something under the lock (as
+    # registering does to install a handler: it queues the request and rings the real
+    # doorbell at this, the main, thread) while this thread's _close_left holds the lock.
+    # Before, the request waited for its 30 s bound and failed.
+    rang = threading.Event()
+    ran: list[bool] = []
+    errors: list[BaseException] = []
+
+    def on_doorbell(signum: int, frame: types.FrameType | None) -> None:
+        _registry._on_doorbell(signum, frame)
+        if _registry._missed:
+            rang.set()
+
+    def ask() -> None:
+        try:
+            _registry._on_main_thread(lambda: ran.append(True), wait=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    asking = threading.Thread(target=ask)
+
+    def another_thread_asks() -> None:
+        asking.start()
+        assert rang.wait(30)  # the doorbell's handler ran here and found the lock taken
+
+    previous = signal.signal(_registry._DOORBELL, on_doorbell)
+    try:
+        listener = _close_with_hook(monkeypatch, another_thread_asks)
+        try:
+            asking.join(60)
+        finally:
+            listener.close()
+    finally:
+        signal.signal(_registry._DOORBELL, previous)
+    assert (ran, errors) == ([True], [])

@@ -171,25 +171,36 @@ def _on_doorbell(signum: int, frame: types.FrameType | None) -> None:
                 req.error = exc
             req.done.set()
     finally:
-        _lock.release()
+        _unlock()
     if _left:
         _close_left()
 
 
+def _unlock() -> None:
+    """Release ``_lock``, then ring the doorbell again if one found it taken meanwhile.
+
+    Every release of ``_lock`` goes through here (:func:`_locked`, the doorbell handler's own
+    and :func:`_close_left`'s try): a doorbell that finds the lock taken only leaves its note
+    (``_missed``) and counts on the holder to ring again, whichever path took the lock.
+    """
+    _lock.release()
+    if _missed:
+        if threading.current_thread() is threading.main_thread():
+            _on_doorbell(_DOORBELL, None)
+        else:
+            signal.pthread_kill(threading.main_thread().ident or 0, _DOORBELL)
+
+
 @contextmanager
 def _locked() -> Iterator[None]:
-    """``with _lock``, then ring the doorbell again if one came while the lock was held, and
-    run the closes finalizers left meanwhile (:func:`close_from_finalizer`)."""
+    """``with _lock``, then ring the doorbell again if one came while the lock was held
+    (:func:`_unlock`), and run the closes finalizers left meanwhile
+    (:func:`close_from_finalizer`)."""
     _lock.acquire()
     try:
         yield
     finally:
-        _lock.release()
-        if _missed:
-            if threading.current_thread() is threading.main_thread():
-                _on_doorbell(_DOORBELL, None)
-            else:
-                signal.pthread_kill(threading.main_thread().ident or 0, _DOORBELL)
+        _unlock()
         if _left:
             _close_left()
 
@@ -216,7 +227,9 @@ def _close_left() -> None:
     while _left:
         if not _lock.acquire(blocking=False):
             return  # the holder closes them as it releases
-        _lock.release()  # free: this thread does not hold it, so close() may wait for it
+        # Free: this thread does not hold it, so close() may wait for it. Released as every
+        # holder releases it: a doorbell that came meanwhile is rung again.
+        _unlock()
         try:
             listener = _left.popleft()
         except IndexError:
