@@ -519,10 +519,9 @@ class _LockWithHook:
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         got: bool = self.inner.acquire(blocking, timeout)
-        if got and self.hook is not None:
-            if sys._getframe(1).f_code is _registry._close_left.__code__:
-                hook, self.hook = self.hook, None
-                hook()
+        if got and self.hook and sys._getframe(1).f_code is _registry._close_left.__code__:
+            hook, self.hook = self.hook, None
+            hook()
         return got
 
     def release(self) -> None:

@@ -207,10 +207,10 @@ def _locked() -> Iterator[None]:
 
 # Listeners whose stream was collected while ``_lock`` was taken: whoever holds it closes
 # them as it releases it (``_locked``).
-_left: deque[Listener] = deque()
+_left: deque[Listener | RawListener] = deque()
 
 
-def close_from_finalizer(listener: Listener) -> None:
+def close_from_finalizer(listener: Listener | RawListener) -> None:
     """Close ``listener`` for a finalizer (a stream collected without ``close()``).
 
     Never waits for ``_lock``: the collector runs finalizers at allocations, and the thread
