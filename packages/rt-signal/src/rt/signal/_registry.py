@@ -292,6 +292,12 @@ def _install(signum: int) -> None:
     _installed.add(signum)
 
 
+def handler_in_place(signum: int) -> bool:
+    """Whether rt-signal's handler is the process's handler for ``signum`` right now (a
+    program's own ``signal.signal`` may have replaced it); any thread."""
+    return signal.getsignal(signum) is _on_signal
+
+
 def _restore(signum: int) -> None:
     # Lock held, main thread.
     if signum not in _installed or _counts.get(signum):
