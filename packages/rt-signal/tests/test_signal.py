@@ -305,6 +305,139 @@ async def test_sigterm_sent_to_a_child_running_rt_signal_shuts_it_down_gracefull
     assert await child.wait() == 0
 
 
+MAIN_THREAD_IN_A_PLAIN_WAIT = textwrap.dedent(
+    """
+    import sys, threading
+    import rt, rt.signal
+    from rt.signal.unix import SignalKind
+
+    finished = threading.Event()
+
+    async def main():
+        # Each first listener of SIGUSR2 rings the doorbell (install the handler), each last
+        # one too (put the old one back): rings land as the main thread, back from running
+        # the previous request, re-enters its wait.
+        for _ in range(1000):
+            rt.signal.unix.signal(SignalKind.user_defined2()).close()
+        stream = rt.signal.unix.signal(SignalKind.user_defined1())
+        print("ready", flush=True)
+        print(await stream.recv(), flush=True)
+        stream.close()
+
+    def drive():
+        try:
+            rt.run(main())
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=drive)
+    thread.start()
+    if sys.argv[1] == "event":
+        finished.wait()  # the main thread in a plain blocking wait, no timeout
+    else:
+        thread.join()
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["event", "join"])
+async def test_registrations_from_a_thread_complete_while_the_main_thread_blocks_in_a_plain_wait(
+    how: str,
+) -> None:
+    # A doorbell landing just before the main thread re-enters a blocking wait interrupts
+    # nothing, and the registration waited out its 30 s bound (hit within a few hundred
+    # registrations): the registering thread now rings again until it was heard.
+    child = (
+        Command(sys.executable)
+        .args(["-c", MAIN_THREAD_IN_A_PLAIN_WAIT, how])
+        .stdout(Stdio.piped())
+        .stderr(Stdio.piped())
+        .spawn()
+    )
+    assert child.stdout is not None and child.id is not None
+    line = b""
+    with contextlib.suppress(EOFError, OSError):
+        line = await child.stdout.read_exact(6)
+    if line != b"ready\n":
+        out = await child.wait_with_output()
+        pytest.fail(f"the child never listened: {out.stderr.decode()[-2000:]}")
+    os.kill(child.id, signal.SIGUSR1)  # the real signal, to the listener registered last
+    out = await child.wait_with_output()
+    assert (out.returncode, out.stdout) == (0, b"True\n"), out.stderr
+
+
+FIRST_DOORBELL_INTERRUPTS_NOTHING = textwrap.dedent(
+    """
+    import inspect, os, signal, sys, threading
+    import rt, rt.signal
+    from rt.signal import _registry
+    from rt.signal.unix import SignalKind
+
+    finished = threading.Event()
+    main_id = threading.main_thread().ident
+    lines, first = inspect.getsourcelines(threading.Condition.wait)
+    blocking = [first + i for i, line in enumerate(lines) if line.strip() == "waiter.acquire()"][-1]
+    real_kill = signal.pthread_kill
+    diverted = []
+
+    def pthread_kill(thread_id, signum):
+        # The first doorbell goes to the ringing thread instead: CPython's C-level handler
+        # notes it there and the main thread's wait is not interrupted, so the note stays
+        # unread, as when a ring lands just before the main thread blocks.
+        if signum == _registry._DOORBELL and not diverted:
+            diverted.append(True)
+            thread_id = threading.get_ident()
+        real_kill(thread_id, signum)
+
+    signal.pthread_kill = pthread_kill
+
+    def main_blocks():
+        frame = sys._current_frames()[main_id]
+        return frame.f_code is threading.Condition.wait.__code__ and frame.f_lineno == blocking
+
+    async def main():
+        while not main_blocks():  # past its last check for signals: only a signal wakes it
+            os.sched_yield()
+        stream = rt.signal.unix.signal(SignalKind.user_defined1())
+        print("ready", flush=True)
+        print(await stream.recv(), diverted, flush=True)
+        stream.close()
+
+    def drive():
+        try:
+            rt.run(main())
+        finally:
+            finished.set()
+
+    threading.Thread(target=drive).start()
+    finished.wait()  # the main thread in a plain blocking wait, no timeout
+    """
+)
+
+
+async def test_a_doorbell_that_interrupted_nothing_is_rung_again_until_it_is_heard() -> None:
+    # Deterministic form of the race above: the first ring reaches no blocked call of the
+    # main thread (which is past its last check for signals, in Event.wait()), so only a
+    # second ring gets the handler installed. Before, the registration waited out its 30 s.
+    child = (
+        Command(sys.executable)
+        .args(["-c", FIRST_DOORBELL_INTERRUPTS_NOTHING])
+        .stdout(Stdio.piped())
+        .stderr(Stdio.piped())
+        .spawn()
+    )
+    assert child.stdout is not None and child.id is not None
+    line = b""
+    with contextlib.suppress(EOFError, OSError):
+        line = await child.stdout.read_exact(6)
+    if line != b"ready\n":
+        out = await child.wait_with_output()
+        pytest.fail(f"the child never listened: {out.stderr.decode()[-2000:]}")
+    os.kill(child.id, signal.SIGUSR1)
+    out = await child.wait_with_output()
+    assert (out.returncode, out.stdout) == (0, b"True [True]\n"), out.stderr
+
+
 AFTER_MAIN_RETURNS = textwrap.dedent(
     """
     import signal, threading

@@ -22,7 +22,8 @@ Facts this code relies on:
   thread to install the handler through a *doorbell*: a real-time signal whose handler,
   installed when ``rt.signal`` is imported on the main thread, runs queued requests. The
   registering thread waits until the main thread has done it, so a signal sent right after
-  registration is never handled the old way.
+  registration is never handled the old way, and rings again meanwhile (with backoff): a
+  ring landing just before the main thread blocks in a plain wait interrupts nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import errno
 import os
 import signal
 import threading
+import time
 import types
 import weakref
 from collections import deque
@@ -272,16 +274,39 @@ def _on_main_thread(
         )
     req = _Request(fn)
     _requests.append(req)
-    signal.pthread_kill(main.ident or 0, _DOORBELL)
+    main_id = main.ident or 0
+    signal.pthread_kill(main_id, _DOORBELL)
     if not wait:
         return
-    if not req.done.wait(30):
-        raise RuntimeError(
-            "rt.signal: the main thread did not install the signal handler within 30 s; it "
-            "must run Python code (or wait in an interruptible call) for handlers to work"
-        )
+    # Ring again until the main thread has run it. CPython runs the handler when the main
+    # thread next checks for signals: at once if it runs bytecode, and a blocking wait (a
+    # lock, Event.wait(), join(), a sleep, a select) is interrupted by the signal and checks.
+    # But a ring landing just before the main thread re-enters such a wait (after its last
+    # check, before it blocks) interrupts nothing: the wait goes on, the note unread. A ring
+    # that finds it blocked does interrupt it, and the first rings come soon.
+    deadline = time.monotonic() + _RING_BOUND
+    interval = _RING_FIRST
+    while not req.done.wait(interval):
+        if time.monotonic() >= deadline:
+            raise RuntimeError(
+                f"rt.signal: the main thread did not install the signal handler within "
+                f"{_RING_BOUND:.0f} s; it must run Python code (or wait in an interruptible "
+                "call) for handlers to work"
+            )
+        try:
+            signal.pthread_kill(main_id, _DOORBELL)
+        except OSError:  # pragma: no cover - the main thread is gone: wait out the bound
+            pass
+        interval = min(interval * 2, _RING_MAX)
     if req.error is not None:
         raise req.error
+
+
+# The doorbell is rung again _RING_FIRST s after the first ring, the interval doubling up to
+# _RING_MAX s, until the main thread has run the request or _RING_BOUND s have passed.
+_RING_FIRST: Final = 0.001
+_RING_MAX: Final = 0.1
+_RING_BOUND: Final = 30.0
 
 
 def _install(signum: int) -> None:
