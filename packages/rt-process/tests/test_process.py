@@ -750,3 +750,49 @@ def test_a_kill_made_inside_the_poll_that_collects_a_child_signals_no_pid(
     monkeypatch.setattr(os, "kill", kill)
     assert _collect_with_a_kill_inside_waitpid(monkeypatch, proc, proc.poll) == [0]
     assert sent == []  # the pid was collected: it may belong to another process now
+
+
+@pytest.mark.parametrize("exit_watch", ["sigchld"], indirect=True)
+def test_wait_returns_when_a_program_replaced_rts_sigchld_handler_with_its_own(
+    exit_watch: str,
+    flavor: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The watcher heard of exits only through rt's SIGCHLD handler: a program's own handler
+    # installed after it left wait() hanging. It now notices and checks on a timer, and says
+    # so once through the rt logger.
+    import threading
+
+    monkeypatch.setattr(_reaper, "_warned_replaced", False)
+    heard = threading.Event()
+
+    def programs_own(signum: int, frame: object) -> None:
+        heard.set()
+
+    async def spawn() -> Child:
+        return Command("sh").args(["-c", "read x; exit 3"]).stdin(Stdio.piped()).spawn()
+
+    async def finish(child: Child) -> int:
+        stdin, child.stdin = child.stdin, None
+        assert stdin is not None
+        waiting = rt.spawn(child.wait())
+        while child._waiting is None:  # until wait() looked (running) and waits for the exit
+            await rt.yield_now()
+        stdin.close()  # the child exits now, with the program's handler in place
+        return await waiting
+
+    with caplog.at_level("WARNING", logger="rt"), rt.Runtime(flavor=flavor) as runtime:
+        child = runtime.block_on(spawn())  # rt's SIGCHLD handler is installed by now
+        previous = signal.signal(signal.SIGCHLD, programs_own)
+        try:
+            assert runtime.block_on(finish(child)) == 3
+            assert heard.wait(30)  # the program's handler did get its SIGCHLD
+        finally:
+            signal.signal(signal.SIGCHLD, previous)
+    assert child.id is None
+    [record] = [r for r in caplog.records if "SIGCHLD" in r.getMessage()]
+    assert record.name == "rt" and record.levelname == "WARNING"
+    assert "replaced by" in record.getMessage() and "programs_own" in record.getMessage()
+    assert "rt.signal.unix.signal(SignalKind.child())" in record.getMessage()
+    assert REAPER.wait_idle(30)

@@ -305,6 +305,139 @@ async def test_sigterm_sent_to_a_child_running_rt_signal_shuts_it_down_gracefull
     assert await child.wait() == 0
 
 
+MAIN_THREAD_IN_A_PLAIN_WAIT = textwrap.dedent(
+    """
+    import sys, threading
+    import rt, rt.signal
+    from rt.signal.unix import SignalKind
+
+    finished = threading.Event()
+
+    async def main():
+        # Each first listener of SIGUSR2 rings the doorbell (install the handler), each last
+        # one too (put the old one back): rings land as the main thread, back from running
+        # the previous request, re-enters its wait.
+        for _ in range(1000):
+            rt.signal.unix.signal(SignalKind.user_defined2()).close()
+        stream = rt.signal.unix.signal(SignalKind.user_defined1())
+        print("ready", flush=True)
+        print(await stream.recv(), flush=True)
+        stream.close()
+
+    def drive():
+        try:
+            rt.run(main())
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=drive)
+    thread.start()
+    if sys.argv[1] == "event":
+        finished.wait()  # the main thread in a plain blocking wait, no timeout
+    else:
+        thread.join()
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["event", "join"])
+async def test_registrations_from_a_thread_complete_while_the_main_thread_blocks_in_a_plain_wait(
+    how: str,
+) -> None:
+    # A doorbell landing just before the main thread re-enters a blocking wait interrupts
+    # nothing, and the registration waited out its 30 s bound (hit within a few hundred
+    # registrations): the registering thread now rings again until it was heard.
+    child = (
+        Command(sys.executable)
+        .args(["-c", MAIN_THREAD_IN_A_PLAIN_WAIT, how])
+        .stdout(Stdio.piped())
+        .stderr(Stdio.piped())
+        .spawn()
+    )
+    assert child.stdout is not None and child.id is not None
+    line = b""
+    with contextlib.suppress(EOFError, OSError):
+        line = await child.stdout.read_exact(6)
+    if line != b"ready\n":
+        out = await child.wait_with_output()
+        pytest.fail(f"the child never listened: {out.stderr.decode()[-2000:]}")
+    os.kill(child.id, signal.SIGUSR1)  # the real signal, to the listener registered last
+    out = await child.wait_with_output()
+    assert (out.returncode, out.stdout) == (0, b"True\n"), out.stderr
+
+
+FIRST_DOORBELL_INTERRUPTS_NOTHING = textwrap.dedent(
+    """
+    import inspect, os, signal, sys, threading
+    import rt, rt.signal
+    from rt.signal import _registry
+    from rt.signal.unix import SignalKind
+
+    finished = threading.Event()
+    main_id = threading.main_thread().ident
+    lines, first = inspect.getsourcelines(threading.Condition.wait)
+    blocking = [first + i for i, line in enumerate(lines) if line.strip() == "waiter.acquire()"][-1]
+    real_kill = signal.pthread_kill
+    diverted = []
+
+    def pthread_kill(thread_id, signum):
+        # The first doorbell goes to the ringing thread instead: CPython's C-level handler
+        # notes it there and the main thread's wait is not interrupted, so the note stays
+        # unread, as when a ring lands just before the main thread blocks.
+        if signum == _registry._DOORBELL and not diverted:
+            diverted.append(True)
+            thread_id = threading.get_ident()
+        real_kill(thread_id, signum)
+
+    signal.pthread_kill = pthread_kill
+
+    def main_blocks():
+        frame = sys._current_frames()[main_id]
+        return frame.f_code is threading.Condition.wait.__code__ and frame.f_lineno == blocking
+
+    async def main():
+        while not main_blocks():  # past its last check for signals: only a signal wakes it
+            os.sched_yield()
+        stream = rt.signal.unix.signal(SignalKind.user_defined1())
+        print("ready", flush=True)
+        print(await stream.recv(), diverted, flush=True)
+        stream.close()
+
+    def drive():
+        try:
+            rt.run(main())
+        finally:
+            finished.set()
+
+    threading.Thread(target=drive).start()
+    finished.wait()  # the main thread in a plain blocking wait, no timeout
+    """
+)
+
+
+async def test_a_doorbell_that_interrupted_nothing_is_rung_again_until_it_is_heard() -> None:
+    # Deterministic form of the race above: the first ring reaches no blocked call of the
+    # main thread (which is past its last check for signals, in Event.wait()), so only a
+    # second ring gets the handler installed. Before, the registration waited out its 30 s.
+    child = (
+        Command(sys.executable)
+        .args(["-c", FIRST_DOORBELL_INTERRUPTS_NOTHING])
+        .stdout(Stdio.piped())
+        .stderr(Stdio.piped())
+        .spawn()
+    )
+    assert child.stdout is not None and child.id is not None
+    line = b""
+    with contextlib.suppress(EOFError, OSError):
+        line = await child.stdout.read_exact(6)
+    if line != b"ready\n":
+        out = await child.wait_with_output()
+        pytest.fail(f"the child never listened: {out.stderr.decode()[-2000:]}")
+    os.kill(child.id, signal.SIGUSR1)
+    out = await child.wait_with_output()
+    assert (out.returncode, out.stdout) == (0, b"True [True]\n"), out.stderr
+
+
 AFTER_MAIN_RETURNS = textwrap.dedent(
     """
     import signal, threading
@@ -504,3 +637,110 @@ def test_a_stream_collected_while_the_runtime_adopts_another_is_closed_without_a
     finally:
         gc.enable()
     assert closed == [True]
+
+
+# -- a doorbell that finds the registry's lock taken by a finalizer's close ------------------
+
+
+class _LockWithHook:
+    """The registry's lock, running ``hook`` once inside ``_close_left``'s try-lock (with the
+    lock held), as a doorbell landing at that moment would find it."""
+
+    def __init__(self, inner: Any, hook: Callable[[], None]) -> None:
+        self.inner = inner
+        self.hook: Callable[[], None] | None = hook
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        got: bool = self.inner.acquire(blocking, timeout)
+        if got and self.hook and sys._getframe(1).f_code is _registry._close_left.__code__:
+            hook, self.hook = self.hook, None
+            hook()
+        return got
+
+    def release(self) -> None:
+        self.inner.release()
+
+
+def _close_with_hook(
+    monkeypatch: pytest.MonkeyPatch, hook: Callable[[], None]
+) -> _registry.RawListener:
+    """Close a listener through ``close_from_finalizer`` with ``hook`` run while
+    ``_close_left`` holds the registry's lock; there another thread's ``_close_left`` (as
+    this one's hook) takes the listener first, so this one finds nothing left to close and
+    ``close()`` takes no lock after the try (it would ring again and hide a lost ring).
+    Returns the listener, still open: the caller closes it once it has checked."""
+    listener = _registry.register_raw(signal.SIGUSR1)
+    taken: list[Any] = []
+
+    def hook_then_take() -> None:
+        hook()
+        taken.append(_registry._left.popleft())
+
+    monkeypatch.setattr(_registry, "_lock", _LockWithHook(_registry._lock, hook_then_take))
+    try:
+        _registry.close_from_finalizer(listener)
+    finally:
+        monkeypatch.undo()
+    assert taken == [listener] and not listener.closed
+    return listener
+
+
+def test_a_doorbell_missed_while_a_finalizer_close_held_the_lock_is_rung_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The doorbell's handler, landing while _close_left holds the lock, only leaves its note
+    # (_missed) for the holder: _close_left's release must ring again, as _locked's does.
+    ran: list[bool] = []
+    req = _registry._Request(lambda: ran.append(True))
+
+    def doorbell_lands() -> None:
+        _registry._requests.append(req)
+        _registry._on_doorbell(_registry._DOORBELL, None)  # what the signal would run
+        assert _registry._missed and not req.done.is_set()
+
+    listener = _close_with_hook(monkeypatch, doorbell_lands)
+    try:
+        assert req.done.is_set() and ran == [True]
+        assert not _registry._missed and not _registry._requests
+    finally:
+        listener.close()
+
+
+def test_a_request_from_another_thread_whose_doorbell_found_a_finalizer_close_holding_the_lock_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # End to end: another thread asks the main thread to run something under the lock (as
+    # registering does to install a handler: it queues the request and rings the real
+    # doorbell at this, the main, thread) while this thread's _close_left holds the lock.
+    # Before, the request waited for its 30 s bound and failed.
+    rang = threading.Event()
+    ran: list[bool] = []
+    errors: list[BaseException] = []
+
+    def on_doorbell(signum: int, frame: types.FrameType | None) -> None:
+        _registry._on_doorbell(signum, frame)
+        if _registry._missed:
+            rang.set()
+
+    def ask() -> None:
+        try:
+            _registry._on_main_thread(lambda: ran.append(True), wait=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    asking = threading.Thread(target=ask)
+
+    def another_thread_asks() -> None:
+        asking.start()
+        assert rang.wait(30)  # the doorbell's handler ran here and found the lock taken
+
+    previous = signal.signal(_registry._DOORBELL, on_doorbell)
+    try:
+        listener = _close_with_hook(monkeypatch, another_thread_asks)
+        try:
+            asking.join(60)
+        finally:
+            listener.close()
+    finally:
+        signal.signal(_registry._DOORBELL, previous)
+    assert (ran, errors) == ([True], [])

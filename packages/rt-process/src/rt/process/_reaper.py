@@ -38,6 +38,10 @@ such systems:
   wakes it) or runs Python code, but only when it next wakes if it sits in a plain blocking
   call (``Thread.join()``) while another thread drives the runtime, as for every Python signal
   handler.
+* **A replaced handler.** A program's own ``signal.signal(SIGCHLD, ...)`` made after rt's
+  means SIGCHLD no longer reaches the watcher. While it watches children the thread looks
+  every second whether the handler is still rt's; once it is not, it checks its children on
+  a timer instead (with backoff) and logs one warning through the ``rt`` logger.
 
 :data:`_force_sigchld` (private, read at every spawn) makes tests use the watcher where
 pidfds work.
@@ -45,13 +49,14 @@ pidfds work.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import signal
 import threading
 from typing import Final
 
-from rt.signal._registry import RawListener, register_raw
+from rt.signal._registry import RawListener, handler_in_place, register_raw
 
 from ._proc import Process
 
@@ -348,6 +353,7 @@ class _SigchldWatcher:
         poller = select.poll()
         poller.register(listener.rfd, select.POLLIN)
         poller.register(wake_r, select.POLLIN)
+        delay = _POLL_FIRST_MS  # the next wait while rt's handler is replaced (backoff)
         try:
             while True:
                 # Drain first, then check: a SIGCHLD landing after the drain wakes us again.
@@ -357,6 +363,11 @@ class _SigchldWatcher:
                         pass
                 except BlockingIOError:
                     pass
+                # Looked at before the sweep, so that the sweep that finds the exit SIGCHLD did
+                # not announce (and ends the thread) is not the one that stays silent.
+                ours = handler_in_place(signal.SIGCHLD)
+                if not ours:
+                    _warn_replaced()
                 if not self._sweep():
                     with self._lock:
                         if not self._children:
@@ -365,7 +376,13 @@ class _SigchldWatcher:
                             self._thread = None
                             self._wake_w = -1
                             break
-                poller.poll()
+                if ours:
+                    # SIGCHLD wakes us; the timeout only looks again whether it still will.
+                    timeout, delay = _CHECK_MS, _POLL_FIRST_MS
+                else:
+                    timeout, delay = delay, min(delay * 2, _POLL_MAX_MS)
+                if poller.poll(timeout):
+                    delay = _POLL_FIRST_MS  # a new child (or a chained SIGCHLD): look soon
         finally:
             os.close(wake_r)
             os.close(wake_w)
@@ -375,6 +392,32 @@ class _SigchldWatcher:
                     self._wake_w = -1
                 self._threads -= 1
                 self._idle.notify_all()
+
+
+# While rt's SIGCHLD handler is in place the watcher sleeps until it hears of a SIGCHLD, but
+# looks every _CHECK_MS whether the handler is still rt's. Once it is not (a program's own
+# signal.signal(SIGCHLD, ...) replaced it), SIGCHLD tells it nothing any more: it then sweeps
+# on a timer, _POLL_FIRST_MS after a wake-up, doubling to _POLL_MAX_MS.
+_CHECK_MS: Final = 1000
+_POLL_FIRST_MS: Final = 1
+_POLL_MAX_MS: Final = 100
+_warned_replaced = False  # the warning is given once per process
+
+
+def _warn_replaced() -> None:
+    global _warned_replaced
+    if _warned_replaced:
+        return
+    _warned_replaced = True
+    logging.getLogger("rt").warning(
+        "rt.process: the SIGCHLD handler rt installed to see its children exit (this system "
+        "has no pidfds) was replaced by %r, so SIGCHLD no longer tells rt of an exit; rt now "
+        "checks its children's exits on a timer (every %d ms at most) instead. To have exits "
+        "seen at once, listen with rt.signal.unix.signal(SignalKind.child()) instead of "
+        "signal.signal(SIGCHLD, ...), or put back the handler signal.signal returned",
+        signal.getsignal(signal.SIGCHLD),
+        _POLL_MAX_MS,
+    )
 
 
 WATCHER: Final = _SigchldWatcher()

@@ -22,7 +22,8 @@ Facts this code relies on:
   thread to install the handler through a *doorbell*: a real-time signal whose handler,
   installed when ``rt.signal`` is imported on the main thread, runs queued requests. The
   registering thread waits until the main thread has done it, so a signal sent right after
-  registration is never handled the old way.
+  registration is never handled the old way, and rings again meanwhile (with backoff): a
+  ring landing just before the main thread blocks in a plain wait interrupts nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import errno
 import os
 import signal
 import threading
+import time
 import types
 import weakref
 from collections import deque
@@ -171,35 +173,46 @@ def _on_doorbell(signum: int, frame: types.FrameType | None) -> None:
                 req.error = exc
             req.done.set()
     finally:
-        _lock.release()
+        _unlock()
     if _left:
         _close_left()
 
 
+def _unlock() -> None:
+    """Release ``_lock``, then ring the doorbell again if one found it taken meanwhile.
+
+    Every release of ``_lock`` goes through here (:func:`_locked`, the doorbell handler's own
+    and :func:`_close_left`'s try): a doorbell that finds the lock taken only leaves its note
+    (``_missed``) and counts on the holder to ring again, whichever path took the lock.
+    """
+    _lock.release()
+    if _missed:
+        if threading.current_thread() is threading.main_thread():
+            _on_doorbell(_DOORBELL, None)
+        else:
+            signal.pthread_kill(threading.main_thread().ident or 0, _DOORBELL)
+
+
 @contextmanager
 def _locked() -> Iterator[None]:
-    """``with _lock``, then ring the doorbell again if one came while the lock was held, and
-    run the closes finalizers left meanwhile (:func:`close_from_finalizer`)."""
+    """``with _lock``, then ring the doorbell again if one came while the lock was held
+    (:func:`_unlock`), and run the closes finalizers left meanwhile
+    (:func:`close_from_finalizer`)."""
     _lock.acquire()
     try:
         yield
     finally:
-        _lock.release()
-        if _missed:
-            if threading.current_thread() is threading.main_thread():
-                _on_doorbell(_DOORBELL, None)
-            else:
-                signal.pthread_kill(threading.main_thread().ident or 0, _DOORBELL)
+        _unlock()
         if _left:
             _close_left()
 
 
 # Listeners whose stream was collected while ``_lock`` was taken: whoever holds it closes
 # them as it releases it (``_locked``).
-_left: deque[Listener] = deque()
+_left: deque[Listener | RawListener] = deque()
 
 
-def close_from_finalizer(listener: Listener) -> None:
+def close_from_finalizer(listener: Listener | RawListener) -> None:
     """Close ``listener`` for a finalizer (a stream collected without ``close()``).
 
     Never waits for ``_lock``: the collector runs finalizers at allocations, and the thread
@@ -216,7 +229,9 @@ def _close_left() -> None:
     while _left:
         if not _lock.acquire(blocking=False):
             return  # the holder closes them as it releases
-        _lock.release()  # free: this thread does not hold it, so close() may wait for it
+        # Free: this thread does not hold it, so close() may wait for it. Released as every
+        # holder releases it: a doorbell that came meanwhile is rung again.
+        _unlock()
         try:
             listener = _left.popleft()
         except IndexError:
@@ -259,16 +274,39 @@ def _on_main_thread(
         )
     req = _Request(fn)
     _requests.append(req)
-    signal.pthread_kill(main.ident or 0, _DOORBELL)
+    main_id = main.ident or 0
+    signal.pthread_kill(main_id, _DOORBELL)
     if not wait:
         return
-    if not req.done.wait(30):
-        raise RuntimeError(
-            "rt.signal: the main thread did not install the signal handler within 30 s; it "
-            "must run Python code (or wait in an interruptible call) for handlers to work"
-        )
+    # Ring again until the main thread has run it. CPython runs the handler when the main
+    # thread next checks for signals: at once if it runs bytecode, and a blocking wait (a
+    # lock, Event.wait(), join(), a sleep, a select) is interrupted by the signal and checks.
+    # But a ring landing just before the main thread re-enters such a wait (after its last
+    # check, before it blocks) interrupts nothing: the wait goes on, the note unread. A ring
+    # that finds it blocked does interrupt it, and the first rings come soon.
+    deadline = time.monotonic() + _RING_BOUND
+    interval = _RING_FIRST
+    while not req.done.wait(interval):
+        if time.monotonic() >= deadline:
+            raise RuntimeError(
+                f"rt.signal: the main thread did not install the signal handler within "
+                f"{_RING_BOUND:.0f} s; it must run Python code (or wait in an interruptible "
+                "call) for handlers to work"
+            )
+        try:
+            signal.pthread_kill(main_id, _DOORBELL)
+        except OSError:  # pragma: no cover - the main thread is gone: wait out the bound
+            pass
+        interval = min(interval * 2, _RING_MAX)
     if req.error is not None:
         raise req.error
+
+
+# The doorbell is rung again _RING_FIRST s after the first ring, the interval doubling up to
+# _RING_MAX s, until the main thread has run the request or _RING_BOUND s have passed.
+_RING_FIRST: Final = 0.001
+_RING_MAX: Final = 0.1
+_RING_BOUND: Final = 30.0
 
 
 def _install(signum: int) -> None:
@@ -277,6 +315,12 @@ def _install(signum: int) -> None:
         return
     _previous[signum] = signal.signal(signum, _on_signal)
     _installed.add(signum)
+
+
+def handler_in_place(signum: int) -> bool:
+    """Whether rt-signal's handler is the process's handler for ``signum`` right now (a
+    program's own ``signal.signal`` may have replaced it); any thread."""
+    return signal.getsignal(signum) is _on_signal
 
 
 def _restore(signum: int) -> None:
