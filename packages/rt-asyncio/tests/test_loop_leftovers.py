@@ -170,6 +170,56 @@ def test_a_runner_refused_in_an_rt_task_raises_one_error_saying_to_await_the_cod
     assert seen.reported() == []
 
 
+@pytest.mark.parametrize("executor", ["rt's blocking pool", "a ThreadPoolExecutor"])
+def test_a_runner_refused_with_an_executor_job_in_flight_neither_waits_for_it_nor_fails_inside(
+    executor: str, flavor: str | None
+) -> None:
+    # The runner's clean-up shuts the default executor down. Settled in place after the
+    # refusal, that shutdown waited for the job on the rt thread (a ThreadPoolExecutor's
+    # close joined its thread: the runtime stood still) or failed inside the loop with "no
+    # running event loop" (rt's pool). It is refused like the run, and the job runs on.
+    gate = threading.Event()
+    job_saw_gate: list[bool] = []
+    caught: list[BaseException] = []
+    pools: list[concurrent.futures.ThreadPoolExecutor] = []
+
+    started = threading.Event()
+    ended = threading.Event()
+
+    def job() -> None:
+        started.set()
+        job_saw_gate.append(gate.wait(LIMIT))  # False: nobody set it (the rt thread waited)
+        ended.set()
+
+    async def main() -> None:
+        with (
+            pytest.raises(RuntimeError) as info,
+            asyncio.Runner(loop_factory=seen.new_loop) as runner,
+        ):
+            loop = runner.get_loop()
+            if executor == "a ThreadPoolExecutor":
+                pools.append(concurrent.futures.ThreadPoolExecutor(1))
+                loop.set_default_executor(pools[0])
+            loop.run_in_executor(None, job)
+            # In flight, not queued (closing the loop's runtime drops a job not started yet).
+            assert await rt.spawn_blocking(started.wait, LIMIT)
+            runner.run(_job())
+        caught.append(info.value)
+        gate.set()  # only now: had the clean-up waited for the job, it would not end
+        if pools:
+            pools[0].shutdown(wait=True)
+
+    with _watch() as seen:
+        rt.run(main(), flavor=flavor)
+    [err] = caught
+    chain = [err]
+    while chain[-1].__context__ is not None:
+        chain.append(chain[-1].__context__)
+    assert all("inside a running rt task" in str(e) for e in chain), [str(e) for e in chain]
+    assert ended.wait(LIMIT)  # the job ran on after the refusal...
+    assert job_saw_gate == [True]  # ...and nothing waited for it before the gate opened
+
+
 def test_a_task_left_by_a_refused_run_still_runs_when_the_loop_is_run_outside_rt_tasks() -> None:
     # The refusal only notes the task: closing the loop lets it go, running the loop runs it.
     with _watch() as seen:

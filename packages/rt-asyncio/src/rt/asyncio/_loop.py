@@ -1335,26 +1335,33 @@ class RtEventLoop(_BaseLoop):  # type: ignore[misc]
         runner's ``__exit__``, with the first as its context). None of it needs user code:
         the gathered tasks are ones the refusal noted, never started and now cancelled, so
         their step only marks them cancelled (a coroutine that never started runs nothing
-        when an exception is thrown into it); the two coroutines return at once on a loop
-        that never ran (if one needs to wait, it is closed: ``close()`` ends an executor
-        without waiting).
+        when an exception is thrown into it). The two shutdown coroutines are settled only
+        when they have nothing to do (no async generator to close; no default-executor job
+        and no executor of the user's to shut down), so that they return without waiting:
+        one with work left is refused as before (waiting for it would block the rt thread,
+        and it needs a running loop).
         """
         if coroutines.iscoroutine(future):
-            codes = (
-                type(self).shutdown_asyncgens.__code__,
-                type(self).shutdown_default_executor.__code__,
-            )
+            code = getattr(future, "cr_code", None)
             frame = getattr(future, "cr_frame", None)
-            if getattr(future, "cr_code", None) not in codes or frame is None:
+            if frame is None or frame.f_locals.get("self") is not self:
                 return False
-            if frame.f_locals.get("self") is not self:
+            if code is type(self).shutdown_asyncgens.__code__:
+                if len(self._asyncgens):
+                    return False
+            elif code is type(self).shutdown_default_executor.__code__:
+                if self._default_executor is not None or self._jobs:
+                    return False
+            else:
                 return False
             try:
                 future.send(None)
             except StopIteration:
                 return True
-            future.close()
-            return True
+            except BaseException:
+                return False  # (it ended with an error: refused as before, nothing hidden)
+            future.close()  # (it waited after all: a job started meanwhile) refused
+            return False
         children = getattr(future, "_children", None)  # a gather's future (Runner's)
         if not isinstance(future, asyncio.Future) or future.get_loop() is not self:
             return False

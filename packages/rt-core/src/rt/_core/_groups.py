@@ -572,11 +572,14 @@ class TaskGroup:
         body_error = exc if exc is not None and not isinstance(exc, Cancelled) else None
         if exc is not None:
             self._abort_children()
-        outer_cancel = await self._waiters.drain(
-            self._tasks, self._abort_children, aborted=exc is not None
-        )
-        with self._waiters.lock:  # (drain closed the group)
-            errors = list(self._errors)
+        try:
+            outer_cancel = await self._waiters.drain(
+                self._tasks, self._abort_children, aborted=exc is not None
+            )
+        finally:
+            with self._waiters.lock:
+                self._waiters.closed = True  # (drain did, unless it raised)
+                errors = list(self._errors)
         if body_error is not None:
             errors.insert(0, body_error)
         if errors:

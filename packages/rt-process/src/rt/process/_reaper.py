@@ -411,8 +411,9 @@ def _warn_replaced() -> None:
     _warned_replaced = True
     logging.getLogger("rt").warning(
         "rt.process: the SIGCHLD handler rt installed to see its children exit (this system "
-        "has no pidfds) was replaced by %r, so SIGCHLD no longer tells rt of an exit; rt now "
-        "checks its children's exits on a timer (every %d ms at most) instead. To have exits "
+        "has no pidfds) was replaced by %r; unless that handler calls rt's, SIGCHLD no longer "
+        "tells rt of an exit, so rt now also checks its children's exits on a timer (every %d "
+        "ms at most). To have exits "
         "seen at once, listen with rt.signal.unix.signal(SignalKind.child()) instead of "
         "signal.signal(SIGCHLD, ...), or put back the handler signal.signal returned",
         signal.getsignal(signal.SIGCHLD),
