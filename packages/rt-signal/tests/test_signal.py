@@ -751,3 +751,29 @@ def test_a_request_from_another_thread_whose_doorbell_found_a_finalizer_close_ho
     finally:
         signal.signal(_registry._DOORBELL, previous)
     assert alone == ([True], [], False)
+
+
+def test_a_release_whose_missed_doorbell_cannot_be_rung_again_does_not_raise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # At interpreter shutdown the main thread may be gone and pthread_kill fails. A release
+    # made then (a finalizer's close through _close_left, with more listeners left behind
+    # it) must not raise from the ring it owes: the listeners after it would stay open.
+    def main_thread_gone(ident: int, signum: int) -> None:
+        raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(signal, "pthread_kill", main_thread_gone)
+    monkeypatch.setattr(_registry, "_missed", True)
+    errors: list[BaseException] = []
+
+    def release() -> None:
+        _registry._lock.acquire()
+        try:
+            _registry._unlock()
+        except BaseException as exc:
+            errors.append(exc)
+
+    releasing = threading.Thread(target=release)
+    releasing.start()
+    releasing.join(30)
+    assert not releasing.is_alive() and errors == []

@@ -190,7 +190,12 @@ def _unlock() -> None:
         if threading.current_thread() is threading.main_thread():
             _on_doorbell(_DOORBELL, None)
         else:
-            signal.pthread_kill(threading.main_thread().ident or 0, _DOORBELL)
+            try:
+                signal.pthread_kill(threading.main_thread().ident or 0, _DOORBELL)
+            except OSError:
+                # The main thread is gone (interpreter shutdown): nobody is left to ring, and
+                # a caller closing listeners left by finalizers (_close_left) goes on.
+                pass
 
 
 @contextmanager
