@@ -7,6 +7,7 @@ lost wake-up fails a test instead of hanging the suite; the bounds are never ass
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import os
@@ -561,26 +562,24 @@ async def test_a_tls_stream_over_a_duplex_closed_idle_sends_close_notify() -> No
     client.close()
 
 
-class _Gated:
-    """A duplex end whose ``write_all`` waits at a gate while it is shut (``writing`` is set
-    then), with the duplex's ``try_write`` and ``_shut_write_now`` passed through."""
+class _Hooked:
+    """A duplex end whose ``try_write`` runs ``hook`` once before it sends (a sender's first
+    look at the transport), with the duplex's ``_shut_write_now`` passed through."""
 
     def __init__(self, inner: rt.io.DuplexStream) -> None:
         self.inner = inner
-        self.gate: Event | None = None
-        self.writing = Event()
+        self.hook: Callable[[], object] | None = None
 
     async def read(self, n: int = 65536) -> bytes:
         return await self.inner.read(n)
 
     async def write_all(self, data: bytes | bytearray | memoryview) -> None:
-        gate = self.gate
-        if gate is not None:
-            self.writing.set()
-            await gate.wait()
         await self.inner.write_all(data)
 
     def try_write(self, data: bytes | bytearray | memoryview) -> int:
+        hook, self.hook = self.hook, None
+        if hook is not None:
+            hook()
         return self.inner.try_write(data)
 
     def _shut_write_now(self) -> None:
@@ -597,19 +596,192 @@ async def test_a_write_half_closed_while_the_read_half_sends_ends_cleanly_after_
     # A TLS 1.3 server's session tickets go out with its first read that waits: that read
     # holds the send lock while it sends them. Closing the write half then cut the writing
     # direction under the read (as for a write on the closed half, which must not hang):
-    # the read failed, and the peer saw a truncated record and no close_notify.
+    # the read failed, and the peer saw a truncated record and no close_notify. (The close
+    # comes as the read's send begins; one that finds that send waiting for a peer that does
+    # not read cuts it: the next test.)
     a, b = duplex(1 << 16)
-    server_end = _Gated(b)
+    server_end = _Hooked(b)
     client, server = await _duplex_pair(a, server_end, version=ssl.TLSVersion.TLSv1_3)
     read_half, write_half = server.into_split()
     del server
-    server_end.gate = gate = Event()
-    reader = rt.spawn(read_half.read())  # sends the tickets first, and waits at the gate
-    await rt.time.timeout(LIMIT, server_end.writing.wait())
-    write_half.close()
-    server_end.gate = None
-    gate.set()
+    server_end.hook = write_half.close  # as the read's send of its tickets begins
+    reader = rt.spawn(read_half.read())  # sends the tickets first
     assert await rt.time.timeout(LIMIT, client.read()) == b""  # tickets, then close_notify
+    assert server_end.hook is None  # the close did come in the read's send
+    await client.write_all(b"ping")  # the read half was not harmed
+    assert await rt.time.timeout(LIMIT, reader) == b"ping"
+    await client.shutdown()
+    assert await rt.time.timeout(LIMIT, read_half.read()) == b""
+    read_half.close()
+    client.close()
+
+
+async def test_a_write_half_closed_as_the_reads_send_waits_on_a_writing_peer_frees_the_read() -> (
+    None
+):
+    # The read's send (its session tickets) waits: the peer does not read. The write half's
+    # close queued close_notify behind that send and left the read waiting, so a peer that
+    # only writes, and reads once it is answered, waited for ever on a read waiting on it.
+    # The close cuts the writing direction there, as under a write that waits.
+    a, b = duplex(64)  # the tickets do not fit: the read's send waits for the client
+    client, server = await _duplex_pair(a, b, version=ssl.TLSVersion.TLSv1_3)
+    read_half, write_half = server.into_split()
+    reader = rt.spawn(read_half.read())
+    with rt.time.timeout(LIMIT):
+        while not server._rwait:  # the read's send waits for room
+            await rt.yield_now()
+    del server
+    write_half.close()
+    await client.write_all(b"ping")  # the peer writes, and reads only after an answer
+    assert await rt.time.timeout(LIMIT, reader) == b"ping"
+    with pytest.raises(ssl.SSLEOFError):  # cut: part of a ticket, then no close_notify
+        await rt.time.timeout(LIMIT, client.read())
+    read_half.close()
+    client.close()
+
+
+class _CollectsInRead:
+    """An outgoing BIO whose ``read`` runs the collector first (once armed): what an
+    allocation may do there, inside the ``_mutex`` section that takes the stream's output."""
+
+    def __init__(self, real: ssl.MemoryBIO, mutex: Any) -> None:
+        self.real = real
+        self.stream_mutex = mutex
+        self.armed = False
+        self.mutex_held: bool | None = None
+
+    @property
+    def pending(self) -> int:
+        return self.real.pending
+
+    def read(self, *n: int) -> bytes:
+        if self.armed:
+            self.armed = False
+            self.mutex_held = self.stream_mutex.locked()
+            gc.collect()
+        return self.real.read(*n)
+
+    def write(self, data: bytes) -> int:
+        return self.real.write(data)
+
+
+def test_a_dropped_write_half_finalized_inside_the_reads_send_never_waits_for_the_streams_lock(
+    flavor: str | None,
+) -> None:
+    # The write half's finalizer sent close_notify under the stream's plain _mutex; run by the
+    # collector on the thread that held it (the read's send taking the session tickets out of
+    # the BIO), it waited for its own lock for ever and the runtime stopped.
+    from rescued_run import run_or_rescue
+
+    state: dict[str, Any] = {}
+
+    async def main() -> None:
+        a, b = duplex(1 << 16)
+        cctx = client_context()
+        cctx.minimum_version = cctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        client, server = await rt.join(
+            TlsConnector(cctx).connect("localhost", a),
+            TlsAcceptor(server_context()).accept(b),
+        )
+        state["mutex"] = server._mutex
+        out = _CollectsInRead(server._out, server._mutex)
+        server._out = out  # type: ignore[assignment]
+        read_half, write_half = server.into_split()
+        del server
+        cycle: list[Any] = [write_half]
+        cycle.append(cycle)  # only the collector frees the dropped write half
+        del write_half, cycle
+        out.armed = True
+        reader = rt.spawn(read_half.read())  # sends the TLS 1.3 tickets first
+        # The write half was finalized: the writing direction ended (cut, as for a write
+        # under way: the finalizer does not wait for the lock its own thread holds).
+        assert await rt.time.timeout(LIMIT, client.read()) == b""
+        assert out.mutex_held is True  # the collector did run inside the _mutex section
+        client.close()
+        assert await rt.time.timeout(LIMIT, reader) == b""  # the read went on to the end
+        read_half.close()
+
+    def free() -> None:
+        with contextlib.suppress(RuntimeError):
+            state["mutex"].release()  # a plain lock may be freed by any thread
+
+    enabled = gc.isenabled()
+    gc.disable()  # the collector runs where the test makes it run
+    try:
+        run_or_rescue(
+            main, flavor, free, "a write half finalized inside a _mutex section deadlocked"
+        )
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _TellsContention:
+    """The stream's ``_mutex`` with a note: ``contended`` is set when an ``acquire`` finds it
+    taken (just before that acquire waits)."""
+
+    def __init__(self, contended: threading.Event) -> None:
+        self.real = threading.Lock()
+        self.contended = contended
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if self.real.acquire(False):
+            return True
+        if not blocking:
+            return False
+        self.contended.set()
+        return self.real.acquire()
+
+    def release(self) -> None:
+        self.real.release()
+
+    def locked(self) -> bool:
+        return self.real.locked()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+async def test_a_write_half_closed_elsewhere_as_the_read_takes_the_send_lock_ends_cleanly() -> None:
+    # The read took the send lock, then marked itself (_rsend) as its holder: a close from
+    # another thread in between found the lock taken and no mark, took it for a write under
+    # way and cut the writing direction under the read's session tickets (the peer read a
+    # truncated record, no close_notify).
+    from rt.net._tls import _Lock
+
+    a, b = duplex(1 << 16)
+    client, server = await _duplex_pair(a, b, version=ssl.TLSVersion.TLSv1_3)
+    settled = threading.Event()  # the close ended, or waits for the read's _mutex
+    server._mutex = _TellsContention(settled)
+    read_half, write_half = server.into_split()
+    closed = threading.Event()
+
+    def close_elsewhere() -> None:
+        write_half.close()
+        closed.set()
+        settled.set()
+
+    class Hooked(_Lock):
+        armed = True
+
+        def try_acquire(self) -> bool:
+            got = super().try_acquire()
+            if got and self.armed:
+                self.armed = False
+                # The close runs now on another thread; let it run until it ends or waits
+                # for the _mutex this read holds.
+                threading.Thread(target=close_elsewhere, daemon=True).start()
+                settled.wait(LIMIT)
+            return got
+
+    server._slock = Hooked()
+    del server
+    reader = rt.spawn(read_half.read())  # sends the TLS 1.3 tickets first
+    assert await rt.time.timeout(LIMIT, client.read()) == b""  # tickets, then close_notify
+    assert await rt.spawn_blocking(closed.wait, LIMIT)
     await client.write_all(b"ping")  # the read half was not harmed
     assert await rt.time.timeout(LIMIT, reader) == b"ping"
     await client.shutdown()

@@ -138,6 +138,12 @@ class _Lock:
         if self._waiters:
             self._hand_off()
 
+    def release_flag(self) -> bool:
+        """The first step of :meth:`release` (for a caller that frees the lock inside its own
+        critical section); True when a waiter needs ``_hand_off()``, called after that section."""
+        self._flag.release()
+        return bool(self._waiters)
+
     def _hand_off(self) -> None:
         with self._guard:
             # Someone may have taken the free flag meanwhile: then its release hands off.
@@ -473,11 +479,13 @@ class TlsStream(Generic[_T]):
         "_rcount",
         "_rlock",
         "_rsend",
+        "_rwait",
         "_slock",
         "_ssl",
         "_transport",
         "_unwrapped",
         "_wbuf",
+        "_wclosed",
         "_wcut",
         "_wshut",
     )
@@ -494,10 +502,12 @@ class TlsStream(Generic[_T]):
     _wbuf: bytes | memoryview
     _rcount: int
     _rsend: bool
+    _rwait: bool
     _done: bool
     _eof: bool
     _wshut: bool
     _wcut: bool
+    _wclosed: bool
     _closed: bool
     _failure: BaseException | None
     _ragged: bool
@@ -530,11 +540,15 @@ class TlsStream(Generic[_T]):
         self._rbuf = b""
         self._wbuf = b""
         self._rcount = 0
-        self._rsend = False  # a read holds the send lock, sending output OpenSSL made for it
+        # A read holds the send lock, sending output OpenSSL made for it. Set and cleared under
+        # _mutex together with taking and freeing that lock, and read under _mutex.
+        self._rsend = False
+        self._rwait = False  # ... and waits for the transport to take it (set under _mutex)
         self._done = False  # handshake complete
         self._eof = False  # close_notify (or a tolerated ragged EOF) received
         self._wshut = False  # close_notify sent
         self._wcut = False  # the write half was closed mid-write: no close_notify can follow
+        self._wclosed = False  # the write half was closed: a read's send never waits after it
         self._closed = False
         self._failure = None
         self._unwrapped = False
@@ -773,7 +787,9 @@ class TlsStream(Generic[_T]):
         finally:
             lock.release()
 
-    async def _flush_locked(self, op: str = "write()") -> None:
+    async def _flush_locked(self, op: str = "write()", reading: bool = False) -> None:
+        """:meth:`_flush` for the holder of the send lock; ``reading``: the holder is a read
+        sending output OpenSSL made for it (see :meth:`_read_send_now`)."""
         transport = self._transport
         while True:
             buf = self._wbuf
@@ -783,6 +799,10 @@ class TlsStream(Generic[_T]):
                 if not buf:
                     return
             self._wbuf = b""
+            if reading:
+                buf = self._read_send_now(buf)
+                if not buf:
+                    continue
             try:
                 await transport.write_all(buf)
             except BaseException as exc:
@@ -801,6 +821,32 @@ class TlsStream(Generic[_T]):
                     raise
                 self._wbuf = memoryview(buf)[sent or 0 :]
                 raise
+            finally:
+                if reading:
+                    with self._mutex:
+                        self._rwait = False
+
+    def _read_send_now(self, buf: bytes | memoryview) -> bytes | memoryview:
+        """A read's send: what the transport takes without waiting goes now; the rest is
+        returned for the read to wait on, marked ``_rwait`` (a write half's close then cuts
+        it, which frees the read). Once the write half is closed, a read never waits to send:
+        the writing direction is cut instead (see :meth:`_close_write_now`)."""
+        try_write = getattr(self._transport, "try_write", None)
+        if try_write is not None:
+            try:
+                sent = try_write(buf)
+            except OSError:  # full (BlockingIOError), or broken: write_all says which
+                sent = 0
+            if sent == len(buf):
+                return b""
+            buf = memoryview(buf)[sent:]
+        with self._mutex:
+            wait = not self._wclosed
+            self._rwait = wait
+        if not wait and self._cut_write():
+            self._wbuf = buf
+            raise self._cut_error("read()")
+        return buf
 
     async def flush(self) -> None:
         """Send any ciphertext still waiting (from a cancelled ``write``); usually a no-op.
@@ -878,18 +924,28 @@ class TlsStream(Generic[_T]):
                 pending = self._out.pending
             if self._closed:
                 raise self._closed_error("read()")
-            while (pending or self._wbuf) and self._slock.try_acquire():
+            while pending or self._wbuf:
                 # Output OpenSSL made while reading (a TLS 1.3 key update answer, session
                 # tickets). A writer holding the send lock sends it anyway; never wait for it
                 # here. A peer that is gone is the next receive's news, not this read's error.
-                self._rsend = True
+                # The lock is taken and freed in one _mutex section with _rsend, so that a
+                # write half's close (see _close_write_now) never sees it held by this read
+                # without the mark.
+                slock = self._slock
+                with mutex:
+                    if not slock.try_acquire():
+                        break
+                    self._rsend = True
                 try:
-                    await self._flush_locked("read()")
+                    await self._flush_locked("read()", reading=True)
                 except OSError:
                     break
                 finally:
-                    self._rsend = False
-                    self._slock.release()
+                    with mutex:
+                        self._rsend = False
+                        waiters = slock.release_flag()
+                    if waiters:
+                        slock._hand_off()
                 # A write half closed during that send queued close_notify behind it and left
                 # it to this read (see _close_write_now): it may have come after the last look.
                 pending = self._out.pending
@@ -1059,20 +1115,24 @@ class TlsStream(Generic[_T]):
     def _send_close_notify(self) -> bool:
         """Queue ``close_notify`` in the outgoing BIO; True when the peer's one arrived too."""
         with self._mutex:
-            obj = self._ssl
-            # See the module notes: SSL_shutdown must not see application data.
-            if obj.pending():
-                self._rbuf += obj.read(obj.pending())
-            parked = self._in.read()
-            try:
-                obj.unwrap()
-                both = True
-            except ssl.SSLWantReadError:
-                both = False
-            finally:
-                if parked:
-                    self._in.write(parked)
-            return both
+            return self._send_close_notify_locked()
+
+    def _send_close_notify_locked(self) -> bool:
+        """:meth:`_send_close_notify` for a caller holding ``_mutex``."""
+        obj = self._ssl
+        # See the module notes: SSL_shutdown must not see application data.
+        if obj.pending():
+            self._rbuf += obj.read(obj.pending())
+        parked = self._in.read()
+        try:
+            obj.unwrap()
+            both = True
+        except ssl.SSLWantReadError:
+            both = False
+        finally:
+            if parked:
+                self._in.write(parked)
+        return both
 
     async def unwrap(self) -> tuple[_T, bytes]:
         """End TLS (``close_notify`` both ways) and return the plain stream (STARTTLS reversed).
@@ -1169,63 +1229,101 @@ class TlsStream(Generic[_T]):
                     pass
         self._transport.close()
 
-    def _close_write_now(self) -> None:
+    def _close_write_now(self, finalizing: bool = False) -> None:
         """Send ``close_notify`` if the transport takes it without waiting (a write half
         closed or dropped while the read half goes on): the peer's reads then return ``b""``.
 
         Whatever part of it the transport does not take at once stays queued in ``_wbuf``,
         ahead of anything a read sends later (a TLS 1.3 key update answer). If a read holds
         the send lock, sending its own output, ``close_notify`` is queued behind that output
-        and the read sends it.
+        and the read sends it. Once the write half is closed (``_wclosed``), a read's send
+        never waits for the peer: one that waits, or would, cuts the writing direction.
+
+        ``finalizing``: called by a dropped write half's finalizer, which the collector may
+        run on a thread that is inside a ``_mutex`` section of this very stream (a read, or
+        the read's send taking output out of the BIO). ``_mutex`` is a plain lock, so that
+        call never waits for it: finding it taken, it cuts the writing direction as for a
+        write under way (the peer sees the end without ``close_notify``).
         """
         if self._closed or self._wshut or not self._done:
             return
+        mutex = self._mutex
+        if finalizing:
+            if not mutex.acquire(False):
+                self._wclosed = True
+                self._cut_write()
+                return
+        else:
+            mutex.acquire()
         slock = self._slock
-        if not slock.try_acquire():
-            if not self._rsend:
-                # A write is under way on the closed half, maybe waiting on a peer that does
-                # not read: cut the transport's writing direction so that it fails instead of
-                # waiting for ever (as a TcpStream write half's does). Its record is cut off
-                # mid-way, so the peer sees the connection end without close_notify.
-                shut = getattr(self._transport, "_shut_write_now", None)
-                if shut is not None:
-                    self._wshut = self._wcut = True
-                    shut()
-                return
-            # The read half is sending (an answer OpenSSL made while reading): nothing on this
-            # half waits to be freed, so end the writing direction cleanly instead of cutting
-            # the read's record. close_notify goes in the outgoing BIO behind that output; the
-            # read's send loop takes it, and looks again after it lets the lock go.
-            if not self._queue_close_notify():
-                return
-            if not slock.try_acquire():
-                return  # still held: the holder (or its look after releasing) sends it
+        data = None
+        try_write: Any = None
         try:
-            if not self._wshut and not self._queue_close_notify():
+            # Under _mutex, the send lock is held by a read exactly when _rsend says so: the
+            # read takes and frees it in _mutex sections that set and clear the mark.
+            self._wclosed = True
+            owned = slock.try_acquire()
+            if owned:
+                try_write = getattr(self._transport, "try_write", None)
+                # On a broken session (nothing to say goodbye on) nothing is queued; with no
+                # way to send without waiting, a later read or flush sends what is.
+                if self._queue_close_notify() and try_write is not None:
+                    data = bytes(self._wbuf) + self._out.read()
+                    self._wbuf = b""
+            elif self._rsend and not self._rwait:
+                # The read half is sending (an answer OpenSSL made while reading) and not
+                # waiting: end the writing direction cleanly instead of cutting the read's
+                # record. close_notify goes in the outgoing BIO behind that output; the read's
+                # send loop takes it, or the read's look at the BIO after it frees the lock
+                # (in a _mutex section after this one). Should that send have to wait for the
+                # peer, the read cuts instead (_wclosed, see _read_send_now).
+                self._queue_close_notify()
                 return
-            try_write = getattr(self._transport, "try_write", None)
-            if try_write is None:
-                return  # no way to send without waiting; a later read or flush sends it
-            with self._mutex:
-                data = bytes(self._wbuf) + self._out.read()
-            self._wbuf = b""
+        finally:
+            mutex.release()
+        if not owned:
+            # A write is under way on the closed half, or the read's send waits, on a peer
+            # that does not read: cut (see _cut_write), which fails that send. A read
+            # waiting there would otherwise wait for ever when the peer only writes.
+            self._cut_write()
+            return
+        try:
+            if data is None:
+                return
             try:
                 sent = try_write(data)
             except BlockingIOError:
                 sent = 0
             except OSError:
+                # The transport is broken (the peer closed, or it was shut): nothing taken out
+                # of _wbuf and the BIO could reach the peer any more, and every later send
+                # fails the same way, so dropping it loses nothing.
                 return
             if sent < len(data):
                 self._wbuf = memoryview(data)[sent:]
         finally:
             slock.release()
 
+    def _cut_write(self) -> bool:
+        """Cut the transport's writing direction without ``close_notify`` (never touching
+        ``_mutex``): a write waiting on a peer that does not read then fails instead of
+        waiting for ever (as a ``TcpStream`` write half's does). A record under way is cut off
+        mid-way, so the peer sees the connection end without ``close_notify``. False when the
+        transport cannot be cut (it has no ``_shut_write_now``)."""
+        shut = getattr(self._transport, "_shut_write_now", None)
+        if shut is None:
+            return False
+        if not self._wcut:
+            self._wshut = self._wcut = True
+            shut()
+        return True
+
     def _queue_close_notify(self) -> bool:
         """Mark the writing direction shut and put ``close_notify`` in the outgoing BIO;
-        False on a broken session (nothing to say goodbye on)."""
+        False on a broken session (nothing to say goodbye on). The caller holds ``_mutex``."""
         self._wshut = True
         try:
-            self._send_close_notify()
+            self._send_close_notify_locked()
         except ssl.SSLError:
             return False
         return True
@@ -1310,14 +1408,18 @@ class _Half:
 
     def close(self) -> None:
         """Release this half; the stream closes when both halves are released. Idempotent."""
+        self._release(False)
+
+    def _release(self, finalizing: bool) -> None:
         if not self._closed:
             self._closed = True
             self._shared.release()
 
     def __del__(self) -> None:
-        # Dropped without close(): released as TcpStream's halves are (see TlsWriteHalf.close).
+        # Dropped without close(): released as TcpStream's halves are (see TlsWriteHalf.close),
+        # by a path that never waits for the stream's _mutex (see _close_write_now).
         try:
-            self.close()
+            self._release(True)
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
 
@@ -1374,10 +1476,18 @@ class TlsWriteHalf(_Half):
         ``BrokenPipeError``, and the peer sees the connection end without ``close_notify``.
         Closed while the read half is sending (output OpenSSL made for a read, such as a TLS
         1.3 key update answer), it cuts nothing: ``close_notify`` goes out after that output.
+        But if that send waits for a peer that does not read (now, or later on), it is cut as
+        a write's is, so that the read goes on: it fails nothing, and the peer sees the end
+        without ``close_notify``. A half dropped without ``close`` ends the same way, except
+        that it cuts when the stream's internal lock is taken at that moment (the collector
+        can run its finalizer anywhere, and it never waits).
         """
+        self._release(False)
+
+    def _release(self, finalizing: bool) -> None:
         if not self._closed:
-            self._shared.stream._close_write_now()
-        super().close()
+            self._shared.stream._close_write_now(finalizing)
+        super()._release(finalizing)
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """See :meth:`TlsStream.write`.
