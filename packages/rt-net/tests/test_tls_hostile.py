@@ -562,6 +562,17 @@ async def test_a_tls_stream_over_a_duplex_closed_idle_sends_close_notify() -> No
     client.close()
 
 
+async def _read_half_goes_on(client: Any, read_half: Any, reader: rt.JoinHandle[bytes]) -> None:
+    """After the write half's close: the read under way gets the client's next bytes, the
+    read half sees the client's close_notify, and both are closed."""
+    await client.write_all(b"ping")  # the read half was not harmed
+    assert await rt.time.timeout(LIMIT, reader) == b"ping"
+    await client.shutdown()
+    assert await rt.time.timeout(LIMIT, read_half.read()) == b""
+    read_half.close()
+    client.close()
+
+
 class _Hooked:
     """A duplex end whose ``try_write`` runs ``hook`` once before it sends (a sender's first
     look at the transport), with the duplex's ``_shut_write_now`` passed through."""
@@ -608,12 +619,7 @@ async def test_a_write_half_closed_while_the_read_half_sends_ends_cleanly_after_
     reader = rt.spawn(read_half.read())  # sends the tickets first
     assert await rt.time.timeout(LIMIT, client.read()) == b""  # tickets, then close_notify
     assert server_end.hook is None  # the close did come in the read's send
-    await client.write_all(b"ping")  # the read half was not harmed
-    assert await rt.time.timeout(LIMIT, reader) == b"ping"
-    await client.shutdown()
-    assert await rt.time.timeout(LIMIT, read_half.read()) == b""
-    read_half.close()
-    client.close()
+    await _read_half_goes_on(client, read_half, reader)
 
 
 async def test_a_write_half_closed_as_the_reads_send_waits_on_a_writing_peer_frees_the_read() -> (
@@ -782,12 +788,7 @@ async def test_a_write_half_closed_elsewhere_as_the_read_takes_the_send_lock_end
     reader = rt.spawn(read_half.read())  # sends the TLS 1.3 tickets first
     assert await rt.time.timeout(LIMIT, client.read()) == b""  # tickets, then close_notify
     assert await rt.spawn_blocking(closed.wait, LIMIT)
-    await client.write_all(b"ping")  # the read half was not harmed
-    assert await rt.time.timeout(LIMIT, reader) == b"ping"
-    await client.shutdown()
-    assert await rt.time.timeout(LIMIT, read_half.read()) == b""
-    read_half.close()
-    client.close()
+    await _read_half_goes_on(client, read_half, reader)
 
 
 def test_runtime_shutdown_ends_tasks_blocked_in_tls_and_leaves_no_fd(flavor: str | None) -> None:

@@ -21,7 +21,7 @@ import rt.lowlevel
 import rt.signal
 import rt.sync
 import rt.time
-from rt.process import Command, Stdio
+from rt.process import Child, Command, Stdio
 from rt.signal import _registry
 from rt.signal.unix import Signal, SignalKind
 
@@ -340,16 +340,12 @@ MAIN_THREAD_IN_A_PLAIN_WAIT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("how", ["event", "join"])
-async def test_registrations_from_a_thread_complete_while_the_main_thread_blocks_in_a_plain_wait(
-    how: str,
-) -> None:
-    # A doorbell landing just before the main thread re-enters a blocking wait interrupts
-    # nothing, and the registration waited out its 30 s bound (hit within a few hundred
-    # registrations): the registering thread now rings again until it was heard.
+async def _listening_child(script: str, *args: str) -> Child:
+    """Run ``script`` in a child Python; once it prints ``ready`` (it listens for SIGUSR1),
+    send it SIGUSR1 and return the child (its output still to read)."""
     child = (
         Command(sys.executable)
-        .args(["-c", MAIN_THREAD_IN_A_PLAIN_WAIT, how])
+        .args(["-c", script, *args])
         .stdout(Stdio.piped())
         .stderr(Stdio.piped())
         .spawn()
@@ -362,6 +358,17 @@ async def test_registrations_from_a_thread_complete_while_the_main_thread_blocks
         out = await child.wait_with_output()
         pytest.fail(f"the child never listened: {out.stderr.decode()[-2000:]}")
     os.kill(child.id, signal.SIGUSR1)  # the real signal, to the listener registered last
+    return child
+
+
+@pytest.mark.parametrize("how", ["event", "join"])
+async def test_registrations_from_a_thread_complete_while_the_main_thread_blocks_in_a_plain_wait(
+    how: str,
+) -> None:
+    # A doorbell landing just before the main thread re-enters a blocking wait interrupts
+    # nothing, and the registration waited out its 30 s bound (hit within a few hundred
+    # registrations): the registering thread now rings again until it was heard.
+    child = await _listening_child(MAIN_THREAD_IN_A_PLAIN_WAIT, how)
     out = await child.wait_with_output()
     assert (out.returncode, out.stdout) == (0, b"True\n"), out.stderr
 
@@ -419,21 +426,7 @@ async def test_a_doorbell_that_interrupted_nothing_is_rung_again_until_it_is_hea
     # Deterministic form of the race above: the first ring reaches no blocked call of the
     # main thread (which is past its last check for signals, in Event.wait()), so only a
     # second ring gets the handler installed. Before, the registration waited out its 30 s.
-    child = (
-        Command(sys.executable)
-        .args(["-c", FIRST_DOORBELL_INTERRUPTS_NOTHING])
-        .stdout(Stdio.piped())
-        .stderr(Stdio.piped())
-        .spawn()
-    )
-    assert child.stdout is not None and child.id is not None
-    line = b""
-    with contextlib.suppress(EOFError, OSError):
-        line = await child.stdout.read_exact(6)
-    if line != b"ready\n":
-        out = await child.wait_with_output()
-        pytest.fail(f"the child never listened: {out.stderr.decode()[-2000:]}")
-    os.kill(child.id, signal.SIGUSR1)
+    child = await _listening_child(FIRST_DOORBELL_INTERRUPTS_NOTHING)
     out = await child.wait_with_output()
     assert (out.returncode, out.stdout) == (0, b"True [True]\n"), out.stderr
 
